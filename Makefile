@@ -1,0 +1,63 @@
+# codetracer-bundle: every target names a step; the work is done by the
+# release toolkit (packaging/ctbundle), cargo, or pytest.
+SHELL := /bin/bash
+PY    ?= .venv/bin/python
+TOOLKIT := PYTHONPATH=$(CURDIR)/packaging $(PY) -m ctbundle
+PYTEST_ARGS ?=
+
+.PHONY: help setup wheel stage shims appimage dmg windows test test-rust test-py lint bench clean
+
+help:
+	@echo "make setup      set up this machine (apt packages, .venv, pyenv pythons)"
+	@echo "make wheel      build the recorder wheel into dist/ (skipped when unchanged)"
+	@echo "make stage      stage resources/python/ (unpacked wheel + ct runtime)"
+	@echo "make shims      render the launcher shims for every platform"
+	@echo "make appimage   build dist/CodeTracer-<version>-x86_64.AppImage"
+	@echo "make dmg        build the macOS .app and DMG (hybrid ISO on Linux)"
+	@echo "make windows    build the Windows installer"
+	@echo "make test       run every test suite (Rust, Python, lints)"
+	@echo "make bench      run the benchmarks and write docs/performance.md"
+
+setup:
+	tools/bootstrap.sh
+
+# --- recorder ---------------------------------------------------------------
+wheel:
+	$(TOOLKIT) wheel
+
+# --- release toolkit --------------------------------------------------------
+stage:
+	$(TOOLKIT) stage
+
+shims:
+	$(TOOLKIT) shims
+
+# --- bundles ----------------------------------------------------------------
+appimage:
+	$(TOOLKIT) appimage
+
+dmg:
+	$(TOOLKIT) dmg
+
+windows:
+	$(TOOLKIT) windows
+
+# --- tests ------------------------------------------------------------------
+test: lint test-rust test-py
+
+test-rust:
+	cargo test --manifest-path recorder/Cargo.toml --workspace --quiet
+
+test-py: wheel
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lint:
+	tools/lint-errors.sh
+	cargo clippy --manifest-path recorder/Cargo.toml --workspace --quiet -- -D warnings
+
+# --- benchmarks (never in CI) -------------------------------------------------
+bench: wheel
+	$(PY) bench/run.py
+
+clean:
+	rm -rf dist build .cache target recorder/target

@@ -1,0 +1,75 @@
+"""Fixtures shared by every suite: the CPython interpreters (found through
+pyenv, never by a hard-coded path) and venvs holding the freshly built
+recorder wheel."""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DIST = REPO / "dist"
+SUPPORTED = ("3.12", "3.13")
+
+
+def pyenv_python(version: str) -> Path:
+    """Newest pyenv CPython `version`.x; fails loudly when absent."""
+    try:
+        root = subprocess.run(["pyenv", "root"], check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"pyenv is required to find CPython {version}: {exc}", pytrace=False)
+    candidates = sorted(
+        glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}")),
+        key=lambda p: [int(x) if x.isdigit() else 0 for x in Path(p).parents[1].name.split(".")],
+    )
+    if not candidates:
+        pytest.fail(f"CPython {version} not found under {root}/versions (run: pyenv install {version})", pytrace=False)
+    return Path(candidates[-1])
+
+
+def recorder_wheel() -> Path:
+    wheels = sorted(DIST.glob("codetracer_python_recorder-*.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        pytest.fail("no recorder wheel in dist/: run `make wheel` first", pytrace=False)
+    return wheels[-1]
+
+
+def _venv_with_wheel(version: str, wheel: Path) -> Path:
+    """A venv under .venvs/ with the recorder wheel installed (reused while
+    the wheel is the same file)."""
+    venv = REPO / ".venvs" / f"rec{version.replace('.', '')}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".wheel"
+    want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size}"
+    if python.exists() and stamp.exists() and stamp.read_text() == want:
+        return python
+    subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    "--no-index", "--force-reinstall", str(wheel)], check=True)
+    stamp.write_text(want)
+    return python
+
+
+@pytest.fixture(scope="session", params=SUPPORTED, ids=lambda v: f"py{v}")
+def recorder_python(request) -> Path:
+    """A CPython 3.12 / 3.13 with the recorder wheel installed."""
+    return _venv_with_wheel(request.param, recorder_wheel())
+
+
+@pytest.fixture(scope="session")
+def python312() -> Path:
+    return pyenv_python("3.12")
+
+
+@pytest.fixture(scope="session")
+def python313() -> Path:
+    return pyenv_python("3.13")
+
+
+@pytest.fixture(scope="session")
+def python311() -> Path:
+    return pyenv_python("3.11")
