@@ -1,0 +1,83 @@
+"""Interpreter discovery: THE one place that decides which `python` runs a
+recording (ADR 0005 §3).
+
+Order: an explicit `--python`, then `$CODETRACER_PYTHON`, then `$PYTHON`,
+then `python3` and `python` looked up on `$PATH` exactly as the user's shell
+would (so an activated venv, `uv run`, pyenv shims and pipx-style wrappers
+pick the interpreter `python` would). The first source that is set decides:
+when it names nothing runnable there is no fallback to another interpreter.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Mapping, Optional, Tuple
+
+ENV_VARIABLES = ("CODETRACER_PYTHON", "PYTHON")
+PATH_NAMES = ("python3", "python")
+
+
+class NotFound(Exception):
+    """No interpreter: `message` is what a shell prints for the same command
+    (`python: command not found`); the CLI prints it and exits 127."""
+
+    def __init__(self, name: str, message: str, source: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+        self.source = source
+
+
+def _has_separator(command: str) -> bool:
+    return os.sep in command or (os.altsep is not None and os.altsep in command)
+
+
+def _resolve(command: str, environ: Mapping[str, str], source: str) -> Path:
+    """`command` as a shell resolves it: a path is used as is, a bare name is
+    searched on $PATH."""
+    if _has_separator(command):
+        path = Path(command)
+        if path.is_dir():
+            raise NotFound(command, f"{command}: Is a directory", source)
+        if not path.exists():
+            raise NotFound(command, f"{command}: No such file or directory", source)
+        if not os.access(str(path), os.X_OK):
+            raise NotFound(command, f"{command}: Permission denied", source)
+        return path.absolute()
+    found = _which(command, environ)
+    if found is None:
+        raise NotFound(command, f"{command}: command not found", source)
+    return found
+
+
+def _which(name: str, environ: Mapping[str, str]) -> Optional[Path]:
+    search = environ.get("PATH", os.defpath)
+    found = shutil.which(name, path=search)
+    return Path(found).absolute() if found else None
+
+
+def describe(explicit: Optional[str] = None, environ: Mapping[str, str] = os.environ) -> Tuple[str, str]:
+    """(command, source) that discovery will use, before resolving it."""
+    if explicit:
+        return explicit, "--python"
+    for variable in ENV_VARIABLES:
+        value = environ.get(variable, "")
+        if value:
+            return value, f"${variable}"
+    return "", "PATH"
+
+
+def find_python(explicit: Optional[str] = None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The interpreter a recording runs with (see the module docstring).
+
+    Raises NotFound when the chosen source names nothing runnable."""
+    command, source = describe(explicit, environ)
+    if command:
+        return _resolve(command, environ, source)
+    for name in PATH_NAMES:
+        found = _which(name, environ)
+        if found is not None:
+            return found
+    # What the user sees when typing `python` (ADR 0005 §3, §6).
+    raise NotFound(PATH_NAMES[-1], f"{PATH_NAMES[-1]}: command not found", source)

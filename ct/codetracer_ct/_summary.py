@@ -1,0 +1,86 @@
+"""What `ct show` says about a trace folder: counts and the most called
+functions, from `stats` in trace_metadata.json (docs/interfaces.md §2), or by
+scanning trace.json when a recorder wrote no stats."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+TOP = 10
+
+
+def read_metadata(folder: Path) -> Optional[Dict[str, Any]]:
+    try:
+        with open(folder / "trace_metadata.json", encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def summarize(folder: Path) -> Dict[str, Any]:
+    """{events, steps, calls, files, functions, top_functions, source} of the
+    trace in `folder`; `source` says where the numbers came from."""
+    metadata = read_metadata(folder) or {}
+    stats = metadata.get("stats")
+    if isinstance(stats, dict) and "events" in stats:
+        return {
+            "events": stats.get("events"),
+            "steps": stats.get("steps"),
+            "calls": stats.get("calls"),
+            "files": stats.get("paths", _count_paths(folder)),
+            "functions": stats.get("functions"),
+            "top_functions": list(stats.get("top_functions") or [])[:TOP],
+            "source": "trace_metadata.json",
+        }
+    return _scan(folder)
+
+
+def _count_paths(folder: Path) -> Optional[int]:
+    try:
+        with open(folder / "trace_paths.json", encoding="utf-8") as handle:
+            return len(json.load(handle))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _scan(folder: Path) -> Dict[str, Any]:
+    try:
+        with open(folder / "trace.json", encoding="utf-8") as handle:
+            events = json.load(handle)
+    except (OSError, ValueError):
+        return {"events": None, "steps": None, "calls": None, "files": _count_paths(folder),
+                "functions": None, "top_functions": [], "source": "unavailable"}
+    kinds: Counter = Counter()
+    paths: List[str] = []
+    functions: List[Dict[str, Any]] = []
+    calls: Counter = Counter()
+    for event in events:
+        if not isinstance(event, dict) or len(event) != 1:
+            continue
+        kind, payload = next(iter(event.items()))
+        kinds[kind] += 1
+        if kind == "Path":
+            paths.append(payload)
+        elif kind == "Function":
+            functions.append(payload)
+        elif kind == "Call" and isinstance(payload, dict):
+            calls[payload.get("function_id")] += 1
+    top = []
+    for function_id, count in calls.most_common(TOP):
+        if isinstance(function_id, int) and 0 <= function_id < len(functions):
+            function = functions[function_id]
+            path_id = function.get("path_id")
+            path = paths[path_id] if isinstance(path_id, int) and 0 <= path_id < len(paths) else None
+            top.append({"name": function.get("name"), "path": path, "line": function.get("line"), "calls": count})
+    return {
+        "events": sum(kinds.values()),
+        "steps": kinds["Step"],
+        "calls": kinds["Call"],
+        "files": len(paths),
+        "functions": len(functions),
+        "top_functions": top,
+        "source": "trace.json",
+    }
