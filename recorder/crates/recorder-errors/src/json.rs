@@ -1,0 +1,42 @@
+//! The one-line JSON diagnostic (`--json-errors`, `CODETRACER_ERROR_FILE`).
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::error::RecorderError;
+
+struct Line<'a>(&'a RecorderError);
+struct Context<'a>(&'a [(&'static str, String)]);
+
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("error_code", self.0.code().as_str())?;
+        map.serialize_entry("kind", self.0.kind().as_str())?;
+        map.serialize_entry("message", self.0.message())?;
+        map.serialize_entry("context", &Context(self.0.context()))?;
+        map.end()
+    }
+}
+
+impl Serialize for Context<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+pub(crate) fn json_line(err: &RecorderError) -> String {
+    // Serialising strings into a String cannot fail; the fallback only keeps
+    // this function total without a panic path. Code and kind strings are
+    // plain ASCII identifiers, so they need no escaping.
+    serde_json::to_string(&Line(err)).unwrap_or_else(|_| {
+        format!(
+            r#"{{"error_code":"{}","kind":"{}","message":"(message not serialisable)","context":{{}}}}"#,
+            err.code().as_str(),
+            err.kind().as_str()
+        )
+    })
+}
