@@ -1,0 +1,68 @@
+"""The sqlite index: versioned schema, atomic ids, parameterised writes."""
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
+from codetracer_ct._index import SCHEMA_VERSION, Index, Trace  # noqa: E402
+
+
+def trace(trace_id: int, program: str = "app.py") -> Trace:
+    return Trace(id=trace_id, program=program, args=["a", "b c"], cwd="/w", language="python-db",
+                 interpreter="/bin/python3", python_executable="/usr/bin/python3.12", python_version="3.12.1",
+                 recorder_version="0.4.0", exit_status=3, with_diff=False, status="complete", error_code=None,
+                 created_at="2025-01-01T00:00:00Z", folder="/d/traces/1")
+
+
+def test_schema_is_versioned(tmp_path):
+    Index(tmp_path / "i.sqlite3").close()
+    with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(tmp_path):
+    Index(tmp_path / "i.sqlite3").close()
+    with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer than this ct"):
+        Index(tmp_path / "i.sqlite3")
+
+
+def test_roundtrip_and_quotes_are_data(tmp_path):
+    with Index(tmp_path / "i.sqlite3") as index:
+        trace_id = index.allocate_id()
+        evil = "x'); DROP TABLE traces; --"
+        index.add(trace(trace_id, evil))
+        got = index.get(trace_id)
+    assert got == trace(trace_id, evil)
+    assert got.args == ["a", "b c"]
+
+
+def test_ids_are_never_reused(tmp_path):
+    with Index(tmp_path / "i.sqlite3") as index:
+        first = index.allocate_id()
+        index.add(trace(first))
+        assert index.delete(first)
+        assert not index.delete(first)
+        assert index.allocate_id() == first + 1
+
+
+def test_concurrent_allocations_are_distinct(tmp_path):
+    Index(tmp_path / "i.sqlite3").close()
+    got: list = []
+
+    def worker() -> None:
+        with Index(tmp_path / "i.sqlite3") as index:
+            got.extend(index.allocate_id() for _ in range(20))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(got) == list(range(1, 81))
