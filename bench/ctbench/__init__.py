@@ -1,0 +1,21 @@
+"""ctbench: the benchmark harness of codetracer-bundle (`make bench`).
+
+Runs the four workloads of ../shared/bench plain and under each tracer, on
+CPython 3.12 and 3.13, and writes docs/performance.md. The driver is
+bench/run.py; this package holds its parts, one decision per module:
+
+- anchor:   the `ANCHOR_RESULT <seconds> <check>` line of a workload
+- stats:    medians, geo-means, ratios, ns/event
+- pythons:  interpreter discovery (pyenv)
+- tools:    wrappers of external tools (cc, hyperfine)
+- envs:     the benchmark venvs under .venvs/bench-*
+- floor:    building the _ctfloor C extension
+- proc:     running one measured process (wall time, peak RSS)
+- tracers:  how each tracer is run and what it left on disk
+- events:   counting monitoring events per workload (cached)
+- startup:  start-up cost via hyperfine
+- report:   tables for the console and docs/performance.md
+"""
+
+__all__ = ["__version__"]
+__version__ = "0.1.0"

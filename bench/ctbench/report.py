@@ -1,0 +1,183 @@
+"""The tables: markdown for docs/performance.md, also printed on the console."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .analysis import Figures, figures, geomeans, goals
+from .results import Session
+from .tracers import TRACERS
+
+__all__ = ["markdown_table", "fmt", "render"]
+
+NA = "n/a"
+
+
+def fmt(value: float | None, kind: str) -> str:
+    """One figure as text: kind x (ratio), ns, s, mb, b (bytes/event), f (plain)."""
+    if value is None:
+        return NA
+    if kind == "x":
+        return f"{value:.2f}×"
+    if kind == "ns":
+        return f"{value:,.0f}"
+    if kind == "s":
+        return f"{value:.3f}"
+    if kind == "mb":
+        return f"{value:.1f}"
+    if kind == "b":
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _rss(f: Figures) -> str:
+    if f.rss_mb is None:
+        return NA
+    delta = "" if f.rss_delta_mb is None or f.cell.tracer == "plain" else f" ({f.rss_delta_mb:+.1f})"
+    return f"{f.rss_mb:.1f}{delta}"
+
+
+def _bytes_per_event(f: Figures) -> str:
+    parts = []
+    if f.kept_b_ev is not None:
+        parts.append(f"kept {f.kept_b_ev:.1f}")
+    if f.trace_b_ev is not None:
+        parts.append(f"trace.json {f.trace_b_ev:.1f}")
+    if f.output_b_ev is not None:
+        parts.append(f"output {f.output_b_ev:.1f}")
+    if not parts and TRACERS.get(f.cell.tracer) and TRACERS[f.cell.tracer].family == "ours":
+        return NA
+    return ", ".join(parts) if parts else "—"
+
+
+def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict]:
+    cells = [c for c in session.cells if c.python == python]
+    figs: dict[tuple[str, str], Figures] = {}
+    rows = []
+    for c in cells:
+        label = c.tracer
+        if c.missing:
+            notes.append(f"CPython {python}, {c.tracer}: n/a — {c.missing}")
+            if not any(r[0] == label and r[1] == "all" for r in rows):
+                rows.append([label, "all", NA] + [NA] * 8)
+            continue
+        if c.failed:
+            notes.append(f"CPython {python}, {c.tracer} on {c.workload}: FAILED — {c.failed}")
+            rows.append([label, c.workload, f"{c.scale:g}"] + ["FAILED"] + [NA] * 7)
+            continue
+        f = figures(session, c)
+        figs[(c.tracer, c.workload)] = f
+        events = NA if f.events_main is None else f"{f.events_main:,} / {f.events_total:,}"
+        rows.append([label, c.workload, f"{c.scale:g}", events,
+                     fmt(f.ratio_inrun, "x"), fmt(f.ns_inrun, "ns"), fmt(f.ratio_wall, "x"), fmt(f.ns_wall, "ns"),
+                     fmt(f.mb_s, "mb"), _bytes_per_event(f), _rss(f)])
+    header = ["tracer", "workload", "scale", "events (main / all)", "in-run ×", "in-run ns/event",
+              "whole ×", "whole ns/event", "trace.json MB/s", "bytes/event", "peak RSS MB (Δ plain)"]
+    summary = []
+    for name in dict.fromkeys(c.tracer for c in cells):
+        fs = [f for (t, _), f in figs.items() if t == name]
+        if not fs or name == "plain":
+            continue
+        g = geomeans(fs)
+        summary.append([name, TRACERS[name].label if name in TRACERS else name, str(len(fs)),
+                        fmt(g["ratio_inrun"], "x"), fmt(g["ratio_wall"], "x")])
+    text = "\n\n".join([
+        f"## CPython {python}",
+        "Geo-mean over the workloads (each ratio against plain python at the same scale):",
+        markdown_table(["tracer", "what", "workloads", "in-run ×", "whole ×"], summary),
+        "Per workload (medians of the runs):",
+        markdown_table(header, rows),
+    ])
+    return text, figs
+
+
+def _machine(session: Session) -> str:
+    m = session.machine
+    lines = [f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory', '?')}, {m.get('os', '?')}",
+             f"- date: {m.get('date', '?')}"]
+    for py, vers in session.versions.items():
+        lines.append(f"- CPython {py}: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    return "\n".join(lines)
+
+
+def render(session: Session, command: str) -> str:
+    o = session.options
+    notes: list[str] = []
+    sections, all_figs = [], {}
+    for py in o["pythons"]:
+        text, figs = _python_section(session, py, notes)
+        sections.append(text)
+        all_figs[py] = figs
+    goal_rows: dict[str, list[str]] = {}
+    limits: dict[str, str] = {}
+    for py in o["pythons"]:
+        for g in goals(session, py, all_figs[py]):
+            limits[g.name] = g.limit
+            value = NA if g.measured is None else f"{g.measured:.3g} ({g.verdict})"
+            goal_rows.setdefault(g.name, []).append(value)
+    goal_table = markdown_table(["goal", "limit", *[f"CPython {p}" for p in o["pythons"]]],
+                                [[n, limits[n], *v] for n, v in goal_rows.items()])
+    st_rows = []
+    for py in o["pythons"]:
+        st = session.startup.get(py)
+        if not st:
+            st_rows.append([py, NA, NA, NA, NA, NA, NA])
+            continue
+        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"  # noqa: E731
+        st_rows.append([py, ms(st["python_s"]), ms(st["python_empty_s"]), ms(st.get("version_s")),
+                        ms(st.get("record_empty_s")), fmt(st.get("version_added_ms"), "mb"),
+                        fmt(st.get("record_added_ms"), "mb")])
+    startup = markdown_table(["CPython", "python -c pass ms", "python empty.py ms", "--version ms",
+                              "record empty.py ms", "added by --version ms", "added by recording ms"], st_rows)
+    scale_note = (f"Scale {o['scale']:g}" + (" (the default; `--scale 1` is the workloads' full size when the "
+                                              "disk allows)" if o["scale"] == 0.1 else "")
+                  + f"; upstream 0.3.0 at scale {o['upstream_scale']:g}, against plain at that scale. "
+                  f"Medians of {o['runs']} runs after {o['warmup']} warm-up run(s), tracers interleaved.")
+    parts = [
+        "# Performance",
+        "Generated by `bench/run.py` (issue 8, recorder speed). Reproduce with:\n\n"
+        f"```\n{command}\n```",
+        scale_note,
+        _machine(session),
+        "## Goals (issue 8)",
+        goal_table,
+        "## Start-up (hyperfine medians)",
+        startup,
+        *sections,
+    ]
+    if notes:
+        parts += ["## Not measured", "\n".join(f"- {n}" for n in dict.fromkeys(notes))]
+    parts += ["## Method", METHOD.strip()]
+    return "\n\n".join(parts) + "\n"
+
+
+METHOD = """
+- Workloads: `../shared/bench/workloads` (see its README), each run as the main script of a fresh process
+  with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain python's, or the
+  benchmark fails loudly.
+- Events: LINE + PY_START + PY_RESUME + PY_RETURN + PY_YIELD, counted once per interpreter/workload/scale by
+  the `_ctfloor` extension in mode `count` (cached in `bench/out/events.json`). "main" events are those of
+  running the script as `__main__` minus those of importing it (its `main()`); "all" is the whole program.
+- in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`);
+  in-run ns/event = (in-run − plain `main()`) / main events.
+- whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`); whole
+  ns/event = (whole − plain whole) / all events. Peak RSS is the child's `ru_maxrss` from `wait4`.
+- trace.json MB/s = `trace.json` bytes / `timings.convert_seconds`. bytes/event: kept = `stats.stream_bytes`
+  (ours) or the 8-byte records (floor); trace.json = its size on disk; output = the tracer's own file.
+  Traces are deleted after each run.
+- Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:
+  `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at
+  exit.
+- Upstream `codetracer-python-recorder==0.3.0` exists only as a cp312 wheel (CPython 3.13: n/a) and is run at
+  `--upstream-scale` because it is ~10⁴ ns/event; ns/event does not depend on the scale.
+- Goals: "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
+  "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
+  Absolute times on shared machines vary between sessions; compare rows of the same table.
+"""

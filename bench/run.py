@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Benchmark the recorder against plain python, the C no-op and 8-byte-record
+floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the four
+workloads of ../shared/bench, on CPython 3.12 and 3.13 (issue 8).
+
+Sets up its venvs under .venvs/bench-* (viztracer, our wheel from dist/, the
+_ctfloor extension; upstream in .venvs/bench-upstream-312), runs everything,
+prints the tables and writes them to docs/performance.md with the command
+that reproduces them. Raw results go to bench/out/results.json.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ctbench.anchor import AnchorError, parse_anchor  # noqa: E402
+from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env  # noqa: E402
+from ctbench.events import EventCache  # noqa: E402
+from ctbench.proc import run_measured  # noqa: E402
+from ctbench.report import render  # noqa: E402
+from ctbench.results import Cell, Run, Session, events_key  # noqa: E402
+from ctbench.startup import measure_startup  # noqa: E402
+from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULTS = {"scale": 0.1, "upstream_scale": 0.003, "runs": 5, "warmup": 1, "pythons": "3.12,3.13",
+            "tracers": ",".join(DEFAULT_TRACERS), "out": "docs/performance.md"}
+
+
+class CheckMismatch(RuntimeError):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--scale", type=float, default=DEFAULTS["scale"],
+                   help="ANCHOR_SCALE of the workloads (1.0 = full size; traces can then be many GB)")
+    p.add_argument("--upstream-scale", type=float, default=DEFAULTS["upstream_scale"],
+                   help="ANCHOR_SCALE for upstream 0.3.0, which is ~10^4 ns/event")
+    p.add_argument("--runs", type=int, default=DEFAULTS["runs"], help="measured runs per cell (medians)")
+    p.add_argument("--warmup", type=int, default=DEFAULTS["warmup"], help="unmeasured runs before them")
+    p.add_argument("--pythons", default=DEFAULTS["pythons"], help="comma-separated CPython versions (pyenv)")
+    p.add_argument("--only", action="append", metavar="WORKLOAD",
+                   help="run only this workload (w_recursion, recursion or w_recursion.py; repeatable)")
+    p.add_argument("--tracers", default=DEFAULTS["tracers"],
+                   help="comma-separated subset of: " + ", ".join(TRACERS) + " (plain is always run)")
+    p.add_argument("--workloads", type=Path, default=REPO.parent / "shared" / "bench" / "workloads",
+                   help="folder of the w_*.py workloads")
+    p.add_argument("--out", type=Path, default=Path(DEFAULTS["out"]), help="markdown report to write")
+    p.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json",
+                   help="raw results to write")
+    p.add_argument("--venvs", type=Path, default=REPO / ".venvs", help="where the bench-* venvs live")
+    p.add_argument("--dist", type=Path, default=REPO / "dist", help="where `make wheel` put our wheel")
+    p.add_argument("--startup-runs", type=int, default=20, help="hyperfine runs per start-up command")
+    p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
+    p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                   help="only re-render the report from a results.json of an earlier session")
+    opts = p.parse_args(argv)
+    unknown = [t for t in opts.tracers.split(",") if t and t not in TRACERS]
+    if unknown:
+        p.error(f"unknown tracer(s) {', '.join(unknown)}; choose from {', '.join(TRACERS)}")
+    if opts.runs < 1 or opts.warmup < 0:
+        p.error("--runs must be >= 1 and --warmup >= 0")
+    return opts
+
+
+def reproduce_command(argv: list[str]) -> str:
+    if not argv:
+        return "make bench        # = .venv/bin/python bench/run.py (defaults)"
+    return ".venv/bin/python bench/run.py " + " ".join(shlex.quote(a) for a in argv)
+
+
+def select_workloads(folder: Path, only: list[str] | None) -> list[Path]:
+    found = sorted(folder.glob("w_*.py"))
+    if not found:
+        raise SystemExit(f"bench: no w_*.py workloads in {folder} (use --workloads DIR)")
+    if not only:
+        return found
+    names = {o.removesuffix(".py") for item in only for o in item.split(",")}
+    names |= {f"w_{n}" for n in names}
+    chosen = [w for w in found if w.stem in names]
+    if not chosen:
+        raise SystemExit(f"bench: --only {','.join(only)} matches none of {', '.join(w.stem for w in found)}")
+    return chosen
+
+
+def machine_info() -> dict[str, str]:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{mem_kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        mem = "?"
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
+            "os": f"{platform.system()} {platform.release()}",
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def run_env(scale: float) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CODETRACER_", "PYTHON", "VIRTUAL_ENV", "ANCHOR_"))}
+    env.update(ANCHOR_SCALE=repr(scale), PYTHONHASHSEED="0")
+    return env
+
+
+def distribution_version(python: Path, dist: str) -> str | None:
+    done = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
+                          capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: Path) -> Run:
+    """One measured run; raises RuntimeError/AnchorError when it fails."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        m = run_measured(tracer.argv(ctx, script, scratch), env=run_env(scale), cwd=scratch,
+                         log_dir=scratch / "logs")
+        if m.returncode != 0:
+            tail = " | ".join(m.stderr.strip().splitlines()[-3:])
+            raise RuntimeError(f"exit status {m.returncode}: {tail}")
+        anchor = parse_anchor(m.stderr)
+        return Run(anchor.seconds, m.wall_s, m.maxrss_kb, anchor.check, tracer.collect(scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # traces can be GBs
+
+
+def measure_workload(session: Session, py: str, script: Path, plan: list[tuple[Tracer, float]], ctx: Context,
+                     opts: argparse.Namespace, scratch: Path) -> None:
+    cells = {(t.name, s): Cell(py, script.stem, t.name, s) for t, s in plan}
+    session.cells.extend(cells.values())
+    checks: dict[float, str] = {}
+    for rnd in range(opts.warmup + opts.runs):
+        for tracer, scale in plan:   # interleaved: plain and every tracer in each round
+            cell = cells[(tracer.name, scale)]
+            if cell.failed:
+                continue
+            try:
+                run = run_once(tracer, ctx, script, scale, scratch / tracer.name)
+            except (RuntimeError, AnchorError, OSError) as exc:
+                cell.failed = str(exc)
+                log(f"FAILED: CPython {py} {tracer.name} on {script.stem}: {exc}")
+                continue
+            expected = checks.setdefault(scale, run.check) if tracer.name == "plain" else checks.get(scale)
+            if expected is not None and run.check != expected:
+                raise CheckMismatch(f"CPython {py} {tracer.name} on {script.stem} (scale {scale:g}): check value "
+                                    f"{run.check!r} != plain python's {expected!r}")
+            if rnd >= opts.warmup:
+                cell.runs.append(run)
+        log(f"CPython {py} {script.stem}: round {rnd + 1}/{opts.warmup + opts.runs}"
+            + (" (warm-up)" if rnd < opts.warmup else ""))
+
+
+def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list[Path],
+               opts: argparse.Namespace) -> None:
+    families = {t.family for t in tracers}
+    wheel = newest_wheel(opts.dist)
+    log(f"CPython {py}: setting up {opts.venvs}/bench-{py.replace('.', '')}")
+    env = setup_bench_env(py, opts.venvs, wheel=wheel, viztracer="viztracer" in families, ours="ours" in families,
+                          floor=True)
+    if "upstream" in families:
+        up = setup_upstream_env(py, opts.venvs)
+        if up.missing:
+            env.missing["upstream"] = up.missing
+        upstream_python = up.python
+    else:
+        upstream_python = None
+    ctx = Context(env.python, env.floor_dir, upstream_python)
+    for reason in env.missing.values():
+        log(f"CPython {py}: n/a: {reason}")
+    versions = {"python": platform_version(env.python)}
+    for name, py_, dist in (("viztracer", env.python, "viztracer"), ("ours", env.python, "codetracer_python_recorder"),
+                            ("upstream", upstream_python, "codetracer_python_recorder")):
+        if name in families and name not in env.missing and py_ is not None:
+            versions[name] = distribution_version(py_, dist) or "?"
+    session.versions[py] = versions
+
+    runnable = [t for t in tracers if t.family not in env.missing]
+    scales = sorted({opts.upstream_scale if t.upstream_scale else opts.scale for t in runnable}, reverse=True)
+    cache = EventCache(REPO / "bench" / "out" / "events.json")
+    for script in workloads:
+        if env.floor_dir is not None:
+            for s in scales:
+                ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
+                session.events[events_key(py, script.stem, s)] = asdict(ev)
+        plan = [(TRACERS["plain"], s) for s in scales]
+        plan += [(t, opts.upstream_scale if t.upstream_scale else opts.scale) for t in runnable if t.name != "plain"]
+        measure_workload(session, py, script, plan, ctx, opts, REPO / "bench" / "out" / "work")
+        for t in tracers:
+            if t.family in env.missing:
+                session.cells.append(Cell(py, script.stem, t.name, opts.scale, missing=env.missing[t.family]))
+
+    if not opts.no_startup:
+        ours = "ours" in families and "ours" not in env.missing
+        try:
+            st = measure_startup(env.python, ours=ours, runs=opts.startup_runs)
+        except subprocess.CalledProcessError as exc:
+            log(f"CPython {py}: start-up with our recorder failed ({exc.stderr.strip()[-200:]}); measuring plain only")
+            st = measure_startup(env.python, ours=False, runs=opts.startup_runs)
+        session.startup[py] = {**asdict(st), "version_added_ms": st.version_added_ms,
+                               "record_added_ms": st.record_added_ms}
+
+
+def platform_version(python: Path) -> str:
+    return subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    opts = parse_args(argv)
+    out = opts.out if opts.out.is_absolute() else REPO / opts.out
+    if opts.render:
+        session = Session.from_json(json.loads(opts.render.read_text()))
+        text = render(session, session.options.get("command", reproduce_command([])))
+    else:
+        tracers = [TRACERS["plain"]] + [TRACERS[t] for t in opts.tracers.split(",") if t and t != "plain"]
+        pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
+        workloads = select_workloads(opts.workloads, opts.only)
+        log(f"scale {opts.scale:g}" + (" (default; --scale 1 for full size)" if opts.scale == DEFAULTS["scale"] else "")
+            + f", upstream scale {opts.upstream_scale:g}, {opts.runs} runs (medians) + {opts.warmup} warm-up, "
+            f"CPython {', '.join(pythons)}, workloads {', '.join(w.stem for w in workloads)}, "
+            f"tracers {', '.join(t.name for t in tracers)}")
+        command = reproduce_command(argv)
+        session = Session({"scale": opts.scale, "upstream_scale": opts.upstream_scale, "runs": opts.runs,
+                           "warmup": opts.warmup, "pythons": pythons, "command": command}, machine_info())
+        try:
+            for py in pythons:
+                run_python(session, py, tracers, workloads, opts)
+        except CheckMismatch as exc:
+            log(f"FAILED: {exc}")
+            return 1
+        opts.json.parent.mkdir(parents=True, exist_ok=True)
+        opts.json.write_text(json.dumps(session.to_json(), indent=1))
+        text = render(session, command)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text)
+    log(f"wrote {out}")
+    failed = [c for c in session.cells if c.failed]
+    if failed:
+        log(f"{len(failed)} cell(s) FAILED: " + "; ".join(f"{c.python} {c.tracer} {c.workload}" for c in failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
