@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import pytest
+from conftest import pyenv_python, recorder_wheel  # noqa: F401  (tests/conftest.py, the shared fixtures)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE_RECORDER, User, metadata
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import pyenv_python  # noqa: E402  (the repository's shared fixtures)
+from .conftest import FAKE_RECORDER, User, metadata, pyenv_python
 
 APP = """\
 import os, sys

@@ -1,0 +1,272 @@
+"""`ct record` end to end with the REAL recorder wheel and real
+interpreters/environments: a venv (via PATH and via $PYTHON), `uv run`, a
+pyenv-style shim, python 3.11 first on PATH, a recorder missing, PYTHONPATH
+unset/empty/set, a `python` subprocess, concurrent runs, failures; and the
+sqlite rows and folders they leave.
+
+Parity is asserted against the same command run with plain `python`: same
+stdout bytes, same exit status, the script's stderr first and unchanged."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+
+from ..conftest import LAUNCHER, User, metadata, pyenv_python
+
+APP = """\
+import os, subprocess, sys
+def square(x):
+    return x * x
+total = sum([square(i) for i in range(4)])
+print("argv", sys.argv, "total", total)
+print("path", sys.path)
+print("env", sorted(os.environ.items()), flush=True)
+subprocess.run(["python", "-c", "import os, importlib.util; "
+                "print('child', repr(os.environ.get('PYTHONPATH')), "
+                "importlib.util.find_spec('codetracer_python_recorder') is not None)"], check=True)
+print("to stderr", file=sys.stderr)
+sys.exit(int(os.environ.get("APP_STATUS", "0")))
+"""
+
+
+def parity(user: User, *args: str, env: Optional[Dict[str, str]] = None, python: str = "python",
+           ct_args: tuple = ()) -> subprocess.CompletedProcess:
+    """Run `python args` and `ct record args`; assert the user sees the same."""
+    plain = user.run(python, *args, env=env)
+    done = user.ct("record", *ct_args, *args, env=env)
+    assert done.stdout.decode() == plain.stdout.decode()
+    assert done.returncode == plain.returncode, done.stderr.decode()
+    assert done.stderr.startswith(plain.stderr), done.stderr.decode()
+    return done
+
+
+def assert_indexed(user: User, done: subprocess.CompletedProcess, trace_id: int = 1) -> Dict[str, object]:
+    rows = {row["id"]: row for row in user.rows()}
+    row = rows[trace_id]
+    folder = Path(str(row["folder"]))
+    assert done.stderr.decode().endswith(f"ct: trace {trace_id} recorded in {folder}\n")
+    assert row["status"] == "complete" and row["recorder_version"] == "0.4.0"
+    assert row["exit_status"] == done.returncode
+    for name in ("trace.json", "trace_metadata.json", "trace_paths.json"):
+        assert (folder / name).is_file(), name
+    assert metadata(folder).get("partial") in (False, None)
+    return row
+
+
+@pytest.fixture
+def venv_user(user: User, recorder_python: Path) -> User:
+    user.write("app.py", APP)
+    user.venv = recorder_python.parent.parent  # type: ignore[attr-defined]
+    return user
+
+
+def activate(user: User, venv: Path) -> None:
+    user.env["PATH"] = os.pathsep.join([str(venv / "bin"), user.env["PATH"]])
+    user.env["VIRTUAL_ENV"] = str(venv)
+
+
+def test_activated_venv(venv_user: User):
+    activate(venv_user, venv_user.venv)
+    venv_user.env["APP_STATUS"] = "3"
+    done = parity(venv_user, "app.py", "x", "y z")
+    assert done.returncode == 3
+    assert b"child None True" in done.stdout  # installed in the venv; no PYTHONPATH
+    row = assert_indexed(venv_user, done)
+    assert row["interpreter"] == str(venv_user.venv / "bin" / "python3")
+    assert row["python_executable"] == str(venv_user.venv / "bin" / "python3")
+    assert json.loads(str(row["args"])) == ["x", "y z"] and row["program"] == "app.py"
+    assert row["cwd"] == str(venv_user.cwd) and row["language"] == "python-db"
+    folder = Path(str(row["folder"]))
+    assert folder == venv_user.data / "traces" / "1"
+    assert (folder / "files" / str(venv_user.cwd / "app.py").lstrip(os.sep)).read_text() == APP
+
+    shown = json.loads(venv_user.ct("show", "1", "--json").stdout)
+    assert shown["summary"]["source"] == "trace_metadata.json"
+    top = {f["name"]: f["calls"] for f in shown["summary"]["top_functions"]}
+    assert top.get("square") == 4
+    text = venv_user.ct("show", "1").stdout.decode()
+    assert "square" in text and "exit status: 3" in text
+
+
+def test_venv_through_dollar_python_beats_path(venv_user: User, python311: Path):
+    venv_user.use_python(python311)  # an unsuitable python first on PATH ...
+    venv_user.env["PYTHON"] = str(venv_user.venv / "bin" / "python")  # ... but $PYTHON says which
+    done = venv_user.ct("record", "app.py")
+    assert done.returncode == 0, done.stderr.decode()
+    row = assert_indexed(venv_user, done)
+    assert row["interpreter"] == str(venv_user.venv / "bin" / "python")
+
+
+def test_pyenv_style_shim_first_on_path(venv_user: User):
+    shims = venv_user.root / "shims"
+    shims.mkdir()
+    for name in ("python", "python3"):
+        shim = shims / name
+        shim.write_text(f'#!/bin/sh\nexec "{venv_user.venv / "bin" / "python"}" "$@"\n')
+        shim.chmod(0o755)
+    venv_user.env["PATH"] = os.pathsep.join([str(shims), venv_user.env["PATH"]])
+    done = parity(venv_user, "app.py")
+    row = assert_indexed(venv_user, done)
+    assert row["interpreter"] == str(shims / "python3")  # what the shell runs ...
+    assert row["python_executable"] == str(venv_user.venv / "bin" / "python")  # ... and where it leads
+
+
+def test_python311_first_on_path_is_a_clear_preflight_error(user: User, python311: Path, recorder_site: Path):
+    user.use_python(python311)
+    user.env["CODETRACER_RECORDER_PATH"] = str(recorder_site)
+    user.write("app.py", APP)
+    done = user.ct("record", "app.py")
+    assert done.returncode == 10 and done.stdout == b""
+    message = done.stderr.decode()
+    assert message.startswith(f"ct: error: {user.bin / 'python3'} ({python311}) is Python 3.11.")
+    assert "needs Python 3.12 or newer" in message
+    assert user.rows() == [] and user.traces() == []
+
+
+def test_no_python_at_all_is_127(user: User):
+    user.write("app.py", APP)
+    done = user.ct("record", "app.py")
+    assert (done.returncode, done.stdout, done.stderr) == (127, b"", b"python: command not found\n")
+    assert not (user.data / "index.sqlite3").exists() or user.rows() == []
+
+
+def test_recorder_missing_from_the_interpreter(user: User, python312: Path):
+    user.use_python(python312)
+    user.write("app.py", APP)
+    done = user.ct("record", "app.py")
+    assert done.returncode == 10 and done.stdout == b""
+    message = done.stderr.decode()
+    assert f"the recorder `codetracer_python_recorder` is not importable by {user.bin / 'python3'}" in message
+    assert "ModuleNotFoundError" in message
+    assert "pip install codetracer-python-recorder==0.4.0" in message
+    assert user.rows() == []
+
+
+@pytest.mark.parametrize("pythonpath", [None, "", "extra"], ids=["unset", "empty", "set"])
+def test_pythonpath_parity_with_a_python_subprocess(user: User, python312: Path, recorder_site: Path,
+                                                    pythonpath: Optional[str]):
+    """The recorder comes through PYTHONPATH (CODETRACER_RECORDER_PATH, as the
+    bundle does); the script, sys.path and its `python` child see the user's
+    own PYTHONPATH, exactly as without ct."""
+    user.use_python(python312)
+    user.write("app.py", APP)
+    (user.cwd / "extra").mkdir()
+    user.env["CODETRACER_RECORDER_PATH"] = str(recorder_site)
+    if pythonpath is not None:
+        user.env["PYTHONPATH"] = pythonpath
+    done = parity(user, "app.py")
+    assert f"child {pythonpath!r} False".encode() in done.stdout
+    assert_indexed(user, done)
+
+
+@pytest.mark.parametrize("pythonpath", [None, "", "extra"], ids=["unset", "empty", "set"])
+def test_staged_folder_launched_like_the_shims(user: User, python312: Path, staged: Path,
+                                               pythonpath: Optional[str]):
+    """ct and the recorder from resources/python/, run as the launcher runs
+    them: PYTHONPATH=<staged>[:<user's>], CODETRACER_ORIG_PYTHONPATH, then
+    `python -m codetracer_ct` with the python the shell resolves."""
+    user.use_python(python312)
+    user.write("app.py", APP)
+    (user.cwd / "extra").mkdir()
+    if pythonpath is not None:
+        user.env["PYTHONPATH"] = pythonpath
+    plain = user.run("python", "app.py")
+    launched = dict(user.env)
+    launched["CODETRACER_ORIG_PYTHONPATH"] = "unset" if pythonpath is None else "set:" + pythonpath
+    launched["PYTHONPATH"] = str(staged) + (os.pathsep + pythonpath if pythonpath else "")
+    done = user.ct("record", "app.py", env=launched, launcher=["python3", "-m", "codetracer_ct"])
+    assert (done.stdout.decode(), done.returncode) == (plain.stdout.decode(), plain.returncode)
+    assert done.stderr.startswith(plain.stderr)
+    assert f"child {pythonpath!r} False".encode() in done.stdout
+    assert_indexed(user, done)
+
+
+def test_uv_run_in_a_project_without_dependencies(user: User, python312: Path, recorder_site: Path):
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    project = user.cwd
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.12"\ndependencies = []\n')
+    user.write("app.py", APP)
+    user.env.update(UV_CACHE_DIR=str(user.root / "uv-cache"), UV_PYTHON_DOWNLOADS="never", UV_NO_CONFIG="1",
+                    UV_OFFLINE="1", CODETRACER_RECORDER_PATH=str(recorder_site))
+    base = [uv, "run", "--offline", "--python", str(python312)]
+    plain = user.run(*base, "python", "app.py")
+    assert plain.returncode == 0, plain.stderr.decode()
+    done = user.ct("record", "app.py", launcher=[*base, "--", sys.executable, str(LAUNCHER)])
+    assert done.stdout.decode() == plain.stdout.decode() and done.returncode == 0, done.stderr.decode()
+    row = assert_indexed(user, done)
+    assert row["interpreter"] == str(project / ".venv" / "bin" / "python3")
+
+
+def test_two_concurrent_recordings(venv_user: User):
+    activate(venv_user, venv_user.venv)
+    venv_user.write("slow.py", "import sys, time\ntime.sleep(1)\nprint(sys.argv[1])\n")
+    runs = [subprocess.Popen([sys.executable, str(LAUNCHER), "record", "slow.py", str(n)], env=venv_user.env,
+                             cwd=str(venv_user.cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for n in (1, 2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted(out for out, _ in outputs) == [b"1\n", b"2\n"]
+    rows = venv_user.rows()
+    assert sorted(row["id"] for row in rows) == [1, 2]
+    assert venv_user.traces() == ["1", "2"]
+    for row in rows:
+        folder = Path(str(row["folder"]))
+        assert folder == venv_user.data / "traces" / str(row["id"])
+        assert metadata(folder)["args"] == json.loads(str(row["args"]))
+
+
+def test_uncaught_exception_parity(venv_user: User):
+    activate(venv_user, venv_user.venv)
+    venv_user.write("boom.py", "def f():\n    raise ValueError('boom')\nf()\n")
+    done = parity(venv_user, "boom.py")
+    assert done.returncode == 1
+    assert_indexed(venv_user, done)
+
+
+def test_module_and_unittest(venv_user: User):
+    activate(venv_user, venv_user.venv)
+    venv_user.write("pkg/__init__.py", "")
+    venv_user.write("pkg/tool.py", "import sys\nprint('tool', sys.argv[1:])\n")
+    done = parity(venv_user, "-m", "pkg.tool", "a")
+    assert done.stdout == b"tool ['a']\n"
+    venv_user.write("test_it.py", "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        pass\n")
+    done = venv_user.ct("record", "--unittest", "test_it")
+    assert done.returncode == 0 and b"Ran 1 test" in done.stderr
+    programs = [row["program"] for row in venv_user.rows()]
+    assert programs == ["-m pkg.tool", "-m unittest"]
+
+
+def test_recorder_failure_is_structured_and_leaves_no_row(venv_user: User):
+    activate(venv_user, venv_user.venv)
+    (venv_user.cwd / "not-a-dir").write_text("a file where the trace folder should go")
+    done = venv_user.ct("record", "-o", "not-a-dir", "app.py")
+    assert done.returncode in (2, 10, 20, 70), done.stderr.decode()
+    lines = done.stderr.decode().splitlines()
+    reported = [line for line in lines if line.startswith("ct: the recorder failed: ")]
+    assert reported, lines
+    error = json.loads(reported[0].split(": ", 2)[2])
+    assert error["error_code"] and error["error_code"].startswith("ERR_") and error["kind"]
+    assert venv_user.rows() == []
+
+
+def test_with_diff_and_delete(venv_user: User):
+    activate(venv_user, venv_user.venv)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "app.py"], ["commit", "-q", "-m", "x"]):
+        assert venv_user.run(*git, *command).returncode == 0
+    venv_user.write("app.py", APP.replace("range(4)", "range(3)"))
+    done = venv_user.ct("record", "--with-diff", "app.py")
+    assert done.returncode == 0, done.stderr.decode()
+    row = assert_indexed(venv_user, done)
+    assert row["with_diff"] == 1
+    assert "+total = sum([square(i) for i in range(3)])" in (Path(str(row["folder"])) / "diff.patch").read_text()
+    assert venv_user.ct("delete", "1", "--json").returncode == 0
+    assert venv_user.rows() == [] and venv_user.traces() == []
