@@ -11,6 +11,7 @@ given with ``--runtime-sha256``), otherwise the project's own runtime
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -149,7 +150,8 @@ def build(opts: AppImageOptions) -> Path:
     _say(5, "writing the manifest and SHA256SUMS")
     _repro.record_artefact(out, kind="appimage", recorder=recorder, epoch=opts.common.epoch,
                            extra={"squashfs_offset": len(head),
-                                  "runtime": "official" if opts.runtime_file else "codetracer-bundle"})
+                                  "runtime": str(opts.runtime_file.name) if opts.runtime_file else "codetracer-bundle",
+                                  "runtime_sha256": hashlib.sha256(head).hexdigest()})
     return out
 
 
