@@ -56,8 +56,11 @@ lint:
 	cargo clippy --manifest-path recorder/Cargo.toml --workspace --quiet -- -D warnings
 
 # --- benchmarks (never in CI) -------------------------------------------------
+# bench/run.py sets up .venvs/bench-* itself (viztracer, upstream 0.3.0, our
+# wheel from dist/, the _ctfloor extension); BENCH_ARGS="--runs 3 --only recursion" etc.
+BENCH_ARGS ?=
 bench: wheel
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf dist build .cache target recorder/target

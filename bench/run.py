@@ -200,15 +200,20 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
 
     runnable = [t for t in tracers if t.family not in env.missing]
     scales = sorted({opts.upstream_scale if t.upstream_scale else opts.scale for t in runnable}, reverse=True)
-    cache = EventCache(REPO / "bench" / "out" / "events.json")
+    cache = EventCache(opts.json.parent / "events.json")
     for script in workloads:
         if env.floor_dir is not None:
             for s in scales:
-                ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
+                try:
+                    ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
+                except subprocess.CalledProcessError as exc:
+                    log(f"CPython {py} {script.stem}: counting events failed (exit status {exc.returncode}); "
+                        "ns/event and bytes/event are n/a")
+                    continue
                 session.events[events_key(py, script.stem, s)] = asdict(ev)
         plan = [(TRACERS["plain"], s) for s in scales]
         plan += [(t, opts.upstream_scale if t.upstream_scale else opts.scale) for t in runnable if t.name != "plain"]
-        measure_workload(session, py, script, plan, ctx, opts, REPO / "bench" / "out" / "work")
+        measure_workload(session, py, script, plan, ctx, opts, opts.json.parent / "work")
         for t in tracers:
             if t.family in env.missing:
                 session.cells.append(Cell(py, script.stem, t.name, opts.scale, missing=env.missing[t.family]))

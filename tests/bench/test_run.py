@@ -1,0 +1,159 @@
+"""bench/run.py end to end on a tiny scale with the tracers that need no
+download (plain and the C floors): what it prints, writes and returns."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = REPO / "bench" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def venvs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("venvs")
+
+
+def bench(args: list[str], tmp: Path, venvs: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0",
+                           "--no-startup", "--venvs", str(venvs), "--out", str(tmp / "perf.md"),
+                           "--json", str(tmp / "out" / "results.json"), *args],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def test_help_names_the_defaults() -> None:
+    done = subprocess.run([sys.executable, str(RUN), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "--scale" in done.stdout and "(default: 0.1)" in done.stdout and "(default: 5)" in done.stdout
+
+
+def test_unknown_tracer_is_a_usage_error() -> None:
+    done = subprocess.run([sys.executable, str(RUN), "--tracers", "plain,nosuch"], capture_output=True, text=True)
+    assert done.returncode == 2 and "unknown tracer(s) nosuch" in done.stderr
+
+
+def test_floor_run_writes_the_report(tmp_path: Path, venvs: Path) -> None:
+    done = bench(["--only", "recursion", "--tracers", "plain,floor-noop,floor-record8,ours-none", "--scale",
+                  "0.01"], tmp_path, venvs)
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    assert done.stdout.strip() == report.strip()
+    assert "Scale 0.01;" in report
+    assert "| floor-noop | w_recursion | 0.01 |" in report
+    assert "| floor-record8 | w_recursion | 0.01 |" in report and "| kept 8.0 |" in report
+    # our recorder: either measured or reported n/a with the reason, never a crash
+    assert "| ours-none |" in report
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {c["tracer"] for c in results["cells"]} >= {"plain", "floor-noop", "floor-record8", "ours-none"}
+    assert (tmp_path / "out" / "events.json").exists()
+    assert not any((tmp_path / "out" / "work").rglob("records.bin"))   # traces deleted after measuring
+    again = subprocess.run([sys.executable, str(RUN), "--render", str(tmp_path / "out" / "results.json"),
+                            "--out", str(tmp_path / "again.md")], capture_output=True, text=True)
+    assert again.returncode == 0 and (tmp_path / "again.md").read_text() == report
+
+
+FAKE_MONITORED = """\
+import os, sys, time
+t0 = time.perf_counter()
+check = "watched" if sys.monitoring.get_tool(3) else "alone"
+{extra}
+sys.stderr.write("ANCHOR_RESULT %.6f %s\\n" % (time.perf_counter() - t0, check))
+"""
+
+
+def test_check_mismatch_fails_loudly(tmp_path: Path, venvs: Path) -> None:
+    work = tmp_path / "workloads"
+    work.mkdir()
+    (work / "w_fake.py").write_text(FAKE_MONITORED.format(extra=""))
+    done = bench(["--workloads", str(work), "--tracers", "plain,floor-noop"], tmp_path, venvs)
+    assert done.returncode == 1
+    assert "check value 'watched' != plain python's 'alone'" in done.stderr
+    assert not (tmp_path / "perf.md").exists()
+
+
+def test_a_failing_tracer_is_reported_and_the_exit_status_says_so(tmp_path: Path, venvs: Path) -> None:
+    work = tmp_path / "workloads"
+    work.mkdir()
+    (work / "w_fake.py").write_text(FAKE_MONITORED.format(extra='if check == "watched": sys.exit("crash!")'))
+    done = bench(["--workloads", str(work), "--tracers", "plain,floor-noop"], tmp_path, venvs)
+    assert done.returncode == 1
+    assert "FAILED: CPython 3.12 floor-noop on w_fake: exit status 1: crash!" in done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    assert "| floor-noop | w_fake | 0.1 | FAILED |" in report
+
+
+FAKE_RECORDER = '''\
+"""A stand-in for our recorder that keeps its CLI and trace-folder contract
+(docs/interfaces.md) and writes fixed figures."""
+import json, os, runpy, sys
+args = sys.argv[1:]
+if args == ["--version"]:
+    print("codetracer-python-recorder 0.0.1")
+    sys.exit(0)
+opts = {}
+while args[0].startswith("--"):
+    opts[args[0]] = args[1]
+    args = args[2:]
+script = args[0]
+sys.argv = args
+runpy.run_path(script, run_name="__main__")
+out = opts["--trace-dir"]
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "trace.json"), "w") as f:
+    f.write("[" + "0," * 1000 + "0]")
+meta = {"stats": {"events": 1000, "stream_bytes": 500, "values": opts.get("--values", "locals")},
+        "timings": {"drain_seconds": 0.001, "convert_seconds": 0.002, "total_seconds": 0.01}}
+with open(os.path.join(out, "trace_metadata.json"), "w") as f:
+    json.dump(meta, f)
+'''
+
+
+def fake_wheel(dist: Path) -> Path:
+    """A pure-Python wheel named like ours, built by hand (zip + RECORD)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "codetracer_python_recorder/__init__.py": "",
+        "codetracer_python_recorder/__main__.py": FAKE_RECORDER,
+        "codetracer_python_recorder-0.0.1.dist-info/METADATA":
+            "Metadata-Version: 2.1\nName: codetracer-python-recorder\nVersion: 0.0.1\n",
+        "codetracer_python_recorder-0.0.1.dist-info/WHEEL":
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(text.encode())}")
+    record.append("codetracer_python_recorder-0.0.1.dist-info/RECORD,,")
+    files["codetracer_python_recorder-0.0.1.dist-info/RECORD"] = "\n".join(record) + "\n"
+    dist.mkdir(parents=True, exist_ok=True)
+    wheel = dist / "codetracer_python_recorder-0.0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return wheel
+
+
+def test_our_recorder_figures_come_from_its_trace_folder(tmp_path: Path, venvs: Path) -> None:
+    fake_wheel(tmp_path / "dist")
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0", "--venvs", str(venvs),
+         "--dist", str(tmp_path / "dist"), "--only", "w_numeric", "--scale", "0.01", "--startup-runs", "2",
+         "--tracers", "plain,floor-record8,ours-none,ours-locals", "--out", str(tmp_path / "perf.md"),
+         "--json", str(tmp_path / "out" / "results.json")], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    # MB/s = 2003 bytes of trace.json / 0.002 s; bytes/event over the recorder's 1000 events
+    assert "| 1.0 | kept 0.5, trace.json 2.0 |" in report
+    assert "| kept in-run bytes / trace.json bytes (worst workload) | <= 0.25 | 0.25 (met) |" in report
+    assert "- CPython 3.12: python 3.12" in report and "ours 0.0.1" in report
+    # start-up measured with hyperfine, including our --version and recording an empty script
+    startup = json.loads((tmp_path / "out" / "results.json").read_text())["startup"]["3.12"]
+    assert startup["version_s"] > 0 and startup["record_empty_s"] > 0
+    assert "| start-up added, ms (--version / empty script, worst) | <= 30 | n/a |" not in report
