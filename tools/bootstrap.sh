@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(squashfs-tools nsis xorriso 7zip shellcheck desktop-file-utils zsh fish dash
-              cmake gcc-mingw-w64-x86-64 wine wine64 squashfuse fuse3 hyperfine file)
+              cmake gcc-mingw-w64-x86-64 wine wine64 squashfuse fuse3 hyperfine file gcc)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
