@@ -46,7 +46,7 @@ def test_record_keeps_stdio_and_exit_status_and_indexes(fake: User):
 
 
 def test_list_show_delete(fake: User):
-    assert fake.ct("record", "app.py").returncode == 0
+    assert fake.ct("record", "app.py", env=dict(fake.env, FAKE_RECORDER_NO_STATS="1")).returncode == 0
     assert fake.ct("record", "-m", "app", "m").returncode == 0
     listing = fake.ct("list").stdout.decode().splitlines()
     assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "PROGRAM"]
@@ -60,6 +60,9 @@ def test_list_show_delete(fake: User):
     assert summary["source"] == "trace.json"  # the fake writes no stats: scanned
     assert summary["calls"] == 5 and summary["files"] == 1
     assert summary["top_functions"][0]["name"] == "square" and summary["top_functions"][0]["calls"] == 4
+    stats = json.loads(fake.ct("show", "2", "--json").stdout)["summary"]
+    assert stats["source"] == "trace_metadata.json"
+    assert (stats["calls"], stats["files"], stats["top_functions"][0]["name"]) == (5, 1, "square")
     text = fake.ct("show", "1").stdout.decode()
     assert "most called functions:" in text and "square" in text and "exit status: 0" in text
 

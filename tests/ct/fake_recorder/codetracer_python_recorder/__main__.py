@@ -2,6 +2,7 @@
 FAKE_RECORDER_FAIL=<kind>  fail before running the script (error file, exit)
 FAKE_RECORDER_PARTIAL=1    run the script, keep a trace marked partial
 FAKE_RECORDER_NO_TRACE=1   run the script, write nothing (and say nothing)
+FAKE_RECORDER_NO_STATS=1   write no `stats` into trace_metadata.json
 """
 import json
 import os
@@ -31,8 +32,11 @@ def restore_pythonpath():
                 sys.path.remove(entry)
 
 
+ERROR_FILE = os.environ.pop("CODETRACER_ERROR_FILE", None)
+
+
 def fail(kind, message):
-    path = os.environ.get("CODETRACER_ERROR_FILE")
+    path = ERROR_FILE
     error = {"error_code": "ERR_FAKE_" + kind.upper(), "kind": kind.capitalize(), "message": message, "context": {}}
     if path:
         with open(path, "w") as handle:
@@ -78,17 +82,18 @@ def main():
 
     def tracer(frame, event, arg):
         code = frame.f_code
-        if not code.co_filename.startswith(workdir):  # the user's own files only
+        filename = os.path.abspath(code.co_filename)
+        if code.co_filename.startswith("<") or not filename.startswith(workdir):  # the user's own files only
             return None
         if event == "call":
-            key = (code.co_filename, code.co_firstlineno, code.co_name)
+            key = (filename, code.co_firstlineno, code.co_name)
             if key not in functions:
                 functions[key] = len(functions)
-                events.append({"Function": {"path_id": path_id(code.co_filename), "line": code.co_firstlineno,
+                events.append({"Function": {"path_id": path_id(filename), "line": code.co_firstlineno,
                                             "name": code.co_name}})
             events.append({"Call": {"function_id": functions[key], "args": []}})
         elif event == "line":
-            events.append({"Step": {"path_id": path_id(code.co_filename), "line": frame.f_lineno}})
+            events.append({"Step": {"path_id": path_id(filename), "line": frame.f_lineno}})
         elif event == "return":
             events.append({"Return": {"return_value": {"kind": "None", "type_id": 0}}})
         return tracer
@@ -103,7 +108,7 @@ def main():
     sys.settrace(tracer)
     try:
         if kind == "script":
-            runpy.run_path(os.path.abspath(target), run_name="__main__")
+            runpy.run_path(target, run_name="__main__")
         else:
             runpy.run_module(target, run_name="__main__", alter_sys=True)
     except SystemExit as exc:
@@ -134,6 +139,20 @@ def main():
         "partial": bool(os.environ.get("FAKE_RECORDER_PARTIAL")),
         "fake_options": options,
     }
+    if not os.environ.get("FAKE_RECORDER_NO_STATS"):
+        calls = {}
+        for event in events:
+            if "Call" in event:
+                calls[event["Call"]["function_id"]] = calls.get(event["Call"]["function_id"], 0) + 1
+        names = sorted(functions, key=functions.get)
+        top = sorted(calls.items(), key=lambda item: -item[1])[:10]
+        metadata["stats"] = {
+            "events": len(events), "steps": sum("Step" in e for e in events), "calls": sum(calls.values()),
+            "returns": sum("Return" in e for e in events), "values": 0, "paths": len(paths),
+            "functions": len(functions),
+            "top_functions": [{"name": names[f][2], "path": names[f][0], "line": names[f][1], "calls": n}
+                              for f, n in top],
+        }
     with open(os.path.join(folder, "trace_metadata.json"), "w") as handle:
         json.dump(metadata, handle)
     return status
