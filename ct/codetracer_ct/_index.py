@@ -82,15 +82,23 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+class IndexUnavailable(Exception):
+    """The index cannot be opened or migrated; the message says why."""
+
+
 class Index:
     """The sqlite index at `path` (created and migrated on first use)."""
 
     def __init__(self, path: Path, timeout: float = 60.0) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: ct opens every transaction itself.
-        self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
-        self._migrate()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: ct opens every transaction itself.
+            self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise IndexUnavailable(f"cannot use the trace index {path}: {exc} "
+                                   "(set CODETRACER_DATA_DIR to a writable folder)") from exc
 
     def close(self) -> None:
         self._db.close()
@@ -117,7 +125,7 @@ class Index:
         with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
+                raise IndexUnavailable(
                     f"the trace index {self.path} has schema version {version}, newer than this ct "
                     f"understands ({SCHEMA_VERSION}): upgrade ct"
                 )

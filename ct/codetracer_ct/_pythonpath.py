@@ -10,7 +10,7 @@ script's subprocesses see exactly what they would have seen.
 from __future__ import annotations
 
 import os
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 ORIGINAL_VARIABLE = "CODETRACER_ORIG_PYTHONPATH"
 
@@ -29,7 +29,7 @@ def original_marker(current: Optional[str]) -> str:
     return "unset" if current is None else "set:" + current
 
 
-def entries(value: Optional[str], sep: str = os.pathsep) -> list:
+def entries(value: Optional[str], sep: str = os.pathsep) -> List[str]:
     return value.split(sep) if value else []
 
 

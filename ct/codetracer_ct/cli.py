@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__, _datadir, _exitcodes, _summary
-from ._index import Index, Trace
+from ._index import Index, IndexUnavailable, Trace
 from ._record import RecordError, Request, record
 
 # Recorder policy options that `ct record` passes through unchanged
@@ -141,6 +141,9 @@ def cmd_record(argv: Sequence[str], prog: str) -> int:
     )
     try:
         return record(request)
+    except IndexUnavailable as exc:
+        sys.stderr.write(f"ct: error: {exc}\n")
+        return _exitcodes.ENVIRONMENT
     except RecordError as exc:
         if exc.exit_status == _exitcodes.COMMAND_NOT_FOUND:
             sys.stderr.write(f"{exc}\n")  # the shell's own words
@@ -280,7 +283,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if parsed.command is None:
         parser.print_help()
         return _exitcodes.USAGE
-    return handlers[parsed.command](parsed)
+    try:
+        return handlers[parsed.command](parsed)
+    except IndexUnavailable as exc:
+        sys.stderr.write(f"ct: error: {exc}\n")
+        return _exitcodes.ENVIRONMENT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct._index import SCHEMA_VERSION, Index, Trace  # noqa: E402
+from codetracer_ct._index import SCHEMA_VERSION, Index, IndexUnavailable, Trace  # noqa: E402
 
 
 def trace(trace_id: int, program: str = "app.py") -> Trace:
@@ -29,7 +29,7 @@ def test_newer_schema_is_refused(tmp_path):
     Index(tmp_path / "i.sqlite3").close()
     with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(RuntimeError, match="newer than this ct"):
+    with pytest.raises(IndexUnavailable, match="newer than this ct"):
         Index(tmp_path / "i.sqlite3")
 
 

@@ -199,3 +199,33 @@ def test_signal_death_is_passed_on(fake: User):
     done = fake.ct("record", "kill.py")
     assert done.returncode == -15
     assert subprocess.run(["python3", "kill.py"], cwd=fake.cwd, env=fake.env).returncode == -15
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.11"])
+def test_staged_ct_under_an_old_python_says_so(user: User, tmp_path, version: str):
+    """The launcher runs `python -m codetracer_ct` with whatever python is
+    first on PATH: an old one gets ct's diagnostic, not a SyntaxError."""
+    import shutil
+    from .conftest import CT_SOURCE
+    staged = tmp_path / "resources" / "python"
+    shutil.copytree(FAKE_RECORDER, staged)
+    shutil.copytree(CT_SOURCE / "codetracer_ct", staged / "codetracer_ct")
+    old = pyenv_python(version)
+    user.use_python(old)
+    user.write("app.py", APP)
+    env = dict(user.env, PYTHONPATH=str(staged), CODETRACER_ORIG_PYTHONPATH="unset")
+    done = user.ct("record", "app.py", env=env, launcher=["python3", "-m", "codetracer_ct"])
+    assert (done.returncode, done.stdout) == (10, b"")
+    message = done.stderr.decode()
+    assert message.startswith("ct: error: ") and f"is Python {version}." in message
+    assert "recording needs Python 3.12 or newer" in message
+    assert user.rows() == []
+
+
+def test_unwritable_data_dir_is_an_error_not_a_traceback(fake: User):
+    (fake.root / "file").write_text("")
+    fake.env["CODETRACER_DATA_DIR"] = str(fake.root / "file" / "data")
+    for args in (["list"], ["record", "app.py"]):
+        done = fake.ct(*args)
+        assert done.returncode == 10
+        assert done.stderr.decode().splitlines()[-1].startswith(f"ct: error: cannot use the trace index {fake.root}")
