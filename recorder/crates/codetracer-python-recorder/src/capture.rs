@@ -1,0 +1,754 @@
+//! Values: Python objects -> the compact stream's value encoding.
+//!
+//! Never runs user code: no `repr`/`str`, no `__getattr__`/`__getattribute__`
+//! of user classes, no iteration protocol of user types. Builtin containers
+//! are walked directly; instances of classes with the default attribute
+//! lookup show their `__dict__` and `__slots__`; anything else is shown by
+//! its class name. Depth, item count and string length are bounded, and a
+//! container that contains itself is cut (`[...]`, as Python prints it).
+
+use std::hash::Hasher;
+use std::os::raw::c_int;
+use std::ptr::addr_of_mut;
+
+use pyo3::ffi;
+use rustc_hash::{FxHashMap, FxHasher};
+use trace_writer::stream::put_type;
+use trace_writer::value::{self as v, kind, types, vtag};
+
+/// Bounds of value encoding.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    pub max_depth: u32,
+    pub max_items: u32,
+    pub max_str: u32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self { max_depth: 3, max_items: 32, max_str: 256 }
+    }
+}
+
+/// What we know about a Python class, computed once.
+struct ClassInfo {
+    /// Type id for values shown as `Raw` (class name).
+    raw_type: u32,
+    /// Type id for ints/floats/strs of a subclass.
+    scalar_type: Option<u32>,
+    /// Attribute lookup is the default one (no user `__getattr(ibute)__`).
+    generic_getattr: bool,
+    has_dict: bool,
+    /// Names in `__slots__` along the MRO (strong refs).
+    slots: Vec<*mut ffi::PyObject>,
+    qualname: String,
+    /// Safe to show by the class name with `repr` (C types we know).
+    exception: bool,
+}
+
+/// Well-known type objects.
+#[derive(Clone, Copy)]
+pub struct Builtins {
+    pub int: *mut ffi::PyTypeObject,
+    pub bool_: *mut ffi::PyTypeObject,
+    pub float: *mut ffi::PyTypeObject,
+    pub str_: *mut ffi::PyTypeObject,
+    pub bytes: *mut ffi::PyTypeObject,
+    pub list: *mut ffi::PyTypeObject,
+    pub tuple: *mut ffi::PyTypeObject,
+    pub dict: *mut ffi::PyTypeObject,
+    pub set: *mut ffi::PyTypeObject,
+    pub frozenset: *mut ffi::PyTypeObject,
+    pub none: *mut ffi::PyTypeObject,
+    pub module: *mut ffi::PyTypeObject,
+    pub type_: *mut ffi::PyTypeObject,
+    pub cfunction: *mut ffi::PyTypeObject,
+    pub function: *mut ffi::PyTypeObject,
+    pub cell: *mut ffi::PyTypeObject,
+    pub generic_getattr: *mut std::os::raw::c_void,
+}
+
+/// Interning of types and classes; definitions go to the stream (`defs`)
+/// before the record that uses them.
+pub struct TypeTable {
+    next_id: u32,
+    classes: FxHashMap<usize, ClassInfo>,
+    structs: FxHashMap<(usize, u64), u32>,
+    pub builtins: Builtins,
+}
+
+const PY_TP_GETATTRO: c_int = 62;
+const ELLIPSIS: &[u8] = "…".as_bytes();
+
+impl TypeTable {
+    /// Writes the predefined types to `defs`.
+    pub fn new(defs: &mut Vec<u8>, builtins: Builtins) -> Self {
+        for (k, name) in types::PREDEFINED {
+            put_type(defs, *k, name, None);
+        }
+        Self {
+            next_id: types::PREDEFINED.len() as u32,
+            classes: FxHashMap::default(),
+            structs: FxHashMap::default(),
+            builtins,
+        }
+    }
+
+    fn define(&mut self, defs: &mut Vec<u8>, k: u8, name: &str, fields: Option<&[(String, u32)]>) -> u32 {
+        put_type(defs, k, name, fields);
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn class(&mut self, defs: &mut Vec<u8>, tp: *mut ffi::PyTypeObject) -> &ClassInfo {
+        let key = tp as usize;
+        if !self.classes.contains_key(&key) {
+            let info = self.describe(defs, tp);
+            self.classes.insert(key, info);
+        }
+        // The entry was just inserted when missing.
+        match self.classes.get(&key) {
+            Some(info) => info,
+            None => unreachable_class(),
+        }
+    }
+
+    fn describe(&mut self, defs: &mut Vec<u8>, tp: *mut ffi::PyTypeObject) -> ClassInfo {
+        // SAFETY: GIL held; `tp` is a live type object, kept alive below.
+        unsafe {
+            ffi::Py_INCREF(tp as *mut ffi::PyObject);
+            let qualname = type_qualname(tp);
+            let flags = ffi::PyType_GetFlags(tp);
+            let getattro = ffi::PyType_GetSlot(tp, PY_TP_GETATTRO);
+            let generic_getattr = getattro == self.builtins.generic_getattr;
+            let raw_type = self.define(defs, kind::RAW, &qualname, None);
+            let scalar_type = if flags & ffi::Py_TPFLAGS_LONG_SUBCLASS != 0 {
+                Some(self.define(defs, kind::INT, &qualname, None))
+            } else if ffi::PyType_IsSubtype(tp, self.builtins.float) != 0 {
+                Some(self.define(defs, kind::FLOAT, &qualname, None))
+            } else if ffi::PyType_IsSubtype(tp, self.builtins.str_) != 0 {
+                Some(self.define(defs, kind::STRING, &qualname, None))
+            } else {
+                None
+            };
+            let (has_dict, slots) = if generic_getattr { class_layout(tp) } else { (false, Vec::new()) };
+            ClassInfo {
+                raw_type,
+                scalar_type,
+                generic_getattr,
+                has_dict,
+                slots,
+                qualname,
+                exception: flags & ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS != 0,
+            }
+        }
+    }
+
+    fn struct_type(&mut self, defs: &mut Vec<u8>, tp: *mut ffi::PyTypeObject, names: &[*mut ffi::PyObject], qualname: &str) -> u32 {
+        let mut h = FxHasher::default();
+        for n in names {
+            h.write_usize(*n as usize);
+        }
+        let key = (tp as usize, h.finish());
+        if let Some(id) = self.structs.get(&key) {
+            return *id;
+        }
+        let fields: Vec<(String, u32)> = names.iter().map(|n| (str_lossy(*n), types::OBJECT)).collect();
+        // Field names are kept alive by the instances' dicts / the slots list;
+        // hold them so the pointer key stays unique.
+        for n in names {
+            // SAFETY: GIL held, live str objects.
+            unsafe { ffi::Py_INCREF(*n) };
+        }
+        let id = self.define(defs, kind::STRUCT, qualname, Some(&fields));
+        self.structs.insert(key, id);
+        id
+    }
+}
+
+#[cold]
+fn unreachable_class() -> ! {
+    // Only reachable if a HashMap loses an entry it just stored.
+    std::process::abort()
+}
+
+/// `type.__qualname__` (module-qualified for non-builtins).
+unsafe fn type_qualname(tp: *mut ffi::PyTypeObject) -> String {
+    // SAFETY: GIL held (caller).
+    unsafe {
+        let q = ffi::PyType_GetQualName(tp);
+        if q.is_null() {
+            ffi::PyErr_Clear();
+            return "<unknown>".into();
+        }
+        let s = str_lossy(q);
+        ffi::Py_DECREF(q);
+        s
+    }
+}
+
+/// (has `__dict__`, `__slots__` names along the MRO), read from the class
+/// dicts only: no descriptors run.
+unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObject>) {
+    // SAFETY: GIL held (caller); every object touched is a builtin type/dict/tuple/str.
+    unsafe {
+        let mut slots = Vec::new();
+        let mut has_dict = false;
+        let mro = ffi::PyObject_GetAttrString(tp as *mut ffi::PyObject, c"__mro__".as_ptr());
+        if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
+            ffi::PyErr_Clear();
+            if !mro.is_null() {
+                ffi::Py_DECREF(mro);
+            }
+            return (false, slots);
+        }
+        let n = ffi::PyTuple_Size(mro);
+        for i in 0..n {
+            let cls = ffi::PyTuple_GetItem(mro, i);
+            if cls.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            let cdict = ffi::PyObject_GetAttrString(cls, c"__dict__".as_ptr());
+            if cdict.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            let has_slots_entry;
+            let sl = ffi::PyMapping_GetItemString(cdict, c"__slots__".as_ptr());
+            if sl.is_null() {
+                ffi::PyErr_Clear();
+                has_slots_entry = false;
+            } else {
+                has_slots_entry = true;
+                if ffi::PyUnicode_Check(sl) != 0 {
+                    push_slot(&mut slots, &mut has_dict, sl);
+                } else if ffi::PyTuple_Check(sl) != 0 || ffi::PyList_Check(sl) != 0 {
+                    let seq = ffi::PySequence_Tuple(sl);
+                    if !seq.is_null() {
+                        for j in 0..ffi::PyTuple_Size(seq) {
+                            let name = ffi::PyTuple_GetItem(seq, j);
+                            if !name.is_null() && ffi::PyUnicode_Check(name) != 0 {
+                                push_slot(&mut slots, &mut has_dict, name);
+                            }
+                        }
+                        ffi::Py_DECREF(seq);
+                    } else {
+                        ffi::PyErr_Clear();
+                    }
+                }
+                ffi::Py_DECREF(sl);
+            }
+            // A user class without __slots__ gives its instances a __dict__.
+            let is_object = cls == addr_of_mut!(ffi::PyBaseObject_Type) as *mut ffi::PyObject;
+            let heap = ffi::PyType_GetFlags(cls as *mut ffi::PyTypeObject) & ffi::Py_TPFLAGS_HEAPTYPE != 0;
+            if heap && !has_slots_entry && !is_object {
+                has_dict = true;
+            }
+            ffi::Py_DECREF(cdict);
+        }
+        ffi::Py_DECREF(mro);
+        (has_dict, slots)
+    }
+}
+
+unsafe fn push_slot(slots: &mut Vec<*mut ffi::PyObject>, has_dict: &mut bool, name: *mut ffi::PyObject) {
+    let s = str_lossy(name);
+    if s == "__dict__" {
+        *has_dict = true;
+    } else if s != "__weakref__" {
+        // SAFETY: GIL held; keep the name alive for the class's lifetime.
+        unsafe { ffi::Py_INCREF(name) };
+        slots.push(name);
+    }
+}
+
+/// UTF-8 of a str object (lossy for surrogates).
+pub fn str_lossy(s: *mut ffi::PyObject) -> String {
+    let mut out = Vec::new();
+    str_bytes(s, u32::MAX, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends the UTF-8 of str `s`, cut at `max` bytes (on a char boundary, with
+/// an ellipsis). Strings with lone surrogates use backslash escapes.
+pub fn str_bytes(s: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) {
+    // SAFETY: GIL held (callers); `s` is a str.
+    unsafe {
+        let mut size: ffi::Py_ssize_t = 0;
+        let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut size);
+        if p.is_null() {
+            ffi::PyErr_Clear();
+            let b = ffi::PyUnicode_AsEncodedString(s, c"utf-8".as_ptr(), c"backslashreplace".as_ptr());
+            if b.is_null() {
+                ffi::PyErr_Clear();
+                out.extend_from_slice(b"<unencodable str>");
+                return;
+            }
+            let mut bp: *mut std::os::raw::c_char = std::ptr::null_mut();
+            let mut bn: ffi::Py_ssize_t = 0;
+            if ffi::PyBytes_AsStringAndSize(b, &mut bp, &mut bn) == 0 {
+                push_cut(std::slice::from_raw_parts(bp as *const u8, bn as usize), max, out);
+            } else {
+                ffi::PyErr_Clear();
+            }
+            ffi::Py_DECREF(b);
+            return;
+        }
+        push_cut(std::slice::from_raw_parts(p as *const u8, size as usize), max, out);
+    }
+}
+
+fn push_cut(bytes: &[u8], max: u32, out: &mut Vec<u8>) {
+    let max = max as usize;
+    if bytes.len() <= max {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let mut end = max;
+    while end > 0 && (bytes[end] & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    out.extend_from_slice(&bytes[..end]);
+    out.extend_from_slice(ELLIPSIS);
+}
+
+/// How the recorder compares a variable's value with its previous step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// Same object means same value (immutable, or shown by name only):
+    /// compare pointers, hold a reference.
+    Stable,
+    /// Contents can change in place: compare encodings.
+    Mutable,
+}
+
+/// The encoder: one per recording, reused for every value.
+pub struct Encoder {
+    pub bounds: Bounds,
+    active: Vec<*mut ffi::PyObject>,
+    names: Vec<*mut ffi::PyObject>,
+}
+
+impl Encoder {
+    pub fn new(bounds: Bounds) -> Self {
+        Self { bounds, active: Vec::new(), names: Vec::new() }
+    }
+
+    /// Whether `obj`'s value can be compared by identity.
+    #[inline]
+    pub fn identity(&self, t: &TypeTable, obj: *mut ffi::PyObject) -> Identity {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        let b = &t.builtins;
+        if tp == b.int || tp == b.float || tp == b.str_ || tp == b.bool_ || tp == b.none || tp == b.bytes
+            || tp == b.function || tp == b.module || tp == b.type_ || tp == b.cfunction
+        {
+            Identity::Stable
+        } else {
+            Identity::Mutable
+        }
+    }
+
+    /// Appends the encoding of `obj` to `out`; type definitions go to `defs`.
+    pub fn encode(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
+        self.active.clear();
+        self.value(t, defs, obj, out, 0);
+    }
+
+    fn value(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32) {
+        // SAFETY: GIL held; `obj` is a live object (borrowed for the call).
+        unsafe {
+            let tp = ffi::Py_TYPE(obj);
+            let b = t.builtins;
+            if tp == b.none {
+                return v::put_none(out);
+            }
+            if tp == b.bool_ {
+                return v::put_bool(out, types::BOOL, obj == ffi::Py_True());
+            }
+            if tp == b.int {
+                return int_value(obj, types::INT, out);
+            }
+            if tp == b.float {
+                return v::put_float(out, types::FLOAT, ffi::PyFloat_AsDouble(obj));
+            }
+            if tp == b.str_ {
+                let at = out.len();
+                v::put_string(out, types::STR, b"");
+                return rewrite_str_tail(out, at, obj, self.bounds.max_str);
+            }
+            if tp == b.list || tp == b.tuple {
+                return self.sequence(t, defs, obj, out, depth, tp == b.list);
+            }
+            if tp == b.dict {
+                return self.dict(t, defs, obj, out, depth, types::DICT);
+            }
+            if tp == b.set || tp == b.frozenset {
+                return self.set(t, defs, obj, out, depth, if tp == b.set { types::SET } else { types::FROZENSET });
+            }
+            if tp == b.bytes {
+                let mut text = Vec::new();
+                bytes_repr(obj, self.bounds.max_str, &mut text);
+                return v::put_raw(out, types::BYTES, &text);
+            }
+            if tp == b.function || tp == b.cfunction {
+                let mut text = b"<function ".to_vec();
+                let q = ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr());
+                if q.is_null() || ffi::PyUnicode_Check(q) == 0 {
+                    ffi::PyErr_Clear();
+                    text.extend_from_slice(b"?");
+                } else {
+                    str_bytes(q, self.bounds.max_str, &mut text);
+                }
+                if !q.is_null() {
+                    ffi::Py_DECREF(q);
+                }
+                text.push(b'>');
+                let id = t.class(defs, tp).raw_type;
+                return v::put_raw(out, id, &text);
+            }
+            if tp == b.module {
+                let mut text = b"<module '".to_vec();
+                let name = ffi::PyModule_GetNameObject(obj);
+                if name.is_null() {
+                    ffi::PyErr_Clear();
+                } else {
+                    str_bytes(name, self.bounds.max_str, &mut text);
+                    ffi::Py_DECREF(name);
+                }
+                text.extend_from_slice(b"'>");
+                let id = t.class(defs, tp).raw_type;
+                return v::put_raw(out, id, &text);
+            }
+            if ffi::PyType_Check(obj) != 0 {
+                let mut text = b"<class '".to_vec();
+                text.extend_from_slice(type_qualname(obj as *mut ffi::PyTypeObject).as_bytes());
+                text.extend_from_slice(b"'>");
+                let id = t.class(defs, tp).raw_type;
+                return v::put_raw(out, id, &text);
+            }
+            // Subclasses and user classes.
+            let info = t.class(defs, tp);
+            if let Some(scalar) = info.scalar_type {
+                if ffi::PyLong_Check(obj) != 0 {
+                    return int_value(obj, scalar, out);
+                }
+                if ffi::PyFloat_Check(obj) != 0 {
+                    return v::put_float(out, scalar, ffi::PyFloat_AsDouble(obj));
+                }
+                let at = out.len();
+                v::put_string(out, scalar, b"");
+                return rewrite_str_tail(out, at, obj, self.bounds.max_str);
+            }
+            if info.exception {
+                let id = info.raw_type;
+                let text = exception_text(obj, &info.qualname, self.bounds.max_str);
+                return v::put_raw(out, id, text.as_bytes());
+            }
+            if info.generic_getattr && (info.has_dict || !info.slots.is_empty()) {
+                return self.object(t, defs, obj, tp, out, depth);
+            }
+            let mut text = b"<".to_vec();
+            text.extend_from_slice(info.qualname.as_bytes());
+            text.extend_from_slice(b" object>");
+            v::put_raw(out, info.raw_type, &text)
+        }
+    }
+
+    /// Returns true (and writes the cut marker) when `obj` may not be expanded.
+    fn cut(&mut self, obj: *mut ffi::PyObject, depth: u32, out: &mut Vec<u8>, marker: &[u8]) -> bool {
+        if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+            v::put_raw(out, types::ELIDED, marker);
+            return true;
+        }
+        false
+    }
+
+    unsafe fn sequence(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32, is_list: bool) {
+        if self.cut(obj, depth, out, if is_list { b"[...]" } else { b"(...)" }) {
+            return;
+        }
+        // SAFETY: GIL held; exact list/tuple; no user code runs while we read.
+        unsafe {
+            let n = if is_list { ffi::PyList_Size(obj) } else { ffi::PyTuple_Size(obj) }.max(0) as u32;
+            let shown = n.min(self.bounds.max_items);
+            let more = n > shown;
+            let (vt, id) = if is_list { (vtag::SEQ, types::LIST) } else { (vtag::TUPLE, types::TUPLE) };
+            v::put_container_head(out, vt, id, shown + u32::from(more));
+            self.active.push(obj);
+            for i in 0..shown {
+                let item = if is_list { ffi::PyList_GetItem(obj, i as isize) } else { ffi::PyTuple_GetItem(obj, i as isize) };
+                if item.is_null() {
+                    ffi::PyErr_Clear();
+                    v::put_none(out);
+                } else {
+                    self.value(t, defs, item, out, depth + 1);
+                }
+            }
+            self.active.pop();
+            if more {
+                more_marker(out, n - shown);
+            }
+        }
+    }
+
+    unsafe fn dict(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32, type_id: u32) {
+        if self.cut(obj, depth, out, b"{...}") {
+            return;
+        }
+        // SAFETY: GIL held; exact dict; PyDict_Next runs no user code.
+        unsafe {
+            let n = ffi::PyDict_Size(obj).max(0) as u32;
+            let shown = n.min(self.bounds.max_items);
+            let more = n > shown;
+            v::put_container_head(out, vtag::SEQ, type_id, shown + u32::from(more));
+            self.active.push(obj);
+            let mut pos: ffi::Py_ssize_t = 0;
+            let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut k = 0;
+            while k < shown && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) != 0 {
+                v::put_container_head(out, vtag::TUPLE, types::TUPLE, 2);
+                self.value(t, defs, key, out, depth + 1);
+                self.value(t, defs, val, out, depth + 1);
+                k += 1;
+            }
+            while k < shown {
+                // The dict shrank under us (cannot happen without user code); keep the count true.
+                v::put_none(out);
+                k += 1;
+            }
+            self.active.pop();
+            if more {
+                more_marker(out, n - shown);
+            }
+        }
+    }
+
+    unsafe fn set(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32, type_id: u32) {
+        if self.cut(obj, depth, out, b"{...}") {
+            return;
+        }
+        // SAFETY: GIL held; exact set/frozenset: iterating runs no user code.
+        unsafe {
+            let n = ffi::PySet_Size(obj).max(0) as u32;
+            let shown = n.min(self.bounds.max_items);
+            let more = n > shown;
+            v::put_container_head(out, vtag::SEQ, type_id, shown + u32::from(more));
+            self.active.push(obj);
+            let it = ffi::PyObject_GetIter(obj);
+            let mut k = 0;
+            if it.is_null() {
+                ffi::PyErr_Clear();
+            } else {
+                while k < shown {
+                    let item = ffi::PyIter_Next(it);
+                    if item.is_null() {
+                        ffi::PyErr_Clear();
+                        break;
+                    }
+                    self.value(t, defs, item, out, depth + 1);
+                    ffi::Py_DECREF(item);
+                    k += 1;
+                }
+                ffi::Py_DECREF(it);
+            }
+            while k < shown {
+                v::put_none(out);
+                k += 1;
+            }
+            self.active.pop();
+            if more {
+                more_marker(out, n - shown);
+            }
+        }
+    }
+
+    unsafe fn object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, out: &mut Vec<u8>, depth: u32) {
+        let marker = b"<...>";
+        if self.cut(obj, depth, out, marker) {
+            return;
+        }
+        // SAFETY: GIL held; the class uses the default attribute lookup, so
+        // reading `__dict__` and slot members runs no user code.
+        unsafe {
+            self.names.clear();
+            let mut values: Vec<*mut ffi::PyObject> = Vec::new();
+            let (has_dict, slots, qualname) = {
+                let info = t.class(defs, tp);
+                (info.has_dict, info.slots.clone(), info.qualname.clone())
+            };
+            for name in &slots {
+                let val = ffi::PyObject_GetAttr(obj, *name);
+                if val.is_null() {
+                    ffi::PyErr_Clear();
+                    continue;
+                }
+                self.names.push(*name);
+                values.push(val);
+            }
+            let mut dict: *mut ffi::PyObject = std::ptr::null_mut();
+            if has_dict {
+                dict = ffi::PyObject_GetAttrString(obj, c"__dict__".as_ptr());
+                if dict.is_null() || ffi::PyDict_Check(dict) == 0 {
+                    ffi::PyErr_Clear();
+                } else {
+                    let mut pos: ffi::Py_ssize_t = 0;
+                    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+                    let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+                    while (self.names.len() as u32) < self.bounds.max_items && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
+                        if ffi::PyUnicode_Check(key) == 0 {
+                            continue;
+                        }
+                        ffi::Py_INCREF(val);
+                        self.names.push(key);
+                        values.push(val);
+                    }
+                }
+            }
+            let names = std::mem::take(&mut self.names);
+            let type_id = t.struct_type(defs, tp, &names, &qualname);
+            v::put_container_head(out, vtag::STRUCT, type_id, values.len() as u32);
+            self.active.push(obj);
+            for val in &values {
+                self.value(t, defs, *val, out, depth + 1);
+                ffi::Py_DECREF(*val);
+            }
+            self.active.pop();
+            self.names = names;
+            if !dict.is_null() {
+                ffi::Py_DECREF(dict);
+            }
+        }
+    }
+}
+
+fn more_marker(out: &mut Vec<u8>, hidden: u32) {
+    let text = format!("… {hidden} more");
+    v::put_raw(out, types::ELIDED, text.as_bytes());
+}
+
+/// Replaces the empty text of the STR value written at `at` with `obj`'s text.
+fn rewrite_str_tail(out: &mut Vec<u8>, at: usize, obj: *mut ffi::PyObject, max: u32) {
+    // The value was written as: tag, type_id varint, len varint (0 = one byte).
+    out.truncate(out.len() - 1);
+    let mut text = Vec::new();
+    str_bytes(obj, max, &mut text);
+    trace_writer::stream::put_str(out, &text);
+    let _ = at;
+}
+
+/// An int as Int (i64) or BigInt (magnitude bytes).
+unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
+    // SAFETY: GIL held; `obj` is an int.
+    unsafe {
+        let mut overflow: c_int = 0;
+        let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+        if overflow == 0 && !(i == -1 && !ffi::PyErr_Occurred().is_null()) {
+            return v::put_int(out, type_id, i);
+        }
+        ffi::PyErr_Clear();
+        // Magnitude through int.to_bytes on the exact int type (C code).
+        let negative = overflow < 0;
+        let abs = ffi::PyNumber_Absolute(obj);
+        let mut done = false;
+        if !abs.is_null() {
+            let nbits = ffi::PyObject_CallMethod(abs, c"bit_length".as_ptr(), std::ptr::null());
+            if !nbits.is_null() {
+                let bits = ffi::PyLong_AsLongLong(nbits);
+                ffi::Py_DECREF(nbits);
+                let nbytes = (bits + 7) / 8;
+                let bytes = ffi::PyObject_CallMethod(abs, c"to_bytes".as_ptr(), c"(Ls)".as_ptr(), nbytes, c"big".as_ptr());
+                if !bytes.is_null() {
+                    let mut p: *mut std::os::raw::c_char = std::ptr::null_mut();
+                    let mut n: ffi::Py_ssize_t = 0;
+                    if ffi::PyBytes_AsStringAndSize(bytes, &mut p, &mut n) == 0 {
+                        v::put_bigint(out, type_id, negative, std::slice::from_raw_parts(p as *const u8, n as usize));
+                        done = true;
+                    }
+                    ffi::Py_DECREF(bytes);
+                }
+            }
+            ffi::Py_DECREF(abs);
+        }
+        if !done {
+            ffi::PyErr_Clear();
+            v::put_error(out, types::ERROR, b"<int not readable>");
+        }
+    }
+}
+
+/// `b'...'` like Python's repr, cut at `max` bytes of input.
+unsafe fn bytes_repr(obj: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) {
+    // SAFETY: GIL held; `obj` is bytes.
+    let data = unsafe {
+        let mut p: *mut std::os::raw::c_char = std::ptr::null_mut();
+        let mut n: ffi::Py_ssize_t = 0;
+        if ffi::PyBytes_AsStringAndSize(obj, &mut p, &mut n) != 0 {
+            ffi::PyErr_Clear();
+            return;
+        }
+        std::slice::from_raw_parts(p as *const u8, n as usize)
+    };
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') { b'"' } else { b'\'' };
+    out.push(b'b');
+    out.push(quote);
+    let shown = &data[..data.len().min(max as usize)];
+    for &c in shown {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            c if c == quote => {
+                out.push(b'\\');
+                out.push(c);
+            }
+            0x20..=0x7e => out.push(c),
+            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(quote);
+    if data.len() > shown.len() {
+        out.extend_from_slice(ELLIPSIS);
+    }
+}
+
+/// `ValueError: message` from the exception's `args` (never its `__str__`).
+pub fn exception_text(exc: *mut ffi::PyObject, qualname: &str, max: u32) -> String {
+    let mut text = qualname.as_bytes().to_vec();
+    // SAFETY: GIL held (callers); BaseException.args is a C getset.
+    unsafe {
+        let args = ffi::PyObject_GetAttrString(exc, c"args".as_ptr());
+        if args.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            if ffi::PyTuple_Check(args) != 0 && ffi::PyTuple_Size(args) >= 1 {
+                let first = ffi::PyTuple_GetItem(args, 0);
+                if !first.is_null() {
+                    if ffi::PyUnicode_Check(first) != 0 {
+                        text.extend_from_slice(b": ");
+                        str_bytes(first, max, &mut text);
+                    } else if ffi::PyLong_CheckExact(first) != 0 {
+                        let i = ffi::PyLong_AsLongLong(first);
+                        if ffi::PyErr_Occurred().is_null() {
+                            text.extend_from_slice(format!(": {i}").as_bytes());
+                        } else {
+                            ffi::PyErr_Clear();
+                        }
+                    }
+                }
+            }
+            ffi::Py_DECREF(args);
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The qualified class name of an object.
+pub fn class_name(obj: *mut ffi::PyObject) -> String {
+    // SAFETY: GIL held (callers).
+    unsafe { type_qualname(ffi::Py_TYPE(obj)) }
+}

@@ -1,0 +1,204 @@
+//! `codetracer_python_recorder._native`: the Rust side of the recorder.
+//!
+//! Modules: [`monitoring`] (sys.monitoring install and callbacks),
+//! [`recorder`] (what each event records), [`capture`] (values),
+//! [`frames`] (reading locals), [`session`] (one recording's lifecycle),
+//! [`policy`] (ADR 0004 §5 switches), [`preflight`], [`logging`] and
+//! [`ffi`] (the boundary every entry point goes through).
+
+mod capture;
+#[cfg(feature = "fault-injection")]
+mod fault;
+mod ffi;
+mod frames;
+mod logging;
+mod monitoring;
+mod policy;
+mod preflight;
+mod recorder;
+mod session;
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use recorder_errors::prelude::*;
+
+use crate::capture::Bounds;
+use crate::ffi::py_dispatch;
+use crate::policy::{Overrides, Policy};
+use crate::recorder::ValuesMode;
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Resolves the policy switches (explicit values, then environment) and
+/// configures logging. Returns the effective policy as a dict.
+#[pyfunction]
+#[pyo3(signature = (*, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, json_errors=None))]
+fn resolve_policy<'py>(
+    py: Python<'py>,
+    on_recorder_error: Option<String>,
+    require_trace: Option<bool>,
+    keep_partial_trace: Option<bool>,
+    log_level: Option<String>,
+    log_file: Option<String>,
+    json_errors: Option<bool>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors };
+    let p = py_dispatch(py, "resolve_policy", || {
+        let p = Policy::resolve(&o, &env_var)?;
+        logging::configure(p.log_level, p.log_file.as_deref())?;
+        Ok(p)
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("on_recorder_error", p.on_error_str())?;
+    d.set_item("require_trace", p.require_trace)?;
+    d.set_item("keep_partial_trace", p.keep_partial)?;
+    d.set_item("log_level", p.log_level.to_string().to_lowercase())?;
+    d.set_item("log_file", p.log_file.clone())?;
+    d.set_item("json_errors", p.json_errors)?;
+    d.set_item("policy_hash", p.hash())?;
+    Ok(d)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None))]
+fn start(
+    py: Python<'_>,
+    trace_dir: PathBuf,
+    program: String,
+    args: Vec<String>,
+    values: &str,
+    activation_path: Option<String>,
+    max_depth: Option<u32>,
+    max_items: Option<u32>,
+    max_str: Option<u32>,
+    skip_prefixes: Vec<String>,
+    format: &str,
+    on_recorder_error: Option<String>,
+    require_trace: Option<bool>,
+    keep_partial_trace: Option<bool>,
+    log_level: Option<String>,
+    log_file: Option<String>,
+) -> PyResult<String> {
+    py_dispatch(py, "start", || {
+        let values = ValuesMode::parse(values).ok_or_else(|| {
+            usage!(ErrorCode::InvalidOption, "invalid value {:?} for values: expected none, args or locals", values).with_context("option", "values")
+        })?;
+        let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None };
+        let policy = Policy::resolve(&o, &env_var)?;
+        let d = Bounds::default();
+        let bounds = Bounds {
+            max_depth: max_depth.unwrap_or(d.max_depth),
+            max_items: max_items.unwrap_or(d.max_items),
+            max_str: max_str.unwrap_or(d.max_str),
+        };
+        let dir = session::start(
+            py,
+            session::StartOptions {
+                trace_dir,
+                program,
+                args,
+                values,
+                activation: activation_path,
+                bounds,
+                skip_prefixes,
+                policy,
+                format: format.to_string(),
+            },
+        )?;
+        Ok(dir.to_string_lossy().into_owned())
+    })
+}
+
+/// Ends the recording; returns a dict {trace_dir, complete, partial,
+/// error_code, error_message, stats}. Raises the recorder's error when the
+/// policy makes it fatal.
+#[pyfunction]
+#[pyo3(signature = (exit_status=None))]
+fn stop(py: Python<'_>, exit_status: Option<i64>) -> PyResult<Bound<'_, PyDict>> {
+    let r = py_dispatch(py, "stop", || session::stop(py, exit_status))?;
+    let d = PyDict::new(py);
+    d.set_item("trace_dir", r.trace_dir.to_string_lossy().into_owned())?;
+    d.set_item("complete", r.complete)?;
+    d.set_item("partial", r.partial)?;
+    d.set_item("error_code", r.error.as_ref().map(|e| e.code().as_str()))?;
+    d.set_item("error_message", r.error.as_ref().map(|e| e.message().to_string()))?;
+    d.set_item("error", r.error.as_ref().map(|e| ffi::to_pyerr(py, e).into_value(py)))?;
+    d.set_item("stats", r.stats.map(|s| s.to_string()))?;
+    Ok(d)
+}
+
+#[pyfunction]
+fn is_tracing() -> bool {
+    session::is_tracing()
+}
+
+#[pyfunction]
+fn flush(py: Python<'_>) -> PyResult<()> {
+    py_dispatch(py, "flush", session::flush)
+}
+
+/// Turns a dead recording's staging folder into a partial trace.
+#[pyfunction]
+fn recover(py: Python<'_>, trace_dir: PathBuf) -> PyResult<u64> {
+    py_dispatch(py, "recover", || session::recover(&trace_dir).map(|s| s.events))
+}
+
+/// Writes a diagnostic line through the recorder's logger (stderr or the log file).
+#[pyfunction]
+#[pyo3(signature = (level, message, error_code=None))]
+fn log_message(level: &str, message: &str, error_code: Option<&str>) {
+    let lvl = match level {
+        "error" => log::Level::Error,
+        "warning" | "warn" => log::Level::Warn,
+        "info" => log::Level::Info,
+        _ => log::Level::Debug,
+    };
+    match error_code {
+        Some(c) => log::log!(target: "codetracer", lvl, "{} [error_code={}]", message, c),
+        None => log::log!(target: "codetracer", lvl, "{}", message),
+    }
+}
+
+/// `(code, kind, exit_code, description)` for every error code.
+#[pyfunction]
+fn error_codes() -> Vec<(&'static str, &'static str, i32, &'static str)> {
+    ErrorCode::ALL.iter().map(|c| (c.as_str(), c.kind().as_str(), c.exit_code(), c.description())).collect()
+}
+
+/// The JSON line of an error (the ADR 0004 §9 trailer), built by the façade crate.
+#[pyfunction]
+#[pyo3(signature = (code, message, context=Vec::new()))]
+fn error_json(code: &str, message: String, context: Vec<(String, String)>) -> PyResult<String> {
+    let c: ErrorCode = code.parse().map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("unknown error code {code}")))?;
+    let mut e = RecorderError::new(c, message);
+    for (k, v) in context {
+        e = e.with_context(Box::leak(k.into_boxed_str()), v);
+    }
+    Ok(e.to_json_line())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SCHEMA_VERSION", trace_writer::SCHEMA_VERSION)?;
+    m.add("EXIT_USAGE", ErrorKind::Usage.exit_code())?;
+    m.add("EXIT_ENVIRONMENT", ErrorKind::Environment.exit_code())?;
+    m.add("EXIT_TARGET", ErrorKind::Target.exit_code())?;
+    m.add("EXIT_INTERNAL", ErrorKind::Internal.exit_code())?;
+    m.add("FAULT_INJECTION", cfg!(feature = "fault-injection"))?;
+    m.add_function(wrap_pyfunction!(resolve_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(start, m)?)?;
+    m.add_function(wrap_pyfunction!(stop, m)?)?;
+    m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(flush, m)?)?;
+    m.add_function(wrap_pyfunction!(recover, m)?)?;
+    m.add_function(wrap_pyfunction!(log_message, m)?)?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(error_json, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! `sys.monitoring` plumbing: the tool id, the callbacks (plain C-ABI
+//! functions with the vectorcall signature, so an event costs one C call),
+//! and their installation and removal.
+//!
+//! Tool ids 0, 1, 2 and 5 are the ones CPython names for debuggers,
+//! coverage.py, profilers and optimizers; we take 3 (`CODETRACER_TOOL_ID`
+//! may choose 3 or 4) and fail with `ERR_TOOL_ID_IN_USE` when it is taken.
+
+use std::os::raw::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyCFunction;
+use recorder_errors::prelude::*;
+
+use crate::recorder::{Exit, Recorder, Ret};
+use crate::session;
+
+pub const DEFAULT_TOOL_ID: u8 = 3;
+pub const TOOL_NAME: &str = "codetracer";
+
+// sys.monitoring.events bits.
+const PY_START: u32 = 1 << 0;
+const PY_RESUME: u32 = 1 << 1;
+const PY_RETURN: u32 = 1 << 2;
+const PY_YIELD: u32 = 1 << 3;
+const LINE: u32 = 1 << 5;
+const PY_UNWIND: u32 = 1 << 12;
+const PY_THROW: u32 = 1 << 13;
+
+pub const EVENTS: u32 = PY_START | PY_RESUME | PY_RETURN | PY_YIELD | LINE | PY_UNWIND | PY_THROW;
+
+static mut DISABLE: *mut ffi::PyObject = ptr::null_mut();
+
+type Handler = fn(&mut Recorder, *const *mut ffi::PyObject, isize) -> Ret;
+
+#[inline(always)]
+unsafe fn arg(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, i: isize) -> *mut ffi::PyObject {
+    if i < nargs {
+        // SAFETY: vectorcall convention: `args` holds `nargs` borrowed objects.
+        unsafe { *args.offset(i) }
+    } else {
+        ptr::null_mut()
+    }
+}
+
+/// Shared body of every callback: contain panics, apply the policy to
+/// recorder failures, and answer `None` or `DISABLE`.
+#[inline(always)]
+unsafe fn run(handler: Handler, args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::maybe_panic();
+        session::with_recorder(|rec| {
+            let r = handler(rec, args, nargs);
+            (r, rec.error.is_some())
+        })
+    }));
+    // SAFETY: GIL held (we are a monitoring callback).
+    unsafe {
+        match outcome {
+            Ok(Some((ret, false))) => ret_object(ret),
+            Ok(None) => ret_object(Ret::Continue),
+            Ok(Some((_, true))) => session::hot_path_failed(None),
+            Err(payload) => {
+                let err = crate::ffi::panic_error("a sys.monitoring callback", payload.as_ref());
+                session::hot_path_failed(Some(err))
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn ret_object(r: Ret) -> *mut ffi::PyObject {
+    // SAFETY: GIL held; both are immortal/static objects we return new references to.
+    unsafe {
+        let o = match r {
+            Ret::Disable if !DISABLE.is_null() => DISABLE,
+            _ => ffi::Py_None(),
+        };
+        ffi::Py_INCREF(o);
+        o
+    }
+}
+
+fn h_start(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    // SAFETY: sys.monitoring passes (code, offset).
+    let code = unsafe { arg(a, n, 0) };
+    if code.is_null() { Ret::Continue } else { rec.on_start(code, false) }
+}
+
+fn h_resume(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    // SAFETY: sys.monitoring passes (code, offset[, exception]).
+    let code = unsafe { arg(a, n, 0) };
+    if code.is_null() { Ret::Continue } else { rec.on_start(code, true) }
+}
+
+fn h_line(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    // SAFETY: sys.monitoring passes (code, line_number).
+    let (code, line) = unsafe { (arg(a, n, 0), arg(a, n, 1)) };
+    if code.is_null() || line.is_null() {
+        return Ret::Continue;
+    }
+    // SAFETY: GIL held; `line` is an int.
+    let line = unsafe { ffi::PyLong_AsLong(line) };
+    rec.on_line(code, line.max(0) as u32)
+}
+
+fn exit_with(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize, how: Exit) -> Ret {
+    // SAFETY: sys.monitoring passes (code, offset, value).
+    let (code, value) = unsafe { (arg(a, n, 0), arg(a, n, 2)) };
+    if code.is_null() { Ret::Continue } else { rec.on_exit(code, value, how) }
+}
+
+fn h_return(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    exit_with(rec, a, n, Exit::Return)
+}
+
+fn h_yield(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    exit_with(rec, a, n, Exit::Yield)
+}
+
+fn h_unwind(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    exit_with(rec, a, n, Exit::Unwind)
+}
+
+macro_rules! callback {
+    ($name:ident, $handler:ident) => {
+        unsafe extern "C" fn $name(
+            _slf: *mut ffi::PyObject,
+            args: *mut *mut ffi::PyObject,
+            nargs: ffi::Py_ssize_t,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: called by CPython with the GIL held and vectorcall args.
+            unsafe { run($handler, args as *const *mut ffi::PyObject, nargs) }
+        }
+    };
+}
+
+callback!(cb_start, h_start);
+callback!(cb_resume, h_resume);
+callback!(cb_line, h_line);
+callback!(cb_return, h_return);
+callback!(cb_yield, h_yield);
+callback!(cb_unwind, h_unwind);
+
+const METH_FASTCALL: c_int = 0x0080;
+
+macro_rules! method_def {
+    ($name:literal, $f:ident) => {
+        ffi::PyMethodDef {
+            ml_name: $name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: $f },
+            ml_flags: METH_FASTCALL,
+            ml_doc: ptr::null(),
+        }
+    };
+}
+
+static mut DEFS: [ffi::PyMethodDef; 6] = [
+    method_def!(c"codetracer_py_start", cb_start),
+    method_def!(c"codetracer_py_resume", cb_resume),
+    method_def!(c"codetracer_line", cb_line),
+    method_def!(c"codetracer_py_return", cb_return),
+    method_def!(c"codetracer_py_yield", cb_yield),
+    method_def!(c"codetracer_py_unwind", cb_unwind),
+];
+
+/// (event bit, index into DEFS).
+const BINDINGS: [(u32, usize); 7] =
+    [(PY_START, 0), (PY_RESUME, 1), (PY_THROW, 1), (LINE, 2), (PY_RETURN, 3), (PY_YIELD, 4), (PY_UNWIND, 5)];
+
+/// The tool id to use: `CODETRACER_TOOL_ID` (3 or 4) or 3.
+pub fn tool_id_from_env() -> RecorderResult<u8> {
+    match std::env::var("CODETRACER_TOOL_ID") {
+        Err(_) => Ok(DEFAULT_TOOL_ID),
+        Ok(v) => match v.trim() {
+            "3" => Ok(3),
+            "4" => Ok(4),
+            _ => Err(usage!(ErrorCode::InvalidOption, "invalid value {:?} for CODETRACER_TOOL_ID: expected 3 or 4", v)
+                .with_context("option", "CODETRACER_TOOL_ID")),
+        },
+    }
+}
+
+fn py_err(py: Python<'_>, e: PyErr, code: ErrorCode, what: &str) -> RecorderError {
+    bug!(code, "{}: {}", what, e.value(py)).with_context("python_error", e.value(py).to_string())
+}
+
+/// Claims the tool id and installs the callbacks for every event.
+pub fn install(py: Python<'_>, tool: u8) -> RecorderResult<()> {
+    let mon = py
+        .import("sys")
+        .and_then(|s| s.getattr("monitoring"))
+        .map_err(|e| py_err(py, e, ErrorCode::UnsupportedPython, "sys.monitoring is not available"))?;
+    let holder = mon.call_method1("get_tool", (tool,)).map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.get_tool failed"))?;
+    if !holder.is_none() {
+        return Err(enverr!(
+            ErrorCode::ToolIdInUse,
+            "sys.monitoring tool id {} is already used by {:?}; another debugger, profiler or tracer is active (set CODETRACER_TOOL_ID=4 to use the other free id)",
+            tool,
+            holder.to_string()
+        )
+        .with_context("tool_id", tool)
+        .with_context("holder", holder.to_string()));
+    }
+    mon.call_method1("use_tool_id", (tool, TOOL_NAME))
+        .map_err(|e| py_err(py, e, ErrorCode::ToolIdInUse, "sys.monitoring.use_tool_id failed").with_kind(ErrorKind::Environment))?;
+    // SAFETY: GIL held; DEFS is a static table that outlives the functions;
+    // DISABLE is only read by callbacks, with the GIL held.
+    unsafe {
+        let disable = mon.getattr("DISABLE").map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.DISABLE"))?;
+        if DISABLE.is_null() {
+            DISABLE = disable.into_ptr();
+        }
+        let defs = ptr::addr_of_mut!(DEFS) as *mut ffi::PyMethodDef;
+        for (event, i) in BINDINGS {
+            let f = ffi::PyCFunction_NewEx(defs.add(i), ptr::null_mut(), ptr::null_mut());
+            if f.is_null() {
+                return Err(py_err(py, PyErr::fetch(py), ErrorCode::Internal, "creating a callback"));
+            }
+            let f: Bound<'_, PyCFunction> = Bound::from_owned_ptr(py, f).cast_into_unchecked();
+            mon.call_method1("register_callback", (tool, event, f))
+                .map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.register_callback failed"))?;
+        }
+    }
+    mon.call_method1("set_events", (tool, EVENTS)).map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.set_events failed"))?;
+    Ok(())
+}
+
+/// Stops event delivery and releases the tool id; tolerant of a tool id the
+/// program already freed (reported as `false`).
+pub fn uninstall(py: Python<'_>, tool: u8) -> bool {
+    let Ok(mon) = py.import("sys").and_then(|s| s.getattr("monitoring")) else { return false };
+    let ours = mon
+        .call_method1("get_tool", (tool,))
+        .map(|h| h.extract::<String>().map(|s| s == TOOL_NAME).unwrap_or(false))
+        .unwrap_or(false);
+    if !ours {
+        return false;
+    }
+    let _ = mon.call_method1("set_events", (tool, 0));
+    for (event, _) in BINDINGS {
+        let _ = mon.call_method1("register_callback", (tool, event, py.None()));
+    }
+    let _ = mon.call_method1("free_tool_id", (tool,));
+    true
+}
+
+/// Stops event delivery only (a detach from inside a callback).
+pub fn detach_events(py: Python<'_>, tool: u8) {
+    if let Ok(mon) = py.import("sys").and_then(|s| s.getattr("monitoring")) {
+        let _ = mon.call_method1("set_events", (tool, 0));
+    }
+}

@@ -1,0 +1,771 @@
+//! The recording state and what each monitoring event does to it.
+//!
+//! Hot path rules: no allocation in the common case, per-code facts computed
+//! once and kept in a table keyed by the code object, `DISABLE` returned for
+//! code that will never be recorded, values written only when they changed
+//! since the frame's previous step (the converter rebuilds full snapshots).
+
+use std::ptr;
+
+use pyo3::ffi;
+use recorder_errors::prelude::*;
+use rustc_hash::FxHashMap;
+use trace_writer::stream::{self as st, StreamWriter};
+use trace_writer::value::{self as v, types};
+
+use crate::capture::{class_name, exception_text, str_lossy, Builtins, Encoder, Identity, TypeTable};
+use crate::frames::{self, Layout};
+
+/// How many values to capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValuesMode {
+    None,
+    Args,
+    Locals,
+}
+
+impl ValuesMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(Self::None),
+            "args" => Some(Self::Args),
+            "locals" => Some(Self::Locals),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Args => "args",
+            Self::Locals => "locals",
+        }
+    }
+}
+
+/// What a callback tells `sys.monitoring`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ret {
+    Continue,
+    Disable,
+}
+
+/// How a frame ends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Exit {
+    Return,
+    Yield,
+    Unwind,
+}
+
+struct SlotInfo {
+    var: u32,
+    cell: bool,
+}
+
+struct CodeInfo {
+    ignored: bool,
+    path_id: u32,
+    function_id: u32,
+    /// Locals live in a dict (module and class bodies).
+    dict_locals: bool,
+    slots: Vec<SlotInfo>,
+    nargs: usize,
+    /// This code belongs to the activation path.
+    activates: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    obj: *mut ffi::PyObject,
+    strong: bool,
+    hash: u64,
+}
+
+const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0 };
+
+struct Frame {
+    code_idx: u32,
+    iframe: usize,
+    slots: Vec<Slot>,
+    /// For dict-locals frames: (variable id, slot, generation seen).
+    named: Vec<(u32, Slot, u32)>,
+    generation: u32,
+}
+
+/// Counters surfaced in the metadata and the logs (ADR 0004 §9).
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Metrics {
+    pub dropped_events: u64,
+    pub other_thread_events: u64,
+    pub unreadable_frames: u64,
+}
+
+/// Options fixed for one recording.
+pub struct RecorderConfig {
+    pub values: ValuesMode,
+    pub activation: Option<String>,
+    /// Code whose file starts with one of these is never recorded.
+    pub skip_prefixes: Vec<String>,
+    pub layout: Option<Layout>,
+    pub builtins: Builtins,
+    pub bounds: crate::capture::Bounds,
+}
+
+pub struct Recorder {
+    pub writer: StreamWriter,
+    scratch: Vec<u8>,
+    codes: FxHashMap<usize, u32>,
+    infos: Vec<CodeInfo>,
+    held_codes: Vec<*mut ffi::PyObject>,
+    paths: FxHashMap<String, u32>,
+    next_function: u32,
+    varnames: FxHashMap<String, u32>,
+    var_by_str: FxHashMap<usize, u32>,
+    types: TypeTable,
+    enc: Encoder,
+    stack: Vec<Frame>,
+    pool: Vec<Vec<Slot>>,
+    thread: usize,
+    cfg: RecorderConfig,
+    active: bool,
+    activation_depth: usize,
+    pub recorded_anything: bool,
+    pub metrics: Metrics,
+    /// The first error the hot path hit; the session acts on it.
+    pub error: Option<RecorderError>,
+}
+
+fn is_dunder(name: &[u8]) -> bool {
+    name.len() > 4 && name.starts_with(b"__") && name.ends_with(b"__")
+}
+
+impl Recorder {
+    /// A recorder writing to `writer`; `start_path` is the program (PathId 0),
+    /// under which `<toplevel>` (FunctionId 0) is called.
+    pub fn new(mut writer: StreamWriter, start_path: &str, cfg: RecorderConfig) -> Self {
+        let buf = writer.buf();
+        let types = TypeTable::new(buf, cfg.builtins);
+        st::put_path(buf, start_path);
+        st::put_function(buf, 0, 1, "<toplevel>");
+        st::put_call_head(buf, 0, 0);
+        let mut paths = FxHashMap::default();
+        paths.insert(start_path.to_string(), 0);
+        let active = cfg.activation.is_none();
+        Self {
+            writer,
+            scratch: Vec::with_capacity(4096),
+            codes: FxHashMap::default(),
+            infos: Vec::new(),
+            held_codes: Vec::new(),
+            paths,
+            next_function: 1,
+            varnames: FxHashMap::default(),
+            var_by_str: FxHashMap::default(),
+            enc: Encoder::new(cfg.bounds),
+            types,
+            stack: Vec::with_capacity(256),
+            pool: Vec::new(),
+            // SAFETY: the GIL is held by the caller.
+            thread: unsafe { ffi::PyThreadState_Get() } as usize,
+            cfg,
+            active,
+            activation_depth: 0,
+            recorded_anything: false,
+            metrics: Metrics::default(),
+            error: None,
+        }
+    }
+
+    /// Whether the current thread is the recorded one.
+    #[inline]
+    fn on_recorded_thread(&mut self) -> bool {
+        // SAFETY: GIL held (callbacks).
+        if unsafe { ffi::PyThreadState_Get() } as usize == self.thread {
+            true
+        } else {
+            self.metrics.other_thread_events += 1;
+            false
+        }
+    }
+
+    fn path_id(&mut self, path: &str) -> u32 {
+        if let Some(id) = self.paths.get(path) {
+            return *id;
+        }
+        let id = self.paths.len() as u32;
+        st::put_path(self.writer.buf(), path);
+        self.paths.insert(path.to_string(), id);
+        id
+    }
+
+    fn var_id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.varnames.get(name) {
+            return *id;
+        }
+        let id = self.varnames.len() as u32;
+        st::put_varname(self.writer.buf(), name);
+        self.varnames.insert(name.to_string(), id);
+        id
+    }
+
+    /// Variable id for a str object (dict keys); cached by identity.
+    fn var_id_of_str(&mut self, s: *mut ffi::PyObject) -> u32 {
+        if let Some(id) = self.var_by_str.get(&(s as usize)) {
+            return *id;
+        }
+        let id = self.var_id(&str_lossy(s));
+        // SAFETY: GIL held; keep the key alive so its address stays unique.
+        unsafe { ffi::Py_INCREF(s) };
+        self.var_by_str.insert(s as usize, id);
+        id
+    }
+
+    /// Index of the per-code facts, computed on first sight.
+    #[inline]
+    fn code_idx(&mut self, code: *mut ffi::PyObject) -> u32 {
+        if let Some(i) = self.codes.get(&(code as usize)) {
+            return *i;
+        }
+        self.describe_code(code)
+    }
+
+    #[cold]
+    fn describe_code(&mut self, code: *mut ffi::PyObject) -> u32 {
+        let info = self.code_info(code);
+        let idx = self.infos.len() as u32;
+        self.infos.push(info);
+        // SAFETY: GIL held; keep the code object alive so its address stays a unique key.
+        unsafe { ffi::Py_INCREF(code) };
+        self.held_codes.push(code);
+        self.codes.insert(code as usize, idx);
+        idx
+    }
+
+    fn code_info(&mut self, code: *mut ffi::PyObject) -> CodeInfo {
+        let filename = get_str_attr(code, c"co_filename").unwrap_or_default();
+        let ignored = filename.starts_with('<') || self.cfg.skip_prefixes.iter().any(|p| filename.starts_with(p.as_str()));
+        let mut info = CodeInfo {
+            ignored,
+            path_id: 0,
+            function_id: 0,
+            dict_locals: false,
+            slots: Vec::new(),
+            nargs: 0,
+            activates: false,
+        };
+        if ignored {
+            return info;
+        }
+        let flags = get_int_attr(code, c"co_flags").unwrap_or(0);
+        let optimized = flags & 0x1 != 0;
+        let name = get_str_attr(code, c"co_name").unwrap_or_default();
+        let qualname = get_str_attr(code, c"co_qualname").unwrap_or_else(|| name.clone());
+        let line = get_int_attr(code, c"co_firstlineno").unwrap_or(1).max(1) as u32;
+        let display = if name == "<module>" {
+            // SAFETY: GIL held; the module's globals are the current frame's.
+            let module = unsafe { module_name() }.unwrap_or_else(|| "__main__".into());
+            format!("<{module}>")
+        } else {
+            qualname
+        };
+        let path = absolute(&filename);
+        info.activates = self.cfg.activation.as_deref().is_some_and(|a| a == path);
+        info.path_id = self.path_id(&path);
+        info.function_id = self.next_function;
+        self.next_function += 1;
+        st::put_function(self.writer.buf(), info.path_id, line, &display);
+        info.dict_locals = !optimized;
+        if optimized {
+            let argcount = get_int_attr(code, c"co_argcount").unwrap_or(0);
+            let kwonly = get_int_attr(code, c"co_kwonlyargcount").unwrap_or(0);
+            let varargs = i64::from(flags & 0x4 != 0) + i64::from(flags & 0x8 != 0);
+            info.nargs = (argcount + kwonly + varargs).max(0) as usize;
+            let cells = get_names(code, c"co_cellvars");
+            let frees = get_names(code, c"co_freevars");
+            for name in local_names(code) {
+                let cell = cells.contains(&name) || frees.contains(&name);
+                let var = self.var_id(&name);
+                info.slots.push(SlotInfo { var, cell });
+            }
+        }
+        info
+    }
+
+    #[inline]
+    fn maybe_flush(&mut self) {
+        if self.writer.wants_flush() {
+            if let Err(e) = self.writer.flush() {
+                self.fail(e);
+            }
+        }
+    }
+
+    fn fail(&mut self, e: RecorderError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    fn take_slots(&mut self, n: usize) -> Vec<Slot> {
+        let mut v = self.pool.pop().unwrap_or_default();
+        v.clear();
+        v.resize(n, EMPTY);
+        v
+    }
+
+    fn release(&mut self, mut frame: Frame) {
+        for s in frame.slots.iter().chain(frame.named.iter().map(|(_, s, _)| s)) {
+            if s.strong && !s.obj.is_null() {
+                // SAFETY: GIL held; we own this reference.
+                unsafe { ffi::Py_DECREF(s.obj) };
+            }
+        }
+        frame.slots.clear();
+        if self.pool.len() < 1024 {
+            self.pool.push(frame.slots);
+        }
+    }
+
+    /// PY_START (resumed = false), PY_RESUME / PY_THROW (resumed = true).
+    pub fn on_start(&mut self, code: *mut ffi::PyObject, resumed: bool) -> Ret {
+        if !self.on_recorded_thread() {
+            return Ret::Continue;
+        }
+        let idx = self.code_idx(code);
+        let info = &self.infos[idx as usize];
+        if info.ignored {
+            return Ret::Disable;
+        }
+        if !self.active {
+            if !info.activates {
+                return Ret::Continue;
+            }
+            self.active = true;
+            self.activation_depth = self.stack.len();
+        }
+        let frame = frames::current_frame();
+        let iframe = frames::iframe_of(self.cfg.layout, frame);
+        self.push_call(idx, code, frame, iframe, resumed);
+        self.maybe_flush();
+        Ret::Continue
+    }
+
+    fn push_call(&mut self, idx: u32, code: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject, iframe: usize, resumed: bool) {
+        self.recorded_anything = true;
+        let info = &self.infos[idx as usize];
+        let nslots = info.slots.len();
+        let function_id = info.function_id;
+        let nargs = if resumed || self.cfg.values == ValuesMode::None { 0 } else { info.nargs.min(nslots) };
+        let mut slots = self.take_slots(nslots);
+        self.scratch.clear();
+        let mut written = 0u32;
+        if nargs > 0 {
+            match frames::localsplus(self.cfg.layout, frame, code) {
+                Some(locals) => {
+                    for i in 0..nargs {
+                        // SAFETY: `i` < the code's localsplus count; the frame is live.
+                        let mut obj = unsafe { *locals.add(i) };
+                        if obj.is_null() {
+                            continue;
+                        }
+                        if self.infos[idx as usize].slots[i].cell && unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell {
+                            obj = frames::cell_contents(obj);
+                            if obj.is_null() {
+                                continue;
+                            }
+                        }
+                        let var = self.infos[idx as usize].slots[i].var;
+                        st::put_varint(&mut self.scratch, u64::from(var));
+                        let start = self.scratch.len();
+                        self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                        slots[i] = self.remember(obj, start);
+                        written += 1;
+                    }
+                }
+                None => self.metrics.unreadable_frames += 1,
+            }
+        }
+        let buf = self.writer.buf();
+        st::put_call_head(buf, function_id, written);
+        buf.extend_from_slice(&self.scratch);
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0 });
+    }
+
+    /// The slot state after encoding `obj` into `scratch[start..]`.
+    #[inline]
+    fn remember(&self, obj: *mut ffi::PyObject, start: usize) -> Slot {
+        match self.enc.identity(&self.types, obj) {
+            Identity::Stable => {
+                // SAFETY: GIL held; the slot owns this reference until replaced.
+                unsafe { ffi::Py_INCREF(obj) };
+                Slot { obj, strong: true, hash: 0 }
+            }
+            Identity::Mutable => Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]) },
+        }
+    }
+
+    /// LINE.
+    pub fn on_line(&mut self, code: *mut ffi::PyObject, line: u32) -> Ret {
+        if !self.on_recorded_thread() {
+            return Ret::Continue;
+        }
+        let idx = self.code_idx(code);
+        let info = &self.infos[idx as usize];
+        if info.ignored {
+            return Ret::Disable;
+        }
+        if !self.active {
+            return Ret::Continue;
+        }
+        let path_id = info.path_id;
+        let frame = frames::current_frame();
+        let iframe = frames::iframe_of(self.cfg.layout, frame);
+        if self.stack.last().is_none_or(|f| f.iframe != iframe || f.code_idx != idx) {
+            // A frame we did not see start (recording began inside it): adopt it.
+            self.push_call(idx, code, frame, iframe, true);
+        }
+        st::put_step(self.writer.buf(), path_id, line);
+        if self.cfg.values == ValuesMode::Locals {
+            if self.infos[idx as usize].dict_locals {
+                self.diff_dict_locals(frame);
+            } else {
+                self.diff_fast_locals(idx, code, frame);
+            }
+        }
+        self.maybe_flush();
+        Ret::Continue
+    }
+
+    fn diff_fast_locals(&mut self, idx: u32, code: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject) {
+        let Some(locals) = frames::localsplus(self.cfg.layout, frame, code) else {
+            self.metrics.unreadable_frames += 1;
+            return;
+        };
+        let Some(mut top) = self.stack.pop() else { return };
+        let n = self.infos[idx as usize].slots.len().min(top.slots.len());
+        for i in 0..n {
+            // SAFETY: `i` < the code's localsplus count; the frame is live.
+            let mut obj = unsafe { *locals.add(i) };
+            let info = &self.infos[idx as usize].slots[i];
+            let var = info.var;
+            if info.cell && !obj.is_null() && unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell {
+                obj = frames::cell_contents(obj);
+            }
+            let old = top.slots[i];
+            if obj.is_null() {
+                if !old.obj.is_null() {
+                    st::put_unset(self.writer.buf(), var);
+                    drop_slot(old);
+                    top.slots[i] = EMPTY;
+                }
+                continue;
+            }
+            if obj == old.obj && old.strong {
+                continue;
+            }
+            self.scratch.clear();
+            self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+            let new = self.remember(obj, 0);
+            if obj == old.obj && !new.strong && new.hash == old.hash {
+                continue;
+            }
+            let buf = self.writer.buf();
+            st::put_set_head(buf, var);
+            buf.extend_from_slice(&self.scratch);
+            drop_slot(old);
+            top.slots[i] = new;
+        }
+        self.stack.push(top);
+    }
+
+    fn diff_dict_locals(&mut self, frame: *mut ffi::PyFrameObject) {
+        // SAFETY: GIL held; module/class-body frames keep their namespace in
+        // `f_locals`, read here through the public attribute.
+        let ns = unsafe {
+            if frame.is_null() {
+                return;
+            }
+            let ns = ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr());
+            if ns.is_null() {
+                ffi::PyErr_Clear();
+                self.metrics.unreadable_frames += 1;
+                return;
+            }
+            ns
+        };
+        let Some(mut top) = self.stack.pop() else {
+            // SAFETY: GIL held; we own `ns`.
+            unsafe { ffi::Py_DECREF(ns) };
+            return;
+        };
+        top.generation = top.generation.wrapping_add(1);
+        let generation = top.generation;
+        // SAFETY: GIL held; PyDict_Next on an exact dict runs no user code.
+        unsafe {
+            if ffi::PyDict_CheckExact(ns) != 0 {
+                let mut pos: ffi::Py_ssize_t = 0;
+                let mut key: *mut ffi::PyObject = ptr::null_mut();
+                let mut val: *mut ffi::PyObject = ptr::null_mut();
+                while ffi::PyDict_Next(ns, &mut pos, &mut key, &mut val) != 0 {
+                    if ffi::PyUnicode_CheckExact(key) == 0 || ffi::Py_TYPE(val) == self.types.builtins.module {
+                        continue;
+                    }
+                    let var = self.var_id_of_str(key);
+                    if self.varname_is_dunder(key) {
+                        continue;
+                    }
+                    let pos_in = top.named.iter().position(|(v, _, _)| *v == var);
+                    let old = pos_in.map(|p| top.named[p].1).unwrap_or(EMPTY);
+                    if let Some(p) = pos_in {
+                        top.named[p].2 = generation;
+                    }
+                    if val == old.obj && old.strong {
+                        continue;
+                    }
+                    self.scratch.clear();
+                    self.enc.encode(&mut self.types, self.writer.buf(), val, &mut self.scratch);
+                    let new = self.remember(val, 0);
+                    if val == old.obj && !new.strong && new.hash == old.hash {
+                        continue;
+                    }
+                    let buf = self.writer.buf();
+                    st::put_set_head(buf, var);
+                    buf.extend_from_slice(&self.scratch);
+                    drop_slot(old);
+                    match pos_in {
+                        Some(p) => top.named[p].1 = new,
+                        None => top.named.push((var, new, generation)),
+                    }
+                }
+            }
+            ffi::Py_DECREF(ns);
+        }
+        // Names no longer bound.
+        let mut i = 0;
+        while i < top.named.len() {
+            if top.named[i].2 != generation {
+                let (var, old, _) = top.named.swap_remove(i);
+                st::put_unset(self.writer.buf(), var);
+                drop_slot(old);
+            } else {
+                i += 1;
+            }
+        }
+        self.stack.push(top);
+    }
+
+    fn varname_is_dunder(&self, key: *mut ffi::PyObject) -> bool {
+        let mut b = Vec::new();
+        crate::capture::str_bytes(key, 256, &mut b);
+        is_dunder(&b)
+    }
+
+    /// PY_RETURN, PY_YIELD (value = the returned/yielded object), PY_UNWIND (value = the exception).
+    pub fn on_exit(&mut self, code: *mut ffi::PyObject, value: *mut ffi::PyObject, how: Exit) -> Ret {
+        if !self.on_recorded_thread() {
+            return Ret::Continue;
+        }
+        let idx = self.code_idx(code);
+        if self.infos[idx as usize].ignored {
+            return if how == Exit::Unwind { Ret::Continue } else { Ret::Disable };
+        }
+        if !self.active || self.stack.is_empty() {
+            return Ret::Continue;
+        }
+        let iframe = frames::iframe_of(self.cfg.layout, frames::current_frame());
+        let Some(depth) = self.stack.iter().rposition(|f| f.iframe == iframe && f.code_idx == idx) else {
+            return Ret::Continue;
+        };
+        // Frames above it that never reported their end (cannot normally happen).
+        while self.stack.len() > depth + 1 {
+            st::put_return_head(self.writer.buf());
+            v::put_none(self.writer.buf());
+            if let Some(f) = self.stack.pop() {
+                self.release(f);
+            }
+        }
+        self.scratch.clear();
+        if self.cfg.values == ValuesMode::None || value.is_null() {
+            v::put_none(&mut self.scratch);
+        } else if how == Exit::Unwind {
+            let text = exception_text(value, &class_name(value), self.enc.bounds.max_str);
+            v::put_error(&mut self.scratch, types::EXCEPTION, text.as_bytes());
+        } else {
+            self.enc.encode(&mut self.types, self.writer.buf(), value, &mut self.scratch);
+        }
+        let buf = self.writer.buf();
+        st::put_return_head(buf);
+        buf.extend_from_slice(&self.scratch);
+        if let Some(f) = self.stack.pop() {
+            self.release(f);
+        }
+        if self.cfg.activation.is_some() && self.stack.len() <= self.activation_depth {
+            self.active = false;
+        }
+        self.maybe_flush();
+        Ret::Continue
+    }
+
+    /// Ends the stream: the frames still open get a Return, then END.
+    pub fn finish(mut self, exit_status: i64) -> RecorderResult<u64> {
+        while let Some(f) = self.stack.pop() {
+            st::put_return_head(self.writer.buf());
+            v::put_none(self.writer.buf());
+            self.release(f);
+        }
+        st::put_end(self.writer.buf(), exit_status);
+        self.drop_refs();
+        let Recorder { writer, .. } = self;
+        writer.finish()
+    }
+
+    /// Flushes buffered records to disk.
+    pub fn flush(&mut self) -> RecorderResult<()> {
+        self.writer.flush()
+    }
+
+    /// Drops every reference the recorder holds (stack, code objects).
+    pub fn drop_refs(&mut self) {
+        while let Some(f) = self.stack.pop() {
+            self.release(f);
+        }
+        for code in self.held_codes.drain(..) {
+            // SAFETY: GIL held; we own these references.
+            unsafe { ffi::Py_DECREF(code) };
+        }
+        self.codes.clear();
+    }
+}
+
+#[inline]
+fn drop_slot(s: Slot) {
+    if s.strong && !s.obj.is_null() {
+        // SAFETY: GIL held; the slot owned this reference.
+        unsafe { ffi::Py_DECREF(s.obj) };
+    }
+}
+
+#[inline]
+fn hash_bytes(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(b);
+    h.write_usize(b.len());
+    h.finish()
+}
+
+fn absolute(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    if p.is_absolute() {
+        return path.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p).to_string_lossy().into_owned(),
+        Err(_) => path.to_string(),
+    }
+}
+
+fn get_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<*mut ffi::PyObject> {
+    // SAFETY: GIL held (callers); attributes of code objects are C getters.
+    unsafe {
+        let a = ffi::PyObject_GetAttrString(obj, name.as_ptr());
+        if a.is_null() {
+            ffi::PyErr_Clear();
+            None
+        } else {
+            Some(a)
+        }
+    }
+}
+
+fn get_str_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<String> {
+    let a = get_attr(obj, name)?;
+    // SAFETY: GIL held; we own `a`.
+    unsafe {
+        let s = if ffi::PyUnicode_Check(a) != 0 { Some(str_lossy(a)) } else { None };
+        ffi::Py_DECREF(a);
+        s
+    }
+}
+
+fn get_int_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<i64> {
+    let a = get_attr(obj, name)?;
+    // SAFETY: GIL held; we own `a`.
+    unsafe {
+        let i = ffi::PyLong_AsLongLong(a);
+        ffi::Py_DECREF(a);
+        if i == -1 && !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(i)
+    }
+}
+
+fn get_names(code: *mut ffi::PyObject, name: &std::ffi::CStr) -> Vec<String> {
+    let Some(t) = get_attr(code, name) else { return Vec::new() };
+    let mut out = Vec::new();
+    // SAFETY: GIL held; `t` is a tuple of str we own.
+    unsafe {
+        if ffi::PyTuple_Check(t) != 0 {
+            for i in 0..ffi::PyTuple_Size(t) {
+                let s = ffi::PyTuple_GetItem(t, i);
+                if !s.is_null() && ffi::PyUnicode_Check(s) != 0 {
+                    out.push(str_lossy(s));
+                }
+            }
+        }
+        ffi::Py_DECREF(t);
+    }
+    out
+}
+
+/// Names of the fast-locals slots in order (`code._varname_from_oparg(i)`,
+/// which exists on 3.12 and 3.13; elsewhere varnames + cellvars + freevars).
+fn local_names(code: *mut ffi::PyObject) -> Vec<String> {
+    let mut out = Vec::new();
+    // SAFETY: GIL held; calls a C method of the code object.
+    unsafe {
+        let meth = ffi::PyObject_GetAttrString(code, c"_varname_from_oparg".as_ptr());
+        if meth.is_null() {
+            ffi::PyErr_Clear();
+            let mut names = get_names(code, c"co_varnames");
+            for n in get_names(code, c"co_cellvars").into_iter().chain(get_names(code, c"co_freevars")) {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+            return names;
+        }
+        for i in 0..100_000i64 {
+            let arg = ffi::PyLong_FromLongLong(i);
+            let name = ffi::PyObject_CallFunctionObjArgs(meth, arg, ptr::null_mut::<ffi::PyObject>());
+            ffi::Py_DECREF(arg);
+            if name.is_null() {
+                ffi::PyErr_Clear();
+                break;
+            }
+            out.push(str_lossy(name));
+            ffi::Py_DECREF(name);
+        }
+        ffi::Py_DECREF(meth);
+    }
+    out
+}
+
+/// `__name__` of the running frame's globals.
+unsafe fn module_name() -> Option<String> {
+    // SAFETY: GIL held (caller).
+    unsafe {
+        let g = ffi::PyEval_GetGlobals();
+        if g.is_null() {
+            return None;
+        }
+        let n = ffi::PyDict_GetItemString(g, c"__name__".as_ptr());
+        if n.is_null() || ffi::PyUnicode_Check(n) == 0 {
+            return None;
+        }
+        Some(str_lossy(n))
+    }
+}

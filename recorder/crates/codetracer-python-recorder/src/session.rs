@@ -1,0 +1,395 @@
+//! One recording: start (preflight, trace folder, callbacks), the policy
+//! applied when the hot path fails, and stop (finish the stream, convert,
+//! move the trace into place or discard it, report).
+
+use std::cell::UnsafeCell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use recorder_errors::prelude::*;
+use serde_json::{json, Map, Value};
+use trace_writer::{StreamWriter, TraceDir};
+
+use crate::capture::{Bounds, Builtins};
+use crate::frames::Layout;
+use crate::policy::{OnError, Policy};
+use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
+use crate::{logging, monitoring, preflight};
+
+/// State only touched with the GIL held.
+struct GilCell<T>(UnsafeCell<T>);
+// SAFETY: every access happens with the GIL held (callbacks and pyfunctions).
+unsafe impl<T> Sync for GilCell<T> {}
+
+static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+struct Session {
+    recorder: Option<Recorder>,
+    attached: bool,
+    busy: bool,
+    tool: u8,
+    trace_dir: TraceDir,
+    meta: Map<String, Value>,
+    policy: Policy,
+    failure: Option<RecorderError>,
+    detaches: u64,
+    started: Instant,
+}
+
+fn session_mut() -> &'static mut Option<Box<Session>> {
+    // SAFETY: GIL held by every caller; no two borrows are live at once
+    // (callbacks check `busy`, pyfunctions never run inside a callback).
+    unsafe { &mut *SESSION.0.get() }
+}
+
+pub fn count_panic() {
+    PANICS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn is_tracing() -> bool {
+    session_mut().as_ref().is_some_and(|s| s.attached)
+}
+
+/// Runs `f` on the live recorder, unless detached or re-entered.
+#[inline]
+pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
+    let s = session_mut().as_mut()?;
+    if !s.attached || s.busy {
+        if let Some(rec) = s.recorder.as_mut() {
+            if s.busy {
+                rec.metrics.dropped_events += 1;
+            }
+        }
+        return None;
+    }
+    s.busy = true;
+    let r = s.recorder.as_mut().map(f);
+    s.busy = false;
+    r
+}
+
+/// The hot path hit `err` (or left one in the recorder): detach, and under
+/// `abort` raise it into the program. Returns the callback's result.
+///
+/// # Safety
+/// GIL held (called from a monitoring callback).
+pub unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
+    // SAFETY: the GIL is held by our caller.
+    let py = unsafe { Python::assume_attached() };
+    let Some(s) = session_mut().as_mut() else {
+        // SAFETY: GIL held.
+        return unsafe { none() };
+    };
+    s.busy = false;
+    let err = err.or_else(|| s.recorder.as_mut().and_then(|r| r.error.take()));
+    let Some(err) = err else {
+        // SAFETY: GIL held.
+        return unsafe { none() };
+    };
+    monitoring::detach_events(py, s.tool);
+    s.attached = false;
+    s.detaches += 1;
+    let abort = s.policy.on_error == OnError::Abort;
+    if abort {
+        logging::log_error(log::Level::Error, &err);
+    } else {
+        logging::write_line(&format!(
+            "codetracer-python-recorder: warning: recording disabled after a recorder error; the program continues untraced: {} [{}]",
+            err.message(),
+            err.code().as_str()
+        ));
+    }
+    let pyerr = if abort { Some(crate::ffi::to_pyerr(py, &err)) } else { None };
+    if s.failure.is_none() {
+        s.failure = Some(err);
+    }
+    match pyerr {
+        Some(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+        // SAFETY: GIL held.
+        None => unsafe { none() },
+    }
+}
+
+unsafe fn none() -> *mut ffi::PyObject {
+    // SAFETY: GIL held (caller).
+    unsafe {
+        let n = ffi::Py_None();
+        ffi::Py_INCREF(n);
+        n
+    }
+}
+
+/// Everything `start` needs.
+pub struct StartOptions {
+    pub trace_dir: PathBuf,
+    pub program: String,
+    pub args: Vec<String>,
+    pub values: ValuesMode,
+    pub activation: Option<String>,
+    pub bounds: Bounds,
+    pub skip_prefixes: Vec<String>,
+    pub policy: Policy,
+    pub format: String,
+}
+
+pub fn now_rfc3339() -> String {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+fn builtins(py: Python<'_>) -> RecorderResult<Builtins> {
+    let get = |expr: &std::ffi::CStr| -> RecorderResult<*mut ffi::PyTypeObject> {
+        py.eval(expr, None, None)
+            .map(|t| t.as_ptr() as *mut ffi::PyTypeObject)
+            .map_err(|e| bug!(ErrorCode::Internal, "cannot find a builtin type: {}", e.value(py)))
+    };
+    // SAFETY: taking addresses of the interpreter's static type objects.
+    unsafe {
+        Ok(Builtins {
+            int: std::ptr::addr_of_mut!(ffi::PyLong_Type),
+            bool_: std::ptr::addr_of_mut!(ffi::PyBool_Type),
+            float: std::ptr::addr_of_mut!(ffi::PyFloat_Type),
+            str_: std::ptr::addr_of_mut!(ffi::PyUnicode_Type),
+            bytes: std::ptr::addr_of_mut!(ffi::PyBytes_Type),
+            list: std::ptr::addr_of_mut!(ffi::PyList_Type),
+            tuple: std::ptr::addr_of_mut!(ffi::PyTuple_Type),
+            dict: std::ptr::addr_of_mut!(ffi::PyDict_Type),
+            set: std::ptr::addr_of_mut!(ffi::PySet_Type),
+            frozenset: std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type),
+            none: ffi::Py_TYPE(ffi::Py_None()),
+            module: std::ptr::addr_of_mut!(ffi::PyModule_Type),
+            type_: std::ptr::addr_of_mut!(ffi::PyType_Type),
+            cfunction: std::ptr::addr_of_mut!(ffi::PyCFunction_Type),
+            function: get(c"type(lambda: None)")?,
+            cell: get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
+            generic_getattr: ffi::PyType_GetSlot(std::ptr::addr_of_mut!(ffi::PyBaseObject_Type), 62),
+        })
+    }
+}
+
+pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
+    if session_mut().is_some() {
+        return Err(usage!(ErrorCode::AlreadyTracing, "a recording is already active in this process"));
+    }
+    logging::configure(o.policy.log_level, o.policy.log_file.as_deref())?;
+    let info = preflight::python_info(py)?;
+    preflight::check_python(py, &info)?;
+    preflight::check_schema(None)?;
+    ensure_usage!(o.format == "json", ErrorCode::FormatUnsupported, "unsupported trace format {:?}: only \"json\" is written", o.format);
+    let tool = monitoring::tool_id_from_env()?;
+
+    let trace_dir = TraceDir::prepare(&o.trace_dir)?;
+    let recording_id = uuid::Uuid::now_v7().to_string();
+    logging::set_trace_id(&recording_id);
+    let workdir = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut meta = Map::new();
+    meta.insert("workdir".into(), json!(workdir));
+    meta.insert("program".into(), json!(o.program));
+    meta.insert("args".into(), json!(o.args));
+    meta.insert("recording_id".into(), json!(recording_id));
+    meta.insert("recorder".into(), json!({"name": "codetracer-python-recorder", "version": env!("CARGO_PKG_VERSION")}));
+    meta.insert("schema_version".into(), json!(trace_writer::SCHEMA_VERSION));
+    meta.insert("policy_hash".into(), json!(o.policy.hash()));
+    meta.insert(
+        "policy".into(),
+        json!({"on_recorder_error": o.policy.on_error_str(), "require_trace": o.policy.require_trace, "keep_partial_trace": o.policy.keep_partial}),
+    );
+    meta.insert("python".into(), json!({"version": info.version, "executable": info.executable, "implementation": info.implementation}));
+    meta.insert("values".into(), json!(o.values.as_str()));
+    meta.insert("start_time".into(), json!(now_rfc3339()));
+    meta.insert("run_id".into(), json!(logging::run_id()));
+    meta.insert(
+        "threads".into(),
+        json!("main-only: only the thread that started the recording is recorded; events of other threads are counted in metrics.other_thread_events"),
+    );
+    if let Some(a) = &o.activation {
+        meta.insert("activation_path".into(), json!(a));
+    }
+    if let Err(e) = trace_dir.write_recording_info(&meta) {
+        let _ = trace_dir.discard();
+        return Err(e);
+    }
+    let writer = match StreamWriter::create(&trace_dir.events_path()) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = trace_dir.discard();
+            return Err(e);
+        }
+    };
+    let cfg = RecorderConfig {
+        values: o.values,
+        activation: o.activation.clone(),
+        skip_prefixes: o.skip_prefixes,
+        layout: Layout::for_version(info.major, info.minor),
+        builtins: builtins(py)?,
+        bounds: o.bounds,
+    };
+    let recorder = Recorder::new(writer, &o.program, cfg);
+    *session_mut() = Some(Box::new(Session {
+        recorder: Some(recorder),
+        attached: false,
+        busy: false,
+        tool,
+        trace_dir: trace_dir.clone(),
+        meta,
+        policy: o.policy,
+        failure: None,
+        detaches: 0,
+        started: Instant::now(),
+    }));
+    if let Err(e) = monitoring::install(py, tool) {
+        if let Some(mut s) = session_mut().take() {
+            if let Some(mut r) = s.recorder.take() {
+                r.drop_refs();
+            }
+        }
+        let _ = trace_dir.discard();
+        return Err(e);
+    }
+    if let Some(s) = session_mut().as_mut() {
+        s.attached = true;
+    }
+    log::info!("recording into {}", o.trace_dir.display());
+    Ok(o.trace_dir)
+}
+
+/// What `stop` reports.
+pub struct StopReport {
+    pub trace_dir: PathBuf,
+    pub complete: bool,
+    pub partial: bool,
+    pub error: Option<RecorderError>,
+    pub stats: Option<Value>,
+}
+
+fn metrics_json(m: &Metrics, detaches: u64) -> Value {
+    json!({
+        "dropped_events": m.dropped_events,
+        "other_thread_events": m.other_thread_events,
+        "detaches": detaches,
+        "panics_caught": PANICS.load(Ordering::Relaxed),
+        "unreadable_frames": m.unreadable_frames,
+    })
+}
+
+/// Ends the recording. `Err` when the policy makes a recorder failure fatal.
+pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopReport> {
+    let Some(mut s) = session_mut().take() else {
+        return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
+    };
+    let still_ours = monitoring::uninstall(py, s.tool);
+    if !still_ours && s.attached && s.failure.is_none() {
+        s.failure = Some(target!(
+            ErrorCode::TargetMonitoringChanged,
+            "the traced program released or replaced the recorder's sys.monitoring tool id {}; the trace may be incomplete",
+            s.tool
+        ));
+    }
+    s.attached = false;
+    let drain_started = Instant::now();
+    let mut metrics = Metrics::default();
+    let mut recorded_anything = false;
+    if let Some(mut rec) = s.recorder.take() {
+        if let Some(e) = rec.error.take() {
+            s.failure.get_or_insert(e);
+        }
+        metrics = rec.metrics;
+        recorded_anything = rec.recorded_anything;
+        if let Err(e) = rec.finish(exit_status.unwrap_or(0)) {
+            s.failure.get_or_insert(e);
+        }
+    }
+    let drain_seconds = drain_started.elapsed().as_secs_f64();
+    if s.failure.is_none() && s.policy.require_trace && !recorded_anything {
+        s.failure = Some(target!(ErrorCode::NothingTraced, "--require-trace: the program ran no code that was recorded"));
+    }
+    let mut meta = std::mem::take(&mut s.meta);
+    meta.insert("end_time".into(), json!(now_rfc3339()));
+    if let Some(status) = exit_status {
+        meta.insert("exit_status".into(), json!(status));
+    }
+    meta.insert("metrics".into(), metrics_json(&metrics, s.detaches));
+    let mut timings = Map::new();
+    timings.insert("drain_seconds".into(), json!(drain_seconds));
+    timings.insert("recording_seconds".into(), json!(s.started.elapsed().as_secs_f64()));
+
+    let mut report = StopReport { trace_dir: s.trace_dir.dir.clone(), complete: false, partial: false, error: None, stats: None };
+    match s.failure.take() {
+        None => match s.trace_dir.finish(meta.clone(), None, timings.clone()) {
+            Ok(stats) => {
+                report.complete = true;
+                report.stats = Some(json!({"events": stats.events, "steps": stats.steps, "calls": stats.calls}));
+            }
+            Err(e) => {
+                logging::log_error(log::Level::Error, &e);
+                keep_or_discard(&s, meta, timings, &e, &mut report);
+                report.error = Some(e);
+            }
+        },
+        Some(e) => {
+            keep_or_discard(&s, meta, timings, &e, &mut report);
+            report.error = Some(e);
+        }
+    }
+    if let Some(e) = report.error.take() {
+        let fatal = s.policy.on_error == OnError::Abort || s.policy.require_trace;
+        if fatal {
+            return Err(e.with_context("trace_dir", s.trace_dir.dir.display()).with_context("partial_trace_kept", report.partial));
+        }
+        report.error = Some(e);
+    }
+    Ok(report)
+}
+
+fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, Value>, e: &RecorderError, report: &mut StopReport) {
+    if s.policy.keep_partial && s.trace_dir.staging.join(trace_writer::output::EVENTS_FILE).exists() {
+        match s.trace_dir.finish(meta, Some(e.code()), timings) {
+            Ok(_) => {
+                report.partial = true;
+                return;
+            }
+            Err(e2) => logging::log_error(log::Level::Error, &e2),
+        }
+    }
+    if let Err(e2) = s.trace_dir.discard() {
+        logging::log_error(log::Level::Error, &e2);
+    }
+}
+
+/// Flushes the in-run buffers to disk.
+pub fn flush() -> RecorderResult<()> {
+    match session_mut().as_mut().and_then(|s| s.recorder.as_mut()) {
+        Some(r) => r.flush(),
+        None => Err(usage!(ErrorCode::NotTracing, "no recording is active")),
+    }
+}
+
+pub fn recover(dir: &Path) -> RecorderResult<trace_writer::ConvertStats> {
+    trace_writer::recover(dir)
+}

@@ -1,0 +1,506 @@
+//! Converter: compact stream -> `trace.json` + `trace_paths.json`.
+//!
+//! Runs after the traced program finished (or on a partial stream left by a
+//! recording that died). It keeps, per open frame, the JSON of each visible
+//! variable's current value, and after every `Step` writes the full snapshot
+//! the db-backend expects. Memory is bounded by the stream read chunk, the
+//! interning tables and the open frames — never by the trace length.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use recorder_errors::prelude::*;
+
+use crate::stream::{tag, unzigzag, ReadError, StreamReader, MAGIC};
+use crate::value;
+
+const READ_CHUNK: usize = 8 << 20;
+const TOP_FUNCTIONS: usize = 20;
+
+/// Appends `s` as a JSON string literal (invalid UTF-8 is replaced).
+pub fn write_json_str(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let text = String::from_utf8_lossy(s);
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(format!("\\u{:04x}", c).as_bytes());
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// What the conversion saw; goes into the metadata's `stats`.
+#[derive(Debug, Default, Clone)]
+pub struct ConvertStats {
+    pub events: u64,
+    pub steps: u64,
+    pub calls: u64,
+    pub returns: u64,
+    pub values: u64,
+    pub paths: Vec<String>,
+    pub functions: u64,
+    pub types: u64,
+    pub io_events: u64,
+    /// (name, path, line, calls), most called first.
+    pub top_functions: Vec<(String, String, u32, u64)>,
+    /// The stream ended with an END record (a finished recording).
+    pub ended: bool,
+    /// The stream stopped in the middle of a record (its writer died).
+    pub truncated: bool,
+    /// Calls that were still open at the end and got a synthetic Return.
+    pub closed_open_calls: u64,
+    pub exit_status: Option<i64>,
+    pub trace_json_bytes: u64,
+}
+
+struct Frame {
+    /// (variable id, JSON of its current value), in order of first binding.
+    vars: Vec<(u32, Vec<u8>)>,
+}
+
+struct FunctionInfo {
+    path_id: u32,
+    line: u32,
+    name: String,
+    calls: u64,
+}
+
+struct Converter<W: Write> {
+    out: W,
+    line: Vec<u8>,
+    first: bool,
+    frames: Vec<Frame>,
+    functions: Vec<FunctionInfo>,
+    snapshot_pending: bool,
+    stats: ConvertStats,
+    spare: Vec<Vec<u8>>,
+}
+
+impl<W: Write> Converter<W> {
+    fn emit(&mut self) -> std::io::Result<()> {
+        self.out.write_all(if self.first { b"[\n" } else { b",\n" })?;
+        self.first = false;
+        self.out.write_all(&self.line)?;
+        self.stats.trace_json_bytes += self.line.len() as u64 + 2;
+        self.stats.events += 1;
+        self.line.clear();
+        Ok(())
+    }
+
+    fn flush_snapshot(&mut self) -> std::io::Result<()> {
+        if !self.snapshot_pending {
+            return Ok(());
+        }
+        self.snapshot_pending = false;
+        let Some(frame) = self.frames.last() else { return Ok(()) };
+        let mut n = 0u64;
+        for (var, json) in &frame.vars {
+            self.out.write_all(b",\n{\"Value\":{\"variable_id\":")?;
+            self.out.write_all(itoa::Buffer::new().format(*var).as_bytes())?;
+            self.out.write_all(b",\"value\":")?;
+            self.out.write_all(json)?;
+            self.out.write_all(b"}}")?;
+            self.stats.trace_json_bytes += 40 + json.len() as u64;
+            n += 1;
+        }
+        self.stats.events += n;
+        self.stats.values += n;
+        Ok(())
+    }
+
+    fn value_json(&mut self, r: &mut StreamReader<'_>) -> Result<Vec<u8>, ReadError> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        value::write_json(r, &mut v, 0)?;
+        Ok(v)
+    }
+
+    fn write_return(&mut self, json: &[u8]) -> std::io::Result<()> {
+        self.line.extend_from_slice(b"{\"Return\":{\"return_value\":");
+        self.line.extend_from_slice(json);
+        self.line.extend_from_slice(b"}}");
+        self.stats.returns += 1;
+        self.emit()
+    }
+
+    fn pop_frame(&mut self) {
+        if let Some(frame) = self.frames.pop() {
+            for (_, json) in frame.vars {
+                if self.spare.len() < 4096 {
+                    self.spare.push(json);
+                }
+            }
+        }
+    }
+
+    /// One record; `Err(Truncated)` leaves the reader where the record began.
+    fn record(&mut self, r: &mut StreamReader<'_>) -> Result<(), ConvError> {
+        let t = r.u8()?;
+        if t != tag::SET && t != tag::UNSET {
+            self.flush_snapshot()?;
+        }
+        match t {
+            tag::PATH => {
+                let p = r.str()?;
+                self.line.extend_from_slice(b"{\"Path\":");
+                write_json_str(p, &mut self.line);
+                self.line.push(b'}');
+                self.stats.paths.push(String::from_utf8_lossy(p).into_owned());
+                self.emit()?;
+            }
+            tag::FUNCTION => {
+                let path_id = r.id()?;
+                let line = r.id()?;
+                let name = r.str()?;
+                self.line.extend_from_slice(b"{\"Function\":{\"path_id\":");
+                self.line.extend_from_slice(itoa::Buffer::new().format(path_id).as_bytes());
+                self.line.extend_from_slice(b",\"line\":");
+                self.line.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+                self.line.extend_from_slice(b",\"name\":");
+                write_json_str(name, &mut self.line);
+                self.line.extend_from_slice(b"}}");
+                self.functions.push(FunctionInfo {
+                    path_id,
+                    line,
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    calls: 0,
+                });
+                self.stats.functions += 1;
+                self.emit()?;
+            }
+            tag::VARNAME => {
+                let name = r.str()?;
+                self.line.extend_from_slice(b"{\"VariableName\":");
+                write_json_str(name, &mut self.line);
+                self.line.push(b'}');
+                self.emit()?;
+            }
+            tag::TYPE => {
+                let kind = r.u8()?;
+                let lang_type = r.str()?;
+                let has_fields = r.u8()?;
+                self.line.extend_from_slice(b"{\"Type\":{\"kind\":");
+                self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
+                self.line.extend_from_slice(b",\"lang_type\":");
+                write_json_str(lang_type, &mut self.line);
+                if has_fields == 0 {
+                    self.line.extend_from_slice(b",\"specific_info\":{\"kind\":\"None\"}}}");
+                } else {
+                    self.line.extend_from_slice(b",\"specific_info\":{\"kind\":\"Struct\",\"fields\":[");
+                    let n = r.varint()?;
+                    for i in 0..n {
+                        if i > 0 {
+                            self.line.push(b',');
+                        }
+                        let name = r.str()?;
+                        let type_id = r.varint()?;
+                        self.line.extend_from_slice(b"{\"name\":");
+                        write_json_str(name, &mut self.line);
+                        self.line.extend_from_slice(b",\"type_id\":");
+                        self.line.extend_from_slice(itoa::Buffer::new().format(type_id).as_bytes());
+                        self.line.push(b'}');
+                    }
+                    self.line.extend_from_slice(b"]}}}");
+                }
+                self.stats.types += 1;
+                self.emit()?;
+            }
+            tag::STEP => {
+                let path_id = r.id()?;
+                let line = r.id()?;
+                self.write_step(path_id, line)?;
+                self.snapshot_pending = true;
+            }
+            tag::CALL => {
+                let function_id = r.id()?;
+                let nargs = r.varint()?;
+                let mut vars = Vec::with_capacity(nargs.min(64) as usize);
+                for _ in 0..nargs {
+                    let var = r.id()?;
+                    let json = self.value_json(r)?;
+                    vars.push((var, json));
+                }
+                let Some(func) = self.functions.get_mut(function_id as usize) else {
+                    return Err(ConvError::Read(ReadError::Corrupt));
+                };
+                func.calls += 1;
+                let (path_id, line) = (func.path_id, func.line);
+                // The argument values, a Step at the function's first line, then the Call.
+                for (var, json) in &vars {
+                    self.write_value(*var, json)?;
+                }
+                if function_id != 0 {
+                    self.write_step(path_id, line)?;
+                }
+                self.line.extend_from_slice(b"{\"Call\":{\"function_id\":");
+                self.line.extend_from_slice(itoa::Buffer::new().format(function_id).as_bytes());
+                self.line.extend_from_slice(b",\"args\":[");
+                for (i, (var, json)) in vars.iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(b',');
+                    }
+                    self.line.extend_from_slice(b"{\"variable_id\":");
+                    self.line.extend_from_slice(itoa::Buffer::new().format(*var).as_bytes());
+                    self.line.extend_from_slice(b",\"value\":");
+                    self.line.extend_from_slice(json);
+                    self.line.push(b'}');
+                }
+                self.line.extend_from_slice(b"]}}");
+                self.stats.calls += 1;
+                self.emit()?;
+                self.frames.push(Frame { vars });
+            }
+            tag::RETURN => {
+                let json = self.value_json(r)?;
+                if self.frames.len() > 1 {
+                    self.write_return(&json)?;
+                    self.pop_frame();
+                }
+                self.spare.push(json);
+            }
+            tag::SET => {
+                let var = r.id()?;
+                let json = self.value_json(r)?;
+                if let Some(frame) = self.frames.last_mut() {
+                    if let Some(slot) = frame.vars.iter_mut().find(|(v, _)| *v == var) {
+                        let old = std::mem::replace(&mut slot.1, json);
+                        self.spare.push(old);
+                    } else {
+                        frame.vars.push((var, json));
+                    }
+                }
+            }
+            tag::UNSET => {
+                let var = r.id()?;
+                if let Some(frame) = self.frames.last_mut() {
+                    if let Some(i) = frame.vars.iter().position(|(v, _)| *v == var) {
+                        let (_, old) = frame.vars.remove(i);
+                        self.spare.push(old);
+                    }
+                }
+            }
+            tag::EVENT => {
+                let kind = r.u8()?;
+                let metadata = r.str()?;
+                let content = r.str()?;
+                self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
+                self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
+                self.line.extend_from_slice(b",\"metadata\":");
+                write_json_str(metadata, &mut self.line);
+                self.line.extend_from_slice(b",\"content\":");
+                write_json_str(content, &mut self.line);
+                self.line.extend_from_slice(b"}}");
+                self.stats.io_events += 1;
+                self.emit()?;
+            }
+            tag::END => {
+                let status = unzigzag(r.varint()?);
+                self.stats.exit_status = Some(status);
+                self.stats.ended = true;
+                return Err(ConvError::End);
+            }
+            _ => return Err(ConvError::Read(ReadError::Corrupt)),
+        }
+        Ok(())
+    }
+
+    fn write_step(&mut self, path_id: u32, line: u32) -> std::io::Result<()> {
+        self.line.extend_from_slice(b"{\"Step\":{\"path_id\":");
+        self.line.extend_from_slice(itoa::Buffer::new().format(path_id).as_bytes());
+        self.line.extend_from_slice(b",\"line\":");
+        self.line.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+        self.line.extend_from_slice(b"}}");
+        self.stats.steps += 1;
+        self.emit()
+    }
+
+    fn write_value(&mut self, var: u32, json: &[u8]) -> std::io::Result<()> {
+        self.line.extend_from_slice(b"{\"Value\":{\"variable_id\":");
+        self.line.extend_from_slice(itoa::Buffer::new().format(var).as_bytes());
+        self.line.extend_from_slice(b",\"value\":");
+        self.line.extend_from_slice(json);
+        self.line.extend_from_slice(b"}}");
+        self.stats.values += 1;
+        self.emit()
+    }
+
+    /// Closes every open call so the trace stays balanced: inner frames
+    /// return None, `<toplevel>` returns the exit status (None if unknown).
+    fn close(&mut self) -> std::io::Result<()> {
+        self.flush_snapshot()?;
+        while self.frames.len() > 1 {
+            self.write_return(b"{\"kind\":\"None\",\"type_id\":0}")?;
+            self.pop_frame();
+            self.stats.closed_open_calls += 1;
+        }
+        if !self.frames.is_empty() {
+            let json = match self.stats.exit_status {
+                Some(status) => {
+                    let mut j = b"{\"kind\":\"Int\",\"i\":".to_vec();
+                    j.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+                    j.extend_from_slice(b",\"type_id\":1}");
+                    j
+                }
+                None => b"{\"kind\":\"None\",\"type_id\":0}".to_vec(),
+            };
+            self.write_return(&json)?;
+            self.pop_frame();
+        }
+        self.out.write_all(if self.first { b"[\n]\n" } else { b"\n]\n" })?;
+        self.stats.trace_json_bytes += 3;
+        self.out.flush()
+    }
+}
+
+enum ConvError {
+    Read(ReadError),
+    Io(std::io::Error),
+    End,
+}
+
+impl From<ReadError> for ConvError {
+    fn from(e: ReadError) -> Self {
+        ConvError::Read(e)
+    }
+}
+
+impl From<std::io::Error> for ConvError {
+    fn from(e: std::io::Error) -> Self {
+        ConvError::Io(e)
+    }
+}
+
+/// Converts the stream at `events` into `trace_json` and `trace_paths`.
+/// A truncated stream (a recording that died) converts up to its last whole
+/// record and is reported in the stats; a corrupt one is an error.
+pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> RecorderResult<ConvertStats> {
+    let mut input = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+    let out_file = File::create(trace_json).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, trace_json))?;
+    let io_err = |e: std::io::Error| RecorderError::from_io(ErrorCode::Io, e, trace_json);
+    let mut conv = Converter {
+        out: BufWriter::with_capacity(4 << 20, out_file),
+        line: Vec::with_capacity(256),
+        first: true,
+        frames: Vec::new(),
+        functions: Vec::new(),
+        snapshot_pending: false,
+        stats: ConvertStats::default(),
+        spare: Vec::new(),
+    };
+
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut header_checked = false;
+    let mut eof = false;
+    'outer: loop {
+        // Refill: keep the unconsumed tail, append the next chunk.
+        if !eof {
+            let old = buf.len();
+            buf.resize(old + READ_CHUNK, 0);
+            let n = read_full(&mut input, &mut buf[old..]).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+            buf.truncate(old + n);
+            eof = n == 0;
+        }
+        let mut start = 0usize;
+        if !header_checked {
+            if buf.len() < MAGIC.len() {
+                if eof {
+                    conv.stats.truncated = true;
+                    break;
+                }
+                continue;
+            }
+            if &buf[..MAGIC.len()] != MAGIC {
+                return Err(bug!(ErrorCode::TraceStreamCorrupt, "not a recorder event stream").with_context("path", events.display()));
+            }
+            header_checked = true;
+            start = MAGIC.len();
+        }
+        let mut r = StreamReader::records(&buf);
+        r.set_pos(start);
+        loop {
+            if r.at_end() {
+                buf.clear();
+                if eof {
+                    break 'outer;
+                }
+                continue 'outer;
+            }
+            let at = r.pos();
+            match conv.record(&mut r) {
+                Ok(()) => {}
+                Err(ConvError::End) => break 'outer,
+                Err(ConvError::Io(e)) => return Err(io_err(e)),
+                Err(ConvError::Read(ReadError::Truncated)) => {
+                    conv.line.clear();
+                    if eof {
+                        conv.stats.truncated = true;
+                        break 'outer;
+                    }
+                    buf.drain(..at);
+                    continue 'outer;
+                }
+                Err(ConvError::Read(ReadError::Corrupt)) => {
+                    return Err(bug!(ErrorCode::TraceStreamCorrupt, "corrupt record in the event stream")
+                        .with_context("path", events.display())
+                        .with_context("offset", at));
+                }
+            }
+        }
+    }
+    conv.close().map_err(io_err)?;
+
+    let mut top: Vec<(String, String, u32, u64)> = conv
+        .functions
+        .iter()
+        .filter(|f| f.calls > 0)
+        .map(|f| {
+            let path = conv.stats.paths.get(f.path_id as usize).cloned().unwrap_or_default();
+            (f.name.clone(), path, f.line, f.calls)
+        })
+        .collect();
+    top.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(TOP_FUNCTIONS);
+    conv.stats.top_functions = top;
+
+    let mut paths_json = Vec::new();
+    paths_json.push(b'[');
+    for (i, p) in conv.stats.paths.iter().enumerate() {
+        if i > 0 {
+            paths_json.push(b',');
+        }
+        write_json_str(p.as_bytes(), &mut paths_json);
+    }
+    paths_json.extend_from_slice(b"]\n");
+    std::fs::write(trace_paths, &paths_json).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, trace_paths))?;
+    Ok(conv.stats)
+}
+
+fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

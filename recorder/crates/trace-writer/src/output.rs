@@ -1,0 +1,185 @@
+//! Atomic, truthful trace folders (ADR 0004 §6).
+//!
+//! While recording, everything lives in `DIR/.codetracer-partial/`: the event
+//! stream and `recording.json` (what is known at start). Finishing converts the
+//! stream into `trace.json` and `trace_paths.json` inside that staging folder,
+//! writes `trace_metadata.json`, then renames the files into `DIR` —
+//! `trace_metadata.json` last, after any previous one was removed — and
+//! deletes the staging folder. So `DIR/trace_metadata.json` exists only next to
+//! a complete trace (or one it marks `"partial": true`), and a recording that
+//! died leaves only the recognisably partial staging folder, which
+//! [`recover`] can turn into a partial trace.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use recorder_errors::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::json::{convert, ConvertStats};
+
+pub const STAGING_DIR: &str = ".codetracer-partial";
+pub const EVENTS_FILE: &str = "events.bin";
+pub const RECORDING_FILE: &str = "recording.json";
+pub const TRACE_JSON: &str = "trace.json";
+pub const TRACE_PATHS: &str = "trace_paths.json";
+pub const TRACE_METADATA: &str = "trace_metadata.json";
+/// Files a reader might take for a trace; removed before a new one lands.
+const STALE: &[&str] = &[TRACE_METADATA, TRACE_JSON, TRACE_PATHS, "trace.bin"];
+
+/// Version of the trace files we write (the JSON flavour of CodeTracer's
+/// `runtime_tracing` schema, checked against `codetracer_trace_types` 0.16.3).
+pub const SCHEMA_VERSION: &str = "codetracer_trace_types-0.16.3/json";
+
+fn io(code: ErrorCode, path: &Path) -> impl FnOnce(std::io::Error) -> RecorderError + '_ {
+    move |e| RecorderError::from_io(code, e, path)
+}
+
+/// The trace folder being written.
+#[derive(Debug, Clone)]
+pub struct TraceDir {
+    pub dir: PathBuf,
+    pub staging: PathBuf,
+    /// We created `dir` (so a failed recording removes it again when empty).
+    pub created_dir: bool,
+}
+
+impl TraceDir {
+    /// Creates `dir` (if needed) and a fresh staging folder in it.
+    pub fn prepare(dir: &Path) -> RecorderResult<Self> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(enverr!(ErrorCode::TraceDirNotDir, "the trace directory exists and is not a directory")
+                .with_context("path", dir.display()));
+        }
+        let created_dir = !dir.exists();
+        if created_dir {
+            fs::create_dir_all(dir).map_err(io(ErrorCode::TraceDirCreate, dir))?;
+        }
+        let staging = dir.join(STAGING_DIR);
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io(ErrorCode::Io, &staging))?;
+        }
+        fs::create_dir(&staging).map_err(io(ErrorCode::TraceDirCreate, &staging))?;
+        Ok(Self { dir: dir.to_path_buf(), staging, created_dir })
+    }
+
+    pub fn events_path(&self) -> PathBuf {
+        self.staging.join(EVENTS_FILE)
+    }
+
+    /// Writes what is known at start, so a recording that dies can be recovered.
+    pub fn write_recording_info(&self, meta: &Map<String, Value>) -> RecorderResult<()> {
+        let path = self.staging.join(RECORDING_FILE);
+        let text = serde_json::to_vec_pretty(meta)
+            .map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
+        fs::write(&path, text).map_err(io(ErrorCode::Io, &path))
+    }
+
+    /// Converts the staged stream and moves the trace into place.
+    /// `partial`: `Some(reason)` marks the trace as partial.
+    pub fn finish(
+        &self,
+        mut meta: Map<String, Value>,
+        partial: Option<ErrorCode>,
+        mut timings: Map<String, Value>,
+    ) -> RecorderResult<ConvertStats> {
+        let started = Instant::now();
+        let trace_json = self.staging.join(TRACE_JSON);
+        let trace_paths = self.staging.join(TRACE_PATHS);
+        let stream_bytes = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
+        let stats = convert(&self.events_path(), &trace_json, &trace_paths)?;
+        let convert_seconds = started.elapsed().as_secs_f64();
+
+        let partial = match partial {
+            Some(code) => Some(code),
+            None if !stats.ended => Some(ErrorCode::TraceStreamCorrupt),
+            None => None,
+        };
+        meta.insert("partial".into(), Value::Bool(partial.is_some()));
+        if let Some(code) = partial {
+            meta.insert("reason".into(), Value::String(code.as_str().into()));
+        }
+        if let Some(status) = stats.exit_status {
+            meta.entry("exit_status").or_insert(json!(status));
+        }
+        meta.insert("stats".into(), stats_json(&stats, stream_bytes));
+        timings.insert("convert_seconds".into(), json!(convert_seconds));
+        meta.insert("timings".into(), Value::Object(timings));
+
+        let meta_path = self.staging.join(TRACE_METADATA);
+        let text = serde_json::to_vec_pretty(&meta)
+            .map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
+        fs::write(&meta_path, text).map_err(io(ErrorCode::Io, &meta_path))?;
+
+        for stale in STALE {
+            let p = self.dir.join(stale);
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RecorderError::from_io(ErrorCode::Io, e, &p)),
+            }
+        }
+        for name in [TRACE_JSON, TRACE_PATHS, TRACE_METADATA] {
+            let dest = self.dir.join(name);
+            fs::rename(self.staging.join(name), &dest).map_err(io(ErrorCode::Io, &dest))?;
+        }
+        fs::remove_dir_all(&self.staging).map_err(io(ErrorCode::Io, &self.staging))?;
+        Ok(stats)
+    }
+
+    /// Removes everything this recording wrote (a failed recording without
+    /// `--keep-partial-trace`).
+    pub fn discard(&self) -> RecorderResult<()> {
+        if self.staging.exists() {
+            fs::remove_dir_all(&self.staging).map_err(io(ErrorCode::Io, &self.staging))?;
+        }
+        if self.created_dir {
+            // Only if empty: never delete what someone else put there.
+            let _ = fs::remove_dir(&self.dir);
+        }
+        Ok(())
+    }
+}
+
+fn stats_json(stats: &ConvertStats, stream_bytes: u64) -> Value {
+    let top: Vec<Value> = stats
+        .top_functions
+        .iter()
+        .map(|(name, path, line, calls)| json!({"name": name, "path": path, "line": line, "calls": calls}))
+        .collect();
+    json!({
+        "events": stats.events,
+        "steps": stats.steps,
+        "calls": stats.calls,
+        "returns": stats.returns,
+        "values": stats.values,
+        "paths": stats.paths.len(),
+        "functions": stats.functions,
+        "types": stats.types,
+        "io_events": stats.io_events,
+        "stream_bytes": stream_bytes,
+        "trace_json_bytes": stats.trace_json_bytes,
+        "closed_open_calls": stats.closed_open_calls,
+        "truncated_stream": stats.truncated,
+        "top_functions": top,
+    })
+}
+
+/// Turns the staging folder a dead recording left in `dir` into a trace
+/// marked partial. Returns the stats of the recovered trace.
+pub fn recover(dir: &Path) -> RecorderResult<ConvertStats> {
+    let staging = dir.join(STAGING_DIR);
+    if !staging.join(EVENTS_FILE).is_file() {
+        return Err(usage!(ErrorCode::InvalidOption, "no partial recording to recover in this directory")
+            .with_context("path", dir.display()));
+    }
+    let info_path = staging.join(RECORDING_FILE);
+    let mut meta: Map<String, Value> = match fs::read(&info_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        Err(_) => Map::new(),
+    };
+    meta.insert("recovered".into(), Value::Bool(true));
+    let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false };
+    td.finish(meta, Some(ErrorCode::TraceStreamCorrupt), Map::new())
+}

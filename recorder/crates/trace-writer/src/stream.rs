@@ -1,0 +1,350 @@
+//! The compact in-run event stream (`events.bin`).
+//!
+//! The traced program's hot path only appends a few bytes per event to a
+//! buffer; values are written only when a frame's variable changed since that
+//! frame's previous step. The converter ([`crate::json`]) replays the stream
+//! after the program finished and writes the full-snapshot `trace.json`.
+//!
+//! Layout: the 8-byte [`MAGIC`], then records. A record is one tag byte and
+//! its payload; integers are LEB128 varints (signed ones zigzag-encoded),
+//! strings are a varint length and UTF-8 bytes, values use [`crate::value`].
+//! Every id (path, function, variable name, type) is defined by a record of
+//! its own, in order, before its first use — exactly as in trace.json — so a
+//! stream cut at any record boundary is still a readable (partial) trace.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use recorder_errors::prelude::*;
+
+/// First bytes of every stream; the digit is the stream format version.
+pub const MAGIC: &[u8; 8] = b"CTPYEV01";
+
+/// Record tags.
+pub mod tag {
+    /// `str`: the next PathId.
+    pub const PATH: u8 = 1;
+    /// `path_id, line, str name`: the next FunctionId.
+    pub const FUNCTION: u8 = 2;
+    /// `str`: the next VariableId.
+    pub const VARNAME: u8 = 3;
+    /// `u8 kind, str lang_type, u8 has_fields [, n, (str name, type_id)*]`: the next TypeId.
+    pub const TYPE: u8 = 4;
+    /// `path_id, line`: a line executes in the current frame.
+    pub const STEP: u8 = 5;
+    /// `function_id, n, (variable_id, value)*`: a frame starts or resumes.
+    pub const CALL: u8 = 6;
+    /// `value`: the current frame returns, yields or unwinds.
+    pub const RETURN: u8 = 7;
+    /// `variable_id, value`: a variable of the current frame has a new value.
+    pub const SET: u8 = 8;
+    /// `variable_id`: a variable of the current frame is no longer bound.
+    pub const UNSET: u8 = 9;
+    /// `u8 kind, str metadata, str content`: an I/O event.
+    pub const EVENT: u8 = 10;
+    /// `zigzag exit_status`: the recording ended normally.
+    pub const END: u8 = 11;
+}
+
+/// Flush the in-memory buffer to disk once it holds this many bytes.
+pub const FLUSH_AT: usize = 1 << 20;
+
+#[inline]
+pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+#[inline]
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+#[inline]
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[inline]
+pub fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
+    put_varint(buf, s.len() as u64);
+    buf.extend_from_slice(s);
+}
+
+#[inline]
+pub fn put_step(buf: &mut Vec<u8>, path_id: u32, line: u32) {
+    buf.push(tag::STEP);
+    put_varint(buf, u64::from(path_id));
+    put_varint(buf, u64::from(line));
+}
+
+pub fn put_path(buf: &mut Vec<u8>, path: &str) {
+    buf.push(tag::PATH);
+    put_str(buf, path.as_bytes());
+}
+
+pub fn put_function(buf: &mut Vec<u8>, path_id: u32, line: u32, name: &str) {
+    buf.push(tag::FUNCTION);
+    put_varint(buf, u64::from(path_id));
+    put_varint(buf, u64::from(line));
+    put_str(buf, name.as_bytes());
+}
+
+pub fn put_varname(buf: &mut Vec<u8>, name: &str) {
+    buf.push(tag::VARNAME);
+    put_str(buf, name.as_bytes());
+}
+
+/// A TYPE record; `fields` is `Some` for struct types.
+pub fn put_type(buf: &mut Vec<u8>, kind: u8, lang_type: &str, fields: Option<&[(String, u32)]>) {
+    buf.push(tag::TYPE);
+    buf.push(kind);
+    put_str(buf, lang_type.as_bytes());
+    match fields {
+        None => buf.push(0),
+        Some(fields) => {
+            buf.push(1);
+            put_varint(buf, fields.len() as u64);
+            for (name, type_id) in fields {
+                put_str(buf, name.as_bytes());
+                put_varint(buf, u64::from(*type_id));
+            }
+        }
+    }
+}
+
+/// Start of a CALL record; the caller appends `nargs` × (variable_id, value).
+#[inline]
+pub fn put_call_head(buf: &mut Vec<u8>, function_id: u32, nargs: u32) {
+    buf.push(tag::CALL);
+    put_varint(buf, u64::from(function_id));
+    put_varint(buf, u64::from(nargs));
+}
+
+/// Start of a RETURN record; the caller appends the value.
+#[inline]
+pub fn put_return_head(buf: &mut Vec<u8>) {
+    buf.push(tag::RETURN);
+}
+
+/// Start of a SET record; the caller appends the value.
+#[inline]
+pub fn put_set_head(buf: &mut Vec<u8>, variable_id: u32) {
+    buf.push(tag::SET);
+    put_varint(buf, u64::from(variable_id));
+}
+
+#[inline]
+pub fn put_unset(buf: &mut Vec<u8>, variable_id: u32) {
+    buf.push(tag::UNSET);
+    put_varint(buf, u64::from(variable_id));
+}
+
+pub fn put_event(buf: &mut Vec<u8>, kind: u8, metadata: &str, content: &[u8]) {
+    buf.push(tag::EVENT);
+    buf.push(kind);
+    put_str(buf, metadata.as_bytes());
+    put_str(buf, content);
+}
+
+pub fn put_end(buf: &mut Vec<u8>, exit_status: i64) {
+    buf.push(tag::END);
+    put_varint(buf, zigzag(exit_status));
+}
+
+/// Appends records to `events.bin`: an in-memory buffer the hot path writes
+/// into directly, flushed to the file in large chunks.
+pub struct StreamWriter {
+    buf: Vec<u8>,
+    file: File,
+    path: PathBuf,
+    bytes_written: u64,
+}
+
+impl StreamWriter {
+    pub fn create(path: &Path) -> RecorderResult<Self> {
+        let file = File::create(path).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))?;
+        let mut buf = Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2));
+        buf.extend_from_slice(MAGIC);
+        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0 })
+    }
+
+    /// The buffer records are appended to.
+    #[inline]
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Whether the buffer is due to be flushed.
+    #[inline]
+    pub fn wants_flush(&self) -> bool {
+        self.buf.len() >= FLUSH_AT
+    }
+
+    /// Writes the buffer to the file.
+    pub fn flush(&mut self) -> RecorderResult<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let res = self.file.write_all(&self.buf);
+        self.bytes_written += self.buf.len() as u64;
+        self.buf.clear();
+        res.map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &self.path))
+    }
+
+    /// Bytes in the stream so far (written and buffered).
+    pub fn len(&self) -> u64 {
+        self.bytes_written + self.buf.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and closes the file, returning the stream's size.
+    pub fn finish(mut self) -> RecorderResult<u64> {
+        self.flush()?;
+        self.file.flush().map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &self.path))?;
+        Ok(self.bytes_written)
+    }
+}
+
+/// Reads records back. Truncation at the end of the data (a stream whose
+/// writer died) is reported as [`ReadError::Truncated`], distinct from
+/// corruption.
+pub struct StreamReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// The data ends inside a record.
+    Truncated,
+    /// The data is not a stream of this format.
+    Corrupt,
+}
+
+pub type ReadResult<T> = Result<T, ReadError>;
+
+impl<'a> StreamReader<'a> {
+    /// A reader over a whole stream, header included.
+    pub fn new(data: &'a [u8]) -> ReadResult<Self> {
+        if data.len() < MAGIC.len() {
+            return Err(ReadError::Truncated);
+        }
+        if &data[..MAGIC.len()] != MAGIC {
+            return Err(ReadError::Corrupt);
+        }
+        Ok(Self { data, pos: MAGIC.len() })
+    }
+
+    /// A reader over bare record bytes (no header).
+    pub fn records(data: &'a [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn set_pos(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    #[inline]
+    pub fn u8(&mut self) -> ReadResult<u8> {
+        match self.data.get(self.pos) {
+            Some(b) => {
+                self.pos += 1;
+                Ok(*b)
+            }
+            None => Err(ReadError::Truncated),
+        }
+    }
+
+    #[inline]
+    pub fn varint(&mut self) -> ReadResult<u64> {
+        let mut out = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let b = self.u8()?;
+            if shift >= 64 {
+                return Err(ReadError::Corrupt);
+            }
+            out |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(out);
+            }
+            shift += 7;
+        }
+    }
+
+    #[inline]
+    pub fn id(&mut self) -> ReadResult<u32> {
+        u32::try_from(self.varint()?).map_err(|_| ReadError::Corrupt)
+    }
+
+    #[inline]
+    pub fn bytes(&mut self, n: usize) -> ReadResult<&'a [u8]> {
+        let end = self.pos.checked_add(n).ok_or(ReadError::Corrupt)?;
+        match self.data.get(self.pos..end) {
+            Some(s) => {
+                self.pos = end;
+                Ok(s)
+            }
+            None => Err(ReadError::Truncated),
+        }
+    }
+
+    #[inline]
+    pub fn str(&mut self) -> ReadResult<&'a [u8]> {
+        let n = usize::try_from(self.varint()?).map_err(|_| ReadError::Corrupt)?;
+        self.bytes(n)
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip() {
+        let mut buf = Vec::new();
+        let values = [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX];
+        for v in values {
+            put_varint(&mut buf, v);
+        }
+        let mut r = StreamReader::records(&buf);
+        for v in values {
+            assert_eq!(r.varint(), Ok(v));
+        }
+        assert_eq!(r.varint(), Err(ReadError::Truncated));
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX, -300] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn header_is_checked() {
+        assert_eq!(StreamReader::new(b"CTPY").err(), Some(ReadError::Truncated));
+        assert_eq!(StreamReader::new(b"NOTASTREAM").err(), Some(ReadError::Corrupt));
+        assert!(StreamReader::new(MAGIC).is_ok());
+    }
+}

@@ -1,0 +1,274 @@
+//! Values in the compact stream, and their rendering as trace.json
+//! `ValueRecord`s.
+//!
+//! A value is one tag byte, its type id, and a payload. Containers hold their
+//! elements inline. The capture side writes these with the `put_*` helpers;
+//! [`write_json`] turns one into the JSON of the official schema.
+
+use crate::float::write_python_float;
+use crate::json::write_json_str;
+use crate::stream::{put_str, put_varint, zigzag, unzigzag, ReadError, ReadResult, StreamReader};
+use base64::Engine as _;
+
+pub mod vtag {
+    pub const NONE: u8 = 0;
+    pub const FALSE: u8 = 1;
+    pub const TRUE: u8 = 2;
+    pub const INT: u8 = 3;
+    pub const BIGINT: u8 = 4;
+    pub const FLOAT: u8 = 5;
+    pub const STR: u8 = 6;
+    pub const SEQ: u8 = 7;
+    pub const TUPLE: u8 = 8;
+    pub const STRUCT: u8 = 9;
+    pub const RAW: u8 = 10;
+    pub const ERROR: u8 = 11;
+}
+
+/// CodeTracer's `TypeKind` numbers (order of the enum in the schema crate).
+pub mod kind {
+    pub const SEQ: u8 = 0;
+    pub const SET: u8 = 1;
+    pub const STRUCT: u8 = 6;
+    pub const INT: u8 = 7;
+    pub const FLOAT: u8 = 8;
+    pub const STRING: u8 = 9;
+    pub const BOOL: u8 = 12;
+    pub const RAW: u8 = 16;
+    pub const ERROR: u8 = 24;
+    pub const TUPLE: u8 = 27;
+    pub const NONE: u8 = 30;
+    pub const NON_EXPANDED: u8 = 31;
+    pub const ANY: u8 = 32;
+}
+
+/// Types every recording defines first, in this order (TypeId = index).
+pub mod types {
+    pub const NONE: u32 = 0;
+    pub const INT: u32 = 1;
+    pub const FLOAT: u32 = 2;
+    pub const BOOL: u32 = 3;
+    pub const STR: u32 = 4;
+    pub const BYTES: u32 = 5;
+    pub const LIST: u32 = 6;
+    pub const TUPLE: u32 = 7;
+    pub const DICT: u32 = 8;
+    pub const SET: u32 = 9;
+    pub const FROZENSET: u32 = 10;
+    pub const OBJECT: u32 = 11;
+    pub const ELIDED: u32 = 12;
+    pub const ERROR: u32 = 13;
+    pub const EXCEPTION: u32 = 14;
+
+    /// (kind, lang_type) of the predefined types.
+    pub const PREDEFINED: &[(u8, &str)] = &[
+        (super::kind::NONE, "None"),
+        (super::kind::INT, "int"),
+        (super::kind::FLOAT, "float"),
+        (super::kind::BOOL, "bool"),
+        (super::kind::STRING, "str"),
+        (super::kind::RAW, "bytes"),
+        (super::kind::SEQ, "list"),
+        (super::kind::TUPLE, "tuple"),
+        (super::kind::SEQ, "dict"),
+        (super::kind::SET, "set"),
+        (super::kind::SET, "frozenset"),
+        (super::kind::ANY, "object"),
+        (super::kind::NON_EXPANDED, "..."),
+        (super::kind::ERROR, "<unreadable>"),
+        (super::kind::ERROR, "BaseException"),
+    ];
+}
+
+#[inline]
+pub fn put_none(buf: &mut Vec<u8>) {
+    buf.push(vtag::NONE);
+}
+
+#[inline]
+pub fn put_bool(buf: &mut Vec<u8>, type_id: u32, b: bool) {
+    buf.push(if b { vtag::TRUE } else { vtag::FALSE });
+    put_varint(buf, u64::from(type_id));
+}
+
+#[inline]
+pub fn put_int(buf: &mut Vec<u8>, type_id: u32, i: i64) {
+    buf.push(vtag::INT);
+    put_varint(buf, u64::from(type_id));
+    put_varint(buf, zigzag(i));
+}
+
+/// `magnitude`: big-endian bytes of the absolute value.
+pub fn put_bigint(buf: &mut Vec<u8>, type_id: u32, negative: bool, magnitude: &[u8]) {
+    buf.push(vtag::BIGINT);
+    put_varint(buf, u64::from(type_id));
+    buf.push(u8::from(negative));
+    put_str(buf, magnitude);
+}
+
+#[inline]
+pub fn put_float(buf: &mut Vec<u8>, type_id: u32, f: f64) {
+    buf.push(vtag::FLOAT);
+    put_varint(buf, u64::from(type_id));
+    buf.extend_from_slice(&f.to_le_bytes());
+}
+
+#[inline]
+pub fn put_string(buf: &mut Vec<u8>, type_id: u32, text: &[u8]) {
+    buf.push(vtag::STR);
+    put_varint(buf, u64::from(type_id));
+    put_str(buf, text);
+}
+
+/// Head of a container (`vtag::SEQ`, `TUPLE` or `STRUCT`); `n` values follow.
+#[inline]
+pub fn put_container_head(buf: &mut Vec<u8>, vtag: u8, type_id: u32, n: u32) {
+    buf.push(vtag);
+    put_varint(buf, u64::from(type_id));
+    put_varint(buf, u64::from(n));
+}
+
+/// Rewrites the element count of a container whose head starts at `at`
+/// (written with a one-byte count placeholder when fewer than 128 elements
+/// were announced). Returns false when the count no longer fits in place.
+pub fn patch_small_count(buf: &mut [u8], count_at: usize, n: u32) -> bool {
+    if n < 0x80 {
+        if let Some(b) = buf.get_mut(count_at) {
+            *b = n as u8;
+            return true;
+        }
+    }
+    false
+}
+
+#[inline]
+pub fn put_raw(buf: &mut Vec<u8>, type_id: u32, text: &[u8]) {
+    buf.push(vtag::RAW);
+    put_varint(buf, u64::from(type_id));
+    put_str(buf, text);
+}
+
+#[inline]
+pub fn put_error(buf: &mut Vec<u8>, type_id: u32, msg: &[u8]) {
+    buf.push(vtag::ERROR);
+    put_varint(buf, u64::from(type_id));
+    put_str(buf, msg);
+}
+
+/// Skips one value.
+pub fn skip(r: &mut StreamReader<'_>, depth: u32) -> ReadResult<()> {
+    if depth > 256 {
+        return Err(ReadError::Corrupt);
+    }
+    match r.u8()? {
+        vtag::NONE => Ok(()),
+        vtag::FALSE | vtag::TRUE => r.varint().map(|_| ()),
+        vtag::INT => {
+            r.varint()?;
+            r.varint().map(|_| ())
+        }
+        vtag::BIGINT => {
+            r.varint()?;
+            r.u8()?;
+            r.str().map(|_| ())
+        }
+        vtag::FLOAT => {
+            r.varint()?;
+            r.bytes(8).map(|_| ())
+        }
+        vtag::STR | vtag::RAW | vtag::ERROR => {
+            r.varint()?;
+            r.str().map(|_| ())
+        }
+        vtag::SEQ | vtag::TUPLE | vtag::STRUCT => {
+            r.varint()?;
+            let n = r.varint()?;
+            for _ in 0..n {
+                skip(r, depth + 1)?;
+            }
+            Ok(())
+        }
+        _ => Err(ReadError::Corrupt),
+    }
+}
+
+fn write_type_id(out: &mut Vec<u8>, type_id: u64) {
+    out.extend_from_slice(b",\"type_id\":");
+    out.extend_from_slice(itoa::Buffer::new().format(type_id).as_bytes());
+    out.push(b'}');
+}
+
+/// Renders one value as a `ValueRecord` JSON object.
+pub fn write_json(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> ReadResult<()> {
+    if depth > 256 {
+        return Err(ReadError::Corrupt);
+    }
+    let tag = r.u8()?;
+    if tag == vtag::NONE {
+        out.extend_from_slice(b"{\"kind\":\"None\",\"type_id\":0}");
+        return Ok(());
+    }
+    let type_id = r.varint()?;
+    match tag {
+        vtag::FALSE | vtag::TRUE => {
+            out.extend_from_slice(if tag == vtag::TRUE {
+                b"{\"kind\":\"Bool\",\"b\":true"
+            } else {
+                b"{\"kind\":\"Bool\",\"b\":false"
+            });
+        }
+        vtag::INT => {
+            let i = unzigzag(r.varint()?);
+            out.extend_from_slice(b"{\"kind\":\"Int\",\"i\":");
+            out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+        }
+        vtag::BIGINT => {
+            let negative = r.u8()? != 0;
+            let magnitude = r.str()?;
+            out.extend_from_slice(b"{\"kind\":\"BigInt\",\"b\":\"");
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(magnitude).as_bytes());
+            out.extend_from_slice(if negative { b"\",\"negative\":true" } else { b"\",\"negative\":false" });
+        }
+        vtag::FLOAT => {
+            let raw = r.bytes(8)?;
+            let mut le = [0u8; 8];
+            le.copy_from_slice(raw);
+            out.extend_from_slice(b"{\"kind\":\"Float\",\"f\":\"");
+            write_python_float(f64::from_le_bytes(le), out);
+            out.push(b'"');
+        }
+        vtag::STR => {
+            out.extend_from_slice(b"{\"kind\":\"String\",\"text\":");
+            write_json_str(r.str()?, out);
+        }
+        vtag::RAW => {
+            out.extend_from_slice(b"{\"kind\":\"Raw\",\"r\":");
+            write_json_str(r.str()?, out);
+        }
+        vtag::ERROR => {
+            out.extend_from_slice(b"{\"kind\":\"Error\",\"msg\":");
+            write_json_str(r.str()?, out);
+        }
+        vtag::SEQ | vtag::TUPLE | vtag::STRUCT => {
+            let n = r.varint()?;
+            out.extend_from_slice(match tag {
+                vtag::SEQ => b"{\"kind\":\"Sequence\",\"elements\":[".as_slice(),
+                vtag::TUPLE => b"{\"kind\":\"Tuple\",\"elements\":[".as_slice(),
+                _ => b"{\"kind\":\"Struct\",\"field_values\":[".as_slice(),
+            });
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(r, out, depth + 1)?;
+            }
+            out.push(b']');
+            if tag == vtag::SEQ {
+                out.extend_from_slice(b",\"is_slice\":false");
+            }
+        }
+        _ => return Err(ReadError::Corrupt),
+    }
+    write_type_id(out, type_id);
+    Ok(())
+}

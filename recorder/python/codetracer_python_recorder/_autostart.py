@@ -1,0 +1,38 @@
+"""Environment auto-start: ``CODETRACER_TRACE=DIR`` records the whole
+interpreter run into DIR and finalises the trace at interpreter exit.
+
+Imported by the ``codetracer_python_recorder_autostart.pth`` file the wheel
+installs, only when the variable is set (the .pth costs nothing otherwise).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+
+
+def _autostart() -> None:
+    trace_dir = os.environ.get("CODETRACER_TRACE")
+    if not trace_dir or os.environ.get("CODETRACER_CLI_ACTIVE") == "1":
+        return
+    # Children inherit the environment: only the first process records into DIR.
+    del os.environ["CODETRACER_TRACE"]
+    from . import start, stop
+    from .errors import RecorderError
+
+    try:
+        start(trace_dir, program=os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>")
+    except RecorderError as exc:
+        sys.stderr.write(f"codetracer-python-recorder: error: auto-start failed: {exc}\n")
+        return
+
+    def _finish() -> None:
+        try:
+            stop()
+        except RecorderError as exc:
+            sys.stderr.write(f"codetracer-python-recorder: error: {exc}\n")
+
+    atexit.register(_finish)
+
+
+_autostart()

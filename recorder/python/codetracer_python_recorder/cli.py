@@ -1,0 +1,374 @@
+"""``python -m codetracer_python_recorder [options] script.py args...``
+
+Runs the script exactly as ``python script.py args...`` would — same
+``sys.argv``, ``sys.path[0]``, ``__main__`` module, stdin/stdout/stderr bytes,
+tracebacks and exit status — while recording it. Options stop at the script
+(or at ``-m MODULE``); everything after belongs to the script.
+
+Exit status: the script's own, unless the recorder fails and the policy makes
+that fatal: then 2 (usage), 10 (environment), 20 (target) or 70 (internal),
+with a diagnostic on stderr, a JSON line with ``--json-errors``, and the same
+JSON object in ``$CODETRACER_ERROR_FILE`` when that is set.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib.machinery
+import importlib.util
+import os
+import signal
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from typing import NoReturn, Sequence
+
+from . import _native
+from .errors import RecorderError, UsageError
+from .session import PACKAGE_DIR
+
+PROG = "codetracer-python-recorder"
+
+USAGE = f"""\
+usage: {PROG} [options] script.py [args...]
+       {PROG} [options] -m module [args...]
+       {PROG} recover TRACE_DIR
+
+Record a Python program into a CodeTracer trace, running it exactly as
+`python script.py args...` would.
+
+options:
+  --trace-dir DIR, --out-dir DIR, -o DIR
+                        trace folder (default ./trace-<UTC time>-<pid>; env CODETRACER_TRACE_DIR)
+  --format json         trace format (only json)
+  --activation-path PATH
+                        record only while code of PATH runs
+  --values none|args|locals
+                        values to capture (default locals; env CODETRACER_VALUES)
+  --max-depth N, --max-items N, --max-str N
+                        bounds of captured values (default 3, 32, 256)
+  --on-recorder-error abort|disable
+                        on a recorder failure: stop with its exit code (abort, default)
+                        or detach, warn and let the program finish (disable)
+  --require-trace       a run that produced no complete trace fails
+  --keep-partial-trace  on failure keep the trace, marked partial
+  --log-level LEVEL     off, error, warn (default), info, debug, trace
+  --log-file PATH       write diagnostics to PATH instead of stderr
+  --json-errors         append a JSON line describing a recorder failure to stderr
+  --version             print the version and exit
+  -h, --help            show this help and exit
+
+exit status: the script's own; 2, 10, 20, 70 when the recorder fails
+(usage, environment, target, internal).
+"""
+
+_VALUE_OPTS = {
+    "--trace-dir": "trace_dir", "--out-dir": "trace_dir", "-o": "trace_dir",
+    "--format": "format", "--activation-path": "activation_path", "--values": "values",
+    "--max-depth": "max_depth", "--max-items": "max_items", "--max-str": "max_str",
+    "--on-recorder-error": "on_recorder_error", "--log-level": "log_level", "--log-file": "log_file",
+}
+_FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_partial_trace",
+              "--json-errors": "json_errors"}
+_INT_OPTS = {"max_depth", "max_items", "max_str"}
+
+
+@dataclass
+class Options:
+    trace_dir: str | None = None
+    format: str = "json"
+    activation_path: str | None = None
+    values: str | None = None
+    max_depth: int | None = None
+    max_items: int | None = None
+    max_str: int | None = None
+    on_recorder_error: str | None = None
+    log_level: str | None = None
+    log_file: str | None = None
+    require_trace: bool | None = None
+    keep_partial_trace: bool | None = None
+    json_errors: bool | None = None
+    module: str | None = None
+    script: str | None = None
+    script_args: list[str] = field(default_factory=list)
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """Options up to the script (or ``-m MODULE``); the rest is the script's."""
+    o = Options()
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            i += 1
+            break
+        if a in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            raise SystemExit(0)
+        if a == "--version":
+            sys.stdout.write(f"{PROG} {_native.__version__}\n")
+            raise SystemExit(0)
+        if a == "-m":
+            if i + 1 >= len(argv):
+                raise UsageError("-m needs a module name", "ERR_INVALID_OPTION", {"option": "-m"})
+            o.module = argv[i + 1]
+            o.script_args = list(argv[i + 2:])
+            return o
+        name, eq, inline = a.partition("=")
+        if name in _VALUE_OPTS and (eq or name == a):
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"{name} needs a value", "ERR_INVALID_OPTION", {"option": name})
+                inline = argv[i + 1]
+                i += 1
+            attr = _VALUE_OPTS[name]
+            if attr in _INT_OPTS:
+                try:
+                    value: object = int(inline)
+                    if int(inline) < 0:
+                        raise ValueError
+                except ValueError:
+                    raise UsageError(f"invalid value {inline!r} for {name}: expected a non-negative integer",
+                                     "ERR_INVALID_OPTION", {"option": name, "value": inline}) from None
+            else:
+                value = inline
+            setattr(o, attr, value)
+            i += 1
+            continue
+        if a in _FLAG_OPTS:
+            setattr(o, _FLAG_OPTS[a], True)
+            i += 1
+            continue
+        if a.startswith("-") and a != "-":
+            raise UsageError(f"unknown option {a!r} (options go before the script; see --help)",
+                             "ERR_INVALID_OPTION", {"option": a})
+        break
+    if i >= len(argv):
+        raise UsageError("no script to record (usage: codetracer-python-recorder [options] script.py [args...])",
+                         "ERR_INVALID_OPTION")
+    o.script = argv[i]
+    o.script_args = list(argv[i + 1:])
+    return o
+
+
+def restore_pythonpath() -> None:
+    """Undo a launcher's PYTHONPATH prepend for the script (docs/interfaces.md)."""
+    orig = os.environ.pop("CODETRACER_ORIG_PYTHONPATH", None)
+    if orig is None:
+        return
+    current = os.environ.get("PYTHONPATH", "")
+    if orig == "unset":
+        original = None
+        os.environ.pop("PYTHONPATH", None)
+    elif orig.startswith("set:"):
+        original = orig[4:]
+        os.environ["PYTHONPATH"] = original
+    else:
+        return
+    keep = set((original or "").split(os.pathsep))
+    injected = {e for e in current.split(os.pathsep) if e and e not in keep}
+    injected |= {os.path.abspath(e) for e in injected}
+    sys.path[:] = [p for p in sys.path if p not in injected]
+
+
+def _default_trace_dir() -> str:
+    return os.path.abspath(time.strftime("trace-%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}")
+
+
+def _env_choice(attr: str, var: str, o: Options) -> None:
+    if getattr(o, attr) is None and os.environ.get(var):
+        setattr(o, attr, os.environ[var])
+
+
+_sigint_exit = False
+
+
+def _exit_like_sigint() -> None:
+    """Runs last at exit: die of SIGINT as plain python does after an
+    uncaught KeyboardInterrupt (so the parent sees the same status)."""
+    if not _sigint_exit:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed stream must not hide the signal
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def _strip_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        tb = tb.tb_next
+    return tb
+
+
+def report_failure(err: RecorderError, json_errors: bool) -> int:
+    """Prints a recorder failure (and its JSON forms); returns its exit code."""
+    _native.log_message("error", err.message, err.code)
+    line = err.to_json()
+    path = os.environ.get("CODETRACER_ERROR_FILE")
+    if path:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(line + "\n")
+        except OSError as exc:
+            sys.stderr.write(f"{PROG}: warning: cannot write CODETRACER_ERROR_FILE {path!r}: {exc}\n")
+    if json_errors:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    return err.exit_code
+
+
+def _missing_script(path: str, exc: OSError) -> NoReturn:
+    # The words and status of `python missing.py`.
+    interpreter = sys.orig_argv[0] if getattr(sys, "orig_argv", None) else sys.executable
+    sys.stderr.write(f"{interpreter}: can't open file {os.path.abspath(path)!r}: [Errno {exc.errno}] {exc.strerror}\n")
+    raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    global _sigint_exit
+    atexit.register(_exit_like_sigint)  # registered first, so it runs last
+    restore_pythonpath()
+    os.environ["CODETRACER_CLI_ACTIVE"] = "1"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    json_errors = False
+    try:
+        if argv and argv[0] == "recover":
+            if len(argv) != 2:
+                raise UsageError("usage: codetracer-python-recorder recover TRACE_DIR", "ERR_INVALID_OPTION")
+            events = _native.recover(argv[1])
+            sys.stderr.write(f"{PROG}: recovered a partial trace of {events} events in {argv[1]}\n")
+            return 0
+        o = parse_args(argv)
+        _env_choice("trace_dir", "CODETRACER_TRACE_DIR", o)
+        _env_choice("values", "CODETRACER_VALUES", o)
+        _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
+        if os.environ.get("CODETRACER_FORMAT") and o.format == "json":
+            o.format = os.environ["CODETRACER_FORMAT"]
+        policy = _native.resolve_policy(
+            on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
+            keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
+            json_errors=o.json_errors)
+        json_errors = bool(policy["json_errors"])
+    except RecorderError as err:
+        return report_failure(err, json_errors or "--json-errors" in argv)
+    finally:
+        os.environ.pop("CODETRACER_CLI_ACTIVE", None)
+
+    trace_dir = os.path.abspath(o.trace_dir) if o.trace_dir else _default_trace_dir()
+
+    # The script's world, as `python script.py` / `python -m module` sets it up.
+    main_mod = types.ModuleType("__main__")
+    code = None
+    if o.module is None:
+        assert o.script is not None
+        script = o.script
+        try:
+            with open(script, "rb") as f:
+                source = f.read()
+        except OSError as exc:
+            _missing_script(script, exc)
+        program = os.path.abspath(script)
+        sys.argv = [script, *o.script_args]
+        sys.path[0] = os.path.dirname(os.path.realpath(script))
+        main_mod.__file__ = program
+        main_mod.__cached__ = None  # type: ignore[attr-defined]
+        main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", program)
+        main_mod.__builtins__ = __builtins__  # type: ignore[attr-defined]
+        main_mod.__spec__ = None
+        try:
+            code = compile(source, program, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            sys.excepthook(type(exc), exc, None)
+            return 1
+    else:
+        sys.argv = ["-m", *o.script_args]
+        sys.path[0] = os.getcwd()
+        try:
+            spec = importlib.util.find_spec(o.module)
+            if spec is not None and spec.submodule_search_locations is not None:
+                spec = importlib.util.find_spec(o.module + ".__main__")
+        except Exception:  # noqa: BLE001 - runpy reports it below, as python -m does
+            spec = None
+        program = spec.origin if spec is not None and spec.origin else o.module
+
+    started = False
+    try:
+        start_dir = _native.start(
+            trace_dir, program, list(o.script_args),
+            values=o.values or "locals", activation_path=os.path.abspath(o.activation_path) if o.activation_path else None,
+            max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str,
+            skip_prefixes=[PACKAGE_DIR], format=o.format,
+            on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
+            keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file)
+        started = bool(start_dir)
+    except RecorderError as err:
+        if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
+            return report_failure(err, json_errors)
+        _native.log_message("warning", f"recording disabled, the program runs untraced: {err.message}", err.code)
+        start_failure: RecorderError | None = err
+    else:
+        start_failure = None
+
+    status: int = 0
+    pending: BaseException | None = None
+    hot_failure: RecorderError | None = None
+    try:
+        if code is not None:
+            sys.modules["__main__"] = main_mod
+            exec(code, main_mod.__dict__)
+        else:
+            import runpy
+
+            runpy._run_module_as_main(o.module, alter_argv=True)  # type: ignore[attr-defined]
+    except SystemExit as exc:
+        pending = exc
+        c = exc.code
+        status = 0 if c is None else c if isinstance(c, int) else 1
+    except KeyboardInterrupt as exc:
+        pending = exc
+        status = 130
+    except RecorderError as exc:
+        if _is_hot_path_error(exc):
+            hot_failure = exc
+            status = exc.exit_code
+        else:
+            pending = exc
+            status = 1
+    except BaseException as exc:  # noqa: BLE001 - the script's uncaught exception
+        pending = exc
+        status = 1
+
+    if started:
+        try:
+            _native.stop(status)
+        except RecorderError as err:
+            return report_failure(err, json_errors)
+    if hot_failure is not None:
+        return report_failure(hot_failure, json_errors)
+    if start_failure is not None and policy["require_trace"]:
+        return report_failure(start_failure, json_errors)
+
+    if isinstance(pending, SystemExit):
+        raise pending
+    if isinstance(pending, KeyboardInterrupt):
+        sys.excepthook(type(pending), pending, _strip_own_frames(pending.__traceback__))
+        _sigint_exit = True
+        return 130
+    if pending is not None:
+        sys.excepthook(type(pending), pending, _strip_own_frames(pending.__traceback__))
+        return 1
+    return status
+
+
+def _is_hot_path_error(exc: RecorderError) -> bool:
+    """A recorder error raised into the program by a monitoring callback
+    (policy abort): its traceback ends in the program's code, not ours."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return last is not None and not last.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR)

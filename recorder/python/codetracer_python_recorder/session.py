@@ -1,0 +1,92 @@
+"""The Python API: :func:`start`, :func:`stop`, :func:`trace`, :func:`is_tracing`, :func:`flush`.
+
+A recording covers the thread that started it (see the README on threads).
+``stop()`` converts the in-run stream into ``trace.json`` and moves the trace
+into place atomically; recorder failures raise :class:`~.errors.RecorderError`
+subclasses according to the policy switches (``on_recorder_error``,
+``require_trace``, ``keep_partial_trace``, or their ``CODETRACER_*``
+environment variables).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import _native
+
+__all__ = ["start", "stop", "trace", "is_tracing", "flush"]
+
+#: Files of the recorder itself are never recorded.
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def start(
+    trace_dir: str | os.PathLike[str],
+    *,
+    program: str | None = None,
+    args: list[str] | None = None,
+    values: str = "locals",
+    activation_path: str | os.PathLike[str] | None = None,
+    max_depth: int | None = None,
+    max_items: int | None = None,
+    max_str: int | None = None,
+    format: str = "json",
+    on_recorder_error: str | None = None,
+    require_trace: bool | None = None,
+    keep_partial_trace: bool | None = None,
+    log_level: str | None = None,
+    log_file: str | None = None,
+) -> Path:
+    """Start recording this thread into ``trace_dir``; returns the folder."""
+    if program is None:
+        program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>"
+    if args is None:
+        args = list(sys.argv[1:])
+    return Path(
+        _native.start(
+            os.fspath(trace_dir),
+            program,
+            list(args),
+            values=values,
+            activation_path=os.path.abspath(activation_path) if activation_path else None,
+            max_depth=max_depth,
+            max_items=max_items,
+            max_str=max_str,
+            skip_prefixes=[PACKAGE_DIR],
+            format=format,
+            on_recorder_error=on_recorder_error,
+            require_trace=require_trace,
+            keep_partial_trace=keep_partial_trace,
+            log_level=log_level,
+            log_file=log_file,
+        )
+    )
+
+
+def stop(exit_status: int | None = None) -> dict[str, Any]:
+    """Stop recording and write the trace; returns what happened
+    (``trace_dir``, ``complete``, ``partial``, ``error_code``)."""
+    return _native.stop(exit_status)
+
+
+def is_tracing() -> bool:
+    """Whether a recording is active in this process."""
+    return _native.is_tracing()
+
+
+def flush() -> None:
+    """Write the recorder's in-memory buffers to disk now."""
+    _native.flush()
+
+
+@contextlib.contextmanager
+def trace(trace_dir: str | os.PathLike[str], **options: Any) -> Iterator[Path]:
+    """Record the body of a ``with`` block into ``trace_dir``."""
+    path = start(trace_dir, **options)
+    try:
+        yield path
+    finally:
+        stop()
