@@ -4,7 +4,6 @@ of shims/README.md. The bundle lives at a hostile path (spaces, quotes, `$`,
 unicode); python is the pyenv CPython 3.12 unless a case says otherwise."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

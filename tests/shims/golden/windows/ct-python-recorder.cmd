@@ -34,15 +34,15 @@ if defined CTCMD_PY goto :run
 for %%N in (python3 python) do if not defined CTCMD_PY call :search %%N
 if defined CTCMD_PY goto :run
 
-rem R5: no python - cmd's own "not recognized" message and status.
+rem R5: no python - cmd's own "not recognized" message and its status 9009.
 set "PATH=%CTCMD_HERE%nonexistent-codetracer-found-no-python"
 python %*
-exit /b
+exit /b 9009
 
 rem R6: run it; its exit status is ours.
 :run
 "%CTCMD_PY%" -m codetracer_python_recorder %*
-exit /b
+exit /b %ERRORLEVEL%
 
 :search
 set "CTCMD_REST=%PATH%"
