@@ -260,12 +260,12 @@ def _norm(entry: str) -> str:
 
 def path_with_entry(value: str, entry: str) -> str:
     """A Windows PATH value with ``entry`` appended once (rules of
-    shims/user-path.ps1.j2: case-insensitive, trailing backslash ignored)."""
+    shims/user-path.ps1.j2: case-insensitive, trailing backslash ignored;
+    always ``;entry`` after a non-empty value, so removing it gives back
+    the value byte for byte)."""
     if any(_norm(e) == _norm(entry) for e in value.split(";")) and value:
         return value
-    if not value:
-        return entry
-    return value + entry if value.endswith(";") else value + ";" + entry
+    return value + ";" + entry if value else entry
 
 
 def path_without_entry(value: str, entry: str) -> str:

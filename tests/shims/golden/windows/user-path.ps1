@@ -5,8 +5,8 @@
 # written back as REG_EXPAND_SZ, whole (never truncated - NSIS strings are
 # limited to 1024 characters, so the installer calls this script instead);
 # entries are compared case-insensitively without a trailing backslash; add
-# appends once, remove drops every equal entry and nothing else; empty
-# entries the user had stay as they were.
+# appends ";DIR" once, remove drops every equal entry and nothing else, so
+# add then remove gives back the value byte for byte.
 param(
     [Parameter(Mandatory = $true)][ValidateSet('add', 'remove')][string]$Action,
     [Parameter(Mandatory = $true)][string]$Dir
@@ -19,7 +19,7 @@ $entries = if ($old -eq '') { @() } else { $old -split ';' }
 $same = { param($e) $e.TrimEnd('\') -ieq $want }
 if ($Action -eq 'add') {
     if (@($entries | Where-Object { & $same $_ }).Count -gt 0) { exit 0 }
-    $new = if ($old -eq '') { $Dir } elseif ($old.EndsWith(';')) { $old + $Dir } else { $old + ';' + $Dir }
+    $new = if ($old -eq '') { $Dir } else { $old + ';' + $Dir }
 } else {
     $kept = @($entries | Where-Object { -not (& $same $_) })
     if ($kept.Count -eq $entries.Count) { exit 0 }

@@ -1,0 +1,5 @@
+"""The toolkit suites import ctbundle from packaging/ (never installed)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "packaging"))
