@@ -121,7 +121,8 @@ pub struct Recorder {
     paths: FxHashMap<String, u32>,
     next_function: u32,
     varnames: FxHashMap<String, u32>,
-    var_by_str: FxHashMap<usize, u32>,
+    /// str object -> variable id, or None for names never shown (dunders).
+    var_by_str: FxHashMap<usize, Option<u32>>,
     types: TypeTable,
     enc: Encoder,
     stack: Vec<Frame>,
@@ -209,12 +210,14 @@ impl Recorder {
         id
     }
 
-    /// Variable id for a str object (dict keys); cached by identity.
-    fn var_id_of_str(&mut self, s: *mut ffi::PyObject) -> u32 {
+    /// Variable id for a str object (dict keys), None for dunder names;
+    /// cached by identity.
+    fn var_id_of_str(&mut self, s: *mut ffi::PyObject) -> Option<u32> {
         if let Some(id) = self.var_by_str.get(&(s as usize)) {
             return *id;
         }
-        let id = self.var_id(&str_lossy(s));
+        let name = str_lossy(s);
+        let id = if is_dunder(name.as_bytes()) { None } else { Some(self.var_id(&name)) };
         // SAFETY: GIL held; keep the key alive so its address stays unique.
         unsafe { ffi::Py_INCREF(s) };
         self.var_by_str.insert(s as usize, id);
@@ -511,10 +514,7 @@ impl Recorder {
                     if ffi::PyUnicode_CheckExact(key) == 0 || ffi::Py_TYPE(val) == self.types.builtins.module {
                         continue;
                     }
-                    let var = self.var_id_of_str(key);
-                    if self.varname_is_dunder(key) {
-                        continue;
-                    }
+                    let Some(var) = self.var_id_of_str(key) else { continue };
                     let pos_in = top.named.iter().position(|(v, _, _)| *v == var);
                     let old = pos_in.map(|p| top.named[p].1).unwrap_or(EMPTY);
                     if let Some(p) = pos_in {
@@ -553,12 +553,6 @@ impl Recorder {
             }
         }
         self.stack.push(top);
-    }
-
-    fn varname_is_dunder(&self, key: *mut ffi::PyObject) -> bool {
-        let mut b = Vec::new();
-        crate::capture::str_bytes(key, 256, &mut b);
-        is_dunder(&b)
     }
 
     /// PY_RETURN, PY_YIELD (value = the returned/yielded object), PY_UNWIND (value = the exception).

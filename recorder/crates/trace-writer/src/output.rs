@@ -180,6 +180,10 @@ pub fn recover(dir: &Path) -> RecorderResult<ConvertStats> {
         Err(_) => Map::new(),
     };
     meta.insert("recovered".into(), Value::Bool(true));
+    // The schema's required keys, when the start info itself was lost.
+    meta.entry("workdir").or_insert_with(|| json!(dir.to_string_lossy()));
+    meta.entry("program").or_insert_with(|| json!("<unknown>"));
+    meta.entry("args").or_insert_with(|| json!([]));
     let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false };
     td.finish(meta, Some(ErrorCode::TraceStreamCorrupt), Map::new())
 }

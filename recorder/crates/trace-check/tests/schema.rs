@@ -1,0 +1,134 @@
+#![allow(clippy::unwrap_used, clippy::panic)]
+//! Traces written by the recorder's stream + converter deserialise into the
+//! official schema types, for every kind of value, and stay replayable when
+//! the stream was cut short (a recording that died).
+
+use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
+use trace_writer::stream::{self as st, StreamWriter};
+use trace_writer::value::{self as v, types, vtag};
+use trace_writer::TraceDir;
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ct-schema-{}-{}", name, std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// A small recording using every value encoding; returns the stream bytes.
+fn write_sample(w: &mut StreamWriter, finish: bool) {
+    let b = w.buf();
+    for (k, name) in types::PREDEFINED {
+        st::put_type(b, *k, name, None);
+    }
+    st::put_path(b, "/src/app.py");
+    st::put_function(b, 0, 1, "<toplevel>");
+    st::put_call_head(b, 0, 0);
+    st::put_function(b, 0, 1, "<__main__>");
+    st::put_call_head(b, 1, 0);
+    st::put_varname(b, "x");
+    st::put_varname(b, "y");
+    st::put_type(b, v::kind::STRUCT, "Point", Some(&[("a".into(), types::OBJECT), ("b".into(), types::OBJECT)]));
+    st::put_step(b, 0, 2);
+    st::put_set_head(b, 0);
+    v::put_int(b, types::INT, -42);
+    st::put_set_head(b, 1);
+    v::put_container_head(b, vtag::SEQ, types::LIST, 9);
+    v::put_none(b);
+    v::put_bool(b, types::BOOL, true);
+    v::put_float(b, types::FLOAT, f64::NAN);
+    v::put_float(b, types::FLOAT, f64::NEG_INFINITY);
+    v::put_float(b, types::FLOAT, 0.1);
+    v::put_string(b, types::STR, "héllo \"q\"\n\u{1}".as_bytes());
+    v::put_bigint(b, types::INT, true, &[1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    v::put_container_head(b, vtag::STRUCT, 15, 2);
+    v::put_raw(b, types::BYTES, b"b'\\x00'");
+    v::put_container_head(b, vtag::TUPLE, types::TUPLE, 0);
+    v::put_error(b, types::EXCEPTION, b"ValueError: boom");
+    st::put_step(b, 0, 3);
+    st::put_unset(b, 0);
+    st::put_function(b, 0, 5, "f");
+    st::put_call_head(b, 2, 1);
+    st::put_varint(b, 0);
+    v::put_int(b, types::INT, 7);
+    st::put_step(b, 0, 6);
+    if finish {
+        st::put_return_head(b);
+        v::put_int(b, types::INT, 8);
+        st::put_return_head(b);
+        v::put_none(b);
+        st::put_end(b, 3);
+    }
+}
+
+#[test]
+fn every_value_kind_matches_the_official_schema() {
+    let dir = tmpdir("kinds");
+    let td = TraceDir::prepare(&dir).unwrap();
+    let mut w = StreamWriter::create(&td.events_path()).unwrap();
+    write_sample(&mut w, true);
+    w.finish().unwrap();
+    let mut meta = serde_json::Map::new();
+    meta.insert("workdir".into(), "/src".into());
+    meta.insert("program".into(), "/src/app.py".into());
+    meta.insert("args".into(), serde_json::json!([]));
+    td.finish(meta, None, serde_json::Map::new()).unwrap();
+
+    let s = trace_check::check_dir(&dir).unwrap();
+    assert_eq!(s.calls, 3);
+    let events: Vec<E> = serde_json::from_slice(&std::fs::read(dir.join("trace.json")).unwrap()).unwrap();
+    // Snapshot after the step at line 2: both variables, in binding order.
+    let values: Vec<&ValueRecord> = events.iter().filter_map(|e| if let E::Value(v) = e { Some(&v.value) } else { None }).collect();
+    assert!(matches!(values[0], ValueRecord::Int { i: -42, .. }));
+    let ValueRecord::Sequence { elements, .. } = values[1] else { panic!("list expected: {:?}", values[1]) };
+    assert_eq!(elements.len(), 9);
+    assert!(matches!(&elements[2], ValueRecord::Float { f, .. } if f.is_nan()));
+    assert!(matches!(&elements[3], ValueRecord::Float { f, .. } if *f == f64::NEG_INFINITY));
+    assert!(matches!(&elements[4], ValueRecord::Float { f, .. } if *f == 0.1));
+    assert!(matches!(&elements[5], ValueRecord::String { text, .. } if text == "héllo \"q\"\n\u{1}"));
+    assert!(matches!(&elements[6], ValueRecord::BigInt { b, negative: true, .. } if b.len() == 9 && b[0] == 1));
+    assert!(matches!(&elements[7], ValueRecord::Struct { field_values, .. } if field_values.len() == 2));
+    assert!(matches!(&elements[8], ValueRecord::Error { msg, .. } if msg == "ValueError: boom"));
+    // After `del x` the snapshot at line 3 holds y only; the call's arg is its first value.
+    let last_return = events.last().unwrap();
+    assert!(matches!(last_return, E::Return(r) if matches!(r.return_value, ValueRecord::Int { i: 3, .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_stream_cut_short_recovers_as_a_balanced_partial_trace() {
+    let dir = tmpdir("cut");
+    let td = TraceDir::prepare(&dir).unwrap();
+    let mut w = StreamWriter::create(&td.events_path()).unwrap();
+    write_sample(&mut w, false);
+    // Cut in the middle of a record, as a killed process leaves it.
+    w.buf().extend_from_slice(&[st::tag::SET, 0, vtag::STR, 4, 100]);
+    w.finish().unwrap();
+    drop(td);
+    let stats = trace_writer::recover(&dir).unwrap();
+    assert!(stats.truncated);
+    assert_eq!(stats.closed_open_calls, 2);
+    trace_check::check_dir(&dir).unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("trace_metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["partial"], true);
+    assert!(meta["reason"].as_str().unwrap().starts_with("ERR_"));
+    assert!(!dir.join(".codetracer-partial").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unbalanced_traces_are_rejected() {
+    let dir = tmpdir("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("trace_metadata.json"), r#"{"workdir":"/","program":"p","args":[]}"#).unwrap();
+    std::fs::write(dir.join("trace_paths.json"), r#"["/a.py"]"#).unwrap();
+    std::fs::write(
+        dir.join("trace.json"),
+        r#"[{"Type":{"kind":30,"lang_type":"None","specific_info":{"kind":"None"}}},{"Path":"/a.py"},{"Function":{"path_id":0,"line":1,"name":"<toplevel>"}},{"Call":{"function_id":0,"args":[]}},{"Return":{"return_value":{"kind":"None","type_id":0}}},{"Return":{"return_value":{"kind":"None","type_id":0}}}]"#,
+    )
+    .unwrap();
+    let e = trace_check::check_dir(&dir).unwrap_err();
+    assert!(e.contains("Return") || e.contains("toplevel"), "{e}");
+    std::fs::write(dir.join("trace.json"), r#"[{"Step":{"path_id":0,"line":"x"}}]"#).unwrap();
+    assert!(trace_check::check_dir(&dir).unwrap_err().contains("schema"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
