@@ -157,6 +157,8 @@ def build_wheel(out_dir: Path = Path("dist"), *, force: bool = False, options: W
     else:
         env.pop("MATURIN_PEP517_ARGS", None)
     env.setdefault("CARGO_TARGET_DIR", str(opts.cache_dir / "target"))
+    # maturin finds zig as `python3 -m ziglang`: the toolkit's own venv first.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     _tools.CARGO.argv()
     _tools.MATURIN.argv()
     opts.cache_dir.mkdir(parents=True, exist_ok=True)
