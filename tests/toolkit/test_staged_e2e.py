@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,14 @@ import pytest
 from ctbundle import render, stage
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from conftest import recorder_wheel  # noqa: E402
+
+
+def recorder_wheel() -> Path:
+    """The newest wheel of `make wheel` (the same rule as tests/conftest.py)."""
+    wheels = sorted((REPO / "dist").glob("codetracer_python_recorder-*.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        pytest.fail("no recorder wheel in dist/: run `make wheel` first", pytrace=False)
+    return wheels[-1]
 
 pytestmark = pytest.mark.slow
 
