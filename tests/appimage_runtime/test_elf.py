@@ -81,3 +81,19 @@ def test_no_unwrap_expect_or_panic_outside_tests():
             if re.search(r"\.unwrap\(\)|\.expect\(|\b(panic|unreachable|todo|unimplemented)!\(", line):
                 offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_build_runtime_is_cached_by_source_hash(runtime):
+    from ctbundle._appimage_runtime import build_runtime
+
+    before = runtime.stat().st_mtime_ns
+    again = build_runtime()
+    assert again == runtime
+    assert again.stat().st_mtime_ns == before  # reused, not rebuilt
+    assert runtime.parent.name == _source_key_now()
+
+
+def _source_key_now() -> str:
+    from ctbundle._appimage_runtime import _source_key, runtime_project
+
+    return _source_key(runtime_project())

@@ -188,6 +188,21 @@ def test_concurrent_first_runs_share_one_extraction(appimage, tmp_path):
     assert not [p for p in _cache(tmp_path).iterdir() if ".tmp-" in p.name]
 
 
+def test_unusable_cache_extracts_for_this_run_only(appimage, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = base_env(tmp_path, XDG_CACHE_HOME=str(blocker / "cache"), TMPDIR=str(tmpdir), TEST_EXIT="6", **NO_FUSE)
+    done = run(appimage.path, "x y", env=env)
+    assert done.returncode == 6, done.stderr
+    args, seen = report(done.stdout)
+    assert args == ["x y"]
+    assert seen["APPDIR"].startswith(str(tmpdir / "appimage_extracted_"))
+    assert seen["payload"] == "hello from the image"
+    assert list(tmpdir.iterdir()) == []  # removed after the run
+
+
 def test_image_without_AppRun_fails_with_127(runtime, tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()

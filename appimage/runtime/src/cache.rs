@@ -29,12 +29,40 @@ use crate::image::Image;
 pub const MAX_AGE_DAYS: u64 = 30;
 const DIR_NAME: &str = "appimage-runtime";
 
-/// A ready cache entry; the program may run from `dir` while this lives.
+/// A ready tree; the program may run from `dir` while this lives.
 pub struct Entry {
     pub dir: PathBuf,
     /// true when this run extracted the tree (cold start)
     pub extracted: bool,
-    _lock: File,
+    _lock: Option<File>,
+    /// a private extraction, removed when dropped
+    temporary: bool,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = remove_tree(&self.dir);
+        }
+    }
+}
+
+/// When the cache cannot be used (read-only or missing home): a private
+/// extraction under `$TMPDIR`, removed after the run, like the official
+/// runtime's extract-and-run.
+pub fn temporary(image: &Image) -> Result<Entry> {
+    let base = std::env::var_os("TMPDIR").map(PathBuf::from).filter(|p| p.is_absolute());
+    let base = base.unwrap_or_else(|| PathBuf::from("/tmp"));
+    let digest = image.digest()?;
+    let dir = base.join(format!("appimage_extracted_{digest}_{}", std::process::id()));
+    if dir.exists() {
+        remove_tree(&dir).context(|| format!("removing {}", dir.display()))?;
+    }
+    fs::DirBuilder::new().mode(0o700).create(&dir).context(|| format!("creating {}", dir.display()))?;
+    let entry = Entry { dir, extracted: true, _lock: None, temporary: true };
+    let opts = Options { pattern: None, list_prefix: None, owner_writable_dirs: true };
+    extract::extract(&image.filesystem()?, &entry.dir, &opts)?;
+    Ok(entry)
 }
 
 pub fn root() -> Result<PathBuf> {
@@ -93,7 +121,7 @@ pub fn prepare(image: &Image) -> Result<Entry> {
     // Last use, for the age rule (failure only weakens the cleanup).
     let _ = lock.set_modified(SystemTime::now());
     cleanup(&root, &digest, &image.path);
-    Ok(Entry { dir, extracted, _lock: lock })
+    Ok(Entry { dir, extracted, _lock: Some(lock), temporary: false })
 }
 
 fn extract_into(image: &Image, root: &Path, dir: &Path, digest: &str) -> Result<()> {

@@ -150,7 +150,15 @@ fn run(image: &Image, argv0: OsString, args: Vec<OsString>, extract_only: bool) 
             Err(_) => {}
         }
     }
-    let entry = cache::prepare(image)?;
+    let entry = match cache::prepare(image) {
+        Ok(entry) => entry,
+        Err(e) => {
+            if mount::debug() {
+                eprintln!("appimage-runtime: no extraction cache ({e}); extracting for this run only");
+            }
+            cache::temporary(image)?
+        }
+    };
     if mount::debug() {
         let how = if entry.extracted { "extracted into" } else { "reusing" };
         eprintln!("appimage-runtime: {how} {}", entry.dir.display());
