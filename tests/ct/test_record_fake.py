@@ -229,3 +229,14 @@ def test_unwritable_data_dir_is_an_error_not_a_traceback(fake: User):
         done = fake.ct(*args)
         assert done.returncode == 10
         assert done.stderr.decode().splitlines()[-1].startswith(f"ct: error: cannot use the trace index {fake.root}")
+
+
+def test_pytest_runs_under_the_recorder(fake: User):
+    import sysconfig
+    fake.env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the test runner's pytest, for python 3.12
+    fake.write("test_it.py", "def test_ok():\n    assert 1 + 1 == 2\n")
+    done = fake.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
+    assert done.returncode == 0, done.stderr
+    assert b"1 passed" in done.stdout
+    [row] = fake.rows()
+    assert row["program"] == "-m pytest" and json.loads(row["args"]) == ["-q", "-p", "no:cacheprovider", "test_it.py"]

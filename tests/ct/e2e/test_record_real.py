@@ -295,3 +295,17 @@ def test_with_diff_and_delete(venv_user: User):
     assert "+total = sum([square(i) for i in range(3)])" in (Path(str(row["folder"])) / "diff.patch").read_text()
     assert venv_user.ct("delete", "1", "--json").returncode == 0
     assert venv_user.rows() == [] and venv_user.traces() == []
+
+
+def test_pytest_under_the_real_recorder(user: User, python312: Path, recorder_site: Path):
+    import sysconfig
+    user.use_python(python312)
+    user.env["CODETRACER_RECORDER_PATH"] = str(recorder_site)
+    user.env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the test runner's pytest (3.12)
+    user.write("test_it.py", "def test_ok():\n    assert 1 + 1 == 2\n\ndef test_bad():\n    assert 1 == 2\n")
+    plain = user.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
+    done = user.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
+    assert (done.returncode, plain.returncode) == (1, 1), done.stderr.decode()
+    assert b"1 failed, 1 passed" in done.stdout
+    row = assert_indexed(user, done)
+    assert row["program"] == "-m pytest"
