@@ -16,7 +16,7 @@ import pytest
 from ctbundle import PLATFORMS, render
 from ctbundle._shims import render_text
 
-from shimtest_support import GOLDEN
+from .shimtest_support import GOLDEN
 
 UPDATE = os.environ.get("CTBUNDLE_UPDATE_GOLDEN") == "1"
 SAMPLE_DIR = "/Users/Jane O'Neil/.local/share/codetracer/shell-launchers"

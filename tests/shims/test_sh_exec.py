@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shimtest_support import REPO, Bundle, report, run
+from .shimtest_support import REPO, Bundle, report, run
 
 sys.path.insert(0, str(REPO / "ct"))
 from codetracer_ct._interpreter import find_python  # noqa: E402  (the oracle of rule R4)
@@ -98,7 +98,7 @@ def test_orig_pythonpath_recorded_upstream_is_kept(bundle: Bundle, shell: str) -
 @pytest.mark.parametrize("variable", ["CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH"])
 def test_recorder_path_override(bundle: Bundle, shell: str, variable: str, tmp_path: Path) -> None:
     other = tmp_path / "other $rec"
-    from shimtest_support import stand_in_packages
+    from .shimtest_support import stand_in_packages
 
     stand_in_packages(other)
     got = report(invoke(shell, bundle.shim(), [], bundle.env(**{variable: str(other)})))

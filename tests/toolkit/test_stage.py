@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ctbundle import StagingConflict, stage
-from wheelmaker import DIST, make_wheel
+from .wheelmaker import DIST, make_wheel
 
 INIT = b"from ._native import where\n"
 
