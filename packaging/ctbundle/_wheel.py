@@ -173,4 +173,12 @@ def build_wheel(out_dir: Path = Path("dist"), *, force: bool = False, options: W
         cached_wheel = slot / built[0].name
         shutil.move(built[0], cached_wheel)
     info(f"built {cached_wheel.name}")
+    _prune(slot.parent, keep=defaults()["wheel"]["cache_keep"])
     return _place(cached_wheel, opts.out_dir)
+
+
+def _prune(wheels_dir: Path, keep: int) -> None:
+    """Drop all but the ``keep`` most recently built cache slots."""
+    slots = sorted((p for p in wheels_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in slots[keep:]:
+        shutil.rmtree(old)

@@ -42,8 +42,11 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def wine_cmd(layout: dict[str, Path], args: list[str], path: Path | None, **env: str) -> subprocess.CompletedProcess[str]:
     wine = _need("wine", "wine")
-    full = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH")}
-    full.update(env, WINEDEBUG="-all", WINEPATH=winpath(path) if path else "")
+    drop = ("PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH", "WINEPATH", "PYTHON", "CODETRACER_PYTHON")
+    full = {k: v for k, v in os.environ.items() if k not in drop}
+    full.update(env, WINEDEBUG="-all")
+    if path is not None:  # (an empty WINEPATH upsets wine's environment)
+        full["WINEPATH"] = winpath(path)
     # Run from the shim's folder: `cmd /c "<path with spaces>" "<arg>"` would
     # hit cmd's outer-quote stripping, a caller's problem, not the shim's.
     proc = subprocess.run([wine, "cmd", "/c", "ct.cmd", *args], env=full, cwd=layout["bin"],
@@ -85,6 +88,15 @@ def test_cmd_shim_without_python_is_cmds_own_error(layout: dict[str, Path]) -> N
     assert proc.returncode == 9009 & 0xFF
     assert "arg=" not in proc.stdout
     assert "python" in (proc.stdout + proc.stderr).lower()
+
+
+def test_cmd_shim_overrides(layout: dict[str, Path]) -> None:
+    python = winpath(layout["pydir"] / "python.exe")
+    proc = wine_cmd(layout, ["y"], None, PYTHON=python, CODERTRACER_RECORDER_PATH="C:\\rec dir")
+    assert proc.returncode == 0, proc.stderr
+    args, env = parsed(proc.stdout)
+    assert args == ["-m", "codetracer_ct", "y"]
+    assert env["PYTHONPATH"] == "C:\\rec dir", proc.stdout
 
 
 @pytest.mark.xfail(strict=True, reason="wine 8 cmd re-scans the text substituted for %* (shims/README.md, Limits)")
