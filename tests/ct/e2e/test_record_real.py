@@ -304,7 +304,8 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, recorder_si
     user.env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the test runner's pytest (3.12)
     user.write("test_it.py", "def test_ok():\n    assert 1 + 1 == 2\n\ndef test_bad():\n    assert 1 == 2\n")
     plain = user.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
-    done = user.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
+    # --values none: pytest's start-up is large; this test is about the flow, not values
+    done = user.ct("record", "--values", "none", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
     assert (done.returncode, plain.returncode) == (1, 1), done.stderr.decode()
     assert b"1 failed, 1 passed" in done.stdout
     row = assert_indexed(user, done)
