@@ -99,6 +99,21 @@ def test_cmd_shim_overrides(layout: dict[str, Path]) -> None:
     assert env["PYTHONPATH"] == "C:\\rec dir", proc.stdout
 
 
+def test_cmd_shim_skips_its_own_folder_on_path(layout: dict[str, Path], tmp_path: Path) -> None:
+    trap = layout["bin"] / "python3.cmd"
+    trap.write_bytes(b"@echo trapped\r\n@exit /b 99\r\n")
+    try:
+        wine = _need("wine", "wine")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHON", "CODETRACER_PYTHON")}
+        env.update(WINEDEBUG="-all", WINEPATH=f"{winpath(layout['bin'])};{winpath(layout['pydir'])}")
+        proc = subprocess.run([wine, "cmd", "/c", "ct.cmd", "z"], env=env, cwd=tmp_path, capture_output=True, timeout=300)
+    finally:
+        trap.unlink()
+    out = proc.stdout.decode("utf-8", "replace")
+    assert "trapped" not in out
+    assert "arg=z" in out
+
+
 @pytest.mark.xfail(strict=True, reason="wine 8 cmd re-scans the text substituted for %* (shims/README.md, Limits)")
 def test_cmd_shim_percent_argument(layout: dict[str, Path]) -> None:
     proc = wine_cmd(layout, ["100%"], layout["pydir"])
