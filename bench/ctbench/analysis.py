@@ -58,7 +58,6 @@ def figures(session: Session, cell: Cell) -> Figures:
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
     inrun = stats.add(main_s, _med(cell, "drain_s")) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
-    rec_events = _med(cell, "recorder_events") or ev_total
     trace_bytes, kept = _med(cell, "trace_bytes"), _med(cell, "stream_bytes")
     output = _med(cell, "output_bytes")
     if cell.tracer == "floor-record8":
@@ -70,7 +69,7 @@ def figures(session: Session, cell: Cell) -> Figures:
         ns_inrun=stats.ns_per_event(inrun, p_main, ev_main), ns_wall=stats.ns_per_event(wall_s, p_wall, ev_total),
         rss_mb=rss_mb, rss_delta_mb=None if rss_mb is None or p_rss is None else rss_mb - p_rss / 1024,
         convert_s=_med(cell, "convert_s"), trace_bytes=trace_bytes, kept_bytes=kept, output_bytes=output,
-        trace_b_ev=stats.per_event(trace_bytes, rec_events), kept_b_ev=stats.per_event(kept, rec_events),
+        trace_b_ev=stats.per_event(trace_bytes, ev_total), kept_b_ev=stats.per_event(kept, ev_total),
         output_b_ev=stats.per_event(output, ev_total), mb_s=stats.mb_per_s(trace_bytes, _med(cell, "convert_s")),
     )
 

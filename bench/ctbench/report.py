@@ -44,14 +44,19 @@ def _rss(f: Figures) -> str:
     return f"{f.rss_mb:.1f}{delta}"
 
 
+def _b(v: float) -> str:
+    return f"{v:,.1f}" if v >= 1 else f"{v:.3f}"
+
+
 def _bytes_per_event(f: Figures) -> str:
+    """Bytes per monitoring event (our count, the same divisor for every tracer)."""
     parts = []
     if f.kept_b_ev is not None:
-        parts.append(f"kept {f.kept_b_ev:.1f}")
+        parts.append(f"kept {_b(f.kept_b_ev)}")
     if f.trace_b_ev is not None:
-        parts.append(f"trace.json {f.trace_b_ev:.1f}")
+        parts.append(f"trace.json {_b(f.trace_b_ev)}")
     if f.output_b_ev is not None:
-        parts.append(f"output {f.output_b_ev:.1f}")
+        parts.append(f"output {_b(f.output_b_ev)}")
     if not parts and TRACERS.get(f.cell.tracer) and TRACERS[f.cell.tracer].family == "ours":
         return NA
     return ", ".join(parts) if parts else "—"
@@ -78,6 +83,7 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
         rows.append([label, c.workload, f"{c.scale:g}", events,
                      fmt(f.ratio_inrun, "x"), fmt(f.ns_inrun, "ns"), fmt(f.ratio_wall, "x"), fmt(f.ns_wall, "ns"),
                      fmt(f.mb_s, "mb"), _bytes_per_event(f), _rss(f)])
+    rows.sort(key=lambda r: r[1] == "all")  # the n/a tracers after the measured ones
     header = ["tracer", "workload", "scale", "events (main / all)", "in-run ×", "in-run ns/event",
               "whole ×", "whole ns/event", "trace.json MB/s", "bytes/event", "peak RSS MB (Δ plain)"]
     summary = []
@@ -170,7 +176,8 @@ METHOD = """
 - whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`); whole
   ns/event = (whole − plain whole) / all events. Peak RSS is the child's `ru_maxrss` from `wait4`.
 - trace.json MB/s = `trace.json` bytes / `timings.convert_seconds`. bytes/event: kept = `stats.stream_bytes`
-  (ours) or the 8-byte records (floor); trace.json = its size on disk; output = the tracer's own file.
+  (ours) or the 8-byte records (floor); trace.json = its size on disk; output = the tracer's own file;
+  all divided by the "all" monitoring events above (not the recorder's own `stats.events`).
   Traces are deleted after each run.
 - Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:
   `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at

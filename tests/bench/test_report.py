@@ -47,7 +47,8 @@ def test_figures_compare_with_plain_of_the_same_scale() -> None:
     assert ours.ns_inrun == pytest.approx(500.0)        # (0.6 - 0.1) s / 1e6 main events
     assert ours.ratio_wall == pytest.approx(2.0 / 0.21)
     assert ours.mb_s == pytest.approx(200.0)            # 100 MB / 0.5 s
-    assert ours.kept_b_ev == pytest.approx(20.0) and ours.trace_b_ev == pytest.approx(100.0)
+    # bytes per monitoring event of the whole program (1.1M), not per the recorder's own event count
+    assert ours.kept_b_ev == pytest.approx(20e6 / 1.1e6) and ours.trace_b_ev == pytest.approx(1e8 / 1.1e6)
     assert ours.rss_delta_mb == pytest.approx(40.0)
     up = figures(s, s.cells[5])
     assert up.ns_inrun == pytest.approx(50_000.0)       # (1.51 - 0.01) s / 30k events
@@ -82,7 +83,7 @@ def test_render_writes_rows_notes_and_the_command() -> None:
     assert text.startswith("# Performance\n")
     assert "```\nmake bench\n```" in text
     assert "| ours-locals | w_a | 0.1 | 1,000,000 / 1,100,000 | 6.00× | 500 |" in text
-    assert "200.0 | kept 20.0, trace.json 100.0 | 50.0 (+40.0) |" in text
+    assert "200.0 | kept 18.2, trace.json 90.9 | 50.0 (+40.0) |" in text
     assert "| viztracer | w_a | 0.1 | FAILED |" in text
     assert "- CPython 3.12, viztracer on w_a: FAILED — exit status 1: boom" in text
     assert "- CPython 3.12, ours-args: n/a — no wheel" in text

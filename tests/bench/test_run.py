@@ -38,15 +38,16 @@ def test_unknown_tracer_is_a_usage_error() -> None:
 
 def test_floor_run_writes_the_report(tmp_path: Path, venvs: Path) -> None:
     done = bench(["--only", "recursion", "--tracers", "plain,floor-noop,floor-record8,ours-none", "--scale",
-                  "0.01"], tmp_path, venvs)
+                  "0.01", "--dist", str(tmp_path / "no-dist")], tmp_path, venvs)
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "perf.md").read_text()
     assert done.stdout.strip() == report.strip()
     assert "Scale 0.01;" in report
     assert "| floor-noop | w_recursion | 0.01 |" in report
     assert "| floor-record8 | w_recursion | 0.01 |" in report and "| kept 8.0 |" in report
-    # our recorder: either measured or reported n/a with the reason, never a crash
-    assert "| ours-none |" in report
+    # our recorder without a wheel: n/a with the reason, not a crash
+    assert "| ours-none | all | n/a |" in report
+    assert "- CPython 3.12, ours-none: n/a — no dist/codetracer_python_recorder-*.whl (run `make wheel`)" in report
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {c["tracer"] for c in results["cells"]} >= {"plain", "floor-noop", "floor-record8", "ours-none"}
     assert (tmp_path / "out" / "events.json").exists()
@@ -149,11 +150,13 @@ def test_our_recorder_figures_come_from_its_trace_folder(tmp_path: Path, venvs: 
          "--json", str(tmp_path / "out" / "results.json")], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "perf.md").read_text()
-    # MB/s = 2003 bytes of trace.json / 0.002 s; bytes/event over the recorder's 1000 events
-    assert "| 1.0 | kept 0.5, trace.json 2.0 |" in report
+    # MB/s = 2003 bytes of trace.json / 0.002 s; bytes per monitoring event of the whole program
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    total = results["events"]["3.12|w_numeric|0.01"]["total"]
+    assert f"| 1.0 | kept {500 / total:.3f}, trace.json {2003 / total:.3f} |" in report
     assert "| kept in-run bytes / trace.json bytes (worst workload) | <= 0.25 | 0.25 (met) |" in report
     assert "- CPython 3.12: python 3.12" in report and "ours 0.0.1" in report
     # start-up measured with hyperfine, including our --version and recording an empty script
-    startup = json.loads((tmp_path / "out" / "results.json").read_text())["startup"]["3.12"]
+    startup = results["startup"]["3.12"]
     assert startup["version_s"] > 0 and startup["record_empty_s"] > 0
     assert "| start-up added, ms (--version / empty script, worst) | <= 30 | n/a |" not in report
