@@ -11,8 +11,23 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
+import importlib.util
+
 import pytest
-from conftest import pyenv_python, recorder_wheel  # noqa: F401  (tests/conftest.py, the shared fixtures)
+
+
+def _shared_helpers():
+    """tests/conftest.py's plain helpers, loaded by path: `from conftest
+    import` would get whichever folder's conftest.py was imported last."""
+    spec = importlib.util.spec_from_file_location("_ct_shared_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_shared = _shared_helpers()
+pyenv_python = _shared.pyenv_python
+recorder_wheel = _shared.recorder_wheel
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
