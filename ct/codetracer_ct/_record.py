@@ -62,10 +62,13 @@ def warn(message: str) -> None:
 # --- language detection -------------------------------------------------------
 
 def is_python_target(request: Request, cwd: str) -> bool:
-    """`.py` file, `-m module`, or a file whose shebang names python."""
-    if request.module or request.target.endswith((".py", ".pyw")):
+    """`.py`/`.pyz` file, `-m module`, a folder with `__main__.py` (all of
+    which `python` runs), or a file whose shebang names python."""
+    if request.module or request.target.endswith((".py", ".pyw", ".pyz")):
         return True
     path = Path(cwd, request.target)
+    if (path / "__main__.py").is_file():
+        return True
     try:
         with open(path, "rb") as handle:
             first = handle.readline(256)

@@ -240,3 +240,10 @@ def test_pytest_runs_under_the_recorder(fake: User):
     assert b"1 passed" in done.stdout
     [row] = fake.rows()
     assert row["program"] == "-m pytest" and json.loads(row["args"]) == ["-q", "-p", "no:cacheprovider", "test_it.py"]
+
+
+def test_a_folder_with_main_is_python(fake: User):
+    fake.write("tooldir/__main__.py", "print('dir ran')\n")
+    done = fake.ct("record", "tooldir")
+    assert (done.returncode, done.stdout) == (0, b"dir ran\n"), done.stderr
+    assert fake.rows()[0]["program"] == "tooldir"
