@@ -18,10 +18,6 @@ class Measured:
     stderr: str
 
 
-def _status_to_code(status: int) -> int:
-    return os.waitstatus_to_exitcode(status)
-
-
 def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_dir: Path) -> Measured:
     """Spawn `argv` (stdout/stderr to files in `log_dir`), wait for it with
     wait4 and return what it cost. Wall time runs from spawn to exit."""
@@ -34,7 +30,7 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_dir: Pa
         (os.POSIX_SPAWN_OPEN, 2, str(err), flags, 0o644),
     ]
     old_cwd = os.getcwd()
-    os.chdir(cwd)  # posix_spawn has no cwd parameter before Python 3.13's file action
+    os.chdir(cwd)  # os.posix_spawn has no cwd parameter; the driver is single-threaded
     try:
         t0 = time.perf_counter()
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions)
@@ -42,5 +38,5 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_dir: Pa
         wall = time.perf_counter() - t0
     finally:
         os.chdir(old_cwd)
-    return Measured(_status_to_code(status), wall, int(usage.ru_maxrss),
+    return Measured(os.waitstatus_to_exitcode(status), wall, int(usage.ru_maxrss),
                     err.read_text(encoding="utf-8", errors="replace"))
