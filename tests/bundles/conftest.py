@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
-from bundles_consts import EPOCH, FAKE_VERSION
+from .bundles_consts import EPOCH, FAKE_VERSION
 
 
 def toolkit(*args: str | os.PathLike[str], env: dict[str, str] | None = None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bundles_consts import EPOCH, FAKE_VERSION
+from .bundles_consts import EPOCH, FAKE_VERSION
 
 APPIMAGE_FILES = {
     "AppRun", "codetracer.desktop", "codetracer.png", ".DirIcon", "usr", "usr/bin", "usr/bin/ct",
