@@ -46,14 +46,14 @@ windows:
 test: lint test-rust test-py
 
 test-rust:
-	cargo test --manifest-path recorder/Cargo.toml --workspace --quiet
+	PYO3_PYTHON=$(CURDIR)/$(PY) cargo test --manifest-path recorder/Cargo.toml --workspace --quiet
 
 test-py: wheel
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 lint:
 	tools/lint-errors.sh
-	cargo clippy --manifest-path recorder/Cargo.toml --workspace --quiet -- -D warnings
+	PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --manifest-path recorder/Cargo.toml --workspace --all-targets --quiet -- -D warnings
 
 # --- benchmarks (never in CI) -------------------------------------------------
 # bench/run.py sets up .venvs/bench-* itself (viztracer, upstream 0.3.0, our

@@ -353,12 +353,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if isinstance(pending, SystemExit):
         raise pending
-    if isinstance(pending, KeyboardInterrupt):
-        sys.excepthook(type(pending), pending, _strip_own_frames(pending.__traceback__))
-        _sigint_exit = True
-        return 130
     if pending is not None:
-        sys.excepthook(type(pending), pending, _strip_own_frames(pending.__traceback__))
+        # As the interpreter reports an uncaught exception, minus our frames.
+        tb = _strip_own_frames(pending.__traceback__)
+        pending.__traceback__ = tb
+        sys.excepthook(type(pending), pending, tb)
+        if isinstance(pending, KeyboardInterrupt):
+            _sigint_exit = True
+            return 130
         return 1
     return status
 

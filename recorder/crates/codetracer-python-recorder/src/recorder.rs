@@ -511,7 +511,16 @@ impl Recorder {
                 let mut key: *mut ffi::PyObject = ptr::null_mut();
                 let mut val: *mut ffi::PyObject = ptr::null_mut();
                 while ffi::PyDict_Next(ns, &mut pos, &mut key, &mut val) != 0 {
-                    if ffi::PyUnicode_CheckExact(key) == 0 || ffi::Py_TYPE(val) == self.types.builtins.module {
+                    // A namespace's own data: not modules, and not the functions and
+                    // classes it defines (they would repeat in every snapshot).
+                    let vt = ffi::Py_TYPE(val);
+                    let b = &self.types.builtins;
+                    if ffi::PyUnicode_CheckExact(key) == 0
+                        || vt == b.module
+                        || vt == b.function
+                        || vt == b.cfunction
+                        || ffi::PyType_Check(val) != 0
+                    {
                         continue;
                     }
                     let Some(var) = self.var_id_of_str(key) else { continue };

@@ -1,0 +1,4 @@
+import os
+import sys
+print("flushed", flush=True)
+os._exit(7)

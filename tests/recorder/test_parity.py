@@ -1,0 +1,199 @@
+"""Recorded runs behave byte for byte like plain runs, and the trace holds
+what happened: balanced calls, the expected functions, variables and values."""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROGRAMS, Trace
+
+SIMPLE = ["functions.py", "generators.py", "async_prog.py", "threads.py", "exceptions.py", "classes.py",
+          "containers.py", "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py"]
+
+
+@pytest.mark.parametrize("program", SIMPLE)
+def test_same_bytes_and_status_as_plain_python(record, program: str) -> None:
+    plain, recorded, trace_dir = record([program, "arg one", "ünï"])
+    assert recorded.stdout == plain.stdout
+    assert recorded.stderr == plain.stderr
+    assert recorded.returncode == plain.returncode
+    t = Trace(trace_dir)
+    assert t.balanced()
+    assert t.meta["exit_status"] == plain.returncode
+    assert t.meta["partial"] is False
+    assert t.calls()[:2] == ["<toplevel>", "<__main__>"]
+    last = t.events[-1]["Return"]["return_value"]
+    assert last == {"kind": "Int", "i": plain.returncode, "type_id": 1}
+
+
+def test_exit_statuses_match_python(record) -> None:
+    for program, status in [("exit_none.py", 0), ("exit_code.py", 3), ("exit_msg.py", 1), ("exceptions.py", 1)]:
+        plain, recorded, _ = record([program])
+        assert (plain.returncode, recorded.returncode) == (status, status), program
+    _, recorded, _ = record(["exit_msg.py"])
+    assert recorded.stderr == b"fatal: bad input\n"
+
+
+def test_functions_arguments_and_return_values(record) -> None:
+    _, recorded, trace_dir = record(["functions.py"])
+    assert recorded.returncode == 0
+    t = Trace(trace_dir)
+    assert t.calls().count("fact") == 5
+    assert [v["i"] for v in t.values_of("n")][:1] == [5]
+    assert [r["i"] for r in t.returns_of("fact")] == [1, 2, 6, 24, 120]
+    assert t.returns_of("add") == [{"kind": "Int", "i": 12, "type_id": 1}]
+    scale = t.values_of("scale")
+    assert scale and scale[0]["i"] == 2
+    rest = t.values_of("rest")[0]
+    assert rest["kind"] == "Tuple" and [e["i"] for e in rest["elements"]] == [3]
+    extra = t.values_of("extra")[0]
+    assert extra["kind"] == "Sequence" and t.type_name(extra) == "dict"
+    # Every step is followed by the full snapshot of the frame's variables.
+    steps = [i for i, e in enumerate(t.events) if "Step" in e]
+    assert len(steps) == t.meta["stats"]["steps"]
+
+
+def test_generators_balance_every_resume(record) -> None:
+    _, recorded, trace_dir = record(["generators.py"])
+    assert recorded.returncode == 0
+    t = Trace(trace_dir)
+    assert t.balanced()
+    assert t.calls().count("count") >= 6  # one Call per start/resume of the generator
+    yielded = [r.get("i") for r in t.returns_of("count")]
+    assert yielded[:3] == [0, 1, None]  # count(2) yields 0, 1, then returns
+
+
+def test_exceptions_unwind_with_the_exception(record) -> None:
+    plain, recorded, trace_dir = record(["exceptions.py"])
+    assert recorded.returncode == plain.returncode == 1
+    assert b"AppError: too big: 7" in recorded.stderr
+    t = Trace(trace_dir)
+    errors = [r for r in t.returns_of("inner") if r["kind"] == "Error"]
+    assert {e["msg"] for e in errors} == {"AppError: too big: 5", "AppError: too big: 7"}
+    assert t.returns_of("<__main__>")[-1]["kind"] == "Error"
+
+
+def test_objects_slots_and_reprs_that_raise(record) -> None:
+    plain, recorded, trace_dir = record(["classes.py"])
+    assert recorded.stdout == plain.stdout == b"25\n"
+    t = Trace(trace_dir)
+    p = t.values_of("p")[-1]
+    assert p["kind"] == "Struct" and t.type_name(p) == "Point"
+    fields = [f["name"] for f in t.types[p["type_id"]]["specific_info"]["fields"]]
+    assert fields == ["x", "y"]
+    assert [v["i"] for v in p["field_values"]] == [3, 4]
+    s = t.values_of("s")[-1]
+    assert [f["name"] for f in t.types[s["type_id"]]["specific_info"]["fields"]] == ["a", "b"]
+    bad = t.values_of("bad")[-1]
+    assert bad["kind"] in ("Struct", "Raw")  # shown by class, never by its raising __repr__
+
+
+def test_self_referencing_containers_and_scalars(record) -> None:
+    plain, recorded, trace_dir = record(["containers.py"])
+    assert recorded.stdout == plain.stdout
+    t = Trace(trace_dir)
+    lst = t.values_of("lst")[-1]
+    assert lst["elements"][2] == {"kind": "Raw", "r": "[...]", "type_id": 12}
+    d = t.values_of("d")[-1]
+    assert d["elements"][1]["elements"][1]["r"] == "{...}"
+    big = t.values_of("big")[-1]
+    assert big["kind"] == "BigInt" and big["negative"] is False
+    assert int.from_bytes(__import__("base64").b64decode(big["b"]), "big") == 2 ** 100
+    neg = t.values_of("neg")[-1]
+    assert neg["kind"] == "BigInt" and neg["negative"] is True
+    assert [e["f"] for e in t.values_of("nums")[-1]["elements"]] == ["NaN", "inf", "-0.0", "1e+16", "0.1"]
+    assert t.values_of("data")[-1]["r"] == "b\"\\x00ab'\""
+    many = t.values_of("many")[-1]
+    assert len(many["elements"]) == 33 and many["elements"][-1]["r"] == "… 68 more"
+    assert t.type_name(t.values_of("fs")[-1]) == "frozenset"
+
+
+def test_module_level_records_own_variables_only(record) -> None:
+    _, recorded, trace_dir = record(["module_state.py"])
+    assert recorded.returncode == 0
+    t = Trace(trace_dir)
+    assert "counter" in t.varnames and "name" in t.varnames
+    assert not any(n.startswith("__") and n.endswith("__") for n in t.varnames)
+    assert "os" not in t.varnames and "json" not in t.varnames
+    assert [v["i"] for v in t.values_of("counter")][-1] == 3
+
+
+def test_threads_keep_the_trace_balanced(record) -> None:
+    plain, recorded, trace_dir = record(["threads.py"])
+    assert recorded.stdout == plain.stdout
+    t = Trace(trace_dir)
+    assert t.balanced()
+    assert "worker" not in t.calls()  # main thread only (documented)
+    assert t.meta["threads"].startswith("main-only")
+    assert t.meta["metrics"]["other_thread_events"] > 0
+
+
+def test_unicode_stdin_and_stdout_bytes(record) -> None:
+    data = "ünïcode line\nsecond ✓\n".encode()
+    plain, recorded, _ = record(["stdin_echo.py"], stdin=data)
+    assert recorded.stdout == plain.stdout and b"\xc3\x9cN\xc3\x8fCODE LINE" in plain.stdout
+    plain, recorded, _ = record(["unicode_io.py"])
+    assert (recorded.stdout, recorded.stderr) == (plain.stdout, plain.stderr)
+
+
+def test_argv_sys_path_and_sibling_imports_from_another_cwd(record, tmp_path: Path) -> None:
+    script = str(PROGRAMS / "argv_path.py")
+    plain, recorded, _ = record([script, "a b", "$HOME"], cwd=tmp_path)
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stdout == plain.stdout
+    assert b"sibling import works" in recorded.stdout
+
+
+def test_run_module_with_dash_m(record) -> None:
+    plain, recorded, trace_dir = record(["-m", "pkg.tool", "x", "y"])
+    assert recorded.stdout == plain.stdout == b"__main__ ['X', 'Y']\n"
+    assert "run" in Trace(trace_dir).calls()
+    plain, recorded, _ = record(["-m", "pkg"])
+    assert recorded.stdout == plain.stdout == b"pkg main\n"
+    plain, recorded, _ = record(["-m", "no_such_module_xyz"])
+    assert (recorded.returncode, recorded.stderr) == (plain.returncode, plain.stderr)
+
+
+def test_missing_script_like_python(record, recorder_python: Path) -> None:
+    plain, recorded, trace_dir = record(["does_not_exist.py"])
+    assert recorded.returncode == plain.returncode == 2
+    assert recorded.stderr == plain.stderr
+    assert not (trace_dir / "trace_metadata.json").exists()
+
+
+def test_keyboard_interrupt_dies_of_sigint_like_python(record) -> None:
+    plain, recorded, trace_dir = record(["kbint.py"])
+    assert plain.returncode == recorded.returncode == -signal.SIGINT
+    assert recorded.stderr == plain.stderr and b"KeyboardInterrupt" in recorded.stderr
+    t = Trace(trace_dir)
+    assert t.balanced() and t.meta["partial"] is False
+
+
+def test_os_exit_leaves_a_recognisably_partial_trace_that_recovers(record, recorder_python: Path,
+                                                                   trace_check: Path) -> None:
+    import subprocess
+
+    plain, recorded, trace_dir = record(["os_exit.py"])
+    assert recorded.returncode == plain.returncode == 7
+    assert recorded.stdout == plain.stdout
+    assert not (trace_dir / "trace_metadata.json").exists()
+    assert (trace_dir / ".codetracer-partial").is_dir()
+    rec = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(trace_dir)],
+                         capture_output=True)
+    assert rec.returncode == 0, rec.stderr
+    t = Trace(trace_dir)
+    assert t.meta["partial"] is True and t.meta["reason"].startswith("ERR_")
+    assert t.balanced()
+    assert subprocess.run([str(trace_check), str(trace_dir)]).returncode == 0
+
+
+def test_coroutines_balance_every_await(record) -> None:
+    plain, recorded, trace_dir = record(["async_prog.py"])
+    assert recorded.stdout == plain.stdout == b"[('a', 2), ('b', 1)]\n"
+    t = Trace(trace_dir)
+    assert t.balanced()
+    assert t.calls().count("work") == 5  # 2 starts + 3 resumes
+    final = [r for r in t.returns_of("main") if r["kind"] == "Sequence"]
+    assert len(final) == 1 and len(final[0]["elements"]) == 2
