@@ -203,11 +203,14 @@ def _strip_own_frames(tb: types.TracebackType | None) -> types.TracebackType | N
     return tb
 
 
+_error_file: str | None = None
+
+
 def report_failure(err: RecorderError, json_errors: bool) -> int:
     """Prints a recorder failure (and its JSON forms); returns its exit code."""
     _native.log_message("error", err.message, err.code)
     line = err.to_json()
-    path = os.environ.get("CODETRACER_ERROR_FILE")
+    path = _error_file
     if path:
         try:
             with open(path, "w", encoding="utf-8") as f:
@@ -228,9 +231,11 @@ def _missing_script(path: str, exc: OSError) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global _sigint_exit
+    global _sigint_exit, _error_file
     atexit.register(_exit_like_sigint)  # registered first, so it runs last
     restore_pythonpath()
+    # Ours, not the script's: the script sees the environment plain python would.
+    _error_file = os.environ.pop("CODETRACER_ERROR_FILE", None)
     os.environ["CODETRACER_CLI_ACTIVE"] = "1"
     argv = list(sys.argv[1:] if argv is None else argv)
     json_errors = False

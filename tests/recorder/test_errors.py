@@ -1,0 +1,329 @@
+"""ADR 0004 end to end: failures that really happen (disk full, permission
+denied, out dir is a file, a panic injected into a callback, signals, a
+program that breaks the recording), each checked for exit code, structured
+error and what is left on disk; the exception hierarchy; every switch."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROGRAMS, REPO, Trace, run
+
+EXIT = {"usage": 2, "environment": 10, "target": 20, "internal": 70}
+
+
+def rec(python: Path, *args: str, cwd: Path = PROGRAMS, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
+    e.update(env or {})
+    return subprocess.run([str(python), "-m", "codetracer_python_recorder", *args], cwd=cwd, env=e,
+                          capture_output=True, timeout=120, **kw)
+
+
+def trailer(stderr: bytes) -> dict:
+    last = stderr.decode().rstrip("\n").splitlines()[-1]
+    doc = json.loads(last)
+    assert list(doc) == ["error_code", "kind", "message", "context"]
+    return doc
+
+
+# --- exception hierarchy and constants ----------------------------------------
+
+def test_exception_hierarchy_and_exit_codes(recorder_python: Path) -> None:
+    code = r"""
+import codetracer_python_recorder as c
+from codetracer_python_recorder import errors
+assert (c.EXIT_USAGE, c.EXIT_ENVIRONMENT, c.EXIT_TARGET, c.EXIT_INTERNAL) == (2, 10, 20, 70)
+for cls, kind, status in [(c.UsageError, "usage", 2), (c.EnvironmentError, "environment", 10),
+                          (c.TargetError, "target", 20), (c.InternalError, "internal", 70)]:
+    assert issubclass(cls, c.RecorderError) and issubclass(cls, Exception)
+    e = cls("msg", "ERR_X", {"k": 1})
+    assert (e.kind, e.exit_code, e.code, e.context, e.message) == (kind, status, "ERR_X", {"k": 1}, "msg")
+codes = c._native.error_codes()
+assert len({x[0] for x in codes}) == len(codes) >= 20
+assert all(status == {"usage": 2, "environment": 10, "target": 20, "internal": 70}[kind] for _, kind, status, _ in codes)
+try:
+    c.stop()
+except c.UsageError as e:
+    assert e.code == "ERR_NOT_TRACING" and type(e) is c.UsageError
+else:
+    raise AssertionError("stop() without start() must raise UsageError")
+try:
+    c.start("/tmp/x", values="everything")
+except c.UsageError as e:
+    assert e.code == "ERR_INVALID_OPTION"
+print("ok")
+"""
+    p = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
+    assert p.stdout == "ok\n", p.stderr
+
+
+def test_python_api_start_stop_trace_flush_and_tool_id(recorder_python: Path, tmp_path: Path) -> None:
+    dirs = [tmp_path / n for n in ("a", "b", "c")]
+    p = run([str(recorder_python), str(PROGRAMS / "api_use.py"), *map(str, dirs)], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().splitlines() == [
+        "tracing before: False",
+        "tracing inside: True",
+        "tracing after: False 45",
+        "stop twice: ERR_NOT_TRACING usage 2",
+        "start twice: ERR_ALREADY_TRACING",
+        "tool id: ERR_TOOL_ID_IN_USE 10 someone-else",
+    ]
+    t = Trace(dirs[0])
+    assert t.balanced() and "work" in t.calls()
+    assert t.returns_of("work") == [{"kind": "Int", "i": 45, "type_id": 1}]
+    assert (dirs[1] / "trace_metadata.json").exists()
+    assert not dirs[2].exists()
+
+
+def test_autostart_from_environment(recorder_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "auto"
+    p = run([str(recorder_python), str(PROGRAMS / "functions.py")], tmp_path, {"CODETRACER_TRACE": str(out)})
+    assert p.returncode == 0 and p.stdout == b"add 12\nfact 120\n", p.stderr
+    t = Trace(out)
+    assert "fact" in t.calls() and t.balanced()
+
+
+# --- usage errors: flags and environment variables -------------------------------
+
+@pytest.mark.parametrize("env,flag,name", [
+    ({"CODETRACER_ON_RECORDER_ERROR": "explode"}, [], "CODETRACER_ON_RECORDER_ERROR"),
+    ({"CODETRACER_REQUIRE_TRACE": "maybe"}, [], "CODETRACER_REQUIRE_TRACE"),
+    ({"CODETRACER_KEEP_PARTIAL_TRACE": "2"}, [], "CODETRACER_KEEP_PARTIAL_TRACE"),
+    ({"CODETRACER_LOG_LEVEL": "loud"}, [], "CODETRACER_LOG_LEVEL"),
+    ({"CODETRACER_JSON_ERRORS": "y e s"}, [], "CODETRACER_JSON_ERRORS"),
+    ({}, ["--on-recorder-error", "explode"], "--on-recorder-error"),
+    ({}, ["--values", "all"], "values"),
+    ({}, ["--max-depth", "-1"], "--max-depth"),
+    ({}, ["--format", "binary"], "ERR_FORMAT_UNSUPPORTED"),
+    ({}, ["--no-such-flag"], "--no-such-flag"),
+])
+def test_invalid_switches_are_usage_errors_naming_the_source(recorder_python: Path, tmp_path: Path, env, flag, name) -> None:
+    p = rec(recorder_python, *flag, "--json-errors", "-o", str(tmp_path / "t"), "functions.py", env=env)
+    assert p.returncode == 2, p.stderr
+    assert p.stdout == b""
+    assert name.encode() in p.stderr
+    doc = trailer(p.stderr)
+    assert doc["kind"] == "usage" and doc["error_code"].startswith("ERR_")
+    assert not (tmp_path / "t" / "trace_metadata.json").exists()
+
+
+def test_switches_from_environment(recorder_python: Path, tmp_path: Path) -> None:
+    log = tmp_path / "diag.log"
+    target = tmp_path / "file"
+    target.write_text("not a dir")
+    p = rec(recorder_python, "-o", str(target), "functions.py",
+            env={"CODETRACER_JSON_ERRORS": "1", "CODETRACER_LOG_FILE": str(log)})
+    assert p.returncode == 10
+    assert trailer(p.stderr)["error_code"] == "ERR_TRACE_DIR_NOT_DIR"
+    assert b"codetracer-python-recorder: error" not in p.stderr  # diagnostics went to the log file
+    assert "ERR_TRACE_DIR_NOT_DIR" in log.read_text()
+    assert "run_id=" in log.read_text() and "trace_id=" in log.read_text()
+
+
+# --- environment failures -------------------------------------------------------
+
+def test_out_dir_is_a_file(recorder_python: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    err_file = tmp_path / "err.json"
+    p = rec(recorder_python, "--json-errors", "-o", str(target), "functions.py",
+            env={"CODETRACER_ERROR_FILE": str(err_file)})
+    assert p.returncode == 10 and p.stdout == b""
+    doc = trailer(p.stderr)
+    assert (doc["error_code"], doc["kind"]) == ("ERR_TRACE_DIR_NOT_DIR", "environment")
+    assert json.loads(err_file.read_text()) == doc
+    assert target.read_text() == "keep me"
+
+
+def test_out_dir_is_a_file_under_disable_runs_the_program(recorder_python: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("x")
+    p = rec(recorder_python, "--on-recorder-error", "disable", "-o", str(target), "exit_code.py")
+    assert p.returncode == 3  # the script's own status
+    assert b"ERR_TRACE_DIR_NOT_DIR" in p.stderr and b"untraced" in p.stderr
+    p = rec(recorder_python, "--on-recorder-error", "disable", "--require-trace", "--json-errors", "-o", str(target),
+            "exit_code.py")
+    assert p.returncode == 10 and trailer(p.stderr)["error_code"] == "ERR_TRACE_DIR_NOT_DIR"
+
+
+def test_permission_denied(recorder_python: Path, tmp_path: Path) -> None:
+    # An immutable folder refuses new entries even to root (EPERM).
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        p = rec(recorder_python, "--json-errors", "-o", str(locked / "trace"), "functions.py")
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert p.returncode == 10, p.stderr
+    doc = trailer(p.stderr)
+    assert doc["error_code"] == "ERR_PERMISSION_DENIED" and doc["kind"] == "environment"
+    assert p.stdout == b""
+    assert not (locked / "trace").exists()
+
+
+def _fsize_limit(limit: int):
+    def setup() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return setup
+
+
+def test_disk_full_aborts_with_no_trace_left(recorder_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    p = rec(recorder_python, "--json-errors", "-o", str(out), "writes_a_lot.py", preexec_fn=_fsize_limit(256 * 1024))
+    assert p.returncode == 10, p.stderr
+    doc = trailer(p.stderr)
+    assert (doc["error_code"], doc["kind"]) == ("ERR_DISK_FULL", "environment")
+    assert b"done" not in p.stdout  # abort stops the program
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_disk_full_under_disable_lets_the_program_finish(recorder_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    p = rec(recorder_python, "--on-recorder-error=disable", "-o", str(out), "writes_a_lot.py",
+            preexec_fn=_fsize_limit(256 * 1024))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(b"done ")
+    assert b"ERR_DISK_FULL" in p.stderr and b"warning" in p.stderr
+    assert not (out / "trace_metadata.json").exists()
+
+
+# --- target errors ----------------------------------------------------------------
+
+def test_target_exception_is_the_programs_failure_not_the_recorders(recorder_python: Path, tmp_path: Path) -> None:
+    p = rec(recorder_python, "--json-errors", "-o", str(tmp_path / "t"), "exceptions.py")
+    assert p.returncode == 1
+    assert p.stderr.rstrip().endswith(b"AppError: too big: 7")  # no JSON trailer: the recorder did not fail
+    t = Trace(tmp_path / "t")
+    assert t.meta["partial"] is False and t.meta["exit_status"] == 1
+
+
+def test_program_freeing_the_tool_id_is_a_target_error(recorder_python: Path, tmp_path: Path) -> None:
+    p = rec(recorder_python, "--json-errors", "-o", str(tmp_path / "t"), "frees_tool.py")
+    assert p.stdout == b"4\n"
+    assert p.returncode == 20
+    assert trailer(p.stderr)["error_code"] == "ERR_TARGET_MONITORING_CHANGED"
+    assert not (tmp_path / "t" / "trace_metadata.json").exists()
+    p = rec(recorder_python, "--keep-partial-trace", "-o", str(tmp_path / "k"), "frees_tool.py")
+    assert p.returncode == 20
+    t = Trace(tmp_path / "k")
+    assert (t.meta["partial"], t.meta["reason"]) == (True, "ERR_TARGET_MONITORING_CHANGED")
+    assert t.balanced()
+
+
+def test_require_trace_with_nothing_traced(recorder_python: Path, tmp_path: Path) -> None:
+    never = PROGRAMS / "helper_mod.py"  # never imported by functions.py
+    p = rec(recorder_python, "--require-trace", "--json-errors", "--activation-path", str(never),
+            "-o", str(tmp_path / "t"), "functions.py")
+    assert p.stdout == b"add 12\nfact 120\n"
+    assert p.returncode == 20
+    assert trailer(p.stderr)["error_code"] == "ERR_NOTHING_TRACED"
+    assert not (tmp_path / "t" / "trace_metadata.json").exists()
+    # Without --require-trace the same run succeeds with the script's status.
+    p = rec(recorder_python, "--activation-path", str(never), "-o", str(tmp_path / "u"), "functions.py")
+    assert p.returncode == 0
+
+
+def test_activation_path_records_only_that_file(recorder_python: Path, tmp_path: Path) -> None:
+    p = rec(recorder_python, "--activation-path", str(PROGRAMS / "helper_mod.py"), "-o", str(tmp_path / "t"),
+            "argv_path.py")
+    assert p.returncode == 0, p.stderr
+    t = Trace(tmp_path / "t")
+    assert t.calls() == ["<toplevel>", "<helper_mod>"]
+    steps = [e["Step"] for e in t.events if "Step" in e]
+    assert steps and {t.paths[s["path_id"]] for s in steps} == {str(PROGRAMS / "helper_mod.py")}
+
+
+# --- signals ------------------------------------------------------------------------
+
+def _start_sleeper(python: Path, out: Path) -> subprocess.Popen:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_")}
+    p = subprocess.Popen([str(python), "-m", "codetracer_python_recorder", "-o", str(out), "sleeper.py"],
+                         cwd=PROGRAMS, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None
+    assert p.stdout.readline() == b"ready\n"
+    time.sleep(0.3)
+    return p
+
+
+def test_sigint_during_recording_finishes_the_trace(recorder_python: Path, tmp_path: Path) -> None:
+    p = _start_sleeper(recorder_python, tmp_path / "t")
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGINT
+    assert b"KeyboardInterrupt" in err
+    t = Trace(tmp_path / "t")
+    assert t.meta["partial"] is False and t.balanced()
+    assert t.calls().count("tick") >= 5
+
+
+def test_sigterm_leaves_only_a_recognisably_partial_trace(recorder_python: Path, tmp_path: Path,
+                                                          trace_check: Path) -> None:
+    out = tmp_path / "t"
+    p = _start_sleeper(recorder_python, out)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGTERM
+    assert not (out / "trace_metadata.json").exists() and not (out / "trace.json").exists()
+    assert (out / ".codetracer-partial" / "events.bin").exists()
+    r = rec(recorder_python, "recover", str(out))
+    assert r.returncode == 0, r.stderr
+    t = Trace(out)
+    assert t.meta["partial"] is True and t.meta["recovered"] is True
+    assert subprocess.run([str(trace_check), str(out)]).returncode == 0
+
+
+# --- a panic injected into a callback (test-only build) ----------------------------
+
+@pytest.fixture(scope="session")
+def fault_python(tmp_path_factory: pytest.TempPathFactory, python312: Path) -> Path:
+    """CPython 3.12 with a recorder built with the `fault-injection` feature."""
+    out = tmp_path_factory.mktemp("fault-wheel")
+    env = dict(os.environ, CARGO_TARGET_DIR=str(REPO / ".cache" / "fault-target"))
+    subprocess.run([str(REPO / ".venv" / "bin" / "maturin"), "build", "--release", "--quiet", "--features",
+                    "fault-injection", "-o", str(out)],
+                   check=True, env=env, cwd=REPO / "recorder")
+    venv = tmp_path_factory.mktemp("fault-venv")
+    subprocess.run([str(python312), "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", *map(str, out.glob("*.whl"))], check=True)
+    return python
+
+
+def test_release_wheel_has_no_fault_injection(recorder_python: Path) -> None:
+    p = subprocess.run([str(recorder_python), "-c", "import codetracer_python_recorder as c; print(c._native.FAULT_INJECTION)"],
+                       capture_output=True, text=True)
+    assert p.stdout == "False\n"
+
+
+def test_panic_in_callback_is_contained_abort(fault_python: Path, tmp_path: Path) -> None:
+    p = rec(fault_python, "--json-errors", "-o", str(tmp_path / "t"), "functions.py",
+            env={"CODETRACER_TEST_FAULT": "panic-after:20"})
+    assert p.returncode == 70, p.stderr
+    doc = trailer(p.stderr)
+    assert (doc["error_code"], doc["kind"]) == ("ERR_PANIC", "internal")
+    assert b"injected fault" in p.stderr  # the payload is logged
+    assert not (tmp_path / "t" / "trace_metadata.json").exists()
+
+
+def test_panic_in_callback_under_disable_keeps_partial_trace(fault_python: Path, tmp_path: Path) -> None:
+    p = rec(fault_python, "--on-recorder-error", "disable", "--keep-partial-trace", "-o", str(tmp_path / "t"),
+            "functions.py", env={"CODETRACER_TEST_FAULT": "panic-after:20"})
+    assert p.returncode == 0
+    assert p.stdout == b"add 12\nfact 120\n"
+    assert b"recording disabled" in p.stderr
+    t = Trace(tmp_path / "t")
+    assert (t.meta["partial"], t.meta["reason"]) == (True, "ERR_PANIC")
+    assert t.meta["metrics"]["panics_caught"] == 1 and t.meta["metrics"]["detaches"] == 1
+    assert t.balanced()
