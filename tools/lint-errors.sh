@@ -16,8 +16,9 @@ or when any Cargo.toml under ROOT (the façade's too) names anyhow or eyre.
 Not checked: ROOT/crates/recorder-errors/ (the error façade), the logging
 module (files named logging.rs, folders named logging/), build.rs (build
 scripts talk to cargo on stdout), folders named tests/, benches/, target/ or
-starting with a dot, comment lines, and everything from a `#[cfg(test)]` line
-to the end of its file (test modules go last by convention).
+starting with a dot, comment lines, and everything from a `#[cfg(test)]` or
+`#[cfg(feature = "fault-injection")]` line to the end of its file (test
+modules and the test-only fault injector go last by convention).
 
 Use recorder_errors instead: bug!/ensure_internal! for broken invariants,
 usage!/enverr!/target! for classified failures, the logging module for
@@ -61,7 +62,7 @@ list_manifests() { # every Cargo.toml, the façade's included
 rust_violations() {
     awk '
         FNR == 1 { in_tests = 0 }
-        /^[ \t]*#\[cfg\(test\)\]/ { in_tests = 1 }
+        /^[ \t]*#\[cfg\((test|feature = "fault-injection")\)\]/ { in_tests = 1 }
         in_tests { next }
         /^[ \t]*\/\// { next }
         /\.unwrap\(\)|\.expect\(|(^|[^A-Za-z0-9_])(panic|unreachable|todo|unimplemented|println|eprintln|print|eprint|dbg)!\(/ {

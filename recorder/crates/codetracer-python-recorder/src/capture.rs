@@ -10,6 +10,7 @@
 use std::hash::Hasher;
 use std::os::raw::c_int;
 use std::ptr::addr_of_mut;
+use std::rc::Rc;
 
 use pyo3::ffi;
 use rustc_hash::{FxHashMap, FxHasher};
@@ -40,8 +41,8 @@ struct ClassInfo {
     generic_getattr: bool,
     has_dict: bool,
     /// Names in `__slots__` along the MRO (strong refs).
-    slots: Vec<*mut ffi::PyObject>,
-    qualname: String,
+    slots: Rc<[*mut ffi::PyObject]>,
+    qualname: Rc<str>,
     /// Safe to show by the class name with `repr` (C types we know).
     exception: bool,
 }
@@ -138,8 +139,8 @@ impl TypeTable {
                 scalar_type,
                 generic_getattr,
                 has_dict,
-                slots,
-                qualname,
+                slots: slots.into(),
+                qualname: qualname.into(),
                 exception: flags & ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS != 0,
             }
         }
@@ -328,12 +329,15 @@ pub enum Identity {
 pub struct Encoder {
     pub bounds: Bounds,
     active: Vec<*mut ffi::PyObject>,
+    /// Field names and values of the objects being encoded (a stack: each
+    /// object uses the region above its parent's).
     names: Vec<*mut ffi::PyObject>,
+    vals: Vec<*mut ffi::PyObject>,
 }
 
 impl Encoder {
     pub fn new(bounds: Bounds) -> Self {
-        Self { bounds, active: Vec::new(), names: Vec::new() }
+        Self { bounds, active: Vec::new(), names: Vec::new(), vals: Vec::new() }
     }
 
     /// Whether `obj`'s value can be compared by identity.
@@ -567,57 +571,62 @@ impl Encoder {
     }
 
     unsafe fn object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, out: &mut Vec<u8>, depth: u32) {
-        let marker = b"<...>";
-        if self.cut(obj, depth, out, marker) {
+        if self.cut(obj, depth, out, b"<...>") {
             return;
         }
         // SAFETY: GIL held; the class uses the default attribute lookup, so
         // reading `__dict__` and slot members runs no user code.
         unsafe {
-            self.names.clear();
-            let mut values: Vec<*mut ffi::PyObject> = Vec::new();
             let (has_dict, slots, qualname) = {
                 let info = t.class(defs, tp);
-                (info.has_dict, info.slots.clone(), info.qualname.clone())
+                (info.has_dict, Rc::clone(&info.slots), Rc::clone(&info.qualname))
             };
-            for name in &slots {
+            let base = self.names.len();
+            let max = self.bounds.max_items as usize;
+            for name in slots.iter() {
+                if self.names.len() - base >= max {
+                    break;
+                }
                 let val = ffi::PyObject_GetAttr(obj, *name);
                 if val.is_null() {
                     ffi::PyErr_Clear();
                     continue;
                 }
                 self.names.push(*name);
-                values.push(val);
+                self.vals.push(val);
             }
             let mut dict: *mut ffi::PyObject = std::ptr::null_mut();
             if has_dict {
-                dict = ffi::PyObject_GetAttrString(obj, c"__dict__".as_ptr());
+                dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
                 if dict.is_null() || ffi::PyDict_Check(dict) == 0 {
                     ffi::PyErr_Clear();
                 } else {
                     let mut pos: ffi::Py_ssize_t = 0;
                     let mut key: *mut ffi::PyObject = std::ptr::null_mut();
                     let mut val: *mut ffi::PyObject = std::ptr::null_mut();
-                    while (self.names.len() as u32) < self.bounds.max_items && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
+                    while self.names.len() - base < max && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
                         if ffi::PyUnicode_Check(key) == 0 {
                             continue;
                         }
                         ffi::Py_INCREF(val);
                         self.names.push(key);
-                        values.push(val);
+                        self.vals.push(val);
                     }
                 }
             }
-            let names = std::mem::take(&mut self.names);
-            let type_id = t.struct_type(defs, tp, &names, &qualname);
-            v::put_container_head(out, vtag::STRUCT, type_id, values.len() as u32);
+            let type_id = t.struct_type(defs, tp, &self.names[base..], &qualname);
+            let n = self.names.len() - base;
+            v::put_container_head(out, vtag::STRUCT, type_id, n as u32);
             self.active.push(obj);
-            for val in &values {
-                self.value(t, defs, *val, out, depth + 1);
-                ffi::Py_DECREF(*val);
+            for k in 0..n {
+                let val = self.vals[base + k];
+                self.value(t, defs, val, out, depth + 1);
             }
             self.active.pop();
-            self.names = names;
+            for val in self.vals.drain(base..) {
+                ffi::Py_DECREF(val);
+            }
+            self.names.truncate(base);
             if !dict.is_null() {
                 ffi::Py_DECREF(dict);
             }

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 static COUNTDOWN: OnceLock<AtomicI64> = OnceLock::new();
 
+#[cfg(feature = "fault-injection")]
 #[allow(clippy::panic)]
 pub fn maybe_panic() {
     let c = COUNTDOWN.get_or_init(|| {
