@@ -655,7 +655,7 @@ unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
     unsafe {
         let mut overflow: c_int = 0;
         let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
-        if overflow == 0 && !(i == -1 && !ffi::PyErr_Occurred().is_null()) {
+        if overflow == 0 && (i != -1 || ffi::PyErr_Occurred().is_null()) {
             return v::put_int(out, type_id, i);
         }
         ffi::PyErr_Clear();

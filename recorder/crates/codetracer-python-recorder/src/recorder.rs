@@ -366,6 +366,7 @@ impl Recorder {
         if nargs > 0 {
             match frames::localsplus(self.cfg.layout, frame, code) {
                 Some(locals) => {
+                    #[allow(clippy::needless_range_loop)] // `i` indexes the frame's slots too
                     for i in 0..nargs {
                         // SAFETY: `i` < the code's localsplus count; the frame is live.
                         let mut obj = unsafe { *locals.add(i) };
