@@ -334,7 +334,13 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     if let Some(status) = exit_status {
         meta.insert("exit_status".into(), json!(status));
     }
-    meta.insert("metrics".into(), metrics_json(&metrics, s.detaches));
+    let metrics_doc = metrics_json(&metrics, s.detaches);
+    if metrics.dropped_events > 0 || s.detaches > 0 || PANICS.load(Ordering::Relaxed) > 0 {
+        log::warn!("recorder metrics: {metrics_doc}");
+    } else {
+        log::info!("recorder metrics: {metrics_doc}");
+    }
+    meta.insert("metrics".into(), metrics_doc);
     let mut timings = Map::new();
     timings.insert("drain_seconds".into(), json!(drain_seconds));
     timings.insert("recording_seconds".into(), json!(s.started.elapsed().as_secs_f64()));
