@@ -186,5 +186,9 @@ METHOD = """
   `--upstream-scale` because it is ~10⁴ ns/event; ns/event does not depend on the scale.
 - Goals: "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
-  Absolute times on shared machines vary between sessions; compare rows of the same table.
+  Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of
+  w_mixed lasts only ~40 ms at scale 0.1, so its in-run ns/event carry tens of ns of noise (even below 0).
+- Scale 1: `make bench BENCH_ARGS="--scale 1"`; our `--values=locals` trace.json alone is then ~15 GB for
+  w_mixed (≈12 kB/event above), so check the free disk first. The tests of this harness are in `tests/bench/`
+  (no timing assertions).
 """
