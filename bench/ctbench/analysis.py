@@ -112,17 +112,17 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
                     None if g is None else g <= L["inrun_ratio"]))
     up = col("upstream", "ns_inrun")
     ours = col("ours-locals", "ns_inrun")
-    speed = [None if u is None or o is None or o <= 0 else u / o for u, o in zip(up, ours)]
+    speed = [None if u is None or o is None or o <= 0 else u / o for u, o in zip(up, ours, strict=True)]
     s = _worst(speed, high=False)
     out.append(Goal(python, "fewer ns/event than upstream 0.3.0 (worst workload)", f">= {L['upstream_speedup']:g}x",
                     s, None if s is None else s >= L["upstream_speedup"]))
     frac = [None if k is None or t in (None, 0) else k / t
-            for k, t in zip(col("ours-locals", "kept_bytes"), col("ours-locals", "trace_bytes"))]
+            for k, t in zip(col("ours-locals", "kept_bytes"), col("ours-locals", "trace_bytes"), strict=True)]
     f = _worst(frac)
     out.append(Goal(python, "kept in-run bytes / trace.json bytes (worst workload)", f"<= {L['kept_fraction']:g}",
                     f, None if f is None else f <= L["kept_fraction"]))
     nv = [None if n is None or r in (None, 0) or r <= 0 else n / r
-          for n, r in zip(col("ours-none", "ns_inrun"), col("floor-record8", "ns_inrun"))]
+          for n, r in zip(col("ours-none", "ns_inrun"), col("floor-record8", "ns_inrun"), strict=True)]
     n = _worst(nv)
     out.append(Goal(python, "ns/event --values=none / 8-byte-record floor (worst)", f"<= {L['none_vs_floor']:g}x",
                     n, None if n is None else n <= L["none_vs_floor"]))

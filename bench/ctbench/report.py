@@ -169,8 +169,9 @@ METHOD = """
   with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain python's, or the
   benchmark fails loudly.
 - Events: LINE + PY_START + PY_RESUME + PY_RETURN + PY_YIELD, counted once per interpreter/workload/scale by
-  the `_ctfloor` extension in mode `count` (cached in `bench/out/events.json`, beside `--json`). "main" events are those of
-  running the script as `__main__` minus those of importing it (its `main()`); "all" is the whole program.
+  the `_ctfloor` extension in mode `count` (cached in `bench/out/events.json`, beside `--json`). "main" events
+  are those of running the script as `__main__` minus those of importing it (its `main()`); "all" is the whole
+  program.
 - in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`);
   in-run ns/event = (in-run − plain `main()`) / main events.
 - whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`); whole
