@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import atexit
 import importlib.machinery
-import importlib.util
 import os
-import signal
 import sys
 import time
 import types
-from dataclasses import dataclass, field
-from typing import NoReturn, Sequence
+TYPE_CHECKING = False  # not `from typing import ...`: start-up cost
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 from . import _native
 from .errors import RecorderError, UsageError
@@ -73,24 +73,26 @@ _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_
 _INT_OPTS = {"max_depth", "max_items", "max_str"}
 
 
-@dataclass
 class Options:
-    trace_dir: str | None = None
-    format: str = "json"
-    activation_path: str | None = None
-    values: str | None = None
-    max_depth: int | None = None
-    max_items: int | None = None
-    max_str: int | None = None
-    on_recorder_error: str | None = None
-    log_level: str | None = None
-    log_file: str | None = None
-    require_trace: bool | None = None
-    keep_partial_trace: bool | None = None
-    json_errors: bool | None = None
-    module: str | None = None
-    script: str | None = None
-    script_args: list[str] = field(default_factory=list)
+    """The parsed command line (a plain class: dataclasses costs start-up time)."""
+
+    def __init__(self) -> None:
+        self.trace_dir: str | None = None
+        self.format = "json"
+        self.activation_path: str | None = None
+        self.values: str | None = None
+        self.max_depth: int | None = None
+        self.max_items: int | None = None
+        self.max_str: int | None = None
+        self.on_recorder_error: str | None = None
+        self.log_level: str | None = None
+        self.log_file: str | None = None
+        self.require_trace: bool | None = None
+        self.keep_partial_trace: bool | None = None
+        self.json_errors: bool | None = None
+        self.module: str | None = None
+        self.script: str | None = None
+        self.script_args: list[str] = []
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -188,6 +190,7 @@ def _exit_like_sigint() -> None:
     uncaught KeyboardInterrupt (so the parent sees the same status)."""
     if not _sigint_exit:
         return
+    import signal  # imports enum: only on this path
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -289,12 +292,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.excepthook(type(exc), exc, None)
             return 1
     else:
+        from importlib.util import find_spec
+
         sys.argv = ["-m", *o.script_args]
         sys.path[0] = os.getcwd()
         try:
-            spec = importlib.util.find_spec(o.module)
+            spec = find_spec(o.module)
             if spec is not None and spec.submodule_search_locations is not None:
-                spec = importlib.util.find_spec(o.module + ".__main__")
+                spec = find_spec(o.module + ".__main__")
         except Exception:  # noqa: BLE001 - runpy reports it below, as python -m does
             spec = None
         program = spec.origin if spec is not None and spec.origin else o.module

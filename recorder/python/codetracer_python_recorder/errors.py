@@ -8,9 +8,6 @@ the program's own status, exactly like ``python script.py``.
 """
 from __future__ import annotations
 
-import json
-from typing import Any
-
 __all__ = [
     "EXIT_USAGE",
     "EXIT_ENVIRONMENT",
@@ -36,7 +33,7 @@ class RecorderError(Exception):
     kind: str = "internal"
     exit_code: int = EXIT_INTERNAL
 
-    def __init__(self, message: str, code: str = "ERR_INTERNAL", context: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, code: str = "ERR_INTERNAL", context: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -47,6 +44,8 @@ class RecorderError(Exception):
 
     def to_json(self) -> str:
         """The one-line JSON diagnostic (``--json-errors``)."""
+        import json  # only on the error path: keeps start-up light
+
         return json.dumps(
             {"error_code": self.code, "kind": self.kind, "message": self.message,
              "context": {k: str(v) for k, v in self.context.items()}},

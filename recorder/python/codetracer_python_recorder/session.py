@@ -9,13 +9,16 @@ environment variables).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from pathlib import Path
-from typing import Any, Iterator
+
+TYPE_CHECKING = False  # not `from typing import ...`: typing costs ~15 ms of start-up
 
 from . import _native
+
+if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotations need them
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["start", "stop", "trace", "is_tracing", "flush"]
 
@@ -41,6 +44,8 @@ def start(
     log_file: str | None = None,
 ) -> Path:
     """Start recording this thread into ``trace_dir``; returns the folder."""
+    from pathlib import Path
+
     if program is None:
         program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>"
     if args is None:
@@ -82,11 +87,15 @@ def flush() -> None:
     _native.flush()
 
 
-@contextlib.contextmanager
-def trace(trace_dir: str | os.PathLike[str], **options: Any) -> Iterator[Path]:
+class trace:  # noqa: N801 - used as a function: `with trace(dir):`
     """Record the body of a ``with`` block into ``trace_dir``."""
-    path = start(trace_dir, **options)
-    try:
-        yield path
-    finally:
+
+    def __init__(self, trace_dir: str | os.PathLike[str], **options: Any) -> None:
+        self._dir = trace_dir
+        self._options = options
+
+    def __enter__(self) -> Path:
+        return start(self._dir, **self._options)
+
+    def __exit__(self, *exc: object) -> None:
         stop()

@@ -1,72 +1,79 @@
-//! Reading the running frame's locals without building dicts.
+//! Reading the running frame without creating frame objects.
 //!
-//! `sys.monitoring` hands LINE callbacks only `(code, line)`. The frame that
-//! runs `code` is the thread's current frame (`PyEval_GetFrame`). On the
-//! CPython versions whose frame layout we know (3.12, 3.13: both keep the
-//! code object first and `localsplus` at offset 72 of `_PyInterpreterFrame`,
-//! and the interpreter frame pointer at offset 24 of `PyFrameObject`) we read
-//! the fast locals in place, which is what makes per-line capture cheap. Each
-//! read is checked against the code object the event came with; on a
-//! mismatch, or on any other version, callers fall back to `frame.f_locals`.
-
-use std::os::raw::c_void;
+//! `sys.monitoring` hands callbacks the code object, not the frame. The
+//! frame that runs it is the thread's current interpreter frame. On the
+//! CPython versions whose layouts we know we read it straight from the
+//! thread state — no `PyFrameObject` is materialised (which would cost an
+//! allocation per call) — and take the fast locals (`localsplus`) and the
+//! namespace of module/class bodies (`f_locals`) in place. Offsets come from
+//! each version's headers:
+//!
+//! | version | current frame | `_PyInterpreterFrame` |
+//! | --- | --- | --- |
+//! | 3.12 | `tstate->cframe` (56) `->current_frame` (0) | code 0, `f_locals` 40, `localsplus` 72 |
+//! | 3.13 | `tstate->current_frame` (72) | executable 0, `f_locals` 40, `localsplus` 72 |
+//!
+//! Every read is checked against the code object the event came with; on a
+//! mismatch (or another version) values are skipped and counted, never
+//! guessed.
 
 use pyo3::ffi;
 
 /// Offsets for one CPython minor version.
 #[derive(Clone, Copy, Debug)]
 pub struct Layout {
-    /// `PyFrameObject.f_frame`.
-    frame_obj_iframe: usize,
-    /// `_PyInterpreterFrame.localsplus`.
-    iframe_localsplus: usize,
+    tstate_frame: usize,
+    via_cframe: bool,
 }
+
+const IFRAME_F_LOCALS: usize = 40;
+const IFRAME_LOCALSPLUS: usize = 72;
 
 impl Layout {
     /// The layout for `(major, minor)`, if known.
     pub fn for_version(major: u8, minor: u8) -> Option<Self> {
         match (major, minor) {
-            (3, 12) | (3, 13) => Some(Self { frame_obj_iframe: 24, iframe_localsplus: 72 }),
+            (3, 12) => Some(Self { tstate_frame: 56, via_cframe: true }),
+            (3, 13) => Some(Self { tstate_frame: 72, via_cframe: false }),
             _ => None,
         }
     }
 }
 
-/// The current frame object of this thread (borrowed), or null.
+/// The thread's current interpreter frame if it runs `code`, else null.
 #[inline]
-pub fn current_frame() -> *mut ffi::PyFrameObject {
-    // SAFETY: called with the GIL held from a monitoring callback.
-    unsafe { ffi::PyEval_GetFrame() }
-}
-
-/// The interpreter frame behind a frame object: a stable identity for the
-/// activation (generators keep theirs across resumes).
-#[inline]
-pub fn iframe_of(layout: Option<Layout>, frame: *mut ffi::PyFrameObject) -> usize {
-    match layout {
-        // SAFETY: `frame` is a live frame object and the offset is that of
-        // `f_frame` on this interpreter version.
-        Some(l) if !frame.is_null() => unsafe { *((frame as *const u8).add(l.frame_obj_iframe) as *const usize) },
-        _ => frame as usize,
+pub fn current(layout: Option<Layout>, tstate: usize, code: *mut ffi::PyObject) -> usize {
+    let Some(l) = layout else { return 0 };
+    if tstate == 0 {
+        return 0;
     }
-}
-
-/// Pointer to the first fast local of `frame` if it runs `code`.
-#[inline]
-pub fn localsplus(layout: Option<Layout>, frame: *mut ffi::PyFrameObject, code: *mut ffi::PyObject) -> Option<*const *mut ffi::PyObject> {
-    let l = layout?;
-    if frame.is_null() {
-        return None;
-    }
-    // SAFETY: as in `iframe_of`; the first word of the interpreter frame is
-    // its code object (`f_code` in 3.12, `f_executable` in 3.13).
+    // SAFETY: `tstate` is this thread's live PyThreadState and the offsets
+    // are those of this interpreter version; the frame pointer is checked
+    // against the code object before use.
     unsafe {
-        let iframe = *((frame as *const u8).add(l.frame_obj_iframe) as *const *const c_void);
-        if iframe.is_null() || *(iframe as *const *mut ffi::PyObject) != code {
-            return None;
+        let mut p = *((tstate + l.tstate_frame) as *const usize);
+        if l.via_cframe && p != 0 {
+            p = *(p as *const usize);
         }
-        Some((iframe as *const u8).add(l.iframe_localsplus) as *const *mut ffi::PyObject)
+        if p != 0 && *(p as *const *mut ffi::PyObject) == code {
+            p
+        } else {
+            0
+        }
     }
+}
+
+/// Pointer to the first fast local of a frame returned by [`current`].
+#[inline]
+pub fn localsplus(iframe: usize) -> *const *mut ffi::PyObject {
+    (iframe + IFRAME_LOCALSPLUS) as *const *mut ffi::PyObject
+}
+
+/// The namespace dict of a module or class body frame (borrowed; may be null).
+#[inline]
+pub fn namespace(iframe: usize) -> *mut ffi::PyObject {
+    // SAFETY: `iframe` was validated by [`current`].
+    unsafe { *((iframe + IFRAME_F_LOCALS) as *const *mut ffi::PyObject) }
 }
 
 /// The object a cell holds (borrowed; null when empty).

@@ -82,6 +82,9 @@ struct Slot {
     hash: u64,
 }
 
+/// `SlotInfo::var` of a slot that is never shown.
+const HIDDEN: u32 = u32::MAX;
+
 const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0 };
 
 struct Frame {
@@ -116,6 +119,8 @@ pub struct Recorder {
     pub writer: StreamWriter,
     scratch: Vec<u8>,
     codes: FxHashMap<usize, u32>,
+    last_code: usize,
+    last_idx: u32,
     infos: Vec<CodeInfo>,
     held_codes: Vec<*mut ffi::PyObject>,
     paths: FxHashMap<String, u32>,
@@ -157,6 +162,8 @@ impl Recorder {
             writer,
             scratch: Vec::with_capacity(4096),
             codes: FxHashMap::default(),
+            last_code: 0,
+            last_idx: 0,
             infos: Vec::new(),
             held_codes: Vec::new(),
             paths,
@@ -188,6 +195,12 @@ impl Recorder {
             self.metrics.other_thread_events += 1;
             false
         }
+    }
+
+    /// The running interpreter frame of `code` (0 when it cannot be read).
+    #[inline]
+    fn frame_of(&self, code: *mut ffi::PyObject) -> usize {
+        frames::current(self.cfg.layout, self.thread, code)
     }
 
     fn path_id(&mut self, path: &str) -> u32 {
@@ -227,10 +240,16 @@ impl Recorder {
     /// Index of the per-code facts, computed on first sight.
     #[inline]
     fn code_idx(&mut self, code: *mut ffi::PyObject) -> u32 {
-        if let Some(i) = self.codes.get(&(code as usize)) {
-            return *i;
+        if code as usize == self.last_code {
+            return self.last_idx;
         }
-        self.describe_code(code)
+        let idx = match self.codes.get(&(code as usize)) {
+            Some(i) => *i,
+            None => self.describe_code(code),
+        };
+        self.last_code = code as usize;
+        self.last_idx = idx;
+        idx
     }
 
     #[cold]
@@ -288,7 +307,8 @@ impl Recorder {
             let frees = get_names(code, c"co_freevars");
             for name in local_names(code) {
                 let cell = cells.contains(&name) || frees.contains(&name);
-                let var = self.var_id(&name);
+                // Implicit slots (`__class__`, a comprehension's `.0`) are not the program's variables.
+                let var = if is_dunder(name.as_bytes()) || name.starts_with('.') { HIDDEN } else { self.var_id(&name) };
                 info.slots.push(SlotInfo { var, cell });
             }
         }
@@ -347,14 +367,13 @@ impl Recorder {
             self.active = true;
             self.activation_depth = self.stack.len();
         }
-        let frame = frames::current_frame();
-        let iframe = frames::iframe_of(self.cfg.layout, frame);
-        self.push_call(idx, code, frame, iframe, resumed);
+        let iframe = self.frame_of(code);
+        self.push_call(idx, iframe, resumed);
         self.maybe_flush();
         Ret::Continue
     }
 
-    fn push_call(&mut self, idx: u32, code: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject, iframe: usize, resumed: bool) {
+    fn push_call(&mut self, idx: u32, iframe: usize, resumed: bool) {
         self.recorded_anything = true;
         let info = &self.infos[idx as usize];
         let nslots = info.slots.len();
@@ -364,13 +383,13 @@ impl Recorder {
         self.scratch.clear();
         let mut written = 0u32;
         if nargs > 0 {
-            match frames::localsplus(self.cfg.layout, frame, code) {
+            match (iframe != 0).then(|| frames::localsplus(iframe)) {
                 Some(locals) => {
                     #[allow(clippy::needless_range_loop)] // `i` indexes the frame's slots too
                     for i in 0..nargs {
                         // SAFETY: `i` < the code's localsplus count; the frame is live.
                         let mut obj = unsafe { *locals.add(i) };
-                        if obj.is_null() {
+                        if obj.is_null() || self.infos[idx as usize].slots[i].var == HIDDEN {
                             continue;
                         }
                         if self.infos[idx as usize].slots[i].cell && unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell {
@@ -423,29 +442,27 @@ impl Recorder {
             return Ret::Continue;
         }
         let path_id = info.path_id;
-        let frame = frames::current_frame();
-        let iframe = frames::iframe_of(self.cfg.layout, frame);
+        let iframe = self.frame_of(code);
         if self.stack.last().is_none_or(|f| f.iframe != iframe || f.code_idx != idx) {
             // A frame we did not see start (recording began inside it): adopt it.
-            self.push_call(idx, code, frame, iframe, true);
+            self.push_call(idx, iframe, true);
         }
         st::put_step(self.writer.buf(), path_id, line);
         if self.cfg.values == ValuesMode::Locals {
-            if self.infos[idx as usize].dict_locals {
-                self.diff_dict_locals(frame);
+            if iframe == 0 {
+                self.metrics.unreadable_frames += 1;
+            } else if self.infos[idx as usize].dict_locals {
+                self.diff_dict_locals(iframe);
             } else {
-                self.diff_fast_locals(idx, code, frame);
+                self.diff_fast_locals(idx, iframe);
             }
         }
         self.maybe_flush();
         Ret::Continue
     }
 
-    fn diff_fast_locals(&mut self, idx: u32, code: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject) {
-        let Some(locals) = frames::localsplus(self.cfg.layout, frame, code) else {
-            self.metrics.unreadable_frames += 1;
-            return;
-        };
+    fn diff_fast_locals(&mut self, idx: u32, iframe: usize) {
+        let locals = frames::localsplus(iframe);
         let Some(mut top) = self.stack.pop() else { return };
         let n = self.infos[idx as usize].slots.len().min(top.slots.len());
         for i in 0..n {
@@ -453,6 +470,9 @@ impl Recorder {
             let mut obj = unsafe { *locals.add(i) };
             let info = &self.infos[idx as usize].slots[i];
             let var = info.var;
+            if var == HIDDEN {
+                continue;
+            }
             if info.cell && !obj.is_null() && unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell {
                 obj = frames::cell_contents(obj);
             }
@@ -483,23 +503,16 @@ impl Recorder {
         self.stack.push(top);
     }
 
-    fn diff_dict_locals(&mut self, frame: *mut ffi::PyFrameObject) {
-        // SAFETY: GIL held; module/class-body frames keep their namespace in
-        // `f_locals`, read here through the public attribute.
-        let ns = unsafe {
-            if frame.is_null() {
-                return;
-            }
-            let ns = ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr());
-            if ns.is_null() {
-                ffi::PyErr_Clear();
-                self.metrics.unreadable_frames += 1;
-                return;
-            }
-            ns
-        };
+    fn diff_dict_locals(&mut self, iframe: usize) {
+        let ns = frames::namespace(iframe);
+        if ns.is_null() {
+            self.metrics.unreadable_frames += 1;
+            return;
+        }
+        // SAFETY: GIL held; keep the namespace alive while we read it.
+        unsafe { ffi::Py_INCREF(ns) };
         let Some(mut top) = self.stack.pop() else {
-            // SAFETY: GIL held; we own `ns`.
+            // SAFETY: GIL held; we own this reference.
             unsafe { ffi::Py_DECREF(ns) };
             return;
         };
@@ -577,7 +590,7 @@ impl Recorder {
         if !self.active || self.stack.is_empty() {
             return Ret::Continue;
         }
-        let iframe = frames::iframe_of(self.cfg.layout, frames::current_frame());
+        let iframe = self.frame_of(code);
         let Some(depth) = self.stack.iter().rposition(|f| f.iframe == iframe && f.code_idx == idx) else {
             return Ret::Continue;
         };
