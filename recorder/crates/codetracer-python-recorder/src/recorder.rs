@@ -485,22 +485,31 @@ impl Recorder {
                 }
                 continue;
             }
-            if obj == old.obj && old.strong {
-                continue;
+            if let Some(new) = self.changed(var, obj, old) {
+                top.slots[i] = new;
             }
-            self.scratch.clear();
-            self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
-            let new = self.remember(obj, 0);
-            if obj == old.obj && !new.strong && new.hash == old.hash {
-                continue;
-            }
-            let buf = self.writer.buf();
-            st::put_set_head(buf, var);
-            buf.extend_from_slice(&self.scratch);
-            drop_slot(old);
-            top.slots[i] = new;
         }
         self.stack.push(top);
+    }
+
+    /// Compares `obj` with a variable's previous state `old`; when the value
+    /// changed, writes a SET record and returns the new state.
+    #[inline]
+    fn changed(&mut self, var: u32, obj: *mut ffi::PyObject, old: Slot) -> Option<Slot> {
+        if obj == old.obj && old.strong {
+            return None;
+        }
+        self.scratch.clear();
+        self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+        let new = self.remember(obj, 0);
+        if obj == old.obj && !new.strong && new.hash == old.hash {
+            return None;
+        }
+        let buf = self.writer.buf();
+        st::put_set_head(buf, var);
+        buf.extend_from_slice(&self.scratch);
+        drop_slot(old);
+        Some(new)
     }
 
     fn diff_dict_locals(&mut self, iframe: usize) {
@@ -543,19 +552,7 @@ impl Recorder {
                     if let Some(p) = pos_in {
                         top.named[p].2 = generation;
                     }
-                    if val == old.obj && old.strong {
-                        continue;
-                    }
-                    self.scratch.clear();
-                    self.enc.encode(&mut self.types, self.writer.buf(), val, &mut self.scratch);
-                    let new = self.remember(val, 0);
-                    if val == old.obj && !new.strong && new.hash == old.hash {
-                        continue;
-                    }
-                    let buf = self.writer.buf();
-                    st::put_set_head(buf, var);
-                    buf.extend_from_slice(&self.scratch);
-                    drop_slot(old);
+                    let Some(new) = self.changed(var, val, old) else { continue };
                     match pos_in {
                         Some(p) => top.named[p].1 = new,
                         None => top.named.push((var, new, generation)),
