@@ -197,3 +197,18 @@ def test_coroutines_balance_every_await(record) -> None:
     assert t.calls().count("work") == 5  # 2 starts + 3 resumes
     final = [r for r in t.returns_of("main") if r["kind"] == "Sequence"]
     assert len(final) == 1 and len(final[0]["elements"]) == 2
+
+
+def test_value_bounds_are_configurable(record) -> None:
+    _, recorded, trace_dir = record(["containers.py"], extra=["--max-nodes", "10", "--max-str", "3"])
+    assert recorded.returncode == 0
+    t = Trace(trace_dir)
+    many = t.values_of("many")[-1]["elements"]
+    assert len(many) == 33
+    assert [e["i"] for e in many[:9]] == list(range(9))
+    assert {e["r"] for e in many[9:32]} == {"…"} and many[32]["r"] == "… 68 more"
+    two = t.values_of("t")[-1]["elements"][1]
+    assert two["text"] == "two"  # exactly 3 bytes: not cut
+    _, recorded, trace_dir = record(["unicode_io.py"], extra=["--max-str", "4"])
+    text = Trace(trace_dir).values_of("text")[-1]["text"]
+    assert text == "hél…"  # cut on a character boundary, marked

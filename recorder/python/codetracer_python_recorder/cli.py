@@ -45,8 +45,10 @@ options:
                         record only while code of PATH runs
   --values none|args|locals
                         values to capture (default locals; env CODETRACER_VALUES)
-  --max-depth N, --max-items N, --max-str N
-                        bounds of captured values (default 3, 32, 256)
+  --max-depth N, --max-items N, --max-str N, --max-nodes N
+                        bounds of captured values: nesting depth, items per
+                        container, bytes per string, values per variable
+                        (default 3, 32, 256, 64)
   --on-recorder-error abort|disable
                         on a recorder failure: stop with its exit code (abort, default)
                         or detach, warn and let the program finish (disable)
@@ -65,12 +67,12 @@ exit status: the script's own; 2, 10, 20, 70 when the recorder fails
 _VALUE_OPTS = {
     "--trace-dir": "trace_dir", "--out-dir": "trace_dir", "-o": "trace_dir",
     "--format": "format", "--activation-path": "activation_path", "--values": "values",
-    "--max-depth": "max_depth", "--max-items": "max_items", "--max-str": "max_str",
+    "--max-depth": "max_depth", "--max-items": "max_items", "--max-str": "max_str", "--max-nodes": "max_nodes",
     "--on-recorder-error": "on_recorder_error", "--log-level": "log_level", "--log-file": "log_file",
 }
 _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_partial_trace",
               "--json-errors": "json_errors"}
-_INT_OPTS = {"max_depth", "max_items", "max_str"}
+_INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
 
 
 class Options:
@@ -84,6 +86,7 @@ class Options:
         self.max_depth: int | None = None
         self.max_items: int | None = None
         self.max_str: int | None = None
+        self.max_nodes: int | None = None
         self.on_recorder_error: str | None = None
         self.log_level: str | None = None
         self.log_file: str | None = None
@@ -309,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_dir = _native.start(
             trace_dir, program, list(o.script_args),
             values=o.values or "locals", activation_path=os.path.abspath(o.activation_path) if o.activation_path else None,
-            max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str,
+            max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str, max_nodes=o.max_nodes,
             skip_prefixes=[PACKAGE_DIR], format=o.format,
             on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
             keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file)

@@ -23,11 +23,13 @@ pub struct Bounds {
     pub max_depth: u32,
     pub max_items: u32,
     pub max_str: u32,
+    /// Values (nodes) shown per variable; past it, elements read `…`.
+    pub max_nodes: u32,
 }
 
 impl Default for Bounds {
     fn default() -> Self {
-        Self { max_depth: 3, max_items: 32, max_str: 256 }
+        Self { max_depth: 3, max_items: 32, max_str: 256, max_nodes: 64 }
     }
 }
 
@@ -328,6 +330,8 @@ pub enum Identity {
 /// The encoder: one per recording, reused for every value.
 pub struct Encoder {
     pub bounds: Bounds,
+    /// Nodes left for the value being encoded.
+    budget: u32,
     active: Vec<*mut ffi::PyObject>,
     /// Field names and values of the objects being encoded (a stack: each
     /// object uses the region above its parent's).
@@ -337,7 +341,7 @@ pub struct Encoder {
 
 impl Encoder {
     pub fn new(bounds: Bounds) -> Self {
-        Self { bounds, active: Vec::new(), names: Vec::new(), vals: Vec::new() }
+        Self { bounds, budget: bounds.max_nodes, active: Vec::new(), names: Vec::new(), vals: Vec::new() }
     }
 
     /// Whether `obj`'s value can be compared by identity.
@@ -358,10 +362,15 @@ impl Encoder {
     /// Appends the encoding of `obj` to `out`; type definitions go to `defs`.
     pub fn encode(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
         self.active.clear();
+        self.budget = self.bounds.max_nodes.max(1);
         self.value(t, defs, obj, out, 0);
     }
 
     fn value(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32) {
+        if self.budget == 0 {
+            return v::put_raw(out, types::ELIDED, ELLIPSIS);
+        }
+        self.budget -= 1;
         // SAFETY: GIL held; `obj` is a live object (borrowed for the call).
         unsafe {
             let tp = ffi::Py_TYPE(obj);

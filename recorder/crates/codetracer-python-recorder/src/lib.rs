@@ -65,7 +65,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None))]
+#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -76,6 +76,7 @@ fn start(
     max_depth: Option<u32>,
     max_items: Option<u32>,
     max_str: Option<u32>,
+    max_nodes: Option<u32>,
     skip_prefixes: Vec<String>,
     format: &str,
     on_recorder_error: Option<String>,
@@ -95,6 +96,7 @@ fn start(
             max_depth: max_depth.unwrap_or(d.max_depth),
             max_items: max_items.unwrap_or(d.max_items),
             max_str: max_str.unwrap_or(d.max_str),
+            max_nodes: max_nodes.unwrap_or(d.max_nodes),
         };
         let dir = session::start(
             py,
