@@ -20,6 +20,7 @@ RECORDER_OPTIONS: Tuple[Tuple[str, bool, str], ...] = (
     ("--max-depth", True, "bound on nested value encoding"),
     ("--max-items", True, "bound on items encoded per collection"),
     ("--max-str", True, "bound on encoded string length"),
+    ("--max-nodes", True, "bound on values shown per variable"),
     ("--on-recorder-error", True, "abort or disable when the recorder itself fails"),
     ("--require-trace", False, "fail when no trace could be written"),
     ("--keep-partial-trace", False, "on failure keep the trace, marked partial"),
