@@ -73,6 +73,7 @@ def test_python_api_start_stop_trace_flush_and_tool_id(recorder_python: Path, tm
         "tracing before: False",
         "tracing inside: True",
         "tracing after: False 45",
+        "metrics: ['detaches', 'dropped_events', 'other_thread_events', 'panics_caught', 'unreadable_frames'] 0",
         "stop twice: ERR_NOT_TRACING usage 2",
         "start twice: ERR_ALREADY_TRACING",
         "tool id: ERR_TOOL_ID_IN_USE 10 someone-else",
@@ -327,3 +328,23 @@ def test_panic_in_callback_under_disable_keeps_partial_trace(fault_python: Path,
     assert (t.meta["partial"], t.meta["reason"]) == (True, "ERR_PANIC")
     assert t.meta["metrics"]["panics_caught"] == 1 and t.meta["metrics"]["detaches"] == 1
     assert t.balanced()
+
+
+def test_every_switch_also_works_from_its_environment_variable(recorder_python: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    p = rec(recorder_python, "-o", str(taken), "exit_code.py", env={"CODETRACER_ON_RECORDER_ERROR": "disable"})
+    assert p.returncode == 3 and b"untraced" in p.stderr
+    never = str(PROGRAMS / "helper_mod.py")
+    p = rec(recorder_python, "--activation-path", never, "-o", str(tmp_path / "r"), "functions.py",
+            env={"CODETRACER_REQUIRE_TRACE": "yes", "CODETRACER_JSON_ERRORS": "true"})
+    assert p.returncode == 20 and trailer(p.stderr)["error_code"] == "ERR_NOTHING_TRACED"
+    p = rec(recorder_python, "-o", str(tmp_path / "k"), "frees_tool.py", env={"CODETRACER_KEEP_PARTIAL_TRACE": "on"})
+    assert p.returncode == 20 and Trace(tmp_path / "k").meta["partial"] is True
+    p = rec(recorder_python, "-o", str(tmp_path / "i"), "functions.py", env={"CODETRACER_LOG_LEVEL": "info"})
+    assert p.returncode == 0 and b"codetracer-python-recorder: info: recording into" in p.stderr
+    assert p.stdout == b"add 12\nfact 120\n"
+    p = rec(recorder_python, "functions.py", cwd=PROGRAMS, env={"CODETRACER_TRACE_DIR": str(tmp_path / "e"),
+                                                                 "CODETRACER_VALUES": "args"})
+    t = Trace(tmp_path / "e")
+    assert t.meta["values"] == "args" and t.kinds()["Step"] > 0

@@ -44,7 +44,7 @@ if sys.implementation.name != "cpython":
     )
 
 from . import _native  # noqa: E402
-from .session import flush, is_tracing, start, stop, trace  # noqa: E402
+from .session import flush, is_tracing, set_metrics_exporter, start, stop, trace  # noqa: E402
 
 __version__: str = _native.__version__
 SCHEMA_VERSION: str = _native.SCHEMA_VERSION
@@ -57,6 +57,7 @@ __all__ = [
     "trace",
     "is_tracing",
     "flush",
+    "set_metrics_exporter",
     "RecorderError",
     "UsageError",
     "EnvironmentError",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotation
     from pathlib import Path
     from typing import Any
 
-__all__ = ["start", "stop", "trace", "is_tracing", "flush"]
+__all__ = ["start", "stop", "trace", "is_tracing", "flush", "set_metrics_exporter"]
 
 #: Files of the recorder itself are never recorded.
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -82,6 +82,13 @@ def stop(exit_status: int | None = None) -> dict[str, Any]:
 def is_tracing() -> bool:
     """Whether a recording is active in this process."""
     return _native.is_tracing()
+
+
+def set_metrics_exporter(exporter: Any) -> None:
+    """Receive the recorder's counters (a dict: dropped_events, detaches,
+    panics_caught, other_thread_events, unreadable_frames) at the end of each
+    recording; ``None`` restores the default no-op sink."""
+    _native.set_metrics_exporter(exporter)
 
 
 def flush() -> None:

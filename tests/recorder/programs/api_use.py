@@ -7,12 +7,16 @@ def work(n):
     return sum(range(n))
 
 
+exported = []
+ctr.set_metrics_exporter(exported.append)
 print("tracing before:", ctr.is_tracing())
 with ctr.trace(sys.argv[1]) as path:
     print("tracing inside:", ctr.is_tracing())
     total = work(10)
     ctr.flush()
 print("tracing after:", ctr.is_tracing(), total)
+print("metrics:", sorted(exported[0]), exported[0]["panics_caught"])
+ctr.set_metrics_exporter(None)
 try:
     ctr.stop()
 except ctr.UsageError as e:

@@ -12,6 +12,7 @@ mod fault;
 mod ffi;
 mod frames;
 mod logging;
+mod metrics;
 mod monitoring;
 mod policy;
 mod preflight;
@@ -134,6 +135,13 @@ fn stop(py: Python<'_>, exit_status: Option<i64>) -> PyResult<Bound<'_, PyDict>>
     Ok(d)
 }
 
+/// Sets the metrics exporter: a callable receiving a dict of counters at the
+/// end of each recording (`None`: the default no-op sink).
+#[pyfunction]
+fn set_metrics_exporter(py: Python<'_>, exporter: Option<Py<PyAny>>) {
+    metrics::set_exporter(py, exporter);
+}
+
 #[pyfunction]
 fn is_tracing() -> bool {
     session::is_tracing()
@@ -197,6 +205,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;

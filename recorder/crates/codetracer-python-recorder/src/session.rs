@@ -335,6 +335,16 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         meta.insert("exit_status".into(), json!(status));
     }
     let metrics_doc = metrics_json(&metrics, s.detaches);
+    crate::metrics::export(
+        py,
+        &[
+            ("dropped_events", metrics.dropped_events),
+            ("other_thread_events", metrics.other_thread_events),
+            ("detaches", s.detaches),
+            ("panics_caught", PANICS.load(Ordering::Relaxed)),
+            ("unreadable_frames", metrics.unreadable_frames),
+        ],
+    );
     if metrics.dropped_events > 0 || s.detaches > 0 || PANICS.load(Ordering::Relaxed) > 0 {
         log::warn!("recorder metrics: {metrics_doc}");
     } else {
