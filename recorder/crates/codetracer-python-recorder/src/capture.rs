@@ -388,9 +388,8 @@ impl Encoder {
                 return v::put_float(out, types::FLOAT, ffi::PyFloat_AsDouble(obj));
             }
             if tp == b.str_ {
-                let at = out.len();
                 v::put_string(out, types::STR, b"");
-                return rewrite_str_tail(out, at, obj, self.bounds.max_str);
+                return rewrite_str_tail(out, obj, self.bounds.max_str);
             }
             if tp == b.list || tp == b.tuple {
                 return self.sequence(t, defs, obj, out, depth, tp == b.list);
@@ -451,9 +450,8 @@ impl Encoder {
                 if ffi::PyFloat_Check(obj) != 0 {
                     return v::put_float(out, scalar, ffi::PyFloat_AsDouble(obj));
                 }
-                let at = out.len();
                 v::put_string(out, scalar, b"");
-                return rewrite_str_tail(out, at, obj, self.bounds.max_str);
+                return rewrite_str_tail(out, obj, self.bounds.max_str);
             }
             if info.exception {
                 let id = info.raw_type;
@@ -648,14 +646,28 @@ fn more_marker(out: &mut Vec<u8>, hidden: u32) {
     v::put_raw(out, types::ELIDED, text.as_bytes());
 }
 
-/// Replaces the empty text of the STR value written at `at` with `obj`'s text.
-fn rewrite_str_tail(out: &mut Vec<u8>, at: usize, obj: *mut ffi::PyObject, max: u32) {
-    // The value was written as: tag, type_id varint, len varint (0 = one byte).
+/// Completes a STR value whose (empty) text was just written: replaces the
+/// zero length with `obj`'s UTF-8, cut at `max` bytes. No temporary buffer
+/// on the common path (the str's cached UTF-8 is copied once).
+fn rewrite_str_tail(out: &mut Vec<u8>, obj: *mut ffi::PyObject, max: u32) {
     out.truncate(out.len() - 1);
+    // SAFETY: GIL held; `obj` is a str.
+    unsafe {
+        let mut size: ffi::Py_ssize_t = 0;
+        let p = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
+        if !p.is_null() {
+            let bytes = std::slice::from_raw_parts(p as *const u8, size as usize);
+            if bytes.len() <= max as usize {
+                trace_writer::stream::put_str(out, bytes);
+                return;
+            }
+        } else {
+            ffi::PyErr_Clear();
+        }
+    }
     let mut text = Vec::new();
     str_bytes(obj, max, &mut text);
     trace_writer::stream::put_str(out, &text);
-    let _ = at;
 }
 
 /// An int as Int (i64) or BigInt (magnitude bytes).
