@@ -212,3 +212,12 @@ def test_value_bounds_are_configurable(record) -> None:
     _, recorded, trace_dir = record(["unicode_io.py"], extra=["--max-str", "4"])
     text = Trace(trace_dir).values_of("text")[-1]["text"]
     assert text == "hél…"  # cut on a character boundary, marked
+
+
+def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
+    plain, recorded, trace_dir = record(["forks.py"])
+    assert recorded.returncode == plain.returncode == 0
+    assert sorted(recorded.stdout.splitlines()) == sorted(plain.stdout.splitlines())
+    t = Trace(trace_dir)
+    assert t.balanced() and t.meta["partial"] is False
+    assert "parent_work" in t.calls() and "child_work" not in t.calls()

@@ -16,6 +16,7 @@ writes to stdout; its diagnostics go to stderr or ``--log-file``.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from .errors import (
@@ -45,6 +46,9 @@ if sys.implementation.name != "cpython":
 
 from . import _native  # noqa: E402
 from .session import flush, is_tracing, set_metrics_exporter, start, stop, trace  # noqa: E402
+
+# A forked child must not write into its parent's recording.
+os.register_at_fork(after_in_child=_native._after_fork_in_child)
 
 __version__: str = _native.__version__
 SCHEMA_VERSION: str = _native.SCHEMA_VERSION

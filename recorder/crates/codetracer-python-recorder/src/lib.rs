@@ -142,6 +142,12 @@ fn set_metrics_exporter(py: Python<'_>, exporter: Option<Py<PyAny>>) {
     metrics::set_exporter(py, exporter);
 }
 
+/// Called in the child after `os.fork()` (registered by the Python façade).
+#[pyfunction]
+fn _after_fork_in_child(py: Python<'_>) {
+    session::after_fork_in_child(py);
+}
+
 #[pyfunction]
 fn is_tracing() -> bool {
     session::is_tracing()
@@ -206,6 +212,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;

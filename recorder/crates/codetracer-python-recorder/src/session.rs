@@ -264,6 +264,10 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         started: Instant::now(),
     }));
     if let Err(e) = monitoring::install(py, tool) {
+        // Release whatever part of the tool was claimed before the failure.
+        if e.code() != ErrorCode::ToolIdInUse {
+            monitoring::uninstall(py, tool);
+        }
         if let Some(mut s) = session_mut().take() {
             if let Some(mut r) = s.recorder.take() {
                 r.drop_refs();
@@ -395,6 +399,20 @@ fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, V
     }
     if let Err(e2) = s.trace_dir.discard() {
         logging::log_error(log::Level::Error, &e2);
+    }
+}
+
+/// In a child created by `os.fork()`: the recording belongs to the parent.
+/// Stop the events and forget the session without writing anything (the
+/// buffered records are the parent's, and so is the stream file).
+pub fn after_fork_in_child(py: Python<'_>) {
+    if let Some(mut s) = session_mut().take() {
+        monitoring::uninstall(py, s.tool);
+        if let Some(r) = s.recorder.take() {
+            // Dropping the writer closes the child's copy of the file
+            // descriptor and discards the buffer copy, writing nothing.
+            drop(r);
+        }
     }
 }
 
