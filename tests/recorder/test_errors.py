@@ -348,3 +348,23 @@ def test_every_switch_also_works_from_its_environment_variable(recorder_python: 
                                                                  "CODETRACER_VALUES": "args"})
     t = Trace(tmp_path / "e")
     assert t.meta["values"] == "args" and t.kinds()["Step"] > 0
+
+
+def test_python_311_gets_a_clear_usage_error(recorder_python: Path, python311: Path, tmp_path: Path) -> None:
+    site = next((recorder_python.parent.parent / "lib").glob("python3.*/site-packages"))
+    env = {"PYTHONPATH": str(site)}
+    p = run([str(python311), "-m", "codetracer_python_recorder", "-o", str(tmp_path / "t"), "functions.py"],
+            PROGRAMS, env)
+    assert p.returncode == 2 and p.stdout == b""
+    assert b"ERR_UNSUPPORTED_PYTHON" in p.stderr and b"3.11" in p.stderr and b"Traceback" not in p.stderr
+    p = run([str(python311), "-c", "import codetracer_python_recorder"], PROGRAMS, env)
+    assert p.returncode == 1 and b"UsageError" in p.stderr and b"needs CPython 3.12" in p.stderr
+
+
+def test_string_frozen_and_recorder_code_are_never_recorded(recorder_python: Path, tmp_path: Path) -> None:
+    p = rec(recorder_python, "-o", str(tmp_path / "t"), "string_code.py")
+    assert p.stdout == b"20\n"
+    t = Trace(tmp_path / "t")
+    assert "made_by_exec" not in t.calls()
+    assert not [x for x in t.paths if x.startswith("<") or "codetracer_python_recorder" in x]
+    assert [v["i"] for v in t.values_of("result")] == [2]

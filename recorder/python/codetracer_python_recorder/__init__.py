@@ -31,18 +31,28 @@ from .errors import (
     UsageError,
 )
 
+
+def _unsupported(error: UsageError) -> UsageError:
+    """Run as ``python -m codetracer_python_recorder``: a clear message and
+    the usage exit status instead of a traceback; imported: the exception."""
+    if sys.argv[:1] == ["-m"]:
+        sys.stderr.write(f"codetracer-python-recorder: error: {error.message} [{error.code}]\n")
+        raise SystemExit(error.exit_code)
+    return error
+
+
 if sys.version_info < (3, 12):  # preflight before the extension is even loaded
-    raise UsageError(
+    raise _unsupported(UsageError(
         f"Python {sys.version.split()[0]} at {sys.executable} is too old: the recorder needs CPython 3.12 or newer (sys.monitoring)",
         "ERR_UNSUPPORTED_PYTHON",
         {"executable": sys.executable},
-    )
+    ))
 if sys.implementation.name != "cpython":
-    raise UsageError(
+    raise _unsupported(UsageError(
         f"the recorder supports CPython only, not {sys.implementation.name} ({sys.executable})",
         "ERR_UNSUPPORTED_IMPLEMENTATION",
         {"executable": sys.executable},
-    )
+    ))
 
 from . import _native  # noqa: E402
 from .session import flush, is_tracing, set_metrics_exporter, start, stop, trace  # noqa: E402
