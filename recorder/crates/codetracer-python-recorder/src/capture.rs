@@ -337,11 +337,187 @@ pub struct Encoder {
     /// object uses the region above its parent's).
     names: Vec<*mut ffi::PyObject>,
     vals: Vec<*mut ffi::PyObject>,
+    /// While encoding with [`Encoder::encode_tracked`]: the value's trail.
+    recording: bool,
+    trail: Trail,
+    trail_ok: bool,
+}
+
+/// What a value's encoding depended on, in encoding order: scalars by value
+/// (floats, small ints), everything else by identity with a reference held
+/// (so no address can be reused while the trail lives), containers with
+/// their length. Walking the same trail again ([`Encoder::same`]) proves the
+/// encoding would come out identical without producing it.
+#[derive(Default)]
+pub struct Trail {
+    pub data: Vec<u64>,
+    pub held: Vec<*mut ffi::PyObject>,
+}
+
+impl Trail {
+    /// Drops the references the trail holds.
+    pub fn release(&mut self) {
+        for o in self.held.drain(..) {
+            // SAFETY: GIL held (callers); the trail owned these references.
+            unsafe { ffi::Py_DECREF(o) };
+        }
+        self.data.clear();
+    }
+}
+
+const TAG_FLOAT: u64 = 1;
+const TAG_INT: u64 = 2;
+
+#[inline]
+fn take(tr: &[u64], it: &mut usize) -> u64 {
+    let v = tr.get(*it).copied().unwrap_or(u64::MAX);
+    *it += 1;
+    v
 }
 
 impl Encoder {
     pub fn new(bounds: Bounds) -> Self {
-        Self { bounds, budget: bounds.max_nodes, active: Vec::new(), names: Vec::new(), vals: Vec::new() }
+        Self {
+            bounds,
+            budget: bounds.max_nodes,
+            active: Vec::new(),
+            names: Vec::new(),
+            vals: Vec::new(),
+            recording: false,
+            trail: Trail::default(),
+            trail_ok: false,
+        }
+    }
+
+    /// Encodes like [`Encoder::encode`] and also builds the value's trail,
+    /// left in `trail` (swapped with the caller's); returns false (and an
+    /// empty trail) when the value holds kinds a trail cannot vouch for.
+    pub fn encode_tracked(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, trail: &mut Trail) -> bool {
+        self.trail.release();
+        self.recording = true;
+        self.trail_ok = true;
+        self.encode(t, defs, obj, out);
+        self.recording = false;
+        if !self.trail_ok {
+            self.trail.release();
+            return false;
+        }
+        std::mem::swap(&mut self.trail, trail);
+        true
+    }
+
+    fn hold(&mut self, obj: *mut ffi::PyObject) {
+        // SAFETY: GIL held; the trail keeps `obj` alive until released.
+        unsafe { ffi::Py_INCREF(obj) };
+        self.trail.held.push(obj);
+        self.trail.data.push(obj as u64);
+    }
+
+    /// Records the node `obj` (of type `tp`) in the trail being built
+    /// (floats and small ints are recorded by `value` itself, by value).
+    fn track(&mut self, b: &Builtins, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
+        if tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.list || tp == b.tuple
+            || tp == b.dict || tp == b.set || tp == b.frozenset
+        {
+            self.hold(obj);
+        } else if tp != b.float && tp != b.int {
+            self.trail_ok = false;
+        }
+    }
+
+    /// Whether `obj` would encode exactly as when `trail` was recorded.
+    pub fn same(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, trail: &Trail) -> bool {
+        self.active.clear();
+        self.budget = self.bounds.max_nodes.max(1);
+        let mut it = 0;
+        self.walk(&t.builtins, obj, &trail.data, &mut it, 0) && it == trail.data.len()
+    }
+
+    /// Mirror of `value` over a trail (same budget, depth, item and cycle rules).
+    fn walk(&mut self, b: &Builtins, obj: *mut ffi::PyObject, tr: &[u64], it: &mut usize, depth: u32) -> bool {
+        if self.budget == 0 {
+            return true;
+        }
+        self.budget -= 1;
+        // SAFETY: GIL held; exact builtin types walked with the C API, no user code.
+        unsafe {
+            let tp = ffi::Py_TYPE(obj);
+            if tp == b.float {
+                return take(tr, it) == TAG_FLOAT && take(tr, it) == ffi::PyFloat_AsDouble(obj).to_bits();
+            }
+            if tp == b.int {
+                let mut overflow: c_int = 0;
+                let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+                if overflow == 0 && ffi::PyErr_Occurred().is_null() {
+                    return take(tr, it) == TAG_INT && take(tr, it) == i as u64;
+                }
+                ffi::PyErr_Clear();
+                return take(tr, it) == obj as u64;
+            }
+            if tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes {
+                return take(tr, it) == obj as u64;
+            }
+            let is_seq = tp == b.list || tp == b.tuple;
+            if !(is_seq || tp == b.dict || tp == b.set || tp == b.frozenset) {
+                return false;
+            }
+            if take(tr, it) != obj as u64 {
+                return false;
+            }
+            if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+                return true;
+            }
+            let n = if tp == b.list {
+                ffi::PyList_Size(obj)
+            } else if tp == b.tuple {
+                ffi::PyTuple_Size(obj)
+            } else if tp == b.dict {
+                ffi::PyDict_Size(obj)
+            } else {
+                ffi::PySet_Size(obj)
+            }
+            .max(0) as u64;
+            if take(tr, it) != n {
+                return false;
+            }
+            let shown = n.min(u64::from(self.bounds.max_items)) as isize;
+            self.active.push(obj);
+            let ok = if is_seq {
+                (0..shown).all(|i| {
+                    let item = if tp == b.list { ffi::PyList_GetItem(obj, i) } else { ffi::PyTuple_GetItem(obj, i) };
+                    !item.is_null() && self.walk(b, item, tr, it, depth + 1)
+                })
+            } else if tp == b.dict {
+                let mut pos: ffi::Py_ssize_t = 0;
+                let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+                let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+                (0..shown).all(|_| {
+                    ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) != 0
+                        && self.walk(b, key, tr, it, depth + 1)
+                        && self.walk(b, val, tr, it, depth + 1)
+                })
+            } else {
+                let iter = ffi::PyObject_GetIter(obj);
+                if iter.is_null() {
+                    ffi::PyErr_Clear();
+                    false
+                } else {
+                    let ok = (0..shown).all(|_| {
+                        let item = ffi::PyIter_Next(iter);
+                        if item.is_null() {
+                            return false;
+                        }
+                        let r = self.walk(b, item, tr, it, depth + 1);
+                        ffi::Py_DECREF(item);
+                        r
+                    });
+                    ffi::Py_DECREF(iter);
+                    ok
+                }
+            };
+            self.active.pop();
+            ok
+        }
     }
 
     /// Whether `obj`'s value can be compared by identity.
@@ -375,6 +551,9 @@ impl Encoder {
         unsafe {
             let tp = ffi::Py_TYPE(obj);
             let b = t.builtins;
+            if self.recording {
+                self.track(&b, obj, tp);
+            }
             if tp == b.none {
                 return v::put_none(out);
             }
@@ -382,10 +561,28 @@ impl Encoder {
                 return v::put_bool(out, types::BOOL, obj == ffi::Py_True());
             }
             if tp == b.int {
+                let mut overflow: c_int = 0;
+                let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+                if overflow == 0 && ffi::PyErr_Occurred().is_null() {
+                    if self.recording {
+                        self.trail.data.push(TAG_INT);
+                        self.trail.data.push(i as u64);
+                    }
+                    return v::put_int(out, types::INT, i);
+                }
+                ffi::PyErr_Clear();
+                if self.recording {
+                    self.hold(obj);
+                }
                 return int_value(obj, types::INT, out);
             }
             if tp == b.float {
-                return v::put_float(out, types::FLOAT, ffi::PyFloat_AsDouble(obj));
+                let d = ffi::PyFloat_AsDouble(obj);
+                if self.recording {
+                    self.trail.data.push(TAG_FLOAT);
+                    self.trail.data.push(d.to_bits());
+                }
+                return v::put_float(out, types::FLOAT, d);
             }
             if tp == b.str_ {
                 v::put_string(out, types::STR, b"");
@@ -484,6 +681,9 @@ impl Encoder {
         // SAFETY: GIL held; exact list/tuple; no user code runs while we read.
         unsafe {
             let n = if is_list { ffi::PyList_Size(obj) } else { ffi::PyTuple_Size(obj) }.max(0) as u32;
+            if self.recording {
+                self.trail.data.push(u64::from(n));
+            }
             let shown = n.min(self.bounds.max_items);
             let more = n > shown;
             let (vt, id) = if is_list { (vtag::SEQ, types::LIST) } else { (vtag::TUPLE, types::TUPLE) };
@@ -512,6 +712,9 @@ impl Encoder {
         // SAFETY: GIL held; exact dict; PyDict_Next runs no user code.
         unsafe {
             let n = ffi::PyDict_Size(obj).max(0) as u32;
+            if self.recording {
+                self.trail.data.push(u64::from(n));
+            }
             let shown = n.min(self.bounds.max_items);
             let more = n > shown;
             v::put_container_head(out, vtag::SEQ, type_id, shown + u32::from(more));
@@ -545,6 +748,9 @@ impl Encoder {
         // SAFETY: GIL held; exact set/frozenset: iterating runs no user code.
         unsafe {
             let n = ffi::PySet_Size(obj).max(0) as u32;
+            if self.recording {
+                self.trail.data.push(u64::from(n));
+            }
             let shown = n.min(self.bounds.max_items);
             let more = n > shown;
             v::put_container_head(out, vtag::SEQ, type_id, shown + u32::from(more));

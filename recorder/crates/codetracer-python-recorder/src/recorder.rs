@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types};
 
-use crate::capture::{class_name, exception_text, str_lossy, Builtins, Encoder, Identity, TypeTable};
+use crate::capture::{class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::frames::{self, Layout};
 
 /// How many values to capture.
@@ -80,12 +80,25 @@ struct Slot {
     obj: *mut ffi::PyObject,
     strong: bool,
     hash: u64,
+    /// Index of the value's trail in `Recorder::trails`, or NO_TRAIL.
+    trail: u32,
+}
+
+const NO_TRAIL: u32 = u32::MAX;
+
+/// What comparing a variable with its previous state found.
+enum Diff {
+    Unchanged,
+    /// Same value, fresher bookkeeping (no record written).
+    Refresh(Slot),
+    /// A SET record was written.
+    Changed(Slot),
 }
 
 /// `SlotInfo::var` of a slot that is never shown.
 const HIDDEN: u32 = u32::MAX;
 
-const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0 };
+const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0, trail: NO_TRAIL };
 
 struct Frame {
     code_idx: u32,
@@ -113,6 +126,9 @@ pub struct RecorderConfig {
     pub layout: Option<Layout>,
     pub builtins: Builtins,
     pub bounds: crate::capture::Bounds,
+    /// Compare containers through their trails instead of re-encoding them
+    /// (`CODETRACER_NO_TRAILS=1` turns it off, to check it changes nothing).
+    pub trails: bool,
 }
 
 pub struct Recorder {
@@ -132,6 +148,8 @@ pub struct Recorder {
     enc: Encoder,
     stack: Vec<Frame>,
     pool: Vec<Vec<Slot>>,
+    trails: Vec<Trail>,
+    free_trails: Vec<u32>,
     thread: usize,
     cfg: RecorderConfig,
     active: bool,
@@ -174,6 +192,8 @@ impl Recorder {
             types,
             stack: Vec::with_capacity(256),
             pool: Vec::new(),
+            trails: Vec::new(),
+            free_trails: Vec::new(),
             // SAFETY: the GIL is held by the caller.
             thread: unsafe { ffi::PyThreadState_Get() } as usize,
             cfg,
@@ -338,11 +358,11 @@ impl Recorder {
     }
 
     fn release(&mut self, mut frame: Frame) {
-        for s in frame.slots.iter().chain(frame.named.iter().map(|(_, s, _)| s)) {
-            if s.strong && !s.obj.is_null() {
-                // SAFETY: GIL held; we own this reference.
-                unsafe { ffi::Py_DECREF(s.obj) };
-            }
+        for i in 0..frame.slots.len() {
+            self.drop_slot(frame.slots[i]);
+        }
+        for i in 0..frame.named.len() {
+            self.drop_slot(frame.named[i].1);
         }
         frame.slots.clear();
         if self.pool.len() < 1024 {
@@ -422,9 +442,9 @@ impl Recorder {
             Identity::Stable => {
                 // SAFETY: GIL held; the slot owns this reference until replaced.
                 unsafe { ffi::Py_INCREF(obj) };
-                Slot { obj, strong: true, hash: 0 }
+                Slot { obj, strong: true, hash: 0, trail: NO_TRAIL }
             }
-            Identity::Mutable => Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]) },
+            Identity::Mutable => Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), trail: NO_TRAIL },
         }
     }
 
@@ -480,36 +500,76 @@ impl Recorder {
             if obj.is_null() {
                 if !old.obj.is_null() {
                     st::put_unset(self.writer.buf(), var);
-                    drop_slot(old);
+                    self.drop_slot(old);
                     top.slots[i] = EMPTY;
                 }
                 continue;
             }
-            if let Some(new) = self.changed(var, obj, old) {
-                top.slots[i] = new;
+            match self.diff(var, obj, old) {
+                Diff::Unchanged => {}
+                Diff::Refresh(new) | Diff::Changed(new) => top.slots[i] = new,
             }
         }
         self.stack.push(top);
     }
 
-    /// Compares `obj` with a variable's previous state `old`; when the value
-    /// changed, writes a SET record and returns the new state.
+    /// Compares `obj` with a variable's previous state `old`, writing a SET
+    /// record when the value changed. `old` is consumed unless Unchanged.
     #[inline]
-    fn changed(&mut self, var: u32, obj: *mut ffi::PyObject, old: Slot) -> Option<Slot> {
+    fn diff(&mut self, var: u32, obj: *mut ffi::PyObject, old: Slot) -> Diff {
         if obj == old.obj && old.strong {
-            return None;
+            return Diff::Unchanged;
+        }
+        if obj == old.obj && old.trail != NO_TRAIL && self.enc.same(&self.types, obj, &self.trails[old.trail as usize]) {
+            return Diff::Unchanged;
         }
         self.scratch.clear();
-        self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
-        let new = self.remember(obj, 0);
+        let new = match self.enc.identity(&self.types, obj) {
+            Identity::Stable => {
+                self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                // SAFETY: GIL held; the slot owns this reference until replaced.
+                unsafe { ffi::Py_INCREF(obj) };
+                Slot { obj, strong: true, hash: 0, trail: NO_TRAIL }
+            }
+            Identity::Mutable => {
+                let mut trail = NO_TRAIL;
+                if self.cfg.trails {
+                    let idx = self.free_trails.pop().unwrap_or_else(|| {
+                        self.trails.push(Trail::default());
+                        (self.trails.len() - 1) as u32
+                    });
+                    let slot_trail = &mut self.trails[idx as usize];
+                    if self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut self.scratch, slot_trail) {
+                        trail = idx;
+                    } else {
+                        self.free_trails.push(idx);
+                    }
+                } else {
+                    self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                }
+                Slot { obj, strong: false, hash: hash_bytes(&self.scratch), trail }
+            }
+        };
+        self.drop_slot(old);
         if obj == old.obj && !new.strong && new.hash == old.hash {
-            return None;
+            return Diff::Refresh(new);
         }
         let buf = self.writer.buf();
         st::put_set_head(buf, var);
         buf.extend_from_slice(&self.scratch);
-        drop_slot(old);
-        Some(new)
+        Diff::Changed(new)
+    }
+
+    /// Releases what a slot holds (its reference, its trail).
+    fn drop_slot(&mut self, s: Slot) {
+        if s.strong && !s.obj.is_null() {
+            // SAFETY: GIL held; the slot owned this reference.
+            unsafe { ffi::Py_DECREF(s.obj) };
+        }
+        if s.trail != NO_TRAIL {
+            self.trails[s.trail as usize].release();
+            self.free_trails.push(s.trail);
+        }
     }
 
     fn diff_dict_locals(&mut self, iframe: usize) {
@@ -552,7 +612,10 @@ impl Recorder {
                     if let Some(p) = pos_in {
                         top.named[p].2 = generation;
                     }
-                    let Some(new) = self.changed(var, val, old) else { continue };
+                    let new = match self.diff(var, val, old) {
+                        Diff::Unchanged => continue,
+                        Diff::Refresh(new) | Diff::Changed(new) => new,
+                    };
                     match pos_in {
                         Some(p) => top.named[p].1 = new,
                         None => top.named.push((var, new, generation)),
@@ -567,7 +630,7 @@ impl Recorder {
             if top.named[i].2 != generation {
                 let (var, old, _) = top.named.swap_remove(i);
                 st::put_unset(self.writer.buf(), var);
-                drop_slot(old);
+                self.drop_slot(old);
             } else {
                 i += 1;
             }
@@ -644,19 +707,14 @@ impl Recorder {
         while let Some(f) = self.stack.pop() {
             self.release(f);
         }
+        for t in &mut self.trails {
+            t.release();
+        }
         for code in self.held_codes.drain(..) {
             // SAFETY: GIL held; we own these references.
             unsafe { ffi::Py_DECREF(code) };
         }
         self.codes.clear();
-    }
-}
-
-#[inline]
-fn drop_slot(s: Slot) {
-    if s.strong && !s.obj.is_null() {
-        // SAFETY: GIL held; the slot owned this reference.
-        unsafe { ffi::Py_DECREF(s.obj) };
     }
 }
 

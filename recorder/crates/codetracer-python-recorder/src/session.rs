@@ -249,6 +249,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         layout: Layout::for_version(info.major, info.minor),
         builtins: builtins(py)?,
         bounds: o.bounds,
+        trails: std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1"),
     };
     let recorder = Recorder::new(writer, &o.program, cfg);
     *session_mut() = Some(Box::new(Session {
