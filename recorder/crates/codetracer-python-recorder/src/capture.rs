@@ -421,8 +421,19 @@ impl Encoder {
         {
             self.hold(obj);
         } else if tp != b.float && tp != b.int {
+            // Not provable by a trail: stop recording; the caller discards it.
             self.trail_ok = false;
+            self.recording = false;
         }
+    }
+
+    /// Whether a value of this type can have a trail (builtin containers).
+    #[inline]
+    pub fn trailable(&self, t: &TypeTable, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        let b = &t.builtins;
+        tp == b.list || tp == b.tuple || tp == b.dict || tp == b.set || tp == b.frozenset
     }
 
     /// Whether `obj` would encode exactly as when `trail` was recorded.
