@@ -24,5 +24,40 @@ def mutate():
     return t, grid, d, s, big, name
 
 
+class Node:
+    def __init__(self, value, child=None):
+        self.value = value
+        self.child = child
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+
+class Other:
+    pass
+
+
+def objects():
+    root = Node(1, Node(2, Node(3)))
+    s = Slotted()
+    s.a = 1
+    for i in range(4):
+        root.value += 1
+        root.child.child.value = [i, float(i)]
+        s.a = s.a * 2
+        if i == 1:
+            s.b = "b"
+        if i == 2:
+            del s.b
+            root.extra = {"k": i}
+        fresh = Node(i)  # rebound each round: a freed object's address may be reused
+        fresh.value = i * 3
+    root.__class__ = Other
+    del root.extra
+    return root, s, fresh
+
+
 mutate()
+objects()
 print("ok")

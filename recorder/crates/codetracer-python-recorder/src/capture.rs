@@ -367,6 +367,8 @@ impl Trail {
 
 const TAG_FLOAT: u64 = 1;
 const TAG_INT: u64 = 2;
+const TAG_RAW: u64 = 3;
+const TAG_OBJ: u64 = 4;
 
 #[inline]
 fn take(tr: &[u64], it: &mut usize) -> u64 {
@@ -414,26 +416,25 @@ impl Encoder {
     }
 
     /// Records the node `obj` (of type `tp`) in the trail being built
-    /// (floats and small ints are recorded by `value` itself, by value).
+    /// (floats and small ints are recorded by `value` itself, by value;
+    /// instances of other classes by the branch that encodes them).
     fn track(&mut self, b: &Builtins, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
-        if tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.list || tp == b.tuple
-            || tp == b.dict || tp == b.set || tp == b.frozenset
-        {
+        let held = tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.list || tp == b.tuple
+            || tp == b.dict || tp == b.set || tp == b.frozenset || tp == b.function || tp == b.cfunction
+            || tp == b.module
+            // SAFETY: GIL held; `obj` is live.
+            || unsafe { ffi::PyType_Check(obj) } != 0;
+        if held {
             self.hold(obj);
-        } else if tp != b.float && tp != b.int {
-            // Not provable by a trail: stop recording; the caller discards it.
-            self.trail_ok = false;
-            self.recording = false;
         }
     }
 
-    /// Whether a value of this type can have a trail (builtin containers).
-    #[inline]
-    pub fn trailable(&self, t: &TypeTable, obj: *mut ffi::PyObject) -> bool {
-        // SAFETY: GIL held; `obj` is live.
-        let tp = unsafe { ffi::Py_TYPE(obj) };
-        let b = &t.builtins;
-        tp == b.list || tp == b.tuple || tp == b.dict || tp == b.set || tp == b.frozenset
+    /// Gives up the trail being built (a value a trail cannot vouch for).
+    fn untrailable(&mut self) {
+        if self.recording {
+            self.trail_ok = false;
+            self.recording = false;
+        }
     }
 
     /// Whether `obj` would encode exactly as when `trail` was recorded.
@@ -441,15 +442,16 @@ impl Encoder {
         self.active.clear();
         self.budget = self.bounds.max_nodes.max(1);
         let mut it = 0;
-        self.walk(&t.builtins, obj, &trail.data, &mut it, 0) && it == trail.data.len()
+        self.walk(t, obj, &trail.data, &mut it, 0) && it == trail.data.len()
     }
 
     /// Mirror of `value` over a trail (same budget, depth, item and cycle rules).
-    fn walk(&mut self, b: &Builtins, obj: *mut ffi::PyObject, tr: &[u64], it: &mut usize, depth: u32) -> bool {
+    fn walk(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, tr: &[u64], it: &mut usize, depth: u32) -> bool {
         if self.budget == 0 {
             return true;
         }
         self.budget -= 1;
+        let b = &t.builtins;
         // SAFETY: GIL held; exact builtin types walked with the C API, no user code.
         unsafe {
             let tp = ffi::Py_TYPE(obj);
@@ -470,7 +472,18 @@ impl Encoder {
             }
             let is_seq = tp == b.list || tp == b.tuple;
             if !(is_seq || tp == b.dict || tp == b.set || tp == b.frozenset) {
-                return false;
+                if tp == b.function || tp == b.cfunction || tp == b.module || ffi::PyType_Check(obj) != 0 {
+                    return take(tr, it) == obj as u64;
+                }
+                let Some(info) = t.classes.get(&(tp as usize)) else { return false };
+                if info.scalar_type.is_some() || info.exception {
+                    return false;
+                }
+                if info.generic_getattr && (info.has_dict || !info.slots.is_empty()) {
+                    let (has_dict, slots) = (info.has_dict, Rc::clone(&info.slots));
+                    return self.walk_object(t, obj, tp, has_dict, &slots, tr, it, depth);
+                }
+                return take(tr, it) == TAG_RAW && take(tr, it) == tp as u64;
             }
             if take(tr, it) != obj as u64 {
                 return false;
@@ -496,7 +509,7 @@ impl Encoder {
             let ok = if is_seq {
                 (0..shown).all(|i| {
                     let item = if tp == b.list { ffi::PyList_GetItem(obj, i) } else { ffi::PyTuple_GetItem(obj, i) };
-                    !item.is_null() && self.walk(b, item, tr, it, depth + 1)
+                    !item.is_null() && self.walk(t, item, tr, it, depth + 1)
                 })
             } else if tp == b.dict {
                 let mut pos: ffi::Py_ssize_t = 0;
@@ -504,8 +517,8 @@ impl Encoder {
                 let mut val: *mut ffi::PyObject = std::ptr::null_mut();
                 (0..shown).all(|_| {
                     ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) != 0
-                        && self.walk(b, key, tr, it, depth + 1)
-                        && self.walk(b, val, tr, it, depth + 1)
+                        && self.walk(t, key, tr, it, depth + 1)
+                        && self.walk(t, val, tr, it, depth + 1)
                 })
             } else {
                 let iter = ffi::PyObject_GetIter(obj);
@@ -518,7 +531,7 @@ impl Encoder {
                         if item.is_null() {
                             return false;
                         }
-                        let r = self.walk(b, item, tr, it, depth + 1);
+                        let r = self.walk(t, item, tr, it, depth + 1);
                         ffi::Py_DECREF(item);
                         r
                     });
@@ -543,6 +556,75 @@ impl Encoder {
             Identity::Stable
         } else {
             Identity::Mutable
+        }
+    }
+
+    /// Mirror of `object` over a trail: same fields in the same order.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn walk_object(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, has_dict: bool,
+                          slots: &[*mut ffi::PyObject], tr: &[u64], it: &mut usize, depth: u32) -> bool {
+        if take(tr, it) != TAG_OBJ || take(tr, it) != obj as u64 || take(tr, it) != tp as u64 {
+            return false;
+        }
+        if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+            return true;
+        }
+        // SAFETY: GIL held; default attribute lookup: no user code runs.
+        unsafe {
+            let base = self.names.len();
+            let max = self.bounds.max_items as usize;
+            for name in slots {
+                if self.names.len() - base >= max {
+                    break;
+                }
+                let val = ffi::PyObject_GetAttr(obj, *name);
+                if val.is_null() {
+                    ffi::PyErr_Clear();
+                    continue;
+                }
+                self.names.push(*name);
+                self.vals.push(val);
+            }
+            let mut dict: *mut ffi::PyObject = std::ptr::null_mut();
+            if has_dict {
+                dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+                if dict.is_null() || ffi::PyDict_Check(dict) == 0 {
+                    ffi::PyErr_Clear();
+                } else {
+                    let mut pos: ffi::Py_ssize_t = 0;
+                    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+                    let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+                    while self.names.len() - base < max && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
+                        if ffi::PyUnicode_Check(key) == 0 {
+                            continue;
+                        }
+                        ffi::Py_INCREF(val);
+                        self.names.push(key);
+                        self.vals.push(val);
+                    }
+                }
+            }
+            let n = self.names.len() - base;
+            let mut ok = take(tr, it) == n as u64 && (0..n).all(|k| take(tr, it) == self.names[base + k] as u64);
+            if ok {
+                self.active.push(obj);
+                for k in 0..n {
+                    let val = self.vals[base + k];
+                    if !self.walk(t, val, tr, it, depth + 1) {
+                        ok = false;
+                        break;
+                    }
+                }
+                self.active.pop();
+            }
+            for val in self.vals.drain(base..) {
+                ffi::Py_DECREF(val);
+            }
+            self.names.truncate(base);
+            if !dict.is_null() {
+                ffi::Py_DECREF(dict);
+            }
+            ok
         }
     }
 
@@ -651,6 +733,9 @@ impl Encoder {
             }
             // Subclasses and user classes.
             let info = t.class(defs, tp);
+            if info.scalar_type.is_some() || info.exception {
+                self.untrailable();
+            }
             if let Some(scalar) = info.scalar_type {
                 if ffi::PyLong_Check(obj) != 0 {
                     return int_value(obj, scalar, out);
@@ -668,6 +753,11 @@ impl Encoder {
             }
             if info.generic_getattr && (info.has_dict || !info.slots.is_empty()) {
                 return self.object(t, defs, obj, tp, out, depth);
+            }
+            if self.recording {
+                // Shown by its class name only.
+                self.trail.data.push(TAG_RAW);
+                self.trail.data.push(tp as u64);
             }
             let mut text = b"<".to_vec();
             text.extend_from_slice(info.qualname.as_bytes());
@@ -795,6 +885,11 @@ impl Encoder {
     }
 
     unsafe fn object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, out: &mut Vec<u8>, depth: u32) {
+        if self.recording {
+            self.trail.data.push(TAG_OBJ);
+            self.hold(obj);
+            self.trail.data.push(tp as u64);
+        }
         if self.cut(obj, depth, out, b"<...>") {
             return;
         }
@@ -840,6 +935,13 @@ impl Encoder {
             }
             let type_id = t.struct_type(defs, tp, &self.names[base..], &qualname);
             let n = self.names.len() - base;
+            if self.recording {
+                self.trail.data.push(n as u64);
+                for k in 0..n {
+                    let name = self.names[base + k];
+                    self.hold(name);
+                }
+            }
             v::put_container_head(out, vtag::STRUCT, type_id, n as u32);
             self.active.push(obj);
             for k in 0..n {

@@ -533,7 +533,7 @@ impl Recorder {
             }
             Identity::Mutable => {
                 let mut trail = NO_TRAIL;
-                if self.cfg.trails && self.enc.trailable(&self.types, obj) {
+                if self.cfg.trails {
                     let idx = self.free_trails.pop().unwrap_or_else(|| {
                         self.trails.push(Trail::default());
                         (self.trails.len() - 1) as u32
