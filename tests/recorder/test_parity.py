@@ -10,7 +10,8 @@ import pytest
 from .conftest import PROGRAMS, Trace
 
 SIMPLE = ["functions.py", "generators.py", "async_prog.py", "threads.py", "exceptions.py", "classes.py",
-          "containers.py", "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py"]
+          "containers.py", "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py",
+          "finalizers.py", "mutations.py"]
 
 
 @pytest.mark.parametrize("program", SIMPLE)
