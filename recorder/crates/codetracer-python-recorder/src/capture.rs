@@ -559,20 +559,17 @@ impl Encoder {
         }
     }
 
-    /// Mirror of `object` over a trail: same fields in the same order.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn walk_object(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, has_dict: bool,
-                          slots: &[*mut ffi::PyObject], tr: &[u64], it: &mut usize, depth: u32) -> bool {
-        if take(tr, it) != TAG_OBJ || take(tr, it) != obj as u64 || take(tr, it) != tp as u64 {
-            return false;
-        }
-        if self.active.contains(&obj) || depth >= self.bounds.max_depth {
-            return true;
-        }
-        // SAFETY: GIL held; default attribute lookup: no user code runs.
+    /// Pushes an instance's fields (slot members, then `__dict__` entries, at
+    /// most `max_items`) onto `names`/`vals` (values as new references);
+    /// returns where they start and the dict to release (or null).
+    ///
+    /// # Safety
+    /// GIL held; the class uses the default attribute lookup.
+    unsafe fn gather_fields(&mut self, obj: *mut ffi::PyObject, has_dict: bool, slots: &[*mut ffi::PyObject]) -> (usize, *mut ffi::PyObject) {
+        let base = self.names.len();
+        let max = self.bounds.max_items as usize;
+        // SAFETY: see the function's contract.
         unsafe {
-            let base = self.names.len();
-            let max = self.bounds.max_items as usize;
             for name in slots {
                 if self.names.len() - base >= max {
                     break;
@@ -604,6 +601,40 @@ impl Encoder {
                     }
                 }
             }
+            (base, dict)
+        }
+    }
+
+    /// Drops what `gather_fields` pushed.
+    ///
+    /// # Safety
+    /// GIL held.
+    unsafe fn release_fields(&mut self, base: usize, dict: *mut ffi::PyObject) {
+        // SAFETY: we own the values' references and the dict's.
+        unsafe {
+            for val in self.vals.drain(base..) {
+                ffi::Py_DECREF(val);
+            }
+            self.names.truncate(base);
+            if !dict.is_null() {
+                ffi::Py_DECREF(dict);
+            }
+        }
+    }
+
+    /// Mirror of `object` over a trail: same fields in the same order.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn walk_object(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, has_dict: bool,
+                          slots: &[*mut ffi::PyObject], tr: &[u64], it: &mut usize, depth: u32) -> bool {
+        if take(tr, it) != TAG_OBJ || take(tr, it) != obj as u64 || take(tr, it) != tp as u64 {
+            return false;
+        }
+        if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+            return true;
+        }
+        // SAFETY: GIL held; default attribute lookup: no user code runs.
+        unsafe {
+            let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
             let mut ok = take(tr, it) == n as u64 && (0..n).all(|k| take(tr, it) == self.names[base + k] as u64);
             if ok {
@@ -617,13 +648,7 @@ impl Encoder {
                 }
                 self.active.pop();
             }
-            for val in self.vals.drain(base..) {
-                ffi::Py_DECREF(val);
-            }
-            self.names.truncate(base);
-            if !dict.is_null() {
-                ffi::Py_DECREF(dict);
-            }
+            self.release_fields(base, dict);
             ok
         }
     }
@@ -900,39 +925,7 @@ impl Encoder {
                 let info = t.class(defs, tp);
                 (info.has_dict, Rc::clone(&info.slots), Rc::clone(&info.qualname))
             };
-            let base = self.names.len();
-            let max = self.bounds.max_items as usize;
-            for name in slots.iter() {
-                if self.names.len() - base >= max {
-                    break;
-                }
-                let val = ffi::PyObject_GetAttr(obj, *name);
-                if val.is_null() {
-                    ffi::PyErr_Clear();
-                    continue;
-                }
-                self.names.push(*name);
-                self.vals.push(val);
-            }
-            let mut dict: *mut ffi::PyObject = std::ptr::null_mut();
-            if has_dict {
-                dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
-                if dict.is_null() || ffi::PyDict_Check(dict) == 0 {
-                    ffi::PyErr_Clear();
-                } else {
-                    let mut pos: ffi::Py_ssize_t = 0;
-                    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
-                    let mut val: *mut ffi::PyObject = std::ptr::null_mut();
-                    while self.names.len() - base < max && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
-                        if ffi::PyUnicode_Check(key) == 0 {
-                            continue;
-                        }
-                        ffi::Py_INCREF(val);
-                        self.names.push(key);
-                        self.vals.push(val);
-                    }
-                }
-            }
+            let (base, dict) = self.gather_fields(obj, has_dict, &slots);
             let type_id = t.struct_type(defs, tp, &self.names[base..], &qualname);
             let n = self.names.len() - base;
             if self.recording {
@@ -949,13 +942,7 @@ impl Encoder {
                 self.value(t, defs, val, out, depth + 1);
             }
             self.active.pop();
-            for val in self.vals.drain(base..) {
-                ffi::Py_DECREF(val);
-            }
-            self.names.truncate(base);
-            if !dict.is_null() {
-                ffi::Py_DECREF(dict);
-            }
+            self.release_fields(base, dict);
         }
     }
 }

@@ -146,24 +146,21 @@ mod tests {
     #[test]
     fn flags_win_over_environment() {
         let env = env_of(&[("CODETRACER_ON_RECORDER_ERROR", "disable"), ("CODETRACER_KEEP_PARTIAL_TRACE", "1")]);
-        let p = Policy::resolve(&Overrides::default(), &env).unwrap();
-        assert_eq!(p.on_error, OnError::Disable);
-        assert!(p.keep_partial);
+        let r = Policy::resolve(&Overrides::default(), &env);
+        assert!(matches!(&r, Ok(p) if p.on_error == OnError::Disable && p.keep_partial));
         let o = Overrides { on_error: Some("abort".into()), keep_partial: Some(false), ..Default::default() };
-        let p = Policy::resolve(&o, &env).unwrap();
-        assert_eq!(p.on_error, OnError::Abort);
-        assert!(!p.keep_partial);
+        let r = Policy::resolve(&o, &env);
+        assert!(matches!(&r, Ok(p) if p.on_error == OnError::Abort && !p.keep_partial));
     }
 
     #[test]
     fn invalid_values_name_their_source() {
         let env = env_of(&[("CODETRACER_REQUIRE_TRACE", "maybe")]);
-        let e = Policy::resolve(&Overrides::default(), &env).unwrap_err();
-        assert_eq!(e.code(), ErrorCode::InvalidOption);
-        assert!(e.message().contains("CODETRACER_REQUIRE_TRACE"));
+        let r = Policy::resolve(&Overrides::default(), &env);
+        assert!(matches!(&r, Err(e) if e.code() == ErrorCode::InvalidOption && e.message().contains("CODETRACER_REQUIRE_TRACE")));
         let o = Overrides { on_error: Some("explode".into()), ..Default::default() };
-        let e = Policy::resolve(&o, &env_of(&[])).unwrap_err();
-        assert!(e.message().contains("--on-recorder-error"));
+        let r = Policy::resolve(&o, &env_of(&[]));
+        assert!(matches!(&r, Err(e) if e.message().contains("--on-recorder-error")));
     }
 
     #[test]
