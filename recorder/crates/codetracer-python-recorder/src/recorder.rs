@@ -365,7 +365,7 @@ impl Recorder {
             self.drop_slot(frame.named[i].1);
         }
         frame.slots.clear();
-        if self.pool.len() < 1024 {
+        if frame.slots.capacity() > 0 && self.pool.len() < 1024 {
             self.pool.push(frame.slots);
         }
     }
@@ -399,7 +399,9 @@ impl Recorder {
         let nslots = info.slots.len();
         let function_id = info.function_id;
         let nargs = if resumed || self.cfg.values == ValuesMode::None { 0 } else { info.nargs.min(nslots) };
-        let mut slots = self.take_slots(nslots);
+        // Per-variable state is only needed to diff locals at each step.
+        let track_locals = self.cfg.values == ValuesMode::Locals;
+        let mut slots = if track_locals { self.take_slots(nslots) } else { Vec::new() };
         self.scratch.clear();
         let mut written = 0u32;
         if nargs > 0 {
@@ -422,7 +424,9 @@ impl Recorder {
                         st::put_varint(&mut self.scratch, u64::from(var));
                         let start = self.scratch.len();
                         self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
-                        slots[i] = self.remember(obj, start);
+                        if track_locals {
+                            slots[i] = self.remember(obj, start);
+                        }
                         written += 1;
                     }
                 }
