@@ -48,10 +48,13 @@ pub fn check_python(py: Python<'_>, info: &PythonInfo) -> RecorderResult<()> {
         info.implementation,
         info.executable
     );
+    // Free-threaded builds carry "t" in their ABI flags (3.13t); reading
+    // sys.abiflags avoids importing sysconfig (milliseconds of start-up).
     let free_threaded = py
-        .import("sysconfig")
-        .and_then(|s| s.call_method1("get_config_var", ("Py_GIL_DISABLED",)))
-        .map(|v| v.is_truthy().unwrap_or(false))
+        .import("sys")
+        .and_then(|s| s.getattr("abiflags"))
+        .and_then(|f| f.extract::<String>())
+        .map(|f| f.contains('t'))
         .unwrap_or(false);
     ensure_usage!(
         !free_threaded,
