@@ -305,6 +305,7 @@ fn metrics_json(m: &Metrics, detaches: u64) -> Value {
 
 /// Ends the recording. `Err` when the policy makes a recorder failure fatal.
 pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopReport> {
+    ensure_not_in_callback("stop()")?;
     let Some(mut s) = session_mut().take() else {
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
@@ -417,8 +418,22 @@ pub fn after_fork_in_child(py: Python<'_>) {
     }
 }
 
+/// Refuses API calls made from code the recorder itself runs mid-event (a
+/// finaliser triggered while it releases a value): the recording is busy.
+fn ensure_not_in_callback(what: &str) -> RecorderResult<()> {
+    if session_mut().as_ref().is_some_and(|s| s.busy) {
+        return Err(usage!(
+            ErrorCode::InvalidOption,
+            "{} was called from a finaliser that ran inside a recorder callback; call it from the program's own code",
+            what
+        ));
+    }
+    Ok(())
+}
+
 /// Flushes the in-run buffers to disk.
 pub fn flush() -> RecorderResult<()> {
+    ensure_not_in_callback("flush()")?;
     match session_mut().as_mut().and_then(|s| s.recorder.as_mut()) {
         Some(r) => r.flush(),
         None => Err(usage!(ErrorCode::NotTracing, "no recording is active")),
