@@ -816,14 +816,8 @@ impl Encoder {
         // SAFETY: GIL held; exact list/tuple; no user code runs while we read.
         unsafe {
             let n = if is_list { ffi::PyList_Size(obj) } else { ffi::PyTuple_Size(obj) }.max(0) as u32;
-            if self.recording {
-                self.trail.data.push(u64::from(n));
-            }
-            let shown = n.min(self.bounds.max_items);
-            let more = n > shown;
             let (vt, id) = if is_list { (vtag::SEQ, types::LIST) } else { (vtag::TUPLE, types::TUPLE) };
-            v::put_container_head(out, vt, id, shown + u32::from(more));
-            self.active.push(obj);
+            let shown = self.open_container(obj, n, vt, id, out);
             for i in 0..shown {
                 let item = if is_list { ffi::PyList_GetItem(obj, i as isize) } else { ffi::PyTuple_GetItem(obj, i as isize) };
                 if item.is_null() {
@@ -833,10 +827,28 @@ impl Encoder {
                     self.value(t, defs, item, out, depth + 1);
                 }
             }
-            self.active.pop();
-            if more {
-                more_marker(out, n - shown);
-            }
+            self.close_container(n, shown, out);
+        }
+    }
+
+    /// Starts a container of `n` elements: records its length in the trail,
+    /// writes the head (counting the `… N more` marker) and marks it active.
+    /// Returns how many elements are shown.
+    fn open_container(&mut self, obj: *mut ffi::PyObject, n: u32, vt: u8, type_id: u32, out: &mut Vec<u8>) -> u32 {
+        if self.recording {
+            self.trail.data.push(u64::from(n));
+        }
+        let shown = n.min(self.bounds.max_items);
+        v::put_container_head(out, vt, type_id, shown + u32::from(n > shown));
+        self.active.push(obj);
+        shown
+    }
+
+    /// Ends a container opened by `open_container`.
+    fn close_container(&mut self, n: u32, shown: u32, out: &mut Vec<u8>) {
+        self.active.pop();
+        if n > shown {
+            more_marker(out, n - shown);
         }
     }
 
@@ -847,13 +859,7 @@ impl Encoder {
         // SAFETY: GIL held; exact dict; PyDict_Next runs no user code.
         unsafe {
             let n = ffi::PyDict_Size(obj).max(0) as u32;
-            if self.recording {
-                self.trail.data.push(u64::from(n));
-            }
-            let shown = n.min(self.bounds.max_items);
-            let more = n > shown;
-            v::put_container_head(out, vtag::SEQ, type_id, shown + u32::from(more));
-            self.active.push(obj);
+            let shown = self.open_container(obj, n, vtag::SEQ, type_id, out);
             let mut pos: ffi::Py_ssize_t = 0;
             let mut key: *mut ffi::PyObject = std::ptr::null_mut();
             let mut val: *mut ffi::PyObject = std::ptr::null_mut();
@@ -869,10 +875,7 @@ impl Encoder {
                 v::put_none(out);
                 k += 1;
             }
-            self.active.pop();
-            if more {
-                more_marker(out, n - shown);
-            }
+            self.close_container(n, shown, out);
         }
     }
 
@@ -883,13 +886,7 @@ impl Encoder {
         // SAFETY: GIL held; exact set/frozenset: iterating runs no user code.
         unsafe {
             let n = ffi::PySet_Size(obj).max(0) as u32;
-            if self.recording {
-                self.trail.data.push(u64::from(n));
-            }
-            let shown = n.min(self.bounds.max_items);
-            let more = n > shown;
-            v::put_container_head(out, vtag::SEQ, type_id, shown + u32::from(more));
-            self.active.push(obj);
+            let shown = self.open_container(obj, n, vtag::SEQ, type_id, out);
             let it = ffi::PyObject_GetIter(obj);
             let mut k = 0;
             if it.is_null() {
@@ -911,10 +908,7 @@ impl Encoder {
                 v::put_none(out);
                 k += 1;
             }
-            self.active.pop();
-            if more {
-                more_marker(out, n - shown);
-            }
+            self.close_container(n, shown, out);
         }
     }
 

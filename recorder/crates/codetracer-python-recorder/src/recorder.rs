@@ -370,18 +370,28 @@ impl Recorder {
         }
     }
 
-    /// PY_START (resumed = false), PY_RESUME / PY_THROW (resumed = true).
-    pub fn on_start(&mut self, code: *mut ffi::PyObject, resumed: bool) -> Ret {
+    /// The code's index for an event on the recorded thread, or what to
+    /// answer at once (another thread: continue; never-recorded code: DISABLE).
+    #[inline]
+    fn event_code(&mut self, code: *mut ffi::PyObject) -> Result<u32, Ret> {
         if !self.on_recorded_thread() {
-            return Ret::Continue;
+            return Err(Ret::Continue);
         }
         let idx = self.code_idx(code);
-        let info = &self.infos[idx as usize];
-        if info.ignored {
-            return Ret::Disable;
+        if self.infos[idx as usize].ignored {
+            return Err(Ret::Disable);
         }
+        Ok(idx)
+    }
+
+    /// PY_START (resumed = false), PY_RESUME / PY_THROW (resumed = true).
+    pub fn on_start(&mut self, code: *mut ffi::PyObject, resumed: bool) -> Ret {
+        let idx = match self.event_code(code) {
+            Ok(idx) => idx,
+            Err(r) => return r,
+        };
         if !self.active {
-            if !info.activates {
+            if !self.infos[idx as usize].activates {
                 return Ret::Continue;
             }
             self.active = true;
@@ -454,18 +464,14 @@ impl Recorder {
 
     /// LINE.
     pub fn on_line(&mut self, code: *mut ffi::PyObject, line: u32) -> Ret {
-        if !self.on_recorded_thread() {
-            return Ret::Continue;
-        }
-        let idx = self.code_idx(code);
-        let info = &self.infos[idx as usize];
-        if info.ignored {
-            return Ret::Disable;
-        }
+        let idx = match self.event_code(code) {
+            Ok(idx) => idx,
+            Err(r) => return r,
+        };
         if !self.active {
             return Ret::Continue;
         }
-        let path_id = info.path_id;
+        let path_id = self.infos[idx as usize].path_id;
         let iframe = self.frame_of(code);
         if self.stack.last().is_none_or(|f| f.iframe != iframe || f.code_idx != idx) {
             // A frame we did not see start (recording began inside it): adopt it.
