@@ -368,7 +368,7 @@ impl Trail {
     pub fn release(&mut self) {
         for o in self.held.drain(..) {
             // SAFETY: GIL held (callers); the trail owned these references.
-            unsafe { ffi::Py_DECREF(o) };
+            unsafe { crate::purity::release(o) };
         }
         self.data.clear();
     }
@@ -427,14 +427,24 @@ impl Encoder {
     /// Records the node `obj` (of type `tp`) in the trail being built
     /// (floats and small ints are recorded by `value` itself, by value;
     /// instances of other classes by the branch that encodes them).
+    /// Leaves whose encoding the address stands for (strs, bytes, functions,
+    /// modules, classes) are held, so the address cannot be reused for
+    /// another value while the trail lives. Containers are recorded by
+    /// address but not held: the walk re-checks their length and every
+    /// element, so a new container at a reused address is only accepted
+    /// when it encodes identically — and the recorder never keeps a
+    /// container (or what it holds) alive past the program's last use,
+    /// which would move finalisers into a callback.
     fn track(&mut self, b: &Builtins, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
-        let held = tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.list || tp == b.tuple
-            || tp == b.dict || tp == b.set || tp == b.frozenset || tp == b.function || tp == b.cfunction
+        let container = tp == b.list || tp == b.tuple || tp == b.dict || tp == b.set || tp == b.frozenset;
+        let held = tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.function || tp == b.cfunction
             || tp == b.module
             // SAFETY: GIL held; `obj` is live.
             || unsafe { ffi::PyType_Check(obj) } != 0;
         if held {
             self.hold(obj);
+        } else if container {
+            self.trail.data.push(obj as u64);
         }
     }
 
@@ -914,8 +924,9 @@ impl Encoder {
 
     unsafe fn object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, out: &mut Vec<u8>, depth: u32) {
         if self.recording {
+            // By address, not held (see `track`); its class is held by the type table.
             self.trail.data.push(TAG_OBJ);
-            self.hold(obj);
+            self.trail.data.push(obj as u64);
             self.trail.data.push(tp as u64);
         }
         if self.cut(obj, depth, out, b"<...>") {

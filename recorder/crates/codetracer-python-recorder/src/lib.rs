@@ -16,6 +16,7 @@ mod metrics;
 mod monitoring;
 mod policy;
 mod preflight;
+mod purity;
 mod recorder;
 mod session;
 

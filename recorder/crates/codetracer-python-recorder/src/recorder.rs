@@ -15,6 +15,7 @@ use trace_writer::value::{self as v, types};
 
 use crate::capture::{class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::frames::{self, Layout};
+use crate::purity::{self, OpTable, PureLines};
 
 /// How many values to capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +74,8 @@ struct CodeInfo {
     nargs: usize,
     /// This code belongs to the activation path.
     activates: bool,
+    /// Lines after which nothing visible can have changed in place.
+    pure: PureLines,
 }
 
 #[derive(Clone, Copy)]
@@ -107,6 +110,10 @@ struct Frame {
     /// For dict-locals frames: (variable id, slot, generation seen).
     named: Vec<(u32, Slot, u32)>,
     generation: u32,
+    /// The line of the frame's previous step (0 before its first).
+    last_line: u32,
+    /// `Recorder::epoch` when the frame's values were last fully compared.
+    epoch: u64,
 }
 
 /// Counters surfaced in the metadata and the logs (ADR 0004 §9).
@@ -129,6 +136,8 @@ pub struct RecorderConfig {
     /// Compare containers through their trails instead of re-encoding them
     /// (`CODETRACER_NO_TRAILS=1` turns it off, to check it changes nothing).
     pub trails: bool,
+    /// Opcode classes for skipping comparisons after pure lines (None: never skip).
+    pub ops: Option<OpTable>,
 }
 
 pub struct Recorder {
@@ -209,6 +218,7 @@ impl Recorder {
     #[inline]
     fn on_recorded_thread(&mut self) -> bool {
         // SAFETY: GIL held (callbacks).
+        purity::advance();
         if unsafe { ffi::PyThreadState_Get() } as usize == self.thread {
             true
         } else {
@@ -295,6 +305,7 @@ impl Recorder {
             slots: Vec::new(),
             nargs: 0,
             activates: false,
+            pure: PureLines::default(),
         };
         if ignored {
             return info;
@@ -330,6 +341,10 @@ impl Recorder {
                 // Implicit slots (`__class__`, a comprehension's `.0`) are not the program's variables.
                 let var = if is_dunder(name.as_bytes()) || name.starts_with('.') { HIDDEN } else { self.var_id(&name) };
                 info.slots.push(SlotInfo { var, cell });
+            }
+            if let Some(ops) = &self.cfg.ops {
+                // SAFETY: GIL held (callbacks).
+                info.pure = PureLines::of(unsafe { pyo3::Python::assume_attached() }, ops, code);
             }
         }
         info
@@ -446,7 +461,7 @@ impl Recorder {
         let buf = self.writer.buf();
         st::put_call_head(buf, function_id, written);
         buf.extend_from_slice(&self.scratch);
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0 });
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: 0, epoch: 0 });
     }
 
     /// The slot state after encoding `obj` into `scratch[start..]`.
@@ -484,16 +499,25 @@ impl Recorder {
             } else if self.infos[idx as usize].dict_locals {
                 self.diff_dict_locals(iframe);
             } else {
-                self.diff_fast_locals(idx, iframe);
+                self.diff_fast_locals(idx, iframe, line);
             }
         }
         self.maybe_flush();
         Ret::Continue
     }
 
-    fn diff_fast_locals(&mut self, idx: u32, iframe: usize) {
+    fn diff_fast_locals(&mut self, idx: u32, iframe: usize, line: u32) {
         let locals = frames::localsplus(iframe);
         let Some(mut top) = self.stack.pop() else { return };
+        // The event that brought us here advanced the epoch by one; nothing
+        // else ran since the frame's previous step, and that step's line was
+        // pure: the values it compared are unchanged in place.
+        let in_place_unchanged = top.epoch + 1 == purity::epoch() && self.infos[idx as usize].pure.contains(top.last_line);
+        if in_place_unchanged {
+            purity::retract();
+        }
+        top.epoch = purity::epoch();
+        top.last_line = line;
         let n = self.infos[idx as usize].slots.len().min(top.slots.len());
         for i in 0..n {
             // SAFETY: `i` < the code's localsplus count; the frame is live.
@@ -507,6 +531,9 @@ impl Recorder {
                 obj = frames::cell_contents(obj);
             }
             let old = top.slots[i];
+            if in_place_unchanged && obj == old.obj {
+                continue;
+            }
             if obj.is_null() {
                 if !old.obj.is_null() {
                     st::put_unset(self.writer.buf(), var);
@@ -574,7 +601,7 @@ impl Recorder {
     fn drop_slot(&mut self, s: Slot) {
         if s.strong && !s.obj.is_null() {
             // SAFETY: GIL held; the slot owned this reference.
-            unsafe { ffi::Py_DECREF(s.obj) };
+            unsafe { purity::release(s.obj) };
         }
         if s.trail != NO_TRAIL {
             self.trails[s.trail as usize].release();

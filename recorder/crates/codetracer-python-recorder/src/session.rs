@@ -16,6 +16,7 @@ use trace_writer::{StreamWriter, TraceDir};
 use crate::capture::{Bounds, Builtins};
 use crate::frames::Layout;
 use crate::policy::{OnError, Policy};
+use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
 use crate::{logging, monitoring, preflight};
 
@@ -242,6 +243,9 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
             return Err(e);
         }
     };
+    // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
+    // (trails, pure lines): the brute-force trace the shortcuts must equal.
+    let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
     let cfg = RecorderConfig {
         values: o.values,
         activation: o.activation.clone(),
@@ -249,7 +253,8 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         layout: Layout::for_version(info.major, info.minor),
         builtins: builtins(py)?,
         bounds: o.bounds,
-        trails: std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1"),
+        trails: shortcuts,
+        ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
     };
     let recorder = Recorder::new(writer, &o.program, cfg);
     *session_mut() = Some(Box::new(Session {

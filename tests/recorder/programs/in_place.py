@@ -1,0 +1,74 @@
+"""Values changed in place by lines that call no Python code: C methods,
+in-place operators, stores, iterators that mutate, finalisers, exceptions
+caught in the frame. Every change must show at the next step."""
+from collections import defaultdict
+
+
+class Box:
+    def __init__(self):
+        self.n = 0
+        self.items = []
+
+
+class Noisy:
+    def __init__(self, sink):
+        self.sink = sink
+
+    def __del__(self):
+        self.sink.append("gone")
+
+
+def numeric(steps):
+    bodies = [[float(i), 0.5 * i, 1.0] for i in range(3)]
+    for _ in range(steps):
+        for i in range(3):
+            b1 = bodies[i]
+            dx = b1[0] - b1[1]
+            d2 = dx * dx
+            b1[2] += d2 * 0.001
+            m = b1[2] * 2.0
+            b1[1] = m
+    return bodies
+
+
+def c_level(seq):
+    stack = list(seq)
+    seen = []
+    for x in iter(stack.pop, 3):
+        seen.append(x)
+    first, second, *_ = reversed(stack)
+    lst = [1]
+    lst += [2]
+    lst *= 2
+    s = {1}
+    s |= {2}
+    d = {"a": 1}
+    d |= {"b": 2}
+    dd = defaultdict(list)
+    got = dd["k"]
+    got.append(1)
+    box = Box()
+    for k in range(2000):
+        box.n = k
+        box.items.append(k)
+        tmp = box.items[-1] + box.n
+    del box.items[:1990]
+    shared = [0]
+    sink = []
+    holder = Noisy(sink)
+    holder = None
+    view = sink
+    try:
+        _ = {}["missing"]
+    except KeyError:
+        shared[0] = 1
+    glob = globals()
+    global COUNTER
+    COUNTER = 5
+    alias = glob.get("COUNTER")
+    return seen, first, second, lst, s, d, got, tmp, box, view, shared, alias
+
+
+COUNTER = 0
+print(numeric(50)[0][2])
+print(c_level(range(8))[:3])
