@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use pyo3::ffi;
 use rustc_hash::{FxHashMap, FxHasher};
-use trace_writer::stream::put_type;
+use trace_writer::stream::{put_type, put_varint};
 use trace_writer::value::{self as v, kind, types, vtag};
 
 /// Bounds of value encoding.
@@ -350,6 +350,80 @@ pub struct Encoder {
     recording: bool,
     trail: Trail,
     trail_ok: bool,
+    /// Which dicts' version tags prove them unchanged.
+    versions: DictVersions,
+    direct: bool,
+    /// Containers, instances and by-name values opened while recording (a
+    /// subtree that opened none is flat: its leaves are fixed by its dict).
+    opened: u64,
+    /// While comparing: whether changed leaves may be patched, the path of
+    /// the node being walked, and the PATCH payload collected.
+    patching: bool,
+    path: Vec<u32>,
+    patches: Vec<u8>,
+    npatches: u32,
+}
+
+/// What comparing a value with its trail found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Compare {
+    Same,
+    /// Same structure; changed leaves were patched (see [`Encoder::patches`]).
+    Patched,
+    Different,
+}
+
+/// Whether a dict's `ma_version_tag` (offset 24 of `PyDictObject` on 3.12
+/// and 3.13, changed by every mutation and never reused) can vouch for its
+/// contents.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DictVersions {
+    /// An interpreter whose layout we do not know: never.
+    Never,
+    /// 3.12: every dict (instance dicts are real dicts once read).
+    All,
+    /// 3.13: only dicts with a combined table; a split dict may share an
+    /// instance's inline values, which attribute stores change without
+    /// touching the dict's version.
+    CombinedOnly,
+}
+
+impl DictVersions {
+    pub fn for_version(major: u8, minor: u8) -> Self {
+        match (major, minor) {
+            (3, 12) => Self::All,
+            (3, 13) => Self::CombinedOnly,
+            _ => Self::Never,
+        }
+    }
+
+    /// The version tag of exact dict `d`, or 0 when it cannot vouch.
+    #[inline]
+    fn of(self, d: *mut ffi::PyObject) -> u64 {
+        // SAFETY: `d` is a live exact dict (callers); offsets per the enum's doc
+        // (`ma_version_tag` 24, `ma_values` 40).
+        unsafe {
+            match self {
+                Self::Never => 0,
+                Self::All => *((d as *const u8).add(24) as *const u64),
+                Self::CombinedOnly => {
+                    if (*((d as *const u8).add(40) as *const usize)) == 0 {
+                        *((d as *const u8).add(24) as *const u64)
+                    } else {
+                        0
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a dict-backed node's (version, end, nodes) entries sit in the trail
+/// being built, with the budget and `opened` count at its start.
+struct VersionMark {
+    at: usize,
+    budget: u32,
+    opened: u64,
 }
 
 /// What a value's encoding depended on, in encoding order: scalars by value
@@ -378,6 +452,8 @@ const TAG_FLOAT: u64 = 1;
 const TAG_INT: u64 = 2;
 const TAG_RAW: u64 = 3;
 const TAG_OBJ: u64 = 4;
+/// A leaf whose address stands for its encoding (held).
+const TAG_LEAF: u64 = 5;
 
 #[inline]
 fn take(tr: &[u64], it: &mut usize) -> u64 {
@@ -387,8 +463,17 @@ fn take(tr: &[u64], it: &mut usize) -> u64 {
 }
 
 impl Encoder {
-    pub fn new(bounds: Bounds) -> Self {
+    /// `direct`: the interpreter's object layouts are known (3.12, 3.13), so
+    /// ints, lists and tuples are read in place.
+    pub fn new(bounds: Bounds, versions: DictVersions, direct: bool) -> Self {
         Self {
+            direct,
+            versions,
+            opened: 0,
+            patching: false,
+            path: Vec::new(),
+            patches: Vec::new(),
+            npatches: 0,
             bounds,
             budget: bounds.max_nodes,
             active: Vec::new(),
@@ -417,6 +502,12 @@ impl Encoder {
         true
     }
 
+    /// A leaf recorded by reference: (TAG_LEAF, address), held.
+    fn hold_leaf(&mut self, obj: *mut ffi::PyObject) {
+        self.trail.data.push(TAG_LEAF);
+        self.hold(obj);
+    }
+
     fn hold(&mut self, obj: *mut ffi::PyObject) {
         // SAFETY: GIL held; the trail keeps `obj` alive until released.
         unsafe { ffi::Py_INCREF(obj) };
@@ -442,7 +533,7 @@ impl Encoder {
             // SAFETY: GIL held; `obj` is live.
             || unsafe { ffi::PyType_Check(obj) } != 0;
         if held {
-            self.hold(obj);
+            self.hold_leaf(obj);
         } else if container {
             self.trail.data.push(obj as u64);
         }
@@ -456,43 +547,169 @@ impl Encoder {
         }
     }
 
-    /// Whether `obj` would encode exactly as when `trail` was recorded.
-    pub fn same(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, trail: &Trail) -> bool {
+    /// Compares `obj` with the value `trail` was recorded from. With
+    /// `patch`, leaves that changed in place (a float, int, str, ... where
+    /// one was) are brought up to date in the trail and their new encodings
+    /// collected for a PATCH record (`take_patches`), as long as the
+    /// structure (containers, lengths, instances, fields) is the same.
+    pub fn compare(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, trail: &mut Trail, patch: bool) -> Compare {
         self.active.clear();
         self.budget = self.bounds.max_nodes.max(1);
+        self.patching = patch;
+        self.path.clear();
+        self.patches.clear();
+        self.npatches = 0;
+        let held = trail.held.len();
         let mut it = 0;
-        self.walk(t, obj, &trail.data, &mut it, 0) && it == trail.data.len()
+        let ok = self.walk(t, defs, obj, trail, &mut it, 0) && it == trail.data.len();
+        if !ok {
+            return Compare::Different;
+        }
+        if self.npatches == 0 {
+            return Compare::Same;
+        }
+        // Leaves replaced by reference stay held until the trail is rebuilt; bound that.
+        if trail.held.len() > held && trail.held.len() > 4 * (self.bounds.max_nodes as usize + 16) {
+            return Compare::Different;
+        }
+        Compare::Patched
+    }
+
+    /// An int of at most one 30-bit digit (those are recorded by value), read
+    /// from the object on the layouts we know (3.12, 3.13: `lv_tag` at 16 —
+    /// digit count << 3 | sign — and the first digit at 24).
+    #[inline]
+    fn small_int(&self, obj: *mut ffi::PyObject) -> Option<i64> {
+        // SAFETY: GIL held; `obj` is an exact int (callers).
+        unsafe {
+            if self.direct {
+                let tag = *((obj as *const u8).add(16) as *const usize);
+                if tag >= 2 << 3 {
+                    return None;
+                }
+                let digit = i64::from(*((obj as *const u8).add(24) as *const u32));
+                return Some((1 - (tag & 3) as i64) * digit);
+            }
+            let mut overflow: c_int = 0;
+            let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+            if overflow != 0 || (i == -1 && !ffi::PyErr_Occurred().is_null()) {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            (i.unsigned_abs() < 1 << 30).then_some(i)
+        }
+    }
+
+    /// Length of an exact list or tuple (`ob_size`, offset 16, on the layouts we know).
+    #[inline]
+    fn seq_len(&self, obj: *mut ffi::PyObject, is_list: bool) -> isize {
+        // SAFETY: GIL held; `obj` is an exact list or tuple (callers).
+        unsafe {
+            if self.direct {
+                *((obj as *const u8).add(16) as *const isize)
+            } else if is_list {
+                ffi::PyList_Size(obj)
+            } else {
+                ffi::PyTuple_Size(obj)
+            }
+        }
+    }
+
+    /// Item `i` (< its length) of an exact list (`ob_item` array at 24) or
+    /// tuple (items inline at 24) on the layouts we know; borrowed.
+    #[inline]
+    fn seq_item(&self, obj: *mut ffi::PyObject, is_list: bool, i: isize) -> *mut ffi::PyObject {
+        // SAFETY: GIL held; `obj` is an exact list or tuple and `i` in range (callers).
+        unsafe {
+            if self.direct {
+                let base = (obj as *const u8).add(24);
+                let items = if is_list { *(base as *const *const *mut ffi::PyObject) } else { base as *const *mut ffi::PyObject };
+                *items.offset(i)
+            } else if is_list {
+                ffi::PyList_GetItem(obj, i)
+            } else {
+                ffi::PyTuple_GetItem(obj, i)
+            }
+        }
+    }
+
+    /// The PATCH payload collected by the last [`Encoder::compare`]: the
+    /// number of edits and their bytes.
+    pub fn patches(&self) -> (u32, &[u8]) {
+        (self.npatches, &self.patches)
+    }
+
+    /// At a leaf of the trail: whether it holds (tag, payload), replacing it
+    /// (and writing a patch) when patching and the entry is a leaf too.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn leaf(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, it: &mut usize,
+            depth: u32, tag: u64, payload: u64, held: bool) -> bool {
+        let at = *it;
+        *it += 2;
+        if tr.data.get(at..at + 2) == Some(&[tag, payload][..]) {
+            return true;
+        }
+        self.patch_leaf(t, defs, obj, tr, at, depth, tag, payload, held)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    fn patch_leaf(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, at: usize,
+                  depth: u32, tag: u64, payload: u64, held: bool) -> bool {
+        let t0 = tr.data.get(at).copied().unwrap_or(0);
+        // By-name values never replace or become leaves (see `track`).
+        let patchable = |tag: u64| tag == TAG_FLOAT || tag == TAG_INT || tag == TAG_LEAF;
+        if !self.patching || !patchable(t0) || !patchable(tag) || at + 2 > tr.data.len() {
+            return false;
+        }
+        tr.data[at] = tag;
+        tr.data[at + 1] = payload;
+        if held {
+            // SAFETY: GIL held; the trail keeps the new leaf alive until released.
+            unsafe { ffi::Py_INCREF(obj) };
+            tr.held.push(obj);
+        }
+        let mut out = std::mem::take(&mut self.patches);
+        put_varint(&mut out, self.path.len() as u64);
+        for i in &self.path {
+            put_varint(&mut out, u64::from(*i));
+        }
+        // A leaf is one node, as it was: encode it with exactly that budget.
+        let budget = self.budget;
+        self.budget = 1;
+        self.value(t, defs, obj, &mut out, depth);
+        self.budget = budget;
+        self.patches = out;
+        self.npatches += 1;
+        true
     }
 
     /// Mirror of `value` over a trail (same budget, depth, item and cycle rules).
-    fn walk(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, tr: &[u64], it: &mut usize, depth: u32) -> bool {
+    fn walk(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
         if self.budget == 0 {
             return true;
         }
         self.budget -= 1;
-        let b = &t.builtins;
+        let b = t.builtins;
         // SAFETY: GIL held; exact builtin types walked with the C API, no user code.
         unsafe {
             let tp = ffi::Py_TYPE(obj);
             if tp == b.float {
-                return take(tr, it) == TAG_FLOAT && take(tr, it) == exact_float(obj).to_bits();
+                return self.leaf(t, defs, obj, tr, it, depth, TAG_FLOAT, exact_float(obj).to_bits(), false);
             }
             if tp == b.int {
-                let mut overflow: c_int = 0;
-                let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
-                if overflow == 0 && ffi::PyErr_Occurred().is_null() {
-                    return take(tr, it) == TAG_INT && take(tr, it) == i as u64;
-                }
-                ffi::PyErr_Clear();
-                return take(tr, it) == obj as u64;
-            }
-            if tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes {
-                return take(tr, it) == obj as u64;
+                return match self.small_int(obj) {
+                    Some(i) => self.leaf(t, defs, obj, tr, it, depth, TAG_INT, i as u64, false),
+                    None => self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true),
+                };
             }
             let is_seq = tp == b.list || tp == b.tuple;
             if !(is_seq || tp == b.dict || tp == b.set || tp == b.frozenset) {
-                if tp == b.function || tp == b.cfunction || tp == b.module || ffi::PyType_Check(obj) != 0 {
-                    return take(tr, it) == obj as u64;
+                if tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.function || tp == b.cfunction
+                    || tp == b.module || ffi::PyType_Check(obj) != 0
+                {
+                    return self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
                 }
                 let Some(info) = t.classes.get(&(tp as usize)) else { return false };
                 if info.scalar_type.is_some() || info.exception {
@@ -500,64 +717,105 @@ impl Encoder {
                 }
                 if info.generic_getattr && (info.has_dict || !info.slots.is_empty()) {
                     let (has_dict, slots) = (info.has_dict, Rc::clone(&info.slots));
-                    return self.walk_object(t, obj, tp, has_dict, &slots, tr, it, depth);
+                    return self.walk_object(t, defs, obj, tp, has_dict, &slots, tr, it, depth);
                 }
-                return take(tr, it) == TAG_RAW && take(tr, it) == tp as u64;
+                return self.leaf(t, defs, obj, tr, it, depth, TAG_RAW, tp as u64, false);
             }
-            if take(tr, it) != obj as u64 {
+            if take(&tr.data, it) != obj as u64 {
                 return false;
             }
             if self.active.contains(&obj) || depth >= self.bounds.max_depth {
                 return true;
             }
-            let n = if tp == b.list {
-                ffi::PyList_Size(obj)
-            } else if tp == b.tuple {
-                ffi::PyTuple_Size(obj)
+            let n = if is_seq {
+                self.seq_len(obj, tp == b.list)
             } else if tp == b.dict {
                 ffi::PyDict_Size(obj)
             } else {
                 ffi::PySet_Size(obj)
             }
             .max(0) as u64;
-            if take(tr, it) != n {
+            if take(&tr.data, it) != n {
                 return false;
+            }
+            let version_at = *it;
+            if tp == b.dict && self.skip_unchanged(obj, &tr.data, it) {
+                return true;
             }
             let shown = n.min(u64::from(self.bounds.max_items)) as isize;
             self.active.push(obj);
-            let ok = if is_seq {
-                (0..shown).all(|i| {
-                    let item = if tp == b.list { ffi::PyList_GetItem(obj, i) } else { ffi::PyTuple_GetItem(obj, i) };
-                    !item.is_null() && self.walk(t, item, tr, it, depth + 1)
-                })
+            let mut ok = true;
+            if is_seq {
+                for i in 0..shown {
+                    let item = self.seq_item(obj, tp == b.list, i);
+                    if item.is_null() {
+                        ok = false;
+                        break;
+                    }
+                    // The commonest element, an unchanged float, checked in line.
+                    if self.budget > 0 && ffi::Py_TYPE(item) == b.float {
+                        let bits = exact_float(item).to_bits();
+                        if tr.data.get(*it..*it + 2) == Some(&[TAG_FLOAT, bits][..]) {
+                            self.budget -= 1;
+                            *it += 2;
+                            continue;
+                        }
+                    }
+                    self.path.push(i as u32);
+                    ok = self.walk(t, defs, item, tr, it, depth + 1);
+                    self.path.pop();
+                    if !ok {
+                        break;
+                    }
+                }
             } else if tp == b.dict {
                 let mut pos: ffi::Py_ssize_t = 0;
                 let mut key: *mut ffi::PyObject = std::ptr::null_mut();
                 let mut val: *mut ffi::PyObject = std::ptr::null_mut();
-                (0..shown).all(|_| {
-                    ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) != 0
-                        && self.walk(t, key, tr, it, depth + 1)
-                        && self.walk(t, val, tr, it, depth + 1)
-                })
+                for k in 0..shown {
+                    if ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) == 0 {
+                        ok = false;
+                        break;
+                    }
+                    self.path.push(k as u32);
+                    self.path.push(0);
+                    ok = self.walk(t, defs, key, tr, it, depth + 1);
+                    if ok {
+                        *self.path.last_mut().unwrap_or(&mut 0) = 1;
+                        ok = self.walk(t, defs, val, tr, it, depth + 1);
+                    }
+                    self.path.truncate(self.path.len() - 2);
+                    if !ok {
+                        break;
+                    }
+                }
+                if ok {
+                    // Up to date again: a later walk may skip it.
+                    tr.data[version_at] = self.versions.of(obj);
+                }
             } else {
                 let iter = ffi::PyObject_GetIter(obj);
                 if iter.is_null() {
                     ffi::PyErr_Clear();
-                    false
+                    ok = false;
                 } else {
-                    let ok = (0..shown).all(|_| {
+                    for k in 0..shown {
                         let item = ffi::PyIter_Next(iter);
                         if item.is_null() {
-                            return false;
+                            ok = false;
+                            break;
                         }
-                        let r = self.walk(t, item, tr, it, depth + 1);
+                        self.path.push(k as u32);
+                        ok = self.walk(t, defs, item, tr, it, depth + 1);
+                        self.path.pop();
                         ffi::Py_DECREF(item);
-                        r
-                    });
+                        if !ok {
+                            break;
+                        }
+                    }
                     ffi::Py_DECREF(iter);
-                    ok
                 }
-            };
+            }
             self.active.pop();
             ok
         }
@@ -641,11 +899,37 @@ impl Encoder {
         }
     }
 
+    /// For a walk at a dict-only instance's field count: skips the instance
+    /// when its dict has the recorded version and its fields are all leaves.
+    ///
+    /// # Safety
+    /// GIL held; the class uses the default attribute lookup.
+    unsafe fn skip_unchanged_instance(&mut self, obj: *mut ffi::PyObject, tr: &[u64], it: &mut usize) -> bool {
+        let n = tr.get(*it).copied().unwrap_or(u64::MAX);
+        let Some(mut at) = usize::try_from(n).ok().and_then(|n| it.checked_add(1 + n)).filter(|at| at + 3 <= tr.len()) else {
+            return false;
+        };
+        // SAFETY: see the function's contract.
+        unsafe {
+            let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+            if dict.is_null() {
+                ffi::PyErr_Clear();
+                return false;
+            }
+            let hit = ffi::Py_TYPE(dict) == std::ptr::addr_of_mut!(ffi::PyDict_Type) && self.skip_unchanged(dict, tr, &mut at);
+            ffi::Py_DECREF(dict);
+            if hit {
+                *it = at;
+            }
+            hit
+        }
+    }
+
     /// Mirror of `object` over a trail: same fields in the same order.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn walk_object(&mut self, t: &TypeTable, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, has_dict: bool,
-                          slots: &[*mut ffi::PyObject], tr: &[u64], it: &mut usize, depth: u32) -> bool {
-        if take(tr, it) != TAG_OBJ || take(tr, it) != obj as u64 || take(tr, it) != tp as u64 {
+    unsafe fn walk_object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject,
+                          has_dict: bool, slots: &[*mut ffi::PyObject], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
+        if take(&tr.data, it) != TAG_OBJ || take(&tr.data, it) != obj as u64 || take(&tr.data, it) != tp as u64 {
             return false;
         }
         if self.active.contains(&obj) || depth >= self.bounds.max_depth {
@@ -653,19 +937,33 @@ impl Encoder {
         }
         // SAFETY: GIL held; default attribute lookup: no user code runs.
         unsafe {
+            if slots.is_empty() && has_dict && self.skip_unchanged_instance(obj, &tr.data, it) {
+                return true;
+            }
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
-            let mut ok = take(tr, it) == n as u64 && (0..n).all(|k| take(tr, it) == self.names[base + k] as u64);
+            let mut ok = take(&tr.data, it) == n as u64 && (0..n).all(|k| take(&tr.data, it) == self.names[base + k] as u64);
             if ok {
+                // The version entries: this path compares the fields themselves.
+                let version_at = *it;
+                *it += 3;
                 self.active.push(obj);
                 for k in 0..n {
                     let val = self.vals[base + k];
-                    if !self.walk(t, val, tr, it, depth + 1) {
-                        ok = false;
+                    self.path.push(k as u32);
+                    ok = self.walk(t, defs, val, tr, it, depth + 1);
+                    self.path.pop();
+                    if !ok {
                         break;
                     }
                 }
                 self.active.pop();
+                if ok && slots.is_empty() && !dict.is_null() && ffi::Py_TYPE(dict) == std::ptr::addr_of_mut!(ffi::PyDict_Type)
+                    && version_at < tr.data.len()
+                {
+                    // Up to date again: a later walk may skip it.
+                    tr.data[version_at] = self.versions.of(dict);
+                }
             }
             self.release_fields(base, dict);
             ok
@@ -698,18 +996,15 @@ impl Encoder {
                 return v::put_bool(out, types::BOOL, obj == ffi::Py_True());
             }
             if tp == b.int {
-                let mut overflow: c_int = 0;
-                let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
-                if overflow == 0 && ffi::PyErr_Occurred().is_null() {
+                if let Some(i) = self.small_int(obj) {
                     if self.recording {
                         self.trail.data.push(TAG_INT);
                         self.trail.data.push(i as u64);
                     }
                     return v::put_int(out, types::INT, i);
                 }
-                ffi::PyErr_Clear();
                 if self.recording {
-                    self.hold(obj);
+                    self.hold_leaf(obj);
                 }
                 return int_value(obj, types::INT, out);
             }
@@ -802,6 +1097,8 @@ impl Encoder {
                 // Shown by its class name only.
                 self.trail.data.push(TAG_RAW);
                 self.trail.data.push(tp as u64);
+                // Its class could be reassigned without touching a dict.
+                self.opened += 1;
             }
             let mut text = b"<".to_vec();
             text.extend_from_slice(info.qualname.as_bytes());
@@ -825,11 +1122,11 @@ impl Encoder {
         }
         // SAFETY: GIL held; exact list/tuple; no user code runs while we read.
         unsafe {
-            let n = if is_list { ffi::PyList_Size(obj) } else { ffi::PyTuple_Size(obj) }.max(0) as u32;
+            let n = self.seq_len(obj, is_list).max(0) as u32;
             let (vt, id) = if is_list { (vtag::SEQ, types::LIST) } else { (vtag::TUPLE, types::TUPLE) };
             let shown = self.open_container(obj, n, vt, id, out);
             for i in 0..shown {
-                let item = if is_list { ffi::PyList_GetItem(obj, i as isize) } else { ffi::PyTuple_GetItem(obj, i as isize) };
+                let item = self.seq_item(obj, is_list, i as isize);
                 if item.is_null() {
                     ffi::PyErr_Clear();
                     v::put_none(out);
@@ -847,11 +1144,49 @@ impl Encoder {
     fn open_container(&mut self, obj: *mut ffi::PyObject, n: u32, vt: u8, type_id: u32, out: &mut Vec<u8>) -> u32 {
         if self.recording {
             self.trail.data.push(u64::from(n));
+            self.opened += 1;
         }
         let shown = n.min(self.bounds.max_items);
         v::put_container_head(out, vt, type_id, shown + u32::from(n > shown));
         self.active.push(obj);
         shown
+    }
+
+    /// While recording, reserves a dict-backed node's (version, end, nodes)
+    /// trail entries; `dict` may be null (no version: always walked).
+    fn version_mark(&mut self, dict: *mut ffi::PyObject) -> Option<VersionMark> {
+        if !self.recording {
+            return None;
+        }
+        // SAFETY: GIL held; a non-null `dict` is live.
+        let exact = !dict.is_null() && unsafe { ffi::Py_TYPE(dict) } == std::ptr::addr_of_mut!(ffi::PyDict_Type);
+        let version = if exact { self.versions.of(dict) } else { 0 };
+        let at = self.trail.data.len();
+        self.trail.data.extend_from_slice(&[version, 0, 0]);
+        Some(VersionMark { at, budget: self.budget, opened: self.opened })
+    }
+
+    /// Completes a mark: a flat subtree (no container, instance or by-name
+    /// value below it) records where it ends and the nodes it used, so a walk
+    /// that finds the same version skips it.
+    fn version_end(&mut self, mark: Option<VersionMark>) {
+        let Some(m) = mark else { return };
+        if self.recording && self.opened == m.opened && self.trail.data[m.at] != 0 {
+            self.trail.data[m.at + 1] = self.trail.data.len() as u64;
+            self.trail.data[m.at + 2] = u64::from(m.budget - self.budget);
+        }
+    }
+
+    /// For a walk at a dict-backed node's (version, end, nodes) entries:
+    /// skips its flat subtree when `dict` still has the recorded version.
+    fn skip_unchanged(&mut self, dict: *mut ffi::PyObject, tr: &[u64], it: &mut usize) -> bool {
+        let (version, end, nodes) = (take(tr, it), take(tr, it), take(tr, it));
+        if end == 0 || end as usize > tr.len() || version == 0 || version != self.versions.of(dict) {
+            return false;
+        }
+        *it = end as usize;
+        self.budget = self.budget.saturating_sub(nodes as u32);
+        true
     }
 
     /// Ends a container opened by `open_container`.
@@ -870,6 +1205,7 @@ impl Encoder {
         unsafe {
             let n = ffi::PyDict_Size(obj).max(0) as u32;
             let shown = self.open_container(obj, n, vtag::SEQ, type_id, out);
+            let mark = self.version_mark(obj);
             let mut pos: ffi::Py_ssize_t = 0;
             let mut key: *mut ffi::PyObject = std::ptr::null_mut();
             let mut val: *mut ffi::PyObject = std::ptr::null_mut();
@@ -885,6 +1221,7 @@ impl Encoder {
                 v::put_none(out);
                 k += 1;
             }
+            self.version_end(mark);
             self.close_container(n, shown, out);
         }
     }
@@ -948,7 +1285,10 @@ impl Encoder {
                     let name = self.names[base + k];
                     self.hold(name);
                 }
+                self.opened += 1;
             }
+            // Slot values live outside the dict: only a dict-only instance's dict vouches.
+            let mark = self.version_mark(if slots.is_empty() { dict } else { std::ptr::null_mut() });
             v::put_container_head(out, vtag::STRUCT, type_id, n as u32);
             self.active.push(obj);
             for k in 0..n {
@@ -956,6 +1296,7 @@ impl Encoder {
                 self.value(t, defs, val, out, depth + 1);
             }
             self.active.pop();
+            self.version_end(mark);
             self.release_fields(base, dict);
         }
     }

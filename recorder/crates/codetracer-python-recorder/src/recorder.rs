@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types};
 
-use crate::capture::{class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
+use crate::capture::{Compare, DictVersions, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::frames::{self, Layout};
 use crate::purity::{self, OpTable, PureLines};
 
@@ -89,6 +89,10 @@ struct Slot {
 
 const NO_TRAIL: u32 = u32::MAX;
 
+/// `Slot::hash` of a value last written as patches: matches no encoding's
+/// hash (those are odd), so the next re-encoding is always written.
+const STALE_HASH: u64 = 0;
+
 /// What comparing a variable with its previous state found.
 enum Diff {
     Unchanged,
@@ -138,6 +142,8 @@ pub struct RecorderConfig {
     pub trails: bool,
     /// Opcode classes for skipping comparisons after pure lines (None: never skip).
     pub ops: Option<OpTable>,
+    /// Which dict version tags may vouch for unchanged contents.
+    pub versions: DictVersions,
 }
 
 pub struct Recorder {
@@ -197,7 +203,7 @@ impl Recorder {
             next_function: 1,
             varnames: FxHashMap::default(),
             var_by_str: FxHashMap::default(),
-            enc: Encoder::new(cfg.bounds),
+            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.layout.is_some()),
             types,
             stack: Vec::with_capacity(256),
             pool: Vec::new(),
@@ -557,8 +563,20 @@ impl Recorder {
         if obj == old.obj && old.strong {
             return Diff::Unchanged;
         }
-        if obj == old.obj && old.trail != NO_TRAIL && self.enc.same(&self.types, obj, &self.trails[old.trail as usize]) {
-            return Diff::Unchanged;
+        if obj == old.obj && old.trail != NO_TRAIL {
+            let trail = &mut self.trails[old.trail as usize];
+            match self.enc.compare(&mut self.types, self.writer.buf(), obj, trail, true) {
+                Compare::Same => return Diff::Unchanged,
+                Compare::Patched => {
+                    // Only leaves changed: a PATCH, not the whole value again.
+                    let (n, edits) = self.enc.patches();
+                    let buf = self.writer.buf();
+                    st::put_patch_head(buf, var, n);
+                    buf.extend_from_slice(edits);
+                    return Diff::Changed(Slot { hash: STALE_HASH, ..old });
+                }
+                Compare::Different => {}
+            }
         }
         self.scratch.clear();
         let new = match self.enc.identity(&self.types, obj) {
@@ -761,7 +779,7 @@ fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     h.write(b);
     h.write_usize(b.len());
-    h.finish()
+    h.finish() | 1
 }
 
 fn absolute(path: &str) -> String {

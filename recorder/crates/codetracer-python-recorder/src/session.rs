@@ -13,7 +13,7 @@ use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 use trace_writer::{StreamWriter, TraceDir};
 
-use crate::capture::{Bounds, Builtins};
+use crate::capture::{Bounds, Builtins, DictVersions};
 use crate::frames::Layout;
 use crate::policy::{OnError, Policy};
 use crate::purity::OpTable;
@@ -255,6 +255,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         bounds: o.bounds,
         trails: shortcuts,
         ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
+        versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
     };
     let recorder = Recorder::new(writer, &o.program, cfg);
     *session_mut() = Some(Box::new(Session {

@@ -71,8 +71,16 @@ pub struct ConvertStats {
 }
 
 struct Frame {
-    /// (variable id, JSON of its current value), in order of first binding.
-    vars: Vec<(u32, Vec<u8>)>,
+    /// The frame's variables, in order of first binding.
+    vars: Vec<Var>,
+}
+
+struct Var {
+    id: u32,
+    /// JSON of the current value.
+    json: Vec<u8>,
+    /// The current value as encoded in the stream (what PATCH records edit).
+    compact: Vec<u8>,
 }
 
 struct FunctionInfo {
@@ -111,13 +119,13 @@ impl<W: Write> Converter<W> {
         self.snapshot_pending = false;
         let Some(frame) = self.frames.last() else { return Ok(()) };
         let mut n = 0u64;
-        for (var, json) in &frame.vars {
+        for var in &frame.vars {
             self.out.write_all(b",\n{\"Value\":{\"variable_id\":")?;
-            self.out.write_all(itoa::Buffer::new().format(*var).as_bytes())?;
+            self.out.write_all(itoa::Buffer::new().format(var.id).as_bytes())?;
             self.out.write_all(b",\"value\":")?;
-            self.out.write_all(json)?;
+            self.out.write_all(&var.json)?;
             self.out.write_all(b"}}")?;
-            self.stats.trace_json_bytes += 40 + json.len() as u64;
+            self.stats.trace_json_bytes += 40 + var.json.len() as u64;
             n += 1;
         }
         self.stats.events += n;
@@ -132,6 +140,48 @@ impl<W: Write> Converter<W> {
         Ok(v)
     }
 
+    /// A variable's value read from the stream: its JSON and its encoding.
+    fn var_value(&mut self, id: u32, r: &mut StreamReader<'_>) -> Result<Var, ReadError> {
+        let start = r.pos();
+        let json = self.value_json(r)?;
+        let mut compact = self.spare.pop().unwrap_or_default();
+        compact.clear();
+        compact.extend_from_slice(&r.data()[start..r.pos()]);
+        Ok(Var { id, json, compact })
+    }
+
+    fn recycle(&mut self, var: Var) {
+        if self.spare.len() < 4096 {
+            self.spare.push(var.json);
+            self.spare.push(var.compact);
+        }
+    }
+
+    /// A PATCH record's edits applied to the variable's encoding, then its
+    /// JSON rendered again.
+    fn patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
+        let id = r.id()?;
+        let n = r.varint()?;
+        let Some(var) = self.frames.last_mut().and_then(|f| f.vars.iter_mut().find(|v| v.id == id)) else {
+            return Err(ReadError::Corrupt);
+        };
+        let mut path = Vec::new();
+        for _ in 0..n {
+            path.clear();
+            let len = r.varint()?;
+            for _ in 0..len {
+                path.push(r.id()?);
+            }
+            let start = r.pos();
+            value::skip(r, 0)?;
+            let leaf = &r.data()[start..r.pos()];
+            let range = value::locate(&var.compact, &path)?;
+            var.compact.splice(range, leaf.iter().copied());
+        }
+        var.json.clear();
+        value::write_json(&mut StreamReader::records(&var.compact), &mut var.json, 0)
+    }
+
     fn write_return(&mut self, json: &[u8]) -> std::io::Result<()> {
         self.line.extend_from_slice(b"{\"Return\":{\"return_value\":");
         self.line.extend_from_slice(json);
@@ -142,10 +192,8 @@ impl<W: Write> Converter<W> {
 
     fn pop_frame(&mut self) {
         if let Some(frame) = self.frames.pop() {
-            for (_, json) in frame.vars {
-                if self.spare.len() < 4096 {
-                    self.spare.push(json);
-                }
+            for var in frame.vars {
+                self.recycle(var);
             }
         }
     }
@@ -153,7 +201,7 @@ impl<W: Write> Converter<W> {
     /// One record; `Err(Truncated)` leaves the reader where the record began.
     fn record(&mut self, r: &mut StreamReader<'_>) -> Result<(), ConvError> {
         let t = r.u8()?;
-        if t != tag::SET && t != tag::UNSET {
+        if t != tag::SET && t != tag::UNSET && t != tag::PATCH {
             self.flush_snapshot()?;
         }
         match t {
@@ -234,8 +282,8 @@ impl<W: Write> Converter<W> {
                 let mut vars = Vec::with_capacity(nargs.min(64) as usize);
                 for _ in 0..nargs {
                     let var = r.id()?;
-                    let json = self.value_json(r)?;
-                    vars.push((var, json));
+                    let value = self.var_value(var, r)?;
+                    vars.push(value);
                 }
                 let Some(func) = self.functions.get_mut(function_id as usize) else {
                     return Err(ConvError::Read(ReadError::Corrupt));
@@ -243,8 +291,8 @@ impl<W: Write> Converter<W> {
                 func.calls += 1;
                 let (path_id, line) = (func.path_id, func.line);
                 // The argument values, a Step at the function's first line, then the Call.
-                for (var, json) in &vars {
-                    self.write_value(*var, json)?;
+                for var in &vars {
+                    self.write_value(var.id, &var.json)?;
                 }
                 if function_id != 0 {
                     self.write_step(path_id, line)?;
@@ -252,7 +300,7 @@ impl<W: Write> Converter<W> {
                 self.line.extend_from_slice(b"{\"Call\":{\"function_id\":");
                 self.line.extend_from_slice(itoa::Buffer::new().format(function_id).as_bytes());
                 self.line.extend_from_slice(b",\"args\":[");
-                for (i, (var, json)) in vars.iter().enumerate() {
+                for (i, Var { id: var, json, .. }) in vars.iter().enumerate() {
                     if i > 0 {
                         self.line.push(b',');
                     }
@@ -277,25 +325,26 @@ impl<W: Write> Converter<W> {
             }
             tag::SET => {
                 let var = r.id()?;
-                let json = self.value_json(r)?;
+                let value = self.var_value(var, r)?;
                 if let Some(frame) = self.frames.last_mut() {
-                    if let Some(slot) = frame.vars.iter_mut().find(|(v, _)| *v == var) {
-                        let old = std::mem::replace(&mut slot.1, json);
-                        self.spare.push(old);
+                    if let Some(slot) = frame.vars.iter_mut().find(|v| v.id == var) {
+                        let old = std::mem::replace(slot, value);
+                        self.recycle(old);
                     } else {
-                        frame.vars.push((var, json));
+                        frame.vars.push(value);
                     }
                 }
             }
             tag::UNSET => {
                 let var = r.id()?;
                 if let Some(frame) = self.frames.last_mut() {
-                    if let Some(i) = frame.vars.iter().position(|(v, _)| *v == var) {
-                        let (_, old) = frame.vars.remove(i);
-                        self.spare.push(old);
+                    if let Some(i) = frame.vars.iter().position(|v| v.id == var) {
+                        let old = frame.vars.remove(i);
+                        self.recycle(old);
                     }
                 }
             }
+            tag::PATCH => self.patch(r)?,
             tag::EVENT => {
                 let kind = r.u8()?;
                 let metadata = r.str()?;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use recorder_errors::prelude::*;
 
 /// First bytes of every stream; the digit is the stream format version.
-pub const MAGIC: &[u8; 8] = b"CTPYEV01";
+pub const MAGIC: &[u8; 8] = b"CTPYEV02";
 
 /// Record tags.
 pub mod tag {
@@ -45,6 +45,11 @@ pub mod tag {
     pub const EVENT: u8 = 10;
     /// `zigzag exit_status`: the recording ended normally.
     pub const END: u8 = 11;
+    /// `variable_id, n, (path_len, child_index*, value)*`: leaves of a
+    /// variable of the current frame changed in place. A path names a node of
+    /// the variable's encoded value by child indices (a dict entry is a pair:
+    /// key 0, value 1); the empty path is the whole value.
+    pub const PATCH: u8 = 12;
 }
 
 /// Flush the in-memory buffer to disk once it holds this many bytes.
@@ -129,6 +134,14 @@ pub fn put_call_head(buf: &mut Vec<u8>, function_id: u32, nargs: u32) {
 #[inline]
 pub fn put_return_head(buf: &mut Vec<u8>) {
     buf.push(tag::RETURN);
+}
+
+/// Start of a PATCH record; the caller appends `n` × (path, value).
+#[inline]
+pub fn put_patch_head(buf: &mut Vec<u8>, variable_id: u32, n: u32) {
+    buf.push(tag::PATCH);
+    put_varint(buf, u64::from(variable_id));
+    put_varint(buf, u64::from(n));
 }
 
 /// Start of a SET record; the caller appends the value.

@@ -192,6 +192,29 @@ pub fn skip(r: &mut StreamReader<'_>, depth: u32) -> ReadResult<()> {
     }
 }
 
+/// The byte range of the node at `path` inside the encoded value `v`
+/// (child indices from the root; see `tag::PATCH`).
+pub fn locate(v: &[u8], path: &[u32]) -> ReadResult<std::ops::Range<usize>> {
+    let mut r = StreamReader::records(v);
+    for &child in path {
+        match r.u8()? {
+            vtag::SEQ | vtag::TUPLE | vtag::STRUCT => {
+                r.varint()?;
+                if u64::from(child) >= r.varint()? {
+                    return Err(ReadError::Corrupt);
+                }
+                for _ in 0..child {
+                    skip(&mut r, 1)?;
+                }
+            }
+            _ => return Err(ReadError::Corrupt),
+        }
+    }
+    let start = r.pos();
+    skip(&mut r, 0)?;
+    Ok(start..r.pos())
+}
+
 fn write_type_id(out: &mut Vec<u8>, type_id: u64) {
     out.extend_from_slice(b",\"type_id\":");
     out.extend_from_slice(itoa::Buffer::new().format(type_id).as_bytes());
