@@ -69,6 +69,32 @@ def c_level(seq):
     return seen, first, second, lst, s, d, got, tmp, box, view, shared, alias
 
 
+class Node:
+    def __init__(self, name):
+        self.name = name
+        self.children = []
+        self.meta = {"seen": 0, "span": range(3)}
+
+
+def nested(rounds):
+    root = Node("root")
+    table = {"a": [1], "b": [2.0], "r": range(2), "n": Node("leaf")}
+    for i in range(rounds):
+        root.children.append(i)
+        table["a"].append(i)
+        table["b"][0] += 0.5
+        root.meta["seen"] += 1
+        table["n"].children.append(str(i))
+        same = table["r"]
+        if i == 3:
+            table["r"] = range(i)
+            root.name = "renamed"
+            root.meta["span"] = "gone"
+        label = root.name
+    return root, table, same, label
+
+
 COUNTER = 0
 print(numeric(50)[0][2])
+print(len(nested(6)[0].children))
 print(c_level(range(8))[:3])

@@ -47,6 +47,8 @@ struct ClassInfo {
     qualname: Rc<str>,
     /// Safe to show by the class name with `repr` (C types we know).
     exception: bool,
+    /// Instances keep their dict in the managed slot (`Py_TPFLAGS_MANAGED_DICT`).
+    managed_dict: bool,
 }
 
 /// Well-known type objects.
@@ -144,6 +146,7 @@ impl TypeTable {
                 slots: slots.into(),
                 qualname: qualname.into(),
                 exception: flags & ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS != 0,
+                managed_dict: flags & (1 << 4) != 0,
             }
         }
     }
@@ -418,6 +421,17 @@ impl DictVersions {
     }
 }
 
+/// What a dict's version tag says at a walk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unchanged {
+    /// It cannot vouch (or the dict changed): compare entry by entry.
+    No,
+    /// Same entries (keys and value objects); the values need walking.
+    Entries,
+    /// Same entries, all leaves: skipped.
+    Skipped,
+}
+
 /// Where a dict-backed node's (version, end, nodes) entries sit in the trail
 /// being built, with the budget and `opened` count at its start.
 struct VersionMark {
@@ -438,6 +452,17 @@ pub struct Trail {
 }
 
 impl Trail {
+    /// Makes this trail a copy of `other` (holding its own references).
+    pub fn copy_from(&mut self, other: &Trail) {
+        self.release();
+        self.data.extend_from_slice(&other.data);
+        for o in &other.held {
+            // SAFETY: GIL held (callers); the copy owns a reference of its own.
+            unsafe { ffi::Py_INCREF(*o) };
+        }
+        self.held.extend_from_slice(&other.held);
+    }
+
     /// Drops the references the trail holds.
     pub fn release(&mut self) {
         for o in self.held.drain(..) {
@@ -716,7 +741,12 @@ impl Encoder {
                     return false;
                 }
                 if info.generic_getattr && (info.has_dict || !info.slots.is_empty()) {
-                    let (has_dict, slots) = (info.has_dict, Rc::clone(&info.slots));
+                    let (has_dict, managed, slots) = (info.has_dict, info.managed_dict, Rc::clone(&info.slots));
+                    if slots.is_empty() && has_dict {
+                        if let Some(ok) = self.walk_unchanged_instance(t, defs, obj, managed, tr, it, depth) {
+                            return ok;
+                        }
+                    }
                     return self.walk_object(t, defs, obj, tp, has_dict, &slots, tr, it, depth);
                 }
                 return self.leaf(t, defs, obj, tr, it, depth, TAG_RAW, tp as u64, false);
@@ -739,13 +769,33 @@ impl Encoder {
                 return false;
             }
             let version_at = *it;
-            if tp == b.dict && self.skip_unchanged(obj, &tr.data, it) {
+            let unchanged = if tp == b.dict { self.skip_unchanged(obj, &tr.data, it) } else { Unchanged::No };
+            if unchanged == Unchanged::Skipped {
                 return true;
             }
             let shown = n.min(u64::from(self.bounds.max_items)) as isize;
             self.active.push(obj);
             let mut ok = true;
-            if is_seq {
+            if unchanged == Unchanged::Entries {
+                for k in 0..shown {
+                    self.path.push(k as u32);
+                    self.path.push(0);
+                    let key_at = *it;
+                    ok = self.budget == 0 || self.walk_unchanged_child(t, defs, obj, std::ptr::null_mut(), tr, it, depth + 1);
+                    if ok && self.budget > 0 {
+                        *self.path.last_mut().unwrap_or(&mut 0) = 1;
+                        let key = match tr.data.get(key_at..key_at + 2) {
+                            Some(&[TAG_LEAF, p]) => p as *mut ffi::PyObject,
+                            _ => std::ptr::null_mut(),
+                        };
+                        ok = self.walk_unchanged_child(t, defs, obj, key, tr, it, depth + 1);
+                    }
+                    self.path.truncate(self.path.len() - 2);
+                    if !ok || self.budget == 0 {
+                        break;
+                    }
+                }
+            } else if is_seq {
                 for i in 0..shown {
                     let item = self.seq_item(obj, tp == b.list, i);
                     if item.is_null() {
@@ -899,30 +949,122 @@ impl Encoder {
         }
     }
 
-    /// For a walk at a dict-only instance's field count: skips the instance
-    /// when its dict has the recorded version and its fields are all leaves.
+    /// The dict of a dict-only instance, borrowed (null when it has none):
+    /// read from the managed slot in place on the layouts we know (3.12: a
+    /// dict pointer, or values tagged with bit 0; 3.13: a dict pointer or
+    /// null, at offset -24), else through `PyObject_GenericGetDict`.
     ///
     /// # Safety
     /// GIL held; the class uses the default attribute lookup.
-    unsafe fn skip_unchanged_instance(&mut self, obj: *mut ffi::PyObject, tr: &[u64], it: &mut usize) -> bool {
-        let n = tr.get(*it).copied().unwrap_or(u64::MAX);
-        let Some(mut at) = usize::try_from(n).ok().and_then(|n| it.checked_add(1 + n)).filter(|at| at + 3 <= tr.len()) else {
-            return false;
-        };
+    unsafe fn instance_dict(&self, obj: *mut ffi::PyObject, managed: bool) -> *mut ffi::PyObject {
         // SAFETY: see the function's contract.
         unsafe {
+            if self.direct && managed {
+                let v = *((obj as *const u8).sub(24) as *const usize);
+                return if v & 1 == 0 { v as *mut ffi::PyObject } else { std::ptr::null_mut() };
+            }
             let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
             if dict.is_null() {
                 ffi::PyErr_Clear();
-                return false;
+            } else {
+                // The instance holds it.
+                ffi::Py_DECREF(dict);
             }
-            let hit = ffi::Py_TYPE(dict) == std::ptr::addr_of_mut!(ffi::PyDict_Type) && self.skip_unchanged(dict, tr, &mut at);
-            ffi::Py_DECREF(dict);
-            if hit {
-                *it = at;
-            }
-            hit
+            dict
         }
+    }
+
+    /// A walk at a dict-only instance whose dict still has the version the
+    /// trail recorded: its fields are the same objects, so a flat one is
+    /// skipped whole, and otherwise only its containers and instances are
+    /// walked (found through the trail; the dict keeps them alive). None
+    /// when the version cannot vouch: the caller walks field by field.
+    ///
+    /// # Safety
+    /// GIL held; the class uses the default attribute lookup.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn walk_unchanged_instance(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, managed: bool,
+                                      tr: &mut Trail, it: &mut usize, depth: u32) -> Option<bool> {
+        if self.versions == DictVersions::Never {
+            return None;
+        }
+        let at = *it;
+        // [TAG_OBJ, obj, type, n, names..., version, end, nodes, fields...]
+        if tr.data.get(at..at + 3) != Some(&[TAG_OBJ, obj as u64, unsafe { ffi::Py_TYPE(obj) } as u64][..]) {
+            return None;
+        }
+        let n = usize::try_from(*tr.data.get(at + 3)?).ok()?;
+        let vat = at.checked_add(4 + n)?;
+        let (version, end, nodes) = (*tr.data.get(vat)?, *tr.data.get(vat + 1)?, *tr.data.get(vat + 2)?);
+        if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+            return None;
+        }
+        // SAFETY: see the function's contract.
+        let dict = unsafe { self.instance_dict(obj, managed) };
+        // SAFETY: a non-null dict pointer is the instance's live dict.
+        if dict.is_null() || unsafe { ffi::Py_TYPE(dict) } != std::ptr::addr_of_mut!(ffi::PyDict_Type)
+            || version == 0 || version != self.versions.of(dict)
+        {
+            return None;
+        }
+        if end != 0 && end as usize <= tr.data.len() {
+            *it = end as usize;
+            self.budget = self.budget.saturating_sub(nodes as u32);
+            return Some(true);
+        }
+        *it = vat + 3;
+        self.active.push(obj);
+        let mut ok = true;
+        for k in 0..n {
+            if self.budget == 0 {
+                break;
+            }
+            self.path.push(k as u32);
+            let name = tr.data[at + 4 + k] as *mut ffi::PyObject;
+            ok = self.walk_unchanged_child(t, defs, dict, name, tr, it, depth + 1);
+            self.path.pop();
+            if !ok {
+                break;
+            }
+        }
+        self.active.pop();
+        Some(ok)
+    }
+
+    /// One value of a dict whose version is unchanged, at its trail entry:
+    /// a leaf is the same object (counted, not read); a container or an
+    /// instance is the object the trail names, walked; a value shown by
+    /// class name is looked up under `key` (borrowed) and walked.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_unchanged_child(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, dict: *mut ffi::PyObject, key: *mut ffi::PyObject,
+                            tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
+        let Some(&e) = tr.data.get(*it) else { return false };
+        let child = match e {
+            TAG_FLOAT | TAG_INT | TAG_LEAF => {
+                self.budget -= 1;
+                *it += 2;
+                return true;
+            }
+            TAG_RAW => {
+                if key.is_null() {
+                    return false;
+                }
+                // SAFETY: GIL held; exact dict, str or held key: the lookup runs no user code.
+                let v = unsafe { ffi::PyDict_GetItemWithError(dict, key) };
+                if v.is_null() {
+                    // SAFETY: GIL held.
+                    unsafe { ffi::PyErr_Clear() };
+                    return false;
+                }
+                v
+            }
+            TAG_OBJ => match tr.data.get(*it + 1) {
+                Some(&p) => p as *mut ffi::PyObject,
+                None => return false,
+            },
+            p => p as *mut ffi::PyObject,
+        };
+        self.walk(t, defs, child, tr, it, depth)
     }
 
     /// Mirror of `object` over a trail: same fields in the same order.
@@ -937,9 +1079,6 @@ impl Encoder {
         }
         // SAFETY: GIL held; default attribute lookup: no user code runs.
         unsafe {
-            if slots.is_empty() && has_dict && self.skip_unchanged_instance(obj, &tr.data, it) {
-                return true;
-            }
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
             let mut ok = take(&tr.data, it) == n as u64 && (0..n).all(|k| take(&tr.data, it) == self.names[base + k] as u64);
@@ -1177,16 +1316,19 @@ impl Encoder {
         }
     }
 
-    /// For a walk at a dict-backed node's (version, end, nodes) entries:
-    /// skips its flat subtree when `dict` still has the recorded version.
-    fn skip_unchanged(&mut self, dict: *mut ffi::PyObject, tr: &[u64], it: &mut usize) -> bool {
+    /// For a walk at an exact dict's (version, end, nodes) entries: whether
+    /// `dict` still has the recorded version, skipping its subtree when flat.
+    fn skip_unchanged(&mut self, dict: *mut ffi::PyObject, tr: &[u64], it: &mut usize) -> Unchanged {
         let (version, end, nodes) = (take(tr, it), take(tr, it), take(tr, it));
-        if end == 0 || end as usize > tr.len() || version == 0 || version != self.versions.of(dict) {
-            return false;
+        if version == 0 || version != self.versions.of(dict) {
+            return Unchanged::No;
+        }
+        if end == 0 || end as usize > tr.len() {
+            return Unchanged::Entries;
         }
         *it = end as usize;
         self.budget = self.budget.saturating_sub(nodes as u32);
-        true
+        Unchanged::Skipped
     }
 
     /// Ends a container opened by `open_container`.

@@ -89,6 +89,25 @@ struct Slot {
 
 const NO_TRAIL: u32 = u32::MAX;
 
+/// Entries of the argument cache (direct-mapped by address).
+const ARG_CACHE: usize = 256;
+
+/// An argument's last encoding: its trail and its bytes. The object is not
+/// held: a later object at the same address is only accepted when its walk
+/// proves the same encoding.
+#[derive(Default)]
+struct ArgEntry {
+    obj: usize,
+    trail: Trail,
+    bytes: Vec<u8>,
+    hash: u64,
+}
+
+#[inline]
+fn arg_index(obj: *mut ffi::PyObject) -> usize {
+    ((obj as usize) >> 4) % ARG_CACHE
+}
+
 /// `Slot::hash` of a value last written as patches: matches no encoding's
 /// hash (those are odd), so the next re-encoding is always written.
 const STALE_HASH: u64 = 0;
@@ -165,6 +184,10 @@ pub struct Recorder {
     pool: Vec<Vec<Slot>>,
     trails: Vec<Trail>,
     free_trails: Vec<u32>,
+    /// Recent call arguments: the same objects are passed down call after
+    /// call (`self`, a context), so a Call compares them with their last
+    /// encoding instead of encoding them again.
+    args: Vec<ArgEntry>,
     thread: usize,
     cfg: RecorderConfig,
     active: bool,
@@ -209,6 +232,7 @@ impl Recorder {
             pool: Vec::new(),
             trails: Vec::new(),
             free_trails: Vec::new(),
+            args: (0..ARG_CACHE).map(|_| ArgEntry::default()).collect(),
             // SAFETY: the GIL is held by the caller.
             thread: unsafe { ffi::PyThreadState_Get() } as usize,
             cfg,
@@ -453,10 +477,10 @@ impl Recorder {
                         }
                         let var = self.infos[idx as usize].slots[i].var;
                         st::put_varint(&mut self.scratch, u64::from(var));
-                        let start = self.scratch.len();
-                        self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                         if track_locals {
-                            slots[i] = self.remember(obj, start);
+                            slots[i] = self.arg_slot(obj);
+                        } else {
+                            self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                         }
                         written += 1;
                     }
@@ -470,16 +494,81 @@ impl Recorder {
         self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: 0, epoch: 0 });
     }
 
-    /// The slot state after encoding `obj` into `scratch[start..]`.
-    #[inline]
-    fn remember(&self, obj: *mut ffi::PyObject, start: usize) -> Slot {
+    /// [`Recorder::encode_slot`] for a call argument, through the argument cache.
+    fn arg_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        if !self.cfg.trails || self.enc.identity(&self.types, obj) == Identity::Stable {
+            return self.encode_slot(obj);
+        }
+        let k = arg_index(obj);
+        let entry = &mut self.args[k];
+        if entry.obj == obj as usize {
+            let found = match self.enc.compare(&mut self.types, self.writer.buf(), obj, &mut entry.trail, true) {
+                Compare::Same => true,
+                Compare::Patched => {
+                    let (n, edits) = self.enc.patches();
+                    let ok = v::apply_patches(&mut entry.bytes, u64::from(n), &mut st::StreamReader::records(edits)).is_ok();
+                    entry.hash = hash_bytes(&entry.bytes);
+                    ok
+                }
+                Compare::Different => false,
+            };
+            if found {
+                self.scratch.extend_from_slice(&entry.bytes);
+                let idx = self.new_trail();
+                let (trails, args) = (&mut self.trails, &self.args);
+                trails[idx as usize].copy_from(&args[k].trail);
+                return Slot { obj, strong: false, hash: args[k].hash, trail: idx };
+            }
+            entry.obj = 0;
+            entry.trail.release();
+        }
+        let start = self.scratch.len();
+        let slot = self.encode_slot(obj);
+        if slot.trail != NO_TRAIL {
+            let entry = &mut self.args[k];
+            entry.obj = obj as usize;
+            entry.trail.copy_from(&self.trails[slot.trail as usize]);
+            entry.bytes.clear();
+            entry.bytes.extend_from_slice(&self.scratch[start..]);
+            entry.hash = slot.hash;
+        }
+        slot
+    }
+
+    fn new_trail(&mut self) -> u32 {
+        self.free_trails.pop().unwrap_or_else(|| {
+            self.trails.push(Trail::default());
+            (self.trails.len() - 1) as u32
+        })
+    }
+
+    /// Appends the encoding of `obj` to `scratch` and returns what a slot
+    /// keeps to compare it at later steps: a reference (values compared by
+    /// identity) or the encoding's hash and, with trails on, its trail.
+    fn encode_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        let start = self.scratch.len();
         match self.enc.identity(&self.types, obj) {
             Identity::Stable => {
+                self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                 // SAFETY: GIL held; the slot owns this reference until replaced.
                 unsafe { ffi::Py_INCREF(obj) };
                 Slot { obj, strong: true, hash: 0, trail: NO_TRAIL }
             }
-            Identity::Mutable => Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), trail: NO_TRAIL },
+            Identity::Mutable => {
+                let mut trail = NO_TRAIL;
+                if self.cfg.trails {
+                    let idx = self.new_trail();
+                    let slot_trail = &mut self.trails[idx as usize];
+                    if self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut self.scratch, slot_trail) {
+                        trail = idx;
+                    } else {
+                        self.free_trails.push(idx);
+                    }
+                } else {
+                    self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                }
+                Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), trail }
+            }
         }
     }
 
@@ -579,32 +668,7 @@ impl Recorder {
             }
         }
         self.scratch.clear();
-        let new = match self.enc.identity(&self.types, obj) {
-            Identity::Stable => {
-                self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
-                // SAFETY: GIL held; the slot owns this reference until replaced.
-                unsafe { ffi::Py_INCREF(obj) };
-                Slot { obj, strong: true, hash: 0, trail: NO_TRAIL }
-            }
-            Identity::Mutable => {
-                let mut trail = NO_TRAIL;
-                if self.cfg.trails {
-                    let idx = self.free_trails.pop().unwrap_or_else(|| {
-                        self.trails.push(Trail::default());
-                        (self.trails.len() - 1) as u32
-                    });
-                    let slot_trail = &mut self.trails[idx as usize];
-                    if self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut self.scratch, slot_trail) {
-                        trail = idx;
-                    } else {
-                        self.free_trails.push(idx);
-                    }
-                } else {
-                    self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
-                }
-                Slot { obj, strong: false, hash: hash_bytes(&self.scratch), trail }
-            }
-        };
+        let new = self.encode_slot(obj);
         self.drop_slot(old);
         if obj == old.obj && !new.strong && new.hash == old.hash {
             return Diff::Refresh(new);
@@ -764,6 +828,9 @@ impl Recorder {
         }
         for t in &mut self.trails {
             t.release();
+        }
+        for a in &mut self.args {
+            a.trail.release();
         }
         for code in self.held_codes.drain(..) {
             // SAFETY: GIL held; we own these references.

@@ -165,19 +165,7 @@ impl<W: Write> Converter<W> {
         let Some(var) = self.frames.last_mut().and_then(|f| f.vars.iter_mut().find(|v| v.id == id)) else {
             return Err(ReadError::Corrupt);
         };
-        let mut path = Vec::new();
-        for _ in 0..n {
-            path.clear();
-            let len = r.varint()?;
-            for _ in 0..len {
-                path.push(r.id()?);
-            }
-            let start = r.pos();
-            value::skip(r, 0)?;
-            let leaf = &r.data()[start..r.pos()];
-            let range = value::locate(&var.compact, &path)?;
-            var.compact.splice(range, leaf.iter().copied());
-        }
+        value::apply_patches(&mut var.compact, n, r)?;
         var.json.clear();
         value::write_json(&mut StreamReader::records(&var.compact), &mut var.json, 0)
     }

@@ -215,6 +215,25 @@ pub fn locate(v: &[u8], path: &[u32]) -> ReadResult<std::ops::Range<usize>> {
     Ok(start..r.pos())
 }
 
+/// Applies `n` PATCH edits (`path_len, child_index*, value` each; see
+/// `tag::PATCH`) read from `r` to the encoded value `v`.
+pub fn apply_patches(v: &mut Vec<u8>, n: u64, r: &mut StreamReader<'_>) -> ReadResult<()> {
+    let mut path = Vec::new();
+    for _ in 0..n {
+        path.clear();
+        let len = r.varint()?;
+        for _ in 0..len {
+            path.push(r.id()?);
+        }
+        let start = r.pos();
+        skip(r, 0)?;
+        let leaf = &r.data()[start..r.pos()];
+        let range = locate(v, &path)?;
+        v.splice(range, leaf.iter().copied());
+    }
+    Ok(())
+}
+
 fn write_type_id(out: &mut Vec<u8>, type_id: u64) {
     out.extend_from_slice(b",\"type_id\":");
     out.extend_from_slice(itoa::Buffer::new().format(type_id).as_bytes());
