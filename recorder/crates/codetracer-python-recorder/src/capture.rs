@@ -747,7 +747,7 @@ impl Encoder {
                             return ok;
                         }
                     }
-                    return self.walk_object(t, defs, obj, tp, has_dict, &slots, tr, it, depth);
+                    return self.walk_object(t, defs, obj, tp, has_dict, managed, &slots, tr, it, depth);
                 }
                 return self.leaf(t, defs, obj, tr, it, depth, TAG_RAW, tp as u64, false);
             }
@@ -996,7 +996,7 @@ impl Encoder {
         let n = usize::try_from(*tr.data.get(at + 3)?).ok()?;
         let vat = at.checked_add(4 + n)?;
         let (version, end, nodes) = (*tr.data.get(vat)?, *tr.data.get(vat + 1)?, *tr.data.get(vat + 2)?);
-        if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+        if version == 0 || self.active.contains(&obj) || depth >= self.bounds.max_depth {
             return None;
         }
         // SAFETY: see the function's contract.
@@ -1067,10 +1067,64 @@ impl Encoder {
         self.walk(t, defs, child, tr, it, depth)
     }
 
+    /// `walk_object` for a dict-only instance whose exact dict is at hand
+    /// (borrowed): one pass over the dict compares each field's name with the
+    /// trail and walks its value, with no references taken (no code runs).
+    /// The trail holds `[n, names..., version, end, nodes, values...]`.
+    ///
+    /// # Safety
+    /// GIL held; `dict` is `obj`'s live exact dict.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn walk_fields(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, dict: *mut ffi::PyObject,
+                          tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
+        let n = take(&tr.data, it);
+        let Some(names_at) = usize::try_from(n).ok().map(|_| *it) else { return false };
+        let n = n as usize;
+        if names_at + n + 3 > tr.data.len() {
+            return false;
+        }
+        let version_at = names_at + n;
+        *it = version_at + 3;
+        let max = self.bounds.max_items as usize;
+        let str_type = std::ptr::addr_of_mut!(ffi::PyUnicode_Type);
+        self.active.push(obj);
+        let mut ok = true;
+        let mut k = 0usize;
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: see the function's contract; PyDict_Next runs no user code.
+        unsafe {
+            while k < max && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
+                if ffi::Py_TYPE(key) != str_type && ffi::PyUnicode_Check(key) == 0 {
+                    continue;
+                }
+                if k >= n || tr.data[names_at + k] != key as u64 {
+                    ok = false;
+                    break;
+                }
+                self.path.push(k as u32);
+                ok = self.walk(t, defs, val, tr, it, depth + 1);
+                self.path.pop();
+                if !ok {
+                    break;
+                }
+                k += 1;
+            }
+        }
+        self.active.pop();
+        if !ok || k != n {
+            return false;
+        }
+        // Up to date again: a later walk may skip it.
+        tr.data[version_at] = self.versions.of(dict);
+        true
+    }
+
     /// Mirror of `object` over a trail: same fields in the same order.
     #[allow(clippy::too_many_arguments)]
     unsafe fn walk_object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject,
-                          has_dict: bool, slots: &[*mut ffi::PyObject], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
+                          has_dict: bool, managed: bool, slots: &[*mut ffi::PyObject], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
         if take(&tr.data, it) != TAG_OBJ || take(&tr.data, it) != obj as u64 || take(&tr.data, it) != tp as u64 {
             return false;
         }
@@ -1079,6 +1133,12 @@ impl Encoder {
         }
         // SAFETY: GIL held; default attribute lookup: no user code runs.
         unsafe {
+            if slots.is_empty() && has_dict {
+                let dict = self.instance_dict(obj, managed);
+                if !dict.is_null() && ffi::Py_TYPE(dict) == std::ptr::addr_of_mut!(ffi::PyDict_Type) {
+                    return self.walk_fields(t, defs, obj, dict, tr, it, depth);
+                }
+            }
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
             let mut ok = take(&tr.data, it) == n as u64 && (0..n).all(|k| take(&tr.data, it) == self.names[base + k] as u64);

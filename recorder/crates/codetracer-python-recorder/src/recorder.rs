@@ -189,6 +189,8 @@ pub struct Recorder {
     /// encoding instead of encoding them again.
     args: Vec<ArgEntry>,
     thread: usize,
+    /// The OS thread running `thread`.
+    os_thread: libc::pthread_t,
     cfg: RecorderConfig,
     active: bool,
     activation_depth: usize,
@@ -235,6 +237,8 @@ impl Recorder {
             args: (0..ARG_CACHE).map(|_| ArgEntry::default()).collect(),
             // SAFETY: the GIL is held by the caller.
             thread: unsafe { ffi::PyThreadState_Get() } as usize,
+            // SAFETY: pthread_self has no preconditions.
+            os_thread: unsafe { libc::pthread_self() },
             cfg,
             active,
             activation_depth: 0,
@@ -247,9 +251,11 @@ impl Recorder {
     /// Whether the current thread is the recorded one.
     #[inline]
     fn on_recorded_thread(&mut self) -> bool {
-        // SAFETY: GIL held (callbacks).
         purity::advance();
-        if unsafe { ffi::PyThreadState_Get() } as usize == self.thread {
+        // The OS thread (one per Python thread state on GIL builds) is read
+        // from the thread pointer, cheaper than asking CPython for its tstate.
+        // SAFETY: pthread_self has no preconditions.
+        if unsafe { libc::pthread_self() } == self.os_thread {
             true
         } else {
             self.metrics.other_thread_events += 1;
@@ -626,7 +632,7 @@ impl Recorder {
                 obj = frames::cell_contents(obj);
             }
             let old = top.slots[i];
-            if in_place_unchanged && obj == old.obj {
+            if obj == old.obj && (old.strong || in_place_unchanged) {
                 continue;
             }
             if obj.is_null() {
