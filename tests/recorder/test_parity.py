@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PROGRAMS, Trace
+from .conftest import PROGRAMS, REPO, Trace
 
 SIMPLE = ["functions.py", "generators.py", "async_prog.py", "threads.py", "exceptions.py", "classes.py",
           "containers.py", "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py",
@@ -259,3 +259,28 @@ def test_change_detection_shortcut_never_changes_the_trace(record, recorder_pyth
         # Changed in place by a C method on a line that calls no Python code.
         seen = [len(v["elements"]) for v in t.values_of("seen") if v["kind"] == "Sequence"]
         assert seen[-1] == 4 and 1 in seen and 3 in seen
+
+
+WORKLOADS = REPO.parent / "shared" / "bench" / "workloads"
+
+
+# w_mixed is left out: its regex module builds sets of classes, whose order
+# differs from process to process (hashed by address).
+@pytest.mark.parametrize("workload", ["w_numeric", "w_objects", "w_recursion"])
+def test_change_detection_shortcuts_on_the_benchmark_workloads(recorder_python: Path, tmp_path: Path,
+                                                              workload: str) -> None:
+    """The speed shortcuts give exactly the brute-force trace on the programs
+    they were tuned for (float lists mutated in place, objects and dicts)."""
+    from .conftest import run
+
+    script = WORKLOADS / f"{workload}.py"
+    assert script.exists(), f"{script}: ../shared/bench/workloads must sit beside the checkout"
+    traces = []
+    for flag in ("0", "1"):
+        out = tmp_path / f"t{flag}"
+        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), "run_workload.py",
+                 str(script), "0.002"], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0"})
+        assert r.returncode == 0, r.stderr
+        traces.append((out / "trace.json").read_bytes())
+    assert traces[0] == traces[1]
+    assert b'"Value"' in traces[0]

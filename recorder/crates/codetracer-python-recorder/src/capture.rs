@@ -73,12 +73,26 @@ pub struct Builtins {
     pub generic_getattr: *mut std::os::raw::c_void,
 }
 
+impl Builtins {
+    /// Whether `obj` is an exact list, tuple, dict, set or frozenset.
+    #[inline]
+    pub fn is_container(&self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: GIL held (callers); `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        tp == self.list || tp == self.tuple || tp == self.dict || tp == self.set || tp == self.frozenset
+    }
+}
+
+/// A struct type: the field names it was defined for (held) and its id.
+type StructType = (Box<[*mut ffi::PyObject]>, u32);
+
 /// Interning of types and classes; definitions go to the stream (`defs`)
 /// before the record that uses them.
 pub struct TypeTable {
     next_id: u32,
     classes: FxHashMap<usize, ClassInfo>,
-    structs: FxHashMap<(usize, u64), u32>,
+    /// (class, hash of field-name addresses) -> the struct types defined for it.
+    structs: FxHashMap<(usize, u64), Vec<StructType>>,
     pub builtins: Builtins,
 }
 
@@ -157,18 +171,19 @@ impl TypeTable {
             h.write_usize(*n as usize);
         }
         let key = (tp as usize, h.finish());
-        if let Some(id) = self.structs.get(&key) {
-            return *id;
+        if let Some(found) = self.structs.get(&key).and_then(|c| c.iter().find(|(n, _)| n[..] == *names)) {
+            return found.1;
         }
         let fields: Vec<(String, u32)> = names.iter().map(|n| (str_lossy(*n), types::OBJECT)).collect();
         // Field names are kept alive by the instances' dicts / the slots list;
-        // hold them so the pointer key stays unique.
+        // hold them so the pointers stay unique: a trail compares an
+        // instance's field names by address, relying on these references.
         for n in names {
             // SAFETY: GIL held, live str objects.
             unsafe { ffi::Py_INCREF(*n) };
         }
         let id = self.define(defs, kind::STRUCT, qualname, Some(&fields));
-        self.structs.insert(key, id);
+        self.structs.entry(key).or_default().push((names.into(), id));
         id
     }
 }
@@ -796,28 +811,43 @@ impl Encoder {
                     }
                 }
             } else if is_seq {
+                let is_list = tp == b.list;
+                // The commonest elements, unchanged floats and small ints, are
+                // checked in a tight loop (budget and position in registers).
+                let (mut budget, mut pos) = (self.budget, *it);
                 for i in 0..shown {
-                    let item = self.seq_item(obj, tp == b.list, i);
+                    let item = self.seq_item(obj, is_list, i);
                     if item.is_null() {
                         ok = false;
                         break;
                     }
-                    // The commonest element, an unchanged float, checked in line.
-                    if self.budget > 0 && ffi::Py_TYPE(item) == b.float {
-                        let bits = exact_float(item).to_bits();
-                        if tr.data.get(*it..*it + 2) == Some(&[TAG_FLOAT, bits][..]) {
-                            self.budget -= 1;
-                            *it += 2;
-                            continue;
+                    if budget > 0 {
+                        let ty = ffi::Py_TYPE(item);
+                        let entry = if ty == b.float {
+                            Some((TAG_FLOAT, exact_float(item).to_bits()))
+                        } else if ty == b.int {
+                            self.small_int(item).map(|v| (TAG_INT, v as u64))
+                        } else {
+                            None
+                        };
+                        if let Some(e) = entry {
+                            if tr.data.get(pos..pos + 2) == Some(&[e.0, e.1][..]) {
+                                budget -= 1;
+                                pos += 2;
+                                continue;
+                            }
                         }
                     }
+                    (self.budget, *it) = (budget, pos);
                     self.path.push(i as u32);
                     ok = self.walk(t, defs, item, tr, it, depth + 1);
                     self.path.pop();
+                    (budget, pos) = (self.budget, *it);
                     if !ok {
                         break;
                     }
                 }
+                (self.budget, *it) = (budget, pos);
             } else if tp == b.dict {
                 let mut pos: ffi::Py_ssize_t = 0;
                 let mut key: *mut ffi::PyObject = std::ptr::null_mut();
@@ -1483,10 +1513,8 @@ impl Encoder {
             let n = self.names.len() - base;
             if self.recording {
                 self.trail.data.push(n as u64);
-                for k in 0..n {
-                    let name = self.names[base + k];
-                    self.hold(name);
-                }
+                // The type table holds these names (`struct_type`, just above).
+                self.trail.data.extend(self.names[base..].iter().map(|n| *n as u64));
                 self.opened += 1;
             }
             // Slot values live outside the dict: only a dict-only instance's dict vouches.

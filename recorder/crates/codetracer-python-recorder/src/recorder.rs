@@ -121,6 +121,9 @@ enum Diff {
     Changed(Slot),
 }
 
+/// `Frame::last_line` of a frame that has not stepped yet.
+const ENTRY: u32 = u32::MAX;
+
 /// `SlotInfo::var` of a slot that is never shown.
 const HIDDEN: u32 = u32::MAX;
 
@@ -184,9 +187,9 @@ pub struct Recorder {
     pool: Vec<Vec<Slot>>,
     trails: Vec<Trail>,
     free_trails: Vec<u32>,
-    /// Recent call arguments: the same objects are passed down call after
-    /// call (`self`, a context), so a Call compares them with their last
-    /// encoding instead of encoding them again.
+    /// Recent encodings of objects: the same objects are passed down call
+    /// after call (`self`, a context) and bound again by loops, so they are
+    /// compared with their last encoding instead of being encoded again.
     args: Vec<ArgEntry>,
     thread: usize,
     /// The OS thread running `thread`.
@@ -484,7 +487,7 @@ impl Recorder {
                         let var = self.infos[idx as usize].slots[i].var;
                         st::put_varint(&mut self.scratch, u64::from(var));
                         if track_locals {
-                            slots[i] = self.arg_slot(obj);
+                            slots[i] = self.cached_slot(obj);
                         } else {
                             self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                         }
@@ -497,11 +500,13 @@ impl Recorder {
         let buf = self.writer.buf();
         st::put_call_head(buf, function_id, written);
         buf.extend_from_slice(&self.scratch);
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: 0, epoch: 0 });
+        // The arguments were just compared (or encoded); until the first line
+        // only the frame's prologue runs, which mutates nothing.
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch() });
     }
 
-    /// [`Recorder::encode_slot`] for a call argument, through the argument cache.
-    fn arg_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+    /// [`Recorder::encode_slot`] through the cache of recent encodings.
+    fn cached_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
         if !self.cfg.trails || self.enc.identity(&self.types, obj) == Identity::Stable {
             return self.encode_slot(obj);
         }
@@ -613,7 +618,9 @@ impl Recorder {
         // The event that brought us here advanced the epoch by one; nothing
         // else ran since the frame's previous step, and that step's line was
         // pure: the values it compared are unchanged in place.
-        let in_place_unchanged = top.epoch + 1 == purity::epoch() && self.infos[idx as usize].pure.contains(top.last_line);
+        let in_place_unchanged = self.cfg.ops.is_some()
+            && top.epoch + 1 == purity::epoch()
+            && (top.last_line == ENTRY || self.infos[idx as usize].pure.contains(top.last_line));
         if in_place_unchanged {
             purity::retract();
         }
@@ -674,7 +681,10 @@ impl Recorder {
             }
         }
         self.scratch.clear();
-        let new = self.encode_slot(obj);
+        // An instance bound anew (a loop variable, an object seen before) is
+        // looked up among recent encodings; builtin containers rebound in a
+        // loop are usually small and changed since, cheaper to encode.
+        let new = if obj != old.obj && !self.types.builtins.is_container(obj) { self.cached_slot(obj) } else { self.encode_slot(obj) };
         self.drop_slot(old);
         if obj == old.obj && !new.strong && new.hash == old.hash {
             return Diff::Refresh(new);
