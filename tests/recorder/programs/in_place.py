@@ -94,7 +94,33 @@ def nested(rounds):
     return root, table, same, label
 
 
+LAZY = """
+class Lazy:
+    def __init__(self):
+        self.cache = None
+
+    @property
+    def value(self):
+        self.cache = 42
+        return 1
+"""
+
+
+def lazy_property():
+    ns = {}
+    exec(LAZY, ns)
+    first = ns["Lazy"]()
+    v = first.value
+    lazy = ns["Lazy"]()
+    # The second run of the property: code never recorded reports no events
+    # once disabled, yet it mutates `lazy` on this pure-looking line.
+    v = lazy.value
+    w = v + 1
+    return lazy, w
+
+
 COUNTER = 0
 print(numeric(50)[0][2])
+print(lazy_property()[0].cache)
 print(len(nested(6)[0].children))
 print(c_level(range(8))[:3])

@@ -4,7 +4,8 @@
 //! interpreter ran only the instructions of the earlier line (and
 //! instructions without a line number). Python code run from any of them —
 //! a dunder method, a property, a finaliser, another thread — would have
-//! sent an event of its own. So when every such instruction is one that can
+//! sent an event of its own (code the recorder never records keeps its
+//! PY_START events for this reason). So when every such instruction is one that can
 //! only read objects, build new ones or rebind fast locals, no container or
 //! instance visible in the frame can have changed in place: comparing the
 //! fast locals by identity is then exact, and walking their trails can be

@@ -442,6 +442,12 @@ impl Recorder {
     pub fn on_start(&mut self, code: *mut ffi::PyObject, resumed: bool) -> Ret {
         let idx = match self.event_code(code) {
             Ok(idx) => idx,
+            // Code never recorded (`<frozen ...>`, `<string>`, the recorder)
+            // still reports its starts, so the epoch advances when it runs: a
+            // property or dunder there (say, one caching into `self`) could
+            // mutate values from a line the purity table calls pure. Its
+            // lines and returns are disabled.
+            Err(Ret::Disable) if self.cfg.ops.is_some() => return Ret::Continue,
             Err(r) => return r,
         };
         if !self.active {
