@@ -94,6 +94,20 @@ def nested(rounds):
     return root, table, same, label
 
 
+def consumed():
+    """Lines that call nothing yet run C code through an iterator (no try
+    block here: a function with one has no pure lines at all)."""
+    drain = [9, 8, 7]
+    it = iter(drain.pop, 8)
+    found = 7 in it
+    after_in = drain
+    rest = [0, 1, 2]
+    it2 = iter(rest.pop, 0)
+    taken = [*it2]
+    after_star = rest
+    return found, after_in, taken, after_star
+
+
 LAZY = """
 class Lazy:
     def __init__(self):
@@ -122,5 +136,6 @@ def lazy_property():
 COUNTER = 0
 print(numeric(50)[0][2])
 print(lazy_property()[0].cache)
+print(consumed())
 print(len(nested(6)[0].children))
 print(c_level(range(8))[:3])

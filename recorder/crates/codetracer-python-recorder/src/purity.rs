@@ -12,8 +12,10 @@
 //! skipped (issue 8: most lines of numeric code only read containers).
 //!
 //! Instructions that call C code able to mutate (calls, stores into
-//! containers and attributes, in-place operators, iteration of arbitrary
-//! iterators, imports, exception handling, `with`) make a line impure. The
+//! containers and attributes, in-place operators, anything that may consume
+//! an arbitrary iterator — `for`, unpacking, `in`, `[*it]` — imports,
+//! exception handling, `with`) make a line impure: an iterator such as
+//! `iter(stack.pop, None)` mutates through C calls that send no event. The
 //! allow-list is written by name and resolved through `opcode.opmap`, so an
 //! opcode this table does not know is impure.
 
@@ -31,12 +33,12 @@ const PURE: &[&str] = &[
     "LOAD_CONST", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_LOAD_FAST",
     "STORE_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "DELETE_FAST",
     "LOAD_GLOBAL", "LOAD_DEREF", "STORE_DEREF", "LOAD_CLOSURE", "MAKE_CELL", "COPY_FREE_VARS", "LOAD_ATTR",
-    "BINARY_SUBSCR", "BINARY_SLICE", "COMPARE_OP", "IS_OP", "CONTAINS_OP",
+    "BINARY_SUBSCR", "BINARY_SLICE", "COMPARE_OP", "IS_OP",
     "UNARY_NEGATIVE", "UNARY_NOT", "UNARY_INVERT", "TO_BOOL",
     "POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE", "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE",
     "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
     "BUILD_TUPLE", "BUILD_LIST", "BUILD_MAP", "BUILD_SET", "BUILD_CONST_KEY_MAP", "BUILD_SLICE", "BUILD_STRING",
-    "LIST_APPEND", "SET_ADD", "MAP_ADD", "LIST_EXTEND", "SET_UPDATE",
+    "LIST_APPEND", "SET_ADD", "MAP_ADD",
     "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE",
     "MAKE_FUNCTION", "SET_FUNCTION_ATTRIBUTE", "LOAD_ASSERTION_ERROR",
     "RETURN_VALUE", "RETURN_CONST", "GET_ITER",
