@@ -108,6 +108,24 @@ def consumed():
     return found, after_in, taken, after_star
 
 
+class Point:
+    def __init__(self):
+        self.x = 0.5
+        self.y = 1.0
+
+
+def fingerprints(rounds):
+    """An instance's scalar field rebound while freed floats are reused at
+    once (the float free list): an instance compared by the addresses of its
+    fields must not mistake a new float for an old one."""
+    p = Point()
+    for i in range(rounds):
+        p.x = None; p.x = i * 0.5  # the old float is freed before the new one is made
+        a = p.y
+        b = a
+    return p.x, b
+
+
 LAZY = """
 class Lazy:
     def __init__(self):
@@ -137,5 +155,6 @@ COUNTER = 0
 print(numeric(50)[0][2])
 print(lazy_property()[0].cache)
 print(consumed())
+print(fingerprints(300))
 print(len(nested(6)[0].children))
 print(c_level(range(8))[:3])

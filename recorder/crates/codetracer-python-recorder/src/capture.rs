@@ -400,9 +400,10 @@ pub enum DictVersions {
     Never,
     /// 3.12: every dict (instance dicts are real dicts once read).
     All,
-    /// 3.13: only dicts with a combined table; a split dict may share an
+    /// 3.13: dicts with a combined table. A split dict may share an
     /// instance's inline values, which attribute stores change without
-    /// touching the dict's version.
+    /// touching the dict's version (measured); an instance's split dict is
+    /// vouched for by a fingerprint of its values instead (see `of_instance`).
     CombinedOnly,
 }
 
@@ -413,6 +414,56 @@ impl DictVersions {
             (3, 13) => Self::CombinedOnly,
             _ => Self::Never,
         }
+    }
+
+    /// The version of the exact dict `d` of a dict-only instance, or 0. On
+    /// 3.13 a split dict gets a fingerprint of what its entries are (the
+    /// shared keys, the insertion order, the value addresses: `ma_used` 16,
+    /// `ma_keys` 32, `ma_values` 40 -> `{capacity, size, embedded, valid}`,
+    /// the value pointers at 8, then `capacity` order bytes), with the top
+    /// bit set, which CPython's tags never reach. Equal fingerprints mean the
+    /// same objects in the same fields, provided no address was reused: the
+    /// trail holds the instance's scalar fields (its strs and big ints are
+    /// held anyway) and walks its containers and instances, so a reused
+    /// address is only trusted as far as it is walked.
+    #[inline]
+    fn of_instance(self, d: *mut ffi::PyObject) -> u64 {
+        if self != Self::CombinedOnly {
+            return self.of(d);
+        }
+        // SAFETY: `d` is a live exact dict (callers), laid out as documented.
+        unsafe {
+            let values = *((d as *const u8).add(40) as *const *const u8);
+            if values.is_null() {
+                return self.of(d);
+            }
+            let used = *((d as *const u8).add(16) as *const isize);
+            let (capacity, size) = (usize::from(*values), usize::from(*values.add(1)));
+            if used < 0 || used as usize != size || size > capacity {
+                return 0;
+            }
+            let ptrs = values.add(8) as *const usize;
+            let order = values.add(8 + 8 * capacity);
+            let mut h = FxHasher::default();
+            h.write_usize(*((d as *const u8).add(32) as *const usize));
+            h.write_usize(size);
+            for i in 0..size {
+                let ix = usize::from(*order.add(i));
+                if ix >= capacity {
+                    return 0;
+                }
+                h.write_usize(ix);
+                h.write_usize(*ptrs.add(ix));
+            }
+            h.finish() | 1 << 63
+        }
+    }
+
+    /// Whether versions of instance dicts are fingerprints, which need the
+    /// instance's scalar fields held (see `of_instance`).
+    #[inline]
+    fn fingerprints(self, version: u64) -> bool {
+        self == Self::CombinedOnly && version >> 63 == 1
     }
 
     /// The version tag of exact dict `d`, or 0 when it cannot vouch.
@@ -542,6 +593,18 @@ impl Encoder {
         true
     }
 
+    /// Holds `obj` in the trail being built if it is an exact float or int
+    /// (a fingerprinted instance's fields must keep their addresses).
+    fn hold_scalar(&mut self, obj: *mut ffi::PyObject) {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if tp == std::ptr::addr_of_mut!(ffi::PyFloat_Type) || tp == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
+            // SAFETY: GIL held; the trail owns this reference until released.
+            unsafe { ffi::Py_INCREF(obj) };
+            self.trail.held.push(obj);
+        }
+    }
+
     /// A leaf recorded by reference: (TAG_LEAF, address), held.
     fn hold_leaf(&mut self, obj: *mut ffi::PyObject) {
         self.trail.data.push(TAG_LEAF);
@@ -605,12 +668,13 @@ impl Encoder {
         if !ok {
             return Compare::Different;
         }
-        if self.npatches == 0 {
-            return Compare::Same;
-        }
-        // Leaves replaced by reference stay held until the trail is rebuilt; bound that.
+        // Leaves replaced by reference (and the scalar fields of fingerprinted
+        // instances) stay held until the trail is rebuilt; bound that.
         if trail.held.len() > held && trail.held.len() > 4 * (self.bounds.max_nodes as usize + 16) {
             return Compare::Different;
+        }
+        if self.npatches == 0 {
+            return Compare::Same;
         }
         Compare::Patched
     }
@@ -1033,7 +1097,7 @@ impl Encoder {
         let dict = unsafe { self.instance_dict(obj, managed) };
         // SAFETY: a non-null dict pointer is the instance's live dict.
         if dict.is_null() || unsafe { ffi::Py_TYPE(dict) } != std::ptr::addr_of_mut!(ffi::PyDict_Type)
-            || version == 0 || version != self.versions.of(dict)
+            || version == 0 || version != self.versions.of_instance(dict)
         {
             return None;
         }
@@ -1123,6 +1187,9 @@ impl Encoder {
         let mut pos: ffi::Py_ssize_t = 0;
         let mut key: *mut ffi::PyObject = std::ptr::null_mut();
         let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+        let fingerprint = self.versions.of_instance(dict);
+        let hold = self.versions.fingerprints(fingerprint);
+        let (float_type, int_type) = (std::ptr::addr_of_mut!(ffi::PyFloat_Type), std::ptr::addr_of_mut!(ffi::PyLong_Type));
         // SAFETY: see the function's contract; PyDict_Next runs no user code.
         unsafe {
             while k < max && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut val) != 0 {
@@ -1139,6 +1206,11 @@ impl Encoder {
                 if !ok {
                     break;
                 }
+                if hold && (ffi::Py_TYPE(val) == float_type || ffi::Py_TYPE(val) == int_type) && tr.data[version_at] != fingerprint {
+                    // The fingerprint about to be recorded covers this address.
+                    ffi::Py_INCREF(val);
+                    tr.held.push(val);
+                }
                 k += 1;
             }
         }
@@ -1147,7 +1219,7 @@ impl Encoder {
             return false;
         }
         // Up to date again: a later walk may skip it.
-        tr.data[version_at] = self.versions.of(dict);
+        tr.data[version_at] = fingerprint;
         true
     }
 
@@ -1383,13 +1455,17 @@ impl Encoder {
 
     /// While recording, reserves a dict-backed node's (version, end, nodes)
     /// trail entries; `dict` may be null (no version: always walked).
-    fn version_mark(&mut self, dict: *mut ffi::PyObject) -> Option<VersionMark> {
+    fn version_mark(&mut self, dict: *mut ffi::PyObject, instance: bool) -> Option<VersionMark> {
         if !self.recording {
             return None;
         }
         // SAFETY: GIL held; a non-null `dict` is live.
         let exact = !dict.is_null() && unsafe { ffi::Py_TYPE(dict) } == std::ptr::addr_of_mut!(ffi::PyDict_Type);
-        let version = if exact { self.versions.of(dict) } else { 0 };
+        let version = match (exact, instance) {
+            (false, _) => 0,
+            (true, false) => self.versions.of(dict),
+            (true, true) => self.versions.of_instance(dict),
+        };
         let at = self.trail.data.len();
         self.trail.data.extend_from_slice(&[version, 0, 0]);
         Some(VersionMark { at, budget: self.budget, opened: self.opened })
@@ -1437,7 +1513,7 @@ impl Encoder {
         unsafe {
             let n = ffi::PyDict_Size(obj).max(0) as u32;
             let shown = self.open_container(obj, n, vtag::SEQ, type_id, out);
-            let mark = self.version_mark(obj);
+            let mark = self.version_mark(obj, false);
             let mut pos: ffi::Py_ssize_t = 0;
             let mut key: *mut ffi::PyObject = std::ptr::null_mut();
             let mut val: *mut ffi::PyObject = std::ptr::null_mut();
@@ -1518,7 +1594,14 @@ impl Encoder {
                 self.opened += 1;
             }
             // Slot values live outside the dict: only a dict-only instance's dict vouches.
-            let mark = self.version_mark(if slots.is_empty() { dict } else { std::ptr::null_mut() });
+            let mark = self.version_mark(if slots.is_empty() { dict } else { std::ptr::null_mut() }, true);
+            if let Some(m) = &mark {
+                if self.versions.fingerprints(self.trail.data[m.at]) {
+                    for k in 0..n {
+                        self.hold_scalar(self.vals[base + k]);
+                    }
+                }
+            }
             v::put_container_head(out, vtag::STRUCT, type_id, n as u32);
             self.active.push(obj);
             for k in 0..n {
