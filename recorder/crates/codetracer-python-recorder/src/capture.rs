@@ -339,7 +339,7 @@ fn push_cut(bytes: &[u8], max: u32, out: &mut Vec<u8>) {
 /// whose layout (`PyObject_HEAD` then the C double) is the same on every
 /// CPython version, sparing a C-API call on the hottest value type.
 #[inline(always)]
-fn exact_float(obj: *mut ffi::PyObject) -> f64 {
+pub fn exact_float(obj: *mut ffi::PyObject) -> f64 {
     // SAFETY: callers checked `Py_TYPE(obj) == &PyFloat_Type`.
     unsafe { *((obj as *const u8).add(std::mem::size_of::<ffi::PyObject>()) as *const f64) }
 }
@@ -683,7 +683,7 @@ impl Encoder {
     /// from the object on the layouts we know (3.12, 3.13: `lv_tag` at 16 —
     /// digit count << 3 | sign — and the first digit at 24).
     #[inline]
-    fn small_int(&self, obj: *mut ffi::PyObject) -> Option<i64> {
+    pub fn small_int(&self, obj: *mut ffi::PyObject) -> Option<i64> {
         // SAFETY: GIL held; `obj` is an exact int (callers).
         unsafe {
             if self.direct {

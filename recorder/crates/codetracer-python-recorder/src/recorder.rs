@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types};
 
-use crate::capture::{Compare, DictVersions, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
+use crate::capture::{exact_float, Compare, DictVersions, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::frames::{self, Layout};
 use crate::purity::{self, OpTable, PureLines};
 
@@ -513,6 +513,9 @@ impl Recorder {
 
     /// [`Recorder::encode_slot`] through the cache of recent encodings.
     fn cached_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        if let Some(slot) = self.encode_scalar(obj) {
+            return slot;
+        }
         if !self.cfg.trails || self.enc.identity(&self.types, obj) == Identity::Stable {
             return self.encode_slot(obj);
         }
@@ -559,10 +562,42 @@ impl Recorder {
         })
     }
 
+    /// [`Recorder::encode_slot`] for the commonest values, a float or a small
+    /// int (the same bytes the encoder writes, without its dispatch).
+    #[inline]
+    fn encode_scalar(&mut self, obj: *mut ffi::PyObject) -> Option<Slot> {
+        if !self.encode_number(obj) {
+            return None;
+        }
+        // SAFETY: GIL held; the slot owns this reference until replaced.
+        unsafe { ffi::Py_INCREF(obj) };
+        Some(Slot { obj, strong: true, hash: 0, trail: NO_TRAIL })
+    }
+
+    /// Appends the encoding of an exact float or small int to `scratch`;
+    /// false (nothing written) for anything else.
+    #[inline]
+    fn encode_number(&mut self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if tp == self.types.builtins.float {
+            v::put_float(&mut self.scratch, types::FLOAT, exact_float(obj));
+        } else if tp == self.types.builtins.int {
+            let Some(i) = self.enc.small_int(obj) else { return false };
+            v::put_int(&mut self.scratch, types::INT, i);
+        } else {
+            return false;
+        }
+        true
+    }
+
     /// Appends the encoding of `obj` to `scratch` and returns what a slot
     /// keeps to compare it at later steps: a reference (values compared by
     /// identity) or the encoding's hash and, with trails on, its trail.
     fn encode_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        if let Some(slot) = self.encode_scalar(obj) {
+            return slot;
+        }
         let start = self.scratch.len();
         match self.enc.identity(&self.types, obj) {
             Identity::Stable => {
@@ -809,7 +844,7 @@ impl Recorder {
         } else if how == Exit::Unwind {
             let text = exception_text(value, &class_name(value), self.enc.bounds.max_str);
             v::put_error(&mut self.scratch, types::EXCEPTION, text.as_bytes());
-        } else {
+        } else if !self.encode_number(value) {
             self.enc.encode(&mut self.types, self.writer.buf(), value, &mut self.scratch);
         }
         let buf = self.writer.buf();
