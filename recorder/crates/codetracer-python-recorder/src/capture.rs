@@ -136,7 +136,7 @@ impl TypeTable {
     fn describe(&mut self, defs: &mut Vec<u8>, tp: *mut ffi::PyTypeObject) -> ClassInfo {
         // SAFETY: GIL held; `tp` is a live type object, kept alive below.
         unsafe {
-            ffi::Py_INCREF(tp as *mut ffi::PyObject);
+            crate::rc::incref(tp as *mut ffi::PyObject);
             let qualname = type_qualname(tp);
             let flags = ffi::PyType_GetFlags(tp);
             let getattro = ffi::PyType_GetSlot(tp, PY_TP_GETATTRO);
@@ -180,7 +180,7 @@ impl TypeTable {
         // instance's field names by address, relying on these references.
         for n in names {
             // SAFETY: GIL held, live str objects.
-            unsafe { ffi::Py_INCREF(*n) };
+            unsafe { crate::rc::incref(*n) };
         }
         let id = self.define(defs, kind::STRUCT, qualname, Some(&fields));
         self.structs.entry(key).or_default().push((names.into(), id));
@@ -204,7 +204,7 @@ unsafe fn type_qualname(tp: *mut ffi::PyTypeObject) -> String {
             return "<unknown>".into();
         }
         let s = str_lossy(q);
-        ffi::Py_DECREF(q);
+        crate::rc::decref(q);
         s
     }
 }
@@ -220,7 +220,7 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
         if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
             ffi::PyErr_Clear();
             if !mro.is_null() {
-                ffi::Py_DECREF(mro);
+                crate::rc::decref(mro);
             }
             return (false, slots);
         }
@@ -254,12 +254,12 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
                                 push_slot(&mut slots, &mut has_dict, name);
                             }
                         }
-                        ffi::Py_DECREF(seq);
+                        crate::rc::decref(seq);
                     } else {
                         ffi::PyErr_Clear();
                     }
                 }
-                ffi::Py_DECREF(sl);
+                crate::rc::decref(sl);
             }
             // A user class without __slots__ gives its instances a __dict__.
             let is_object = cls == addr_of_mut!(ffi::PyBaseObject_Type) as *mut ffi::PyObject;
@@ -267,9 +267,9 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
             if heap && !has_slots_entry && !is_object {
                 has_dict = true;
             }
-            ffi::Py_DECREF(cdict);
+            crate::rc::decref(cdict);
         }
-        ffi::Py_DECREF(mro);
+        crate::rc::decref(mro);
         (has_dict, slots)
     }
 }
@@ -280,7 +280,7 @@ unsafe fn push_slot(slots: &mut Vec<*mut ffi::PyObject>, has_dict: &mut bool, na
         *has_dict = true;
     } else if s != "__weakref__" {
         // SAFETY: GIL held; keep the name alive for the class's lifetime.
-        unsafe { ffi::Py_INCREF(name) };
+        unsafe { crate::rc::incref(name) };
         slots.push(name);
     }
 }
@@ -314,7 +314,7 @@ pub fn str_bytes(s: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) {
             } else {
                 ffi::PyErr_Clear();
             }
-            ffi::Py_DECREF(b);
+            crate::rc::decref(b);
             return;
         }
         push_cut(std::slice::from_raw_parts(p as *const u8, size as usize), max, out);
@@ -524,7 +524,7 @@ impl Trail {
         self.data.extend_from_slice(&other.data);
         for o in &other.held {
             // SAFETY: GIL held (callers); the copy owns a reference of its own.
-            unsafe { ffi::Py_INCREF(*o) };
+            unsafe { crate::rc::incref(*o) };
         }
         self.held.extend_from_slice(&other.held);
     }
@@ -600,7 +600,7 @@ impl Encoder {
         let tp = unsafe { ffi::Py_TYPE(obj) };
         if tp == std::ptr::addr_of_mut!(ffi::PyFloat_Type) || tp == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
             // SAFETY: GIL held; the trail owns this reference until released.
-            unsafe { ffi::Py_INCREF(obj) };
+            unsafe { crate::rc::incref(obj) };
             self.trail.held.push(obj);
         }
     }
@@ -613,7 +613,7 @@ impl Encoder {
 
     fn hold(&mut self, obj: *mut ffi::PyObject) {
         // SAFETY: GIL held; the trail keeps `obj` alive until released.
-        unsafe { ffi::Py_INCREF(obj) };
+        unsafe { crate::rc::incref(obj) };
         self.trail.held.push(obj);
         self.trail.data.push(obj as u64);
     }
@@ -771,7 +771,7 @@ impl Encoder {
         tr.data[at + 1] = payload;
         if held {
             // SAFETY: GIL held; the trail keeps the new leaf alive until released.
-            unsafe { ffi::Py_INCREF(obj) };
+            unsafe { crate::rc::incref(obj) };
             tr.held.push(obj);
         }
         let mut out = std::mem::take(&mut self.patches);
@@ -952,12 +952,12 @@ impl Encoder {
                         self.path.push(k as u32);
                         ok = self.walk(t, defs, item, tr, it, depth + 1);
                         self.path.pop();
-                        ffi::Py_DECREF(item);
+                        crate::rc::decref(item);
                         if !ok {
                             break;
                         }
                     }
-                    ffi::Py_DECREF(iter);
+                    crate::rc::decref(iter);
                 }
             }
             self.active.pop();
@@ -1016,7 +1016,7 @@ impl Encoder {
                         if ffi::PyUnicode_Check(key) == 0 {
                             continue;
                         }
-                        ffi::Py_INCREF(val);
+                        crate::rc::incref(val);
                         self.names.push(key);
                         self.vals.push(val);
                     }
@@ -1034,11 +1034,11 @@ impl Encoder {
         // SAFETY: we own the values' references and the dict's.
         unsafe {
             for val in self.vals.drain(base..) {
-                ffi::Py_DECREF(val);
+                crate::rc::decref(val);
             }
             self.names.truncate(base);
             if !dict.is_null() {
-                ffi::Py_DECREF(dict);
+                crate::rc::decref(dict);
             }
         }
     }
@@ -1062,7 +1062,7 @@ impl Encoder {
                 ffi::PyErr_Clear();
             } else {
                 // The instance holds it.
-                ffi::Py_DECREF(dict);
+                crate::rc::decref(dict);
             }
             dict
         }
@@ -1208,7 +1208,7 @@ impl Encoder {
                 }
                 if hold && (ffi::Py_TYPE(val) == float_type || ffi::Py_TYPE(val) == int_type) && tr.data[version_at] != fingerprint {
                     // The fingerprint about to be recorded covers this address.
-                    ffi::Py_INCREF(val);
+                    crate::rc::incref(val);
                     tr.held.push(val);
                 }
                 k += 1;
@@ -1345,7 +1345,7 @@ impl Encoder {
                     str_bytes(q, self.bounds.max_str, &mut text);
                 }
                 if !q.is_null() {
-                    ffi::Py_DECREF(q);
+                    crate::rc::decref(q);
                 }
                 text.push(b'>');
                 let id = t.class(defs, tp).raw_type;
@@ -1358,7 +1358,7 @@ impl Encoder {
                     ffi::PyErr_Clear();
                 } else {
                     str_bytes(name, self.bounds.max_str, &mut text);
-                    ffi::Py_DECREF(name);
+                    crate::rc::decref(name);
                 }
                 text.extend_from_slice(b"'>");
                 let id = t.class(defs, tp).raw_type;
@@ -1554,10 +1554,10 @@ impl Encoder {
                         break;
                     }
                     self.value(t, defs, item, out, depth + 1);
-                    ffi::Py_DECREF(item);
+                    crate::rc::decref(item);
                     k += 1;
                 }
-                ffi::Py_DECREF(it);
+                crate::rc::decref(it);
             }
             while k < shown {
                 v::put_none(out);
@@ -1662,7 +1662,7 @@ unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
             let nbits = ffi::PyObject_CallMethod(abs, c"bit_length".as_ptr(), std::ptr::null());
             if !nbits.is_null() {
                 let bits = ffi::PyLong_AsLongLong(nbits);
-                ffi::Py_DECREF(nbits);
+                crate::rc::decref(nbits);
                 let nbytes = (bits + 7) / 8;
                 let bytes = ffi::PyObject_CallMethod(abs, c"to_bytes".as_ptr(), c"(Ls)".as_ptr(), nbytes, c"big".as_ptr());
                 if !bytes.is_null() {
@@ -1672,10 +1672,10 @@ unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
                         v::put_bigint(out, type_id, negative, std::slice::from_raw_parts(p as *const u8, n as usize));
                         done = true;
                     }
-                    ffi::Py_DECREF(bytes);
+                    crate::rc::decref(bytes);
                 }
             }
-            ffi::Py_DECREF(abs);
+            crate::rc::decref(abs);
         }
         if !done {
             ffi::PyErr_Clear();
@@ -1745,7 +1745,7 @@ pub fn exception_text(exc: *mut ffi::PyObject, qualname: &str, max: u32) -> Stri
                     }
                 }
             }
-            ffi::Py_DECREF(args);
+            crate::rc::decref(args);
         }
     }
     String::from_utf8_lossy(&text).into_owned()

@@ -17,6 +17,7 @@ mod monitoring;
 mod policy;
 mod preflight;
 mod purity;
+mod rc;
 mod recorder;
 mod session;
 

@@ -207,6 +207,6 @@ pub unsafe fn release(obj: *mut ffi::PyObject) {
                 advance();
             }
         }
-        ffi::Py_DECREF(obj);
+        crate::rc::decref(obj);
     }
 }

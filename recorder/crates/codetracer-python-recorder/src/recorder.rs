@@ -301,7 +301,7 @@ impl Recorder {
         let name = str_lossy(s);
         let id = if is_dunder(name.as_bytes()) { None } else { Some(self.var_id(&name)) };
         // SAFETY: GIL held; keep the key alive so its address stays unique.
-        unsafe { ffi::Py_INCREF(s) };
+        unsafe { crate::rc::incref(s) };
         self.var_by_str.insert(s as usize, id);
         id
     }
@@ -327,7 +327,7 @@ impl Recorder {
         let idx = self.infos.len() as u32;
         self.infos.push(info);
         // SAFETY: GIL held; keep the code object alive so its address stays a unique key.
-        unsafe { ffi::Py_INCREF(code) };
+        unsafe { crate::rc::incref(code) };
         self.held_codes.push(code);
         self.codes.insert(code as usize, idx);
         idx
@@ -570,7 +570,7 @@ impl Recorder {
             return None;
         }
         // SAFETY: GIL held; the slot owns this reference until replaced.
-        unsafe { ffi::Py_INCREF(obj) };
+        unsafe { crate::rc::incref(obj) };
         Some(Slot { obj, strong: true, hash: 0, trail: NO_TRAIL })
     }
 
@@ -603,7 +603,7 @@ impl Recorder {
             Identity::Stable => {
                 self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                 // SAFETY: GIL held; the slot owns this reference until replaced.
-                unsafe { ffi::Py_INCREF(obj) };
+                unsafe { crate::rc::incref(obj) };
                 Slot { obj, strong: true, hash: 0, trail: NO_TRAIL }
             }
             Identity::Mutable => {
@@ -755,10 +755,10 @@ impl Recorder {
             return;
         }
         // SAFETY: GIL held; keep the namespace alive while we read it.
-        unsafe { ffi::Py_INCREF(ns) };
+        unsafe { crate::rc::incref(ns) };
         let Some(mut top) = self.stack.pop() else {
             // SAFETY: GIL held; we own this reference.
-            unsafe { ffi::Py_DECREF(ns) };
+            unsafe { crate::rc::decref(ns) };
             return;
         };
         top.generation = top.generation.wrapping_add(1);
@@ -798,7 +798,7 @@ impl Recorder {
                     }
                 }
             }
-            ffi::Py_DECREF(ns);
+            crate::rc::decref(ns);
         }
         // Names no longer bound.
         let mut i = 0;
@@ -891,7 +891,7 @@ impl Recorder {
         }
         for code in self.held_codes.drain(..) {
             // SAFETY: GIL held; we own these references.
-            unsafe { ffi::Py_DECREF(code) };
+            unsafe { crate::rc::decref(code) };
         }
         self.codes.clear();
     }
@@ -935,7 +935,7 @@ fn get_str_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<String
     // SAFETY: GIL held; we own `a`.
     unsafe {
         let s = if ffi::PyUnicode_Check(a) != 0 { Some(str_lossy(a)) } else { None };
-        ffi::Py_DECREF(a);
+        crate::rc::decref(a);
         s
     }
 }
@@ -945,7 +945,7 @@ fn get_int_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<i64> {
     // SAFETY: GIL held; we own `a`.
     unsafe {
         let i = ffi::PyLong_AsLongLong(a);
-        ffi::Py_DECREF(a);
+        crate::rc::decref(a);
         if i == -1 && !ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_Clear();
             return None;
@@ -967,7 +967,7 @@ fn get_names(code: *mut ffi::PyObject, name: &std::ffi::CStr) -> Vec<String> {
                 }
             }
         }
-        ffi::Py_DECREF(t);
+        crate::rc::decref(t);
     }
     out
 }
@@ -992,15 +992,15 @@ fn local_names(code: *mut ffi::PyObject) -> Vec<String> {
         for i in 0..100_000i64 {
             let arg = ffi::PyLong_FromLongLong(i);
             let name = ffi::PyObject_CallFunctionObjArgs(meth, arg, ptr::null_mut::<ffi::PyObject>());
-            ffi::Py_DECREF(arg);
+            crate::rc::decref(arg);
             if name.is_null() {
                 ffi::PyErr_Clear();
                 break;
             }
             out.push(str_lossy(name));
-            ffi::Py_DECREF(name);
+            crate::rc::decref(name);
         }
-        ffi::Py_DECREF(meth);
+        crate::rc::decref(meth);
     }
     out
 }

@@ -246,11 +246,15 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
+    let layout = Layout::for_version(info.major, info.minor);
+    // A debug build (sys.gettotalrefcount) counts references in its own way.
+    let debug_build = py.import("sys").and_then(|m| m.hasattr("gettotalrefcount")).unwrap_or(true);
+    crate::rc::enable(layout.is_some() && !debug_build);
     let cfg = RecorderConfig {
         values: o.values,
         activation: o.activation.clone(),
         skip_prefixes: o.skip_prefixes,
-        layout: Layout::for_version(info.major, info.minor),
+        layout,
         builtins: builtins(py)?,
         bounds: o.bounds,
         trails: shortcuts,
