@@ -374,9 +374,8 @@ pub struct Encoder {
     /// Containers, instances and by-name values opened while recording (a
     /// subtree that opened none is flat: its leaves are fixed by its dict).
     opened: u64,
-    /// While comparing: whether changed leaves may be patched, the path of
-    /// the node being walked, and the PATCH payload collected.
-    patching: bool,
+    /// While comparing: the path of the node being walked and the PATCH
+    /// payload collected.
     path: Vec<u32>,
     patches: Vec<u8>,
     npatches: u32,
@@ -561,7 +560,6 @@ impl Encoder {
             direct,
             versions,
             opened: 0,
-            patching: false,
             path: Vec::new(),
             patches: Vec::new(),
             npatches: 0,
@@ -650,15 +648,14 @@ impl Encoder {
         }
     }
 
-    /// Compares `obj` with the value `trail` was recorded from. With
-    /// `patch`, leaves that changed in place (a float, int, str, ... where
-    /// one was) are brought up to date in the trail and their new encodings
-    /// collected for a PATCH record (`take_patches`), as long as the
-    /// structure (containers, lengths, instances, fields) is the same.
-    pub fn compare(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, trail: &mut Trail, patch: bool) -> Compare {
+    /// Compares `obj` with the value `trail` was recorded from. Leaves that
+    /// changed in place (a float, int, str, ... where one was) are brought
+    /// up to date in the trail and their new encodings collected for a PATCH
+    /// record ([`Encoder::patches`]), as long as the structure (containers,
+    /// lengths, instances, fields) is the same.
+    pub fn compare(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, trail: &mut Trail) -> Compare {
         self.active.clear();
         self.budget = self.bounds.max_nodes.max(1);
-        self.patching = patch;
         self.path.clear();
         self.patches.clear();
         self.npatches = 0;
@@ -744,7 +741,7 @@ impl Encoder {
     }
 
     /// At a leaf of the trail: whether it holds (tag, payload), replacing it
-    /// (and writing a patch) when patching and the entry is a leaf too.
+    /// (and writing a patch) when the entry is a leaf too.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn leaf(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, it: &mut usize,
@@ -764,7 +761,7 @@ impl Encoder {
         let t0 = tr.data.get(at).copied().unwrap_or(0);
         // By-name values never replace or become leaves (see `track`).
         let patchable = |tag: u64| tag == TAG_FLOAT || tag == TAG_INT || tag == TAG_LEAF;
-        if !self.patching || !patchable(t0) || !patchable(tag) || at + 2 > tr.data.len() {
+        if !patchable(t0) || !patchable(tag) || at + 2 > tr.data.len() {
             return false;
         }
         tr.data[at] = tag;

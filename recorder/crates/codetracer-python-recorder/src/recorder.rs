@@ -89,14 +89,14 @@ struct Slot {
 
 const NO_TRAIL: u32 = u32::MAX;
 
-/// Entries of the argument cache (direct-mapped by address).
-const ARG_CACHE: usize = 256;
+/// Entries of the cache of recent encodings (direct-mapped by address).
+const RECENT: usize = 256;
 
-/// An argument's last encoding: its trail and its bytes. The object is not
+/// An object's last encoding: its trail and its bytes. The object is not
 /// held: a later object at the same address is only accepted when its walk
 /// proves the same encoding.
 #[derive(Default)]
-struct ArgEntry {
+struct RecentEntry {
     obj: usize,
     trail: Trail,
     bytes: Vec<u8>,
@@ -104,8 +104,8 @@ struct ArgEntry {
 }
 
 #[inline]
-fn arg_index(obj: *mut ffi::PyObject) -> usize {
-    ((obj as usize) >> 4) % ARG_CACHE
+fn recent_index(obj: *mut ffi::PyObject) -> usize {
+    ((obj as usize) >> 4) % RECENT
 }
 
 /// `Slot::hash` of a value last written as patches: matches no encoding's
@@ -136,9 +136,9 @@ struct Frame {
     /// For dict-locals frames: (variable id, slot, generation seen).
     named: Vec<(u32, Slot, u32)>,
     generation: u32,
-    /// The line of the frame's previous step (0 before its first).
+    /// The line of the frame's previous step (`ENTRY` before its first).
     last_line: u32,
-    /// `Recorder::epoch` when the frame's values were last fully compared.
+    /// `purity::epoch()` when the frame's values were last compared.
     epoch: u64,
 }
 
@@ -190,7 +190,7 @@ pub struct Recorder {
     /// Recent encodings of objects: the same objects are passed down call
     /// after call (`self`, a context) and bound again by loops, so they are
     /// compared with their last encoding instead of being encoded again.
-    args: Vec<ArgEntry>,
+    recent: Vec<RecentEntry>,
     thread: usize,
     /// The OS thread running `thread`.
     os_thread: libc::pthread_t,
@@ -237,7 +237,7 @@ impl Recorder {
             pool: Vec::new(),
             trails: Vec::new(),
             free_trails: Vec::new(),
-            args: (0..ARG_CACHE).map(|_| ArgEntry::default()).collect(),
+            recent: (0..RECENT).map(|_| RecentEntry::default()).collect(),
             // SAFETY: the GIL is held by the caller.
             thread: unsafe { ffi::PyThreadState_Get() } as usize,
             // SAFETY: pthread_self has no preconditions.
@@ -517,12 +517,12 @@ impl Recorder {
             return slot;
         }
         if !self.cfg.trails || self.enc.identity(&self.types, obj) == Identity::Stable {
-            return self.encode_slot(obj);
+            return self.encode_other(obj);
         }
-        let k = arg_index(obj);
-        let entry = &mut self.args[k];
+        let k = recent_index(obj);
+        let entry = &mut self.recent[k];
         if entry.obj == obj as usize {
-            let found = match self.enc.compare(&mut self.types, self.writer.buf(), obj, &mut entry.trail, true) {
+            let found = match self.enc.compare(&mut self.types, self.writer.buf(), obj, &mut entry.trail) {
                 Compare::Same => true,
                 Compare::Patched => {
                     let (n, edits) = self.enc.patches();
@@ -535,17 +535,17 @@ impl Recorder {
             if found {
                 self.scratch.extend_from_slice(&entry.bytes);
                 let idx = self.new_trail();
-                let (trails, args) = (&mut self.trails, &self.args);
-                trails[idx as usize].copy_from(&args[k].trail);
-                return Slot { obj, strong: false, hash: args[k].hash, trail: idx };
+                let (trails, recent) = (&mut self.trails, &self.recent);
+                trails[idx as usize].copy_from(&recent[k].trail);
+                return Slot { obj, strong: false, hash: recent[k].hash, trail: idx };
             }
             entry.obj = 0;
             entry.trail.release();
         }
         let start = self.scratch.len();
-        let slot = self.encode_slot(obj);
+        let slot = self.encode_other(obj);
         if slot.trail != NO_TRAIL {
-            let entry = &mut self.args[k];
+            let entry = &mut self.recent[k];
             entry.obj = obj as usize;
             entry.trail.copy_from(&self.trails[slot.trail as usize]);
             entry.bytes.clear();
@@ -595,9 +595,14 @@ impl Recorder {
     /// keeps to compare it at later steps: a reference (values compared by
     /// identity) or the encoding's hash and, with trails on, its trail.
     fn encode_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
-        if let Some(slot) = self.encode_scalar(obj) {
-            return slot;
+        match self.encode_scalar(obj) {
+            Some(slot) => slot,
+            None => self.encode_other(obj),
         }
+    }
+
+    /// [`Recorder::encode_slot`] for values other than floats and small ints.
+    fn encode_other(&mut self, obj: *mut ffi::PyObject) -> Slot {
         let start = self.scratch.len();
         match self.enc.identity(&self.types, obj) {
             Identity::Stable => {
@@ -708,7 +713,7 @@ impl Recorder {
         }
         if obj == old.obj && old.trail != NO_TRAIL {
             let trail = &mut self.trails[old.trail as usize];
-            match self.enc.compare(&mut self.types, self.writer.buf(), obj, trail, true) {
+            match self.enc.compare(&mut self.types, self.writer.buf(), obj, trail) {
                 Compare::Same => return Diff::Unchanged,
                 Compare::Patched => {
                     // Only leaves changed: a PATCH, not the whole value again.
@@ -886,7 +891,7 @@ impl Recorder {
         for t in &mut self.trails {
             t.release();
         }
-        for a in &mut self.args {
+        for a in &mut self.recent {
             a.trail.release();
         }
         for code in self.held_codes.drain(..) {

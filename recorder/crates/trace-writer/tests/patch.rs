@@ -106,18 +106,14 @@ fn an_empty_path_replaces_the_whole_value() {
 
 #[test]
 fn a_patch_outside_the_value_is_reported_as_corrupt() {
-    let err = converted("outside", |b| {
-        st::put_patch_head(b, 0, 1);
-        path(b, &[5]);
-        v::put_none(b);
-    })
-    .unwrap_err();
-    assert!(err.contains("corrupt"), "{err}");
-    let err = converted("unbound", |b| {
-        st::put_patch_head(b, 7, 1);
-        path(b, &[0]);
-        v::put_none(b);
-    })
-    .unwrap_err();
-    assert!(err.contains("corrupt"), "{err}");
+    // (variable, path): a child the value does not have; a variable never bound.
+    for (name, var, at) in [("outside", 0, 5), ("unbound", 7, 0)] {
+        let err = converted(name, |b| {
+            st::put_patch_head(b, var, 1);
+            path(b, &[at]);
+            v::put_none(b);
+        })
+        .unwrap_err();
+        assert!(err.contains("corrupt"), "{name}: {err}");
+    }
 }
