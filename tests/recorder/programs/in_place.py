@@ -151,7 +151,49 @@ def lazy_property():
     return lazy, w
 
 
+class Pops:
+    """An iterator written in Python: its __next__ sends events of its own."""
+
+    def __init__(self, stack):
+        self.stack = stack
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self.stack:
+            raise StopIteration
+        return self.stack.pop()
+
+
+def loops():
+    """`for` headers run again from their FOR_ITER: the next line may skip
+    its comparisons only when the iterator mutates nothing."""
+    stack = [1, 2, 3, 4, 5, 6, 7, 8]
+    views = []
+    for x in [stack.pop()]:  # the iterable's expression mutates, on entry
+        now = stack
+    for i, x in enumerate(iter(stack.pop, 2)):  # enumerate over a mutating iterator
+        now = stack
+    for x, y in zip(iter(stack.pop, 1), "ab"):  # zip: not an iterator we trust
+        now = stack
+    more = [4, 5, 6]
+    for x in Pops(more):  # Python code: events
+        now = more
+    table = {"a": [1], "b": [2]}
+    for k, v in table.items():  # dict items unpacked: nothing runs
+        now = table
+    total = 0
+    for i, v in enumerate([0.5, 1.5, 2.5]):
+        total = total + v
+    for k in range(3):
+        views.append(k)  # the loop re-entered after a C call that mutated
+        seen = views
+    return now, seen, total
+
+
 COUNTER = 0
+print(loops())
 print(numeric(50)[0][2])
 print(lazy_property()[0].cache)
 print(consumed())

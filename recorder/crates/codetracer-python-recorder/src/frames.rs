@@ -10,8 +10,13 @@
 //!
 //! | version | current frame | `_PyInterpreterFrame` |
 //! | --- | --- | --- |
-//! | 3.12 | `tstate->cframe` (56) `->current_frame` (0) | code 0, `f_locals` 40, `localsplus` 72 |
-//! | 3.13 | `tstate->current_frame` (72) | executable 0, `f_locals` 40, `localsplus` 72 |
+//! | 3.12 | `tstate->cframe` (56) `->current_frame` (0) | code 0, `f_locals` 40, `prev_instr` 56, `stacktop` 64, `localsplus` 72 |
+//! | 3.13 | `tstate->current_frame` (72) | executable 0, `f_locals` 40, `instr_ptr` 56, `stacktop` 64, `localsplus` 72 |
+//!
+//! During a LINE event the instruction pointer is the instruction about to
+//! run (the line's first, or the one a backward jump landed on: what
+//! `frame.f_lasti` reports) and `stacktop` is saved (the value stack is
+//! `localsplus[nlocalsplus..stacktop]`).
 //!
 //! Every read is checked against the code object the event came with; on a
 //! mismatch (or another version) values are skipped and counted, never
@@ -27,6 +32,8 @@ pub struct Layout {
 }
 
 const IFRAME_F_LOCALS: usize = 40;
+const IFRAME_INSTR: usize = 56;
+const IFRAME_STACKTOP: usize = 64;
 const IFRAME_LOCALSPLUS: usize = 72;
 
 impl Layout {
@@ -82,4 +89,35 @@ pub fn cell_contents(cell: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: `PyCellObject` is `{PyObject_HEAD; PyObject *ob_ref}` on every
     // CPython version; the caller checked the type is `cell`.
     unsafe { *((cell as *const u8).add(std::mem::size_of::<ffi::PyObject>()) as *const *mut ffi::PyObject) }
+}
+
+/// The code unit `iframe` is about to run (its offset / 2), given where its
+/// code object's instructions start; None when the pointer is not inside them.
+///
+/// # Safety
+/// `iframe` was returned by [`current`] during an event.
+#[inline]
+pub unsafe fn instruction(iframe: usize, code_start: usize) -> Option<usize> {
+    // SAFETY: see the function's contract.
+    let p = unsafe { *((iframe + IFRAME_INSTR) as *const usize) };
+    p.checked_sub(code_start).map(|d| d / 2)
+}
+
+/// The object on top of `iframe`'s value stack (borrowed), if the stack
+/// holds one: `stacktop` must lie within the frame's stack slots.
+///
+/// # Safety
+/// `iframe` was returned by [`current`] during an event, for a code object
+/// with `nlocalsplus` fast locals and `stacksize` stack slots.
+#[inline]
+pub unsafe fn stack_top(iframe: usize, nlocalsplus: usize, stacksize: usize) -> Option<*mut ffi::PyObject> {
+    // SAFETY: see the function's contract; the index is checked against the frame's size.
+    unsafe {
+        let top = usize::try_from(*((iframe + IFRAME_STACKTOP) as *const i32)).ok()?;
+        if top <= nlocalsplus || top > nlocalsplus + stacksize {
+            return None;
+        }
+        let obj = *localsplus(iframe).add(top - 1);
+        (!obj.is_null()).then_some(obj)
+    }
 }

@@ -26,6 +26,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
+use crate::frames;
+
 /// Instructions that read, build or rebind, and call no C code that could
 /// mutate an existing container or instance.
 const PURE: &[&str] = &[
@@ -55,6 +57,20 @@ pub struct OpTable {
     pure: [bool; 256],
     binary_op: u8,
     extended_arg: u8,
+    for_iter: u8,
+    unpack_sequence: u8,
+    jumps_back: [u8; 2],
+    /// Iterator types whose `__next__` is C code that reads its container
+    /// and mutates nothing visible (list, tuple, range, dict, set, str and
+    /// bytes iterators), by address; and those that yield exact tuples
+    /// (dict items), which a `for a, b in ...` may unpack without running
+    /// code.
+    safe_iters: Vec<usize>,
+    tuple_iters: Vec<usize>,
+    enumerate: usize,
+    /// `types.CodeType.__basicsize__`: where a code object's instructions
+    /// start (`co_code_adaptive`).
+    code_base: usize,
 }
 
 impl OpTable {
@@ -69,8 +85,81 @@ impl OpTable {
                 pure[op as usize] = true;
             }
         }
-        Some(Self { pure, binary_op: code("BINARY_OP")?, extended_arg: code("EXTENDED_ARG")? })
+        let type_of = |expr: &str| -> Option<usize> {
+            let c = std::ffi::CString::new(expr).ok()?;
+            Some(py.eval(&c, None, None).ok()?.get_type().as_ptr() as usize)
+        };
+        let mut safe_iters = Vec::new();
+        for expr in ["iter([])", "reversed([])", "iter(())", "iter(range(0))", "iter(range(1 << 64))", "iter({})",
+                     "iter({}.values())", "iter(set())", "iter('')", "iter('\\u20ac')", "iter(b'')"] {
+            safe_iters.push(type_of(expr)?);
+        }
+        let tuple_iters = vec![type_of("iter({}.items())")?];
+        let code_base = py.import("types").ok()?.getattr("CodeType").ok()?.getattr("__basicsize__").ok()?.extract().ok()?;
+        Some(Self {
+            pure,
+            binary_op: code("BINARY_OP")?,
+            extended_arg: code("EXTENDED_ARG")?,
+            for_iter: code("FOR_ITER")?,
+            unpack_sequence: code("UNPACK_SEQUENCE")?,
+            jumps_back: [code("JUMP_BACKWARD")?, code("JUMP_BACKWARD_NO_INTERRUPT")?],
+            safe_iters,
+            tuple_iters,
+            enumerate: type_of("enumerate(())")?,
+            code_base,
+        })
     }
+
+    /// Whether the `for` header `head`, entered at `iframe`'s current
+    /// instruction, runs only pure instructions until the frame's next event:
+    /// the frame is about to run its `FOR_ITER` again (not the iterable's
+    /// expression), and the iterator on top of its stack is one whose
+    /// `__next__` mutates nothing visible and runs no code of the program.
+    ///
+    /// # Safety
+    /// GIL held; `iframe` is the live interpreter frame running `code` (a
+    /// code object with `nlocalsplus` fast locals and `stacksize` stack
+    /// slots), on a layout whose offsets are those of `frames`.
+    pub unsafe fn loop_reentry_is_pure(&self, iframe: usize, code: *mut ffi::PyObject, head: &LoopHead, nlocalsplus: usize, stacksize: usize) -> bool {
+        // SAFETY: see the function's contract.
+        unsafe {
+            let Some(unit) = frames::instruction(iframe, code as usize + self.code_base) else { return false };
+            if unit != head.start && unit != head.for_iter {
+                return false;
+            }
+            let Some(tos) = frames::stack_top(iframe, nlocalsplus, stacksize) else { return false };
+            let mut tp = ffi::Py_TYPE(tos) as usize;
+            let mut tuples = false;
+            if tp == self.enumerate {
+                // enumerate: (index, item) tuples from the iterator it wraps
+                // (`en_sit`, after `en_index`; the same on 3.12 and 3.13).
+                let inner = *((tos as *const u8).add(std::mem::size_of::<ffi::PyObject>() + 8) as *const *mut ffi::PyObject);
+                if inner.is_null() {
+                    return false;
+                }
+                tp = ffi::Py_TYPE(inner) as usize;
+                tuples = true;
+            }
+            if self.tuple_iters.contains(&tp) {
+                tuples = true;
+            } else if !self.safe_iters.contains(&tp) {
+                return false;
+            }
+            !head.unpacks || tuples
+        }
+    }
+}
+
+/// A `for` loop's header line: where the frame re-enters it on every
+/// iteration (the `FOR_ITER`, with any `EXTENDED_ARG` before it), and
+/// whether what follows it unpacks the item.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopHead {
+    line: u32,
+    /// Code units of the instruction (its first `EXTENDED_ARG`) and of the `FOR_ITER`.
+    start: usize,
+    for_iter: usize,
+    unpacks: bool,
 }
 
 /// The set of a code object's lines after which nothing visible can have
@@ -79,6 +168,9 @@ impl OpTable {
 pub struct PureLines {
     base: u32,
     bits: Vec<u64>,
+    /// `for` headers whose only impure instruction is the `FOR_ITER`
+    /// (and an unpacking of the item) once the iterable was evaluated.
+    loops: Vec<LoopHead>,
 }
 
 impl PureLines {
@@ -87,6 +179,12 @@ impl PureLines {
         let Some(i) = line.checked_sub(self.base) else { return false };
         let i = i as usize;
         self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// The `for` header on `line`, when it has one that is pure on re-entry.
+    #[inline]
+    pub fn loop_head(&self, line: u32) -> Option<&LoopHead> {
+        self.loops.iter().find(|h| h.line == line)
     }
 
     /// Classifies the lines of `code` (a code object). Lines without any
@@ -142,8 +240,71 @@ impl PureLines {
                 bits[i / 64] |= 1 << (i % 64);
             }
         }
-        Some(Self { base: lo, bits })
+        let loops = loop_heads(table, bytecode, &pure, &ranges);
+        Some(Self { base: lo, bits, loops })
     }
+}
+
+/// The `for` headers of a code object that are pure when re-entered: the
+/// line's one `FOR_ITER` starts its range, or follows only the iterable's
+/// instructions (which run once, on entry); every instruction of the line
+/// from the `FOR_ITER` on and in its other ranges (the `END_FOR` reached on
+/// exhaustion) is pure but for an `UNPACK_SEQUENCE` of the item, and the
+/// line jumps back nowhere (an inlined comprehension would loop through
+/// instructions before the `FOR_ITER`).
+fn loop_heads(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize, usize, Option<u32>)]) -> Vec<LoopHead> {
+    let op = |u: usize| bytecode.get(2 * u).copied();
+    let mut out: Vec<LoopHead> = Vec::new();
+    let mut doubled: Vec<u32> = Vec::new();
+    for (s, e, line) in ranges {
+        let Some(line) = *line else { continue };
+        for u in s / 2..e / 2 {
+            if op(u) != Some(table.for_iter) || !is_instruction_start(bytecode, u) {
+                continue;
+            }
+            if out.iter().any(|h| h.line == line) {
+                doubled.push(line);
+                continue;
+            }
+            let mut start = u;
+            while start > s / 2 && op(start - 1) == Some(table.extended_arg) {
+                start -= 1;
+            }
+            let prefix = s / 2..start;
+            let mut unpacks = false;
+            let mut ok = true;
+            for (rs, re, rl) in ranges {
+                if *rl != Some(line) {
+                    continue;
+                }
+                for i in rs / 2..(re / 2).min(pure.len()) {
+                    if prefix.contains(&i) || (start..=u).contains(&i) || !is_instruction_start(bytecode, i) {
+                        continue;
+                    }
+                    let o = op(i).unwrap_or(0);
+                    if table.jumps_back.contains(&o) {
+                        ok = false;
+                    } else if o == table.unpack_sequence {
+                        unpacks = true;
+                    } else if pure.get(i) != Some(&true) {
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                out.push(LoopHead { line, start, for_iter: u, unpacks });
+            }
+        }
+    }
+    out.retain(|h| !doubled.contains(&h.line));
+    out
+}
+
+/// Whether code unit `u` starts an instruction (is not a CACHE entry):
+/// co_code's cache entries are zero bytes, and opcode 0 (`CACHE`) starts no
+/// instruction that matters here.
+fn is_instruction_start(bytecode: &[u8], u: usize) -> bool {
+    bytecode.get(2 * u).is_some_and(|o| *o != 0)
 }
 
 /// Per 2-byte code unit: whether the instruction starting there is pure

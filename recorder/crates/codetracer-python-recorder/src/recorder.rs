@@ -72,6 +72,8 @@ struct CodeInfo {
     dict_locals: bool,
     slots: Vec<SlotInfo>,
     nargs: usize,
+    /// `co_stacksize`: the value stack's slots after the fast locals.
+    stacksize: usize,
     /// This code belongs to the activation path.
     activates: bool,
     /// Lines after which nothing visible can have changed in place.
@@ -140,6 +142,9 @@ struct Frame {
     last_line: u32,
     /// `purity::epoch()` when the frame's values were last compared.
     epoch: u64,
+    /// The previous step re-entered a `for` header over an iterator that
+    /// mutates nothing: its interval was pure although its line is not.
+    loop_pure: bool,
 }
 
 /// Counters surfaced in the metadata and the logs (ADR 0004 §9).
@@ -343,6 +348,7 @@ impl Recorder {
             dict_locals: false,
             slots: Vec::new(),
             nargs: 0,
+            stacksize: 0,
             activates: false,
             pure: PureLines::default(),
         };
@@ -373,6 +379,7 @@ impl Recorder {
             let kwonly = get_int_attr(code, c"co_kwonlyargcount").unwrap_or(0);
             let varargs = i64::from(flags & 0x4 != 0) + i64::from(flags & 0x8 != 0);
             info.nargs = (argcount + kwonly + varargs).max(0) as usize;
+            info.stacksize = get_int_attr(code, c"co_stacksize").unwrap_or(0).max(0) as usize;
             let cells = get_names(code, c"co_cellvars");
             let frees = get_names(code, c"co_freevars");
             for name in local_names(code) {
@@ -508,7 +515,7 @@ impl Recorder {
         buf.extend_from_slice(&self.scratch);
         // The arguments were just compared (or encoded); until the first line
         // only the frame's prologue runs, which mutates nothing.
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch() });
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false });
     }
 
     /// [`Recorder::encode_slot`] through the cache of recent encodings.
@@ -651,27 +658,36 @@ impl Recorder {
             } else if self.infos[idx as usize].dict_locals {
                 self.diff_dict_locals(iframe);
             } else {
-                self.diff_fast_locals(idx, iframe, line);
+                self.diff_fast_locals(code, idx, iframe, line);
             }
         }
         self.maybe_flush();
         Ret::Continue
     }
 
-    fn diff_fast_locals(&mut self, idx: u32, iframe: usize, line: u32) {
+    fn diff_fast_locals(&mut self, code: *mut ffi::PyObject, idx: u32, iframe: usize, line: u32) {
         let locals = frames::localsplus(iframe);
         let Some(mut top) = self.stack.pop() else { return };
         // The event that brought us here advanced the epoch by one; nothing
         // else ran since the frame's previous step, and that step's line was
         // pure: the values it compared are unchanged in place.
+        let info = &self.infos[idx as usize];
         let in_place_unchanged = self.cfg.ops.is_some()
             && top.epoch + 1 == purity::epoch()
-            && (top.last_line == ENTRY || self.infos[idx as usize].pure.contains(top.last_line));
+            && (top.last_line == ENTRY || top.loop_pure || info.pure.contains(top.last_line));
         if in_place_unchanged {
             purity::retract();
         }
         top.epoch = purity::epoch();
         top.last_line = line;
+        // Whether this step's interval will be pure although its line is not:
+        // a `for` header run again from its FOR_ITER (not its iterable).
+        top.loop_pure = match (&self.cfg.ops, info.pure.loop_head(line)) {
+            // SAFETY: GIL held; `iframe` is the live frame running `code`, whose
+            // counts these are.
+            (Some(ops), Some(head)) => unsafe { ops.loop_reentry_is_pure(iframe, code, head, info.slots.len(), info.stacksize) },
+            _ => false,
+        };
         let n = self.infos[idx as usize].slots.len().min(top.slots.len());
         for i in 0..n {
             // SAFETY: `i` < the code's localsplus count; the frame is live.
