@@ -192,7 +192,40 @@ def loops():
     return now, seen, total
 
 
+class Opaque:
+    """Shown by its class name only (it has a __getattr__)."""
+
+    def __getattr__(self, name):
+        raise AttributeError(name)
+
+
+class Opaque2(Opaque):
+    pass
+
+
+class Plain:
+    def __init__(self):
+        self.v = 1
+
+
+class Plain2(Plain):
+    pass
+
+
+def reclassed():
+    """Classes reassigned by a C call: no dict changes, the shown class does."""
+    opaque = {"o": Opaque()}
+    plain = Plain()
+    held = [plain]
+    for k in range(4):
+        setattr(opaque["o"], "__class__", Opaque2 if k % 2 == 0 else Opaque)
+        setattr(plain, "__class__", Plain2 if k % 2 == 0 else Plain)
+        now = opaque, held
+    return now
+
+
 COUNTER = 0
+print(len(reclassed()))
 print(loops())
 print(numeric(50)[0][2])
 print(lazy_property()[0].cache)

@@ -379,6 +379,10 @@ pub struct Encoder {
     path: Vec<u32>,
     patches: Vec<u8>,
     npatches: u32,
+    /// The check program the walk in progress writes (see `OP_DICT`), and
+    /// whether every node it met could be written down.
+    checks: Vec<u64>,
+    checks_ok: bool,
 }
 
 /// What comparing a value with its trail found.
@@ -514,6 +518,10 @@ struct VersionMark {
 pub struct Trail {
     pub data: Vec<u64>,
     pub held: Vec<*mut ffi::PyObject>,
+    /// A check program (see [`Encoder::run_checks`]) built by the last walk
+    /// that found the value unchanged, valid while `checked`.
+    checks: Vec<u64>,
+    checked: bool,
 }
 
 impl Trail {
@@ -526,6 +534,8 @@ impl Trail {
             unsafe { crate::rc::incref(*o) };
         }
         self.held.extend_from_slice(&other.held);
+        self.checks.extend_from_slice(&other.checks);
+        self.checked = other.checked;
     }
 
     /// Drops the references the trail holds.
@@ -535,6 +545,8 @@ impl Trail {
             unsafe { crate::purity::release(o) };
         }
         self.data.clear();
+        self.checks.clear();
+        self.checked = false;
     }
 }
 
@@ -544,6 +556,25 @@ const TAG_RAW: u64 = 3;
 const TAG_OBJ: u64 = 4;
 /// A leaf whose address stands for its encoding (held).
 const TAG_LEAF: u64 = 5;
+
+// Check programs: a walk that finds a value unchanged also writes down, in
+// walk order, what made each node the same — each node's identity being
+// vouched for by its parent's check (a dict whose version is unchanged holds
+// the same objects; a list is checked item by item):
+/// `[OP_DICT, dict, version]`: an exact dict's version tag.
+const OP_DICT: u64 = 1;
+/// `[OP_INST, obj, type, dict, version]`: a dict-only instance's class, its
+/// managed dict and that dict's version (or 3.13 fingerprint).
+const OP_INST: u64 = 2;
+/// `[OP_LIST | OP_TUPLE, seq, len, k, item * k]`: length and the items shown.
+const OP_LIST: u64 = 3;
+const OP_TUPLE: u64 = 4;
+/// `[OP_FLOAT | OP_INT, obj, value]`: a float's bits, a small int's value
+/// (an item's address may be reused by a new number; its value may not differ).
+const OP_FLOAT: u64 = 5;
+const OP_INT: u64 = 6;
+/// `[OP_TYPE, obj, type]`: the class of a value shown by class name (or cut).
+const OP_TYPE: u64 = 7;
 
 #[inline]
 fn take(tr: &[u64], it: &mut usize) -> u64 {
@@ -563,6 +594,8 @@ impl Encoder {
             path: Vec::new(),
             patches: Vec::new(),
             npatches: 0,
+            checks: Vec::new(),
+            checks_ok: false,
             bounds,
             budget: bounds.max_nodes,
             active: Vec::new(),
@@ -654,11 +687,17 @@ impl Encoder {
     /// record ([`Encoder::patches`]), as long as the structure (containers,
     /// lengths, instances, fields) is the same.
     pub fn compare(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, trail: &mut Trail) -> Compare {
+        if trail.checked && self.run_checks(&trail.checks) {
+            return Compare::Same;
+        }
+        trail.checked = false;
         self.active.clear();
         self.budget = self.bounds.max_nodes.max(1);
         self.path.clear();
         self.patches.clear();
         self.npatches = 0;
+        self.checks.clear();
+        self.checks_ok = self.direct && self.versions != DictVersions::Never;
         let held = trail.held.len();
         let mut it = 0;
         let ok = self.walk(t, defs, obj, trail, &mut it, 0) && it == trail.data.len();
@@ -671,9 +710,93 @@ impl Encoder {
             return Compare::Different;
         }
         if self.npatches == 0 {
+            if self.checks_ok {
+                // The trail is the value as it is now: the next comparison may run
+                // the program instead of walking.
+                std::mem::swap(&mut trail.checks, &mut self.checks);
+                trail.checked = true;
+            }
             return Compare::Same;
         }
         Compare::Patched
+    }
+
+    /// Runs a check program: true when every node it names is as the walk
+    /// that wrote it found it, so the value's encoding is unchanged (the
+    /// program names every node the encoding shows, each only after the
+    /// node that holds it, whose check proves it the same object). False
+    /// sends the caller to the full walk, which is never wrong.
+    fn run_checks(&self, prog: &[u64]) -> bool {
+        let mut i = 0;
+        // SAFETY: GIL held; every object named was proven alive by the checks
+        // before it (it is held by a container or instance checked unchanged,
+        // or it is the value the caller holds); offsets as in `walk`.
+        unsafe {
+            while let Some(&op) = prog.get(i) {
+                let Some(&[a, b]) = prog.get(i + 1..i + 3) else { return false };
+                let obj = a as *mut ffi::PyObject;
+                match op {
+                    OP_DICT => {
+                        if self.versions.of(obj) != b {
+                            return false;
+                        }
+                        i += 3;
+                    }
+                    OP_INST => {
+                        let Some(&[dict, version]) = prog.get(i + 3..i + 5) else { return false };
+                        if ffi::Py_TYPE(obj) as u64 != b {
+                            return false;
+                        }
+                        let d = self.instance_dict(obj, true);
+                        if d as u64 != dict || d.is_null() || self.versions.of_instance(d) != version {
+                            return false;
+                        }
+                        i += 5;
+                    }
+                    OP_LIST | OP_TUPLE => {
+                        let is_list = op == OP_LIST;
+                        let Some(&k) = prog.get(i + 3) else { return false };
+                        let k = k as usize;
+                        let Some(items) = prog.get(i + 4..i + 4 + k) else { return false };
+                        if self.seq_len(obj, is_list) as u64 != b || k as u64 > b {
+                            return false;
+                        }
+                        for (j, item) in items.iter().enumerate() {
+                            if self.seq_item(obj, is_list, j as isize) as u64 != *item {
+                                return false;
+                            }
+                        }
+                        i += 4 + k;
+                    }
+                    OP_FLOAT => {
+                        if exact_float(obj).to_bits() != b {
+                            return false;
+                        }
+                        i += 3;
+                    }
+                    OP_INT => {
+                        if self.small_int(obj) != Some(b as i64) {
+                            return false;
+                        }
+                        i += 3;
+                    }
+                    OP_TYPE => {
+                        if ffi::Py_TYPE(obj) as u64 != b {
+                            return false;
+                        }
+                        i += 3;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// Writes down a check of the walk in progress.
+    #[inline(always)]
+    fn check(&mut self, words: &[u64]) {
+        self.checks.extend_from_slice(words);
     }
 
     /// An int of at most one 30-bit digit (those are recorded by value), read
@@ -797,11 +920,16 @@ impl Encoder {
         unsafe {
             let tp = ffi::Py_TYPE(obj);
             if tp == b.float {
-                return self.leaf(t, defs, obj, tr, it, depth, TAG_FLOAT, exact_float(obj).to_bits(), false);
+                let bits = exact_float(obj).to_bits();
+                self.check(&[OP_FLOAT, obj as u64, bits]);
+                return self.leaf(t, defs, obj, tr, it, depth, TAG_FLOAT, bits, false);
             }
             if tp == b.int {
                 return match self.small_int(obj) {
-                    Some(i) => self.leaf(t, defs, obj, tr, it, depth, TAG_INT, i as u64, false),
+                    Some(i) => {
+                        self.check(&[OP_INT, obj as u64, i as u64]);
+                        self.leaf(t, defs, obj, tr, it, depth, TAG_INT, i as u64, false)
+                    }
                     None => self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true),
                 };
             }
@@ -825,6 +953,7 @@ impl Encoder {
                     }
                     return self.walk_object(t, defs, obj, tp, has_dict, managed, &slots, tr, it, depth);
                 }
+                self.check(&[OP_TYPE, obj as u64, tp as u64]);
                 return self.leaf(t, defs, obj, tr, it, depth, TAG_RAW, tp as u64, false);
             }
             if take(&tr.data, it) != obj as u64 {
@@ -846,10 +975,24 @@ impl Encoder {
             }
             let version_at = *it;
             let unchanged = if tp == b.dict { self.skip_unchanged(obj, &tr.data, it) } else { Unchanged::No };
+            let shown = n.min(u64::from(self.bounds.max_items)) as isize;
+            if tp == b.dict {
+                // Unchanged or not, the walk ends with the trail holding this version.
+                let version = self.versions.of(obj);
+                self.checks_ok &= version != 0;
+                self.check(&[OP_DICT, obj as u64, version]);
+            } else if is_seq {
+                self.check(&[if tp == b.list { OP_LIST } else { OP_TUPLE }, obj as u64, n, shown as u64]);
+                for i in 0..shown {
+                    let item = self.seq_item(obj, tp == b.list, i);
+                    self.check(&[item as u64]);
+                }
+            } else {
+                self.checks_ok = false;
+            }
             if unchanged == Unchanged::Skipped {
                 return true;
             }
-            let shown = n.min(u64::from(self.bounds.max_items)) as isize;
             self.active.push(obj);
             let mut ok = true;
             if unchanged == Unchanged::Entries {
@@ -893,6 +1036,7 @@ impl Encoder {
                         };
                         if let Some(e) = entry {
                             if tr.data.get(pos..pos + 2) == Some(&[e.0, e.1][..]) {
+                                self.check(&[if e.0 == TAG_FLOAT { OP_FLOAT } else { OP_INT }, item as u64, e.1]);
                                 budget -= 1;
                                 pos += 2;
                                 continue;
@@ -1098,6 +1242,11 @@ impl Encoder {
         {
             return None;
         }
+        if managed {
+            self.check(&[OP_INST, obj as u64, tr.data[at + 2], dict as u64, version]);
+        } else {
+            self.checks_ok = false;
+        }
         if end != 0 && end as usize <= tr.data.len() {
             *it = end as usize;
             self.budget = self.budget.saturating_sub(nodes as u32);
@@ -1228,6 +1377,7 @@ impl Encoder {
             return false;
         }
         if self.active.contains(&obj) || depth >= self.bounds.max_depth {
+            self.check(&[OP_TYPE, obj as u64, tp as u64]);
             return true;
         }
         // SAFETY: GIL held; default attribute lookup: no user code runs.
@@ -1235,9 +1385,14 @@ impl Encoder {
             if slots.is_empty() && has_dict {
                 let dict = self.instance_dict(obj, managed);
                 if !dict.is_null() && ffi::Py_TYPE(dict) == std::ptr::addr_of_mut!(ffi::PyDict_Type) {
+                    // The walk ends with the trail holding this version.
+                    let version = self.versions.of_instance(dict);
+                    self.checks_ok &= managed && version != 0;
+                    self.check(&[OP_INST, obj as u64, tp as u64, dict as u64, version]);
                     return self.walk_fields(t, defs, obj, dict, tr, it, depth);
                 }
             }
+            self.checks_ok = false;
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
             let mut ok = take(&tr.data, it) == n as u64 && (0..n).all(|k| take(&tr.data, it) == self.names[base + k] as u64);
