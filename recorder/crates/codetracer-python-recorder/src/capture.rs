@@ -383,6 +383,7 @@ pub struct Encoder {
     /// whether every node it met could be written down.
     checks: Vec<u64>,
     checks_ok: bool,
+    writing_checks: bool,
 }
 
 /// What comparing a value with its trail found.
@@ -522,6 +523,10 @@ pub struct Trail {
     /// that found the value unchanged, valid while `checked`.
     checks: Vec<u64>,
     checked: bool,
+    /// How many comparisons in a row found the value unchanged (saturating):
+    /// a program is written only for a value that stays unchanged (one that
+    /// changes every other step would pay for programs it never runs).
+    stable: u8,
 }
 
 impl Trail {
@@ -536,6 +541,7 @@ impl Trail {
         self.held.extend_from_slice(&other.held);
         self.checks.extend_from_slice(&other.checks);
         self.checked = other.checked;
+        self.stable = other.stable;
     }
 
     /// Drops the references the trail holds.
@@ -547,6 +553,7 @@ impl Trail {
         self.data.clear();
         self.checks.clear();
         self.checked = false;
+        self.stable = 0;
     }
 }
 
@@ -561,6 +568,9 @@ const TAG_LEAF: u64 = 5;
 // walk order, what made each node the same — each node's identity being
 // vouched for by its parent's check (a dict whose version is unchanged holds
 // the same objects; a list is checked item by item):
+/// Comparisons in a row that must find a value unchanged before a walk
+/// writes its program.
+const STABLE_BEFORE_CHECKS: u8 = 1;
 /// `[OP_DICT, dict, version]`: an exact dict's version tag.
 const OP_DICT: u64 = 1;
 /// `[OP_INST, obj, type, dict, version]`: a dict-only instance's class, its
@@ -596,6 +606,7 @@ impl Encoder {
             npatches: 0,
             checks: Vec::new(),
             checks_ok: false,
+            writing_checks: false,
             bounds,
             budget: bounds.max_nodes,
             active: Vec::new(),
@@ -697,10 +708,15 @@ impl Encoder {
         self.patches.clear();
         self.npatches = 0;
         self.checks.clear();
-        self.checks_ok = self.direct && self.versions != DictVersions::Never;
+        // Only a value found unchanged last time gets a program: writing one
+        // costs about as much as the walk, wasted on values that change.
+        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.direct && self.versions != DictVersions::Never;
+        self.checks_ok = self.writing_checks;
         let held = trail.held.len();
         let mut it = 0;
         let ok = self.walk(t, defs, obj, trail, &mut it, 0) && it == trail.data.len();
+        self.writing_checks = false;
+        trail.stable = if ok && self.npatches == 0 { trail.stable.saturating_add(1) } else { 0 };
         if !ok {
             return Compare::Different;
         }
@@ -726,6 +742,7 @@ impl Encoder {
     /// program names every node the encoding shows, each only after the
     /// node that holds it, whose check proves it the same object). False
     /// sends the caller to the full walk, which is never wrong.
+    #[inline(never)]
     fn run_checks(&self, prog: &[u64]) -> bool {
         let mut i = 0;
         // SAFETY: GIL held; every object named was proven alive by the checks
@@ -793,10 +810,40 @@ impl Encoder {
         true
     }
 
+    /// Writes down the items of a list or tuple about to be walked (their
+    /// addresses, after the `OP_LIST`/`OP_TUPLE` head), then the values of
+    /// those that are numbers (the walk's tight loop over numbers writes
+    /// nothing).
+    #[inline(never)]
+    fn check_items(&mut self, b: &Builtins, obj: *mut ffi::PyObject, is_list: bool, shown: isize) {
+        let start = self.checks.len();
+        for i in 0..shown {
+            let item = self.seq_item(obj, is_list, i);
+            self.checks.push(item as u64);
+        }
+        for k in start..self.checks.len() {
+            let item = self.checks[k] as *mut ffi::PyObject;
+            if item.is_null() {
+                continue;
+            }
+            // SAFETY: GIL held; the list holds the item.
+            let ty = unsafe { ffi::Py_TYPE(item) };
+            if ty == b.float {
+                self.checks.extend_from_slice(&[OP_FLOAT, item as u64, exact_float(item).to_bits()]);
+            } else if ty == b.int {
+                if let Some(v) = self.small_int(item) {
+                    self.checks.extend_from_slice(&[OP_INT, item as u64, v as u64]);
+                }
+            }
+        }
+    }
+
     /// Writes down a check of the walk in progress.
     #[inline(always)]
     fn check(&mut self, words: &[u64]) {
-        self.checks.extend_from_slice(words);
+        if self.writing_checks {
+            self.checks.extend_from_slice(words);
+        }
     }
 
     /// An int of at most one 30-bit digit (those are recorded by value), read
@@ -983,9 +1030,8 @@ impl Encoder {
                 self.check(&[OP_DICT, obj as u64, version]);
             } else if is_seq {
                 self.check(&[if tp == b.list { OP_LIST } else { OP_TUPLE }, obj as u64, n, shown as u64]);
-                for i in 0..shown {
-                    let item = self.seq_item(obj, tp == b.list, i);
-                    self.check(&[item as u64]);
+                if self.writing_checks {
+                    self.check_items(&b, obj, tp == b.list, shown);
                 }
             } else {
                 self.checks_ok = false;
@@ -1036,7 +1082,6 @@ impl Encoder {
                         };
                         if let Some(e) = entry {
                             if tr.data.get(pos..pos + 2) == Some(&[e.0, e.1][..]) {
-                                self.check(&[if e.0 == TAG_FLOAT { OP_FLOAT } else { OP_INT }, item as u64, e.1]);
                                 budget -= 1;
                                 pos += 2;
                                 continue;
