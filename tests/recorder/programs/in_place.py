@@ -224,7 +224,22 @@ def reclassed():
     return now
 
 
+def rebound():
+    """A local rebound on a pure line: the old container is freed and the
+    new one is likely made at its address (the free lists)."""
+    xs = [1, 2, 3]
+    step = 0
+    xs = None; xs = [7, 8, 9]  # noqa: E702
+    step = 1
+    table = {"a": 1}
+    step = 2
+    del table; table = {"b": 2}  # noqa: E702
+    step = 3
+    return xs, table, step
+
+
 COUNTER = 0
+print(rebound())
 print(len(reclassed()))
 print(loops())
 print(numeric(50)[0][2])

@@ -60,6 +60,10 @@ pub struct OpTable {
     for_iter: u8,
     unpack_sequence: u8,
     jumps_back: [u8; 2],
+    /// Instructions that rebind or clear a fast local (or a cell's
+    /// contents) named by their argument; the 3.13 pairs name two in nibbles.
+    stores: [Option<u8>; 5],
+    store_pairs: [Option<u8>; 2],
     /// Iterator types whose `__next__` is C code that reads its container
     /// and mutates nothing visible (list, tuple, range, dict, set, str and
     /// bytes iterators), by address; and those that yield exact tuples
@@ -103,6 +107,8 @@ impl OpTable {
             for_iter: code("FOR_ITER")?,
             unpack_sequence: code("UNPACK_SEQUENCE")?,
             jumps_back: [code("JUMP_BACKWARD")?, code("JUMP_BACKWARD_NO_INTERRUPT")?],
+            stores: [code("STORE_FAST"), code("DELETE_FAST"), code("LOAD_FAST_AND_CLEAR"), code("STORE_DEREF"), code("DELETE_DEREF")],
+            store_pairs: [code("STORE_FAST_LOAD_FAST"), code("STORE_FAST_STORE_FAST")],
             safe_iters,
             tuple_iters,
             enumerate: type_of("enumerate(())")?,
@@ -171,6 +177,9 @@ pub struct PureLines {
     /// `for` headers whose only impure instruction is the `FOR_ITER`
     /// (and an unpacking of the item) once the iterable was evaluated.
     loops: Vec<LoopHead>,
+    /// Per line, the fast locals its instructions may rebind or clear (bit
+    /// per slot; all bits when a slot past 127 is).
+    stores: Vec<(u32, u128)>,
 }
 
 impl PureLines {
@@ -179,6 +188,14 @@ impl PureLines {
         let Some(i) = line.checked_sub(self.base) else { return false };
         let i = i as usize;
         self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// The fast locals `line` may rebind or clear: an object such a slot held
+    /// may have been freed and another made at its address, so the slot is
+    /// not compared by identity after it.
+    #[inline]
+    pub fn stores(&self, line: u32) -> u128 {
+        self.stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m)
     }
 
     /// The `for` header on `line`, when it has one that is pure on re-entry.
@@ -241,7 +258,8 @@ impl PureLines {
             }
         }
         let loops = loop_heads(table, bytecode, &pure, &ranges);
-        Some(Self { base: lo, bits, loops })
+        let stores = line_stores(table, bytecode, &ranges);
+        Some(Self { base: lo, bits, loops, stores })
     }
 }
 
@@ -297,6 +315,40 @@ fn loop_heads(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize,
         }
     }
     out.retain(|h| !doubled.contains(&h.line));
+    out
+}
+
+/// Whether a mask of [`PureLines::stores`] names slot `i`.
+#[inline]
+pub fn has_slot(mask: u128, i: usize) -> bool {
+    mask == u128::MAX || (i < 128 && mask & (1 << i) != 0)
+}
+
+/// Per line, the fast-local slots its instructions store into or clear.
+fn line_stores(table: &OpTable, bytecode: &[u8], ranges: &[(usize, usize, Option<u32>)]) -> Vec<(u32, u128)> {
+    let bit = |slot: u32| if slot < 128 { 1u128 << slot } else { u128::MAX };
+    let mut out: Vec<(u32, u128)> = Vec::new();
+    for (s, e, line) in ranges {
+        let Some(line) = *line else { continue };
+        let mut mask = 0u128;
+        let mut ext: u32 = 0;
+        for u in s / 2..e / 2 {
+            let (Some(&op), Some(&arg)) = (bytecode.get(2 * u), bytecode.get(2 * u + 1)) else { break };
+            let arg = u32::from(arg) | (ext << 8);
+            ext = if op == table.extended_arg { arg } else { 0 };
+            if table.stores.contains(&Some(op)) {
+                mask |= bit(arg);
+            } else if table.store_pairs.contains(&Some(op)) {
+                mask |= bit(arg >> 4) | bit(arg & 15);
+            }
+        }
+        if mask != 0 {
+            match out.iter_mut().find(|(l, _)| *l == line) {
+                Some((_, m)) => *m |= mask,
+                None => out.push((line, mask)),
+            }
+        }
+    }
     out
 }
 

@@ -678,6 +678,9 @@ impl Recorder {
         if in_place_unchanged {
             purity::retract();
         }
+        // Locals the previous line rebound keep no object alive: one at the
+        // same address may be another object.
+        let rebound = if in_place_unchanged && top.last_line != ENTRY { info.pure.stores(top.last_line) } else { 0 };
         top.epoch = purity::epoch();
         top.last_line = line;
         // Whether this step's interval will be pure although its line is not:
@@ -701,7 +704,7 @@ impl Recorder {
                 obj = frames::cell_contents(obj);
             }
             let old = top.slots[i];
-            if obj == old.obj && (old.strong || in_place_unchanged) {
+            if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
                 continue;
             }
             if obj.is_null() {
