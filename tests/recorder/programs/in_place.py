@@ -238,7 +238,21 @@ def rebound():
     return xs, table, step
 
 
+def shared_down(box, depth):
+    """One object shown by many frames at once, changed in the callees: each
+    frame must show every change, by PATCH or anew, when it steps again."""
+    box["n"] += 1
+    box["seen"].append(depth)
+    alias = box
+    if depth:
+        shared_down(box, depth - 1)
+    box["n"] += 1
+    box["seen"] = box["seen"][-2:]
+    return alias
+
+
 COUNTER = 0
+print(shared_down({"n": 0, "seen": []}, 4))
 print(rebound())
 print(len(reclassed()))
 print(loops())

@@ -530,20 +530,6 @@ pub struct Trail {
 }
 
 impl Trail {
-    /// Makes this trail a copy of `other` (holding its own references).
-    pub fn copy_from(&mut self, other: &Trail) {
-        self.release();
-        self.data.extend_from_slice(&other.data);
-        for o in &other.held {
-            // SAFETY: GIL held (callers); the copy owns a reference of its own.
-            unsafe { crate::rc::incref(*o) };
-        }
-        self.held.extend_from_slice(&other.held);
-        self.checks.extend_from_slice(&other.checks);
-        self.checked = other.checked;
-        self.stable = other.stable;
-    }
-
     /// Drops the references the trail holds.
     pub fn release(&mut self) {
         for o in self.held.drain(..) {

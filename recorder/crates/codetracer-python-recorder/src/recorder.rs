@@ -84,35 +84,60 @@ struct CodeInfo {
 struct Slot {
     obj: *mut ffi::PyObject,
     strong: bool,
+    /// Hash of the encoding last written for the variable.
     hash: u64,
-    /// Index of the value's trail in `Recorder::trails`, or NO_TRAIL.
-    trail: u32,
+    /// Index of the value's state in `Recorder::states`, or NO_STATE.
+    state: u32,
+    /// The state's generation the variable last showed.
+    gen: u32,
 }
 
-const NO_TRAIL: u32 = u32::MAX;
+const NO_STATE: u32 = u32::MAX;
 
-/// Entries of the cache of recent encodings (direct-mapped by address).
-const RECENT: usize = 256;
+/// Hash of an encoding not computed (patches pending): matches no
+/// encoding's hash (those are odd).
+const STALE_HASH: u64 = 0;
 
-/// An object's last encoding: its trail and its bytes. The object is not
-/// held: a later object at the same address is only accepted when its walk
-/// proves the same encoding.
+/// Pending patches a state applies to its bytes when they are needed;
+/// past this many, encoding the value anew is cheaper (each application
+/// reads the whole encoding).
+const MAX_PENDING: u32 = 2;
+
+/// States kept while no variable shows them (the same objects are passed
+/// down call after call and bound again by loops); past this many the
+/// oldest are forgotten.
+const IDLE_STATES: usize = 256;
+
+/// What the recorder knows of a container or instance that variables show:
+/// its encoding as last compared, the trail that proves it, and its last
+/// change as PATCH edits. Keyed by address and not held: a later object at
+/// the same address is only accepted when its walk proves the same encoding.
+/// One state serves every frame showing the object, so a change is found
+/// (walked) once however many frames show it.
 #[derive(Default)]
-struct RecentEntry {
+struct ObjState {
     obj: usize,
     trail: Trail,
+    /// The encoding, as of `gen` once the `pending` patches are applied
+    /// (done only when the bytes are needed: a value patched at every step
+    /// is written as PATCH records and never rebuilt).
     bytes: Vec<u8>,
+    /// `(edit count, edits)` records not yet applied to `bytes`, in order.
+    pending: Vec<u8>,
+    npending: u32,
+    /// Hash of the encoding (`STALE_HASH` while patches are pending).
     hash: u64,
+    /// Bumped whenever the encoding changes.
+    gen: u32,
+    /// Whether `patch` (`npatches` edits) turns the encoding of `gen - 1`
+    /// into `bytes` (false after an encoding anew).
+    patched: bool,
+    npatches: u32,
+    patch: Vec<u8>,
+    /// Slots showing it; an idle state (none) may be forgotten.
+    users: u32,
+    idle_stamp: u64,
 }
-
-#[inline]
-fn recent_index(obj: *mut ffi::PyObject) -> usize {
-    ((obj as usize) >> 4) % RECENT
-}
-
-/// `Slot::hash` of a value last written as patches: matches no encoding's
-/// hash (those are odd), so the next re-encoding is always written.
-const STALE_HASH: u64 = 0;
 
 /// What comparing a variable with its previous state found.
 enum Diff {
@@ -129,7 +154,7 @@ const ENTRY: u32 = u32::MAX;
 /// `SlotInfo::var` of a slot that is never shown.
 const HIDDEN: u32 = u32::MAX;
 
-const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0, trail: NO_TRAIL };
+const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0, state: NO_STATE, gen: 0 };
 
 struct Frame {
     code_idx: u32,
@@ -190,12 +215,12 @@ pub struct Recorder {
     enc: Encoder,
     stack: Vec<Frame>,
     pool: Vec<Vec<Slot>>,
-    trails: Vec<Trail>,
-    free_trails: Vec<u32>,
-    /// Recent encodings of objects: the same objects are passed down call
-    /// after call (`self`, a context) and bound again by loops, so they are
-    /// compared with their last encoding instead of being encoded again.
-    recent: Vec<RecentEntry>,
+    states: Vec<ObjState>,
+    state_of: FxHashMap<usize, u32>,
+    free_states: Vec<u32>,
+    /// States no slot uses, oldest first, with the stamp they went idle at.
+    idle: std::collections::VecDeque<(u32, u64)>,
+    idle_clock: u64,
     thread: usize,
     /// The OS thread running `thread`.
     os_thread: libc::pthread_t,
@@ -240,9 +265,11 @@ impl Recorder {
             types,
             stack: Vec::with_capacity(256),
             pool: Vec::new(),
-            trails: Vec::new(),
-            free_trails: Vec::new(),
-            recent: (0..RECENT).map(|_| RecentEntry::default()).collect(),
+            states: Vec::new(),
+            state_of: FxHashMap::default(),
+            free_states: Vec::new(),
+            idle: std::collections::VecDeque::new(),
+            idle_clock: 0,
             // SAFETY: the GIL is held by the caller.
             thread: unsafe { ffi::PyThreadState_Get() } as usize,
             // SAFETY: pthread_self has no preconditions.
@@ -500,7 +527,7 @@ impl Recorder {
                         let var = self.infos[idx as usize].slots[i].var;
                         st::put_varint(&mut self.scratch, u64::from(var));
                         if track_locals {
-                            slots[i] = self.cached_slot(obj);
+                            slots[i] = self.encode_slot(obj);
                         } else {
                             self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                         }
@@ -518,55 +545,130 @@ impl Recorder {
         self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false });
     }
 
-    /// [`Recorder::encode_slot`] through the cache of recent encodings.
-    fn cached_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
-        if let Some(slot) = self.encode_scalar(obj) {
-            return slot;
-        }
-        if !self.cfg.trails || self.enc.identity(&self.types, obj) == Identity::Stable {
-            return self.encode_other(obj);
-        }
-        let k = recent_index(obj);
-        let entry = &mut self.recent[k];
-        if entry.obj == obj as usize {
-            let found = match self.enc.compare(&mut self.types, self.writer.buf(), obj, &mut entry.trail) {
-                Compare::Same => true,
-                Compare::Patched => {
-                    let (n, edits) = self.enc.patches();
-                    let ok = v::apply_patches(&mut entry.bytes, u64::from(n), &mut st::StreamReader::records(edits)).is_ok();
-                    entry.hash = hash_bytes(&entry.bytes);
-                    ok
+    /// Brings state `s` up to date with `obj` (the object at its address):
+    /// compared through its trail, patched, or encoded anew.
+    fn refresh(&mut self, s: u32, obj: *mut ffi::PyObject) {
+        let st = &mut self.states[s as usize];
+        match self.enc.compare(&mut self.types, self.writer.buf(), obj, &mut st.trail) {
+            Compare::Same => {}
+            Compare::Patched => {
+                let (n, edits) = self.enc.patches();
+                st.patch.clear();
+                st.patch.extend_from_slice(edits);
+                st.npatches = n;
+                st.patched = true;
+                st.gen = st.gen.wrapping_add(1);
+                st.hash = STALE_HASH;
+                st.npending += 1;
+                if st.npending <= MAX_PENDING {
+                    st.pending.extend_from_slice(&n.to_le_bytes());
+                    st.pending.extend_from_slice(&(edits.len() as u32).to_le_bytes());
+                    st.pending.extend_from_slice(edits);
+                } else {
+                    st.pending.clear();
                 }
-                Compare::Different => false,
-            };
-            if found {
-                self.scratch.extend_from_slice(&entry.bytes);
-                let idx = self.new_trail();
-                let (trails, recent) = (&mut self.trails, &self.recent);
-                trails[idx as usize].copy_from(&recent[k].trail);
-                return Slot { obj, strong: false, hash: recent[k].hash, trail: idx };
             }
-            entry.obj = 0;
-            entry.trail.release();
+            Compare::Different => self.encode_state(s, obj),
         }
-        let start = self.scratch.len();
-        let slot = self.encode_other(obj);
-        if slot.trail != NO_TRAIL {
-            let entry = &mut self.recent[k];
-            entry.obj = obj as usize;
-            entry.trail.copy_from(&self.trails[slot.trail as usize]);
-            entry.bytes.clear();
-            entry.bytes.extend_from_slice(&self.scratch[start..]);
-            entry.hash = slot.hash;
-        }
-        slot
     }
 
-    fn new_trail(&mut self) -> u32 {
-        self.free_trails.pop().unwrap_or_else(|| {
-            self.trails.push(Trail::default());
-            (self.trails.len() - 1) as u32
-        })
+    /// Applies state `s`'s pending patches to its bytes (encoding `obj` anew
+    /// should they not apply).
+    fn materialize(&mut self, s: u32, obj: *mut ffi::PyObject) {
+        let st = &mut self.states[s as usize];
+        if st.npending == 0 {
+            return;
+        }
+        let mut rest = &st.pending[..];
+        let mut ok = st.npending <= MAX_PENDING;
+        while ok && rest.len() >= 8 {
+            let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+            let Some(edits) = rest.get(8..8 + len) else { break };
+            ok = v::apply_patches(&mut st.bytes, u64::from(n), &mut st::StreamReader::records(edits)).is_ok();
+            rest = &rest[8 + len..];
+        }
+        st.pending.clear();
+        st.npending = 0;
+        st.hash = hash_bytes(&st.bytes);
+        if !ok {
+            let (gen, patched) = (st.gen, st.patched);
+            self.encode_state(s, obj);
+            // The same value as `gen`: keep the generation (and its PATCH).
+            let st = &mut self.states[s as usize];
+            (st.gen, st.patched) = (gen, patched);
+        }
+    }
+
+    /// Encodes `obj` into state `s` anew (a value no trail vouches for
+    /// leaves an empty trail: it is encoded anew at every comparison).
+    fn encode_state(&mut self, s: u32, obj: *mut ffi::PyObject) {
+        let st = &mut self.states[s as usize];
+        st.bytes.clear();
+        st.pending.clear();
+        st.npending = 0;
+        if !self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut st.bytes, &mut st.trail) {
+            st.trail.release();
+        }
+        st.obj = obj as usize;
+        st.patched = false;
+        st.gen = st.gen.wrapping_add(1);
+        st.hash = hash_bytes(&st.bytes);
+    }
+
+    /// A slot for a container or instance through its state (found by
+    /// address and brought up to date, or made); its encoding goes to `scratch`.
+    fn state_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        let s = match self.state_of.get(&(obj as usize)) {
+            // Builtin containers bound anew (a loop over a list of lists) are
+            // usually small and changed since: encoding is cheaper than a walk.
+            Some(&s) if self.types.builtins.is_container(obj) => {
+                self.encode_state(s, obj);
+                s
+            }
+            Some(&s) => {
+                self.refresh(s, obj);
+                self.materialize(s, obj);
+                s
+            }
+            None => {
+                let s = self.free_states.pop().unwrap_or_else(|| {
+                    self.states.push(ObjState::default());
+                    (self.states.len() - 1) as u32
+                });
+                self.state_of.insert(obj as usize, s);
+                self.encode_state(s, obj);
+                s
+            }
+        };
+        let st = &mut self.states[s as usize];
+        st.users += 1;
+        self.scratch.extend_from_slice(&st.bytes);
+        Slot { obj, strong: false, hash: st.hash, state: s, gen: st.gen }
+    }
+
+    /// A slot no longer shows state `s`; an idle state is kept for the
+    /// object's next binding until `IDLE_STATES` newer ones went idle.
+    fn leave_state(&mut self, s: u32) {
+        let st = &mut self.states[s as usize];
+        st.users -= 1;
+        if st.users > 0 {
+            return;
+        }
+        self.idle_clock += 1;
+        st.idle_stamp = self.idle_clock;
+        self.idle.push_back((s, self.idle_clock));
+        while self.idle.len() > IDLE_STATES {
+            let Some((old, stamp)) = self.idle.pop_front() else { break };
+            let st = &mut self.states[old as usize];
+            if st.users == 0 && st.idle_stamp == stamp {
+                self.state_of.remove(&st.obj);
+                st.trail.release();
+                st.bytes.clear();
+                st.obj = 0;
+                self.free_states.push(old);
+            }
+        }
     }
 
     /// [`Recorder::encode_slot`] for the commonest values, a float or a small
@@ -578,7 +680,7 @@ impl Recorder {
         }
         // SAFETY: GIL held; the slot owns this reference until replaced.
         unsafe { crate::rc::incref(obj) };
-        Some(Slot { obj, strong: true, hash: 0, trail: NO_TRAIL })
+        Some(Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 })
     }
 
     /// Appends the encoding of an exact float or small int to `scratch`;
@@ -600,38 +702,23 @@ impl Recorder {
 
     /// Appends the encoding of `obj` to `scratch` and returns what a slot
     /// keeps to compare it at later steps: a reference (values compared by
-    /// identity) or the encoding's hash and, with trails on, its trail.
+    /// identity), its state (with trails on), or the encoding's hash.
     fn encode_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
-        match self.encode_scalar(obj) {
-            Some(slot) => slot,
-            None => self.encode_other(obj),
+        if let Some(slot) = self.encode_scalar(obj) {
+            return slot;
         }
-    }
-
-    /// [`Recorder::encode_slot`] for values other than floats and small ints.
-    fn encode_other(&mut self, obj: *mut ffi::PyObject) -> Slot {
         let start = self.scratch.len();
         match self.enc.identity(&self.types, obj) {
             Identity::Stable => {
                 self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                 // SAFETY: GIL held; the slot owns this reference until replaced.
                 unsafe { crate::rc::incref(obj) };
-                Slot { obj, strong: true, hash: 0, trail: NO_TRAIL }
+                Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 }
             }
+            Identity::Mutable if self.cfg.trails => self.state_slot(obj),
             Identity::Mutable => {
-                let mut trail = NO_TRAIL;
-                if self.cfg.trails {
-                    let idx = self.new_trail();
-                    let slot_trail = &mut self.trails[idx as usize];
-                    if self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut self.scratch, slot_trail) {
-                        trail = idx;
-                    } else {
-                        self.free_trails.push(idx);
-                    }
-                } else {
-                    self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
-                }
-                Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), trail }
+                self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), state: NO_STATE, gen: 0 }
             }
         }
     }
@@ -730,26 +817,33 @@ impl Recorder {
         if obj == old.obj && old.strong {
             return Diff::Unchanged;
         }
-        if obj == old.obj && old.trail != NO_TRAIL {
-            let trail = &mut self.trails[old.trail as usize];
-            match self.enc.compare(&mut self.types, self.writer.buf(), obj, trail) {
-                Compare::Same => return Diff::Unchanged,
-                Compare::Patched => {
-                    // Only leaves changed: a PATCH, not the whole value again.
-                    let (n, edits) = self.enc.patches();
-                    let buf = self.writer.buf();
-                    st::put_patch_head(buf, var, n);
-                    buf.extend_from_slice(edits);
-                    return Diff::Changed(Slot { hash: STALE_HASH, ..old });
-                }
-                Compare::Different => {}
+        if obj == old.obj && old.state != NO_STATE {
+            let s = old.state;
+            self.refresh(s, obj);
+            let st = &self.states[s as usize];
+            if st.gen == old.gen {
+                return Diff::Unchanged;
             }
+            if st.patched && st.gen == old.gen.wrapping_add(1) {
+                // Only leaves changed since the variable's last value: a PATCH.
+                let buf = self.writer.buf();
+                st::put_patch_head(buf, var, st.npatches);
+                buf.extend_from_slice(&st.patch);
+                return Diff::Changed(Slot { hash: STALE_HASH, gen: st.gen, ..old });
+            }
+            self.materialize(s, obj);
+            let st = &self.states[s as usize];
+            let new = Slot { hash: st.hash, gen: st.gen, ..old };
+            if st.hash == old.hash {
+                return Diff::Refresh(new);
+            }
+            let buf = self.writer.buf();
+            st::put_set_head(buf, var);
+            buf.extend_from_slice(&st.bytes);
+            return Diff::Changed(new);
         }
         self.scratch.clear();
-        // An instance bound anew (a loop variable, an object seen before) is
-        // looked up among recent encodings; builtin containers rebound in a
-        // loop are usually small and changed since, cheaper to encode.
-        let new = if obj != old.obj && !self.types.builtins.is_container(obj) { self.cached_slot(obj) } else { self.encode_slot(obj) };
+        let new = self.encode_slot(obj);
         self.drop_slot(old);
         if obj == old.obj && !new.strong && new.hash == old.hash {
             return Diff::Refresh(new);
@@ -766,9 +860,8 @@ impl Recorder {
             // SAFETY: GIL held; the slot owned this reference.
             unsafe { purity::release(s.obj) };
         }
-        if s.trail != NO_TRAIL {
-            self.trails[s.trail as usize].release();
-            self.free_trails.push(s.trail);
+        if s.state != NO_STATE {
+            self.leave_state(s.state);
         }
     }
 
@@ -907,12 +1000,10 @@ impl Recorder {
         while let Some(f) = self.stack.pop() {
             self.release(f);
         }
-        for t in &mut self.trails {
-            t.release();
+        for st in &mut self.states {
+            st.trail.release();
         }
-        for a in &mut self.recent {
-            a.trail.release();
-        }
+        self.state_of.clear();
         for code in self.held_codes.drain(..) {
             // SAFETY: GIL held; we own these references.
             unsafe { crate::rc::decref(code) };
