@@ -87,6 +87,9 @@ def test_objects_slots_and_reprs_that_raise(record) -> None:
     assert [v["i"] for v in p["field_values"]] == [3, 4]
     s = t.values_of("s")[-1]
     assert [f["name"] for f in t.types[s["type_id"]]["specific_info"]["fields"]] == ["a", "b"]
+    # A subclass's property over slot `a` never runs (stdout above); the slot it hides is not shown.
+    sh = t.values_of("sh")[-1]
+    assert [f["name"] for f in t.types[sh["type_id"]]["specific_info"]["fields"]] == ["b"]
     bad = t.values_of("bad")[-1]
     assert bad["kind"] in ("Struct", "Raw")  # shown by class, never by its raising __repr__
 

@@ -15,6 +15,20 @@ class Slotted:
         self.b = [1, 2]
 
 
+class Shadowed(Slotted):
+    """A property over a base class's slot: showing the instance must not run it."""
+    __slots__ = ()
+
+    @property
+    def a(self):
+        print("property ran")
+        return Slotted.a.__get__(self)
+
+    @a.setter
+    def a(self, v):
+        Slotted.a.__set__(self, v)
+
+
 class BadRepr:
     def __repr__(self):
         raise RuntimeError("repr must never run")
@@ -25,6 +39,7 @@ class BadRepr:
 def use():
     p = Point(3, 4)
     s = Slotted()
+    sh = Shadowed()
     bad = BadRepr()
     n = p.norm2()
     return n

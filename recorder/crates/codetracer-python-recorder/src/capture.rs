@@ -42,8 +42,8 @@ struct ClassInfo {
     /// Attribute lookup is the default one (no user `__getattr(ibute)__`).
     generic_getattr: bool,
     has_dict: bool,
-    /// Names in `__slots__` along the MRO (strong refs).
-    slots: Rc<[*mut ffi::PyObject]>,
+    /// Names in `__slots__` along the MRO (strong refs), with where each is stored.
+    slots: Rc<[SlotField]>,
     qualname: Rc<str>,
     /// Safe to show by the class name with `repr` (C types we know).
     exception: bool,
@@ -70,6 +70,8 @@ pub struct Builtins {
     pub cfunction: *mut ffi::PyTypeObject,
     pub function: *mut ffi::PyTypeObject,
     pub cell: *mut ffi::PyTypeObject,
+    /// `type(C.slot)` for a `__slots__` member.
+    pub member_descriptor: *mut ffi::PyTypeObject,
     pub generic_getattr: *mut std::os::raw::c_void,
 }
 
@@ -152,6 +154,7 @@ impl TypeTable {
                 None
             };
             let (has_dict, slots) = if generic_getattr { class_layout(tp) } else { (false, Vec::new()) };
+            let slots: Vec<SlotField> = slots.into_iter().map(|name| SlotField { name, offset: slot_offset(tp, name, self.builtins.member_descriptor) }).collect();
             ClassInfo {
                 raw_type,
                 scalar_type,
@@ -206,6 +209,60 @@ unsafe fn type_qualname(tp: *mut ffi::PyTypeObject) -> String {
         let s = str_lossy(q);
         crate::rc::decref(q);
         s
+    }
+}
+
+/// A `__slots__` field: its name and, when the attribute lookup finds a
+/// plain object member for it, the offset of its storage in the instance
+/// (read in place; a field without one is not shown).
+#[derive(Clone, Copy)]
+pub struct SlotField {
+    name: *mut ffi::PyObject,
+    offset: Option<usize>,
+}
+
+/// Where the instances of `tp` store slot `name`: the member descriptor the
+/// lookup finds first along the MRO (read from the class dicts, no code
+/// runs), if it is one of type `T_OBJECT_EX` (what `__slots__` makes).
+/// Layout (3.12, 3.13): the descriptor's `PyMemberDef *` at offset 40, the
+/// definition's `type` (int) at 8 and `offset` at 16.
+unsafe fn slot_offset(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
+    const T_OBJECT_EX: i32 = 16;
+    // SAFETY: GIL held (caller); every object read is a type, a dict, a str or a member descriptor.
+    unsafe {
+        let mro = ffi::PyObject_GetAttrString(tp as *mut ffi::PyObject, c"__mro__".as_ptr());
+        if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
+            ffi::PyErr_Clear();
+            if !mro.is_null() {
+                crate::rc::decref(mro);
+            }
+            return None;
+        }
+        let mut found = None;
+        for i in 0..ffi::PyTuple_Size(mro) {
+            let cls = ffi::PyTuple_GetItem(mro, i);
+            let cdict = if cls.is_null() { std::ptr::null_mut() } else { ffi::PyObject_GetAttrString(cls, c"__dict__".as_ptr()) };
+            if cdict.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            let d = ffi::PyObject_GetItem(cdict, name);
+            crate::rc::decref(cdict);
+            if d.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            if ffi::Py_TYPE(d) == member_descriptor {
+                let def = *((d as *const u8).add(40) as *const *const u8);
+                if !def.is_null() && *(def.add(8) as *const i32) == T_OBJECT_EX {
+                    found = usize::try_from(*(def.add(16) as *const isize)).ok().filter(|o| *o >= std::mem::size_of::<ffi::PyObject>());
+                }
+            }
+            crate::rc::decref(d);
+            break;
+        }
+        crate::rc::decref(mro);
+        found
     }
 }
 
@@ -1158,21 +1215,25 @@ impl Encoder {
     ///
     /// # Safety
     /// GIL held; the class uses the default attribute lookup.
-    unsafe fn gather_fields(&mut self, obj: *mut ffi::PyObject, has_dict: bool, slots: &[*mut ffi::PyObject]) -> (usize, *mut ffi::PyObject) {
+    unsafe fn gather_fields(&mut self, obj: *mut ffi::PyObject, has_dict: bool, slots: &[SlotField]) -> (usize, *mut ffi::PyObject) {
         let base = self.names.len();
         let max = self.bounds.max_items as usize;
         // SAFETY: see the function's contract.
         unsafe {
-            for name in slots {
+            for field in slots {
                 if self.names.len() - base >= max {
                     break;
                 }
-                let val = ffi::PyObject_GetAttr(obj, *name);
+                // A name the lookup resolves to something else (a subclass's
+                // property, say) is not read: that could run the program's code.
+                let Some(off) = field.offset else { continue };
+                // An unset slot reads null (the lookup would raise AttributeError).
+                let val = *((obj as *const u8).add(off) as *const *mut ffi::PyObject);
                 if val.is_null() {
-                    ffi::PyErr_Clear();
                     continue;
                 }
-                self.names.push(*name);
+                crate::rc::incref(val);
+                self.names.push(field.name);
                 self.vals.push(val);
             }
             let mut dict: *mut ffi::PyObject = std::ptr::null_mut();
@@ -1403,7 +1464,7 @@ impl Encoder {
     /// Mirror of `object` over a trail: same fields in the same order.
     #[allow(clippy::too_many_arguments)]
     unsafe fn walk_object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject,
-                          has_dict: bool, managed: bool, slots: &[*mut ffi::PyObject], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
+                          has_dict: bool, managed: bool, slots: &[SlotField], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
         if take(&tr.data, it) != TAG_OBJ || take(&tr.data, it) != obj as u64 || take(&tr.data, it) != tp as u64 {
             return false;
         }

@@ -189,6 +189,7 @@ fn builtins(py: Python<'_>) -> RecorderResult<Builtins> {
             cfunction: std::ptr::addr_of_mut!(ffi::PyCFunction_Type),
             function: get(c"type(lambda: None)")?,
             cell: get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
+            member_descriptor: get(c"type(type('_S', (), {'__slots__': ('x',)}).x)")?,
             generic_getattr: ffi::PyType_GetSlot(std::ptr::addr_of_mut!(ffi::PyBaseObject_Type), 62),
         })
     }
