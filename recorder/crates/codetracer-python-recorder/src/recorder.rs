@@ -122,7 +122,10 @@ struct ObjState {
     /// (done only when the bytes are needed: a value patched at every step
     /// is written as PATCH records and never rebuilt).
     bytes: Vec<u8>,
-    /// `(edit count, edits)` records not yet applied to `bytes`, in order.
+    /// `(edit count, edit bytes, edits)` records not yet applied to
+    /// `bytes`, in order; `npending` counts the changes since `bytes`, and
+    /// past `MAX_PENDING` the records are dropped (the bytes are then
+    /// encoded anew when needed).
     pending: Vec<u8>,
     npending: u32,
     /// Hash of the encoding (`STALE_HASH` while patches are pending).
@@ -572,8 +575,9 @@ impl Recorder {
         }
     }
 
-    /// Applies state `s`'s pending patches to its bytes (encoding `obj` anew
-    /// should they not apply).
+    /// Brings state `s`'s bytes to its generation: its pending patches
+    /// applied, or `obj` encoded anew (too many changes, or patches that do
+    /// not apply).
     fn materialize(&mut self, s: u32, obj: *mut ffi::PyObject) {
         let st = &mut self.states[s as usize];
         if st.npending == 0 {
