@@ -84,7 +84,8 @@ struct CodeInfo {
 struct Slot {
     obj: *mut ffi::PyObject,
     strong: bool,
-    /// Hash of the encoding last written for the variable.
+    /// Hash of the encoding last written for the variable (values without
+    /// a state: trails off).
     hash: u64,
     /// Index of the value's state in `Recorder::states`, or NO_STATE.
     state: u32,
@@ -94,49 +95,28 @@ struct Slot {
 
 const NO_STATE: u32 = u32::MAX;
 
-/// Hash of an encoding not computed (patches pending): matches no
-/// encoding's hash (those are odd).
-const STALE_HASH: u64 = 0;
-
-/// Pending patches a state applies to its bytes when they are needed;
-/// past this many, encoding the value anew is cheaper (each application
-/// reads the whole encoding).
-const MAX_PENDING: u32 = 2;
-
 /// States kept while no variable shows them (the same objects are passed
 /// down call after call and bound again by loops); past this many the
 /// oldest are forgotten.
 const IDLE_STATES: usize = 256;
 
 /// What the recorder knows of a container or instance that variables show:
-/// its encoding as last compared, the trail that proves it, and its last
-/// change as PATCH edits. Keyed by address and not held: a later object at
-/// the same address is only accepted when its walk proves the same encoding.
-/// One state serves every frame showing the object, so a change is found
-/// (walked) once however many frames show it.
+/// the trail that proves its encoding as last compared. Keyed by address and
+/// not held: a later object at the same address is only accepted when its
+/// walk proves the same encoding. One state serves every frame showing the
+/// object, so a change is found (walked) and written once however many
+/// frames show it: the state's index is its object id in the stream, whose
+/// `OBJ` / `OBJ_PATCH` records carry the encoding and its changes, and a
+/// variable showing it is written as a reference (`vtag::OBJ`).
 #[derive(Default)]
 struct ObjState {
     obj: usize,
     trail: Trail,
-    /// The encoding, as of `gen` once the `pending` patches are applied
-    /// (done only when the bytes are needed: a value patched at every step
-    /// is written as PATCH records and never rebuilt).
-    bytes: Vec<u8>,
-    /// `(edit count, edit bytes, edits)` records not yet applied to
-    /// `bytes`, in order; `npending` counts the changes since `bytes`, and
-    /// past `MAX_PENDING` the records are dropped (the bytes are then
-    /// encoded anew when needed).
-    pending: Vec<u8>,
-    npending: u32,
-    /// Hash of the encoding (`STALE_HASH` while patches are pending).
+    /// Hash of the encoding last written whole (an OBJ record): encoding
+    /// anew to the same bytes writes nothing.
     hash: u64,
     /// Bumped whenever the encoding changes.
     gen: u32,
-    /// Whether `patch` (`npatches` edits) turns the encoding of `gen - 1`
-    /// into `bytes` (false after an encoding anew).
-    patched: bool,
-    npatches: u32,
-    patch: Vec<u8>,
     /// Slots showing it; an idle state (none) may be forgotten.
     users: u32,
     idle_stamp: u64,
@@ -219,6 +199,9 @@ pub struct Recorder {
     stack: Vec<Frame>,
     pool: Vec<Vec<Slot>>,
     states: Vec<ObjState>,
+    /// An object's encoding on its way into an OBJ record (encoding writes
+    /// the TYPE records it needs to the stream first).
+    obj_buf: Vec<u8>,
     state_of: FxHashMap<usize, u32>,
     free_states: Vec<u32>,
     /// States no slot uses, oldest first, with the stamp they went idle at.
@@ -269,6 +252,7 @@ impl Recorder {
             stack: Vec::with_capacity(256),
             pool: Vec::new(),
             states: Vec::new(),
+            obj_buf: Vec::with_capacity(4096),
             state_of: FxHashMap::default(),
             free_states: Vec::new(),
             idle: std::collections::VecDeque::new(),
@@ -549,79 +533,49 @@ impl Recorder {
     }
 
     /// Brings state `s` up to date with `obj` (the object at its address):
-    /// compared through its trail, patched, or encoded anew.
+    /// compared through its trail, its change written as an OBJ_PATCH
+    /// record, or encoded anew.
     fn refresh(&mut self, s: u32, obj: *mut ffi::PyObject) {
         let st = &mut self.states[s as usize];
         match self.enc.compare(&mut self.types, self.writer.buf(), obj, &mut st.trail) {
             Compare::Same => {}
             Compare::Patched => {
                 let (n, edits) = self.enc.patches();
-                st.patch.clear();
-                st.patch.extend_from_slice(edits);
-                st.npatches = n;
-                st.patched = true;
+                let buf = self.writer.buf();
+                st::put_obj_patch_head(buf, s, n);
+                buf.extend_from_slice(edits);
                 st.gen = st.gen.wrapping_add(1);
-                st.hash = STALE_HASH;
-                st.npending += 1;
-                if st.npending <= MAX_PENDING {
-                    st.pending.extend_from_slice(&n.to_le_bytes());
-                    st.pending.extend_from_slice(&(edits.len() as u32).to_le_bytes());
-                    st.pending.extend_from_slice(edits);
-                } else {
-                    st.pending.clear();
-                }
+                st.hash = 0;
             }
             Compare::Different => self.encode_state(s, obj),
         }
     }
 
-    /// Brings state `s`'s bytes to its generation: its pending patches
-    /// applied, or `obj` encoded anew (too many changes, or patches that do
-    /// not apply).
-    fn materialize(&mut self, s: u32, obj: *mut ffi::PyObject) {
-        let st = &mut self.states[s as usize];
-        if st.npending == 0 {
-            return;
-        }
-        let mut rest = &st.pending[..];
-        let mut ok = st.npending <= MAX_PENDING;
-        while ok && rest.len() >= 8 {
-            let n = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-            let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-            let Some(edits) = rest.get(8..8 + len) else { break };
-            ok = v::apply_patches(&mut st.bytes, u64::from(n), &mut st::StreamReader::records(edits)).is_ok();
-            rest = &rest[8 + len..];
-        }
-        st.pending.clear();
-        st.npending = 0;
-        st.hash = hash_bytes(&st.bytes);
-        if !ok {
-            let (gen, patched) = (st.gen, st.patched);
-            self.encode_state(s, obj);
-            // The same value as `gen`: keep the generation (and its PATCH).
-            let st = &mut self.states[s as usize];
-            (st.gen, st.patched) = (gen, patched);
-        }
-    }
-
-    /// Encodes `obj` into state `s` anew (a value no trail vouches for
-    /// leaves an empty trail: it is encoded anew at every comparison).
+    /// Encodes `obj` into state `s` anew and writes it (an OBJ record)
+    /// unless it encodes to the bytes last written. A value no trail
+    /// vouches for leaves an empty trail: it is encoded anew at every
+    /// comparison.
     fn encode_state(&mut self, s: u32, obj: *mut ffi::PyObject) {
         let st = &mut self.states[s as usize];
-        st.bytes.clear();
-        st.pending.clear();
-        st.npending = 0;
-        if !self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut st.bytes, &mut st.trail) {
+        self.obj_buf.clear();
+        if !self.enc.encode_tracked(&mut self.types, self.writer.buf(), obj, &mut self.obj_buf, &mut st.trail) {
             st.trail.release();
         }
         st.obj = obj as usize;
-        st.patched = false;
+        let hash = hash_bytes(&self.obj_buf);
+        if hash == st.hash {
+            return;
+        }
+        st.hash = hash;
         st.gen = st.gen.wrapping_add(1);
-        st.hash = hash_bytes(&st.bytes);
+        let buf = self.writer.buf();
+        st::put_obj_head(buf, s);
+        buf.extend_from_slice(&self.obj_buf);
     }
 
     /// A slot for a container or instance through its state (found by
-    /// address and brought up to date, or made); its encoding goes to `scratch`.
+    /// address and brought up to date, or made); a reference to it goes to
+    /// `scratch`.
     fn state_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
         let s = match self.state_of.get(&(obj as usize)) {
             // Builtin containers bound anew (a loop over a list of lists) are
@@ -632,7 +586,6 @@ impl Recorder {
             }
             Some(&s) => {
                 self.refresh(s, obj);
-                self.materialize(s, obj);
                 s
             }
             None => {
@@ -647,8 +600,8 @@ impl Recorder {
         };
         let st = &mut self.states[s as usize];
         st.users += 1;
-        self.scratch.extend_from_slice(&st.bytes);
-        Slot { obj, strong: false, hash: st.hash, state: s, gen: st.gen }
+        v::put_obj_ref(&mut self.scratch, s);
+        Slot { obj, strong: false, hash: 0, state: s, gen: st.gen }
     }
 
     /// A slot no longer shows state `s`; an idle state is kept for the
@@ -668,7 +621,6 @@ impl Recorder {
             if st.users == 0 && st.idle_stamp == stamp {
                 self.state_of.remove(&st.obj);
                 st.trail.release();
-                st.bytes.clear();
                 st.obj = 0;
                 self.free_states.push(old);
             }
@@ -824,27 +776,14 @@ impl Recorder {
         if obj == old.obj && old.state != NO_STATE {
             let s = old.state;
             self.refresh(s, obj);
-            let st = &self.states[s as usize];
-            if st.gen == old.gen {
+            let gen = self.states[s as usize].gen;
+            if gen == old.gen {
                 return Diff::Unchanged;
-            }
-            if st.patched && st.gen == old.gen.wrapping_add(1) {
-                // Only leaves changed since the variable's last value: a PATCH.
-                let buf = self.writer.buf();
-                st::put_patch_head(buf, var, st.npatches);
-                buf.extend_from_slice(&st.patch);
-                return Diff::Changed(Slot { hash: STALE_HASH, gen: st.gen, ..old });
-            }
-            self.materialize(s, obj);
-            let st = &self.states[s as usize];
-            let new = Slot { hash: st.hash, gen: st.gen, ..old };
-            if st.hash == old.hash {
-                return Diff::Refresh(new);
             }
             let buf = self.writer.buf();
             st::put_set_head(buf, var);
-            buf.extend_from_slice(&st.bytes);
-            return Diff::Changed(new);
+            v::put_obj_ref(buf, s);
+            return Diff::Changed(Slot { gen, ..old });
         }
         self.scratch.clear();
         let new = self.encode_slot(obj);

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use recorder_errors::prelude::*;
 
-use crate::stream::{tag, unzigzag, ReadError, StreamReader, MAGIC};
-use crate::value;
+use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAGIC};
+use crate::value::{self, vtag};
 
 const READ_CHUNK: usize = 8 << 20;
 const TOP_FUNCTIONS: usize = 20;
@@ -83,6 +83,15 @@ struct Var {
     compact: Vec<u8>,
 }
 
+/// An object the stream defined (`OBJ`): its encoding, and the JSON of it
+/// once a reference needed it.
+#[derive(Default)]
+struct Obj {
+    compact: Vec<u8>,
+    json: Vec<u8>,
+    rendered: bool,
+}
+
 struct FunctionInfo {
     path_id: u32,
     line: u32,
@@ -99,6 +108,8 @@ struct Converter<W: Write> {
     snapshot_pending: bool,
     stats: ConvertStats,
     spare: Vec<Vec<u8>>,
+    /// By object id (`OBJ` records).
+    objs: Vec<Obj>,
 }
 
 impl<W: Write> Converter<W> {
@@ -140,9 +151,27 @@ impl<W: Write> Converter<W> {
         Ok(v)
     }
 
-    /// A variable's value read from the stream: its JSON and its encoding.
+    /// A variable's value read from the stream: its JSON and its encoding
+    /// (an object reference stands for the object's encoding as of now).
     fn var_value(&mut self, id: u32, r: &mut StreamReader<'_>) -> Result<Var, ReadError> {
         let start = r.pos();
+        if r.data().get(start) == Some(&vtag::OBJ) {
+            r.u8()?;
+            let o = r.id()? as usize;
+            let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
+            if !obj.rendered {
+                obj.json.clear();
+                value::write_json(&mut StreamReader::records(&obj.compact), &mut obj.json, 0)?;
+                obj.rendered = true;
+            }
+            let mut json = self.spare.pop().unwrap_or_default();
+            json.clear();
+            json.extend_from_slice(&obj.json);
+            let mut compact = self.spare.pop().unwrap_or_default();
+            compact.clear();
+            compact.extend_from_slice(&obj.compact);
+            return Ok(Var { id, json, compact });
+        }
         let json = self.value_json(r)?;
         let mut compact = self.spare.pop().unwrap_or_default();
         compact.clear();
@@ -170,6 +199,35 @@ impl<W: Write> Converter<W> {
         value::write_json(&mut StreamReader::records(&var.compact), &mut var.json, 0)
     }
 
+    /// An OBJ record: the object's encoding anew (ids are given in order:
+    /// a new one is the next).
+    fn obj(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
+        let o = r.id()? as usize;
+        let start = r.pos();
+        value::skip(r, 0)?;
+        let bytes = &r.data()[start..r.pos()];
+        if o == self.objs.len() {
+            self.objs.push(Obj::default());
+        }
+        let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
+        obj.compact.clear();
+        obj.compact.extend_from_slice(bytes);
+        obj.rendered = false;
+        Ok(())
+    }
+
+    /// An OBJ_PATCH record, applied once it is known to be whole.
+    fn obj_patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
+        let o = r.id()? as usize;
+        let n = r.varint()?;
+        let start = r.pos();
+        value::skip_patches(r, n)?;
+        let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
+        value::apply_patches(&mut obj.compact, n, &mut StreamReader::records(&r.data()[start..r.pos()]))?;
+        obj.rendered = false;
+        Ok(())
+    }
+
     fn write_return(&mut self, json: &[u8]) -> std::io::Result<()> {
         self.line.extend_from_slice(b"{\"Return\":{\"return_value\":");
         self.line.extend_from_slice(json);
@@ -189,7 +247,8 @@ impl<W: Write> Converter<W> {
     /// One record; `Err(Truncated)` leaves the reader where the record began.
     fn record(&mut self, r: &mut StreamReader<'_>) -> Result<(), ConvError> {
         let t = r.u8()?;
-        if t != tag::SET && t != tag::UNSET && t != tag::PATCH {
+        // Records that change values before the step's snapshot is written.
+        if !matches!(t, tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH) {
             self.flush_snapshot()?;
         }
         match t {
@@ -333,6 +392,8 @@ impl<W: Write> Converter<W> {
                 }
             }
             tag::PATCH => self.patch(r)?,
+            tag::OBJ => self.obj(r)?,
+            tag::OBJ_PATCH => self.obj_patch(r)?,
             tag::EVENT => {
                 let kind = r.u8()?;
                 let metadata = r.str()?;
@@ -428,6 +489,12 @@ impl From<std::io::Error> for ConvError {
 /// A truncated stream (a recording that died) converts up to its last whole
 /// record and is reported in the stats; a corrupt one is an error.
 pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> RecorderResult<ConvertStats> {
+    convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK)
+}
+
+/// [`convert`] reading the stream `chunk` bytes at a time (records straddle
+/// chunks: a record cut by the chunk's end is read again whole).
+fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk: usize) -> RecorderResult<ConvertStats> {
     let mut input = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
     let out_file = File::create(trace_json).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, trace_json))?;
     let io_err = |e: std::io::Error| RecorderError::from_io(ErrorCode::Io, e, trace_json);
@@ -440,16 +507,17 @@ pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> Recorder
         snapshot_pending: false,
         stats: ConvertStats::default(),
         spare: Vec::new(),
+        objs: Vec::new(),
     };
 
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk);
     let mut header_checked = false;
     let mut eof = false;
     'outer: loop {
         // Refill: keep the unconsumed tail, append the next chunk.
         if !eof {
             let old = buf.len();
-            buf.resize(old + READ_CHUNK, 0);
+            buf.resize(old + chunk, 0);
             let n = read_full(&mut input, &mut buf[old..]).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
             buf.truncate(old + n);
             eof = n == 0;
@@ -463,7 +531,7 @@ pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> Recorder
                 }
                 continue;
             }
-            if &buf[..MAGIC.len()] != MAGIC {
+            if !readable_header(&buf[..MAGIC.len()]) {
                 return Err(bug!(ErrorCode::TraceStreamCorrupt, "not a recorder event stream").with_context("path", events.display()));
             }
             header_checked = true;
@@ -540,4 +608,73 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::stream::{self as st, StreamWriter};
+    use crate::value::{self as v, types};
+
+    /// Every kind of record, objects and their patches included.
+    fn stream(b: &mut Vec<u8>) {
+        for (k, name) in types::PREDEFINED {
+            st::put_type(b, *k, name, None);
+        }
+        st::put_path(b, "/src/app.py");
+        st::put_function(b, 0, 1, "<toplevel>");
+        st::put_function(b, 0, 5, "f");
+        st::put_call_head(b, 0, 0);
+        st::put_varname(b, "xs");
+        st::put_step(b, 0, 2);
+        st::put_obj_head(b, 0);
+        v::put_container_head(b, vtag::SEQ, types::LIST, 2);
+        v::put_float(b, types::FLOAT, 1.25);
+        v::put_string(b, types::STR, b"a longer string than a chunk");
+        st::put_set_head(b, 0);
+        v::put_obj_ref(b, 0);
+        st::put_step(b, 0, 3);
+        st::put_call_head(b, 1, 1);
+        st::put_varint(b, 0);
+        v::put_obj_ref(b, 0);
+        st::put_step(b, 0, 6);
+        st::put_obj_patch_head(b, 0, 2);
+        for (i, x) in [(0u64, 2.5f64), (1, 7.0)] {
+            st::put_varint(b, 1);
+            st::put_varint(b, i);
+            v::put_float(b, types::FLOAT, x);
+        }
+        st::put_set_head(b, 0);
+        v::put_obj_ref(b, 0);
+        st::put_step(b, 0, 7);
+        st::put_event(b, 0, "", b"out\n");
+        st::put_return_head(b);
+        v::put_none(b);
+        st::put_step(b, 0, 4);
+        st::put_set_head(b, 0);
+        v::put_obj_ref(b, 0);
+        st::put_step(b, 0, 5);
+        st::put_end(b, 0);
+    }
+
+    #[test]
+    fn records_cut_by_a_chunk_end_are_read_again_whole() {
+        let dir = std::env::temp_dir().join(format!("ct-chunks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let events = dir.join("events.bin");
+        let mut w = StreamWriter::create(&events).unwrap();
+        stream(w.buf());
+        w.finish().unwrap();
+        let (json, paths) = (dir.join("trace.json"), dir.join("trace_paths.json"));
+        convert(&events, &json, &paths).unwrap();
+        let whole = std::fs::read_to_string(&json).unwrap();
+        assert!(whole.contains("\"f\":\"2.5\"") && whole.contains("\"f\":\"7.0\""), "{whole}");
+        for chunk in 1..48 {
+            let stats = convert_in_chunks(&events, &json, &paths, chunk).unwrap();
+            assert!(stats.ended && !stats.truncated);
+            assert_eq!(std::fs::read_to_string(&json).unwrap(), whole, "chunk {chunk}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

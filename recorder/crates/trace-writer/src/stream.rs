@@ -18,8 +18,18 @@ use std::path::{Path, PathBuf};
 
 use recorder_errors::prelude::*;
 
-/// First bytes of every stream; the digit is the stream format version.
-pub const MAGIC: &[u8; 8] = b"CTPYEV02";
+/// First bytes of every stream; the digits are the stream format version
+/// (3 added `OBJ`, `OBJ_PATCH` and object references).
+pub const MAGIC: &[u8; 8] = b"CTPYEV03";
+
+/// Headers of the older formats this reader still reads (each format only
+/// added records).
+pub const OLDER_MAGICS: &[&[u8; 8]] = &[b"CTPYEV02"];
+
+/// Whether `head` (a stream's first 8 bytes) is a header this reader reads.
+pub fn readable_header(head: &[u8]) -> bool {
+    head == MAGIC || OLDER_MAGICS.iter().any(|m| head == *m)
+}
 
 /// Record tags.
 pub mod tag {
@@ -50,6 +60,15 @@ pub mod tag {
     /// the variable's encoded value by child indices (a dict entry is a pair:
     /// key 0, value 1); the empty path is the whole value.
     pub const PATCH: u8 = 12;
+    /// `object_id, value`: an object's encoding, as of now (defines the id
+    /// or replaces its encoding). Variables and arguments refer to it with
+    /// a `vtag::OBJ` value, which stands for the encoding at that point of
+    /// the stream; so a change to an object many frames show is written
+    /// once, and an argument passed down call after call costs a few bytes.
+    pub const OBJ: u8 = 13;
+    /// `object_id, n, (path_len, child_index*, value)*`: leaves of an
+    /// object's encoding changed in place (paths as in `PATCH`).
+    pub const OBJ_PATCH: u8 = 14;
 }
 
 /// Flush the in-memory buffer to disk once it holds this many bytes.
@@ -149,6 +168,21 @@ pub fn put_patch_head(buf: &mut Vec<u8>, variable_id: u32, n: u32) {
 pub fn put_set_head(buf: &mut Vec<u8>, variable_id: u32) {
     buf.push(tag::SET);
     put_varint(buf, u64::from(variable_id));
+}
+
+/// Start of an OBJ record; the caller appends the value.
+#[inline]
+pub fn put_obj_head(buf: &mut Vec<u8>, object_id: u32) {
+    buf.push(tag::OBJ);
+    put_varint(buf, u64::from(object_id));
+}
+
+/// Start of an OBJ_PATCH record; the caller appends `n` × (path, value).
+#[inline]
+pub fn put_obj_patch_head(buf: &mut Vec<u8>, object_id: u32, n: u32) {
+    buf.push(tag::OBJ_PATCH);
+    put_varint(buf, u64::from(object_id));
+    put_varint(buf, u64::from(n));
 }
 
 #[inline]
@@ -254,7 +288,7 @@ impl<'a> StreamReader<'a> {
         if data.len() < MAGIC.len() {
             return Err(ReadError::Truncated);
         }
-        if &data[..MAGIC.len()] != MAGIC {
+        if !readable_header(&data[..MAGIC.len()]) {
             return Err(ReadError::Corrupt);
         }
         Ok(Self { data, pos: MAGIC.len() })
@@ -359,5 +393,7 @@ mod tests {
         assert_eq!(StreamReader::new(b"CTPY").err(), Some(ReadError::Truncated));
         assert_eq!(StreamReader::new(b"NOTASTREAM").err(), Some(ReadError::Corrupt));
         assert!(StreamReader::new(MAGIC).is_ok());
+        assert!(StreamReader::new(b"CTPYEV02").is_ok());
+        assert_eq!(StreamReader::new(b"CTPYEV99").err(), Some(ReadError::Corrupt));
     }
 }

@@ -23,6 +23,10 @@ pub mod vtag {
     pub const STRUCT: u8 = 9;
     pub const RAW: u8 = 10;
     pub const ERROR: u8 = 11;
+    /// `object_id`: the encoding an `OBJ` / `OBJ_PATCH` record last gave
+    /// the object. Only a whole variable or argument value is one (never
+    /// an element), and the converter resolves it when it reads the record.
+    pub const OBJ: u8 = 12;
 }
 
 /// CodeTracer's `TypeKind` numbers (order of the enum in the schema crate).
@@ -83,6 +87,13 @@ pub mod types {
 #[inline]
 pub fn put_none(buf: &mut Vec<u8>) {
     buf.push(vtag::NONE);
+}
+
+/// A reference to an object's current encoding (see `vtag::OBJ`).
+#[inline]
+pub fn put_obj_ref(buf: &mut Vec<u8>, object_id: u32) {
+    buf.push(vtag::OBJ);
+    put_varint(buf, u64::from(object_id));
 }
 
 #[inline]
@@ -230,6 +241,18 @@ pub fn apply_patches(v: &mut Vec<u8>, n: u64, r: &mut StreamReader<'_>) -> ReadR
         let leaf = &r.data()[start..r.pos()];
         let range = locate(v, &path)?;
         v.splice(range, leaf.iter().copied());
+    }
+    Ok(())
+}
+
+/// Skips `n` PATCH edits (to check a record is whole before applying it).
+pub fn skip_patches(r: &mut StreamReader<'_>, n: u64) -> ReadResult<()> {
+    for _ in 0..n {
+        let len = r.varint()?;
+        for _ in 0..len {
+            r.varint()?;
+        }
+        skip(r, 0)?;
     }
     Ok(())
 }

@@ -117,3 +117,73 @@ fn a_patch_outside_the_value_is_reported_as_corrupt() {
         assert!(err.contains("corrupt"), "{name}: {err}");
     }
 }
+
+#[test]
+fn an_object_reference_shows_the_object_as_of_the_reference() {
+    // One object shown by a variable; patched, then shown again: the step
+    // between still shows the value the variable was last given.
+    let by_ref = converted("objects", |b| {
+        st::put_obj_head(b, 0);
+        put_points(b, 1.0, 3, b"k");
+        st::put_set_head(b, 0);
+        v::put_obj_ref(b, 0);
+        st::put_step(b, 0, 4);
+        st::put_obj_patch_head(b, 0, 1);
+        path(b, &[0, 0]);
+        v::put_float(b, types::FLOAT, 1.5);
+        st::put_step(b, 0, 5);
+        st::put_set_head(b, 0);
+        v::put_obj_ref(b, 0);
+        st::put_obj_head(b, 0);
+        v::put_int(b, types::INT, 9);
+        st::put_step(b, 0, 6);
+    })
+    .unwrap();
+    let whole = converted("objects-set", |b| {
+        st::put_set_head(b, 0);
+        put_points(b, 1.0, 3, b"k");
+        st::put_step(b, 0, 4);
+        st::put_step(b, 0, 5);
+        st::put_set_head(b, 0);
+        put_points(b, 1.5, 3, b"k");
+        st::put_step(b, 0, 6);
+    })
+    .unwrap();
+    assert_eq!(by_ref, whole);
+}
+
+#[test]
+fn a_reference_to_an_object_never_defined_is_reported_as_corrupt() {
+    type Body = fn(&mut Vec<u8>);
+    let cases: [(&str, Body); 3] = [
+        ("ref", |b| {
+            st::put_set_head(b, 0);
+            v::put_obj_ref(b, 0);
+        }),
+        ("obj-patch", |b| {
+            st::put_obj_patch_head(b, 0, 1);
+            path(b, &[]);
+            v::put_none(b);
+        }),
+        ("obj-gap", |b| {
+            st::put_obj_head(b, 3);
+            v::put_none(b);
+        }),
+    ];
+    for (name, body) in cases {
+        let err = converted(name, body).unwrap_err();
+        assert!(err.contains("corrupt"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_format_2_stream_still_converts() {
+    let dir = tmp("format2");
+    let events = dir.join("events.bin");
+    let mut b = b"CTPYEV02".to_vec();
+    head(&mut b);
+    st::put_end(&mut b, 0);
+    std::fs::write(&events, &b).unwrap();
+    convert(&events, &dir.join("trace.json"), &dir.join("trace_paths.json")).unwrap();
+    assert!(std::fs::read_to_string(dir.join("trace.json")).unwrap().contains("\"f\":\"1.0\""));
+}
