@@ -600,6 +600,15 @@ impl Trail {
     }
 }
 
+/// Whether the trail holds the leaf entry (`tag`, `payload`) at `at`.
+#[inline(always)]
+fn same_entry(data: &[u64], at: usize, tag: u64, payload: u64) -> bool {
+    match data.get(at..at + 2) {
+        Some(&[a, b]) => a == tag && b == payload,
+        _ => false,
+    }
+}
+
 const TAG_FLOAT: u64 = 1;
 const TAG_INT: u64 = 2;
 const TAG_RAW: u64 = 3;
@@ -961,7 +970,7 @@ impl Encoder {
             depth: u32, tag: u64, payload: u64, held: bool) -> bool {
         let at = *it;
         *it += 2;
-        if tr.data.get(at..at + 2) == Some(&[tag, payload][..]) {
+        if same_entry(&tr.data, at, tag, payload) {
             return true;
         }
         self.patch_leaf(t, defs, obj, tr, at, depth, tag, payload, held)
@@ -1124,7 +1133,7 @@ impl Encoder {
                             None
                         };
                         if let Some(e) = entry {
-                            if tr.data.get(pos..pos + 2) == Some(&[e.0, e.1][..]) {
+                            if same_entry(&tr.data, pos, e.0, e.1) {
                                 budget -= 1;
                                 pos += 2;
                                 continue;
@@ -1145,10 +1154,29 @@ impl Encoder {
                 let mut pos: ffi::Py_ssize_t = 0;
                 let mut key: *mut ffi::PyObject = std::ptr::null_mut();
                 let mut val: *mut ffi::PyObject = std::ptr::null_mut();
+                // Entries whose key is a str and value a float or small int,
+                // both as they were (a counter dict updated in place), are
+                // checked in line: what `walk` does for such leaves.
+                let fast = !self.writing_checks;
                 for k in 0..shown {
                     if ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) == 0 {
                         ok = false;
                         break;
+                    }
+                    if fast && self.budget >= 2 && ffi::Py_TYPE(key) == b.str_ && same_entry(&tr.data, *it, TAG_LEAF, key as u64) {
+                        let vt = ffi::Py_TYPE(val);
+                        let entry = if vt == b.float {
+                            Some((TAG_FLOAT, exact_float(val).to_bits()))
+                        } else if vt == b.int {
+                            self.small_int(val).map(|v| (TAG_INT, v as u64))
+                        } else {
+                            None
+                        };
+                        if entry.is_some_and(|(tag, payload)| same_entry(&tr.data, *it + 2, tag, payload)) {
+                            *it += 4;
+                            self.budget -= 2;
+                            continue;
+                        }
                     }
                     self.path.push(k as u32);
                     self.path.push(0);
