@@ -229,24 +229,29 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
 
 # (Programs whose sets hold objects hashed by address iterate differently from
 # run to run, so they cannot be compared byte for byte across two processes.)
+@pytest.mark.parametrize("values", ["locals", "args"])
 @pytest.mark.parametrize("program", ["mutations.py", "containers.py", "functions.py", "classes.py",
                                      "generators.py", "exceptions.py", "in_place.py"])
 def test_change_detection_shortcut_never_changes_the_trace(record, recorder_python: Path, tmp_path: Path,
-                                                           program: str) -> None:
+                                                           program: str, values: str) -> None:
     """The change-detection shortcuts (trails: comparing containers without
     re-encoding them; pure lines: no comparison of contents after a line that
-    cannot mutate) must give exactly the trace that re-encoding every
-    visible value at every step gives."""
+    cannot mutate; objects written once and referred to) must give exactly
+    the trace that re-encoding every visible value at every step gives —
+    and with `--values=args`, every argument at every call."""
     from .conftest import run
 
     traces = []
     for flag in ("0", "1"):
         out = tmp_path / f"t{flag}"
-        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), program], PROGRAMS,
-                {"CODETRACER_NO_TRAILS": flag})
+        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), f"--values={values}",
+                 program], PROGRAMS, {"CODETRACER_NO_TRAILS": flag})
         assert r.returncode in (0, 1), r.stderr
         traces.append((out / "trace.json").read_bytes())
     assert traces[0] == traces[1]
+    if values == "args":
+        assert b'"Call"' in traces[0]
+        return
     if program == "mutations.py":
         t = Trace(tmp_path / "t0")
         xs = [v for v in t.values_of("xs") if v["kind"] == "Sequence"]
@@ -269,9 +274,10 @@ WORKLOADS = REPO.parent / "shared" / "bench" / "workloads"
 
 # w_mixed is left out: its regex module builds sets of classes, whose order
 # differs from process to process (hashed by address).
+@pytest.mark.parametrize("values", ["locals", "args"])
 @pytest.mark.parametrize("workload", ["w_numeric", "w_objects", "w_recursion"])
 def test_change_detection_shortcuts_on_the_benchmark_workloads(recorder_python: Path, tmp_path: Path,
-                                                              workload: str) -> None:
+                                                              workload: str, values: str) -> None:
     """The speed shortcuts give exactly the brute-force trace on the programs
     they were tuned for (float lists mutated in place, objects and dicts)."""
     from .conftest import run
@@ -281,8 +287,8 @@ def test_change_detection_shortcuts_on_the_benchmark_workloads(recorder_python: 
     traces = []
     for flag in ("0", "1"):
         out = tmp_path / f"t{flag}"
-        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), "run_workload.py",
-                 str(script), "0.002"], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0"})
+        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), f"--values={values}",
+                 "run_workload.py", str(script), "0.002"], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0"})
         assert r.returncode == 0, r.stderr
         traces.append((out / "trace.json").read_bytes())
     assert traces[0] == traces[1]

@@ -515,6 +515,12 @@ impl Recorder {
                         st::put_varint(&mut self.scratch, u64::from(var));
                         if track_locals {
                             slots[i] = self.encode_slot(obj);
+                        } else if self.cfg.trails {
+                            // `--values=args`: no slots to keep, but an object
+                            // passed call after call is still compared through
+                            // its (then idle) state and written as a reference.
+                            let slot = self.encode_slot(obj);
+                            self.drop_slot(slot);
                         } else {
                             self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                         }
