@@ -103,9 +103,8 @@ fn h_line(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
     if code.is_null() || line.is_null() {
         return Ret::Continue;
     }
-    // SAFETY: GIL held; `line` is an int.
-    let line = unsafe { ffi::PyLong_AsLong(line) };
-    rec.on_line(code, line.max(0) as u32)
+    let line = rec.line_number(line);
+    rec.on_line(code, line)
 }
 
 fn exit_with(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize, how: Exit) -> Ret {

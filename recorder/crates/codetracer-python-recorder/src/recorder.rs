@@ -685,6 +685,20 @@ impl Recorder {
         }
     }
 
+    /// A LINE event's line number (an int; read in place when small).
+    #[inline]
+    pub fn line_number(&self, line: *mut ffi::PyObject) -> u32 {
+        // SAFETY: GIL held; sys.monitoring passes the line number as an int.
+        unsafe {
+            if ffi::Py_TYPE(line) == self.types.builtins.int {
+                if let Some(i) = self.enc.small_int(line) {
+                    return i.max(0) as u32;
+                }
+            }
+            ffi::PyLong_AsLong(line).max(0) as u32
+        }
+    }
+
     /// LINE.
     pub fn on_line(&mut self, code: *mut ffi::PyObject, line: u32) -> Ret {
         let idx = match self.event_code(code) {
