@@ -14,10 +14,18 @@
 //! Instructions that call C code able to mutate (calls, stores into
 //! containers and attributes, in-place operators, anything that may consume
 //! an arbitrary iterator — `for`, unpacking, `in`, `[*it]` — imports,
-//! exception handling, `with`) make a line impure: an iterator such as
+//! `raise`, `with`) make a line impure: an iterator such as
 //! `iter(stack.pop, None)` mutates through C calls that send no event. The
 //! allow-list is written by name and resolved through `opcode.opmap`, so an
 //! opcode this table does not know is impure.
+//!
+//! Instructions without a line number run after whichever line jumped to
+//! them — mostly exception handlers, entered from any line of their `try`:
+//! when one of them is impure no line of the code is pure. The handlers'
+//! own bookkeeping (swapping the current exception, matching it, raising
+//! it again) is pure, so functions with `try`/`except`/`finally` keep their
+//! pure lines; the locals handlers rebind (`e = None; del e`) count as
+//! rebound by every line.
 
 use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +52,12 @@ const PURE: &[&str] = &[
     "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE",
     "MAKE_FUNCTION", "SET_FUNCTION_ATTRIBUTE", "LOAD_ASSERTION_ERROR",
     "RETURN_VALUE", "RETURN_CONST", "GET_ITER",
+    // Exception bookkeeping (the handler code the compiler emits, mostly
+    // without a line number): the thread's current exception swapped,
+    // matched against a class (a subtype check, no `__instancecheck__`) or
+    // raised again. Where control goes then sends an event of its own
+    // (PY_UNWIND) or reaches a line (LINE).
+    "PUSH_EXC_INFO", "POP_EXCEPT", "CHECK_EXC_MATCH", "RERAISE",
 ];
 
 /// `BINARY_OP` arguments from this one on are the in-place operators
@@ -180,6 +194,9 @@ pub struct PureLines {
     /// Per line, the fast locals its instructions may rebind or clear (bit
     /// per slot; all bits when a slot past 127 is).
     stores: Vec<(u32, u128)>,
+    /// The same for the instructions without a line number (an exception
+    /// handler's `e = None; del e`): they may run after any line.
+    unlined_stores: u128,
 }
 
 impl PureLines {
@@ -195,7 +212,7 @@ impl PureLines {
     /// not compared by identity after it.
     #[inline]
     pub fn stores(&self, line: u32) -> u128 {
-        self.stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m)
+        self.stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m) | self.unlined_stores
     }
 
     /// The `for` header on `line`, when it has one that is pure on re-entry.
@@ -258,8 +275,8 @@ impl PureLines {
             }
         }
         let loops = loop_heads(table, bytecode, &pure, &ranges);
-        let stores = line_stores(table, bytecode, &ranges);
-        Some(Self { base: lo, bits, loops, stores })
+        let (stores, unlined_stores) = line_stores(table, bytecode, &ranges);
+        Some(Self { base: lo, bits, loops, stores, unlined_stores })
     }
 }
 
@@ -325,11 +342,11 @@ pub fn has_slot(mask: u128, i: usize) -> bool {
 }
 
 /// Per line, the fast-local slots its instructions store into or clear.
-fn line_stores(table: &OpTable, bytecode: &[u8], ranges: &[(usize, usize, Option<u32>)]) -> Vec<(u32, u128)> {
+fn line_stores(table: &OpTable, bytecode: &[u8], ranges: &[(usize, usize, Option<u32>)]) -> (Vec<(u32, u128)>, u128) {
     let bit = |slot: u32| if slot < 128 { 1u128 << slot } else { u128::MAX };
     let mut out: Vec<(u32, u128)> = Vec::new();
+    let mut unlined = 0u128;
     for (s, e, line) in ranges {
-        let Some(line) = *line else { continue };
         let mut mask = 0u128;
         let mut ext: u32 = 0;
         for u in s / 2..e / 2 {
@@ -342,14 +359,16 @@ fn line_stores(table: &OpTable, bytecode: &[u8], ranges: &[(usize, usize, Option
                 mask |= bit(arg >> 4) | bit(arg & 15);
             }
         }
-        if mask != 0 {
-            match out.iter_mut().find(|(l, _)| *l == line) {
+        match *line {
+            _ if mask == 0 => {}
+            None => unlined |= mask,
+            Some(line) => match out.iter_mut().find(|(l, _)| *l == line) {
                 Some((_, m)) => *m |= mask,
                 None => out.push((line, mask)),
-            }
+            },
         }
     }
-    out
+    (out, unlined)
 }
 
 /// Whether code unit `u` starts an instruction (is not a CACHE entry):
