@@ -251,7 +251,37 @@ def shared_down(box, depth):
     return alias
 
 
+class Slotted:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+def slotted(rounds):
+    """__slots__ instances in a list, unchanged for steps (their check
+    programs run), then changed by C calls that send no event: a slot
+    rebound, unset, set again, a float replaced by an equal-looking one."""
+    pts = [Slotted(i, i * 0.5) for i in range(4)]
+    p = pts[0]
+    marks = []
+    for r in range(rounds):
+        marks.append(r)
+        marks.append(-r)
+        if r % 3 == 0:
+            setattr(pts[r % 4], "x", r * 10)
+        if r == 4:
+            delattr(p, "y")
+        if r == 5:
+            object.__setattr__(p, "y", float("1.5"))
+        if r == 7:
+            setattr(pts[1], "y", float(str(pts[1].y)))
+    return [(getattr(q, "x", None), getattr(q, "y", None)) for q in pts]
+
+
 COUNTER = 0
+print(slotted(9))
 print(shared_down({"n": 0, "seen": []}, 4))
 print(rebound())
 print(len(reclassed()))

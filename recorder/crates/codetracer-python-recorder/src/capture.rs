@@ -637,6 +637,11 @@ const OP_FLOAT: u64 = 5;
 const OP_INT: u64 = 6;
 /// `[OP_TYPE, obj, type]`: the class of a value shown by class name (or cut).
 const OP_TYPE: u64 = 7;
+/// `[OP_SLOTS, obj, type, k, (offset, value) * k]`: a `__slots__`-only
+/// instance's class and what each of its slots holds (null when unset; the
+/// offset `NO_OFFSET` for a slot not shown).
+const OP_SLOTS: u64 = 8;
+const NO_OFFSET: u64 = u64::MAX;
 
 #[inline]
 fn take(tr: &[u64], it: &mut usize) -> u64 {
@@ -854,6 +859,21 @@ impl Encoder {
                             return false;
                         }
                         i += 3;
+                    }
+                    OP_SLOTS => {
+                        let Some(&k) = prog.get(i + 3) else { return false };
+                        let k = k as usize;
+                        let Some(pairs) = prog.get(i + 4..i + 4 + 2 * k) else { return false };
+                        // Same class: the offsets are this instance's slots.
+                        if ffi::Py_TYPE(obj) as u64 != b {
+                            return false;
+                        }
+                        for p in pairs.chunks_exact(2) {
+                            if p[0] != NO_OFFSET && *((obj as *const u8).add(p[0] as usize) as *const u64) != p[1] {
+                                return false;
+                            }
+                        }
+                        i += 4 + 2 * k;
                     }
                     _ => return false,
                 }
@@ -1512,7 +1532,15 @@ impl Encoder {
                     return self.walk_fields(t, defs, obj, dict, tr, it, depth);
                 }
             }
-            self.checks_ok = false;
+            if has_dict || slots.is_empty() {
+                self.checks_ok = false;
+            } else if self.writing_checks {
+                self.checks.extend_from_slice(&[OP_SLOTS, obj as u64, tp as u64, slots.len() as u64]);
+                for field in slots {
+                    let held = field.offset.map_or(0, |off| *((obj as *const u8).add(off) as *const u64));
+                    self.checks.extend_from_slice(&[field.offset.map_or(NO_OFFSET, |off| off as u64), held]);
+                }
+            }
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
             let mut ok = take(&tr.data, it) == n as u64 && (0..n).all(|k| take(&tr.data, it) == self.names[base + k] as u64);
