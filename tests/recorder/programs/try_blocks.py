@@ -124,6 +124,33 @@ def loop_continue(rows):
     return total, bad
 
 
+def numbers(xs, log):
+    """A generator (whose implicit handler has no line number): values
+    changed by C calls between its steps, in a try/finally."""
+    total = 0.0
+    try:
+        for x in xs:
+            log.append(x)
+            total = total + x
+            yield total
+            xs[0] = total
+    finally:
+        log.append("closed")
+
+
+def consume(xs):
+    log = []
+    got = []
+    for t in numbers(xs, log):
+        got.append(t)
+        if len(got) == 2:
+            log.clear()
+    early = numbers([1.0, 2.0, 3.0], log)
+    first = next(early)
+    early.close()
+    return got, log, first
+
+
 def main():
     xs = []
     d = {"a": 1, "b": 2, "c": 3}
@@ -133,6 +160,7 @@ def main():
     print(nested_reraise(bag), bag.items)
     print(with_blocks(d))
     print(rebound_by_handler([2, 1, 0, 4]))
+    print(consume([0.5, 1.5, 2.5]))
     print(loop_continue([[1], [], ["s"], (4,), None, [2]]))
 
 

@@ -23,8 +23,9 @@
 //! them — mostly exception handlers, entered from any line of their `try`:
 //! when one of them is impure no line of the code is pure. The handlers'
 //! own bookkeeping (swapping the current exception, matching it, raising
-//! it again) is pure, so functions with `try`/`except`/`finally` keep their
-//! pure lines; the locals handlers rebind (`e = None; del e`) count as
+//! it again, a generator's turning StopIteration into RuntimeError) is
+//! pure, so functions with `try`/`except`/`finally` and generators keep
+//! their pure lines; the locals handlers rebind (`e = None; del e`) count as
 //! rebound by every line.
 
 use std::ptr::addr_of_mut;
@@ -66,10 +67,17 @@ const PURE: &[&str] = &[
 const NB_INPLACE_FIRST: u32 = 13;
 const NB_INPLACE_LAST: u32 = 25;
 
+/// `CALL_INTRINSIC_1` arguments that only build new objects (the same
+/// numbering on 3.12 and 3.13): `INTRINSIC_STOPITERATION_ERROR` (every
+/// generator's implicit handler, without a line number),
+/// `INTRINSIC_UNARY_POSITIVE` (as `UNARY_NEGATIVE`), `INTRINSIC_LIST_TO_TUPLE`.
+const PURE_INTRINSICS_1: [u32; 3] = [3, 5, 6];
+
 /// The interpreter's opcodes classified once per recording.
 pub struct OpTable {
     pure: [bool; 256],
     binary_op: u8,
+    call_intrinsic_1: Option<u8>,
     extended_arg: u8,
     for_iter: u8,
     unpack_sequence: u8,
@@ -117,6 +125,7 @@ impl OpTable {
         Some(Self {
             pure,
             binary_op: code("BINARY_OP")?,
+            call_intrinsic_1: code("CALL_INTRINSIC_1"),
             extended_arg: code("EXTENDED_ARG")?,
             for_iter: code("FOR_ITER")?,
             unpack_sequence: code("UNPACK_SEQUENCE")?,
@@ -388,6 +397,8 @@ fn instruction_purity(table: &OpTable, bytecode: &[u8]) -> Vec<bool> {
         ext = if op == table.extended_arg { arg } else { 0 };
         let pure = if op == table.binary_op {
             !(NB_INPLACE_FIRST..=NB_INPLACE_LAST).contains(&arg)
+        } else if Some(op) == table.call_intrinsic_1 {
+            PURE_INTRINSICS_1.contains(&arg)
         } else {
             table.pure[op as usize]
         };
