@@ -943,6 +943,21 @@ impl Encoder {
         }
     }
 
+    /// The trail entry of an exact float or small int (what `walk` compares
+    /// such a leaf with); None for anything else.
+    #[inline(always)]
+    fn number_entry(&self, b: &Builtins, obj: *mut ffi::PyObject) -> Option<(u64, u64)> {
+        // SAFETY: GIL held; `obj` is live.
+        let ty = unsafe { ffi::Py_TYPE(obj) };
+        if ty == b.float {
+            Some((TAG_FLOAT, exact_float(obj).to_bits()))
+        } else if ty == b.int {
+            self.small_int(obj).map(|v| (TAG_INT, v as u64))
+        } else {
+            None
+        }
+    }
+
     /// Length of an exact list or tuple (`ob_size`, offset 16, on the layouts we know).
     #[inline]
     fn seq_len(&self, obj: *mut ffi::PyObject, is_list: bool) -> isize {
@@ -1143,22 +1158,10 @@ impl Encoder {
                         ok = false;
                         break;
                     }
-                    if budget > 0 {
-                        let ty = ffi::Py_TYPE(item);
-                        let entry = if ty == b.float {
-                            Some((TAG_FLOAT, exact_float(item).to_bits()))
-                        } else if ty == b.int {
-                            self.small_int(item).map(|v| (TAG_INT, v as u64))
-                        } else {
-                            None
-                        };
-                        if let Some(e) = entry {
-                            if same_entry(&tr.data, pos, e.0, e.1) {
-                                budget -= 1;
-                                pos += 2;
-                                continue;
-                            }
-                        }
+                    if budget > 0 && self.number_entry(&b, item).is_some_and(|(tag, v)| same_entry(&tr.data, pos, tag, v)) {
+                        budget -= 1;
+                        pos += 2;
+                        continue;
                     }
                     (self.budget, *it) = (budget, pos);
                     self.path.push(i as u32);
@@ -1183,20 +1186,12 @@ impl Encoder {
                         ok = false;
                         break;
                     }
-                    if fast && self.budget >= 2 && ffi::Py_TYPE(key) == b.str_ && same_entry(&tr.data, *it, TAG_LEAF, key as u64) {
-                        let vt = ffi::Py_TYPE(val);
-                        let entry = if vt == b.float {
-                            Some((TAG_FLOAT, exact_float(val).to_bits()))
-                        } else if vt == b.int {
-                            self.small_int(val).map(|v| (TAG_INT, v as u64))
-                        } else {
-                            None
-                        };
-                        if entry.is_some_and(|(tag, payload)| same_entry(&tr.data, *it + 2, tag, payload)) {
-                            *it += 4;
-                            self.budget -= 2;
-                            continue;
-                        }
+                    if fast && self.budget >= 2 && ffi::Py_TYPE(key) == b.str_ && same_entry(&tr.data, *it, TAG_LEAF, key as u64)
+                        && self.number_entry(&b, val).is_some_and(|(tag, v)| same_entry(&tr.data, *it + 2, tag, v))
+                    {
+                        *it += 4;
+                        self.budget -= 2;
+                        continue;
                     }
                     self.path.push(k as u32);
                     self.path.push(0);

@@ -611,7 +611,6 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::stream::{self as st, StreamWriter};
@@ -659,22 +658,24 @@ mod tests {
     }
 
     #[test]
-    fn records_cut_by_a_chunk_end_are_read_again_whole() {
+    #[allow(clippy::panic_in_result_fn)] // a test's assertions
+    fn records_cut_by_a_chunk_end_are_read_again_whole() -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("ct-chunks-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir)?;
         let events = dir.join("events.bin");
-        let mut w = StreamWriter::create(&events).unwrap();
+        let mut w = StreamWriter::create(&events)?;
         stream(w.buf());
-        w.finish().unwrap();
+        w.finish()?;
         let (json, paths) = (dir.join("trace.json"), dir.join("trace_paths.json"));
-        convert(&events, &json, &paths).unwrap();
-        let whole = std::fs::read_to_string(&json).unwrap();
+        convert(&events, &json, &paths)?;
+        let whole = std::fs::read_to_string(&json)?;
         assert!(whole.contains("\"f\":\"2.5\"") && whole.contains("\"f\":\"7.0\""), "{whole}");
         for chunk in 1..48 {
-            let stats = convert_in_chunks(&events, &json, &paths, chunk).unwrap();
+            let stats = convert_in_chunks(&events, &json, &paths, chunk)?;
             assert!(stats.ended && !stats.truncated);
-            assert_eq!(std::fs::read_to_string(&json).unwrap(), whole, "chunk {chunk}");
+            assert_eq!(std::fs::read_to_string(&json)?, whole, "chunk {chunk}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 }
