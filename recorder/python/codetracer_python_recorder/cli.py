@@ -359,6 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _native.stop(status)
         except RecorderError as err:
             return report_failure(err, json_errors)
+        except KeyboardInterrupt:
+            # Ctrl-C while the trace was written (the recording is kept to
+            # `recover`): die of SIGINT, as python does on Ctrl-C.
+            _sigint_exit = True
+            return 130
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
     if start_failure is not None and policy["require_trace"]:

@@ -24,7 +24,7 @@ mod session;
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 use recorder_errors::prelude::*;
 
 use crate::capture::Bounds;
@@ -101,6 +101,9 @@ fn start(
             max_str: max_str.unwrap_or(d.max_str),
             max_nodes: max_nodes.unwrap_or(d.max_nodes),
         };
+        let os_exit = wrap_pyfunction!(os_exit, py)
+            .map_err(|e| bug!(ErrorCode::Internal, "cannot make the os._exit stand-in: {}", e.value(py)))?
+            .into_any();
         let dir = session::start(
             py,
             session::StartOptions {
@@ -114,6 +117,7 @@ fn start(
                 policy,
                 format: format.to_string(),
             },
+            os_exit,
         )?;
         Ok(dir.to_string_lossy().into_owned())
     })
@@ -125,7 +129,12 @@ fn start(
 #[pyfunction]
 #[pyo3(signature = (exit_status=None))]
 fn stop(py: Python<'_>, exit_status: Option<i64>) -> PyResult<Bound<'_, PyDict>> {
-    let r = py_dispatch(py, "stop", || session::stop(py, exit_status))?;
+    let mut r = py_dispatch(py, "stop", || session::stop(py, exit_status))?;
+    if let Some(interrupt) = r.interrupted.take() {
+        // Ctrl-C while the trace was written: the caller gets the
+        // KeyboardInterrupt (the recording is kept unconverted).
+        return Err(interrupt);
+    }
     let d = PyDict::new(py);
     d.set_item("trace_dir", r.trace_dir.to_string_lossy().into_owned())?;
     d.set_item("complete", r.complete)?;
@@ -135,6 +144,24 @@ fn stop(py: Python<'_>, exit_status: Option<i64>) -> PyResult<Bound<'_, PyDict>>
     d.set_item("error", r.error.as_ref().map(|e| ffi::to_pyerr(py, e).into_value(py)))?;
     d.set_item("stats", r.stats.map(|s| s.to_string()))?;
     Ok(d)
+}
+
+/// Stands in for `os._exit` while recording: a valid call (one int status)
+/// first stops the recording, so the trace holds everything up to the call;
+/// then the program's own `os._exit` runs (and reports bad arguments as
+/// plain python does).
+#[pyfunction]
+#[pyo3(name = "_exit", signature = (*args, **kwargs))]
+fn os_exit<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>, kwargs: Option<&Bound<'py, PyDict>>) -> PyResult<Bound<'py, PyAny>> {
+    let status = match (args.len(), kwargs.map_or(0, |k| k.len())) {
+        (1, 0) => args.get_item(0).ok(),
+        (0, 1) => kwargs.and_then(|k| k.get_item("status").ok().flatten()),
+        _ => None,
+    };
+    if let Some(status) = status.and_then(|s| s.extract::<i32>().ok()) {
+        session::before_os_exit(py, i64::from(status));
+    }
+    session::real_os_exit(py)?.call(args, kwargs)
 }
 
 /// Sets the metrics exporter: a callable receiving a dict of counters at the

@@ -48,8 +48,15 @@ unsafe fn arg(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, i: isize)
 
 /// Shared body of every callback: contain panics, apply the policy to
 /// recorder failures, and answer `None` or `DISABLE`.
+///
+/// `can_disable` is false for the events `sys.monitoring` cannot disable
+/// per code location (PY_THROW, PY_UNWIND, RAISE, RERAISE, ...: returning
+/// `DISABLE` from them raises `ValueError` into the program and removes the
+/// callback). This is the one place a handler's `Ret::Disable` becomes
+/// `DISABLE`, so code skipped for any reason (`<frozen ...>`, `<string>`,
+/// the recorder, a scope filter) is safe under every event.
 #[inline(always)]
-unsafe fn run(handler: Handler, args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         #[cfg(feature = "fault-injection")]
         crate::fault::maybe_panic();
@@ -61,6 +68,7 @@ unsafe fn run(handler: Handler, args: *const *mut ffi::PyObject, nargs: ffi::Py_
     // SAFETY: GIL held (we are a monitoring callback).
     unsafe {
         match outcome {
+            Ok(Some((Ret::Disable, false))) if !can_disable => ret_object(Ret::Continue),
             Ok(Some((ret, false))) => ret_object(ret),
             Ok(None) => ret_object(Ret::Continue),
             Ok(Some((_, true))) => session::hot_path_failed(None),
@@ -126,24 +134,25 @@ fn h_unwind(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
 }
 
 macro_rules! callback {
-    ($name:ident, $handler:ident) => {
+    ($name:ident, $handler:ident, $can_disable:expr) => {
         unsafe extern "C" fn $name(
             _slf: *mut ffi::PyObject,
             args: *mut *mut ffi::PyObject,
             nargs: ffi::Py_ssize_t,
         ) -> *mut ffi::PyObject {
             // SAFETY: called by CPython with the GIL held and vectorcall args.
-            unsafe { run($handler, args as *const *mut ffi::PyObject, nargs) }
+            unsafe { run($handler, $can_disable, args as *const *mut ffi::PyObject, nargs) }
         }
     };
 }
 
-callback!(cb_start, h_start);
-callback!(cb_resume, h_resume);
-callback!(cb_line, h_line);
-callback!(cb_return, h_return);
-callback!(cb_yield, h_yield);
-callback!(cb_unwind, h_unwind);
+callback!(cb_start, h_start, true);
+callback!(cb_resume, h_resume, true);
+callback!(cb_throw, h_resume, false);
+callback!(cb_line, h_line, true);
+callback!(cb_return, h_return, true);
+callback!(cb_yield, h_yield, true);
+callback!(cb_unwind, h_unwind, false);
 
 const METH_FASTCALL: c_int = 0x0080;
 
@@ -158,9 +167,10 @@ macro_rules! method_def {
     };
 }
 
-static mut DEFS: [ffi::PyMethodDef; 6] = [
+static mut DEFS: [ffi::PyMethodDef; 7] = [
     method_def!(c"codetracer_py_start", cb_start),
     method_def!(c"codetracer_py_resume", cb_resume),
+    method_def!(c"codetracer_py_throw", cb_throw),
     method_def!(c"codetracer_line", cb_line),
     method_def!(c"codetracer_py_return", cb_return),
     method_def!(c"codetracer_py_yield", cb_yield),
@@ -169,7 +179,7 @@ static mut DEFS: [ffi::PyMethodDef; 6] = [
 
 /// (event bit, index into DEFS).
 const BINDINGS: [(u32, usize); 7] =
-    [(PY_START, 0), (PY_RESUME, 1), (PY_THROW, 1), (LINE, 2), (PY_RETURN, 3), (PY_YIELD, 4), (PY_UNWIND, 5)];
+    [(PY_START, 0), (PY_RESUME, 1), (PY_THROW, 2), (LINE, 3), (PY_RETURN, 4), (PY_YIELD, 5), (PY_UNWIND, 6)];
 
 /// The tool id to use: `CODETRACER_TOOL_ID` (3 or 4) or 3.
 pub fn tool_id_from_env() -> RecorderResult<u8> {

@@ -27,6 +27,9 @@ unsafe impl<T> Sync for GilCell<T> {}
 
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
 static PANICS: AtomicU64 = AtomicU64::new(0);
+/// In a child of `os.fork()`: the trace folder of the parent's recording,
+/// which the child left to its parent (its own `stop()` then ends quietly).
+static FORKED_FROM: GilCell<Option<PathBuf>> = GilCell(UnsafeCell::new(None));
 
 struct Session {
     recorder: Option<Recorder>,
@@ -39,6 +42,58 @@ struct Session {
     failure: Option<RecorderError>,
     detaches: u64,
     started: Instant,
+}
+
+/// `os._exit` as the program had it, while ours stands in for it.
+static REAL_OS_EXIT: GilCell<Option<(Py<PyAny>, Py<PyAny>)>> = GilCell(UnsafeCell::new(None));
+
+/// Puts `wrapper` in place of `os._exit` for the recording: `os._exit` ends
+/// the process without unwinding or atexit, so the recording is stopped
+/// (the trace written whole) first, by [`before_os_exit`].
+fn hook_os_exit(py: Python<'_>, wrapper: Bound<'_, PyAny>) {
+    let Ok(os) = py.import("os") else { return };
+    let Ok(real) = os.getattr("_exit") else { return };
+    if os.setattr("_exit", &wrapper).is_ok() {
+        // SAFETY: GIL held.
+        unsafe { *REAL_OS_EXIT.0.get() = Some((real.unbind(), wrapper.unbind())) };
+    }
+}
+
+/// Gives `os._exit` back (unless the program replaced our stand-in itself).
+fn unhook_os_exit(py: Python<'_>) {
+    // SAFETY: GIL held.
+    let Some((real, wrapper)) = (unsafe { (*REAL_OS_EXIT.0.get()).take() }) else { return };
+    if let Ok(os) = py.import("os") {
+        if os.getattr("_exit").is_ok_and(|cur| cur.is(&wrapper)) {
+            let _ = os.setattr("_exit", real);
+        }
+    }
+}
+
+/// The `os._exit` our stand-in calls: the program's own.
+pub fn real_os_exit(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: GIL held.
+    match unsafe { &*REAL_OS_EXIT.0.get() } {
+        Some((real, _)) => Ok(real.bind(py).clone()),
+        None => py.import("posix").or_else(|_| py.import("nt"))?.getattr("_exit"),
+    }
+}
+
+/// Called by the `os._exit` stand-in with the status it was given: stops the
+/// recording (the trace is written with that exit status) before the
+/// process ends. Failures are logged: the program's exit goes on.
+pub fn before_os_exit(py: Python<'_>, status: i64) {
+    if session_mut().as_ref().is_none_or(|s| s.busy) {
+        return;
+    }
+    match stop(py, Some(status)) {
+        Ok(report) => {
+            if let Some(e) = report.error {
+                logging::log_error(log::Level::Error, &e);
+            }
+        }
+        Err(e) => logging::log_error(log::Level::Error, &e),
+    }
 }
 
 fn session_mut() -> &'static mut Option<Box<Session>> {
@@ -195,10 +250,12 @@ fn builtins(py: Python<'_>) -> RecorderResult<Builtins> {
     }
 }
 
-pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
+pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> RecorderResult<PathBuf> {
     if session_mut().is_some() {
         return Err(usage!(ErrorCode::AlreadyTracing, "a recording is already active in this process"));
     }
+    // SAFETY: GIL held (pyfunction). A child recording on its own.
+    unsafe { *FORKED_FROM.0.get() = None };
     logging::configure(o.policy.log_level, o.policy.log_file.as_deref())?;
     let info = preflight::python_info(py)?;
     preflight::check_python(py, &info)?;
@@ -291,6 +348,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
     if let Some(s) = session_mut().as_mut() {
         s.attached = true;
     }
+    hook_os_exit(py, os_exit);
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
 }
@@ -302,6 +360,56 @@ pub struct StopReport {
     pub partial: bool,
     pub error: Option<RecorderError>,
     pub stats: Option<Value>,
+    /// The exception a signal handler raised while the trace was being
+    /// written (Ctrl-C: KeyboardInterrupt): the conversion stopped, no trace
+    /// was moved into place, the staging folder keeps the stream.
+    pub interrupted: Option<PyErr>,
+}
+
+/// Progress of a long finish on stderr, when stderr is a terminal.
+struct FinishProgress {
+    tty: bool,
+    started: Instant,
+    last: Option<Instant>,
+}
+
+impl FinishProgress {
+    /// Shown only for finishes longer than this.
+    const AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+    fn new() -> Self {
+        // SAFETY: isatty has no preconditions.
+        let tty = unsafe { libc::isatty(2) } == 1;
+        Self { tty, started: Instant::now(), last: None }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        let now = Instant::now();
+        if !self.tty || now.duration_since(self.started) < Self::AFTER || self.last.is_some_and(|l| now.duration_since(l) < Self::EVERY) {
+            return;
+        }
+        self.last = Some(now);
+        let pct = if total == 0 { 100 } else { (done.min(total) * 100 / total) as u32 };
+        Self::write(&format!(
+            "\rcodetracer-python-recorder: writing the trace: {pct:3}% of {:.1} MB recorded (Ctrl-C stops, keeping the recording to recover)",
+            total as f64 / 1e6
+        ));
+    }
+
+    fn end(&self, outcome: &str) {
+        if self.last.is_some() {
+            Self::write(&format!("\rcodetracer-python-recorder: writing the trace: {outcome}\x1b[K\n"));
+        }
+    }
+
+    fn write(text: &str) {
+        use std::io::Write;
+        let stderr = std::io::stderr();
+        let mut h = stderr.lock();
+        let _ = h.write_all(text.as_bytes());
+        let _ = h.flush();
+    }
 }
 
 fn metrics_json(m: &Metrics, detaches: u64) -> Value {
@@ -318,9 +426,16 @@ fn metrics_json(m: &Metrics, detaches: u64) -> Value {
 pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopReport> {
     ensure_not_in_callback("stop()")?;
     let Some(mut s) = session_mut().take() else {
+        // SAFETY: GIL held (pyfunction).
+        if let Some(dir) = unsafe { (*FORKED_FROM.0.get()).take() } {
+            // A forked child stopping the recording it inherited: the
+            // parent writes the trace; the child ends as plain python would.
+            return Ok(StopReport { trace_dir: dir, complete: false, partial: false, error: None, stats: None, interrupted: None });
+        }
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
     let still_ours = monitoring::uninstall(py, s.tool);
+    unhook_os_exit(py);
     if !still_ours && s.attached && s.failure.is_none() {
         s.failure = Some(target!(
             ErrorCode::TargetMonitoringChanged,
@@ -372,12 +487,21 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     timings.insert("drain_seconds".into(), json!(drain_seconds));
     timings.insert("recording_seconds".into(), json!(s.started.elapsed().as_secs_f64()));
 
-    let mut report = StopReport { trace_dir: s.trace_dir.dir.clone(), complete: false, partial: false, error: None, stats: None };
+    let mut report =
+        StopReport { trace_dir: s.trace_dir.dir.clone(), complete: false, partial: false, error: None, stats: None, interrupted: None };
     match s.failure.take() {
-        None => match s.trace_dir.finish(meta.clone(), None, timings.clone()) {
-            Ok(stats) => {
+        None => match finish_interruptibly(py, &s.trace_dir, meta.clone(), timings.clone()) {
+            Ok(Ok(stats)) => {
                 report.complete = true;
                 report.stats = Some(json!({"events": stats.events, "steps": stats.steps, "calls": stats.calls}));
+            }
+            Ok(Err(interrupt)) => {
+                log::warn!(
+                    "interrupted while writing the trace: no trace was written; the recording stays in {} (`codetracer-python-recorder recover {}` converts it)",
+                    s.trace_dir.staging.display(),
+                    s.trace_dir.dir.display()
+                );
+                report.interrupted = Some(interrupt);
             }
             Err(e) => {
                 logging::log_error(log::Level::Error, &e);
@@ -398,6 +522,42 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         report.error = Some(e);
     }
     Ok(report)
+}
+
+/// Converts the recording, checking for signals (Ctrl-C) as it goes and
+/// showing progress on a terminal. `Ok(Err(exception))`: a signal handler
+/// raised, the conversion stopped and the staging folder is left whole.
+fn finish_interruptibly(
+    py: Python<'_>,
+    dir: &TraceDir,
+    meta: Map<String, Value>,
+    timings: Map<String, Value>,
+) -> RecorderResult<Result<trace_writer::ConvertStats, PyErr>> {
+    let mut progress = FinishProgress::new();
+    let mut interrupt: Option<PyErr> = None;
+    let result = dir.finish_with_progress(meta, None, timings, &mut |done, total| {
+        if let Err(e) = py.check_signals() {
+            interrupt = Some(e);
+            return false;
+        }
+        progress.show(done, total);
+        true
+    });
+    match (result, interrupt) {
+        (Ok(Some(stats)), _) => {
+            progress.end("done");
+            Ok(Ok(stats))
+        }
+        (Ok(None), Some(e)) => {
+            progress.end("interrupted");
+            Ok(Err(e))
+        }
+        (Ok(None), None) => Err(bug!(ErrorCode::Internal, "the trace conversion stopped without a reason")),
+        (Err(e), _) => {
+            progress.end("failed");
+            Err(e)
+        }
+    }
 }
 
 fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, Value>, e: &RecorderError, report: &mut StopReport) {
@@ -421,6 +581,9 @@ fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, V
 pub fn after_fork_in_child(py: Python<'_>) {
     if let Some(mut s) = session_mut().take() {
         monitoring::uninstall(py, s.tool);
+        unhook_os_exit(py);
+        // SAFETY: GIL held (at-fork hook).
+        unsafe { *FORKED_FROM.0.get() = Some(s.trace_dir.dir.clone()) };
         if let Some(r) = s.recorder.take() {
             // Dropping the writer closes the child's copy of the file
             // descriptor and discards the buffer copy, writing nothing.

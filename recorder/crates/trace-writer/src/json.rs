@@ -99,8 +99,40 @@ struct FunctionInfo {
     calls: u64,
 }
 
+/// A writer that counts what it wrote: `trace_json_bytes` is the size of
+/// trace.json by construction, not by a separate tally of each piece.
+struct Counted<W: Write> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Told how far a conversion got (stream bytes read, stream size); answers
+/// whether to go on. A conversion told to stop leaves no trace.json.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64) -> bool;
+
+/// Records converted between two calls of the progress hook.
+const PROGRESS_EVERY: u32 = 1 << 14;
+
 struct Converter<W: Write> {
-    out: W,
+    out: Counted<W>,
     line: Vec<u8>,
     first: bool,
     frames: Vec<Frame>,
@@ -117,7 +149,6 @@ impl<W: Write> Converter<W> {
         self.out.write_all(if self.first { b"[\n" } else { b",\n" })?;
         self.first = false;
         self.out.write_all(&self.line)?;
-        self.stats.trace_json_bytes += self.line.len() as u64 + 2;
         self.stats.events += 1;
         self.line.clear();
         Ok(())
@@ -136,7 +167,6 @@ impl<W: Write> Converter<W> {
             self.out.write_all(b",\"value\":")?;
             self.out.write_all(&var.json)?;
             self.out.write_all(b"}}")?;
-            self.stats.trace_json_bytes += 40 + var.json.len() as u64;
             n += 1;
         }
         self.stats.events += n;
@@ -443,6 +473,12 @@ impl<W: Write> Converter<W> {
     /// return None, `<toplevel>` returns the exit status (None if unknown).
     fn close(&mut self) -> std::io::Result<()> {
         self.flush_snapshot()?;
+        if self.stats.steps == 0 && !self.frames.is_empty() {
+            // A trace without a single step crashes readers (the replay
+            // backend's first `scopes` request): show the program's entry.
+            let (path_id, line) = self.functions.first().map_or((0, 1), |f| (f.path_id, f.line));
+            self.write_step(path_id, line)?;
+        }
         while self.frames.len() > 1 {
             self.write_return(b"{\"kind\":\"None\",\"type_id\":0}")?;
             self.pop_frame();
@@ -462,8 +498,9 @@ impl<W: Write> Converter<W> {
             self.pop_frame();
         }
         self.out.write_all(if self.first { b"[\n]\n" } else { b"\n]\n" })?;
-        self.stats.trace_json_bytes += 3;
-        self.out.flush()
+        self.out.flush()?;
+        self.stats.trace_json_bytes = self.out.written;
+        Ok(())
     }
 }
 
@@ -489,17 +526,38 @@ impl From<std::io::Error> for ConvError {
 /// A truncated stream (a recording that died) converts up to its last whole
 /// record and is reported in the stats; a corrupt one is an error.
 pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> RecorderResult<ConvertStats> {
-    convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK)
+    convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, &mut |_, _| true)
+        .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to")))
+}
+
+/// [`convert`] telling `progress` how far it got, now and then; `Ok(None)`
+/// when `progress` answered stop (trace.json is then removed).
+pub fn convert_with_progress(events: &Path, trace_json: &Path, trace_paths: &Path, progress: Progress<'_>) -> RecorderResult<Option<ConvertStats>> {
+    let r = convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, progress);
+    if !matches!(r, Ok(Some(_))) {
+        let _ = std::fs::remove_file(trace_json);
+    }
+    r
 }
 
 /// [`convert`] reading the stream `chunk` bytes at a time (records straddle
 /// chunks: a record cut by the chunk's end is read again whole).
-fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk: usize) -> RecorderResult<ConvertStats> {
+fn convert_in_chunks(
+    events: &Path,
+    trace_json: &Path,
+    trace_paths: &Path,
+    chunk: usize,
+    progress: Progress<'_>,
+) -> RecorderResult<Option<ConvertStats>> {
     let mut input = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+    let total = input.metadata().map(|m| m.len()).unwrap_or(0);
+    // Stream bytes before `buf` (for progress).
+    let mut consumed: u64 = 0;
+    let mut since_progress = 0u32;
     let out_file = File::create(trace_json).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, trace_json))?;
     let io_err = |e: std::io::Error| RecorderError::from_io(ErrorCode::Io, e, trace_json);
     let mut conv = Converter {
-        out: BufWriter::with_capacity(4 << 20, out_file),
+        out: Counted { inner: BufWriter::with_capacity(4 << 20, out_file), written: 0 },
         line: Vec::with_capacity(256),
         first: true,
         frames: Vec::new(),
@@ -541,6 +599,7 @@ fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk
         r.set_pos(start);
         loop {
             if r.at_end() {
+                consumed += buf.len() as u64;
                 buf.clear();
                 if eof {
                     break 'outer;
@@ -548,6 +607,13 @@ fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk
                 continue 'outer;
             }
             let at = r.pos();
+            since_progress += 1;
+            if since_progress >= PROGRESS_EVERY {
+                since_progress = 0;
+                if !progress(consumed + at as u64, total) {
+                    return Ok(None);
+                }
+            }
             match conv.record(&mut r) {
                 Ok(()) => {}
                 Err(ConvError::End) => break 'outer,
@@ -558,6 +624,7 @@ fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk
                         conv.stats.truncated = true;
                         break 'outer;
                     }
+                    consumed += at as u64;
                     buf.drain(..at);
                     continue 'outer;
                 }
@@ -594,7 +661,7 @@ fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk
     }
     paths_json.extend_from_slice(b"]\n");
     std::fs::write(trace_paths, &paths_json).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, trace_paths))?;
-    Ok(conv.stats)
+    Ok(Some(conv.stats))
 }
 
 fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -671,8 +738,9 @@ mod tests {
         let whole = std::fs::read_to_string(&json)?;
         assert!(whole.contains("\"f\":\"2.5\"") && whole.contains("\"f\":\"7.0\""), "{whole}");
         for chunk in 1..48 {
-            let stats = convert_in_chunks(&events, &json, &paths, chunk)?;
+            let stats = convert_in_chunks(&events, &json, &paths, chunk, &mut |_, _| true)?.ok_or("stopped")?;
             assert!(stats.ended && !stats.truncated);
+            assert_eq!(stats.trace_json_bytes, std::fs::metadata(&json)?.len(), "chunk {chunk}");
             assert_eq!(std::fs::read_to_string(&json)?, whole, "chunk {chunk}");
         }
         std::fs::remove_dir_all(&dir)?;

@@ -17,7 +17,7 @@ use std::time::Instant;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::json::{convert, ConvertStats};
+use crate::json::{convert_with_progress, ConvertStats, Progress};
 
 pub const STAGING_DIR: &str = ".codetracer-partial";
 pub const EVENTS_FILE: &str = "events.bin";
@@ -78,17 +78,42 @@ impl TraceDir {
 
     /// Converts the staged stream and moves the trace into place.
     /// `partial`: `Some(reason)` marks the trace as partial.
-    pub fn finish(
+    pub fn finish(&self, meta: Map<String, Value>, partial: Option<ErrorCode>, timings: Map<String, Value>) -> RecorderResult<ConvertStats> {
+        self.finish_with_progress(meta, partial, timings, &mut |_, _| true)?
+            .ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))
+    }
+
+    /// [`TraceDir::finish`] telling `progress` how far the conversion got;
+    /// `Ok(None)` when `progress` answered stop: nothing is moved into place
+    /// and the staging folder keeps the stream, so [`recover`] can still
+    /// convert it.
+    pub fn finish_with_progress(
         &self,
         mut meta: Map<String, Value>,
         partial: Option<ErrorCode>,
         mut timings: Map<String, Value>,
-    ) -> RecorderResult<ConvertStats> {
+        progress: Progress<'_>,
+    ) -> RecorderResult<Option<ConvertStats>> {
         let started = Instant::now();
         let trace_json = self.staging.join(TRACE_JSON);
         let trace_paths = self.staging.join(TRACE_PATHS);
         let stream_bytes = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
-        let stats = convert(&self.events_path(), &trace_json, &trace_paths)?;
+        let Some(stats) = convert_with_progress(&self.events_path(), &trace_json, &trace_paths, progress)? else {
+            let _ = fs::remove_file(&trace_paths);
+            return Ok(None);
+        };
+        if stats.calls == 0 {
+            // Not even the program's entry reached the stream (the process
+            // ended before the recorder's first write): a trace without a
+            // call would crash a reader, so none is written.
+            let _ = fs::remove_file(&trace_json);
+            let _ = fs::remove_file(&trace_paths);
+            return Err(target!(
+                ErrorCode::NothingTraced,
+                "the event stream holds no recorded event (the process ended before the recorder wrote anything); no trace was written"
+            )
+            .with_context("path", self.events_path().display()));
+        }
         let convert_seconds = started.elapsed().as_secs_f64();
 
         let partial = match partial {
@@ -125,7 +150,7 @@ impl TraceDir {
             fs::rename(self.staging.join(name), &dest).map_err(io(ErrorCode::Io, &dest))?;
         }
         fs::remove_dir_all(&self.staging).map_err(io(ErrorCode::Io, &self.staging))?;
-        Ok(stats)
+        Ok(Some(stats))
     }
 
     /// Removes everything this recording wrote (a failed recording without
