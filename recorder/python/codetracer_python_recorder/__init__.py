@@ -14,10 +14,14 @@ The trace folder holds ``trace.json``, ``trace_metadata.json`` and
 ``trace_paths.json`` (CodeTracer's db-backend format). The recorder never
 writes to stdout; its diagnostics go to stderr or ``--log-file``.
 """
-from __future__ import annotations
-
-import os
 import sys
+
+#: The modules loaded before this package (its first statement runs here, no
+#: ``from __future__`` import before it): what the recorded program must find
+#: in ``sys.modules`` (see :func:`.session.hide_recorder_modules`).
+STARTUP_MODULES: tuple[str, ...] = tuple(sys.modules)
+
+import os  # noqa: E402
 
 from .errors import (
     EXIT_ENVIRONMENT,
@@ -55,6 +59,22 @@ if sys.implementation.name != "cpython":
     ))
 
 from . import _native  # noqa: E402
+
+# The command line hides this package from the program it records; a program
+# importing it again gets a fresh package, which shares the first one's
+# exception classes, so `except RecorderError` catches what the recorder
+# raises whichever import named it.
+from . import errors as _errors  # noqa: E402
+
+_first_errors = _native._errors_module()
+if _first_errors is not _errors:
+    for _name in ("RecorderError", "UsageError", "EnvironmentError", "TargetError", "InternalError"):
+        setattr(_errors, _name, getattr(_first_errors, _name))
+    RecorderError = _first_errors.RecorderError
+    UsageError = _first_errors.UsageError
+    EnvironmentError = _first_errors.EnvironmentError  # noqa: A001
+    TargetError = _first_errors.TargetError
+    InternalError = _first_errors.InternalError
 from .session import flush, is_tracing, set_metrics_exporter, start, stop, trace  # noqa: E402
 
 # A forked child must not write into its parent's recording.

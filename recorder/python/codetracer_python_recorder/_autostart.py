@@ -2,7 +2,8 @@
 interpreter run into DIR and finalises the trace at interpreter exit.
 
 Imported by the ``codetracer_python_recorder_autostart.pth`` file the wheel
-installs, only when the variable is set (the .pth costs nothing otherwise).
+installs, only when the variable is set (the .pth costs nothing otherwise),
+which then calls :func:`hide`.
 """
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ def _autostart() -> None:
             sys.stderr.write(f"codetracer-python-recorder: error: {exc}\n")
 
     atexit.register(_finish)
+
+
+def hide() -> None:
+    """Called by the .pth file once this module's import is complete: the
+    program finds the modules it would find without the recorder."""
+    from . import STARTUP_MODULES
+    from .session import hide_recorder_modules, program_modules
+
+    hide_recorder_modules(program_modules(STARTUP_MODULES, as_module=True))
 
 
 _autostart()

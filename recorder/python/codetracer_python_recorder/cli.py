@@ -273,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The script's world, as `python script.py` / `python -m module` sets it up.
     main_mod = types.ModuleType("__main__")
     code = None
+    spec_imports: set[str] = set()
     if o.module is None:
         assert o.script is not None
         script = o.script
@@ -299,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.argv = ["-m", *o.script_args]
         sys.path[0] = os.getcwd()
+        before_spec = set(sys.modules)
         try:
             spec = find_spec(o.module)
             if spec is not None and spec.submodule_search_locations is not None:
@@ -306,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - runpy reports it below, as python -m does
             spec = None
         program = spec.origin if spec is not None and spec.origin else o.module
+        # The module's packages (and what they imported), as `python -m` has them.
+        spec_imports = set(sys.modules) - before_spec
 
     started = False
     try:
@@ -328,6 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status: int = 0
     pending: BaseException | None = None
     hot_failure: RecorderError | None = None
+    from . import STARTUP_MODULES
+    from .session import hide_recorder_modules, program_modules
+
+    hide_recorder_modules(program_modules(STARTUP_MODULES, as_module=code is None) | spec_imports)
     try:
         if code is not None:
             sys.modules["__main__"] = main_mod

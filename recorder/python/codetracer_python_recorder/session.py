@@ -25,6 +25,51 @@ __all__ = ["start", "stop", "trace", "is_tracing", "flush", "set_metrics_exporte
 #: Files of the recorder itself are never recorded.
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
+#: What ``python -m`` imports to run a module (runpy and its imports on 3.12
+#: and 3.13): under ``python -m codetracer_python_recorder script.py`` they
+#: are the recorder's, not the script's (``python script.py`` has none).
+_RUN_MODULE_IMPORTS = frozenset({
+    "runpy", "importlib", "importlib._bootstrap", "importlib._bootstrap_external", "importlib._abc",
+    "importlib.machinery", "importlib.util", "types", "warnings", "pkgutil",
+})
+
+
+def program_modules(startup: tuple[str, ...], *, as_module: bool) -> set[str]:
+    """The names in ``sys.modules`` a plain run of the program starts with:
+    ``startup`` (the modules loaded before the recorder's package) without the
+    package, and without what ``python -m`` loaded to run it unless the
+    program itself runs as ``-m module``. That is the contiguous stretch of
+    ``runpy``'s imports around ``runpy`` in load order (a ``.pth`` file's
+    earlier import of one of them stays)."""
+    pkg = __name__.rpartition(".")[0]
+    names = [n for n in startup if n != pkg and not n.startswith(pkg + ".")]
+    if not as_module and "runpy" in names:
+        lo = hi = names.index("runpy")
+        while lo > 0 and names[lo - 1] in _RUN_MODULE_IMPORTS:
+            lo -= 1
+        while hi + 1 < len(names) and names[hi + 1] in _RUN_MODULE_IMPORTS:
+            hi += 1
+        del names[lo:hi + 1]
+    return set(names)
+
+
+def hide_recorder_modules(keep: set[str]) -> None:
+    """Removes from ``sys.modules`` every module but ``keep`` and
+    ``__main__`` — the recorder's own and what it imported — so the program
+    sees the modules plain python would give it (and imports the others
+    afresh, as it would). The recorder keeps its references."""
+    for name in list(sys.modules):
+        if name in keep or name == "__main__":
+            continue
+        mod = sys.modules.pop(name)
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent) if parent in keep else None
+        if holder is not None and getattr(holder, child, None) is mod:
+            try:
+                delattr(holder, child)
+            except AttributeError:
+                pass
+
 
 def start(
     trace_dir: str | os.PathLike[str],

@@ -45,11 +45,17 @@ pub fn to_pyerr(py: Python<'_>, err: &RecorderError) -> PyErr {
     }
 }
 
-fn build_exception(py: Python<'_>, err: &RecorderError) -> PyResult<PyErr> {
-    let module = ERRORS_MODULE.get_or_try_init(py, || -> PyResult<Py<PyModule>> {
+/// The errors module whose classes the recorder raises: the first one
+/// imported, found at the extension's first import (the command line hides
+/// the package from the program it records, which may import it afresh).
+pub fn errors_module(py: Python<'_>) -> PyResult<&Py<PyModule>> {
+    ERRORS_MODULE.get_or_try_init(py, || -> PyResult<Py<PyModule>> {
         Ok(py.import("codetracer_python_recorder.errors")?.unbind())
-    })?;
-    let module = module.bind(py);
+    })
+}
+
+fn build_exception(py: Python<'_>, err: &RecorderError) -> PyResult<PyErr> {
+    let module = errors_module(py)?.bind(py);
     let class_name = match err.kind() {
         ErrorKind::Usage => "UsageError",
         ErrorKind::Environment => "EnvironmentError",

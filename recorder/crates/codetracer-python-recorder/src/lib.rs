@@ -171,6 +171,12 @@ fn set_metrics_exporter(py: Python<'_>, exporter: Option<Py<PyAny>>) {
     metrics::set_exporter(py, exporter);
 }
 
+/// The errors module whose exception classes the recorder raises.
+#[pyfunction]
+fn _errors_module(py: Python<'_>) -> PyResult<Py<PyModule>> {
+    ffi::errors_module(py).map(|m| m.clone_ref(py))
+}
+
 /// Called in the child after `os.fork()` (registered by the Python façade).
 #[pyfunction]
 fn _after_fork_in_child(py: Python<'_>) {
@@ -247,5 +253,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_message, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(error_json, m)?)?;
+    m.add_function(wrap_pyfunction!(_errors_module, m)?)?;
+    ffi::errors_module(m.py())?;
     Ok(())
 }

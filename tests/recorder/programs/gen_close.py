@@ -1,0 +1,23 @@
+"""Generators whose code is never recorded (<frozen os>, <string>), closed
+or thrown into while partly consumed."""
+import os
+
+g = os.walk(".")
+next(g)
+g.close()
+for _ in os.walk("."):
+    break
+
+ns = {}
+exec("def gen():\n    try:\n        yield 1\n        yield 2\n    except KeyError:\n        yield 'caught'\n", ns)
+h = ns["gen"]()
+next(h)
+print(h.throw(KeyError("k")))
+h.close()
+k = ns["gen"]()
+next(k)
+try:
+    k.throw(ValueError("v"))
+except ValueError as exc:
+    print("raised", exc)
+print("ok")

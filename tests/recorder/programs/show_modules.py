@@ -1,0 +1,5 @@
+import sys
+
+print(len(sys.modules))
+for name in sorted(sys.modules):
+    print(name)
