@@ -247,8 +247,13 @@ impl<W: Write> Converter<W> {
     /// One record; `Err(Truncated)` leaves the reader where the record began.
     fn record(&mut self, r: &mut StreamReader<'_>) -> Result<(), ConvError> {
         let t = r.u8()?;
-        // Records that change values before the step's snapshot is written.
-        if !matches!(t, tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH) {
+        // Records that change values before the step's snapshot is written,
+        // and interning records (a name or type first used by those values:
+        // written before the snapshot, which then still belongs to the step).
+        if !matches!(
+            t,
+            tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH | tag::VARNAME | tag::TYPE | tag::PATH | tag::FUNCTION
+        ) {
             self.flush_snapshot()?;
         }
         match t {
@@ -337,10 +342,9 @@ impl<W: Write> Converter<W> {
                 };
                 func.calls += 1;
                 let (path_id, line) = (func.path_id, func.line);
-                // The argument values, a Step at the function's first line, then the Call.
-                for var in &vars {
-                    self.write_value(var.id, &var.json)?;
-                }
+                // A Step at the function's first line, then the Call, whose
+                // `args` give that step its arguments. (Argument Values before
+                // the Step would belong to the caller's step in a replay.)
                 if function_id != 0 {
                     self.write_step(path_id, line)?;
                 }
@@ -426,16 +430,6 @@ impl<W: Write> Converter<W> {
         self.line.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
         self.line.extend_from_slice(b"}}");
         self.stats.steps += 1;
-        self.emit()
-    }
-
-    fn write_value(&mut self, var: u32, json: &[u8]) -> std::io::Result<()> {
-        self.line.extend_from_slice(b"{\"Value\":{\"variable_id\":");
-        self.line.extend_from_slice(itoa::Buffer::new().format(var).as_bytes());
-        self.line.extend_from_slice(b",\"value\":");
-        self.line.extend_from_slice(json);
-        self.line.extend_from_slice(b"}}");
-        self.stats.values += 1;
         self.emit()
     }
 
