@@ -16,6 +16,8 @@ use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAG
 use crate::value::{self, vtag};
 
 const READ_CHUNK: usize = 8 << 20;
+/// EventLogKind Error: never joined with another event.
+const EVENT_ERROR: u8 = 11;
 const TOP_FUNCTIONS: usize = 20;
 
 /// Appends `s` as a JSON string literal (invalid UTF-8 is replaced).
@@ -110,6 +112,10 @@ struct Converter<W: Write> {
     spare: Vec<Vec<u8>>,
     /// By object id (`OBJ` records).
     objs: Vec<Obj>,
+    /// An output event not yet written: the writes that follow it on the
+    /// same step to the same stream join it (`print` writes its text and
+    /// its newline separately).
+    event: Option<(u8, Vec<u8>, Vec<u8>)>,
 }
 
 impl<W: Write> Converter<W> {
@@ -121,6 +127,19 @@ impl<W: Write> Converter<W> {
         self.stats.events += 1;
         self.line.clear();
         Ok(())
+    }
+
+    fn flush_event(&mut self) -> std::io::Result<()> {
+        let Some((kind, metadata, content)) = self.event.take() else { return Ok(()) };
+        self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
+        self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
+        self.line.extend_from_slice(b",\"metadata\":");
+        write_json_str(&metadata, &mut self.line);
+        self.line.extend_from_slice(b",\"content\":");
+        write_json_str(&content, &mut self.line);
+        self.line.extend_from_slice(b"}}");
+        self.stats.io_events += 1;
+        self.emit()
     }
 
     fn flush_snapshot(&mut self) -> std::io::Result<()> {
@@ -255,6 +274,9 @@ impl<W: Write> Converter<W> {
             tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH | tag::VARNAME | tag::TYPE | tag::PATH | tag::FUNCTION
         ) {
             self.flush_snapshot()?;
+        }
+        if t != tag::EVENT {
+            self.flush_event()?;
         }
         match t {
             tag::PATH => {
@@ -402,15 +424,13 @@ impl<W: Write> Converter<W> {
                 let kind = r.u8()?;
                 let metadata = r.str()?;
                 let content = r.str()?;
-                self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
-                self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
-                self.line.extend_from_slice(b",\"metadata\":");
-                write_json_str(metadata, &mut self.line);
-                self.line.extend_from_slice(b",\"content\":");
-                write_json_str(content, &mut self.line);
-                self.line.extend_from_slice(b"}}");
-                self.stats.io_events += 1;
-                self.emit()?;
+                match &mut self.event {
+                    Some((k, m, c)) if *k == kind && m[..] == *metadata && kind != EVENT_ERROR => c.extend_from_slice(content),
+                    _ => {
+                        self.flush_event()?;
+                        self.event = Some((kind, metadata.to_vec(), content.to_vec()));
+                    }
+                }
             }
             tag::END => {
                 let status = unzigzag(r.varint()?);
@@ -437,6 +457,7 @@ impl<W: Write> Converter<W> {
     /// return None, `<toplevel>` returns the exit status (None if unknown).
     fn close(&mut self) -> std::io::Result<()> {
         self.flush_snapshot()?;
+        self.flush_event()?;
         while self.frames.len() > 1 {
             self.write_return(b"{\"kind\":\"None\",\"type_id\":0}")?;
             self.pop_frame();
@@ -502,6 +523,7 @@ fn convert_in_chunks(events: &Path, trace_json: &Path, trace_paths: &Path, chunk
         stats: ConvertStats::default(),
         spare: Vec::new(),
         objs: Vec::new(),
+        event: None,
     };
 
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
