@@ -411,6 +411,10 @@ pub enum Identity {
     Mutable,
 }
 
+/// How many field names the encoder remembers (and holds) as hidden or not;
+/// past this, a name is judged again at each encoding.
+const HIDDEN_NAMES_KEPT: usize = 8192;
+
 /// The encoder: one per recording, reused for every value.
 pub struct Encoder {
     pub bounds: Bounds,
@@ -441,6 +445,12 @@ pub struct Encoder {
     checks: Vec<u64>,
     checks_ok: bool,
     writing_checks: bool,
+    /// The trace filter, when it may hide fields (attributes, dict keys).
+    fields: Option<std::rc::Rc<crate::scope::Filter>>,
+    /// Field names and dict keys already judged, hidden or not (held).
+    hidden_names: FxHashMap<usize, bool>,
+    /// Fields written as `<redacted>`.
+    pub redacted: u64,
 }
 
 /// What comparing a value with its trail found.
@@ -653,8 +663,11 @@ fn take(tr: &[u64], it: &mut usize) -> u64 {
 impl Encoder {
     /// `direct`: the interpreter's object layouts are known (3.12, 3.13), so
     /// ints, lists and tuples are read in place.
-    pub fn new(bounds: Bounds, versions: DictVersions, direct: bool) -> Self {
+    pub fn new(bounds: Bounds, versions: DictVersions, direct: bool, fields: Option<std::rc::Rc<crate::scope::Filter>>) -> Self {
         Self {
+            fields,
+            hidden_names: FxHashMap::default(),
+            redacted: 0,
             direct,
             versions,
             opened: 0,
@@ -690,6 +703,44 @@ impl Encoder {
         }
         std::mem::swap(&mut self.trail, trail);
         true
+    }
+
+    /// The Raw type named by `obj`'s class (what a redacted value shows).
+    pub fn raw_type_of(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject) -> u32 {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        t.class(defs, tp).raw_type
+    }
+
+    /// Whether the field named `name` (an attribute name or a dict key) is
+    /// hidden by the trace filter. Names that are not exact strs never are.
+    fn hidden(&mut self, name: *mut ffi::PyObject) -> bool {
+        let Some(filter) = &self.fields else { return false };
+        // SAFETY: GIL held; `name` is live.
+        if unsafe { ffi::PyUnicode_CheckExact(name) } == 0 {
+            return false;
+        }
+        if let Some(h) = self.hidden_names.get(&(name as usize)) {
+            return *h;
+        }
+        let h = filter.attr_action(&str_lossy(name)) != crate::scope::ValueAction::Allow;
+        if self.hidden_names.len() < HIDDEN_NAMES_KEPT {
+            // SAFETY: GIL held; the cache holds the name so its address stays its own.
+            unsafe { crate::rc::incref(name) };
+            self.hidden_names.insert(name as usize, h);
+        }
+        h
+    }
+
+    /// Writes `<redacted>` for the field value `val` (typed by its class).
+    /// Such a value is re-encoded at every comparison: its trail would
+    /// have to vouch for a value it does not show.
+    fn redacted_field(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, val: *mut ffi::PyObject, out: &mut Vec<u8>) {
+        self.untrailable();
+        self.redacted += 1;
+        self.budget = self.budget.saturating_sub(1);
+        let type_id = self.raw_type_of(t, defs, val);
+        v::put_raw(out, type_id, b"<redacted>");
     }
 
     /// Holds `obj` in the trail being built if it is an exact float or int
@@ -1816,7 +1867,11 @@ impl Encoder {
             while k < shown && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) != 0 {
                 v::put_container_head(out, vtag::TUPLE, types::TUPLE, 2);
                 self.value(t, defs, key, out, depth + 1);
-                self.value(t, defs, val, out, depth + 1);
+                if self.fields.is_some() && self.hidden(key) {
+                    self.redacted_field(t, defs, val, out);
+                } else {
+                    self.value(t, defs, val, out, depth + 1);
+                }
                 k += 1;
             }
             while k < shown {
@@ -1901,7 +1956,11 @@ impl Encoder {
             self.active.push(obj);
             for k in 0..n {
                 let val = self.vals[base + k];
-                self.value(t, defs, val, out, depth + 1);
+                if self.fields.is_some() && self.hidden(self.names[base + k]) {
+                    self.redacted_field(t, defs, val, out);
+                } else {
+                    self.value(t, defs, val, out, depth + 1);
+                }
             }
             self.active.pop();
             self.version_end(mark);

@@ -16,6 +16,8 @@ use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAG
 use crate::value::{self, vtag};
 
 const READ_CHUNK: usize = 8 << 20;
+/// EventLogKind Error: never joined with another event.
+const EVENT_ERROR: u8 = 11;
 const TOP_FUNCTIONS: usize = 20;
 
 /// Appends `s` as a JSON string literal (invalid UTF-8 is replaced).
@@ -142,6 +144,10 @@ struct Converter<W: Write> {
     spare: Vec<Vec<u8>>,
     /// By object id (`OBJ` records).
     objs: Vec<Obj>,
+    /// An output event not yet written: the writes that follow it on the
+    /// same step to the same stream join it (`print` writes its text and
+    /// its newline separately).
+    event: Option<(u8, Vec<u8>, Vec<u8>)>,
 }
 
 impl<W: Write> Converter<W> {
@@ -152,6 +158,19 @@ impl<W: Write> Converter<W> {
         self.stats.events += 1;
         self.line.clear();
         Ok(())
+    }
+
+    fn flush_event(&mut self) -> std::io::Result<()> {
+        let Some((kind, metadata, content)) = self.event.take() else { return Ok(()) };
+        self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
+        self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
+        self.line.extend_from_slice(b",\"metadata\":");
+        write_json_str(&metadata, &mut self.line);
+        self.line.extend_from_slice(b",\"content\":");
+        write_json_str(&content, &mut self.line);
+        self.line.extend_from_slice(b"}}");
+        self.stats.io_events += 1;
+        self.emit()
     }
 
     fn flush_snapshot(&mut self) -> std::io::Result<()> {
@@ -277,9 +296,17 @@ impl<W: Write> Converter<W> {
     /// One record; `Err(Truncated)` leaves the reader where the record began.
     fn record(&mut self, r: &mut StreamReader<'_>) -> Result<(), ConvError> {
         let t = r.u8()?;
-        // Records that change values before the step's snapshot is written.
-        if !matches!(t, tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH) {
+        // Records that change values before the step's snapshot is written,
+        // and interning records (a name or type first used by those values:
+        // written before the snapshot, which then still belongs to the step).
+        if !matches!(
+            t,
+            tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH | tag::VARNAME | tag::TYPE | tag::PATH | tag::FUNCTION
+        ) {
             self.flush_snapshot()?;
+        }
+        if t != tag::EVENT {
+            self.flush_event()?;
         }
         match t {
             tag::PATH => {
@@ -367,10 +394,9 @@ impl<W: Write> Converter<W> {
                 };
                 func.calls += 1;
                 let (path_id, line) = (func.path_id, func.line);
-                // The argument values, a Step at the function's first line, then the Call.
-                for var in &vars {
-                    self.write_value(var.id, &var.json)?;
-                }
+                // A Step at the function's first line, then the Call, whose
+                // `args` give that step its arguments. (Argument Values before
+                // the Step would belong to the caller's step in a replay.)
                 if function_id != 0 {
                     self.write_step(path_id, line)?;
                 }
@@ -428,15 +454,13 @@ impl<W: Write> Converter<W> {
                 let kind = r.u8()?;
                 let metadata = r.str()?;
                 let content = r.str()?;
-                self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
-                self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
-                self.line.extend_from_slice(b",\"metadata\":");
-                write_json_str(metadata, &mut self.line);
-                self.line.extend_from_slice(b",\"content\":");
-                write_json_str(content, &mut self.line);
-                self.line.extend_from_slice(b"}}");
-                self.stats.io_events += 1;
-                self.emit()?;
+                match &mut self.event {
+                    Some((k, m, c)) if *k == kind && m[..] == *metadata && kind != EVENT_ERROR => c.extend_from_slice(content),
+                    _ => {
+                        self.flush_event()?;
+                        self.event = Some((kind, metadata.to_vec(), content.to_vec()));
+                    }
+                }
             }
             tag::END => {
                 let status = unzigzag(r.varint()?);
@@ -459,20 +483,11 @@ impl<W: Write> Converter<W> {
         self.emit()
     }
 
-    fn write_value(&mut self, var: u32, json: &[u8]) -> std::io::Result<()> {
-        self.line.extend_from_slice(b"{\"Value\":{\"variable_id\":");
-        self.line.extend_from_slice(itoa::Buffer::new().format(var).as_bytes());
-        self.line.extend_from_slice(b",\"value\":");
-        self.line.extend_from_slice(json);
-        self.line.extend_from_slice(b"}}");
-        self.stats.values += 1;
-        self.emit()
-    }
-
     /// Closes every open call so the trace stays balanced: inner frames
     /// return None, `<toplevel>` returns the exit status (None if unknown).
     fn close(&mut self) -> std::io::Result<()> {
         self.flush_snapshot()?;
+        self.flush_event()?;
         if self.stats.steps == 0 && !self.frames.is_empty() {
             // A trace without a single step crashes readers (the replay
             // backend's first `scopes` request): show the program's entry.
@@ -566,6 +581,7 @@ fn convert_in_chunks(
         stats: ConvertStats::default(),
         spare: Vec::new(),
         objs: Vec::new(),
+        event: None,
     };
 
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
