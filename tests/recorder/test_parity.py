@@ -175,21 +175,16 @@ def test_keyboard_interrupt_dies_of_sigint_like_python(record) -> None:
     assert t.balanced() and t.meta["partial"] is False
 
 
-def test_os_exit_leaves_a_recognisably_partial_trace_that_recovers(record, recorder_python: Path,
-                                                                   trace_check: Path) -> None:
+def test_os_exit_writes_the_whole_trace_before_the_process_ends(record, trace_check: Path) -> None:
     import subprocess
 
     plain, recorded, trace_dir = record(["os_exit.py"])
     assert recorded.returncode == plain.returncode == 7
     assert recorded.stdout == plain.stdout
-    assert not (trace_dir / "trace_metadata.json").exists()
-    assert (trace_dir / ".codetracer-partial").is_dir()
-    rec = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(trace_dir)],
-                         capture_output=True)
-    assert rec.returncode == 0, rec.stderr
     t = Trace(trace_dir)
-    assert t.meta["partial"] is True and t.meta["reason"].startswith("ERR_")
+    assert t.meta["partial"] is False and t.meta["exit_status"] == 7
     assert t.balanced()
+    assert [e["Step"]["line"] for e in t.events if "Step" in e][-1] == 4  # the os._exit line
     assert subprocess.run([str(trace_check), str(trace_dir)]).returncode == 0
 
 

@@ -1,4 +1,5 @@
-"""A short run with a large trace (a 40-item list shown at every step)."""
+"""A short run with a large trace (a 40-item list shown at every step:
+150,000 iterations make a 6 MB stream and a 700 MB trace.json)."""
 import sys
 
 
