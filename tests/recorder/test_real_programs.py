@@ -228,23 +228,66 @@ def line_steps(t: Trace, path_suffix: str) -> list[int]:
     return out
 
 
+LONG_PROGRAM = """\
+def gen(n):
+    for i in range(n):
+        yield i
+    return 5
+
+
+def f(k):
+    pad = [
+{pad}    ]
+    t = 0
+    i = 0
+    while i < 3: i += 1
+    for i in range(k):
+{loop}        if i > 1: break
+    try:
+        x = 1 / 0
+    except ZeroDivisionError as e:
+        t += 1
+    finally:
+        t += 2
+    s = [a * 2 for a in range(3)]
+    s2 = {{a: a for a in range(2)}}
+    for v in gen(3):
+        t += v
+    g = gen(2); next(g); g.close()
+    with open(__file__) as fh:
+        fh.readline()
+    try:
+        raise KeyError(1)
+    except KeyError:
+        pass
+    lam = lambda q: q + 1
+    t += lam(1)
+    t = t if t > 3 else -t
+    return len(pad) + t + sum(s)
+
+
+print(f(3))
+print(f(1))
+{tail}print(x299)
+"""
+
+
 @pytest.mark.parametrize("values", VALUES)
 def test_long_code_objects_step_through_every_line(record, recorder_python: Path, tmp_path: Path,
                                                    values: str) -> None:
-    # Lines further than 127 from their code's first line: a long function
-    # called twice, a loop in it, a long module body.
-    n = 400
-    entries = "".join(f"        'k{i}': {i},\n" for i in range(n))
-    loop = "".join(f"        t += {i}\n" for i in range(n))
+    # Lines further than 255 from their code's first line (their LINE events
+    # come from INSTRUCTION events): a long function called twice, with
+    # loops, a one-line loop, handlers, a generator, a lambda on one line;
+    # a long module body.
     program = tmp_path / "long.py"
-    program.write_text(
-        f"def f(k):\n    d = {{\n{entries}    }}\n    t = 0\n    for i in range(k):\n{loop}"
-        f"        if i > 1: break\n    return len(d) + t\n\n\nprint(f(3))\nprint(f(1))\n"
-        + "".join(f"x{i} = {i}\n" for i in range(300)) + "print(x299)\n")
+    program.write_text(LONG_PROGRAM.format(
+        pad="".join(f"        {i},\n" for i in range(300)),
+        loop="".join(f"        t += {i}\n" for i in range(100)),
+        tail="".join(f"x{i} = {i}\n" for i in range(300))))
     reference = tmp_path / "lines.json"
     ref = run([str(recorder_python), str(PROGRAMS / "line_events.py"), str(reference), str(program)], tmp_path)
     plain, recorded, trace_dir = record([str(program)], extra=["--values", values])
     assert recorded.stdout == plain.stdout == ref.stdout
     expected = json.loads(reference.read_text())
-    assert max(expected) > 1000
+    assert max(expected) > 700
     assert line_steps(Trace(trace_dir), "long.py") == expected

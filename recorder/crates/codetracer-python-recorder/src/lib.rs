@@ -11,6 +11,7 @@ mod capture;
 mod fault;
 mod ffi;
 mod frames;
+mod lines;
 mod logging;
 mod metrics;
 mod monitoring;

@@ -26,13 +26,49 @@ const PY_START: u32 = 1 << 0;
 const PY_RESUME: u32 = 1 << 1;
 const PY_RETURN: u32 = 1 << 2;
 const PY_YIELD: u32 = 1 << 3;
-const LINE: u32 = 1 << 5;
+pub const LINE: u32 = 1 << 5;
+pub const INSTRUCTION: u32 = 1 << 6;
 const PY_UNWIND: u32 = 1 << 12;
 const PY_THROW: u32 = 1 << 13;
 
-pub const EVENTS: u32 = PY_START | PY_RESUME | PY_RETURN | PY_YIELD | LINE | PY_UNWIND | PY_THROW;
+/// Global events. Line events (LINE, or INSTRUCTION standing in for them
+/// in long code) are local: requested for each recorded code object as the
+/// recorder first meets it (`lines.rs`), so unrecorded code has none.
+pub const EVENTS: u32 = PY_START | PY_RESUME | PY_RETURN | PY_YIELD | PY_UNWIND | PY_THROW;
 
 static mut DISABLE: *mut ffi::PyObject = ptr::null_mut();
+
+/// The installed tool: `sys.monitoring`, its id, and the code objects given
+/// local events (cleared again at uninstall; the recorder holds them).
+struct Installed {
+    mon: Py<PyAny>,
+    tool: u8,
+    local: Vec<Py<PyAny>>,
+}
+
+struct GilCell<T>(std::cell::UnsafeCell<T>);
+// SAFETY: only touched with the GIL held (install, callbacks, uninstall).
+unsafe impl<T> Sync for GilCell<T> {}
+
+static INSTALLED: GilCell<Option<Installed>> = GilCell(std::cell::UnsafeCell::new(None));
+
+fn installed() -> &'static mut Option<Installed> {
+    // SAFETY: GIL held by every caller; no borrow outlives a call.
+    unsafe { &mut *INSTALLED.0.get() }
+}
+
+/// `sys.monitoring.set_local_events(tool, code, events)` for our tool.
+pub fn set_local_events(py: Python<'_>, code: &Bound<'_, PyAny>, events: u32) -> RecorderResult<()> {
+    let Some(inst) = installed().as_mut() else { return Ok(()) };
+    inst.mon
+        .bind(py)
+        .call_method1("set_local_events", (inst.tool, code, events))
+        .map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.set_local_events failed"))?;
+    if !inst.local.last().is_some_and(|c| c.is(code)) {
+        inst.local.push(code.clone().unbind());
+    }
+    Ok(())
+}
 
 type Handler = fn(&mut Recorder, *const *mut ffi::PyObject, isize) -> Ret;
 
@@ -94,15 +130,34 @@ unsafe fn ret_object(r: Ret) -> *mut ffi::PyObject {
 }
 
 fn h_start(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
-    // SAFETY: sys.monitoring passes (code, offset).
-    let code = unsafe { arg(a, n, 0) };
-    if code.is_null() { Ret::Continue } else { rec.on_start(code, false) }
+    h_start_at(rec, a, n, false)
 }
 
 fn h_resume(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    h_start_at(rec, a, n, true)
+}
+
+fn h_start_at(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize, resumed: bool) -> Ret {
     // SAFETY: sys.monitoring passes (code, offset[, exception]).
-    let code = unsafe { arg(a, n, 0) };
-    if code.is_null() { Ret::Continue } else { rec.on_start(code, true) }
+    let (code, offset) = unsafe { (arg(a, n, 0), arg(a, n, 1)) };
+    if code.is_null() {
+        return Ret::Continue;
+    }
+    let r = rec.on_start(code, resumed);
+    if crate::lines::entry_compares() && !offset.is_null() {
+        rec.note_entry(code, offset, resumed);
+    }
+    r
+}
+
+fn h_instruction(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    // SAFETY: sys.monitoring passes (code, offset).
+    let (code, offset) = unsafe { (arg(a, n, 0), arg(a, n, 1)) };
+    if code.is_null() || offset.is_null() {
+        return Ret::Continue;
+    }
+    let offset = rec.line_number(offset) as usize;
+    rec.on_instruction(code, offset)
 }
 
 fn h_line(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
@@ -153,6 +208,7 @@ callback!(cb_line, h_line, true);
 callback!(cb_return, h_return, true);
 callback!(cb_yield, h_yield, true);
 callback!(cb_unwind, h_unwind, false);
+callback!(cb_instruction, h_instruction, true);
 
 const METH_FASTCALL: c_int = 0x0080;
 
@@ -167,7 +223,7 @@ macro_rules! method_def {
     };
 }
 
-static mut DEFS: [ffi::PyMethodDef; 7] = [
+static mut DEFS: [ffi::PyMethodDef; 8] = [
     method_def!(c"codetracer_py_start", cb_start),
     method_def!(c"codetracer_py_resume", cb_resume),
     method_def!(c"codetracer_py_throw", cb_throw),
@@ -175,11 +231,12 @@ static mut DEFS: [ffi::PyMethodDef; 7] = [
     method_def!(c"codetracer_py_return", cb_return),
     method_def!(c"codetracer_py_yield", cb_yield),
     method_def!(c"codetracer_py_unwind", cb_unwind),
+    method_def!(c"codetracer_instruction", cb_instruction),
 ];
 
 /// (event bit, index into DEFS).
-const BINDINGS: [(u32, usize); 7] =
-    [(PY_START, 0), (PY_RESUME, 1), (PY_THROW, 2), (LINE, 3), (PY_RETURN, 4), (PY_YIELD, 5), (PY_UNWIND, 6)];
+const BINDINGS: [(u32, usize); 8] =
+    [(PY_START, 0), (PY_RESUME, 1), (PY_THROW, 2), (LINE, 3), (PY_RETURN, 4), (PY_YIELD, 5), (PY_UNWIND, 6), (INSTRUCTION, 7)];
 
 /// The tool id to use: `CODETRACER_TOOL_ID` (3 or 4) or 3.
 pub fn tool_id_from_env() -> RecorderResult<u8> {
@@ -235,6 +292,7 @@ pub fn install(py: Python<'_>, tool: u8) -> RecorderResult<()> {
                 .map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.register_callback failed"))?;
         }
     }
+    *installed() = Some(Installed { mon: mon.clone().unbind(), tool, local: Vec::new() });
     mon.call_method1("set_events", (tool, EVENTS)).map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.set_events failed"))?;
     Ok(())
 }
@@ -247,10 +305,14 @@ pub fn uninstall(py: Python<'_>, tool: u8) -> bool {
         .call_method1("get_tool", (tool,))
         .map(|h| h.extract::<String>().map(|s| s == TOOL_NAME).unwrap_or(false))
         .unwrap_or(false);
+    let inst = installed().take();
     if !ours {
         return false;
     }
     let _ = mon.call_method1("set_events", (tool, 0));
+    for code in inst.into_iter().flat_map(|i| i.local) {
+        let _ = mon.call_method1("set_local_events", (tool, code, 0));
+    }
     for (event, _) in BINDINGS {
         let _ = mon.call_method1("register_callback", (tool, event, py.None()));
     }

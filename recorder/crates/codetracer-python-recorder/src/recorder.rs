@@ -87,6 +87,10 @@ struct CodeInfo {
     /// for the code, and for each name met so far.
     decision: Option<Box<scope::Decision>>,
     named_actions: Vec<(u32, ValueAction)>,
+    /// Long code: its lines come from INSTRUCTION events through this table.
+    lines: Option<Box<crate::lines::LineTable>>,
+    /// 3.13: the line of the RESUME a call starts at (ENTRY: not read yet).
+    entry_line: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -167,6 +171,10 @@ struct Frame {
     /// The previous step re-entered a `for` header over an iterator that
     /// mutates nothing: its interval was pure although its line is not.
     loop_pure: bool,
+    /// Long code: the line a line start must differ from to step (the
+    /// previous step's; before it, on 3.13, the line the frame started or
+    /// resumed at: `lines.rs`).
+    line_prev: u32,
 }
 
 /// Counters surfaced in the metadata and the logs (ADR 0004 §9).
@@ -401,9 +409,17 @@ impl Recorder {
             ret: ValueAction::Allow,
             decision: None,
             named_actions: Vec::new(),
+            lines: None,
+            entry_line: ENTRY,
         };
         if ignored {
             return info;
+        }
+        // SAFETY: GIL held (callbacks); `code` is a live code object.
+        let code_obj = unsafe { pyo3::Bound::from_borrowed_ptr(pyo3::Python::assume_attached(), code) };
+        match crate::lines::request(&code_obj) {
+            Ok(table) => info.lines = table.map(Box::new),
+            Err(e) => self.fail(e),
         }
         let flags = get_int_attr(code, c"co_flags").unwrap_or(0);
         let optimized = flags & 0x1 != 0;
@@ -608,7 +624,7 @@ impl Recorder {
         buf.extend_from_slice(&self.scratch);
         // The arguments were just compared (or encoded); until the first line
         // only the frame's prologue runs, which mutates nothing.
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false });
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY });
     }
 
     /// Brings state `s` up to date with `obj` (the object at its address):
@@ -773,6 +789,64 @@ impl Recorder {
     }
 
     /// LINE.
+    /// An INSTRUCTION event of long code (`lines.rs`): a step when the
+    /// instruction starts a line other than the frame's previous step's;
+    /// DISABLE for the instructions that start no line.
+    pub fn on_instruction(&mut self, code: *mut ffi::PyObject, offset: usize) -> Ret {
+        // SAFETY: pthread_self has no preconditions.
+        if unsafe { libc::pthread_self() } != self.os_thread {
+            self.on_recorded_thread(); // counts it (and advances the epoch)
+            return Ret::Continue;
+        }
+        let idx = self.code_idx(code);
+        let info = &self.infos[idx as usize];
+        if info.ignored {
+            return Ret::Disable;
+        }
+        let Some(line) = info.lines.as_ref().and_then(|t| t.line_start(offset)) else { return Ret::Disable };
+        let iframe = self.frame_of(code);
+        if let Some(f) = self.stack.last_mut().filter(|f| f.iframe == iframe && f.code_idx == idx) {
+            if f.line_prev == line {
+                return Ret::Continue;
+            }
+            f.line_prev = line;
+        }
+        let r = self.on_line(code, line);
+        // A frame adopted by this step (the recording began inside it).
+        if let Some(f) = self.stack.last_mut().filter(|f| f.iframe == iframe && f.code_idx == idx) {
+            f.line_prev = line;
+        }
+        r
+    }
+
+    /// PY_START / PY_RESUME at byte `offset` on 3.13: in long code the
+    /// frame's first line start steps only when its line differs from the
+    /// entry's; in other code a first LINE event at the function's entry
+    /// line is dropped (`lines.rs`).
+    pub fn note_entry(&mut self, code: *mut ffi::PyObject, offset: *mut ffi::PyObject, resumed: bool) {
+        let Some(&idx) = self.codes.get(&(code as usize)) else { return };
+        let offset = self.line_number(offset) as usize;
+        let info = &mut self.infos[idx as usize];
+        if info.ignored {
+            return;
+        }
+        let line = match info.lines.as_ref() {
+            Some(table) => table.line_at(offset),
+            None if resumed => return,
+            None => {
+                if info.entry_line == ENTRY {
+                    // SAFETY: GIL held (callback); `code` is a live code object.
+                    let code = unsafe { pyo3::Bound::from_borrowed_ptr(pyo3::Python::assume_attached(), code) };
+                    info.entry_line = crate::lines::line_of(&code, offset);
+                }
+                info.entry_line
+            }
+        };
+        if let Some(top) = self.stack.last_mut().filter(|f| f.code_idx == idx) {
+            top.line_prev = line;
+        }
+    }
+
     pub fn on_line(&mut self, code: *mut ffi::PyObject, line: u32) -> Ret {
         let idx = match self.event_code(code) {
             Ok(idx) => idx,
@@ -786,6 +860,16 @@ impl Recorder {
         if self.stack.last().is_none_or(|f| f.iframe != iframe || f.code_idx != idx) {
             // A frame we did not see start (recording began inside it): adopt it.
             self.push_call(idx, iframe, true);
+        } else if self.infos[idx as usize].lines.is_none() {
+            if let Some(top) = self.stack.last_mut().filter(|f| f.line_prev != ENTRY) {
+                // 3.13: a LINE event at the entry line is not plain
+                // python's (the code's LINE events were turned on during
+                // its PY_START: `lines.rs`).
+                let entry = std::mem::replace(&mut top.line_prev, ENTRY);
+                if entry == line {
+                    return Ret::Continue;
+                }
+            }
         }
         st::put_step(self.writer.buf(), path_id, line);
         if self.cfg.values == ValuesMode::Locals {
@@ -821,7 +905,8 @@ impl Recorder {
         top.last_line = line;
         // Whether this step's interval will be pure although its line is not:
         // a `for` header run again from its FOR_ITER (not its iterable).
-        top.loop_pure = match (&self.cfg.ops, info.pure.loop_head(line)) {
+        // (Not in long code: its INSTRUCTION events may not save the stack pointer.)
+        top.loop_pure = match (&self.cfg.ops, info.pure.loop_head(line).filter(|_| info.lines.is_none())) {
             // SAFETY: GIL held; `iframe` is the live frame running `code`, whose
             // counts these are.
             (Some(ops), Some(head)) => unsafe { ops.loop_reentry_is_pure(iframe, code, head, info.slots.len(), info.stacksize) },

@@ -312,6 +312,8 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
     let layout = Layout::for_version(info.major, info.minor);
+    crate::lines::configure(py, info.minor as u32);
+    let skip_prefixes = o.skip_prefixes.clone();
     // A debug build (sys.gettotalrefcount) counts references in its own way.
     let debug_build = py.import("sys").and_then(|m| m.hasattr("gettotalrefcount")).unwrap_or(true);
     crate::rc::enable(layout.is_some() && !debug_build);
@@ -360,8 +362,25 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         s.output = output;
     }
     hook_os_exit(py, os_exit);
+    request_running_lines(py, &skip_prefixes);
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
+}
+
+/// Line events are local to the code objects the recorder meets; frames
+/// already running when the recording starts (the caller of `start()` and
+/// its callers) get theirs now, so their next lines are recorded.
+fn request_running_lines(py: Python<'_>, skip: &[String]) {
+    let mut frame = py.import("sys").and_then(|m| m.call_method0("_getframe")).ok();
+    while let Some(f) = frame.filter(|f| !f.is_none()) {
+        if let Ok(code) = f.getattr("f_code") {
+            let file = code.getattr("co_filename").and_then(|f| f.extract::<String>()).unwrap_or_default();
+            if !file.starts_with('<') && !skip.iter().any(|p| file.starts_with(p.as_str())) {
+                let _ = monitoring::set_local_events(py, &code, monitoring::LINE);
+            }
+        }
+        frame = f.getattr("f_back").ok();
+    }
 }
 
 /// What `stop` reports.
