@@ -329,7 +329,14 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
         filter: std::rc::Rc::new(o.filter),
     };
-    let recorder = Recorder::new(writer, &o.program, cfg);
+    let mut recorder = Recorder::new(writer, &o.program, cfg);
+    // The program's entry (`<toplevel>`'s call) reaches the file at once: a
+    // recording killed before its first buffer flush (SIGTERM, SIGKILL)
+    // still recovers into a trace with a call and a step.
+    if let Err(e) = recorder.flush() {
+        let _ = trace_dir.discard();
+        return Err(e);
+    }
     *session_mut() = Some(Box::new(Session {
         recorder: Some(recorder),
         attached: false,
