@@ -183,7 +183,7 @@ class Client:
 
     def exchange(self, method: str, url: str, *, body: Optional[bytes] = None,
                  file: Optional[Tuple[Path, int, int]] = None, headers: Optional[Dict[str, str]] = None,
-                 auth: bool = True, progress: Optional[Progress] = None) -> _Answer:
+                 auth: bool = True, progress: Optional[Progress] = None, what: str = "") -> _Answer:
         """One request, no retry. `file` = (path, start, length) is streamed
         as the body. Network failures raise _Transient."""
         parts = urlsplit(url)
@@ -233,11 +233,11 @@ class Client:
             data = response.read(MAX_ANSWER)
             return _Answer(response.status, response.headers, data)
         except ssl.SSLCertVerificationError as exc:
-            raise UploadFailed(f"cannot upload to {where}: its TLS certificate is not trusted ({exc.verify_message})",
+            raise UploadFailed(f"{what}: the TLS certificate of {where} is not trusted ({exc.verify_message})",
                                _exitcodes.UPLOAD_NETWORK) from exc
         except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise _Transient(f"cannot reach {where}: {reason}", _exitcodes.UPLOAD_NETWORK) from exc
+            raise _Transient(f"{what}: cannot reach {where}: {reason}", _exitcodes.UPLOAD_NETWORK) from exc
         finally:
             connection.close()
             if progress and sent:
@@ -307,7 +307,7 @@ class Client:
         headers = {} if payload is None else {"Content-Type": "application/json"}
 
         def attempt() -> _Answer:
-            return self.check(what, self.exchange(method, url, body=body, headers=headers), not_found)
+            return self.check(what, self.exchange(method, url, body=body, headers=headers, what=what), not_found)
 
         return self.retrying(what, attempt).json(what)
 
@@ -315,7 +315,8 @@ class Client:
             progress: Progress) -> str:
         """One PUT of a byte range to a presigned URL (no token); its ETag."""
         headers = {"Content-Type": content_type, CHECKSUM_HEADER: sha256}
-        answer = self.check(what, self.exchange("PUT", url, file=file, headers=headers, auth=False, progress=progress),
+        answer = self.check(what, self.exchange("PUT", url, file=file, headers=headers, auth=False, progress=progress,
+                                          what=what),
                             "the upload URL the server gave does not exist", store=True)
         progress.advance(file[2])
         etag = answer.headers.get("ETag")
@@ -335,7 +336,8 @@ def _single(client: Client, source: _archive.TraceSource, archive: Path, size: i
     def attempt() -> str:
         answer = client.check("asking for an upload URL", client.exchange(
             "POST", client.api("tenants", tenant, "traces", "upload-url"),
-            body=json.dumps(offer).encode(), headers={"Content-Type": "application/json"}),
+            body=json.dumps(offer).encode(), headers={"Content-Type": "application/json"},
+            what="asking for an upload URL"),
             f"tenant {tenant!r} does not exist on {client.settings.base_url}")
         url = _url(answer.json("asking for an upload URL"), "uploadUrl", "asking for an upload URL")
         return client.put("uploading the trace", url, (archive, 0, size), sha256, source.content_type, progress)
@@ -426,7 +428,8 @@ class _Sliced:
             answer = client.check(f"{what}: asking for its URL", client.exchange(
                 "POST", client.api("traces", self.session_id or "", "slice-upload-url"),
                 body=json.dumps({"index": index, "size": length, "sha256": sha256}).encode(),
-                headers={"Content-Type": "application/json"}), "the server no longer has this upload session")
+                headers={"Content-Type": "application/json"}, what=f"{what}: asking for its URL"),
+                "the server no longer has this upload session")
             url = _url(answer.json(what), "uploadUrl", what)
             etag = client.put(what, url, (self.archive, start, length), sha256, "application/octet-stream",
                               self.progress)
@@ -434,7 +437,8 @@ class _Sliced:
                 client.check(f"{what}: confirming it", client.exchange(
                     "POST", client.api("traces", self.session_id or "", "confirm-slice"),
                     body=json.dumps({"index": index, "size": length, "sha256": sha256, "etag": etag}).encode(),
-                    headers={"Content-Type": "application/json"}), "the server no longer has this upload session")
+                    headers={"Content-Type": "application/json"}, what=f"{what}: confirming it"),
+                    "the server no longer has this upload session")
             except BaseException:
                 self.progress.advance(-length)
                 raise

@@ -110,8 +110,8 @@ def resolve(data: Path, base_url: Optional[str] = None, tenant: Optional[str] = 
     for key, variable in ENVIRONMENT.items():
         value = given[key] or environ.get(variable) or stored.get(key)
         if not value:
-            flag = {"base_url": "--base-url URL, ", "tenant": "--tenant T, ", "token": ""}[key]
-            raise ConfigError(f"no {key.replace('_', ' ')} to upload with: give {flag}set {variable}, "
+            flag = {"base_url": "give --base-url URL, ", "tenant": "give --tenant T, ", "token": ""}[key]
+            raise ConfigError(f"no {key.replace('_', ' ')} to upload with: {flag}set {variable}, "
                               f"or run `ct login` (it saves {config_path(data)})")
         chosen[key] = value
     tuning = _tuning(environ)

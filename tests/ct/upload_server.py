@@ -65,6 +65,7 @@ class Cloud:
         self.on_confirm: Optional[Callable[[int, int], None]] = None
         self.down = False
         self.log: List[Dict[str, Any]] = []
+        self.confirmations: List[int] = []
         self.meta: Dict[str, Dict[str, Any]] = {}      # object key -> {sha256, size, etag}
         self.sessions: Dict[str, Dict[str, Any]] = {}
         self.uploads: Dict[str, Dict[str, Any]] = {}   # recording id -> {key, sha256, size, etag, state, ...}
@@ -104,7 +105,9 @@ class Cloud:
         return self.objects / self.uploads[recording_id]["key"]
 
     def confirmed_slices(self) -> List[int]:
-        return [entry["index"] for entry in self.requests("confirm-slice") if entry.get("status") == 200]
+        """Every slice confirmation the server accepted, in order."""
+        with self.lock:
+            return list(self.confirmations)
 
     # --- the store's presigned URLs ---------------------------------------------------------------
 
@@ -304,6 +307,7 @@ class Cloud:
             raise error(422, "checksum-mismatch", f"slice {index}'s SHA-256 differs")
         with self.lock:
             session["slices"][index] = dict(meta, confirmed=True)
+            self.confirmations.append(index)
             count = sum(1 for value in session["slices"].values() if value.get("confirmed"))
         if self.on_confirm:
             self.on_confirm(index, count)
