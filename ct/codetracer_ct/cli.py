@@ -269,6 +269,14 @@ def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Optional[P
 
 
 def cmd_upload(parsed: argparse.Namespace) -> int:
+    try:
+        return _upload_command(parsed)
+    except KeyboardInterrupt:  # outside the upload itself (which reports its own progress)
+        sys.stderr.write("ct: error: interrupted; nothing was uploaded\n")
+        return _exitcodes.INTERRUPTED
+
+
+def _upload_command(parsed: argparse.Namespace) -> int:
     data = _datadir.data_dir()
     with _open_index() as index:
         trace, path = _upload_target(index, parsed.trace)
