@@ -272,7 +272,7 @@ def cmd_upload(parsed: argparse.Namespace) -> int:
     try:
         return _upload_command(parsed)
     except KeyboardInterrupt:  # outside the upload itself (which reports its own progress)
-        sys.stderr.write("ct: error: interrupted; nothing was uploaded\n")
+        sys.stderr.write("ct: error: interrupted; the index records no upload of this trace\n")
         return _exitcodes.INTERRUPTED
 
 
