@@ -199,6 +199,13 @@ class Client:
                 connection = http.client.HTTPConnection(host, parts.port, timeout=self.settings.timeout)
         except ValueError as exc:  # e.g. a malformed port
             raise UploadFailed(f"{url.split('?')[0]} is not a usable URL: {exc}", _exitcodes.USAGE) from exc
+        handle = None
+        if file is not None:
+            try:
+                handle = open(file[0], "rb")
+            except OSError as exc:
+                connection.close()
+                raise UploadFailed(f"cannot read {file[0]}: {exc.strerror}", _exitcodes.ENVIRONMENT) from exc
         sent = 0
         try:
             connection.putrequest(method, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
@@ -214,19 +221,17 @@ class Client:
             try:
                 if body is not None:
                     connection.send(body)
-                elif file is not None:
+                elif file is not None and handle is not None:
                     path, start, length = file
-                    with open(path, "rb") as handle:
-                        handle.seek(start)
-                        while sent < length:
-                            chunk = handle.read(min(CHUNK, length - sent))
-                            if not chunk:
-                                raise UploadFailed(f"{path} shrank while it was being uploaded",
-                                                   _exitcodes.ENVIRONMENT)
-                            connection.send(chunk)
-                            sent += len(chunk)
-                            if progress:
-                                progress.advance(len(chunk))
+                    handle.seek(start)
+                    while sent < length:
+                        chunk = handle.read(min(CHUNK, length - sent))
+                        if not chunk:
+                            raise UploadFailed(f"{path} shrank while it was being uploaded", _exitcodes.ENVIRONMENT)
+                        connection.send(chunk)
+                        sent += len(chunk)
+                        if progress:
+                            progress.advance(len(chunk))
             except (BrokenPipeError, ConnectionResetError):
                 pass  # a server may answer (413, 401) before reading the whole body: read that answer
             response = connection.getresponse()
@@ -240,6 +245,8 @@ class Client:
             raise _Transient(f"{what}: cannot reach {where}: {reason}", _exitcodes.UPLOAD_NETWORK) from exc
         finally:
             connection.close()
+            if handle is not None:
+                handle.close()
             if progress and sent:
                 progress.advance(-sent)  # counted again once the store acknowledged them
 
