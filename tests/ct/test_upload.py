@@ -527,3 +527,17 @@ def test_progress_line_on_a_terminal_only(uploader: User, cloud: Cloud, tmp_path
     assert out.decode().startswith(cloud.base_url)
     plain = uploader.ct("upload", str(folder))  # not a terminal: no progress line
     assert plain.returncode == 0 and b"\r" not in plain.stderr and b"ETA" not in plain.stderr
+
+
+def test_ct_imports_the_standard_library_only():
+    import ast
+    source = Path(_archive.__file__).parent
+    imported = set()
+    for path in source.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert {"http", "hashlib", "zipfile", "sqlite3"} <= imported
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} == set()
