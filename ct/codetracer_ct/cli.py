@@ -26,6 +26,15 @@ RECORDER_OPTIONS: Tuple[Tuple[str, bool, str], ...] = (
     ("--keep-partial-trace", False, "on failure keep the trace, marked partial"),
     ("--log-level", True, "recorder diagnostics: error, warn, info, debug, trace"),
     ("--log-file", True, "recorder diagnostics go to this file instead of stderr"),
+    ("--record-all", False, "record the standard library and installed packages too (default: the program only)"),
+    ("--no-redact", False, "keep values under secret-looking names (password, token, ...) instead of <redacted>"),
+    ("--no-auto-filter", False, "do not use the project's .codetracer/trace-filter.toml"),
+)
+# Recorder scope options that may be given several times, passed through in order.
+RECORDER_LIST_OPTIONS: Tuple[Tuple[str, str], ...] = (
+    ("--include", "also record code matching this path or module glob (repeatable)"),
+    ("--exclude", "do not record code matching this path or module glob (repeatable)"),
+    ("--trace-filter", "a trace filter file, upstream's TOML schema (repeatable)"),
 )
 # ct's own record options: (flags, takes a value).
 CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
@@ -48,6 +57,7 @@ RECORD_USAGE = (
 def _takes_value() -> Dict[str, bool]:
     table = {flag: value for flags, value in CT_RECORD_OPTIONS for flag in flags}
     table.update({flag: value for flag, value, _ in RECORDER_OPTIONS})
+    table.update({flag: True for flag, _ in RECORDER_LIST_OPTIONS})
     return table
 
 
@@ -108,6 +118,8 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
             group.add_argument(flag, metavar="VALUE", help=text)
         else:
             group.add_argument(flag, action="store_true", help=text)
+    for flag, text in RECORDER_LIST_OPTIONS:
+        group.add_argument(flag, metavar="PATTERN", action="append", default=[], help=text)
     parser.add_argument("-m", dest="module", metavar="MODULE", help="record a module, like python -m")
     parser.add_argument("--pytest", action="store_true", help="record pytest with the arguments that follow")
     parser.add_argument("--unittest", action="store_true", help="record unittest with the arguments that follow")
@@ -122,6 +134,9 @@ def _recorder_options(parsed: argparse.Namespace) -> Tuple[str, ...]:
             out += [flag, attribute]
         elif not value and attribute:
             out.append(flag)
+    for flag, _ in RECORDER_LIST_OPTIONS:
+        for item in getattr(parsed, flag.lstrip("-").replace("-", "_")):
+            out += [flag, item]
     return tuple(out)
 
 
