@@ -231,7 +231,8 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
 # run to run, so they cannot be compared byte for byte across two processes.)
 @pytest.mark.parametrize("values", ["locals", "args"])
 @pytest.mark.parametrize("program", ["mutations.py", "containers.py", "functions.py", "classes.py",
-                                     "generators.py", "exceptions.py", "in_place.py", "try_blocks.py"])
+                                     "generators.py", "exceptions.py", "in_place.py", "try_blocks.py",
+                                     "std_values.py"])
 def test_change_detection_shortcut_never_changes_the_trace(record, recorder_python: Path, tmp_path: Path,
                                                            program: str, values: str) -> None:
     """The change-detection shortcuts (trails: comparing containers without

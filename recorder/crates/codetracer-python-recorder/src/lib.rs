@@ -20,6 +20,7 @@ mod purity;
 mod rc;
 mod recorder;
 mod session;
+mod stdvalues;
 
 use std::path::PathBuf;
 
