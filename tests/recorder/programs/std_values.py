@@ -1,22 +1,13 @@
 """Standard-library values the recorder shows by their data (issue 14e)."""
 import datetime
-import enum
 import pathlib
 import uuid
 from decimal import Decimal
 from fractions import Fraction
 
+from std_enums import Color, Perm
+
 CALLS = []
-
-
-class Color(enum.Enum):
-    RED = 1
-    GREEN = "g"
-
-
-class Perm(enum.IntFlag):
-    R = 4
-    W = 2
 
 
 class Loud(Decimal):
