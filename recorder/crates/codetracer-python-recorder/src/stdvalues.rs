@@ -856,11 +856,11 @@ unsafe fn decimal_text(d: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
         };
         if dotplace <= 0 {
             out.extend_from_slice(b"0.");
-            out.extend(std::iter::repeat(b'0').take((-dotplace) as usize));
+            out.extend(std::iter::repeat_n(b'0', (-dotplace) as usize));
             cut(c, out);
         } else if dotplace >= n {
             cut(c, out);
-            out.extend(std::iter::repeat(b'0').take((dotplace - n).min(MAX_DIGITS as i64) as usize));
+            out.extend(std::iter::repeat_n(b'0', (dotplace - n).min(MAX_DIGITS as i64) as usize));
         } else {
             cut(&c[..dotplace as usize], out);
             out.push(b'.');
