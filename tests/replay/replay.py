@@ -5,6 +5,7 @@ Shared by test_replay.py and compare_upstream.py. Standard library only.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dap import DapClient
+from oracle import canon
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -146,7 +148,14 @@ def _canon_raw(r: str) -> str:
     try:
         return str(int(r)) if r.lstrip("-").isdigit() else _canon_float_text(str(float(r)))
     except ValueError:
+        pass
+    # A Python literal written as its repr (a set, a frozenset) shows as that value.
+    inner, wrap = (r[len("frozenset("):-1], frozenset) if r.startswith("frozenset(") and r.endswith(")") else (r, None)
+    try:
+        value = ast.literal_eval(inner)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return r
+    return canon(wrap(value) if wrap else value)
 
 
 MAX_TRACE_BYTES = 20_000_000  # the server holds 60-110x a JSON trace in memory: never open a huge one
