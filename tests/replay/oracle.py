@@ -78,7 +78,7 @@ def canon(v: object, depth: int = 0) -> str:
     if isinstance(d, dict):
         fields = ", ".join(f"{k}={canon(x, depth + 1)}" for k, x in d.items())
         return f"{type(v).__name__}{{{fields}}}"
-    return f"<{type(v).__name__}>"
+    return f"<{type(v).__name__} object>"  # how the recorder shows a value it does not expand
 
 
 def canon_float(f: float) -> str:
