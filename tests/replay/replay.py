@@ -144,7 +144,10 @@ def _canon_float_text(text: str) -> str:
 def _canon_raw(r: str) -> str:
     """A Raw value is shown as its text: a Raw whose text is exactly how a number
     prints shows the same as that number (a recorder may write floats or big ints
-    as Raw), anything else stays text."""
+    as Raw), anything else stays text. A value cut by the depth bound (`[...]`,
+    `{...}`, `<...>`) shows as the oracle's `...`."""
+    if r in ("[...]", "{...}", "<...>", "(...)"):
+        return "..."
     try:
         return str(int(r)) if r.lstrip("-").isdigit() else _canon_float_text(str(float(r)))
     except ValueError:

@@ -35,7 +35,7 @@ PROGRAMS = {
     "exit_code": None,
 }
 # Programs that write to stdout: the terminal must show exactly that.
-OUTPUT = {"output": None, "logging_output": None, "uncaught": None, "exit_code": None}
+OUTPUT = {"cli_tool": None, "output": None, "logging_output": None, "uncaught": None, "exit_code": None}
 # Programs that end in error (status of the plain run), and programs that end normally.
 ERROR_END = {"uncaught": ("ValueError", 1), "exit_code": (None, 3)}
 NORMAL_END = ["names", "output", "generators"]
@@ -81,3 +81,18 @@ def test_normal_end_is_not_flagged(replay_case, name):
     case = replay_case(name)
     assert case.plain.returncode == 0
     assert case.replayed().errors == []
+
+
+@pytest.mark.parametrize("name", ["cli_tool", "imports_only"])
+def test_real_programs_open_and_replay_the_program_line_by_line(replay_case, name):
+    """A CLI tool built on argparse, json, logging, dataclasses and collections,
+    and `import json, threading`: the default scope keeps their traces small
+    enough to open, and the replay walks the program's own lines in the order
+    it ran them. (Values of big stdlib objects such as an ArgumentParser are
+    cut by the recorder's bounds, which the oracle does not model.)"""
+    case = replay_case(name)
+    assert case.recorded.returncode == case.plain.returncode == 0
+    steps = R.recorded_steps(case.replayed())
+    assert [(s.func.rsplit(".", 1)[-1], s.line) for s in steps] == \
+        [(s.func.rsplit(".", 1)[-1], s.line) for s in case.expected]
+    assert case.replayed().terminal == case.plain.stdout.decode()
