@@ -114,27 +114,30 @@ def start(
     script_dir = os.path.dirname(program) if os.path.isabs(program) else os.getcwd()
     resolved = _filters.resolve(script_dir=script_dir, filters=[os.fspath(f) for f in filters],
                                 include=list(include), exclude=list(exclude), record_all=record_all, redact=redact)
-    return Path(
-        _native.start(
-            os.fspath(trace_dir),
-            program,
-            list(args),
-            values=values,
-            activation_path=os.path.abspath(activation_path) if activation_path else None,
-            max_depth=max_depth,
-            max_items=max_items,
-            max_str=max_str,
-            max_nodes=max_nodes,
-            skip_prefixes=[PACKAGE_DIR],
-            format=format,
-            on_recorder_error=on_recorder_error,
-            require_trace=require_trace,
-            keep_partial_trace=keep_partial_trace,
-            log_level=log_level,
-            log_file=log_file,
-            trace_filter=resolved,
-        )
+    trace_dir = os.fspath(trace_dir)
+    # Built before the recording starts: nothing the recorder itself runs
+    # (here pathlib's constructors) may appear in the trace.
+    folder = Path(trace_dir)
+    _native.start(
+        trace_dir,
+        program,
+        list(args),
+        values=values,
+        activation_path=os.path.abspath(activation_path) if activation_path else None,
+        max_depth=max_depth,
+        max_items=max_items,
+        max_str=max_str,
+        max_nodes=max_nodes,
+        skip_prefixes=[PACKAGE_DIR],
+        format=format,
+        on_recorder_error=on_recorder_error,
+        require_trace=require_trace,
+        keep_partial_trace=keep_partial_trace,
+        log_level=log_level,
+        log_file=log_file,
+        trace_filter=resolved,
     )
+    return folder
 
 
 def stop(exit_status: int | None = None) -> dict[str, Any]:

@@ -17,6 +17,8 @@ use rustc_hash::{FxHashMap, FxHasher};
 use trace_writer::stream::{put_type, put_varint};
 use trace_writer::value::{self as v, kind, types, vtag};
 
+use crate::stdvalues::{Shown, StdClass, StdState};
+
 /// Bounds of value encoding.
 #[derive(Clone, Copy, Debug)]
 pub struct Bounds {
@@ -49,6 +51,8 @@ struct ClassInfo {
     exception: bool,
     /// Instances keep their dict in the managed slot (`Py_TPFLAGS_MANAGED_DICT`).
     managed_dict: bool,
+    /// A standard value type shown by its data (see `stdvalues`).
+    std: Option<StdClass>,
 }
 
 /// Well-known type objects.
@@ -96,6 +100,7 @@ pub struct TypeTable {
     /// (class, hash of field-name addresses) -> the struct types defined for it.
     structs: FxHashMap<(usize, u64), Vec<StructType>>,
     pub builtins: Builtins,
+    std: StdState,
 }
 
 const PY_TP_GETATTRO: c_int = 62;
@@ -112,6 +117,7 @@ impl TypeTable {
             classes: FxHashMap::default(),
             structs: FxHashMap::default(),
             builtins,
+            std: StdState::default(),
         }
     }
 
@@ -155,6 +161,7 @@ impl TypeTable {
             };
             let (has_dict, slots) = if generic_getattr { class_layout(tp) } else { (false, Vec::new()) };
             let slots: Vec<SlotField> = slots.into_iter().map(|name| SlotField { name, offset: slot_offset(tp, name, self.builtins.member_descriptor) }).collect();
+            let std = self.std.classify(tp, self.builtins.member_descriptor);
             ClassInfo {
                 raw_type,
                 scalar_type,
@@ -164,6 +171,7 @@ impl TypeTable {
                 qualname: qualname.into(),
                 exception: flags & ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS != 0,
                 managed_dict: flags & (1 << 4) != 0,
+                std,
             }
         }
     }
@@ -226,7 +234,7 @@ pub struct SlotField {
 /// runs), if it is one of type `T_OBJECT_EX` (what `__slots__` makes).
 /// Layout (3.12, 3.13): the descriptor's `PyMemberDef *` at offset 40, the
 /// definition's `type` (int) at 8 and `offset` at 16.
-unsafe fn slot_offset(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
+pub(crate) unsafe fn slot_offset(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
     const T_OBJECT_EX: i32 = 16;
     // SAFETY: GIL held (caller); every object read is a type, a dict, a str or a member descriptor.
     unsafe {
@@ -1126,6 +1134,11 @@ impl Encoder {
                     return self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
                 }
                 let Some(info) = t.classes.get(&(tp as usize)) else { return false };
+                if let Some(std) = info.std {
+                    // An immutable standard value is its own encoding (held);
+                    // any other is encoded anew (see `value`).
+                    return t.std.is_leaf(obj, &std) && self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
+                }
                 if info.scalar_type.is_some() || info.exception {
                     return false;
                 }
@@ -1718,6 +1731,24 @@ impl Encoder {
                 return v::put_raw(out, id, &text);
             }
             // Subclasses and user classes.
+            let info = t.class(defs, tp);
+            if let Some(std) = info.std {
+                let (id, name) = (info.raw_type, Rc::clone(&info.qualname));
+                let at = out.len();
+                let mut text = Vec::new();
+                match t.std.render(obj, &std, &name, self.bounds.max_str, &mut text) {
+                    Shown::No => {}
+                    shown => {
+                        if shown == Shown::Leaf && self.recording {
+                            self.hold_leaf(obj);
+                        } else if shown == Shown::Volatile {
+                            self.untrailable();
+                        }
+                        debug_assert_eq!(at, out.len());
+                        return v::put_raw(out, id, &text);
+                    }
+                }
+            }
             let info = t.class(defs, tp);
             if info.scalar_type.is_some() || info.exception {
                 self.untrailable();

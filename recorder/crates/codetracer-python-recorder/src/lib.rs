@@ -23,6 +23,7 @@ mod rc;
 mod recorder;
 mod scope;
 mod session;
+mod stdvalues;
 
 use std::path::PathBuf;
 

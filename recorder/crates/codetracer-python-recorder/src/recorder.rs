@@ -573,7 +573,14 @@ impl Recorder {
         let info = &self.infos[idx as usize];
         let nslots = info.slots.len();
         let function_id = info.function_id;
-        let nargs = if resumed || self.cfg.values == ValuesMode::None { 0 } else { info.nargs.min(nslots) };
+        // A fresh call shows its arguments; a resumed generator or coroutine
+        // (or a frame adopted mid-run) shows every local it holds, so its
+        // entry step is not empty.
+        let nargs = match (resumed, self.cfg.values) {
+            (_, ValuesMode::None) | (true, ValuesMode::Args) => 0,
+            (true, ValuesMode::Locals) => nslots,
+            (false, _) => info.nargs.min(nslots),
+        };
         // Per-variable state is only needed to diff locals at each step.
         let track_locals = self.cfg.values == ValuesMode::Locals;
         let mut slots = if track_locals { self.take_slots(nslots) } else { Vec::new() };

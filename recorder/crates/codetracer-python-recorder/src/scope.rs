@@ -265,6 +265,14 @@ impl Filter {
     /// Decides for the code of `file` in `module` named `qualname`: the last
     /// matching rule with an `exec` decides whether it is recorded.
     pub fn classify(&self, file: &str, module: &str, qualname: &str) -> Decision {
+        // Globs are written with `/` (the façade turns Windows folders into that form too).
+        let slashed;
+        let file = if cfg!(windows) {
+            slashed = file.replace('\\', "/");
+            slashed.as_str()
+        } else {
+            file
+        };
         let mut trace = self.default_trace;
         let mut d = Decision::default();
         for (i, rule) in self.rules.iter().enumerate() {

@@ -18,6 +18,8 @@ use crate::value::{self, vtag};
 const READ_CHUNK: usize = 8 << 20;
 /// EventLogKind Error: never joined with another event.
 const EVENT_ERROR: u8 = 11;
+/// Bytes of one step's events held before they are written anyway.
+const EVENTS_HELD: usize = 1 << 20;
 const TOP_FUNCTIONS: usize = 20;
 
 /// Appends `s` as a JSON string literal (invalid UTF-8 is replaced).
@@ -144,10 +146,13 @@ struct Converter<W: Write> {
     spare: Vec<Vec<u8>>,
     /// By object id (`OBJ` records).
     objs: Vec<Obj>,
-    /// An output event not yet written: the writes that follow it on the
-    /// same step to the same stream join it (`print` writes its text and
-    /// its newline separately).
-    event: Option<(u8, Vec<u8>, Vec<u8>)>,
+    /// The events of the current step, written before the next Step (or at
+    /// the end): consecutive writes to one stream join (`print` writes its
+    /// text and its newline separately), and an Error event ending the
+    /// trace goes first among its step's events — the replay backend flags
+    /// an error end only from the last step's first event.
+    events: Vec<(u8, Vec<u8>, Vec<u8>)>,
+    events_bytes: usize,
 }
 
 impl<W: Write> Converter<W> {
@@ -160,17 +165,41 @@ impl<W: Write> Converter<W> {
         Ok(())
     }
 
-    fn flush_event(&mut self) -> std::io::Result<()> {
-        let Some((kind, metadata, content)) = self.event.take() else { return Ok(()) };
-        self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
-        self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
-        self.line.extend_from_slice(b",\"metadata\":");
-        write_json_str(&metadata, &mut self.line);
-        self.line.extend_from_slice(b",\"content\":");
-        write_json_str(&content, &mut self.line);
-        self.line.extend_from_slice(b"}}");
-        self.stats.io_events += 1;
-        self.emit()
+    fn flush_events(&mut self) -> std::io::Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        self.events_bytes = 0;
+        for (kind, metadata, content) in events.drain(..) {
+            self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
+            self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
+            self.line.extend_from_slice(b",\"metadata\":");
+            write_json_str(&metadata, &mut self.line);
+            self.line.extend_from_slice(b",\"content\":");
+            write_json_str(&content, &mut self.line);
+            self.line.extend_from_slice(b"}}");
+            self.stats.io_events += 1;
+            self.emit()?;
+        }
+        self.events = events;
+        Ok(())
+    }
+
+    fn push_event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> std::io::Result<()> {
+        self.events_bytes += content.len() + metadata.len();
+        match self.events.last_mut() {
+            Some((k, m, c)) if *k == kind && m[..] == *metadata && kind != EVENT_ERROR => c.extend_from_slice(content),
+            _ => {
+                if kind == EVENT_ERROR {
+                    // First among its step's events (see `events`).
+                    self.events.insert(0, (kind, metadata.to_vec(), content.to_vec()));
+                } else {
+                    self.events.push((kind, metadata.to_vec(), content.to_vec()));
+                }
+            }
+        }
+        if self.events_bytes > EVENTS_HELD {
+            self.flush_events()?;
+        }
+        Ok(())
     }
 
     fn flush_snapshot(&mut self) -> std::io::Result<()> {
@@ -304,9 +333,6 @@ impl<W: Write> Converter<W> {
             tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH | tag::VARNAME | tag::TYPE | tag::PATH | tag::FUNCTION
         ) {
             self.flush_snapshot()?;
-        }
-        if t != tag::EVENT {
-            self.flush_event()?;
         }
         match t {
             tag::PATH => {
@@ -454,13 +480,8 @@ impl<W: Write> Converter<W> {
                 let kind = r.u8()?;
                 let metadata = r.str()?;
                 let content = r.str()?;
-                match &mut self.event {
-                    Some((k, m, c)) if *k == kind && m[..] == *metadata && kind != EVENT_ERROR => c.extend_from_slice(content),
-                    _ => {
-                        self.flush_event()?;
-                        self.event = Some((kind, metadata.to_vec(), content.to_vec()));
-                    }
-                }
+                let (metadata, content) = (metadata.to_vec(), content.to_vec());
+                self.push_event(kind, &metadata, &content)?;
             }
             tag::END => {
                 let status = unzigzag(r.varint()?);
@@ -474,6 +495,7 @@ impl<W: Write> Converter<W> {
     }
 
     fn write_step(&mut self, path_id: u32, line: u32) -> std::io::Result<()> {
+        self.flush_events()?;
         self.line.extend_from_slice(b"{\"Step\":{\"path_id\":");
         self.line.extend_from_slice(itoa::Buffer::new().format(path_id).as_bytes());
         self.line.extend_from_slice(b",\"line\":");
@@ -487,13 +509,13 @@ impl<W: Write> Converter<W> {
     /// return None, `<toplevel>` returns the exit status (None if unknown).
     fn close(&mut self) -> std::io::Result<()> {
         self.flush_snapshot()?;
-        self.flush_event()?;
         if self.stats.steps == 0 && !self.frames.is_empty() {
             // A trace without a single step crashes readers (the replay
             // backend's first `scopes` request): show the program's entry.
             let (path_id, line) = self.functions.first().map_or((0, 1), |f| (f.path_id, f.line));
             self.write_step(path_id, line)?;
         }
+        self.flush_events()?;
         while self.frames.len() > 1 {
             self.write_return(b"{\"kind\":\"None\",\"type_id\":0}")?;
             self.pop_frame();
@@ -581,7 +603,8 @@ fn convert_in_chunks(
         stats: ConvertStats::default(),
         spare: Vec::new(),
         objs: Vec::new(),
-        event: None,
+        events: Vec::new(),
+        events_bytes: 0,
     };
 
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
