@@ -17,10 +17,13 @@ import os
 import platform
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -69,6 +72,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dist", type=Path, default=REPO / "dist", help="where `make wheel` put our wheel")
     p.add_argument("--startup-runs", type=int, default=20, help="hyperfine runs per start-up command")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
+    p.add_argument("--no-code-size", action="store_true", help="skip the code-object-size measurement")
     p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                    help="only re-render the report from a results.json of an earlier session")
     opts = p.parse_args(argv)
@@ -228,6 +232,72 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
         session.startup[py] = {**asdict(st), "version_added_ms": st.version_added_ms,
                                "record_added_ms": st.record_added_ms}
 
+    if not opts.no_code_size and "ours" in families and "ours" not in env.missing:
+        log(f"CPython {py}: recording time against code object length ({', '.join(map(str, CODE_SIZES))} lines)")
+        session.options.setdefault("code_size", {})[py] = measure_code_size(
+            env.python, opts.json.parent / "work" / "code_size", max(opts.runs, 1))
+
+
+#: Lines of the dict literal in the one function of the code-size program.
+CODE_SIZES = (14880, 29760, 59520)
+
+
+def code_size_program(lines: int) -> str:
+    """A function whose dict literal spans `lines` lines (one LINE event per
+    line; a line's distance from `co_firstlineno` grows with the size)."""
+    body = "".join(f"        'k{i}': {i},\n" for i in range(lines))
+    return f"def f():\n    d = {{\n{body}    }}\n    return len(d)\n\n\nprint(f())\n"
+
+
+def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any]:
+    """Median wall seconds of plain python and of recording (`--values none`)
+    the code-size program at each size: recording time must grow linearly
+    with a code object's length (issue 19: it grew with its square)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for lines in (1, *CODE_SIZES):  # 1: the recorder's fixed cost
+        prog = scratch / f"code_size_{lines}.py"
+        prog.write_text(code_size_program(lines))
+        cmds = {"plain": [str(python), str(prog)],
+                "recorded": [str(python), "-m", "codetracer_python_recorder", "--values", "none",
+                             "-o", str(scratch / "code_size_trace"), str(prog)]}
+        row: dict[str, Any] = {"lines": lines}
+        for name, cmd in cmds.items():
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times.append(time.perf_counter() - t0)
+            row[name] = statistics.median(times)
+        shutil.rmtree(scratch / "code_size_trace", ignore_errors=True)
+        rows.append(row)
+    return {"baseline": rows[0], "rows": rows[1:]}
+
+
+def render_code_size(results: dict[str, Any]) -> str:
+    """The code-size table: the time recording adds, and its growth when the
+    code object doubles (2.0 is linear, 4.0 quadratic)."""
+    if not results:
+        return ""
+    out = ["", "## Recording time against a code object's length", "",
+           "One function whose dict literal spans N lines, recorded with `--values none`; "
+           "median wall seconds (start-up included). `added` is recorded minus plain, less the "
+           "recorder's fixed cost (the same for a one-line dict); `growth` is `added` over the "
+           "previous row's: 2.0 when the recorder's work is linear in the code's length, 4.0 "
+           "when quadratic (issue 19 measured 3.9 before the fix).", ""]
+    for py, res in results.items():
+        base = res["baseline"]["recorded"] - res["baseline"]["plain"]
+        out += [f"CPython {py}:", "", "| lines | plain s | recorded s | added s | growth |",
+                "| ---: | ---: | ---: | ---: | ---: |"]
+        prev = None
+        for row in res["rows"]:
+            added = row["recorded"] - row["plain"] - base
+            growth = f"{added / prev:.2f}" if prev else "—"
+            out.append(f"| {row['lines']:,} | {row['plain']:.3f} | {row['recorded']:.3f} | {added:.3f} | {growth} |")
+            prev = added if added > 0 else None
+        out.append("")
+    return "\n".join(out)
+
 
 def platform_version(python: Path) -> str:
     return subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
@@ -241,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.render:
         session = Session.from_json(json.loads(opts.render.read_text()))
         text = render(session, session.options.get("command", reproduce_command([])))
+        text += render_code_size(session.options.get("code_size", {}))
     else:
         tracers = [TRACERS["plain"]] + [TRACERS[t] for t in opts.tracers.split(",") if t and t != "plain"]
         pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
@@ -260,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         opts.json.parent.mkdir(parents=True, exist_ok=True)
         opts.json.write_text(json.dumps(session.to_json(), indent=1))
-        text = render(session, command)
+        text = render(session, command) + render_code_size(session.options.get("code_size", {}))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(text)
