@@ -234,8 +234,9 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
 
     if not opts.no_code_size and "ours" in families and "ours" not in env.missing:
         log(f"CPython {py}: recording time against code object length ({', '.join(map(str, CODE_SIZES))} lines)")
-        session.options.setdefault("code_size", {})[py] = measure_code_size(
-            env.python, opts.json.parent / "work" / "code_size", max(opts.runs, 1))
+        measured = measure_code_size(env.python, opts.json.parent / "work" / "code_size", max(opts.runs, 1))
+        if measured is not None:
+            session.options.setdefault("code_size", {})[py] = measured
 
 
 #: Lines of the dict literal in the one function of the code-size program.
@@ -249,10 +250,11 @@ def code_size_program(lines: int) -> str:
     return f"def f():\n    d = {{\n{body}    }}\n    return len(d)\n\n\nprint(f())\n"
 
 
-def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any]:
+def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any] | None:
     """Median wall seconds of plain python and of recording (`--values none`)
     the code-size program at each size: recording time must grow linearly
-    with a code object's length (issue 19: it grew with its square)."""
+    with a code object's length (issue 19: it grew with its square). None
+    when a run fails (said on stderr)."""
     scratch.mkdir(parents=True, exist_ok=True)
     rows = []
     for lines in (1, *CODE_SIZES):  # 1: the recorder's fixed cost
@@ -266,8 +268,12 @@ def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any]:
             times = []
             for _ in range(runs):
                 t0 = time.perf_counter()
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 times.append(time.perf_counter() - t0)
+                if done.returncode != 0:
+                    log(f"code size {lines}: {name} run failed (exit status {done.returncode}): "
+                        f"{done.stderr.strip()[-200:]}; not measured")
+                    return None
             row[name] = statistics.median(times)
         shutil.rmtree(scratch / "code_size_trace", ignore_errors=True)
         rows.append(row)
