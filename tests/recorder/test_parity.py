@@ -14,9 +14,10 @@ SIMPLE = ["functions.py", "generators.py", "async_prog.py", "threads.py", "excep
           "finalizers.py", "mutations.py"]
 
 
+@pytest.mark.parametrize("values", ["none", "args", "locals"])
 @pytest.mark.parametrize("program", SIMPLE)
-def test_same_bytes_and_status_as_plain_python(record, program: str) -> None:
-    plain, recorded, trace_dir = record([program, "arg one", "ünï"])
+def test_same_bytes_and_status_as_plain_python(record, program: str, values: str) -> None:
+    plain, recorded, trace_dir = record([program, "arg one", "ünï"], extra=["--values", values])
     assert recorded.stdout == plain.stdout
     assert recorded.stderr == plain.stderr
     assert recorded.returncode == plain.returncode
@@ -29,9 +30,10 @@ def test_same_bytes_and_status_as_plain_python(record, program: str) -> None:
     assert last == {"kind": "Int", "i": plain.returncode, "type_id": 1}
 
 
-def test_exit_statuses_match_python(record) -> None:
+@pytest.mark.parametrize("values", ["none", "args", "locals"])
+def test_exit_statuses_match_python(record, values: str) -> None:
     for program, status in [("exit_none.py", 0), ("exit_code.py", 3), ("exit_msg.py", 1), ("exceptions.py", 1)]:
-        plain, recorded, _ = record([program])
+        plain, recorded, _ = record([program], extra=["--values", values])
         assert (plain.returncode, recorded.returncode) == (status, status), program
     _, recorded, _ = record(["exit_msg.py"])
     assert recorded.stderr == b"fatal: bad input\n"
