@@ -427,7 +427,7 @@ impl FinishProgress {
             return;
         }
         self.last = Some(now);
-        let pct = if total == 0 { 100 } else { (done.min(total) * 100 / total) as u32 };
+        let pct = (done.min(total) * 100).checked_div(total).unwrap_or(100);
         Self::write(&format!(
             "\rcodetracer-python-recorder: writing the trace: {pct:3}% of {:.1} MB recorded (Ctrl-C stops, keeping the recording to recover)",
             total as f64 / 1e6
