@@ -1,5 +1,7 @@
-"""Generators whose code is never recorded (<frozen os>, <string>), closed
-or thrown into while partly consumed."""
+"""Generators whose code is never recorded (<frozen os>, <string>, the
+stdlib left out by the default scope), closed or thrown into while partly
+consumed."""
+import difflib
 import os
 
 g = os.walk(".")
@@ -19,5 +21,14 @@ next(k)
 try:
     k.throw(ValueError("v"))
 except ValueError as exc:
+    print("raised", exc)
+d = difflib.unified_diff(["a\n", "b\n"], ["a\n", "c\n"])
+next(d)
+d.close()
+d = difflib.unified_diff(["a\n", "b\n"], ["a\n", "c\n"])
+next(d)
+try:
+    d.throw(KeyError("d"))
+except KeyError as exc:
     print("raised", exc)
 print("ok")
