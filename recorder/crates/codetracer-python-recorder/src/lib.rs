@@ -228,7 +228,9 @@ fn os_exit<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>, kwargs: Option<&Bou
         _ => None,
     };
     if let Some(status) = status.and_then(|s| s.extract::<i32>().ok()) {
-        session::before_os_exit(py, i64::from(status));
+        if let Some(interrupt) = session::before_os_exit(py, i64::from(status)) {
+            return Err(interrupt);
+        }
     }
     session::real_os_exit(py)?.call(args, kwargs)
 }

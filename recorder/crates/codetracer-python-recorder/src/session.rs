@@ -28,7 +28,8 @@ unsafe impl<T> Sync for GilCell<T> {}
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
 static PANICS: AtomicU64 = AtomicU64::new(0);
 /// In a child of `os.fork()`: the trace folder of the parent's recording,
-/// which the child left to its parent (its own `stop()` then ends quietly).
+/// which the child left to its parent (its own `stop()` then ends quietly);
+/// also set when Ctrl-C stopped the finish that `os._exit` began.
 static FORKED_FROM: GilCell<Option<PathBuf>> = GilCell(UnsafeCell::new(None));
 
 struct Session {
@@ -83,18 +84,30 @@ pub fn real_os_exit(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 
 /// Called by the `os._exit` stand-in with the status it was given: stops the
 /// recording (the trace is written with that exit status) before the
-/// process ends. Failures are logged: the program's exit goes on.
-pub fn before_os_exit(py: Python<'_>, status: i64) {
+/// process ends. Failures are logged: the program's exit goes on. Returns
+/// the exception of a Ctrl-C that stopped the trace's conversion, to be
+/// raised instead of exiting.
+pub fn before_os_exit(py: Python<'_>, status: i64) -> Option<PyErr> {
     if session_mut().as_ref().is_none_or(|s| s.busy) {
-        return;
+        return None;
     }
     match stop(py, Some(status)) {
         Ok(report) => {
             if let Some(e) = report.error {
                 logging::log_error(log::Level::Error, &e);
             }
+            if report.interrupted.is_some() {
+                // The KeyboardInterrupt goes to the program; the stop() its
+                // command line makes next ends quietly, as in a forked child.
+                // SAFETY: GIL held.
+                unsafe { *FORKED_FROM.0.get() = Some(report.trace_dir.clone()) };
+            }
+            report.interrupted
         }
-        Err(e) => logging::log_error(log::Level::Error, &e),
+        Err(e) => {
+            logging::log_error(log::Level::Error, &e);
+            None
+        }
     }
 }
 
