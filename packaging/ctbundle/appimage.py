@@ -98,7 +98,7 @@ def make_squashfs(appdir: Path, image: Path, epoch: int) -> Path:
     return image
 
 
-class RuntimeRefused(RuntimeError):
+class RuntimeRefused(InputRefused):
     """A --runtime-file whose sha256 is not pinned."""
 
 

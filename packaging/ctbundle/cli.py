@@ -27,7 +27,7 @@ _BUNDLES = {
 def _cmd_wheel(args: argparse.Namespace) -> int:
     from ._wheel import WheelOptions, build_wheel
 
-    opts = WheelOptions.from_defaults(args.out_dir, zig=args.zig)
+    opts = WheelOptions.from_defaults(args.out_dir, zig=args.zig, platform=args.platform)
     wheel = build_wheel(opts.out_dir, force=args.force, options=opts)
     print(wheel)
     return 0
@@ -87,10 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wheel", help="build the recorder wheel (skipped when its sources are unchanged)",
                        description="Build recorder/ through the PEP 517 front end `build` with maturin; "
                        "reuse the cached wheel when the source hash is unchanged.")
-    p.add_argument("--out-dir", type=Path, default=root / d["wheel"]["out_dir"], help="where the wheel goes (%(default)s)")
+    p.add_argument("--platform", choices=["linux", "windows", "macos"], default="linux",
+                   help="linux: manylinux2014 x86_64; windows: win_amd64 (cross-compiled with mingw-w64 "
+                        "off Windows); macos: universal2 (cross-linked by zig off macOS) (%(default)s)")
+    p.add_argument("--out-dir", type=Path, default=None,
+                   help=f"where the wheel goes (default: {d['wheel']['out_dir']}, "
+                        f"{d['wheel']['out_dir']}/windows, {d['wheel']['out_dir']}/macos)")
     p.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
     p.add_argument("--no-zig", dest="zig", action="store_false", default=None,
-                   help="build for this machine's glibc instead of manylinux2014 through zig")
+                   help="linux: build for this machine's glibc instead of manylinux2014 through zig")
     p.set_defaults(func=_cmd_wheel)
 
     p = sub.add_parser("stage", help="stage resources/python/ (unpacked wheel(s), the .whl, the ct runtime)",
