@@ -39,6 +39,7 @@ __all__ = [
     "default_out_dir",
     "platform_of",
     "platform_tags",
+    "rust_targets",
     "source_files",
     "source_hash",
 ]
@@ -48,6 +49,13 @@ def _platform_defaults(platform: Platform) -> dict[str, object]:
     if platform not in PLATFORMS:
         raise InputRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
     return defaults()["wheel"]["platforms"][platform]  # type: ignore[no-any-return]
+
+
+def rust_targets() -> list[str]:
+    """Every rustup target the cross-built wheels need (``make lint`` runs
+    clippy for each; ``tools/bootstrap.sh`` installs them)."""
+    found = {t for p in defaults()["wheel"]["platforms"].values() for t in p.get("rust_targets", [])}
+    return sorted(found)
 
 
 def default_out_dir(platform: Platform, base: Path | None = None) -> Path:
@@ -236,7 +244,7 @@ def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> No
     folder) is for ``platform``: one of its platform tags matches the
     platform's ``tags`` (or is ``any``)."""
     tags = staged_platform_tags(source) if source.is_dir() else platform_tags(source)
-    if _fits(tags, platform):
+    if _fits(tags, platform) or (source.is_dir() and not tags):  # not staged: said when it is read
         return
     wanted = " or ".join(str(t) for t in _platform_defaults(platform)["tags"])  # type: ignore[attr-defined]
     found = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
