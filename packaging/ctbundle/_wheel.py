@@ -76,7 +76,6 @@ class WheelOptions:
     zig: bool
     maturin_pep517_args: str
     platform: Platform = "linux"
-    env: tuple[tuple[str, str], ...] = ()  # set for the build (MACOSX_DEPLOYMENT_TARGET)
     rust_targets: tuple[str, ...] = ()  # rustup targets the build needs
     linker: str = ""  # an executable the build links with (mingw-w64 gcc)
     expect_tags: tuple[str, ...] = ()  # the built wheel must carry one (cross builds)
@@ -97,16 +96,14 @@ class WheelOptions:
         native = sys.platform == p["native_host"]
         args = str(p["native_maturin_pep517_args" if native else "maturin_pep517_args"])
         return cls(**common, zig="--zig" in args.split(), maturin_pep517_args=args,
-                   env=tuple(sorted(p["env"].items())),  # type: ignore[attr-defined]
                    rust_targets=() if native else tuple(p["rust_targets"]),  # type: ignore[arg-type]
                    linker="" if native else str(p["linker"]),
                    expect_tags=tuple(p["tags"]))  # type: ignore[arg-type]
 
     def summary(self) -> str:
-        env = "".join(f" {k}={v}" for k, v in self.env)
         return (
             f"wheel for {self.platform}: project={self.project} out_dir={self.out_dir} cache={self.cache_dir} "
-            f"MATURIN_PEP517_ARGS={self.maturin_pep517_args!r}{env}"
+            f"MATURIN_PEP517_ARGS={self.maturin_pep517_args!r}"
         )
 
 
@@ -172,7 +169,7 @@ def _settings(opts: WheelOptions) -> list[str]:
         f"python={sys.version_info[0]}.{sys.version_info[1]}",
     ]
     if opts.platform != "linux":  # the Linux key stays what it was
-        settings += [f"platform={opts.platform}", f"host={sys.platform}", *(f"env {k}={v}" for k, v in opts.env)]
+        settings += [f"platform={opts.platform}", f"host={sys.platform}"]
     return settings
 
 
@@ -222,7 +219,7 @@ def staged_platform_tags(staged: Path) -> list[str]:
     for wheel_file in sorted(staged.glob("codetracer_python_recorder-*.dist-info/WHEEL")):
         for line in wheel_file.read_text(encoding="utf-8").splitlines():
             if line.startswith("Tag:"):
-                tags.append(line.split(":", 1)[1].strip().rsplit("-", 1)[-1])
+                tags += line.split(":", 1)[1].strip().rsplit("-", 1)[-1].split(".")
     return tags
 
 
@@ -248,8 +245,9 @@ def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> No
         return
     wanted = " or ".join(str(t) for t in _platform_defaults(platform)["tags"])  # type: ignore[attr-defined]
     found = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
+    what = f"the staged folder {source} holds a" if source.is_dir() else f"{source.name} is a"
     raise WrongPlatform(
-        f"{source.name} is a {'/'.join(found)} wheel (platform tag {'.'.join(tags) or 'none'}); "
+        f"{what} {'/'.join(found)} wheel (platform tag {'.'.join(tags)}); "
         f"{needed_by} needs a {platform} wheel tagged {wanted}: build it with "
         f"`ctbundle wheel --platform {platform}` (make wheel-{platform}) and pass it with --wheel")
 
@@ -295,7 +293,6 @@ def build_wheel(out_dir: Path = Path("dist"), *, force: bool = False, options: W
         env["MATURIN_PEP517_ARGS"] = opts.maturin_pep517_args
     else:
         env.pop("MATURIN_PEP517_ARGS", None)
-    env.update(opts.env)
     env.setdefault("CARGO_TARGET_DIR", str(opts.cache_dir / "target"))
     # maturin finds zig as `python3 -m ziglang`: the toolkit's own venv first.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
