@@ -16,14 +16,15 @@ import os
 import platform
 import re
 import shutil
-import sys
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from . import _tools
 from ._config import defaults, repo_root
@@ -45,10 +46,10 @@ __all__ = [
 ]
 
 
-def _platform_defaults(platform: Platform) -> dict[str, object]:
+def _platform_defaults(platform: Platform) -> dict[str, Any]:
     if platform not in PLATFORMS:
         raise InputRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
-    return defaults()["wheel"]["platforms"][platform]  # type: ignore[no-any-return]
+    return defaults()["wheel"]["platforms"][platform]
 
 
 def rust_targets() -> list[str]:
@@ -62,7 +63,7 @@ def default_out_dir(platform: Platform, base: Path | None = None) -> Path:
     """Where ``platform``'s wheel goes: ``base`` (default: the toolkit's
     out_dir, ``dist``) plus the platform's ``out_subdir``."""
     root = repo_root() / defaults()["wheel"]["out_dir"] if base is None else base
-    sub = str(_platform_defaults(platform)["out_subdir"])
+    sub = _platform_defaults(platform)["out_subdir"]
     return root / sub if sub else root
 
 
@@ -96,9 +97,9 @@ class WheelOptions:
         native = sys.platform == p["native_host"]
         args = str(p["native_maturin_pep517_args" if native else "maturin_pep517_args"])
         return cls(**common, zig="--zig" in args.split(), maturin_pep517_args=args,
-                   rust_targets=() if native else tuple(p["rust_targets"]),  # type: ignore[arg-type]
+                   rust_targets=() if native else tuple(p["rust_targets"]),
                    linker="" if native else str(p["linker"]),
-                   expect_tags=tuple(p["tags"]))  # type: ignore[arg-type]
+                   expect_tags=tuple(p["tags"]))
 
     def summary(self) -> str:
         return (
@@ -226,14 +227,14 @@ def staged_platform_tags(staged: Path) -> list[str]:
 def platform_of(tag: str) -> Platform | None:
     """The platform whose wheels carry ``tag`` (None: ``any`` or unknown)."""
     for name in PLATFORMS:
-        if any(fnmatchcase(tag, glob) for glob in _platform_defaults(name)["family"]):  # type: ignore[attr-defined]
+        if any(fnmatchcase(tag, glob) for glob in _platform_defaults(name)["family"]):
             return name
     return None
 
 
 def _fits(tags: Sequence[str], platform: Platform) -> bool:
     wanted = _platform_defaults(platform)["tags"]
-    return any(tag == "any" or any(fnmatchcase(tag, glob) for glob in wanted) for tag in tags)  # type: ignore[attr-defined]
+    return any(tag == "any" or any(fnmatchcase(tag, glob) for glob in wanted) for tag in tags)
 
 
 def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> None:
@@ -243,7 +244,7 @@ def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> No
     tags = staged_platform_tags(source) if source.is_dir() else platform_tags(source)
     if _fits(tags, platform) or (source.is_dir() and not tags):  # not staged: said when it is read
         return
-    wanted = " or ".join(str(t) for t in _platform_defaults(platform)["tags"])  # type: ignore[attr-defined]
+    wanted = " or ".join(_platform_defaults(platform)["tags"])
     found = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
     what = f"the staged folder {source} holds a" if source.is_dir() else f"{source.name} is a"
     raise WrongPlatform(
