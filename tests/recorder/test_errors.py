@@ -367,4 +367,5 @@ def test_string_frozen_and_recorder_code_are_never_recorded(recorder_python: Pat
     t = Trace(tmp_path / "t")
     assert "made_by_exec" not in t.calls()
     assert not [x for x in t.paths if x.startswith("<") or "codetracer_python_recorder" in x]
-    assert [v["i"] for v in t.values_of("result")] == [2]
+    # shown at the two steps after its binding (lines 4 and 5)
+    assert [v["i"] for v in t.values_of("result")] == [2, 2]

@@ -20,8 +20,13 @@ def _autostart() -> None:
     from . import start, stop
     from .errors import RecorderError
 
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    # Site initialisation goes on after this .pth (later .pth files, their
+    # decoding, sitecustomize): none of it is the program. A script's
+    # recording begins when the script's own code starts.
+    activation = script if script and os.path.isfile(script) else None
     try:
-        start(trace_dir, program=os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>")
+        start(trace_dir, program=script or "<python>", activation_path=activation)
     except RecorderError as exc:
         sys.stderr.write(f"codetracer-python-recorder: error: auto-start failed: {exc}\n")
         return

@@ -43,34 +43,56 @@ def start(
     keep_partial_trace: bool | None = None,
     log_level: str | None = None,
     log_file: str | None = None,
+    include: list[str] | tuple[str, ...] = (),
+    exclude: list[str] | tuple[str, ...] = (),
+    record_all: bool = False,
+    trace_filter: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
+    redact: bool = True,
 ) -> Path:
-    """Start recording this thread into ``trace_dir``; returns the folder."""
+    """Start recording this thread into ``trace_dir``; returns the folder.
+
+    Scope as on the command line: the program's own code by default (not
+    the standard library or installed packages), widened or narrowed by
+    ``include`` / ``exclude`` globs, ``record_all``, and ``trace_filter``
+    file(s) after ``$CODETRACER_TRACE_FILTER`` and the project's
+    ``.codetracer/trace-filter.toml``; ``redact=False`` keeps values under
+    secret-looking names."""
     from pathlib import Path
 
     if program is None:
         program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>"
     if args is None:
         args = list(sys.argv[1:])
-    return Path(
-        _native.start(
-            os.fspath(trace_dir),
-            program,
-            list(args),
-            values=values,
-            activation_path=os.path.abspath(activation_path) if activation_path else None,
-            max_depth=max_depth,
-            max_items=max_items,
-            max_str=max_str,
-            max_nodes=max_nodes,
-            skip_prefixes=[PACKAGE_DIR],
-            format=format,
-            on_recorder_error=on_recorder_error,
-            require_trace=require_trace,
-            keep_partial_trace=keep_partial_trace,
-            log_level=log_level,
-            log_file=log_file,
-        )
+    from . import _filters
+
+    filters = [] if trace_filter is None else [trace_filter] if isinstance(trace_filter, (str, os.PathLike)) else list(trace_filter)
+    script_dir = os.path.dirname(program) if os.path.isabs(program) else os.getcwd()
+    resolved = _filters.resolve(script_dir=script_dir, filters=[os.fspath(f) for f in filters],
+                                include=list(include), exclude=list(exclude), record_all=record_all, redact=redact)
+    trace_dir = os.fspath(trace_dir)
+    # Built before the recording starts: nothing the recorder itself runs
+    # (here pathlib's constructors) may appear in the trace.
+    folder = Path(trace_dir)
+    _native.start(
+        trace_dir,
+        program,
+        list(args),
+        values=values,
+        activation_path=os.path.abspath(activation_path) if activation_path else None,
+        max_depth=max_depth,
+        max_items=max_items,
+        max_str=max_str,
+        max_nodes=max_nodes,
+        skip_prefixes=[PACKAGE_DIR],
+        format=format,
+        on_recorder_error=on_recorder_error,
+        require_trace=require_trace,
+        keep_partial_trace=keep_partial_trace,
+        log_level=log_level,
+        log_file=log_file,
+        trace_filter=resolved,
     )
+    return folder
 
 
 def stop(exit_status: int | None = None) -> dict[str, Any]:
