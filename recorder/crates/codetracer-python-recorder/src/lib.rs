@@ -15,6 +15,7 @@ mod lines;
 mod logging;
 mod metrics;
 mod monitoring;
+mod os_thread;
 mod output;
 mod policy;
 mod preflight;
