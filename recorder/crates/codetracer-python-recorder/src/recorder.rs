@@ -798,8 +798,7 @@ impl Recorder {
     /// instruction starts a line other than the frame's previous step's;
     /// DISABLE for the instructions that start no line.
     pub fn on_instruction(&mut self, code: *mut ffi::PyObject, offset: usize) -> Ret {
-        // SAFETY: pthread_self has no preconditions.
-        if unsafe { libc::pthread_self() } != self.os_thread {
+        if crate::os_thread::current() != self.os_thread {
             self.on_recorded_thread(); // counts it (and advances the epoch)
             return Ret::Continue;
         }

@@ -429,8 +429,7 @@ impl FinishProgress {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
     fn new() -> Self {
-        // SAFETY: isatty has no preconditions.
-        let tty = unsafe { libc::isatty(2) } == 1;
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
         Self { tty, started: Instant::now(), last: None }
     }
 
