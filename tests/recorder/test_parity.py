@@ -288,8 +288,7 @@ def test_change_detection_shortcuts_on_the_benchmark_workloads(recorder_python: 
     for flag in ("0", "1"):
         out = tmp_path / f"t{flag}"
         r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), f"--values={values}",
-                 "run_workload.py", str(script), "0.002"], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0",
-                  **({"PYTHONPATH": "preimport:."} if program == "std_values.py" else {})})
+                 "run_workload.py", str(script), "0.002"], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0"})
         assert r.returncode == 0, r.stderr
         traces.append((out / "trace.json").read_bytes())
     assert traces[0] == traces[1]
