@@ -21,7 +21,7 @@ def _autostart() -> None:
     from .errors import RecorderError
 
     try:
-        start(trace_dir, program=os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>")
+        start(trace_dir)  # the program is named from sys.argv (session.program_from_argv)
     except RecorderError as exc:
         sys.stderr.write(f"codetracer-python-recorder: error: auto-start failed: {exc}\n")
         return

@@ -74,6 +74,35 @@ _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_
               "--json-errors": "json_errors"}
 _INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
 
+#: Options of the upstream recorder (codetracer-python-recorder 0.3) this one
+#: does not take, with what to do instead. Only consulted for an option not
+#: in the tables above: an option added there wins.
+_UPSTREAM_ONLY = {
+    "--trace-filter": "this recorder has no trace-filter files; use --activation-path FILE to record only "
+                      "while the code of FILE runs (see --help for every option)",
+    "--io-capture": "this recorder has no --io-capture switch; the program's stdin, stdout and stderr "
+                    "stay its own, byte for byte",
+    "--propagate-script-exit": "this recorder always exits with the script's own status (unless the "
+                               "recorder itself fails); drop the flag",
+}
+
+USAGE_LINE = f"usage: {PROG} [options] script.py [args...] | -m module [args...] | recover TRACE_DIR (see --help)"
+
+
+def _unknown_option(option: str) -> UsageError:
+    """The error for an option this parser does not know."""
+    name = option.partition("=")[0]
+    hint = _UPSTREAM_ONLY.get(name)
+    if hint is not None:
+        return UsageError(f"unknown option {name!r}: {hint}", "ERR_INVALID_OPTION",
+                          {"option": name, "upstream_only": "true"})
+    import difflib  # only on this path
+
+    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, "--help", "--version"}), n=2)
+    also = f"; did you mean {' or '.join(close)}?" if close else ""
+    return UsageError(f"unknown option {name!r} (options go before the script{also})",
+                      "ERR_INVALID_OPTION", {"option": name})
+
 
 class Options:
     """The parsed command line (a plain class: dataclasses costs start-up time)."""
@@ -123,7 +152,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         if name in _VALUE_OPTS and (eq or name == a):
             if not eq:
                 if i + 1 >= len(argv):
-                    raise UsageError(f"{name} needs a value", "ERR_INVALID_OPTION", {"option": name})
+                    raise UsageError(f"{name} needs a value{_allowed(name)}", "ERR_INVALID_OPTION", {"option": name})
                 inline = argv[i + 1]
                 i += 1
             attr = _VALUE_OPTS[name]
@@ -145,15 +174,23 @@ def parse_args(argv: Sequence[str]) -> Options:
             i += 1
             continue
         if a.startswith("-") and a != "-":
-            raise UsageError(f"unknown option {a!r} (options go before the script; see --help)",
-                             "ERR_INVALID_OPTION", {"option": a})
+            raise _unknown_option(a)
         break
     if i >= len(argv):
-        raise UsageError("no script to record (usage: codetracer-python-recorder [options] script.py [args...])",
+        raise UsageError("no script to record: give a script (or -m module) after the options",
                          "ERR_INVALID_OPTION")
     o.script = argv[i]
     o.script_args = list(argv[i + 1:])
     return o
+
+
+def _allowed(option: str) -> str:
+    """`: one of ...` for an option whose values are a fixed set (from USAGE)."""
+    for line in USAGE.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == option and "|" in words[1]:
+            return f" (one of: {', '.join(words[1].split('|'))})"
+    return ""
 
 
 def restore_pythonpath() -> None:
@@ -212,9 +249,17 @@ def _strip_own_frames(tb: types.TracebackType | None) -> types.TracebackType | N
 _error_file: str | None = None
 
 
-def report_failure(err: RecorderError, json_errors: bool) -> int:
-    """Prints a recorder failure (and its JSON forms); returns its exit code."""
-    _native.log_message("error", err.message, err.code)
+def report_failure(err: RecorderError, json_errors: bool, early: bool = False) -> int:
+    """Prints a recorder failure (and its JSON forms); returns its exit code.
+    `early`: raised before the diagnostics channel was configured (a bad
+    option or environment value): printed here, with the usage line."""
+    if early:
+        sys.stderr.write(f"{PROG}: error: {err.message} [{err.code}]\n")
+        if isinstance(err, UsageError):
+            sys.stderr.write(USAGE_LINE + "\n")
+        sys.stderr.flush()
+    else:
+        _native.log_message("error", err.message, err.code)
     line = err.to_json()
     path = _error_file
     if path:
@@ -264,7 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_errors=o.json_errors)
         json_errors = bool(policy["json_errors"])
     except RecorderError as err:
-        return report_failure(err, json_errors or "--json-errors" in argv)
+        json_errors = json_errors or "--json-errors" in argv or \
+            os.environ.get("CODETRACER_JSON_ERRORS", "").strip().lower() in ("1", "true", "yes", "on")
+        return report_failure(err, json_errors, early=True)
     finally:
         os.environ.pop("CODETRACER_CLI_ACTIVE", None)
 

@@ -26,6 +26,30 @@ __all__ = ["start", "stop", "trace", "is_tracing", "flush", "set_metrics_exporte
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def program_from_argv() -> str:
+    """The program's name for the trace when the caller gives none: the
+    script's absolute path, or, for code without a file of its own, what
+    the interpreter was given: ``-c``, ``-m MODULE``, ``<stdin>`` (``python -``)
+    or ``<python>`` (the interactive prompt)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 == "-c":
+        return "-c"
+    if argv0 == "-m":
+        # The module is named only in orig_argv until runpy has found it.
+        orig = list(getattr(sys, "orig_argv", ()))[1:]
+        for i, a in enumerate(orig):
+            if a == "-m" and i + 1 < len(orig):
+                return f"-m {orig[i + 1]}"
+            if a.startswith("-m") and len(a) > 2:
+                return f"-m {a[2:]}"
+        return "-m"
+    if argv0 == "-":
+        return "<stdin>"
+    if not argv0:
+        return "<python>"
+    return os.path.abspath(argv0)
+
+
 def start(
     trace_dir: str | os.PathLike[str],
     *,
@@ -48,29 +72,29 @@ def start(
     from pathlib import Path
 
     if program is None:
-        program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>"
+        program = program_from_argv()
     if args is None:
         args = list(sys.argv[1:])
-    return Path(
-        _native.start(
-            os.fspath(trace_dir),
-            program,
-            list(args),
-            values=values,
-            activation_path=os.path.abspath(activation_path) if activation_path else None,
-            max_depth=max_depth,
-            max_items=max_items,
-            max_str=max_str,
-            max_nodes=max_nodes,
-            skip_prefixes=[PACKAGE_DIR],
-            format=format,
-            on_recorder_error=on_recorder_error,
-            require_trace=require_trace,
-            keep_partial_trace=keep_partial_trace,
-            log_level=log_level,
-            log_file=log_file,
-        )
+    folder = Path(os.fspath(trace_dir))  # before start: pathlib's code is not the program's
+    _native.start(
+        os.fspath(trace_dir),
+        program,
+        list(args),
+        values=values,
+        activation_path=os.path.abspath(activation_path) if activation_path else None,
+        max_depth=max_depth,
+        max_items=max_items,
+        max_str=max_str,
+        max_nodes=max_nodes,
+        skip_prefixes=[PACKAGE_DIR],
+        format=format,
+        on_recorder_error=on_recorder_error,
+        require_trace=require_trace,
+        keep_partial_trace=keep_partial_trace,
+        log_level=log_level,
+        log_file=log_file,
     )
+    return folder
 
 
 def stop(exit_status: int | None = None) -> dict[str, Any]:

@@ -262,7 +262,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
         versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
     };
-    let recorder = Recorder::new(writer, &o.program, cfg);
+    let recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     *session_mut() = Some(Box::new(Session {
         recorder: Some(recorder),
         attached: false,
@@ -293,6 +293,15 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
     }
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
+}
+
+/// The path of `<toplevel>`: the program's file, or for `python -c CODE`
+/// the file name CPython gives that code (`<string>`), never a made-up path.
+fn toplevel_path(program: &str) -> &str {
+    match program {
+        "-c" => "<string>",
+        _ => program,
+    }
 }
 
 /// What `stop` reports.

@@ -33,6 +33,8 @@ const STALE: &[&str] = &[TRACE_METADATA, TRACE_JSON, TRACE_PATHS, "trace.bin"];
 const CUT_ROOM: u64 = 16 * 1024;
 /// Below this, not even the start of a trace fits: nothing is kept.
 const MIN_CUT: u64 = 256;
+/// Below this, the in-run stream is not shortened further to make room.
+const MIN_STREAM: u64 = 1024;
 
 /// Version of the trace files we write (the JSON flavour of CodeTracer's
 /// `runtime_tracing` schema, checked against `codetracer_trace_types` 0.16.3).
@@ -127,7 +129,7 @@ impl TraceDir {
                     .with_context("path", self.dir.display()));
                 }
                 Ok(done) => break done,
-                Err(e) if e.code() == ErrorCode::DiskFull && partial.is_some() && attempts < 6 => {
+                Err(e) if e.code() == ErrorCode::DiskFull && partial.is_some() && attempts < 16 => {
                     attempts += 1;
                     let on_disk = fs::metadata(&trace_json).map(|m| m.len()).unwrap_or(0);
                     let trace_json_failed = e.context().iter().any(|(k, v)| *k == "path" && Path::new(v) == trace_json);
@@ -138,10 +140,25 @@ impl TraceDir {
                         // A smaller file after it did not fit: make room for it.
                         Some(l) => on_disk.min(l).saturating_sub(CUT_ROOM),
                     };
-                    if next < MIN_CUT {
-                        return Err(e.with_context("partial_trace", "nothing fits: no trace was kept"));
+                    if next >= MIN_CUT {
+                        limit = Some(next);
+                        continue;
                     }
-                    limit = Some(next);
+                    // The in-run stream itself fills the disk: give up the
+                    // later half of it (the trace stays a prefix of the run).
+                    let stream_len = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
+                    if stream_len > MIN_STREAM {
+                        let events = self.events_path();
+                        fs::OpenOptions::new()
+                            .write(true)
+                            .open(&events)
+                            .and_then(|f| f.set_len(stream_len / 2))
+                            .map_err(io(ErrorCode::Io, &events))?;
+                        let _ = fs::remove_file(&trace_json);
+                        limit = None;
+                        continue;
+                    }
+                    return Err(e.with_context("partial_trace", "not even the start of a trace fits: no trace was kept"));
                 }
                 Err(e) => return Err(e),
             }
