@@ -148,13 +148,15 @@ USAGE_LINE = b"usage: codetracer-python-recorder [options] script.py [args...]"
     (["functions.py"], {"CODETRACER_ON_RECORDER_ERROR": "explode"},
      [b'invalid value "explode" for CODETRACER_ON_RECORDER_ERROR', b"abort or disable"]),
     (["--values"], {}, [b"--values needs a value (one of: none, args, locals)"]),
+    (["--values", "all", "functions.py"], {}, [b"invalid value 'all' for --values: expected none, args, locals"]),
+    (["functions.py"], {"CODETRACER_VALUES": "all"}, [b"invalid value 'all' for CODETRACER_VALUES"]),
     (["--value", "args", "functions.py"], {}, [b"unknown option '--value'", b"did you mean --values?"]),
     (["--trace-filter", "filters.toml", "functions.py"], {}, [b"unknown option '--trace-filter'", b"--activation-path"]),
     (["--io-capture=off", "functions.py"], {}, [b"unknown option '--io-capture'", b"byte for byte"]),
     (["--propagate-script-exit", "functions.py"], {}, [b"unknown option '--propagate-script-exit'",
                                                        b"always exits with the script's own status"]),
     (["recover"], {}, [b"recover TRACE_DIR"]),
-], ids=["unknown-flag", "no-script", "max-depth-x", "on-error-flag", "on-error-env", "missing-value",
+], ids=["unknown-flag", "no-script", "max-depth-x", "on-error-flag", "on-error-env", "missing-value", "values-flag", "values-env",
         "misspelt", "upstream-trace-filter", "upstream-io-capture", "upstream-propagate-exit", "recover-no-dir"])
 def test_usage_errors_say_what_is_wrong_before_anything_else(recorder_python: Path, tmp_path: Path, args, env,
                                                              says) -> None:

@@ -73,6 +73,7 @@ _VALUE_OPTS = {
 _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_partial_trace",
               "--json-errors": "json_errors"}
 _INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
+_VALUES = ("none", "args", "locals")
 
 #: Options of the upstream recorder (codetracer-python-recorder 0.3) this one
 #: does not take, with what to do instead. Only consulted for an option not
@@ -299,7 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         o = parse_args(argv)
         _env_choice("trace_dir", "CODETRACER_TRACE_DIR", o)
+        values_source = "--values" if o.values is not None else "CODETRACER_VALUES"
         _env_choice("values", "CODETRACER_VALUES", o)
+        if o.values is not None and o.values not in _VALUES:
+            raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
+                             "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
         _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
         if os.environ.get("CODETRACER_FORMAT") and o.format == "json":
             o.format = os.environ["CODETRACER_FORMAT"]
