@@ -428,10 +428,8 @@ impl<W: Write> Converter<W> {
             }
             tag::RETURN => {
                 let json = self.value_json(r)?;
-                if self.frames.len() > 1 {
-                    if self.write_return(&json)? {
-                        self.pop_frame();
-                    }
+                if self.frames.len() > 1 && self.write_return(&json)? {
+                    self.pop_frame();
                 }
                 self.spare.push(json);
             }
