@@ -498,6 +498,7 @@ def test_release_wheel_has_no_fault_injection(recorder_python: Path) -> None:
     assert p.stdout == "False\n"
 
 
+@pytest.mark.build
 def test_panic_in_callback_is_contained_abort(fault_python: Path, tmp_path: Path) -> None:
     p = rec(fault_python, "--json-errors", "-o", str(tmp_path / "t"), "functions.py",
             env={"CODETRACER_TEST_FAULT": "panic-after:20"})
@@ -508,6 +509,7 @@ def test_panic_in_callback_is_contained_abort(fault_python: Path, tmp_path: Path
     assert not (tmp_path / "t" / "trace_metadata.json").exists()
 
 
+@pytest.mark.build
 def test_panic_in_callback_under_disable_keeps_partial_trace(fault_python: Path, tmp_path: Path) -> None:
     p = rec(fault_python, "--on-recorder-error", "disable", "--keep-partial-trace", "-o", str(tmp_path / "t"),
             "functions.py", env={"CODETRACER_TEST_FAULT": "panic-after:20"})
