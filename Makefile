@@ -69,6 +69,7 @@ lint:
 BENCH_ARGS ?=
 bench: wheel
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/real_programs.py
 
 clean:
 	rm -rf dist build .cache target recorder/target

@@ -5,6 +5,9 @@
   reused, even after `ct delete`.
 - A `traces` row is written only once its folder holds a complete trace (or
   one marked partial): no row ever points at a missing trace.
+- `uploads` gets a row only once a server confirmed an upload and gave its
+  share link (`ct upload`); `upload_sessions` holds the sliced uploads in
+  progress, so an interrupted one resumes (it claims nothing).
 - The schema is versioned with `PRAGMA user_version` and migrated in order;
   every write is one transaction; SQL is parameterised only.
 """
@@ -18,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
 MIGRATIONS = (
@@ -45,12 +48,74 @@ MIGRATIONS = (
         folder TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE uploads (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        trace_id INTEGER REFERENCES id_allocations(id),
+        folder TEXT NOT NULL,
+        recording_id TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        share_url TEXT NOT NULL,
+        archive_name TEXT NOT NULL,
+        archive_size INTEGER NOT NULL,
+        archive_sha256 TEXT NOT NULL,
+        uploaded_at TEXT NOT NULL
+    );
+    CREATE INDEX uploads_by_trace ON uploads (trace_id);
+    CREATE TABLE upload_sessions (
+        recording_id TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        archive_sha256 TEXT NOT NULL,
+        archive_size INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (recording_id, base_url, tenant)
+    );
+    """,
 )
 
 COLUMNS = (
     "id", "program", "args", "cwd", "language", "interpreter", "python_executable", "python_version",
     "recorder_version", "exit_status", "with_diff", "status", "error_code", "created_at", "folder",
 )
+
+UPLOAD_COLUMNS = (
+    "trace_id", "folder", "recording_id", "base_url", "tenant", "share_url", "archive_name", "archive_size",
+    "archive_sha256", "uploaded_at",
+)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A completed upload: the server confirmed it and gave `share_url`."""
+
+    trace_id: Optional[int]  # None: a folder that is not in the index
+    folder: str
+    recording_id: str
+    base_url: str
+    tenant: str
+    share_url: str
+    archive_name: str
+    archive_size: int
+    archive_sha256: str
+    uploaded_at: str
+
+    def as_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    """A sliced upload in progress, resumable while the server keeps it."""
+
+    recording_id: str
+    base_url: str
+    tenant: str
+    archive_sha256: str
+    archive_size: int
+    session_id: str
 
 
 @dataclass(frozen=True)
@@ -164,7 +229,62 @@ class Index:
 
     def delete(self, trace_id: int) -> bool:
         with self._write() as db:
+            db.execute("DELETE FROM uploads WHERE trace_id = ?", (trace_id,))
             return db.execute("DELETE FROM traces WHERE id = ?", (trace_id,)).rowcount > 0
+
+    def find_by_folder(self, folder: str) -> Optional[Trace]:
+        row = self._db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM traces WHERE folder = ? ORDER BY id DESC", (folder,)
+        ).fetchone()
+        return _trace(row) if row else None
+
+    # --- uploads -----------------------------------------------------------------
+
+    def add_upload(self, upload: Upload) -> None:
+        """Called only after the server confirmed the upload; also ends its
+        resumable session, in the same transaction."""
+        row = upload.as_json()
+        placeholders = ", ".join("?" for _ in UPLOAD_COLUMNS)
+        with self._write() as db:
+            db.execute(f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES ({placeholders})",
+                       tuple(row[column] for column in UPLOAD_COLUMNS))
+            db.execute("DELETE FROM upload_sessions WHERE recording_id = ? AND base_url = ? AND tenant = ?",
+                       (upload.recording_id, upload.base_url, upload.tenant))
+
+    def uploads(self, trace_id: int) -> List[Upload]:
+        rows = self._db.execute(
+            f"SELECT {', '.join(UPLOAD_COLUMNS)} FROM uploads WHERE trace_id = ? ORDER BY id", (trace_id,)
+        ).fetchall()
+        return [Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows]
+
+    def latest_uploads(self) -> Dict[int, Upload]:
+        """trace id -> its most recent upload."""
+        rows = self._db.execute(
+            f"SELECT {', '.join(UPLOAD_COLUMNS)} FROM uploads WHERE trace_id IS NOT NULL ORDER BY id"
+        ).fetchall()
+        return {upload.trace_id: upload for upload in (Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows)
+                if upload.trace_id is not None}
+
+    def upload_session(self, recording_id: str, base_url: str, tenant: str) -> Optional[UploadSession]:
+        row = self._db.execute(
+            "SELECT recording_id, base_url, tenant, archive_sha256, archive_size, session_id FROM upload_sessions "
+            "WHERE recording_id = ? AND base_url = ? AND tenant = ?", (recording_id, base_url, tenant),
+        ).fetchone()
+        return UploadSession(*row) if row else None
+
+    def save_upload_session(self, session: UploadSession) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO upload_sessions (recording_id, base_url, tenant, archive_sha256, "
+                "archive_size, session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session.recording_id, session.base_url, session.tenant, session.archive_sha256,
+                 session.archive_size, session.session_id, utc_now()),
+            )
+
+    def drop_upload_session(self, recording_id: str, base_url: str, tenant: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM upload_sessions WHERE recording_id = ? AND base_url = ? AND tenant = ?",
+                       (recording_id, base_url, tenant))
 
 
 def _trace(row: tuple) -> Trace:

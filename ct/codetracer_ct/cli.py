@@ -1,4 +1,4 @@
-"""The `ct` command line: record, list, show, delete."""
+"""The `ct` command line: record, list, show, delete, upload, login."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import __version__, _datadir, _exitcodes, _summary
-from ._index import Index, IndexUnavailable, Trace
+from . import __version__, _archive, _datadir, _exitcodes, _summary, _upload, _uploadconfig
+from ._index import Index, IndexUnavailable, Trace, Upload, utc_now
 from ._record import RecordError, Request, record
 
 # Recorder policy options that `ct record` passes through unchanged
@@ -26,6 +26,15 @@ RECORDER_OPTIONS: Tuple[Tuple[str, bool, str], ...] = (
     ("--keep-partial-trace", False, "on failure keep the trace, marked partial"),
     ("--log-level", True, "recorder diagnostics: error, warn, info, debug, trace"),
     ("--log-file", True, "recorder diagnostics go to this file instead of stderr"),
+    ("--record-all", False, "record the standard library and installed packages too (default: the program only)"),
+    ("--no-redact", False, "keep values under secret-looking names (password, token, ...) instead of <redacted>"),
+    ("--no-auto-filter", False, "do not use the project's .codetracer/trace-filter.toml"),
+)
+# Recorder scope options that may be given several times, passed through in order.
+RECORDER_LIST_OPTIONS: Tuple[Tuple[str, str], ...] = (
+    ("--include", "also record code matching this path or module glob (repeatable)"),
+    ("--exclude", "do not record code matching this path or module glob (repeatable)"),
+    ("--trace-filter", "a trace filter file, upstream's TOML schema (repeatable)"),
 )
 # ct's own record options: (flags, takes a value).
 CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
@@ -48,6 +57,7 @@ RECORD_USAGE = (
 def _takes_value() -> Dict[str, bool]:
     table = {flag: value for flags, value in CT_RECORD_OPTIONS for flag in flags}
     table.update({flag: value for flag, value, _ in RECORDER_OPTIONS})
+    table.update({flag: True for flag, _ in RECORDER_LIST_OPTIONS})
     return table
 
 
@@ -108,6 +118,8 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
             group.add_argument(flag, metavar="VALUE", help=text)
         else:
             group.add_argument(flag, action="store_true", help=text)
+    for flag, text in RECORDER_LIST_OPTIONS:
+        group.add_argument(flag, metavar="PATTERN", action="append", default=[], help=text)
     parser.add_argument("-m", dest="module", metavar="MODULE", help="record a module, like python -m")
     parser.add_argument("--pytest", action="store_true", help="record pytest with the arguments that follow")
     parser.add_argument("--unittest", action="store_true", help="record unittest with the arguments that follow")
@@ -122,6 +134,9 @@ def _recorder_options(parsed: argparse.Namespace) -> Tuple[str, ...]:
             out += [flag, attribute]
         elif not value and attribute:
             out.append(flag)
+    for flag, _ in RECORDER_LIST_OPTIONS:
+        for item in getattr(parsed, flag.lstrip("-").replace("-", "_")):
+            out += [flag, item]
     return tuple(out)
 
 
@@ -170,18 +185,20 @@ def _command_line(trace: Trace) -> str:
 def cmd_list(parsed: argparse.Namespace) -> int:
     with _open_index() as index:
         traces = index.all()
+        uploads = index.latest_uploads()
     if parsed.json:
-        _print_json([trace.as_json() for trace in traces])
+        _print_json([dict(trace.as_json(), upload=uploads[trace.id].as_json() if trace.id in uploads else None)
+                     for trace in traces])
         return _exitcodes.OK
     if not traces:
         sys.stdout.write("no traces yet: record one with `ct record script.py`\n")
         return _exitcodes.OK
-    rows = [("ID", "CREATED", "STATUS", "EXIT", "PROGRAM")]
+    rows = [("ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM")]
     rows += [(str(t.id), t.created_at, t.status, "" if t.exit_status is None else str(t.exit_status),
-              _command_line(t)) for t in traces]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+              "yes" if t.id in uploads else "no", _command_line(t)) for t in traces]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
     for row in rows:
-        cells = [row[column].ljust(widths[column]) for column in range(4)] + [row[4]]
+        cells = [row[column].ljust(widths[column]) for column in range(5)] + [row[5]]
         sys.stdout.write("  ".join(cells).rstrip() + "\n")
     return _exitcodes.OK
 
@@ -196,6 +213,7 @@ def _get(index: Index, trace_id: int) -> Optional[Trace]:
 def cmd_show(parsed: argparse.Namespace) -> int:
     with _open_index() as index:
         trace = _get(index, parsed.id)
+        uploads = index.uploads(trace.id) if trace is not None else []
     if trace is None:
         return _exitcodes.FAILURE
     folder = Path(trace.folder)
@@ -204,6 +222,7 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         data = trace.as_json()
         data["summary"] = summary
         data["folder_exists"] = folder.is_dir()
+        data["uploads"] = [upload.as_json() for upload in uploads]
         _print_json(data)
         return _exitcodes.OK
     fields = [
@@ -215,6 +234,8 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         ("with diff", "yes" if trace.with_diff else "no"), ("created", trace.created_at),
         ("folder", trace.folder + ("" if folder.is_dir() else "  (MISSING)")),
     ]
+    fields += [("uploaded", f"{upload.share_url}  ({upload.uploaded_at}, {upload.base_url}, tenant {upload.tenant})")
+               for upload in uploads] or [("uploaded", "no")]
     if summary is not None:
         fields += [(key, summary[key]) for key in ("events", "steps", "calls", "files", "functions")]
     width = max(len(name) for name, _ in fields)
@@ -249,6 +270,93 @@ def cmd_delete(parsed: argparse.Namespace) -> int:
     return _exitcodes.OK
 
 
+# --- upload / login ------------------------------------------------------------------
+
+def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Optional[Path]]:
+    """(indexed trace or None, path): digits name an id (write ./5 for a
+    folder named 5); anything else is a folder or a .ct file."""
+    if text.isdigit():
+        trace = _get(index, int(text))
+        return trace, Path(trace.folder) if trace else None
+    path = Path(os.path.abspath(text))
+    folder = path.parent if path.suffix == _archive.CT_SUFFIX and path.is_file() else path
+    return index.find_by_folder(str(folder)), path
+
+
+def cmd_upload(parsed: argparse.Namespace) -> int:
+    try:
+        return _upload_command(parsed)
+    except KeyboardInterrupt:  # outside the upload itself (which reports its own progress)
+        sys.stderr.write("ct: error: interrupted; the index records no upload of this trace\n")
+        return _exitcodes.INTERRUPTED
+
+
+def _upload_command(parsed: argparse.Namespace) -> int:
+    data = _datadir.data_dir()
+    with _open_index() as index:
+        trace, path = _upload_target(index, parsed.trace)
+        if path is None:
+            return _exitcodes.FAILURE
+        try:
+            source = _archive.inspect(path, allow_partial=parsed.allow_partial)
+            settings = _uploadconfig.resolve(data, parsed.base_url, parsed.tenant)
+        except (_archive.TraceUnusable, _uploadconfig.ConfigError) as exc:
+            sys.stderr.write(f"ct: error: cannot upload: {exc}\n")
+            return exc.exit_status
+        if source.status == "partial":
+            sys.stderr.write(f"ct: uploading a PARTIAL trace (--allow-partial): {source.reason}\n")
+        try:
+            result = _upload.upload(source, settings, index)
+        except _upload.UploadFailed as exc:
+            sys.stderr.write(f"ct: error: {exc}\n")
+            return exc.exit_status
+        upload = Upload(
+            trace_id=trace.id if trace else None, folder=str(source.folder), recording_id=result.recording_id,
+            base_url=settings.base_url, tenant=settings.tenant, share_url=result.share_url,
+            archive_name=result.archive_name, archive_size=result.archive_size,
+            archive_sha256=result.archive_sha256, uploaded_at=utc_now(),
+        )
+        try:
+            index.add_upload(upload)
+        except Exception as exc:  # sqlite3.Error, OSError: the upload itself is done
+            sys.stderr.write(f"ct: error: uploaded, but the index could not record it: {exc}\n")
+            sys.stdout.write(result.share_url + "\n")
+            return _exitcodes.ENVIRONMENT
+    if parsed.json:
+        _print_json(dict(upload.as_json(), id=upload.trace_id, status=source.status, content_type=result.content_type,
+                         sliced=result.sliced, slices=result.slices, slices_resumed=result.slices_resumed))
+        return _exitcodes.OK
+    name = f"trace {trace.id}" if trace else str(source.folder)
+    how = f"{result.slices} slices" + (f", {result.slices_resumed} resumed" if result.slices_resumed else "") \
+        if result.sliced else "one piece"
+    sys.stderr.write(f"ct: {name} uploaded to {settings.base_url} (tenant {settings.tenant}): "
+                     f"{_upload.size_text(result.archive_size)} in {how}; share link:\n")
+    sys.stdout.write(result.share_url + "\n")
+    return _exitcodes.OK
+
+
+def cmd_login(parsed: argparse.Namespace) -> int:
+    import getpass
+    data = _datadir.data_dir()
+    try:
+        values = {"tenant": parsed.tenant or ""}
+        if parsed.base_url:
+            values["base_url"] = _uploadconfig.normalise_base_url(parsed.base_url)
+        if sys.stdin.isatty():
+            token = getpass.getpass("CodeTracer token (empty: keep the saved one): ")
+        else:
+            token = sys.stdin.readline()
+        values["token"] = token.strip()
+        path = _uploadconfig.save(data, values)
+    except _uploadconfig.ConfigError as exc:
+        sys.stderr.write(f"ct: error: {exc}\n")
+        return exc.exit_status
+    saved = _uploadconfig.read_file(data)
+    sys.stdout.write(f"saved in {path} (readable by you only): base URL {saved.get('base_url', '-')}, "
+                     f"tenant {saved.get('tenant', '-')}, token {'set' if saved.get('token') else 'not set'}\n")
+    return _exitcodes.OK
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -270,6 +378,26 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                                              "(folders outside the data dir, from --trace-dir, are kept).")
     delete.add_argument("id", type=int, help="trace id (see `ct list`)")
     delete.add_argument("--json", action="store_true", help="print a JSON object")
+    upload = commands.add_parser(
+        "upload", help="share a trace: upload it and print its link",
+        description="Pack a trace (a deterministic zip of its folder, or its .ct file as it is), upload it to "
+                    "a CodeTracer server, and print the link to share. Large traces go in slices and resume "
+                    "where they stopped when the same command runs again. Settings: the flags, else "
+                    "$CODETRACER_BASE_URL / $CODETRACER_TENANT / $CODETRACER_TOKEN, else the file `ct login` "
+                    "writes. Exit status: 0 uploaded, 1 no such id, 2 usage or settings, 3 the trace cannot be "
+                    "uploaded, 10 local I/O, 11 network, 12 token refused (401/403), 13 not found (404), "
+                    "14 too large (413), 15 server error, 16 checksum, 130 interrupted.")
+    upload.add_argument("trace", metavar="ID|FOLDER", help="trace id (see `ct list`), a trace folder or a .ct file")
+    upload.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
+    upload.add_argument("--tenant", metavar="T", help="the tenant (organisation) to upload to")
+    upload.add_argument("--allow-partial", action="store_true", help="upload a trace even if it is partial")
+    upload.add_argument("--json", action="store_true", help="print a JSON object")
+    login = commands.add_parser(
+        "login", help="save the upload server, tenant and token",
+        description="Save the settings of `ct upload` in <data dir>/upload.json (readable by you only). "
+                    "The token is read from stdin (prompted for, unechoed, on a terminal), never from argv.")
+    login.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
+    login.add_argument("--tenant", metavar="T", help="the tenant (organisation) to upload to")
     return parser
 
 
@@ -280,7 +408,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_record(argv[1:], prog + " record")
     parser = _parser(prog)
     parsed = parser.parse_args(argv)
-    handlers = {"list": cmd_list, "show": cmd_show, "delete": cmd_delete}
+    handlers = {"list": cmd_list, "show": cmd_show, "delete": cmd_delete, "upload": cmd_upload, "login": cmd_login}
     if parsed.command is None:
         parser.print_help()
         return _exitcodes.USAGE

@@ -66,3 +66,37 @@ def test_concurrent_allocations_are_distinct(tmp_path):
     for thread in threads:
         thread.join()
     assert sorted(got) == list(range(1, 81))
+
+
+def test_a_version_1_index_is_migrated_and_keeps_its_traces(tmp_path):
+    from codetracer_ct._index import MIGRATIONS, Upload
+    with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute("PRAGMA user_version = 1")
+        db.execute("INSERT INTO id_allocations (allocated_at) VALUES ('2025-01-01T00:00:00Z')")
+        db.execute("INSERT INTO traces VALUES (1, 'app.py', '[]', '/w', 'python-db', 'python3', '/usr/bin/python3', "
+                   "'3.12.1', '0.4.0', 0, 0, 'complete', NULL, '2025-01-01T00:00:00Z', '/d/traces/1')")
+    with Index(tmp_path / "i.sqlite3") as index:
+        assert index.get(1).program == "app.py"
+        assert index.uploads(1) == [] and index.latest_uploads() == {}
+        upload = Upload(trace_id=1, folder="/d/traces/1", recording_id="0190" + "0" * 28, base_url="https://x",
+                        tenant="t", share_url="https://x/s", archive_name="a.zip", archive_size=3, archive_sha256="ab",
+                        uploaded_at="2025-01-02T00:00:00Z")
+        index.add_upload(upload)
+        assert index.uploads(1) == [upload] and index.latest_uploads() == {1: upload}
+        assert index.delete(1) and index.uploads(1) == []
+    with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_an_upload_session_ends_when_its_upload_is_recorded(tmp_path):
+    from codetracer_ct._index import Upload, UploadSession
+    with Index(tmp_path / "i.sqlite3") as index:
+        session = UploadSession("r", "https://x", "t", archive_sha256="ab", archive_size=3, session_id="s1")
+        index.save_upload_session(session)
+        assert index.upload_session("r", "https://x", "t") == session
+        assert index.upload_session("r", "https://x", "other") is None
+        index.add_upload(Upload(trace_id=None, folder="/f", recording_id="r", base_url="https://x", tenant="t",
+                                share_url="https://x/s", archive_name="a.zip", archive_size=3, archive_sha256="ab",
+                                uploaded_at="2025-01-02T00:00:00Z"))
+        assert index.upload_session("r", "https://x", "t") is None

@@ -49,7 +49,7 @@ def test_list_show_delete(fake: User):
     assert fake.ct("record", "app.py", env=dict(fake.env, FAKE_RECORDER_NO_STATS="1")).returncode == 0
     assert fake.ct("record", "-m", "app", "m").returncode == 0
     listing = fake.ct("list").stdout.decode().splitlines()
-    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "PROGRAM"]
+    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM"]
     assert [line.split()[0] for line in listing[1:]] == ["1", "2"]
     assert listing[2].endswith("-m app m")
     rows = json.loads(fake.ct("list", "--json").stdout)
@@ -180,7 +180,8 @@ def test_no_target_is_a_usage_error(fake: User):
 
 
 def test_help_everywhere(fake: User):
-    for args in (["--help"], ["record", "--help"], ["list", "--help"], ["show", "--help"], ["delete", "--help"]):
+    for args in (["--help"], ["record", "--help"], ["list", "--help"], ["show", "--help"], ["delete", "--help"],
+                 ["upload", "--help"], ["login", "--help"]):
         done = fake.ct(*args)
         assert done.returncode == 0 and done.stdout.startswith(b"usage: ct"), args
     assert fake.ct("--version").stdout == b"ct 0.4.0\n"

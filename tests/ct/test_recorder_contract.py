@@ -50,7 +50,14 @@ PASSED = {
     "--keep-partial-trace": (None, None),
     "--log-level": ("info", "loud"),
     "--log-file": ("diag.log", None),
+    "--record-all": (None, None),
+    "--no-redact": (None, None),
+    "--no-auto-filter": (None, None),
+    "--include": ("json", None),
+    "--exclude": ("helper*", None),
+    "--trace-filter": ("filter.toml", "missing.toml"),
 }
+FILTER = '[scope]\n[[scope.rules]]\nselector = "pkg:literal:json"\nexec = "trace"\n'
 
 
 def ct_record_options(*argv: str) -> List[str]:
@@ -63,7 +70,8 @@ def ct_record_options(*argv: str) -> List[str]:
 def recorder_options(python: Path) -> Dict[str, bool]:
     """Every option of the real recorder's parser: flag -> takes a value."""
     code = ("import json; from codetracer_python_recorder import cli; "
-            "print(json.dumps({**{k: True for k in cli._VALUE_OPTS}, **{k: False for k in cli._FLAG_OPTS}}))")
+            "print(json.dumps({**{k: True for k in [*cli._VALUE_OPTS, *cli._LIST_OPTS]}, "
+            "**{k: False for k in cli._FLAG_OPTS}}))")
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -87,19 +95,22 @@ def values_json(folder: Path, name: str) -> str:
 
 def test_every_recorder_option_is_passed_by_ct_or_set_by_it(recorder_python: Path) -> None:
     ours = recorder_options(recorder_python)
-    passed = {flag for flag, _, _ in ct_cli.RECORDER_OPTIONS}
+    passed = {flag for flag, _, _ in ct_cli.RECORDER_OPTIONS} | {flag for flag, _ in ct_cli.RECORDER_LIST_OPTIONS}
     missing = set(ours) - passed - CT_OWN_TO_RECORDER - set(SET_BY_CT)
     assert not missing, f"recorder options `ct record` users cannot reach: {sorted(missing)} (add them to " \
                         "RECORDER_OPTIONS in ct/codetracer_ct/cli.py and docs/ct.md)"
     # ...and ct passes nothing the recorder does not know, with the same arity.
     for flag, takes_value, _ in ct_cli.RECORDER_OPTIONS:
         assert ours.get(flag) == takes_value, flag
+    for flag, _ in ct_cli.RECORDER_LIST_OPTIONS:
+        assert ours.get(flag) is True, flag
     assert set(PASSED) == passed, "a passed option without a contract row below"
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "filter.toml").write_text(FILTER)
     return tmp_path
 
 
@@ -139,6 +150,13 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
     assert meta(run("--on-recorder-error", "disable")[0])["policy"]["on_recorder_error"] == "disable"
     assert meta(run("--require-trace")[0])["policy"]["require_trace"] is True
     assert meta(run("--keep-partial-trace")[0])["policy"]["keep_partial_trace"] is True
+    # the scope options land in the recorded scope, repeatable ones in order
+    scope = lambda *options: meta(run(*options)[0])["trace_filter"]  # noqa: E731
+    assert scope("--record-all")["record_all"] is True and scope()["record_all"] is False
+    assert scope("--no-redact")["redact"] is False and scope()["redact"] is True
+    assert scope("--include", "json", "--include", "csv")["include"] == ["json", "csv"]
+    assert scope("--exclude", "helper*")["exclude"] == ["helper*"]
+    assert str(app / "filter.toml") in [f["path"] for f in scope("--trace-filter", "filter.toml")["filters"]]
     # diagnostics: --log-level, and --log-file instead of stderr
     _, done = run("--log-level", "info")
     assert b"codetracer-python-recorder: info: recording into" in done.stderr

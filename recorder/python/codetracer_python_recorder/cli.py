@@ -57,6 +57,22 @@ options:
   --log-level LEVEL     off, error, warn (default), info, debug, trace
   --log-file PATH       write diagnostics to PATH instead of stderr
   --json-errors         append a JSON line describing a recorder failure to stderr
+
+scope (what is recorded; default: the program, not the standard library,
+installed packages or the recorder):
+  --include PATTERN     also record code matching PATTERN: a path glob (a file,
+                        a folder, or anything with a path separator) or a module
+                        name glob (`json`, `mylib.*`); repeatable
+  --exclude PATTERN     do not record code matching PATTERN; repeatable
+  --record-all          record the standard library and installed packages too
+  --trace-filter PATH   a trace filter file (upstream's TOML schema); repeatable,
+                        later files override earlier ones (env
+                        CODETRACER_TRACE_FILTER, paths joined by `::`; the
+                        project's .codetracer/trace-filter.toml is found from the
+                        script's folder up unless --no-auto-filter)
+  --no-auto-filter      do not look for .codetracer/trace-filter.toml
+  --no-redact           write values under secret-looking names (password, token,
+                        api_key, ...) as they are instead of `<redacted>`
   --version             print the version and exit
   -h, --help            show this help and exit
 
@@ -71,7 +87,10 @@ _VALUE_OPTS = {
     "--on-recorder-error": "on_recorder_error", "--log-level": "log_level", "--log-file": "log_file",
 }
 _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_partial_trace",
-              "--json-errors": "json_errors"}
+              "--json-errors": "json_errors", "--record-all": "record_all", "--no-redact": "no_redact",
+              "--no-auto-filter": "no_auto_filter"}
+#: Options that may be given several times (collected in order).
+_LIST_OPTS = {"--include": "include", "--exclude": "exclude", "--trace-filter": "trace_filter"}
 _INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
 _VALUES = ("none", "args", "locals")
 
@@ -79,10 +98,8 @@ _VALUES = ("none", "args", "locals")
 #: does not take, with what to do instead. Only consulted for an option not
 #: in the tables above: an option added there wins.
 _UPSTREAM_ONLY = {
-    "--trace-filter": "this recorder has no trace-filter files; use --activation-path FILE to record only "
-                      "while the code of FILE runs (see --help for every option)",
-    "--io-capture": "this recorder has no --io-capture switch; the program's stdin, stdout and stderr "
-                    "stay its own, byte for byte",
+    "--io-capture": "this recorder has no --io-capture switch: the program's writes to sys.stdout and "
+                    "sys.stderr are always recorded as trace events, and its output stays its own, byte for byte",
     "--propagate-script-exit": "this recorder always exits with the script's own status (unless the "
                                "recorder itself fails); drop the flag",
 }
@@ -99,7 +116,7 @@ def _unknown_option(option: str) -> UsageError:
                           {"option": name, "upstream_only": "true"})
     import difflib  # only on this path
 
-    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, "--help", "--version"}), n=2)
+    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, *_LIST_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
     also = f"; did you mean {' or '.join(close)}?" if close else ""
     return UsageError(f"unknown option {name!r} (options go before the script{also})",
                       "ERR_INVALID_OPTION", {"option": name})
@@ -123,6 +140,12 @@ class Options:
         self.require_trace: bool | None = None
         self.keep_partial_trace: bool | None = None
         self.json_errors: bool | None = None
+        self.record_all: bool | None = None
+        self.no_redact: bool | None = None
+        self.no_auto_filter: bool | None = None
+        self.include: list[str] = []
+        self.exclude: list[str] = []
+        self.trace_filter: list[str] = []
         self.module: str | None = None
         self.script: str | None = None
         self.script_args: list[str] = []
@@ -150,6 +173,17 @@ def parse_args(argv: Sequence[str]) -> Options:
             o.script_args = list(argv[i + 2:])
             return o
         name, eq, inline = a.partition("=")
+        if a.startswith("--trace-filter:"):  # upstream's spelling: --trace-filter:PATH
+            name, eq, inline = "--trace-filter", "=", a[len("--trace-filter:"):]
+        if name in _LIST_OPTS and (eq or name == a):
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"{name} needs a value", "ERR_INVALID_OPTION", {"option": name})
+                inline = argv[i + 1]
+                i += 1
+            getattr(o, _LIST_OPTS[name]).append(inline)
+            i += 1
+            continue
         if name in _VALUE_OPTS and (eq or name == a):
             if not eq:
                 if i + 1 >= len(argv):
@@ -313,6 +347,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
             json_errors=o.json_errors)
         json_errors = bool(policy["json_errors"])
+        script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
+        from . import _filters
+
+        trace_filter = _filters.resolve(
+            script_dir=script_dir, filters=o.trace_filter, include=o.include, exclude=o.exclude,
+            record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
     except RecorderError as err:
         json_errors = json_errors or "--json-errors" in argv or \
             os.environ.get("CODETRACER_JSON_ERRORS", "").strip().lower() in ("1", "true", "yes", "on")
@@ -367,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str, max_nodes=o.max_nodes,
             skip_prefixes=[PACKAGE_DIR], format=o.format,
             on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
-            keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file)
+            keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
+            trace_filter=trace_filter)
         started = bool(start_dir)
     except RecorderError as err:
         if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
@@ -406,6 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pending = exc
         status = 1
 
+    reported = False
+    if started and hot_failure is None:
+        reported = _end_events(pending)
     if started:
         try:
             _native.stop(status)
@@ -419,15 +463,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(pending, SystemExit):
         raise pending
     if pending is not None:
-        # As the interpreter reports an uncaught exception, minus our frames.
-        tb = _strip_own_frames(pending.__traceback__)
-        pending.__traceback__ = tb
-        sys.excepthook(type(pending), pending, tb)
+        if not reported:
+            _report_uncaught(pending)
         if isinstance(pending, KeyboardInterrupt):
             _sigint_exit = True
             return 130
         return 1
     return status
+
+
+def _report_uncaught(exc: BaseException) -> None:
+    """As the interpreter reports an uncaught exception, minus our frames."""
+    tb = _strip_own_frames(exc.__traceback__)
+    exc.__traceback__ = tb
+    sys.excepthook(type(exc), exc, tb)
+
+
+def _end_events(pending: BaseException | None) -> bool:
+    """How the run ended, on its last step, while still recording: an
+    uncaught exception's traceback (printed now, so the trace's terminal
+    shows it) and an Error event; `sys.exit` with a non-zero status or a
+    message, an Error event (and the message the interpreter prints).
+    Returns whether the traceback was printed."""
+    if pending is None:
+        return False
+    if isinstance(pending, SystemExit):
+        code = pending.code
+        if code is None or code == 0:
+            return False
+        if not isinstance(code, int):
+            text = str(code)
+            _native.record_event(_native.EVENT_STDERR, text + "\n")
+            _native.record_event(_native.EVENT_ERROR, f"SystemExit: {text}")
+        else:
+            _native.record_event(_native.EVENT_ERROR, f"SystemExit: exit status {code}")
+        return False
+    _report_uncaught(pending)
+    _native.record_event(_native.EVENT_ERROR, _exception_line(pending))
+    return True
+
+
+def _exception_line(exc: BaseException) -> str:
+    """`Type: message` as the last line of a traceback (the message read
+    from the exception's args, never by calling its __str__)."""
+    name = type(exc).__qualname__
+    module = type(exc).__module__
+    if module not in ("builtins", "__main__"):
+        name = f"{module}.{name}"
+    args = exc.args if isinstance(getattr(exc, "args", None), tuple) else ()
+    if len(args) == 1 and type(args[0]) is str and args[0]:
+        return f"{name}: {args[0]}"
+    return name
 
 
 def _is_hot_path_error(exc: RecorderError) -> bool:

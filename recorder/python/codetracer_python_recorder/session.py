@@ -67,17 +67,38 @@ def start(
     keep_partial_trace: bool | None = None,
     log_level: str | None = None,
     log_file: str | None = None,
+    include: list[str] | tuple[str, ...] = (),
+    exclude: list[str] | tuple[str, ...] = (),
+    record_all: bool = False,
+    trace_filter: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
+    redact: bool = True,
 ) -> Path:
-    """Start recording this thread into ``trace_dir``; returns the folder."""
+    """Start recording this thread into ``trace_dir``; returns the folder.
+
+    Scope as on the command line: the program's own code by default (not
+    the standard library or installed packages), widened or narrowed by
+    ``include`` / ``exclude`` globs, ``record_all``, and ``trace_filter``
+    file(s) after ``$CODETRACER_TRACE_FILTER`` and the project's
+    ``.codetracer/trace-filter.toml``; ``redact=False`` keeps values under
+    secret-looking names."""
     from pathlib import Path
 
     if program is None:
         program = program_from_argv()
     if args is None:
         args = list(sys.argv[1:])
-    folder = Path(os.fspath(trace_dir))  # before start: pathlib's code is not the program's
+    from . import _filters
+
+    filters = [] if trace_filter is None else [trace_filter] if isinstance(trace_filter, (str, os.PathLike)) else list(trace_filter)
+    script_dir = os.path.dirname(program) if os.path.isabs(program) else os.getcwd()
+    resolved = _filters.resolve(script_dir=script_dir, filters=[os.fspath(f) for f in filters],
+                                include=list(include), exclude=list(exclude), record_all=record_all, redact=redact)
+    trace_dir = os.fspath(trace_dir)
+    # Built before the recording starts: nothing the recorder itself runs
+    # (here pathlib's constructors) may appear in the trace.
+    folder = Path(trace_dir)
     _native.start(
-        os.fspath(trace_dir),
+        trace_dir,
         program,
         list(args),
         values=values,
@@ -93,6 +114,7 @@ def start(
         keep_partial_trace=keep_partial_trace,
         log_level=log_level,
         log_file=log_file,
+        trace_filter=resolved,
     )
     return folder
 

@@ -310,3 +310,23 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, recorder_si
     assert b"1 failed, 1 passed" in done.stdout
     row = assert_indexed(user, done)
     assert row["program"] == "-m pytest"
+
+
+def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
+    """`ct record` passes the scope options through, repeatable ones in order."""
+    activate(venv_user, venv_user.venv)
+    venv_user.write("scoped.py", "import json\ndef f(password):\n    return json.dumps([password])\nprint(f('pw-77'))\n")
+    venv_user.write("f.toml", '[[scope.rules]]\nselector = "pkg:json"\nexec = "trace"\n')
+    done = venv_user.ct("record", "--include", "json.encoder", "--exclude", "json.decoder", "--trace-filter", "f.toml",
+                        "--no-redact", "scoped.py")
+    assert done.returncode == 0, done.stderr.decode()
+    folder = Path(str({row["id"]: row for row in venv_user.rows()}[1]["folder"]))
+    meta = metadata(folder)
+    assert meta["trace_filter"]["include"] == ["json.encoder"] and meta["trace_filter"]["exclude"] == ["json.decoder"]
+    assert meta["trace_filter"]["filters"][-1]["path"] == str(venv_user.cwd / "f.toml")
+    paths = json.loads((folder / "trace_paths.json").read_text())
+    assert any(p.endswith("/json/encoder.py") for p in paths) and not any(p.endswith("/json/decoder.py") for p in paths)
+    assert "pw-77" in (folder / "trace.json").read_text()
+    done = venv_user.ct("record", "--record-all", "scoped.py")
+    meta = metadata(Path(str({row["id"]: row for row in venv_user.rows()}[2]["folder"])))
+    assert meta["trace_filter"]["record_all"] is True and meta["trace_filter"]["redact"] is True

@@ -17,6 +17,8 @@ use rustc_hash::{FxHashMap, FxHasher};
 use trace_writer::stream::{put_type, put_varint};
 use trace_writer::value::{self as v, kind, types, vtag};
 
+use crate::stdvalues::{Shown, StdClass, StdState};
+
 /// Bounds of value encoding.
 #[derive(Clone, Copy, Debug)]
 pub struct Bounds {
@@ -49,6 +51,8 @@ struct ClassInfo {
     exception: bool,
     /// Instances keep their dict in the managed slot (`Py_TPFLAGS_MANAGED_DICT`).
     managed_dict: bool,
+    /// A standard value type shown by its data (see `stdvalues`).
+    std: Option<StdClass>,
 }
 
 /// Well-known type objects.
@@ -96,6 +100,7 @@ pub struct TypeTable {
     /// (class, hash of field-name addresses) -> the struct types defined for it.
     structs: FxHashMap<(usize, u64), Vec<StructType>>,
     pub builtins: Builtins,
+    std: StdState,
 }
 
 const PY_TP_GETATTRO: c_int = 62;
@@ -112,6 +117,7 @@ impl TypeTable {
             classes: FxHashMap::default(),
             structs: FxHashMap::default(),
             builtins,
+            std: StdState::default(),
         }
     }
 
@@ -155,6 +161,7 @@ impl TypeTable {
             };
             let (has_dict, slots) = if generic_getattr { class_layout(tp) } else { (false, Vec::new()) };
             let slots: Vec<SlotField> = slots.into_iter().map(|name| SlotField { name, offset: slot_offset(tp, name, self.builtins.member_descriptor) }).collect();
+            let std = self.std.classify(tp, self.builtins.member_descriptor);
             ClassInfo {
                 raw_type,
                 scalar_type,
@@ -164,6 +171,7 @@ impl TypeTable {
                 qualname: qualname.into(),
                 exception: flags & ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS != 0,
                 managed_dict: flags & (1 << 4) != 0,
+                std,
             }
         }
     }
@@ -226,7 +234,7 @@ pub struct SlotField {
 /// runs), if it is one of type `T_OBJECT_EX` (what `__slots__` makes).
 /// Layout (3.12, 3.13): the descriptor's `PyMemberDef *` at offset 40, the
 /// definition's `type` (int) at 8 and `offset` at 16.
-unsafe fn slot_offset(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
+pub(crate) unsafe fn slot_offset(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
     const T_OBJECT_EX: i32 = 16;
     // SAFETY: GIL held (caller); every object read is a type, a dict, a str or a member descriptor.
     unsafe {
@@ -411,6 +419,10 @@ pub enum Identity {
     Mutable,
 }
 
+/// How many field names the encoder remembers (and holds) as hidden or not;
+/// past this, a name is judged again at each encoding.
+const HIDDEN_NAMES_KEPT: usize = 8192;
+
 /// The encoder: one per recording, reused for every value.
 pub struct Encoder {
     pub bounds: Bounds,
@@ -441,6 +453,12 @@ pub struct Encoder {
     checks: Vec<u64>,
     checks_ok: bool,
     writing_checks: bool,
+    /// The trace filter, when it may hide fields (attributes, dict keys).
+    fields: Option<std::rc::Rc<crate::scope::Filter>>,
+    /// Field names and dict keys already judged, hidden or not (held).
+    hidden_names: FxHashMap<usize, bool>,
+    /// Fields written as `<redacted>`.
+    pub redacted: u64,
 }
 
 /// What comparing a value with its trail found.
@@ -653,8 +671,11 @@ fn take(tr: &[u64], it: &mut usize) -> u64 {
 impl Encoder {
     /// `direct`: the interpreter's object layouts are known (3.12, 3.13), so
     /// ints, lists and tuples are read in place.
-    pub fn new(bounds: Bounds, versions: DictVersions, direct: bool) -> Self {
+    pub fn new(bounds: Bounds, versions: DictVersions, direct: bool, fields: Option<std::rc::Rc<crate::scope::Filter>>) -> Self {
         Self {
+            fields,
+            hidden_names: FxHashMap::default(),
+            redacted: 0,
             direct,
             versions,
             opened: 0,
@@ -690,6 +711,44 @@ impl Encoder {
         }
         std::mem::swap(&mut self.trail, trail);
         true
+    }
+
+    /// The Raw type named by `obj`'s class (what a redacted value shows).
+    pub fn raw_type_of(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject) -> u32 {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        t.class(defs, tp).raw_type
+    }
+
+    /// Whether the field named `name` (an attribute name or a dict key) is
+    /// hidden by the trace filter. Names that are not exact strs never are.
+    fn hidden(&mut self, name: *mut ffi::PyObject) -> bool {
+        let Some(filter) = &self.fields else { return false };
+        // SAFETY: GIL held; `name` is live.
+        if unsafe { ffi::PyUnicode_CheckExact(name) } == 0 {
+            return false;
+        }
+        if let Some(h) = self.hidden_names.get(&(name as usize)) {
+            return *h;
+        }
+        let h = filter.attr_action(&str_lossy(name)) != crate::scope::ValueAction::Allow;
+        if self.hidden_names.len() < HIDDEN_NAMES_KEPT {
+            // SAFETY: GIL held; the cache holds the name so its address stays its own.
+            unsafe { crate::rc::incref(name) };
+            self.hidden_names.insert(name as usize, h);
+        }
+        h
+    }
+
+    /// Writes `<redacted>` for the field value `val` (typed by its class).
+    /// Such a value is re-encoded at every comparison: its trail would
+    /// have to vouch for a value it does not show.
+    fn redacted_field(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, val: *mut ffi::PyObject, out: &mut Vec<u8>) {
+        self.untrailable();
+        self.redacted += 1;
+        self.budget = self.budget.saturating_sub(1);
+        let type_id = self.raw_type_of(t, defs, val);
+        v::put_raw(out, type_id, b"<redacted>");
     }
 
     /// Holds `obj` in the trail being built if it is an exact float or int
@@ -1075,6 +1134,11 @@ impl Encoder {
                     return self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
                 }
                 let Some(info) = t.classes.get(&(tp as usize)) else { return false };
+                if let Some(std) = info.std {
+                    // An immutable standard value is its own encoding (held);
+                    // any other is encoded anew (see `value`).
+                    return t.std.is_leaf(obj, &std) && self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
+                }
                 if info.scalar_type.is_some() || info.exception {
                     return false;
                 }
@@ -1668,6 +1732,24 @@ impl Encoder {
             }
             // Subclasses and user classes.
             let info = t.class(defs, tp);
+            if let Some(std) = info.std {
+                let (id, name) = (info.raw_type, Rc::clone(&info.qualname));
+                let at = out.len();
+                let mut text = Vec::new();
+                match t.std.render(obj, &std, &name, self.bounds.max_str, &mut text) {
+                    Shown::No => {}
+                    shown => {
+                        if shown == Shown::Leaf && self.recording {
+                            self.hold_leaf(obj);
+                        } else if shown == Shown::Volatile {
+                            self.untrailable();
+                        }
+                        debug_assert_eq!(at, out.len());
+                        return v::put_raw(out, id, &text);
+                    }
+                }
+            }
+            let info = t.class(defs, tp);
             if info.scalar_type.is_some() || info.exception {
                 self.untrailable();
             }
@@ -1816,7 +1898,11 @@ impl Encoder {
             while k < shown && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut val) != 0 {
                 v::put_container_head(out, vtag::TUPLE, types::TUPLE, 2);
                 self.value(t, defs, key, out, depth + 1);
-                self.value(t, defs, val, out, depth + 1);
+                if self.fields.is_some() && self.hidden(key) {
+                    self.redacted_field(t, defs, val, out);
+                } else {
+                    self.value(t, defs, val, out, depth + 1);
+                }
                 k += 1;
             }
             while k < shown {
@@ -1901,7 +1987,11 @@ impl Encoder {
             self.active.push(obj);
             for k in 0..n {
                 let val = self.vals[base + k];
-                self.value(t, defs, val, out, depth + 1);
+                if self.fields.is_some() && self.hidden(self.names[base + k]) {
+                    self.redacted_field(t, defs, val, out);
+                } else {
+                    self.value(t, defs, val, out, depth + 1);
+                }
             }
             self.active.pop();
             self.version_end(mark);

@@ -14,12 +14,15 @@ mod frames;
 mod logging;
 mod metrics;
 mod monitoring;
+mod output;
 mod policy;
 mod preflight;
 mod purity;
 mod rc;
 mod recorder;
+mod scope;
 mod session;
+mod stdvalues;
 
 use std::path::PathBuf;
 
@@ -68,7 +71,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None))]
+#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -87,8 +90,13 @@ fn start(
     keep_partial_trace: Option<bool>,
     log_level: Option<String>,
     log_file: Option<String>,
+    trace_filter: Option<Bound<'_, PyDict>>,
 ) -> PyResult<String> {
     py_dispatch(py, "start", || {
+        let (filter, filter_meta) = match &trace_filter {
+            Some(d) => filter_from_py(d)?,
+            None => (scope::Filter::everything(), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
+        };
         let values = ValuesMode::parse(values).ok_or_else(|| {
             usage!(ErrorCode::InvalidOption, "invalid value {:?} for values: expected none, args or locals", values).with_context("option", "values")
         })?;
@@ -113,10 +121,70 @@ fn start(
                 skip_prefixes,
                 policy,
                 format: format.to_string(),
+                filter,
+                filter_meta,
             },
         )?;
         Ok(dir.to_string_lossy().into_owned())
     })
+}
+
+fn filter_error(py: Python<'_>, e: PyErr) -> RecorderError {
+    usage!(ErrorCode::InvalidOption, "invalid trace_filter: {}", e.value(py)).with_context("option", "trace_filter")
+}
+
+/// The flattened filter chain of `_filters.resolve()`, compiled; and what
+/// the metadata says of it (each file's path and the SHA-256 of its contents).
+fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(scope::Filter, serde_json::Value)> {
+    use sha2::{Digest, Sha256};
+    let py = d.py();
+    let get = |key: &str| -> RecorderResult<Bound<'_, PyAny>> {
+        d.get_item(key).map_err(|e| filter_error(py, e))?.ok_or_else(|| usage!(ErrorCode::InvalidOption, "trace_filter has no {:?}", key))
+    };
+    let text = |o: Bound<'_, PyAny>| o.extract::<String>().map_err(|e| filter_error(py, e));
+    let opt_text = |o: Option<Bound<'_, PyAny>>| -> RecorderResult<Option<String>> {
+        match o {
+            Some(o) if !o.is_none() => o.extract::<String>().map(Some).map_err(|e| filter_error(py, e)),
+            _ => Ok(None),
+        }
+    };
+    let default_exec = text(get("default_exec")?)?;
+    let default_value = text(get("default_value_action")?)?;
+    let mut specs = Vec::new();
+    for rule in get("rules")?.try_iter().map_err(|e| filter_error(py, e))? {
+        let rule = rule.map_err(|e| filter_error(py, e))?;
+        let item = |k: &str| rule.get_item(k).ok();
+        specs.push(scope::RuleSpec {
+            selector: opt_text(item("selector"))?.unwrap_or_default(),
+            exec: opt_text(item("exec"))?,
+            value_default: opt_text(item("value_default"))?,
+            patterns: item("patterns").map(|p| p.extract::<Vec<(String, String)>>()).transpose().map_err(|e| filter_error(py, e))?.unwrap_or_default(),
+            source: opt_text(item("source"))?.unwrap_or_default(),
+        });
+    }
+    let filter = scope::Filter::compile(&default_exec, &default_value, specs)?;
+    let provenance: Vec<(String, Vec<u8>)> = get("provenance")?.extract().map_err(|e| filter_error(py, e))?;
+    let filters: Vec<serde_json::Value> = provenance
+        .iter()
+        .map(|(path, data)| {
+            let digest = Sha256::digest(data);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            serde_json::json!({"path": path, "sha256": hex})
+        })
+        .collect();
+    let summary = get("summary")?;
+    let field = |k: &str| summary.get_item(k).ok();
+    let strings = |k: &str| field(k).and_then(|v| v.extract::<Vec<String>>().ok()).unwrap_or_default();
+    let flag = |k: &str| field(k).and_then(|v| v.extract::<bool>().ok()).unwrap_or(false);
+    let meta = serde_json::json!({
+        "filters": filters,
+        "default_exec": default_exec,
+        "record_all": flag("record_all"),
+        "redact": flag("redact"),
+        "include": strings("include"),
+        "exclude": strings("exclude"),
+    });
+    Ok((filter, meta))
 }
 
 /// Ends the recording; returns a dict {trace_dir, complete, partial,
@@ -148,6 +216,14 @@ fn set_metrics_exporter(py: Python<'_>, exporter: Option<Py<PyAny>>) {
 #[pyfunction]
 fn _after_fork_in_child(py: Python<'_>) {
     session::after_fork_in_child(py);
+}
+
+/// Records an event of the trace (`kind`: EventLogKind; 11 = Error) on the
+/// current step; nothing when no recording is active.
+#[pyfunction]
+#[pyo3(signature = (kind, content))]
+fn record_event(kind: u8, content: &str) {
+    session::with_recorder(|rec| rec.on_output(kind, content.as_bytes()));
 }
 
 #[pyfunction]
@@ -213,6 +289,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(record_event, m)?)?;
+    m.add("EVENT_STDERR", output::STDERR)?;
+    m.add("EVENT_ERROR", output::ERROR)?;
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;

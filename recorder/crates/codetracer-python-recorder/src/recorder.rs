@@ -16,6 +16,7 @@ use trace_writer::value::{self as v, types};
 use crate::capture::{exact_float, Compare, DictVersions, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::frames::{self, Layout};
 use crate::purity::{self, OpTable, PureLines};
+use crate::scope::{self, Filter, ValueAction};
 
 /// How many values to capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +63,8 @@ pub enum Exit {
 struct SlotInfo {
     var: u32,
     cell: bool,
+    /// Shown as `<redacted>` (the trace filter's value patterns).
+    redact: bool,
 }
 
 struct CodeInfo {
@@ -78,6 +81,12 @@ struct CodeInfo {
     activates: bool,
     /// Lines after which nothing visible can have changed in place.
     pure: PureLines,
+    /// The return value is shown as `<redacted>` (or dropped: None).
+    ret: ValueAction,
+    /// Dict-locals code (module and class bodies): what the filter decided
+    /// for the code, and for each name met so far.
+    decision: Option<Box<scope::Decision>>,
+    named_actions: Vec<(u32, ValueAction)>,
 }
 
 #[derive(Clone, Copy)]
@@ -139,6 +148,11 @@ const HIDDEN: u32 = u32::MAX;
 
 const EMPTY: Slot = Slot { obj: ptr::null_mut(), strong: false, hash: 0, state: NO_STATE, gen: 0 };
 
+/// What a redacted value is shown as.
+const REDACTED: &[u8] = b"<redacted>";
+/// `Slot::hash` of a slot showing `<redacted>`.
+const REDACTED_HASH: u64 = 2;
+
 struct Frame {
     code_idx: u32,
     iframe: usize,
@@ -161,6 +175,11 @@ pub struct Metrics {
     pub dropped_events: u64,
     pub other_thread_events: u64,
     pub unreadable_frames: u64,
+    /// Code objects the trace filter (or the recorder's own rules) left out.
+    pub skipped_code: u64,
+    pub recorded_code: u64,
+    /// Values written as `<redacted>`.
+    pub redacted_values: u64,
 }
 
 /// Options fixed for one recording.
@@ -179,6 +198,8 @@ pub struct RecorderConfig {
     pub ops: Option<OpTable>,
     /// Which dict version tags may vouch for unchanged contents.
     pub versions: DictVersions,
+    /// What is recorded and which values are hidden.
+    pub filter: std::rc::Rc<Filter>,
 }
 
 pub struct Recorder {
@@ -247,7 +268,7 @@ impl Recorder {
             next_function: 1,
             varnames: FxHashMap::default(),
             var_by_str: FxHashMap::default(),
-            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.layout.is_some()),
+            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.layout.is_some(), cfg.filter.has_attr_rules().then(|| std::rc::Rc::clone(&cfg.filter))),
             types,
             stack: Vec::with_capacity(256),
             pool: Vec::new(),
@@ -354,7 +375,19 @@ impl Recorder {
 
     fn code_info(&mut self, code: *mut ffi::PyObject) -> CodeInfo {
         let filename = get_str_attr(code, c"co_filename").unwrap_or_default();
-        let ignored = filename.starts_with('<') || self.cfg.skip_prefixes.iter().any(|p| filename.starts_with(p.as_str()));
+        let mut ignored = filename.starts_with('<') || self.cfg.skip_prefixes.iter().any(|p| filename.starts_with(p.as_str()));
+        let name = get_str_attr(code, c"co_name").unwrap_or_default();
+        let qualname = get_str_attr(code, c"co_qualname").unwrap_or_else(|| name.clone());
+        let path = absolute(&filename);
+        // SAFETY: GIL held; the running frame is the code's (its first event).
+        let module = unsafe { module_name() }.unwrap_or_default();
+        let decision = if ignored { scope::Decision::default() } else { self.cfg.filter.classify(&path, &module, &qualname) };
+        ignored |= decision.skip;
+        if ignored {
+            self.metrics.skipped_code += 1;
+        } else {
+            self.metrics.recorded_code += 1;
+        }
         let mut info = CodeInfo {
             ignored,
             path_id: 0,
@@ -365,23 +398,23 @@ impl Recorder {
             stacksize: 0,
             activates: false,
             pure: PureLines::default(),
+            ret: ValueAction::Allow,
+            decision: None,
+            named_actions: Vec::new(),
         };
         if ignored {
             return info;
         }
         let flags = get_int_attr(code, c"co_flags").unwrap_or(0);
         let optimized = flags & 0x1 != 0;
-        let name = get_str_attr(code, c"co_name").unwrap_or_default();
-        let qualname = get_str_attr(code, c"co_qualname").unwrap_or_else(|| name.clone());
         let line = get_int_attr(code, c"co_firstlineno").unwrap_or(1).max(1) as u32;
+        let filter = std::rc::Rc::clone(&self.cfg.filter);
+        info.ret = filter.value_action(&decision, scope::Kind::Ret, &qualname);
         let display = if name == "<module>" {
-            // SAFETY: GIL held; the module's globals are the current frame's.
-            let module = unsafe { module_name() }.unwrap_or_else(|| "__main__".into());
-            format!("<{module}>")
+            format!("<{}>", if module.is_empty() { "__main__" } else { module.as_str() })
         } else {
             qualname
         };
-        let path = absolute(&filename);
         info.activates = self.cfg.activation.as_deref().is_some_and(|a| a == path);
         info.path_id = self.path_id(&path);
         info.function_id = self.next_function;
@@ -396,18 +429,53 @@ impl Recorder {
             info.stacksize = get_int_attr(code, c"co_stacksize").unwrap_or(0).max(0) as usize;
             let cells = get_names(code, c"co_cellvars");
             let frees = get_names(code, c"co_freevars");
-            for name in local_names(code) {
+            for (i, name) in local_names(code).into_iter().enumerate() {
                 let cell = cells.contains(&name) || frees.contains(&name);
+                let kind = if i < info.nargs { scope::Kind::Arg } else { scope::Kind::Local };
+                let action = filter.value_action(&decision, kind, &name);
                 // Implicit slots (`__class__`, a comprehension's `.0`) are not the program's variables.
-                let var = if is_dunder(name.as_bytes()) || name.starts_with('.') { HIDDEN } else { self.var_id(&name) };
-                info.slots.push(SlotInfo { var, cell });
+                let hidden = is_dunder(name.as_bytes()) || name.starts_with('.') || action == ValueAction::Drop;
+                let var = if hidden { HIDDEN } else { self.var_id(&name) };
+                info.slots.push(SlotInfo { var, cell, redact: action == ValueAction::Redact });
             }
             if let Some(ops) = &self.cfg.ops {
                 // SAFETY: GIL held (callbacks).
                 info.pure = PureLines::of(unsafe { pyo3::Python::assume_attached() }, ops, code);
             }
+        } else {
+            info.decision = Some(Box::new(decision));
         }
         info
+    }
+
+    /// Writes the stand-in of a redacted value (typed by its class): as a
+    /// SET record of `set_var`, or into `scratch` (arguments, returns).
+    fn put_redacted(&mut self, obj: *mut ffi::PyObject, set_var: Option<u32>) {
+        self.metrics.redacted_values += 1;
+        // The value's type may need defining first (a TYPE record).
+        let type_id = self.enc.raw_type_of(&mut self.types, self.writer.buf(), obj);
+        match set_var {
+            Some(var) => {
+                let buf = self.writer.buf();
+                st::put_set_head(buf, var);
+                v::put_raw(buf, type_id, REDACTED);
+            }
+            None => v::put_raw(&mut self.scratch, type_id, REDACTED),
+        }
+    }
+
+    /// What the filter says of the module-level (or class-body) name `var`
+    /// of the dict-locals code `idx`; decided once per name.
+    fn named_action(&mut self, idx: u32, var: u32) -> ValueAction {
+        let info = &self.infos[idx as usize];
+        if let Some(&(_, a)) = info.named_actions.iter().find(|(v, _)| *v == var) {
+            return a;
+        }
+        let Some(d) = info.decision.as_deref() else { return ValueAction::Allow };
+        let name = self.varnames.iter().find(|(_, id)| **id == var).map(|(n, _)| n.as_str()).unwrap_or("");
+        let action = self.cfg.filter.value_action(d, scope::Kind::Global, name);
+        self.infos[idx as usize].named_actions.push((var, action));
+        action
     }
 
     #[inline]
@@ -489,7 +557,14 @@ impl Recorder {
         let info = &self.infos[idx as usize];
         let nslots = info.slots.len();
         let function_id = info.function_id;
-        let nargs = if resumed || self.cfg.values == ValuesMode::None { 0 } else { info.nargs.min(nslots) };
+        // A fresh call shows its arguments; a resumed generator or coroutine
+        // (or a frame adopted mid-run) shows every local it holds, so its
+        // entry step is not empty.
+        let nargs = match (resumed, self.cfg.values) {
+            (_, ValuesMode::None) | (true, ValuesMode::Args) => 0,
+            (true, ValuesMode::Locals) => nslots,
+            (false, _) => info.nargs.min(nslots),
+        };
         // Per-variable state is only needed to diff locals at each step.
         let track_locals = self.cfg.values == ValuesMode::Locals;
         let mut slots = if track_locals { self.take_slots(nslots) } else { Vec::new() };
@@ -513,7 +588,12 @@ impl Recorder {
                         }
                         let var = self.infos[idx as usize].slots[i].var;
                         st::put_varint(&mut self.scratch, u64::from(var));
-                        if track_locals {
+                        if self.infos[idx as usize].slots[i].redact {
+                            self.put_redacted(obj, None);
+                            if track_locals {
+                                slots[i] = Slot { obj, hash: REDACTED_HASH, ..EMPTY };
+                            }
+                        } else if track_locals {
                             slots[i] = self.encode_slot(obj);
                         } else if self.cfg.trails {
                             // `--values=args`: no slots to keep, but an object
@@ -719,7 +799,7 @@ impl Recorder {
             if iframe == 0 {
                 self.metrics.unreadable_frames += 1;
             } else if self.infos[idx as usize].dict_locals {
-                self.diff_dict_locals(iframe);
+                self.diff_dict_locals(idx, iframe);
             } else {
                 self.diff_fast_locals(code, idx, iframe, line);
             }
@@ -767,6 +847,19 @@ impl Recorder {
                 obj = frames::cell_contents(obj);
             }
             let old = top.slots[i];
+            if info.redact {
+                // Shown as `<redacted>` while bound, whatever it holds.
+                if obj.is_null() != old.obj.is_null() || (!obj.is_null() && old.hash != REDACTED_HASH) {
+                    if obj.is_null() {
+                        st::put_unset(self.writer.buf(), var);
+                    } else {
+                        self.put_redacted(obj, Some(var));
+                    }
+                    self.drop_slot(old);
+                }
+                top.slots[i] = if obj.is_null() { EMPTY } else { Slot { obj, hash: REDACTED_HASH, ..EMPTY } };
+                continue;
+            }
             if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
                 continue;
             }
@@ -828,7 +921,7 @@ impl Recorder {
         }
     }
 
-    fn diff_dict_locals(&mut self, iframe: usize) {
+    fn diff_dict_locals(&mut self, idx: u32, iframe: usize) {
         let ns = frames::namespace(iframe);
         if ns.is_null() {
             self.metrics.unreadable_frames += 1;
@@ -863,14 +956,27 @@ impl Recorder {
                         continue;
                     }
                     let Some(var) = self.var_id_of_str(key) else { continue };
+                    let action = self.named_action(idx, var);
+                    if action == ValueAction::Drop {
+                        continue;
+                    }
                     let pos_in = top.named.iter().position(|(v, _, _)| *v == var);
                     let old = pos_in.map(|p| top.named[p].1).unwrap_or(EMPTY);
                     if let Some(p) = pos_in {
                         top.named[p].2 = generation;
                     }
-                    let new = match self.diff(var, val, old) {
-                        Diff::Unchanged => continue,
-                        Diff::Refresh(new) | Diff::Changed(new) => new,
+                    let new = if action == ValueAction::Redact {
+                        if old.hash == REDACTED_HASH {
+                            continue;
+                        }
+                        self.put_redacted(val, Some(var));
+                        self.drop_slot(old);
+                        Slot { obj: val, hash: REDACTED_HASH, ..EMPTY }
+                    } else {
+                        match self.diff(var, val, old) {
+                            Diff::Unchanged => continue,
+                            Diff::Refresh(new) | Diff::Changed(new) => new,
+                        }
                     };
                     match pos_in {
                         Some(p) => top.named[p].1 = new,
@@ -919,8 +1025,11 @@ impl Recorder {
             }
         }
         self.scratch.clear();
-        if self.cfg.values == ValuesMode::None || value.is_null() {
+        let ret = self.infos[idx as usize].ret;
+        if self.cfg.values == ValuesMode::None || value.is_null() || (ret == ValueAction::Drop && how != Exit::Unwind) {
             v::put_none(&mut self.scratch);
+        } else if ret == ValueAction::Redact && how != Exit::Unwind {
+            self.put_redacted(value, None);
         } else if how == Exit::Unwind {
             let text = exception_text(value, &class_name(value), self.enc.bounds.max_str);
             v::put_error(&mut self.scratch, types::EXCEPTION, text.as_bytes());
@@ -938,6 +1047,21 @@ impl Recorder {
         }
         self.maybe_flush();
         Ret::Continue
+    }
+
+    /// Text the program wrote to stdout or stderr (`kind`: the trace's
+    /// EventLogKind), an event of the step that wrote it.
+    pub fn on_output(&mut self, kind: u8, text: &[u8]) {
+        if !self.on_recorded_thread() || !self.active {
+            return;
+        }
+        st::put_event(self.writer.buf(), kind, "", text);
+        self.maybe_flush();
+    }
+
+    /// The counters, the encoder's included.
+    pub fn metrics(&self) -> Metrics {
+        Metrics { redacted_values: self.metrics.redacted_values + self.enc.redacted, ..self.metrics }
     }
 
     /// Ends the stream: the frames still open get a Return, then END.

@@ -39,6 +39,8 @@ struct Session {
     failure: Option<RecorderError>,
     detaches: u64,
     started: Instant,
+    /// The streams whose writes become events.
+    output: Vec<crate::output::Installed>,
 }
 
 fn session_mut() -> &'static mut Option<Box<Session>> {
@@ -138,6 +140,10 @@ pub struct StartOptions {
     pub skip_prefixes: Vec<String>,
     pub policy: Policy,
     pub format: String,
+    /// What is recorded and which values are hidden.
+    pub filter: crate::scope::Filter,
+    /// What the metadata says of the filter (`trace_filter`).
+    pub filter_meta: Value,
 }
 
 pub fn now_rfc3339() -> String {
@@ -233,6 +239,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
     if let Some(a) = &o.activation {
         meta.insert("activation_path".into(), json!(a));
     }
+    meta.insert("trace_filter".into(), o.filter_meta);
     if let Err(e) = trace_dir.write_recording_info(&meta) {
         let _ = trace_dir.discard();
         return Err(e);
@@ -261,6 +268,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         trails: shortcuts,
         ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
         versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
+        filter: std::rc::Rc::new(o.filter),
     };
     let recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     *session_mut() = Some(Box::new(Session {
@@ -274,6 +282,7 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         failure: None,
         detaches: 0,
         started: Instant::now(),
+        output: Vec::new(),
     }));
     if let Err(e) = monitoring::install(py, tool) {
         // Release whatever part of the tool was claimed before the failure.
@@ -288,8 +297,10 @@ pub fn start(py: Python<'_>, o: StartOptions) -> RecorderResult<PathBuf> {
         let _ = trace_dir.discard();
         return Err(e);
     }
+    let output = crate::output::install(py);
     if let Some(s) = session_mut().as_mut() {
         s.attached = true;
+        s.output = output;
     }
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
@@ -320,6 +331,9 @@ fn metrics_json(m: &Metrics, detaches: u64) -> Value {
         "detaches": detaches,
         "panics_caught": PANICS.load(Ordering::Relaxed),
         "unreadable_frames": m.unreadable_frames,
+        "skipped_code_objects": m.skipped_code,
+        "recorded_code_objects": m.recorded_code,
+        "redacted_values": m.redacted_values,
     })
 }
 
@@ -329,6 +343,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     let Some(mut s) = session_mut().take() else {
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
+    crate::output::uninstall(py, std::mem::take(&mut s.output));
     let still_ours = monitoring::uninstall(py, s.tool);
     if !still_ours && s.attached && s.failure.is_none() {
         s.failure = Some(target!(
@@ -345,7 +360,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         if let Some(e) = rec.error.take() {
             s.failure.get_or_insert(e);
         }
-        metrics = rec.metrics;
+        metrics = rec.metrics();
         recorded_anything = rec.recorded_anything;
         if let Err(e) = rec.finish(exit_status.unwrap_or(0)) {
             s.failure.get_or_insert(e);

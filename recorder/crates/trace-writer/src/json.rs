@@ -16,6 +16,10 @@ use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAG
 use crate::value::{self, vtag};
 
 const READ_CHUNK: usize = 8 << 20;
+/// EventLogKind Error: never joined with another event.
+const EVENT_ERROR: u8 = 11;
+/// Bytes of one step's events held before they are written anyway.
+const EVENTS_HELD: usize = 1 << 20;
 const TOP_FUNCTIONS: usize = 20;
 
 /// Appends `s` as a JSON string literal (invalid UTF-8 is replaced).
@@ -123,6 +127,13 @@ struct Converter<W: Write> {
     limit: Option<u64>,
     /// An event did not fit: nothing more is written but the closing.
     cut: bool,
+    /// The events of the current step, written before the next Step (or at
+    /// the end): consecutive writes to one stream join (`print` writes its
+    /// text and its newline separately), and an Error event ending the
+    /// trace goes first among its step's events — the replay backend flags
+    /// an error end only from the last step's first event.
+    events: Vec<(u8, Vec<u8>, Vec<u8>)>,
+    events_bytes: usize,
 }
 
 impl<W: Write> Converter<W> {
@@ -156,6 +167,44 @@ impl<W: Write> Converter<W> {
         self.stats.events += 1;
         self.line.clear();
         Ok(true)
+    }
+
+    fn flush_events(&mut self) -> std::io::Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        self.events_bytes = 0;
+        for (kind, metadata, content) in events.drain(..) {
+            self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
+            self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
+            self.line.extend_from_slice(b",\"metadata\":");
+            write_json_str(&metadata, &mut self.line);
+            self.line.extend_from_slice(b",\"content\":");
+            write_json_str(&content, &mut self.line);
+            self.line.extend_from_slice(b"}}");
+            if self.emit()? {
+                self.stats.io_events += 1;
+            }
+        }
+        self.events = events;
+        Ok(())
+    }
+
+    fn push_event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> std::io::Result<()> {
+        self.events_bytes += content.len() + metadata.len();
+        match self.events.last_mut() {
+            Some((k, m, c)) if *k == kind && m[..] == *metadata && kind != EVENT_ERROR => c.extend_from_slice(content),
+            _ => {
+                if kind == EVENT_ERROR {
+                    // First among its step's events (see `events`).
+                    self.events.insert(0, (kind, metadata.to_vec(), content.to_vec()));
+                } else {
+                    self.events.push((kind, metadata.to_vec(), content.to_vec()));
+                }
+            }
+        }
+        if self.events_bytes > EVENTS_HELD {
+            self.flush_events()?;
+        }
+        Ok(())
     }
 
     fn flush_snapshot(&mut self) -> std::io::Result<()> {
@@ -461,16 +510,8 @@ impl<W: Write> Converter<W> {
                 let kind = r.u8()?;
                 let metadata = r.str()?;
                 let content = r.str()?;
-                self.line.extend_from_slice(b"{\"Event\":{\"kind\":");
-                self.line.extend_from_slice(itoa::Buffer::new().format(kind).as_bytes());
-                self.line.extend_from_slice(b",\"metadata\":");
-                write_json_str(metadata, &mut self.line);
-                self.line.extend_from_slice(b",\"content\":");
-                write_json_str(content, &mut self.line);
-                self.line.extend_from_slice(b"}}");
-                if self.emit()? {
-                    self.stats.io_events += 1;
-                }
+                let (metadata, content) = (metadata.to_vec(), content.to_vec());
+                self.push_event(kind, &metadata, &content)?;
             }
             tag::END => {
                 let status = unzigzag(r.varint()?);
@@ -484,6 +525,7 @@ impl<W: Write> Converter<W> {
     }
 
     fn write_step(&mut self, path_id: u32, line: u32) -> std::io::Result<bool> {
+        self.flush_events()?;
         self.line.extend_from_slice(b"{\"Step\":{\"path_id\":");
         self.line.extend_from_slice(itoa::Buffer::new().format(path_id).as_bytes());
         self.line.extend_from_slice(b",\"line\":");
@@ -497,8 +539,12 @@ impl<W: Write> Converter<W> {
     /// Closes every open call so the trace stays balanced: inner frames
     /// return None, `<toplevel>` returns the exit status (None if unknown).
     fn close(&mut self) -> std::io::Result<()> {
+        // Under a size limit each may cut; once cut, only the closing follows.
         if !self.cut {
             self.flush_snapshot()?;
+        }
+        if !self.cut {
+            self.flush_events()?;
         }
         // The room for what follows was kept by `fits`.
         if self.cut {
@@ -587,6 +633,8 @@ fn convert_in_chunks(
         objs: Vec::new(),
         limit,
         cut: false,
+        events: Vec::new(),
+        events_bytes: 0,
     };
 
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);

@@ -7,6 +7,7 @@ FAKE_RECORDER_NO_STATS=1   write no `stats` into trace_metadata.json
 import json
 import os
 import runpy
+import uuid
 import sys
 
 CODES = {"usage": 2, "environment": 10, "target": 20, "internal": 70}
@@ -136,6 +137,7 @@ def main():
     metadata = {
         "workdir": os.getcwd(), "program": target, "args": list(args),
         "recorder": {"name": "fake", "version": "0.4.0"}, "exit_status": status,
+        "recording_id": str(uuid.uuid4()),
         "partial": bool(os.environ.get("FAKE_RECORDER_PARTIAL")),
         "fake_options": options,
     }

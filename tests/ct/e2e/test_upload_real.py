@@ -1,0 +1,50 @@
+"""`ct upload` of a trace the REAL recorder wrote, with ct and the recorder
+staged as the bundle stages them (resources/python/): the recording id the
+recorder puts in trace_metadata.json is the one the server gets, and the
+archive it keeps unzips to the trace folder, byte for byte."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from ..conftest import User, metadata
+from ..upload_server import Cloud
+
+APP = "def square(x):\n    return x * x\nprint(sum(square(i) for i in range(5)))\n"
+
+
+def test_upload_a_real_recording(user: User, python312: Path, staged: Path, tmp_path: Path):
+    cloud = Cloud(tmp_path / "cloud")
+    try:
+        user.use_python(python312)
+        user.write("app.py", APP)
+        env = dict(user.env, PYTHONPATH=str(staged), CODETRACER_ORIG_PYTHONPATH="unset",
+                   CODETRACER_BASE_URL=cloud.base_url, CODETRACER_TENANT="acme", CODETRACER_TOKEN=cloud.token)
+        launcher = ["python3", "-m", "codetracer_ct"]
+        recorded = user.ct("record", "app.py", env=env, launcher=launcher)
+        assert recorded.returncode == 0, recorded.stderr
+        folder = user.data / "traces" / "1"
+        recording_id = metadata(folder)["recording_id"]
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", recording_id)
+
+        done = user.ct("upload", "1", "--json", env=env, launcher=launcher)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["recording_id"] == recording_id and result["id"] == 1 and result["status"] == "complete"
+        assert cloud.uploads[recording_id]["state"] == "complete"
+        archive = tmp_path / "got.zip"
+        with urllib.request.urlopen(result["share_url"], timeout=60) as answer:
+            archive.write_bytes(answer.read())
+        with zipfile.ZipFile(archive) as opened:
+            received = {name: hashlib.sha256(opened.read(name)).hexdigest() for name in opened.namelist()}
+        on_disk = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                   for p in folder.rglob("*") if p.is_file()}
+        assert received == on_disk and {"trace.json", "trace_metadata.json", "trace_paths.json"} <= set(received)
+        listed = json.loads(user.ct("list", "--json", env=env, launcher=launcher).stdout)
+        assert listed[0]["upload"]["share_url"] == result["share_url"]
+    finally:
+        cloud.close()

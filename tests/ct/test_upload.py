@@ -1,0 +1,543 @@
+"""`ct upload` end to end: ct as a real process against a local sharing
+server (tests/ct/upload_server.py: the API of docs/ct.md and a presigned
+object store on 127.0.0.1). What is asserted is what a user sees: exit
+status, stdout / stderr, the index, and the bytes the server ends up with."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pty
+import random
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+from .conftest import FAKE_RECORDER, LAUNCHER, User, pyenv_python
+from .upload_server import Cloud
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
+from codetracer_ct import _archive  # noqa: E402
+
+MiB = 1 << 20
+APP = "def f(x):\n    return x + 1\nprint(f(1))\n"
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, seed: int = 1) -> str:
+    """A trace folder as the recorder leaves it (+ `payload` random bytes in
+    files/blob.bin); returns its recording id. partial: None, "marked"
+    (metadata says partial) or "died" (only the staging folder)."""
+    recording_id = str(uuid.UUID(int=random.Random(seed).getrandbits(128), version=4))
+    folder.mkdir(parents=True)
+    metadata = {"workdir": "/w", "program": "app.py", "args": [], "recording_id": recording_id,
+                "partial": partial == "marked", **({"reason": "ERR_IO"} if partial == "marked" else {})}
+    if partial == "died":
+        (folder / ".codetracer-partial").mkdir()
+        (folder / ".codetracer-partial" / "recording.json").write_text(json.dumps(metadata))
+        (folder / ".codetracer-partial" / "events.bin").write_bytes(b"\x01\x02" * 100)
+    else:
+        (folder / "trace.json").write_text(json.dumps([{"Path": "/w/app.py"}] + [{"Step": {"path_id": 0, "line": 1}}] * 500))
+        (folder / "trace_paths.json").write_text('["/w/app.py"]')
+        (folder / "trace_metadata.json").write_text(json.dumps(metadata))
+        (folder / "files" / "w").mkdir(parents=True)
+        (folder / "files" / "w" / "app.py").write_text(APP)
+    if payload:
+        generator = random.Random(seed)
+        with open(folder / "files" / "blob.bin", "wb") as out:
+            left = payload
+            while left:
+                step = min(8 * MiB, left)
+                out.write(generator.randbytes(step))
+                left -= step
+    return recording_id
+
+
+def file_digests(folder: Path) -> Dict[str, str]:
+    return {path.relative_to(folder).as_posix(): _archive.digest(path)
+            for path in folder.rglob("*") if path.is_file() and not path.is_symlink()}
+
+
+def zip_digests(archive: Path) -> Dict[str, str]:
+    out = {}
+    with zipfile.ZipFile(archive) as opened:
+        for name in opened.namelist():
+            sha = hashlib.sha256()
+            with opened.open(name) as member:
+                for chunk in iter(lambda: member.read(MiB), b""):
+                    sha.update(chunk)
+            out[name] = sha.hexdigest()
+    return out
+
+
+def download(url: str, to: Path) -> Path:
+    with urllib.request.urlopen(url, timeout=60) as answer, open(to, "wb") as out:
+        for chunk in iter(lambda: answer.read(MiB), b""):
+            out.write(chunk)
+    return to
+
+
+def uploads_rows(user: User) -> List[Dict[str, object]]:
+    db = user.data / "index.sqlite3"
+    if not db.exists():
+        return []
+    with sqlite3.connect(str(db)) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute("SELECT * FROM uploads ORDER BY id")]
+
+
+def sessions_rows(user: User) -> List[Dict[str, object]]:
+    with sqlite3.connect(str(user.data / "index.sqlite3")) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute("SELECT * FROM upload_sessions")]
+
+
+def run_measured(user: User, *args: str, on_start=None) -> Tuple[int, bytes, bytes, int]:
+    """ct as a child of this process: (status, stdout, stderr, peak RSS in
+    bytes of that one child, from wait4's rusage)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen([sys.executable, str(LAUNCHER)] + list(args), env=user.env, cwd=str(user.cwd),
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        if on_start:
+            on_start(child.pid)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
+
+
+@pytest.fixture
+def cloud(tmp_path: Path):
+    server = Cloud(tmp_path / "cloud")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def uploader(user: User, cloud: Cloud) -> User:
+    user.env.update(CODETRACER_BASE_URL=cloud.base_url, CODETRACER_TENANT="acme", CODETRACER_TOKEN=cloud.token,
+                    CODETRACER_UPLOAD_BACKOFF="0.01")
+    return user
+
+
+@pytest.fixture
+def recorded(uploader: User) -> User:
+    """A user with one trace recorded (by the fake recorder) as id 1."""
+    uploader.use_python(pyenv_python("3.12"))
+    uploader.env["CODETRACER_RECORDER_PATH"] = str(FAKE_RECORDER)
+    uploader.write("app.py", APP)
+    done = uploader.ct("record", "app.py")
+    assert done.returncode == 0, done.stderr
+    return uploader
+
+
+def assert_no_secret(user: User, cloud: Cloud, *outputs: bytes) -> None:
+    token = cloud.token.encode()
+    for output in outputs:
+        assert token not in output
+    for path in user.data.rglob("*"):
+        if path.is_file() and path.name != "upload.json":
+            assert token not in path.read_bytes(), path
+    # the presigned store URLs never get the token
+    assert all(entry["authorization"] is None for entry in cloud.log if entry["route"] and
+               entry["route"].startswith("store-"))
+
+
+# --- the happy paths ------------------------------------------------------------------------------
+
+def test_upload_by_id_prints_the_link_and_the_index_remembers(recorded: User, cloud: Cloud, tmp_path: Path):
+    folder = recorded.data / "traces" / "1"
+    assert recorded.ct("list").stdout.decode().splitlines()[1].split()[4] == "no"
+
+    done = recorded.ct("upload", "1")
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.decode().strip()
+    assert done.stdout == (link + "\n").encode() and link.startswith(cloud.base_url + "/store/")
+    assert done.stderr.decode().startswith(f"ct: trace 1 uploaded to {cloud.base_url} (tenant acme): ")
+    assert [entry["route"] for entry in cloud.log] == ["upload-url", "store-put", "confirm-upload", "download-url"]
+
+    received = download(link, tmp_path / "got.zip")
+    assert zip_digests(received) == file_digests(folder)  # every file, byte for byte, nothing else
+    recording_id = json.loads((folder / "trace_metadata.json").read_text())["recording_id"]
+    assert cloud.uploads[recording_id]["fileName"] == f"trace-{recording_id}.zip"
+    assert cloud.uploads[recording_id]["contentType"] == "application/zip"
+
+    listing = recorded.ct("list").stdout.decode().splitlines()
+    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM"]
+    assert listing[1].split()[4] == "yes"
+    [row] = json.loads(recorded.ct("list", "--json").stdout)
+    assert row["upload"]["share_url"] == link and row["upload"]["tenant"] == "acme"
+    assert row["upload"]["archive_sha256"] == hashlib.sha256(received.read_bytes()).hexdigest()
+    shown = json.loads(recorded.ct("show", "1", "--json").stdout)
+    assert [u["share_url"] for u in shown["uploads"]] == [link]
+    assert f"uploaded:    {link}  (" in recorded.ct("show", "1").stdout.decode()
+    assert_no_secret(recorded, cloud, done.stdout, done.stderr)
+
+
+def test_200_mb_trace_goes_in_slices_with_bounded_memory(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "big"
+    recording_id = make_trace(folder, payload=200 * MiB)
+    status, out, err, peak = run_measured(uploader, "upload", str(folder), "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    expected_size = os.path.getsize(folder / "files" / "blob.bin")
+    assert result["sliced"] is True and result["slices"] == -(-result["archive_size"] // (8 * MiB)) >= 25
+    assert result["slices_resumed"] == 0 and result["archive_size"] > expected_size
+    assert result["trace_id"] is None and result["folder"] == str(folder) and result["recording_id"] == recording_id
+    assert peak < 100 * MiB, f"ct peaked at {peak / MiB:.0f} MiB for a 200 MiB trace"
+
+    puts = cloud.requests("store-put")
+    assert sorted(p["index"] for p in puts) == list(range(result["slices"]))  # each slice once
+    assert max(p["bytes"] for p in puts) == 8 * MiB
+    received = cloud.archive(recording_id)  # (the share link itself is fetched in the smaller tests)
+    assert _archive.digest(received) == result["archive_sha256"]
+    assert zip_digests(received) == file_digests(folder)  # byte for byte the folder's files, nothing else
+    [row] = uploads_rows(uploader)
+    assert row["trace_id"] is None and row["share_url"] == result["share_url"] and sessions_rows(uploader) == []
+
+
+def test_a_ct_file_is_sent_as_it_is(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "single"
+    recording_id = make_trace(folder)
+    for name in ("trace.json", "trace_paths.json"):
+        (folder / name).unlink()
+    (folder / "trace.ct").write_bytes(b"CTFS" + bytes(range(256)) * 50)
+    for target in (folder / "trace.ct", folder):
+        done = uploader.ct("upload", str(target))
+        assert done.returncode == 0, done.stderr
+        assert download(done.stdout.decode().strip(), tmp_path / "got").read_bytes() == (folder / "trace.ct").read_bytes()
+        assert cloud.uploads[recording_id]["fileName"] == "trace.ct"
+        assert cloud.uploads[recording_id]["contentType"] == "application/octet-stream"
+
+
+def test_the_archive_is_deterministic_and_leaves_links_out(tmp_path: Path):
+    folder = tmp_path / "t"
+    make_trace(folder, payload=100_000)
+    (folder / "link").symlink_to("/etc/hostname")
+    first, second = tmp_path / "1.zip", tmp_path / "2.zip"
+    with open(first, "wb") as out:
+        assert _archive.pack_zip(folder, out) == [folder / "link"]
+    os.utime(folder / "trace.json", (1, 1))
+    (folder / "files" / "w" / "app.py").chmod(0o755)
+    with open(second, "wb") as out:
+        _archive.pack_zip(folder, out)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as opened:
+        names = opened.namelist()
+        infos = opened.infolist()
+    assert names == sorted(names) and "link" not in names
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    kinds = {info.filename: info.compress_type for info in infos}
+    assert kinds["trace.json"] == zipfile.ZIP_DEFLATED and kinds["files/blob.bin"] == zipfile.ZIP_STORED
+
+
+# --- interruptions and corruption -------------------------------------------------------------------
+
+SLICED = {"CODETRACER_UPLOAD_SLICED_ABOVE": "0"}
+
+
+def test_ctrl_c_mid_upload_resumes_without_resending_confirmed_slices(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "t"
+    make_trace(folder, payload=3 * MiB)
+    cloud.slice_size = 256 * 1024
+    uploader.env.update(SLICED)
+    child: Dict[str, int] = {}
+
+    def interrupt(index: int, count: int) -> None:
+        if count == 5:
+            os.kill(child["pid"], signal.SIGINT)
+
+    cloud.on_confirm = interrupt
+    status, out, err, _ = run_measured(uploader, "upload", str(folder), on_start=lambda pid: child.update(pid=pid))
+    assert (status, out) == (130, b""), err
+    message = err.decode().strip().splitlines()[-1]
+    assert message.startswith("ct: error: upload interrupted after ")
+    assert message.endswith(" slices were confirmed; run the same command again to resume from there")
+    assert uploads_rows(uploader) == [] and len(sessions_rows(uploader)) == 1  # nothing claims an upload
+    assert uploader.ct("list", "--json").stdout == b"[]\n"
+    cloud.on_confirm = None
+    confirmed_before = set(cloud.confirmed_slices())
+    assert len(confirmed_before) == 5
+    puts_before = len(cloud.requests("store-put"))
+
+    done = uploader.ct("upload", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["slices_resumed"] == 5
+    resent = {entry["index"] for entry in cloud.requests("store-put")[puts_before:]}
+    assert resent.isdisjoint(confirmed_before)
+    assert resent | confirmed_before == set(range(result["slices"]))
+    assert zip_digests(download(result["share_url"], tmp_path / "got.zip")) == file_digests(folder)
+    assert len(uploads_rows(uploader)) == 1 and sessions_rows(uploader) == []
+
+
+def test_a_network_drop_fails_then_resumes(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "t"
+    make_trace(folder, payload=2 * MiB)
+    cloud.slice_size = 256 * 1024
+    uploader.env.update(SLICED, CODETRACER_UPLOAD_RETRIES="2")
+
+    def drop(index: int, count: int) -> None:
+        if count == 3:
+            cloud.down = True  # from now on, every connection is dropped without an answer
+
+    cloud.on_confirm = drop
+    failed = uploader.ct("upload", str(folder))
+    assert (failed.returncode, failed.stdout) == (11, b"")
+    lines = failed.stderr.decode().strip().splitlines()
+    assert sum("retry" in line for line in lines) == 2
+    assert lines[-1].startswith("ct: error: ") and "cannot reach 127.0.0.1:" in lines[-1]
+    assert "(gave up after 3 attempts) after " in lines[-1] and lines[-1].endswith("resume from there")
+    assert uploads_rows(uploader) == []
+
+    cloud.down, cloud.on_confirm = False, None
+    confirmed_before = set(cloud.confirmed_slices())
+    done = uploader.ct("upload", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["slices_resumed"] == len(confirmed_before) == 3
+    assert sorted(cloud.confirmed_slices()) == list(range(result["slices"]))  # each confirmed exactly once
+    assert zip_digests(download(result["share_url"], tmp_path / "got.zip")) == file_digests(folder)
+
+
+def test_a_corrupted_slice_is_caught_by_its_checksum_and_sent_again(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "t"
+    make_trace(folder, payload=1 * MiB)
+    cloud.slice_size = 256 * 1024
+    cloud.corrupt[2] = 1  # the store receives slice 2 damaged, once
+    uploader.env.update(SLICED)
+    done = uploader.ct("upload", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "SHA-256 differs from what ct sent" in done.stderr.decode()
+    puts = [(entry["index"], entry["status"]) for entry in cloud.requests("store-put")]
+    assert puts.count((2, 400)) == 1 and puts.count((2, 200)) == 1
+    result = json.loads(done.stdout)
+    assert _archive.digest(download(result["share_url"], tmp_path / "got.zip")) == result["archive_sha256"]
+    assert zip_digests(tmp_path / "got.zip") == file_digests(folder)
+
+
+def test_a_slice_corrupted_every_time_fails_with_the_integrity_status(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "t"
+    make_trace(folder, payload=1 * MiB)
+    cloud.slice_size = 256 * 1024
+    cloud.corrupt[1] = 100
+    uploader.env.update(SLICED, CODETRACER_UPLOAD_RETRIES="2")
+    done = uploader.ct("upload", str(folder))
+    assert (done.returncode, done.stdout) == (16, b"")
+    last = done.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("ct: error: slice 2 of ") and "SHA-256 differs" in last and "3 attempts" in last
+    assert [e["index"] for e in cloud.requests("store-put")].count(1) == 3
+    assert cloud.requests("finalize") == [] and uploads_rows(uploader) == []
+
+
+# --- the server says no ------------------------------------------------------------------------------
+
+def test_401_wrong_token(recorded: User, cloud: Cloud):
+    recorded.env["CODETRACER_TOKEN"] = "not-the-token"
+    done = recorded.ct("upload", "1")
+    assert (done.returncode, done.stdout) == (12, b"")
+    assert done.stderr.decode() == (
+        "ct: error: asking for an upload URL: the server refused the token (HTTP 401: missing or wrong bearer "
+        "token); check CODETRACER_TOKEN or run `ct login`, and that it may upload to tenant 'acme'\n")
+    assert b"not-the-token" not in done.stderr
+    assert len(cloud.log) == 1 and uploads_rows(recorded) == []
+    assert json.loads(recorded.ct("show", "1", "--json").stdout)["uploads"] == []
+
+
+def test_no_token_at_all_is_a_usage_error(recorded: User, cloud: Cloud):
+    del recorded.env["CODETRACER_TOKEN"]
+    done = recorded.ct("upload", "1")
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode().startswith("ct: error: cannot upload: no token to upload with: set CODETRACER_TOKEN, "
+                                           "or run `ct login`")
+    assert cloud.log == []
+
+
+def test_413_too_large(recorded: User, cloud: Cloud):
+    cloud.max_size = 100
+    done = recorded.ct("upload", "1")
+    assert (done.returncode, done.stdout) == (14, b"")
+    assert done.stderr.decode() == ("ct: error: asking for an upload URL: the server refuses a trace this large "
+                                    "(HTTP 413: traces are limited to 100 bytes)\n")
+    assert uploads_rows(recorded) == []
+
+
+def test_503_then_200_is_retried(recorded: User, cloud: Cloud):
+    cloud.fail["upload-url"] = [503, 503]
+    cloud.fail["confirm-upload"] = [502]
+    done = recorded.ct("upload", "1")
+    assert done.returncode == 0, done.stderr
+    assert [e["status"] for e in cloud.requests("upload-url")] == [503, 503, 200]
+    assert [e["status"] for e in cloud.requests("confirm-upload")] == [502, 200]
+    lines = done.stderr.decode().splitlines()
+    assert lines[0] == ("ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); "
+                        "retry 1 of 5 in 0.0 s")
+    assert len([line for line in lines if "; retry " in line]) == 3
+    assert len(uploads_rows(recorded)) == 1
+
+
+def test_5xx_after_the_retries_fails_and_claims_nothing(recorded: User, cloud: Cloud):
+    cloud.fail["download-url"] = [503] * 10
+    recorded.env["CODETRACER_UPLOAD_RETRIES"] = "2"
+    done = recorded.ct("upload", "1")
+    assert (done.returncode, done.stdout) == (15, b"")
+    assert done.stderr.decode().splitlines()[-1] == (
+        "ct: error: asking for the share link: the server failed (HTTP 503: injected HTTP 503) "
+        "(gave up after 3 attempts); nothing was uploaded: run the same command again to start over")
+    assert uploads_rows(recorded) == [] and "no" in recorded.ct("list").stdout.decode().splitlines()[1].split()
+
+
+def test_404_unknown_tenant(recorded: User, cloud: Cloud):
+    done = recorded.ct("upload", "1", "--tenant", "nobody")
+    assert (done.returncode, done.stdout) == (13, b"")
+    assert done.stderr.decode() == (f"ct: error: asking for an upload URL: tenant 'nobody' does not exist on "
+                                    f"{cloud.base_url} (HTTP 404: no tenant nobody)\n")
+
+
+def test_no_network(recorded: User):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    recorded.env.update(CODETRACER_UPLOAD_RETRIES="1")
+    done = recorded.ct("upload", "1", "--base-url", f"http://127.0.0.1:{port}")
+    assert (done.returncode, done.stdout) == (11, b"")
+    last = done.stderr.decode().splitlines()[-1]
+    assert last.startswith(f"ct: error: asking for an upload URL: cannot reach 127.0.0.1:{port}: ")
+    assert "gave up after 2 attempts" in last and uploads_rows(recorded) == []
+
+
+# --- traces that cannot be uploaded ---------------------------------------------------------------------
+
+def test_a_partial_trace_is_refused_unless_allowed(recorded: User, cloud: Cloud):
+    recorded.env["FAKE_RECORDER_PARTIAL"] = "1"
+    assert recorded.ct("record", "app.py").returncode == 0
+    refused = recorded.ct("upload", "2")
+    assert (refused.returncode, refused.stdout) == (3, b"")
+    assert refused.stderr.decode() == (
+        f"ct: error: cannot upload: the trace in {recorded.data / 'traces' / '2'} is PARTIAL: the recorder marked "
+        "it partial; it may end early or miss events. Upload it anyway with --allow-partial\n")
+    assert cloud.log == []
+    allowed = recorded.ct("upload", "2", "--allow-partial", "--json")
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stderr.decode().startswith("ct: uploading a PARTIAL trace (--allow-partial): ")
+    assert json.loads(allowed.stdout)["status"] == "partial" and json.loads(allowed.stdout)["id"] == 2
+
+
+def test_a_recording_that_died_is_partial_too(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "died"
+    make_trace(folder, partial="died")
+    refused = uploader.ct("upload", str(folder))
+    assert refused.returncode == 3
+    assert "PARTIAL: the recording died before it finished" in refused.stderr.decode()
+    assert "--allow-partial" in refused.stderr.decode()
+    allowed = uploader.ct("upload", str(folder), "--allow-partial")
+    assert allowed.returncode == 0, allowed.stderr
+    got = zip_digests(download(allowed.stdout.decode().strip(), tmp_path / "got.zip"))
+    assert got == file_digests(folder) and ".codetracer-partial/recording.json" in got
+
+
+def test_missing_folders_ids_and_non_traces(recorded: User, cloud: Cloud, tmp_path: Path):
+    unknown = recorded.ct("upload", "7")
+    assert (unknown.returncode, unknown.stderr) == (1, b"ct: no trace with id 7 (see `ct list`)\n")
+    import shutil
+    shutil.rmtree(recorded.data / "traces" / "1")
+    gone = recorded.ct("upload", "1")
+    assert (gone.returncode, gone.stderr.decode()) == (
+        3, f"ct: error: cannot upload: the trace folder {recorded.data / 'traces' / '1'} does not exist\n")
+    (tmp_path / "empty").mkdir()
+    empty = recorded.ct("upload", str(tmp_path / "empty"))
+    assert empty.returncode == 3 and "holds no trace: it has no trace_metadata.json" in empty.stderr.decode()
+    no_id = tmp_path / "old"
+    make_trace(no_id)
+    (no_id / "trace_metadata.json").write_text('{"program": "app.py"}')
+    old = recorded.ct("upload", str(no_id))
+    assert old.returncode == 3 and "has no valid recording_id" in old.stderr.decode()
+    assert cloud.log == [] and uploads_rows(recorded) == []
+
+
+# --- settings -----------------------------------------------------------------------------------------------
+
+def test_login_saves_an_owner_only_config_and_flags_win(recorded: User, cloud: Cloud):
+    token = cloud.token
+    for name in ("CODETRACER_BASE_URL", "CODETRACER_TENANT", "CODETRACER_TOKEN"):
+        del recorded.env[name]
+    login = subprocess.run([sys.executable, str(LAUNCHER), "login", "--base-url", cloud.base_url + "/",
+                            "--tenant", "acme"], input=(token + "\n").encode(), env=recorded.env,
+                           capture_output=True, timeout=60)
+    assert login.returncode == 0, login.stderr
+    config = recorded.data / "upload.json"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert json.loads(config.read_text()) == {"base_url": cloud.base_url, "tenant": "acme", "token": token}
+    assert token.encode() not in login.stdout + login.stderr
+    assert login.stdout.decode() == (f"saved in {config} (readable by you only): base URL {cloud.base_url}, "
+                                     "tenant acme, token set\n")
+
+    done = recorded.ct("upload", "1")  # everything from the file
+    assert done.returncode == 0, done.stderr
+    recorded.env["CODETRACER_TENANT"] = "nobody"  # the environment beats the file ...
+    assert recorded.ct("upload", "1").returncode == 13
+    assert recorded.ct("upload", "1", "--tenant", "acme").returncode == 0  # ... and a flag beats both
+    assert_no_secret(recorded, cloud, done.stdout, done.stderr)
+
+    config.chmod(0o644)
+    warned = recorded.ct("upload", "1", "--tenant", "acme")
+    assert warned.returncode == 0
+    assert f"ct: warning: {config} holds a token and others can read it (mode 644)" in warned.stderr.decode()
+
+
+def test_progress_line_on_a_terminal_only(uploader: User, cloud: Cloud, tmp_path: Path):
+    folder = tmp_path / "t"
+    make_trace(folder, payload=2 * MiB)
+    cloud.slice_size = 256 * 1024
+    uploader.env.update(SLICED)
+    leader, follower = pty.openpty()
+    try:
+        child = subprocess.Popen([sys.executable, str(LAUNCHER), "upload", str(folder)], env=uploader.env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower)
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out = child.stdout.read()
+        child.stdout.close()
+        assert child.wait() == 0, seen
+    finally:
+        os.close(leader)
+    text = seen.decode()
+    assert "\rct: uploading " in text and " / " in text and "/s  ETA " in text
+    assert out.decode().startswith(cloud.base_url)
+    plain = uploader.ct("upload", str(folder))  # not a terminal: no progress line
+    assert plain.returncode == 0 and b"\r" not in plain.stderr and b"ETA" not in plain.stderr
+
+
+def test_ct_imports_the_standard_library_only():
+    import ast
+    source = Path(_archive.__file__).parent
+    imported = set()
+    for path in source.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert {"http", "hashlib", "zipfile", "sqlite3"} <= imported
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} == set()

@@ -1,0 +1,3 @@
+def shout(s):
+    loud = s.upper()
+    return loud
