@@ -114,6 +114,9 @@ def test_autostart_of_python_dash_c_names_no_made_up_file(recorder_python: Path,
 
 # --- usage errors: flags and environment variables -------------------------------
 
+USAGE_LINE = b"usage: codetracer-python-recorder [options] script.py [args...]"
+
+
 @pytest.mark.parametrize("env,flag,name", [
     ({"CODETRACER_ON_RECORDER_ERROR": "explode"}, [], "CODETRACER_ON_RECORDER_ERROR"),
     ({"CODETRACER_REQUIRE_TRACE": "maybe"}, [], "CODETRACER_REQUIRE_TRACE"),
@@ -130,13 +133,10 @@ def test_invalid_switches_are_usage_errors_naming_the_source(recorder_python: Pa
     p = rec(recorder_python, *flag, "--json-errors", "-o", str(tmp_path / "t"), "functions.py", env=env)
     assert p.returncode == 2, p.stderr
     assert p.stdout == b""
-    assert name.encode() in p.stderr
+    assert name.encode() in p.stderr and USAGE_LINE in p.stderr
     doc = trailer(p.stderr)
     assert doc["kind"] == "usage" and doc["error_code"].startswith("ERR_")
     assert not (tmp_path / "t" / "trace_metadata.json").exists()
-
-
-USAGE_LINE = b"usage: codetracer-python-recorder [options] script.py [args...]"
 
 
 @pytest.mark.parametrize("args,env,says", [

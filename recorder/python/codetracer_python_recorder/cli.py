@@ -295,6 +295,8 @@ def report_failure(err: RecorderError, json_errors: bool, early: bool = False) -
         sys.stderr.flush()
     else:
         _native.log_message("error", err.message, err.code)
+        if isinstance(err, UsageError):  # e.g. --format binary, a trace path that is a file
+            sys.stderr.write(USAGE_LINE + "\n")
     line = err.to_json()
     path = _error_file
     if path:
