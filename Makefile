@@ -5,16 +5,18 @@ PY    ?= .venv/bin/python
 TOOLKIT := PYTHONPATH=$(CURDIR)/packaging $(PY) -m ctbundle
 PYTEST_ARGS ?=
 
-.PHONY: help setup wheel stage shims appimage dmg windows test test-fast test-rust test-py lint bench clean
+.PHONY: help setup wheel wheel-linux wheel-windows wheel-macos wheels stage shims appimage dmg windows test test-fast test-rust test-py lint bench clean
 
 help:
 	@echo "make setup      set up this machine (apt packages, .venv, pyenv pythons)"
 	@echo "make wheel      build the recorder wheel into dist/ (skipped when unchanged)"
+	@echo "make wheel-windows  cross-compile the win_amd64 wheel into dist/windows/"
+	@echo "make wheel-macos    build the macOS universal2 wheel into dist/macos/ (zig)"
 	@echo "make stage      stage resources/python/ (unpacked wheel + ct runtime)"
 	@echo "make shims      render the launcher shims for every platform"
 	@echo "make appimage   build dist/CodeTracer-<version>-x86_64.AppImage"
-	@echo "make dmg        build the macOS .app and DMG (hybrid ISO on Linux)"
-	@echo "make windows    build the Windows installer"
+	@echo "make dmg        build the macOS .app and DMG (hybrid ISO on Linux), with the macOS wheel"
+	@echo "make windows    build the Windows installer, with the Windows wheel"
 	@echo "make test       run every test suite (Rust, Python, lints)"
 	@echo "make test-fast  the Python tests without the slow builds, bundles and wine (~2 min warm)"
 	@echo "make bench      run the benchmarks and write docs/performance.md"
@@ -25,6 +27,16 @@ setup:
 # --- recorder ---------------------------------------------------------------
 wheel:
 	$(TOOLKIT) wheel
+
+wheel-linux: wheel
+
+wheel-windows:
+	$(TOOLKIT) wheel --platform windows
+
+wheel-macos:
+	$(TOOLKIT) wheel --platform macos
+
+wheels: wheel wheel-windows wheel-macos
 
 # --- release toolkit --------------------------------------------------------
 stage:
@@ -59,9 +71,18 @@ XDIST = $(shell $(PY) -c "import xdist" 2>/dev/null && echo "-n 2")
 test-fast: wheel
 	$(PY) -m pytest tests -q -m "not slow and not wine and not build" $(XDIST) $(PYTEST_ARGS)
 
+# Clippy for every platform a bundle ships (check only: no linker needed), so
+# none of them can rot: the Rust targets of the Windows and macOS wheels
+# (defaults.toml), which tools/bootstrap.sh installs.
+CROSS_TARGETS = $(shell PYTHONPATH=$(CURDIR)/packaging $(PY) -c 'from ctbundle._wheel import rust_targets; print(*rust_targets())')
+
 lint:
 	tools/lint-errors.sh
 	PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --manifest-path recorder/Cargo.toml --workspace --all-targets --quiet -- -D warnings
+	for target in $(CROSS_TARGETS); do \
+	  PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --manifest-path recorder/Cargo.toml --workspace --all-targets \
+	    --target $$target --quiet -- -D warnings || exit 1; \
+	done
 
 # --- benchmarks (never in CI) -------------------------------------------------
 # bench/run.py sets up .venvs/bench-* itself (viztracer, upstream 0.3.0, our

@@ -3,7 +3,7 @@
 #  - Debian packages the bundles and the tests use (when run as root and missing)
 #  - CPython 3.12 and 3.13 found through pyenv (fails loudly when absent)
 #  - .venv (Python 3.12) with requirements-dev.txt
-#  - the Rust toolchain's clippy
+#  - the Rust toolchain's clippy and the Windows/macOS targets of the wheels
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,4 +51,11 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+# The Rust targets of the cross-built Windows and macOS wheels (clippy checks
+# them in `make lint`; `make wheel-windows` / `make wheel-macos` build them).
+targets=$(PYTHONPATH=packaging .venv/bin/python -c 'from ctbundle._wheel import rust_targets; print(*rust_targets())')
+installed=$(rustup target list --installed)
+for t in $targets; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
 echo "bootstrap: ok" >&2

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -35,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ._config import defaults, repo_root
+from ._errors import FatalError
 from ._log import info
 from ._tools import CARGO, ToolMissing
 from ._wheel import source_files
@@ -54,7 +54,7 @@ IGNORE = ["target/**"]
 _PIP = f"{Path(sys.executable).name} -m pip install"
 
 
-class RuntimeInvalid(RuntimeError):
+class RuntimeInvalid(FatalError):
     """The built file is not a usable type-2 runtime."""
 
 
@@ -168,8 +168,7 @@ def build_runtime(*, force: bool = False) -> Path:
     _cargo_zigbuild(env)
     info(f"building the AppImage runtime (hash {key[:12]}): cargo zigbuild --release --target {TARGET}")
     manifest = project / "Cargo.toml"
-    subprocess.run(["cargo", "zigbuild", "--release", "--locked", "--target", TARGET,
-                    "--manifest-path", str(manifest)], env=env, check=True)
+    CARGO.run("zigbuild", "--release", "--locked", "--target", TARGET, "--manifest-path", manifest, env=env)
     built = project / "target" / TARGET.rsplit(".", 2)[0] / "release" / BINARY
     if not built.is_file():
         raise RuntimeInvalid(f"the build did not produce {built}")

@@ -4,7 +4,10 @@ the staged ``resources/python`` folder and the shims they carry, and the
 Jinja2 environment of their templates.
 
 Each platform module (``appimage.py``, ``macos.py``, ``windows.py``) is plain
-functions over a frozen options dataclass holding a :class:`Common`.
+functions over a frozen options dataclass holding a :class:`Common`, and
+satisfies the :class:`Bundle` protocol; ``ctbundle._registry.ALL_BUNDLES``
+lists them, and ``ctbundle``'s one ``main`` runs them (a new bundle kind is
+one module and one registry line).
 """
 from __future__ import annotations
 
@@ -15,14 +18,16 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
 from . import _repro
 from ._config import repo_root
+from ._shims import Platform
 
 __all__ = [
+    "Bundle",
     "Common",
     "add_common_arguments",
     "bundle_defaults",
@@ -59,6 +64,30 @@ class Common:
                 f"SOURCE_DATE_EPOCH={self.epoch} version={self.version or '(the recorder version)'}")
 
 
+class Bundle(Protocol):
+    """One kind of desktop bundle, satisfied by a module of plain functions
+    (cibuildwheel's ``PlatformModule``). ``main`` adds the common arguments
+    and the bundle's own, makes the options, prints :func:`summary`, then
+    :func:`build`, and prints the artefact's path."""
+
+    NAME: str  # the ctbundle command: appimage, dmg, windows
+    PLATFORM: Platform  # whose recorder wheel the bundle carries
+    HELP: str  # one line for `ctbundle --help`
+    DESCRIPTION: str  # the paragraph of `ctbundle NAME --help`
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The bundle's own options (the common ones are already there)."""
+
+    def options(self, args: argparse.Namespace, common: Common) -> Any:
+        """The frozen options dataclass of one build."""
+
+    def summary(self, opts: Any) -> str:
+        """The effective options, one line, printed before the build."""
+
+    def build(self, opts: Any) -> Path:
+        """Build the artefact (manifest and SHA256SUMS beside it); return its path."""
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     d = bundle_defaults()["common"]
     parser.add_argument("--out-dir", type=Path, default=None,
@@ -86,9 +115,18 @@ def common_from_args(args: argparse.Namespace, bundle: str) -> Common:
     )
 
 
-def stage_resources(common: Common, dest: Path) -> tuple[Path, str]:
-    """Fill ``dest`` (a bundle's ``resources/python``) and return it with the
-    recorder's version."""
+def stage_resources(common: Common, dest: Path, platform: Platform = "linux",
+                    needed_by: str = "this bundle") -> tuple[Path, str]:
+    """Fill ``dest`` (a bundle's ``resources/python``) with the recorder for
+    ``platform`` and return it with the recorder's version. Without
+    ``--wheel`` or ``--staged``, ``platform``'s wheel is built (or reused);
+    a wheel or staged folder for another platform is refused
+    (:class:`ctbundle._wheel.WrongPlatform`, naming ``needed_by``)."""
+    from ._wheel import WheelOptions, build_wheel, check_wheel_platform, default_out_dir
+
+    sources = [common.staged] if common.staged is not None else list(common.wheels)
+    for source in sources:
+        check_wheel_platform(source, platform, needed_by)
     if dest.exists():
         shutil.rmtree(dest)
     if common.staged is not None:
@@ -96,9 +134,9 @@ def stage_resources(common: Common, dest: Path) -> tuple[Path, str]:
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     else:
         from ._stage import stage
-        from ._wheel import build_wheel
 
-        wheels = list(common.wheels) or [build_wheel(common.out_dir)]
+        wheels = list(common.wheels) or [build_wheel(options=WheelOptions.from_defaults(
+            default_out_dir(platform, common.out_dir), platform=platform))]
         stage(dest, wheels)
     return dest, _repro.recorder_version(dest)
 

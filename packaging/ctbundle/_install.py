@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._config import defaults, expand_home
+from ._errors import InputRefused, MissingInput
 from ._log import info
 from ._shims import render_text
 
@@ -39,7 +40,7 @@ __all__ = [
 SHELLS = ("bash", "zsh", "fish")
 
 
-class InstallConflict(RuntimeError):
+class InstallConflict(InputRefused):
     """A file the install would create already exists and is not ours."""
 
 
@@ -202,7 +203,7 @@ def install_on_path(
     state.platform = platform
     if platform == "linux":
         if not target.is_file():
-            raise FileNotFoundError(f"no AppImage at {target}")
+            raise MissingInput(f"no AppImage at {target}")
         links_dir = folder or expand_home(conf["linux_bin_dir"], home)
         for name in _names():
             _link(state, links_dir / name, target)
@@ -211,14 +212,14 @@ def install_on_path(
     elif platform == "macos":
         for name in _names():
             if not (target / name).is_file():
-                raise FileNotFoundError(f"no launcher {name} in {target}")
+                raise MissingInput(f"no launcher {name} in {target}")
         links_dir = folder or expand_home(conf["macos_launchers_dir"], home)
         for name in _names():
             _link(state, links_dir / name, target / name)
         for shell, rc in rc_files(home, shells).items():
             _add_block(state, rc, _block(shell, links_dir))
     elif platform == "windows":
-        raise NotImplementedError(
+        raise InputRefused(
             "on Windows the installer adds the user PATH entry (shims/user-path.ps1.j2); "
             "see path_with_entry() for the rules"
         )

@@ -18,6 +18,8 @@ import sys
 from importlib.metadata import Distribution
 from pathlib import Path
 
+from ._errors import InvalidValue, MissingInput
+
 __all__ = [
     "ZIP_EPOCH",
     "build_env",
@@ -43,7 +45,7 @@ def source_date_epoch(repo: Path = REPO) -> int:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if value:
         if not value.isdigit():
-            raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
+            raise InvalidValue(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
         return int(value)
     try:
         out = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%ct"],
@@ -106,7 +108,7 @@ def recorder_version(staged: Path) -> str:
     (docs/interfaces.md section 4), read from its ``.dist-info``."""
     found = sorted(staged.glob("codetracer_python_recorder-*.dist-info"))
     if not found:
-        raise FileNotFoundError(f"no codetracer_python_recorder-*.dist-info in {staged}: is it a staged folder?")
+        raise MissingInput(f"no codetracer_python_recorder-*.dist-info in {staged}: is it a staged folder?")
     version = Distribution.at(found[-1]).version
     if not version:
         raise ValueError(f"{found[-1]}: METADATA has no Version")

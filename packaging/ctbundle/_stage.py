@@ -25,6 +25,7 @@ from installer.sources import WheelFile
 from installer.utils import Scheme
 
 from ._config import defaults, repo_root
+from ._errors import InputRefused, MissingInput
 from ._log import info
 
 __all__ = ["stage", "StagingConflict"]
@@ -32,7 +33,7 @@ __all__ = ["stage", "StagingConflict"]
 _SCHEMES = ("purelib", "platlib", "headers", "scripts", "data")
 
 
-class StagingConflict(RuntimeError):
+class StagingConflict(InputRefused):
     """Two wheels put different bytes at the same path outside .dist-info."""
 
 
@@ -87,10 +88,10 @@ def stage(dest: Path, wheels: Sequence[Path], *, ct_package: Path | None = None)
     d = defaults()["stage"]
     ct_src = ct_package if ct_package is not None else repo_root() / d["ct_package"]
     if not (ct_src / "__init__.py").is_file() and not (ct_src / "__main__.py").is_file():
-        raise FileNotFoundError(f"the ct runtime package is missing: {ct_src}")
+        raise MissingInput(f"the ct runtime package is missing: {ct_src}")
     missing = [w for w in wheels if not Path(w).is_file()]
     if missing:
-        raise FileNotFoundError(f"no such wheel: {', '.join(map(str, missing))}")
+        raise MissingInput(f"no such wheel: {', '.join(map(str, missing))}")
 
     dest = Path(dest)
     if dest.exists():

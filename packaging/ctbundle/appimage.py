@@ -14,16 +14,23 @@ import argparse
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import _bundle, _repro
+from ._errors import InputRefused
+from ._shims import Platform
 from ._tools import Tool, ToolMissing
 
-__all__ = ["AppImageOptions", "build", "build_appdir", "main", "make_squashfs", "runtime", "summary"]
+__all__ = ["AppImageOptions", "RuntimeRefused", "add_arguments", "build", "build_appdir", "make_squashfs",
+           "options", "runtime", "summary"]
+
+# The Bundle protocol (ctbundle._bundle.Bundle).
+NAME = "appimage"
+PLATFORM: Platform = "linux"
+HELP = "build the Linux AppImage"
+DESCRIPTION = ("Build dist/CodeTracer-<version>-x86_64.AppImage from the staged recorder, "
+               "the ct runtime and the Linux shims. Honours SOURCE_DATE_EPOCH.")
 
 MKSQUASHFS = Tool("mksquashfs", "apt-get install squashfs-tools", executable="mksquashfs")
 DESKTOP_FILE_VALIDATE = Tool("desktop-file-validate", "apt-get install desktop-file-utils",
@@ -57,7 +64,7 @@ def build_appdir(opts: AppImageOptions, appdir: Path) -> tuple[Path, str]:
     if appdir.exists():
         shutil.rmtree(appdir)
     appdir.mkdir(parents=True)
-    _, recorder = _bundle.stage_resources(opts.common, appdir / "resources" / "python")
+    _, recorder = _bundle.stage_resources(opts.common, appdir / "resources" / "python", PLATFORM, "the AppImage")
     version = opts.common.version or recorder
     product = _bundle.bundle_defaults()["common"]["product"]
     assets = _bundle.assets("appimage")
@@ -98,7 +105,7 @@ def make_squashfs(appdir: Path, image: Path, epoch: int) -> Path:
     return image
 
 
-class RuntimeRefused(RuntimeError):
+class RuntimeRefused(InputRefused):
     """A --runtime-file whose sha256 is not pinned."""
 
 
@@ -155,37 +162,15 @@ def build(opts: AppImageOptions) -> Path:
     return out
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ctbundle appimage",
-        description="Build dist/CodeTracer-<version>-x86_64.AppImage from the staged recorder, "
-                    "the ct runtime and the Linux shims. Honours SOURCE_DATE_EPOCH.")
-    _bundle.add_common_arguments(p)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime-file", type=Path, default=None,
                    help="an official AppImage type-2 runtime (e.g. runtime-x86_64), checked against "
                         "the sha256 pins; default: the project's own runtime")
     p.add_argument("--runtime-sha256", default=None, metavar="HEX",
                    help="accept a --runtime-file with this sha256 although it is not pinned")
-    return p
 
 
-def options_from_args(args: argparse.Namespace) -> AppImageOptions:
-    return AppImageOptions(common=_bundle.common_from_args(args, "appimage"),
+def options(args: argparse.Namespace, common: _bundle.Common) -> AppImageOptions:
+    return AppImageOptions(common=common,
                            runtime_file=args.runtime_file.absolute() if args.runtime_file else None,
                            runtime_sha256=args.runtime_sha256)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    opts = options_from_args(parser().parse_args(argv))
-    print(summary(opts), file=sys.stderr, flush=True)
-    try:
-        out = build(opts)
-    except (ToolMissing, RuntimeRefused, FileNotFoundError, subprocess.CalledProcessError) as exc:
-        print(f"ctbundle appimage: error: {exc}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -6,30 +6,33 @@ Run it as ``python -m ctbundle <command> --help`` (the Makefile does:
 from __future__ import annotations
 
 import argparse
-import importlib
-import subprocess
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._bundle import Bundle, add_common_arguments, common_from_args
 from ._config import defaults, repo_root
+from ._errors import FatalError
 from ._log import info
+from ._registry import ALL_BUNDLES
 
 __all__ = ["main"]
-
-_BUNDLES = {
-    "appimage": ("ctbundle.appimage", "build the Linux AppImage"),
-    "dmg": ("ctbundle.macos", "build the macOS .app and DMG"),
-    "windows": ("ctbundle.windows", "build the Windows installer"),
-}
 
 
 def _cmd_wheel(args: argparse.Namespace) -> int:
     from ._wheel import WheelOptions, build_wheel
 
-    opts = WheelOptions.from_defaults(args.out_dir, zig=args.zig)
+    opts = WheelOptions.from_defaults(args.out_dir, zig=args.zig, platform=args.platform)
     wheel = build_wheel(opts.out_dir, force=args.force, options=opts)
     print(wheel)
+    return 0
+
+
+def _cmd_bundle(bundle: Bundle, args: argparse.Namespace) -> int:
+    opts = bundle.options(args, common_from_args(args, bundle.NAME))
+    info(bundle.summary(opts))
+    print(bundle.build(opts))
     return 0
 
 
@@ -87,10 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wheel", help="build the recorder wheel (skipped when its sources are unchanged)",
                        description="Build recorder/ through the PEP 517 front end `build` with maturin; "
                        "reuse the cached wheel when the source hash is unchanged.")
-    p.add_argument("--out-dir", type=Path, default=root / d["wheel"]["out_dir"], help="where the wheel goes (%(default)s)")
+    p.add_argument("--platform", choices=["linux", "windows", "macos"], default="linux",
+                   help="linux: manylinux2014 x86_64; windows: win_amd64 (cross-compiled with mingw-w64 "
+                        "off Windows); macos: universal2 (cross-linked by zig off macOS) (%(default)s)")
+    p.add_argument("--out-dir", type=Path, default=None,
+                   help=f"where the wheel goes (default: {d['wheel']['out_dir']}, "
+                        f"{d['wheel']['out_dir']}/windows, {d['wheel']['out_dir']}/macos)")
     p.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
     p.add_argument("--no-zig", dest="zig", action="store_false", default=None,
-                   help="build for this machine's glibc instead of manylinux2014 through zig")
+                   help="linux: build for this machine's glibc instead of manylinux2014 through zig")
     p.set_defaults(func=_cmd_wheel)
 
     p = sub.add_parser("stage", help="stage resources/python/ (unpacked wheel(s), the .whl, the ct runtime)",
@@ -125,39 +133,23 @@ def _parser() -> argparse.ArgumentParser:
                        description="Remove the links, PATH blocks, files and folders install-on-path created.")
     p.set_defaults(func=_cmd_uninstall)
 
-    for name, (module, text) in _BUNDLES.items():
-        p = sub.add_parser(name, help=f"{text} (see `ctbundle {name} --help`)", add_help=False,
-                           description=f"{text}; arguments go to {module}.main().")
-        p.add_argument("args", nargs=argparse.REMAINDER)
-        p.set_defaults(func=None, module=module)
+    for bundle in ALL_BUNDLES.values():
+        p = sub.add_parser(bundle.NAME, help=f"{bundle.HELP} (see `ctbundle {bundle.NAME} --help`)",
+                           description=bundle.DESCRIPTION)
+        add_common_arguments(p)
+        bundle.add_arguments(p)
+        p.set_defaults(func=functools.partial(_cmd_bundle, bundle))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ._install import InstallConflict
-    from ._stage import StagingConflict
-    from ._tools import ToolMissing
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _BUNDLES:
-        module_name = _BUNDLES[argv[0]][0]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            print(f"ctbundle: error: `{argv[0]}` needs {module_name}, which is not in this checkout yet",
-                  file=sys.stderr)
-            return 2
-        return int(module.main(argv[1:]) or 0)
-    args = _parser().parse_args(argv)
+    """Run one command; a :class:`~ctbundle._errors.FatalError` ends it with
+    ``ctbundle <command>: error: <message>`` and its exit status."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "shims" or args.command == "install-on-path":
         args.shell = getattr(args, "shell", None) or ["bash", "zsh", "fish"]
     try:
         return int(args.func(args))
-    except (ToolMissing, FileNotFoundError, InstallConflict, StagingConflict, NotImplementedError) as exc:
-        print(f"ctbundle: error: {exc}", file=sys.stderr)
-        return 2
-    except subprocess.CalledProcessError as exc:
-        print(f"ctbundle: error: {' '.join(map(str, exc.cmd))} failed with status {exc.returncode}", file=sys.stderr)
-        return 1
+    except FatalError as exc:
+        print(f"ctbundle {args.command}: error: {exc}", file=sys.stderr)
+        return exc.return_code

@@ -22,19 +22,26 @@ import argparse
 import os
 import plistlib
 import shutil
-import subprocess
 import struct
 import sys
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import _bundle, _repro
-from ._tools import Tool, ToolMissing
+from ._shims import Platform
+from ._tools import Tool
 
-__all__ = ["DmgOptions", "build", "build_app", "icns_from_png", "info_plist", "main", "make_dmg",
-           "sign_extensions", "summary"]
+__all__ = ["DmgOptions", "add_arguments", "build", "build_app", "icns_from_png", "info_plist", "make_dmg",
+           "options", "sign_extensions", "summary"]
+
+# The Bundle protocol (ctbundle._bundle.Bundle).
+NAME = "dmg"
+PLATFORM: Platform = "macos"
+HELP = "build the macOS .app and DMG"
+DESCRIPTION = ("Build CodeTracer.app and a disk image of it: a real DMG with hdiutil on "
+               "macOS; on Linux an ISO/HFS+ hybrid made by xorriso, for CI smoke tests, "
+               "named *-linux-hfs-iso-hybrid.dmg. Honours SOURCE_DATE_EPOCH.")
 
 HDIUTIL = Tool("hdiutil", "it ships with macOS (run `ctbundle dmg` on macOS, or on Linux for the "
                           "xorriso hybrid)", executable="hdiutil")
@@ -83,7 +90,8 @@ def build_app(opts: DmgOptions, app: Path) -> tuple[Path, str]:
     contents = app / "Contents"
     (contents / "MacOS").mkdir(parents=True)
     (contents / "Resources").mkdir()
-    _, recorder = _bundle.stage_resources(opts.common, contents / "Resources" / "python")
+    _, recorder = _bundle.stage_resources(opts.common, contents / "Resources" / "python", PLATFORM,
+                                          "the macOS .app")
     version = opts.common.version or recorder
     keys = tomllib.loads((_bundle.assets("macos") / "info_plist.toml").read_text(encoding="utf-8"))
     (contents / "Info.plist").write_bytes(info_plist(version))
@@ -166,36 +174,15 @@ def build(opts: DmgOptions) -> Path:
     return out
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ctbundle dmg",
-        description="Build CodeTracer.app and a disk image of it: a real DMG with hdiutil on "
-                    "macOS; on Linux an ISO/HFS+ hybrid made by xorriso, for CI smoke tests, "
-                    "named *-linux-hfs-iso-hybrid.dmg. Honours SOURCE_DATE_EPOCH.")
-    _bundle.add_common_arguments(p)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     default_id = _bundle.bundle_defaults()["macos"]["codesign_identity"]
     p.add_argument("--codesign-identity", default=os.environ.get("CODESIGN_IDENTITY", default_id),
                    help=f"identity for codesign on macOS (default: $CODESIGN_IDENTITY or {default_id!r}, ad hoc)")
     p.add_argument("--no-sign", dest="sign", action="store_false", help="skip the signing hook")
     p.add_argument("--hybrid", action="store_true",
                    help="make the xorriso hybrid even on macOS (default there: hdiutil)")
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    opts = DmgOptions(common=_bundle.common_from_args(args, "dmg"),
-                      use_hdiutil=sys.platform == "darwin" and not args.hybrid,
+def options(args: argparse.Namespace, common: _bundle.Common) -> DmgOptions:
+    return DmgOptions(common=common, use_hdiutil=sys.platform == "darwin" and not args.hybrid,
                       codesign_identity=args.codesign_identity, sign=args.sign)
-    print(summary(opts), file=sys.stderr, flush=True)
-    try:
-        out = build(opts)
-    except (ToolMissing, FileNotFoundError, subprocess.CalledProcessError) as exc:
-        print(f"ctbundle dmg: error: {exc}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,24 +18,30 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import _bundle, _repro
 from ._config import repo_root
-from ._tools import BUILD, Tool, ToolMissing
+from ._shims import Platform
+from ._tools import BUILD, Tool, linker
 
-__all__ = ["WindowsOptions", "build", "build_launcher", "main", "render_nsi", "summary"]
+__all__ = ["WindowsOptions", "add_arguments", "build", "build_launcher", "options", "render_nsi", "summary"]
+
+# The Bundle protocol (ctbundle._bundle.Bundle).
+NAME = "windows"
+PLATFORM: Platform = "windows"
+HELP = "build the Windows installer"
+DESCRIPTION = ("Build the per-user Windows installer (NSIS): the .cmd/.ps1 shims, the native "
+               "ct-python-recorder.exe launcher, the staged recorder; PATH and Start-menu "
+               "entries; an uninstaller. Honours SOURCE_DATE_EPOCH.")
 
 MAKENSIS = Tool("makensis", "apt-get install nsis", executable="makensis")
 CMAKE = Tool("cmake", "apt-get install cmake  (or: pip install cmake)", executable="cmake")
-MINGW_GCC = Tool("x86_64-w64-mingw32-gcc", "apt-get install gcc-mingw-w64-x86-64",
-                 executable="x86_64-w64-mingw32-gcc")
+MINGW_GCC = linker("x86_64-w64-mingw32-gcc")
 SCIKIT_BUILD_CORE = Tool("scikit-build-core", f"{Path(sys.executable).name} -m pip install scikit-build-core",
                          module="scikit_build_core")
 
@@ -132,7 +138,8 @@ def build(opts: WindowsOptions) -> Path:
         shutil.rmtree(root)
     (root / "bin").mkdir(parents=True)
     _say(1, "staging resources/python")
-    _, recorder = _bundle.stage_resources(opts.common, root / "resources" / "python")
+    _, recorder = _bundle.stage_resources(opts.common, root / "resources" / "python", PLATFORM,
+                                          "the Windows installer")
     version = opts.common.version or recorder
     _say(2, "rendering the .cmd/.ps1 shims and building the native launcher")
     _bundle.render_shims("windows", root / "bin")
@@ -152,35 +159,14 @@ def build(opts: WindowsOptions) -> Path:
     return out
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ctbundle windows",
-        description="Build the per-user Windows installer (NSIS): the .cmd/.ps1 shims, the native "
-                    "ct-python-recorder.exe launcher, the staged recorder; PATH and Start-menu "
-                    "entries; an uninstaller. Honours SOURCE_DATE_EPOCH.")
-    _bundle.add_common_arguments(p)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--launcher", type=Path, default=None, metavar="EXE",
                    help=f"use this prebuilt {LAUNCHER} instead of building it")
     p.add_argument("--native", action="store_true",
                    help="build the launcher with the host's compiler (default on Windows) instead "
                         "of cross-compiling with mingw-w64")
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    opts = WindowsOptions(common=_bundle.common_from_args(args, "windows"),
-                          cross=not (args.native or os.name == "nt"),
+def options(args: argparse.Namespace, common: _bundle.Common) -> WindowsOptions:
+    return WindowsOptions(common=common, cross=not (args.native or os.name == "nt"),
                           launcher=args.launcher.absolute() if args.launcher else None)
-    print(summary(opts), file=sys.stderr, flush=True)
-    try:
-        out = build(opts)
-    except (ToolMissing, FileNotFoundError, subprocess.CalledProcessError) as exc:
-        print(f"ctbundle windows: error: {exc}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

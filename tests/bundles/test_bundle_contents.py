@@ -145,7 +145,7 @@ def test_unpinned_runtime_file_is_refused(run_toolkit, fake_wheel, fake_runtime,
     runtime, digest = fake_runtime
     result = run_toolkit("appimage", "--wheel", fake_wheel, "--out-dir", tmp_path / "dist",
                          "--work-dir", tmp_path / "work", "--runtime-file", runtime, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2  # an input refused (ctbundle._errors)
     assert f"sha256 {digest} is not a pinned official type-2 runtime" in result.stderr
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").glob("*.AppImage"))
 

@@ -52,3 +52,18 @@ def test_workflow_builds_every_bundle_and_smoke_tests_it():
     assert "python -m ctbundle wheel" in text
     for smoke in ("Smoke test (Linux)", "Smoke test (macOS)", "Smoke test (Windows)"):
         assert smoke in text
+
+
+def test_workflow_bundles_each_platform_from_its_own_cross_built_wheel():
+    """The wheels job builds what `make wheel`, `make wheel-windows` and
+    `make wheel-macos` build here; each bundle job takes its platform's one."""
+    text = WORKFLOW.read_text()
+    for platform in ("windows", "macos"):
+        assert f"python -m ctbundle wheel --platform {platform}" in text
+        assert f"dist/{platform}/codetracer_python_recorder-*.whl" in text
+    assert "python -m ctbundle dmg --wheel dist/macos/" in text
+    assert "python -m ctbundle windows --native --wheel dist/windows/" in text
+    assert "python -m ctbundle appimage --wheel dist/codetracer_python_recorder-" in text
+    assert "needs: wheels" in text
+    assert "targets: x86_64-pc-windows-gnu, aarch64-apple-darwin, x86_64-apple-darwin" in text
+    assert "--no-zig" not in text, "the bundles no longer build their own native wheel"

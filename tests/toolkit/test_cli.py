@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .wheelmaker import make_wheel
+
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ["wheel", "stage", "shims", "install-on-path", "uninstall-from-path"]
 
@@ -41,12 +43,66 @@ def test_shims_command_renders_every_platform(tmp_path: Path) -> None:
     ]
 
 
-def test_missing_bundle_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from ctbundle import cli
+def test_every_bundle_is_one_registry_entry_with_the_bundle_interface() -> None:
+    from ctbundle import ALL_BUNDLES, PLATFORMS
 
-    monkeypatch.setitem(cli._BUNDLES, "dmg", ("ctbundle.no_such_module", "x"))
-    assert cli.main(["dmg"]) == 2
-    assert "ctbundle.no_such_module" in capsys.readouterr().err
+    assert sorted(ALL_BUNDLES) == ["appimage", "dmg", "windows"]
+    assert {name: b.PLATFORM for name, b in ALL_BUNDLES.items()} == \
+        {"appimage": "linux", "dmg": "macos", "windows": "windows"}
+    help_text = ctbundle("--help").stdout
+    for name, bundle in ALL_BUNDLES.items():
+        assert bundle.NAME == name and bundle.PLATFORM in PLATFORMS
+        assert all(callable(getattr(bundle, f)) for f in ("add_arguments", "options", "summary", "build"))
+        assert not hasattr(bundle, "main"), f"{name} has its own main(); the CLI's main runs every bundle"
+        assert bundle.HELP in " ".join(help_text.split())
+
+
+def test_a_bundle_failure_is_reported_once_by_main(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """main catches the error base and exits with the error's own status."""
+    from ctbundle import FatalError, cli, macos
+
+    class Refused(FatalError):
+        return_code = 42
+
+    def build(opts: object) -> Path:
+        raise Refused("no disk image today")
+
+    monkeypatch.setattr(macos, "build", build)
+    assert cli.main(["dmg", "--out-dir", str(tmp_path), "--work-dir", str(tmp_path / "w")]) == 42
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith("ctbundle: DMG: from the recorder wheel")  # the summary first
+    assert err.splitlines()[-1] == "ctbundle dmg: error: no disk image today"
+
+
+def _path_without(tmp_path: Path) -> str:
+    """A PATH on which no external tool is found."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir(exist_ok=True)
+    return str(empty)
+
+
+# Every command that runs an external tool, and the tool it needs first.
+MISSING_TOOL_CASES = {
+    "wheel": (["wheel", "--force"], "cargo is not installed; install it with: curl https://sh.rustup.rs"),
+    "appimage": (["appimage"], "desktop-file-validate is not installed; install it with: apt-get install desktop-file-utils"),
+    "dmg": (["dmg"], "xorriso is not installed; install it with: apt-get install xorriso"),
+    "windows": (["windows"], "cmake is not installed; install it with: apt-get install cmake"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(MISSING_TOOL_CASES))
+def test_a_missing_tool_exits_the_same_way_from_every_command(command: str, tmp_path: Path) -> None:
+    argv, message = MISSING_TOOL_CASES[command]
+    if command != "wheel":
+        wheel = make_wheel(tmp_path, "py3-none-any", {"codetracer_python_recorder/__init__.py": b""})
+        argv = [*argv, "--wheel", str(wheel), "--out-dir", str(tmp_path / "dist"), "--work-dir", str(tmp_path / "w")]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "packaging"), PATH=_path_without(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "ctbundle", *argv], env=env, cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith(f"ctbundle {command}: error: {message}")
+    assert proc.stdout == ""
 
 
 def test_missing_tool_says_how_to_install() -> None:

@@ -14,6 +14,7 @@ mod frames;
 mod logging;
 mod metrics;
 mod monitoring;
+mod os_thread;
 mod output;
 mod policy;
 mod preflight;

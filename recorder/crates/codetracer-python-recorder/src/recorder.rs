@@ -230,7 +230,7 @@ pub struct Recorder {
     idle_clock: u64,
     thread: usize,
     /// The OS thread running `thread`.
-    os_thread: libc::pthread_t,
+    os_thread: usize,
     cfg: RecorderConfig,
     active: bool,
     activation_depth: usize,
@@ -280,8 +280,7 @@ impl Recorder {
             idle_clock: 0,
             // SAFETY: the GIL is held by the caller.
             thread: unsafe { ffi::PyThreadState_Get() } as usize,
-            // SAFETY: pthread_self has no preconditions.
-            os_thread: unsafe { libc::pthread_self() },
+            os_thread: crate::os_thread::current(),
             cfg,
             active,
             activation_depth: 0,
@@ -297,8 +296,7 @@ impl Recorder {
         purity::advance();
         // The OS thread (one per Python thread state on GIL builds) is read
         // from the thread pointer, cheaper than asking CPython for its tstate.
-        // SAFETY: pthread_self has no preconditions.
-        if unsafe { libc::pthread_self() } == self.os_thread {
+        if crate::os_thread::current() == self.os_thread {
             true
         } else {
             self.metrics.other_thread_events += 1;

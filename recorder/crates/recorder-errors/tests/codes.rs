@@ -207,6 +207,7 @@ fn source_is_exposed_through_std_error() {
 
 // --- from_io ------------------------------------------------------------------
 
+#[cfg(unix)]
 fn from_errno(errno: i32) -> RecorderError {
     RecorderError::from_io(ErrorCode::Io, io::Error::from_raw_os_error(errno), Path::new("/data/trace.json"))
 }
