@@ -5,7 +5,7 @@ PY    ?= .venv/bin/python
 TOOLKIT := PYTHONPATH=$(CURDIR)/packaging $(PY) -m ctbundle
 PYTEST_ARGS ?=
 
-.PHONY: help setup wheel wheel-linux wheel-windows wheel-macos wheels stage shims appimage dmg windows test test-rust test-py lint bench clean
+.PHONY: help setup wheel wheel-linux wheel-windows wheel-macos wheels stage shims appimage dmg windows test test-fast test-rust test-py lint bench clean
 
 help:
 	@echo "make setup      set up this machine (apt packages, .venv, pyenv pythons)"
@@ -18,6 +18,7 @@ help:
 	@echo "make dmg        build the macOS .app and DMG (hybrid ISO on Linux), with the macOS wheel"
 	@echo "make windows    build the Windows installer, with the Windows wheel"
 	@echo "make test       run every test suite (Rust, Python, lints)"
+	@echo "make test-fast  the Python tests without the slow builds, bundles and wine (~2 min warm)"
 	@echo "make bench      run the benchmarks and write docs/performance.md"
 
 setup:
@@ -62,6 +63,13 @@ test-rust:
 
 test-py: wheel
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Everything but the long builds (fault-injection wheel, AppImage runtime, a
+# second wheel build), the bundles and wine; in parallel when pytest-xdist is
+# installed (requirements-dev.txt). CI runs `make test`.
+XDIST = $(shell $(PY) -c "import xdist" 2>/dev/null && echo "-n 2")
+test-fast: wheel
+	$(PY) -m pytest tests -q -m "not slow and not wine and not build" $(XDIST) $(PYTEST_ARGS)
 
 # Clippy for every platform a bundle ships (check only: no linker needed), so
 # none of them can rot: the Rust targets of the Windows and macOS wheels

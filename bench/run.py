@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the recorder against plain python, the C no-op and 8-byte-record
 floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the four
-workloads of ../shared/bench, on CPython 3.12 and 3.13 (issue 8).
+workloads of bench/workloads, on CPython 3.12 and 3.13 (issue 8).
 
 Sets up its venvs under .venvs/bench-* (viztracer, our wheel from dist/, the
 _ctfloor extension; upstream in .venvs/bench-upstream-312), runs everything,
@@ -63,7 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="run only this workload (w_recursion, recursion or w_recursion.py; repeatable)")
     p.add_argument("--tracers", default=DEFAULTS["tracers"],
                    help="comma-separated subset of: " + ", ".join(TRACERS) + " (plain is always run)")
-    p.add_argument("--workloads", type=Path, default=REPO.parent / "shared" / "bench" / "workloads",
+    p.add_argument("--workloads", type=Path, default=REPO / "bench" / "workloads",
                    help="folder of the w_*.py workloads")
     p.add_argument("--out", type=Path, default=Path(DEFAULTS["out"]), help="markdown report to write")
     p.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json",

@@ -3,6 +3,7 @@ pyenv, never by a hard-coded path) and venvs holding the freshly built
 recorder wheel."""
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import subprocess
@@ -45,12 +46,16 @@ def _venv_with_wheel(version: str, wheel: Path) -> Path:
     python = venv / "bin" / "python"
     stamp = venv / ".wheel"
     want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size}"
-    if python.exists() and stamp.exists() and stamp.read_text() == want:
-        return python
-    subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "--no-index", "--force-reinstall", str(wheel)], check=True)
-    stamp.write_text(want)
+    venv.parent.mkdir(exist_ok=True)
+    # One builder at a time (pytest-xdist workers each run session fixtures).
+    with open(venv.parent / f".rec{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and stamp.exists() and stamp.read_text() == want:
+            return python
+        subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--no-index", "--force-reinstall", str(wheel)], check=True)
+        stamp.write_text(want)
     return python
 
 

@@ -1,5 +1,5 @@
 """The `ANCHOR_RESULT <seconds of main()> <check value>` line every workload
-writes to stderr (../shared/bench/README.md)."""
+writes to stderr (bench/README.md)."""
 from __future__ import annotations
 
 import re

@@ -165,7 +165,7 @@ def render(session: Session, command: str) -> str:
 
 
 METHOD = """
-- Workloads: `../shared/bench/workloads` (see its README), each run as the main script of a fresh process
+- Workloads: `bench/workloads` (see bench/README.md), each run as the main script of a fresh process
   with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain python's, or the
   benchmark fails loudly.
 - Events: LINE + PY_START + PY_RESUME + PY_RETURN + PY_YIELD, counted once per interpreter/workload/scale by

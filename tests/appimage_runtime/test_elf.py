@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
 from .conftest import REPO
+
+pytestmark = pytest.mark.build  # the session builds the AppImage runtime (minutes when cold)
 
 
 def _glibc_versions(path: Path) -> set[tuple[int, ...]]:

@@ -12,6 +12,8 @@ import pytest
 from .conftest import TREE_FILES
 from .helpers import base_env, run
 
+pytestmark = pytest.mark.build  # the session builds the AppImage runtime (minutes when cold)
+
 
 def _offset(appimage, tmp_path) -> int:
     done = run(appimage.path, "--appimage-offset", env=base_env(tmp_path))

@@ -15,6 +15,8 @@ import pytest
 from .conftest import build_appimage
 from .helpers import base_env, cache_entries, report, run
 
+pytestmark = pytest.mark.build  # the session builds the AppImage runtime (minutes when cold)
+
 NO_FUSE = {"APPIMAGE_TEST_NO_FUSE": "1"}
 TRICKY_ARGS = ["two words", "", "  lead and trail  ", "quote's \"double\"", "*", "$HOME", "ünïcode", "--appimage-offset"]
 

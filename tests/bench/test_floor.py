@@ -14,7 +14,7 @@ from ctbench.events import IMPORT_ONLY, count_events
 from ctbench.floor import RUNNER, build_floor
 from ctbench.pythons import pyenv_python
 
-WORKLOADS = Path(__file__).resolve().parents[3] / "shared" / "bench" / "workloads"
+WORKLOADS = Path(__file__).resolve().parents[2] / "bench" / "workloads"
 PYCOUNT = Path(__file__).resolve().parents[2] / "bench" / "ctbench" / "_pycount.py"
 SCALE = "0.003"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,7 +94,28 @@ def test_autostart_from_environment(recorder_python: Path, tmp_path: Path) -> No
     assert "fact" in t.calls() and t.balanced()
 
 
+def test_autostart_of_python_dash_c_names_no_made_up_file(recorder_python: Path, tmp_path: Path,
+                                                           trace_check: Path) -> None:
+    out = tmp_path / "auto"
+    p = run([str(recorder_python), "-c", "import helper_mod; print(helper_mod.VALUE)", "arg1"], PROGRAMS,
+            {"CODETRACER_TRACE": str(out)})
+    assert p.returncode == 0 and p.stdout == b"sibling import works\n", p.stderr
+    t = Trace(out)
+    assert (t.meta["program"], t.meta["args"]) == ("-c", ["arg1"])
+    # <toplevel> sits in "<string>", the name CPython gives -c code (whose lines are not recorded);
+    # the imported module's lines are, and no path names a file "-c".
+    assert t.paths[0] == "<string>"
+    assert not [x for x in t.paths if x.endswith("-c")]
+    stepped = {t.paths[e["Step"]["path_id"]] for e in t.events if "Step" in e}
+    assert str(PROGRAMS / "helper_mod.py") in stepped and "<string>" not in stepped
+    assert t.calls()[0] == "<toplevel>" and "<helper_mod>" in t.calls()
+    assert subprocess.run([str(trace_check), str(out)]).returncode == 0
+
+
 # --- usage errors: flags and environment variables -------------------------------
+
+USAGE_LINE = b"usage: codetracer-python-recorder [options] script.py [args...]"
+
 
 @pytest.mark.parametrize("env,flag,name", [
     ({"CODETRACER_ON_RECORDER_ERROR": "explode"}, [], "CODETRACER_ON_RECORDER_ERROR"),
@@ -111,10 +133,67 @@ def test_invalid_switches_are_usage_errors_naming_the_source(recorder_python: Pa
     p = rec(recorder_python, *flag, "--json-errors", "-o", str(tmp_path / "t"), "functions.py", env=env)
     assert p.returncode == 2, p.stderr
     assert p.stdout == b""
-    assert name.encode() in p.stderr
+    assert name.encode() in p.stderr and USAGE_LINE in p.stderr
     doc = trailer(p.stderr)
     assert doc["kind"] == "usage" and doc["error_code"].startswith("ERR_")
     assert not (tmp_path / "t" / "trace_metadata.json").exists()
+
+
+@pytest.mark.parametrize("args,env,says", [
+    (["--bogus", "functions.py"], {}, [b"unknown option '--bogus'", b"options go before the script"]),
+    ([], {}, [b"no script to record", b"-m module"]),
+    (["--max-depth", "x", "functions.py"], {}, [b"invalid value 'x' for --max-depth", b"non-negative integer"]),
+    (["--on-recorder-error=explode", "functions.py"], {},
+     [b'invalid value "explode" for --on-recorder-error', b"abort or disable"]),
+    (["functions.py"], {"CODETRACER_ON_RECORDER_ERROR": "explode"},
+     [b'invalid value "explode" for CODETRACER_ON_RECORDER_ERROR', b"abort or disable"]),
+    (["--values"], {}, [b"--values needs a value (one of: none, args, locals)"]),
+    (["--values", "all", "functions.py"], {}, [b"invalid value 'all' for --values: expected none, args, locals"]),
+    (["functions.py"], {"CODETRACER_VALUES": "all"}, [b"invalid value 'all' for CODETRACER_VALUES"]),
+    (["--value", "args", "functions.py"], {}, [b"unknown option '--value'", b"did you mean --values?"]),
+    (["--trace-filter"], {}, [b"--trace-filter needs a value"]),
+    (["--io-capture=off", "functions.py"], {}, [b"unknown option '--io-capture'", b"recorded as trace events"]),
+    (["--propagate-script-exit", "functions.py"], {}, [b"unknown option '--propagate-script-exit'",
+                                                       b"always exits with the script's own status"]),
+    (["recover"], {}, [b"recover TRACE_DIR"]),
+], ids=["unknown-flag", "no-script", "max-depth-x", "on-error-flag", "on-error-env", "missing-value", "values-flag", "values-env",
+        "misspelt", "trace-filter-no-value", "upstream-io-capture", "upstream-propagate-exit", "recover-no-dir"])
+def test_usage_errors_say_what_is_wrong_before_anything_else(recorder_python: Path, tmp_path: Path, args, env,
+                                                             says) -> None:
+    """Each of these used to exit 2 with an empty stderr (issue 15)."""
+    out = tmp_path / "t"
+    pre = [] if args[:1] == ["recover"] else ["-o", str(out)]
+    p = rec(recorder_python, *pre, *args, env=env)
+    assert p.returncode == 2 and p.stdout == b""
+    lines = p.stderr.splitlines()
+    assert lines[0].startswith(b"codetracer-python-recorder: error: ") and lines[0].endswith(b"[ERR_INVALID_OPTION]")
+    for words in says:
+        assert words in lines[0], p.stderr
+    assert lines[1].startswith(USAGE_LINE) and len(lines) == 2
+    assert not out.exists()
+    # The same error as JSON: on stderr with --json-errors (flag or variable), and in CODETRACER_ERROR_FILE.
+    err_file = tmp_path / "err.json"
+    variants = [([], {"CODETRACER_JSON_ERRORS": "1"})] + ([(["--json-errors"], {})] if pre else [])
+    for extra, more_env in variants:
+        p = rec(recorder_python, *extra, *pre, *args,
+                env={**env, **more_env, "CODETRACER_ERROR_FILE": str(err_file)})
+        assert p.returncode == 2
+        doc = trailer(p.stderr)
+        assert (doc["error_code"], doc["kind"]) == ("ERR_INVALID_OPTION", "usage")
+        assert doc["message"].encode() in p.stderr.splitlines()[0]
+        assert json.loads(err_file.read_text()) == doc
+
+
+def test_help_lists_every_option(recorder_python: Path) -> None:
+    p = rec(recorder_python, "--help")
+    assert p.returncode == 0 and p.stderr == b""
+    listed = {w.rstrip(",") for line in p.stdout.decode().splitlines() for w in line.split() if w.startswith("-")}
+    tables = subprocess.run([str(recorder_python), "-c", "from codetracer_python_recorder import cli; "
+                             "print(*cli._VALUE_OPTS, *cli._FLAG_OPTS, *cli._LIST_OPTS)"],
+                            capture_output=True, text=True, check=True)
+    options = set(tables.stdout.split())
+    assert len(options) > 10
+    assert options | {"-m", "-h", "--help", "--version"} <= listed, options - listed
 
 
 def test_switches_from_environment(recorder_python: Path, tmp_path: Path) -> None:
@@ -123,37 +202,51 @@ def test_switches_from_environment(recorder_python: Path, tmp_path: Path) -> Non
     target.write_text("not a dir")
     p = rec(recorder_python, "-o", str(target), "functions.py",
             env={"CODETRACER_JSON_ERRORS": "1", "CODETRACER_LOG_FILE": str(log)})
-    assert p.returncode == 10
-    assert trailer(p.stderr)["error_code"] == "ERR_TRACE_DIR_NOT_DIR"
+    assert p.returncode == 2
+    assert trailer(p.stderr)["error_code"] == "ERR_TRACE_PATH_NOT_DIR"
     assert b"codetracer-python-recorder: error" not in p.stderr  # diagnostics went to the log file
-    assert "ERR_TRACE_DIR_NOT_DIR" in log.read_text()
+    assert "ERR_TRACE_PATH_NOT_DIR" in log.read_text()
     assert "run_id=" in log.read_text() and "trace_id=" in log.read_text()
 
 
-# --- environment failures -------------------------------------------------------
+# --- a trace path that is a file: the caller's mistake (usage) -------------------
 
-def test_out_dir_is_a_file(recorder_python: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("below", ["", "sub/trace"])
+def test_trace_path_that_is_a_file_is_a_usage_error(recorder_python: Path, tmp_path: Path, below: str) -> None:
     target = tmp_path / "taken"
     target.write_text("keep me")
     err_file = tmp_path / "err.json"
-    p = rec(recorder_python, "--json-errors", "-o", str(target), "functions.py",
+    out = target / below if below else target
+    p = rec(recorder_python, "--json-errors", "-o", str(out), "functions.py",
             env={"CODETRACER_ERROR_FILE": str(err_file)})
-    assert p.returncode == 10 and p.stdout == b""
+    assert p.returncode == 2 and p.stdout == b""
+    assert b"not a directory" in p.stderr and str(target).encode() in p.stderr
     doc = trailer(p.stderr)
-    assert (doc["error_code"], doc["kind"]) == ("ERR_TRACE_DIR_NOT_DIR", "environment")
+    assert (doc["error_code"], doc["kind"]) == ("ERR_TRACE_PATH_NOT_DIR", "usage")
+    assert doc["context"]["not_a_directory"] == str(target)
     assert json.loads(err_file.read_text()) == doc
     assert target.read_text() == "keep me"
 
 
-def test_out_dir_is_a_file_under_disable_runs_the_program(recorder_python: Path, tmp_path: Path) -> None:
+def test_trace_path_that_is_a_file_stops_even_under_disable(recorder_python: Path, tmp_path: Path) -> None:
+    # A usage error is never downgraded: the program does not run.
     target = tmp_path / "taken"
     target.write_text("x")
     p = rec(recorder_python, "--on-recorder-error", "disable", "-o", str(target), "exit_code.py")
+    assert p.returncode == 2 and p.stdout == b""
+    assert b"ERR_TRACE_PATH_NOT_DIR" in p.stderr
+
+
+# --- environment failures -------------------------------------------------------
+
+def test_trace_dir_that_cannot_be_created_under_disable_runs_the_program(recorder_python: Path, tmp_path: Path) -> None:
+    out = "/proc/codetracer-test/trace"  # /proc takes no new folders, even from root
+    p = rec(recorder_python, "--on-recorder-error", "disable", "-o", out, "exit_code.py")
     assert p.returncode == 3  # the script's own status
-    assert b"ERR_TRACE_DIR_NOT_DIR" in p.stderr and b"untraced" in p.stderr
-    p = rec(recorder_python, "--on-recorder-error", "disable", "--require-trace", "--json-errors", "-o", str(target),
+    assert b"ERR_TRACE_DIR_CREATE" in p.stderr and b"untraced" in p.stderr
+    p = rec(recorder_python, "--on-recorder-error", "disable", "--require-trace", "--json-errors", "-o", out,
             "exit_code.py")
-    assert p.returncode == 10 and trailer(p.stderr)["error_code"] == "ERR_TRACE_DIR_NOT_DIR"
+    assert p.returncode == 10 and trailer(p.stderr)["error_code"] == "ERR_TRACE_DIR_CREATE"
 
 
 def test_permission_denied(recorder_python: Path, tmp_path: Path) -> None:
@@ -198,6 +291,105 @@ def test_disk_full_under_disable_lets_the_program_finish(recorder_python: Path, 
     assert p.stdout.startswith(b"done ")
     assert b"ERR_DISK_FULL" in p.stderr and b"warning" in p.stderr
     assert not (out / "trace_metadata.json").exists()
+
+
+# --- --keep-partial-trace when the trace does not fit (ADR 0004: complete, marked partial, or absent) ---
+
+def _cut_trace(out: Path, trace_check: Path, reason: str = "ERR_DISK_FULL") -> Trace:
+    """The partial trace left in `out`: valid, balanced, marked, checked."""
+    assert not (out / ".codetracer-partial").exists()
+    t = Trace(out)
+    assert (t.meta["partial"], t.meta["reason"]) == (True, reason)
+    assert t.balanced() and t.kinds()["Step"] > 0
+    chk = subprocess.run([str(trace_check), str(out)], capture_output=True, text=True)
+    assert chk.returncode == 0, chk.stderr
+    return t
+
+
+def test_keep_partial_under_a_file_size_limit_keeps_the_largest_cut_that_fits(recorder_python: Path, tmp_path: Path,
+                                                                              trace_check: Path) -> None:
+    steps = []
+    for limit in (4 * 1024, 64 * 1024):
+        out = tmp_path / f"t{limit}"
+        p = rec(recorder_python, "--keep-partial-trace", "--json-errors", "-o", str(out), "writes_a_lot.py",
+                preexec_fn=_fsize_limit(limit))
+        assert p.returncode == 10, p.stderr
+        doc = trailer(p.stderr)
+        assert (doc["error_code"], doc["context"]["partial_trace_kept"]) == ("ERR_DISK_FULL", "true")
+        t = _cut_trace(out, trace_check)
+        size = (out / "trace.json").stat().st_size
+        assert t.meta["stats"]["cut_to_fit_bytes"] == limit and limit - 1024 < size <= limit
+        assert t.calls()[:3] == ["<toplevel>", "<__main__>", "step"]
+        steps.append(t.kinds()["Step"])
+    assert steps[1] > 4 * steps[0]
+
+
+def test_keep_partial_when_only_the_converted_trace_is_too_large(recorder_python: Path, tmp_path: Path,
+                                                                 trace_check: Path) -> None:
+    # The in-run stream of containers.py (<1 KB) fits in 8 KB, its trace.json (~17 KB) does not:
+    # the program finishes, and the complete trace that cannot be written becomes a cut partial one.
+    plain = run([str(recorder_python), "containers.py"], PROGRAMS)
+    out = tmp_path / "t"
+    p = rec(recorder_python, "--keep-partial-trace", "--json-errors", "-o", str(out), "containers.py",
+            preexec_fn=_fsize_limit(8 * 1024))
+    assert p.stdout == plain.stdout and p.returncode == 10
+    assert trailer(p.stderr)["error_code"] == "ERR_DISK_FULL"
+    t = _cut_trace(out, trace_check)
+    assert t.meta["stats"]["truncated_stream"] is False and t.meta["exit_status"] == 0
+    # Without --keep-partial-trace: nothing is left.
+    out = tmp_path / "u"
+    p = rec(recorder_python, "-o", str(out), "containers.py", preexec_fn=_fsize_limit(8 * 1024))
+    assert p.returncode == 10 and not out.exists()
+
+
+def test_keep_partial_when_not_even_a_step_fits_leaves_nothing_and_says_so(recorder_python: Path,
+                                                                           tmp_path: Path) -> None:
+    # 2 KB: the start info fits, trace_metadata.json (~2.6 KB) never does.
+    out = tmp_path / "t"
+    p = rec(recorder_python, "--keep-partial-trace", "--json-errors", "-o", str(out), "writes_a_lot.py",
+            preexec_fn=_fsize_limit(2048))
+    assert p.returncode == 10
+    assert b"no trace was kept" in p.stderr
+    doc = trailer(p.stderr)
+    assert (doc["error_code"], doc["context"]["partial_trace_kept"]) == ("ERR_DISK_FULL", "false")
+    assert not out.exists()
+
+
+def _on_a_small_disk(recorder_python: Path, tmp_path: Path, size: str, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """Runs the recorder with its trace folder on a tmpfs of `size` (a private
+    mount namespace); returns the run and a copy of what was left there."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    disk, copy = tmp_path / "disk", tmp_path / "copy"
+    disk.mkdir()
+    copy.mkdir()
+    script = 'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99; shift 3; "$@"; s=$?; cp -a "$D/." "$C/"; exit $s'
+    e = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_")}
+    e.update(D=str(disk), C=str(copy))
+    p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", size, str(disk), "--",
+                        str(recorder_python), "-m", "codetracer_python_recorder", *args, "-o", str(disk / "t"),
+                        "writes_a_lot.py"], cwd=PROGRAMS, env=e, capture_output=True, timeout=120)
+    if p.returncode == 99:
+        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.decode(errors='replace')}")
+    return p, copy / "t"
+
+
+def test_keep_partial_on_a_full_disk_keeps_a_cut_valid_trace(recorder_python: Path, tmp_path: Path,
+                                                             trace_check: Path) -> None:
+    # The in-run stream fills the disk itself: part of it is given up to make room for trace.json.
+    p, out = _on_a_small_disk(recorder_python, tmp_path, "256k", "--keep-partial-trace", "--json-errors")
+    assert p.returncode == 10, p.stderr
+    assert trailer(p.stderr)["context"]["partial_trace_kept"] == "true"
+    t = _cut_trace(out, trace_check)
+    assert t.meta["stats"]["cut_to_fit_bytes"] > 0
+
+
+def test_keep_partial_on_a_disk_too_small_for_any_trace_leaves_nothing(recorder_python: Path, tmp_path: Path) -> None:
+    p, out = _on_a_small_disk(recorder_python, tmp_path, "16k", "--keep-partial-trace", "--json-errors")
+    assert p.returncode == 10
+    assert b"no trace was kept" in p.stderr
+    assert trailer(p.stderr)["context"]["partial_trace_kept"] == "false"
+    assert not out.exists()
 
 
 # --- target errors ----------------------------------------------------------------
@@ -308,6 +500,7 @@ def test_release_wheel_has_no_fault_injection(recorder_python: Path) -> None:
     assert p.stdout == "False\n"
 
 
+@pytest.mark.build
 def test_panic_in_callback_is_contained_abort(fault_python: Path, tmp_path: Path) -> None:
     p = rec(fault_python, "--json-errors", "-o", str(tmp_path / "t"), "functions.py",
             env={"CODETRACER_TEST_FAULT": "panic-after:20"})
@@ -318,6 +511,7 @@ def test_panic_in_callback_is_contained_abort(fault_python: Path, tmp_path: Path
     assert not (tmp_path / "t" / "trace_metadata.json").exists()
 
 
+@pytest.mark.build
 def test_panic_in_callback_under_disable_keeps_partial_trace(fault_python: Path, tmp_path: Path) -> None:
     p = rec(fault_python, "--on-recorder-error", "disable", "--keep-partial-trace", "-o", str(tmp_path / "t"),
             "functions.py", env={"CODETRACER_TEST_FAULT": "panic-after:20"})
@@ -331,9 +525,8 @@ def test_panic_in_callback_under_disable_keeps_partial_trace(fault_python: Path,
 
 
 def test_every_switch_also_works_from_its_environment_variable(recorder_python: Path, tmp_path: Path) -> None:
-    taken = tmp_path / "taken"
-    taken.write_text("x")
-    p = rec(recorder_python, "-o", str(taken), "exit_code.py", env={"CODETRACER_ON_RECORDER_ERROR": "disable"})
+    p = rec(recorder_python, "-o", "/proc/codetracer-test/t", "exit_code.py",
+            env={"CODETRACER_ON_RECORDER_ERROR": "disable"})
     assert p.returncode == 3 and b"untraced" in p.stderr
     never = str(PROGRAMS / "helper_mod.py")
     p = rec(recorder_python, "--activation-path", never, "-o", str(tmp_path / "r"), "functions.py",

@@ -115,6 +115,7 @@ def test_hash_covers_the_documented_sources(project: Path) -> None:
     assert source_hash(project, ["a"]) != source_hash(project, ["b"])
 
 
+@pytest.mark.build
 def test_make_wheel_twice_does_not_rebuild() -> None:
     first = subprocess.run(["make", "-s", "wheel"], cwd=REPO, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr

@@ -20,14 +20,16 @@ def _autostart() -> None:
     del os.environ["CODETRACER_TRACE"]
     from . import start, stop
     from .errors import RecorderError
+    from .session import program_from_argv
 
-    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    # The script's absolute path, or `-c`, `-m MODULE`, `<stdin>`, `<python>`.
+    program = program_from_argv()
     # Site initialisation goes on after this .pth (later .pth files, their
     # decoding, sitecustomize): none of it is the program. A script's
     # recording begins when the script's own code starts.
-    activation = script if script and os.path.isfile(script) else None
+    activation = program if os.path.isfile(program) else None
     try:
-        start(trace_dir, program=script or "<python>", activation_path=activation)
+        start(trace_dir, program=program, activation_path=activation)
     except RecorderError as exc:
         sys.stderr.write(f"codetracer-python-recorder: error: auto-start failed: {exc}\n")
         return

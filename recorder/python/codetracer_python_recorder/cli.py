@@ -92,6 +92,34 @@ _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_
 #: Options that may be given several times (collected in order).
 _LIST_OPTS = {"--include": "include", "--exclude": "exclude", "--trace-filter": "trace_filter"}
 _INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
+_VALUES = ("none", "args", "locals")
+
+#: Options of the upstream recorder (codetracer-python-recorder 0.3) this one
+#: does not take, with what to do instead. Only consulted for an option not
+#: in the tables above: an option added there wins.
+_UPSTREAM_ONLY = {
+    "--io-capture": "this recorder has no --io-capture switch: the program's writes to sys.stdout and "
+                    "sys.stderr are always recorded as trace events, and its output stays its own, byte for byte",
+    "--propagate-script-exit": "this recorder always exits with the script's own status (unless the "
+                               "recorder itself fails); drop the flag",
+}
+
+USAGE_LINE = f"usage: {PROG} [options] script.py [args...] | -m module [args...] | recover TRACE_DIR (see --help)"
+
+
+def _unknown_option(option: str) -> UsageError:
+    """The error for an option this parser does not know."""
+    name = option.partition("=")[0]
+    hint = _UPSTREAM_ONLY.get(name)
+    if hint is not None:
+        return UsageError(f"unknown option {name!r}: {hint}", "ERR_INVALID_OPTION",
+                          {"option": name, "upstream_only": "true"})
+    import difflib  # only on this path
+
+    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, *_LIST_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
+    also = f"; did you mean {' or '.join(close)}?" if close else ""
+    return UsageError(f"unknown option {name!r} (options go before the script{also})",
+                      "ERR_INVALID_OPTION", {"option": name})
 
 
 class Options:
@@ -159,7 +187,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         if name in _VALUE_OPTS and (eq or name == a):
             if not eq:
                 if i + 1 >= len(argv):
-                    raise UsageError(f"{name} needs a value", "ERR_INVALID_OPTION", {"option": name})
+                    raise UsageError(f"{name} needs a value{_allowed(name)}", "ERR_INVALID_OPTION", {"option": name})
                 inline = argv[i + 1]
                 i += 1
             attr = _VALUE_OPTS[name]
@@ -181,15 +209,23 @@ def parse_args(argv: Sequence[str]) -> Options:
             i += 1
             continue
         if a.startswith("-") and a != "-":
-            raise UsageError(f"unknown option {a!r} (options go before the script; see --help)",
-                             "ERR_INVALID_OPTION", {"option": a})
+            raise _unknown_option(a)
         break
     if i >= len(argv):
-        raise UsageError("no script to record (usage: codetracer-python-recorder [options] script.py [args...])",
+        raise UsageError("no script to record: give a script (or -m module) after the options",
                          "ERR_INVALID_OPTION")
     o.script = argv[i]
     o.script_args = list(argv[i + 1:])
     return o
+
+
+def _allowed(option: str) -> str:
+    """`: one of ...` for an option whose values are a fixed set (from USAGE)."""
+    for line in USAGE.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == option and "|" in words[1]:
+            return f" (one of: {', '.join(words[1].split('|'))})"
+    return ""
 
 
 def restore_pythonpath() -> None:
@@ -248,9 +284,19 @@ def _strip_own_frames(tb: types.TracebackType | None) -> types.TracebackType | N
 _error_file: str | None = None
 
 
-def report_failure(err: RecorderError, json_errors: bool) -> int:
-    """Prints a recorder failure (and its JSON forms); returns its exit code."""
-    _native.log_message("error", err.message, err.code)
+def report_failure(err: RecorderError, json_errors: bool, early: bool = False) -> int:
+    """Prints a recorder failure (and its JSON forms); returns its exit code.
+    `early`: raised before the diagnostics channel was configured (a bad
+    option or environment value): printed here, with the usage line."""
+    if early:
+        sys.stderr.write(f"{PROG}: error: {err.message} [{err.code}]\n")
+        if isinstance(err, UsageError):
+            sys.stderr.write(USAGE_LINE + "\n")
+        sys.stderr.flush()
+    else:
+        _native.log_message("error", err.message, err.code)
+        if isinstance(err, UsageError):  # e.g. --format binary, a trace path that is a file
+            sys.stderr.write(USAGE_LINE + "\n")
     line = err.to_json()
     path = _error_file
     if path:
@@ -290,7 +336,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         o = parse_args(argv)
         _env_choice("trace_dir", "CODETRACER_TRACE_DIR", o)
+        values_source = "--values" if o.values is not None else "CODETRACER_VALUES"
         _env_choice("values", "CODETRACER_VALUES", o)
+        if o.values is not None and o.values not in _VALUES:
+            raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
+                             "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
         _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
         if os.environ.get("CODETRACER_FORMAT") and o.format == "json":
             o.format = os.environ["CODETRACER_FORMAT"]
@@ -306,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             script_dir=script_dir, filters=o.trace_filter, include=o.include, exclude=o.exclude,
             record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
     except RecorderError as err:
-        return report_failure(err, json_errors or "--json-errors" in argv)
+        json_errors = json_errors or "--json-errors" in argv or \
+            os.environ.get("CODETRACER_JSON_ERRORS", "").strip().lower() in ("1", "true", "yes", "on")
+        return report_failure(err, json_errors, early=True)
     finally:
         os.environ.pop("CODETRACER_CLI_ACTIVE", None)
 

@@ -71,6 +71,30 @@ def hide_recorder_modules(keep: set[str]) -> None:
                 pass
 
 
+def program_from_argv() -> str:
+    """The program's name for the trace when the caller gives none: the
+    script's absolute path, or, for code without a file of its own, what
+    the interpreter was given: ``-c``, ``-m MODULE``, ``<stdin>`` (``python -``)
+    or ``<python>`` (the interactive prompt)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 == "-c":
+        return "-c"
+    if argv0 == "-m":
+        # The module is named only in orig_argv until runpy has found it.
+        orig = list(getattr(sys, "orig_argv", ()))[1:]
+        for i, a in enumerate(orig):
+            if a == "-m" and i + 1 < len(orig):
+                return f"-m {orig[i + 1]}"
+            if a.startswith("-m") and len(a) > 2:
+                return f"-m {a[2:]}"
+        return "-m"
+    if argv0 == "-":
+        return "<stdin>"
+    if not argv0:
+        return "<python>"
+    return os.path.abspath(argv0)
+
+
 def start(
     trace_dir: str | os.PathLike[str],
     *,
@@ -105,7 +129,7 @@ def start(
     from pathlib import Path
 
     if program is None:
-        program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "<python>"
+        program = program_from_argv()
     if args is None:
         args = list(sys.argv[1:])
     from . import _filters

@@ -342,7 +342,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
         filter: std::rc::Rc::new(o.filter),
     };
-    let mut recorder = Recorder::new(writer, &o.program, cfg);
+    let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     // The program's entry (`<toplevel>`'s call) reaches the file at once: a
     // recording killed before its first buffer flush (SIGTERM, SIGKILL)
     // still recovers into a trace with a call and a step.
@@ -400,6 +400,15 @@ fn request_running_lines(py: Python<'_>, skip: &[String]) {
             }
         }
         frame = f.getattr("f_back").ok();
+    }
+}
+
+/// The path of `<toplevel>`: the program's file, or for `python -c CODE`
+/// the file name CPython gives that code (`<string>`), never a made-up path.
+fn toplevel_path(program: &str) -> &str {
+    match program {
+        "-c" => "<string>",
+        _ => program,
     }
 }
 

@@ -78,6 +78,8 @@ error_codes! {
         "the requested trace format is not supported";
     ScriptNotFound = "ERR_SCRIPT_NOT_FOUND", Usage,
         "the script or module to trace does not exist";
+    TracePathNotDir = "ERR_TRACE_PATH_NOT_DIR", Usage,
+        "the trace path given (or one of its parents) exists and is not a directory";
     // --- Environment (exit 10) ----------------------------------------------
     TraceDirNotDir = "ERR_TRACE_DIR_NOT_DIR", Environment,
         "the trace directory path exists but is not a directory";

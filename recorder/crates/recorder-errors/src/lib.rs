@@ -30,6 +30,7 @@
 //! | `ERR_UNSUPPORTED_IMPLEMENTATION` | usage | 2 | the Python implementation or build is not supported (PyPy, free-threaded, ...) |
 //! | `ERR_FORMAT_UNSUPPORTED` | usage | 2 | the requested trace format is not supported |
 //! | `ERR_SCRIPT_NOT_FOUND` | usage | 2 | the script or module to trace does not exist |
+//! | `ERR_TRACE_PATH_NOT_DIR` | usage | 2 | the trace path given (or a parent of it) exists and is not a directory |
 //! | `ERR_TRACE_DIR_NOT_DIR` | environment | 10 | the trace directory path exists but is not a directory |
 //! | `ERR_TRACE_DIR_CREATE` | environment | 10 | the trace directory could not be created |
 //! | `ERR_PERMISSION_DENIED` | environment | 10 | the OS denied access (EACCES, EPERM, EROFS) |

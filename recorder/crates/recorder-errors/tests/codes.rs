@@ -41,6 +41,7 @@ code_tests! {
     unsupported_implementation: UnsupportedImplementation = "ERR_UNSUPPORTED_IMPLEMENTATION", Usage, 2;
     format_unsupported: FormatUnsupported = "ERR_FORMAT_UNSUPPORTED", Usage, 2;
     script_not_found: ScriptNotFound = "ERR_SCRIPT_NOT_FOUND", Usage, 2;
+    trace_path_not_dir: TracePathNotDir = "ERR_TRACE_PATH_NOT_DIR", Usage, 2;
     trace_dir_not_dir: TraceDirNotDir = "ERR_TRACE_DIR_NOT_DIR", Environment, 10;
     trace_dir_create: TraceDirCreate = "ERR_TRACE_DIR_CREATE", Environment, 10;
     permission_denied: PermissionDenied = "ERR_PERMISSION_DENIED", Environment, 10;

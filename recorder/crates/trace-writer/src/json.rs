@@ -72,7 +72,15 @@ pub struct ConvertStats {
     pub closed_open_calls: u64,
     pub exit_status: Option<i64>,
     pub trace_json_bytes: u64,
+    /// The conversion stopped at the last whole event that fit in a size
+    /// limit (a full disk or a file size limit): the limit in bytes.
+    pub cut_to_fit: Option<u64>,
 }
+
+/// `,\n` + the Return of an inner frame closed at the end.
+const RETURN_NONE: &[u8] = b"{\"Return\":{\"return_value\":{\"kind\":\"None\",\"type_id\":0}}}";
+/// The longest Return of `<toplevel>` (the exit status as an Int).
+const RETURN_TOPLEVEL_MAX: usize = r#"{"Return":{"return_value":{"kind":"Int","i":-9223372036854775808,"type_id":1}}}"#.len();
 
 struct Frame {
     /// The frame's variables, in order of first binding.
@@ -146,6 +154,11 @@ struct Converter<W: Write> {
     spare: Vec<Vec<u8>>,
     /// By object id (`OBJ` records).
     objs: Vec<Obj>,
+    /// Size limit of trace.json: an event is written only when it and the
+    /// Returns that close the open calls after it still fit.
+    limit: Option<u64>,
+    /// An event did not fit: nothing more is written but the closing.
+    cut: bool,
     /// The events of the current step, written before the next Step (or at
     /// the end): consecutive writes to one stream join (`print` writes its
     /// text and its newline separately), and an Error event ending the
@@ -156,13 +169,35 @@ struct Converter<W: Write> {
 }
 
 impl<W: Write> Converter<W> {
-    fn emit(&mut self) -> std::io::Result<()> {
+    /// Whether `n` more bytes (an event and its separator) fit in the limit,
+    /// keeping room to close every open call and the array after them.
+    fn fits(&mut self, n: u64) -> bool {
+        let Some(limit) = self.limit else { return true };
+        if self.cut {
+            return false;
+        }
+        // One frame more than now: the event may be a Call.
+        let open = self.frames.len() as u64 + 1;
+        let closing = (open - 1) * (RETURN_NONE.len() as u64 + 2) + RETURN_TOPLEVEL_MAX as u64 + 2 + 3;
+        if self.out.written + n + closing > limit {
+            self.cut = true;
+            return false;
+        }
+        true
+    }
+
+    /// Writes the event in `line`; `Ok(false)` when it did not fit (cut).
+    fn emit(&mut self) -> std::io::Result<bool> {
+        if !self.fits(self.line.len() as u64 + 2) {
+            self.line.clear();
+            return Ok(false);
+        }
         self.out.write_all(if self.first { b"[\n" } else { b",\n" })?;
         self.first = false;
         self.out.write_all(&self.line)?;
         self.stats.events += 1;
         self.line.clear();
-        Ok(())
+        Ok(true)
     }
 
     fn flush_events(&mut self) -> std::io::Result<()> {
@@ -176,8 +211,9 @@ impl<W: Write> Converter<W> {
             self.line.extend_from_slice(b",\"content\":");
             write_json_str(&content, &mut self.line);
             self.line.extend_from_slice(b"}}");
-            self.stats.io_events += 1;
-            self.emit()?;
+            if self.emit()? {
+                self.stats.io_events += 1;
+            }
         }
         self.events = events;
         Ok(())
@@ -207,16 +243,31 @@ impl<W: Write> Converter<W> {
             return Ok(());
         }
         self.snapshot_pending = false;
+        const HEAD: &[u8] = b",\n{\"Value\":{\"variable_id\":";
+        const MID: &[u8] = b",\"value\":";
         let Some(frame) = self.frames.last() else { return Ok(()) };
         let mut n = 0u64;
+        let mut cut = false;
         for var in &frame.vars {
-            self.out.write_all(b",\n{\"Value\":{\"variable_id\":")?;
-            self.out.write_all(itoa::Buffer::new().format(var.id).as_bytes())?;
-            self.out.write_all(b",\"value\":")?;
+            let mut id = itoa::Buffer::new();
+            let id = id.format(var.id).as_bytes();
+            let size = (HEAD.len() + id.len() + MID.len() + var.json.len() + 2) as u64;
+            if let Some(limit) = self.limit {
+                let open = self.frames.len() as u64;
+                let closing = open.saturating_sub(1) * (RETURN_NONE.len() as u64 + 2) + RETURN_TOPLEVEL_MAX as u64 + 2 + 3;
+                if self.out.written + size + closing > limit {
+                    cut = true;
+                    break;
+                }
+            }
+            self.out.write_all(HEAD)?;
+            self.out.write_all(id)?;
+            self.out.write_all(MID)?;
             self.out.write_all(&var.json)?;
             self.out.write_all(b"}}")?;
             n += 1;
         }
+        self.cut |= cut;
         self.stats.events += n;
         self.stats.values += n;
         Ok(())
@@ -306,12 +357,13 @@ impl<W: Write> Converter<W> {
         Ok(())
     }
 
-    fn write_return(&mut self, json: &[u8]) -> std::io::Result<()> {
+    fn write_return(&mut self, json: &[u8]) -> std::io::Result<bool> {
         self.line.extend_from_slice(b"{\"Return\":{\"return_value\":");
         self.line.extend_from_slice(json);
         self.line.extend_from_slice(b"}}");
-        self.stats.returns += 1;
-        self.emit()
+        let written = self.emit()?;
+        self.stats.returns += u64::from(written);
+        Ok(written)
     }
 
     fn pop_frame(&mut self) {
@@ -340,8 +392,9 @@ impl<W: Write> Converter<W> {
                 self.line.extend_from_slice(b"{\"Path\":");
                 write_json_str(p, &mut self.line);
                 self.line.push(b'}');
-                self.stats.paths.push(String::from_utf8_lossy(p).into_owned());
-                self.emit()?;
+                if self.emit()? {
+                    self.stats.paths.push(String::from_utf8_lossy(p).into_owned());
+                }
             }
             tag::FUNCTION => {
                 let path_id = r.id()?;
@@ -360,8 +413,9 @@ impl<W: Write> Converter<W> {
                     name: String::from_utf8_lossy(name).into_owned(),
                     calls: 0,
                 });
-                self.stats.functions += 1;
-                self.emit()?;
+                if self.emit()? {
+                    self.stats.functions += 1;
+                }
             }
             tag::VARNAME => {
                 let name = r.str()?;
@@ -397,14 +451,14 @@ impl<W: Write> Converter<W> {
                     }
                     self.line.extend_from_slice(b"]}}}");
                 }
-                self.stats.types += 1;
-                self.emit()?;
+                if self.emit()? {
+                    self.stats.types += 1;
+                }
             }
             tag::STEP => {
                 let path_id = r.id()?;
                 let line = r.id()?;
-                self.write_step(path_id, line)?;
-                self.snapshot_pending = true;
+                self.snapshot_pending = self.write_step(path_id, line)?;
             }
             tag::CALL => {
                 let function_id = r.id()?;
@@ -440,14 +494,18 @@ impl<W: Write> Converter<W> {
                     self.line.push(b'}');
                 }
                 self.line.extend_from_slice(b"]}}");
-                self.stats.calls += 1;
-                self.emit()?;
-                self.frames.push(Frame { vars });
+                if self.emit()? {
+                    self.stats.calls += 1;
+                    self.frames.push(Frame { vars });
+                } else {
+                    for var in vars {
+                        self.recycle(var);
+                    }
+                }
             }
             tag::RETURN => {
                 let json = self.value_json(r)?;
-                if self.frames.len() > 1 {
-                    self.write_return(&json)?;
+                if self.frames.len() > 1 && self.write_return(&json)? {
                     self.pop_frame();
                 }
                 self.spare.push(json);
@@ -494,35 +552,48 @@ impl<W: Write> Converter<W> {
         Ok(())
     }
 
-    fn write_step(&mut self, path_id: u32, line: u32) -> std::io::Result<()> {
+    fn write_step(&mut self, path_id: u32, line: u32) -> std::io::Result<bool> {
         self.flush_events()?;
         self.line.extend_from_slice(b"{\"Step\":{\"path_id\":");
         self.line.extend_from_slice(itoa::Buffer::new().format(path_id).as_bytes());
         self.line.extend_from_slice(b",\"line\":");
         self.line.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
         self.line.extend_from_slice(b"}}");
-        self.stats.steps += 1;
-        self.emit()
+        let written = self.emit()?;
+        self.stats.steps += u64::from(written);
+        Ok(written)
     }
 
     /// Closes every open call so the trace stays balanced: inner frames
     /// return None, `<toplevel>` returns the exit status (None if unknown).
     fn close(&mut self) -> std::io::Result<()> {
-        self.flush_snapshot()?;
-        if self.stats.steps == 0 && !self.frames.is_empty() {
+        // Under a size limit each may cut; once cut, only the closing follows.
+        if !self.cut {
+            self.flush_snapshot()?;
+        }
+        if self.stats.steps == 0 && !self.frames.is_empty() && !self.cut {
             // A trace without a single step crashes readers (the replay
             // backend's first `scopes` request): show the program's entry.
             let (path_id, line) = self.functions.first().map_or((0, 1), |f| (f.path_id, f.line));
             self.write_step(path_id, line)?;
         }
-        self.flush_events()?;
+        if !self.cut {
+            self.flush_events()?;
+        }
+        // The room for what follows was kept by `fits`.
+        if self.cut {
+            self.stats.cut_to_fit = self.limit;
+        }
+        self.limit = None;
+        self.cut = false;
         while self.frames.len() > 1 {
             self.write_return(b"{\"kind\":\"None\",\"type_id\":0}")?;
             self.pop_frame();
             self.stats.closed_open_calls += 1;
         }
         if !self.frames.is_empty() {
-            let json = match self.stats.exit_status {
+            // Type 1 is `int` once the recording defined it.
+            let json = match self.stats.exit_status.filter(|_| self.stats.types > 1) {
                 Some(status) => {
                     let mut j = b"{\"kind\":\"Int\",\"i\":".to_vec();
                     j.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
@@ -563,18 +634,26 @@ impl From<std::io::Error> for ConvError {
 /// A truncated stream (a recording that died) converts up to its last whole
 /// record and is reported in the stats; a corrupt one is an error.
 pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> RecorderResult<ConvertStats> {
-    convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, &mut |_, _| true)
+    convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, None, &mut |_, _| true)
         .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to")))
 }
 
 /// [`convert`] telling `progress` how far it got, now and then; `Ok(None)`
 /// when `progress` answered stop (trace.json is then removed).
 pub fn convert_with_progress(events: &Path, trace_json: &Path, trace_paths: &Path, progress: Progress<'_>) -> RecorderResult<Option<ConvertStats>> {
-    let r = convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, progress);
+    let r = convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, None, progress);
     if !matches!(r, Ok(Some(_))) {
         let _ = std::fs::remove_file(trace_json);
     }
     r
+}
+
+/// [`convert`] keeping `trace_json` within `limit` bytes: the events up to
+/// the last whole one that fits, then a Return for every call still open
+/// (a valid, balanced trace). `stats.cut_to_fit` says whether it was cut.
+pub fn convert_within(events: &Path, trace_json: &Path, trace_paths: &Path, limit: u64) -> RecorderResult<ConvertStats> {
+    convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, Some(limit), &mut |_, _| true)
+        .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to")))
 }
 
 /// [`convert`] reading the stream `chunk` bytes at a time (records straddle
@@ -584,6 +663,7 @@ fn convert_in_chunks(
     trace_json: &Path,
     trace_paths: &Path,
     chunk: usize,
+    limit: Option<u64>,
     progress: Progress<'_>,
 ) -> RecorderResult<Option<ConvertStats>> {
     let mut input = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
@@ -603,6 +683,8 @@ fn convert_in_chunks(
         stats: ConvertStats::default(),
         spare: Vec::new(),
         objs: Vec::new(),
+        limit,
+        cut: false,
         events: Vec::new(),
         events_bytes: 0,
     };
@@ -654,6 +736,7 @@ fn convert_in_chunks(
                 }
             }
             match conv.record(&mut r) {
+                Ok(()) if conv.cut => break 'outer,
                 Ok(()) => {}
                 Err(ConvError::End) => break 'outer,
                 Err(ConvError::Io(e)) => return Err(io_err(e)),
@@ -777,11 +860,61 @@ mod tests {
         let whole = std::fs::read_to_string(&json)?;
         assert!(whole.contains("\"f\":\"2.5\"") && whole.contains("\"f\":\"7.0\""), "{whole}");
         for chunk in 1..48 {
-            let stats = convert_in_chunks(&events, &json, &paths, chunk, &mut |_, _| true)?.ok_or("stopped")?;
+            let stats = convert_in_chunks(&events, &json, &paths, chunk, None, &mut |_, _| true)?.ok_or("stopped")?;
             assert!(stats.ended && !stats.truncated);
             assert_eq!(stats.trace_json_bytes, std::fs::metadata(&json)?.len(), "chunk {chunk}");
             assert_eq!(std::fs::read_to_string(&json)?, whole, "chunk {chunk}");
         }
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    /// Cut at every size: always valid JSON within the limit, every Call
+    /// returned, the paths file in step, each cut a prefix of the whole.
+    #[test]
+    #[allow(clippy::panic_in_result_fn)] // a test's assertions
+    fn a_trace_cut_to_fit_is_valid_balanced_and_within_the_limit() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("ct-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let events = dir.join("events.bin");
+        let mut w = StreamWriter::create(&events)?;
+        stream(w.buf());
+        w.finish()?;
+        let (json, paths) = (dir.join("trace.json"), dir.join("trace_paths.json"));
+        let whole_stats = convert(&events, &json, &paths)?;
+        let whole: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&json)?)?;
+        let size = std::fs::metadata(&json)?.len();
+        let mut seen_cut = 0;
+        for limit in (0..size + 300).step_by(7) {
+            let stats = convert_in_chunks(&events, &json, &paths, 4096, Some(limit), &mut |_, _| true)?.ok_or("stopped")?;
+            let bytes = std::fs::read(&json)?;
+            let events_cut: Vec<serde_json::Value> = serde_json::from_slice(&bytes)?;
+            if stats.cut_to_fit.is_none() {
+                assert_eq!(events_cut, whole, "limit {limit}");
+                assert_eq!(stats.events, whole_stats.events);
+                continue;
+            }
+            seen_cut += 1;
+            assert!(bytes.len() as u64 <= limit.max(4), "limit {limit}: {} bytes", bytes.len());
+            let mut depth = 0i64;
+            for (i, e) in events_cut.iter().enumerate() {
+                if e.get("Call").is_some() {
+                    depth += 1;
+                } else if e.get("Return").is_some() {
+                    depth -= 1;
+                    assert!(depth >= 0 && (depth > 0 || i + 1 == events_cut.len()), "limit {limit}");
+                } else {
+                    // Everything but the closing Returns is the whole trace's prefix.
+                    assert_eq!(e, &whole[i], "limit {limit}, event {i}");
+                }
+            }
+            assert_eq!(depth, 0, "limit {limit}");
+            let npaths = events_cut.iter().filter(|e| e.get("Path").is_some()).count();
+            let listed: Vec<String> = serde_json::from_slice(&std::fs::read(&paths)?)?;
+            assert_eq!(listed.len(), npaths, "limit {limit}");
+            assert_eq!(stats.steps as usize, events_cut.iter().filter(|e| e.get("Step").is_some()).count());
+        }
+        assert!(seen_cut > 10);
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

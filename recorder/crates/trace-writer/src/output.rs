@@ -17,7 +17,7 @@ use std::time::Instant;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::json::{convert_with_progress, ConvertStats, Progress};
+use crate::json::{convert_with_progress, convert_within, ConvertStats, Progress};
 
 pub const STAGING_DIR: &str = ".codetracer-partial";
 pub const EVENTS_FILE: &str = "events.bin";
@@ -27,6 +27,14 @@ pub const TRACE_PATHS: &str = "trace_paths.json";
 pub const TRACE_METADATA: &str = "trace_metadata.json";
 /// Files a reader might take for a trace; removed before a new one lands.
 const STALE: &[&str] = &[TRACE_METADATA, TRACE_JSON, TRACE_PATHS, "trace.bin"];
+
+/// Room made for the files written after trace.json (paths, metadata)
+/// when they did not fit on a full disk.
+const CUT_ROOM: u64 = 16 * 1024;
+/// Below this, not even the start of a trace fits: nothing is kept.
+const MIN_CUT: u64 = 256;
+/// Below this, the in-run stream is not shortened further to make room.
+const MIN_STREAM: u64 = 1024;
 
 /// Version of the trace files we write (the JSON flavour of CodeTracer's
 /// `runtime_tracing` schema, checked against `codetracer_trace_types` 0.16.3).
@@ -48,9 +56,17 @@ pub struct TraceDir {
 impl TraceDir {
     /// Creates `dir` (if needed) and a fresh staging folder in it.
     pub fn prepare(dir: &Path) -> RecorderResult<Self> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(enverr!(ErrorCode::TraceDirNotDir, "the trace directory exists and is not a directory")
-                .with_context("path", dir.display()));
+        // A caller's mistake (ADR 0004: usage): the path, or the nearest
+        // parent of it that exists, is a file.
+        if let Some(taken) = dir.ancestors().find(|p| p.exists()).filter(|p| !p.is_dir()) {
+            let message = if taken == dir {
+                "the trace path exists and is not a directory"
+            } else {
+                "a parent of the trace path exists and is not a directory"
+            };
+            return Err(usage!(ErrorCode::TracePathNotDir, "{}", message)
+                .with_context("path", dir.display())
+                .with_context("not_a_directory", taken.display()));
         }
         let created_dir = !dir.exists();
         if created_dir {
@@ -89,53 +105,94 @@ impl TraceDir {
     /// convert it.
     pub fn finish_with_progress(
         &self,
-        mut meta: Map<String, Value>,
+        meta: Map<String, Value>,
         partial: Option<ErrorCode>,
-        mut timings: Map<String, Value>,
+        timings: Map<String, Value>,
         progress: Progress<'_>,
     ) -> RecorderResult<Option<ConvertStats>> {
         let started = Instant::now();
         let trace_json = self.staging.join(TRACE_JSON);
         let trace_paths = self.staging.join(TRACE_PATHS);
         let stream_bytes = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
-        let Some(stats) = convert_with_progress(&self.events_path(), &trace_json, &trace_paths, progress)? else {
-            let _ = fs::remove_file(&trace_paths);
-            return Ok(None);
+        // A partial trace that does not fit (a full disk, a file size limit)
+        // is cut to the last whole event that does: ADR 0004's "complete,
+        // marked partial, or absent", never a broken file.
+        let mut limit = None;
+        let mut attempts = 0;
+        let stats = loop {
+            let attempt = match limit {
+                None => match convert_with_progress(&self.events_path(), &trace_json, &trace_paths, &mut *progress) {
+                    Ok(Some(stats)) => Ok(stats),
+                    // Told to stop (Ctrl-C): the staging folder keeps the stream.
+                    Ok(None) => {
+                        let _ = fs::remove_file(&trace_paths);
+                        return Ok(None);
+                    }
+                    Err(e) => Err(e),
+                },
+                Some(l) => convert_within(&self.events_path(), &trace_json, &trace_paths, l),
+            }
+            .and_then(|stats| {
+                if stats.calls == 0 {
+                    // Not even the program's entry reached the stream (the process
+                    // ended before the recorder's first write): a trace without a
+                    // call would crash a reader, so none is written.
+                    let _ = fs::remove_file(&trace_json);
+                    let _ = fs::remove_file(&trace_paths);
+                    return Err(target!(
+                        ErrorCode::NothingTraced,
+                        "the event stream holds no recorded event (the process ended before the recorder wrote anything); no trace was written"
+                    )
+                    .with_context("path", self.events_path().display()));
+                }
+                let mut meta = meta.clone();
+                self.write_metadata(&mut meta, &stats, partial, stream_bytes, started, timings.clone())?;
+                Ok(stats)
+            });
+            match attempt {
+                // A trace without a single step is no trace to replay.
+                Ok(stats) if stats.cut_to_fit.is_some() && stats.steps == 0 => {
+                    return Err(enverr!(
+                        ErrorCode::DiskFull,
+                        "not even the first step of a partial trace fits in the space left; no trace was kept"
+                    )
+                    .with_context("path", self.dir.display()));
+                }
+                Ok(done) => break done,
+                Err(e) if e.code() == ErrorCode::DiskFull && partial.is_some() && attempts < 16 => {
+                    attempts += 1;
+                    let on_disk = fs::metadata(&trace_json).map(|m| m.len()).unwrap_or(0);
+                    let trace_json_failed = e.context().iter().any(|(k, v)| *k == "path" && Path::new(v) == trace_json);
+                    let next = match limit {
+                        // trace.json itself stopped at the limit: that much fits.
+                        None => on_disk,
+                        Some(l) if trace_json_failed => on_disk.min(l.saturating_sub(1)),
+                        // A smaller file after it did not fit: make room for it.
+                        Some(l) => on_disk.min(l).saturating_sub(CUT_ROOM),
+                    };
+                    if next >= MIN_CUT {
+                        limit = Some(next);
+                        continue;
+                    }
+                    // The in-run stream itself fills the disk: give up the
+                    // later half of it (the trace stays a prefix of the run).
+                    let stream_len = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
+                    if stream_len > MIN_STREAM {
+                        let events = self.events_path();
+                        fs::OpenOptions::new()
+                            .write(true)
+                            .open(&events)
+                            .and_then(|f| f.set_len(stream_len / 2))
+                            .map_err(io(ErrorCode::Io, &events))?;
+                        let _ = fs::remove_file(&trace_json);
+                        limit = None;
+                        continue;
+                    }
+                    return Err(e.with_context("partial_trace", "not even the start of a trace fits: no trace was kept"));
+                }
+                Err(e) => return Err(e),
+            }
         };
-        if stats.calls == 0 {
-            // Not even the program's entry reached the stream (the process
-            // ended before the recorder's first write): a trace without a
-            // call would crash a reader, so none is written.
-            let _ = fs::remove_file(&trace_json);
-            let _ = fs::remove_file(&trace_paths);
-            return Err(target!(
-                ErrorCode::NothingTraced,
-                "the event stream holds no recorded event (the process ended before the recorder wrote anything); no trace was written"
-            )
-            .with_context("path", self.events_path().display()));
-        }
-        let convert_seconds = started.elapsed().as_secs_f64();
-
-        let partial = match partial {
-            Some(code) => Some(code),
-            None if !stats.ended => Some(ErrorCode::TraceStreamCorrupt),
-            None => None,
-        };
-        meta.insert("partial".into(), Value::Bool(partial.is_some()));
-        if let Some(code) = partial {
-            meta.insert("reason".into(), Value::String(code.as_str().into()));
-        }
-        if let Some(status) = stats.exit_status {
-            meta.entry("exit_status").or_insert(json!(status));
-        }
-        meta.insert("stats".into(), stats_json(&stats, stream_bytes));
-        timings.insert("convert_seconds".into(), json!(convert_seconds));
-        meta.insert("timings".into(), Value::Object(timings));
-
-        let meta_path = self.staging.join(TRACE_METADATA);
-        let text = serde_json::to_vec_pretty(&meta)
-            .map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
-        fs::write(&meta_path, text).map_err(io(ErrorCode::Io, &meta_path))?;
 
         for stale in STALE {
             let p = self.dir.join(stale);
@@ -151,6 +208,38 @@ impl TraceDir {
         }
         fs::remove_dir_all(&self.staging).map_err(io(ErrorCode::Io, &self.staging))?;
         Ok(Some(stats))
+    }
+
+    /// Writes `trace_metadata.json` into the staging folder.
+    fn write_metadata(
+        &self,
+        meta: &mut Map<String, Value>,
+        stats: &ConvertStats,
+        partial: Option<ErrorCode>,
+        stream_bytes: u64,
+        started: Instant,
+        mut timings: Map<String, Value>,
+    ) -> RecorderResult<()> {
+        let partial = match partial {
+            Some(code) => Some(code),
+            None if !stats.ended => Some(ErrorCode::TraceStreamCorrupt),
+            None => None,
+        };
+        meta.insert("partial".into(), Value::Bool(partial.is_some()));
+        if let Some(code) = partial {
+            meta.insert("reason".into(), Value::String(code.as_str().into()));
+        }
+        if let Some(status) = stats.exit_status {
+            meta.entry("exit_status").or_insert(json!(status));
+        }
+        meta.insert("stats".into(), stats_json(stats, stream_bytes));
+        timings.insert("convert_seconds".into(), json!(started.elapsed().as_secs_f64()));
+        meta.insert("timings".into(), Value::Object(timings));
+
+        let meta_path = self.staging.join(TRACE_METADATA);
+        let text = serde_json::to_vec_pretty(&meta)
+            .map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
+        fs::write(&meta_path, text).map_err(io(ErrorCode::Io, &meta_path))
     }
 
     /// Removes everything this recording wrote (a failed recording without
@@ -187,6 +276,7 @@ fn stats_json(stats: &ConvertStats, stream_bytes: u64) -> Value {
         "trace_json_bytes": stats.trace_json_bytes,
         "closed_open_calls": stats.closed_open_calls,
         "truncated_stream": stats.truncated,
+        "cut_to_fit_bytes": stats.cut_to_fit,
         "top_functions": top,
     })
 }
