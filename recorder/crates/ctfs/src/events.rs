@@ -48,6 +48,7 @@ pub struct EventLog {
     zstd: zstd::bulk::Compressor<'static>,
     pub chunks: u64,
     pub raw_bytes: u64,
+    chunk_events: u32,
 }
 
 fn zstd_err(e: std::io::Error) -> RecorderError {
@@ -65,7 +66,13 @@ impl EventLog {
             zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err)?,
             chunks: 0,
             raw_bytes: 0,
+            chunk_events: CHUNK_EVENTS,
         })
+    }
+
+    /// Closes chunks after `n` events (at least 1) instead of [`CHUNK_EVENTS`].
+    pub fn set_chunk_events(&mut self, n: u32) {
+        self.chunk_events = n.max(1);
     }
 
     /// Events written so far.
@@ -98,7 +105,7 @@ impl EventLog {
     #[inline]
     fn end_event(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
         self.count += 1;
-        if self.count >= CHUNK_EVENTS || self.raw.len() >= CHUNK_BYTES {
+        if self.count >= self.chunk_events || self.raw.len() >= CHUNK_BYTES {
             self.flush(w)?;
         }
         Ok(())

@@ -8,7 +8,7 @@
 //!   a streaming writer and a reader that tolerates a cut file.
 //! - [`events`]: `events.log`, split-binary events in zstd chunks.
 //! - [`cbor`]: the CBOR payloads (values, types, call arguments).
-//! - [`meta`]: `meta.dat`.
+//! - [`meta`]: the `meta.dat` file.
 //! - [`sink`]: [`TraceSink`], the trait an output format implements, and
 //!   [`CtfsSink`].
 

@@ -83,6 +83,11 @@ impl CtfsSink {
         (&mut self.log, &mut self.w)
     }
 
+    /// Chunks written so far, and the container's size in bytes.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.log.chunks, self.w.len())
+    }
+
     pub fn note_path(&mut self, path: &str) {
         self.paths.push(path.to_owned());
     }
