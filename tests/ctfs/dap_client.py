@@ -32,8 +32,10 @@ class Dap:
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.events: list[dict[str, Any]] = []
         self.stderr = bytearray()
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self.threads = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._drain_stderr, daemon=True)]
+        for t in self.threads:
+            t.start()
 
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -146,3 +148,11 @@ class Dap:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        for t in self.threads:
+            t.join(timeout=10)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
