@@ -22,10 +22,12 @@ class DapError(Exception):
 class Dap:
     """One replay-server process speaking DAP over stdio."""
 
-    def __init__(self, runtime_dir: Path, exe: Path = REPLAY_SERVER, timeout: float = 120) -> None:
+    def __init__(self, runtime_dir: Path, exe: Path = REPLAY_SERVER, timeout: float = 120,
+                 wrapper: list[str] | None = None) -> None:
+        """`wrapper`: a command the server runs under (e.g. `/usr/bin/time -v -o F`)."""
         env = dict(os.environ)
         env["CODETRACER_RUNTIME_DIR"] = str(runtime_dir)
-        self.proc = subprocess.Popen([str(exe), "dap-server", "--stdio"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([*(wrapper or []), str(exe), "dap-server", "--stdio"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.timeout = timeout
         self.seq = 0
