@@ -123,6 +123,39 @@ impl<'a> ValueEncoder<'a> {
         }
     }
 
+    /// A `Float` whose text is already rendered (e.g. Python's `repr`);
+    /// readers parse it as an f64 (`NaN`, `inf`, `-inf` included).
+    pub fn float_text_value(&mut self, text: &str, type_id: u64) {
+        self.tagged(1, "Float", type_id);
+        self.text("f");
+        self.text(text);
+    }
+
+    /// Text from bytes that should be UTF-8 (invalid sequences are
+    /// replaced, as trace.json's writer does).
+    #[inline]
+    pub fn text_lossy(&mut self, s: &[u8]) {
+        match std::str::from_utf8(s) {
+            Ok(t) => self.text(t),
+            Err(_) => self.text(&String::from_utf8_lossy(s)),
+        }
+    }
+
+    /// Splices an already encoded CBOR item (a value encoded once and
+    /// repeated, e.g. an unchanged variable in every step's snapshot).
+    #[inline]
+    pub fn encoded(&mut self, cbor: &[u8]) {
+        self.out.extend_from_slice(cbor);
+    }
+
+    /// Head of a value of `kind` with one more field after `type_id`; the
+    /// caller writes the field's key and value next (for strings given as
+    /// bytes: `tagged_field("String", "text", t)` then `text_lossy`).
+    pub fn tagged_field(&mut self, kind: &str, key: &str, type_id: u64) {
+        self.tagged(1, kind, type_id);
+        self.text(key);
+    }
+
     pub fn bool_value(&mut self, b: bool, type_id: u64) {
         self.tagged(1, "Bool", type_id);
         self.text("b");

@@ -184,6 +184,11 @@ impl EventLog {
         self.end_event(w)
     }
 
+    /// A `Value` event whose value is already CBOR-encoded.
+    pub fn value_encoded(&mut self, w: &mut ContainerWriter, variable_id: u64, cbor: &[u8]) -> RecorderResult<()> {
+        self.value_with(w, variable_id, |e| e.encoded(cbor))
+    }
+
     pub fn value(&mut self, w: &mut ContainerWriter, variable_id: u64, v: &Value) -> RecorderResult<()> {
         self.value_with(w, variable_id, |e| e.value(v))
     }

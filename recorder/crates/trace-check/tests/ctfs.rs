@@ -325,3 +325,45 @@ fn a_big_trace_crosses_mapping_levels_and_reads_back() {
     assert_eq!(s.steps, 60_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compact_values_render_to_the_same_record_in_cbor_as_in_json() {
+    use trace_writer::stream::StreamReader;
+    let mut b = Vec::new();
+    v::put_none(&mut b);
+    v::put_bool(&mut b, types::BOOL, false);
+    v::put_int(&mut b, types::INT, i64::MIN);
+    v::put_int(&mut b, types::INT, 23);
+    v::put_float(&mut b, types::FLOAT, 1e300);
+    v::put_float(&mut b, types::FLOAT, -0.0);
+    v::put_float(&mut b, types::FLOAT, f64::INFINITY);
+    v::put_float(&mut b, types::FLOAT, 0.1 + 0.2);
+    v::put_string(&mut b, types::STR, b"bad \xff utf8 \xe2\x82");
+    v::put_raw(&mut b, types::BYTES, b"b'\\x00'");
+    v::put_error(&mut b, types::EXCEPTION, "boom ✓".as_bytes());
+    v::put_bigint(&mut b, types::INT, false, &[0xff; 17]);
+    v::put_container_head(&mut b, vtag::SEQ, types::DICT, 1);
+    v::put_container_head(&mut b, vtag::TUPLE, types::TUPLE, 2);
+    v::put_string(&mut b, types::STR, b"k");
+    v::put_int(&mut b, types::INT, -1);
+    v::put_container_head(&mut b, vtag::STRUCT, 15, 1);
+    v::put_none(&mut b);
+    let mut r = StreamReader::records(&b);
+    let mut n = 0;
+    while !r.at_end() {
+        let at = r.pos();
+        let mut j = Vec::new();
+        v::write_json(&mut r, &mut j, 0).unwrap();
+        let end = r.pos();
+        r.set_pos(at);
+        let mut c = Vec::new();
+        trace_writer::cbor::write_cbor(&mut r, &mut c, 0).unwrap();
+        assert_eq!(r.pos(), end);
+        let from_json: ValueRecord = serde_json::from_slice(&j).unwrap();
+        let from_cbor: ValueRecord = cbor4ii::serde::from_slice(&c).unwrap();
+        // Compare through JSON (NaN-free here, so == holds) and the f text.
+        assert_eq!(serde_json::to_value(&from_cbor).unwrap(), serde_json::to_value(&from_json).unwrap(), "value {n}");
+        n += 1;
+    }
+    assert_eq!(n, 14);
+}
