@@ -24,7 +24,8 @@ PROGRAMS = REPO / "tests" / "recorder" / "programs"
 # exceptions (one exits 1), generators, try/except, unicode, mutation,
 # exit statuses and async code.
 CASES = ["functions.py", "classes.py", "containers.py", "exceptions.py", "generators.py", "try_blocks.py",
-         "unicode_io.py", "mutations.py", "exit_code.py", "async_prog.py"]
+         "unicode_io.py", "mutations.py", "exit_code.py", "async_prog.py", "argv_path.py", "exit_msg.py",
+         "exit_none.py", "finalizers.py", "string_code.py", "threads.py", "stdin_echo.py"]
 
 pytestmark = pytest.mark.skipif(
     not REPLAY_SERVER.exists(),
