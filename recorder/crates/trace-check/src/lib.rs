@@ -2,6 +2,12 @@
 //! (`codetracer_trace_types` 0.16.3) and checks what replay relies on:
 //! every id is defined before use, TypeId 0 is `None`, every `Call` has one
 //! `Return`, the first call is `<toplevel>` and the last event returns it.
+//!
+//! Both formats are read: `trace.json` (+ `trace_metadata.json`,
+//! `trace_paths.json`) and the CTFS container `trace.ct` ([`ct`]); the
+//! same [`Checker`] sees the events of either.
+
+pub mod ct;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +23,7 @@ pub struct Summary {
     pub values: usize,
     pub functions: Vec<String>,
     pub variables: Vec<String>,
+    pub paths: usize,
 }
 
 fn check_value(v: &ValueRecord, types: usize) -> Result<(), String> {
@@ -58,38 +65,41 @@ fn check_value(v: &ValueRecord, types: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the folder; `Err` names the first problem.
-pub fn check_dir(dir: &Path) -> Result<Summary, String> {
-    let read = |name: &str| fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
-    let events: Vec<E> = serde_json::from_slice(&read("trace.json")?).map_err(|e| format!("trace.json does not match the schema: {e}"))?;
-    let _meta: TraceMetadata =
-        serde_json::from_slice(&read("trace_metadata.json")?).map_err(|e| format!("trace_metadata.json does not match the schema: {e}"))?;
-    let paths: Vec<PathBuf> =
-        serde_json::from_slice(&read("trace_paths.json")?).map_err(|e| format!("trace_paths.json does not match the schema: {e}"))?;
-    if dir.join("trace.bin").exists() {
-        return Err("a stale trace.bin sits beside trace.json".into());
-    }
-    let mut s = Summary { events: events.len(), ..Summary::default() };
-    let (mut npaths, mut types, mut depth) = (0usize, 0usize, 0i64);
-    for (i, ev) in events.iter().enumerate() {
+/// The replay invariants, checked one event at a time.
+#[derive(Debug, Default)]
+pub struct Checker {
+    s: Summary,
+    types: usize,
+    depth: i64,
+    toplevel_returned: bool,
+}
+
+impl Checker {
+    /// Checks the next event (`i`: its index, for messages).
+    pub fn event(&mut self, i: usize, ev: &E) -> Result<(), String> {
         let at = |m: String| format!("event {i}: {m}");
+        if self.toplevel_returned {
+            return Err(at("<toplevel> returned before the end of the trace".into()));
+        }
+        let s = &mut self.s;
+        s.events += 1;
         match ev {
-            E::Path(_) => npaths += 1,
+            E::Path(_) => s.paths += 1,
             E::Function(f) => {
-                if f.path_id.0 >= npaths {
+                if f.path_id.0 >= s.paths {
                     return Err(at(format!("function uses path id {} before it is defined", f.path_id.0)));
                 }
                 s.functions.push(f.name.clone());
             }
             E::Type(t) => {
-                if types == 0 && t.kind != TypeKind::None {
+                if self.types == 0 && t.kind != TypeKind::None {
                     return Err(at("type id 0 must be None".into()));
                 }
-                types += 1;
+                self.types += 1;
             }
             E::VariableName(n) | E::Variable(n) => s.variables.push(n.clone()),
             E::Step(st) => {
-                if st.path_id.0 >= npaths {
+                if st.path_id.0 >= s.paths {
                     return Err(at(format!("step uses path id {} before it is defined", st.path_id.0)));
                 }
                 s.steps += 1;
@@ -98,7 +108,7 @@ pub fn check_dir(dir: &Path) -> Result<Summary, String> {
                 if v.variable_id.0 >= s.variables.len() {
                     return Err(at(format!("value uses variable id {} before it is defined", v.variable_id.0)));
                 }
-                check_value(&v.value, types).map_err(at)?;
+                check_value(&v.value, self.types).map_err(at)?;
                 s.values += 1;
             }
             E::Call(c) => {
@@ -109,29 +119,90 @@ pub fn check_dir(dir: &Path) -> Result<Summary, String> {
                     return Err(at("the first call must be <toplevel> (function 0)".into()));
                 }
                 for a in &c.args {
-                    check_value(&a.value, types).map_err(at)?;
+                    check_value(&a.value, self.types).map_err(at)?;
                 }
-                depth += 1;
+                self.depth += 1;
                 s.calls += 1;
             }
             E::Return(r) => {
-                check_value(&r.return_value, types).map_err(at)?;
-                depth -= 1;
-                if depth < 0 {
+                check_value(&r.return_value, self.types).map_err(at)?;
+                self.depth -= 1;
+                if self.depth < 0 {
                     return Err(at("Return with no open Call".into()));
                 }
-                if depth == 0 && i + 1 != events.len() {
-                    return Err(at("<toplevel> returned before the end of the trace".into()));
+                if self.depth == 0 {
+                    self.toplevel_returned = true;
                 }
             }
             _ => {}
         }
+        Ok(())
     }
-    if depth != 0 {
-        return Err(format!("{depth} Call(s) never returned"));
+
+    /// Ends the trace: every call must have returned.
+    pub fn finish(self) -> Result<Summary, String> {
+        if self.depth != 0 {
+            return Err(format!("{} Call(s) never returned", self.depth));
+        }
+        Ok(self.s)
     }
-    if npaths != paths.len() {
-        return Err(format!("trace_paths.json has {} paths, trace.json defines {}", paths.len(), npaths));
+}
+
+/// Checks the trace.json of a folder; `Err` names the first problem.
+pub fn check_json_dir(dir: &Path) -> Result<Summary, String> {
+    let read = |name: &str| fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"));
+    let events: Vec<E> = serde_json::from_slice(&read("trace.json")?).map_err(|e| format!("trace.json does not match the schema: {e}"))?;
+    let _meta: TraceMetadata =
+        serde_json::from_slice(&read("trace_metadata.json")?).map_err(|e| format!("trace_metadata.json does not match the schema: {e}"))?;
+    let paths: Vec<PathBuf> =
+        serde_json::from_slice(&read("trace_paths.json")?).map_err(|e| format!("trace_paths.json does not match the schema: {e}"))?;
+    if dir.join("trace.bin").exists() {
+        return Err("a stale trace.bin sits beside trace.json".into());
+    }
+    let mut c = Checker::default();
+    for (i, ev) in events.iter().enumerate() {
+        c.event(i, ev)?;
+    }
+    let s = c.finish()?;
+    if s.paths != paths.len() {
+        return Err(format!("trace_paths.json has {} paths, trace.json defines {}", paths.len(), s.paths));
     }
     Ok(s)
+}
+
+/// Checks a `trace.ct`: it must be whole, finished, not marked partial,
+/// and its events must pass the same checks as trace.json's. A trace cut
+/// short is refused with how far it reads.
+pub fn check_ct(path: &Path) -> Result<Summary, String> {
+    let mut c = Checker::default();
+    let read = ct::read_ct(path, |i, ev| c.event(usize::try_from(i).unwrap_or(usize::MAX), ev))?;
+    if let ctfs::events::ChunkEnd::CutShort { at } = read.end {
+        return Err(format!(
+            "partial: the container ends inside events.log at byte {at}; {} events in {} whole chunks read",
+            read.events, read.chunks
+        ));
+    }
+    let meta = read.meta.ok_or_else(|| format!("partial: {}", read.meta_problem.unwrap_or_default()))?;
+    if let Some(reason) = read.partial {
+        return Err(format!("partial: the recorder marked this trace partial: {reason}"));
+    }
+    let s = c.finish()?;
+    if !meta.paths.is_empty() && meta.paths.len() != s.paths {
+        return Err(format!("meta.dat lists {} paths, events.log defines {}", meta.paths.len(), s.paths));
+    }
+    Ok(s)
+}
+
+/// Checks a trace folder: its `trace.ct` and/or its `trace.json`.
+pub fn check_dir(dir: &Path) -> Result<Summary, String> {
+    let ct = dir.join("trace.ct");
+    let has_json = dir.join("trace.json").exists();
+    if ct.exists() {
+        let s = check_ct(&ct).map_err(|e| format!("trace.ct: {e}"))?;
+        if has_json {
+            return check_json_dir(dir);
+        }
+        return Ok(s);
+    }
+    check_json_dir(dir)
 }

@@ -5,6 +5,7 @@
 //! Kept free of PyO3 so it is tested with plain `cargo test`, and so the
 //! official schema crate can check what it writes.
 
+pub mod cbor;
 pub mod float;
 pub mod json;
 pub mod output;
