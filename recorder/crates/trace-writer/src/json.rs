@@ -639,10 +639,11 @@ pub fn convert(events: &Path, trace_json: &Path, trace_paths: &Path) -> Recorder
 }
 
 /// [`convert`] telling `progress` how far it got, now and then; `Ok(None)`
-/// when `progress` answered stop (trace.json is then removed).
+/// when `progress` answered stop (trace.json is then removed; after an error
+/// it stays, for the caller to measure what fitted).
 pub fn convert_with_progress(events: &Path, trace_json: &Path, trace_paths: &Path, progress: Progress<'_>) -> RecorderResult<Option<ConvertStats>> {
     let r = convert_in_chunks(events, trace_json, trace_paths, READ_CHUNK, None, progress);
-    if !matches!(r, Ok(Some(_))) {
+    if matches!(r, Ok(None)) {
         let _ = std::fs::remove_file(trace_json);
     }
     r
