@@ -104,19 +104,39 @@ def sessions_rows(user: User) -> List[Dict[str, object]]:
         return [dict(row) for row in conn.execute("SELECT * FROM upload_sessions")]
 
 
+# A small process that runs the command and writes the command's peak RSS
+# (wait4's rusage) to a file. Measured from here, a child forked by a big
+# pytest process would carry pytest's own high-water mark across its exec.
+_MEASURE = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss * 1024))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_measured(user: User, *args: str, on_start=None) -> Tuple[int, bytes, bytes, int]:
-    """ct as a child of this process: (status, stdout, stderr, peak RSS in
-    bytes of that one child, from wait4's rusage)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen([sys.executable, str(LAUNCHER)] + list(args), env=user.env, cwd=str(user.cwd),
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    """ct run by a small measuring process: (status, stdout, stderr, peak RSS
+    in bytes of ct itself). With `on_start` (told ct's pid, to signal it) ct
+    is this process's own child and its peak is not measured (-1)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        peak_file = os.path.join(scratch, "peak")
+        ct = [sys.executable, str(LAUNCHER)] + list(args)
+        measure = [] if on_start else [sys.executable, "-c", _MEASURE, peak_file]
+        child = subprocess.Popen(measure + ct, env=user.env, cwd=str(user.cwd), stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=err)
         if on_start:
             on_start(child.pid)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
+        child.wait()
         out.seek(0)
         err.seek(0)
-        return child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
+        peak = -1
+        if not on_start:
+            with open(peak_file) as f:
+                peak = int(f.read())
+        return child.returncode, out.read(), err.read(), peak
 
 
 @pytest.fixture
