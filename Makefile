@@ -71,7 +71,8 @@ XDIST = $(shell $(PY) -c "import xdist" 2>/dev/null && echo "-n 2")
 test-fast: wheel
 	$(PY) -m pytest tests -q -m "not slow and not wine and not build" $(XDIST) $(PYTEST_ARGS)
 
-# Clippy for every platform a bundle ships (check only: no linker needed), so
+# Clippy for every platform a bundle ships (check only: no linker needed; zig
+# compiles the C of -sys crates such as zstd's for the target), so
 # none of them can rot: the Rust targets of the Windows and macOS wheels
 # (defaults.toml), which tools/bootstrap.sh installs.
 CROSS_TARGETS = $(shell PYTHONPATH=$(CURDIR)/packaging $(PY) -c 'from ctbundle._wheel import rust_targets; print(*rust_targets())')
@@ -80,8 +81,8 @@ lint:
 	tools/lint-errors.sh
 	PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --manifest-path recorder/Cargo.toml --workspace --all-targets --quiet -- -D warnings
 	for target in $(CROSS_TARGETS); do \
-	  PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --manifest-path recorder/Cargo.toml --workspace --all-targets \
-	    --target $$target --quiet -- -D warnings || exit 1; \
+	  PATH=$(CURDIR)/.venv/bin:$$PATH PYO3_PYTHON=$(CURDIR)/$(PY) cargo-zigbuild clippy --manifest-path recorder/Cargo.toml \
+	    --workspace --all-targets --target $$target --quiet -- -D warnings || exit 1; \
 	done
 
 # --- benchmarks (never in CI) -------------------------------------------------
