@@ -18,7 +18,7 @@ help:
 	@echo "make dmg        build the macOS .app and DMG (hybrid ISO on Linux), with the macOS wheel"
 	@echo "make windows    build the Windows installer, with the Windows wheel"
 	@echo "make test       run every test suite (Rust, Python, lints)"
-	@echo "make test-fast  the Python tests without the slow builds, bundles and wine (~2 min warm)"
+	@echo "make test-fast  the Python tests without the slow builds, bundles and wine (under 2 min warm)"
 	@echo "make bench      run the benchmarks and write docs/performance.md"
 
 setup:
