@@ -17,6 +17,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use trace_writer::stream::{put_type, put_varint};
 use trace_writer::value::{self as v, kind, types, vtag};
 
+use crate::cpython::{find_member, DictVersions, Layout, Member};
 use crate::stdvalues::{Shown, StdClass, StdState};
 
 /// Bounds of value encoding.
@@ -101,6 +102,8 @@ pub struct TypeTable {
     structs: FxHashMap<(usize, u64), Vec<StructType>>,
     pub builtins: Builtins,
     std: StdState,
+    /// The layout in force (None: the portable path).
+    layout: Option<&'static Layout>,
 }
 
 const PY_TP_GETATTRO: c_int = 62;
@@ -108,7 +111,7 @@ const ELLIPSIS: &[u8] = "…".as_bytes();
 
 impl TypeTable {
     /// Writes the predefined types to `defs`.
-    pub fn new(defs: &mut Vec<u8>, builtins: Builtins) -> Self {
+    pub fn new(defs: &mut Vec<u8>, builtins: Builtins, layout: Option<&'static Layout>) -> Self {
         for (k, name) in types::PREDEFINED {
             put_type(defs, *k, name, None);
         }
@@ -118,6 +121,7 @@ impl TypeTable {
             structs: FxHashMap::default(),
             builtins,
             std: StdState::default(),
+            layout,
         }
     }
 
@@ -144,7 +148,7 @@ impl TypeTable {
     fn describe(&mut self, defs: &mut Vec<u8>, tp: *mut ffi::PyTypeObject) -> ClassInfo {
         // SAFETY: GIL held; `tp` is a live type object, kept alive below.
         unsafe {
-            crate::rc::incref(tp as *mut ffi::PyObject);
+            crate::cpython::rc::incref(tp as *mut ffi::PyObject);
             let qualname = type_qualname(tp);
             let flags = ffi::PyType_GetFlags(tp);
             let getattro = ffi::PyType_GetSlot(tp, PY_TP_GETATTRO);
@@ -160,8 +164,8 @@ impl TypeTable {
                 None
             };
             let (has_dict, slots) = if generic_getattr { class_layout(tp) } else { (false, Vec::new()) };
-            let slots: Vec<SlotField> = slots.into_iter().map(|name| SlotField { name, offset: slot_offset(tp, name, self.builtins.member_descriptor) }).collect();
-            let std = self.std.classify(tp, self.builtins.member_descriptor);
+            let slots: Vec<SlotField> = slots.into_iter().map(|name| SlotField { name, member: find_member(self.layout, tp, name, self.builtins.member_descriptor) }).collect();
+            let std = self.std.classify(tp, self.builtins.member_descriptor, self.layout);
             ClassInfo {
                 raw_type,
                 scalar_type,
@@ -191,7 +195,7 @@ impl TypeTable {
         // instance's field names by address, relying on these references.
         for n in names {
             // SAFETY: GIL held, live str objects.
-            unsafe { crate::rc::incref(*n) };
+            unsafe { crate::cpython::rc::incref(*n) };
         }
         let id = self.define(defs, kind::STRUCT, qualname, Some(&fields));
         self.structs.entry(key).or_default().push((names.into(), id));
@@ -215,63 +219,18 @@ unsafe fn type_qualname(tp: *mut ffi::PyTypeObject) -> String {
             return "<unknown>".into();
         }
         let s = str_lossy(q);
-        crate::rc::decref(q);
+        crate::cpython::rc::decref(q);
         s
     }
 }
 
 /// A `__slots__` field: its name and, when the attribute lookup finds a
-/// plain object member for it, the offset of its storage in the instance
-/// (read in place; a field without one is not shown).
+/// plain object member for it, how to read it (a field without one is not
+/// shown).
 #[derive(Clone, Copy)]
 pub struct SlotField {
     name: *mut ffi::PyObject,
-    offset: Option<usize>,
-}
-
-/// Where the instances of `tp` store slot `name`: the member descriptor the
-/// lookup finds first along the MRO (read from the class dicts, no code
-/// runs), if it is one of type `T_OBJECT_EX` (what `__slots__` makes).
-/// Layout (3.12, 3.13): the descriptor's `PyMemberDef *` at offset 40, the
-/// definition's `type` (int) at 8 and `offset` at 16.
-pub(crate) unsafe fn slot_offset(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
-    const T_OBJECT_EX: i32 = 16;
-    // SAFETY: GIL held (caller); every object read is a type, a dict, a str or a member descriptor.
-    unsafe {
-        let mro = ffi::PyObject_GetAttrString(tp as *mut ffi::PyObject, c"__mro__".as_ptr());
-        if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
-            ffi::PyErr_Clear();
-            if !mro.is_null() {
-                crate::rc::decref(mro);
-            }
-            return None;
-        }
-        let mut found = None;
-        for i in 0..ffi::PyTuple_Size(mro) {
-            let cls = ffi::PyTuple_GetItem(mro, i);
-            let cdict = if cls.is_null() { std::ptr::null_mut() } else { ffi::PyObject_GetAttrString(cls, c"__dict__".as_ptr()) };
-            if cdict.is_null() {
-                ffi::PyErr_Clear();
-                continue;
-            }
-            let d = ffi::PyObject_GetItem(cdict, name);
-            crate::rc::decref(cdict);
-            if d.is_null() {
-                ffi::PyErr_Clear();
-                continue;
-            }
-            if ffi::Py_TYPE(d) == member_descriptor {
-                let def = *((d as *const u8).add(40) as *const *const u8);
-                if !def.is_null() && *(def.add(8) as *const i32) == T_OBJECT_EX {
-                    found = usize::try_from(*(def.add(16) as *const isize)).ok().filter(|o| *o >= std::mem::size_of::<ffi::PyObject>());
-                }
-            }
-            crate::rc::decref(d);
-            break;
-        }
-        crate::rc::decref(mro);
-        found
-    }
+    member: Option<Member>,
 }
 
 /// (has `__dict__`, `__slots__` names along the MRO), read from the class
@@ -285,7 +244,7 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
         if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
             ffi::PyErr_Clear();
             if !mro.is_null() {
-                crate::rc::decref(mro);
+                crate::cpython::rc::decref(mro);
             }
             return (false, slots);
         }
@@ -319,12 +278,12 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
                                 push_slot(&mut slots, &mut has_dict, name);
                             }
                         }
-                        crate::rc::decref(seq);
+                        crate::cpython::rc::decref(seq);
                     } else {
                         ffi::PyErr_Clear();
                     }
                 }
-                crate::rc::decref(sl);
+                crate::cpython::rc::decref(sl);
             }
             // A user class without __slots__ gives its instances a __dict__.
             let is_object = cls == addr_of_mut!(ffi::PyBaseObject_Type) as *mut ffi::PyObject;
@@ -332,9 +291,9 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
             if heap && !has_slots_entry && !is_object {
                 has_dict = true;
             }
-            crate::rc::decref(cdict);
+            crate::cpython::rc::decref(cdict);
         }
-        crate::rc::decref(mro);
+        crate::cpython::rc::decref(mro);
         (has_dict, slots)
     }
 }
@@ -345,7 +304,7 @@ unsafe fn push_slot(slots: &mut Vec<*mut ffi::PyObject>, has_dict: &mut bool, na
         *has_dict = true;
     } else if s != "__weakref__" {
         // SAFETY: GIL held; keep the name alive for the class's lifetime.
-        unsafe { crate::rc::incref(name) };
+        unsafe { crate::cpython::rc::incref(name) };
         slots.push(name);
     }
 }
@@ -379,7 +338,7 @@ pub fn str_bytes(s: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) {
             } else {
                 ffi::PyErr_Clear();
             }
-            crate::rc::decref(b);
+            crate::cpython::rc::decref(b);
             return;
         }
         push_cut(std::slice::from_raw_parts(p as *const u8, size as usize), max, out);
@@ -400,13 +359,10 @@ fn push_cut(bytes: &[u8], max: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(ELLIPSIS);
 }
 
-/// The value of an exact `float` (not a subclass): read from the object,
-/// whose layout (`PyObject_HEAD` then the C double) is the same on every
-/// CPython version, sparing a C-API call on the hottest value type.
+/// The value of an exact `float` (not a subclass).
 #[inline(always)]
 pub fn exact_float(obj: *mut ffi::PyObject) -> f64 {
-    // SAFETY: callers checked `Py_TYPE(obj) == &PyFloat_Type`.
-    unsafe { *((obj as *const u8).add(std::mem::size_of::<ffi::PyObject>()) as *const f64) }
+    crate::cpython::float_value(obj)
 }
 
 /// How the recorder compares a variable's value with its previous step.
@@ -439,7 +395,9 @@ pub struct Encoder {
     trail_ok: bool,
     /// Which dicts' version tags prove them unchanged.
     versions: DictVersions,
-    direct: bool,
+    /// The layout in force: ints, lists, tuples and managed dicts are read
+    /// in place (None: through the C API).
+    layout: Option<&'static Layout>,
     /// Containers, instances and by-name values opened while recording (a
     /// subtree that opened none is flat: its leaves are fixed by its dict).
     opened: u64,
@@ -468,102 +426,6 @@ pub enum Compare {
     /// Same structure; changed leaves were patched (see [`Encoder::patches`]).
     Patched,
     Different,
-}
-
-/// Whether a dict's `ma_version_tag` (offset 24 of `PyDictObject` on 3.12
-/// and 3.13, changed by every mutation and never reused) can vouch for its
-/// contents.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum DictVersions {
-    /// An interpreter whose layout we do not know: never.
-    Never,
-    /// 3.12: every dict (instance dicts are real dicts once read).
-    All,
-    /// 3.13: dicts with a combined table. A split dict may share an
-    /// instance's inline values, which attribute stores change without
-    /// touching the dict's version (measured); an instance's split dict is
-    /// vouched for by a fingerprint of its values instead (see `of_instance`).
-    CombinedOnly,
-}
-
-impl DictVersions {
-    pub fn for_version(major: u8, minor: u8) -> Self {
-        match (major, minor) {
-            (3, 12) => Self::All,
-            (3, 13) => Self::CombinedOnly,
-            _ => Self::Never,
-        }
-    }
-
-    /// The version of the exact dict `d` of a dict-only instance, or 0. On
-    /// 3.13 a split dict gets a fingerprint of what its entries are (the
-    /// shared keys, the insertion order, the value addresses: `ma_used` 16,
-    /// `ma_keys` 32, `ma_values` 40 -> `{capacity, size, embedded, valid}`,
-    /// the value pointers at 8, then `capacity` order bytes), with the top
-    /// bit set, which CPython's tags never reach. Equal fingerprints mean the
-    /// same objects in the same fields, provided no address was reused: the
-    /// trail holds the instance's scalar fields (its strs and big ints are
-    /// held anyway) and walks its containers and instances, so a reused
-    /// address is only trusted as far as it is walked.
-    #[inline]
-    fn of_instance(self, d: *mut ffi::PyObject) -> u64 {
-        if self != Self::CombinedOnly {
-            return self.of(d);
-        }
-        // SAFETY: `d` is a live exact dict (callers), laid out as documented.
-        unsafe {
-            let values = *((d as *const u8).add(40) as *const *const u8);
-            if values.is_null() {
-                return self.of(d);
-            }
-            let used = *((d as *const u8).add(16) as *const isize);
-            let (capacity, size) = (usize::from(*values), usize::from(*values.add(1)));
-            if used < 0 || used as usize != size || size > capacity {
-                return 0;
-            }
-            let ptrs = values.add(8) as *const usize;
-            let order = values.add(8 + 8 * capacity);
-            let mut h = FxHasher::default();
-            h.write_usize(*((d as *const u8).add(32) as *const usize));
-            h.write_usize(size);
-            for i in 0..size {
-                let ix = usize::from(*order.add(i));
-                if ix >= capacity {
-                    return 0;
-                }
-                h.write_usize(ix);
-                h.write_usize(*ptrs.add(ix));
-            }
-            h.finish() | 1 << 63
-        }
-    }
-
-    /// Whether versions of instance dicts are fingerprints, which need the
-    /// instance's scalar fields held (see `of_instance`).
-    #[inline]
-    fn fingerprints(self, version: u64) -> bool {
-        self == Self::CombinedOnly && version >> 63 == 1
-    }
-
-    /// The version tag of exact dict `d`, or 0 when it cannot vouch.
-    #[inline]
-    fn of(self, d: *mut ffi::PyObject) -> u64 {
-        // SAFETY: `d` is a live exact dict (callers); offsets per the enum's doc
-        // (`ma_version_tag` 24, `ma_values` 40).
-        unsafe {
-            match self {
-                Self::Never => 0,
-                Self::All => *((d as *const u8).add(24) as *const u64),
-                Self::CombinedOnly => {
-                    if (*((d as *const u8).add(40) as *const usize)) == 0 {
-                        *((d as *const u8).add(24) as *const u64)
-                    } else {
-                        0
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// What a dict's version tag says at a walk.
@@ -669,14 +531,14 @@ fn take(tr: &[u64], it: &mut usize) -> u64 {
 }
 
 impl Encoder {
-    /// `direct`: the interpreter's object layouts are known (3.12, 3.13), so
+    /// `layout`: the interpreter's object layouts are known (3.12, 3.13), so
     /// ints, lists and tuples are read in place.
-    pub fn new(bounds: Bounds, versions: DictVersions, direct: bool, fields: Option<std::rc::Rc<crate::scope::Filter>>) -> Self {
+    pub fn new(bounds: Bounds, versions: DictVersions, layout: Option<&'static Layout>, fields: Option<std::rc::Rc<crate::scope::Filter>>) -> Self {
         Self {
             fields,
             hidden_names: FxHashMap::default(),
             redacted: 0,
-            direct,
+            layout,
             versions,
             opened: 0,
             path: Vec::new(),
@@ -734,7 +596,7 @@ impl Encoder {
         let h = filter.attr_action(&str_lossy(name)) != crate::scope::ValueAction::Allow;
         if self.hidden_names.len() < HIDDEN_NAMES_KEPT {
             // SAFETY: GIL held; the cache holds the name so its address stays its own.
-            unsafe { crate::rc::incref(name) };
+            unsafe { crate::cpython::rc::incref(name) };
             self.hidden_names.insert(name as usize, h);
         }
         h
@@ -758,7 +620,7 @@ impl Encoder {
         let tp = unsafe { ffi::Py_TYPE(obj) };
         if tp == std::ptr::addr_of_mut!(ffi::PyFloat_Type) || tp == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
             // SAFETY: GIL held; the trail owns this reference until released.
-            unsafe { crate::rc::incref(obj) };
+            unsafe { crate::cpython::rc::incref(obj) };
             self.trail.held.push(obj);
         }
     }
@@ -771,7 +633,7 @@ impl Encoder {
 
     fn hold(&mut self, obj: *mut ffi::PyObject) {
         // SAFETY: GIL held; the trail keeps `obj` alive until released.
-        unsafe { crate::rc::incref(obj) };
+        unsafe { crate::cpython::rc::incref(obj) };
         self.trail.held.push(obj);
         self.trail.data.push(obj as u64);
     }
@@ -826,7 +688,7 @@ impl Encoder {
         self.checks.clear();
         // Only a value found unchanged last time gets a program: writing one
         // costs about as much as the walk, wasted on values that change.
-        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.direct && self.versions != DictVersions::Never;
+        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.layout.is_some() && self.versions.vouch();
         self.checks_ok = self.writing_checks;
         let held = trail.held.len();
         let mut it = 0;
@@ -928,7 +790,7 @@ impl Encoder {
                             return false;
                         }
                         for p in pairs.chunks_exact(2) {
-                            if p[0] != NO_OFFSET && *((obj as *const u8).add(p[0] as usize) as *const u64) != p[1] {
+                            if p[0] != NO_OFFSET && crate::cpython::slot_word(obj, p[0] as usize) != p[1] {
                                 return false;
                             }
                         }
@@ -978,19 +840,13 @@ impl Encoder {
     }
 
     /// An int of at most one 30-bit digit (those are recorded by value), read
-    /// from the object on the layouts we know (3.12, 3.13: `lv_tag` at 16 —
-    /// digit count << 3 | sign — and the first digit at 24).
+    /// in place on a known layout, else through the C API.
     #[inline]
     pub fn small_int(&self, obj: *mut ffi::PyObject) -> Option<i64> {
         // SAFETY: GIL held; `obj` is an exact int (callers).
         unsafe {
-            if self.direct {
-                let tag = *((obj as *const u8).add(16) as *const usize);
-                if tag >= 2 << 3 {
-                    return None;
-                }
-                let digit = i64::from(*((obj as *const u8).add(24) as *const u32));
-                return Some((1 - (tag & 3) as i64) * digit);
+            if let Some(l) = self.layout {
+                return l.small_int(obj);
             }
             let mut overflow: c_int = 0;
             let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
@@ -1017,13 +873,13 @@ impl Encoder {
         }
     }
 
-    /// Length of an exact list or tuple (`ob_size`, offset 16, on the layouts we know).
+    /// Length of an exact list or tuple.
     #[inline]
     fn seq_len(&self, obj: *mut ffi::PyObject, is_list: bool) -> isize {
         // SAFETY: GIL held; `obj` is an exact list or tuple (callers).
         unsafe {
-            if self.direct {
-                *((obj as *const u8).add(16) as *const isize)
+            if let Some(l) = self.layout {
+                l.seq_len(obj)
             } else if is_list {
                 ffi::PyList_Size(obj)
             } else {
@@ -1032,16 +888,13 @@ impl Encoder {
         }
     }
 
-    /// Item `i` (< its length) of an exact list (`ob_item` array at 24) or
-    /// tuple (items inline at 24) on the layouts we know; borrowed.
+    /// Item `i` (< its length) of an exact list or tuple; borrowed.
     #[inline]
     fn seq_item(&self, obj: *mut ffi::PyObject, is_list: bool, i: isize) -> *mut ffi::PyObject {
         // SAFETY: GIL held; `obj` is an exact list or tuple and `i` in range (callers).
         unsafe {
-            if self.direct {
-                let base = (obj as *const u8).add(24);
-                let items = if is_list { *(base as *const *const *mut ffi::PyObject) } else { base as *const *mut ffi::PyObject };
-                *items.offset(i)
+            if let Some(l) = self.layout {
+                l.seq_item(obj, is_list, i)
             } else if is_list {
                 ffi::PyList_GetItem(obj, i)
             } else {
@@ -1084,7 +937,7 @@ impl Encoder {
         tr.data[at + 1] = payload;
         if held {
             // SAFETY: GIL held; the trail keeps the new leaf alive until released.
-            unsafe { crate::rc::incref(obj) };
+            unsafe { crate::cpython::rc::incref(obj) };
             tr.held.push(obj);
         }
         let mut out = std::mem::take(&mut self.patches);
@@ -1288,12 +1141,12 @@ impl Encoder {
                         self.path.push(k as u32);
                         ok = self.walk(t, defs, item, tr, it, depth + 1);
                         self.path.pop();
-                        crate::rc::decref(item);
+                        crate::cpython::rc::decref(item);
                         if !ok {
                             break;
                         }
                     }
-                    crate::rc::decref(iter);
+                    crate::cpython::rc::decref(iter);
                 }
             }
             self.active.pop();
@@ -1333,13 +1186,13 @@ impl Encoder {
                 }
                 // A name the lookup resolves to something else (a subclass's
                 // property, say) is not read: that could run the program's code.
-                let Some(off) = field.offset else { continue };
+                let Some(member) = field.member else { continue };
                 // An unset slot reads null (the lookup would raise AttributeError).
-                let val = *((obj as *const u8).add(off) as *const *mut ffi::PyObject);
+                let val = member.get(obj);
                 if val.is_null() {
                     continue;
                 }
-                crate::rc::incref(val);
+                crate::cpython::rc::incref(val);
                 self.names.push(field.name);
                 self.vals.push(val);
             }
@@ -1356,7 +1209,7 @@ impl Encoder {
                         if ffi::PyUnicode_Check(key) == 0 {
                             continue;
                         }
-                        crate::rc::incref(val);
+                        crate::cpython::rc::incref(val);
                         self.names.push(key);
                         self.vals.push(val);
                     }
@@ -1374,35 +1227,33 @@ impl Encoder {
         // SAFETY: we own the values' references and the dict's.
         unsafe {
             for val in self.vals.drain(base..) {
-                crate::rc::decref(val);
+                crate::cpython::rc::decref(val);
             }
             self.names.truncate(base);
             if !dict.is_null() {
-                crate::rc::decref(dict);
+                crate::cpython::rc::decref(dict);
             }
         }
     }
 
     /// The dict of a dict-only instance, borrowed (null when it has none):
-    /// read from the managed slot in place on the layouts we know (3.12: a
-    /// dict pointer, or values tagged with bit 0; 3.13: a dict pointer or
-    /// null, at offset -24), else through `PyObject_GenericGetDict`.
+    /// read from the managed slot in place on a known layout, else through
+    /// `PyObject_GenericGetDict`.
     ///
     /// # Safety
     /// GIL held; the class uses the default attribute lookup.
     unsafe fn instance_dict(&self, obj: *mut ffi::PyObject, managed: bool) -> *mut ffi::PyObject {
         // SAFETY: see the function's contract.
         unsafe {
-            if self.direct && managed {
-                let v = *((obj as *const u8).sub(24) as *const usize);
-                return if v & 1 == 0 { v as *mut ffi::PyObject } else { std::ptr::null_mut() };
+            if let (Some(l), true) = (self.layout, managed) {
+                return l.managed_dict(obj);
             }
             let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
             if dict.is_null() {
                 ffi::PyErr_Clear();
             } else {
                 // The instance holds it.
-                crate::rc::decref(dict);
+                crate::cpython::rc::decref(dict);
             }
             dict
         }
@@ -1419,7 +1270,7 @@ impl Encoder {
     #[allow(clippy::too_many_arguments)]
     unsafe fn walk_unchanged_instance(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, managed: bool,
                                       tr: &mut Trail, it: &mut usize, depth: u32) -> Option<bool> {
-        if self.versions == DictVersions::Never {
+        if !self.versions.vouch() {
             return None;
         }
         let at = *it;
@@ -1437,7 +1288,8 @@ impl Encoder {
         let dict = unsafe { self.instance_dict(obj, managed) };
         // SAFETY: a non-null dict pointer is the instance's live dict.
         if dict.is_null() || unsafe { ffi::Py_TYPE(dict) } != std::ptr::addr_of_mut!(ffi::PyDict_Type)
-            || version == 0 || version != self.versions.of_instance(dict)
+            // SAFETY: an exact dict, live (the instance holds it).
+            || version == 0 || version != unsafe { self.versions.of_instance(dict) }
         {
             return None;
         }
@@ -1532,7 +1384,8 @@ impl Encoder {
         let mut pos: ffi::Py_ssize_t = 0;
         let mut key: *mut ffi::PyObject = std::ptr::null_mut();
         let mut val: *mut ffi::PyObject = std::ptr::null_mut();
-        let fingerprint = self.versions.of_instance(dict);
+        // SAFETY: see the function's contract.
+        let fingerprint = unsafe { self.versions.of_instance(dict) };
         let hold = self.versions.fingerprints(fingerprint);
         let (float_type, int_type) = (std::ptr::addr_of_mut!(ffi::PyFloat_Type), std::ptr::addr_of_mut!(ffi::PyLong_Type));
         // SAFETY: see the function's contract; PyDict_Next runs no user code.
@@ -1553,7 +1406,7 @@ impl Encoder {
                 }
                 if hold && (ffi::Py_TYPE(val) == float_type || ffi::Py_TYPE(val) == int_type) && tr.data[version_at] != fingerprint {
                     // The fingerprint about to be recorded covers this address.
-                    crate::rc::incref(val);
+                    crate::cpython::rc::incref(val);
                     tr.held.push(val);
                 }
                 k += 1;
@@ -1596,8 +1449,9 @@ impl Encoder {
             } else if self.writing_checks {
                 self.checks.extend_from_slice(&[OP_SLOTS, obj as u64, tp as u64, slots.len() as u64]);
                 for field in slots {
-                    let held = field.offset.map_or(0, |off| *((obj as *const u8).add(off) as *const u64));
-                    self.checks.extend_from_slice(&[field.offset.map_or(NO_OFFSET, |off| off as u64), held]);
+                    let off = field.member.and_then(|m| m.offset());
+                    let held = off.map_or(0, |off| crate::cpython::slot_word(obj, off));
+                    self.checks.extend_from_slice(&[off.map_or(NO_OFFSET, |off| off as u64), held]);
                 }
             }
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
@@ -1704,7 +1558,7 @@ impl Encoder {
                     str_bytes(q, self.bounds.max_str, &mut text);
                 }
                 if !q.is_null() {
-                    crate::rc::decref(q);
+                    crate::cpython::rc::decref(q);
                 }
                 text.push(b'>');
                 let id = t.class(defs, tp).raw_type;
@@ -1717,7 +1571,7 @@ impl Encoder {
                     ffi::PyErr_Clear();
                 } else {
                     str_bytes(name, self.bounds.max_str, &mut text);
-                    crate::rc::decref(name);
+                    crate::cpython::rc::decref(name);
                 }
                 text.extend_from_slice(b"'>");
                 let id = t.class(defs, tp).raw_type;
@@ -1840,8 +1694,10 @@ impl Encoder {
         let exact = !dict.is_null() && unsafe { ffi::Py_TYPE(dict) } == std::ptr::addr_of_mut!(ffi::PyDict_Type);
         let version = match (exact, instance) {
             (false, _) => 0,
-            (true, false) => self.versions.of(dict),
-            (true, true) => self.versions.of_instance(dict),
+            // SAFETY: checked an exact dict, live.
+            (true, false) => unsafe { self.versions.of(dict) },
+            // SAFETY: checked an exact dict, live.
+            (true, true) => unsafe { self.versions.of_instance(dict) },
         };
         let at = self.trail.data.len();
         self.trail.data.extend_from_slice(&[version, 0, 0]);
@@ -1863,7 +1719,8 @@ impl Encoder {
     /// `dict` still has the recorded version, skipping its subtree when flat.
     fn skip_unchanged(&mut self, dict: *mut ffi::PyObject, tr: &[u64], it: &mut usize) -> Unchanged {
         let (version, end, nodes) = (take(tr, it), take(tr, it), take(tr, it));
-        if version == 0 || version != self.versions.of(dict) {
+        // SAFETY: `dict` is a live exact dict (callers).
+        if version == 0 || version != unsafe { self.versions.of(dict) } {
             return Unchanged::No;
         }
         if end == 0 || end as usize > tr.len() {
@@ -1935,10 +1792,10 @@ impl Encoder {
                         break;
                     }
                     self.value(t, defs, item, out, depth + 1);
-                    crate::rc::decref(item);
+                    crate::cpython::rc::decref(item);
                     k += 1;
                 }
-                crate::rc::decref(it);
+                crate::cpython::rc::decref(it);
             }
             while k < shown {
                 v::put_none(out);
@@ -2047,7 +1904,7 @@ unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
             let nbits = ffi::PyObject_CallMethod(abs, c"bit_length".as_ptr(), std::ptr::null());
             if !nbits.is_null() {
                 let bits = ffi::PyLong_AsLongLong(nbits);
-                crate::rc::decref(nbits);
+                crate::cpython::rc::decref(nbits);
                 let nbytes = (bits + 7) / 8;
                 let bytes = ffi::PyObject_CallMethod(abs, c"to_bytes".as_ptr(), c"(Ls)".as_ptr(), nbytes, c"big".as_ptr());
                 if !bytes.is_null() {
@@ -2057,10 +1914,10 @@ unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
                         v::put_bigint(out, type_id, negative, std::slice::from_raw_parts(p as *const u8, n as usize));
                         done = true;
                     }
-                    crate::rc::decref(bytes);
+                    crate::cpython::rc::decref(bytes);
                 }
             }
-            crate::rc::decref(abs);
+            crate::cpython::rc::decref(abs);
         }
         if !done {
             ffi::PyErr_Clear();
@@ -2130,7 +1987,7 @@ pub fn exception_text(exc: *mut ffi::PyObject, qualname: &str, max: u32) -> Stri
                     }
                 }
             }
-            crate::rc::decref(args);
+            crate::cpython::rc::decref(args);
         }
     }
     String::from_utf8_lossy(&text).into_owned()

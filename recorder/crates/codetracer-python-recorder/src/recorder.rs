@@ -13,8 +13,8 @@ use rustc_hash::FxHashMap;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types};
 
-use crate::capture::{exact_float, Compare, DictVersions, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
-use crate::frames::{self, Layout};
+use crate::capture::{exact_float, Compare, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
+use crate::cpython::{DictVersions, FrameReader};
 use crate::purity::{self, OpTable, PureLines};
 use crate::scope::{self, Filter, ValueAction};
 
@@ -91,6 +91,8 @@ struct CodeInfo {
     lines: Option<Box<crate::lines::LineTable>>,
     /// 3.13: the line of the RESUME a call starts at (ENTRY: not read yet).
     entry_line: u32,
+    /// The portable path: the slots' names (held), to look their values up.
+    names: Vec<*mut ffi::PyObject>,
 }
 
 #[derive(Clone, Copy)]
@@ -175,6 +177,9 @@ struct Frame {
     /// previous step's; before it, on 3.13, the line the frame started or
     /// resumed at: `lines.rs`).
     line_prev: u32,
+    /// The portable path: a module or class body's namespace (borrowed; the
+    /// frame holds it), as first read.
+    ns: usize,
 }
 
 /// Counters surfaced in the metadata and the logs (ADR 0004 §9).
@@ -196,7 +201,8 @@ pub struct RecorderConfig {
     pub activation: Option<String>,
     /// Code whose file starts with one of these is never recorded.
     pub skip_prefixes: Vec<String>,
-    pub layout: Option<Layout>,
+    /// Where frames and their locals are read.
+    pub reader: FrameReader,
     pub builtins: Builtins,
     pub bounds: crate::capture::Bounds,
     /// Compare containers through their trails instead of re-encoding them
@@ -231,6 +237,8 @@ pub struct Recorder {
     /// An object's encoding on its way into an OBJ record (encoding writes
     /// the TYPE records it needs to the stream first).
     obj_buf: Vec<u8>,
+    /// The portable path: the locals of the frame being read (borrowed).
+    portable_locals: Vec<*mut ffi::PyObject>,
     state_of: FxHashMap<usize, u32>,
     free_states: Vec<u32>,
     /// States no slot uses, oldest first, with the stamp they went idle at.
@@ -257,7 +265,7 @@ impl Recorder {
     /// under which `<toplevel>` (FunctionId 0) is called.
     pub fn new(mut writer: StreamWriter, start_path: &str, cfg: RecorderConfig) -> Self {
         let buf = writer.buf();
-        let types = TypeTable::new(buf, cfg.builtins);
+        let types = TypeTable::new(buf, cfg.builtins, cfg.reader.layout());
         st::put_path(buf, start_path);
         st::put_function(buf, 0, 1, "<toplevel>");
         st::put_call_head(buf, 0, 0);
@@ -276,12 +284,13 @@ impl Recorder {
             next_function: 1,
             varnames: FxHashMap::default(),
             var_by_str: FxHashMap::default(),
-            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.layout.is_some(), cfg.filter.has_attr_rules().then(|| std::rc::Rc::clone(&cfg.filter))),
+            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.reader.layout(), cfg.filter.has_attr_rules().then(|| std::rc::Rc::clone(&cfg.filter))),
             types,
             stack: Vec::with_capacity(256),
             pool: Vec::new(),
             states: Vec::new(),
             obj_buf: Vec::with_capacity(4096),
+            portable_locals: Vec::new(),
             state_of: FxHashMap::default(),
             free_states: Vec::new(),
             idle: std::collections::VecDeque::new(),
@@ -315,7 +324,8 @@ impl Recorder {
     /// The running interpreter frame of `code` (0 when it cannot be read).
     #[inline]
     fn frame_of(&self, code: *mut ffi::PyObject) -> usize {
-        frames::current(self.cfg.layout, self.thread, code)
+        // SAFETY: GIL held (callbacks); `thread` is this thread's state.
+        unsafe { self.cfg.reader.current(self.thread, code) }
     }
 
     fn path_id(&mut self, path: &str) -> u32 {
@@ -347,7 +357,7 @@ impl Recorder {
         let name = str_lossy(s);
         let id = if is_dunder(name.as_bytes()) { None } else { Some(self.var_id(&name)) };
         // SAFETY: GIL held; keep the key alive so its address stays unique.
-        unsafe { crate::rc::incref(s) };
+        unsafe { crate::cpython::rc::incref(s) };
         self.var_by_str.insert(s as usize, id);
         id
     }
@@ -373,7 +383,7 @@ impl Recorder {
         let idx = self.infos.len() as u32;
         self.infos.push(info);
         // SAFETY: GIL held; keep the code object alive so its address stays a unique key.
-        unsafe { crate::rc::incref(code) };
+        unsafe { crate::cpython::rc::incref(code) };
         self.held_codes.push(code);
         self.codes.insert(code as usize, idx);
         idx
@@ -409,6 +419,7 @@ impl Recorder {
             named_actions: Vec::new(),
             lines: None,
             entry_line: ENTRY,
+            names: Vec::new(),
         };
         if ignored {
             return info;
@@ -451,6 +462,12 @@ impl Recorder {
                 let hidden = is_dunder(name.as_bytes()) || name.starts_with('.') || action == ValueAction::Drop;
                 let var = if hidden { HIDDEN } else { self.var_id(&name) };
                 info.slots.push(SlotInfo { var, cell, redact: action == ValueAction::Redact });
+                if matches!(self.cfg.reader, FrameReader::Api(_)) {
+                    // A hidden slot is never looked up (null).
+                    // SAFETY: GIL held; a new str we hold until `drop_refs`.
+                    let s = if hidden { ptr::null_mut() } else { unsafe { new_str(&name) } };
+                    info.names.push(s);
+                }
             }
             if let Some(ops) = &self.cfg.ops {
                 // SAFETY: GIL held (callbacks).
@@ -566,6 +583,34 @@ impl Recorder {
         Ret::Continue
     }
 
+    /// The first `n` fast locals of `frame` (running code `idx`): in place,
+    /// or looked up into `portable_locals`; None when they cannot be read.
+    fn read_locals(&mut self, idx: u32, frame: usize, n: usize) -> Option<*const *mut ffi::PyObject> {
+        if frame == 0 {
+            return None;
+        }
+        match self.cfg.reader {
+            FrameReader::InPlace(l) => Some(l.localsplus(frame)),
+            FrameReader::Api(f) => {
+                let names = &self.infos[idx as usize].names;
+                let names = &names[..n.min(names.len())];
+                // SAFETY: GIL held; `frame` is the event's, running code `idx`.
+                unsafe { f.fast_locals(frame, names, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
+            }
+        }
+    }
+
+    /// What a cell variable's slot shows: the cell's contents (read in
+    /// place: the portable path's lookups dereference cells themselves).
+    #[inline]
+    fn cell_value(&self, obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        match self.cfg.reader {
+            // SAFETY: GIL held; `obj` is a live object of the frame, checked to be a cell.
+            FrameReader::InPlace(l) if unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell => unsafe { l.cell_contents(obj) },
+            _ => obj,
+        }
+    }
+
     fn push_call(&mut self, idx: u32, iframe: usize, resumed: bool) {
         self.recorded_anything = true;
         let info = &self.infos[idx as usize];
@@ -585,7 +630,7 @@ impl Recorder {
         self.scratch.clear();
         let mut written = 0u32;
         if nargs > 0 {
-            match (iframe != 0).then(|| frames::localsplus(iframe)) {
+            match self.read_locals(idx, iframe, nargs) {
                 Some(locals) => {
                     #[allow(clippy::needless_range_loop)] // `i` indexes the frame's slots too
                     for i in 0..nargs {
@@ -594,8 +639,8 @@ impl Recorder {
                         if obj.is_null() || self.infos[idx as usize].slots[i].var == HIDDEN {
                             continue;
                         }
-                        if self.infos[idx as usize].slots[i].cell && unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell {
-                            obj = frames::cell_contents(obj);
+                        if self.infos[idx as usize].slots[i].cell {
+                            obj = self.cell_value(obj);
                             if obj.is_null() {
                                 continue;
                             }
@@ -629,7 +674,7 @@ impl Recorder {
         buf.extend_from_slice(&self.scratch);
         // The arguments were just compared (or encoded); until the first line
         // only the frame's prologue runs, which mutates nothing.
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY });
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY, ns: 0 });
     }
 
     /// Brings state `s` up to date with `obj` (the object at its address):
@@ -735,7 +780,7 @@ impl Recorder {
             return None;
         }
         // SAFETY: GIL held; the slot owns this reference until replaced.
-        unsafe { crate::rc::incref(obj) };
+        unsafe { crate::cpython::rc::incref(obj) };
         Some(Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 })
     }
 
@@ -768,7 +813,7 @@ impl Recorder {
             Identity::Stable => {
                 self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
                 // SAFETY: GIL held; the slot owns this reference until replaced.
-                unsafe { crate::rc::incref(obj) };
+                unsafe { crate::cpython::rc::incref(obj) };
                 Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 }
             }
             Identity::Mutable if self.cfg.trails => self.state_slot(obj),
@@ -890,7 +935,11 @@ impl Recorder {
     }
 
     fn diff_fast_locals(&mut self, code: *mut ffi::PyObject, idx: u32, iframe: usize, line: u32) {
-        let locals = frames::localsplus(iframe);
+        let nslots = self.infos[idx as usize].slots.len();
+        let Some(locals) = self.read_locals(idx, iframe, nslots) else {
+            self.metrics.unreadable_frames += 1;
+            return;
+        };
         let Some(mut top) = self.stack.pop() else { return };
         // The event that brought us here advanced the epoch by one; nothing
         // else ran since the frame's previous step, and that step's line was
@@ -910,10 +959,11 @@ impl Recorder {
         // Whether this step's interval will be pure although its line is not:
         // a `for` header run again from its FOR_ITER (not its iterable).
         // (Not in long code: its INSTRUCTION events may not save the stack pointer.)
-        top.loop_pure = match (&self.cfg.ops, info.pure.loop_head(line).filter(|_| info.lines.is_none())) {
-            // SAFETY: GIL held; `iframe` is the live frame running `code`, whose
-            // counts these are.
-            (Some(ops), Some(head)) => unsafe { ops.loop_reentry_is_pure(iframe, code, head, info.slots.len(), info.stacksize) },
+        // (Only in place: the portable path cannot see the value stack.)
+        top.loop_pure = match (&self.cfg.ops, info.pure.loop_head(line).filter(|_| info.lines.is_none()), self.cfg.reader.layout()) {
+            // SAFETY: GIL held; `iframe` is the live interpreter frame running
+            // `code`, whose counts these are.
+            (Some(ops), Some(head), Some(layout)) => unsafe { ops.loop_reentry_is_pure(layout, iframe, code, head, info.slots.len(), info.stacksize) },
             _ => false,
         };
         let n = self.infos[idx as usize].slots.len().min(top.slots.len());
@@ -925,8 +975,8 @@ impl Recorder {
             if var == HIDDEN {
                 continue;
             }
-            if info.cell && !obj.is_null() && unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell {
-                obj = frames::cell_contents(obj);
+            if info.cell && !obj.is_null() {
+                obj = self.cell_value(obj);
             }
             let old = top.slots[i];
             if info.redact {
@@ -1003,17 +1053,39 @@ impl Recorder {
         }
     }
 
+    /// The namespace of the module or class body frame on top of the stack
+    /// (borrowed; null when unreadable).
+    fn namespace(&mut self, frame: usize) -> *mut ffi::PyObject {
+        match self.cfg.reader {
+            // SAFETY: `frame` is the event's interpreter frame.
+            FrameReader::InPlace(l) => unsafe { l.namespace(frame) },
+            FrameReader::Api(f) => {
+                let Some(top) = self.stack.last_mut() else { return ptr::null_mut() };
+                if top.ns != 0 {
+                    return top.ns as *mut ffi::PyObject;
+                }
+                // SAFETY: GIL held; `frame` is the event's frame object.
+                let ns = unsafe { f.namespace(frame) };
+                // SAFETY: GIL held; a non-null result is live.
+                if !ns.is_null() && unsafe { ffi::PyDict_Check(ns) } != 0 {
+                    top.ns = ns as usize;
+                }
+                ns
+            }
+        }
+    }
+
     fn diff_dict_locals(&mut self, idx: u32, iframe: usize) {
-        let ns = frames::namespace(iframe);
+        let ns = self.namespace(iframe);
         if ns.is_null() {
             self.metrics.unreadable_frames += 1;
             return;
         }
         // SAFETY: GIL held; keep the namespace alive while we read it.
-        unsafe { crate::rc::incref(ns) };
+        unsafe { crate::cpython::rc::incref(ns) };
         let Some(mut top) = self.stack.pop() else {
             // SAFETY: GIL held; we own this reference.
-            unsafe { crate::rc::decref(ns) };
+            unsafe { crate::cpython::rc::decref(ns) };
             return;
         };
         top.generation = top.generation.wrapping_add(1);
@@ -1066,7 +1138,7 @@ impl Recorder {
                     }
                 }
             }
-            crate::rc::decref(ns);
+            crate::cpython::rc::decref(ns);
         }
         // Names no longer bound.
         let mut i = 0;
@@ -1175,7 +1247,13 @@ impl Recorder {
         self.state_of.clear();
         for code in self.held_codes.drain(..) {
             // SAFETY: GIL held; we own these references.
-            unsafe { crate::rc::decref(code) };
+            unsafe { crate::cpython::rc::decref(code) };
+        }
+        for info in &mut self.infos {
+            for name in info.names.drain(..).filter(|n| !n.is_null()) {
+                // SAFETY: GIL held; we own these references.
+                unsafe { crate::cpython::rc::decref(name) };
+            }
         }
         self.codes.clear();
     }
@@ -1219,7 +1297,7 @@ fn get_str_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<String
     // SAFETY: GIL held; we own `a`.
     unsafe {
         let s = if ffi::PyUnicode_Check(a) != 0 { Some(str_lossy(a)) } else { None };
-        crate::rc::decref(a);
+        crate::cpython::rc::decref(a);
         s
     }
 }
@@ -1229,7 +1307,7 @@ fn get_int_attr(obj: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<i64> {
     // SAFETY: GIL held; we own `a`.
     unsafe {
         let i = ffi::PyLong_AsLongLong(a);
-        crate::rc::decref(a);
+        crate::cpython::rc::decref(a);
         if i == -1 && !ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_Clear();
             return None;
@@ -1251,7 +1329,7 @@ fn get_names(code: *mut ffi::PyObject, name: &std::ffi::CStr) -> Vec<String> {
                 }
             }
         }
-        crate::rc::decref(t);
+        crate::cpython::rc::decref(t);
     }
     out
 }
@@ -1276,17 +1354,32 @@ fn local_names(code: *mut ffi::PyObject) -> Vec<String> {
         for i in 0..100_000i64 {
             let arg = ffi::PyLong_FromLongLong(i);
             let name = ffi::PyObject_CallFunctionObjArgs(meth, arg, ptr::null_mut::<ffi::PyObject>());
-            crate::rc::decref(arg);
+            crate::cpython::rc::decref(arg);
             if name.is_null() {
                 ffi::PyErr_Clear();
                 break;
             }
             out.push(str_lossy(name));
-            crate::rc::decref(name);
+            crate::cpython::rc::decref(name);
         }
-        crate::rc::decref(meth);
+        crate::cpython::rc::decref(meth);
     }
     out
+}
+
+/// A new str (null when it cannot be made).
+///
+/// # Safety
+/// GIL held.
+unsafe fn new_str(s: &str) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract; UTF-8 bytes with their length.
+    unsafe {
+        let o = ffi::PyUnicode_FromStringAndSize(s.as_ptr().cast(), s.len() as ffi::Py_ssize_t);
+        if o.is_null() {
+            ffi::PyErr_Clear();
+        }
+        o
+    }
 }
 
 /// `__name__` of the running frame's globals.

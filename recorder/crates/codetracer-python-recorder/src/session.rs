@@ -13,8 +13,8 @@ use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 use trace_writer::{StreamWriter, TraceDir};
 
-use crate::capture::{Bounds, Builtins, DictVersions};
-use crate::frames::Layout;
+use crate::capture::{Bounds, Builtins};
+use crate::cpython::{self, DictVersions, FrameReader};
 use crate::policy::{OnError, Policy};
 use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
@@ -300,6 +300,11 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     );
     meta.insert("python".into(), json!({"version": info.version, "executable": info.executable, "implementation": info.implementation}));
     meta.insert("values".into(), json!(o.values.as_str()));
+    let path = cpython::choose(py, info.major, info.minor);
+    meta.insert("cpython_layout".into(), json!(path.name()));
+    if let Some(reason) = path.reason() {
+        meta.insert("cpython_layout_reason".into(), json!(reason));
+    }
     meta.insert("start_time".into(), json!(now_rfc3339()));
     meta.insert("run_id".into(), json!(logging::run_id()));
     meta.insert(
@@ -324,22 +329,23 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
-    let layout = Layout::for_version(info.major, info.minor);
     crate::lines::configure(py, info.minor as u32);
     let skip_prefixes = o.skip_prefixes.clone();
     // A debug build (sys.gettotalrefcount) counts references in its own way.
     let debug_build = py.import("sys").and_then(|m| m.hasattr("gettotalrefcount")).unwrap_or(true);
-    crate::rc::enable(layout.is_some() && !debug_build);
+    cpython::activate(&path, debug_build);
+    let reader = FrameReader::new(&path, info.minor);
+    warn_portable(&path, &reader);
     let cfg = RecorderConfig {
         values: o.values,
         activation: o.activation.clone(),
         skip_prefixes: o.skip_prefixes,
-        layout,
+        reader,
         builtins: builtins(py)?,
         bounds: o.bounds,
         trails: shortcuts,
         ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
-        versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
+        versions: if shortcuts { DictVersions::new(path.layout()) } else { DictVersions::NEVER },
         filter: std::rc::Rc::new(o.filter),
     };
     let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
@@ -385,6 +391,19 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     request_running_lines(py, &skip_prefixes);
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
+}
+
+/// Says once per process, on stderr through the logger, that values are
+/// read through the portable path, and why.
+fn warn_portable(path: &cpython::Path, reader: &FrameReader) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let (Some(reason), FrameReader::Api(frames)) = (path.reason(), reader) else {
+        log::info!("reading CPython {} in place (self-check passed)", path.name());
+        return;
+    };
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!("recording through the portable path (the public C API; slower): {reason}; locals through {}", frames.describe());
+    }
 }
 
 /// Line events are local to the code objects the recorder meets; frames

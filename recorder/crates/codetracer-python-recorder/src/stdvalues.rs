@@ -27,6 +27,8 @@ use std::os::raw::c_int;
 
 use pyo3::ffi;
 
+use crate::cpython::{Layout, Member};
+
 /// Which standard type a class is (or derives from).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum StdKind {
@@ -50,7 +52,7 @@ pub struct StdClass {
     pub exact: bool,
     /// Slot offsets: Fraction (`_numerator`, `_denominator`), UUID (`int`),
     /// paths (`_raw_paths`, `_str`).
-    off: [usize; 2],
+    off: [Option<Member>; 2],
     /// A `PureWindowsPath` (no POSIX normalisation of its raw parts).
     windows: bool,
 }
@@ -96,7 +98,7 @@ unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
             return std::ptr::null_mut();
         }
         let m = ffi::PyImport_GetModule(key);
-        crate::rc::decref(key);
+        crate::cpython::rc::decref(key);
         if m.is_null() {
             ffi::PyErr_Clear();
             return std::ptr::null_mut();
@@ -113,7 +115,7 @@ unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
         }
         ffi::PyErr_Clear();
         // sys.modules still holds the module, and the module its types.
-        crate::rc::decref(m);
+        crate::cpython::rc::decref(m);
         found
     }
 }
@@ -129,8 +131,8 @@ unsafe fn subtype(tp: *mut ffi::PyTypeObject, base: *mut ffi::PyTypeObject) -> b
     !base.is_null() && (tp == base || unsafe { ffi::PyType_IsSubtype(tp, base) } != 0)
 }
 
-/// The storage offset of `__slots__` member `name` of `tp`.
-unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
+/// `__slots__` member `name` of `tp`.
+unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut ffi::PyTypeObject, layout: Option<&Layout>) -> Option<Member> {
     // SAFETY: GIL held (callers).
     unsafe {
         let n = ffi::PyUnicode_InternFromString(name.as_ptr());
@@ -138,8 +140,8 @@ unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut 
             ffi::PyErr_Clear();
             return None;
         }
-        let off = crate::capture::slot_offset(tp, n, member_descriptor);
-        crate::rc::decref(n);
+        let off = crate::cpython::find_member(layout, tp, n, member_descriptor);
+        crate::cpython::rc::decref(n);
         off
     }
 }
@@ -150,8 +152,8 @@ impl StdState {
     ///
     /// # Safety
     /// GIL held; `tp` is a live type.
-    pub unsafe fn classify(&mut self, tp: *mut ffi::PyTypeObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<StdClass> {
-        let class = |kind, base: *mut ffi::PyTypeObject| StdClass { kind, exact: tp == base, off: [0, 0], windows: false };
+    pub unsafe fn classify(&mut self, tp: *mut ffi::PyTypeObject, member_descriptor: *mut ffi::PyTypeObject, layout: Option<&Layout>) -> Option<StdClass> {
+        let class = |kind, base: *mut ffi::PyTypeObject| StdClass { kind, exact: tp == base, off: [None, None], windows: false };
         // SAFETY: see the function's contract.
         unsafe {
             let complex = std::ptr::addr_of_mut!(ffi::PyComplex_Type);
@@ -170,21 +172,21 @@ impl StdState {
             }
             let fraction = std_type(c"fractions", c"Fraction");
             if subtype(tp, fraction) {
-                let num = slot(tp, c"_numerator", member_descriptor)?;
-                let den = slot(tp, c"_denominator", member_descriptor)?;
-                return Some(StdClass { off: [num, den], ..class(StdKind::Fraction, fraction) });
+                let num = slot(tp, c"_numerator", member_descriptor, layout)?;
+                let den = slot(tp, c"_denominator", member_descriptor, layout)?;
+                return Some(StdClass { off: [Some(num), Some(den)], ..class(StdKind::Fraction, fraction) });
             }
             let uuid = std_type(c"uuid", c"UUID");
             if subtype(tp, uuid) {
-                let int = slot(tp, c"int", member_descriptor)?;
-                return Some(StdClass { off: [int, 0], ..class(StdKind::Uuid, uuid) });
+                let int = slot(tp, c"int", member_descriptor, layout)?;
+                return Some(StdClass { off: [Some(int), None], ..class(StdKind::Uuid, uuid) });
             }
             let path = std_type(c"pathlib", c"PurePath");
             if subtype(tp, path) {
-                let raw = slot(tp, c"_raw_paths", member_descriptor)?;
-                let s = slot(tp, c"_str", member_descriptor)?;
+                let raw = slot(tp, c"_raw_paths", member_descriptor, layout)?;
+                let s = slot(tp, c"_str", member_descriptor, layout)?;
                 let windows = subtype(tp, std_type(c"pathlib", c"PureWindowsPath"));
-                return Some(StdClass { off: [raw, s], windows, ..class(StdKind::PurePath, path) });
+                return Some(StdClass { off: [Some(raw), Some(s)], windows, ..class(StdKind::PurePath, path) });
             }
             let enum_ = std_type(c"enum", c"Enum");
             if subtype(tp, enum_) && tp != enum_ {
@@ -227,7 +229,7 @@ impl StdState {
                 read && text == want.as_bytes()
             };
             // SAFETY: we own `d`.
-            unsafe { crate::rc::decref(d) };
+            unsafe { crate::cpython::rc::decref(d) };
             if !good {
                 ok = false;
                 break;
@@ -308,14 +310,14 @@ impl StdState {
             }
             for o in objs {
                 if !o.is_null() {
-                    crate::rc::decref(o);
+                    crate::cpython::rc::decref(o);
                 }
             }
             if ok {
                 // Held for the recording: compared with values' tzinfo.
                 self.utc = utc as usize;
             } else {
-                crate::rc::decref(utc);
+                crate::cpython::rc::decref(utc);
             }
             ok
         }
@@ -512,10 +514,10 @@ unsafe fn delta_text(obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
     out.push(b')');
 }
 
-/// A slot's value (borrowed; null when unset).
-unsafe fn slot_value(obj: *mut ffi::PyObject, off: usize) -> *mut ffi::PyObject {
-    // SAFETY: `off` is a T_OBJECT_EX member offset of `obj`'s class (callers).
-    unsafe { *((obj as *const u8).add(off) as *const *mut ffi::PyObject) }
+/// A slot's value (borrowed; null when unset or not found).
+unsafe fn slot_value(obj: *mut ffi::PyObject, member: Option<Member>) -> *mut ffi::PyObject {
+    // SAFETY: `member` was found for `obj`'s class (callers).
+    member.map_or(std::ptr::null_mut(), |m| unsafe { m.get(obj) })
 }
 
 /// Decimal text of an exact int (C formatting of the exact type; false for
@@ -532,7 +534,7 @@ unsafe fn int_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
             return false;
         }
         crate::capture::str_bytes(s, u32::MAX, out);
-        crate::rc::decref(s);
+        crate::cpython::rc::decref(s);
         true
     }
 }
@@ -550,7 +552,7 @@ unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
                 return n;
             }
             let r = ffi::PyNumber_Rshift(i, n);
-            crate::rc::decref(n);
+            crate::cpython::rc::decref(n);
             r
         };
         let (hi, top) = (shifted(64), shifted(128));
@@ -559,7 +561,7 @@ unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
         let (high, low) = if ok { (ffi::PyLong_AsUnsignedLongLongMask(hi), ffi::PyLong_AsUnsignedLongLongMask(i)) } else { (0, 0) };
         for o in [hi, top] {
             if !o.is_null() {
-                crate::rc::decref(o);
+                crate::cpython::rc::decref(o);
             }
         }
         if !ffi::PyErr_Occurred().is_null() {
@@ -711,7 +713,7 @@ unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<
                 ok = true;
             }
         }
-        crate::rc::decref(d);
+        crate::cpython::rc::decref(d);
         ok
     }
 }
@@ -781,7 +783,7 @@ unsafe fn decimal_head_is(d: *mut ffi::PyObject) -> bool {
         let size = ffi::PyObject_GetAttrString(ffi::Py_TYPE(d) as *mut ffi::PyObject, c"__basicsize__".as_ptr());
         let basic = if size.is_null() { -1 } else { ffi::PyLong_AsLong(size) };
         if !size.is_null() {
-            crate::rc::decref(size);
+            crate::cpython::rc::decref(size);
         }
         ffi::PyErr_Clear();
         if basic < 80 {
