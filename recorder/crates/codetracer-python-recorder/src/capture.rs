@@ -210,6 +210,9 @@ fn unreachable_class() -> ! {
 }
 
 /// `type.__qualname__` (module-qualified for non-builtins).
+///
+/// # Safety
+/// GIL held; `tp` is a live type.
 unsafe fn type_qualname(tp: *mut ffi::PyTypeObject) -> String {
     // SAFETY: GIL held (caller).
     unsafe {
@@ -235,6 +238,9 @@ pub struct SlotField {
 
 /// (has `__dict__`, `__slots__` names along the MRO), read from the class
 /// dicts only: no descriptors run.
+///
+/// # Safety
+/// GIL held; `tp` is a live type.
 unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObject>) {
     // SAFETY: GIL held (caller); every object touched is a builtin type/dict/tuple/str.
     unsafe {
@@ -298,6 +304,8 @@ unsafe fn class_layout(tp: *mut ffi::PyTypeObject) -> (bool, Vec<*mut ffi::PyObj
     }
 }
 
+/// # Safety
+/// GIL held; `name` is a live str.
 unsafe fn push_slot(slots: &mut Vec<*mut ffi::PyObject>, has_dict: &mut bool, name: *mut ffi::PyObject) {
     let s = str_lossy(name);
     if s == "__dict__" {
@@ -722,6 +730,8 @@ impl Encoder {
     /// sends the caller to the full walk, which is never wrong.
     #[inline(never)]
     fn run_checks(&self, prog: &[u64]) -> bool {
+        // Programs are written on a known layout only.
+        let Some(l) = self.layout else { return false };
         let mut i = 0;
         // SAFETY: GIL held; every object named was proven alive by the checks
         // before it (it is held by a container or instance checked unchanged,
@@ -742,7 +752,7 @@ impl Encoder {
                         if ffi::Py_TYPE(obj) as u64 != b {
                             return false;
                         }
-                        let d = self.instance_dict(obj, true);
+                        let d = l.managed_dict(obj);
                         if d as u64 != dict || d.is_null() || self.versions.of_instance(d) != version {
                             return false;
                         }
@@ -753,24 +763,24 @@ impl Encoder {
                         let Some(&k) = prog.get(i + 3) else { return false };
                         let k = k as usize;
                         let Some(items) = prog.get(i + 4..i + 4 + k) else { return false };
-                        if self.seq_len(obj, is_list) as u64 != b || k as u64 > b {
+                        if l.seq_len(obj) as u64 != b || k as u64 > b {
                             return false;
                         }
                         for (j, item) in items.iter().enumerate() {
-                            if self.seq_item(obj, is_list, j as isize) as u64 != *item {
+                            if l.seq_item(obj, is_list, j as isize) as u64 != *item {
                                 return false;
                             }
                         }
                         i += 4 + k;
                     }
                     OP_FLOAT => {
-                        if exact_float(obj).to_bits() != b {
+                        if l.float_value(obj).to_bits() != b {
                             return false;
                         }
                         i += 3;
                     }
                     OP_INT => {
-                        if self.small_int(obj) != Some(b as i64) {
+                        if l.small_int(obj) != Some(b as i64) {
                             return false;
                         }
                         i += 3;
@@ -822,7 +832,7 @@ impl Encoder {
             // SAFETY: GIL held; the list holds the item.
             let ty = unsafe { ffi::Py_TYPE(item) };
             if ty == b.float {
-                self.checks.extend_from_slice(&[OP_FLOAT, item as u64, exact_float(item).to_bits()]);
+                self.checks.extend_from_slice(&[OP_FLOAT, item as u64, self.float(item).to_bits()]);
             } else if ty == b.int {
                 if let Some(v) = self.small_int(item) {
                     self.checks.extend_from_slice(&[OP_INT, item as u64, v as u64]);
@@ -858,6 +868,16 @@ impl Encoder {
         }
     }
 
+    /// The value of an exact float: in place on a known layout.
+    #[inline(always)]
+    pub fn float(&self, obj: *mut ffi::PyObject) -> f64 {
+        match self.layout {
+            // SAFETY: an exact float (callers).
+            Some(l) => unsafe { l.float_value(obj) },
+            None => exact_float(obj),
+        }
+    }
+
     /// The trail entry of an exact float or small int (what `walk` compares
     /// such a leaf with); None for anything else.
     #[inline(always)]
@@ -865,7 +885,7 @@ impl Encoder {
         // SAFETY: GIL held; `obj` is live.
         let ty = unsafe { ffi::Py_TYPE(obj) };
         if ty == b.float {
-            Some((TAG_FLOAT, exact_float(obj).to_bits()))
+            Some((TAG_FLOAT, self.float(obj).to_bits()))
         } else if ty == b.int {
             self.small_int(obj).map(|v| (TAG_INT, v as u64))
         } else {
@@ -966,7 +986,7 @@ impl Encoder {
         unsafe {
             let tp = ffi::Py_TYPE(obj);
             if tp == b.float {
-                let bits = exact_float(obj).to_bits();
+                let bits = self.float(obj).to_bits();
                 self.check(&[OP_FLOAT, obj as u64, bits]);
                 return self.leaf(t, defs, obj, tr, it, depth, TAG_FLOAT, bits, false);
             }
@@ -1275,7 +1295,9 @@ impl Encoder {
         }
         let at = *it;
         // [TAG_OBJ, obj, type, n, names..., version, end, nodes, fields...]
-        if tr.data.get(at..at + 3) != Some(&[TAG_OBJ, obj as u64, unsafe { ffi::Py_TYPE(obj) } as u64][..]) {
+        // SAFETY: see the function's contract (`obj` is live).
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if tr.data.get(at..at + 3) != Some(&[TAG_OBJ, obj as u64, tp as u64][..]) {
             return None;
         }
         let n = usize::try_from(*tr.data.get(at + 3)?).ok()?;
@@ -1422,6 +1444,9 @@ impl Encoder {
     }
 
     /// Mirror of `object` over a trail: same fields in the same order.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is a live instance of `tp`, a class using the default attribute lookup, whose fields are `has_dict`/`slots`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn walk_object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject,
                           has_dict: bool, managed: bool, slots: &[SlotField], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
@@ -1523,7 +1548,7 @@ impl Encoder {
                 return int_value(obj, types::INT, out);
             }
             if tp == b.float {
-                let d = exact_float(obj);
+                let d = self.float(obj);
                 if self.recording {
                     self.trail.data.push(TAG_FLOAT);
                     self.trail.data.push(d.to_bits());
@@ -1648,6 +1673,8 @@ impl Encoder {
         false
     }
 
+    /// # Safety
+    /// GIL held; `obj` is a live exact list (`is_list`) or tuple.
     unsafe fn sequence(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32, is_list: bool) {
         if self.cut(obj, depth, out, if is_list { b"[...]" } else { b"(...)" }) {
             return;
@@ -1739,6 +1766,8 @@ impl Encoder {
         }
     }
 
+    /// # Safety
+    /// GIL held; `obj` is a live dict.
     unsafe fn dict(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32, type_id: u32) {
         if self.cut(obj, depth, out, b"{...}") {
             return;
@@ -1772,6 +1801,8 @@ impl Encoder {
         }
     }
 
+    /// # Safety
+    /// GIL held; `obj` is a live set or frozenset.
     unsafe fn set(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32, type_id: u32) {
         if self.cut(obj, depth, out, b"{...}") {
             return;
@@ -1805,6 +1836,8 @@ impl Encoder {
         }
     }
 
+    /// # Safety
+    /// GIL held; `obj` is a live instance of `tp`.
     unsafe fn object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject, out: &mut Vec<u8>, depth: u32) {
         if self.recording {
             // By address, not held (see `track`); its class is held by the type table.
@@ -1887,6 +1920,9 @@ fn rewrite_str_tail(out: &mut Vec<u8>, obj: *mut ffi::PyObject, max: u32) {
 }
 
 /// An int as Int (i64) or BigInt (magnitude bytes).
+///
+/// # Safety
+/// GIL held; `obj` is a live int.
 unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
     // SAFETY: GIL held; `obj` is an int.
     unsafe {
@@ -1927,6 +1963,9 @@ unsafe fn int_value(obj: *mut ffi::PyObject, type_id: u32, out: &mut Vec<u8>) {
 }
 
 /// `b'...'` like Python's repr, cut at `max` bytes of input.
+///
+/// # Safety
+/// GIL held; `obj` is a live bytes object.
 unsafe fn bytes_repr(obj: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) {
     // SAFETY: GIL held; `obj` is bytes.
     let data = unsafe {

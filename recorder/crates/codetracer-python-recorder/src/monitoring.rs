@@ -9,6 +9,7 @@
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -36,7 +37,8 @@ const PY_THROW: u32 = 1 << 13;
 /// recorder first meets it (`lines.rs`), so unrecorded code has none.
 pub const EVENTS: u32 = PY_START | PY_RESUME | PY_RETURN | PY_YIELD | PY_UNWIND | PY_THROW;
 
-static mut DISABLE: *mut ffi::PyObject = ptr::null_mut();
+/// `sys.monitoring.DISABLE` (held for the process's life once installed).
+static DISABLE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
 
 /// The installed tool: `sys.monitoring`, its id, and the code objects given
 /// local events (cleared again at uninstall; the recorder holds them).
@@ -72,6 +74,8 @@ pub fn set_local_events(py: Python<'_>, code: &Bound<'_, PyAny>, events: u32) ->
 
 type Handler = fn(&mut Recorder, *const *mut ffi::PyObject, isize) -> Ret;
 
+/// # Safety
+/// `args` holds `nargs` borrowed objects (the vectorcall convention).
 #[inline(always)]
 unsafe fn arg(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, i: isize) -> *mut ffi::PyObject {
     if i < nargs {
@@ -91,6 +95,9 @@ unsafe fn arg(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, i: isize)
 /// callback). This is the one place a handler's `Ret::Disable` becomes
 /// `DISABLE`, so code skipped for any reason (`<frozen ...>`, `<string>`,
 /// the recorder, a scope filter) is safe under every event.
+///
+/// # Safety
+/// GIL held (a monitoring callback); `args` holds `nargs` borrowed objects.
 #[inline(always)]
 unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -116,12 +123,15 @@ unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObje
     }
 }
 
+/// # Safety
+/// GIL held.
 #[inline(always)]
 unsafe fn ret_object(r: Ret) -> *mut ffi::PyObject {
     // SAFETY: GIL held; both are immortal/static objects we return new references to.
     unsafe {
+        let disable = DISABLE.load(Ordering::Relaxed);
         let o = match r {
-            Ret::Disable if !DISABLE.is_null() => DISABLE,
+            Ret::Disable if !disable.is_null() => disable,
             _ => ffi::Py_None(),
         };
         ffi::Py_INCREF(o);
@@ -223,7 +233,9 @@ macro_rules! method_def {
     };
 }
 
-static mut DEFS: [ffi::PyMethodDef; 8] = [
+/// The callbacks' method table: CPython keeps a pointer to each entry in
+/// the function objects made from it, and never writes through it.
+static DEFS: GilCell<[ffi::PyMethodDef; 8]> = GilCell(std::cell::UnsafeCell::new([
     method_def!(c"codetracer_py_start", cb_start),
     method_def!(c"codetracer_py_resume", cb_resume),
     method_def!(c"codetracer_py_throw", cb_throw),
@@ -232,7 +244,7 @@ static mut DEFS: [ffi::PyMethodDef; 8] = [
     method_def!(c"codetracer_py_yield", cb_yield),
     method_def!(c"codetracer_py_unwind", cb_unwind),
     method_def!(c"codetracer_instruction", cb_instruction),
-];
+]));
 
 /// (event bit, index into DEFS).
 const BINDINGS: [(u32, usize); 8] =
@@ -274,14 +286,13 @@ pub fn install(py: Python<'_>, tool: u8) -> RecorderResult<()> {
     }
     mon.call_method1("use_tool_id", (tool, TOOL_NAME))
         .map_err(|e| py_err(py, e, ErrorCode::ToolIdInUse, "sys.monitoring.use_tool_id failed").with_kind(ErrorKind::Environment))?;
-    // SAFETY: GIL held; DEFS is a static table that outlives the functions;
-    // DISABLE is only read by callbacks, with the GIL held.
+    let disable = mon.getattr("DISABLE").map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.DISABLE"))?;
+    if DISABLE.load(Ordering::Relaxed).is_null() {
+        DISABLE.store(disable.into_ptr(), Ordering::Relaxed);
+    }
+    // SAFETY: GIL held; DEFS is a static table that outlives the functions.
     unsafe {
-        let disable = mon.getattr("DISABLE").map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.DISABLE"))?;
-        if DISABLE.is_null() {
-            DISABLE = disable.into_ptr();
-        }
-        let defs = ptr::addr_of_mut!(DEFS) as *mut ffi::PyMethodDef;
+        let defs = DEFS.0.get() as *mut ffi::PyMethodDef;
         for (event, i) in BINDINGS {
             let f = ffi::PyCFunction_NewEx(defs.add(i), ptr::null_mut(), ptr::null_mut());
             if f.is_null() {

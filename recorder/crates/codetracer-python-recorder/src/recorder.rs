@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types};
 
-use crate::capture::{exact_float, Compare, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
+use crate::capture::{Compare, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::cpython::{DictVersions, FrameReader};
 use crate::purity::{self, OpTable, PureLines};
 use crate::scope::{self, Filter, ValueAction};
@@ -791,7 +791,7 @@ impl Recorder {
         // SAFETY: GIL held; `obj` is live.
         let tp = unsafe { ffi::Py_TYPE(obj) };
         if tp == self.types.builtins.float {
-            v::put_float(&mut self.scratch, types::FLOAT, exact_float(obj));
+            v::put_float(&mut self.scratch, types::FLOAT, self.enc.float(obj));
         } else if tp == self.types.builtins.int {
             let Some(i) = self.enc.small_int(obj) else { return false };
             v::put_int(&mut self.scratch, types::INT, i);
@@ -1383,6 +1383,9 @@ unsafe fn new_str(s: &str) -> *mut ffi::PyObject {
 }
 
 /// `__name__` of the running frame's globals.
+///
+/// # Safety
+/// GIL held, inside a monitoring callback (the running frame is the event's).
 unsafe fn module_name() -> Option<String> {
     // SAFETY: GIL held (caller).
     unsafe {

@@ -188,6 +188,8 @@ pub unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject 
     }
 }
 
+/// # Safety
+/// GIL held.
 unsafe fn none() -> *mut ffi::PyObject {
     // SAFETY: GIL held (caller).
     unsafe {

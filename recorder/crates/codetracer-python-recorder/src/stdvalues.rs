@@ -89,6 +89,9 @@ const MAX_DIGITS: usize = 200;
 /// `module.name` from `sys.modules` when both are what they should be (an
 /// exact module, a type in its dict): borrowed, or null. Imports nothing
 /// and runs no code.
+///
+/// # Safety
+/// GIL held.
 unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
     // SAFETY: GIL held (callers); dict lookups on exact dicts only.
     unsafe {
@@ -121,17 +124,25 @@ unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
 }
 
 /// Whether `t` is a C type (Python code cannot make an immutable type).
+///
+/// # Safety
+/// GIL held; `t` is a live type or null.
 unsafe fn is_c_type(t: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: GIL held (callers); `t` is a live type.
     !t.is_null() && unsafe { ffi::PyType_GetFlags(t) } & PY_TPFLAGS_IMMUTABLETYPE != 0
 }
 
+/// # Safety
+/// GIL held; `tp` is a live type, `base` a live type or null.
 unsafe fn subtype(tp: *mut ffi::PyTypeObject, base: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: GIL held (callers); an MRO scan, no code runs.
     !base.is_null() && (tp == base || unsafe { ffi::PyType_IsSubtype(tp, base) } != 0)
 }
 
 /// `__slots__` member `name` of `tp`.
+///
+/// # Safety
+/// GIL held; `tp` is a live type.
 unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut ffi::PyTypeObject, layout: Option<&Layout>) -> Option<Member> {
     // SAFETY: GIL held (callers).
     unsafe {
@@ -197,6 +208,9 @@ impl StdState {
     }
 
     /// Self-check of the `_decimal` layout on values built from strings.
+    ///
+    /// # Safety
+    /// GIL held; `dec` is the `_decimal.Decimal` C type.
     unsafe fn decimal_ok(&mut self, dec: *mut ffi::PyTypeObject) -> bool {
         if let Some(ok) = self.decimal {
             return ok;
@@ -244,6 +258,9 @@ impl StdState {
 
     /// Self-check of the `_datetime` layouts (date, datetime, time,
     /// timedelta, and where an aware value keeps its tzinfo).
+    ///
+    /// # Safety
+    /// GIL held.
     unsafe fn datetime_ok(&mut self) -> bool {
         if let Some(ok) = self.datetime {
             return ok;
@@ -258,6 +275,8 @@ impl StdState {
         ok
     }
 
+    /// # Safety
+    /// GIL held.
     unsafe fn check_datetime(&mut self) -> bool {
         // SAFETY: see `datetime_ok`.
         unsafe {
@@ -425,6 +444,8 @@ impl StdState {
         shown
     }
 
+    /// # Safety
+    /// GIL held; `obj` is a live instance of the date, datetime or time type `c` was classified for (layout self-checked).
     unsafe fn datetime_text(&self, obj: *mut ffi::PyObject, c: &StdClass, name: &str, out: &mut Vec<u8>) -> Shown {
         // SAFETY: `obj` is a date, datetime or time (layouts checked).
         unsafe {
@@ -484,6 +505,9 @@ impl StdState {
 }
 
 /// (days, seconds, microseconds) of a timedelta (ints at 24, 28, 32).
+///
+/// # Safety
+/// GIL held; `obj` is a live timedelta (layout self-checked).
 unsafe fn delta_fields(obj: *mut ffi::PyObject) -> (i32, i32, i32) {
     // SAFETY: `obj` is a timedelta (callers; layout checked).
     unsafe {
@@ -493,6 +517,9 @@ unsafe fn delta_fields(obj: *mut ffi::PyObject) -> (i32, i32, i32) {
 }
 
 /// `(days=1, seconds=5)` like timedelta's repr (`(0)` when zero).
+///
+/// # Safety
+/// GIL held; `obj` is a live timedelta (layout self-checked).
 unsafe fn delta_text(obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
     // SAFETY: see `delta_fields`.
     let (d, s, us) = unsafe { delta_fields(obj) };
@@ -515,6 +542,9 @@ unsafe fn delta_text(obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
 }
 
 /// A slot's value (borrowed; null when unset or not found).
+///
+/// # Safety
+/// GIL held; `obj` is a live instance of the class `member` was found for.
 unsafe fn slot_value(obj: *mut ffi::PyObject, member: Option<Member>) -> *mut ffi::PyObject {
     // SAFETY: `member` was found for `obj`'s class (callers).
     member.map_or(std::ptr::null_mut(), |m| unsafe { m.get(obj) })
@@ -522,6 +552,9 @@ unsafe fn slot_value(obj: *mut ffi::PyObject, member: Option<Member>) -> *mut ff
 
 /// Decimal text of an exact int (C formatting of the exact type; false for
 /// anything else, or an int past the interpreter's digit limit).
+///
+/// # Safety
+/// GIL held; `i` is a live object.
 unsafe fn int_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); `int.__str__` of the exact type is C code.
     unsafe {
@@ -540,6 +573,9 @@ unsafe fn int_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
 }
 
 /// `12345678-1234-5678-1234-567812345678` from a UUID's 128-bit int.
+///
+/// # Safety
+/// GIL held; `i` is a live object or null.
 unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); shifts and masks of an exact int are C code.
     unsafe {
@@ -589,6 +625,9 @@ unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
 /// `'a/b'` for a path: its cached `_str` when set, else its raw parts
 /// (POSIX: joined and normalised as pathlib does; Windows: the parts as
 /// given, `'a', 'b'`, which name the same path).
+///
+/// # Safety
+/// GIL held; `raw` and `cached` are live objects or null.
 unsafe fn path_text(raw: *mut ffi::PyObject, cached: *mut ffi::PyObject, windows: bool, max: u32, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); exact lists and strs read with the C API.
     unsafe {
@@ -675,6 +714,9 @@ fn quote(text: &[u8], out: &mut Vec<u8>) {
 /// `<Color.RED: 1>` from the member's `_name_` and `_value_` (its instance
 /// dict); a value that is not a plain number, str, bool or None is left
 /// out (`Color.RED`); a nameless flag combination shows `<Color: 6>`.
+///
+/// # Safety
+/// GIL held; `obj` is a live enum member.
 unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); the instance dict read in place, exact
     // dict lookups, exact scalar types only.
@@ -719,6 +761,9 @@ unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<
 }
 
 /// The repr-like text of an exact int, float, str, bool or None.
+///
+/// # Safety
+/// GIL held; `v` is a live object.
 unsafe fn scalar_text(v: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); exact types read with the C API.
     unsafe {
@@ -776,6 +821,9 @@ fn complex_text(re: f64, im: f64, out: &mut Vec<u8>) {
 /// flags 24, exp 32, digits 40, len 48, alloc 56, data 64; the inline
 /// digits at 72) are those of `Decimal('1.5')`, and its digits pointer
 /// points to the inline array: the layout is the known one.
+///
+/// # Safety
+/// GIL held; `d` is a live Decimal.
 unsafe fn decimal_head_is(d: *mut ffi::PyObject) -> bool {
     // SAFETY: `d` is a live `_decimal.Decimal`; every read is inside its
     // basic size (PyDecObject is 72 + 4 * 8 bytes on 64-bit builds).
@@ -799,6 +847,9 @@ unsafe fn decimal_head_is(d: *mut ffi::PyObject) -> bool {
 /// The text of a Decimal like its `str` (scientific notation per the
 /// decimal specification); false when its data does not read as a valid
 /// `mpd_t`.
+///
+/// # Safety
+/// GIL held; `d` is a live Decimal whose layout passed its self-check.
 unsafe fn decimal_text(d: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
     // SAFETY: `d` is a Decimal whose layout was checked (callers).
     unsafe {

@@ -204,6 +204,8 @@ unsafe fn symbol(name: &std::ffi::CStr, minor: u8) -> Option<*mut std::ffi::c_vo
     }
 }
 
+/// # Safety
+/// The caller gives the result the symbol's real type.
 #[cfg(not(any(unix, windows)))]
 unsafe fn symbol(_name: &std::ffi::CStr, _minor: u8) -> Option<*mut std::ffi::c_void> {
     None
