@@ -25,6 +25,8 @@ mod recorder;
 mod scope;
 mod session;
 mod stdvalues;
+mod text;
+mod tool;
 
 use std::path::PathBuf;
 

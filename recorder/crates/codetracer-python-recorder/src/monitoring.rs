@@ -1,15 +1,14 @@
-//! `sys.monitoring` plumbing: the tool id, the callbacks (plain C-ABI
-//! functions with the vectorcall signature, so an event costs one C call),
-//! and their installation and removal.
-//!
-//! Tool ids 0, 1, 2 and 5 are the ones CPython names for debuggers,
-//! coverage.py, profilers and optimizers; we take 3 (`CODETRACER_TOOL_ID`
-//! may choose 3 or 4) and fail with `ERR_TOOL_ID_IN_USE` when it is taken.
+//! The `sys.monitoring` callbacks: plain C-ABI functions with the
+//! vectorcall signature (an event costs one C call), each handing its event
+//! to the recording's [`Recorder`] through the [`Hooks`] the session
+//! registered (this module does not know the session), and [`register`],
+//! which gives them to `sys.monitoring` for our tool (`tool.rs`).
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::OnceLock;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -17,59 +16,31 @@ use pyo3::types::PyCFunction;
 use recorder_errors::prelude::*;
 
 use crate::recorder::{Exit, Recorder, Ret};
-use crate::session;
+use crate::tool::{self, py_err, GilCell};
 
-pub const DEFAULT_TOOL_ID: u8 = 3;
-pub const TOOL_NAME: &str = "codetracer";
-
-// sys.monitoring.events bits.
-const PY_START: u32 = 1 << 0;
-const PY_RESUME: u32 = 1 << 1;
-const PY_RETURN: u32 = 1 << 2;
-const PY_YIELD: u32 = 1 << 3;
-pub const LINE: u32 = 1 << 5;
-pub const INSTRUCTION: u32 = 1 << 6;
-const PY_UNWIND: u32 = 1 << 12;
-const PY_THROW: u32 = 1 << 13;
-
-/// Global events. Line events (LINE, or INSTRUCTION standing in for them
-/// in long code) are local: requested for each recorded code object as the
-/// recorder first meets it (`lines.rs`), so unrecorded code has none.
-pub const EVENTS: u32 = PY_START | PY_RESUME | PY_RETURN | PY_YIELD | PY_UNWIND | PY_THROW;
-
-/// `sys.monitoring.DISABLE` (held for the process's life once installed).
+/// `sys.monitoring.DISABLE` (held for the process's life once registered).
 static DISABLE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
 
-/// The installed tool: `sys.monitoring`, its id, and the code objects given
-/// local events (cleared again at uninstall; the recorder holds them).
-struct Installed {
-    mon: Py<PyAny>,
-    tool: u8,
-    local: Vec<Py<PyAny>>,
+/// How the callbacks reach the recording they serve (the session's).
+#[derive(Clone, Copy)]
+pub struct Hooks {
+    /// The live recorder for one event, marked busy; None when there is
+    /// none, it is detached, or an event is already being handled.
+    pub enter: fn() -> Option<*mut Recorder>,
+    /// Ends the event `enter` began.
+    pub leave: fn(),
+    /// The hot path failed (an error left in the recorder, or the one
+    /// given): apply the policy. Returns the callback's result.
+    ///
+    /// Safety: called with the GIL held, from a callback.
+    pub failed: unsafe fn(Option<RecorderError>) -> *mut ffi::PyObject,
 }
 
-struct GilCell<T>(std::cell::UnsafeCell<T>);
-// SAFETY: only touched with the GIL held (install, callbacks, uninstall).
-unsafe impl<T> Sync for GilCell<T> {}
+static HOOKS: OnceLock<Hooks> = OnceLock::new();
 
-static INSTALLED: GilCell<Option<Installed>> = GilCell(std::cell::UnsafeCell::new(None));
-
-fn installed() -> &'static mut Option<Installed> {
-    // SAFETY: GIL held by every caller; no borrow outlives a call.
-    unsafe { &mut *INSTALLED.0.get() }
-}
-
-/// `sys.monitoring.set_local_events(tool, code, events)` for our tool.
-pub fn set_local_events(py: Python<'_>, code: &Bound<'_, PyAny>, events: u32) -> RecorderResult<()> {
-    let Some(inst) = installed().as_mut() else { return Ok(()) };
-    inst.mon
-        .bind(py)
-        .call_method1("set_local_events", (inst.tool, code, events))
-        .map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.set_local_events failed"))?;
-    if !inst.local.last().is_some_and(|c| c.is(code)) {
-        inst.local.push(code.clone().unbind());
-    }
-    Ok(())
+/// Sets the hooks (once per process: always the session's).
+pub fn set_hooks(hooks: Hooks) {
+    let _ = HOOKS.set(hooks);
 }
 
 type Handler = fn(&mut Recorder, *const *mut ffi::PyObject, isize) -> Ret;
@@ -103,10 +74,14 @@ unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObje
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         #[cfg(feature = "fault-injection")]
         crate::fault::maybe_panic();
-        session::with_recorder(|rec| {
-            let r = handler(rec, args, nargs);
-            (r, rec.error.is_some())
-        })
+        let hooks = HOOKS.get()?;
+        let rec = (hooks.enter)()?;
+        // SAFETY: `enter` gave the live recorder, ours until `leave`.
+        let rec = unsafe { &mut *rec };
+        let r = handler(rec, args, nargs);
+        let failed = rec.error.is_some();
+        (hooks.leave)();
+        Some((r, failed))
     }));
     // SAFETY: GIL held (we are a monitoring callback).
     unsafe {
@@ -114,17 +89,25 @@ unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObje
             Ok(Some((Ret::Disable, false))) if !can_disable => ret_object(Ret::Continue),
             Ok(Some((ret, false))) => ret_object(ret),
             Ok(None) => ret_object(Ret::Continue),
-            Ok(Some((_, true))) => session::hot_path_failed(None),
-            Err(payload) => {
-                let err = crate::ffi::panic_error("a sys.monitoring callback", payload.as_ref());
-                session::hot_path_failed(Some(err))
-            }
+            Ok(Some((_, true))) => failed(None),
+            Err(payload) => failed(Some(crate::ffi::panic_error("a sys.monitoring callback", payload.as_ref()))),
         }
     }
 }
 
 /// # Safety
 /// GIL held.
+/// # Safety
+/// GIL held (a callback).
+unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
+    match HOOKS.get() {
+        // SAFETY: see the function's contract.
+        Some(h) => unsafe { (h.failed)(err) },
+        // SAFETY: GIL held.
+        None => unsafe { ret_object(Ret::Continue) },
+    }
+}
+
 #[inline(always)]
 unsafe fn ret_object(r: Ret) -> *mut ffi::PyObject {
     // SAFETY: GIL held; both are immortal/static objects we return new references to.
@@ -246,46 +229,11 @@ static DEFS: GilCell<[ffi::PyMethodDef; 8]> = GilCell(std::cell::UnsafeCell::new
     method_def!(c"codetracer_instruction", cb_instruction),
 ]));
 
-/// (event bit, index into DEFS).
-const BINDINGS: [(u32, usize); 8] =
-    [(PY_START, 0), (PY_RESUME, 1), (PY_THROW, 2), (LINE, 3), (PY_RETURN, 4), (PY_YIELD, 5), (PY_UNWIND, 6), (INSTRUCTION, 7)];
 
-/// The tool id to use: `CODETRACER_TOOL_ID` (3 or 4) or 3.
-pub fn tool_id_from_env() -> RecorderResult<u8> {
-    match std::env::var("CODETRACER_TOOL_ID") {
-        Err(_) => Ok(DEFAULT_TOOL_ID),
-        Ok(v) => match v.trim() {
-            "3" => Ok(3),
-            "4" => Ok(4),
-            _ => Err(usage!(ErrorCode::InvalidOption, "invalid value {:?} for CODETRACER_TOOL_ID: expected 3 or 4", v)
-                .with_context("option", "CODETRACER_TOOL_ID")),
-        },
-    }
-}
 
-fn py_err(py: Python<'_>, e: PyErr, code: ErrorCode, what: &str) -> RecorderError {
-    bug!(code, "{}: {}", what, e.value(py)).with_context("python_error", e.value(py).to_string())
-}
-
-/// Claims the tool id and installs the callbacks for every event.
-pub fn install(py: Python<'_>, tool: u8) -> RecorderResult<()> {
-    let mon = py
-        .import("sys")
-        .and_then(|s| s.getattr("monitoring"))
-        .map_err(|e| py_err(py, e, ErrorCode::UnsupportedPython, "sys.monitoring is not available"))?;
-    let holder = mon.call_method1("get_tool", (tool,)).map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.get_tool failed"))?;
-    if !holder.is_none() {
-        return Err(enverr!(
-            ErrorCode::ToolIdInUse,
-            "sys.monitoring tool id {} is already used by {:?}; another debugger, profiler or tracer is active (set CODETRACER_TOOL_ID=4 to use the other free id)",
-            tool,
-            holder.to_string()
-        )
-        .with_context("tool_id", tool)
-        .with_context("holder", holder.to_string()));
-    }
-    mon.call_method1("use_tool_id", (tool, TOOL_NAME))
-        .map_err(|e| py_err(py, e, ErrorCode::ToolIdInUse, "sys.monitoring.use_tool_id failed").with_kind(ErrorKind::Environment))?;
+/// Registers the callbacks with `sys.monitoring` (`mon`) for tool `tool`
+/// (a [`tool::Register`]).
+pub fn register(py: Python<'_>, mon: &Bound<'_, PyAny>, tool: u8) -> RecorderResult<()> {
     let disable = mon.getattr("DISABLE").map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.DISABLE"))?;
     if DISABLE.load(Ordering::Relaxed).is_null() {
         DISABLE.store(disable.into_ptr(), Ordering::Relaxed);
@@ -293,7 +241,8 @@ pub fn install(py: Python<'_>, tool: u8) -> RecorderResult<()> {
     // SAFETY: GIL held; DEFS is a static table that outlives the functions.
     unsafe {
         let defs = DEFS.0.get() as *mut ffi::PyMethodDef;
-        for (event, i) in BINDINGS {
+        // DEFS is in the order of CALLBACK_EVENTS.
+        for (i, event) in tool::CALLBACK_EVENTS.into_iter().enumerate() {
             let f = ffi::PyCFunction_NewEx(defs.add(i), ptr::null_mut(), ptr::null_mut());
             if f.is_null() {
                 return Err(py_err(py, PyErr::fetch(py), ErrorCode::Internal, "creating a callback"));
@@ -303,37 +252,5 @@ pub fn install(py: Python<'_>, tool: u8) -> RecorderResult<()> {
                 .map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.register_callback failed"))?;
         }
     }
-    *installed() = Some(Installed { mon: mon.clone().unbind(), tool, local: Vec::new() });
-    mon.call_method1("set_events", (tool, EVENTS)).map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.set_events failed"))?;
     Ok(())
-}
-
-/// Stops event delivery and releases the tool id; tolerant of a tool id the
-/// program already freed (reported as `false`).
-pub fn uninstall(py: Python<'_>, tool: u8) -> bool {
-    let Ok(mon) = py.import("sys").and_then(|s| s.getattr("monitoring")) else { return false };
-    let ours = mon
-        .call_method1("get_tool", (tool,))
-        .map(|h| h.extract::<String>().map(|s| s == TOOL_NAME).unwrap_or(false))
-        .unwrap_or(false);
-    let inst = installed().take();
-    if !ours {
-        return false;
-    }
-    let _ = mon.call_method1("set_events", (tool, 0));
-    for code in inst.into_iter().flat_map(|i| i.local) {
-        let _ = mon.call_method1("set_local_events", (tool, code, 0));
-    }
-    for (event, _) in BINDINGS {
-        let _ = mon.call_method1("register_callback", (tool, event, py.None()));
-    }
-    let _ = mon.call_method1("free_tool_id", (tool,));
-    true
-}
-
-/// Stops event delivery only (a detach from inside a callback).
-pub fn detach_events(py: Python<'_>, tool: u8) {
-    if let Ok(mon) = py.import("sys").and_then(|s| s.getattr("monitoring")) {
-        let _ = mon.call_method1("set_events", (tool, 0));
-    }
 }

@@ -4,7 +4,7 @@
 
 use std::cell::UnsafeCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use pyo3::ffi;
@@ -18,7 +18,7 @@ use crate::cpython::{self, DictVersions, FrameReader};
 use crate::policy::{OnError, Policy};
 use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
-use crate::{logging, monitoring, preflight};
+use crate::{logging, monitoring, preflight, tool};
 
 /// State only touched with the GIL held.
 struct GilCell<T>(UnsafeCell<T>);
@@ -26,7 +26,6 @@ struct GilCell<T>(UnsafeCell<T>);
 unsafe impl<T> Sync for GilCell<T> {}
 
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
-static PANICS: AtomicU64 = AtomicU64::new(0);
 /// In a child of `os.fork()`: the trace folder of the parent's recording,
 /// which the child left to its parent (its own `stop()` then ends quietly);
 /// also set when Ctrl-C stopped the finish that `os._exit` began.
@@ -117,17 +116,15 @@ fn session_mut() -> &'static mut Option<Box<Session>> {
     unsafe { &mut *SESSION.0.get() }
 }
 
-pub fn count_panic() {
-    PANICS.fetch_add(1, Ordering::Relaxed);
-}
-
 pub fn is_tracing() -> bool {
     session_mut().as_ref().is_some_and(|s| s.attached)
 }
 
-/// Runs `f` on the live recorder, unless detached or re-entered.
+/// The live recorder for one event, marked busy; None when there is none,
+/// it is detached, or an event is being handled already (then counted as
+/// dropped). A panic leaves it busy until [`hot_path_failed`].
 #[inline]
-pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
+fn enter_event() -> Option<*mut Recorder> {
     let s = session_mut().as_mut()?;
     if !s.attached || s.busy {
         if let Some(rec) = s.recorder.as_mut() {
@@ -137,10 +134,27 @@ pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
         }
         return None;
     }
+    let rec = s.recorder.as_mut()? as *mut Recorder;
     s.busy = true;
-    let r = s.recorder.as_mut().map(f);
-    s.busy = false;
-    r
+    Some(rec)
+}
+
+/// Ends the event [`enter_event`] began.
+#[inline]
+fn leave_event() {
+    if let Some(s) = session_mut().as_mut() {
+        s.busy = false;
+    }
+}
+
+/// Runs `f` on the live recorder, unless detached or re-entered.
+#[inline]
+pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
+    let rec = enter_event()?;
+    // SAFETY: the live recorder, ours until `leave_event`.
+    let r = f(unsafe { &mut *rec });
+    leave_event();
+    Some(r)
 }
 
 /// The hot path hit `err` (or left one in the recorder): detach, and under
@@ -161,7 +175,7 @@ pub unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject 
         // SAFETY: GIL held.
         return unsafe { none() };
     };
-    monitoring::detach_events(py, s.tool);
+    tool::detach_events(py, s.tool);
     s.attached = false;
     s.detaches += 1;
     let abort = s.policy.on_error == OnError::Abort;
@@ -282,7 +296,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
     ensure_usage!(o.format == "json", ErrorCode::FormatUnsupported, "unsupported trace format {:?}: only \"json\" is written", o.format);
-    let tool = monitoring::tool_id_from_env()?;
+    let tool = tool::tool_id_from_env()?;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir)?;
     let recording_id = uuid::Uuid::now_v7().to_string();
@@ -371,10 +385,11 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         started: Instant::now(),
         output: Vec::new(),
     }));
-    if let Err(e) = monitoring::install(py, tool) {
+    monitoring::set_hooks(monitoring::Hooks { enter: enter_event, leave: leave_event, failed: hot_path_failed });
+    if let Err(e) = tool::install(py, tool, monitoring::register) {
         // Release whatever part of the tool was claimed before the failure.
         if e.code() != ErrorCode::ToolIdInUse {
-            monitoring::uninstall(py, tool);
+            tool::uninstall(py, tool);
         }
         if let Some(mut s) = session_mut().take() {
             if let Some(mut r) = s.recorder.take() {
@@ -384,7 +399,9 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         let _ = trace_dir.discard();
         return Err(e);
     }
-    let output = crate::output::install(py);
+    let output = crate::output::install(py, |kind, text| {
+        with_recorder(|rec| rec.on_output(kind, text));
+    });
     if let Some(s) = session_mut().as_mut() {
         s.attached = true;
         s.output = output;
@@ -417,7 +434,7 @@ fn request_running_lines(py: Python<'_>, skip: &[String]) {
         if let Ok(code) = f.getattr("f_code") {
             let file = code.getattr("co_filename").and_then(|f| f.extract::<String>()).unwrap_or_default();
             if !file.starts_with('<') && !skip.iter().any(|p| file.starts_with(p.as_str())) {
-                let _ = monitoring::set_local_events(py, &code, monitoring::LINE);
+                let _ = tool::set_local_events(py, &code, tool::LINE);
             }
         }
         frame = f.getattr("f_back").ok();
@@ -496,7 +513,7 @@ fn metrics_json(m: &Metrics, detaches: u64) -> Value {
         "dropped_events": m.dropped_events,
         "other_thread_events": m.other_thread_events,
         "detaches": detaches,
-        "panics_caught": PANICS.load(Ordering::Relaxed),
+        "panics_caught": crate::ffi::panics_caught(),
         "unreadable_frames": m.unreadable_frames,
         "skipped_code_objects": m.skipped_code,
         "recorded_code_objects": m.recorded_code,
@@ -517,7 +534,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
     crate::output::uninstall(py, std::mem::take(&mut s.output));
-    let still_ours = monitoring::uninstall(py, s.tool);
+    let still_ours = tool::uninstall(py, s.tool);
     unhook_os_exit(py);
     if !still_ours && s.attached && s.failure.is_none() {
         s.failure = Some(target!(
@@ -556,11 +573,11 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
             ("dropped_events", metrics.dropped_events),
             ("other_thread_events", metrics.other_thread_events),
             ("detaches", s.detaches),
-            ("panics_caught", PANICS.load(Ordering::Relaxed)),
+            ("panics_caught", crate::ffi::panics_caught()),
             ("unreadable_frames", metrics.unreadable_frames),
         ],
     );
-    if metrics.dropped_events > 0 || s.detaches > 0 || PANICS.load(Ordering::Relaxed) > 0 {
+    if metrics.dropped_events > 0 || s.detaches > 0 || crate::ffi::panics_caught() > 0 {
         log::warn!("recorder metrics: {metrics_doc}");
     } else {
         log::info!("recorder metrics: {metrics_doc}");
@@ -663,7 +680,7 @@ fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, V
 /// buffered records are the parent's, and so is the stream file).
 pub fn after_fork_in_child(py: Python<'_>) {
     if let Some(mut s) = session_mut().take() {
-        monitoring::uninstall(py, s.tool);
+        tool::uninstall(py, s.tool);
         unhook_os_exit(py);
         // SAFETY: GIL held (at-fork hook).
         unsafe { *FORKED_FROM.0.get() = Some(s.trace_dir.dir.clone()) };

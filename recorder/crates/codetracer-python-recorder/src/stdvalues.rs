@@ -492,7 +492,7 @@ impl StdState {
                         out.extend_from_slice(b", tzinfo=timezone.utc");
                     } else if !tz.is_null() {
                         out.extend_from_slice(b", tzinfo=<");
-                        out.extend_from_slice(crate::capture::class_name(tz).as_bytes());
+                        out.extend_from_slice(crate::text::class_name(tz).as_bytes());
                         out.extend_from_slice(b" object>");
                         shown = Shown::Volatile;
                     }
@@ -566,7 +566,7 @@ unsafe fn int_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
             ffi::PyErr_Clear();
             return false;
         }
-        crate::capture::str_bytes(s, u32::MAX, out);
+        crate::text::str_bytes(s, u32::MAX, out);
         crate::cpython::rc::decref(s);
         true
     }
@@ -666,7 +666,7 @@ unsafe fn path_text(raw: *mut ffi::PyObject, cached: *mut ffi::PyObject, windows
 
 fn str_of(s: *mut ffi::PyObject, max: u32) -> Vec<u8> {
     let mut v = Vec::new();
-    crate::capture::str_bytes(s, max, &mut v);
+    crate::text::str_bytes(s, max, &mut v);
     v
 }
 
@@ -739,7 +739,7 @@ unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<
                 }
                 out.extend_from_slice(cls.as_bytes());
                 out.push(b'.');
-                crate::capture::str_bytes(name, max, out);
+                crate::text::str_bytes(name, max, out);
                 if has_value {
                     out.extend_from_slice(b": ");
                     out.extend_from_slice(&v);
@@ -774,7 +774,7 @@ unsafe fn scalar_text(v: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) -> boo
         } else if ffi::PyLong_CheckExact(v) != 0 {
             return int_text(v, out);
         } else if ffi::PyFloat_CheckExact(v) != 0 {
-            let f = crate::capture::exact_float(v);
+            let f = crate::cpython::float_value(v);
             if f.is_nan() {
                 out.extend_from_slice(b"nan");
             } else {
