@@ -254,37 +254,6 @@ pub fn now_rfc3339() -> String {
     )
 }
 
-fn builtins(py: Python<'_>) -> RecorderResult<Builtins> {
-    let get = |expr: &std::ffi::CStr| -> RecorderResult<*mut ffi::PyTypeObject> {
-        py.eval(expr, None, None)
-            .map(|t| t.as_ptr() as *mut ffi::PyTypeObject)
-            .map_err(|e| bug!(ErrorCode::Internal, "cannot find a builtin type: {}", e.value(py)))
-    };
-    // SAFETY: taking addresses of the interpreter's static type objects.
-    unsafe {
-        Ok(Builtins {
-            int: std::ptr::addr_of_mut!(ffi::PyLong_Type),
-            bool_: std::ptr::addr_of_mut!(ffi::PyBool_Type),
-            float: std::ptr::addr_of_mut!(ffi::PyFloat_Type),
-            str_: std::ptr::addr_of_mut!(ffi::PyUnicode_Type),
-            bytes: std::ptr::addr_of_mut!(ffi::PyBytes_Type),
-            list: std::ptr::addr_of_mut!(ffi::PyList_Type),
-            tuple: std::ptr::addr_of_mut!(ffi::PyTuple_Type),
-            dict: std::ptr::addr_of_mut!(ffi::PyDict_Type),
-            set: std::ptr::addr_of_mut!(ffi::PySet_Type),
-            frozenset: std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type),
-            none: ffi::Py_TYPE(ffi::Py_None()),
-            module: std::ptr::addr_of_mut!(ffi::PyModule_Type),
-            type_: std::ptr::addr_of_mut!(ffi::PyType_Type),
-            cfunction: std::ptr::addr_of_mut!(ffi::PyCFunction_Type),
-            function: get(c"type(lambda: None)")?,
-            cell: get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
-            member_descriptor: get(c"type(type('_S', (), {'__slots__': ('x',)}).x)")?,
-            generic_getattr: ffi::PyType_GetSlot(std::ptr::addr_of_mut!(ffi::PyBaseObject_Type), 62),
-        })
-    }
-}
-
 pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> RecorderResult<PathBuf> {
     if session_mut().is_some() {
         return Err(usage!(ErrorCode::AlreadyTracing, "a recording is already active in this process"));
@@ -357,7 +326,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         activation: o.activation.clone(),
         skip_prefixes: o.skip_prefixes,
         reader,
-        builtins: builtins(py)?,
+        builtins: Builtins::new(py)?,
         bounds: o.bounds,
         trails: shortcuts,
         ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),

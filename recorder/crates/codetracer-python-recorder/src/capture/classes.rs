@@ -2,6 +2,8 @@
 //! fields (`__slots__` members, a `__dict__`), its type ids, whether it
 //! is a standard value type.
 
+use recorder_errors::prelude::*;
+
 use super::*;
 
 /// What we know about a Python class, computed once.
@@ -49,6 +51,38 @@ pub struct Builtins {
 }
 
 impl Builtins {
+    /// The interpreter's types the encoder compares against.
+    pub fn new(py: pyo3::Python<'_>) -> RecorderResult<Self> {
+        let get = |expr: &std::ffi::CStr| -> RecorderResult<*mut ffi::PyTypeObject> {
+            py.eval(expr, None, None)
+                .map(|t| t.as_ptr() as *mut ffi::PyTypeObject)
+                .map_err(|e| bug!(ErrorCode::Internal, "cannot find a builtin type: {}", e.value(py)))
+        };
+        // SAFETY: taking addresses of the interpreter's static type objects.
+        unsafe {
+            Ok(Self {
+                int: std::ptr::addr_of_mut!(ffi::PyLong_Type),
+                bool_: std::ptr::addr_of_mut!(ffi::PyBool_Type),
+                float: std::ptr::addr_of_mut!(ffi::PyFloat_Type),
+                str_: std::ptr::addr_of_mut!(ffi::PyUnicode_Type),
+                bytes: std::ptr::addr_of_mut!(ffi::PyBytes_Type),
+                list: std::ptr::addr_of_mut!(ffi::PyList_Type),
+                tuple: std::ptr::addr_of_mut!(ffi::PyTuple_Type),
+                dict: std::ptr::addr_of_mut!(ffi::PyDict_Type),
+                set: std::ptr::addr_of_mut!(ffi::PySet_Type),
+                frozenset: std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type),
+                none: ffi::Py_TYPE(ffi::Py_None()),
+                module: std::ptr::addr_of_mut!(ffi::PyModule_Type),
+                type_: std::ptr::addr_of_mut!(ffi::PyType_Type),
+                cfunction: std::ptr::addr_of_mut!(ffi::PyCFunction_Type),
+                function: get(c"type(lambda: None)")?,
+                cell: get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
+                member_descriptor: get(c"type(type('_S', (), {'__slots__': ('x',)}).x)")?,
+                generic_getattr: ffi::PyType_GetSlot(std::ptr::addr_of_mut!(ffi::PyBaseObject_Type), 62),
+            })
+        }
+    }
+
     /// Whether `obj` is an exact list, tuple, dict, set or frozenset.
     #[inline]
     pub fn is_container(&self, obj: *mut ffi::PyObject) -> bool {

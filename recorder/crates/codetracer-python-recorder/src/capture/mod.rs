@@ -15,6 +15,8 @@
 mod classes;
 mod encode;
 mod trail;
+#[cfg(test)]
+mod tests;
 
 use std::hash::Hasher;
 use std::os::raw::c_int;
