@@ -1,7 +1,7 @@
 //! The `sys.monitoring` callbacks: plain C-ABI functions with the
 //! vectorcall signature (an event costs one C call), each handing its event
-//! to the recording's [`Recorder`] through the [`Hooks`] the session
-//! registered (this module does not know the session), and [`register`],
+//! to the recording's [`Recorder`] through the [`Host`] it is instantiated
+//! for (the session; this module does not import it), and [`register`],
 //! which gives them to `sys.monitoring` for our tool (`tool.rs`).
 
 use std::os::raw::c_int;
@@ -16,31 +16,26 @@ use pyo3::types::PyCFunction;
 use recorder_errors::prelude::*;
 
 use crate::recorder::{Exit, Recorder, Ret};
-use crate::tool::{self, py_err, GilCell};
+use crate::tool::{self, py_err};
 
 /// `sys.monitoring.DISABLE` (held for the process's life once registered).
 static DISABLE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
 
-/// How the callbacks reach the recording they serve (the session's).
-#[derive(Clone, Copy)]
-pub struct Hooks {
+/// The recording the callbacks serve (the session implements it): the
+/// callbacks are instantiated for it, so each call is static and inlined,
+/// and this module does not import the session.
+pub trait Host {
     /// The live recorder for one event, marked busy; None when there is
     /// none, it is detached, or an event is already being handled.
-    pub enter: fn() -> Option<*mut Recorder>,
+    fn enter() -> Option<*mut Recorder>;
     /// Ends the event `enter` began.
-    pub leave: fn(),
+    fn leave();
     /// The hot path failed (an error left in the recorder, or the one
     /// given): apply the policy. Returns the callback's result.
     ///
-    /// Safety: called with the GIL held, from a callback.
-    pub failed: unsafe fn(Option<RecorderError>) -> *mut ffi::PyObject,
-}
-
-static HOOKS: OnceLock<Hooks> = OnceLock::new();
-
-/// Sets the hooks (once per process: always the session's).
-pub fn set_hooks(hooks: Hooks) {
-    let _ = HOOKS.set(hooks);
+    /// # Safety
+    /// GIL held, from a callback.
+    unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject;
 }
 
 type Handler = fn(&mut Recorder, *const *mut ffi::PyObject, isize) -> Ret;
@@ -70,17 +65,16 @@ unsafe fn arg(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, i: isize)
 /// # Safety
 /// GIL held (a monitoring callback); `args` holds `nargs` borrowed objects.
 #[inline(always)]
-unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe fn run<H: Host>(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         #[cfg(feature = "fault-injection")]
         crate::fault::maybe_panic();
-        let hooks = HOOKS.get()?;
-        let rec = (hooks.enter)()?;
+        let rec = H::enter()?;
         // SAFETY: `enter` gave the live recorder, ours until `leave`.
         let rec = unsafe { &mut *rec };
         let r = handler(rec, args, nargs);
         let failed = rec.error.is_some();
-        (hooks.leave)();
+        H::leave();
         Some((r, failed))
     }));
     // SAFETY: GIL held (we are a monitoring callback).
@@ -89,25 +83,14 @@ unsafe fn run(handler: Handler, can_disable: bool, args: *const *mut ffi::PyObje
             Ok(Some((Ret::Disable, false))) if !can_disable => ret_object(Ret::Continue),
             Ok(Some((ret, false))) => ret_object(ret),
             Ok(None) => ret_object(Ret::Continue),
-            Ok(Some((_, true))) => failed(None),
-            Err(payload) => failed(Some(crate::ffi::panic_error("a sys.monitoring callback", payload.as_ref()))),
+            Ok(Some((_, true))) => H::failed(None),
+            Err(payload) => H::failed(Some(crate::ffi::panic_error("a sys.monitoring callback", payload.as_ref()))),
         }
     }
 }
 
 /// # Safety
 /// GIL held.
-/// # Safety
-/// GIL held (a callback).
-unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
-    match HOOKS.get() {
-        // SAFETY: see the function's contract.
-        Some(h) => unsafe { (h.failed)(err) },
-        // SAFETY: GIL held.
-        None => unsafe { ret_object(Ret::Continue) },
-    }
-}
-
 #[inline(always)]
 unsafe fn ret_object(r: Ret) -> *mut ffi::PyObject {
     // SAFETY: GIL held; both are immortal/static objects we return new references to.
@@ -183,13 +166,13 @@ fn h_unwind(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
 
 macro_rules! callback {
     ($name:ident, $handler:ident, $can_disable:expr) => {
-        unsafe extern "C" fn $name(
+        unsafe extern "C" fn $name<H: Host>(
             _slf: *mut ffi::PyObject,
             args: *mut *mut ffi::PyObject,
             nargs: ffi::Py_ssize_t,
         ) -> *mut ffi::PyObject {
             // SAFETY: called by CPython with the GIL held and vectorcall args.
-            unsafe { run($handler, $can_disable, args as *const *mut ffi::PyObject, nargs) }
+            unsafe { run::<H>($handler, $can_disable, args as *const *mut ffi::PyObject, nargs) }
         }
     };
 }
@@ -209,39 +192,44 @@ macro_rules! method_def {
     ($name:literal, $f:ident) => {
         ffi::PyMethodDef {
             ml_name: $name.as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: $f },
+            ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: $f::<H> },
             ml_flags: METH_FASTCALL,
             ml_doc: ptr::null(),
         }
     };
 }
 
-/// The callbacks' method table: CPython keeps a pointer to each entry in
-/// the function objects made from it, and never writes through it.
-static DEFS: GilCell<[ffi::PyMethodDef; 8]> = GilCell(std::cell::UnsafeCell::new([
-    method_def!(c"codetracer_py_start", cb_start),
-    method_def!(c"codetracer_py_resume", cb_resume),
-    method_def!(c"codetracer_py_throw", cb_throw),
-    method_def!(c"codetracer_line", cb_line),
-    method_def!(c"codetracer_py_return", cb_return),
-    method_def!(c"codetracer_py_yield", cb_yield),
-    method_def!(c"codetracer_py_unwind", cb_unwind),
-    method_def!(c"codetracer_instruction", cb_instruction),
-]));
-
-
+/// The callbacks' method table for `H`, made once per process (leaked:
+/// CPython keeps a pointer to each entry in the function objects made from
+/// it, and never writes through it).
+fn method_defs<H: Host>() -> *mut ffi::PyMethodDef {
+    static DEFS: OnceLock<usize> = OnceLock::new();
+    *DEFS.get_or_init(|| {
+        let defs = Box::new([
+            method_def!(c"codetracer_py_start", cb_start),
+            method_def!(c"codetracer_py_resume", cb_resume),
+            method_def!(c"codetracer_py_throw", cb_throw),
+            method_def!(c"codetracer_line", cb_line),
+            method_def!(c"codetracer_py_return", cb_return),
+            method_def!(c"codetracer_py_yield", cb_yield),
+            method_def!(c"codetracer_py_unwind", cb_unwind),
+            method_def!(c"codetracer_instruction", cb_instruction),
+        ]);
+        Box::leak(defs).as_mut_ptr() as usize
+    }) as *mut ffi::PyMethodDef
+}
 
 /// Registers the callbacks with `sys.monitoring` (`mon`) for tool `tool`
 /// (a [`tool::Register`]).
-pub fn register(py: Python<'_>, mon: &Bound<'_, PyAny>, tool: u8) -> RecorderResult<()> {
+pub fn register<H: Host>(py: Python<'_>, mon: &Bound<'_, PyAny>, tool: u8) -> RecorderResult<()> {
     let disable = mon.getattr("DISABLE").map_err(|e| py_err(py, e, ErrorCode::Internal, "sys.monitoring.DISABLE"))?;
     if DISABLE.load(Ordering::Relaxed).is_null() {
         DISABLE.store(disable.into_ptr(), Ordering::Relaxed);
     }
-    // SAFETY: GIL held; DEFS is a static table that outlives the functions.
+    let defs = method_defs::<H>();
+    // SAFETY: GIL held; the table lives as long as the process.
     unsafe {
-        let defs = DEFS.0.get() as *mut ffi::PyMethodDef;
-        // DEFS is in the order of CALLBACK_EVENTS.
+        // The table is in the order of CALLBACK_EVENTS.
         for (i, event) in tool::CALLBACK_EVENTS.into_iter().enumerate() {
             let f = ffi::PyCFunction_NewEx(defs.add(i), ptr::null_mut(), ptr::null_mut());
             if f.is_null() {

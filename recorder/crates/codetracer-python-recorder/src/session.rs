@@ -147,6 +147,26 @@ fn leave_event() {
     }
 }
 
+/// What the callbacks are instantiated for: this session.
+struct Host;
+
+impl monitoring::Host for Host {
+    #[inline(always)]
+    fn enter() -> Option<*mut Recorder> {
+        enter_event()
+    }
+
+    #[inline(always)]
+    fn leave() {
+        leave_event()
+    }
+
+    unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
+        // SAFETY: see the trait's contract.
+        unsafe { hot_path_failed(err) }
+    }
+}
+
 /// Runs `f` on the live recorder, unless detached or re-entered.
 #[inline]
 pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
@@ -354,8 +374,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         started: Instant::now(),
         output: Vec::new(),
     }));
-    monitoring::set_hooks(monitoring::Hooks { enter: enter_event, leave: leave_event, failed: hot_path_failed });
-    if let Err(e) = tool::install(py, tool, monitoring::register) {
+    if let Err(e) = tool::install(py, tool, monitoring::register::<Host>) {
         // Release whatever part of the tool was claimed before the failure.
         if e.code() != ErrorCode::ToolIdInUse {
             tool::uninstall(py, tool);

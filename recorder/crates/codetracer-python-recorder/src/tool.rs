@@ -35,7 +35,7 @@ struct Installed {
     local: Vec<Py<PyAny>>,
 }
 
-pub(crate) struct GilCell<T>(pub(crate) std::cell::UnsafeCell<T>);
+struct GilCell<T>(std::cell::UnsafeCell<T>);
 // SAFETY: only touched with the GIL held (install, callbacks, uninstall).
 unsafe impl<T> Sync for GilCell<T> {}
 

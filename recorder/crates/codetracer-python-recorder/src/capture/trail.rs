@@ -99,6 +99,16 @@ pub(super) const OP_TYPE: u64 = 7;
 pub(super) const OP_SLOTS: u64 = 8;
 pub(super) const NO_OFFSET: u64 = u64::MAX;
 
+/// What a walk over a trail carries: the type table and where type
+/// definitions go (a patch may encode a leaf of a new type), the trail,
+/// and the position in it.
+pub(super) struct Walk<'a> {
+    pub(super) t: &'a mut TypeTable,
+    pub(super) defs: &'a mut Vec<u8>,
+    pub(super) tr: &'a mut Trail,
+    pub(super) it: usize,
+}
+
 #[inline]
 pub(super) fn take(tr: &[u64], it: &mut usize) -> u64 {
     let v = tr.get(*it).copied().unwrap_or(u64::MAX);
@@ -128,8 +138,8 @@ impl Encoder {
         self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.layout.is_some() && self.versions.vouch();
         self.checks_ok = self.writing_checks;
         let held = trail.held.len();
-        let mut it = 0;
-        let ok = self.walk(t, defs, obj, trail, &mut it, 0) && it == trail.data.len();
+        let mut w = Walk { t, defs, tr: &mut *trail, it: 0 };
+        let ok = self.walk(&mut w, obj, 0) && w.it == w.tr.data.len();
         self.writing_checks = false;
         trail.stable = if ok && self.npatches == 0 { trail.stable.saturating_add(1) } else { 0 };
         if !ok {
@@ -286,34 +296,30 @@ impl Encoder {
 
     /// At a leaf of the trail: whether it holds (tag, payload), replacing it
     /// (and writing a patch) when the entry is a leaf too.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(super) fn leaf(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, it: &mut usize,
-            depth: u32, tag: u64, payload: u64, held: bool) -> bool {
-        let at = *it;
-        *it += 2;
-        if same_entry(&tr.data, at, tag, payload) {
+    pub(super) fn leaf(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject, depth: u32, tag: u64, payload: u64) -> bool {
+        let at = w.it;
+        w.it += 2;
+        if same_entry(&w.tr.data, at, tag, payload) {
             return true;
         }
-        self.patch_leaf(t, defs, obj, tr, at, depth, tag, payload, held)
+        self.patch_leaf(w, obj, at, depth, tag, payload)
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[cold]
-    pub(super) fn patch_leaf(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, at: usize,
-                  depth: u32, tag: u64, payload: u64, held: bool) -> bool {
-        let t0 = tr.data.get(at).copied().unwrap_or(0);
+    pub(super) fn patch_leaf(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject, at: usize, depth: u32, tag: u64, payload: u64) -> bool {
+        let t0 = w.tr.data.get(at).copied().unwrap_or(0);
         // By-name values never replace or become leaves (see `track`).
         let patchable = |tag: u64| tag == TAG_FLOAT || tag == TAG_INT || tag == TAG_LEAF;
-        if !patchable(t0) || !patchable(tag) || at + 2 > tr.data.len() {
+        if !patchable(t0) || !patchable(tag) || at + 2 > w.tr.data.len() {
             return false;
         }
-        tr.data[at] = tag;
-        tr.data[at + 1] = payload;
-        if held {
-            // SAFETY: GIL held; the trail keeps the new leaf alive until released.
+        w.tr.data[at] = tag;
+        w.tr.data[at + 1] = payload;
+        if tag == TAG_LEAF {
+            // SAFETY: GIL held; the trail keeps the new leaf (held by address) alive until released.
             unsafe { crate::cpython::rc::incref(obj) };
-            tr.held.push(obj);
+            w.tr.held.push(obj);
         }
         let mut out = std::mem::take(&mut self.patches);
         put_varint(&mut out, self.path.len() as u64);
@@ -323,7 +329,7 @@ impl Encoder {
         // A leaf is one node, as it was: encode it with exactly that budget.
         let budget = self.budget;
         self.budget = 1;
-        self.value(t, defs, obj, &mut out, depth);
+        self.value(w.t, w.defs, obj, &mut out, depth);
         self.budget = budget;
         self.patches = out;
         self.npatches += 1;
@@ -331,27 +337,27 @@ impl Encoder {
     }
 
     /// Mirror of `value` over a trail (same budget, depth, item and cycle rules).
-    pub(super) fn walk(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
+    pub(super) fn walk(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject, depth: u32) -> bool {
         if self.budget == 0 {
             return true;
         }
         self.budget -= 1;
-        let b = t.builtins;
+        let b = w.t.builtins;
         // SAFETY: GIL held; exact builtin types walked with the C API, no user code.
         unsafe {
             let tp = ffi::Py_TYPE(obj);
             if tp == b.float {
                 let bits = self.float(obj).to_bits();
                 self.check(&[OP_FLOAT, obj as u64, bits]);
-                return self.leaf(t, defs, obj, tr, it, depth, TAG_FLOAT, bits, false);
+                return self.leaf(w, obj, depth, TAG_FLOAT, bits);
             }
             if tp == b.int {
                 return match self.small_int(obj) {
                     Some(i) => {
                         self.check(&[OP_INT, obj as u64, i as u64]);
-                        self.leaf(t, defs, obj, tr, it, depth, TAG_INT, i as u64, false)
+                        self.leaf(w, obj, depth, TAG_INT, i as u64)
                     }
-                    None => self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true),
+                    None => self.leaf(w, obj, depth, TAG_LEAF, obj as u64),
                 };
             }
             let is_seq = tp == b.list || tp == b.tuple;
@@ -359,13 +365,13 @@ impl Encoder {
                 if tp == b.none || tp == b.bool_ || tp == b.str_ || tp == b.bytes || tp == b.function || tp == b.cfunction
                     || tp == b.module || ffi::PyType_Check(obj) != 0
                 {
-                    return self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
+                    return self.leaf(w, obj, depth, TAG_LEAF, obj as u64);
                 }
-                let Some(info) = t.classes.get(&(tp as usize)) else { return false };
+                let Some(info) = w.t.classes.get(&(tp as usize)) else { return false };
                 if let Some(std) = info.std {
                     // An immutable standard value is its own encoding (held);
                     // any other is encoded anew (see `value`).
-                    return t.std.is_leaf(obj, &std) && self.leaf(t, defs, obj, tr, it, depth, TAG_LEAF, obj as u64, true);
+                    return w.t.std.is_leaf(obj, &std) && self.leaf(w, obj, depth, TAG_LEAF, obj as u64);
                 }
                 if info.scalar_type.is_some() || info.exception {
                     return false;
@@ -373,16 +379,16 @@ impl Encoder {
                 if info.generic_getattr && (info.has_dict || !info.slots.is_empty()) {
                     let (has_dict, managed, slots) = (info.has_dict, info.managed_dict, Rc::clone(&info.slots));
                     if slots.is_empty() && has_dict {
-                        if let Some(ok) = self.walk_unchanged_instance(t, defs, obj, managed, tr, it, depth) {
+                        if let Some(ok) = self.walk_unchanged_instance(w, obj, managed, depth) {
                             return ok;
                         }
                     }
-                    return self.walk_object(t, defs, obj, tp, has_dict, managed, &slots, tr, it, depth);
+                    return self.walk_object(w, obj, has_dict, managed, &slots, depth);
                 }
                 self.check(&[OP_TYPE, obj as u64, tp as u64]);
-                return self.leaf(t, defs, obj, tr, it, depth, TAG_RAW, tp as u64, false);
+                return self.leaf(w, obj, depth, TAG_RAW, tp as u64);
             }
-            if take(&tr.data, it) != obj as u64 {
+            if take(&w.tr.data, &mut w.it) != obj as u64 {
                 return false;
             }
             if self.active.contains(&obj) || depth >= self.bounds.max_depth {
@@ -396,11 +402,11 @@ impl Encoder {
                 ffi::PySet_Size(obj)
             }
             .max(0) as u64;
-            if take(&tr.data, it) != n {
+            if take(&w.tr.data, &mut w.it) != n {
                 return false;
             }
-            let version_at = *it;
-            let unchanged = if tp == b.dict { self.skip_unchanged(obj, &tr.data, it) } else { Unchanged::No };
+            let version_at = w.it;
+            let unchanged = if tp == b.dict { self.skip_unchanged(obj, &w.tr.data, &mut w.it) } else { Unchanged::No };
             let shown = n.min(u64::from(self.bounds.max_items)) as isize;
             if tp == b.dict {
                 // Unchanged or not, the walk ends with the trail holding this version.
@@ -424,15 +430,15 @@ impl Encoder {
                 for k in 0..shown {
                     self.path.push(k as u32);
                     self.path.push(0);
-                    let key_at = *it;
-                    ok = self.budget == 0 || self.walk_unchanged_child(t, defs, obj, std::ptr::null_mut(), tr, it, depth + 1);
+                    let key_at = w.it;
+                    ok = self.budget == 0 || self.walk_unchanged_child(w, obj, std::ptr::null_mut(), depth + 1);
                     if ok && self.budget > 0 {
                         *self.path.last_mut().unwrap_or(&mut 0) = 1;
-                        let key = match tr.data.get(key_at..key_at + 2) {
+                        let key = match w.tr.data.get(key_at..key_at + 2) {
                             Some(&[TAG_LEAF, p]) => p as *mut ffi::PyObject,
                             _ => std::ptr::null_mut(),
                         };
-                        ok = self.walk_unchanged_child(t, defs, obj, key, tr, it, depth + 1);
+                        ok = self.walk_unchanged_child(w, obj, key, depth + 1);
                     }
                     self.path.truncate(self.path.len() - 2);
                     if !ok || self.budget == 0 {
@@ -443,28 +449,28 @@ impl Encoder {
                 let is_list = tp == b.list;
                 // The commonest elements, unchanged floats and small ints, are
                 // checked in a tight loop (budget and position in registers).
-                let (mut budget, mut pos) = (self.budget, *it);
+                let (mut budget, mut pos) = (self.budget, w.it);
                 for i in 0..shown {
                     let item = self.seq_item(obj, is_list, i);
                     if item.is_null() {
                         ok = false;
                         break;
                     }
-                    if budget > 0 && self.number_entry(&b, item).is_some_and(|(tag, v)| same_entry(&tr.data, pos, tag, v)) {
+                    if budget > 0 && self.number_entry(&b, item).is_some_and(|(tag, v)| same_entry(&w.tr.data, pos, tag, v)) {
                         budget -= 1;
                         pos += 2;
                         continue;
                     }
-                    (self.budget, *it) = (budget, pos);
+                    (self.budget, w.it) = (budget, pos);
                     self.path.push(i as u32);
-                    ok = self.walk(t, defs, item, tr, it, depth + 1);
+                    ok = self.walk(w, item, depth + 1);
                     self.path.pop();
-                    (budget, pos) = (self.budget, *it);
+                    (budget, pos) = (self.budget, w.it);
                     if !ok {
                         break;
                     }
                 }
-                (self.budget, *it) = (budget, pos);
+                (self.budget, w.it) = (budget, pos);
             } else if tp == b.dict {
                 let mut pos: ffi::Py_ssize_t = 0;
                 let mut key: *mut ffi::PyObject = std::ptr::null_mut();
@@ -478,19 +484,19 @@ impl Encoder {
                         ok = false;
                         break;
                     }
-                    if fast && self.budget >= 2 && ffi::Py_TYPE(key) == b.str_ && same_entry(&tr.data, *it, TAG_LEAF, key as u64)
-                        && self.number_entry(&b, val).is_some_and(|(tag, v)| same_entry(&tr.data, *it + 2, tag, v))
+                    if fast && self.budget >= 2 && ffi::Py_TYPE(key) == b.str_ && same_entry(&w.tr.data, w.it, TAG_LEAF, key as u64)
+                        && self.number_entry(&b, val).is_some_and(|(tag, v)| same_entry(&w.tr.data, w.it + 2, tag, v))
                     {
-                        *it += 4;
+                        w.it += 4;
                         self.budget -= 2;
                         continue;
                     }
                     self.path.push(k as u32);
                     self.path.push(0);
-                    ok = self.walk(t, defs, key, tr, it, depth + 1);
+                    ok = self.walk(w, key, depth + 1);
                     if ok {
                         *self.path.last_mut().unwrap_or(&mut 0) = 1;
-                        ok = self.walk(t, defs, val, tr, it, depth + 1);
+                        ok = self.walk(w, val, depth + 1);
                     }
                     self.path.truncate(self.path.len() - 2);
                     if !ok {
@@ -499,7 +505,7 @@ impl Encoder {
                 }
                 if ok {
                     // Up to date again: a later walk may skip it.
-                    tr.data[version_at] = self.versions.of(obj);
+                    w.tr.data[version_at] = self.versions.of(obj);
                 }
             } else {
                 let iter = ffi::PyObject_GetIter(obj);
@@ -514,7 +520,7 @@ impl Encoder {
                             break;
                         }
                         self.path.push(k as u32);
-                        ok = self.walk(t, defs, item, tr, it, depth + 1);
+                        ok = self.walk(w, item, depth + 1);
                         self.path.pop();
                         crate::cpython::rc::decref(item);
                         if !ok {
@@ -537,22 +543,20 @@ impl Encoder {
     ///
     /// # Safety
     /// GIL held; the class uses the default attribute lookup.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn walk_unchanged_instance(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, managed: bool,
-                                      tr: &mut Trail, it: &mut usize, depth: u32) -> Option<bool> {
+    pub(super) unsafe fn walk_unchanged_instance(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject, managed: bool, depth: u32) -> Option<bool> {
         if !self.versions.vouch() {
             return None;
         }
-        let at = *it;
+        let at = w.it;
         // [TAG_OBJ, obj, type, n, names..., version, end, nodes, fields...]
         // SAFETY: see the function's contract (`obj` is live).
         let tp = unsafe { ffi::Py_TYPE(obj) };
-        if tr.data.get(at..at + 3) != Some(&[TAG_OBJ, obj as u64, tp as u64][..]) {
+        if w.tr.data.get(at..at + 3) != Some(&[TAG_OBJ, obj as u64, tp as u64][..]) {
             return None;
         }
-        let n = usize::try_from(*tr.data.get(at + 3)?).ok()?;
+        let n = usize::try_from(*w.tr.data.get(at + 3)?).ok()?;
         let vat = at.checked_add(4 + n)?;
-        let (version, end, nodes) = (*tr.data.get(vat)?, *tr.data.get(vat + 1)?, *tr.data.get(vat + 2)?);
+        let (version, end, nodes) = (*w.tr.data.get(vat)?, *w.tr.data.get(vat + 1)?, *w.tr.data.get(vat + 2)?);
         if version == 0 || self.active.contains(&obj) || depth >= self.bounds.max_depth {
             return None;
         }
@@ -566,16 +570,16 @@ impl Encoder {
             return None;
         }
         if managed {
-            self.check(&[OP_INST, obj as u64, tr.data[at + 2], dict as u64, version]);
+            self.check(&[OP_INST, obj as u64, w.tr.data[at + 2], dict as u64, version]);
         } else {
             self.checks_ok = false;
         }
-        if end != 0 && end as usize <= tr.data.len() {
-            *it = end as usize;
+        if end != 0 && end as usize <= w.tr.data.len() {
+            w.it = end as usize;
             self.budget = self.budget.saturating_sub(nodes as u32);
             return Some(true);
         }
-        *it = vat + 3;
+        w.it = vat + 3;
         self.active.push(obj);
         let mut ok = true;
         for k in 0..n {
@@ -583,8 +587,8 @@ impl Encoder {
                 break;
             }
             self.path.push(k as u32);
-            let name = tr.data[at + 4 + k] as *mut ffi::PyObject;
-            ok = self.walk_unchanged_child(t, defs, dict, name, tr, it, depth + 1);
+            let name = w.tr.data[at + 4 + k] as *mut ffi::PyObject;
+            ok = self.walk_unchanged_child(w, dict, name, depth + 1);
             self.path.pop();
             if !ok {
                 break;
@@ -598,14 +602,12 @@ impl Encoder {
     /// a leaf is the same object (counted, not read); a container or an
     /// instance is the object the trail names, walked; a value shown by
     /// class name is looked up under `key` (borrowed) and walked.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn walk_unchanged_child(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, dict: *mut ffi::PyObject, key: *mut ffi::PyObject,
-                            tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
-        let Some(&e) = tr.data.get(*it) else { return false };
+    pub(super) fn walk_unchanged_child(&mut self, w: &mut Walk<'_>, dict: *mut ffi::PyObject, key: *mut ffi::PyObject, depth: u32) -> bool {
+        let Some(&e) = w.tr.data.get(w.it) else { return false };
         let child = match e {
             TAG_FLOAT | TAG_INT | TAG_LEAF => {
                 self.budget -= 1;
-                *it += 2;
+                w.it += 2;
                 return true;
             }
             TAG_RAW => {
@@ -621,13 +623,13 @@ impl Encoder {
                 }
                 v
             }
-            TAG_OBJ => match tr.data.get(*it + 1) {
+            TAG_OBJ => match w.tr.data.get(w.it + 1) {
                 Some(&p) => p as *mut ffi::PyObject,
                 None => return false,
             },
             p => p as *mut ffi::PyObject,
         };
-        self.walk(t, defs, child, tr, it, depth)
+        self.walk(w, child, depth)
     }
 
     /// `walk_object` for a dict-only instance whose exact dict is at hand
@@ -637,17 +639,15 @@ impl Encoder {
     ///
     /// # Safety
     /// GIL held; `dict` is `obj`'s live exact dict.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn walk_fields(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, dict: *mut ffi::PyObject,
-                          tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
-        let n = take(&tr.data, it);
-        let Some(names_at) = usize::try_from(n).ok().map(|_| *it) else { return false };
+    pub(super) unsafe fn walk_fields(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject, dict: *mut ffi::PyObject, depth: u32) -> bool {
+        let n = take(&w.tr.data, &mut w.it);
+        let Some(names_at) = usize::try_from(n).ok().map(|_| w.it) else { return false };
         let n = n as usize;
-        if names_at + n + 3 > tr.data.len() {
+        if names_at + n + 3 > w.tr.data.len() {
             return false;
         }
         let version_at = names_at + n;
-        *it = version_at + 3;
+        w.it = version_at + 3;
         let max = self.bounds.max_items as usize;
         let str_type = std::ptr::addr_of_mut!(ffi::PyUnicode_Type);
         self.active.push(obj);
@@ -666,20 +666,20 @@ impl Encoder {
                 if ffi::Py_TYPE(key) != str_type && ffi::PyUnicode_Check(key) == 0 {
                     continue;
                 }
-                if k >= n || tr.data[names_at + k] != key as u64 {
+                if k >= n || w.tr.data[names_at + k] != key as u64 {
                     ok = false;
                     break;
                 }
                 self.path.push(k as u32);
-                ok = self.walk(t, defs, val, tr, it, depth + 1);
+                ok = self.walk(w, val, depth + 1);
                 self.path.pop();
                 if !ok {
                     break;
                 }
-                if hold && (ffi::Py_TYPE(val) == float_type || ffi::Py_TYPE(val) == int_type) && tr.data[version_at] != fingerprint {
+                if hold && (ffi::Py_TYPE(val) == float_type || ffi::Py_TYPE(val) == int_type) && w.tr.data[version_at] != fingerprint {
                     // The fingerprint about to be recorded covers this address.
                     crate::cpython::rc::incref(val);
-                    tr.held.push(val);
+                    w.tr.held.push(val);
                 }
                 k += 1;
             }
@@ -689,7 +689,7 @@ impl Encoder {
             return false;
         }
         // Up to date again: a later walk may skip it.
-        tr.data[version_at] = fingerprint;
+        w.tr.data[version_at] = fingerprint;
         true
     }
 
@@ -697,10 +697,11 @@ impl Encoder {
     ///
     /// # Safety
     /// GIL held; `obj` is a live instance of `tp`, a class using the default attribute lookup, whose fields are `has_dict`/`slots`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn walk_object(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject,
-                          has_dict: bool, managed: bool, slots: &[SlotField], tr: &mut Trail, it: &mut usize, depth: u32) -> bool {
-        if take(&tr.data, it) != TAG_OBJ || take(&tr.data, it) != obj as u64 || take(&tr.data, it) != tp as u64 {
+    pub(super) unsafe fn walk_object(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject, has_dict: bool, managed: bool, slots: &[SlotField],
+                                     depth: u32) -> bool {
+        // SAFETY: see the function's contract (`obj` is live).
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if take(&w.tr.data, &mut w.it) != TAG_OBJ || take(&w.tr.data, &mut w.it) != obj as u64 || take(&w.tr.data, &mut w.it) != tp as u64 {
             return false;
         }
         if self.active.contains(&obj) || depth >= self.bounds.max_depth {
@@ -716,7 +717,7 @@ impl Encoder {
                     let version = self.versions.of_instance(dict);
                     self.checks_ok &= managed && version != 0;
                     self.check(&[OP_INST, obj as u64, tp as u64, dict as u64, version]);
-                    return self.walk_fields(t, defs, obj, dict, tr, it, depth);
+                    return self.walk_fields(w, obj, dict, depth);
                 }
             }
             if has_dict || slots.is_empty() {
@@ -731,16 +732,16 @@ impl Encoder {
             }
             let (base, dict) = self.gather_fields(obj, has_dict, slots);
             let n = self.names.len() - base;
-            let mut ok = take(&tr.data, it) == n as u64 && (0..n).all(|k| take(&tr.data, it) == self.names[base + k] as u64);
+            let mut ok = take(&w.tr.data, &mut w.it) == n as u64 && (0..n).all(|k| take(&w.tr.data, &mut w.it) == self.names[base + k] as u64);
             if ok {
                 // The version entries: this path compares the fields themselves.
-                let version_at = *it;
-                *it += 3;
+                let version_at = w.it;
+                w.it += 3;
                 self.active.push(obj);
                 for k in 0..n {
                     let val = self.vals[base + k];
                     self.path.push(k as u32);
-                    ok = self.walk(t, defs, val, tr, it, depth + 1);
+                    ok = self.walk(w, val, depth + 1);
                     self.path.pop();
                     if !ok {
                         break;
@@ -748,10 +749,10 @@ impl Encoder {
                 }
                 self.active.pop();
                 if ok && slots.is_empty() && !dict.is_null() && ffi::Py_TYPE(dict) == std::ptr::addr_of_mut!(ffi::PyDict_Type)
-                    && version_at < tr.data.len()
+                    && version_at < w.tr.data.len()
                 {
                     // Up to date again: a later walk may skip it.
-                    tr.data[version_at] = self.versions.of(dict);
+                    w.tr.data[version_at] = self.versions.of(dict);
                 }
             }
             self.release_fields(base, dict);
