@@ -82,6 +82,27 @@ pub struct Layout {
     enumerate_iter: usize,
 }
 
+/// The facts every known layout shares, read as constants on the hot path
+/// (the accessors below that use them say so by reading `SHARED`): checked
+/// equal in each version's table when this compiles, so a version that
+/// differs fails the build until its accessor reads the table instead.
+const SHARED: Layout = v3_12::LAYOUT;
+const fn shared_with(l: &Layout) -> bool {
+    let s = &SHARED;
+    l.frame.localsplus == s.frame.localsplus
+        && l.frame.code == s.frame.code
+        && l.cell_ref == s.cell_ref
+        && l.long_tag == s.long_tag
+        && l.long_digit == s.long_digit
+        && l.ob_size == s.ob_size
+        && l.seq_items == s.seq_items
+        && l.managed_dict_before == s.managed_dict_before
+        && l.float_value == s.float_value
+        && l.dict.values == s.dict.values
+        && l.dict.version == s.dict.version
+}
+const _: () = assert!(shared_with(&v3_13::LAYOUT));
+
 /// The layout of `major.minor`, if this recorder knows it.
 pub fn for_version(major: u8, minor: u8) -> Option<&'static Layout> {
     match (major, minor) {
@@ -208,7 +229,7 @@ impl Layout {
     /// Pointer to the first fast local of a frame from [`Layout::current_frame`].
     #[inline]
     pub fn localsplus(&self, iframe: usize) -> *const *mut ffi::PyObject {
-        (iframe + self.frame.localsplus) as *const *mut ffi::PyObject
+        (iframe + SHARED.frame.localsplus) as *const *mut ffi::PyObject
     }
 
     /// The namespace of a module or class body frame (borrowed; may be null).
@@ -228,7 +249,7 @@ impl Layout {
     #[inline]
     pub unsafe fn cell_contents(&self, cell: *mut ffi::PyObject) -> *mut ffi::PyObject {
         // SAFETY: see the function's contract.
-        unsafe { at(cell as usize, self.cell_ref) }
+        unsafe { at(cell as usize, SHARED.cell_ref) }
     }
 
     /// The code unit `iframe` is about to run, given where its code object's
@@ -271,11 +292,11 @@ impl Layout {
     pub unsafe fn small_int(&self, obj: *mut ffi::PyObject) -> Option<i64> {
         // SAFETY: see the function's contract.
         unsafe {
-            let tag: usize = at(obj as usize, self.long_tag);
+            let tag: usize = at(obj as usize, SHARED.long_tag);
             if tag >= 2 << 3 {
                 return None;
             }
-            let digit = i64::from(at::<u32>(obj as usize, self.long_digit));
+            let digit = i64::from(at::<u32>(obj as usize, SHARED.long_digit));
             Some((1 - (tag & 3) as i64) * digit)
         }
     }
@@ -287,7 +308,7 @@ impl Layout {
     #[inline]
     pub unsafe fn seq_len(&self, obj: *mut ffi::PyObject) -> isize {
         // SAFETY: see the function's contract.
-        unsafe { at(obj as usize, self.ob_size) }
+        unsafe { at(obj as usize, SHARED.ob_size) }
     }
 
     /// Item `i` of an exact list (an item array) or tuple (items inline); borrowed.
@@ -298,7 +319,7 @@ impl Layout {
     pub unsafe fn seq_item(&self, obj: *mut ffi::PyObject, is_list: bool, i: isize) -> *mut ffi::PyObject {
         // SAFETY: see the function's contract.
         unsafe {
-            let base = obj as usize + self.seq_items;
+            let base = obj as usize + SHARED.seq_items;
             let items = if is_list { at::<*const *mut ffi::PyObject>(base, 0) } else { base as *const *mut ffi::PyObject };
             *items.offset(i)
         }
@@ -312,7 +333,7 @@ impl Layout {
     #[inline]
     pub unsafe fn managed_dict(&self, obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
         // SAFETY: see the function's contract.
-        let v: usize = unsafe { at(obj as usize - self.managed_dict_before, 0) };
+        let v: usize = unsafe { at(obj as usize - SHARED.managed_dict_before, 0) };
         if v & 1 == 0 {
             v as *mut ffi::PyObject
         } else {
@@ -354,7 +375,7 @@ impl Layout {
     #[inline(always)]
     pub unsafe fn float_value(&self, obj: *mut ffi::PyObject) -> f64 {
         // SAFETY: see the function's contract.
-        unsafe { at(obj as usize, self.float_value) }
+        unsafe { at(obj as usize, SHARED.float_value) }
     }
 }
 
@@ -387,10 +408,10 @@ impl DictVersions {
         let d = d as usize;
         // SAFETY: see the function's contract.
         unsafe {
-            if l.dict.split_values_shared && at::<usize>(d, l.dict.values) != 0 {
+            if l.dict.split_values_shared && at::<usize>(d, SHARED.dict.values) != 0 {
                 return 0;
             }
-            at(d, l.dict.version)
+            at(d, SHARED.dict.version)
         }
     }
 
