@@ -58,8 +58,10 @@ windows:
 # --- tests ------------------------------------------------------------------
 test: lint test-rust test-py
 
+# The recorder's unit tests run an embedded interpreter: its libpython.
 test-rust:
-	PYO3_PYTHON=$(CURDIR)/$(PY) cargo test --manifest-path recorder/Cargo.toml --workspace --quiet
+	LD_LIBRARY_PATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))') \
+	  PYO3_PYTHON=$(CURDIR)/$(PY) cargo test --manifest-path recorder/Cargo.toml --workspace --quiet
 
 test-py: wheel
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -141,7 +141,7 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        m = run_measured(tracer.argv(ctx, script, scratch), env=run_env(scale), cwd=scratch,
+        m = run_measured(tracer.argv(ctx, script, scratch), env={**run_env(scale), **tracer.env}, cwd=scratch,
                          log_dir=scratch / "logs")
         if m.returncode != 0:
             tail = " | ".join(m.stderr.strip().splitlines()[-3:])

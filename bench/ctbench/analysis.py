@@ -13,7 +13,7 @@ from .tracers import TRACERS
 __all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS"]
 
 GOAL_LIMITS = {"inrun_ratio": 10.0, "upstream_speedup": 100.0, "kept_fraction": 0.25, "none_vs_floor": 2.0,
-               "rss_mb": 64.0, "startup_ms": 30.0}
+               "rss_mb": 64.0, "startup_ms": 30.0, "portable_vs_inplace": 6.0}
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,10 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
     n = _worst(nv)
     out.append(Goal(python, "ns/event --values=none / 8-byte-record floor (worst)", f"<= {L['none_vs_floor']:g}x",
                     n, None if n is None else n <= L["none_vs_floor"]))
+    inplace, portable = stats.geomean(col("ours-locals", "ratio_inrun")), stats.geomean(col("ours-portable", "ratio_inrun"))
+    p = None if inplace is None or portable is None or inplace <= 0 else portable / inplace
+    out.append(Goal(python, "portable path / in place: in-run geo-mean of ours --values=locals",
+                    f"<= {L['portable_vs_inplace']:g}x", p, None if p is None else p <= L["portable_vs_inplace"]))
     rss = _worst([v for t in ("ours-none", "ours-args", "ours-locals") for v in col(t, "rss_delta_mb")])
     out.append(Goal(python, "peak RSS above plain, MB (worst of ours)", f"<= {L['rss_mb']:g}", rss,
                     None if rss is None else rss <= L["rss_mb"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Tracer:
     argv: Callable[[Context, Path, Path], list[str]]
     collect: Callable[[Path], dict[str, Any]]
     upstream_scale: bool = False   # runs at --upstream-scale (too slow for --scale)
+    env: dict[str, str] = field(default_factory=dict)  # added to the run's environment
 
 
 def _size(path: Path) -> int | None:
@@ -118,6 +119,8 @@ TRACERS: dict[str, Tracer] = {t.name: t for t in [
     Tracer("ours-none", "ours", "ours --values=none", _ours("none"), _ours_collect),
     Tracer("ours-args", "ours", "ours --values=args", _ours("args"), _ours_collect),
     Tracer("ours-locals", "ours", "ours --values=locals (full fidelity)", _ours("locals"), _ours_collect),
+    Tracer("ours-portable", "ours", "ours --values=locals, portable path (CODETRACER_PORTABLE=1: public C API only)",
+           _ours("locals"), _ours_collect, env={"CODETRACER_PORTABLE": "1"}),
     Tracer("viztracer", "viztracer", "viztracer (defaults)", _viztracer, _viztracer_collect),
     Tracer("upstream", "upstream", "codetracer-python-recorder 0.3.0 --format json", _upstream, _upstream_collect,
            upstream_scale=True),

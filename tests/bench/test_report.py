@@ -76,6 +76,8 @@ def test_goals_verdicts() -> None:
     assert floor.verdict == "n/a"                       # ours-none has no drain_seconds yet
     startup = next(g for n, g in by_name.items() if n.startswith("start-up"))
     assert startup.verdict == "n/a"
+    portable = next(g for n, g in by_name.items() if n.startswith("portable path"))
+    assert portable.verdict == "n/a"                    # no ours-portable cell in this session
 
 
 def test_render_writes_rows_notes_and_the_command() -> None:

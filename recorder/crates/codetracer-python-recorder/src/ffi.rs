@@ -5,6 +5,7 @@
 //! hierarchy of `codetracer_python_recorder.errors`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -12,6 +13,13 @@ use pyo3::types::PyDict;
 use recorder_errors::prelude::*;
 
 static ERRORS_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+/// Panics caught at the boundary in this process (`metrics.panics_caught`).
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// How many panics the boundary caught in this process.
+pub fn panics_caught() -> u64 {
+    PANICS.load(Ordering::Relaxed)
+}
 
 /// Runs `f`, containing any panic as an `ERR_PANIC` error.
 pub fn dispatch<T>(what: &'static str, f: impl FnOnce() -> RecorderResult<T>) -> RecorderResult<T> {
@@ -23,7 +31,7 @@ pub fn dispatch<T>(what: &'static str, f: impl FnOnce() -> RecorderResult<T>) ->
 
 /// The error for a caught panic; counted and logged.
 pub fn panic_error(what: &'static str, payload: &(dyn std::any::Any + Send)) -> RecorderError {
-    crate::session::count_panic();
+    PANICS.fetch_add(1, Ordering::Relaxed);
     let msg = panic_payload_message(payload);
     let err = RecorderError::new(ErrorCode::Panic, format!("internal error (panic) in {what}: {msg}"))
         .with_context("entry_point", what);

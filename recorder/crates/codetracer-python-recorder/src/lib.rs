@@ -2,15 +2,16 @@
 //!
 //! Modules: [`monitoring`] (sys.monitoring install and callbacks),
 //! [`recorder`] (what each event records), [`capture`] (values),
-//! [`frames`] (reading locals), [`session`] (one recording's lifecycle),
+//! [`cpython`] (every CPython layout fact, the self-check and the portable
+//! path), [`session`] (one recording's lifecycle),
 //! [`policy`] (ADR 0004 §5 switches), [`preflight`], [`logging`] and
 //! [`ffi`] (the boundary every entry point goes through).
 
 mod capture;
+mod cpython;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod ffi;
-mod frames;
 mod lines;
 mod logging;
 mod metrics;
@@ -20,11 +21,12 @@ mod output;
 mod policy;
 mod preflight;
 mod purity;
-mod rc;
 mod recorder;
 mod scope;
 mod session;
 mod stdvalues;
+mod text;
+mod tool;
 
 use std::path::PathBuf;
 

@@ -34,7 +34,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use recorder_errors::prelude::*;
 
-use crate::monitoring;
+use crate::tool;
 
 /// Code objects spanning more lines than this (from `co_firstlineno`) get
 /// INSTRUCTION events; below, LINE events cost at most a short lookup.
@@ -97,7 +97,7 @@ pub fn request(code: &Bound<'_, PyAny>) -> RecorderResult<Option<LineTable>> {
     let py = code.py();
     let il = INSTRUMENTED_LINE.load(Ordering::Relaxed);
     let lines = if il == 0 { None } else { long_lines(code).map_err(|e| bug!(ErrorCode::Internal, "reading co_lines(): {}", e.value(py)))? };
-    monitoring::set_local_events(py, code, monitoring::LINE)?;
+    tool::set_local_events(py, code, tool::LINE)?;
     let Some(lines) = lines else { return Ok(None) };
     let raw = code
         .getattr("_co_code_adaptive")
@@ -105,7 +105,7 @@ pub fn request(code: &Bound<'_, PyAny>) -> RecorderResult<Option<LineTable>> {
         .map_err(|e| bug!(ErrorCode::Internal, "reading _co_code_adaptive: {}", e.value(py)))?;
     let raw = raw.as_bytes();
     let starts: Vec<bool> = (0..lines.len()).map(|u| raw.get(2 * u).is_some_and(|&op| u32::from(op) == il)).collect();
-    monitoring::set_local_events(py, code, monitoring::INSTRUCTION)?;
+    tool::set_local_events(py, code, tool::INSTRUCTION)?;
     Ok(Some(LineTable { lines, starts }))
 }
 

@@ -14,7 +14,6 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyString, PyTuple};
 
-use crate::session;
 
 /// EventLogKind of the trace format: Write (stdout) and WriteOther (stderr).
 pub const STDOUT: u8 = 0;
@@ -29,8 +28,9 @@ pub struct Installed {
 }
 
 /// Shadows `write` of `sys.stdout` and `sys.stderr` where the stream object
-/// takes instance attributes (text files do); others are left alone.
-pub fn install(py: Python<'_>) -> Vec<Installed> {
+/// takes instance attributes (text files do), calling `record` with each
+/// text written (kind, UTF-8); others are left alone.
+pub fn install(py: Python<'_>, record: fn(u8, &[u8])) -> Vec<Installed> {
     let mut done = Vec::new();
     let Ok(sys) = py.import("sys") else { return done };
     for (name, kind) in [("stdout", STDOUT), ("stderr", STDERR)] {
@@ -48,7 +48,7 @@ pub fn install(py: Python<'_>) -> Vec<Installed> {
                 if let Ok(text) = first.cast::<PyString>() {
                     if let Ok(s) = text.to_str() {
                         if !s.is_empty() {
-                            session::with_recorder(|rec| rec.on_output(kind, s.as_bytes()));
+                            record(kind, s.as_bytes());
                         }
                     }
                 }

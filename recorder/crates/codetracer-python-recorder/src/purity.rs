@@ -35,7 +35,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use crate::frames;
+use crate::cpython::Layout;
 
 /// Instructions that read, build or rebind, and call no C code that could
 /// mutate an existing container or instance.
@@ -148,21 +148,20 @@ impl OpTable {
     /// # Safety
     /// GIL held; `iframe` is the live interpreter frame running `code` (a
     /// code object with `nlocalsplus` fast locals and `stacksize` stack
-    /// slots), on a layout whose offsets are those of `frames`.
-    pub unsafe fn loop_reentry_is_pure(&self, iframe: usize, code: *mut ffi::PyObject, head: &LoopHead, nlocalsplus: usize, stacksize: usize) -> bool {
+    /// slots), found through `layout`.
+    pub unsafe fn loop_reentry_is_pure(&self, layout: &Layout, iframe: usize, code: *mut ffi::PyObject, head: &LoopHead, nlocalsplus: usize, stacksize: usize) -> bool {
         // SAFETY: see the function's contract.
         unsafe {
-            let Some(unit) = frames::instruction(iframe, code as usize + self.code_base) else { return false };
+            let Some(unit) = layout.instruction(iframe, code as usize + self.code_base) else { return false };
             if unit != head.start && unit != head.for_iter {
                 return false;
             }
-            let Some(tos) = frames::stack_top(iframe, nlocalsplus, stacksize) else { return false };
+            let Some(tos) = layout.stack_top(iframe, nlocalsplus, stacksize) else { return false };
             let mut tp = ffi::Py_TYPE(tos) as usize;
             let mut tuples = false;
             if tp == self.enumerate {
-                // enumerate: (index, item) tuples from the iterator it wraps
-                // (`en_sit`, after `en_index`; the same on 3.12 and 3.13).
-                let inner = *((tos as *const u8).add(std::mem::size_of::<ffi::PyObject>() + 8) as *const *mut ffi::PyObject);
+                // enumerate: (index, item) tuples from the iterator it wraps.
+                let inner = layout.enumerate_iter(tos);
                 if inner.is_null() {
                     return false;
                 }
@@ -450,6 +449,6 @@ pub unsafe fn release(obj: *mut ffi::PyObject) {
                 advance();
             }
         }
-        crate::rc::decref(obj);
+        crate::cpython::rc::decref(obj);
     }
 }

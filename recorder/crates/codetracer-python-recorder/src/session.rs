@@ -4,7 +4,7 @@
 
 use std::cell::UnsafeCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use pyo3::ffi;
@@ -13,12 +13,12 @@ use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 use trace_writer::{StreamWriter, TraceDir};
 
-use crate::capture::{Bounds, Builtins, DictVersions};
-use crate::frames::Layout;
+use crate::capture::{Bounds, Builtins};
+use crate::cpython::{self, DictVersions, FrameReader};
 use crate::policy::{OnError, Policy};
 use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
-use crate::{logging, monitoring, preflight};
+use crate::{logging, monitoring, preflight, tool};
 
 /// State only touched with the GIL held.
 struct GilCell<T>(UnsafeCell<T>);
@@ -26,7 +26,6 @@ struct GilCell<T>(UnsafeCell<T>);
 unsafe impl<T> Sync for GilCell<T> {}
 
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
-static PANICS: AtomicU64 = AtomicU64::new(0);
 /// In a child of `os.fork()`: the trace folder of the parent's recording,
 /// which the child left to its parent (its own `stop()` then ends quietly);
 /// also set when Ctrl-C stopped the finish that `os._exit` began.
@@ -117,17 +116,15 @@ fn session_mut() -> &'static mut Option<Box<Session>> {
     unsafe { &mut *SESSION.0.get() }
 }
 
-pub fn count_panic() {
-    PANICS.fetch_add(1, Ordering::Relaxed);
-}
-
 pub fn is_tracing() -> bool {
     session_mut().as_ref().is_some_and(|s| s.attached)
 }
 
-/// Runs `f` on the live recorder, unless detached or re-entered.
+/// The live recorder for one event, marked busy; None when there is none,
+/// it is detached, or an event is being handled already (then counted as
+/// dropped). A panic leaves it busy until [`hot_path_failed`].
 #[inline]
-pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
+fn enter_event() -> Option<*mut Recorder> {
     let s = session_mut().as_mut()?;
     if !s.attached || s.busy {
         if let Some(rec) = s.recorder.as_mut() {
@@ -137,10 +134,47 @@ pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
         }
         return None;
     }
+    let rec = s.recorder.as_mut()? as *mut Recorder;
     s.busy = true;
-    let r = s.recorder.as_mut().map(f);
-    s.busy = false;
-    r
+    Some(rec)
+}
+
+/// Ends the event [`enter_event`] began.
+#[inline]
+fn leave_event() {
+    if let Some(s) = session_mut().as_mut() {
+        s.busy = false;
+    }
+}
+
+/// What the callbacks are instantiated for: this session.
+struct Host;
+
+impl monitoring::Host for Host {
+    #[inline(always)]
+    fn enter() -> Option<*mut Recorder> {
+        enter_event()
+    }
+
+    #[inline(always)]
+    fn leave() {
+        leave_event()
+    }
+
+    unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
+        // SAFETY: see the trait's contract.
+        unsafe { hot_path_failed(err) }
+    }
+}
+
+/// Runs `f` on the live recorder, unless detached or re-entered.
+#[inline]
+pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
+    let rec = enter_event()?;
+    // SAFETY: the live recorder, ours until `leave_event`.
+    let r = f(unsafe { &mut *rec });
+    leave_event();
+    Some(r)
 }
 
 /// The hot path hit `err` (or left one in the recorder): detach, and under
@@ -161,7 +195,7 @@ pub unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject 
         // SAFETY: GIL held.
         return unsafe { none() };
     };
-    monitoring::detach_events(py, s.tool);
+    tool::detach_events(py, s.tool);
     s.attached = false;
     s.detaches += 1;
     let abort = s.policy.on_error == OnError::Abort;
@@ -188,6 +222,8 @@ pub unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject 
     }
 }
 
+/// # Safety
+/// GIL held.
 unsafe fn none() -> *mut ffi::PyObject {
     // SAFETY: GIL held (caller).
     unsafe {
@@ -238,37 +274,6 @@ pub fn now_rfc3339() -> String {
     )
 }
 
-fn builtins(py: Python<'_>) -> RecorderResult<Builtins> {
-    let get = |expr: &std::ffi::CStr| -> RecorderResult<*mut ffi::PyTypeObject> {
-        py.eval(expr, None, None)
-            .map(|t| t.as_ptr() as *mut ffi::PyTypeObject)
-            .map_err(|e| bug!(ErrorCode::Internal, "cannot find a builtin type: {}", e.value(py)))
-    };
-    // SAFETY: taking addresses of the interpreter's static type objects.
-    unsafe {
-        Ok(Builtins {
-            int: std::ptr::addr_of_mut!(ffi::PyLong_Type),
-            bool_: std::ptr::addr_of_mut!(ffi::PyBool_Type),
-            float: std::ptr::addr_of_mut!(ffi::PyFloat_Type),
-            str_: std::ptr::addr_of_mut!(ffi::PyUnicode_Type),
-            bytes: std::ptr::addr_of_mut!(ffi::PyBytes_Type),
-            list: std::ptr::addr_of_mut!(ffi::PyList_Type),
-            tuple: std::ptr::addr_of_mut!(ffi::PyTuple_Type),
-            dict: std::ptr::addr_of_mut!(ffi::PyDict_Type),
-            set: std::ptr::addr_of_mut!(ffi::PySet_Type),
-            frozenset: std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type),
-            none: ffi::Py_TYPE(ffi::Py_None()),
-            module: std::ptr::addr_of_mut!(ffi::PyModule_Type),
-            type_: std::ptr::addr_of_mut!(ffi::PyType_Type),
-            cfunction: std::ptr::addr_of_mut!(ffi::PyCFunction_Type),
-            function: get(c"type(lambda: None)")?,
-            cell: get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
-            member_descriptor: get(c"type(type('_S', (), {'__slots__': ('x',)}).x)")?,
-            generic_getattr: ffi::PyType_GetSlot(std::ptr::addr_of_mut!(ffi::PyBaseObject_Type), 62),
-        })
-    }
-}
-
 pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> RecorderResult<PathBuf> {
     if session_mut().is_some() {
         return Err(usage!(ErrorCode::AlreadyTracing, "a recording is already active in this process"));
@@ -280,7 +285,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
     ensure_usage!(o.format == "json", ErrorCode::FormatUnsupported, "unsupported trace format {:?}: only \"json\" is written", o.format);
-    let tool = monitoring::tool_id_from_env()?;
+    let tool = tool::tool_id_from_env()?;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir)?;
     let recording_id = uuid::Uuid::now_v7().to_string();
@@ -300,6 +305,11 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     );
     meta.insert("python".into(), json!({"version": info.version, "executable": info.executable, "implementation": info.implementation}));
     meta.insert("values".into(), json!(o.values.as_str()));
+    let path = cpython::choose(py, info.major, info.minor);
+    meta.insert("cpython_layout".into(), json!(path.name()));
+    if let Some(reason) = path.reason() {
+        meta.insert("cpython_layout_reason".into(), json!(reason));
+    }
     meta.insert("start_time".into(), json!(now_rfc3339()));
     meta.insert("run_id".into(), json!(logging::run_id()));
     meta.insert(
@@ -324,22 +334,23 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
-    let layout = Layout::for_version(info.major, info.minor);
     crate::lines::configure(py, info.minor as u32);
     let skip_prefixes = o.skip_prefixes.clone();
     // A debug build (sys.gettotalrefcount) counts references in its own way.
     let debug_build = py.import("sys").and_then(|m| m.hasattr("gettotalrefcount")).unwrap_or(true);
-    crate::rc::enable(layout.is_some() && !debug_build);
+    cpython::activate(&path, debug_build);
+    let reader = FrameReader::new(&path, info.minor);
+    warn_portable(&path, &reader);
     let cfg = RecorderConfig {
         values: o.values,
         activation: o.activation.clone(),
         skip_prefixes: o.skip_prefixes,
-        layout,
-        builtins: builtins(py)?,
+        reader,
+        builtins: Builtins::new(py)?,
         bounds: o.bounds,
         trails: shortcuts,
         ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
-        versions: if shortcuts { DictVersions::for_version(info.major, info.minor) } else { DictVersions::Never },
+        versions: if shortcuts { DictVersions::new(path.layout()) } else { DictVersions::NEVER },
         filter: std::rc::Rc::new(o.filter),
     };
     let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
@@ -363,10 +374,10 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         started: Instant::now(),
         output: Vec::new(),
     }));
-    if let Err(e) = monitoring::install(py, tool) {
+    if let Err(e) = tool::install(py, tool, monitoring::register::<Host>) {
         // Release whatever part of the tool was claimed before the failure.
         if e.code() != ErrorCode::ToolIdInUse {
-            monitoring::uninstall(py, tool);
+            tool::uninstall(py, tool);
         }
         if let Some(mut s) = session_mut().take() {
             if let Some(mut r) = s.recorder.take() {
@@ -376,7 +387,9 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         let _ = trace_dir.discard();
         return Err(e);
     }
-    let output = crate::output::install(py);
+    let output = crate::output::install(py, |kind, text| {
+        with_recorder(|rec| rec.on_output(kind, text));
+    });
     if let Some(s) = session_mut().as_mut() {
         s.attached = true;
         s.output = output;
@@ -385,6 +398,19 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     request_running_lines(py, &skip_prefixes);
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
+}
+
+/// Says once per process, on stderr through the logger, that values are
+/// read through the portable path, and why.
+fn warn_portable(path: &cpython::Path, reader: &FrameReader) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let (Some(reason), FrameReader::Api(frames)) = (path.reason(), reader) else {
+        log::info!("reading CPython {} in place (self-check passed)", path.name());
+        return;
+    };
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!("recording through the portable path (the public C API; slower): {reason}; locals through {}", frames.describe());
+    }
 }
 
 /// Line events are local to the code objects the recorder meets; frames
@@ -396,7 +422,7 @@ fn request_running_lines(py: Python<'_>, skip: &[String]) {
         if let Ok(code) = f.getattr("f_code") {
             let file = code.getattr("co_filename").and_then(|f| f.extract::<String>()).unwrap_or_default();
             if !file.starts_with('<') && !skip.iter().any(|p| file.starts_with(p.as_str())) {
-                let _ = monitoring::set_local_events(py, &code, monitoring::LINE);
+                let _ = tool::set_local_events(py, &code, tool::LINE);
             }
         }
         frame = f.getattr("f_back").ok();
@@ -475,7 +501,7 @@ fn metrics_json(m: &Metrics, detaches: u64) -> Value {
         "dropped_events": m.dropped_events,
         "other_thread_events": m.other_thread_events,
         "detaches": detaches,
-        "panics_caught": PANICS.load(Ordering::Relaxed),
+        "panics_caught": crate::ffi::panics_caught(),
         "unreadable_frames": m.unreadable_frames,
         "skipped_code_objects": m.skipped_code,
         "recorded_code_objects": m.recorded_code,
@@ -496,7 +522,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
     crate::output::uninstall(py, std::mem::take(&mut s.output));
-    let still_ours = monitoring::uninstall(py, s.tool);
+    let still_ours = tool::uninstall(py, s.tool);
     unhook_os_exit(py);
     if !still_ours && s.attached && s.failure.is_none() {
         s.failure = Some(target!(
@@ -535,11 +561,11 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
             ("dropped_events", metrics.dropped_events),
             ("other_thread_events", metrics.other_thread_events),
             ("detaches", s.detaches),
-            ("panics_caught", PANICS.load(Ordering::Relaxed)),
+            ("panics_caught", crate::ffi::panics_caught()),
             ("unreadable_frames", metrics.unreadable_frames),
         ],
     );
-    if metrics.dropped_events > 0 || s.detaches > 0 || PANICS.load(Ordering::Relaxed) > 0 {
+    if metrics.dropped_events > 0 || s.detaches > 0 || crate::ffi::panics_caught() > 0 {
         log::warn!("recorder metrics: {metrics_doc}");
     } else {
         log::info!("recorder metrics: {metrics_doc}");
@@ -642,7 +668,7 @@ fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, V
 /// buffered records are the parent's, and so is the stream file).
 pub fn after_fork_in_child(py: Python<'_>) {
     if let Some(mut s) = session_mut().take() {
-        monitoring::uninstall(py, s.tool);
+        tool::uninstall(py, s.tool);
         unhook_os_exit(py);
         // SAFETY: GIL held (at-fork hook).
         unsafe { *FORKED_FROM.0.get() = Some(s.trace_dir.dir.clone()) };

@@ -27,6 +27,8 @@ use std::os::raw::c_int;
 
 use pyo3::ffi;
 
+use crate::cpython::{Layout, Member};
+
 /// Which standard type a class is (or derives from).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum StdKind {
@@ -50,7 +52,7 @@ pub struct StdClass {
     pub exact: bool,
     /// Slot offsets: Fraction (`_numerator`, `_denominator`), UUID (`int`),
     /// paths (`_raw_paths`, `_str`).
-    off: [usize; 2],
+    off: [Option<Member>; 2],
     /// A `PureWindowsPath` (no POSIX normalisation of its raw parts).
     windows: bool,
 }
@@ -87,6 +89,9 @@ const MAX_DIGITS: usize = 200;
 /// `module.name` from `sys.modules` when both are what they should be (an
 /// exact module, a type in its dict): borrowed, or null. Imports nothing
 /// and runs no code.
+///
+/// # Safety
+/// GIL held.
 unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
     // SAFETY: GIL held (callers); dict lookups on exact dicts only.
     unsafe {
@@ -96,7 +101,7 @@ unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
             return std::ptr::null_mut();
         }
         let m = ffi::PyImport_GetModule(key);
-        crate::rc::decref(key);
+        crate::cpython::rc::decref(key);
         if m.is_null() {
             ffi::PyErr_Clear();
             return std::ptr::null_mut();
@@ -113,24 +118,32 @@ unsafe fn std_type(module: &CStr, name: &CStr) -> *mut ffi::PyTypeObject {
         }
         ffi::PyErr_Clear();
         // sys.modules still holds the module, and the module its types.
-        crate::rc::decref(m);
+        crate::cpython::rc::decref(m);
         found
     }
 }
 
 /// Whether `t` is a C type (Python code cannot make an immutable type).
+///
+/// # Safety
+/// GIL held; `t` is a live type or null.
 unsafe fn is_c_type(t: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: GIL held (callers); `t` is a live type.
     !t.is_null() && unsafe { ffi::PyType_GetFlags(t) } & PY_TPFLAGS_IMMUTABLETYPE != 0
 }
 
+/// # Safety
+/// GIL held; `tp` is a live type, `base` a live type or null.
 unsafe fn subtype(tp: *mut ffi::PyTypeObject, base: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: GIL held (callers); an MRO scan, no code runs.
     !base.is_null() && (tp == base || unsafe { ffi::PyType_IsSubtype(tp, base) } != 0)
 }
 
-/// The storage offset of `__slots__` member `name` of `tp`.
-unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut ffi::PyTypeObject) -> Option<usize> {
+/// `__slots__` member `name` of `tp`.
+///
+/// # Safety
+/// GIL held; `tp` is a live type.
+unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut ffi::PyTypeObject, layout: Option<&Layout>) -> Option<Member> {
     // SAFETY: GIL held (callers).
     unsafe {
         let n = ffi::PyUnicode_InternFromString(name.as_ptr());
@@ -138,8 +151,8 @@ unsafe fn slot(tp: *mut ffi::PyTypeObject, name: &CStr, member_descriptor: *mut 
             ffi::PyErr_Clear();
             return None;
         }
-        let off = crate::capture::slot_offset(tp, n, member_descriptor);
-        crate::rc::decref(n);
+        let off = crate::cpython::find_member(layout, tp, n, member_descriptor);
+        crate::cpython::rc::decref(n);
         off
     }
 }
@@ -150,8 +163,8 @@ impl StdState {
     ///
     /// # Safety
     /// GIL held; `tp` is a live type.
-    pub unsafe fn classify(&mut self, tp: *mut ffi::PyTypeObject, member_descriptor: *mut ffi::PyTypeObject) -> Option<StdClass> {
-        let class = |kind, base: *mut ffi::PyTypeObject| StdClass { kind, exact: tp == base, off: [0, 0], windows: false };
+    pub unsafe fn classify(&mut self, tp: *mut ffi::PyTypeObject, member_descriptor: *mut ffi::PyTypeObject, layout: Option<&Layout>) -> Option<StdClass> {
+        let class = |kind, base: *mut ffi::PyTypeObject| StdClass { kind, exact: tp == base, off: [None, None], windows: false };
         // SAFETY: see the function's contract.
         unsafe {
             let complex = std::ptr::addr_of_mut!(ffi::PyComplex_Type);
@@ -170,21 +183,21 @@ impl StdState {
             }
             let fraction = std_type(c"fractions", c"Fraction");
             if subtype(tp, fraction) {
-                let num = slot(tp, c"_numerator", member_descriptor)?;
-                let den = slot(tp, c"_denominator", member_descriptor)?;
-                return Some(StdClass { off: [num, den], ..class(StdKind::Fraction, fraction) });
+                let num = slot(tp, c"_numerator", member_descriptor, layout)?;
+                let den = slot(tp, c"_denominator", member_descriptor, layout)?;
+                return Some(StdClass { off: [Some(num), Some(den)], ..class(StdKind::Fraction, fraction) });
             }
             let uuid = std_type(c"uuid", c"UUID");
             if subtype(tp, uuid) {
-                let int = slot(tp, c"int", member_descriptor)?;
-                return Some(StdClass { off: [int, 0], ..class(StdKind::Uuid, uuid) });
+                let int = slot(tp, c"int", member_descriptor, layout)?;
+                return Some(StdClass { off: [Some(int), None], ..class(StdKind::Uuid, uuid) });
             }
             let path = std_type(c"pathlib", c"PurePath");
             if subtype(tp, path) {
-                let raw = slot(tp, c"_raw_paths", member_descriptor)?;
-                let s = slot(tp, c"_str", member_descriptor)?;
+                let raw = slot(tp, c"_raw_paths", member_descriptor, layout)?;
+                let s = slot(tp, c"_str", member_descriptor, layout)?;
                 let windows = subtype(tp, std_type(c"pathlib", c"PureWindowsPath"));
-                return Some(StdClass { off: [raw, s], windows, ..class(StdKind::PurePath, path) });
+                return Some(StdClass { off: [Some(raw), Some(s)], windows, ..class(StdKind::PurePath, path) });
             }
             let enum_ = std_type(c"enum", c"Enum");
             if subtype(tp, enum_) && tp != enum_ {
@@ -195,6 +208,9 @@ impl StdState {
     }
 
     /// Self-check of the `_decimal` layout on values built from strings.
+    ///
+    /// # Safety
+    /// GIL held; `dec` is the `_decimal.Decimal` C type.
     unsafe fn decimal_ok(&mut self, dec: *mut ffi::PyTypeObject) -> bool {
         if let Some(ok) = self.decimal {
             return ok;
@@ -227,7 +243,7 @@ impl StdState {
                 read && text == want.as_bytes()
             };
             // SAFETY: we own `d`.
-            unsafe { crate::rc::decref(d) };
+            unsafe { crate::cpython::rc::decref(d) };
             if !good {
                 ok = false;
                 break;
@@ -242,6 +258,9 @@ impl StdState {
 
     /// Self-check of the `_datetime` layouts (date, datetime, time,
     /// timedelta, and where an aware value keeps its tzinfo).
+    ///
+    /// # Safety
+    /// GIL held.
     unsafe fn datetime_ok(&mut self) -> bool {
         if let Some(ok) = self.datetime {
             return ok;
@@ -256,6 +275,8 @@ impl StdState {
         ok
     }
 
+    /// # Safety
+    /// GIL held.
     unsafe fn check_datetime(&mut self) -> bool {
         // SAFETY: see `datetime_ok`.
         unsafe {
@@ -308,14 +329,14 @@ impl StdState {
             }
             for o in objs {
                 if !o.is_null() {
-                    crate::rc::decref(o);
+                    crate::cpython::rc::decref(o);
                 }
             }
             if ok {
                 // Held for the recording: compared with values' tzinfo.
                 self.utc = utc as usize;
             } else {
-                crate::rc::decref(utc);
+                crate::cpython::rc::decref(utc);
             }
             ok
         }
@@ -423,6 +444,8 @@ impl StdState {
         shown
     }
 
+    /// # Safety
+    /// GIL held; `obj` is a live instance of the date, datetime or time type `c` was classified for (layout self-checked).
     unsafe fn datetime_text(&self, obj: *mut ffi::PyObject, c: &StdClass, name: &str, out: &mut Vec<u8>) -> Shown {
         // SAFETY: `obj` is a date, datetime or time (layouts checked).
         unsafe {
@@ -469,7 +492,7 @@ impl StdState {
                         out.extend_from_slice(b", tzinfo=timezone.utc");
                     } else if !tz.is_null() {
                         out.extend_from_slice(b", tzinfo=<");
-                        out.extend_from_slice(crate::capture::class_name(tz).as_bytes());
+                        out.extend_from_slice(crate::text::class_name(tz).as_bytes());
                         out.extend_from_slice(b" object>");
                         shown = Shown::Volatile;
                     }
@@ -482,6 +505,9 @@ impl StdState {
 }
 
 /// (days, seconds, microseconds) of a timedelta (ints at 24, 28, 32).
+///
+/// # Safety
+/// GIL held; `obj` is a live timedelta (layout self-checked).
 unsafe fn delta_fields(obj: *mut ffi::PyObject) -> (i32, i32, i32) {
     // SAFETY: `obj` is a timedelta (callers; layout checked).
     unsafe {
@@ -491,6 +517,9 @@ unsafe fn delta_fields(obj: *mut ffi::PyObject) -> (i32, i32, i32) {
 }
 
 /// `(days=1, seconds=5)` like timedelta's repr (`(0)` when zero).
+///
+/// # Safety
+/// GIL held; `obj` is a live timedelta (layout self-checked).
 unsafe fn delta_text(obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
     // SAFETY: see `delta_fields`.
     let (d, s, us) = unsafe { delta_fields(obj) };
@@ -512,14 +541,20 @@ unsafe fn delta_text(obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
     out.push(b')');
 }
 
-/// A slot's value (borrowed; null when unset).
-unsafe fn slot_value(obj: *mut ffi::PyObject, off: usize) -> *mut ffi::PyObject {
-    // SAFETY: `off` is a T_OBJECT_EX member offset of `obj`'s class (callers).
-    unsafe { *((obj as *const u8).add(off) as *const *mut ffi::PyObject) }
+/// A slot's value (borrowed; null when unset or not found).
+///
+/// # Safety
+/// GIL held; `obj` is a live instance of the class `member` was found for.
+unsafe fn slot_value(obj: *mut ffi::PyObject, member: Option<Member>) -> *mut ffi::PyObject {
+    // SAFETY: `member` was found for `obj`'s class (callers).
+    member.map_or(std::ptr::null_mut(), |m| unsafe { m.get(obj) })
 }
 
 /// Decimal text of an exact int (C formatting of the exact type; false for
 /// anything else, or an int past the interpreter's digit limit).
+///
+/// # Safety
+/// GIL held; `i` is a live object.
 unsafe fn int_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); `int.__str__` of the exact type is C code.
     unsafe {
@@ -531,13 +566,16 @@ unsafe fn int_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
             ffi::PyErr_Clear();
             return false;
         }
-        crate::capture::str_bytes(s, u32::MAX, out);
-        crate::rc::decref(s);
+        crate::text::str_bytes(s, u32::MAX, out);
+        crate::cpython::rc::decref(s);
         true
     }
 }
 
 /// `12345678-1234-5678-1234-567812345678` from a UUID's 128-bit int.
+///
+/// # Safety
+/// GIL held; `i` is a live object or null.
 unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); shifts and masks of an exact int are C code.
     unsafe {
@@ -550,7 +588,7 @@ unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
                 return n;
             }
             let r = ffi::PyNumber_Rshift(i, n);
-            crate::rc::decref(n);
+            crate::cpython::rc::decref(n);
             r
         };
         let (hi, top) = (shifted(64), shifted(128));
@@ -559,7 +597,7 @@ unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
         let (high, low) = if ok { (ffi::PyLong_AsUnsignedLongLongMask(hi), ffi::PyLong_AsUnsignedLongLongMask(i)) } else { (0, 0) };
         for o in [hi, top] {
             if !o.is_null() {
-                crate::rc::decref(o);
+                crate::cpython::rc::decref(o);
             }
         }
         if !ffi::PyErr_Occurred().is_null() {
@@ -587,6 +625,9 @@ unsafe fn uuid_text(i: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
 /// `'a/b'` for a path: its cached `_str` when set, else its raw parts
 /// (POSIX: joined and normalised as pathlib does; Windows: the parts as
 /// given, `'a', 'b'`, which name the same path).
+///
+/// # Safety
+/// GIL held; `raw` and `cached` are live objects or null.
 unsafe fn path_text(raw: *mut ffi::PyObject, cached: *mut ffi::PyObject, windows: bool, max: u32, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); exact lists and strs read with the C API.
     unsafe {
@@ -625,7 +666,7 @@ unsafe fn path_text(raw: *mut ffi::PyObject, cached: *mut ffi::PyObject, windows
 
 fn str_of(s: *mut ffi::PyObject, max: u32) -> Vec<u8> {
     let mut v = Vec::new();
-    crate::capture::str_bytes(s, max, &mut v);
+    crate::text::str_bytes(s, max, &mut v);
     v
 }
 
@@ -673,6 +714,9 @@ fn quote(text: &[u8], out: &mut Vec<u8>) {
 /// `<Color.RED: 1>` from the member's `_name_` and `_value_` (its instance
 /// dict); a value that is not a plain number, str, bool or None is left
 /// out (`Color.RED`); a nameless flag combination shows `<Color: 6>`.
+///
+/// # Safety
+/// GIL held; `obj` is a live enum member.
 unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); the instance dict read in place, exact
     // dict lookups, exact scalar types only.
@@ -695,7 +739,7 @@ unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<
                 }
                 out.extend_from_slice(cls.as_bytes());
                 out.push(b'.');
-                crate::capture::str_bytes(name, max, out);
+                crate::text::str_bytes(name, max, out);
                 if has_value {
                     out.extend_from_slice(b": ");
                     out.extend_from_slice(&v);
@@ -711,12 +755,15 @@ unsafe fn enum_text(obj: *mut ffi::PyObject, cls: &str, max: u32, out: &mut Vec<
                 ok = true;
             }
         }
-        crate::rc::decref(d);
+        crate::cpython::rc::decref(d);
         ok
     }
 }
 
 /// The repr-like text of an exact int, float, str, bool or None.
+///
+/// # Safety
+/// GIL held; `v` is a live object.
 unsafe fn scalar_text(v: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) -> bool {
     // SAFETY: GIL held (callers); exact types read with the C API.
     unsafe {
@@ -727,7 +774,7 @@ unsafe fn scalar_text(v: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) -> boo
         } else if ffi::PyLong_CheckExact(v) != 0 {
             return int_text(v, out);
         } else if ffi::PyFloat_CheckExact(v) != 0 {
-            let f = crate::capture::exact_float(v);
+            let f = crate::cpython::float_value(v);
             if f.is_nan() {
                 out.extend_from_slice(b"nan");
             } else {
@@ -774,6 +821,9 @@ fn complex_text(re: f64, im: f64, out: &mut Vec<u8>) {
 /// flags 24, exp 32, digits 40, len 48, alloc 56, data 64; the inline
 /// digits at 72) are those of `Decimal('1.5')`, and its digits pointer
 /// points to the inline array: the layout is the known one.
+///
+/// # Safety
+/// GIL held; `d` is a live Decimal.
 unsafe fn decimal_head_is(d: *mut ffi::PyObject) -> bool {
     // SAFETY: `d` is a live `_decimal.Decimal`; every read is inside its
     // basic size (PyDecObject is 72 + 4 * 8 bytes on 64-bit builds).
@@ -781,7 +831,7 @@ unsafe fn decimal_head_is(d: *mut ffi::PyObject) -> bool {
         let size = ffi::PyObject_GetAttrString(ffi::Py_TYPE(d) as *mut ffi::PyObject, c"__basicsize__".as_ptr());
         let basic = if size.is_null() { -1 } else { ffi::PyLong_AsLong(size) };
         if !size.is_null() {
-            crate::rc::decref(size);
+            crate::cpython::rc::decref(size);
         }
         ffi::PyErr_Clear();
         if basic < 80 {
@@ -797,6 +847,9 @@ unsafe fn decimal_head_is(d: *mut ffi::PyObject) -> bool {
 /// The text of a Decimal like its `str` (scientific notation per the
 /// decimal specification); false when its data does not read as a valid
 /// `mpd_t`.
+///
+/// # Safety
+/// GIL held; `d` is a live Decimal whose layout passed its self-check.
 unsafe fn decimal_text(d: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
     // SAFETY: `d` is a Decimal whose layout was checked (callers).
     unsafe {

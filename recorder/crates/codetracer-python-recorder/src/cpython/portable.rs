@@ -1,0 +1,212 @@
+//! The portable path: the running frame and its locals through the public
+//! C API, for CPython versions whose layout the recorder does not know (or
+//! whose self-check failed, or `CODETRACER_PORTABLE=1`).
+//!
+//! * The frame: `PyEval_GetFrame()` (stable ABI) — the frame object of the
+//!   code the event is for, checked with `PyFrame_GetCode`. Its address
+//!   identifies the frame while it runs (the interpreter frame owns it; a
+//!   generator's is kept across resumptions).
+//! * Fast locals, by name, in the code's slot order (`_varname_from_oparg`),
+//!   cells and free variables dereferenced, unbound names absent:
+//!   - 3.13 and later: `frame.f_locals`, a write-through `FrameLocalsProxy`
+//!     (PEP 667) that reads the slots in place, item by item; no snapshot,
+//!     so no reference outlives the event.
+//!   - 3.12: `PyFrame_GetVar` (public C API, looked up in the running
+//!     interpreter at start: it is not in the stable ABI). Without it,
+//!     `frame.f_locals`, a dict snapshot the frame keeps (its references
+//!     outlive the event until the next one: a finaliser may run later).
+//! * A module or class body's namespace: `PyEval_GetLocals()` on 3.12
+//!   (hidden comprehension variables left out); on 3.13 and later
+//!   `frame.f_locals`, which is the namespace itself except while an
+//!   inlined comprehension runs in the body (a proxy then): the namespace
+//!   met at the frame's first event is kept by the caller.
+
+#[cfg(windows)]
+use std::os::raw::c_char;
+
+use pyo3::ffi;
+
+use super::rc;
+
+type GetVar = unsafe extern "C" fn(*mut ffi::PyFrameObject, *mut ffi::PyObject) -> *mut ffi::PyObject;
+
+/// How this interpreter's frames are read.
+#[derive(Clone, Copy, Debug)]
+pub struct Frames {
+    minor: u8,
+    get_var: Option<GetVar>,
+}
+
+impl Frames {
+    /// The reader for CPython 3.`minor`.
+    pub fn new(minor: u8) -> Self {
+        let get_var = if minor < 13 {
+            // SAFETY: the symbol, when the interpreter exports it, is the
+            // documented `PyObject *PyFrame_GetVar(PyFrameObject *, PyObject *)`.
+            unsafe { symbol(c"PyFrame_GetVar", minor).map(|p| std::mem::transmute::<*mut std::ffi::c_void, GetVar>(p)) }
+        } else {
+            None
+        };
+        Self { minor, get_var }
+    }
+
+    /// How locals are read, for the logs.
+    pub fn describe(&self) -> &'static str {
+        match (self.minor >= 13, self.get_var.is_some()) {
+            (true, _) => "frame.f_locals (FrameLocalsProxy)",
+            (false, true) => "PyFrame_GetVar",
+            (false, false) => "frame.f_locals (a snapshot dict)",
+        }
+    }
+
+    /// The running frame object if it runs `code` (borrowed), else 0.
+    ///
+    /// # Safety
+    /// GIL held, inside a monitoring callback.
+    #[inline]
+    pub unsafe fn current(&self, code: *mut ffi::PyObject) -> usize {
+        // SAFETY: see the function's contract.
+        unsafe {
+            let f = ffi::PyEval_GetFrame();
+            if f.is_null() {
+                return 0;
+            }
+            let c = ffi::PyFrame_GetCode(f) as *mut ffi::PyObject;
+            if c.is_null() {
+                ffi::PyErr_Clear();
+                return 0;
+            }
+            rc::decref(c);
+            if c == code {
+                f as usize
+            } else {
+                0
+            }
+        }
+    }
+
+    /// The values of the fast locals `names` of `frame` into `out`, in
+    /// order: borrowed (the frame holds them), null when unbound. False
+    /// when the frame's locals cannot be read.
+    ///
+    /// # Safety
+    /// GIL held; `frame` came from [`Frames::current`] during this event
+    /// and runs optimized code whose slots `names` names (str objects; null
+    /// for a slot not to read).
+    pub unsafe fn fast_locals(&self, frame: usize, names: &[*mut ffi::PyObject], out: &mut Vec<*mut ffi::PyObject>) -> bool {
+        out.clear();
+        // SAFETY: see the function's contract.
+        unsafe {
+            if let Some(get_var) = self.get_var {
+                for &name in names {
+                    out.push(if name.is_null() { name } else { borrowed(get_var(frame as *mut ffi::PyFrameObject, name)) });
+                }
+                return true;
+            }
+            let m = ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr());
+            if m.is_null() {
+                ffi::PyErr_Clear();
+                return false;
+            }
+            for &name in names {
+                out.push(if name.is_null() { name } else { borrowed(ffi::PyObject_GetItem(m, name)) });
+            }
+            rc::decref(m);
+            true
+        }
+    }
+
+    /// The namespace of a module or class body frame (borrowed; `None` when
+    /// it is not a dict, null when it cannot be read).
+    ///
+    /// # Safety
+    /// GIL held; `frame` came from [`Frames::current`] during this event.
+    pub unsafe fn namespace(&self, frame: usize) -> *mut ffi::PyObject {
+        // SAFETY: see the function's contract; the frame holds its namespace.
+        unsafe {
+            if self.minor < 13 {
+                let ns = ffi::PyEval_GetLocals();
+                if ns.is_null() {
+                    ffi::PyErr_Clear();
+                }
+                return ns;
+            }
+            let m = ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr());
+            if m.is_null() {
+                ffi::PyErr_Clear();
+                return m;
+            }
+            if ffi::PyDict_Check(m) != 0 {
+                // The frame holds its namespace.
+                rc::decref(m);
+                return m;
+            }
+            // Another mapping: a class body's `__prepare__` namespace, shown
+            // as the fast path shows it (no values), or a proxy of a body
+            // first met inside an inlined comprehension (not kept).
+            rc::decref(m);
+            ffi::Py_None()
+        }
+    }
+}
+
+/// A new reference turned borrowed (its owner still holds it), or null
+/// with the error (an unbound name) cleared.
+///
+/// # Safety
+/// GIL held; `v` is a new reference that another owner also holds, or null.
+unsafe fn borrowed(v: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract.
+    unsafe {
+        if v.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            rc::decref(v);
+        }
+    }
+    v
+}
+
+/// A function the running interpreter exports, by name.
+///
+/// # Safety
+/// The caller gives the result the symbol's real type.
+#[cfg(unix)]
+unsafe fn symbol(name: &std::ffi::CStr, _minor: u8) -> Option<*mut std::ffi::c_void> {
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the
+    // process's global symbols, where the interpreter's are.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!p.is_null()).then_some(p)
+}
+
+#[cfg(windows)]
+extern "system" {
+    fn GetModuleHandleA(name: *const c_char) -> *mut std::ffi::c_void;
+    fn GetProcAddress(module: *mut std::ffi::c_void, name: *const c_char) -> *mut std::ffi::c_void;
+}
+
+/// A function the running interpreter exports, by name (from
+/// `python3<minor>.dll`: `python3.dll` forwards the stable ABI only).
+///
+/// # Safety
+/// The caller gives the result the symbol's real type.
+#[cfg(windows)]
+unsafe fn symbol(name: &std::ffi::CStr, minor: u8) -> Option<*mut std::ffi::c_void> {
+    let dll = std::ffi::CString::new(format!("python3{minor}.dll")).ok()?;
+    // SAFETY: NUL-terminated names; the module is loaded (it runs us).
+    unsafe {
+        let module = GetModuleHandleA(dll.as_ptr());
+        if module.is_null() {
+            return None;
+        }
+        let p = GetProcAddress(module, name.as_ptr());
+        (!p.is_null()).then_some(p)
+    }
+}
+
+/// # Safety
+/// The caller gives the result the symbol's real type.
+#[cfg(not(any(unix, windows)))]
+unsafe fn symbol(_name: &std::ffi::CStr, _minor: u8) -> Option<*mut std::ffi::c_void> {
+    None
+}

@@ -1,0 +1,358 @@
+//! Reading a frame's locals (in place or through the portable path) and
+//! comparing them with the frame's previous step: SET / UNSET records for
+//! what changed.
+
+use super::*;
+
+/// What comparing a variable with its previous state found.
+pub(super) enum Diff {
+    Unchanged,
+    /// Same value, fresher bookkeeping (no record written).
+    Refresh(Slot),
+    /// A SET record was written.
+    Changed(Slot),
+}
+
+/// What a redacted value is shown as.
+pub(super) const REDACTED: &[u8] = b"<redacted>";
+
+/// `Slot::hash` of a slot showing `<redacted>`.
+pub(super) const REDACTED_HASH: u64 = 2;
+
+impl Recorder {
+    /// The first `n` fast locals of `frame` (running code `idx`): in place,
+    /// or looked up into `portable_locals`; None when they cannot be read.
+    pub(super) fn read_locals(&mut self, idx: u32, frame: usize, n: usize) -> Option<*const *mut ffi::PyObject> {
+        if frame == 0 {
+            return None;
+        }
+        match self.cfg.reader {
+            FrameReader::InPlace(l) => Some(l.localsplus(frame)),
+            FrameReader::Api(f) => {
+                let names = &self.infos[idx as usize].names;
+                let names = &names[..n.min(names.len())];
+                // SAFETY: GIL held; `frame` is the event's, running code `idx`.
+                unsafe { f.fast_locals(frame, names, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
+            }
+        }
+    }
+
+    /// What a cell variable's slot shows: the cell's contents (read in
+    /// place: the portable path's lookups dereference cells themselves).
+    #[inline]
+    pub(super) fn cell_value(&self, obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        match self.cfg.reader {
+            // SAFETY: GIL held; `obj` is a live object of the frame, checked to be a cell.
+            FrameReader::InPlace(l) if unsafe { ffi::Py_TYPE(obj) } == self.types.builtins.cell => unsafe { l.cell_contents(obj) },
+            _ => obj,
+        }
+    }
+
+    pub(super) fn diff_fast_locals(&mut self, code: *mut ffi::PyObject, idx: u32, iframe: usize, line: u32) {
+        let nslots = self.infos[idx as usize].slots.len();
+        let Some(locals) = self.read_locals(idx, iframe, nslots) else {
+            self.metrics.unreadable_frames += 1;
+            return;
+        };
+        let Some(mut top) = self.stack.pop() else { return };
+        // The event that brought us here advanced the epoch by one; nothing
+        // else ran since the frame's previous step, and that step's line was
+        // pure: the values it compared are unchanged in place.
+        let info = &self.infos[idx as usize];
+        let in_place_unchanged = self.cfg.ops.is_some()
+            && top.epoch + 1 == purity::epoch()
+            && (top.last_line == ENTRY || top.loop_pure || info.pure.contains(top.last_line));
+        if in_place_unchanged {
+            purity::retract();
+        }
+        // Locals the previous line rebound keep no object alive: one at the
+        // same address may be another object.
+        let rebound = if in_place_unchanged && top.last_line != ENTRY { info.pure.stores(top.last_line) } else { 0 };
+        top.epoch = purity::epoch();
+        top.last_line = line;
+        // Whether this step's interval will be pure although its line is not:
+        // a `for` header run again from its FOR_ITER (not its iterable).
+        // (Not in long code: its INSTRUCTION events may not save the stack pointer.)
+        // (Only in place: the portable path cannot see the value stack.)
+        top.loop_pure = match (&self.cfg.ops, info.pure.loop_head(line).filter(|_| info.lines.is_none()), self.cfg.reader.layout()) {
+            // SAFETY: GIL held; `iframe` is the live interpreter frame running
+            // `code`, whose counts these are.
+            (Some(ops), Some(head), Some(layout)) => unsafe { ops.loop_reentry_is_pure(layout, iframe, code, head, info.slots.len(), info.stacksize) },
+            _ => false,
+        };
+        let n = self.infos[idx as usize].slots.len().min(top.slots.len());
+        for i in 0..n {
+            // SAFETY: `i` < the code's localsplus count; the frame is live.
+            let mut obj = unsafe { *locals.add(i) };
+            let info = &self.infos[idx as usize].slots[i];
+            let var = info.var;
+            if var == HIDDEN {
+                continue;
+            }
+            if info.cell && !obj.is_null() {
+                obj = self.cell_value(obj);
+            }
+            let old = top.slots[i];
+            if info.redact {
+                // Shown as `<redacted>` while bound, whatever it holds.
+                if obj.is_null() != old.obj.is_null() || (!obj.is_null() && old.hash != REDACTED_HASH) {
+                    if obj.is_null() {
+                        st::put_unset(self.writer.buf(), var);
+                    } else {
+                        self.put_redacted(obj, Some(var));
+                    }
+                    self.drop_slot(old);
+                }
+                top.slots[i] = if obj.is_null() { EMPTY } else { Slot { obj, hash: REDACTED_HASH, ..EMPTY } };
+                continue;
+            }
+            if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
+                continue;
+            }
+            if obj.is_null() {
+                if !old.obj.is_null() {
+                    st::put_unset(self.writer.buf(), var);
+                    self.drop_slot(old);
+                    top.slots[i] = EMPTY;
+                }
+                continue;
+            }
+            match self.diff(var, obj, old) {
+                Diff::Unchanged => {}
+                Diff::Refresh(new) | Diff::Changed(new) => top.slots[i] = new,
+            }
+        }
+        self.stack.push(top);
+    }
+
+    /// Compares `obj` with a variable's previous state `old`, writing a SET
+    /// record when the value changed. `old` is consumed unless Unchanged.
+    #[inline]
+    pub(super) fn diff(&mut self, var: u32, obj: *mut ffi::PyObject, old: Slot) -> Diff {
+        if obj == old.obj && old.strong {
+            return Diff::Unchanged;
+        }
+        if obj == old.obj && old.state != NO_STATE {
+            let s = old.state;
+            self.refresh(s, obj);
+            let gen = self.states[s as usize].gen;
+            if gen == old.gen {
+                return Diff::Unchanged;
+            }
+            let buf = self.writer.buf();
+            st::put_set_head(buf, var);
+            v::put_obj_ref(buf, s);
+            return Diff::Changed(Slot { gen, ..old });
+        }
+        self.scratch.clear();
+        let new = self.encode_slot(obj);
+        self.drop_slot(old);
+        if obj == old.obj && !new.strong && new.hash == old.hash {
+            return Diff::Refresh(new);
+        }
+        let buf = self.writer.buf();
+        st::put_set_head(buf, var);
+        buf.extend_from_slice(&self.scratch);
+        Diff::Changed(new)
+    }
+
+    /// Releases what a slot holds (its reference, its trail).
+    pub(super) fn drop_slot(&mut self, s: Slot) {
+        if s.strong && !s.obj.is_null() {
+            // SAFETY: GIL held; the slot owned this reference.
+            unsafe { purity::release(s.obj) };
+        }
+        if s.state != NO_STATE {
+            self.leave_state(s.state);
+        }
+    }
+
+    /// The namespace of the module or class body frame on top of the stack
+    /// (borrowed; null when unreadable).
+    pub(super) fn namespace(&mut self, frame: usize) -> *mut ffi::PyObject {
+        match self.cfg.reader {
+            // SAFETY: `frame` is the event's interpreter frame.
+            FrameReader::InPlace(l) => unsafe { l.namespace(frame) },
+            FrameReader::Api(f) => {
+                let Some(top) = self.stack.last_mut() else { return ptr::null_mut() };
+                if top.ns != 0 {
+                    return top.ns as *mut ffi::PyObject;
+                }
+                // SAFETY: GIL held; `frame` is the event's frame object.
+                let ns = unsafe { f.namespace(frame) };
+                // SAFETY: GIL held; a non-null result is live.
+                if !ns.is_null() && unsafe { ffi::PyDict_Check(ns) } != 0 {
+                    top.ns = ns as usize;
+                }
+                ns
+            }
+        }
+    }
+
+    pub(super) fn diff_dict_locals(&mut self, idx: u32, iframe: usize) {
+        let ns = self.namespace(iframe);
+        if ns.is_null() {
+            self.metrics.unreadable_frames += 1;
+            return;
+        }
+        // SAFETY: GIL held; keep the namespace alive while we read it.
+        unsafe { crate::cpython::rc::incref(ns) };
+        let Some(mut top) = self.stack.pop() else {
+            // SAFETY: GIL held; we own this reference.
+            unsafe { crate::cpython::rc::decref(ns) };
+            return;
+        };
+        top.generation = top.generation.wrapping_add(1);
+        let generation = top.generation;
+        // SAFETY: GIL held; PyDict_Next on an exact dict runs no user code.
+        unsafe {
+            if ffi::PyDict_CheckExact(ns) != 0 {
+                let mut pos: ffi::Py_ssize_t = 0;
+                let mut key: *mut ffi::PyObject = ptr::null_mut();
+                let mut val: *mut ffi::PyObject = ptr::null_mut();
+                while ffi::PyDict_Next(ns, &mut pos, &mut key, &mut val) != 0 {
+                    // A namespace's own data: not modules, and not the functions and
+                    // classes it defines (they would repeat in every snapshot).
+                    let vt = ffi::Py_TYPE(val);
+                    let b = &self.types.builtins;
+                    if ffi::PyUnicode_CheckExact(key) == 0
+                        || vt == b.module
+                        || vt == b.function
+                        || vt == b.cfunction
+                        || ffi::PyType_Check(val) != 0
+                    {
+                        continue;
+                    }
+                    let Some(var) = self.var_id_of_str(key) else { continue };
+                    let action = self.named_action(idx, var);
+                    if action == ValueAction::Drop {
+                        continue;
+                    }
+                    let pos_in = top.named.iter().position(|(v, _, _)| *v == var);
+                    let old = pos_in.map(|p| top.named[p].1).unwrap_or(EMPTY);
+                    if let Some(p) = pos_in {
+                        top.named[p].2 = generation;
+                    }
+                    let new = if action == ValueAction::Redact {
+                        if old.hash == REDACTED_HASH {
+                            continue;
+                        }
+                        self.put_redacted(val, Some(var));
+                        self.drop_slot(old);
+                        Slot { obj: val, hash: REDACTED_HASH, ..EMPTY }
+                    } else {
+                        match self.diff(var, val, old) {
+                            Diff::Unchanged => continue,
+                            Diff::Refresh(new) | Diff::Changed(new) => new,
+                        }
+                    };
+                    match pos_in {
+                        Some(p) => top.named[p].1 = new,
+                        None => top.named.push((var, new, generation)),
+                    }
+                }
+            }
+            crate::cpython::rc::decref(ns);
+        }
+        // Names no longer bound.
+        let mut i = 0;
+        while i < top.named.len() {
+            if top.named[i].2 != generation {
+                let (var, old, _) = top.named.swap_remove(i);
+                st::put_unset(self.writer.buf(), var);
+                self.drop_slot(old);
+            } else {
+                i += 1;
+            }
+        }
+        self.stack.push(top);
+    }
+
+    /// Writes the stand-in of a redacted value (typed by its class): as a
+    /// SET record of `set_var`, or into `scratch` (arguments, returns).
+    pub(super) fn put_redacted(&mut self, obj: *mut ffi::PyObject, set_var: Option<u32>) {
+        self.metrics.redacted_values += 1;
+        // The value's type may need defining first (a TYPE record).
+        let type_id = self.enc.raw_type_of(&mut self.types, self.writer.buf(), obj);
+        match set_var {
+            Some(var) => {
+                let buf = self.writer.buf();
+                st::put_set_head(buf, var);
+                v::put_raw(buf, type_id, REDACTED);
+            }
+            None => v::put_raw(&mut self.scratch, type_id, REDACTED),
+        }
+    }
+
+    /// [`Recorder::encode_slot`] for the commonest values, a float or a small
+    /// int (the same bytes the encoder writes, without its dispatch).
+    #[inline]
+    pub(super) fn encode_scalar(&mut self, obj: *mut ffi::PyObject) -> Option<Slot> {
+        if !self.encode_number(obj) {
+            return None;
+        }
+        // SAFETY: GIL held; the slot owns this reference until replaced.
+        unsafe { crate::cpython::rc::incref(obj) };
+        Some(Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 })
+    }
+
+    /// Appends the encoding of an exact float or small int to `scratch`;
+    /// false (nothing written) for anything else.
+    #[inline]
+    pub(super) fn encode_number(&mut self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        if tp == self.types.builtins.float {
+            v::put_float(&mut self.scratch, types::FLOAT, self.enc.float(obj));
+        } else if tp == self.types.builtins.int {
+            let Some(i) = self.enc.small_int(obj) else { return false };
+            v::put_int(&mut self.scratch, types::INT, i);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Appends the encoding of `obj` to `scratch` and returns what a slot
+    /// keeps to compare it at later steps: a reference (values compared by
+    /// identity), its state (with trails on), or the encoding's hash.
+    pub(super) fn encode_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        if let Some(slot) = self.encode_scalar(obj) {
+            return slot;
+        }
+        let start = self.scratch.len();
+        match self.enc.identity(&self.types, obj) {
+            Identity::Stable => {
+                self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                // SAFETY: GIL held; the slot owns this reference until replaced.
+                unsafe { crate::cpython::rc::incref(obj) };
+                Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 }
+            }
+            Identity::Mutable if self.cfg.trails => self.state_slot(obj),
+            Identity::Mutable => {
+                self.enc.encode(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+                Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), state: NO_STATE, gen: 0 }
+            }
+        }
+    }
+
+    pub(super) fn take_slots(&mut self, n: usize) -> Vec<Slot> {
+        let mut v = self.pool.pop().unwrap_or_default();
+        v.clear();
+        v.resize(n, EMPTY);
+        v
+    }
+
+    pub(super) fn release(&mut self, mut frame: Frame) {
+        for i in 0..frame.slots.len() {
+            self.drop_slot(frame.slots[i]);
+        }
+        for i in 0..frame.named.len() {
+            self.drop_slot(frame.named[i].1);
+        }
+        frame.slots.clear();
+        if frame.slots.capacity() > 0 && self.pool.len() < 1024 {
+            self.pool.push(frame.slots);
+        }
+    }
+}
