@@ -42,8 +42,11 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
     (("--activation-path",), True),
     (("--trace-dir", "-o"), True),
     (("--with-diff",), False),
+    (("--format",), True),
     (("-h", "--help"), False),
 )
+# The trace formats the recorder writes (its `--format`), ct's default first.
+FORMATS = ("json", "ctfs")
 TARGET_MARKERS = {"-m": None, "--pytest": "pytest", "--unittest": "unittest"}
 
 RECORD_USAGE = (
@@ -110,6 +113,9 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--activation-path", metavar="PATH", help="record only while code of this file runs")
     parser.add_argument("--trace-dir", "-o", metavar="DIR",
                         help="write the trace here instead of <data dir>/traces/<id>")
+    parser.add_argument("--format", choices=FORMATS, default=FORMATS[0],
+                        help="trace format: json (trace.json) or ctfs (trace.ct, CodeTracer's binary container); "
+                             f"default {FORMATS[0]}")
     parser.add_argument("--with-diff", action="store_true",
                         help="store `git diff HEAD` of the script's repository with the trace (diff.patch)")
     group = parser.add_argument_group("recorder policy (passed to codetracer_python_recorder)")
@@ -153,6 +159,7 @@ def cmd_record(argv: Sequence[str], prog: str) -> int:
     request = Request(
         target=name, args=tuple(args), module=(kind == "module"), python=parsed.python,
         activation_path=parsed.activation_path, with_diff=parsed.with_diff, trace_dir=parsed.trace_dir,
+        format=parsed.format,
         recorder_options=_recorder_options(parsed), program_label=label,
     )
     try:
