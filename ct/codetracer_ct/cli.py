@@ -244,7 +244,7 @@ def cmd_show(parsed: argparse.Namespace) -> int:
     fields += [("uploaded", f"{upload.share_url}  ({upload.uploaded_at}, {upload.base_url}, tenant {upload.tenant})")
                for upload in uploads] or [("uploaded", "no")]
     if summary is not None:
-        fields += [(key, summary[key]) for key in ("events", "steps", "calls", "files", "functions")]
+        fields += [(key, summary[key]) for key in ("format", "events", "steps", "calls", "files", "functions")]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
         sys.stdout.write(f"{name + ':':<{width + 1}} {'-' if value is None else value}\n")
