@@ -67,7 +67,7 @@ fn the_spec_fixture_reads_back_as_its_readme_lists_it() {
 /// A JSON trace folder written by the recorder's own stream + converter,
 /// using every value encoding.
 fn json_sample(dir: &Path) {
-    let td = TraceDir::prepare(dir).unwrap();
+    let td = TraceDir::prepare(dir, trace_writer::Format::Json).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     let b = w.buf();
     for (k, name) in types::PREDEFINED {

@@ -6,7 +6,7 @@
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types, vtag};
-use trace_writer::TraceDir;
+use trace_writer::{Format, TraceDir};
 
 fn tmpdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("ct-schema-{}-{}", name, std::process::id()));
@@ -60,10 +60,17 @@ fn write_sample(w: &mut StreamWriter, finish: bool) {
     }
 }
 
+/// In both formats: the replay stage hands each sink the same events.
 #[test]
 fn every_value_kind_matches_the_official_schema() {
-    let dir = tmpdir("kinds");
-    let td = TraceDir::prepare(&dir).unwrap();
+    for format in Format::ALL {
+        every_value_kind_in(format);
+    }
+}
+
+fn every_value_kind_in(format: Format) {
+    let dir = tmpdir(&format!("kinds-{}", format.as_str()));
+    let td = TraceDir::prepare(&dir, format).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     write_sample(&mut w, true);
     w.finish().unwrap();
@@ -75,7 +82,13 @@ fn every_value_kind_matches_the_official_schema() {
 
     let s = trace_check::check_dir(&dir).unwrap();
     assert_eq!(s.calls, 3);
-    let events: Vec<E> = serde_json::from_slice(&std::fs::read(dir.join("trace.json")).unwrap()).unwrap();
+    assert!(dir.join(format.files()[0]).is_file());
+    let mut events: Vec<E> = Vec::new();
+    trace_check::each_event(&dir, |e| {
+        events.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
     // Snapshot after the step at line 2: both variables, in binding order.
     let values: Vec<&ValueRecord> = events.iter().filter_map(|e| if let E::Value(v) = e { Some(&v.value) } else { None }).collect();
     assert!(matches!(values[0], ValueRecord::Int { i: -42, .. }));
@@ -97,7 +110,7 @@ fn every_value_kind_matches_the_official_schema() {
 #[test]
 fn a_stream_cut_short_recovers_as_a_balanced_partial_trace() {
     let dir = tmpdir("cut");
-    let td = TraceDir::prepare(&dir).unwrap();
+    let td = TraceDir::prepare(&dir, Format::Json).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     write_sample(&mut w, false);
     // Cut in the middle of a record, as a killed process leaves it.
