@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use ctfs::events::ChunkEnd;
-use ctfs::{CtfsSink, TraceEvent, TraceMeta, TraceSink, TypeInfo, Value};
+use ctfs::{CtfsSink, TraceEvent, TraceMeta, TypeInfo, Value};
 use trace_check::ct::read_ct;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types, vtag};
@@ -219,7 +219,7 @@ fn write_loop(path: &Path, steps: i64, chunk: u32, finish: bool, noise: usize) -
         }
     }
     if finish {
-        Box::new(sink).finish(&meta()).unwrap();
+        sink.finish(&meta()).unwrap();
     }
     let (all, _) = if finish { read_all(path) } else { (Vec::new(), read_all(path).1) };
     (all, marks)
