@@ -202,3 +202,39 @@ def test_replay_server_shows_the_recorded_ct_as_the_json(suite: str, program: st
     if steps > WALKED_STEPS:
         pytest.skip(f"{program}: {steps} steps, too many to walk one DAP request at a time (events compared above)")
     assert_same_replay(tmp_path / "json", tmp_path / "ct", tmp_path)
+
+
+def _fsize_limit(limit: int):
+    def setup() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return setup
+
+
+def test_a_ct_that_does_not_fit_is_kept_shorter_and_partial_or_not_at_all(recorder_python: Path, trace_check: Path,
+                                                                          tmp_path: Path) -> None:
+    def run(program: str, out: Path, limit: int) -> subprocess.CompletedProcess:
+        return subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs",
+                               "--keep-partial-trace", "--json-errors", "-o", str(out), program],
+                              cwd=SUITES["recorder"], env=env_of(), capture_output=True, timeout=300,
+                              preexec_fn=_fsize_limit(limit))
+    # The in-run stream outgrows the limit: the .ct of what was recorded fits, marked partial.
+    out = tmp_path / "big"
+    done = run("writes_a_lot.py", out, 64 * 1024)
+    assert done.returncode == 10
+    err = json.loads(done.stderr.decode().splitlines()[-1])
+    assert (err["error_code"], err["context"]["partial_trace_kept"]) == ("ERR_DISK_FULL", "true")
+    m = meta(out)
+    assert (m["partial"], m["reason"], m["format"]) == (True, "ERR_DISK_FULL", "ctfs")
+    assert (out / "trace.ct").stat().st_size <= 64 * 1024
+    evs = [json.loads(e) for e in events(trace_check, out)]
+    assert sum("Step" in e for e in evs) > 100 and sum("Call" in e for e in evs) == sum("Return" in e for e in evs)
+    # Not even the smallest container fits: nothing is kept, and stderr says so.
+    out = tmp_path / "tiny"
+    done = run("containers.py", out, 8 * 1024)
+    assert done.returncode == 10
+    err = json.loads(done.stderr.decode().splitlines()[-1])
+    assert (err["error_code"], err["context"]["partial_trace_kept"]) == ("ERR_DISK_FULL", "false"), err
+    assert not (out / "trace.ct").exists() and not (out / "trace_metadata.json").exists()
