@@ -46,7 +46,7 @@ class Request:
     activation_path: Optional[str] = None
     with_diff: bool = False
     trace_dir: Optional[str] = None
-    format: str = "json"
+    format: str = "ctfs"  # cli.DEFAULT_FORMAT
     recorder_options: Tuple[str, ...] = ()
     program_label: Optional[str] = None  # e.g. "--pytest" for the index
 

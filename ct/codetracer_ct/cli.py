@@ -45,8 +45,11 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
     (("--format",), True),
     (("-h", "--help"), False),
 )
-# The trace formats the recorder writes (its `--format`), ct's default first.
+# The trace formats the recorder writes (its `--format`), and ct's default:
+# CTFS, the container current CodeTracer opens (issue 17, goal 2); `--format
+# json` writes the design documents' trace.json.
 FORMATS = ("json", "ctfs")
+DEFAULT_FORMAT = "ctfs"
 TARGET_MARKERS = {"-m": None, "--pytest": "pytest", "--unittest": "unittest"}
 
 RECORD_USAGE = (
@@ -113,9 +116,9 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--activation-path", metavar="PATH", help="record only while code of this file runs")
     parser.add_argument("--trace-dir", "-o", metavar="DIR",
                         help="write the trace here instead of <data dir>/traces/<id>")
-    parser.add_argument("--format", choices=FORMATS, default=FORMATS[0],
-                        help="trace format: json (trace.json) or ctfs (trace.ct, CodeTracer's binary container); "
-                             f"default {FORMATS[0]}")
+    parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT,
+                        help="trace format: ctfs (trace.ct, the binary container current CodeTracer opens) or "
+                             f"json (trace.json, the design documents' format); default {DEFAULT_FORMAT}")
     parser.add_argument("--with-diff", action="store_true",
                         help="store `git diff HEAD` of the script's repository with the trace (diff.patch)")
     group = parser.add_argument_group("recorder policy (passed to codetracer_python_recorder)")

@@ -70,8 +70,10 @@ def assert_indexed(user: User, done: subprocess.CompletedProcess, trace_id: int 
     assert done.stderr.decode().endswith(f"ct: trace {trace_id} recorded in {folder}\n")
     assert row["status"] == "complete" and row["recorder_version"] == "0.4.0"
     assert row["exit_status"] == done.returncode
-    for name in ("trace.json", "trace_metadata.json", "trace_paths.json"):
+    # ct's default format: CTFS (`trace.ct`), no trace.json.
+    for name in ("trace.ct", "trace_metadata.json", "trace_paths.json"):
         assert (folder / name).is_file(), name
+    assert not (folder / "trace.json").exists() and metadata(folder)["format"] == "ctfs"
     assert metadata(folder).get("partial") in (False, None)
     return row
 
@@ -317,8 +319,8 @@ def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
     activate(venv_user, venv_user.venv)
     venv_user.write("scoped.py", "import json\ndef f(password):\n    return json.dumps([password])\nprint(f('pw-77'))\n")
     venv_user.write("f.toml", '[[scope.rules]]\nselector = "pkg:json"\nexec = "trace"\n')
-    done = venv_user.ct("record", "--include", "json.encoder", "--exclude", "json.decoder", "--trace-filter", "f.toml",
-                        "--no-redact", "scoped.py")
+    done = venv_user.ct("record", "--format", "json", "--include", "json.encoder", "--exclude", "json.decoder",
+                        "--trace-filter", "f.toml", "--no-redact", "scoped.py")
     assert done.returncode == 0, done.stderr.decode()
     folder = Path(str({row["id"]: row for row in venv_user.rows()}[1]["folder"]))
     meta = metadata(folder)
@@ -333,8 +335,9 @@ def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
 
 
 def test_record_format_ctfs_and_show_it(venv_user: User):
-    """`ct record --format ctfs` writes trace.ct (the user sees what plain python
-    shows), indexes it, copies its sources, and `ct show` reads it."""
+    """`ct record --format ctfs` (the default) writes trace.ct (the user sees
+    what plain python shows), indexes it, copies its sources, and `ct show`
+    reads it; `--format json` writes trace.json."""
     activate(venv_user, venv_user.venv)
     done = parity(venv_user, "app.py", ct_args=("--format", "ctfs"))
     rows = venv_user.rows()
@@ -356,3 +359,9 @@ def test_record_format_ctfs_and_show_it(venv_user: User):
     bad = venv_user.ct("record", "--format", "binary", "app.py")
     assert bad.returncode == 2 and b"invalid choice: 'binary'" in bad.stderr and bad.stdout == b""
     assert len(venv_user.rows()) == 1
+    done = parity(venv_user, "app.py", ct_args=("--format", "json"))
+    folder = Path(str(venv_user.rows()[1]["folder"]))
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == \
+        ["trace.json", "trace_metadata.json", "trace_paths.json"]
+    assert metadata(folder)["format"] == "json"
+    assert json.loads(venv_user.ct("show", "2", "--json").stdout)["summary"]["format"] == "json"
