@@ -33,6 +33,7 @@ class Tracer:
     argv: Callable[[Context, Path, Path], list[str]]
     collect: Callable[[Path], dict[str, Any]]
     upstream_scale: bool = False   # runs at --upstream-scale (too slow for --scale)
+    trace_file: str = "trace.json"  # what its trace bytes are the size of
 
 
 def _size(path: Path) -> int | None:
@@ -58,10 +59,10 @@ def _record8_collect(work: Path) -> dict[str, Any]:
     return {"output_bytes": _size(work / "records.bin")}
 
 
-def _ours(values: str) -> Callable[[Context, Path, Path], list[str]]:
+def _ours(values: str, format: str = "json") -> Callable[[Context, Path, Path], list[str]]:
     def argv(ctx: Context, script: Path, work: Path) -> list[str]:
         return [str(ctx.python), "-m", "codetracer_python_recorder", "--trace-dir", str(work / "trace"),
-                "--format", "json", "--values", values, str(script)]
+                "--format", format, "--values", values, str(script)]
     return argv
 
 
@@ -81,7 +82,8 @@ def read_ours(trace_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         meta = {}
     return {
-        "trace_bytes": _size(trace_dir / "trace.json"),
+        # trace.json, or trace.ct (--format ctfs)
+        "trace_bytes": _size(trace_dir / "trace.json") or _size(trace_dir / "trace.ct"),
         "stream_bytes": _get(meta, "stats", "stream_bytes"),
         "recorder_events": _get(meta, "stats", "events"),
         "drain_s": _get(meta, "timings", "drain_seconds"),
@@ -118,6 +120,8 @@ TRACERS: dict[str, Tracer] = {t.name: t for t in [
     Tracer("ours-none", "ours", "ours --values=none", _ours("none"), _ours_collect),
     Tracer("ours-args", "ours", "ours --values=args", _ours("args"), _ours_collect),
     Tracer("ours-locals", "ours", "ours --values=locals (full fidelity)", _ours("locals"), _ours_collect),
+    Tracer("ours-ctfs", "ours", "ours --values=locals --format ctfs (trace.ct)", _ours("locals", "ctfs"),
+           _ours_collect, trace_file="trace.ct"),
     Tracer("viztracer", "viztracer", "viztracer (defaults)", _viztracer, _viztracer_collect),
     Tracer("upstream", "upstream", "codetracer-python-recorder 0.3.0 --format json", _upstream, _upstream_collect,
            upstream_scale=True),
