@@ -145,3 +145,53 @@ fn unbalanced_traces_are_rejected() {
     assert!(trace_check::check_dir(&dir).unwrap_err().contains("schema"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A finish told to stop (Ctrl-C) leaves no trace file of either format and
+/// keeps the stream; `recover` then writes the format the run started with.
+#[test]
+fn a_stopped_finish_leaves_no_trace_and_recovers_in_its_format() {
+    for format in Format::ALL {
+        let dir = tmpdir(&format!("stop-{}", format.as_str()));
+        let td = TraceDir::prepare(&dir, format).unwrap();
+        let mut meta = serde_json::Map::new();
+        meta.insert("workdir".into(), "/src".into());
+        meta.insert("program".into(), "/src/app.py".into());
+        meta.insert("args".into(), serde_json::json!([]));
+        meta.insert("format".into(), format.as_str().into());
+        td.write_recording_info(&meta).unwrap();
+        let mut w = StreamWriter::create(&td.events_path()).unwrap();
+        write_sample(&mut w, false);
+        // Enough records for the progress hook to be asked (every 16,384).
+        for i in 0..40_000 {
+            st::put_step(w.buf(), 0, 2 + i % 3);
+        }
+        st::put_end(w.buf(), 0);
+        w.finish().unwrap();
+        let mut asked = 0;
+        let stopped = td
+            .finish_with_progress(meta.clone(), None, serde_json::Map::new(), &mut |_, _| {
+                asked += 1;
+                false
+            })
+            .unwrap();
+        assert!(stopped.is_none() && asked == 1, "{}", format.as_str());
+        let left: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(left, [".codetracer-partial"], "{}", format.as_str());
+        let staged: Vec<String> =
+            std::fs::read_dir(&td.staging).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(format.files().iter().all(|f| !staged.contains(&f.to_string())), "{staged:?}");
+        drop(td);
+        trace_writer::recover(&dir).unwrap();
+        assert!(dir.join(format.files()[0]).is_file(), "{}", format.as_str());
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("trace_metadata.json")).unwrap()).unwrap();
+        assert_eq!((meta["format"].as_str(), meta["partial"].as_bool()), (Some(format.as_str()), Some(true)));
+        let mut steps = 0;
+        trace_check::each_event(&dir, |e| {
+            steps += usize::from(matches!(e, E::Step(_)));
+            Ok(())
+        })
+        .unwrap();
+        assert!(steps > 40_000, "{steps}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
