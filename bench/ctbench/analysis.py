@@ -13,7 +13,8 @@ from .tracers import TRACERS
 __all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS"]
 
 GOAL_LIMITS = {"inrun_ratio": 10.0, "upstream_speedup": 100.0, "kept_fraction": 0.25, "none_vs_floor": 2.0,
-               "rss_mb": 64.0, "startup_ms": 30.0, "portable_vs_inplace": 6.0}
+               "rss_mb": 64.0, "startup_ms": 30.0, "portable_vs_inplace": 6.0,
+               "ctfs_whole_ratio": 10.0, "ctfs_fraction": 0.05}
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,16 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
     rss = _worst([v for t in ("ours-none", "ours-args", "ours-locals") for v in col(t, "rss_delta_mb")])
     out.append(Goal(python, "peak RSS above plain, MB (worst of ours)", f"<= {L['rss_mb']:g}", rss,
                     None if rss is None else rss <= L["rss_mb"]))
+    # Issue 17: end to end to a finished trace.ct, and its size against trace.json's (same values).
+    if any(t == "ours-ctfs" for t, _ in figs):
+        w = stats.geomean(col("ours-ctfs", "ratio_wall"))
+        out.append(Goal(python, "end to end to a finished trace.ct, geo-mean / plain", f"<= {L['ctfs_whole_ratio']:g}x",
+                        w, None if w is None else w <= L["ctfs_whole_ratio"]))
+        ct = [None if c is None or j in (None, 0) else c / j
+              for c, j in zip(col("ours-ctfs", "trace_bytes"), col("ours-locals", "trace_bytes"), strict=True)]
+        c = _worst(ct)
+        out.append(Goal(python, "trace.ct bytes / trace.json bytes (worst workload)", f"<= {L['ctfs_fraction']:g}",
+                        c, None if c is None else c <= L["ctfs_fraction"]))
     st = session.startup.get(python, {})
     added = [st.get("version_added_ms"), st.get("record_added_ms")]
     a = _worst(added)

@@ -54,7 +54,8 @@ def _bytes_per_event(f: Figures) -> str:
     if f.kept_b_ev is not None:
         parts.append(f"kept {_b(f.kept_b_ev)}")
     if f.trace_b_ev is not None:
-        parts.append(f"trace.json {_b(f.trace_b_ev)}")
+        tracer = TRACERS.get(f.cell.tracer)
+        parts.append(f"{tracer.trace_file if tracer else 'trace.json'} {_b(f.trace_b_ev)}")
     if f.output_b_ev is not None:
         parts.append(f"output {_b(f.output_b_ev)}")
     if not parts and TRACERS.get(f.cell.tracer) and TRACERS[f.cell.tracer].family == "ours":
@@ -174,10 +175,11 @@ METHOD = """
   program.
 - in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`);
   in-run ns/event = (in-run − plain `main()`) / main events.
-- whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`); whole
+- whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`, or
+  `trace.ct` for `ours-ctfs`, issue 17's CTFS format with the same values as `ours-locals`); whole
   ns/event = (whole − plain whole) / all events. Peak RSS is the child's `ru_maxrss` from `wait4`.
-- trace.json MB/s = `trace.json` bytes / `timings.convert_seconds`. bytes/event: kept = `stats.stream_bytes`
-  (ours) or the 8-byte records (floor); trace.json = its size on disk; output = the tracer's own file;
+- trace.json MB/s = trace file bytes / `timings.convert_seconds`. bytes/event: kept = `stats.stream_bytes`
+  (ours) or the 8-byte records (floor); trace.json / trace.ct = its size on disk; output = the tracer's own file;
   all divided by the "all" monitoring events above (not the recorder's own `stats.events`).
   Traces are deleted after each run.
 - Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:

@@ -34,6 +34,7 @@ class Tracer:
     collect: Callable[[Path], dict[str, Any]]
     upstream_scale: bool = False   # runs at --upstream-scale (too slow for --scale)
     env: dict[str, str] = field(default_factory=dict)  # added to the run's environment
+    trace_file: str = "trace.json"  # what its trace bytes are the size of
 
 
 def _size(path: Path) -> int | None:
@@ -59,10 +60,10 @@ def _record8_collect(work: Path) -> dict[str, Any]:
     return {"output_bytes": _size(work / "records.bin")}
 
 
-def _ours(values: str) -> Callable[[Context, Path, Path], list[str]]:
+def _ours(values: str, format: str = "json") -> Callable[[Context, Path, Path], list[str]]:
     def argv(ctx: Context, script: Path, work: Path) -> list[str]:
         return [str(ctx.python), "-m", "codetracer_python_recorder", "--trace-dir", str(work / "trace"),
-                "--format", "json", "--values", values, str(script)]
+                "--format", format, "--values", values, str(script)]
     return argv
 
 
@@ -82,7 +83,8 @@ def read_ours(trace_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         meta = {}
     return {
-        "trace_bytes": _size(trace_dir / "trace.json"),
+        # trace.json, or trace.ct (--format ctfs)
+        "trace_bytes": _size(trace_dir / "trace.json") or _size(trace_dir / "trace.ct"),
         "stream_bytes": _get(meta, "stats", "stream_bytes"),
         "recorder_events": _get(meta, "stats", "events"),
         "drain_s": _get(meta, "timings", "drain_seconds"),
@@ -121,6 +123,8 @@ TRACERS: dict[str, Tracer] = {t.name: t for t in [
     Tracer("ours-locals", "ours", "ours --values=locals (full fidelity)", _ours("locals"), _ours_collect),
     Tracer("ours-portable", "ours", "ours --values=locals, portable path (CODETRACER_PORTABLE=1: public C API only)",
            _ours("locals"), _ours_collect, env={"CODETRACER_PORTABLE": "1"}),
+    Tracer("ours-ctfs", "ours", "ours --values=locals --format ctfs (trace.ct)", _ours("locals", "ctfs"),
+           _ours_collect, trace_file="trace.ct"),
     Tracer("viztracer", "viztracer", "viztracer (defaults)", _viztracer, _viztracer_collect),
     Tracer("upstream", "upstream", "codetracer-python-recorder 0.3.0 --format json", _upstream, _upstream_collect,
            upstream_scale=True),

@@ -46,6 +46,7 @@ class Request:
     activation_path: Optional[str] = None
     with_diff: bool = False
     trace_dir: Optional[str] = None
+    format: str = "ctfs"  # cli.DEFAULT_FORMAT
     recorder_options: Tuple[str, ...] = ()
     program_label: Optional[str] = None  # e.g. "--pytest" for the index
 
@@ -220,7 +221,7 @@ def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optio
         error_file = scratch / "error.json"
         env[ERROR_FILE_VARIABLE] = str(error_file)
         command = [str(interpreter), "-m", _preflight.RECORDER_MODULE,
-                   "--trace-dir", str(folder), "--format", "json"]
+                   "--trace-dir", str(folder), "--format", request.format]
         if request.activation_path:
             command += ["--activation-path", request.activation_path]
         command += list(request.recorder_options)

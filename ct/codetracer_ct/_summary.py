@@ -1,6 +1,7 @@
-"""What `ct show` says about a trace folder: counts and the most called
-functions, from `stats` in trace_metadata.json (docs/interfaces.md §2), or by
-scanning trace.json when a recorder wrote no stats."""
+"""What `ct show` says about a trace folder: its format (trace.json or the
+CTFS trace.ct), counts and the most called functions, from `stats` in
+trace_metadata.json (docs/interfaces.md §2), or by scanning trace.json when a
+recorder wrote no stats."""
 from __future__ import annotations
 
 import json
@@ -20,10 +21,27 @@ def read_metadata(folder: Path) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
+def trace_format(folder: Path, metadata: Optional[Dict[str, Any]] = None) -> Optional[str]:
+    """`json` or `ctfs`: what the recorder wrote (trace_metadata.json's
+    `format`), else which trace file the folder holds."""
+    written = (metadata if metadata is not None else read_metadata(folder) or {}).get("format")
+    if isinstance(written, str):
+        return written
+    if (folder / "trace.json").is_file():
+        return "json"
+    if (folder / "trace.ct").is_file():
+        return "ctfs"
+    return None
+
+
 def summarize(folder: Path) -> Dict[str, Any]:
-    """{events, steps, calls, files, functions, top_functions, source} of the
-    trace in `folder`; `source` says where the numbers came from."""
+    """{format, events, steps, calls, files, functions, top_functions, source}
+    of the trace in `folder`; `source` says where the numbers came from."""
     metadata = read_metadata(folder) or {}
+    return {"format": trace_format(folder, metadata), **_numbers(folder, metadata)}
+
+
+def _numbers(folder: Path, metadata: Dict[str, Any]) -> Dict[str, Any]:
     stats = metadata.get("stats")
     if isinstance(stats, dict) and "events" in stats:
         return {

@@ -42,8 +42,14 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
     (("--activation-path",), True),
     (("--trace-dir", "-o"), True),
     (("--with-diff",), False),
+    (("--format",), True),
     (("-h", "--help"), False),
 )
+# The trace formats the recorder writes (its `--format`), and ct's default:
+# CTFS, the container current CodeTracer opens (issue 17, goal 2); `--format
+# json` writes the design documents' trace.json.
+FORMATS = ("json", "ctfs")
+DEFAULT_FORMAT = "ctfs"
 TARGET_MARKERS = {"-m": None, "--pytest": "pytest", "--unittest": "unittest"}
 
 RECORD_USAGE = (
@@ -110,6 +116,9 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--activation-path", metavar="PATH", help="record only while code of this file runs")
     parser.add_argument("--trace-dir", "-o", metavar="DIR",
                         help="write the trace here instead of <data dir>/traces/<id>")
+    parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT,
+                        help="trace format: ctfs (trace.ct, the binary container current CodeTracer opens) or "
+                             f"json (trace.json, the design documents' format); default {DEFAULT_FORMAT}")
     parser.add_argument("--with-diff", action="store_true",
                         help="store `git diff HEAD` of the script's repository with the trace (diff.patch)")
     group = parser.add_argument_group("recorder policy (passed to codetracer_python_recorder)")
@@ -153,6 +162,7 @@ def cmd_record(argv: Sequence[str], prog: str) -> int:
     request = Request(
         target=name, args=tuple(args), module=(kind == "module"), python=parsed.python,
         activation_path=parsed.activation_path, with_diff=parsed.with_diff, trace_dir=parsed.trace_dir,
+        format=parsed.format,
         recorder_options=_recorder_options(parsed), program_label=label,
     )
     try:
@@ -237,7 +247,7 @@ def cmd_show(parsed: argparse.Namespace) -> int:
     fields += [("uploaded", f"{upload.share_url}  ({upload.uploaded_at}, {upload.base_url}, tenant {upload.tenant})")
                for upload in uploads] or [("uploaded", "no")]
     if summary is not None:
-        fields += [(key, summary[key]) for key in ("events", "steps", "calls", "files", "functions")]
+        fields += [(key, summary[key]) for key in ("format", "events", "steps", "calls", "files", "functions")]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
         sys.stdout.write(f"{name + ':':<{width + 1}} {'-' if value is None else value}\n")

@@ -113,7 +113,7 @@ def test_flags_reach_the_recorder_and_custom_trace_dir(fake: User):
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"argv ['--values', 'x'] total 14\n"
     options = metadata(fake.cwd / "out")["fake_options"]
-    assert options == {"--trace-dir": str(fake.cwd / "out"), "--format": "json", "--activation-path": "app.py",
+    assert options == {"--trace-dir": str(fake.cwd / "out"), "--format": "ctfs", "--activation-path": "app.py",
                        "--values": "args", "--max-str": "50", "--require-trace": True}
     [row] = fake.rows()
     assert row["folder"] == str(fake.cwd / "out") and fake.traces() == []

@@ -28,10 +28,9 @@ print(work("abcdefgh", list(range(50)), [[[[1, 2]]]], {str(i): [i, i] for i in r
 """
 
 # ct's record options that ct turns into recorder options of its own making.
-CT_OWN_TO_RECORDER = {"--trace-dir", "--activation-path"}
+CT_OWN_TO_RECORDER = {"--trace-dir", "--activation-path", "--format"}
 # Recorder options ct sets itself (never taken from the user), and why.
 SET_BY_CT = {
-    "--format": "ct always records json (the only format the recorder writes)",
     "--out-dir": "an alias of --trace-dir, which ct passes",
     "-o": "an alias of --trace-dir, which ct passes",
     "--json-errors": "ct reads the JSON error from CODETRACER_ERROR_FILE, keeping the user's stderr intact",
@@ -168,3 +167,25 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
     assert ct_cli._record_parser("ct record").parse_args(options).activation_path == script
     done = record(recorder_python, app, app / "activated", ["--activation-path", script])
     assert done.returncode == 0 and meta(app / "activated")["activation_path"] == script
+
+
+def test_ct_format_choices_are_the_recorders_and_reach_it(recorder_python: Path, app: Path) -> None:
+    """`ct record --format F` runs the recorder with `--format F` (_record.py);
+    ct offers exactly the formats the recorder writes, and each writes its files."""
+    code = "import json; from codetracer_python_recorder import session; print(json.dumps(session.FORMATS))"
+    theirs = json.loads(subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert list(ct_cli.FORMATS) == theirs
+    parser = ct_cli._record_parser("ct record")
+    for fmt, trace in (("json", "trace.json"), ("ctfs", "trace.ct")):
+        options, _, _ = ct_cli.split_record_argv(["--format", fmt, "app.py"])
+        assert parser.parse_args(options).format == fmt
+        out = app / fmt
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
+        done = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out),
+                               "--format", fmt, "app.py"], cwd=app, env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert (out / trace).exists() and json.loads((out / "trace_metadata.json").read_text())["format"] == fmt
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(["--format", "binary"])
+    assert refused.value.code == 2

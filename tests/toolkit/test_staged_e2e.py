@@ -62,7 +62,7 @@ def test_record_with_a_venv_that_lacks_the_recorder(bundle: Path, tmp_path: Path
     folder = Path(next(v for k, v in traces[0].items() if k in ("path", "folder", "trace_dir", "dir")))
     metadata = json.loads((folder / "trace_metadata.json").read_text())
     assert Path(metadata["python"]["executable"]).parent == venv / "bin"
-    assert (folder / "trace.json").is_file()
+    assert (folder / "trace.ct").is_file() and metadata["format"] == "ctfs"  # ct record's default format
 
 
 def test_recorder_shim_runs_the_recorder_cli(bundle: Path, tmp_path: Path, python312: Path) -> None:

@@ -11,7 +11,9 @@ or a region of code from Python::
         work()
 
 The trace folder holds ``trace.json``, ``trace_metadata.json`` and
-``trace_paths.json`` (CodeTracer's db-backend format). The recorder never
+``trace_paths.json`` (CodeTracer's db-backend format); with ``--format ctfs``
+(``format="ctfs"``), ``trace.ct`` (CodeTracer's CTFS container) instead of
+``trace.json``. The recorder never
 writes to stdout; its diagnostics go to stderr or ``--log-file``.
 """
 import sys

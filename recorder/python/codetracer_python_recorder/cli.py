@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 from . import _native
 from .errors import RecorderError, UsageError
-from .session import PACKAGE_DIR
+from .session import PACKAGE_DIR, resolve_format
 
 PROG = "codetracer-python-recorder"
 
@@ -40,7 +40,9 @@ Record a Python program into a CodeTracer trace, running it exactly as
 options:
   --trace-dir DIR, --out-dir DIR, -o DIR
                         trace folder (default ./trace-<UTC time>-<pid>; env CODETRACER_TRACE_DIR)
-  --format json         trace format (only json)
+  --format json|ctfs
+                        trace format: json (trace.json, the default) or ctfs
+                        (trace.ct, CodeTracer's binary container); env CODETRACER_FORMAT
   --activation-path PATH
                         record only while code of PATH runs
   --values none|args|locals
@@ -127,7 +129,7 @@ class Options:
 
     def __init__(self) -> None:
         self.trace_dir: str | None = None
-        self.format = "json"
+        self.format: str | None = None
         self.activation_path: str | None = None
         self.values: str | None = None
         self.max_depth: int | None = None
@@ -342,8 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
                              "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
         _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
-        if os.environ.get("CODETRACER_FORMAT") and o.format == "json":
-            o.format = os.environ["CODETRACER_FORMAT"]
+        o.format = resolve_format(o.format)
         policy = _native.resolve_policy(
             on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
             keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,

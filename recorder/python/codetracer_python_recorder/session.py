@@ -95,6 +95,23 @@ def program_from_argv() -> str:
     return os.path.abspath(argv0)
 
 
+FORMATS = ("json", "ctfs")
+
+
+def resolve_format(given: str | None, option: str = "--format") -> str:
+    """The trace format: `given` (`option`: --format, the API's `format=`),
+    else $CODETRACER_FORMAT, else json; a usage error names the source."""
+    from .errors import UsageError
+
+    source = option
+    if given is None:
+        given, source = os.environ.get("CODETRACER_FORMAT") or "json", "CODETRACER_FORMAT"
+    if given not in FORMATS:
+        raise UsageError(f"invalid value {given!r} for {source}: expected {' or '.join(FORMATS)}",
+                         "ERR_FORMAT_UNSUPPORTED", {"option": source, "value": given})
+    return given
+
+
 def start(
     trace_dir: str | os.PathLike[str],
     *,
@@ -106,7 +123,7 @@ def start(
     max_items: int | None = None,
     max_str: int | None = None,
     max_nodes: int | None = None,
-    format: str = "json",
+    format: str | None = None,
     on_recorder_error: str | None = None,
     require_trace: bool | None = None,
     keep_partial_trace: bool | None = None,
@@ -125,7 +142,8 @@ def start(
     ``include`` / ``exclude`` globs, ``record_all``, and ``trace_filter``
     file(s) after ``$CODETRACER_TRACE_FILTER`` and the project's
     ``.codetracer/trace-filter.toml``; ``redact=False`` keeps values under
-    secret-looking names."""
+    secret-looking names. ``format``: ``"json"`` (trace.json) or ``"ctfs"``
+    (trace.ct); default ``$CODETRACER_FORMAT``, else json."""
     from pathlib import Path
 
     if program is None:
@@ -133,7 +151,7 @@ def start(
     if args is None:
         args = list(sys.argv[1:])
     from . import _filters
-
+    format = resolve_format(format, "format=")
     filters = [] if trace_filter is None else [trace_filter] if isinstance(trace_filter, (str, os.PathLike)) else list(trace_filter)
     script_dir = os.path.dirname(program) if os.path.isabs(program) else os.getcwd()
     resolved = _filters.resolve(script_dir=script_dir, filters=[os.fspath(f) for f in filters],

@@ -70,8 +70,10 @@ def assert_indexed(user: User, done: subprocess.CompletedProcess, trace_id: int 
     assert done.stderr.decode().endswith(f"ct: trace {trace_id} recorded in {folder}\n")
     assert row["status"] == "complete" and row["recorder_version"] == "0.4.0"
     assert row["exit_status"] == done.returncode
-    for name in ("trace.json", "trace_metadata.json", "trace_paths.json"):
+    # ct's default format: CTFS (`trace.ct`), no trace.json.
+    for name in ("trace.ct", "trace_metadata.json", "trace_paths.json"):
         assert (folder / name).is_file(), name
+    assert not (folder / "trace.json").exists() and metadata(folder)["format"] == "ctfs"
     assert metadata(folder).get("partial") in (False, None)
     return row
 
@@ -317,8 +319,8 @@ def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
     activate(venv_user, venv_user.venv)
     venv_user.write("scoped.py", "import json\ndef f(password):\n    return json.dumps([password])\nprint(f('pw-77'))\n")
     venv_user.write("f.toml", '[[scope.rules]]\nselector = "pkg:json"\nexec = "trace"\n')
-    done = venv_user.ct("record", "--include", "json.encoder", "--exclude", "json.decoder", "--trace-filter", "f.toml",
-                        "--no-redact", "scoped.py")
+    done = venv_user.ct("record", "--format", "json", "--include", "json.encoder", "--exclude", "json.decoder",
+                        "--trace-filter", "f.toml", "--no-redact", "scoped.py")
     assert done.returncode == 0, done.stderr.decode()
     folder = Path(str({row["id"]: row for row in venv_user.rows()}[1]["folder"]))
     meta = metadata(folder)
@@ -330,3 +332,36 @@ def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
     done = venv_user.ct("record", "--record-all", "scoped.py")
     meta = metadata(Path(str({row["id"]: row for row in venv_user.rows()}[2]["folder"])))
     assert meta["trace_filter"]["record_all"] is True and meta["trace_filter"]["redact"] is True
+
+
+def test_record_format_ctfs_and_show_it(venv_user: User):
+    """`ct record --format ctfs` (the default) writes trace.ct (the user sees
+    what plain python shows), indexes it, copies its sources, and `ct show`
+    reads it; `--format json` writes trace.json."""
+    activate(venv_user, venv_user.venv)
+    done = parity(venv_user, "app.py", ct_args=("--format", "ctfs"))
+    rows = venv_user.rows()
+    assert [r["status"] for r in rows] == ["complete"]
+    folder = Path(str(rows[0]["folder"]))
+    assert done.stderr.decode().endswith(f"ct: trace 1 recorded in {folder}\n")
+    assert (folder / "trace.ct").is_file() and not (folder / "trace.json").exists()
+    meta = metadata(folder)
+    assert meta["format"] == "ctfs" and meta["partial"] is False
+    assert (folder / "files" / str(venv_user.cwd / "app.py").lstrip("/")).is_file()
+    shown = json.loads(venv_user.ct("show", "1", "--json").stdout)["summary"]
+    stats = meta["stats"]
+    assert shown["format"] == "ctfs"
+    assert (shown["events"], shown["steps"], shown["calls"]) == (stats["events"], stats["steps"], stats["calls"])
+    assert any(f["name"] == "square" for f in shown["top_functions"])
+    text = venv_user.ct("show", "1").stdout.decode()
+    assert "format:" in text and "ctfs" in text
+    # A bad format is ct's usage error: nothing runs, nothing is indexed.
+    bad = venv_user.ct("record", "--format", "binary", "app.py")
+    assert bad.returncode == 2 and b"invalid choice: 'binary'" in bad.stderr and bad.stdout == b""
+    assert len(venv_user.rows()) == 1
+    done = parity(venv_user, "app.py", ct_args=("--format", "json"))
+    folder = Path(str(venv_user.rows()[1]["folder"]))
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == \
+        ["trace.json", "trace_metadata.json", "trace_paths.json"]
+    assert metadata(folder)["format"] == "json"
+    assert json.loads(venv_user.ct("show", "2", "--json").stdout)["summary"]["format"] == "json"

@@ -1,14 +1,13 @@
 """`ct upload` of a trace the REAL recorder wrote, with ct and the recorder
 staged as the bundle stages them (resources/python/): the recording id the
-recorder puts in trace_metadata.json is the one the server gets, and the
-archive it keeps unzips to the trace folder, byte for byte."""
+recorder puts in trace_metadata.json is the one the server gets, and what
+it keeps is the recording's trace.ct (ct's default format), byte for byte."""
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 import urllib.request
-import zipfile
 from pathlib import Path
 
 from ..conftest import User, metadata
@@ -36,14 +35,11 @@ def test_upload_a_real_recording(user: User, python312: Path, staged: Path, tmp_
         result = json.loads(done.stdout)
         assert result["recording_id"] == recording_id and result["id"] == 1 and result["status"] == "complete"
         assert cloud.uploads[recording_id]["state"] == "complete"
-        archive = tmp_path / "got.zip"
+        # ct records CTFS by default: a folder whose trace is one `.ct` sends that file as it is.
         with urllib.request.urlopen(result["share_url"], timeout=60) as answer:
-            archive.write_bytes(answer.read())
-        with zipfile.ZipFile(archive) as opened:
-            received = {name: hashlib.sha256(opened.read(name)).hexdigest() for name in opened.namelist()}
-        on_disk = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                   for p in folder.rglob("*") if p.is_file()}
-        assert received == on_disk and {"trace.json", "trace_metadata.json", "trace_paths.json"} <= set(received)
+            received = answer.read()
+        assert result["content_type"] == "application/octet-stream"
+        assert hashlib.sha256(received).hexdigest() == hashlib.sha256((folder / "trace.ct").read_bytes()).hexdigest()
         listed = json.loads(user.ct("list", "--json", env=env, launcher=launcher).stdout)
         assert listed[0]["upload"]["share_url"] == result["share_url"]
     finally:

@@ -284,10 +284,13 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     let info = preflight::python_info(py)?;
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
-    ensure_usage!(o.format == "json", ErrorCode::FormatUnsupported, "unsupported trace format {:?}: only \"json\" is written", o.format);
+    let format = trace_writer::Format::parse(&o.format).ok_or_else(|| {
+        usage!(ErrorCode::FormatUnsupported, "unsupported trace format {:?}: expected json or ctfs", o.format)
+            .with_context("format", &o.format)
+    })?;
     let tool = tool::tool_id_from_env()?;
 
-    let trace_dir = TraceDir::prepare(&o.trace_dir)?;
+    let trace_dir = TraceDir::prepare(&o.trace_dir, format)?;
     let recording_id = uuid::Uuid::now_v7().to_string();
     logging::set_trace_id(&recording_id);
     let workdir = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
@@ -297,7 +300,8 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     meta.insert("args".into(), json!(o.args));
     meta.insert("recording_id".into(), json!(recording_id));
     meta.insert("recorder".into(), json!({"name": "codetracer-python-recorder", "version": env!("CARGO_PKG_VERSION")}));
-    meta.insert("schema_version".into(), json!(trace_writer::SCHEMA_VERSION));
+    meta.insert("format".into(), json!(format.as_str()));
+    meta.insert("schema_version".into(), json!(format.schema_version()));
     meta.insert("policy_hash".into(), json!(o.policy.hash()));
     meta.insert(
         "policy".into(),

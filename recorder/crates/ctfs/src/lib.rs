@@ -9,8 +9,7 @@
 //! - [`events`]: `events.log`, split-binary events in zstd chunks.
 //! - [`cbor`]: the CBOR payloads (values, types, call arguments).
 //! - [`meta`]: the `meta.dat` file.
-//! - [`sink`]: [`TraceSink`], the trait an output format implements, and
-//!   [`CtfsSink`].
+//! - [`sink`]: [`CtfsSink`], the writer of a whole trace.
 
 pub mod cbor;
 pub mod container;
@@ -21,7 +20,7 @@ mod varint;
 
 pub use cbor::{Value, ValueEncoder};
 pub use meta::TraceMeta;
-pub use sink::{CtfsSink, SinkStats, TraceEvent, TraceSink, TypeInfo};
+pub use sink::{CtfsSink, SinkStats, TraceEvent, TypeInfo};
 
 /// Names of the internal files this crate writes.
 pub mod files {

@@ -1,7 +1,8 @@
-//! The format-independent face of a trace writer: typed events in, one
-//! trace out. [`TraceSink`] is the seam between the replay of the in-run
-//! stream (which knows frames, variables, snapshots) and each output
-//! format; [`CtfsSink`] writes `trace.ct`.
+//! [`CtfsSink`] writes `trace.ct`: typed events in ([`TraceEvent`], what
+//! `ct-trace-convert` reads from trace.json), or events whose values are
+//! already encoded ([`CtfsSink::raw`], what the recorder's replay stage
+//! writes through `trace_writer::ct::CtSink` — the one `Sink` trait of the
+//! formats lives in crate trace-writer).
 
 use std::path::Path;
 
@@ -44,13 +45,6 @@ pub struct SinkStats {
     pub steps: u64,
     /// Bytes of the trace file(s).
     pub bytes: u64,
-}
-
-/// An output format. Events arrive in trace order; `finish` completes the
-/// trace with its metadata (the sink adds the paths it saw).
-pub trait TraceSink {
-    fn event(&mut self, ev: &TraceEvent<'_>) -> RecorderResult<()>;
-    fn finish(self: Box<Self>, meta: &TraceMeta) -> RecorderResult<SinkStats>;
 }
 
 /// Writes a CTFS container (`trace.ct`): `events.log` (split-binary,
@@ -118,8 +112,9 @@ impl CtfsSink {
     }
 }
 
-impl TraceSink for CtfsSink {
-    fn event(&mut self, ev: &TraceEvent<'_>) -> RecorderResult<()> {
+impl CtfsSink {
+    /// Writes one event (events arrive in trace order).
+    pub fn event(&mut self, ev: &TraceEvent<'_>) -> RecorderResult<()> {
         let w = &mut self.w;
         match *ev {
             TraceEvent::Path(p) => {
@@ -152,7 +147,8 @@ impl TraceSink for CtfsSink {
         }
     }
 
-    fn finish(self: Box<Self>, meta: &TraceMeta) -> RecorderResult<SinkStats> {
-        (*self).finish_with(meta, None)
+    /// Completes the trace with its metadata (the sink adds the paths it saw).
+    pub fn finish(self, meta: &TraceMeta) -> RecorderResult<SinkStats> {
+        self.finish_with(meta, None)
     }
 }

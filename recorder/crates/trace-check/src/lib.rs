@@ -193,6 +193,21 @@ pub fn check_ct(path: &Path) -> Result<Summary, String> {
     Ok(s)
 }
 
+/// Hands every event of a folder's trace (its `trace.ct` when it has one,
+/// else its `trace.json`) to `on_event`, as the official schema types, in
+/// trace order: the same events from either format compare equal. A `.ct`
+/// cut short gives the events of its whole chunks.
+pub fn each_event(dir: &Path, mut on_event: impl FnMut(&E) -> Result<(), String>) -> Result<(), String> {
+    let ct = dir.join("trace.ct");
+    if ct.exists() {
+        ct::read_ct(&ct, |_, ev| on_event(ev)).map(|_| ())
+    } else {
+        let bytes = fs::read(dir.join("trace.json")).map_err(|e| format!("trace.json: {e}"))?;
+        let events: Vec<E> = serde_json::from_slice(&bytes).map_err(|e| format!("trace.json does not match the schema: {e}"))?;
+        events.iter().try_for_each(on_event)
+    }
+}
+
 /// Checks a trace folder: its `trace.ct` and/or its `trace.json`.
 pub fn check_dir(dir: &Path) -> Result<Summary, String> {
     let ct = dir.join("trace.ct");

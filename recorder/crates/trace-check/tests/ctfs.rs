@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use ctfs::events::ChunkEnd;
-use ctfs::{CtfsSink, TraceEvent, TraceMeta, TraceSink, TypeInfo, Value};
+use ctfs::{CtfsSink, TraceEvent, TraceMeta, TypeInfo, Value};
 use trace_check::ct::read_ct;
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types, vtag};
@@ -67,7 +67,7 @@ fn the_spec_fixture_reads_back_as_its_readme_lists_it() {
 /// A JSON trace folder written by the recorder's own stream + converter,
 /// using every value encoding.
 fn json_sample(dir: &Path) {
-    let td = TraceDir::prepare(dir).unwrap();
+    let td = TraceDir::prepare(dir, trace_writer::Format::Json).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     let b = w.buf();
     for (k, name) in types::PREDEFINED {
@@ -219,7 +219,7 @@ fn write_loop(path: &Path, steps: i64, chunk: u32, finish: bool, noise: usize) -
         }
     }
     if finish {
-        Box::new(sink).finish(&meta()).unwrap();
+        sink.finish(&meta()).unwrap();
     }
     let (all, _) = if finish { read_all(path) } else { (Vec::new(), read_all(path).1) };
     (all, marks)

@@ -6,7 +6,7 @@
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types, vtag};
-use trace_writer::TraceDir;
+use trace_writer::{Format, TraceDir};
 
 fn tmpdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("ct-schema-{}-{}", name, std::process::id()));
@@ -60,10 +60,17 @@ fn write_sample(w: &mut StreamWriter, finish: bool) {
     }
 }
 
+/// In both formats: the replay stage hands each sink the same events.
 #[test]
 fn every_value_kind_matches_the_official_schema() {
-    let dir = tmpdir("kinds");
-    let td = TraceDir::prepare(&dir).unwrap();
+    for format in Format::ALL {
+        every_value_kind_in(format);
+    }
+}
+
+fn every_value_kind_in(format: Format) {
+    let dir = tmpdir(&format!("kinds-{}", format.as_str()));
+    let td = TraceDir::prepare(&dir, format).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     write_sample(&mut w, true);
     w.finish().unwrap();
@@ -75,7 +82,13 @@ fn every_value_kind_matches_the_official_schema() {
 
     let s = trace_check::check_dir(&dir).unwrap();
     assert_eq!(s.calls, 3);
-    let events: Vec<E> = serde_json::from_slice(&std::fs::read(dir.join("trace.json")).unwrap()).unwrap();
+    assert!(dir.join(format.files()[0]).is_file());
+    let mut events: Vec<E> = Vec::new();
+    trace_check::each_event(&dir, |e| {
+        events.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
     // Snapshot after the step at line 2: both variables, in binding order.
     let values: Vec<&ValueRecord> = events.iter().filter_map(|e| if let E::Value(v) = e { Some(&v.value) } else { None }).collect();
     assert!(matches!(values[0], ValueRecord::Int { i: -42, .. }));
@@ -97,7 +110,7 @@ fn every_value_kind_matches_the_official_schema() {
 #[test]
 fn a_stream_cut_short_recovers_as_a_balanced_partial_trace() {
     let dir = tmpdir("cut");
-    let td = TraceDir::prepare(&dir).unwrap();
+    let td = TraceDir::prepare(&dir, Format::Json).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     write_sample(&mut w, false);
     // Cut in the middle of a record, as a killed process leaves it.
@@ -131,4 +144,54 @@ fn unbalanced_traces_are_rejected() {
     std::fs::write(dir.join("trace.json"), r#"[{"Step":{"path_id":0,"line":"x"}}]"#).unwrap();
     assert!(trace_check::check_dir(&dir).unwrap_err().contains("schema"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A finish told to stop (Ctrl-C) leaves no trace file of either format and
+/// keeps the stream; `recover` then writes the format the run started with.
+#[test]
+fn a_stopped_finish_leaves_no_trace_and_recovers_in_its_format() {
+    for format in Format::ALL {
+        let dir = tmpdir(&format!("stop-{}", format.as_str()));
+        let td = TraceDir::prepare(&dir, format).unwrap();
+        let mut meta = serde_json::Map::new();
+        meta.insert("workdir".into(), "/src".into());
+        meta.insert("program".into(), "/src/app.py".into());
+        meta.insert("args".into(), serde_json::json!([]));
+        meta.insert("format".into(), format.as_str().into());
+        td.write_recording_info(&meta).unwrap();
+        let mut w = StreamWriter::create(&td.events_path()).unwrap();
+        write_sample(&mut w, false);
+        // Enough records for the progress hook to be asked (every 16,384).
+        for i in 0..40_000 {
+            st::put_step(w.buf(), 0, 2 + i % 3);
+        }
+        st::put_end(w.buf(), 0);
+        w.finish().unwrap();
+        let mut asked = 0;
+        let stopped = td
+            .finish_with_progress(meta.clone(), None, serde_json::Map::new(), &mut |_, _| {
+                asked += 1;
+                false
+            })
+            .unwrap();
+        assert!(stopped.is_none() && asked == 1, "{}", format.as_str());
+        let left: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(left, [".codetracer-partial"], "{}", format.as_str());
+        let staged: Vec<String> =
+            std::fs::read_dir(&td.staging).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(format.files().iter().all(|f| !staged.contains(&f.to_string())), "{staged:?}");
+        drop(td);
+        trace_writer::recover(&dir).unwrap();
+        assert!(dir.join(format.files()[0]).is_file(), "{}", format.as_str());
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("trace_metadata.json")).unwrap()).unwrap();
+        assert_eq!((meta["format"].as_str(), meta["partial"].as_bool()), (Some(format.as_str()), Some(true)));
+        let mut steps = 0;
+        trace_check::each_event(&dir, |e| {
+            steps += usize::from(matches!(e, E::Step(_)));
+            Ok(())
+        })
+        .unwrap();
+        assert!(steps > 40_000, "{steps}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -8,7 +8,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use codetracer_trace_types::{TraceLowLevelEvent as E, TypeSpecificInfo, ValueRecord};
-use ctfs::{CtfsSink, SinkStats, TraceEvent, TraceMeta, TraceSink, TypeInfo, Value};
+use ctfs::{CtfsSink, SinkStats, TraceEvent, TypeInfo, Value};
 use recorder_errors::prelude::*;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 
@@ -39,7 +39,7 @@ pub fn to_value(v: &ValueRecord) -> Result<Value, String> {
 }
 
 /// Writes one official event to a sink.
-pub fn feed(sink: &mut dyn TraceSink, ev: &E) -> Result<(), String> {
+pub fn feed(sink: &mut CtfsSink, ev: &E) -> Result<(), String> {
     let err = |e: RecorderError| e.to_string();
     match ev {
         E::Path(p) => sink.event(&TraceEvent::Path(&p.to_string_lossy())).map_err(err),
@@ -81,7 +81,7 @@ pub fn feed(sink: &mut dyn TraceSink, ev: &E) -> Result<(), String> {
 
 /// Streams the elements of a JSON array of events into a sink.
 struct Feeder<'a> {
-    sink: &'a mut dyn TraceSink,
+    sink: &'a mut CtfsSink,
 }
 
 impl<'de> DeserializeSeed<'de> for Feeder<'_> {
@@ -114,29 +114,18 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> RecorderError + '_ {
 /// `out_dir/trace.ct`.
 pub fn convert_dir(in_dir: &Path, out_dir: &Path) -> RecorderResult<SinkStats> {
     let meta_path = in_dir.join("trace_metadata.json");
-    let meta_json: serde_json::Value = serde_json::from_slice(&fs::read(&meta_path).map_err(io(&meta_path))?)
-        .map_err(|e| usage!(ErrorCode::InvalidOption, "{}: not JSON: {}", meta_path.display(), e))?;
-    let text = |k: &str| meta_json.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    let recorder = [text("recorder"), text("recorder_version")].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" ");
-    let meta = TraceMeta {
-        recording_id: text("recording_id"),
-        program: text("program"),
-        args: meta_json
-            .get("args")
-            .and_then(|a| a.as_array())
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
-        workdir: text("workdir"),
-        recorder_id: if recorder.is_empty() { "codetracer-python-recorder".into() } else { recorder },
-        paths: Vec::new(),
-    };
+    let meta_json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&fs::read(&meta_path).map_err(io(&meta_path))?)
+            .map_err(|e| usage!(ErrorCode::InvalidOption, "{}: not a JSON object: {}", meta_path.display(), e))?;
+    // meta.dat's fields as the recorder's own CTFS sink takes them.
+    let meta = trace_writer::ct::trace_meta(&meta_json, &[]);
     fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let trace_path = in_dir.join("trace.json");
     let file = File::open(&trace_path).map_err(io(&trace_path))?;
     let out = out_dir.join("trace.ct");
-    let mut sink = Box::new(CtfsSink::create(&out)?);
+    let mut sink = CtfsSink::create(&out)?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-    Feeder { sink: sink.as_mut() }
+    Feeder { sink: &mut sink }
         .deserialize(&mut de)
         .map_err(|e| usage!(ErrorCode::InvalidOption, "{}: {}", trace_path.display(), e))?;
     de.end().map_err(|e| usage!(ErrorCode::InvalidOption, "{}: {}", trace_path.display(), e))?;

@@ -1,8 +1,9 @@
 //! Atomic, truthful trace folders (ADR 0004 §6).
 //!
 //! While recording, everything lives in `DIR/.codetracer-partial/`: the event
-//! stream and `recording.json` (what is known at start). Finishing converts the
-//! stream into `trace.json` and `trace_paths.json` inside that staging folder,
+//! stream and `recording.json` (what is known at start, the format included).
+//! Finishing converts the stream into the files of the trace's format
+//! (`trace.json` and `trace_paths.json`, or `trace.ct`) inside that staging folder,
 //! writes `trace_metadata.json`, then renames the files into `DIR` —
 //! `trace_metadata.json` last, after any previous one was removed — and
 //! deletes the staging folder. So `DIR/trace_metadata.json` exists only next to
@@ -17,7 +18,8 @@ use std::time::Instant;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::json::{convert_with_progress, convert_within, ConvertStats, Progress};
+use crate::replay::{ConvertStats, Progress};
+use crate::sink::{self, Format};
 
 pub const STAGING_DIR: &str = ".codetracer-partial";
 pub const EVENTS_FILE: &str = "events.bin";
@@ -25,8 +27,9 @@ pub const RECORDING_FILE: &str = "recording.json";
 pub const TRACE_JSON: &str = "trace.json";
 pub const TRACE_PATHS: &str = "trace_paths.json";
 pub const TRACE_METADATA: &str = "trace_metadata.json";
+pub const TRACE_CT: &str = "trace.ct";
 /// Files a reader might take for a trace; removed before a new one lands.
-const STALE: &[&str] = &[TRACE_METADATA, TRACE_JSON, TRACE_PATHS, "trace.bin"];
+const STALE: &[&str] = &[TRACE_METADATA, TRACE_JSON, TRACE_PATHS, TRACE_CT, "trace.bin"];
 
 /// Room made for the files written after trace.json (paths, metadata)
 /// when they did not fit on a full disk.
@@ -51,11 +54,13 @@ pub struct TraceDir {
     pub staging: PathBuf,
     /// We created `dir` (so a failed recording removes it again when empty).
     pub created_dir: bool,
+    /// What the trace is written as.
+    pub format: Format,
 }
 
 impl TraceDir {
     /// Creates `dir` (if needed) and a fresh staging folder in it.
-    pub fn prepare(dir: &Path) -> RecorderResult<Self> {
+    pub fn prepare(dir: &Path, format: Format) -> RecorderResult<Self> {
         // A caller's mistake (ADR 0004: usage): the path, or the nearest
         // parent of it that exists, is a file.
         if let Some(taken) = dir.ancestors().find(|p| p.exists()).filter(|p| !p.is_dir()) {
@@ -77,7 +82,7 @@ impl TraceDir {
             fs::remove_dir_all(&staging).map_err(io(ErrorCode::Io, &staging))?;
         }
         fs::create_dir(&staging).map_err(io(ErrorCode::TraceDirCreate, &staging))?;
-        Ok(Self { dir: dir.to_path_buf(), staging, created_dir })
+        Ok(Self { dir: dir.to_path_buf(), staging, created_dir, format })
     }
 
     pub fn events_path(&self) -> PathBuf {
@@ -111,8 +116,13 @@ impl TraceDir {
         progress: Progress<'_>,
     ) -> RecorderResult<Option<ConvertStats>> {
         let started = Instant::now();
-        let trace_json = self.staging.join(TRACE_JSON);
-        let trace_paths = self.staging.join(TRACE_PATHS);
+        let format = self.format;
+        let trace_file = self.staging.join(format.files()[0]);
+        let remove_trace = || {
+            for f in format.files() {
+                let _ = fs::remove_file(self.staging.join(f));
+            }
+        };
         let stream_bytes = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
         // A partial trace that does not fit (a full disk, a file size limit)
         // is cut to the last whole event that does: ADR 0004's "complete,
@@ -121,24 +131,24 @@ impl TraceDir {
         let mut attempts = 0;
         let stats = loop {
             let attempt = match limit {
-                None => match convert_with_progress(&self.events_path(), &trace_json, &trace_paths, &mut *progress) {
+                None => match sink::convert(format, &self.events_path(), &self.staging, None, partial, &meta, &mut *progress) {
                     Ok(Some(stats)) => Ok(stats),
                     // Told to stop (Ctrl-C): the staging folder keeps the stream.
                     Ok(None) => {
-                        let _ = fs::remove_file(&trace_paths);
+                        remove_trace();
                         return Ok(None);
                     }
                     Err(e) => Err(e),
                 },
-                Some(l) => convert_within(&self.events_path(), &trace_json, &trace_paths, l),
+                Some(l) => sink::convert(format, &self.events_path(), &self.staging, Some(l), partial, &meta, &mut |_, _| true)
+                    .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))),
             }
             .and_then(|stats| {
                 if stats.calls == 0 {
                     // Not even the program's entry reached the stream (the process
                     // ended before the recorder's first write): a trace without a
                     // call would crash a reader, so none is written.
-                    let _ = fs::remove_file(&trace_json);
-                    let _ = fs::remove_file(&trace_paths);
+                    remove_trace();
                     return Err(target!(
                         ErrorCode::NothingTraced,
                         "the event stream holds no recorded event (the process ended before the recorder wrote anything); no trace was written"
@@ -161,9 +171,11 @@ impl TraceDir {
                 Ok(done) => break done,
                 Err(e) if e.code() == ErrorCode::DiskFull && partial.is_some() && attempts < 16 => {
                     attempts += 1;
-                    let on_disk = fs::metadata(&trace_json).map(|m| m.len()).unwrap_or(0);
-                    let trace_json_failed = e.context().iter().any(|(k, v)| *k == "path" && Path::new(v) == trace_json);
+                    let on_disk = fs::metadata(&trace_file).map(|m| m.len()).unwrap_or(0);
+                    let trace_json_failed = e.context().iter().any(|(k, v)| *k == "path" && Path::new(v) == trace_file);
                     let next = match limit {
+                        // A format that cannot be cut: shorten the stream below.
+                        _ if !format.cuts_to_fit() => 0,
                         // trace.json itself stopped at the limit: that much fits.
                         None => on_disk,
                         Some(l) if trace_json_failed => on_disk.min(l.saturating_sub(1)),
@@ -184,7 +196,7 @@ impl TraceDir {
                             .open(&events)
                             .and_then(|f| f.set_len(stream_len / 2))
                             .map_err(io(ErrorCode::Io, &events))?;
-                        let _ = fs::remove_file(&trace_json);
+                        remove_trace();
                         limit = None;
                         continue;
                     }
@@ -202,7 +214,7 @@ impl TraceDir {
                 Err(e) => return Err(RecorderError::from_io(ErrorCode::Io, e, &p)),
             }
         }
-        for name in [TRACE_JSON, TRACE_PATHS, TRACE_METADATA] {
+        for name in format.files().iter().chain([&TRACE_METADATA]) {
             let dest = self.dir.join(name);
             fs::rename(self.staging.join(name), &dest).map_err(io(ErrorCode::Io, &dest))?;
         }
@@ -220,11 +232,9 @@ impl TraceDir {
         started: Instant,
         mut timings: Map<String, Value>,
     ) -> RecorderResult<()> {
-        let partial = match partial {
-            Some(code) => Some(code),
-            None if !stats.ended => Some(ErrorCode::TraceStreamCorrupt),
-            None => None,
-        };
+        let partial = stats.partial_reason(partial);
+        meta.insert("format".into(), json!(self.format.as_str()));
+        meta.insert("schema_version".into(), json!(self.format.schema_version()));
         meta.insert("partial".into(), Value::Bool(partial.is_some()));
         if let Some(code) = partial {
             meta.insert("reason".into(), Value::String(code.as_str().into()));
@@ -232,7 +242,7 @@ impl TraceDir {
         if let Some(status) = stats.exit_status {
             meta.entry("exit_status").or_insert(json!(status));
         }
-        meta.insert("stats".into(), stats_json(stats, stream_bytes));
+        meta.insert("stats".into(), stats_json(stats, stream_bytes, self.format));
         timings.insert("convert_seconds".into(), json!(started.elapsed().as_secs_f64()));
         meta.insert("timings".into(), Value::Object(timings));
 
@@ -256,13 +266,13 @@ impl TraceDir {
     }
 }
 
-fn stats_json(stats: &ConvertStats, stream_bytes: u64) -> Value {
+fn stats_json(stats: &ConvertStats, stream_bytes: u64, format: Format) -> Value {
     let top: Vec<Value> = stats
         .top_functions
         .iter()
         .map(|(name, path, line, calls)| json!({"name": name, "path": path, "line": line, "calls": calls}))
         .collect();
-    json!({
+    let mut s = json!({
         "events": stats.events,
         "steps": stats.steps,
         "calls": stats.calls,
@@ -273,12 +283,15 @@ fn stats_json(stats: &ConvertStats, stream_bytes: u64) -> Value {
         "types": stats.types,
         "io_events": stats.io_events,
         "stream_bytes": stream_bytes,
-        "trace_json_bytes": stats.trace_json_bytes,
         "closed_open_calls": stats.closed_open_calls,
         "truncated_stream": stats.truncated,
         "cut_to_fit_bytes": stats.cut_to_fit,
         "top_functions": top,
-    })
+    });
+    if let Some(m) = s.as_object_mut() {
+        m.insert(format.bytes_key().into(), json!(stats.trace_bytes));
+    }
+    s
 }
 
 /// Turns the staging folder a dead recording left in `dir` into a trace
@@ -299,6 +312,14 @@ pub fn recover(dir: &Path) -> RecorderResult<ConvertStats> {
     meta.entry("workdir").or_insert_with(|| json!(dir.to_string_lossy()));
     meta.entry("program").or_insert_with(|| json!("<unknown>"));
     meta.entry("args").or_insert_with(|| json!([]));
-    let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false };
+    // The format the run was started with (recordings before formats: JSON).
+    let format = match meta.get("format").and_then(Value::as_str) {
+        None => Format::Json,
+        Some(name) => Format::parse(name).ok_or_else(|| {
+            usage!(ErrorCode::FormatUnsupported, "the partial recording asks for trace format {:?}, which this recorder does not write", name)
+                .with_context("path", info_path.display())
+        })?,
+    };
+    let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false, format };
     td.finish(meta, Some(ErrorCode::TraceStreamCorrupt), Map::new())
 }

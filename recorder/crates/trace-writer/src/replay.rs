@@ -1,0 +1,629 @@
+//! The replay stage: compact stream → the events of a trace with full
+//! snapshots, handed to a [`Sink`] (one per format, see [`crate::sink`]).
+//!
+//! Runs after the traced program finished (or on a partial stream left by a
+//! recording that died). It keeps, per open frame, each visible variable's
+//! current value (as the stream encodes it, and as the sink renders it), and
+//! after every `Step` hands the sink the full snapshot the db-backend
+//! expects. Memory is bounded by the stream read chunk, the interning tables
+//! and the open frames — never by the trace length.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use recorder_errors::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::sink::{Sink, TraceEnd};
+use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAGIC};
+use crate::value::{self, vtag};
+
+pub(crate) const READ_CHUNK: usize = 8 << 20;
+/// EventLogKind Error: never joined with another event.
+const EVENT_ERROR: u8 = 11;
+/// Bytes of one step's events held before they are written anyway.
+const EVENTS_HELD: usize = 1 << 20;
+const TOP_FUNCTIONS: usize = 20;
+
+/// What the conversion saw; goes into the metadata's `stats`.
+#[derive(Debug, Default, Clone)]
+pub struct ConvertStats {
+    pub events: u64,
+    pub steps: u64,
+    pub calls: u64,
+    pub returns: u64,
+    pub values: u64,
+    pub paths: Vec<String>,
+    pub functions: u64,
+    pub types: u64,
+    pub io_events: u64,
+    /// (name, path, line, calls), most called first.
+    pub top_functions: Vec<(String, String, u32, u64)>,
+    /// The stream ended with an END record (a finished recording).
+    pub ended: bool,
+    /// The stream stopped in the middle of a record (its writer died).
+    pub truncated: bool,
+    /// Calls that were still open at the end and got a synthetic Return.
+    pub closed_open_calls: u64,
+    pub exit_status: Option<i64>,
+    /// Bytes of the trace file (trace.json, trace.ct), counted by its writer.
+    pub trace_bytes: u64,
+    /// The conversion stopped at the last whole event that fit in a size
+    /// limit (a full disk or a file size limit): the limit in bytes.
+    pub cut_to_fit: Option<u64>,
+}
+
+impl ConvertStats {
+    /// Why a trace of these stats stops early: `partial` (the caller's
+    /// reason), else a stream that did not reach its END record.
+    pub fn partial_reason(&self, partial: Option<ErrorCode>) -> Option<ErrorCode> {
+        partial.or((!self.ended).then_some(ErrorCode::TraceStreamCorrupt))
+    }
+}
+
+struct Frame {
+    /// The frame's variables, in order of first binding.
+    vars: Vec<Var>,
+}
+
+/// A variable of an open frame (or an argument of a call).
+pub struct Var {
+    pub id: u32,
+    /// The current value as the sink renders it.
+    pub value: Vec<u8>,
+    /// The current value as encoded in the stream (what PATCH records edit).
+    compact: Vec<u8>,
+}
+
+/// An object the stream defined (`OBJ`): its encoding, and its rendering
+/// once a reference needed it.
+#[derive(Default)]
+struct Obj {
+    compact: Vec<u8>,
+    rendered: Vec<u8>,
+    fresh: bool,
+}
+
+struct FunctionInfo {
+    path_id: u32,
+    line: u32,
+    name: String,
+    calls: u64,
+}
+
+/// Told how far a conversion got (stream bytes read, stream size); answers
+/// whether to go on. A conversion told to stop leaves no trace.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64) -> bool;
+
+/// Records converted between two calls of the progress hook.
+const PROGRESS_EVERY: u32 = 1 << 14;
+
+struct Replay<S: Sink> {
+    sink: S,
+    frames: Vec<Frame>,
+    functions: Vec<FunctionInfo>,
+    snapshot_pending: bool,
+    stats: ConvertStats,
+    spare: Vec<Vec<u8>>,
+    /// By object id (`OBJ` records).
+    objs: Vec<Obj>,
+    /// The events of the current step, written before the next Step (or at
+    /// the end): consecutive writes to one stream join (`print` writes its
+    /// text and its newline separately), and an Error event ending the
+    /// trace goes first among its step's events — the replay backend flags
+    /// an error end only from the last step's first event.
+    events: Vec<(u8, Vec<u8>, Vec<u8>)>,
+    events_bytes: usize,
+}
+
+impl<S: Sink> Replay<S> {
+    fn flush_events(&mut self) -> RecorderResult<()> {
+        let mut events = std::mem::take(&mut self.events);
+        self.events_bytes = 0;
+        for (kind, metadata, content) in events.drain(..) {
+            if self.sink.event(kind, &metadata, &content)? {
+                self.stats.events += 1;
+                self.stats.io_events += 1;
+            }
+        }
+        self.events = events;
+        Ok(())
+    }
+
+    fn push_event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> RecorderResult<()> {
+        self.events_bytes += content.len() + metadata.len();
+        match self.events.last_mut() {
+            Some((k, m, c)) if *k == kind && m[..] == *metadata && kind != EVENT_ERROR => c.extend_from_slice(content),
+            _ => {
+                if kind == EVENT_ERROR {
+                    // First among its step's events (see `events`).
+                    self.events.insert(0, (kind, metadata.to_vec(), content.to_vec()));
+                } else {
+                    self.events.push((kind, metadata.to_vec(), content.to_vec()));
+                }
+            }
+        }
+        if self.events_bytes > EVENTS_HELD {
+            self.flush_events()?;
+        }
+        Ok(())
+    }
+
+    fn flush_snapshot(&mut self) -> RecorderResult<()> {
+        if !self.snapshot_pending {
+            return Ok(());
+        }
+        self.snapshot_pending = false;
+        let Some(frame) = self.frames.last() else { return Ok(()) };
+        let mut n = 0u64;
+        for var in &frame.vars {
+            if !self.sink.value(var.id, &var.value)? {
+                break;
+            }
+            n += 1;
+        }
+        self.stats.events += n;
+        self.stats.values += n;
+        Ok(())
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    fn render(&mut self, r: &mut StreamReader<'_>) -> Result<Vec<u8>, ReadError> {
+        let mut v = self.buffer();
+        S::render(r, &mut v)?;
+        Ok(v)
+    }
+
+    /// A variable's value read from the stream: its rendering and its
+    /// encoding (an object reference stands for the object's encoding as of
+    /// now).
+    fn var_value(&mut self, id: u32, r: &mut StreamReader<'_>) -> Result<Var, ReadError> {
+        let start = r.pos();
+        if r.data().get(start) == Some(&vtag::OBJ) {
+            r.u8()?;
+            let o = r.id()? as usize;
+            let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
+            if !obj.fresh {
+                obj.rendered.clear();
+                S::render(&mut StreamReader::records(&obj.compact), &mut obj.rendered)?;
+                obj.fresh = true;
+            }
+            let mut value = self.spare.pop().unwrap_or_default();
+            value.clear();
+            let obj = &self.objs[o];
+            value.extend_from_slice(&obj.rendered);
+            let mut compact = self.spare.pop().unwrap_or_default();
+            compact.clear();
+            compact.extend_from_slice(&obj.compact);
+            return Ok(Var { id, value, compact });
+        }
+        let value = self.render(r)?;
+        let mut compact = self.buffer();
+        compact.extend_from_slice(&r.data()[start..r.pos()]);
+        Ok(Var { id, value, compact })
+    }
+
+    fn recycle(&mut self, var: Var) {
+        if self.spare.len() < 4096 {
+            self.spare.push(var.value);
+            self.spare.push(var.compact);
+        }
+    }
+
+    /// A PATCH record's edits applied to the variable's encoding, then its
+    /// rendering made again.
+    fn patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
+        let id = r.id()?;
+        let n = r.varint()?;
+        let Some(var) = self.frames.last_mut().and_then(|f| f.vars.iter_mut().find(|v| v.id == id)) else {
+            return Err(ReadError::Corrupt);
+        };
+        value::apply_patches(&mut var.compact, n, r)?;
+        var.value.clear();
+        S::render(&mut StreamReader::records(&var.compact), &mut var.value)
+    }
+
+    /// An OBJ record: the object's encoding anew (ids are given in order:
+    /// a new one is the next).
+    fn obj(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
+        let o = r.id()? as usize;
+        let start = r.pos();
+        value::skip(r, 0)?;
+        let bytes = &r.data()[start..r.pos()];
+        if o == self.objs.len() {
+            self.objs.push(Obj::default());
+        }
+        let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
+        obj.compact.clear();
+        obj.compact.extend_from_slice(bytes);
+        obj.fresh = false;
+        Ok(())
+    }
+
+    /// An OBJ_PATCH record, applied once it is known to be whole.
+    fn obj_patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
+        let o = r.id()? as usize;
+        let n = r.varint()?;
+        let start = r.pos();
+        value::skip_patches(r, n)?;
+        let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
+        value::apply_patches(&mut obj.compact, n, &mut StreamReader::records(&r.data()[start..r.pos()]))?;
+        obj.fresh = false;
+        Ok(())
+    }
+
+    fn write_return(&mut self, value: &[u8]) -> RecorderResult<bool> {
+        let written = self.sink.ret(value)?;
+        self.stats.events += u64::from(written);
+        self.stats.returns += u64::from(written);
+        Ok(written)
+    }
+
+    fn pop_frame(&mut self) {
+        if let Some(frame) = self.frames.pop() {
+            for var in frame.vars {
+                self.recycle(var);
+            }
+        }
+    }
+
+    /// One record; `Err(Truncated)` leaves the reader where the record began.
+    fn record(&mut self, r: &mut StreamReader<'_>) -> Result<(), ConvError> {
+        let t = r.u8()?;
+        // Records that change values before the step's snapshot is written,
+        // and interning records (a name or type first used by those values:
+        // written before the snapshot, which then still belongs to the step).
+        if !matches!(
+            t,
+            tag::SET | tag::UNSET | tag::PATCH | tag::OBJ | tag::OBJ_PATCH | tag::VARNAME | tag::TYPE | tag::PATH | tag::FUNCTION
+        ) {
+            self.flush_snapshot()?;
+        }
+        match t {
+            tag::PATH => {
+                let p = r.str()?;
+                if self.sink.path(p)? {
+                    self.stats.events += 1;
+                    self.stats.paths.push(String::from_utf8_lossy(p).into_owned());
+                }
+            }
+            tag::FUNCTION => {
+                let path_id = r.id()?;
+                let line = r.id()?;
+                let name = r.str()?;
+                self.functions.push(FunctionInfo {
+                    path_id,
+                    line,
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    calls: 0,
+                });
+                if self.sink.function(path_id, line, name)? {
+                    self.stats.events += 1;
+                    self.stats.functions += 1;
+                }
+            }
+            tag::VARNAME => {
+                let name = r.str()?;
+                if self.sink.variable_name(name)? {
+                    self.stats.events += 1;
+                }
+            }
+            tag::TYPE => {
+                let kind = r.u8()?;
+                let lang_type = r.str()?;
+                let has_fields = r.u8()?;
+                let written = if has_fields == 0 {
+                    self.sink.type_record(kind, lang_type, None)?
+                } else {
+                    let n = r.varint()?;
+                    let mut fields = Vec::with_capacity(n.min(256) as usize);
+                    for _ in 0..n {
+                        let name = r.str()?;
+                        fields.push((name, r.varint()?));
+                    }
+                    self.sink.type_record(kind, lang_type, Some(&fields))?
+                };
+                if written {
+                    self.stats.events += 1;
+                    self.stats.types += 1;
+                }
+            }
+            tag::STEP => {
+                let path_id = r.id()?;
+                let line = r.id()?;
+                self.snapshot_pending = self.write_step(path_id, line)?;
+            }
+            tag::CALL => {
+                let function_id = r.id()?;
+                let nargs = r.varint()?;
+                let mut vars = Vec::with_capacity(nargs.min(64) as usize);
+                for _ in 0..nargs {
+                    let var = r.id()?;
+                    let value = self.var_value(var, r)?;
+                    vars.push(value);
+                }
+                let Some(func) = self.functions.get_mut(function_id as usize) else {
+                    return Err(ConvError::Read(ReadError::Corrupt));
+                };
+                func.calls += 1;
+                let (path_id, line) = (func.path_id, func.line);
+                // A Step at the function's first line, then the Call, whose
+                // `args` give that step its arguments. (Argument Values before
+                // the Step would belong to the caller's step in a replay.)
+                if function_id != 0 {
+                    self.write_step(path_id, line)?;
+                }
+                if self.sink.call(function_id, &vars)? {
+                    self.stats.events += 1;
+                    self.stats.calls += 1;
+                    self.frames.push(Frame { vars });
+                } else {
+                    for var in vars {
+                        self.recycle(var);
+                    }
+                }
+            }
+            tag::RETURN => {
+                let value = self.render(r)?;
+                if self.frames.len() > 1 && self.write_return(&value)? {
+                    self.pop_frame();
+                }
+                self.spare.push(value);
+            }
+            tag::SET => {
+                let var = r.id()?;
+                let value = self.var_value(var, r)?;
+                if let Some(frame) = self.frames.last_mut() {
+                    if let Some(slot) = frame.vars.iter_mut().find(|v| v.id == var) {
+                        let old = std::mem::replace(slot, value);
+                        self.recycle(old);
+                    } else {
+                        frame.vars.push(value);
+                    }
+                }
+            }
+            tag::UNSET => {
+                let var = r.id()?;
+                if let Some(frame) = self.frames.last_mut() {
+                    if let Some(i) = frame.vars.iter().position(|v| v.id == var) {
+                        let old = frame.vars.remove(i);
+                        self.recycle(old);
+                    }
+                }
+            }
+            tag::PATCH => self.patch(r)?,
+            tag::OBJ => self.obj(r)?,
+            tag::OBJ_PATCH => self.obj_patch(r)?,
+            tag::EVENT => {
+                let kind = r.u8()?;
+                let metadata = r.str()?;
+                let content = r.str()?;
+                let (metadata, content) = (metadata.to_vec(), content.to_vec());
+                self.push_event(kind, &metadata, &content)?;
+            }
+            tag::END => {
+                let status = unzigzag(r.varint()?);
+                self.stats.exit_status = Some(status);
+                self.stats.ended = true;
+                return Err(ConvError::End);
+            }
+            _ => return Err(ConvError::Read(ReadError::Corrupt)),
+        }
+        Ok(())
+    }
+
+    fn write_step(&mut self, path_id: u32, line: u32) -> RecorderResult<bool> {
+        self.flush_events()?;
+        let written = self.sink.step(path_id, line)?;
+        self.stats.events += u64::from(written);
+        self.stats.steps += u64::from(written);
+        Ok(written)
+    }
+
+    /// Closes every open call so the trace stays balanced: inner frames
+    /// return None, `<toplevel>` returns the exit status (None if unknown).
+    fn close(&mut self) -> RecorderResult<()> {
+        // Under a size limit each may cut; once cut, only the closing follows.
+        let cut = self.sink.cut();
+        if !cut {
+            self.flush_snapshot()?;
+        }
+        if self.stats.steps == 0 && !self.frames.is_empty() && !self.sink.cut() {
+            // A trace without a single step crashes readers (the replay
+            // backend's first `scopes` request): show the program's entry.
+            let (path_id, line) = self.functions.first().map_or((0, 1), |f| (f.path_id, f.line));
+            self.write_step(path_id, line)?;
+        }
+        if !self.sink.cut() {
+            self.flush_events()?;
+        }
+        // The room for what follows was kept by the sink.
+        self.stats.cut_to_fit = self.sink.end_cut();
+        let mut none = Vec::new();
+        S::render_none(&mut none);
+        while self.frames.len() > 1 {
+            self.write_return(&none)?;
+            self.pop_frame();
+            self.stats.closed_open_calls += 1;
+        }
+        if !self.frames.is_empty() {
+            // Type 1 is `int` once the recording defined it.
+            let mut value = Vec::new();
+            match self.stats.exit_status.filter(|_| self.stats.types > 1) {
+                Some(status) => S::render_int(status, 1, &mut value),
+                None => S::render_none(&mut value),
+            }
+            self.write_return(&value)?;
+            self.pop_frame();
+        }
+        Ok(())
+    }
+}
+
+enum ConvError {
+    Read(ReadError),
+    Sink(RecorderError),
+    End,
+}
+
+impl From<ReadError> for ConvError {
+    fn from(e: ReadError) -> Self {
+        ConvError::Read(e)
+    }
+}
+
+impl From<RecorderError> for ConvError {
+    fn from(e: RecorderError) -> Self {
+        ConvError::Sink(e)
+    }
+}
+
+/// Replays the stream at `events` into `sink` and completes the trace.
+/// A truncated stream (a recording that died) converts up to its last whole
+/// record and is reported in the stats; a corrupt one is an error.
+/// `Ok(None)` when `progress` answered stop.
+pub fn replay<S: Sink>(
+    events: &Path,
+    sink: S,
+    partial: Option<ErrorCode>,
+    meta: &Map<String, Value>,
+    progress: Progress<'_>,
+) -> RecorderResult<Option<ConvertStats>> {
+    replay_in_chunks(events, sink, READ_CHUNK, partial, meta, progress)
+}
+
+/// [`replay`] reading the stream `chunk` bytes at a time (records straddle
+/// chunks: a record cut by the chunk's end is read again whole).
+pub(crate) fn replay_in_chunks<S: Sink>(
+    events: &Path,
+    sink: S,
+    chunk: usize,
+    partial: Option<ErrorCode>,
+    meta: &Map<String, Value>,
+    progress: Progress<'_>,
+) -> RecorderResult<Option<ConvertStats>> {
+    let mut input = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+    let total = input.metadata().map(|m| m.len()).unwrap_or(0);
+    // Stream bytes before `buf` (for progress).
+    let mut consumed: u64 = 0;
+    let mut since_progress = 0u32;
+    let mut conv = Replay {
+        sink,
+        frames: Vec::new(),
+        functions: Vec::new(),
+        snapshot_pending: false,
+        stats: ConvertStats::default(),
+        spare: Vec::new(),
+        objs: Vec::new(),
+        events: Vec::new(),
+        events_bytes: 0,
+    };
+
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk);
+    let mut header_checked = false;
+    let mut eof = false;
+    'outer: loop {
+        // Refill: keep the unconsumed tail, append the next chunk.
+        if !eof {
+            let old = buf.len();
+            buf.resize(old + chunk, 0);
+            let n = read_full(&mut input, &mut buf[old..]).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+            buf.truncate(old + n);
+            eof = n == 0;
+        }
+        let mut start = 0usize;
+        if !header_checked {
+            if buf.len() < MAGIC.len() {
+                if eof {
+                    conv.stats.truncated = true;
+                    break;
+                }
+                continue;
+            }
+            if !readable_header(&buf[..MAGIC.len()]) {
+                return Err(bug!(ErrorCode::TraceStreamCorrupt, "not a recorder event stream").with_context("path", events.display()));
+            }
+            header_checked = true;
+            start = MAGIC.len();
+        }
+        let mut r = StreamReader::records(&buf);
+        r.set_pos(start);
+        loop {
+            if r.at_end() {
+                consumed += buf.len() as u64;
+                buf.clear();
+                if eof {
+                    break 'outer;
+                }
+                continue 'outer;
+            }
+            let at = r.pos();
+            since_progress += 1;
+            if since_progress >= PROGRESS_EVERY {
+                since_progress = 0;
+                if !progress(consumed + at as u64, total) {
+                    return Ok(None);
+                }
+            }
+            match conv.record(&mut r) {
+                Ok(()) if conv.sink.cut() => break 'outer,
+                Ok(()) => {}
+                Err(ConvError::End) => break 'outer,
+                Err(ConvError::Sink(e)) => return Err(e),
+                Err(ConvError::Read(ReadError::Truncated)) => {
+                    if eof {
+                        conv.stats.truncated = true;
+                        break 'outer;
+                    }
+                    consumed += at as u64;
+                    buf.drain(..at);
+                    continue 'outer;
+                }
+                Err(ConvError::Read(ReadError::Corrupt)) => {
+                    return Err(bug!(ErrorCode::TraceStreamCorrupt, "corrupt record in the event stream")
+                        .with_context("path", events.display())
+                        .with_context("offset", at));
+                }
+            }
+        }
+    }
+    conv.close()?;
+
+    let mut top: Vec<(String, String, u32, u64)> = conv
+        .functions
+        .iter()
+        .filter(|f| f.calls > 0)
+        .map(|f| {
+            let path = conv.stats.paths.get(f.path_id as usize).cloned().unwrap_or_default();
+            (f.name.clone(), path, f.line, f.calls)
+        })
+        .collect();
+    top.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(TOP_FUNCTIONS);
+    conv.stats.top_functions = top;
+
+    let mut stats = conv.stats;
+    let reason = stats.partial_reason(partial);
+    stats.trace_bytes =
+        conv.sink.finish(&TraceEnd { meta, paths: &stats.paths, partial: reason.map(|c| c.as_str()) })?;
+    Ok(Some(stats))
+}
+
+fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
