@@ -79,8 +79,9 @@ if _first_errors is not _errors:
     InternalError = _first_errors.InternalError
 from .session import flush, is_tracing, set_metrics_exporter, start, stop, trace  # noqa: E402
 
-# A forked child must not write into its parent's recording.
-os.register_at_fork(after_in_child=_native._after_fork_in_child)
+# A forked child must not write into its parent's recording; and no thread
+# of the recorder's runs at a fork (CPython would warn of one).
+os.register_at_fork(before=_native._before_fork, after_in_child=_native._after_fork_in_child)
 
 __version__: str = _native.__version__
 SCHEMA_VERSION: str = _native.SCHEMA_VERSION

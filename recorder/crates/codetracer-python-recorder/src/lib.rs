@@ -257,6 +257,12 @@ fn _after_fork_in_child(py: Python<'_>) {
     session::after_fork_in_child(py);
 }
 
+/// Called before `os.fork()` (registered by the Python façade).
+#[pyfunction]
+fn _before_fork() {
+    session::before_fork();
+}
+
 /// Records an event of the trace (`kind`: EventLogKind; 11 = Error) on the
 /// current step; nothing when no recording is active.
 #[pyfunction]
@@ -333,6 +339,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EVENT_ERROR", output::ERROR)?;
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;

@@ -11,7 +11,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
-use trace_writer::{StreamWriter, TraceDir};
+use trace_writer::{LiveConvert, StreamWriter, TraceDir};
 
 use crate::capture::{Bounds, Builtins};
 use crate::cpython::{self, DictVersions, FrameReader};
@@ -328,13 +328,21 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         let _ = trace_dir.discard();
         return Err(e);
     }
-    let writer = match StreamWriter::create(&trace_dir.events_path()) {
+    let mut writer = match StreamWriter::create(&trace_dir.events_path()) {
         Ok(w) => w,
         Err(e) => {
             let _ = trace_dir.discard();
             return Err(e);
         }
     };
+    // A format that streams is written beside the run, on another core.
+    match LiveConvert::start(format, &trace_dir.events_path(), &trace_dir.staging) {
+        Ok(Some(live)) => writer.follow(live),
+        Ok(None) => {}
+        // Not even the container's start fits (a full disk): the run goes
+        // on, and the trace is converted after it, as for any format.
+        Err(e) => log::info!("the trace is written after the run, not beside it: {e}"),
+    }
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
@@ -362,6 +370,8 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     // recording killed before its first buffer flush (SIGTERM, SIGKILL)
     // still recovers into a trace with a call and a step.
     if let Err(e) = recorder.flush() {
+        // The live conversion stops (and closes its files) first.
+        drop(recorder);
         let _ = trace_dir.discard();
         return Err(e);
     }
@@ -539,14 +549,18 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     let drain_started = Instant::now();
     let mut metrics = Metrics::default();
     let mut recorded_anything = false;
+    let mut live = None;
     if let Some(mut rec) = s.recorder.take() {
         if let Some(e) = rec.error.take() {
             s.failure.get_or_insert(e);
         }
         metrics = rec.metrics();
         recorded_anything = rec.recorded_anything;
-        if let Err(e) = rec.finish(exit_status.unwrap_or(0)) {
-            s.failure.get_or_insert(e);
+        match rec.finish(exit_status.unwrap_or(0)) {
+            Ok(l) => live = l,
+            Err(e) => {
+                s.failure.get_or_insert(e);
+            }
         }
     }
     let drain_seconds = drain_started.elapsed().as_secs_f64();
@@ -581,8 +595,11 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
 
     let mut report =
         StopReport { trace_dir: s.trace_dir.dir.clone(), complete: false, partial: false, error: None, stats: None, interrupted: None };
+    // A failed recording's trace is converted afresh, marked partial: the
+    // live conversion stops (dropped) before that.
+    let live = live.filter(|_| s.failure.is_none());
     match s.failure.take() {
-        None => match finish_interruptibly(py, &s.trace_dir, meta.clone(), timings.clone()) {
+        None => match finish_interruptibly(py, &s.trace_dir, meta.clone(), timings.clone(), live) {
             Ok(Ok(stats)) => {
                 report.complete = true;
                 report.stats = Some(json!({"events": stats.events, "steps": stats.steps, "calls": stats.calls}));
@@ -624,10 +641,11 @@ fn finish_interruptibly(
     dir: &TraceDir,
     meta: Map<String, Value>,
     timings: Map<String, Value>,
+    live: Option<LiveConvert>,
 ) -> RecorderResult<Result<trace_writer::ConvertStats, PyErr>> {
     let mut progress = FinishProgress::new();
     let mut interrupt: Option<PyErr> = None;
-    let result = dir.finish_with_progress(meta, None, timings, &mut |done, total| {
+    let result = dir.finish_with_progress(meta, None, timings, live, &mut |done, total| {
         if let Err(e) = py.check_signals() {
             interrupt = Some(e);
             return false;
@@ -667,6 +685,19 @@ fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, V
     }
 }
 
+/// Before `os.fork()`: the thread writing the trace beside the run ends
+/// until the stream's next flush (CPython warns on `os.fork()` in a
+/// process with more than one thread: the program would print a warning
+/// that plain python does not).
+pub fn before_fork() {
+    // (Not from inside a callback, which holds the recorder: a fork there
+    // is a finaliser's, and the thread then stays.)
+    let s = session_mut().as_mut().filter(|s| !s.busy);
+    if let Some(live) = s.and_then(|s| s.recorder.as_mut()).and_then(|r| r.writer.live_mut()) {
+        live.pause();
+    }
+}
+
 /// In a child created by `os.fork()`: the recording belongs to the parent.
 /// Stop the events and forget the session without writing anything (the
 /// buffered records are the parent's, and so is the stream file).
@@ -676,7 +707,9 @@ pub fn after_fork_in_child(py: Python<'_>) {
         unhook_os_exit(py);
         // SAFETY: GIL held (at-fork hook).
         unsafe { *FORKED_FROM.0.get() = Some(s.trace_dir.dir.clone()) };
-        if let Some(r) = s.recorder.take() {
+        if let Some(mut r) = s.recorder.take() {
+            // The parent's thread: not in this process.
+            r.writer.forget_live_after_fork();
             // Dropping the writer closes the child's copy of the file
             // descriptor and discards the buffer copy, writing nothing.
             drop(r);

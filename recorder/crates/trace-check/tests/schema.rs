@@ -169,7 +169,7 @@ fn a_stopped_finish_leaves_no_trace_and_recovers_in_its_format() {
         w.finish().unwrap();
         let mut asked = 0;
         let stopped = td
-            .finish_with_progress(meta.clone(), None, serde_json::Map::new(), &mut |_, _| {
+            .finish_with_progress(meta.clone(), None, serde_json::Map::new(), None, &mut |_, _| {
                 asked += 1;
                 false
             })

@@ -10,6 +10,7 @@ pub mod cbor;
 pub mod ct;
 pub mod float;
 pub mod json;
+pub mod live;
 pub mod output;
 pub mod replay;
 pub mod sink;
@@ -17,6 +18,7 @@ pub mod stream;
 pub mod value;
 
 pub use json::convert;
+pub use live::LiveConvert;
 pub use replay::ConvertStats;
 pub use sink::{Format, Sink};
 pub use output::{recover, TraceDir, SCHEMA_VERSION};

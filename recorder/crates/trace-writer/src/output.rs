@@ -18,6 +18,7 @@ use std::time::Instant;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 
+use crate::live::LiveConvert;
 use crate::replay::{ConvertStats, Progress};
 use crate::sink::{self, Format};
 
@@ -100,19 +101,22 @@ impl TraceDir {
     /// Converts the staged stream and moves the trace into place.
     /// `partial`: `Some(reason)` marks the trace as partial.
     pub fn finish(&self, meta: Map<String, Value>, partial: Option<ErrorCode>, timings: Map<String, Value>) -> RecorderResult<ConvertStats> {
-        self.finish_with_progress(meta, partial, timings, &mut |_, _| true)?
+        self.finish_with_progress(meta, partial, timings, None, &mut |_, _| true)?
             .ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))
     }
 
     /// [`TraceDir::finish`] telling `progress` how far the conversion got;
     /// `Ok(None)` when `progress` answered stop: nothing is moved into place
     /// and the staging folder keeps the stream, so [`recover`] can still
-    /// convert it.
+    /// convert it. `live`: the conversion that ran beside the recording
+    /// ([`LiveConvert`]); its trace is completed here, and should it have
+    /// failed, the stream is converted afresh.
     pub fn finish_with_progress(
         &self,
         meta: Map<String, Value>,
         partial: Option<ErrorCode>,
-        timings: Map<String, Value>,
+        mut timings: Map<String, Value>,
+        mut live: Option<LiveConvert>,
         progress: Progress<'_>,
     ) -> RecorderResult<Option<ConvertStats>> {
         let started = Instant::now();
@@ -130,8 +134,29 @@ impl TraceDir {
         let mut limit = None;
         let mut attempts = 0;
         let stats = loop {
-            let attempt = match limit {
-                None => match sink::convert(format, &self.events_path(), &self.staging, None, partial, &meta, &mut *progress) {
+            let streamed = match live.take() {
+                None => None,
+                Some(l) => {
+                    let outcome = l.finish(&mut *progress);
+                    timings.insert("convert_streamed".into(), Value::Bool(outcome.is_ok()));
+                    match outcome {
+                        Ok(Some(replayed)) => Some(replayed.complete(partial, &meta)),
+                        Ok(None) => {
+                            remove_trace();
+                            return Ok(None);
+                        }
+                        Err(e) => {
+                            // Only the head start is lost: convert afresh.
+                            timings.insert("convert_streamed_error".into(), Value::String(e.to_string()));
+                            remove_trace();
+                            None
+                        }
+                    }
+                }
+            };
+            let attempt = match (streamed, limit) {
+                (Some(done), _) => done,
+                (None, None) => match sink::convert(format, &self.events_path(), &self.staging, None, partial, &meta, &mut *progress) {
                     Ok(Some(stats)) => Ok(stats),
                     // Told to stop (Ctrl-C): the staging folder keeps the stream.
                     Ok(None) => {
@@ -140,7 +165,7 @@ impl TraceDir {
                     }
                     Err(e) => Err(e),
                 },
-                Some(l) => sink::convert(format, &self.events_path(), &self.staging, Some(l), partial, &meta, &mut |_, _| true)
+                (None, Some(l)) => sink::convert(format, &self.events_path(), &self.staging, Some(l), partial, &meta, &mut |_, _| true)
                     .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))),
             }
             .and_then(|stats| {

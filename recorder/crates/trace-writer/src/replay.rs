@@ -484,6 +484,47 @@ impl From<RecorderError> for ConvError {
     }
 }
 
+/// Where the replay reads the stream from: a finished file ([`FileSource`]),
+/// or one a live recording is still appending to (`crate::live`).
+pub(crate) trait Source {
+    /// Reads up to `buf.len()` bytes; 0 only at the stream's final end;
+    /// `None` when the replay is to pause (see [`Replayed::run`]).
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>>;
+    /// The stream's size as far as known now (for progress).
+    fn total(&self) -> u64;
+    /// The stream file (for errors).
+    fn path(&self) -> &Path;
+}
+
+/// A stream file that is complete.
+pub(crate) struct FileSource {
+    file: File,
+    path: std::path::PathBuf,
+    total: u64,
+}
+
+impl FileSource {
+    pub(crate) fn open(path: &Path) -> RecorderResult<Self> {
+        let file = File::open(path).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))?;
+        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(FileSource { file, path: path.to_path_buf(), total })
+    }
+}
+
+impl Source for FileSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        read_full(&mut self.file, buf).map(Some)
+    }
+
+    fn total(&self) -> u64 {
+        self.total
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Replays the stream at `events` into `sink` and completes the trace.
 /// A truncated stream (a recording that died) converts up to its last whole
 /// record and is reported in the stats; a corrupt one is an error.
@@ -508,111 +549,155 @@ pub(crate) fn replay_in_chunks<S: Sink>(
     meta: &Map<String, Value>,
     progress: Progress<'_>,
 ) -> RecorderResult<Option<ConvertStats>> {
-    let mut input = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
-    let total = input.metadata().map(|m| m.len()).unwrap_or(0);
-    // Stream bytes before `buf` (for progress).
-    let mut consumed: u64 = 0;
-    let mut since_progress = 0u32;
-    let mut conv = Replay {
-        sink,
-        frames: Vec::new(),
-        functions: Vec::new(),
-        snapshot_pending: false,
-        stats: ConvertStats::default(),
-        spare: Vec::new(),
-        objs: Vec::new(),
-        events: Vec::new(),
-        events_bytes: 0,
-    };
+    let mut source = FileSource::open(events)?;
+    let mut replayed = Replayed::new(sink);
+    if !replayed.run(&mut source, chunk, progress)? {
+        return Ok(None);
+    }
+    replayed.complete(partial, meta).map(Some)
+}
 
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk);
-    let mut header_checked = false;
-    let mut eof = false;
-    'outer: loop {
-        // Refill: keep the unconsumed tail, append the next chunk.
-        if !eof {
-            let old = buf.len();
-            buf.resize(old + chunk, 0);
-            let n = read_full(&mut input, &mut buf[old..]).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
-            buf.truncate(old + n);
-            eof = n == 0;
-        }
-        let mut start = 0usize;
-        if !header_checked {
-            if buf.len() < MAGIC.len() {
-                if eof {
-                    conv.stats.truncated = true;
-                    break;
-                }
-                continue;
-            }
-            if !readable_header(&buf[..MAGIC.len()]) {
-                return Err(bug!(ErrorCode::TraceStreamCorrupt, "not a recorder event stream").with_context("path", events.display()));
-            }
-            header_checked = true;
-            start = MAGIC.len();
-        }
-        let mut r = StreamReader::records(&buf);
-        r.set_pos(start);
-        loop {
-            if r.at_end() {
-                consumed += buf.len() as u64;
-                buf.clear();
-                if eof {
-                    break 'outer;
-                }
-                continue 'outer;
-            }
-            let at = r.pos();
-            since_progress += 1;
-            if since_progress >= PROGRESS_EVERY {
-                since_progress = 0;
-                if !progress(consumed + at as u64, total) {
-                    return Ok(None);
-                }
-            }
-            match conv.record(&mut r) {
-                Ok(()) if conv.sink.cut() => break 'outer,
-                Ok(()) => {}
-                Err(ConvError::End) => break 'outer,
-                Err(ConvError::Sink(e)) => return Err(e),
-                Err(ConvError::Read(ReadError::Truncated)) => {
-                    if eof {
-                        conv.stats.truncated = true;
-                        break 'outer;
-                    }
-                    consumed += at as u64;
-                    buf.drain(..at);
-                    continue 'outer;
-                }
-                Err(ConvError::Read(ReadError::Corrupt)) => {
-                    return Err(bug!(ErrorCode::TraceStreamCorrupt, "corrupt record in the event stream")
-                        .with_context("path", events.display())
-                        .with_context("offset", at));
-                }
-            }
+/// A replay that has read its stream (or part of it, see [`Replayed::run`])
+/// and not yet completed its trace.
+pub(crate) struct Replayed<S: Sink> {
+    conv: Replay<S>,
+    /// Read and not yet replayed (a record cut by the end of what was read).
+    buf: Vec<u8>,
+    /// Stream bytes before `buf`.
+    consumed: u64,
+    since_progress: u32,
+    header_checked: bool,
+    eof: bool,
+}
+
+impl<S: Sink> Replayed<S> {
+    pub(crate) fn new(sink: S) -> Self {
+        Replayed {
+            conv: Replay {
+                sink,
+                frames: Vec::new(),
+                functions: Vec::new(),
+                snapshot_pending: false,
+                stats: ConvertStats::default(),
+                spare: Vec::new(),
+                objs: Vec::new(),
+                events: Vec::new(),
+                events_bytes: 0,
+            },
+            buf: Vec::new(),
+            consumed: 0,
+            since_progress: 0,
+            header_checked: false,
+            eof: false,
         }
     }
-    conv.close()?;
 
-    let mut top: Vec<(String, String, u32, u64)> = conv
-        .functions
-        .iter()
-        .filter(|f| f.calls > 0)
-        .map(|f| {
-            let path = conv.stats.paths.get(f.path_id as usize).cloned().unwrap_or_default();
-            (f.name.clone(), path, f.line, f.calls)
-        })
-        .collect();
-    top.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
-    top.truncate(TOP_FUNCTIONS);
-    conv.stats.top_functions = top;
+    /// Replays `source` to its end (or its END record), reading `chunk`
+    /// bytes at a time. `Ok(false)` when `progress` answered stop or the
+    /// source asked to pause: the replay can go on with another `run`
+    /// where it stopped.
+    pub(crate) fn run(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool> {
+        let Replayed { conv, buf, consumed, since_progress, header_checked, eof } = self;
+        let events = source.path().to_path_buf();
+        'outer: loop {
+            // Refill: keep the unconsumed tail, append the next chunk.
+            if !*eof {
+                let old = buf.len();
+                buf.resize(old + chunk, 0);
+                let n = source.read(&mut buf[old..]).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &events));
+                let Some(n) = n.inspect_err(|_| buf.truncate(old))? else {
+                    buf.truncate(old);
+                    return Ok(false);
+                };
+                buf.truncate(old + n);
+                *eof = n == 0;
+            }
+            let mut start = 0usize;
+            if !*header_checked {
+                if buf.len() < MAGIC.len() {
+                    if *eof {
+                        conv.stats.truncated = true;
+                        break;
+                    }
+                    continue;
+                }
+                if !readable_header(&buf[..MAGIC.len()]) {
+                    return Err(bug!(ErrorCode::TraceStreamCorrupt, "not a recorder event stream").with_context("path", events.display()));
+                }
+                *header_checked = true;
+                start = MAGIC.len();
+            }
+            let mut r = StreamReader::records(&buf);
+            r.set_pos(start);
+            loop {
+                if r.at_end() {
+                    *consumed += buf.len() as u64;
+                    buf.clear();
+                    if *eof {
+                        break 'outer;
+                    }
+                    continue 'outer;
+                }
+                let at = r.pos();
+                *since_progress += 1;
+                if *since_progress >= PROGRESS_EVERY {
+                    *since_progress = 0;
+                    if !progress(*consumed + at as u64, source.total()) {
+                        *consumed += at as u64;
+                        buf.drain(..at);
+                        return Ok(false);
+                    }
+                }
+                match conv.record(&mut r) {
+                    Ok(()) if conv.sink.cut() => break 'outer,
+                    Ok(()) => {}
+                    Err(ConvError::End) => break 'outer,
+                    Err(ConvError::Sink(e)) => return Err(e),
+                    Err(ConvError::Read(ReadError::Truncated)) => {
+                        if *eof {
+                            conv.stats.truncated = true;
+                            break 'outer;
+                        }
+                        *consumed += at as u64;
+                        buf.drain(..at);
+                        continue 'outer;
+                    }
+                    Err(ConvError::Read(ReadError::Corrupt)) => {
+                        return Err(bug!(ErrorCode::TraceStreamCorrupt, "corrupt record in the event stream")
+                            .with_context("path", events.display())
+                            .with_context("offset", *consumed + at as u64));
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
 
-    let mut stats = conv.stats;
-    let reason = stats.partial_reason(partial);
-    stats.trace_bytes =
-        conv.sink.finish(&TraceEnd { meta, paths: &stats.paths, partial: reason.map(|c| c.as_str()) })?;
-    Ok(Some(stats))
+    /// Closes the open calls and completes the trace; `partial`: the
+    /// caller's reason the trace stops early, if any.
+    pub(crate) fn complete(self, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats> {
+        let mut conv = self.conv;
+        conv.close()?;
+
+        let mut top: Vec<(String, String, u32, u64)> = conv
+            .functions
+            .iter()
+            .filter(|f| f.calls > 0)
+            .map(|f| {
+                let path = conv.stats.paths.get(f.path_id as usize).cloned().unwrap_or_default();
+                (f.name.clone(), path, f.line, f.calls)
+            })
+            .collect();
+        top.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(TOP_FUNCTIONS);
+        conv.stats.top_functions = top;
+
+        let mut stats = conv.stats;
+        let reason = stats.partial_reason(partial);
+        stats.trace_bytes =
+            conv.sink.finish(&TraceEnd { meta, paths: &stats.paths, partial: reason.map(|c| c.as_str()) })?;
+        Ok(stats)
+    }
 }
 
 fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -122,6 +122,12 @@ impl Format {
         }
     }
 
+    /// Whether the trace is written while the program runs
+    /// ([`crate::live`]), rather than converted after it.
+    pub fn streams(self) -> bool {
+        self == Format::Ctfs
+    }
+
     /// Whether a trace that does not fit (a full disk) can be cut to the
     /// events that do (otherwise it is not kept).
     pub fn cuts_to_fit(self) -> bool {

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use recorder_errors::prelude::*;
 
+use crate::live::LiveConvert;
+
 /// First bytes of every stream; the digits are the stream format version
 /// (3 added `OBJ`, `OBJ_PATCH` and object references).
 pub const MAGIC: &[u8; 8] = b"CTPYEV03";
@@ -210,6 +212,8 @@ pub struct StreamWriter {
     file: File,
     path: PathBuf,
     bytes_written: u64,
+    /// The live conversion reading the file as it grows ([`crate::live`]).
+    live: Option<LiveConvert>,
 }
 
 impl StreamWriter {
@@ -217,7 +221,7 @@ impl StreamWriter {
         let file = File::create(path).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))?;
         let mut buf = Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2));
         buf.extend_from_slice(MAGIC);
-        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0 })
+        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0, live: None })
     }
 
     /// The buffer records are appended to.
@@ -240,7 +244,39 @@ impl StreamWriter {
         let res = self.file.write_all(&self.buf);
         self.bytes_written += self.buf.len() as u64;
         self.buf.clear();
+        if let Some(live) = &mut self.live {
+            match res {
+                Ok(()) => live.flushed(self.bytes_written),
+                Err(_) => live.failed(),
+            }
+        }
         res.map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &self.path))
+    }
+
+    /// Tells `live` of every flush from now on (and of what is on disk
+    /// already).
+    pub fn follow(&mut self, mut live: LiveConvert) {
+        live.flushed(self.bytes_written);
+        self.live = Some(live);
+    }
+
+    /// Detaches the live conversion: it is told nothing more.
+    pub fn take_live(&mut self) -> Option<LiveConvert> {
+        self.live.take()
+    }
+
+    /// In a child of `fork()`: the live conversion is the parent's; it is
+    /// left untouched (see [`LiveConvert::forget_after_fork`]).
+    pub fn forget_live_after_fork(&mut self) {
+        if let Some(live) = self.live.take() {
+            live.forget_after_fork();
+        }
+    }
+
+    /// The live conversion following this stream, if any (to pause it
+    /// around a `fork()`).
+    pub fn live_mut(&mut self) -> Option<&mut LiveConvert> {
+        self.live.as_mut()
     }
 
     /// Bytes in the stream so far (written and buffered).
@@ -257,10 +293,20 @@ impl StreamWriter {
     }
 
     /// Flushes and closes the file, returning the stream's size.
-    pub fn finish(mut self) -> RecorderResult<u64> {
+    pub fn finish(self) -> RecorderResult<u64> {
+        self.finish_live().map(|(bytes, _)| bytes)
+    }
+
+    /// [`StreamWriter::finish`], handing back the live conversion (told the
+    /// stream is complete) for the trace to be finished from.
+    pub fn finish_live(mut self) -> RecorderResult<(u64, Option<LiveConvert>)> {
         self.flush()?;
         self.file.flush().map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &self.path))?;
-        Ok(self.bytes_written)
+        let mut live = self.live.take();
+        if let Some(l) = &mut live {
+            l.done(self.bytes_written);
+        }
+        Ok((self.bytes_written, live))
     }
 }
 

@@ -555,7 +555,8 @@ impl Recorder {
     }
 
     /// Ends the stream: the frames still open get a Return, then END.
-    pub fn finish(mut self, exit_status: i64) -> RecorderResult<u64> {
+    /// Returns the conversion that followed the stream live, if one did.
+    pub fn finish(mut self, exit_status: i64) -> RecorderResult<Option<trace_writer::LiveConvert>> {
         while let Some(f) = self.stack.pop() {
             st::put_return_head(self.writer.buf());
             v::put_none(self.writer.buf());
@@ -564,7 +565,7 @@ impl Recorder {
         st::put_end(self.writer.buf(), exit_status);
         self.drop_refs();
         let Recorder { writer, .. } = self;
-        writer.finish()
+        writer.finish_live().map(|(_, live)| live)
     }
 
     /// Flushes buffered records to disk.

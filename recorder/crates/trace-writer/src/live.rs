@@ -1,0 +1,280 @@
+//! Writing the trace while the program runs.
+//!
+//! For a format that streams ([`Format::streams`]: `trace.ct`), a thread
+//! replays `events.bin` as the recording flushes it, so the trace grows
+//! alongside the run instead of being converted after it: the work moves to
+//! a second core, and a recording killed outright still leaves, in its
+//! staging folder, a `trace.ct` readable up to its last complete chunk.
+//!
+//! The recorder's [`StreamWriter`](crate::stream::StreamWriter) holds the
+//! [`LiveConvert`] and tells it how far the file is flushed and when it is
+//! finished; the thread never reads past that point. When the recording
+//! stops, [`LiveConvert::finish`] waits for the thread to reach the stream's
+//! end and hands back the replay, which the caller completes with the final
+//! metadata ([`crate::output::TraceDir::finish_live`]). Anything that goes
+//! wrong in the thread only costs the head start: the trace is then
+//! converted from `events.bin` after the run, as for any other format.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use std::time::Duration;
+
+use recorder_errors::prelude::*;
+
+use crate::ct::CtSink;
+use crate::replay::{Progress, Replayed, Source, READ_CHUNK};
+use crate::sink::Format;
+
+/// Environment switch: `0` converts after the run even for a streaming
+/// format (a diagnostic, and the baseline live conversion is tested against).
+pub const LIVE_ENV: &str = "CODETRACER_LIVE_CONVERT";
+
+/// What the writer has told the thread.
+#[derive(Default)]
+struct Flushed {
+    /// Bytes of `events.bin` on disk.
+    bytes: u64,
+    /// The writer finished the file (no byte will follow).
+    done: bool,
+    /// A write failed: the file is not the stream the writer holds.
+    failed: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    flushed: Mutex<Flushed>,
+    changed: Condvar,
+    /// Set by the recording side: the thread returns at its next look.
+    pause: AtomicBool,
+    /// Stream bytes the thread has replayed (for progress).
+    consumed: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Flushed> {
+        // A panic while holding this lock leaves plain numbers: still usable.
+        self.flushed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Flushed)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+}
+
+/// The stream file as far as the writer flushed it; reading waits for more
+/// until the writer is done, or until the thread is asked to pause.
+struct FollowedFile {
+    file: File,
+    path: PathBuf,
+    pos: u64,
+    shared: Arc<Shared>,
+}
+
+impl Source for FollowedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        let available = {
+            let mut f = self.shared.lock();
+            loop {
+                if self.shared.pause.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                if f.failed {
+                    return Err(std::io::Error::other("a write of the event stream failed"));
+                }
+                if f.bytes > self.pos || f.done {
+                    break f.bytes - self.pos.min(f.bytes);
+                }
+                f = self.shared.changed.wait(f).unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        };
+        let want = buf.len().min(usize::try_from(available).unwrap_or(usize::MAX));
+        let mut n = 0;
+        while n < want {
+            match self.file.read(&mut buf[n..want]) {
+                Ok(0) => return Err(std::io::Error::other("the event stream is shorter than its writer flushed")),
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pos += n as u64;
+        Ok(Some(n))
+    }
+
+    fn total(&self) -> u64 {
+        self.shared.lock().bytes
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The replay and the file it reads, between two runs of the thread.
+struct Work {
+    replayed: Replayed<CtSink>,
+    source: FollowedFile,
+}
+
+enum State {
+    /// The thread replays; it says on `done` when it returns.
+    Running { thread: JoinHandle<(Work, RecorderResult<bool>)>, done: Receiver<()> },
+    /// No thread (around a `fork()`); the replay goes on from here.
+    Paused(Work),
+    /// The whole stream is replayed.
+    Done(Replayed<CtSink>),
+    Failed(RecorderError),
+    /// Taken by `finish`.
+    Gone,
+}
+
+/// A conversion running beside the recording.
+pub struct LiveConvert {
+    shared: Arc<Shared>,
+    state: State,
+}
+
+impl LiveConvert {
+    /// Starts replaying `events` (created, not necessarily written yet) into
+    /// the trace files of `format` in `dir`. `None` when the format does not
+    /// stream or [`LIVE_ENV`] turns streaming off.
+    pub fn start(format: Format, events: &Path, dir: &Path) -> RecorderResult<Option<LiveConvert>> {
+        if !format.streams() || std::env::var(LIVE_ENV).is_ok_and(|v| v == "0") {
+            return Ok(None);
+        }
+        let file = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+        let sink = CtSink::create(&dir.join(format.files()[0]), &dir.join(format.files()[1]))?;
+        let shared = Arc::new(Shared::default());
+        let source = FollowedFile { file, path: events.to_path_buf(), pos: 0, shared: shared.clone() };
+        let mut live = LiveConvert { shared: shared.clone(), state: State::Paused(Work { replayed: Replayed::new(sink), source }) };
+        live.resume();
+        if matches!(live.state, State::Failed(_)) {
+            if let State::Failed(e) = std::mem::replace(&mut live.state, State::Gone) {
+                return Err(e);
+            }
+        }
+        Ok(Some(live))
+    }
+
+    /// `bytes` of the stream are on disk (the thread, if paused, starts again).
+    pub fn flushed(&mut self, bytes: u64) {
+        self.resume();
+        self.shared.update(|f| f.bytes = bytes);
+    }
+
+    /// The stream is complete at `bytes`.
+    pub fn done(&mut self, bytes: u64) {
+        self.resume();
+        self.shared.update(|f| {
+            f.bytes = bytes;
+            f.done = true;
+        });
+    }
+
+    /// A write of the stream failed: the thread gives up (the trace is then
+    /// converted after the run, which knows how to deal with a full disk).
+    pub fn failed(&self) {
+        self.shared.update(|f| f.failed = true);
+    }
+
+    /// Before a `fork()`: the thread ends (a process with threads makes
+    /// CPython warn on `os.fork()`, and the child would inherit a lock
+    /// its thread might hold), keeping the replay where it got to; the
+    /// next [`LiveConvert::flushed`] starts it again — not as soon as the
+    /// fork returns: CPython 3.13 counts the threads after the fork hooks.
+    pub fn pause(&mut self) {
+        if !matches!(self.state, State::Running { .. }) {
+            return;
+        }
+        let State::Running { thread, .. } = std::mem::replace(&mut self.state, State::Gone) else { return };
+        self.shared.pause.store(true, Ordering::Relaxed);
+        self.shared.update(|_| {});
+        self.state = match thread.join() {
+            Ok((work, Ok(false))) => State::Paused(work),
+            Ok((work, Ok(true))) => State::Done(work.replayed),
+            Ok((_, Err(e))) => State::Failed(e),
+            Err(_) => State::Failed(bug!(ErrorCode::Internal, "the live trace conversion panicked")),
+        };
+        self.shared.pause.store(false, Ordering::Relaxed);
+    }
+
+    /// The thread goes on from where [`LiveConvert::pause`] left it. Should
+    /// no thread start, the conversion has failed (and
+    /// [`LiveConvert::finish`] says so).
+    fn resume(&mut self) {
+        if !matches!(self.state, State::Paused(_)) {
+            return;
+        }
+        let State::Paused(mut work) = std::mem::replace(&mut self.state, State::Gone) else { return };
+        let shared = self.shared.clone();
+        let (send, done) = mpsc::channel();
+        let path = work.source.path.clone();
+        let spawned = std::thread::Builder::new().name("codetracer-live-convert".into()).spawn(move || {
+            let pause = shared.clone();
+            let outcome = work.replayed.run(&mut work.source, READ_CHUNK, &mut |done, _| {
+                pause.consumed.store(done, Ordering::Relaxed);
+                !pause.pause.load(Ordering::Relaxed)
+            });
+            let _ = send.send(());
+            (work, outcome)
+        });
+        self.state = match spawned {
+            Ok(thread) => State::Running { thread, done },
+            Err(e) => State::Failed(RecorderError::from_io(ErrorCode::Io, e, &path)),
+        };
+    }
+
+    /// Waits for the thread to replay the whole stream (the writer must be
+    /// done), telling `progress` how far it got (stream bytes replayed,
+    /// stream size) every few milliseconds. `Ok(None)` when `progress`
+    /// answered stop; `Err` when the thread failed (its trace file is then
+    /// not to be used).
+    pub(crate) fn finish(mut self, progress: Progress<'_>) -> Outcome {
+        self.resume();
+        if let State::Running { done, .. } = &self.state {
+            loop {
+                match done.recv_timeout(Duration::from_millis(50)) {
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) => {
+                        let total = self.shared.lock().bytes;
+                        if !progress(self.shared.consumed.load(Ordering::Relaxed), total) {
+                            self.pause();
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
+            self.pause();
+        }
+        match std::mem::replace(&mut self.state, State::Gone) {
+            State::Done(replayed) => Ok(Some(replayed)),
+            State::Failed(e) => Err(e),
+            // Paused before the end although the writer was done: cannot be.
+            _ => Err(bug!(ErrorCode::Internal, "the live trace conversion stopped before the end of the stream")),
+        }
+    }
+
+    /// In a child of `fork()`: the thread (if one ran at the fork) is not
+    /// there, and nothing of its state may be touched, so it is left as it
+    /// is.
+    pub fn forget_after_fork(self) {
+        std::mem::forget(self);
+    }
+}
+
+type Outcome = RecorderResult<Option<Replayed<CtSink>>>;
+
+impl Drop for LiveConvert {
+    /// A recording that ends without finishing its trace (it failed, or its
+    /// start did) stops the thread.
+    fn drop(&mut self) {
+        self.pause();
+    }
+}

@@ -1,0 +1,183 @@
+#![allow(clippy::unwrap_used, clippy::panic)]
+//! The `.ct` written beside the recording (`trace_writer::live`): the same
+//! trace the conversion after the run writes, whatever the flushes' timing;
+//! a live conversion that fails or is abandoned costs only its head start.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use trace_writer::output::{TRACE_CT, TRACE_METADATA};
+use trace_writer::stream::{self as st, StreamWriter};
+use trace_writer::value::{self as v, types};
+use trace_writer::{Format, LiveConvert, TraceDir};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ct-live-{}-{}", name, std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn meta() -> Map<String, Value> {
+    json!({"program": "app.py", "args": [], "workdir": "/src", "recording_id": "live-test"}).as_object().unwrap().clone()
+}
+
+/// Writes a recording of `steps` loop iterations into `w`, flushing every
+/// `every` iterations and pausing now and then, as a running program would.
+fn record(w: &mut StreamWriter, steps: u32, every: u32) {
+    for (k, name) in types::PREDEFINED {
+        st::put_type(w.buf(), *k, name, None);
+    }
+    st::put_path(w.buf(), "/src/app.py");
+    st::put_function(w.buf(), 0, 1, "<toplevel>");
+    st::put_function(w.buf(), 0, 5, "work");
+    st::put_call_head(w.buf(), 0, 0);
+    st::put_varname(w.buf(), "i");
+    st::put_varname(w.buf(), "text");
+    for i in 0..steps {
+        st::put_step(w.buf(), 0, 2);
+        st::put_set_head(w.buf(), 0);
+        v::put_int(w.buf(), types::INT, i64::from(i));
+        st::put_call_head(w.buf(), 1, 1);
+        st::put_varint(w.buf(), 1);
+        v::put_string(w.buf(), types::STR, format!("item {i}").as_bytes());
+        st::put_step(w.buf(), 0, 6);
+        st::put_event(w.buf(), 0, "", format!("line {i}\n").as_bytes());
+        st::put_return_head(w.buf());
+        v::put_none(w.buf());
+        if i % every == every - 1 {
+            w.flush().unwrap();
+            if i % (every * 8) == every * 8 - 1 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    st::put_step(w.buf(), 0, 3);
+    st::put_end(w.buf(), 0);
+}
+
+/// A staged recording in `dir`, with its live conversion when asked.
+fn staged(dir: &Path, live: bool) -> (TraceDir, StreamWriter) {
+    let td = TraceDir::prepare(dir, Format::Ctfs).unwrap();
+    let mut w = StreamWriter::create(&td.events_path()).unwrap();
+    if live {
+        w.follow(LiveConvert::start(Format::Ctfs, &td.events_path(), &td.staging).unwrap().unwrap());
+    }
+    (td, w)
+}
+
+fn metadata(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join(TRACE_METADATA)).unwrap()).unwrap()
+}
+
+#[test]
+fn the_live_trace_is_the_trace_converted_after_the_run() {
+    for (steps, every) in [(1, 1), (3_000, 7), (40_000, 1_000)] {
+        let a = tmp(&format!("live-{steps}"));
+        let (td, mut w) = staged(&a, true);
+        record(&mut w, steps, every);
+        let (_, live) = w.finish_live().unwrap();
+        let live_stats = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+
+        let b = tmp(&format!("after-{steps}"));
+        let (td, mut w) = staged(&b, false);
+        record(&mut w, steps, every);
+        let (_, none) = w.finish_live().unwrap();
+        assert!(none.is_none());
+        let after_stats = td.finish(meta(), None, Map::new()).unwrap();
+
+        assert_eq!(std::fs::read(a.join(TRACE_CT)).unwrap(), std::fs::read(b.join(TRACE_CT)).unwrap(), "{steps} steps");
+        assert_eq!((live_stats.steps, live_stats.calls, live_stats.events), (after_stats.steps, after_stats.calls, after_stats.events));
+        // Two steps an iteration, and the one the replay gives the caller after each return.
+        assert_eq!(live_stats.steps, u64::from(steps) * 3 + 1);
+        assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true), "{}", metadata(&a)["timings"]);
+        assert_eq!(metadata(&b)["timings"].get("convert_streamed"), None);
+        assert!(!a.join(".codetracer-partial").exists());
+    }
+}
+
+#[test]
+fn a_failed_live_conversion_falls_back_to_converting_after_the_run() {
+    let dir = tmp("failed");
+    let td = TraceDir::prepare(&dir, Format::Ctfs).unwrap();
+    let mut w = StreamWriter::create(&td.events_path()).unwrap();
+    let live = LiveConvert::start(Format::Ctfs, &td.events_path(), &td.staging).unwrap().unwrap();
+    // What a failed write of the stream tells the thread.
+    live.failed();
+    w.follow(live);
+    record(&mut w, 500, 50);
+    let (_, live) = w.finish_live().unwrap();
+    let stats = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+    assert_eq!(stats.steps, 1501);
+    let m = metadata(&dir);
+    assert_eq!(m["timings"]["convert_streamed"], json!(false));
+    assert!(m["timings"]["convert_streamed_error"].as_str().unwrap().contains("write of the event stream failed"));
+    assert_eq!(m["partial"], json!(false));
+}
+
+#[test]
+fn an_abandoned_live_conversion_stops_without_the_stream_ending() {
+    let dir = tmp("abandoned");
+    let (td, mut w) = staged(&dir, true);
+    st::put_path(w.buf(), "/src/app.py");
+    w.flush().unwrap();
+    // The recording failed and never finished its stream: dropping the live
+    // conversion must not wait for an end that never comes.
+    drop(w);
+    td.discard().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn stopping_the_finish_leaves_the_stream_to_recover() {
+    let dir = tmp("stopped");
+    let (td, mut w) = staged(&dir, true);
+    record(&mut w, 20_000, 100);
+    // The END record is not flushed yet: the thread is still waiting when
+    // the finish is told to stop (Ctrl-C while the trace is written).
+    w.flush().unwrap();
+    let live = w.take_live();
+    let mut asked = 0;
+    let none = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| {
+        asked += 1;
+        false
+    });
+    assert!(none.unwrap().is_none());
+    assert_eq!(asked, 1);
+    assert!(td.events_path().exists() && !dir.join(TRACE_CT).exists() && !dir.join(TRACE_METADATA).exists());
+    assert!(!td.staging.join(TRACE_CT).exists());
+    w.finish().unwrap();
+    let stats = trace_writer::recover(&dir).unwrap();
+    assert_eq!(stats.steps, 60_001);
+    assert_eq!(metadata(&dir)["partial"], json!(true));
+}
+
+#[test]
+fn pausing_around_forks_gives_the_same_trace() {
+    let a = tmp("paused");
+    let (td, mut w) = staged(&a, true);
+    // Each piece of the recording is followed by what a fork does to the
+    // thread: it ends (keeping the replay where it got to) and starts again.
+    let whole_path = std::env::temp_dir().join(format!("ct-live-whole-{}", std::process::id()));
+    let mut whole = StreamWriter::create(&whole_path).unwrap();
+    record(&mut whole, 5_000, 10);
+    whole.finish().unwrap();
+    let bytes = std::fs::read(&whole_path).unwrap()[st::MAGIC.len()..].to_vec();
+    for piece in bytes.chunks(7_777) {
+        w.buf().extend_from_slice(piece);
+        w.flush().unwrap();
+        // (twice: a nested fork hook, or none between two forks).
+        w.live_mut().unwrap().pause();
+        w.live_mut().unwrap().pause();
+    }
+    let (_, live) = w.finish_live().unwrap();
+    td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+    assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true));
+
+    let b = tmp("unpaused");
+    let (td, mut w) = staged(&b, false);
+    w.buf().extend_from_slice(&bytes);
+    w.finish().unwrap();
+    td.finish(meta(), None, Map::new()).unwrap();
+    assert_eq!(std::fs::read(a.join(TRACE_CT)).unwrap(), std::fs::read(b.join(TRACE_CT)).unwrap());
+}
