@@ -627,7 +627,7 @@ impl<S: Sink> Replayed<S> {
                 *header_checked = true;
                 start = MAGIC.len();
             }
-            let mut r = StreamReader::records(&buf);
+            let mut r = StreamReader::records(buf);
             r.set_pos(start);
             loop {
                 if r.at_end() {
