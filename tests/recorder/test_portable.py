@@ -93,3 +93,31 @@ def test_a_failed_self_check_falls_back_to_the_portable_path(recorder_python: Pa
     assert f"failed on {check}".encode() in stderr
     events = json.loads((tmp_path / "portable" / "trace.json").read_text(encoding="utf-8"))
     assert sum("Value" in e for e in events) > 10
+
+
+# A CPython this recorder does not know (3.14, 3.15, ...), simulated on 3.12
+# and 3.13: the portable path, and none of the shortcuts resting on facts of
+# a known version beyond its layout (the pure-line analysis of the bytecode,
+# the INSTRUCTION stand-in for LINE events of long code) — the same trace.
+UNKNOWN = {"CODETRACER_TEST_UNKNOWN_VERSION": "1"}
+
+
+@pytest.mark.parametrize("program", ["functions.py", "generators.py", "mutations.py", "in_place.py", "line_events.py",
+                                     "try_blocks.py"])
+def test_an_unknown_cpython_version_writes_the_same_trace(recorder_python: Path, tmp_path: Path, program: str) -> None:
+    stderr = _compare(recorder_python, tmp_path, [program], PROGRAMS, UNKNOWN)
+    reason = _meta(tmp_path / "portable")["cpython_layout_reason"]
+    assert reason.startswith("no known layout for CPython 3.1") and "CODETRACER_TEST_UNKNOWN_VERSION=1" in reason
+    assert reason.encode() in stderr
+
+
+def test_an_unknown_cpython_version_steps_through_long_code_and_loops(recorder_python: Path, tmp_path: Path) -> None:
+    from .test_real_programs import LONG_PROGRAM
+
+    program = tmp_path / "long.py"
+    program.write_text(LONG_PROGRAM.format(pad="".join(f"        {i},\n" for i in range(300)),
+                                           loop="".join(f"        t += {i}\n" for i in range(100)),
+                                           tail="".join(f"x{i} = {i}\n" for i in range(300))))
+    _compare(recorder_python, tmp_path, [str(program)], tmp_path, UNKNOWN)
+    _compare(recorder_python, tmp_path / "w", ["run_workload.py", str(WORKLOADS / "w_numeric.py"), "0.002"], PROGRAMS,
+             UNKNOWN)

@@ -49,9 +49,15 @@ static INSTRUMENTED_LINE: AtomicU32 = AtomicU32::new(0);
 static ENTRY_ALWAYS_STEPS: AtomicBool = AtomicBool::new(true);
 
 /// Learns this interpreter's facts (once per recording, before the program
-/// runs: `opcode` is then hidden from the program again).
-pub fn configure(py: Python<'_>, minor: u32) {
+/// runs: `opcode` is then hidden from the program again). `stand_in`: the
+/// INSTRUCTION stand-in follows CPython's rules of a version this recorder
+/// knows (3.12, 3.13); on any other, LINE events are used as they are.
+pub fn configure(py: Python<'_>, minor: u32, stand_in: bool) {
     ENTRY_ALWAYS_STEPS.store(minor <= 12, Ordering::Relaxed);
+    if !stand_in {
+        INSTRUMENTED_LINE.store(0, Ordering::Relaxed);
+        return;
+    }
     let op = py.import("opcode").ok().and_then(|m| {
         ["_specialized_opmap", "opmap"]
             .iter()
@@ -99,10 +105,12 @@ pub fn request(code: &Bound<'_, PyAny>) -> RecorderResult<Option<LineTable>> {
     let lines = if il == 0 { None } else { long_lines(code).map_err(|e| bug!(ErrorCode::Internal, "reading co_lines(): {}", e.value(py)))? };
     tool::set_local_events(py, code, tool::LINE)?;
     let Some(lines) = lines else { return Ok(None) };
-    let raw = code
-        .getattr("_co_code_adaptive")
-        .and_then(|b| b.cast_into::<PyBytes>().map_err(PyErr::from))
-        .map_err(|e| bug!(ErrorCode::Internal, "reading _co_code_adaptive: {}", e.value(py)))?;
+    // Without the instrumented bytecode, LINE events as they are: slower
+    // for long code, the same steps.
+    let Ok(raw) = code.getattr("_co_code_adaptive").and_then(|b| b.cast_into::<PyBytes>().map_err(PyErr::from)) else {
+        log::debug!("no _co_code_adaptive: LINE events for a long code object");
+        return Ok(None);
+    };
     let raw = raw.as_bytes();
     let starts: Vec<bool> = (0..lines.len()).map(|u| raw.get(2 * u).is_some_and(|&op| u32::from(op) == il)).collect();
     tool::set_local_events(py, code, tool::INSTRUCTION)?;

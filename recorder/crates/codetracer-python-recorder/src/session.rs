@@ -346,7 +346,9 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
-    crate::lines::configure(py, info.minor as u32);
+    // The shortcuts that rest on facts of a known CPython beyond its layout.
+    let known = cpython::known_version(info.major, info.minor);
+    crate::lines::configure(py, info.minor as u32, known);
     let skip_prefixes = o.skip_prefixes.clone();
     // A debug build (sys.gettotalrefcount) counts references in its own way.
     let debug_build = py.import("sys").and_then(|m| m.hasattr("gettotalrefcount")).unwrap_or(true);
@@ -361,7 +363,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         builtins: Builtins::new(py)?,
         bounds: o.bounds,
         trails: shortcuts,
-        ops: (shortcuts && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
+        ops: (shortcuts && known && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
         versions: if shortcuts { DictVersions::new(path.layout()) } else { DictVersions::NEVER },
         filter: std::rc::Rc::new(o.filter),
     };

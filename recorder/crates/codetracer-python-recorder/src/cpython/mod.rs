@@ -103,6 +103,19 @@ const fn shared_with(l: &Layout) -> bool {
 }
 const _: () = assert!(shared_with(&v3_13::LAYOUT));
 
+/// Test-only: `CODETRACER_TEST_UNKNOWN_VERSION=1` makes the recorder treat
+/// its CPython as a version it does not know (3.14, 3.15, ...): the
+/// portable path, and none of the shortcuts that rest on facts of a known
+/// version — how a newer CPython is recorded, tested on 3.12 and 3.13.
+pub const UNKNOWN_VERSION_ENV: &str = "CODETRACER_TEST_UNKNOWN_VERSION";
+
+/// Whether this recorder knows CPython `major.minor`: its layout, and the
+/// facts beyond the layout its shortcuts rely on (the bytecode the pure-line
+/// analysis reads, the instructions CPython instruments for LINE events).
+pub fn known_version(major: u8, minor: u8) -> bool {
+    for_version(major, minor).is_some() && !std::env::var(UNKNOWN_VERSION_ENV).is_ok_and(|v| v == "1")
+}
+
 /// The layout of `major.minor`, if this recorder knows it.
 pub fn for_version(major: u8, minor: u8) -> Option<&'static Layout> {
     match (major, minor) {
@@ -153,6 +166,9 @@ pub fn choose(py: Python<'_>, major: u8, minor: u8) -> Path {
     let Some(layout) = for_version(major, minor) else {
         return Path::Portable { reason: format!("no known layout for CPython {major}.{minor}") };
     };
+    if !known_version(major, minor) {
+        return Path::Portable { reason: format!("no known layout for CPython {major}.{minor} ({UNKNOWN_VERSION_ENV}=1)") };
+    }
     let fail = std::env::var(FAIL_CHECK_ENV).ok();
     match selfcheck::run(py, layout, fail.as_deref()) {
         Ok(()) => Path::Fast(layout),
