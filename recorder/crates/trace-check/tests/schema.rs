@@ -5,7 +5,7 @@
 
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use trace_writer::stream::{self as st, StreamWriter};
-use trace_writer::value::{self as v, types, vtag};
+use trace_writer::value::vtag;
 use trace_writer::{Format, TraceDir};
 
 fn tmpdir(name: &str) -> std::path::PathBuf {
@@ -14,51 +14,8 @@ fn tmpdir(name: &str) -> std::path::PathBuf {
     d
 }
 
-/// A small recording using every value encoding; returns the stream bytes.
-fn write_sample(w: &mut StreamWriter, finish: bool) {
-    let b = w.buf();
-    for (k, name) in types::PREDEFINED {
-        st::put_type(b, *k, name, None);
-    }
-    st::put_path(b, "/src/app.py");
-    st::put_function(b, 0, 1, "<toplevel>");
-    st::put_call_head(b, 0, 0);
-    st::put_function(b, 0, 1, "<__main__>");
-    st::put_call_head(b, 1, 0);
-    st::put_varname(b, "x");
-    st::put_varname(b, "y");
-    st::put_type(b, v::kind::STRUCT, "Point", Some(&[("a".into(), types::OBJECT), ("b".into(), types::OBJECT)]));
-    st::put_step(b, 0, 2);
-    st::put_set_head(b, 0);
-    v::put_int(b, types::INT, -42);
-    st::put_set_head(b, 1);
-    v::put_container_head(b, vtag::SEQ, types::LIST, 9);
-    v::put_none(b);
-    v::put_bool(b, types::BOOL, true);
-    v::put_float(b, types::FLOAT, f64::NAN);
-    v::put_float(b, types::FLOAT, f64::NEG_INFINITY);
-    v::put_float(b, types::FLOAT, 0.1);
-    v::put_string(b, types::STR, "héllo \"q\"\n\u{1}".as_bytes());
-    v::put_bigint(b, types::INT, true, &[1, 0, 0, 0, 0, 0, 0, 0, 0]);
-    v::put_container_head(b, vtag::STRUCT, 15, 2);
-    v::put_raw(b, types::BYTES, b"b'\\x00'");
-    v::put_container_head(b, vtag::TUPLE, types::TUPLE, 0);
-    v::put_error(b, types::EXCEPTION, b"ValueError: boom");
-    st::put_step(b, 0, 3);
-    st::put_unset(b, 0);
-    st::put_function(b, 0, 5, "f");
-    st::put_call_head(b, 2, 1);
-    st::put_varint(b, 0);
-    v::put_int(b, types::INT, 7);
-    st::put_step(b, 0, 6);
-    if finish {
-        st::put_return_head(b);
-        v::put_int(b, types::INT, 8);
-        st::put_return_head(b);
-        v::put_none(b);
-        st::put_end(b, 3);
-    }
-}
+mod common;
+use common::write_sample;
 
 /// In both formats: the replay stage hands each sink the same events.
 #[test]
@@ -93,7 +50,7 @@ fn every_value_kind_in(format: Format) {
     let values: Vec<&ValueRecord> = events.iter().filter_map(|e| if let E::Value(v) = e { Some(&v.value) } else { None }).collect();
     assert!(matches!(values[0], ValueRecord::Int { i: -42, .. }));
     let ValueRecord::Sequence { elements, .. } = values[1] else { panic!("list expected: {:?}", values[1]) };
-    assert_eq!(elements.len(), 9);
+    assert_eq!(elements.len(), 10);
     assert!(matches!(&elements[2], ValueRecord::Float { f, .. } if f.is_nan()));
     assert!(matches!(&elements[3], ValueRecord::Float { f, .. } if *f == f64::NEG_INFINITY));
     assert!(matches!(&elements[4], ValueRecord::Float { f, .. } if *f == 0.1));

@@ -402,16 +402,22 @@ mod tests {
         st::put_end(b, 0);
     }
 
+    /// A folder `name-<pid>` holding [`stream`] as `events.bin`; its
+    /// (folder, events.bin, trace.json, trace_paths.json).
+    fn sample(name: &str) -> std::io::Result<(PathBuf, PathBuf, PathBuf, PathBuf)> {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let events = dir.join("events.bin");
+        let mut w = StreamWriter::create(&events).map_err(|e| std::io::Error::other(e.to_string()))?;
+        stream(w.buf());
+        w.finish().map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok((dir.clone(), events, dir.join("trace.json"), dir.join("trace_paths.json")))
+    }
+
     #[test]
     #[allow(clippy::panic_in_result_fn)] // a test's assertions
     fn records_cut_by_a_chunk_end_are_read_again_whole() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = std::env::temp_dir().join(format!("ct-chunks-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let events = dir.join("events.bin");
-        let mut w = StreamWriter::create(&events)?;
-        stream(w.buf());
-        w.finish()?;
-        let (json, paths) = (dir.join("trace.json"), dir.join("trace_paths.json"));
+        let (dir, events, json, paths) = sample("ct-chunks")?;
         convert(&events, &json, &paths)?;
         let whole = std::fs::read_to_string(&json)?;
         assert!(whole.contains("\"f\":\"2.5\"") && whole.contains("\"f\":\"7.0\""), "{whole}");
@@ -430,13 +436,7 @@ mod tests {
     #[test]
     #[allow(clippy::panic_in_result_fn)] // a test's assertions
     fn a_trace_cut_to_fit_is_valid_balanced_and_within_the_limit() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = std::env::temp_dir().join(format!("ct-cut-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let events = dir.join("events.bin");
-        let mut w = StreamWriter::create(&events)?;
-        stream(w.buf());
-        w.finish()?;
-        let (json, paths) = (dir.join("trace.json"), dir.join("trace_paths.json"));
+        let (dir, events, json, paths) = sample("ct-cut")?;
         let whole_stats = convert(&events, &json, &paths)?;
         let whole: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&json)?)?;
         let size = std::fs::metadata(&json)?.len();
