@@ -11,12 +11,10 @@ use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use ctfs::events::ChunkEnd;
 use ctfs::{CtfsSink, TraceEvent, TraceMeta, TypeInfo, Value};
 use trace_check::ct::read_ct;
-use trace_writer::stream::StreamWriter;
 use trace_writer::value::{self as v, types, vtag};
-use trace_writer::TraceDir;
 
 mod common;
-use common::write_sample;
+use common::finished_sample;
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ct-ctfs-{}-{}", name, std::process::id()));
@@ -70,16 +68,8 @@ fn the_spec_fixture_reads_back_as_its_readme_lists_it() {
 /// A JSON trace folder written by the recorder's own stream + converter,
 /// using every value encoding.
 fn json_sample(dir: &Path) {
-    let td = TraceDir::prepare(dir, trace_writer::Format::Json).unwrap();
-    let mut w = StreamWriter::create(&td.events_path()).unwrap();
-    write_sample(&mut w, true);
-    w.finish().unwrap();
-    let mut meta = serde_json::Map::new();
-    meta.insert("workdir".into(), "/src".into());
-    meta.insert("program".into(), "/src/app.py".into());
-    meta.insert("args".into(), serde_json::json!(["--flag", "é"]));
-    meta.insert("recording_id".into(), "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into());
-    td.finish(meta, None, serde_json::Map::new()).unwrap();
+    finished_sample(dir, trace_writer::Format::Json, serde_json::json!(["--flag", "é"]),
+                    Some("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
 }
 
 #[test]

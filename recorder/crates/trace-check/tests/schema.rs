@@ -15,7 +15,7 @@ fn tmpdir(name: &str) -> std::path::PathBuf {
 }
 
 mod common;
-use common::write_sample;
+use common::{finished_sample, write_sample};
 
 /// In both formats: the replay stage hands each sink the same events.
 #[test]
@@ -27,15 +27,7 @@ fn every_value_kind_matches_the_official_schema() {
 
 fn every_value_kind_in(format: Format) {
     let dir = tmpdir(&format!("kinds-{}", format.as_str()));
-    let td = TraceDir::prepare(&dir, format).unwrap();
-    let mut w = StreamWriter::create(&td.events_path()).unwrap();
-    write_sample(&mut w, true);
-    w.finish().unwrap();
-    let mut meta = serde_json::Map::new();
-    meta.insert("workdir".into(), "/src".into());
-    meta.insert("program".into(), "/src/app.py".into());
-    meta.insert("args".into(), serde_json::json!([]));
-    td.finish(meta, None, serde_json::Map::new()).unwrap();
+    finished_sample(&dir, format, serde_json::json!([]), None);
 
     let s = trace_check::check_dir(&dir).unwrap();
     assert_eq!(s.calls, 3);

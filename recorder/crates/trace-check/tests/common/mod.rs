@@ -1,8 +1,28 @@
 #![allow(dead_code)]
 //! A recording sample shared by the schema and CTFS tests.
 
+use std::path::Path;
+
 use trace_writer::stream::{self as st, StreamWriter};
 use trace_writer::value::{self as v, types, vtag};
+use trace_writer::{Format, TraceDir};
+
+/// A finished trace folder of `format` in `dir` holding [`write_sample`],
+/// recorded with `args` (and `recording_id`, when given).
+pub fn finished_sample(dir: &Path, format: Format, args: serde_json::Value, recording_id: Option<&str>) {
+    let td = TraceDir::prepare(dir, format).unwrap();
+    let mut w = StreamWriter::create(&td.events_path()).unwrap();
+    write_sample(&mut w, true);
+    w.finish().unwrap();
+    let mut meta = serde_json::Map::new();
+    meta.insert("workdir".into(), "/src".into());
+    meta.insert("program".into(), "/src/app.py".into());
+    meta.insert("args".into(), args);
+    if let Some(id) = recording_id {
+        meta.insert("recording_id".into(), id.into());
+    }
+    td.finish(meta, None, serde_json::Map::new()).unwrap();
+}
 
 /// A small recording using every value encoding (its list `y` holds ten
 /// of them, `i64::MIN` last); `finish`: the calls return and the stream ends.
