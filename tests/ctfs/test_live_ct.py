@@ -102,3 +102,34 @@ def test_the_ct_grows_while_the_program_runs_and_survives_a_kill(recorder_python
     recovered = [json.loads(e) for e in events(trace_check, out)]
     assert sum("Step" in e for e in recovered) >= seen
     assert sum("Call" in e for e in recovered) == sum("Return" in e for e in recovered)
+
+
+def test_signals_reach_the_program_not_the_recorder_s_thread(recorder_python: Path, trace_check: Path,
+                                                             tmp_path: Path) -> None:
+    """A signal sent to the process is the program's: the thread writing the
+    .ct blocks every signal (else the kernel may hand it Ctrl-C, and the
+    program's time.sleep would not be interrupted), and Ctrl-C ends the
+    recorded program as it ends plain python, with the trace written."""
+    program = tmp_path / "long_then_wait.py"
+    program.write_text(LONG_THEN_WAIT)
+    out = tmp_path / "t"
+    p = subprocess.Popen([str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out),
+                          str(program)], cwd=tmp_path, env=env_of(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout is not None and p.stdout.readline() == b"ready\n"
+        tasks = Path(f"/proc/{p.pid}/task")
+        ours = [t for t in tasks.iterdir() if (t / "comm").read_text().strip() == "codetracer-live"]
+        assert len(ours) == 1, [(t / "comm").read_text() for t in tasks.iterdir()]
+        status = dict(line.split(":\t", 1) for line in (ours[0] / "status").read_text().splitlines() if ":\t" in line)
+        blocked = int(status["SigBlk"].strip(), 16)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM, signal.SIGUSR1):
+            assert blocked & (1 << (sig - 1)), f"{sig.name} is not blocked in the recorder's thread"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode != 0 and b"KeyboardInterrupt" in err, err
+    assert meta(out)["format"] == "ctfs" and (out / "trace.ct").exists()
+    assert subprocess.run([str(trace_check), str(out)], capture_output=True).returncode == 0

@@ -217,6 +217,7 @@ impl LiveConvert {
         let (send, done) = mpsc::channel();
         let path = work.source.path.clone();
         let spawned = std::thread::Builder::new().name("codetracer-live-convert".into()).spawn(move || {
+            block_signals();
             let pause = shared.clone();
             let outcome = work.replayed.run(&mut work.source, READ_CHUNK, &mut |done, _| {
                 pause.consumed.store(done, Ordering::Relaxed);
@@ -270,6 +271,20 @@ impl LiveConvert {
 }
 
 type Outcome = RecorderResult<Option<Replayed<CtSink>>>;
+
+/// Signals are the program's: a signal sent to the process must reach a
+/// thread of the program (Ctrl-C must interrupt its `time.sleep` at once),
+/// never this one.
+fn block_signals() {
+    #[cfg(unix)]
+    // SAFETY: `set` is a local signal set filled by sigfillset before use;
+    // pthread_sigmask only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
 
 impl Drop for LiveConvert {
     /// A recording that ends without finishing its trace (it failed, or its
