@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 import pytest
 
@@ -29,6 +29,12 @@ SUITES = {"recorder": REPO / "tests" / "recorder" / "programs", "replay": REPO /
 NOT_RUN = {"sleeper.py"}
 PROGRAMS = [(suite, p.name) for suite, folder in SUITES.items() for p in sorted(folder.glob("*.py"))
             if p.name not in NOT_RUN]
+# `make test-fast` compares these programs' events and walks fewer of them in
+# the replay-server (on both interpreters); every other program is marked
+# slow, which `make test` (CI) runs.
+FAST_EVENTS = {"recorder": {"functions.py", "containers.py", "exceptions.py", "generators.py", "std_values.py"},
+               "replay": {"objects.py", "uncaught.py", "output.py"}}
+FAST_WALKS = {"recorder": {"functions.py", "containers.py"}, "replay": {"objects.py", "uncaught.py"}}
 CT_FILES = ["trace.ct", "trace_metadata.json", "trace_paths.json"]
 # Longer traces are compared event for event but not walked in the replay-server.
 WALKED_STEPS = 2000
@@ -66,7 +72,15 @@ def meta(folder: Path) -> dict:
     return json.loads((folder / "trace_metadata.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("suite,program", PROGRAMS, ids=[f"{s}-{p}" for s, p in PROGRAMS])
+def program_cases(fast: Dict[str, Set[str]]) -> list:
+    """Every (suite, program) of PROGRAMS; those not in `fast` marked slow."""
+    unknown = {(suite, program) for suite, names in fast.items() for program in names} - set(PROGRAMS)
+    assert not unknown, f"no such program: {unknown}"
+    return [pytest.param(suite, program, id=f"{suite}-{program}",
+                         marks=() if program in fast[suite] else pytest.mark.slow) for suite, program in PROGRAMS]
+
+
+@pytest.mark.parametrize("suite,program", program_cases(FAST_EVENTS))
 def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, recorder_python: Path,
                                                       trace_check: Path, tmp_path: Path) -> None:
     cwd = SUITES[suite]
@@ -186,7 +200,7 @@ def test_killed_run_recovers_into_a_partial_ct(recorder_python: Path, trace_chec
 @pytest.mark.skipif(not REPLAY_SERVER.exists(),
                     reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
                            "--format ctfs replay parity NOT checked")
-@pytest.mark.parametrize("suite,program", PROGRAMS, ids=[f"{s}-{p}" for s, p in PROGRAMS])
+@pytest.mark.parametrize("suite,program", program_cases(FAST_WALKS))
 def test_replay_server_shows_the_recorded_ct_as_the_json(suite: str, program: str, recorder_python: Path,
                                                          trace_check: Path, tmp_path: Path) -> None:
     cwd = SUITES[suite]
