@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -62,6 +62,17 @@ def rec(python: Path, cwd: Path, *args: str, env: Optional[Dict[str, str]] = Non
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
 
 
+def record_both(python: Path, suite: str, program: str,
+                tmp_path: Path) -> Tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """`program` of `suite` recorded into tmp_path/json (trace.json) and
+    tmp_path/ct (trace.ct); it must run the same both times (the format is
+    the recorder's business only)."""
+    j = rec(python, SUITES[suite], "--trace-dir", str(tmp_path / "json"), program)
+    c = rec(python, SUITES[suite], "--format", "ctfs", "--trace-dir", str(tmp_path / "ct"), program)
+    assert (c.returncode, c.stdout) == (j.returncode, j.stdout), c.stderr
+    return j, c
+
+
 def events(trace_check: Path, folder: Path) -> List[str]:
     done = subprocess.run([str(trace_check), "--events", str(folder)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -83,11 +94,7 @@ def program_cases(fast: Dict[str, Set[str]]) -> list:
 @pytest.mark.parametrize("suite,program", program_cases(FAST_EVENTS))
 def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, recorder_python: Path,
                                                       trace_check: Path, tmp_path: Path) -> None:
-    cwd = SUITES[suite]
-    j = rec(recorder_python, cwd, "--trace-dir", str(tmp_path / "json"), program)
-    c = rec(recorder_python, cwd, "--format", "ctfs", "--trace-dir", str(tmp_path / "ct"), program)
-    # The program ran the same (the format is the recorder's business only).
-    assert (c.returncode, c.stdout) == (j.returncode, j.stdout), c.stderr
+    j, _ = record_both(recorder_python, suite, program, tmp_path)
     if not (tmp_path / "json" / "trace_metadata.json").exists():
         assert not (tmp_path / "ct" / "trace_metadata.json").exists()
         return
@@ -104,7 +111,7 @@ def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, 
     if got != want:
         # Only a program whose JSON itself differs from run to run (threads,
         # timing) may differ, and then it is only checked, not compared.
-        again = rec(recorder_python, cwd, "--trace-dir", str(tmp_path / "json2"), program)
+        again = rec(recorder_python, SUITES[suite], "--trace-dir", str(tmp_path / "json2"), program)
         assert again.returncode == j.returncode
         assert events(trace_check, tmp_path / "json2") != want, \
             f"{program}: trace.ct holds other events than trace.json (first difference at event " \
@@ -203,10 +210,7 @@ def test_killed_run_recovers_into_a_partial_ct(recorder_python: Path, trace_chec
 @pytest.mark.parametrize("suite,program", program_cases(FAST_WALKS))
 def test_replay_server_shows_the_recorded_ct_as_the_json(suite: str, program: str, recorder_python: Path,
                                                          trace_check: Path, tmp_path: Path) -> None:
-    cwd = SUITES[suite]
-    j = rec(recorder_python, cwd, "-o", str(tmp_path / "json"), program)
-    c = rec(recorder_python, cwd, "--format", "ctfs", "-o", str(tmp_path / "ct"), program)
-    assert c.returncode == j.returncode
+    record_both(recorder_python, suite, program, tmp_path)
     if not (tmp_path / "json" / "trace_metadata.json").exists():
         pytest.skip(f"{program} leaves no trace (a recorder error)")
     want = events(trace_check, tmp_path / "json")

@@ -18,11 +18,13 @@ WORKLOADS = REPO / "bench" / "workloads"
 WARNING = b"codetracer-python-recorder: warning: recording through the portable path"
 
 # Every program the parity and differential tests record (deterministic
-# across processes: not threads.py, whose threads interleave), the replay tests' programs, and the bench workloads.
+# across processes: not threads.py, whose threads interleave) and the two real
+# programs the scope and replay tests share, the replay tests' own programs,
+# and the bench workloads.
 RECORDER = ["functions.py", "generators.py", "async_prog.py", "exceptions.py", "classes.py", "containers.py",
             "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py", "finalizers.py",
             "mutations.py", "in_place.py", "try_blocks.py", "std_values.py", "std_enums.py", "line_events.py",
-            "gen_close.py", "callbacks.py"]
+            "gen_close.py", "callbacks.py", "cli_tool.py", "imports_only.py"]
 REPLAY = sorted(p.name for p in REPLAY_PROGRAMS.glob("*.py"))
 # `make test-fast` records these through the portable path (on both
 # interpreters); the other programs and the benchmark workloads are marked
