@@ -69,7 +69,7 @@ test-py: wheel
 # Everything but the long builds (fault-injection wheel, AppImage runtime, a
 # second wheel build), the bundles, wine and the `slow` long tail of the
 # portable and ctfs suites; in parallel when pytest-xdist is installed
-# (requirements-dev.txt): 92 s for 928 tests, warm, on 2 cores. CI runs `make test`.
+# (requirements-dev.txt): ~90 s for 928 tests, warm, on 2 cores. CI runs `make test`.
 XDIST = $(shell $(PY) -c "import xdist" 2>/dev/null && echo "-n 2")
 test-fast: wheel
 	$(PY) -m pytest tests -q -m "not slow and not wine and not build" $(XDIST) $(PYTEST_ARGS)
