@@ -59,6 +59,12 @@ def _venv_with_wheel(version: str, wheel: Path) -> Path:
     return python
 
 
+@pytest.fixture(scope="session")
+def built_wheel() -> Path:
+    """The recorder wheel of `make wheel` (dist/)."""
+    return recorder_wheel()
+
+
 @pytest.fixture(scope="session", params=SUPPORTED, ids=lambda v: f"py{v}")
 def recorder_python(request) -> Path:
     """A CPython 3.12 / 3.13 with the recorder wheel installed."""

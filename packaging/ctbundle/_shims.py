@@ -77,6 +77,7 @@ def render(platform: Platform, dest: Path) -> list[Path]:
                 module=module,
                 platform=platform,
                 staged_rel=plat["staged_rel"],
+                default_format=conf["default_format"].get(command, ""),
             )
             path = dest / (command if flavour == "sh" else f"{command}.{flavour}")
             path.write_bytes(text.encode("utf-8"))

@@ -118,7 +118,7 @@ def wine_env() -> dict[str, str]:
     env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=",
                WINEARCH="win64")
     for var in ("CODETRACER_PYTHON", "PYTHON", "PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH",
-                "CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH"):
+                "CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH", "CODETRACER_FORMAT"):
         env.pop(var, None)
     subprocess.run(["wineboot", "-i"], env=env, capture_output=True, check=False)
     return env

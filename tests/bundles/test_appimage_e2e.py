@@ -81,6 +81,13 @@ def test_ct_python_recorder_symlink_records_with_the_venv_python(user):
     meta = json.loads((trace / "trace_metadata.json").read_text())
     assert meta["python"]["executable"].startswith(str(user["venv"]))
     assert meta["args"] == ["a b"]
+    # the launcher's default format is the .ct container (shims/README.md R7)
+    assert meta["format"] == "ctfs" and (trace / "trace.ct").is_file() and not (trace / "trace.json").exists()
+
+    trace = user["project"] / "trace-2"
+    result = subprocess.run(["ct-python-recorder", "--format", "json", "--trace-dir", str(trace), "app.py"],
+                            cwd=user["project"], env=user_env(user), capture_output=True, text=True)
+    assert result.returncode == 3, result.stderr
     events = json.loads((trace / "trace.json").read_text())
     assert any("double" in json.dumps(e) for e in events)
 

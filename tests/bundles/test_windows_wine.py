@@ -96,6 +96,25 @@ def test_pythonpath_gets_the_recorder_first_without_empty_entry(wine_env, layout
     assert nested["CODETRACER_ORIG_PYTHONPATH"] == "set:first"
 
 
+@pytest.mark.parametrize("preset,expected", [(None, "ctfs"), ("", "ctfs"), ("json", "json"), ("ctfs", "ctfs")],
+                         ids=["unset", "empty", "json", "ctfs"])
+def test_trace_format_defaults_to_the_bundles(wine_env, layout, preset, expected):
+    """R7 of shims/README.md: CODETRACER_FORMAT is the bundle's default format
+    unless the user set one; a --format option is passed on (and wins in the
+    recorder)."""
+    sys.path.insert(0, str(REPO / "packaging"))
+    try:
+        from ctbundle._config import defaults
+    finally:
+        sys.path.pop(0)
+    assert defaults()["shims"]["default_format"]["ct-python-recorder"] == "ctfs"  # the .c file's DEFAULT_FORMAT
+    env = {} if preset is None else {"CODETRACER_FORMAT": preset}
+    result, seen = launch(wine_env, layout, ["--format", "json", "app.py"], **env)
+    assert result.returncode == 0, result.stderr
+    assert seen["argv"][1:] == ["-m", "codetracer_python_recorder", "--format", "json", "app.py"]
+    assert seen["CODETRACER_FORMAT"] == expected
+
+
 @pytest.mark.parametrize("var", ["CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH"])
 def test_recorder_path_override(wine_env, layout, var):
     _, seen = launch(wine_env, layout, [], **{var: "C:\\elsewhere\\python"})

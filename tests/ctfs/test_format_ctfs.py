@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -29,6 +29,12 @@ SUITES = {"recorder": REPO / "tests" / "recorder" / "programs", "replay": REPO /
 NOT_RUN = {"sleeper.py"}
 PROGRAMS = [(suite, p.name) for suite, folder in SUITES.items() for p in sorted(folder.glob("*.py"))
             if p.name not in NOT_RUN]
+# `make test-fast` compares these programs' events and walks fewer of them in
+# the replay-server (on both interpreters); every other program is marked
+# slow, which `make test` (CI) runs.
+FAST_EVENTS = {"recorder": {"functions.py", "containers.py", "exceptions.py", "generators.py", "std_values.py"},
+               "replay": {"objects.py", "uncaught.py", "output.py"}}
+FAST_WALKS = {"recorder": {"functions.py", "containers.py"}, "replay": {"objects.py", "uncaught.py"}}
 CT_FILES = ["trace.ct", "trace_metadata.json", "trace_paths.json"]
 # Longer traces are compared event for event but not walked in the replay-server.
 WALKED_STEPS = 2000
@@ -56,6 +62,17 @@ def rec(python: Path, cwd: Path, *args: str, env: Optional[Dict[str, str]] = Non
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
 
 
+def record_both(python: Path, suite: str, program: str,
+                tmp_path: Path) -> Tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """`program` of `suite` recorded into tmp_path/json (trace.json) and
+    tmp_path/ct (trace.ct); it must run the same both times (the format is
+    the recorder's business only)."""
+    j = rec(python, SUITES[suite], "--trace-dir", str(tmp_path / "json"), program)
+    c = rec(python, SUITES[suite], "--format", "ctfs", "--trace-dir", str(tmp_path / "ct"), program)
+    assert (c.returncode, c.stdout) == (j.returncode, j.stdout), c.stderr
+    return j, c
+
+
 def events(trace_check: Path, folder: Path) -> List[str]:
     done = subprocess.run([str(trace_check), "--events", str(folder)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -66,14 +83,18 @@ def meta(folder: Path) -> dict:
     return json.loads((folder / "trace_metadata.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("suite,program", PROGRAMS, ids=[f"{s}-{p}" for s, p in PROGRAMS])
+def program_cases(fast: Dict[str, Set[str]]) -> list:
+    """Every (suite, program) of PROGRAMS; those not in `fast` marked slow."""
+    unknown = {(suite, program) for suite, names in fast.items() for program in names} - set(PROGRAMS)
+    assert not unknown, f"no such program: {unknown}"
+    return [pytest.param(suite, program, id=f"{suite}-{program}",
+                         marks=() if program in fast[suite] else pytest.mark.slow) for suite, program in PROGRAMS]
+
+
+@pytest.mark.parametrize("suite,program", program_cases(FAST_EVENTS))
 def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, recorder_python: Path,
                                                       trace_check: Path, tmp_path: Path) -> None:
-    cwd = SUITES[suite]
-    j = rec(recorder_python, cwd, "--trace-dir", str(tmp_path / "json"), program)
-    c = rec(recorder_python, cwd, "--format", "ctfs", "--trace-dir", str(tmp_path / "ct"), program)
-    # The program ran the same (the format is the recorder's business only).
-    assert (c.returncode, c.stdout) == (j.returncode, j.stdout), c.stderr
+    j, _ = record_both(recorder_python, suite, program, tmp_path)
     if not (tmp_path / "json" / "trace_metadata.json").exists():
         assert not (tmp_path / "ct" / "trace_metadata.json").exists()
         return
@@ -90,7 +111,7 @@ def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, 
     if got != want:
         # Only a program whose JSON itself differs from run to run (threads,
         # timing) may differ, and then it is only checked, not compared.
-        again = rec(recorder_python, cwd, "--trace-dir", str(tmp_path / "json2"), program)
+        again = rec(recorder_python, SUITES[suite], "--trace-dir", str(tmp_path / "json2"), program)
         assert again.returncode == j.returncode
         assert events(trace_check, tmp_path / "json2") != want, \
             f"{program}: trace.ct holds other events than trace.json (first difference at event " \
@@ -186,13 +207,10 @@ def test_killed_run_recovers_into_a_partial_ct(recorder_python: Path, trace_chec
 @pytest.mark.skipif(not REPLAY_SERVER.exists(),
                     reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
                            "--format ctfs replay parity NOT checked")
-@pytest.mark.parametrize("suite,program", PROGRAMS, ids=[f"{s}-{p}" for s, p in PROGRAMS])
+@pytest.mark.parametrize("suite,program", program_cases(FAST_WALKS))
 def test_replay_server_shows_the_recorded_ct_as_the_json(suite: str, program: str, recorder_python: Path,
                                                          trace_check: Path, tmp_path: Path) -> None:
-    cwd = SUITES[suite]
-    j = rec(recorder_python, cwd, "-o", str(tmp_path / "json"), program)
-    c = rec(recorder_python, cwd, "--format", "ctfs", "-o", str(tmp_path / "ct"), program)
-    assert c.returncode == j.returncode
+    record_both(recorder_python, suite, program, tmp_path)
     if not (tmp_path / "json" / "trace_metadata.json").exists():
         pytest.skip(f"{program} leaves no trace (a recorder error)")
     want = events(trace_check, tmp_path / "json")

@@ -18,14 +18,27 @@ WORKLOADS = REPO / "bench" / "workloads"
 WARNING = b"codetracer-python-recorder: warning: recording through the portable path"
 
 # Every program the parity and differential tests record (deterministic
-# across processes: not threads.py, whose threads interleave), the replay tests' programs, and the bench workloads.
+# across processes: not threads.py, whose threads interleave) and the two real
+# programs the scope and replay tests share, the replay tests' own programs,
+# and the bench workloads.
 RECORDER = ["functions.py", "generators.py", "async_prog.py", "exceptions.py", "classes.py", "containers.py",
             "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py", "finalizers.py",
             "mutations.py", "in_place.py", "try_blocks.py", "std_values.py", "std_enums.py", "line_events.py",
-            "gen_close.py", "callbacks.py"]
+            "gen_close.py", "callbacks.py", "cli_tool.py", "imports_only.py"]
 REPLAY = sorted(p.name for p in REPLAY_PROGRAMS.glob("*.py"))
+# `make test-fast` records these through the portable path (on both
+# interpreters); the other programs and the benchmark workloads are marked
+# slow, which `make test` (CI) runs.
+FAST = {"functions.py", "containers.py", "classes.py", "std_values.py", "mutations.py",  # recorder suite
+        "objects.py", "exceptions.py"}  # replay suite
 SELF_CHECKS = ["frame", "namespace", "cell", "int", "float", "sequence", "dict", "instance_dict", "slots",
                "enumerate", "refcount"]
+
+
+def _cases(programs: list[str]) -> list:
+    unknown = FAST - set(RECORDER) - set(REPLAY)
+    assert not unknown, f"no such program: {unknown}"
+    return [pytest.param(p, marks=() if p in FAST else pytest.mark.slow) for p in programs]
 
 
 def _record(python: Path, out: Path, argv: list[str], cwd: Path, env: dict[str, str], values: str = "locals") -> Result:
@@ -61,18 +74,19 @@ def _compare(python: Path, tmp_path: Path, argv: list[str], cwd: Path, env: dict
     return portable.stderr
 
 
-@pytest.mark.parametrize("program", RECORDER)
+@pytest.mark.parametrize("program", _cases(RECORDER))
 def test_forced_portable_path_writes_the_same_trace(recorder_python: Path, tmp_path: Path, program: str) -> None:
     stderr = _compare(recorder_python, tmp_path, [program, "arg one"], PROGRAMS, {"CODETRACER_PORTABLE": "1"})
     assert b"CODETRACER_PORTABLE=1" in stderr
     assert _meta(tmp_path / "portable")["cpython_layout_reason"] == "CODETRACER_PORTABLE=1"
 
 
-@pytest.mark.parametrize("program", REPLAY)
+@pytest.mark.parametrize("program", _cases(REPLAY))
 def test_forced_portable_path_on_the_replay_programs(recorder_python: Path, tmp_path: Path, program: str) -> None:
     _compare(recorder_python, tmp_path, [program], REPLAY_PROGRAMS, {"CODETRACER_PORTABLE": "1"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values", ["locals", "args"])
 @pytest.mark.parametrize("workload", ["w_numeric", "w_objects", "w_recursion"])
 def test_forced_portable_path_on_the_benchmark_workloads(recorder_python: Path, tmp_path: Path, workload: str,

@@ -43,9 +43,11 @@ def test_default_scope_records_the_program_not_the_standard_library(record) -> N
 def test_record_all_records_the_standard_library_too(record) -> None:
     _, recorded, out = record(["cli_tool.py"], extra=["--record-all"])
     assert recorded.returncode == 0
-    t = Trace(out)
-    assert any("/argparse.py" in p for p in t.paths)
-    assert t.meta["trace_filter"]["record_all"] is True
+    # ~300 MB of trace.json (checked by ct-trace-check in `record`): the
+    # paths and the metadata say what this test asks, without parsing it.
+    paths = json.loads((out / "trace_paths.json").read_text(encoding="utf-8"))
+    assert any("/argparse.py" in p for p in paths)
+    assert json.loads((out / "trace_metadata.json").read_text(encoding="utf-8"))["trace_filter"]["record_all"] is True
 
 
 def test_importing_json_and_threading_records_almost_nothing(record) -> None:

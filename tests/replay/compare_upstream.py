@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Which recorder's traces show, in CodeTracer's replay-server, what each
-program of tests/replay/programs held: ours (the wheel in dist/) against
+program of the replay suite held (tests/replay/programs, and the real
+programs it shares with tests/recorder/programs): ours (the wheel in dist/) against
 upstream codetracer-python-recorder 0.3.0 (PyPI, cp312 only). Not a test
 (pytest does not collect it); run from the repository root:
 
@@ -73,12 +74,12 @@ def main() -> int:
         "ours": (venv("ours", opts.python, ["--no-index", "--force-reinstall", str(wheels[-1])]), []),
         "upstream": (venv("upstream", opts.python, [UPSTREAM]), ["--format", "json"]),
     }
-    names = opts.programs or sorted(p.stem for p in R.PROGRAMS.glob("*.py"))
+    names = opts.programs or R.program_names()
     work_root = Path(tempfile.mkdtemp(prefix="replay-compare-"))
     rows, details = [], []
     try:
         for name in names:
-            program = R.PROGRAMS / f"{name}.py"
+            program = R.program_path(name)
             row = [name]
             for rec, (python, extra) in recorders.items():
                 work = work_root / rec / name

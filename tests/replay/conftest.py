@@ -58,7 +58,7 @@ def replay_case(recorder_python: Path, tmp_path_factory):
     def get(name: str) -> Case:
         key = (str(recorder_python), name)
         if key not in _cases:
-            program = R.PROGRAMS / f"{name}.py"
+            program = R.program_path(name)
             work = tmp_path_factory.mktemp(f"replay-{name}")
             expected, plain = R.oracle(recorder_python, program, work)
             recorded = R.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir",

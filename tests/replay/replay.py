@@ -19,6 +19,10 @@ from oracle import canon
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROGRAMS = HERE / "programs"
+# Real programs that the recorder suite's scope tests record too: one copy,
+# in that suite's folder.
+SHARED_PROGRAMS = REPO / "tests" / "recorder" / "programs"
+SHARED = ("cli_tool", "imports_only")
 ORACLE = HERE / "oracle.py"
 REPLAY_SERVER = (REPO / ".." / "shared" / "tools" / "replay-server").resolve()
 
@@ -28,6 +32,16 @@ LOAD_LOCALS = {"rrTicks": 0, "countBudget": 3000, "minCountLimit": 50, "lang": 2
 
 # ValueRecord kinds as ct/load-locals numbers them (TypeKind order).
 SEQ, SET, STRUCT, INT, FLOAT, STRING, BOOL, RAW, ERROR, TUPLE, NONE = 0, 1, 6, 7, 8, 9, 12, 16, 24, 27, 30
+
+
+def program_path(name: str) -> Path:
+    """The program `name` of this suite: programs/<name>.py, or a shared one."""
+    return (SHARED_PROGRAMS if name in SHARED else PROGRAMS) / f"{name}.py"
+
+
+def program_names() -> list[str]:
+    """Every program of this suite: those of programs/ and the shared ones."""
+    return sorted([p.stem for p in PROGRAMS.glob("*.py")] + list(SHARED))
 
 
 @dataclass

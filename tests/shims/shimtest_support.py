@@ -29,6 +29,7 @@ json.dump({
     "prefix": sys.prefix,
     "PYTHONPATH": os.environ.get("PYTHONPATH"),
     "ORIG": os.environ.get("CODETRACER_ORIG_PYTHONPATH"),
+    "FORMAT": os.environ.get("CODETRACER_FORMAT"),
     "leaked": sorted(k for k in os.environ if k.startswith("ctsh_")),
 }, sys.stdout, ensure_ascii=True)
 sys.exit(int(os.environ.get("SHIMTEST_RC", "0")))

@@ -40,29 +40,33 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "bin": root / "bin", "staged": staged, "pydir": pydir, "empty": top}
 
 
-def wine_cmd(layout: dict[str, Path], args: list[str], path: Path | None, **env: str) -> subprocess.CompletedProcess[str]:
+def wine_cmd(layout: dict[str, Path], args: list[str], path: Path | None, shim: str = "ct.cmd",
+             **env: str) -> subprocess.CompletedProcess[str]:
     wine = _need("wine", "wine")
-    drop = ("PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH", "WINEPATH", "PYTHON", "CODETRACER_PYTHON")
+    drop = ("PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH", "WINEPATH", "PYTHON", "CODETRACER_PYTHON", "CODETRACER_FORMAT")
     full = {k: v for k, v in os.environ.items() if k not in drop}
     full.update(env, WINEDEBUG="-all")
     if path is not None:  # (an empty WINEPATH upsets wine's environment)
         full["WINEPATH"] = winpath(path)
     # Run from the shim's folder: `cmd /c "<path with spaces>" "<arg>"` would
     # hit cmd's outer-quote stripping, a caller's problem, not the shim's.
-    proc = subprocess.run([wine, "cmd", "/c", "ct.cmd", *args], env=full, cwd=layout["bin"],
+    proc = subprocess.run([wine, "cmd", "/c", shim, *args], env=full, cwd=layout["bin"],
                           capture_output=True, timeout=300)
     return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace").replace("\r\n", "\n"),
                                        proc.stderr.decode("utf-8", "replace"))
 
 
-def parsed(out: str) -> tuple[list[str], dict[str, str]]:
-    args, env = [], {}
+def parsed(out: str) -> tuple[list[str], dict[str, str | None]]:
+    """The stand-in's report: its arguments, and each variable's value
+    (None: not defined)."""
+    args: list[str] = []
+    env: dict[str, str | None] = {}
     for line in out.splitlines():
-        key, _, value = line.partition("=")
+        key, eq, value = line.partition("=")
         if key == "arg":
             args.append(value)
-        elif key in ("PYTHONPATH", "ORIG"):
-            env[key] = value
+        elif key in ("PYTHONPATH", "ORIG", "FORMAT"):
+            env[key] = value if eq else None
     return args, env
 
 
@@ -112,6 +116,21 @@ def test_cmd_shim_skips_its_own_folder_on_path(layout: dict[str, Path], tmp_path
     out = proc.stdout.decode("utf-8", "replace")
     assert "trapped" not in out
     assert "arg=z" in out
+
+
+@pytest.mark.parametrize("preset,expected", [(None, "ctfs"), ("json", "json")], ids=["unset", "json"])
+def test_cmd_recorder_shim_defaults_the_trace_format_to_ctfs(layout: dict[str, Path], preset, expected: str) -> None:
+    """R7: CODETRACER_FORMAT=ctfs unless the user set one; --format is passed on."""
+    env = {} if preset is None else {"CODETRACER_FORMAT": preset}
+    proc = wine_cmd(layout, ["--format", "json", "app.py"], layout["pydir"], shim="ct-python-recorder.cmd", **env)
+    assert proc.returncode == 0, proc.stderr
+    args, seen = parsed(proc.stdout)
+    assert args == ["-m", "codetracer_python_recorder", "--format", "json", "app.py"]
+    assert seen["FORMAT"] == expected
+
+
+def test_cmd_ct_shim_leaves_the_trace_format_alone(layout: dict[str, Path]) -> None:
+    assert parsed(wine_cmd(layout, ["record"], layout["pydir"]).stdout)[1]["FORMAT"] is None
 
 
 @pytest.mark.xfail(strict=True, reason="wine 8 cmd re-scans the text substituted for %* (shims/README.md, Limits)")

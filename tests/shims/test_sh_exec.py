@@ -95,6 +95,27 @@ def test_orig_pythonpath_recorded_upstream_is_kept(bundle: Bundle, shell: str) -
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    "preset,expected",
+    [(None, "ctfs"), ("", "ctfs"), ("json", "json"), ("ctfs", "ctfs"), ("binary", "binary")],
+    ids=["unset", "empty", "json", "ctfs", "invalid-kept-for-the-recorder-to-refuse"],
+)
+def test_recorder_shim_defaults_the_trace_format_to_ctfs(bundle: Bundle, shell: str, preset, expected: str) -> None:
+    """R7: the recorder runs with CODETRACER_FORMAT=ctfs unless the user set
+    one; its own --format option is passed on untouched and wins over both."""
+    args = ["--format", "json", "app.py"]
+    got = report(invoke(shell, bundle.shim("ct-python-recorder"), args, bundle.env(CODETRACER_FORMAT=preset)))
+    assert (got["FORMAT"], got["argv"]) == (expected, args)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_ct_shim_leaves_the_trace_format_alone(bundle: Bundle, shell: str) -> None:
+    """`ct record` passes --format itself; its shim exports nothing."""
+    assert report(invoke(shell, bundle.shim("ct"), ["record"], bundle.env()))["FORMAT"] is None
+    assert report(invoke(shell, bundle.shim("ct"), [], bundle.env(CODETRACER_FORMAT="json")))["FORMAT"] == "json"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("variable", ["CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH"])
 def test_recorder_path_override(bundle: Bundle, shell: str, variable: str, tmp_path: Path) -> None:
     other = tmp_path / "other $rec"

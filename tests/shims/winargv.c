@@ -1,5 +1,5 @@
 /* Stand-in for python.exe in the wine smoke test of the .cmd shims: prints
-   its arguments and the PYTHONPATH variables, one per line, as UTF-8, and
+   its arguments, the PYTHONPATH variables and CODETRACER_FORMAT, one per line, as UTF-8, and
    exits with %SHIMTEST_RC%. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@ int wmain(int argc, wchar_t **argv) {
   for (int i = 1; i < argc; i++) put("arg", argv[i]);
   put("PYTHONPATH", _wgetenv(L"PYTHONPATH"));
   put("ORIG", _wgetenv(L"CODETRACER_ORIG_PYTHONPATH"));
+  put("FORMAT", _wgetenv(L"CODETRACER_FORMAT"));
   const wchar_t *rc = _wgetenv(L"SHIMTEST_RC");
   return rc ? _wtoi(rc) : 0;
 }

@@ -12,7 +12,9 @@
  *      where the recorder folder is %CODETRACER_RECORDER_PATH%,
  *      %CODERTRACER_RECORDER_PATH% or <exe dir>\..\resources\python;
  *   3. CODETRACER_ORIG_PYTHONPATH = "unset" | "set:<original>" unless set;
- *   4. runs `python -m codetracer_python_recorder <args>` with CreateProcessW,
+ *   4. CODETRACER_FORMAT = ctfs unless the user set it (non-empty): the
+ *      bundle records .ct by default; --format still wins (shims/README.md R7);
+ *   5. runs `python -m codetracer_python_recorder <args>` with CreateProcessW,
  *      quoting every argument for CommandLineToArgvW / the C runtime, waits,
  *      and exits with the child's exit code.
  *
@@ -32,6 +34,9 @@
 
 #define EXIT_NOT_FOUND 9009u /* what cmd.exe returns for an unknown command */
 #define EXIT_LAUNCHER_FAILED 70u
+/* The trace format exported when the user set none: [shims.default_format]
+ * of packaging/ctbundle/resources/defaults.toml (the wine tests compare). */
+#define DEFAULT_FORMAT L"ctfs"
 
 /* ---- a growable wide string --------------------------------------------- */
 typedef struct {
@@ -360,6 +365,13 @@ int main(void)
         wb_puts(&pp, orig);
     }
     SetEnvironmentVariableW(L"PYTHONPATH", pp.p);
+
+    /* The trace format: the user's %CODETRACER_FORMAT% when non-empty, else
+     * the bundle's default; the recorder's --format option wins over both. */
+    wchar_t *format = env_nonempty(L"CODETRACER_FORMAT");
+    if (!format)
+        SetEnvironmentVariableW(L"CODETRACER_FORMAT", DEFAULT_FORMAT);
+    free(format);
 
     /* python -m codetracer_python_recorder <our arguments, requoted> */
     int argc = 0;

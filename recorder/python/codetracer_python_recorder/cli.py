@@ -41,8 +41,10 @@ options:
   --trace-dir DIR, --out-dir DIR, -o DIR
                         trace folder (default ./trace-<UTC time>-<pid>; env CODETRACER_TRACE_DIR)
   --format json|ctfs
-                        trace format: json (trace.json, the default) or ctfs
-                        (trace.ct, CodeTracer's binary container); env CODETRACER_FORMAT
+                        trace format: json (trace.json) or ctfs (trace.ct,
+                        CodeTracer's binary container); default env
+                        CODETRACER_FORMAT, else json (the bundles'
+                        ct-python-recorder launcher sets ctfs)
   --activation-path PATH
                         record only while code of PATH runs
   --values none|args|locals

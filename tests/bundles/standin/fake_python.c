@@ -3,7 +3,8 @@
  * Prints one JSON object on stdout:
  *   {"argv": [...as CommandLineToArgvW parses our command line...],
  *    "exe": <own path>, "PYTHONPATH": <value or null>,
- *    "CODETRACER_ORIG_PYTHONPATH": <value or null>}
+ *    "CODETRACER_ORIG_PYTHONPATH": <value or null>,
+ *    "CODETRACER_FORMAT": <value or null>}
  * and exits with the status in %STANDIN_EXIT% (0 when unset).
  */
 #ifndef UNICODE
@@ -65,6 +66,8 @@ int main(void)
     put_json_string(env(L"PYTHONPATH"));
     fputs(", \"CODETRACER_ORIG_PYTHONPATH\": ", stdout);
     put_json_string(env(L"CODETRACER_ORIG_PYTHONPATH"));
+    fputs(", \"CODETRACER_FORMAT\": ", stdout);
+    put_json_string(env(L"CODETRACER_FORMAT"));
     fputs("}\n", stdout);
     fflush(stdout);
     wchar_t *code = env(L"STANDIN_EXIT");

@@ -41,6 +41,9 @@ exit /b 9009
 
 rem R6: run it; its exit status is ours.
 :run
+rem R7: the trace format - the user's %CODETRACER_FORMAT% if defined, else the
+rem bundle's default; a --format option still wins over both (the recorder's rule).
+if not defined CODETRACER_FORMAT set "CODETRACER_FORMAT=ctfs"
 "%CTCMD_PY%" -m codetracer_python_recorder %*
 exit /b %ERRORLEVEL%
 

@@ -52,6 +52,10 @@ if (-not $ctPy) {
     exit 127
 }
 
+# R7: the trace format - the user's $env:CODETRACER_FORMAT if non-empty, else the
+# bundle's default; a --format option still wins over both (the recorder's rule).
+if (-not $env:CODETRACER_FORMAT) { $env:CODETRACER_FORMAT = 'ctfs' }
+
 # R6: run it; its exit status is ours.
 & $ctPy -m codetracer_python_recorder @args
 exit $LASTEXITCODE
