@@ -21,6 +21,16 @@ $ctRec = $env:CODETRACER_RECORDER_PATH
 if (-not $ctRec) { $ctRec = $env:CODERTRACER_RECORDER_PATH }
 if (-not $ctRec) { $ctRec = [IO.Path]::GetFullPath((Join-Path $ctHere '..\resources\python')) }
 
+# The variables set below are for python only: $env: is the PowerShell
+# session's own, so they are put back as they were before this script ends.
+$ctSaved = @{}
+foreach ($ctVar in 'PYTHONPATH', 'CODETRACER_ORIG_PYTHONPATH', 'CODETRACER_FORMAT', 'PATH') {
+    $ctSaved[$ctVar] = [Environment]::GetEnvironmentVariable($ctVar)
+}
+function Restore-CtEnvironment {
+    foreach ($ctVar in $ctSaved.Keys) { [Environment]::SetEnvironmentVariable($ctVar, $ctSaved[$ctVar]) }
+}
+
 # R3: unless the folder is already on PYTHONPATH, remember the user's
 # PYTHONPATH once, then put the folder first without an empty entry.
 $ctSep = [IO.Path]::PathSeparator
@@ -48,7 +58,7 @@ if (-not $ctPy) {
 if (-not $ctPy) {
     $ErrorActionPreference = 'Continue'
     $env:PATH = Join-Path $ctHere 'nonexistent-codetracer-found-no-python'
-    & python @args
+    try { & python @args } finally { Restore-CtEnvironment }
     exit 127
 }
 
@@ -57,5 +67,8 @@ if (-not $ctPy) {
 if (-not $env:CODETRACER_FORMAT) { $env:CODETRACER_FORMAT = 'ctfs' }
 
 # R6: run it; its exit status is ours.
-& $ctPy -m codetracer_python_recorder @args
-exit $LASTEXITCODE
+try {
+    & $ctPy -m codetracer_python_recorder @args
+    $ctStatus = $LASTEXITCODE
+} finally { Restore-CtEnvironment }
+exit $ctStatus
