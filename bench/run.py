@@ -76,12 +76,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     p.add_argument("--no-code-size", action="store_true", help="skip the code-object-size measurement")
     p.add_argument("--no-open", action="store_true",
-                   help="skip opening the traces of ours-locals and ours-ctfs in CodeTracer's replay-server")
+                   help="skip opening the traces of ours-locals and ours-ctfs in CodeTracer's replay-server (done when "
+                        "ours-ctfs is among --tracers)")
     p.add_argument("--replay-server", type=Path, default=REPLAY_SERVER,
                    help="CodeTracer's replay-server binary (../shared/tools/REPLAY.md)")
     p.add_argument("--open-json-max-mb", type=float, default=120.0,
                    help="do not open a trace.json bigger than this: the replay-server needs 60-110x its size in "
                         "memory (120 MB: ~13 GB of this 24 GB machine)")
+    p.add_argument("--open-max-gb", type=float, default=14.0,
+                   help="address-space limit of the replay-server while it opens a trace (prlimit --as); a trace "
+                        "that needs more is reported as not opened")
     p.add_argument("--open-timeout", type=float, default=1800.0,
                    help="seconds the replay-server may take to open one trace before the open counts as failed")
     p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
@@ -279,12 +283,12 @@ def measure_opens(session: Session, py: str, workload: str, keep: dict[str, Path
         log(f"CPython {py} {workload}: opening the {fmt} trace in the replay-server ({opts.runs} run(s))")
         cell = measure_open(opts.replay_server, py, workload, fmt, trace_dir, runs=opts.runs,
                             scratch=opts.json.parent / "work" / "open", json_max_mb=opts.open_json_max_mb,
-                            timeout=opts.open_timeout)
+                            timeout=opts.open_timeout, max_gb=opts.open_max_gb)
         if cell.failed:
             log(f"FAILED: CPython {py} replay-server open of {workload} ({fmt}): {cell.failed}")
         elif cell.not_opened:
-            log(f"CPython {py} {workload}: trace.json {cell.not_opened} (--open-json-max-mb "
-                f"{opts.open_json_max_mb:g})")
+            log(f"CPython {py} {workload}: {FORMATS[fmt][1]} {cell.not_opened} (--open-json-max-mb "
+                f"{opts.open_json_max_mb:g}, --open-max-gb {opts.open_max_gb:g})")
         session.opens.append(cell)
         shutil.rmtree(keep[tracer], ignore_errors=True)
 
@@ -379,12 +383,13 @@ def main(argv: list[str] | None = None) -> int:
         command = reproduce_command(argv)
         session = Session({"scale": opts.scale, "upstream_scale": opts.upstream_scale, "runs": opts.runs,
                            "warmup": opts.warmup, "pythons": pythons, "command": command}, machine_info())
-        if not opts.no_open and any(t.name in (n for n, _ in FORMATS.values()) for t in tracers):
+        if not opts.no_open and any(t.name == FORMATS["ct"][0] for t in tracers):  # trace.ct (beside trace.json)
             skipped = server_missing(opts.replay_server)
             if skipped:
                 log(f"WARNING: {skipped}")
             session.options["open"] = {"server": str(opts.replay_server), "runs": opts.runs,
-                                       "json_max_mb": opts.open_json_max_mb, "skipped": skipped}
+                                       "json_max_mb": opts.open_json_max_mb, "max_gb": opts.open_max_gb,
+                                       "skipped": skipped}
         try:
             for py in pythons:
                 run_python(session, py, tracers, workloads, opts)

@@ -72,7 +72,13 @@ class Dap:
         except queue.Empty:
             raise DapError(f"replay-server sent nothing for {self.timeout}s") from None
         if msg is None:
-            raise DapError(f"replay-server exited ({self.proc.poll()}): {bytes(self.stderr[-2000:]).decode(errors='replace')}")
+            try:
+                status = self.proc.wait(timeout=5)  # its stdout closed: it is exiting
+            except subprocess.TimeoutExpired:
+                status = None
+            for t in self.threads[1:]:
+                t.join(timeout=5)   # all it said on stderr
+            raise DapError(f"replay-server exited ({status}): {bytes(self.stderr[-2000:]).decode(errors='replace')}")
         return msg
 
     def request(self, command: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:

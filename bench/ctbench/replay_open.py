@@ -6,7 +6,10 @@ The driver keeps the trace folder of the last measured run of `ours-locals`
 (trace.json) and `ours-ctfs` (trace.ct) for each workload and opens each
 `runs` times; the report compares the medians. A trace.json above
 `json_max_mb` is not opened: the server loads JSON whole, at 60-110x its
-size in memory (../shared/tools/REPLAY.md)."""
+size in memory (../shared/tools/REPLAY.md). Every open runs under an
+address-space limit (`prlimit --as`, `max_gb`) so that a trace too big for
+the machine ends the server ("memory allocation of N bytes failed") instead
+of the machine's other work; that trace is reported as not opened."""
 from __future__ import annotations
 
 import re
@@ -18,17 +21,23 @@ from pathlib import Path
 from .dap import REPLAY_SERVER, Dap, DapError
 from .results import OpenCell, OpenRun
 
-__all__ = ["FORMATS", "TIME", "OpenError", "server_missing", "parse_peak_kb", "open_once", "measure_open"]
+__all__ = ["FORMATS", "TIME", "PRLIMIT", "OpenError", "OverMemory", "server_missing", "parse_peak_kb", "open_once",
+           "measure_open"]
 
 #: The tracer whose trace folder is opened for each format, and its file.
 FORMATS = {"json": ("ours-locals", "trace.json"), "ct": ("ours-ctfs", "trace.ct")}
 TIME = Path("/usr/bin/time")
+PRLIMIT = Path("/usr/bin/prlimit")
 
 _PEAK = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
 
 
 class OpenError(RuntimeError):
     """The server did not reach its first stop on the trace."""
+
+
+class OverMemory(OpenError):
+    """The server ran out of its address-space limit while opening."""
 
 
 def server_missing(server: Path) -> str | None:
@@ -38,6 +47,8 @@ def server_missing(server: Path) -> str | None:
                 "--replay-server PATH): trace open times NOT measured")
     if not TIME.is_file():
         return f"{TIME} is absent (apt-get install time): trace open times NOT measured"
+    if not PRLIMIT.is_file():
+        return f"{PRLIMIT} is absent (apt-get install util-linux): trace open times NOT measured"
     return None
 
 
@@ -50,19 +61,24 @@ def parse_peak_kb(time_v_output: str) -> int:
     return int(m.group(1))
 
 
-def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float) -> OpenRun:
-    """Spawn the server under /usr/bin/time, open `trace_dir`, wait for the
-    first stop; the seconds to that stop and the process's peak RSS."""
+def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float, max_gb: float) -> OpenRun:
+    """Spawn the server under /usr/bin/time (and at most `max_gb` of address
+    space), open `trace_dir`, wait for the first stop; the seconds to that
+    stop and the process's peak RSS. OverMemory when it ran out of memory."""
     scratch.mkdir(parents=True, exist_ok=True)
     report = scratch / "time-v.txt"
     runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=scratch))
     t0 = time.perf_counter()
-    dap = Dap(runtime, exe=server, timeout=timeout, wrapper=[str(TIME), "-v", "-o", str(report)])
+    wrapper = [str(TIME), "-v", "-o", str(report), str(PRLIMIT), f"--as={int(max_gb * 2**30)}", "--"]
+    dap = Dap(runtime, exe=server, timeout=timeout, wrapper=wrapper)
     try:
         try:
             dap.launch(trace_dir)
         except DapError as exc:
-            raise OpenError(" ".join(str(exc).split())[:300]) from None
+            said = " ".join(str(exc).split())
+            if "memory allocation of" in said:
+                raise OverMemory(said[:300]) from None
+            raise OpenError(said[:300]) from None
         seconds = time.perf_counter() - t0
     finally:
         dap.close()
@@ -75,7 +91,7 @@ def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float) -> O
 
 
 def measure_open(server: Path, python: str, workload: str, fmt: str, trace_dir: Path | None, *, runs: int,
-                 scratch: Path, json_max_mb: float, timeout: float) -> OpenCell:
+                 scratch: Path, json_max_mb: float, timeout: float, max_gb: float) -> OpenCell:
     """`runs` opens of one trace folder (or why there are none)."""
     tracer, name = FORMATS[fmt]
     if trace_dir is None or not (trace_dir / name).is_file():
@@ -87,7 +103,11 @@ def measure_open(server: Path, python: str, workload: str, fmt: str, trace_dir: 
         return cell
     for _ in range(runs):
         try:
-            cell.runs.append(open_once(server, trace_dir, scratch, timeout))
+            cell.runs.append(open_once(server, trace_dir, scratch, timeout, max_gb))
+        except OverMemory:
+            cell.runs.clear()
+            cell.not_opened = f"not opened (over {max_gb:g} GB of memory)"
+            break
         except OpenError as exc:
             cell.failed = str(exc)
             break

@@ -105,6 +105,10 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
     return text, figs
 
 
+def _num(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
 def _open_cell(cell: OpenCell | None, seconds: float | None, mb: float | None) -> str:
     if cell is None:
         return NA
@@ -131,11 +135,12 @@ def _open_section(session: Session, notes: list[str]) -> str | None:
         return "\n\n".join([*parts, f"Not measured: {o['skipped']}."])
     parts.append(
         "Wall seconds from spawning `replay-server dap-server --stdio` to its first stop on the trace, and the "
-        "server's peak RSS (`/usr/bin/time -v`), medians of "
-        f"{o.get('runs', '?')} open(s) of the trace folder of the last measured run of `ours-locals` (trace.json) "
-        f"and `ours-ctfs` (trace.ct). A trace.json above {o.get('json_max_mb', '?'):g} MB is not opened (the "
-        "server loads JSON whole, at 60-110x its size in memory); the goal rows take the worst workload among "
-        "those where both opened. docs/ctfs.md says why this replay-server build cannot reach 1/10.")
+        f"server's peak RSS (`/usr/bin/time -v`), medians of {o.get('runs', '?')} open(s) of the trace folder of "
+        "the last measured run of `ours-locals` (trace.json) and `ours-ctfs` (trace.ct). A trace.json above "
+        f"{_num(o.get('json_max_mb'))} MB is not opened (the server loads JSON whole, at 60-110x its size in "
+        f"memory), nor is a trace whose open needs more than {_num(o.get('max_gb'))} GB of address space. The goal "
+        "rows take the worst workload among those where both opened; docs/ctfs.md says why this replay-server "
+        "build cannot reach 1/10.")
     for py in session.options["pythons"]:
         rows = []
         for f in open_figures(session, py):
@@ -234,8 +239,8 @@ METHOD = """
   Traces are deleted after each run.
 - replay-server open: `bench/ctbench/replay_open.py` opens the kept trace folders of `ours-locals` and
   `ours-ctfs` over DAP (`initialize`, `launch`, `configurationDone`, the first `stopped`) under
-  `/usr/bin/time -v`, one open at a time after the workload's runs; `--no-open` skips it, `--replay-server`
-  names the binary, `--open-json-max-mb` caps the trace.json it tries.
+  `/usr/bin/time -v` and `prlimit --as` (`--open-max-gb`), one open at a time after the workload's runs;
+  `--no-open` skips it, `--replay-server` names the binary, `--open-json-max-mb` caps the trace.json it tries.
 - Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:
   `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at
   exit.
