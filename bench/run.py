@@ -83,6 +83,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--open-json-max-mb", type=float, default=120.0,
                    help="do not open a trace.json bigger than this: the replay-server needs 60-110x its size in "
                         "memory (120 MB: ~13 GB of this 24 GB machine)")
+    p.add_argument("--open-scale", type=float, default=None,
+                   help="ANCHOR_SCALE of the traces opened in the replay-server (one extra unmeasured run of "
+                        "ours-locals and ours-ctfs per workload); default: those of the measured runs at --scale")
     p.add_argument("--open-max-gb", type=float, default=14.0,
                    help="address-space limit of the replay-server while it opens a trace (prlimit --as); a trace "
                         "that needs more is reported as not opened")
@@ -246,7 +249,11 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
         keep = {name: kept / name for name, _ in FORMATS.values()
                 if open_on and any(t.name == name for t in runnable)}
         try:
-            measure_workload(session, py, script, plan, ctx, opts, opts.json.parent / "work", keep)
+            own_scale = bool(keep) and opts.open_scale is not None and opts.open_scale != opts.scale
+            measure_workload(session, py, script, plan, ctx, opts, opts.json.parent / "work",
+                             None if own_scale else keep)
+            if own_scale:   # one unmeasured run per format at --open-scale, its trace kept
+                record_for_open(py, script, keep, ctx, opts)
             if keep:
                 measure_opens(session, py, script.stem, keep, opts)
         finally:
@@ -270,6 +277,16 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
         measured = measure_code_size(env.python, opts.json.parent / "work" / "code_size", max(opts.runs, 1))
         if measured is not None:
             session.options.setdefault("code_size", {})[py] = measured
+
+
+def record_for_open(py: str, script: Path, keep: dict[str, Path], ctx: Context, opts: argparse.Namespace) -> None:
+    """Record `script` at --open-scale with each tracer of `keep`, keeping
+    its trace folder there (a failure is said, and its open then fails)."""
+    for name, dest in keep.items():
+        try:
+            run_once(TRACERS[name], ctx, script, opts.open_scale, opts.json.parent / "work" / name, dest)
+        except (RuntimeError, AnchorError, OSError) as exc:
+            log(f"FAILED: CPython {py} {name} on {script.stem} at --open-scale {opts.open_scale:g}: {exc}")
 
 
 def measure_opens(session: Session, py: str, workload: str, keep: dict[str, Path], opts: argparse.Namespace) -> None:
@@ -388,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             if skipped:
                 log(f"WARNING: {skipped}")
             session.options["open"] = {"server": str(opts.replay_server), "runs": opts.runs,
+                                       "scale": opts.scale if opts.open_scale is None else opts.open_scale,
                                        "json_max_mb": opts.open_json_max_mb, "max_gb": opts.open_max_gb,
                                        "skipped": skipped}
         try:

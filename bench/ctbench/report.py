@@ -136,7 +136,8 @@ def _open_section(session: Session, notes: list[str]) -> str | None:
     parts.append(
         "Wall seconds from spawning `replay-server dap-server --stdio` to its first stop on the trace, and the "
         f"server's peak RSS (`/usr/bin/time -v`), medians of {o.get('runs', '?')} open(s) of the trace folder of "
-        "the last measured run of `ours-locals` (trace.json) and `ours-ctfs` (trace.ct). A trace.json above "
+        f"a run of `ours-locals` (trace.json) and `ours-ctfs` (trace.ct) at scale {_num(o.get('scale'))}. "
+        "A trace.json above "
         f"{_num(o.get('json_max_mb'))} MB is not opened (the server loads JSON whole, at 60-110x its size in "
         f"memory), nor is a trace whose open needs more than {_num(o.get('max_gb'))} GB of address space. The goal "
         "rows take the worst workload among those where both opened; docs/ctfs.md says why this replay-server "

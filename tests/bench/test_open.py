@@ -95,7 +95,7 @@ def run(wall_s: float) -> Run:
 
 def open_session(*opens: OpenCell, **options) -> Session:
     s = Session({"scale": 0.1, "upstream_scale": 0.003, "runs": 3, "warmup": 1, "pythons": ["3.12"],
-                 "open": {"runs": 3, "json_max_mb": 120.0, "max_gb": 14.0, "skipped": None, **options}},
+                 "open": {"runs": 3, "scale": 0.1, "json_max_mb": 120.0, "max_gb": 14.0, "skipped": None, **options}},
                 {"cpu": "Test CPU"})
     for w in dict.fromkeys(o.workload for o in opens):
         s.cells += [Cell("3.12", w, t, 0.1, [run(1.0)]) for t in ("plain", "ours-locals", "ours-ctfs")]
@@ -149,7 +149,7 @@ def test_open_goals_are_na_when_no_json_opened() -> None:
 def test_report_shows_the_open_table_and_goal_rows() -> None:
     text = render(open_session(*OPENS), "make bench")
     assert "## Opening the trace in CodeTracer's replay-server (issue 17)" in text
-    assert "medians of 3 open(s)" in text and "above 120 MB is not opened" in text and "than 14 GB" in text
+    assert "medians of 3 open(s)" in text and "at scale 0.1." in text and "above 120 MB is not opened" in text and "than 14 GB" in text
     assert ("| workload | trace.json MB | json open s / peak MB | trace.ct MB | ct open s / peak MB | time ct/json "
             "| peak memory ct/json |") in text
     assert "| w_a | 5.4 | 1.400 / 400 | 0.1 | 0.200 / 40 | 0.143 | 0.1 |" in text

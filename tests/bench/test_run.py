@@ -189,6 +189,16 @@ def test_the_traces_of_ours_locals_and_ours_ctfs_are_opened_in_the_replay_server
     assert [(o["workload"], o["format"], o["trace_bytes"], len(o["runs"])) for o in opens] == \
         [("w_recursion", "json", 2003, 2), ("w_recursion", "ct", 2003, 2)]
     assert not (tmp_path / "out" / "work" / "kept").exists()   # kept traces are deleted after opening
+    assert "at scale 0.001." in report
+
+
+def test_open_scale_records_one_more_trace_of_each_format_at_that_scale(tmp_path: Path, venvs: Path) -> None:
+    done = bench_ours(tmp_path, venvs, "--replay-server", str(FAKE_SERVER), "--open-scale", "0.002")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["options"]["open"]["scale"] == 0.002
+    assert [(o["format"], len(o["runs"])) for o in results["opens"]] == [("json", 2), ("ct", 2)]
+    assert "at scale 0.002." in (tmp_path / "perf.md").read_text()
 
 
 def test_absent_server_is_said_loudly_and_no_open_skips_it(tmp_path: Path, venvs: Path) -> None:
