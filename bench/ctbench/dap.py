@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -29,7 +30,8 @@ class Dap:
         env = dict(os.environ)
         env["CODETRACER_RUNTIME_DIR"] = str(runtime_dir)
         self.proc = subprocess.Popen([*(wrapper or []), str(exe), "dap-server", "--stdio"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                     start_new_session=True)  # its own process group: the server under a wrapper
         self.timeout = timeout
         self.seq = 0
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -147,15 +149,20 @@ class Dap:
         return self.request("ct/load-terminal", {}).get("body")
 
     def close(self) -> None:
+        """Disconnect, then kill the process group if it lingers."""
+        self.timeout = grace = min(self.timeout, 10)
         try:
             if self.proc.poll() is None:
                 self.request("disconnect", {})
         except (DapError, OSError):
             pass
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the wrapper and the server it runs
+            except ProcessLookupError:
+                pass
             self.proc.wait()
         for t in self.threads:
             t.join(timeout=10)

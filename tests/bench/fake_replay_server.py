@@ -4,10 +4,12 @@
 initialize / launch / configurationDone and stops on the entry step when
 the trace folder holds trace.json or trace.ct. FAKE_REPLAY=oom ends it as
 the real server does past its address-space limit, FAKE_REPLAY=broken as a
-server that cannot read the trace."""
+server that cannot read the trace, FAKE_REPLAY=hang as one that never
+stops (nor answers)."""
 import json
 import os
 import sys
+import time
 
 
 def read():
@@ -41,6 +43,11 @@ def main():
         if cmd == "launch":
             folder = req["arguments"]["traceFolder"]
         if cmd == "configurationDone":
+            if mode == "hang":
+                with open(os.path.join(folder, "server.pid"), "w") as f:
+                    f.write(str(os.getpid()))
+                while True:
+                    time.sleep(1)
             if mode == "oom":
                 sys.stderr.write("memory allocation of 632 bytes failed\n")
                 os.abort()

@@ -89,6 +89,15 @@ def test_a_server_that_cannot_open_the_trace_fails_with_its_words(tmp_path: Path
     assert missing.failed == "no trace.json (ours-locals did not finish a run)" and missing.trace_bytes is None
 
 
+def test_a_server_that_never_stops_fails_after_the_timeout_and_is_killed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_REPLAY", "hang")
+    cell = opened(tmp_path, "ct", trace_folder(tmp_path / "t", "trace.ct"), timeout=1.0)
+    assert cell.failed == "replay-server sent nothing for 1.0s"
+    pid = int((tmp_path / "t" / "server.pid").read_text())
+    status = Path(f"/proc/{pid}/status")                # the server under /usr/bin/time is gone too
+    assert not status.exists() or "\tZ (zombie)" in status.read_text()
+
+
 def run(wall_s: float) -> Run:
     return Run(wall_s / 2, wall_s, 10 * 1024, "42", {"trace_bytes": 1000})
 
