@@ -31,7 +31,9 @@ from ctbench.anchor import AnchorError, parse_anchor  # noqa: E402
 from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env  # noqa: E402
 from ctbench.events import EventCache  # noqa: E402
 from ctbench.proc import run_measured  # noqa: E402
+from ctbench.replay_open import FORMATS, measure_open, server_missing  # noqa: E402
 from ctbench.report import render  # noqa: E402
+from ctbench.dap import REPLAY_SERVER  # noqa: E402
 from ctbench.results import Cell, Run, Session, events_key  # noqa: E402
 from ctbench.startup import measure_startup  # noqa: E402
 from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer  # noqa: E402
@@ -73,6 +75,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--startup-runs", type=int, default=20, help="hyperfine runs per start-up command")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     p.add_argument("--no-code-size", action="store_true", help="skip the code-object-size measurement")
+    p.add_argument("--no-open", action="store_true",
+                   help="skip opening the traces of ours-locals and ours-ctfs in CodeTracer's replay-server (done when "
+                        "ours-ctfs is among --tracers)")
+    p.add_argument("--replay-server", type=Path, default=REPLAY_SERVER,
+                   help="CodeTracer's replay-server binary (../shared/tools/REPLAY.md)")
+    p.add_argument("--open-json-max-mb", type=float, default=120.0,
+                   help="do not open a trace.json bigger than this: the replay-server needs 60-110x its size in "
+                        "memory (120 MB: ~13 GB of this 24 GB machine)")
+    p.add_argument("--open-scale", type=float, default=None,
+                   help="ANCHOR_SCALE of the traces opened in the replay-server (one extra unmeasured run of "
+                        "ours-locals and ours-ctfs per workload); default: those of the measured runs at --scale")
+    p.add_argument("--open-max-gb", type=float, default=14.0,
+                   help="address-space limit of the replay-server while it opens a trace (prlimit --as); a trace "
+                        "that needs more is reported as not opened")
+    p.add_argument("--open-timeout", type=float, default=1800.0,
+                   help="seconds the replay-server may take to open one trace before the open counts as failed")
     p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                    help="only re-render the report from a results.json of an earlier session")
     opts = p.parse_args(argv)
@@ -136,8 +154,9 @@ def distribution_version(python: Path, dist: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: Path) -> Run:
-    """One measured run; raises RuntimeError/AnchorError when it fails."""
+def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: Path, keep: Path | None = None) -> Run:
+    """One measured run; raises RuntimeError/AnchorError when it fails.
+    `keep`: where to move the run's trace folder instead of deleting it."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
@@ -147,13 +166,19 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
             tail = " | ".join(m.stderr.strip().splitlines()[-3:])
             raise RuntimeError(f"exit status {m.returncode}: {tail}")
         anchor = parse_anchor(m.stderr)
-        return Run(anchor.seconds, m.wall_s, m.maxrss_kb, anchor.check, tracer.collect(scratch))
+        run = Run(anchor.seconds, m.wall_s, m.maxrss_kb, anchor.check, tracer.collect(scratch))
+        if keep is not None and (scratch / "trace").is_dir():
+            shutil.rmtree(keep, ignore_errors=True)
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(scratch / "trace", keep)
+        return run
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # traces can be GBs
 
 
 def measure_workload(session: Session, py: str, script: Path, plan: list[tuple[Tracer, float]], ctx: Context,
-                     opts: argparse.Namespace, scratch: Path) -> None:
+                     opts: argparse.Namespace, scratch: Path, keep: dict[str, Path] | None = None) -> None:
+    """`keep`: tracer name -> where to keep the trace folder of its last measured run."""
     cells = {(t.name, s): Cell(py, script.stem, t.name, s) for t, s in plan}
     session.cells.extend(cells.values())
     checks: dict[float, str] = {}
@@ -163,7 +188,9 @@ def measure_workload(session: Session, py: str, script: Path, plan: list[tuple[T
             if cell.failed:
                 continue
             try:
-                run = run_once(tracer, ctx, script, scale, scratch / tracer.name)
+                last = rnd == opts.warmup + opts.runs - 1
+                run = run_once(tracer, ctx, script, scale, scratch / tracer.name,
+                               (keep or {}).get(tracer.name) if last else None)
             except (RuntimeError, AnchorError, OSError) as exc:
                 cell.failed = str(exc)
                 log(f"FAILED: CPython {py} {tracer.name} on {script.stem}: {exc}")
@@ -205,6 +232,7 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
     runnable = [t for t in tracers if t.family not in env.missing]
     scales = sorted({opts.upstream_scale if t.upstream_scale else opts.scale for t in runnable}, reverse=True)
     cache = EventCache(opts.json.parent / "events.json")
+    open_on = "open" in session.options and not session.options["open"].get("skipped")
     for script in workloads:
         if env.floor_dir is not None:
             for s in scales:
@@ -217,7 +245,19 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
                 session.events[events_key(py, script.stem, s)] = asdict(ev)
         plan = [(TRACERS["plain"], s) for s in scales]
         plan += [(t, opts.upstream_scale if t.upstream_scale else opts.scale) for t in runnable if t.name != "plain"]
-        measure_workload(session, py, script, plan, ctx, opts, opts.json.parent / "work")
+        kept = opts.json.parent / "work" / "kept"
+        keep = {name: kept / name for name, _ in FORMATS.values()
+                if open_on and any(t.name == name for t in runnable)}
+        try:
+            own_scale = bool(keep) and opts.open_scale is not None and opts.open_scale != opts.scale
+            measure_workload(session, py, script, plan, ctx, opts, opts.json.parent / "work",
+                             None if own_scale else keep)
+            if own_scale:   # one unmeasured run per format at --open-scale, its trace kept
+                record_for_open(py, script, keep, ctx, opts)
+            if keep:
+                measure_opens(session, py, script.stem, keep, opts)
+        finally:
+            shutil.rmtree(kept, ignore_errors=True)  # traces can be GBs
         for t in tracers:
             if t.family in env.missing:
                 session.cells.append(Cell(py, script.stem, t.name, opts.scale, missing=env.missing[t.family]))
@@ -237,6 +277,37 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
         measured = measure_code_size(env.python, opts.json.parent / "work" / "code_size", max(opts.runs, 1))
         if measured is not None:
             session.options.setdefault("code_size", {})[py] = measured
+
+
+def record_for_open(py: str, script: Path, keep: dict[str, Path], ctx: Context, opts: argparse.Namespace) -> None:
+    """Record `script` at --open-scale with each tracer of `keep`, keeping
+    its trace folder there (a failure is said, and its open then fails)."""
+    for name, dest in keep.items():
+        try:
+            run_once(TRACERS[name], ctx, script, opts.open_scale, opts.json.parent / "work" / name, dest)
+        except (RuntimeError, AnchorError, OSError) as exc:
+            log(f"FAILED: CPython {py} {name} on {script.stem} at --open-scale {opts.open_scale:g}: {exc}")
+
+
+def measure_opens(session: Session, py: str, workload: str, keep: dict[str, Path], opts: argparse.Namespace) -> None:
+    """Open the kept trace folders in the replay-server, --runs times each
+    (the trace.json's opens, then the trace.ct's), into session.opens; then
+    delete them."""
+    for fmt, (tracer, _) in FORMATS.items():
+        if tracer not in keep:
+            continue
+        trace_dir = keep[tracer] if keep[tracer].is_dir() else None
+        log(f"CPython {py} {workload}: opening the {fmt} trace in the replay-server ({opts.runs} run(s))")
+        cell = measure_open(opts.replay_server, py, workload, fmt, trace_dir, runs=opts.runs,
+                            scratch=opts.json.parent / "work" / "open", json_max_mb=opts.open_json_max_mb,
+                            timeout=opts.open_timeout, max_gb=opts.open_max_gb)
+        if cell.failed:
+            log(f"FAILED: CPython {py} replay-server open of {workload} ({fmt}): {cell.failed}")
+        elif cell.not_opened:
+            log(f"CPython {py} {workload}: {FORMATS[fmt][1]} {cell.not_opened} (--open-json-max-mb "
+                f"{opts.open_json_max_mb:g}, --open-max-gb {opts.open_max_gb:g})")
+        session.opens.append(cell)
+        shutil.rmtree(keep[tracer], ignore_errors=True)
 
 
 #: Lines of the dict literal in the one function of the code-size program.
@@ -329,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         command = reproduce_command(argv)
         session = Session({"scale": opts.scale, "upstream_scale": opts.upstream_scale, "runs": opts.runs,
                            "warmup": opts.warmup, "pythons": pythons, "command": command}, machine_info())
+        if not opts.no_open and any(t.name == FORMATS["ct"][0] for t in tracers):  # trace.ct (beside trace.json)
+            skipped = server_missing(opts.replay_server)
+            if skipped:
+                log(f"WARNING: {skipped}")
+            session.options["open"] = {"server": str(opts.replay_server), "runs": opts.runs,
+                                       "scale": opts.scale if opts.open_scale is None else opts.open_scale,
+                                       "json_max_mb": opts.open_json_max_mb, "max_gb": opts.open_max_gb,
+                                       "skipped": skipped}
         try:
             for py in pythons:
                 run_python(session, py, tracers, workloads, opts)
@@ -342,9 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(text, encoding="utf-8")
     print(text)
     log(f"wrote {out}")
-    failed = [c for c in session.cells if c.failed]
+    failed = [f"{c.python} {c.tracer} {c.workload}" for c in session.cells if c.failed]
+    failed += [f"{o.python} replay-server open {o.workload} ({o.format})" for o in session.opens if o.failed]
     if failed:
-        log(f"{len(failed)} cell(s) FAILED: " + "; ".join(f"{c.python} {c.tracer} {c.workload}" for c in failed))
+        log(f"{len(failed)} cell(s) FAILED: " + "; ".join(failed))
         return 1
     return 0
 

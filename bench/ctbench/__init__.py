@@ -14,6 +14,8 @@ bench/run.py; this package holds its parts, one decision per module:
 - tracers:  how each tracer is run and what it left on disk
 - events:   counting monitoring events per workload (cached)
 - startup:  start-up cost via hyperfine
+- dap:      a DAP client of CodeTracer's replay-server (tests/ctfs uses it too)
+- replay_open: time and peak memory of the replay-server opening a trace (issue 17)
 - report:   tables for the console and docs/performance.md
 """
 

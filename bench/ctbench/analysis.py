@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import stats
-from .results import Cell, Session, events_key
+from .results import Cell, OpenCell, Session, events_key
 from .tracers import TRACERS
 
-__all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS"]
+__all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS", "OpenFigures", "open_figures"]
 
 GOAL_LIMITS = {"inrun_ratio": 10.0, "upstream_speedup": 100.0, "kept_fraction": 0.25, "none_vs_floor": 2.0,
                "rss_mb": 64.0, "startup_ms": 30.0, "portable_vs_inplace": 6.0,
-               "ctfs_whole_ratio": 10.0, "ctfs_fraction": 0.05}
+               "ctfs_whole_ratio": 10.0, "ctfs_fraction": 0.05, "ctfs_open_ratio": 0.1}
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,38 @@ def figures(session: Session, cell: Cell) -> Figures:
         trace_b_ev=stats.per_event(trace_bytes, ev_total), kept_b_ev=stats.per_event(kept, ev_total),
         output_b_ev=stats.per_event(output, ev_total), mb_s=stats.mb_per_s(trace_bytes, _med(cell, "convert_s")),
     )
+
+
+@dataclass(frozen=True)
+class OpenFigures:
+    """One workload's trace opened in the replay-server, both formats: medians
+    of the runs, and ct over json (None where either is not measured)."""
+    workload: str
+    json: OpenCell | None
+    ct: OpenCell | None
+    json_s: float | None
+    json_mb: float | None
+    ct_s: float | None
+    ct_mb: float | None
+    ratio_s: float | None
+    ratio_mb: float | None
+
+
+def _open_medians(cell: OpenCell | None) -> tuple[float | None, float | None]:
+    if cell is None or not cell.runs or cell.failed or cell.not_opened:
+        return None, None
+    kb = stats.median(r.peak_kb for r in cell.runs)
+    return stats.median(r.seconds for r in cell.runs), None if kb is None else kb / 1024
+
+
+def open_figures(session: Session, python: str) -> list[OpenFigures]:
+    """Per workload (in the order measured) of one interpreter."""
+    out = []
+    for workload in dict.fromkeys(o.workload for o in session.opens if o.python == python):
+        j, c = session.open_cell(python, workload, "json"), session.open_cell(python, workload, "ct")
+        (js, jm), (cs, cm) = _open_medians(j), _open_medians(c)
+        out.append(OpenFigures(workload, j, c, js, jm, cs, cm, stats.ratio(cs, js), stats.ratio(cm, jm)))
+    return out
 
 
 def geomeans(figs: list[Figures]) -> dict[str, float | None]:
@@ -144,6 +176,13 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         c = _worst(ct)
         out.append(Goal(python, "trace.ct bytes / trace.json bytes (worst workload)", f"<= {L['ctfs_fraction']:g}",
                         c, None if c is None else c <= L["ctfs_fraction"]))
+        # Goal 3: opening the trace.ct in the replay-server against opening the trace.json.
+        opened = open_figures(session, python)
+        for attr, what in (("ratio_s", "time"), ("ratio_mb", "peak memory")):
+            known = [getattr(o, attr) for o in opened if getattr(o, attr) is not None]
+            r = max(known) if known else None
+            out.append(Goal(python, f"replay-server open {what} ct/json (worst workload)",
+                            f"<= {L['ctfs_open_ratio']:g}", r, None if r is None else r <= L["ctfs_open_ratio"]))
     st = session.startup.get(python, {})
     added = [st.get("version_added_ms"), st.get("record_added_ms")]
     a = _worst(added)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .analysis import Figures, figures, geomeans, goals
-from .results import Session
+from .analysis import Figures, figures, geomeans, goals, open_figures
+from .results import OpenCell, Session
 from .tracers import TRACERS
 
 __all__ = ["markdown_table", "fmt", "render"]
@@ -105,6 +105,59 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
     return text, figs
 
 
+def _num(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def _open_cell(cell: OpenCell | None, seconds: float | None, mb: float | None) -> str:
+    if cell is None:
+        return NA
+    if cell.failed:
+        return "FAILED"
+    if cell.not_opened:
+        return cell.not_opened
+    return f"{fmt(seconds, 's')} / {NA if mb is None else f'{mb:,.0f}'}"
+
+
+def _size_mb(cell: OpenCell | None) -> str:
+    return NA if cell is None or cell.trace_bytes is None else f"{cell.trace_bytes / 1e6:,.1f}"
+
+
+def _open_section(session: Session, notes: list[str]) -> str | None:
+    """Opening each workload's trace in CodeTracer's replay-server (issue 17),
+    or why it was not measured; None when the session did not ask for it."""
+    o = session.options.get("open")
+    if not o:
+        return None
+    parts = ["## Opening the trace in CodeTracer's replay-server (issue 17)"]
+    if o.get("skipped"):
+        notes.append(f"replay-server open: {o['skipped']}")
+        return "\n\n".join([*parts, f"Not measured: {o['skipped']}."])
+    parts.append(
+        "Wall seconds from spawning `replay-server dap-server --stdio` to its first stop on the trace, and the "
+        f"server's peak RSS (`/usr/bin/time -v`), medians of {o.get('runs', '?')} open(s) of the trace folder of "
+        f"a run of `ours-locals` (trace.json) and `ours-ctfs` (trace.ct) at scale {_num(o.get('scale'))}. "
+        "A trace.json above "
+        f"{_num(o.get('json_max_mb'))} MB is not opened (the server loads JSON whole, at 60-110x its size in "
+        f"memory), nor is a trace whose open needs more than {_num(o.get('max_gb'))} GB of address space. The goal "
+        "rows take the worst workload among those where both opened; docs/ctfs.md says why this replay-server "
+        "build cannot reach 1/10.")
+    for py in session.options["pythons"]:
+        rows = []
+        for f in open_figures(session, py):
+            rows.append([f.workload, _size_mb(f.json), _open_cell(f.json, f.json_s, f.json_mb), _size_mb(f.ct),
+                         _open_cell(f.ct, f.ct_s, f.ct_mb), fmt(f.ratio_s, "f"), fmt(f.ratio_mb, "f")])
+            for cell in (f.json, f.ct):
+                if cell is not None and cell.failed:
+                    notes.append(f"CPython {py}, replay-server open of {f.workload} ({cell.format}): FAILED — "
+                                 f"{cell.failed}")
+        if rows:
+            parts += [f"CPython {py}:", markdown_table(
+                ["workload", "trace.json MB", "json open s / peak MB", "trace.ct MB", "ct open s / peak MB",
+                 "time ct/json", "peak memory ct/json"], rows)]
+    return "\n\n".join(parts)
+
+
 def _machine(session: Session) -> str:
     m = session.machine
     lines = [f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory', '?')}, {m.get('os', '?')}",
@@ -157,8 +210,11 @@ def render(session: Session, command: str) -> str:
         goal_table,
         "## Start-up (hyperfine medians)",
         startup,
-        *sections,
     ]
+    opened = _open_section(session, notes)
+    if opened:
+        parts.append(opened)
+    parts += sections
     if notes:
         parts += ["## Not measured", "\n".join(f"- {n}" for n in dict.fromkeys(notes))]
     parts += ["## Method", METHOD.strip()]
@@ -182,6 +238,10 @@ METHOD = """
   (ours) or the 8-byte records (floor); trace.json / trace.ct = its size on disk; output = the tracer's own file;
   all divided by the "all" monitoring events above (not the recorder's own `stats.events`).
   Traces are deleted after each run.
+- replay-server open: `bench/ctbench/replay_open.py` opens the kept trace folders of `ours-locals` and
+  `ours-ctfs` over DAP (`initialize`, `launch`, `configurationDone`, the first `stopped`) under
+  `/usr/bin/time -v` and `prlimit --as` (`--open-max-gb`), one open at a time after the workload's runs;
+  `--no-open` skips it, `--replay-server` names the binary, `--open-json-max-mb` caps the trace.json it tries.
 - Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:
   `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at
   exit.

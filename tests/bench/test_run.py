@@ -104,7 +104,7 @@ sys.argv = args
 runpy.run_path(script, run_name="__main__")
 out = opts["--trace-dir"]
 os.makedirs(out, exist_ok=True)
-with open(os.path.join(out, "trace.json"), "w") as f:
+with open(os.path.join(out, "trace.ct" if opts.get("--format") == "ctfs" else "trace.json"), "w") as f:
     f.write("[" + "0," * 1000 + "0]")
 meta = {"stats": {"events": 1000, "stream_bytes": 500, "values": opts.get("--values", "locals")},
         "timings": {"drain_seconds": 0.001, "convert_seconds": 0.002, "total_seconds": 0.01}}
@@ -160,3 +160,54 @@ def test_our_recorder_figures_come_from_its_trace_folder(tmp_path: Path, venvs: 
     startup = results["startup"]["3.12"]
     assert startup["version_s"] > 0 and startup["record_empty_s"] > 0
     assert "| start-up added, ms (--version / empty script, worst) | <= 30 | n/a |" not in report
+
+
+FAKE_SERVER = REPO / "tests" / "bench" / "fake_replay_server.py"
+
+
+def bench_ours(tmp: Path, venvs: Path, *args: str) -> subprocess.CompletedProcess:
+    fake_wheel(tmp / "dist")
+    return subprocess.run(
+        [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "2", "--warmup", "0", "--venvs", str(venvs),
+         "--dist", str(tmp / "dist"), "--only", "w_recursion", "--scale", "0.001", "--no-startup", "--no-code-size",
+         "--tracers", "plain,ours-locals,ours-ctfs", "--out", str(tmp / "perf.md"),
+         "--json", str(tmp / "out" / "results.json"), *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_the_traces_of_ours_locals_and_ours_ctfs_are_opened_in_the_replay_server(tmp_path: Path,
+                                                                                 venvs: Path) -> None:
+    done = bench_ours(tmp_path, venvs, "--replay-server", str(FAKE_SERVER))
+    assert done.returncode == 0, done.stderr
+    assert "bench: CPython 3.12 w_recursion: opening the json trace in the replay-server (2 run(s))" in done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    assert "## Opening the trace in CodeTracer's replay-server (issue 17)" in report
+    row = next(line for line in report.splitlines() if line.startswith("| w_recursion | 0.0 | "))
+    assert row.count(" / ") == 2 and "n/a" not in row       # both opened: seconds / peak MB, and the ratios
+    assert "| replay-server open time ct/json (worst workload) | <= 0.1 |" in report
+    assert "| replay-server open peak memory ct/json (worst workload) | <= 0.1 |" in report
+    opens = json.loads((tmp_path / "out" / "results.json").read_text())["opens"]
+    assert [(o["workload"], o["format"], o["trace_bytes"], len(o["runs"])) for o in opens] == \
+        [("w_recursion", "json", 2003, 2), ("w_recursion", "ct", 2003, 2)]
+    assert not (tmp_path / "out" / "work" / "kept").exists()   # kept traces are deleted after opening
+    assert "at scale 0.001." in report
+
+
+def test_open_scale_records_one_more_trace_of_each_format_at_that_scale(tmp_path: Path, venvs: Path) -> None:
+    done = bench_ours(tmp_path, venvs, "--replay-server", str(FAKE_SERVER), "--open-scale", "0.002")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["options"]["open"]["scale"] == 0.002
+    assert [(o["format"], len(o["runs"])) for o in results["opens"]] == [("json", 2), ("ct", 2)]
+    assert "at scale 0.002." in (tmp_path / "perf.md").read_text()
+
+
+def test_absent_server_is_said_loudly_and_no_open_skips_it(tmp_path: Path, venvs: Path) -> None:
+    done = bench_ours(tmp_path, venvs, "--replay-server", str(tmp_path / "nowhere"))
+    assert done.returncode == 0, done.stderr
+    assert f"bench: WARNING: CodeTracer's replay-server is not at {tmp_path / 'nowhere'}" in done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    assert "Not measured: CodeTracer's replay-server is not at" in report
+    assert "| replay-server open time ct/json (worst workload) | <= 0.1 | n/a |" in report
+    skipped = bench_ours(tmp_path, venvs, "--no-open")
+    assert skipped.returncode == 0 and "replay-server" not in skipped.stderr
+    assert "## Opening the trace" not in (tmp_path / "perf.md").read_text()
