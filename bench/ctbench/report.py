@@ -246,7 +246,12 @@ METHOD = """
   `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at
   exit.
 - Upstream `codetracer-python-recorder==0.3.0` exists only as a cp312 wheel (CPython 3.13: n/a) and is run at
-  `--upstream-scale` because it is ~10⁴ ns/event; ns/event does not depend on the scale.
+  `--upstream-scale` because it is ~10⁴ ns/event; ns/event does not depend on the scale (w_objects: 37.6k,
+  39.6k, 41.2k at 0.003, 0.01, 0.03). Upstream's ns/event moves between sessions far more than ours (most of
+  its time is system time writing its trace): w_objects measured 57.3k on one day's earlier run and 35.9-37.6k
+  later, with ours at 411-422 both times, so the "fewer ns/event than upstream" row moved from 136x to ~90x
+  with no change on our side. w_objects is the worst workload for it (ours spends ~350 ns/event above plain
+  on its many impure lines, each comparing every local that holds objects).
 - Goals: "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
   Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of
