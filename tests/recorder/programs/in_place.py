@@ -280,7 +280,31 @@ def slotted(rounds):
     return [(getattr(q, "x", None), getattr(q, "y", None)) for q in pts]
 
 
+def tuples(rounds):
+    """Tuples: rebuilt each step (the free list hands out the address just
+    freed) with one item changed, holding a list changed by a C method,
+    as dict keys, nested beyond the depth limit, holding a finaliser that
+    must run when the program drops it."""
+    sink = []
+    pair = (0, "a")
+    keyed = {(0, 1): "x"}
+    deep = (1, (2, (3, (4, "deep"))))
+    held = (1, [2])
+    rows = [(i, str(i)) for i in range(3)]
+    for r in range(rounds):
+        pair = (r, "a" if r % 2 else "b")
+        held[1].append(r)
+        keyed[(r, r + 1)] = str(r)
+        rows[r % 3] = (r, str(r))
+        deep = (r, deep[1])
+        doomed = (r, Noisy(sink))
+        doomed = None
+        last = tuple(sink)
+    return pair, len(keyed), held, rows, deep, last, doomed
+
+
 COUNTER = 0
+print(tuples(6))
 print(slotted(9))
 print(shared_down({"n": 0, "seen": []}, 4))
 print(rebound())

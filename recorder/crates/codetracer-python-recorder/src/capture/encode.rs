@@ -53,6 +53,9 @@ impl Encoder {
                 v::put_string(out, types::STR, b"");
                 return rewrite_str_tail(out, obj, self.bounds.max_str);
             }
+            if tp == b.tuple && self.recording {
+                return self.tuple(t, defs, obj, out, depth);
+            }
             if tp == b.list || tp == b.tuple {
                 return self.sequence(t, defs, obj, out, depth, tp == b.list);
             }
@@ -189,6 +192,45 @@ impl Encoder {
             }
             self.close_container(n, shown, out);
         }
+    }
+
+    /// A tuple while recording: encoded as any sequence, then, when it is
+    /// small, shown whole and made only of leaves (no container, instance or
+    /// by-name value below it), its trail entries are replaced by one frozen
+    /// leaf `[TAG_FROZEN, tuple, nodes]` holding the tuple itself: a tuple
+    /// cannot change, and a held one cannot be freed for another to take its
+    /// address, so a walk compares its address alone (and spends the nodes
+    /// its encoding used). It keeps its items alive, so theirs are let go.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is a live exact tuple, whose address `track` has just
+    /// written to the trail being recorded.
+    pub(super) unsafe fn tuple(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32) {
+        let start = self.trail.data.len().wrapping_sub(1);
+        let (opened, held, budget) = (self.opened, self.trail.held.len(), self.budget);
+        // SAFETY: see the function's contract.
+        unsafe { self.sequence(t, defs, obj, out, depth, false) };
+        let whole = self.opened == opened + 1 && self.budget > 0;
+        let small = self.seq_len(obj, false) <= FROZEN_MAX_ITEMS;
+        if !(self.recording && whole && small && self.trail.data.get(start) == Some(&(obj as u64))
+            && only_leaves(self.trail.data.get(start + 2..).unwrap_or(&[])))
+        {
+            return;
+        }
+        self.trail.data.truncate(start);
+        // The value's own node (taken by `value`) and its items'.
+        let nodes = u64::from(budget - self.budget) + 1;
+        self.trail.data.extend_from_slice(&[TAG_FROZEN, obj as u64, nodes]);
+        self.opened = opened;
+        // SAFETY: GIL held; the trail keeps the tuple alive until released,
+        // and the tuple its items, whose own references go.
+        unsafe {
+            crate::cpython::rc::incref(obj);
+            for item in self.trail.held.drain(held..) {
+                crate::cpython::rc::decref(item);
+            }
+        }
+        self.trail.held.push(obj);
     }
 
     /// Starts a container of `n` elements: records its length in the trail,
@@ -334,6 +376,19 @@ impl Encoder {
             self.version_end(mark);
             self.release_fields(base, dict);
         }
+    }
+}
+
+/// Whether trail entries are leaves only: no container or instance, not
+/// even one cut at the depth limit (holding the tuple would keep it alive).
+fn only_leaves(mut entries: &[u64]) -> bool {
+    loop {
+        entries = match entries {
+            [] => return true,
+            [TAG_INT | TAG_FLOAT | TAG_LEAF, _, rest @ ..] => rest,
+            [TAG_FROZEN, _, _, rest @ ..] => rest,
+            _ => return false,
+        };
     }
 }
 

@@ -71,6 +71,13 @@ pub(super) const TAG_RAW: u64 = 3;
 pub(super) const TAG_OBJ: u64 = 4;
 /// A leaf whose address stands for its encoding (held).
 pub(super) const TAG_LEAF: u64 = 5;
+/// `[TAG_FROZEN, tuple, nodes]`: a small tuple made only of leaves, held,
+/// standing for its whole encoding, which used `nodes` of the budget.
+pub(super) const TAG_FROZEN: u64 = 6;
+/// The longest tuple frozen: a longer one rebuilt with one item changed is
+/// cheaper patched (which needs the tuple's items in the trail) than
+/// encoded anew.
+pub(super) const FROZEN_MAX_ITEMS: isize = 16;
 
 // Check programs: a walk that finds a value unchanged also writes down, in
 // walk order, what made each node the same — each node's identity being
@@ -388,6 +395,9 @@ impl Encoder {
                 self.check(&[OP_TYPE, obj as u64, tp as u64]);
                 return self.leaf(w, obj, depth, TAG_RAW, tp as u64);
             }
+            if tp == b.tuple && w.tr.data.get(w.it) == Some(&TAG_FROZEN) {
+                return self.walk_frozen(w, obj);
+            }
             if take(&w.tr.data, &mut w.it) != obj as u64 {
                 return false;
             }
@@ -535,6 +545,16 @@ impl Encoder {
         }
     }
 
+    /// A walk at a frozen tuple's entry (see `Encoder::tuple`): the same
+    /// held tuple or not; its nodes spent either way as its encoding did
+    /// (`walk` has taken the first). Its parent's check vouches for it.
+    pub(super) fn walk_frozen(&mut self, w: &mut Walk<'_>, obj: *mut ffi::PyObject) -> bool {
+        let Some(&[_, held, nodes]) = w.tr.data.get(w.it..w.it + 3) else { return false };
+        w.it += 3;
+        self.budget = self.budget.saturating_sub((nodes as u32).saturating_sub(1));
+        held == obj as u64
+    }
+
     /// A walk at a dict-only instance whose dict still has the version the
     /// trail recorded: its fields are the same objects, so a flat one is
     /// skipped whole, and otherwise only its containers and instances are
@@ -608,6 +628,13 @@ impl Encoder {
             TAG_FLOAT | TAG_INT | TAG_LEAF => {
                 self.budget -= 1;
                 w.it += 2;
+                return true;
+            }
+            TAG_FROZEN => {
+                // The same held tuple: the dict or instance holds the same objects.
+                let Some(&nodes) = w.tr.data.get(w.it + 2) else { return false };
+                self.budget = self.budget.saturating_sub(nodes as u32);
+                w.it += 3;
                 return true;
             }
             TAG_RAW => {

@@ -119,3 +119,81 @@ fn both_paths_encode_alike() {
         assert_eq!(fast, encoding(&mut enc, &mut t, &mut defs, &v));
     });
 }
+
+#[test]
+fn small_tuples_of_leaves_are_held_whole_and_compared_by_address() {
+    both(|py, fast| {
+        let (mut enc, mut t, mut defs) = setup(py, fast);
+        let ns = run(py, c"v = [(1, 'a'), (2.5, None), tuple(range(20)), (1, [2])]\n");
+        let v = ns.get_item("v").unwrap().unwrap();
+        let item = |i: usize| v.get_item(i).unwrap();
+        // SAFETY: GIL held; a live object.
+        let refs = |o: &Bound<'_, PyAny>| unsafe { pyo3::ffi::Py_REFCNT(o.as_ptr()) };
+        let (small, long, mutable) = (item(0), item(2), item(3));
+        let before = (refs(&small), refs(&long), refs(&mutable));
+        let mut trail = Trail::default();
+        let mut first = Vec::new();
+        assert!(enc.encode_tracked(&mut t, &mut defs, v.as_ptr(), &mut first, &mut trail));
+        let held = |o: &Bound<'_, PyAny>, trail: &Trail| trail.held.contains(&o.as_ptr());
+        assert!(held(&small, &trail) && held(&item(1), &trail), "small tuples of leaves are held");
+        assert!(!held(&long, &trail), "a tuple of more than {FROZEN_MAX_ITEMS} items is walked");
+        assert!(!held(&mutable, &trail), "a tuple holding a list is walked");
+        assert_eq!((refs(&small), refs(&long), refs(&mutable)), (before.0 + 1, before.1, before.2));
+        // The tuple keeps its str alive: the trail does not hold it too.
+        assert!(!trail.held.contains(&small.get_item(1).unwrap().as_ptr()));
+        for _ in 0..3 {
+            assert_eq!(enc.compare(&mut t, &mut defs, v.as_ptr(), &mut trail), Compare::Same);
+        }
+        assert_eq!(trail.checked, fast);
+        if fast {
+            assert!(enc.run_checks(&trail.checks));
+        }
+        for change in [c"v[3][1].append(3)\n", c"v[0] = (1, 'a')[:]\nv[0] = (1, 'a' + str(len(v)))\n", c"v[1] = (2.5, None, 0)[:2]\n"] {
+            let program = trail.checks.clone();
+            let old = encoding(&mut enc, &mut t, &mut defs, &v);
+            py.run(change, Some(&ns), None).unwrap();
+            if fast && !program.is_empty() {
+                assert!(!enc.run_checks(&program), "the program sees {change:?}");
+            }
+            let r = enc.compare(&mut t, &mut defs, v.as_ptr(), &mut trail);
+            assert_ne!(r, Compare::Same, "{change:?}");
+            let now = encoding(&mut enc, &mut t, &mut defs, &v);
+            if r == Compare::Different {
+                trail.release();
+                let mut out = Vec::new();
+                assert!(enc.encode_tracked(&mut t, &mut defs, v.as_ptr(), &mut out, &mut trail));
+                assert_eq!(out, now);
+            } else {
+                assert_ne!(old, now, "{change:?}");
+            }
+            assert_eq!(enc.compare(&mut t, &mut defs, v.as_ptr(), &mut trail), Compare::Same, "{change:?}");
+        }
+        trail.release();
+        // `v[0]` was replaced: only this test holds the first tuple now, not the trail.
+        assert_eq!(refs(&small), before.0 - 1, "released with the trail");
+    });
+}
+
+#[test]
+fn a_frozen_tuple_spends_the_budget_its_encoding_did() {
+    Python::attach(|py| {
+        for fast in [true, false] {
+            let (_, mut t, mut defs) = setup(py, fast);
+            let layout = if fast { cpython::choose(py, py.version_info().major, py.version_info().minor).layout() } else { None };
+            let bounds = Bounds { max_nodes: 9, ..Bounds::default() };
+            let mut enc = Encoder::new(bounds, DictVersions::new(layout), layout, None);
+            // 4 nodes for the first tuple, 4 for the second: the list's last item is elided.
+            let ns = run(py, c"v = [(1, 2, 3), (4, 5, 6), 7.5]\n");
+            let v = ns.get_item("v").unwrap().unwrap();
+            let mut trail = Trail::default();
+            let mut out = Vec::new();
+            assert!(enc.encode_tracked(&mut t, &mut defs, v.as_ptr(), &mut out, &mut trail));
+            assert_eq!(enc.compare(&mut t, &mut defs, v.as_ptr(), &mut trail), Compare::Same);
+            // Past the budget, a change shows nothing: still the same encoding.
+            py.run(c"v[2] = 8.5\n", Some(&ns), None).unwrap();
+            assert_eq!(enc.compare(&mut t, &mut defs, v.as_ptr(), &mut trail), Compare::Same);
+            assert_eq!(out, encoding(&mut enc, &mut t, &mut defs, &v));
+            trail.release();
+        }
+    });
+}
