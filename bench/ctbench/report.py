@@ -250,8 +250,9 @@ METHOD = """
   39.6k, 41.2k at 0.003, 0.01, 0.03). Upstream's ns/event moves between sessions far more than ours (most of
   its time is system time writing its trace): w_objects measured 57.3k on one day's earlier run and 35.9-37.6k
   later, with ours at 411-422 both times, so the "fewer ns/event than upstream" row moved from 136x to ~90x
-  with no change on our side. w_objects is the worst workload for it (ours spends ~350 ns/event above plain
-  on its many impure lines, each comparing every local that holds objects).
+  with no change on our side. Frozen tuples (docs/recorder.md, Trails) then cut ours on w_objects to ~377
+  ns/event (about 98x). w_objects is the worst workload for it: its many impure lines each compare every
+  local that holds objects.
 - Goals: "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
   Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of
