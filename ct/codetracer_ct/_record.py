@@ -49,10 +49,17 @@ class Request:
     format: str = "ctfs"  # cli.DEFAULT_FORMAT
     recorder_options: Tuple[str, ...] = ()
     program_label: Optional[str] = None  # e.g. "--pytest" for the index
+    test_framework: Optional[str] = None  # "pytest" / "unittest": the recorder's test run
 
     @property
     def target_argv(self) -> List[str]:
+        if self.test_framework:
+            return ["--" + self.test_framework] + list(self.args)
         return (["-m", self.target] if self.module else [self.target]) + list(self.args)
+
+
+#: How many failing tests `ct record` names at the end of a test run.
+FAILING_SHOWN = 10
 
 
 def warn(message: str) -> None:
@@ -271,4 +278,23 @@ def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optio
             warn(f"recover it with: {interpreter} -m {_preflight.RECORDER_MODULE} recover {folder}")
     else:
         warn(f"trace {trace_id} recorded in {folder}")
+    _report_tests(folder)
     return exit_like(status)
+
+
+def _report_tests(folder: Path) -> None:
+    """After a test run: the failing tests, each with the command that opens
+    its own trace in CodeTracer (docs/test-runs.md)."""
+    run = _summary.read_tests(folder)
+    if run is None:
+        return
+    tests = [t for t in run["traces"] if t.get("kind") == "test"]
+    failing = [t for t in tests if t.get("outcome") in ("failed", "error")]
+    counts = ", ".join(f"{n} {o}" for o, n in run.get("counts", {}).items() if n)
+    warn(f"{len(tests)} tests ({counts}), one trace each in {folder / 'tests'}")
+    shown = failing[:FAILING_SHOWN]
+    for test in shown:
+        where = folder / test["folder"] if test.get("folder") else folder
+        warn(f"{test.get('outcome', '').upper()} {test['id']}: ct replay --trace-folder {where}")
+    if len(failing) > len(shown):
+        warn(f"... and {len(failing) - len(shown)} more failing tests (`ct show` lists them all)")

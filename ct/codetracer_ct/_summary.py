@@ -21,6 +21,43 @@ def read_metadata(folder: Path) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
+#: The index of a test run's traces, written by the recorder (docs/test-runs.md).
+TESTS_FILE = "tests.json"
+
+
+def read_tests(folder: Path) -> Optional[Dict[str, Any]]:
+    """The test run's index in `folder` (`framework`, `counts`, `traces`), or
+    None when the folder is not a test run with one trace per test."""
+    try:
+        with open(folder / TESTS_FILE, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("traces"), list):
+        return None
+    return data
+
+
+def tests_of(folder: Path) -> List[Dict[str, Any]]:
+    """The tests of a test run (failing first), each with its id, outcome,
+    duration, folder, steps and trace size; empty for other recordings."""
+    run = read_tests(folder)
+    tests = [t for t in (run or {}).get("traces", []) if isinstance(t, dict) and t.get("kind") == "test"]
+    return sorted(tests, key=lambda t: t.get("outcome") not in ("failed", "error"))
+
+
+def find_test(folder: Path, test_id: str) -> Optional[Dict[str, Any]]:
+    """The test `test_id` names: its exact id, else its folder name."""
+    tests = tests_of(folder)
+    for test in tests:
+        if test.get("id") == test_id:
+            return test
+    for test in tests:
+        if test.get("folder") and Path(str(test["folder"])).name == test_id:
+            return test
+    return None
+
+
 def trace_format(folder: Path, metadata: Optional[Dict[str, Any]] = None) -> Optional[str]:
     """`json` or `ctfs`: what the recorder wrote (trace_metadata.json's
     `format`), else which trace file the folder holds."""

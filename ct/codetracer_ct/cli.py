@@ -29,6 +29,10 @@ RECORDER_OPTIONS: Tuple[Tuple[str, bool, str], ...] = (
     ("--record-all", False, "record the standard library and installed packages too (default: the program only)"),
     ("--no-redact", False, "keep values under secret-looking names (password, token, ...) instead of <redacted>"),
     ("--no-auto-filter", False, "do not use the project's .codetracer/trace-filter.toml"),
+    ("--trace-per-test", False, "with --pytest/--unittest: one trace per test (the default)"),
+    ("--single-trace", False, "with --pytest/--unittest: one trace of the whole test run"),
+    ("--record-framework", False, "with --pytest/--unittest: record the test framework's own code too"),
+    ("--replay-budget", True, "note when a trace needs more replay memory than this to open (default 4GB, 0: never)"),
 )
 # Recorder scope options that may be given several times, passed through in order.
 RECORDER_LIST_OPTIONS: Tuple[Tuple[str, str], ...] = (
@@ -68,7 +72,8 @@ def _takes_value() -> Dict[str, bool]:
 
 
 def split_record_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[Tuple[str, str]], List[str]]:
-    """(ct options, (kind, target) or None, the program's args). Options end
+    """(ct options, (kind, target) or None, the program's args); kind is
+    "script", "module" or "tests" (`--pytest`/`--unittest`). Options end
     at the script, at `-m MODULE`, `--pytest`, `--unittest` or `--`:
     everything after belongs to the program, exactly like `python`."""
     values = _takes_value()
@@ -81,7 +86,7 @@ def split_record_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[Tuple[st
                 return options, ("script", argv[i + 1]), list(argv[i + 2:])
             return options, None, []
         if token in ("--pytest", "--unittest"):
-            return options, ("module", TARGET_MARKERS[token]), list(argv[i + 1:])
+            return options, ("tests", TARGET_MARKERS[token]), list(argv[i + 1:])
         if token == "-m" or (token.startswith("-m") and not token.startswith("--")):
             module = token[2:] or (argv[i + 1] if i + 1 < len(argv) else "")
             rest = argv[i + 1:] if token[2:] else argv[i + 2:]
@@ -157,13 +162,16 @@ def cmd_record(argv: Sequence[str], prog: str) -> int:
         parser.error("a script, -m MODULE, --pytest or --unittest is required")
     kind, name = target
     label = None
+    framework = None
     if kind == "module":
         label = "-m " + name
+    elif kind == "tests":  # the recorder runs the framework: one trace per test
+        framework, label = name, "--" + name
     request = Request(
-        target=name, args=tuple(args), module=(kind == "module"), python=parsed.python,
+        target=name, args=tuple(args), module=(kind != "script"), python=parsed.python,
         activation_path=parsed.activation_path, with_diff=parsed.with_diff, trace_dir=parsed.trace_dir,
         format=parsed.format,
-        recorder_options=_recorder_options(parsed), program_label=label,
+        recorder_options=_recorder_options(parsed), program_label=label, test_framework=framework,
     )
     try:
         return record(request)
@@ -203,14 +211,23 @@ def cmd_list(parsed: argparse.Namespace) -> int:
     if not traces:
         sys.stdout.write("no traces yet: record one with `ct record script.py`\n")
         return _exitcodes.OK
-    rows = [("ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM")]
+    rows = [("ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "PROGRAM")]
     rows += [(str(t.id), t.created_at, t.status, "" if t.exit_status is None else str(t.exit_status),
-              "yes" if t.id in uploads else "no", _command_line(t)) for t in traces]
-    widths = [max(len(row[column]) for row in rows) for column in range(5)]
+              "yes" if t.id in uploads else "no", _tests_cell(Path(t.folder)), _command_line(t)) for t in traces]
+    widths = [max(len(row[column]) for row in rows) for column in range(6)]
     for row in rows:
-        cells = [row[column].ljust(widths[column]) for column in range(5)] + [row[5]]
+        cells = [row[column].ljust(widths[column]) for column in range(6)] + [row[6]]
         sys.stdout.write("  ".join(cells).rstrip() + "\n")
     return _exitcodes.OK
+
+
+def _tests_cell(folder: Path) -> str:
+    """`ct list`'s TESTS column: `12 (2 failed)` for a test run, else `-`."""
+    tests = _summary.tests_of(folder)
+    if not tests:
+        return "-"
+    failing = sum(1 for t in tests if t.get("outcome") in ("failed", "error"))
+    return f"{len(tests)} ({failing} failing)" if failing else str(len(tests))
 
 
 def _get(index: Index, trace_id: int) -> Optional[Trace]:
@@ -233,6 +250,7 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         data["summary"] = summary
         data["folder_exists"] = folder.is_dir()
         data["uploads"] = [upload.as_json() for upload in uploads]
+        data["tests"] = _summary.tests_of(folder)
         _print_json(data)
         return _exitcodes.OK
     fields = [
@@ -251,6 +269,14 @@ def cmd_show(parsed: argparse.Namespace) -> int:
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
         sys.stdout.write(f"{name + ':':<{width + 1}} {'-' if value is None else value}\n")
+    tests = _summary.tests_of(folder)
+    if tests:
+        sys.stdout.write(f"tests ({len(tests)}, failing first; `ct upload {trace.id} --test ID` sends one):\n")
+        for test in tests:
+            size = _upload.size_text(int(test["trace_bytes"])) if test.get("trace_bytes") else "-"
+            steps = f"{test['steps']:,}" if isinstance(test.get("steps"), int) else "-"
+            sys.stdout.write(f"  {test.get('outcome', '?'):<8} {steps:>10} steps {size:>9}  {test.get('id')}  "
+                             f"{test.get('folder') or '(no trace)'}\n")
     if summary and summary["top_functions"]:
         sys.stdout.write("most called functions:\n")
         for function in summary["top_functions"]:
@@ -293,6 +319,16 @@ def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Optional[P
     return index.find_by_folder(str(folder)), path
 
 
+def _test_folder(folder: Path, test_id: str) -> Optional[Path]:
+    """The trace folder of one test of the test run in `folder` (`ct upload --test`)."""
+    test = _summary.find_test(folder, test_id)
+    if test is None or not test.get("folder"):
+        what = "has no trace of its own" if test is not None else "is not a test of"
+        sys.stderr.write(f"ct: error: {test_id!r} {what} the recording in {folder} (`ct show` lists its tests)\n")
+        return None
+    return folder / str(test["folder"])
+
+
 def cmd_upload(parsed: argparse.Namespace) -> int:
     try:
         return _upload_command(parsed)
@@ -307,6 +343,10 @@ def _upload_command(parsed: argparse.Namespace) -> int:
         trace, path = _upload_target(index, parsed.trace)
         if path is None:
             return _exitcodes.FAILURE
+        if parsed.test is not None:
+            path = _test_folder(path, parsed.test)
+            if path is None:
+                return _exitcodes.FAILURE
         try:
             source = _archive.inspect(path, allow_partial=parsed.allow_partial)
             settings = _uploadconfig.resolve(data, parsed.base_url, parsed.tenant)
@@ -401,6 +441,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     upload.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
     upload.add_argument("--tenant", metavar="T", help="the tenant (organisation) to upload to")
     upload.add_argument("--allow-partial", action="store_true", help="upload a trace even if it is partial")
+    upload.add_argument("--test", metavar="TEST_ID",
+                        help="of a test run, send only this test's trace (its id or folder name, see `ct show`)")
     upload.add_argument("--json", action="store_true", help="print a JSON object")
     login = commands.add_parser(
         "login", help="save the upload server, tenant and token",

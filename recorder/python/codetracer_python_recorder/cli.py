@@ -21,7 +21,7 @@ import types
 TYPE_CHECKING = False  # not `from typing import ...`: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 from . import _native
 from .errors import RecorderError, UsageError
@@ -32,6 +32,8 @@ PROG = "codetracer-python-recorder"
 USAGE = f"""\
 usage: {PROG} [options] script.py [args...]
        {PROG} [options] -m module [args...]
+       {PROG} [options] --pytest [pytest args...]
+       {PROG} [options] --unittest [unittest args...]
        {PROG} recover TRACE_DIR
 
 Record a Python program into a CodeTracer trace, running it exactly as
@@ -62,6 +64,19 @@ options:
   --log-file PATH       write diagnostics to PATH instead of stderr
   --json-errors         append a JSON line describing a recorder failure to stderr
 
+test runs (docs/test-runs.md):
+  --pytest ARGS...      run `python -m pytest ARGS...` in this process and record it;
+                        everything after the flag goes to pytest
+  --unittest ARGS...    the same for `python -m unittest ARGS...`
+  --trace-per-test      one trace per test in the trace folder, with tests.json and
+                        CodeTracer's session.toml (the default in test runs)
+  --single-trace        one trace of the whole test run
+  --record-framework    record the test framework's own code too (default: the
+                        tests and the code under test only)
+  --replay-budget SIZE  note on stderr when a trace would need more than SIZE of
+                        CodeTracer's replay memory to open (default 4GB, 0: never;
+                        env CODETRACER_REPLAY_BUDGET)
+
 scope (what is recorded; default: the program, not the standard library,
 installed packages or the recorder):
   --include PATTERN     also record code matching PATTERN: a path glob (a file,
@@ -89,10 +104,14 @@ _VALUE_OPTS = {
     "--format": "format", "--activation-path": "activation_path", "--values": "values",
     "--max-depth": "max_depth", "--max-items": "max_items", "--max-str": "max_str", "--max-nodes": "max_nodes",
     "--on-recorder-error": "on_recorder_error", "--log-level": "log_level", "--log-file": "log_file",
+    "--replay-budget": "replay_budget",
 }
 _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_partial_trace",
               "--json-errors": "json_errors", "--record-all": "record_all", "--no-redact": "no_redact",
-              "--no-auto-filter": "no_auto_filter"}
+              "--no-auto-filter": "no_auto_filter", "--trace-per-test": "trace_per_test",
+              "--single-trace": "single_trace", "--record-framework": "record_framework"}
+#: Options after which every argument belongs to a test framework.
+_FRAMEWORK_OPTS = {"--pytest": "pytest", "--unittest": "unittest"}
 #: Options that may be given several times (collected in order).
 _LIST_OPTS = {"--include": "include", "--exclude": "exclude", "--trace-filter": "trace_filter"}
 _INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
@@ -108,7 +127,8 @@ _UPSTREAM_ONLY = {
                                "recorder itself fails); drop the flag",
 }
 
-USAGE_LINE = f"usage: {PROG} [options] script.py [args...] | -m module [args...] | recover TRACE_DIR (see --help)"
+USAGE_LINE = (f"usage: {PROG} [options] script.py [args...] | -m module [args...] | --pytest [args...] | "
+              "--unittest [args...] | recover TRACE_DIR (see --help)")
 
 
 def _unknown_option(option: str) -> UsageError:
@@ -120,7 +140,7 @@ def _unknown_option(option: str) -> UsageError:
                           {"option": name, "upstream_only": "true"})
     import difflib  # only on this path
 
-    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, *_LIST_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
+    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, *_LIST_OPTS, *_FRAMEWORK_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
     also = f"; did you mean {' or '.join(close)}?" if close else ""
     return UsageError(f"unknown option {name!r} (options go before the script{also})",
                       "ERR_INVALID_OPTION", {"option": name})
@@ -147,6 +167,11 @@ class Options:
         self.record_all: bool | None = None
         self.no_redact: bool | None = None
         self.no_auto_filter: bool | None = None
+        self.trace_per_test: bool | None = None
+        self.single_trace: bool | None = None
+        self.record_framework: bool | None = None
+        self.replay_budget: str | None = None
+        self.framework: str | None = None
         self.include: list[str] = []
         self.exclude: list[str] = []
         self.trace_filter: list[str] = []
@@ -170,6 +195,10 @@ def parse_args(argv: Sequence[str]) -> Options:
         if a == "--version":
             sys.stdout.write(f"{PROG} {_native.__version__}\n")
             raise SystemExit(0)
+        if a in _FRAMEWORK_OPTS:
+            o.framework = _FRAMEWORK_OPTS[a]
+            o.script_args = list(argv[i + 1:])
+            return _check_test_options(o)
         if a == "-m":
             if i + 1 >= len(argv):
                 raise UsageError("-m needs a module name", "ERR_INVALID_OPTION", {"option": "-m"})
@@ -216,10 +245,24 @@ def parse_args(argv: Sequence[str]) -> Options:
             raise _unknown_option(a)
         break
     if i >= len(argv):
-        raise UsageError("no script to record: give a script (or -m module) after the options",
+        raise UsageError("no script to record: give a script (or -m module, --pytest, --unittest) after the options",
                          "ERR_INVALID_OPTION")
     o.script = argv[i]
     o.script_args = list(argv[i + 1:])
+    return _check_test_options(o)
+
+
+def _check_test_options(o: Options) -> Options:
+    """The test-run options make sense together and with the target."""
+    if o.trace_per_test and o.single_trace:
+        raise UsageError("--trace-per-test and --single-trace exclude each other", "ERR_INVALID_OPTION",
+                         {"option": "--single-trace"})
+    if o.framework is None:
+        for flag, attr in (("--trace-per-test", "trace_per_test"), ("--single-trace", "single_trace"),
+                           ("--record-framework", "record_framework")):
+            if getattr(o, attr):
+                raise UsageError(f"{flag} applies to test runs: give --pytest or --unittest", "ERR_INVALID_OPTION",
+                                 {"option": flag})
     return o
 
 
@@ -353,11 +396,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_errors=o.json_errors)
         json_errors = bool(policy["json_errors"])
         script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
-        from . import _filters
+        from . import _filters, _replaycost
 
+        include = list(o.include)
+        if o.framework is not None and o.record_framework:
+            from ._testrun import FRAMEWORK_MODULES
+
+            include += FRAMEWORK_MODULES[o.framework]
         trace_filter = _filters.resolve(
-            script_dir=script_dir, filters=o.trace_filter, include=o.include, exclude=o.exclude,
+            script_dir=script_dir, filters=o.trace_filter, include=include, exclude=o.exclude,
             record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
+        budget_source = "--replay-budget" if o.replay_budget is not None else _replaycost.BUDGET_ENV
+        _env_choice("replay_budget", _replaycost.BUDGET_ENV, o)
+        replay_budget = _replaycost.DEFAULT_BUDGET_BYTES if o.replay_budget is None else \
+            _replaycost.parse_budget(o.replay_budget, budget_source)
     except RecorderError as err:
         json_errors = json_errors or "--json-errors" in argv or \
             os.environ.get("CODETRACER_JSON_ERRORS", "").strip().lower() in ("1", "true", "yes", "on")
@@ -371,7 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_mod = types.ModuleType("__main__")
     code = None
     spec_imports: set[str] = set()
-    if o.module is None:
+    if o.framework is not None:
+        program = _framework_main(o.framework)
+    elif o.module is None:
         assert o.script is not None
         script = o.script
         try:
@@ -409,16 +463,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec_imports = set(sys.modules) - before_spec
 
     started = False
-    try:
-        start_dir = _native.start(
-            trace_dir, program, list(o.script_args),
+    args = list(o.script_args)
+
+    def start(directory: str, program: str) -> object:
+        return _native.start(
+            directory, program, args,
             values=o.values or "locals", activation_path=os.path.abspath(o.activation_path) if o.activation_path else None,
             max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str, max_nodes=o.max_nodes,
             skip_prefixes=[PACKAGE_DIR], format=o.format,
             on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
             keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
             trace_filter=trace_filter)
-        started = bool(start_dir)
+
+    tests = None
+    if o.framework is not None and not o.single_trace:
+        from ._testrun import TestTraces
+
+        fallback = program
+        tests = TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback))
+    try:
+        started = bool(start(trace_dir, program))
     except RecorderError as err:
         if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
             return report_failure(err, json_errors)
@@ -435,7 +499,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     hide_recorder_modules(program_modules(STARTUP_MODULES, as_module=code is None) | spec_imports)
     try:
-        if code is not None:
+        if o.framework is not None:
+            from . import _testrun
+
+            _testrun.run(o.framework, args, tests if started else None)
+        elif code is not None:
             sys.modules["__main__"] = main_mod
             exec(code, main_mod.__dict__)
         else:
@@ -461,11 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = 1
 
     reported = False
-    if started and hot_failure is None:
+    if started and hot_failure is None and _native.is_tracing():
         reported = _end_events(pending)
+    last_report = None
     if started:
         try:
-            _native.stop(status)
+            if _native.is_tracing() or tests is None:
+                last_report = dict(_native.stop(status))
         except RecorderError as err:
             return report_failure(err, json_errors)
         except KeyboardInterrupt:
@@ -473,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # `recover`): die of SIGINT, as python does on Ctrl-C.
             _sigint_exit = True
             return 130
+    if started and hot_failure is None:
+        _finish_traces(trace_dir, tests, last_report, status, replay_budget, o.framework)
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
     if start_failure is not None and policy["require_trace"]:
@@ -488,6 +560,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
         return 1
     return status
+
+
+def _framework_main(framework: str) -> str:
+    """The program of a test run, as `python -m FRAMEWORK` has it: the
+    framework's `__main__` file (or its name, when it is not installed)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(f"{framework}.__main__")
+    except Exception:  # noqa: BLE001 - reported when the run imports it
+        spec = None
+    return spec.origin if spec is not None and spec.origin else f"-m {framework}"
+
+
+def _finish_traces(trace_dir: str, tests: Any, last_report: dict[str, object] | None, status: int,
+                   budget: int, framework: str | None) -> None:
+    """After the last trace was written: a test run's index and manifest,
+    each trace's replay estimate, and the note when one is past the budget."""
+    from . import _replaycost
+
+    narrowing = "--include/--exclude or --activation-path"
+    if framework == "pytest":
+        narrowing += ", or fewer tests (pytest -k EXPRESSION)"
+    elif framework == "unittest":
+        narrowing += ", or fewer tests (unittest -k PATTERN)"
+    try:
+        if tests is not None:
+            traces = tests.finish(last_report, status)
+        else:
+            traces = _replaycost.annotate_single(trace_dir, last_report)
+        _replaycost.warn_over_budget(traces, budget, narrowing)
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: warning: cannot write the trace index: {exc}\n")
 
 
 def _report_uncaught(exc: BaseException) -> None:

@@ -1,0 +1,124 @@
+"""What opening a trace will cost CodeTracer's replay backend, estimated from
+its step count, and the one warning a recording gets when a trace is past the
+budget (docs/test-runs.md, "Traces that open").
+
+The figures are per million steps, measured with ../shared/tools/replay-server
+(CodeTracer a387f8faf2e2) on traces of 3-5 locals per step: a trace.ct (one
+``events.log`` stream, the layout this recorder writes) needs about 4.3 GB
+and 24 s to reach its first stop, a trace.json about 29 GB. Values make the
+real figure vary (docs/ctfs.md has per-workload measurements), so this is an
+estimate: it is written as one and used only to warn.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+#: Backend memory and open time per step, by trace format.
+PER_STEP = {
+    "ctfs": {"memory_bytes": 4_300, "open_seconds": 24e-6},
+    "json": {"memory_bytes": 29_000, "open_seconds": 24e-6},
+}
+#: The default budget of backend memory: about a million steps of trace.ct.
+DEFAULT_BUDGET_BYTES = 4 * 1024**3
+BUDGET_ENV = "CODETRACER_REPLAY_BUDGET"
+
+_TRACE_FILES = {"ctfs": "trace.ct", "json": "trace.json"}
+
+
+def estimate(folder: str, trace_format: str, steps: int | None) -> dict[str, Any]:
+    """``steps``, ``trace_bytes`` and ``replay_estimate`` of the trace in ``folder``."""
+    path = os.path.join(folder, _TRACE_FILES.get(trace_format, "trace.json"))
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None
+    out: dict[str, Any] = {"steps": steps, "trace_bytes": size}
+    per = PER_STEP.get(trace_format)
+    if steps is not None and per is not None:
+        out["replay_estimate"] = {
+            "memory_bytes": int(steps * per["memory_bytes"]),
+            "open_seconds": round(steps * per["open_seconds"], 3),
+            "basis": f"{per['memory_bytes']} B and {per['open_seconds'] * 1e6:g} us per step "
+                     f"({trace_format}, CodeTracer's replay-server; docs/test-runs.md)",
+        }
+    return out
+
+
+def parse_budget(text: str, source: str) -> int:
+    """A budget in bytes from ``4GB``, ``512MB``, ``4`` (GB), ``0`` (never warn)."""
+    from .errors import UsageError
+
+    t = text.strip().upper()
+    scale = 1024**3
+    for suffix, s in (("GB", 1024**3), ("G", 1024**3), ("MB", 1024**2), ("M", 1024**2)):
+        if t.endswith(suffix):
+            t, scale = t[: -len(suffix)], s
+            break
+    try:
+        value = float(t)
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"invalid value {text!r} for {source}: expected a size such as 4GB or 512MB",
+                         "ERR_INVALID_OPTION", {"option": source, "value": text}) from None
+    return int(value * scale)
+
+
+def warn_over_budget(traces: list[dict[str, Any]], budget: int, narrowing: str) -> bool:
+    """One note on stderr when the largest trace would need more than
+    ``budget`` bytes of backend memory; names the biggest. Returns whether it warned."""
+    if budget <= 0:
+        return False
+    def need(t: dict[str, Any]) -> int:
+        return int((t.get("replay_estimate") or {}).get("memory_bytes") or 0)
+    over = sorted((t for t in traces if need(t) > budget), key=need, reverse=True)
+    if not over:
+        return False
+    names = ", ".join(f"{t['id']} ({t.get('steps') or 0:,} steps, ~{need(t) / 1024**3:.1f} GB)" for t in over[:3])
+    more = f" and {len(over) - 3} more" if len(over) > 3 else ""
+    sys.stderr.write(
+        f"codetracer-python-recorder: note: {len(over)} trace(s) may be too big for CodeTracer to open "
+        f"(over the {budget / 1024**3:.1f} GB replay budget, {BUDGET_ENV}): {names}{more}; "
+        f"narrow the recording with {narrowing}\n")
+    sys.stderr.flush()
+    return True
+
+
+def annotate_single(trace_dir: str, report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Adds the estimate to one finished trace's metadata; the trace's facts
+    (an empty list when no trace was written)."""
+    import json
+
+    if not report or not (report.get("complete") or report.get("partial")):
+        return []
+    meta_path = os.path.join(trace_dir, "trace_metadata.json")
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        stats = json.loads(str(report.get("stats"))) if report.get("stats") else {}
+    except (OSError, ValueError):
+        return []
+    facts = estimate(trace_dir, meta.get("format", "json"), stats.get("steps"))
+    meta.update(facts)
+    write_json(meta_path, meta)
+    return [{"id": os.path.basename(os.path.abspath(trace_dir)), **facts}]
+
+
+def write_json(path: str, doc: object) -> None:
+    """``doc`` as indented JSON at ``path``, replaced atomically."""
+    import json
+
+    write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text(path: str, text: str) -> None:
+    """``text`` at ``path``, replaced atomically."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,465 @@
+"""Test runs: ``--pytest ARGS...`` and ``--unittest ARGS...``.
+
+The framework runs in-process exactly as ``python -m pytest ARGS`` /
+``python -m unittest ARGS`` would run it (same ``sys.argv``, ``sys.path[0]``,
+rootdir and conftest discovery, output and exit status). The framework's own
+code is outside the default scope: the tests and the code under test are
+the program (``--record-framework`` records the framework too).
+
+With one trace per test (the default; ``--single-trace`` gives one trace of
+the whole run), the trace folder is laid out as docs/test-runs.md describes:
+
+    OUT/                  the session trace: start-up and collection
+    OUT/tests/<name>/     one trace per test (setup, call, teardown)
+    OUT/between/<n>/      program code that ran between two tests or after
+                          the last one (unittest class and module fixtures,
+                          session-end hooks), kept only when it recorded any
+    OUT/tests.json        every test: id, outcome, duration, folder, size
+    OUT/session.toml      CodeTracer's multi-trace session manifest
+
+Each test's trace is its own recording: the recorder's session is stopped
+and started again around each test (``_native.stop`` / ``_native.start``
+with the run's options), so every trace opens on its own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+from . import _native, _replaycost
+
+FRAMEWORKS = ("pytest", "unittest")
+
+#: Module globs of each framework's own code (``--record-framework`` adds them to the scope).
+FRAMEWORK_MODULES = {
+    "pytest": ("pytest", "pytest.*", "_pytest", "_pytest.*", "pluggy", "pluggy.*"),
+    "unittest": ("unittest", "unittest.*"),
+}
+
+#: The most traces CodeTracer's replay backend accepts in one ``session.toml``
+#: (measured on ../shared/tools/replay-server, CodeTracer a387f8faf2e2: more
+#: than 3 entries are refused, "the TCT-M1 cap is 3", and exactly 3 must carry
+#: the roles frontend-js, frontend-wasm and backend), so at most 2 tests are
+#: listed; every test stays in ``tests.json`` and in its folder.
+SESSION_MAX_TRACES = 2
+
+#: What a test's outcome is called in the metadata and ``tests.json``.
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+FAILING = ("failed", "error")
+
+TESTS_INDEX = "tests.json"
+SESSION_MANIFEST = "session.toml"
+
+
+def folder_name(test_id: str, taken: set[str]) -> str:
+    """A folder name for ``test_id``: letters (any script), digits, ``.``,
+    ``-`` and ``_`` kept, every other run of characters one ``_`` (so ``/``,
+    ``::``, brackets and spaces make a valid name on every file system and in
+    ``session.toml``); at most 80 characters; a short hash of the id added
+    when the name is taken already or was cut."""
+    import hashlib
+
+    name = re.sub(r"[^\w.\-]+", "_", test_id).strip("._") or "test"
+    digest = hashlib.sha1(test_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    if len(name) > 80:
+        name = f"{name[:71]}-{digest}"
+    if name.lower() in taken:
+        name = f"{name}-{digest}"
+        n = 2
+        while name.lower() in taken:  # the same id twice (a rerun of a whole item)
+            name = f"{name[:-2] if n > 2 else name}-{n}"
+            n += 1
+    taken.add(name.lower())
+    return name
+
+
+class TestTraces:
+    """Switches the recording from trace to trace as tests begin and end,
+    and writes ``tests.json`` and ``session.toml`` at the end."""
+
+    def __init__(self, out_dir: str, framework: str, start: Callable[[str, str], object]) -> None:
+        self.out_dir = out_dir
+        self.framework = framework
+        self._start = start  # start(trace_dir, program): a new recording with the run's options
+        self.tests: list[dict[str, Any]] = []
+        self.between: list[dict[str, Any]] = []
+        self._taken: set[str] = set()
+        self._current: dict[str, Any] | None = None  # the test being recorded
+        self._gap: dict[str, Any] | None = None  # the between-tests trace being recorded
+        self._session: dict[str, Any] = {"id": "<session>", "folder": ".", "kind": "session"}
+        self._began = 0.0
+
+    # --- the switch ----------------------------------------------------------------
+    def _stop_current(self) -> dict[str, Any] | None:
+        """Stops whatever trace is being recorded; its stop report."""
+        if not _native.is_tracing():
+            return None
+        try:
+            return dict(_native.stop(None))
+        except Exception as exc:  # noqa: BLE001 - a recorder failure must not fail the test run
+            sys.stderr.write(f"codetracer-python-recorder: warning: a test's trace was not written: {exc}\n")
+            return None
+
+    def begin(self, test_id: str, path: str | None) -> None:
+        """A test begins: the trace recorded so far ends, the test's begins."""
+        report = self._stop_current()
+        if self._gap is not None:
+            self._close_gap(report)
+        elif self._session.get("report") is None:
+            self._session["report"] = report
+        folder = os.path.join("tests", folder_name(test_id, self._taken))
+        self._current = {"id": test_id, "folder": folder, "kind": "test", "path": path}
+        self._began = time.perf_counter()
+        self._start_at(folder, path)
+
+    def end(self, outcome: str, message: str | None = None, *, record_after: bool = True) -> None:
+        """The test that began last ended with ``outcome``: its trace is
+        written; with ``record_after``, what runs until the next test is
+        recorded into a between-tests trace (kept only if it records any)."""
+        test = self._current
+        if test is None:
+            return
+        self._current = None
+        test["duration"] = round(time.perf_counter() - self._began, 6)
+        test["outcome"] = outcome
+        if message:
+            test["message"] = message
+        if outcome in FAILING and _native.is_tracing():
+            # CodeTracer flags a trace as ending in an error from an Error
+            # event on its last step.
+            _native.record_event(_native.EVENT_ERROR, message or f"test {outcome}")
+        test["report"] = self._stop_current()
+        self.tests.append(test)
+        if record_after:
+            self.record_between(test["path"])
+
+    def current_id(self) -> str | None:
+        """The id of the test being recorded, if one is."""
+        return self._current["id"] if self._current is not None else None
+
+    def untraced(self, test_id: str, outcome: str, message: str | None) -> None:
+        """A test the framework reported without running it (no trace)."""
+        self.tests.append({"id": test_id, "folder": None, "kind": "test", "outcome": outcome,
+                           "duration": 0.0, "message": message})
+
+    def record_between(self, path: str | None) -> None:
+        """Records what runs from now until the next test (or the end)."""
+        if _native.is_tracing():
+            return
+        folder = os.path.join("between", f"{len(self.between) + 1:04d}")
+        self._gap = {"id": f"<after {self.tests[-1]['id']}>" if self.tests else "<between>",
+                     "folder": folder, "kind": "between", "path": path}
+        self._start_at(folder, path)
+
+    def _close_gap(self, report: dict[str, Any] | None) -> None:
+        gap, self._gap = self._gap, None
+        if gap is None:
+            return
+        gap["report"] = report
+        if _recorded_nothing(report):
+            import shutil
+
+            shutil.rmtree(os.path.join(self.out_dir, gap["folder"]), ignore_errors=True)
+            try:
+                os.rmdir(os.path.join(self.out_dir, "between"))
+            except OSError:
+                pass  # holds other traces
+        else:
+            self.between.append(gap)
+
+    def _start_at(self, folder: str, path: str | None) -> None:
+        try:
+            self._start(os.path.join(self.out_dir, folder), path or "")
+        except Exception as exc:  # noqa: BLE001 - the tests go on untraced
+            sys.stderr.write(f"codetracer-python-recorder: warning: cannot record {folder}: {exc}\n")
+
+    # --- the end -------------------------------------------------------------------
+    def finish(self, last_report: dict[str, Any] | None, exit_status: int) -> list[dict[str, Any]]:
+        """After the run's last trace was stopped (``last_report``): writes
+        each trace's test metadata, ``tests.json`` and ``session.toml``;
+        returns every trace with its facts (for the budget check)."""
+        if self._gap is not None:
+            self._close_gap(last_report)
+        elif self._session.get("report") is None:
+            self._session["report"] = last_report
+        traces = []
+        for entry in [self._session, *self.tests, *self.between]:
+            facts = self._annotate(entry)
+            if facts is not None:
+                traces.append(facts)
+        self._write_index(traces, exit_status)
+        self._write_manifest(traces)
+        return traces
+
+    def _annotate(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Adds the test's facts and the replay estimate to the trace's metadata."""
+        if entry["folder"] is None:
+            return {"id": entry["id"], "kind": entry["kind"], "folder": None, "recording_id": None,
+                    "outcome": entry["outcome"], "duration_seconds": 0.0, "message": entry.get("message")}
+        folder = os.path.normpath(os.path.join(self.out_dir, entry["folder"]))
+        meta_path = os.path.join(folder, "trace_metadata.json")
+        try:
+            with open(meta_path, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            return None
+        stats = _stats(entry.get("report"))
+        facts: dict[str, Any] = {"id": entry["id"], "kind": entry["kind"], "folder": entry["folder"],
+                                 "recording_id": meta.get("recording_id"),
+                                 "partial": bool((entry.get("report") or {}).get("partial"))}
+        if entry["kind"] == "test":
+            facts["outcome"] = entry["outcome"]
+            facts["duration_seconds"] = entry["duration"]
+            if entry.get("message"):
+                facts["message"] = entry["message"]
+            meta["test"] = {"framework": self.framework, "id": entry["id"], "outcome": entry["outcome"],
+                            "duration_seconds": entry["duration"]}
+        cost = _replaycost.estimate(folder, meta.get("format", "json"), stats.get("steps"))
+        meta.update(cost)
+        facts.update(cost)
+        _replaycost.write_json(meta_path, meta)
+        return facts
+
+    def _write_index(self, traces: list[dict[str, Any]], exit_status: int) -> None:
+        doc = {"framework": self.framework, "exit_status": exit_status,
+               "traces_per_test": True,
+               "counts": {o: sum(1 for t in traces if t.get("outcome") == o) for o in OUTCOMES},
+               "traces": traces}
+        _replaycost.write_json(os.path.join(self.out_dir, TESTS_INDEX), doc)
+
+    def _write_manifest(self, traces: list[dict[str, Any]]) -> None:
+        tests = [t for t in traces if t["kind"] == "test"]
+        order = [t for t in tests if t["outcome"] in FAILING] + [t for t in tests if t["outcome"] not in FAILING]
+        order += [t for t in traces if t["kind"] != "test"]
+        listed = [t for t in order if t.get("recording_id")][:SESSION_MAX_TRACES]
+        if not listed:
+            return
+        write_session_manifest(self.out_dir, [
+            (t["recording_id"], t["folder"], _manifest_text(f"{t.get('outcome', t['kind'])} {t['id']}"),
+             os.path.basename(t["folder"]) if t["folder"] != "." else "session")
+            for t in listed])
+
+
+def write_session_manifest(out_dir: str, entries: list[tuple[str, str, str, str]]) -> None:
+    """``session.toml`` in CodeTracer's manifest format: ``version = 1`` and one
+    ``[[trace]]`` per ``(recording_id, relative path, role, thread prefix)``.
+    CodeTracer's parser takes a subset of TOML (no escapes; ``#`` starts a
+    comment anywhere): every value is checked to need none."""
+    lines = ["# CodeTracer multi-trace session: opening this folder opens the traces below,",
+             "# the first one stepped (written by codetracer-python-recorder)", "version = 1"]
+    for recording_id, path, role, prefix in entries:
+        values = {"recording_id": recording_id, "path": path.replace(os.sep, "/"), "role": role,
+                  "default_thread_prefix": prefix}
+        lines.append("")
+        lines.append("[[trace]]")
+        for key, value in values.items():
+            if _manifest_text(value) != value:
+                raise ValueError(f"{key} {value!r} cannot be written to session.toml")
+            lines.append(f'{key} = "{value}"')
+    _replaycost.write_text(os.path.join(out_dir, SESSION_MANIFEST), "\n".join(lines) + "\n")
+
+
+def _manifest_text(text: str) -> str:
+    """``text`` without what CodeTracer's manifest parser cannot read in a value."""
+    return re.sub(r'["#\\\r\n]', "_", text)
+
+
+def _stats(report: dict[str, Any] | None) -> dict[str, Any]:
+    raw = (report or {}).get("stats")
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+
+
+def _recorded_nothing(report: dict[str, Any] | None) -> bool:
+    """A trace that holds only its entry: no call beyond ``<toplevel>``, at most one step."""
+    if report is None:
+        return True
+    stats = _stats(report)
+    return bool(report.get("complete")) and stats.get("calls", 0) <= 1 and stats.get("steps", 0) <= 1
+
+
+# --- pytest ----------------------------------------------------------------------------
+def _pytest_outcome(reports: list[Any]) -> tuple[str, str | None]:
+    """A pytest item's outcome from its phase reports (setup, call, teardown;
+    reruns: the last run), and a one-line message for a failing one."""
+    runs: list[list[Any]] = [[]]
+    for r in reports:
+        runs[-1].append(r)
+        if getattr(r, "outcome", None) == "rerun":
+            runs.append([])
+    last = runs[-1] or reports
+    outcome = "passed"
+    message = None
+    for r in last:
+        xfail = hasattr(r, "wasxfail")
+        if r.failed:
+            outcome = "failed" if r.when == "call" else "error"
+            message = _crash_line(r)
+            break
+        if r.skipped:
+            outcome = "xfailed" if xfail else "skipped"
+        elif r.when == "call" and xfail:
+            outcome = "xpassed"
+    return outcome, message
+
+
+def _crash_line(report: Any) -> str | None:
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message).splitlines()[0] if str(crash.message) else None
+    text = getattr(report, "longreprtext", "") or ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def _pytest_plugin(traces: TestTraces) -> object:
+    import pytest
+
+    class CodeTracerTests:
+        """One trace per test item: its setup, call and teardown."""
+
+        def __init__(self) -> None:
+            self.reports: list[Any] = []
+
+        @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+        def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+            self.reports = []
+            traces.begin(item.nodeid, str(getattr(item, "path", "")) or None)
+            try:
+                yield
+            finally:
+                outcome, message = _pytest_outcome(self.reports)
+                # pytest runs nothing of the program between two items (a
+                # higher-scoped fixture is set up and torn down inside an
+                # item's phases); after the last one, the session's end is.
+                traces.end(outcome, message, record_after=nextitem is None)
+
+        def pytest_runtest_logreport(self, report: Any) -> None:
+            self.reports.append(report)
+
+    return CodeTracerTests()
+
+
+def run_pytest(args: list[str], traces: TestTraces | None) -> None:
+    """``python -m pytest ARGS`` in this process; raises SystemExit with its status."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytest")
+    if spec is None:
+        # The words and status of `python -m pytest` without pytest.
+        interpreter = sys.orig_argv[0] if getattr(sys, "orig_argv", None) else sys.executable
+        sys.stderr.write(f"{interpreter}: No module named pytest\n")
+        raise SystemExit(1)
+    main_path = os.path.join(os.path.dirname(spec.origin or ""), "__main__.py")
+    sys.argv = [main_path, *args]
+    sys.path[0] = os.getcwd()
+    import pytest
+
+    plugins = [_pytest_plugin(traces)] if traces is not None else []
+    # pytest's console_main, with our plugin object registered.
+    try:
+        code = pytest.main(plugins=plugins)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
+    raise SystemExit(int(code) if not isinstance(code, int) else code)
+
+
+# --- unittest --------------------------------------------------------------------------
+def run_unittest(args: list[str], traces: TestTraces | None) -> None:
+    """``python -m unittest ARGS`` in this process; raises SystemExit with its status."""
+    sys.argv = [f"{os.path.basename(sys.executable)} -m unittest", *args]
+    sys.path[0] = os.getcwd()
+    import unittest
+
+    runner: Any = None
+    if traces is not None:
+        runner = _unittest_runner(unittest, traces)
+    unittest.main(module=None, testRunner=runner)
+
+
+def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
+    class Result(unittest.TextTestResult):  # type: ignore[name-defined,misc]
+        """One trace per test: startTest (before setUp) to stopTest (after tearDown)."""
+
+        def startTest(self, test: Any) -> None:  # noqa: N802 - unittest's name
+            self._ct_outcome = ("passed", None)
+            traces.begin(test.id(), _test_file(test))
+            super().startTest(test)
+
+        def stopTest(self, test: Any) -> None:  # noqa: N802
+            super().stopTest(test)
+            outcome, message = getattr(self, "_ct_outcome", ("passed", None))
+            traces.end(outcome, message)
+
+        def _ct_set(self, outcome: str, err: Any = None) -> None:
+            current = getattr(self, "_ct_outcome", ("passed", None))[0]
+            if current in FAILING:
+                return
+            message = None
+            if err is not None and err[1] is not None:
+                message = f"{type(err[1]).__name__}: {err[1]}".splitlines()[0]
+            self._ct_outcome = (outcome, message)
+
+        def addError(self, test: Any, err: Any) -> None:  # noqa: N802
+            super().addError(test, err)
+            self._ct_set("error", err)
+
+        def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+            super().addFailure(test, err)
+            self._ct_set("failed", err)
+
+        def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
+            super().addSubTest(test, subtest, err)
+            if err is not None:
+                self._ct_set("failed" if issubclass(err[0], test.failureException) else "error", err)
+
+        def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
+            super().addSkip(test, reason)
+            if traces.current_id() != test.id():
+                # Skipped before it began (a skipped class or method, 3.12+):
+                # a test without a trace of its own.
+                traces.untraced(test.id(), "skipped", reason)
+            self._ct_set("skipped")
+
+        def addExpectedFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+            super().addExpectedFailure(test, err)
+            self._ct_set("xfailed")
+
+        def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
+            super().addUnexpectedSuccess(test)
+            self._ct_set("xpassed")
+
+    class Runner(unittest.TextTestRunner):  # type: ignore[name-defined,misc]
+        resultclass = Result
+
+    return Runner
+
+
+def _test_file(test: Any) -> str | None:
+    try:
+        import inspect
+
+        return inspect.getsourcefile(type(test))
+    except (TypeError, OSError):
+        return None
+
+
+def run(framework: str, args: list[str], traces: TestTraces | None) -> None:
+    """Runs the test framework; raises SystemExit with its exit status."""
+    if framework == "pytest":
+        run_pytest(args, traces)
+    else:
+        run_unittest(args, traces)
