@@ -1,0 +1,57 @@
+"""Fixtures of the test-run suite: CPython 3.12 / 3.13 venvs holding the
+recorder wheel and pytest (the version this suite runs under), and a runner
+that drives the installed console script as CodeTracer's `ct` does."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SUPPORTED, pyenv_python, recorder_wheel
+
+HERE = Path(__file__).resolve().parent
+#: The suites that the tests record, not tests of this project.
+collect_ignore = ["suite", "usuite"]
+SUITE = HERE / "suite"
+USUITE = HERE / "usuite"
+
+
+def _venv(version: str) -> Path:
+    """`.venvs/tests<ver>`: the wheel and pytest; rebuilt when the wheel changes."""
+    wheel = recorder_wheel()
+    venv = REPO / ".venvs" / f"tests{version.replace('.', '')}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".wheel"
+    want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size} pytest=={pytest.__version__}"
+    venv.parent.mkdir(exist_ok=True)
+    with open(venv.parent / f".tests{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and stamp.exists() and stamp.read_text() == want:
+            return python
+        subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--no-index", str(wheel)], check=True)
+        subprocess.run([*pip, f"pytest=={pytest.__version__}"], check=True)
+        stamp.write_text(want)
+    return python
+
+
+@pytest.fixture(scope="session", params=SUPPORTED, ids=lambda v: f"py{v}")
+def tests_python(request) -> Path:
+    """A CPython 3.12 / 3.13 venv with the recorder wheel and pytest."""
+    return _venv(request.param)
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CODETRACER_", "PYTEST_")) and k not in ("PYTHONPATH",)}
+    env.update(extra or {})
+    return env
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(argv, cwd=cwd, env=clean_env(env), capture_output=True, timeout=timeout)

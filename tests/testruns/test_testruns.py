@@ -1,0 +1,263 @@
+"""The recorder's test runs (docs/test-runs.md): `--pytest` / `--unittest`
+driven as CodeTracer's `ct record` drives the console script
+(src/ct/trace/recorder_dispatch.nim: `--out-dir DIR [--activation-path PATH]
+(--pytest ARGS... | --unittest ARGS... | PROGRAM)`), one trace per test, and
+what CodeTracer's replay-server shows of them."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from .conftest import SUITE, USUITE, run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
+from dap import DapClient  # noqa: E402
+
+REPLAY_SERVER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "replay-server"
+needs_server = pytest.mark.skipif(not REPLAY_SERVER.exists(),
+                                  reason=f"CodeTracer's replay-server is absent ({REPLAY_SERVER}): "
+                                         "the trace is not opened")
+
+CTFS = ["--format", "ctfs"]
+
+
+def script(python: Path) -> str:
+    return str(python.parent / "codetracer-python-recorder")
+
+
+def plain_pytest(python: Path, cwd: Path, *args: str):
+    return run([str(python), "-m", "pytest", *args], cwd)
+
+
+def normalise(text: bytes) -> bytes:
+    """pytest's timings vary run to run."""
+    return re.sub(rb"in \d+\.\d+s", b"in Xs", text)
+
+
+def index(out: Path) -> dict:
+    return json.loads((out / "tests.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Path:
+    dest = tmp_path / "suite"
+    shutil.copytree(SUITE, dest)
+    return dest
+
+
+# --- the console script as recorder_dispatch.nim runs it ------------------------------
+@pytest.mark.parametrize("args, status", [
+    (["-q", "-p", "no:cacheprovider", "test_calc.py::test_adds"], 0),
+    (["-q", "-p", "no:cacheprovider", "test_calc.py"], 1),
+    (["-q", "-p", "no:cacheprovider", "--no-such-option"], 4),
+    (["-q", "-p", "no:cacheprovider", "-k", "nothing_matches_this"], 5),
+], ids=["passing", "failing", "usage-error", "no-tests"])
+def test_pytest_mode_exit_status_and_output_are_pytests(tests_python: Path, suite: Path, tmp_path: Path,
+                                                        args: list[str], status: int) -> None:
+    plain = plain_pytest(tests_python, suite, *args)
+    out = tmp_path / "out"
+    recorded = run([script(tests_python), "--out-dir", str(out), "--pytest", *args], suite)
+    assert plain.returncode == status, plain.stderr
+    assert recorded.returncode == status, recorded.stderr.decode()
+    assert normalise(recorded.stdout) == normalise(plain.stdout)
+    assert (out / "trace_metadata.json").is_file()
+
+
+@pytest.mark.parametrize("args, status", [
+    (["test_units.Words"], 0),
+    (["test_units"], 1),
+    (["-k", "nothing_matches_this", "test_units"], 5),
+], ids=["passing", "failing", "no-tests"])
+def test_unittest_mode_exit_status_and_output_are_unittests(tests_python: Path, tmp_path: Path,
+                                                            args: list[str], status: int) -> None:
+    plain = run([str(tests_python), "-m", "unittest", *args], USUITE)
+    out = tmp_path / "out"
+    recorded = run([script(tests_python), "--out-dir", str(out), "--unittest", *args], USUITE)
+    assert plain.returncode == status
+    assert recorded.returncode == status, recorded.stderr.decode()
+    assert recorded.stdout == plain.stdout
+    norm = re.compile(rb"Ran (\d+) tests? in \d+\.\d+s")
+    assert norm.sub(rb"Ran \1", recorded.stderr.split(b"codetracer-python-recorder:")[0]) == \
+        norm.sub(rb"Ran \1", plain.stderr)
+
+
+def test_script_and_module_with_activation_path(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    """The other two shapes of recorder_dispatch.nim's argv: a program, with
+    and without --activation-path."""
+    (suite / "main.py").write_text("from calc import add\nprint(add(2, 3))\n")
+    plain = run([str(tests_python), "main.py"], suite)
+    for extra in ([], ["--activation-path", str(suite / "calc.py")]):
+        out = tmp_path / f"out{len(extra)}"
+        recorded = run([script(tests_python), "--out-dir", str(out), *extra, "main.py"], suite)
+        assert (recorded.returncode, recorded.stdout) == (plain.returncode, plain.stdout) == (0, b"5\n")
+        meta = json.loads((out / "trace_metadata.json").read_text())
+        assert meta.get("activation_path") == (str(suite / "calc.py") if extra else None)
+    out = tmp_path / "outm"
+    recorded = run([script(tests_python), "--out-dir", str(out), "--activation-path", str(suite / "calc.py"),
+                    "--pytest", "-q", "-p", "no:cacheprovider", "test_calc.py::test_adds"], suite)
+    assert recorded.returncode == 0, recorded.stderr.decode()
+    meta = json.loads((out / "tests" / "test_calc.py_test_adds" / "trace_metadata.json").read_text())
+    assert meta["activation_path"] == str(suite / "calc.py")
+
+
+# --- one trace per test -----------------------------------------------------------------
+def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider"], suite)
+    assert r.returncode == 1, r.stderr.decode()
+    run_index = index(out)
+    tests = {t["id"]: t for t in run_index["traces"] if t["kind"] == "test"}
+    assert {i: t["outcome"] for i, t in tests.items()} == {
+        "test_calc.py::test_adds": "passed",
+        "test_calc.py::test_fails": "failed",
+        "test_calc.py::test_errors": "error",
+        "test_calc.py::test_skipped": "skipped",
+        "test_calc.py::test_known_bug": "xfailed",
+        "test_calc.py::test_session_fixture": "passed",
+        "test_calc.py::test_words[a/b]": "passed",
+        "test_calc.py::test_words[c::d]": "passed",
+        "test_calc.py::test_words[[x]]": "passed",
+        "test_calc.py::test_words[\\xfcn\\xef]": "passed",
+    }
+    assert run_index["counts"] == {"passed": 6, "failed": 1, "error": 1, "skipped": 1, "xfailed": 1, "xpassed": 0}
+    assert run_index["exit_status"] == 1
+    folders = [t["folder"] for t in tests.values()]
+    assert len(set(folders)) == len(folders)
+    for test_id, test in tests.items():
+        folder = out / test["folder"]
+        assert re.fullmatch(r"tests/[\w.\-]+", test["folder"]), test["folder"]
+        assert (folder / "trace.ct").is_file() and (folder / "trace_paths.json").is_file()
+        meta = json.loads((folder / "trace_metadata.json").read_text(encoding="utf-8"))
+        assert meta["test"]["id"] == test_id and meta["test"]["outcome"] == test["outcome"]
+        assert meta["test"]["framework"] == "pytest" and meta["test"]["duration_seconds"] >= 0
+        assert meta["steps"] >= 1 and meta["trace_bytes"] == (folder / "trace.ct").stat().st_size
+        assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 4300
+    assert tests["test_calc.py::test_fails"]["message"].startswith("AssertionError: doubling went wrong")
+    # The session trace (collection) is the folder's own trace.
+    session_meta = json.loads((out / "trace_metadata.json").read_text())
+    assert "test" not in session_meta and session_meta["steps"] >= 1
+    # session.toml: CodeTracer's manifest, failing tests first, within the
+    # replay-server's cap of 2 listed traces.
+    manifest = tomllib.loads((out / "session.toml").read_text(encoding="utf-8"))
+    assert manifest["version"] == 1
+    assert [t["path"] for t in manifest["trace"]] == [tests["test_calc.py::test_fails"]["folder"],
+                                                      tests["test_calc.py::test_errors"]["folder"]]
+    for entry in manifest["trace"]:
+        assert set(entry) == {"recording_id", "path", "role", "default_thread_prefix"}
+        meta = json.loads((out / entry["path"] / "trace_metadata.json").read_text())
+        assert entry["recording_id"] == meta["recording_id"]
+
+
+def test_failing_test_trace_steps_to_the_failed_assertion(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    """The failing test's own trace holds its lines and values, ending in an
+    Error event (the trace-check tool's view; the replay-server's below)."""
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), "--format", "json", "--pytest", "-q",
+             "-p", "no:cacheprovider", "test_calc.py::test_fails"], suite)
+    assert r.returncode == 1
+    trace = json.loads((out / "tests" / "test_calc.py_test_fails" / "trace.json").read_text())
+    steps = [e["Step"]["line"] for e in trace if "Step" in e]
+    assert steps[-1] == 14  # the assert
+    assert {2, 3, 8, 9, 12, 13, 14} <= set(steps)  # add, scale, the test body
+    last_step = max(i for i, e in enumerate(trace) if "Step" in e)
+    errors = [e["Event"] for e in trace[last_step:] if "Event" in e and e["Event"]["kind"] == 11]  # Error
+    assert [e["content"] for e in errors] == ["AssertionError: doubling went wrong"]
+
+
+def test_single_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), "--single-trace", "--pytest", "-q",
+             "-p", "no:cacheprovider"], suite)
+    assert r.returncode == 1
+    assert not (out / "tests").exists() and not (out / "session.toml").exists()
+    assert not (out / "tests.json").exists()
+    meta = json.loads((out / "trace_metadata.json").read_text())
+    assert meta["steps"] > 20
+    paths = json.loads((out / "trace_paths.json").read_text())
+    assert not any("_pytest" in p or "pluggy" in p for p in paths)  # the framework is out of scope
+    out2 = tmp_path / "out2"
+    run([script(tests_python), "--out-dir", str(out2), "--single-trace", "--record-framework", "--pytest", "-q",
+         "-p", "no:cacheprovider", "test_calc.py::test_adds"], suite)
+    assert any("_pytest" in p for p in json.loads((out2 / "trace_paths.json").read_text()))
+
+
+def test_one_trace_per_unittest_test(tests_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--unittest", "test_units"], USUITE)
+    assert r.returncode == 1
+    traces = index(out)["traces"]
+    outcomes = {t["id"]: t["outcome"] for t in traces if t["kind"] == "test"}
+    assert outcomes == {
+        "test_units.Numbers.test_ok": "passed",
+        "test_units.Numbers.test_bad": "failed",
+        "test_units.Numbers.test_raises": "error",
+        "test_units.Numbers.test_later": "skipped",
+        "test_units.Words.test_count": "passed",
+    }
+    # Words.setUpClass ran between two tests: its own trace, kept.
+    between = [t for t in traces if t["kind"] == "between"]
+    assert len(between) == 1 and between[0]["steps"] >= 1
+
+
+def test_replay_budget_note(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), "--replay-budget", "0.00001GB", "--pytest", "-q",
+             "-p", "no:cacheprovider", "test_calc.py"], suite)
+    notes = [line for line in r.stderr.decode().splitlines() if "replay budget" in line]
+    assert len(notes) == 1
+    assert "test_calc.py::" in notes[0] and "pytest -k" in notes[0] and "--include" in notes[0]
+    quiet = run([script(tests_python), "--out-dir", str(tmp_path / "o2"), "--pytest", "-q",
+                 "-p", "no:cacheprovider", "test_calc.py"], suite)
+    assert b"replay budget" not in quiet.stderr
+    bad = run([script(tests_python), "--out-dir", str(tmp_path / "o3"), "--replay-budget", "lots", "--pytest"], suite)
+    assert bad.returncode == 2 and b"--replay-budget" in bad.stderr
+
+
+def test_usage_errors(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    both = run([script(tests_python), "--out-dir", str(tmp_path / "o"), "--single-trace", "--trace-per-test",
+                "--pytest"], suite)
+    assert both.returncode == 2 and b"exclude each other" in both.stderr
+    alone = run([script(tests_python), "--out-dir", str(tmp_path / "o"), "--single-trace", "x.py"], suite)
+    assert alone.returncode == 2 and b"--pytest or --unittest" in alone.stderr
+
+
+# --- what CodeTracer's replay-server shows ------------------------------------------------
+def _open(folder: Path, runtime: Path) -> DapClient:
+    client = DapClient(REPLAY_SERVER, runtime)
+    client.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
+    client.request("launch", {"traceFolder": str(folder), "program": "main", "pid": 1})
+    client.request("configurationDone", {})
+    client.wait_event("stopped", timeout=60)
+    return client
+
+
+@needs_server
+def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Path, suite: Path,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider"], suite)
+    with _open(out, tmp_path / "rt1") as c:  # the folder: the session of session.toml
+        names = [t["name"] for t in c.request("threads", {})["body"]["threads"]]
+        assert names == ["test_calc.py_test_fails:<thread 1>", "test_calc.py_test_errors:<thread 1>"]
+    with _open(out / "tests" / "test_calc.py_test_fails", tmp_path / "rt2") as c:
+        seen = []
+        for _ in range(40):
+            frame = c.request("stackTrace", {"threadId": 1})["body"]["stackFrames"][0]
+            scopes = c.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+            variables = c.request("variables", {"variablesReference": scopes[0]["variablesReference"]})
+            seen.append((frame["name"], frame["line"],
+                         {v["name"]: v["value"] for v in variables["body"]["variables"]}))
+            if frame["name"] == "test_fails" and frame["line"] == 14:
+                break
+            c.request("stepIn", {"threadId": 1})
+            if c.wait_event("stopped", "terminated", timeout=30)["event"] == "terminated":
+                break
+        assert ("add", 2, {"a": "2", "b": "2"}) in seen
+        assert seen[-1][:2] == ("test_fails", 14)
+        assert seen[-1][2]["first"] == "4" and "9" not in seen[-1][2]["doubled"]
