@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
 
-from . import _native
+from . import _native, _replaycost
 from .errors import RecorderError, UsageError
 from .session import PACKAGE_DIR, resolve_format
 
@@ -396,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_errors=o.json_errors)
         json_errors = bool(policy["json_errors"])
         script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
-        from . import _filters, _replaycost
+        from . import _filters
 
         include = list(o.include)
         if o.framework is not None and o.record_framework:
@@ -475,12 +475,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
             trace_filter=trace_filter)
 
+    # The recorder's own modules are imported now: the program's run hides
+    # the package (a launcher's PYTHONPATH entry is gone by then).
+    testrun = None
+    if o.framework is not None:
+        from . import _testrun as testrun
     tests = None
-    if o.framework is not None and not o.single_trace:
-        from ._testrun import TestTraces
-
+    if testrun is not None and not o.single_trace:
         fallback = program
-        tests = TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback))
+        tests = testrun.TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback))
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
@@ -499,10 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     hide_recorder_modules(program_modules(STARTUP_MODULES, as_module=code is None) | spec_imports)
     try:
-        if o.framework is not None:
-            from . import _testrun
-
-            _testrun.run(o.framework, args, tests if started else None)
+        if testrun is not None:
+            testrun.run(o.framework, args, tests if started else None)
         elif code is not None:
             sys.modules["__main__"] = main_mod
             exec(code, main_mod.__dict__)
@@ -578,8 +579,6 @@ def _finish_traces(trace_dir: str, tests: Any, last_report: dict[str, object] | 
                    budget: int, framework: str | None) -> None:
     """After the last trace was written: a test run's index and manifest,
     each trace's replay estimate, and the note when one is past the budget."""
-    from . import _replaycost
-
     narrowing = "--include/--exclude or --activation-path"
     if framework == "pytest":
         narrowing += ", or fewer tests (pytest -k EXPRESSION)"

@@ -268,7 +268,7 @@ def test_module_and_unittest(venv_user: User):
     done = venv_user.ct("record", "--unittest", "test_it")
     assert done.returncode == 0 and b"Ran 1 test" in done.stderr
     programs = [row["program"] for row in venv_user.rows()]
-    assert programs == ["-m pkg.tool", "-m unittest"]
+    assert programs == ["-m pkg.tool", "--unittest"]
 
 
 def test_recorder_failure_is_structured_and_leaves_no_row(venv_user: User):
@@ -299,19 +299,45 @@ def test_with_diff_and_delete(venv_user: User):
     assert venv_user.rows() == [] and venv_user.traces() == []
 
 
-def test_pytest_under_the_real_recorder(user: User, python312: Path, recorder_site: Path):
+def test_pytest_under_the_real_recorder(user: User, python312: Path, staged: Path):
+    """`ct record --pytest` through the launcher's way of running ct (the
+    staged resources/python/ on PYTHONPATH): one trace per test, the failing
+    tests named with the command that opens each; `ct list`, `ct show` and
+    `ct upload --test` know the tests."""
     import sysconfig
     user.use_python(python312)
-    user.env["CODETRACER_RECORDER_PATH"] = str(recorder_site)
-    user.env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the test runner's pytest (3.12)
+    pythonpath = sysconfig.get_paths()["purelib"]  # the test runner's pytest (3.12)
+    user.env["PYTHONPATH"] = pythonpath
     user.write("test_it.py", "def test_ok():\n    assert 1 + 1 == 2\n\ndef test_bad():\n    assert 1 == 2\n")
     plain = user.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
-    # --values none: pytest's start-up is large; this test is about the flow, not values
-    done = user.ct("record", "--values", "none", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py")
+    launched = dict(user.env)
+    launched["CODETRACER_ORIG_PYTHONPATH"] = "set:" + pythonpath
+    launched["PYTHONPATH"] = str(staged) + os.pathsep + pythonpath
+    launcher = ["python3", "-m", "codetracer_ct"]
+    done = user.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py", env=launched,
+                   launcher=launcher)
     assert (done.returncode, plain.returncode) == (1, 1), done.stderr.decode()
-    assert b"1 failed, 1 passed" in done.stdout
-    row = assert_indexed(user, done)
-    assert row["program"] == "-m pytest"
+    assert done.stdout.split(b" in ")[0] == plain.stdout.split(b" in ")[0], done.stderr.decode()
+    row = user.rows()[0]
+    folder = Path(str(row["folder"]))
+    assert row["program"] == "--pytest" and row["status"] == "complete" and row["exit_status"] == 1
+    lines = done.stderr.decode().splitlines()
+    assert f"ct: trace 1 recorded in {folder}" in lines
+    assert f"ct: 2 tests (1 passed, 1 failed), one trace each in {folder / 'tests'}" in lines
+    assert f"ct: FAILED test_it.py::test_bad: ct replay --trace-folder {folder / 'tests' / 'test_it.py_test_bad'}" \
+        in lines
+    assert (folder / "tests" / "test_it.py_test_bad" / "trace.ct").is_file()
+    listed = user.ct("list", env=launched, launcher=launcher).stdout.decode().splitlines()
+    assert listed[0].split()[5] == "TESTS" and "2 (1 failing)" in listed[1]
+    shown = user.ct("show", "1", env=launched, launcher=launcher).stdout.decode()
+    assert "tests (2, failing first; `ct upload 1 --test ID` sends one):" in shown
+    bad_line = next(line for line in shown.splitlines() if "test_it.py::test_bad" in line)
+    assert bad_line.split()[0] == "failed" and "tests/test_it.py_test_bad" in bad_line
+    data = json.loads(user.ct("show", "1", "--json", env=launched, launcher=launcher).stdout)
+    assert [(t["id"], t["outcome"]) for t in data["tests"]] == [("test_it.py::test_bad", "failed"),
+                                                               ("test_it.py::test_ok", "passed")]
+    missing = user.ct("upload", "1", "--test", "test_it.py::nope", env=launched, launcher=launcher)
+    assert missing.returncode == 1 and b"'test_it.py::nope' is not a test of" in missing.stderr
 
 
 def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
