@@ -261,3 +261,18 @@ def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Pa
         assert ("add", 2, {"a": "2", "b": "2"}) in seen
         assert seen[-1][:2] == ("test_fails", 14)
         assert seen[-1][2]["first"] == "4" and "9" not in seen[-1][2]["doubled"]
+
+
+def test_python_api_run_tests(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    """`run_tests` is the same test run from Python: status returned,
+    sys.argv and sys.path[0] given back."""
+    code = ("import sys, codetracer_python_recorder as ctr\n"
+            "before = (list(sys.argv), sys.path[0])\n"
+            f"status = ctr.run_tests('pytest', ['-q', '-p', 'no:cacheprovider', 'test_calc.py'], {str(tmp_path / 'out')!r})\n"
+            "print('status', status, (list(sys.argv), sys.path[0]) == before, ctr.is_tracing())\n")
+    r = run([str(tests_python), "-c", code], suite)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().splitlines()[-1] == "status 1 True False"
+    assert index(tmp_path / "out")["counts"]["failed"] == 1
+    bad = run([str(tests_python), "-c", "import codetracer_python_recorder as ctr; ctr.run_tests('nose', [])"], suite)
+    assert bad.returncode == 1 and b"invalid test framework 'nose'" in bad.stderr

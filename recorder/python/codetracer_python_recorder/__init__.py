@@ -77,7 +77,7 @@ if _first_errors is not _errors:
     EnvironmentError = _first_errors.EnvironmentError  # noqa: A001
     TargetError = _first_errors.TargetError
     InternalError = _first_errors.InternalError
-from .session import flush, is_tracing, set_metrics_exporter, start, stop, trace  # noqa: E402
+from .session import flush, is_tracing, run_tests, set_metrics_exporter, start, stop, trace  # noqa: E402
 
 # A forked child must not write into its parent's recording; and no thread
 # of the recorder's runs at a fork (CPython would warn of one).
@@ -94,6 +94,7 @@ __all__ = [
     "trace",
     "is_tracing",
     "flush",
+    "run_tests",
     "set_metrics_exporter",
     "RecorderError",
     "UsageError",

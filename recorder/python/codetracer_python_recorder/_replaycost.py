@@ -27,6 +27,9 @@ PER_STEP = {
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
 BUDGET_ENV = "CODETRACER_REPLAY_BUDGET"
 
+#: The flags that narrow a recording, named by the note.
+NARROWING = "--include/--exclude or --activation-path"
+
 _TRACE_FILES = {"ctfs": "trace.ct", "json": "trace.json"}
 
 

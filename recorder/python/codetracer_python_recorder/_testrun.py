@@ -59,6 +59,12 @@ TESTS_INDEX = "tests.json"
 SESSION_MANIFEST = "session.toml"
 
 
+def narrowing(framework: str) -> str:
+    """The flags that narrow a test run's recording, for the budget note."""
+    select = {"pytest": "pytest -k EXPRESSION", "unittest": "unittest -k PATTERN"}.get(framework)
+    return _replaycost.NARROWING + (f", or fewer tests ({select})" if select else "")
+
+
 def folder_name(test_id: str, taken: set[str]) -> str:
     """A folder name for ``test_id``: letters (any script), digits, ``.``,
     ``-`` and ``_`` kept, every other run of characters one ``_`` (so ``/``,

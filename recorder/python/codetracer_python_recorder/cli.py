@@ -545,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _sigint_exit = True
             return 130
     if started and hot_failure is None:
-        _finish_traces(trace_dir, tests, last_report, status, replay_budget, o.framework)
+        narrowing = testrun.narrowing(o.framework or "") if testrun is not None else _replaycost.NARROWING
+        _finish_traces(trace_dir, tests, last_report, status, replay_budget, narrowing)
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
     if start_failure is not None and policy["require_trace"]:
@@ -576,14 +577,9 @@ def _framework_main(framework: str) -> str:
 
 
 def _finish_traces(trace_dir: str, tests: Any, last_report: dict[str, object] | None, status: int,
-                   budget: int, framework: str | None) -> None:
+                   budget: int, narrowing: str) -> None:
     """After the last trace was written: a test run's index and manifest,
     each trace's replay estimate, and the note when one is past the budget."""
-    narrowing = "--include/--exclude or --activation-path"
-    if framework == "pytest":
-        narrowing += ", or fewer tests (pytest -k EXPRESSION)"
-    elif framework == "unittest":
-        narrowing += ", or fewer tests (unittest -k PATTERN)"
     try:
         if tests is not None:
             traces = tests.finish(last_report, status)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotation
     from pathlib import Path
     from typing import Any
 
-__all__ = ["start", "stop", "trace", "is_tracing", "flush", "set_metrics_exporter"]
+__all__ = ["start", "stop", "trace", "is_tracing", "flush", "run_tests", "set_metrics_exporter"]
 
 #: Files of the recorder itself are never recorded.
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -180,6 +180,61 @@ def start(
         trace_filter=resolved,
     )
     return folder
+
+
+def run_tests(
+    framework: str,
+    args: list[str] | tuple[str, ...] = (),
+    trace_dir: str | os.PathLike[str] = "trace",
+    *,
+    trace_per_test: bool = True,
+    record_framework: bool = False,
+    replay_budget: str | None = None,
+    include: list[str] | tuple[str, ...] = (),
+    **options: Any,
+) -> int:
+    """Run ``pytest`` or ``unittest`` in this process as ``python -m FRAMEWORK
+    ARGS`` runs it, recorded into ``trace_dir`` (one trace per test unless
+    ``trace_per_test=False``; docs/test-runs.md); returns its exit status.
+    ``sys.argv`` and ``sys.path[0]`` are the framework's during the run and
+    given back after it. ``options`` are :func:`start`'s."""
+    from . import _replaycost, _testrun
+
+    if framework not in _testrun.FRAMEWORKS:
+        from .errors import UsageError
+
+        raise UsageError(f"invalid test framework {framework!r}: expected {' or '.join(_testrun.FRAMEWORKS)}",
+                         "ERR_INVALID_OPTION", {"option": "framework", "value": framework})
+    budget = _replaycost.DEFAULT_BUDGET_BYTES if replay_budget is None else \
+        _replaycost.parse_budget(replay_budget, "replay_budget")
+    if record_framework:
+        include = (*include, *_testrun.FRAMEWORK_MODULES[framework])
+    out = os.path.abspath(os.fspath(trace_dir))
+    arguments = list(args)
+
+    def begin(directory: str, program: str) -> object:
+        return start(directory, program=program or f"-m {framework}", args=arguments, include=include, **options)
+
+    traces = _testrun.TestTraces(out, framework, begin) if trace_per_test else None
+    saved = (list(sys.argv), sys.path[0] if sys.path else None)
+    begin(out, f"-m {framework}")
+    status = 0
+    try:
+        _testrun.run(framework, arguments, traces)
+    except SystemExit as exc:
+        code = exc.code
+        status = 0 if code is None else code if isinstance(code, int) else 1
+    finally:
+        sys.argv[:] = saved[0]
+        if saved[1] is not None:
+            sys.path[0] = saved[1]
+    report = dict(stop(status)) if is_tracing() else None
+    if traces is not None:
+        recorded = traces.finish(report, status)
+    else:
+        recorded = _replaycost.annotate_single(out, report)
+    _replaycost.warn_over_budget(recorded, budget, _testrun.narrowing(framework))
+    return status
 
 
 def stop(exit_status: int | None = None) -> dict[str, Any]:
