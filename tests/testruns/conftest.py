@@ -1,5 +1,5 @@
 """Fixtures of the test-run suite: CPython 3.12 / 3.13 venvs holding the
-recorder wheel and pytest (the version this suite runs under), and a runner
+recorder wheel, pytest and its plugins (requirements.txt), and a runner
 that drives the installed console script as CodeTracer's `ct` does."""
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ HERE = Path(__file__).resolve().parent
 collect_ignore = ["suite", "usuite"]
 SUITE = HERE / "suite"
 USUITE = HERE / "usuite"
+REQUIREMENTS = HERE / "requirements.txt"
 
 
 def _venv(version: str) -> Path:
-    """`.venvs/tests<ver>`: the wheel and pytest; rebuilt when the wheel changes."""
+    """`.venvs/tests<ver>`: the wheel and requirements.txt; rebuilt when either changes."""
     wheel = recorder_wheel()
     venv = REPO / ".venvs" / f"tests{version.replace('.', '')}"
     python = venv / "bin" / "python"
     stamp = venv / ".wheel"
-    want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size} pytest=={pytest.__version__}"
+    want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size} {REQUIREMENTS.read_text()}"
     venv.parent.mkdir(exist_ok=True)
     with open(venv.parent / f".tests{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -34,14 +35,14 @@ def _venv(version: str) -> Path:
         subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, "--no-index", str(wheel)], check=True)
-        subprocess.run([*pip, f"pytest=={pytest.__version__}"], check=True)
+        subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
         stamp.write_text(want)
     return python
 
 
 @pytest.fixture(scope="session", params=SUPPORTED, ids=lambda v: f"py{v}")
 def tests_python(request) -> Path:
-    """A CPython 3.12 / 3.13 venv with the recorder wheel and pytest."""
+    """A CPython 3.12 / 3.13 venv with the recorder wheel, pytest and its plugins (requirements.txt)."""
     return _venv(request.param)
 
 

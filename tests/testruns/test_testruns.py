@@ -55,9 +55,10 @@ def suite(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("args, status", [
     (["-q", "-p", "no:cacheprovider", "test_calc.py::test_adds"], 0),
     (["-q", "-p", "no:cacheprovider", "test_calc.py"], 1),
+    (["-q", "-p", "no:cacheprovider", "-n", "2", "test_calc.py"], 1),
     (["-q", "-p", "no:cacheprovider", "--no-such-option"], 4),
     (["-q", "-p", "no:cacheprovider", "-k", "nothing_matches_this"], 5),
-], ids=["passing", "failing", "usage-error", "no-tests"])
+], ids=["passing", "failing", "xdist", "usage-error", "no-tests"])
 def test_pytest_mode_exit_status_and_output_are_pytests(tests_python: Path, suite: Path, tmp_path: Path,
                                                         args: list[str], status: int) -> None:
     plain = plain_pytest(tests_python, suite, *args)
@@ -65,7 +66,13 @@ def test_pytest_mode_exit_status_and_output_are_pytests(tests_python: Path, suit
     recorded = run([script(tests_python), "--out-dir", str(out), "--pytest", *args], suite)
     assert plain.returncode == status, plain.stderr
     assert recorded.returncode == status, recorded.stderr.decode()
-    assert normalise(recorded.stdout) == normalise(plain.stdout)
+    if "-n" in args:  # workers finish in any order: the same lines, the same progress marks
+        def unordered(out: bytes) -> list[bytes]:
+            return sorted(bytes(sorted(line)) if re.fullmatch(rb"[.FEsxX]+ +\[100%\]", line) else line
+                          for line in normalise(out).splitlines())
+        assert unordered(recorded.stdout) == unordered(plain.stdout)
+    else:
+        assert normalise(recorded.stdout) == normalise(plain.stdout)
     assert (out / "trace_metadata.json").is_file()
 
 
@@ -109,7 +116,8 @@ def test_script_and_module_with_activation_path(tests_python: Path, suite: Path,
 # --- one trace per test -----------------------------------------------------------------
 def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider"], suite)
+    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
+             "test_calc.py"], suite)
     assert r.returncode == 1, r.stderr.decode()
     run_index = index(out)
     tests = {t["id"]: t for t in run_index["traces"] if t["kind"] == "test"}
@@ -125,7 +133,8 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         "test_calc.py::test_words[[x]]": "passed",
         "test_calc.py::test_words[\\xfcn\\xef]": "passed",
     }
-    assert run_index["counts"] == {"passed": 6, "failed": 1, "error": 1, "skipped": 1, "xfailed": 1, "xpassed": 0}
+    assert run_index["counts"] == {"passed": 6, "failed": 1, "error": 1, "skipped": 1, "xfailed": 1, "xpassed": 0,
+                                   "rerun": 0}
     assert run_index["exit_status"] == 1
     folders = [t["folder"] for t in tests.values()]
     assert len(set(folders)) == len(folders)
@@ -241,7 +250,8 @@ def _open(folder: Path, runtime: Path) -> DapClient:
 def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Path, suite: Path,
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider"], suite)
+    run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
+         "test_calc.py"], suite)
     with _open(out, tmp_path / "rt1") as c:  # the folder: the session of session.toml
         names = [t["name"] for t in c.request("threads", {})["body"]["threads"]]
         assert names == ["test_calc.py_test_fails:<thread 1>", "test_calc.py_test_errors:<thread 1>"]
@@ -276,3 +286,35 @@ def test_python_api_run_tests(tests_python: Path, suite: Path, tmp_path: Path) -
     assert index(tmp_path / "out")["counts"]["failed"] == 1
     bad = run([str(tests_python), "-c", "import codetracer_python_recorder as ctr; ctr.run_tests('nose', [])"], suite)
     assert bad.returncode == 1 and b"invalid test framework 'nose'" in bad.stderr
+
+
+def test_xdist_workers_record_one_trace_per_test(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    """With pytest-xdist the tests run in worker processes: each worker
+    records its tests into the run's tests/ folder, the index lists them."""
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
+             "-n", "2", "test_calc.py"], suite)
+    assert r.returncode == 1, r.stderr.decode()
+    tests = {t["id"]: t for t in index(out)["traces"] if t["kind"] == "test"}
+    assert len(tests) == 10
+    assert tests["test_calc.py::test_fails"]["outcome"] == "failed"
+    assert tests["test_calc.py::test_errors"]["outcome"] == "error"
+    assert tests["test_calc.py::test_fails"]["steps"] >= 6  # add and scale were recorded, in the worker
+    meta = json.loads((out / tests["test_calc.py::test_fails"]["folder"] / "trace_metadata.json").read_text())
+    assert meta["test"]["outcome"] == "failed" and meta["trace_filter"]["record_all"] is False
+    manifest = tomllib.loads((out / "session.toml").read_text())
+    assert [t["path"] for t in manifest["trace"]][0] in (tests["test_calc.py::test_fails"]["folder"],
+                                                         tests["test_calc.py::test_errors"]["folder"])
+
+
+def test_reruns_give_each_attempt_a_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), "--format", "json", "--pytest", "-q",
+             "-p", "no:cacheprovider", "--reruns", "1", "test_flaky.py"], suite,
+            env={"FLAKY_MARK": str(tmp_path / "mark")})
+    assert r.returncode == 0, r.stderr.decode()
+    attempts = [t for t in index(out)["traces"] if t["kind"] == "test"]
+    assert [(t["id"], t["outcome"]) for t in attempts] == [("test_flaky.py::test_flaky_once", "rerun"),
+                                                           ("test_flaky.py::test_flaky_once", "passed")]
+    assert attempts[0]["folder"] != attempts[1]["folder"]
+    assert attempts[0]["message"] == "AssertionError: fails on its first attempt"

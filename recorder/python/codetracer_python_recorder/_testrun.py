@@ -52,7 +52,7 @@ FRAMEWORK_MODULES = {
 SESSION_MAX_TRACES = 2
 
 #: What a test's outcome is called in the metadata and ``tests.json``.
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "rerun")
 FAILING = ("failed", "error")
 
 TESTS_INDEX = "tests.json"
@@ -65,39 +65,42 @@ def narrowing(framework: str) -> str:
     return _replaycost.NARROWING + (f", or fewer tests ({select})" if select else "")
 
 
-def folder_name(test_id: str, taken: set[str]) -> str:
+def folder_name(test_id: str, taken: Callable[[str], bool]) -> str:
     """A folder name for ``test_id``: letters (any script), digits, ``.``,
     ``-`` and ``_`` kept, every other run of characters one ``_`` (so ``/``,
     ``::``, brackets and spaces make a valid name on every file system and in
     ``session.toml``); at most 80 characters; a short hash of the id added
-    when the name is taken already or was cut."""
+    when the name was cut or ``taken(name)`` says it is taken (then ``-2``,
+    ``-3``, ... until one is free)."""
     import hashlib
 
     name = re.sub(r"[^\w.\-]+", "_", test_id).strip("._") or "test"
     digest = hashlib.sha1(test_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     if len(name) > 80:
         name = f"{name[:71]}-{digest}"
-    if name.lower() in taken:
-        name = f"{name}-{digest}"
-        n = 2
-        while name.lower() in taken:  # the same id twice (a rerun of a whole item)
-            name = f"{name[:-2] if n > 2 else name}-{n}"
-            n += 1
-    taken.add(name.lower())
-    return name
+    if not taken(name):
+        return name
+    name = f"{name}-{digest}"
+    candidate, n = name, 2
+    while taken(candidate):  # the same id twice (a whole item run again)
+        candidate, n = f"{name}-{n}", n + 1
+    return candidate
 
 
 class TestTraces:
     """Switches the recording from trace to trace as tests begin and end,
     and writes ``tests.json`` and ``session.toml`` at the end."""
 
-    def __init__(self, out_dir: str, framework: str, start: Callable[[str, str], object]) -> None:
+    def __init__(self, out_dir: str, framework: str, start: Callable[[str, str], object],
+                 remote: dict[str, Any] | None = None) -> None:
         self.out_dir = out_dir
         self.framework = framework
         self._start = start  # start(trace_dir, program): a new recording with the run's options
+        #: What a test process of this run (a pytest-xdist worker) needs to
+        #: record its tests the same way: ``args`` and ``_native.start``'s ``kwargs``.
+        self.remote = remote
         self.tests: list[dict[str, Any]] = []
         self.between: list[dict[str, Any]] = []
-        self._taken: set[str] = set()
         self._current: dict[str, Any] | None = None  # the test being recorded
         self._gap: dict[str, Any] | None = None  # the between-tests trace being recorded
         self._session: dict[str, Any] = {"id": "<session>", "folder": ".", "kind": "session"}
@@ -121,10 +124,23 @@ class TestTraces:
             self._close_gap(report)
         elif self._session.get("report") is None:
             self._session["report"] = report
-        folder = os.path.join("tests", folder_name(test_id, self._taken))
+        folder = os.path.join("tests", folder_name(test_id, self._claim))
         self._current = {"id": test_id, "folder": folder, "kind": "test", "path": path}
         self._began = time.perf_counter()
         self._start_at(folder, path)
+
+    def _claim(self, name: str) -> bool:
+        """Whether ``tests/name`` is taken; claims it (an atomic mkdir, so
+        test processes of one run never share a folder) when it is not."""
+        tests = os.path.join(self.out_dir, "tests")
+        os.makedirs(tests, exist_ok=True)
+        try:
+            os.mkdir(os.path.join(tests, name))
+        except FileExistsError:
+            return True
+        except OSError:
+            return False  # (a name the file system refuses: the recorder reports it)
+        return False
 
     def end(self, outcome: str, message: str | None = None, *, record_after: bool = True) -> None:
         """The test that began last ended with ``outcome``: its trace is
@@ -143,6 +159,7 @@ class TestTraces:
             # event on its last step.
             _native.record_event(_native.EVENT_ERROR, message or f"test {outcome}")
         test["report"] = self._stop_current()
+        test["facts"] = self._annotate(test)
         self.tests.append(test)
         if record_after:
             self.record_between(test["path"])
@@ -153,8 +170,10 @@ class TestTraces:
 
     def untraced(self, test_id: str, outcome: str, message: str | None) -> None:
         """A test the framework reported without running it (no trace)."""
-        self.tests.append({"id": test_id, "folder": None, "kind": "test", "outcome": outcome,
-                           "duration": 0.0, "message": message})
+        entry = {"id": test_id, "folder": None, "kind": "test", "outcome": outcome, "duration": 0.0,
+                 "message": message}
+        entry["facts"] = self._annotate(entry)
+        self.tests.append(entry)
 
     def record_between(self, path: str | None) -> None:
         """Records what runs from now until the next test (or the end)."""
@@ -196,17 +215,17 @@ class TestTraces:
             self._close_gap(last_report)
         elif self._session.get("report") is None:
             self._session["report"] = last_report
-        traces = []
-        for entry in [self._session, *self.tests, *self.between]:
-            facts = self._annotate(entry)
-            if facts is not None:
-                traces.append(facts)
+        traces = [f for f in [self._annotate(self._session)] if f is not None]
+        tests = [t.get("facts") for t in self.tests] if self.tests else self._recorded_elsewhere()
+        traces += [f for f in tests if f is not None]
+        traces += [f for f in (self._annotate(b) for b in self.between) if f is not None]
         self._write_index(traces, exit_status)
         self._write_manifest(traces)
         return traces
 
     def _annotate(self, entry: dict[str, Any]) -> dict[str, Any] | None:
-        """Adds the test's facts and the replay estimate to the trace's metadata."""
+        """Adds the test's facts and the replay estimate to the trace's
+        metadata; the trace's row of ``tests.json``."""
         if entry["folder"] is None:
             return {"id": entry["id"], "kind": entry["kind"], "folder": None, "recording_id": None,
                     "outcome": entry["outcome"], "duration_seconds": 0.0, "message": entry.get("message")}
@@ -217,22 +236,30 @@ class TestTraces:
                 meta = json.load(f)
         except (OSError, ValueError):
             return None
-        stats = _stats(entry.get("report"))
-        facts: dict[str, Any] = {"id": entry["id"], "kind": entry["kind"], "folder": entry["folder"],
-                                 "recording_id": meta.get("recording_id"),
-                                 "partial": bool((entry.get("report") or {}).get("partial"))}
         if entry["kind"] == "test":
-            facts["outcome"] = entry["outcome"]
-            facts["duration_seconds"] = entry["duration"]
-            if entry.get("message"):
-                facts["message"] = entry["message"]
             meta["test"] = {"framework": self.framework, "id": entry["id"], "outcome": entry["outcome"],
                             "duration_seconds": entry["duration"]}
-        cost = _replaycost.estimate(folder, meta.get("format", "json"), stats.get("steps"))
-        meta.update(cost)
-        facts.update(cost)
+            if entry.get("message"):
+                meta["test"]["message"] = entry["message"]
+        meta.update(_replaycost.estimate(folder, meta.get("format", "json"), _stats(entry.get("report")).get("steps")))
         _replaycost.write_json(meta_path, meta)
-        return facts
+        return _row(entry["id"], entry["kind"], entry["folder"], meta)
+
+    def _recorded_elsewhere(self) -> list[dict[str, Any]]:
+        """The tests that test processes recorded (pytest-xdist workers),
+        from their traces' metadata, in the order they began."""
+        found = []
+        tests = os.path.join(self.out_dir, "tests")
+        for name in sorted(os.listdir(tests)) if os.path.isdir(tests) else []:
+            try:
+                with open(os.path.join(tests, name, "trace_metadata.json"), encoding="utf-8") as f:
+                    meta = json.load(f)
+            except (OSError, ValueError):
+                continue
+            test = meta.get("test")
+            if isinstance(test, dict) and "id" in test:
+                found.append((str(meta.get("start_time", "")), _row(test["id"], "test", f"tests/{name}", meta)))
+        return [row for _, row in sorted(found, key=lambda pair: pair[0])]
 
     def _write_index(self, traces: list[dict[str, Any]], exit_status: int) -> None:
         doc = {"framework": self.framework, "exit_status": exit_status,
@@ -278,6 +305,21 @@ def _manifest_text(text: str) -> str:
     return re.sub(r'["#\\\r\n]', "_", text)
 
 
+def _row(trace_id: str, kind: str, folder: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A trace's row of ``tests.json`` from its metadata."""
+    test = meta.get("test") or {}
+    row: dict[str, Any] = {"id": trace_id, "kind": kind, "folder": folder.replace(os.sep, "/"),
+                           "recording_id": meta.get("recording_id"), "partial": bool(meta.get("partial"))}
+    if kind == "test":
+        row["outcome"] = test.get("outcome")
+        row["duration_seconds"] = test.get("duration_seconds")
+        if test.get("message"):
+            row["message"] = test["message"]
+    for key in ("steps", "trace_bytes", "replay_estimate"):
+        row[key] = meta.get(key)
+    return row
+
+
 def _stats(report: dict[str, Any] | None) -> dict[str, Any]:
     raw = (report or {}).get("stats")
     try:
@@ -296,18 +338,16 @@ def _recorded_nothing(report: dict[str, Any] | None) -> bool:
 
 # --- pytest ----------------------------------------------------------------------------
 def _pytest_outcome(reports: list[Any]) -> tuple[str, str | None]:
-    """A pytest item's outcome from its phase reports (setup, call, teardown;
-    reruns: the last run), and a one-line message for a failing one."""
-    runs: list[list[Any]] = [[]]
-    for r in reports:
-        runs[-1].append(r)
-        if getattr(r, "outcome", None) == "rerun":
-            runs.append([])
-    last = runs[-1] or reports
+    """A pytest item's outcome from its phase reports (setup, call,
+    teardown), and a one-line message for a failing one. An attempt that a
+    rerun plugin (pytest-rerunfailures) runs again is ``rerun``: each attempt
+    is a trace of its own."""
     outcome = "passed"
     message = None
-    for r in last:
+    for r in reports:
         xfail = hasattr(r, "wasxfail")
+        if getattr(r, "outcome", None) == "rerun":
+            return "rerun", _crash_line(r)
         if r.failed:
             outcome = "failed" if r.when == "call" else "error"
             message = _crash_line(r)
@@ -328,32 +368,121 @@ def _crash_line(report: Any) -> str | None:
     return lines[-1] if lines else None
 
 
-def _pytest_plugin(traces: TestTraces) -> object:
-    import pytest
+#: The environment variable that loads this module into pytest-xdist's
+#: worker processes (pytest's own ``PYTEST_PLUGINS``), and what it adds.
+_PYTEST_PLUGINS = "PYTEST_PLUGINS"
+_WORKER_PLUGIN = __name__
+_WORKER_INPUT = "codetracer_test_run"
 
-    class CodeTracerTests:
-        """One trace per test item: its setup, call and teardown."""
 
-        def __init__(self) -> None:
-            self.reports: list[Any] = []
+class PytestTests:
+    """pytest's side of a test run: each item's trace from
+    ``pytest_runtest_logstart`` (before its setup) to
+    ``pytest_runtest_logfinish`` (after its teardown, and after reruns).
+    Plain hooks (no wrapper marks), so this module needs no pytest import.
 
-        @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-        def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
-            self.reports = []
-            traces.begin(item.nodeid, str(getattr(item, "path", "")) or None)
-            try:
-                yield
-            finally:
-                outcome, message = _pytest_outcome(self.reports)
-                # pytest runs nothing of the program between two items (a
-                # higher-scoped fixture is set up and torn down inside an
-                # item's phases); after the last one, the session's end is.
-                traces.end(outcome, message, record_after=nextitem is None)
+    Under pytest-xdist the controller runs no test: its plugin passes the
+    run's recording options to every worker (``workerinput``) and loads this
+    module there (``PYTEST_PLUGINS``); each worker records its own tests into
+    the same ``tests/`` folder (folders claimed by an atomic mkdir), and the
+    controller's index lists what they wrote."""
 
-        def pytest_runtest_logreport(self, report: Any) -> None:
+    def __init__(self, traces: TestTraces, *, worker: bool = False) -> None:
+        self.traces = traces
+        self.worker = worker
+        self.distributed = False
+        self.reports: list[Any] = []
+        self.last: str | None = None
+        self.config: Any = None
+        self._saved_env: str | None = None
+
+    def pytest_configure(self, config: Any) -> None:
+        self.config = config
+        # pytest-xdist's own condition for running the tests in workers (its
+        # pytest_cmdline_main has turned `-n N` into a `dist` mode by now).
+        xdist = config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no" \
+            and not config.getoption("collectonly", False)
+        if self.worker or not xdist:
+            return
+        self.distributed = True
+        if not _importable_from(sys.path):
+            # (A launcher put the recorder on PYTHONPATH and gave the program
+            # its own back: xdist's workers start with the program's sys.path.)
+            sys.stderr.write("codetracer-python-recorder: warning: pytest-xdist's workers are not recorded: "
+                             "the recorder is not importable from their sys.path (install it in the "
+                             "environment, or run without -n)\n")
+            return
+        self._saved_env = os.environ.get(_PYTEST_PLUGINS)
+        os.environ[_PYTEST_PLUGINS] = ",".join(p for p in (self._saved_env, _WORKER_PLUGIN) if p)
+        config.pluginmanager.register(_XdistController(self.traces), "codetracer-xdist")
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        if self.distributed:
+            if self._saved_env is None:
+                os.environ.pop(_PYTEST_PLUGINS, None)
+            else:
+                os.environ[_PYTEST_PLUGINS] = self._saved_env
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.last = session.items[-1].nodeid if session.items else None
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        if self.distributed:
+            return
+        self.reports = []
+        root = getattr(self.config, "rootpath", None)
+        path = os.path.abspath(location[0]) if location and location[0] else None
+        if root is not None and location and location[0]:
+            path = os.path.join(str(root), location[0])
+        self.traces.begin(nodeid, path)
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if not self.distributed:
             self.reports.append(report)
 
-    return CodeTracerTests()
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        if self.distributed:
+            return
+        outcome, message = _pytest_outcome(self.reports)
+        # pytest runs nothing of the program between two items (a higher-
+        # scoped fixture is set up and torn down inside an item's phases);
+        # after the last one, the session's end does.
+        self.traces.end(outcome, message, record_after=not self.worker and nodeid == self.last)
+
+    def pytest_sessionfinish(self, session: Any) -> None:
+        if not self.worker and not self.distributed:
+            self.traces.record_between(None)  # (after -x stopped early: the rest of the run)
+
+
+def _importable_from(path: list[str]) -> bool:
+    """Whether this package is found on ``path`` (a worker's ``sys.path``)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return any(os.path.abspath(p or os.getcwd()) == here for p in path)
+
+
+class _XdistController:
+    """Registered in the controller only once pytest-xdist is in use (its
+    hook ``pytest_configure_node`` exists only then)."""
+
+    def __init__(self, traces: TestTraces) -> None:
+        self.traces = traces
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_WORKER_INPUT] = {"out_dir": self.traces.out_dir, **(self.traces.remote or {})}
+
+
+def pytest_configure(config: Any) -> None:
+    """In a pytest-xdist worker of a recorded run: record its tests."""
+    given = getattr(config, "workerinput", {}).get(_WORKER_INPUT)
+    if not given or "kwargs" not in given:
+        return
+    args, kwargs = list(given["args"]), dict(given["kwargs"])
+
+    def start(directory: str, program: str) -> object:
+        return _native.start(directory, program or given.get("program", ""), args, **kwargs)
+
+    traces = TestTraces(given["out_dir"], "pytest", start)
+    config.pluginmanager.register(PytestTests(traces, worker=True), "codetracer-worker")
 
 
 def run_pytest(args: list[str], traces: TestTraces | None) -> None:
@@ -371,7 +500,7 @@ def run_pytest(args: list[str], traces: TestTraces | None) -> None:
     sys.path[0] = os.getcwd()
     import pytest
 
-    plugins = [_pytest_plugin(traces)] if traces is not None else []
+    plugins: list[object] = [PytestTests(traces)] if traces is not None else []
     # pytest's console_main, with our plugin object registered.
     try:
         code = pytest.main(plugins=plugins)

@@ -465,15 +465,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = False
     args = list(o.script_args)
 
+    start_options = dict(
+        values=o.values or "locals", activation_path=os.path.abspath(o.activation_path) if o.activation_path else None,
+        max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str, max_nodes=o.max_nodes,
+        skip_prefixes=[PACKAGE_DIR], format=o.format,
+        on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
+        keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
+        trace_filter=trace_filter)
+
     def start(directory: str, program: str) -> object:
-        return _native.start(
-            directory, program, args,
-            values=o.values or "locals", activation_path=os.path.abspath(o.activation_path) if o.activation_path else None,
-            max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str, max_nodes=o.max_nodes,
-            skip_prefixes=[PACKAGE_DIR], format=o.format,
-            on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
-            keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
-            trace_filter=trace_filter)
+        return _native.start(directory, program, args, **start_options)
 
     # The recorder's own modules are imported now: the program's run hides
     # the package (a launcher's PYTHONPATH entry is gone by then).
@@ -483,7 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tests = None
     if testrun is not None and not o.single_trace:
         fallback = program
-        tests = testrun.TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback))
+        tests = testrun.TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback),
+                                   remote={"args": args, "kwargs": start_options, "program": program})
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
