@@ -406,7 +406,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         description="Save the settings of `ct upload` in <data dir>/upload.json (readable by you only). "
                     "The token is read from stdin (prompted for, unechoed, on a terminal), never from argv.")
     login.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
-    login.add_argument("--tenant", metavar="T", help="the tenant (organisation) to upload to")
+    login.add_argument("--tenant", metavar="T", help="the organisation (its slug, or a tenant id) to upload to")
     return parser
 
 
