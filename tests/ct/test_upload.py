@@ -218,8 +218,7 @@ def test_upload_by_id_speaks_codetracers_api_and_prints_the_replay_link(recorded
     assert {"trace.json", "trace_metadata.json", "trace_paths.json"} <= set(file_digests(folder))
 
     listing = recorded.ct("list").stdout.decode().splitlines()
-    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM"]
-    assert listing[1].split()[4] == "yes"
+    assert listing[0].split()[4] == "UPLOADED" and listing[1].split()[4] == "yes"
     [row] = json.loads(recorded.ct("list", "--json").stdout)
     assert row["upload"]["share_url"] == link and row["upload"]["tenant"] == "acme"
     assert row["upload"]["archive_name"] == "tmp.zip"
