@@ -1,12 +1,14 @@
-"""What `ct upload` sends: the trace found at a folder (or a `.ct` file), its
-state and recording id, and the archive packed from it.
+"""What `ct upload` sends: the trace found at a folder (or named by its `.ct`
+file), its state and recording id, and the archive packed from it.
 
-The archive is a zip of every regular file of the trace folder, packed so
-that the same folder always gives the same bytes (entries sorted by path,
-fixed timestamps and modes, no directory entries): an interrupted upload
-resumes by packing again and finding the same SHA-256. It is streamed to a
-file in bounded memory, whatever the size of the trace. A `.ct` file (the
-single-file trace format) is sent as it is.
+The archive is what CodeTracer's own `ct upload` sends whatever the trace
+format (its src/ct/online_sharing/upload.nim, `uploadTrace`): a zip of the
+whole trace folder, every file under it by its path relative to the folder
+(trace.ct or trace.json, trace_metadata.json, trace_paths.json, files/...,
+and any subfolders). It is packed so that the same folder always gives the
+same bytes (entries sorted by path, fixed timestamps and modes, no
+directory entries), and streamed to a file in bounded memory, whatever the
+size of the trace.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, List, Optional, Tuple
+from typing import BinaryIO, List, Optional, Tuple
 
 from . import _exitcodes, _record, _summary
 
@@ -26,8 +28,6 @@ CHUNK = 1 << 20
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 FILE_MODE = 0o100644
 CT_SUFFIX = ".ct"
-ZIP_TYPE = "application/zip"
-CT_TYPE = "application/octet-stream"
 # A file whose first bytes do not shrink by a tenth under deflate is stored:
 # random or already compressed data costs CPU and gains nothing.
 SAMPLE = 1 << 16
@@ -44,21 +44,12 @@ class TraceUnusable(Exception):
 
 @dataclass(frozen=True)
 class TraceSource:
-    """A trace on disk, ready to pack."""
+    """A trace folder on disk, ready to pack."""
 
     folder: Path
-    ct_file: Optional[Path]  # the `.ct` file sent as it is, else None: zip the folder
     status: str  # complete | partial
     reason: Optional[str]  # why it is partial
     recording_id: str
-
-    @property
-    def file_name(self) -> str:
-        return self.ct_file.name if self.ct_file else f"trace-{self.recording_id}.zip"
-
-    @property
-    def content_type(self) -> str:
-        return CT_TYPE if self.ct_file else ZIP_TYPE
 
 
 def _read_json(path: Path) -> Optional[dict]:
@@ -71,29 +62,23 @@ def _read_json(path: Path) -> Optional[dict]:
 
 
 def inspect(path: Path, allow_partial: bool = False) -> TraceSource:
-    """The trace at `path` (a trace folder, or a `.ct` file): refuses a
-    missing folder, a folder holding no trace, a partial trace unless
-    `allow_partial`, and a trace without a recording id."""
+    """The trace folder at `path` (or the folder of the `.ct` file `path`):
+    refuses a missing folder, a folder holding no trace, a partial trace
+    unless `allow_partial`, and a trace without a recording id."""
     path = Path(os.path.abspath(str(path)))
-    ct_file: Optional[Path] = None
     if path.is_file() and path.suffix == CT_SUFFIX:
-        ct_file, folder = path, path.parent
+        folder = path.parent
     elif not path.exists():
         raise TraceUnusable(f"the trace folder {path} does not exist")
     elif not path.is_dir():
         raise TraceUnusable(f"{path} is neither a trace folder nor a {CT_SUFFIX} trace file")
     else:
         folder = path
-        singles = sorted(folder.glob("*" + CT_SUFFIX))
-        if len(singles) == 1 and not (folder / "trace.json").exists():
-            ct_file = singles[0]
     status = _record._status_of(folder)
     if status is None:
-        if ct_file is None:
-            raise TraceUnusable(
-                f"{folder} holds no trace: it has no trace_metadata.json (a recording writes it last) "
-                f"and no {_record.PARTIAL_STAGING}/ of a recording that died")
-        raise TraceUnusable(f"{ct_file} has no trace_metadata.json beside it: its recording id is unknown")
+        raise TraceUnusable(
+            f"{folder} holds no trace: it has no trace_metadata.json (a recording writes it last) "
+            f"and no {_record.PARTIAL_STAGING}/ of a recording that died")
     metadata = _summary.read_metadata(folder)
     reason: Optional[str] = None
     if status == "partial":
@@ -112,8 +97,7 @@ def inspect(path: Path, allow_partial: bool = False) -> TraceSource:
         raise TraceUnusable(
             f"the trace in {folder} has no valid recording_id in its metadata (found {recording_id!r}); "
             "a trace recorded by codetracer_python_recorder has one: record it again")
-    return TraceSource(folder=folder, ct_file=ct_file, status=status, reason=reason,
-                       recording_id=recording_id.lower())
+    return TraceSource(folder=folder, status=status, reason=reason, recording_id=recording_id.lower())
 
 
 def members(folder: Path) -> Tuple[List[Tuple[str, Path]], List[Path]]:
@@ -165,20 +149,10 @@ def pack_zip(folder: Path, out: BinaryIO) -> List[Path]:
     return links
 
 
-def digest(path: Path, start: int = 0, length: Optional[int] = None,
-           progress: Optional[Callable[[int], None]] = None) -> str:
-    """SHA-256 (hex) of `length` bytes of `path` from `start` (all by default)."""
+def digest(path: Path) -> str:
+    """SHA-256 (hex) of the file `path`, read in chunks."""
     sha = hashlib.sha256()
-    remaining = length
     with open(path, "rb") as handle:
-        handle.seek(start)
-        while remaining is None or remaining > 0:
-            chunk = handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
-            if not chunk:
-                break
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
             sha.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-            if progress:
-                progress(len(chunk))
     return sha.hexdigest()

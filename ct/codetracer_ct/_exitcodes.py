@@ -17,11 +17,10 @@ COMMAND_NOT_FOUND = 127
 UPLOAD_TRACE_UNUSABLE = 3   # folder missing, not a trace, partial without --allow-partial, no recording id
 UPLOAD_NETWORK = 11         # the server cannot be reached (after the retries)
 UPLOAD_AUTH = 12            # HTTP 401 / 403: the token is missing, wrong or not allowed
-UPLOAD_NOT_FOUND = 13       # HTTP 404: unknown tenant (or trace) on that server
+UPLOAD_NOT_FOUND = 13       # HTTP 404, or an organisation the server does not list
 UPLOAD_TOO_LARGE = 14       # HTTP 413: the server refuses a trace this large
 UPLOAD_SERVER = 15          # HTTP 5xx / 429 after the retries, or an answer ct cannot use
-UPLOAD_INTEGRITY = 16       # a checksum still disagrees after the retries
-INTERRUPTED = 130           # Ctrl-C (128 + SIGINT); an upload resumes when run again
+INTERRUPTED = 130           # Ctrl-C (128 + SIGINT)
 
 RECORDER_FAILURES = frozenset({USAGE, ENVIRONMENT, TARGET, INTERNAL})
 

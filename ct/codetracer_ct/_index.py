@@ -6,8 +6,7 @@
 - A `traces` row is written only once its folder holds a complete trace (or
   one marked partial): no row ever points at a missing trace.
 - `uploads` gets a row only once a server confirmed an upload and gave its
-  share link (`ct upload`); `upload_sessions` holds the sliced uploads in
-  progress, so an interrupted one resumes (it claims nothing).
+  share link (`ct upload`).
 - The schema is versioned with `PRAGMA user_version` and migrated in order;
   every write is one transaction; SQL is parameterised only.
 """
@@ -21,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
 MIGRATIONS = (
@@ -74,6 +73,11 @@ MIGRATIONS = (
         PRIMARY KEY (recording_id, base_url, tenant)
     );
     """,
+    # The resumable sliced uploads of an API CodeTracer's service does not
+    # have (docs/ct.md, "Upload"): `ct upload` sends one zip, as CodeTracer's does.
+    """
+    DROP TABLE upload_sessions;
+    """,
 )
 
 COLUMNS = (
@@ -104,18 +108,6 @@ class Upload:
 
     def as_json(self) -> Dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class UploadSession:
-    """A sliced upload in progress, resumable while the server keeps it."""
-
-    recording_id: str
-    base_url: str
-    tenant: str
-    archive_sha256: str
-    archive_size: int
-    session_id: str
 
 
 @dataclass(frozen=True)
@@ -241,15 +233,12 @@ class Index:
     # --- uploads -----------------------------------------------------------------
 
     def add_upload(self, upload: Upload) -> None:
-        """Called only after the server confirmed the upload; also ends its
-        resumable session, in the same transaction."""
+        """Called only after the server confirmed the upload."""
         row = upload.as_json()
         placeholders = ", ".join("?" for _ in UPLOAD_COLUMNS)
         with self._write() as db:
             db.execute(f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES ({placeholders})",
                        tuple(row[column] for column in UPLOAD_COLUMNS))
-            db.execute("DELETE FROM upload_sessions WHERE recording_id = ? AND base_url = ? AND tenant = ?",
-                       (upload.recording_id, upload.base_url, upload.tenant))
 
     def uploads(self, trace_id: int) -> List[Upload]:
         rows = self._db.execute(
@@ -264,27 +253,6 @@ class Index:
         ).fetchall()
         return {upload.trace_id: upload for upload in (Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows)
                 if upload.trace_id is not None}
-
-    def upload_session(self, recording_id: str, base_url: str, tenant: str) -> Optional[UploadSession]:
-        row = self._db.execute(
-            "SELECT recording_id, base_url, tenant, archive_sha256, archive_size, session_id FROM upload_sessions "
-            "WHERE recording_id = ? AND base_url = ? AND tenant = ?", (recording_id, base_url, tenant),
-        ).fetchone()
-        return UploadSession(*row) if row else None
-
-    def save_upload_session(self, session: UploadSession) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO upload_sessions (recording_id, base_url, tenant, archive_sha256, "
-                "archive_size, session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session.recording_id, session.base_url, session.tenant, session.archive_sha256,
-                 session.archive_size, session.session_id, utc_now()),
-            )
-
-    def drop_upload_session(self, recording_id: str, base_url: str, tenant: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM upload_sessions WHERE recording_id = ? AND base_url = ? AND tenant = ?",
-                       (recording_id, base_url, tenant))
 
 
 def _trace(row: tuple) -> Trace:

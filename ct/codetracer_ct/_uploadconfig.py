@@ -18,14 +18,11 @@ from . import _exitcodes
 
 CONFIG_FILE = "upload.json"
 ENVIRONMENT = {"base_url": "CODETRACER_BASE_URL", "tenant": "CODETRACER_TENANT", "token": "CODETRACER_TOKEN"}
-MiB = 1 << 20
 # Tuning, from the environment (docs/ct.md): name -> (default, minimum).
 TUNING = {
     "CODETRACER_UPLOAD_RETRIES": (5, 0),            # retries of one request after its first attempt
     "CODETRACER_UPLOAD_BACKOFF": (1.0, 0.0),        # first wait between attempts, doubled each time (s)
     "CODETRACER_UPLOAD_TIMEOUT": (60.0, 0.1),       # connect / read timeout of one request (s)
-    "CODETRACER_UPLOAD_SLICED_ABOVE": (8 * MiB, 0),  # archives larger than this go in slices
-    "CODETRACER_UPLOAD_SLICE_SIZE": (8 * MiB, 1),   # the slice size ct asks for (the server decides)
 }
 
 
@@ -45,8 +42,6 @@ class Settings:
     retries: int = 5
     backoff: float = 1.0
     timeout: float = 60.0
-    sliced_above: int = 8 * MiB
-    slice_size: int = 8 * MiB
 
 
 def config_path(data: Path) -> Path:
@@ -118,8 +113,7 @@ def resolve(data: Path, base_url: Optional[str] = None, tenant: Optional[str] = 
     return Settings(
         base_url=normalise_base_url(chosen["base_url"]), tenant=chosen["tenant"], token=chosen["token"],
         retries=int(tuning["CODETRACER_UPLOAD_RETRIES"]), backoff=tuning["CODETRACER_UPLOAD_BACKOFF"],
-        timeout=tuning["CODETRACER_UPLOAD_TIMEOUT"], sliced_above=int(tuning["CODETRACER_UPLOAD_SLICED_ABOVE"]),
-        slice_size=int(tuning["CODETRACER_UPLOAD_SLICE_SIZE"]),
+        timeout=tuning["CODETRACER_UPLOAD_TIMEOUT"],
     )
 
 

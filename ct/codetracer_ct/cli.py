@@ -356,7 +356,7 @@ def _upload_command(parsed: argparse.Namespace) -> int:
         if source.status == "partial":
             sys.stderr.write(f"ct: uploading a PARTIAL trace (--allow-partial): {source.reason}\n")
         try:
-            result = _upload.upload(source, settings, index)
+            result = _upload.upload(source, settings)
         except _upload.UploadFailed as exc:
             sys.stderr.write(f"ct: error: {exc}\n")
             return exc.exit_status
@@ -374,13 +374,11 @@ def _upload_command(parsed: argparse.Namespace) -> int:
             return _exitcodes.ENVIRONMENT
     if parsed.json:
         _print_json(dict(upload.as_json(), id=upload.trace_id, status=source.status, content_type=result.content_type,
-                         sliced=result.sliced, slices=result.slices, slices_resumed=result.slices_resumed))
+                         download_url=result.download_url, download_expires_at=result.download_expires_at))
         return _exitcodes.OK
     name = f"trace {trace.id}" if trace else str(source.folder)
-    how = f"{result.slices} slices" + (f", {result.slices_resumed} resumed" if result.slices_resumed else "") \
-        if result.sliced else "one piece"
-    sys.stderr.write(f"ct: {name} uploaded to {settings.base_url} (tenant {settings.tenant}): "
-                     f"{_upload.size_text(result.archive_size)} in {how}; share link:\n")
+    sys.stderr.write(f"ct: {name} uploaded to {settings.base_url} (tenant {settings.tenant}): a zip of "
+                     f"{_upload.size_text(result.archive_size)}; anyone with this link can replay it:\n")
     sys.stdout.write(result.share_url + "\n")
     return _exitcodes.OK
 
@@ -430,16 +428,17 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     delete.add_argument("--json", action="store_true", help="print a JSON object")
     upload = commands.add_parser(
         "upload", help="share a trace: upload it and print its link",
-        description="Pack a trace (a deterministic zip of its folder, or its .ct file as it is), upload it to "
-                    "a CodeTracer server, and print the link to share. Large traces go in slices and resume "
-                    "where they stopped when the same command runs again. Settings: the flags, else "
+        description="Pack a trace folder (a deterministic zip of the whole folder, as CodeTracer's own "
+                    "`ct upload` sends it), upload it to a CodeTracer server through its upload-url / "
+                    "confirm-upload API, and print the link to its replay page. Settings: the flags, else "
                     "$CODETRACER_BASE_URL / $CODETRACER_TENANT / $CODETRACER_TOKEN, else the file `ct login` "
                     "writes. Exit status: 0 uploaded, 1 no such id, 2 usage or settings, 3 the trace cannot be "
                     "uploaded, 10 local I/O, 11 network, 12 token refused (401/403), 13 not found (404), "
-                    "14 too large (413), 15 server error, 16 checksum, 130 interrupted.")
-    upload.add_argument("trace", metavar="ID|FOLDER", help="trace id (see `ct list`), a trace folder or a .ct file")
+                    "14 too large (413), 15 server error, 130 interrupted.")
+    upload.add_argument("trace", metavar="ID|FOLDER",
+                        help="trace id (see `ct list`), a trace folder, or a .ct file (its folder is sent)")
     upload.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
-    upload.add_argument("--tenant", metavar="T", help="the tenant (organisation) to upload to")
+    upload.add_argument("--tenant", metavar="T", help="the organisation (its slug, or a tenant id) to upload to")
     upload.add_argument("--allow-partial", action="store_true", help="upload a trace even if it is partial")
     upload.add_argument("--test", metavar="TEST_ID",
                         help="of a test run, send only this test's trace (its id or folder name, see `ct show`)")
@@ -449,7 +448,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         description="Save the settings of `ct upload` in <data dir>/upload.json (readable by you only). "
                     "The token is read from stdin (prompted for, unechoed, on a terminal), never from argv.")
     login.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
-    login.add_argument("--tenant", metavar="T", help="the tenant (organisation) to upload to")
+    login.add_argument("--tenant", metavar="T", help="the organisation (its slug, or a tenant id) to upload to")
     return parser
 
 

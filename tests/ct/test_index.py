@@ -86,17 +86,21 @@ def test_a_version_1_index_is_migrated_and_keeps_its_traces(tmp_path):
         assert index.uploads(1) == [upload] and index.latest_uploads() == {1: upload}
         assert index.delete(1) and index.uploads(1) == []
     with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
-def test_an_upload_session_ends_when_its_upload_is_recorded(tmp_path):
-    from codetracer_ct._index import Upload, UploadSession
-    with Index(tmp_path / "i.sqlite3") as index:
-        session = UploadSession("r", "https://x", "t", archive_sha256="ab", archive_size=3, session_id="s1")
-        index.save_upload_session(session)
-        assert index.upload_session("r", "https://x", "t") == session
-        assert index.upload_session("r", "https://x", "other") is None
-        index.add_upload(Upload(trace_id=None, folder="/f", recording_id="r", base_url="https://x", tenant="t",
-                                share_url="https://x/s", archive_name="a.zip", archive_size=3, archive_sha256="ab",
-                                uploaded_at="2025-01-02T00:00:00Z"))
-        assert index.upload_session("r", "https://x", "t") is None
+def test_a_version_2_index_loses_its_upload_sessions_and_keeps_its_uploads(tmp_path):
+    from codetracer_ct._index import MIGRATIONS
+    with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
+        db.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+        db.execute("PRAGMA user_version = 2")
+        db.execute("INSERT INTO uploads (trace_id, folder, recording_id, base_url, tenant, share_url, archive_name, "
+                   "archive_size, archive_sha256, uploaded_at) VALUES (NULL, '/f', 'r', 'https://x', 't', "
+                   "'https://x/s', 'a.zip', 3, 'ab', '2025-01-02T00:00:00Z')")
+        db.execute("INSERT INTO upload_sessions VALUES ('r', 'https://x', 't', 'ab', 3, 's1', '2025-01-02T00:00:00Z')")
+    with Index(tmp_path / "i.sqlite3"):
+        pass
+    with sqlite3.connect(str(tmp_path / "i.sqlite3")) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "upload_sessions" not in tables
+        assert db.execute("SELECT share_url FROM uploads").fetchall() == [("https://x/s",)]

@@ -1,7 +1,8 @@
 """`ct upload` end to end: ct as a real process against a local sharing
-server (tests/ct/upload_server.py: the API of docs/ct.md and a presigned
-object store on 127.0.0.1). What is asserted is what a user sees: exit
-status, stdout / stderr, the index, and the bytes the server ends up with."""
+server (tests/ct/upload_server.py: the endpoints and field names of
+CodeTracer's own client, nothing else, and a presigned object store on
+127.0.0.1). What is asserted is what a user sees: exit status, stdout /
+stderr, the index, and the bytes the server ends up with."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +17,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
 import urllib.request
 import uuid
 import zipfile
@@ -25,21 +28,24 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from .conftest import FAKE_RECORDER, LAUNCHER, User, pyenv_python
-from .upload_server import Cloud
+from .upload_server import EXPIRES_AT, Cloud
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
 from codetracer_ct import _archive  # noqa: E402
 
 MiB = 1 << 20
 APP = "def f(x):\n    return x + 1\nprint(f(1))\n"
+CTFS = b"CTFS" + bytes(range(256)) * 50  # stands for a trace.ct: ct sends it as bytes
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, seed: int = 1) -> str:
+def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, seed: int = 1,
+               fmt: str = "json") -> str:
     """A trace folder as the recorder leaves it (+ `payload` random bytes in
     files/blob.bin); returns its recording id. partial: None, "marked"
-    (metadata says partial) or "died" (only the staging folder)."""
+    (metadata says partial) or "died" (only the staging folder); fmt: the
+    trace file, trace.json or (ctfs) trace.ct."""
     recording_id = str(uuid.UUID(int=random.Random(seed).getrandbits(128), version=4))
     folder.mkdir(parents=True)
     metadata = {"workdir": "/w", "program": "app.py", "args": [], "recording_id": recording_id,
@@ -49,7 +55,10 @@ def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, se
         (folder / ".codetracer-partial" / "recording.json").write_text(json.dumps(metadata))
         (folder / ".codetracer-partial" / "events.bin").write_bytes(b"\x01\x02" * 100)
     else:
-        (folder / "trace.json").write_text(json.dumps([{"Path": "/w/app.py"}] + [{"Step": {"path_id": 0, "line": 1}}] * 500))
+        if fmt == "ctfs":
+            (folder / "trace.ct").write_bytes(CTFS)
+        else:
+            (folder / "trace.json").write_text(json.dumps([{"Path": "/w/app.py"}] + [{"Step": {"path_id": 0, "line": 1}}] * 500))
         (folder / "trace_paths.json").write_text('["/w/app.py"]')
         (folder / "trace_metadata.json").write_text(json.dumps(metadata))
         (folder / "files" / "w").mkdir(parents=True)
@@ -96,12 +105,6 @@ def uploads_rows(user: User) -> List[Dict[str, object]]:
     with sqlite3.connect(str(db)) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(row) for row in conn.execute("SELECT * FROM uploads ORDER BY id")]
-
-
-def sessions_rows(user: User) -> List[Dict[str, object]]:
-    with sqlite3.connect(str(user.data / "index.sqlite3")) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute("SELECT * FROM upload_sessions")]
 
 
 # A small process that runs the command and writes the command's peak RSS
@@ -176,74 +179,111 @@ def assert_no_secret(user: User, cloud: Cloud, *outputs: bytes) -> None:
                entry["route"].startswith("store-"))
 
 
-# --- the happy paths ------------------------------------------------------------------------------
+def replay_link(cloud: Cloud, recording_id: str, slug: str = "acme") -> str:
+    return f"{cloud.base_url}/{slug}/replay/confirm/{recording_id}"
 
-def test_upload_by_id_prints_the_link_and_the_index_remembers(recorded: User, cloud: Cloud, tmp_path: Path):
+
+# --- what is sent: CodeTracer's requests, one zip of the whole folder ---------------------------------
+
+def test_upload_by_id_speaks_codetracers_api_and_prints_the_replay_link(recorded: User, cloud: Cloud,
+                                                                         tmp_path: Path):
     folder = recorded.data / "traces" / "1"
+    recording_id = json.loads((folder / "trace_metadata.json").read_text())["recording_id"]
     assert recorded.ct("list").stdout.decode().splitlines()[1].split()[4] == "no"
 
     done = recorded.ct("upload", "1")
     assert done.returncode == 0, done.stderr
-    link = done.stdout.decode().strip()
-    assert done.stdout == (link + "\n").encode() and link.startswith(cloud.base_url + "/store/")
-    assert done.stderr.decode().startswith(f"ct: trace 1 uploaded to {cloud.base_url} (tenant acme): ")
-    assert [entry["route"] for entry in cloud.log] == ["upload-url", "store-put", "confirm-upload", "download-url"]
+    link = replay_link(cloud, recording_id)
+    assert done.stdout == (link + "\n").encode()
+    assert done.stderr.decode().startswith(f"ct: trace 1 uploaded to {cloud.base_url} (tenant acme): a zip of ")
+    # CodeTracer's sequence (upload.nim uploadFile, tenant_resolver.nim): the slug is
+    # looked up, then upload-url -> PUT -> confirm-upload; and ct asks for the download URL.
+    assert cloud.routes() == ["tenants", "upload-url", "store-put", "confirm-upload", "download-url"]
+    assert all(e["status"] in (200, 204) for e in cloud.log)
+    tenant_id = cloud.tenant_id("acme")
+    size = cloud.archive(recording_id).stat().st_size
+    [offer] = cloud.requests("upload-url")
+    assert offer["path"] == f"/api/v1/tenants/{tenant_id}/traces/upload-url"
+    assert offer["body"] == {"recordingId": recording_id, "fileName": "tmp.zip", "contentType": "application/zip",
+                             "contentLength": size}
+    [put] = cloud.requests("store-put")
+    assert (put["content_type"], put["bytes"], put["authorization"]) == ("application/octet-stream", size, None)
+    [confirm] = cloud.requests("confirm-upload")
+    assert confirm["path"] == f"/api/v1/traces/{recording_id}/confirm-upload"
+    assert confirm["body"] == {"etag": hashlib.md5(cloud.archive(recording_id).read_bytes()).hexdigest()}
+    assert {e["authorization"] for e in cloud.log if not e["route"].startswith("store-")} == {f"Bearer {cloud.token}"}
 
-    received = download(link, tmp_path / "got.zip")
-    assert zip_digests(received) == file_digests(folder)  # every file, byte for byte, nothing else
-    recording_id = json.loads((folder / "trace_metadata.json").read_text())["recording_id"]
-    assert cloud.uploads[recording_id]["fileName"] == f"trace-{recording_id}.zip"
-    assert cloud.uploads[recording_id]["contentType"] == "application/zip"
+    # Every file of the folder, byte for byte, nothing else.
+    assert zip_digests(cloud.archive(recording_id)) == file_digests(folder)
+    assert {"trace.json", "trace_metadata.json", "trace_paths.json"} <= set(file_digests(folder))
 
     listing = recorded.ct("list").stdout.decode().splitlines()
-    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM"]
-    assert listing[1].split()[4] == "yes"
+    assert listing[0].split()[4] == "UPLOADED" and listing[1].split()[4] == "yes"
     [row] = json.loads(recorded.ct("list", "--json").stdout)
     assert row["upload"]["share_url"] == link and row["upload"]["tenant"] == "acme"
-    assert row["upload"]["archive_sha256"] == hashlib.sha256(received.read_bytes()).hexdigest()
+    assert row["upload"]["archive_name"] == "tmp.zip"
+    assert row["upload"]["archive_sha256"] == _archive.digest(cloud.archive(recording_id))
     shown = json.loads(recorded.ct("show", "1", "--json").stdout)
     assert [u["share_url"] for u in shown["uploads"]] == [link]
     assert f"uploaded:    {link}  (" in recorded.ct("show", "1").stdout.decode()
     assert_no_secret(recorded, cloud, done.stdout, done.stderr)
 
 
-def test_200_mb_trace_goes_in_slices_with_bounded_memory(uploader: User, cloud: Cloud, tmp_path: Path):
+@pytest.mark.parametrize("fmt,trace_file", [("ctfs", "trace.ct"), ("json", "trace.json")])
+def test_a_trace_folder_arrives_as_one_zip_of_the_whole_folder(uploader: User, cloud: Cloud, tmp_path: Path,
+                                                               fmt: str, trace_file: str):
+    folder = tmp_path / "t"
+    recording_id = make_trace(folder, fmt=fmt)
+    targets = [folder] + ([folder / "trace.ct"] if fmt == "ctfs" else [])  # a .ct file names its folder
+    for target in targets:
+        done = uploader.ct("upload", str(target), "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["content_type"] == "application/zip" and result["folder"] == str(folder)
+        assert result["share_url"] == replay_link(cloud, recording_id)
+        assert result["download_expires_at"] == EXPIRES_AT
+        received = download(result["download_url"], tmp_path / "got.zip")
+        assert received.read_bytes() == cloud.archive(recording_id).read_bytes()
+        with zipfile.ZipFile(received) as opened:
+            names = opened.namelist()
+            assert opened.read(trace_file) == (folder / trace_file).read_bytes()
+        assert names == sorted([trace_file, "trace_metadata.json", "trace_paths.json", "files/w/app.py"])
+        assert zip_digests(received) == file_digests(folder)
+
+
+def test_a_folder_with_subfolders_is_zipped_recursively(uploader: User, cloud: Cloud, tmp_path: Path):
+    # One folder holding more traces below it (as a session of one trace per test will).
+    folder = tmp_path / "out"
+    recording_id = make_trace(folder, fmt="ctfs")
+    (folder / "session.toml").write_text('tests = ["a", "b"]\n')
+    for name in ("a", "b"):
+        make_trace(folder / "tests" / name, fmt="ctfs", seed=ord(name))
+    done = uploader.ct("upload", str(folder))
+    assert done.returncode == 0, done.stderr
+    got = zip_digests(cloud.archive(recording_id))
+    assert got == file_digests(folder)
+    assert {"session.toml", "tests/a/trace.ct", "tests/b/trace_metadata.json", "tests/b/trace_paths.json"} <= set(got)
+
+
+def test_a_200_mb_trace_goes_as_one_zip_with_bounded_memory(uploader: User, cloud: Cloud, tmp_path: Path):
     folder = tmp_path / "big"
     recording_id = make_trace(folder, payload=200 * MiB)
     status, out, err, peak = run_measured(uploader, "upload", str(folder), "--json")
     assert status == 0, err
     result = json.loads(out)
-    expected_size = os.path.getsize(folder / "files" / "blob.bin")
-    assert result["sliced"] is True and result["slices"] == -(-result["archive_size"] // (8 * MiB)) >= 25
-    assert result["slices_resumed"] == 0 and result["archive_size"] > expected_size
+    assert result["archive_size"] > os.path.getsize(folder / "files" / "blob.bin")
     assert result["trace_id"] is None and result["folder"] == str(folder) and result["recording_id"] == recording_id
     assert peak < 100 * MiB, f"ct peaked at {peak / MiB:.0f} MiB for a 200 MiB trace"
-
-    puts = cloud.requests("store-put")
-    assert sorted(p["index"] for p in puts) == list(range(result["slices"]))  # each slice once
-    assert max(p["bytes"] for p in puts) == 8 * MiB
-    received = cloud.archive(recording_id)  # (the share link itself is fetched in the smaller tests)
+    [put] = cloud.requests("store-put")
+    assert put["bytes"] == result["archive_size"]
+    received = cloud.archive(recording_id)
     assert _archive.digest(received) == result["archive_sha256"]
-    assert zip_digests(received) == file_digests(folder)  # byte for byte the folder's files, nothing else
+    assert zip_digests(received) == file_digests(folder)
     [row] = uploads_rows(uploader)
-    assert row["trace_id"] is None and row["share_url"] == result["share_url"] and sessions_rows(uploader) == []
+    assert row["trace_id"] is None and row["share_url"] == result["share_url"]
 
 
-def test_a_ct_file_is_sent_as_it_is(uploader: User, cloud: Cloud, tmp_path: Path):
-    folder = tmp_path / "single"
-    recording_id = make_trace(folder)
-    for name in ("trace.json", "trace_paths.json"):
-        (folder / name).unlink()
-    (folder / "trace.ct").write_bytes(b"CTFS" + bytes(range(256)) * 50)
-    for target in (folder / "trace.ct", folder):
-        done = uploader.ct("upload", str(target))
-        assert done.returncode == 0, done.stderr
-        assert download(done.stdout.decode().strip(), tmp_path / "got").read_bytes() == (folder / "trace.ct").read_bytes()
-        assert cloud.uploads[recording_id]["fileName"] == "trace.ct"
-        assert cloud.uploads[recording_id]["contentType"] == "application/octet-stream"
-
-
-def test_the_archive_is_deterministic_and_leaves_links_out(tmp_path: Path):
+def test_the_archive_is_deterministic_and_leaves_links_out(uploader: User, cloud: Cloud, tmp_path: Path):
     folder = tmp_path / "t"
     make_trace(folder, payload=100_000)
     (folder / "link").symlink_to("/etc/hostname")
@@ -262,105 +302,105 @@ def test_the_archive_is_deterministic_and_leaves_links_out(tmp_path: Path):
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     kinds = {info.filename: info.compress_type for info in infos}
     assert kinds["trace.json"] == zipfile.ZIP_DEFLATED and kinds["files/blob.bin"] == zipfile.ZIP_STORED
+    # Two uploads of the same folder send the same bytes.
+    sent = []
+    for _ in range(2):
+        done = uploader.ct("upload", str(folder), "--json")
+        assert done.returncode == 0, done.stderr
+        assert f"ct: left out {folder / 'link'}: a symbolic link" in done.stderr.decode()
+        sent.append(json.loads(done.stdout)["archive_sha256"])
+    assert sent[0] == sent[1] == _archive.digest(first)
 
 
-# --- interruptions and corruption -------------------------------------------------------------------
-
-SLICED = {"CODETRACER_UPLOAD_SLICED_ABOVE": "0"}
-
-
-def test_ctrl_c_mid_upload_resumes_without_resending_confirmed_slices(uploader: User, cloud: Cloud, tmp_path: Path):
+def test_a_tenant_id_is_used_as_it_is(uploader: User, cloud: Cloud, tmp_path: Path):
     folder = tmp_path / "t"
-    make_trace(folder, payload=3 * MiB)
-    cloud.slice_size = 256 * 1024
-    uploader.env.update(SLICED)
+    recording_id = make_trace(folder)
+    tenant_id = cloud.tenant_id("acme")
+    done = uploader.ct("upload", str(folder), "--tenant", tenant_id)
+    assert done.returncode == 0, done.stderr
+    assert cloud.routes() == ["upload-url", "store-put", "confirm-upload", "download-url"]  # no look-up
+    assert done.stdout.decode() == replay_link(cloud, recording_id, slug=tenant_id) + "\n"
+
+
+def test_the_test_server_knows_only_codetracers_endpoints_and_fields(cloud: Cloud):
+    def ask(method: str, path: str, body: Optional[dict] = None) -> Tuple[int, str]:
+        request = urllib.request.Request(cloud.base_url + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Authorization": f"Bearer {cloud.token}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    tenant = cloud.tenant_id("acme")
+    rid = str(uuid.uuid4())
+    good = {"recordingId": rid, "fileName": "tmp.zip", "contentType": "application/zip", "contentLength": 3}
+    # ct's former dialect: endpoints CodeTracer's service does not have ...
+    assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-session", {})[0] == 404
+    assert ask("POST", f"/api/v1/traces/{rid}/confirm-slice", {})[0] == 404
+    assert ask("GET", f"/api/v1/traces/{rid}/upload-session")[0] == 404
+    # ... and fields it does not know, or lacks.
+    assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url", dict(good, sha256="ab"))[0] == 400
+    assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url",
+               {k: v for k, v in good.items() if k != "contentLength"})[0] == 400
+    assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url", dict(good, contentLength="3"))[0] == 400
+    status, answer = ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url", good)
+    assert status == 200 and set(json.loads(answer)) == {"recordingId", "uploadUrl", "expiresAt"}
+    assert ask("POST", f"/api/v1/traces/{rid}/confirm-upload", {"etag": "x", "size": 3})[0] == 400
+
+
+# --- interruptions ----------------------------------------------------------------------------------
+
+def test_ctrl_c_mid_upload_claims_nothing_and_the_same_command_uploads_again(uploader: User, cloud: Cloud,
+                                                                             tmp_path: Path):
+    folder = tmp_path / "t"
+    recording_id = make_trace(folder, payload=3 * MiB)
     child: Dict[str, int] = {}
 
-    def interrupt(index: int, count: int) -> None:
-        if count == 5:
+    def interrupt(route: str) -> None:
+        if route == "store-put":
             os.kill(child["pid"], signal.SIGINT)
+            time.sleep(0.5)  # ct dies before the store answers
 
-    cloud.on_confirm = interrupt
+    cloud.on_request = interrupt
     status, out, err, _ = run_measured(uploader, "upload", str(folder), on_start=lambda pid: child.update(pid=pid))
     assert (status, out) == (130, b""), err
-    message = err.decode().strip().splitlines()[-1]
-    assert message.startswith("ct: error: upload interrupted after ")
-    assert message.endswith(" slices were confirmed; run the same command again to resume from there")
-    assert uploads_rows(uploader) == [] and len(sessions_rows(uploader)) == 1  # nothing claims an upload
-    assert uploader.ct("list", "--json").stdout == b"[]\n"
-    cloud.on_confirm = None
-    confirmed_before = set(cloud.confirmed_slices())
-    assert len(confirmed_before) == 5
-    puts_before = len(cloud.requests("store-put"))
-
+    assert err.decode().strip().splitlines()[-1] == (
+        "ct: error: upload interrupted; the index records no upload: run the same command again to upload the "
+        "trace from the start")
+    assert uploads_rows(uploader) == [] and cloud.requests("confirm-upload") == []
+    cloud.on_request = None
     done = uploader.ct("upload", str(folder), "--json")
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert result["slices_resumed"] == 5
-    resent = {entry["index"] for entry in cloud.requests("store-put")[puts_before:]}
-    assert resent.isdisjoint(confirmed_before)
-    assert resent | confirmed_before == set(range(result["slices"]))
-    assert zip_digests(download(result["share_url"], tmp_path / "got.zip")) == file_digests(folder)
-    assert len(uploads_rows(uploader)) == 1 and sessions_rows(uploader) == []
+    assert zip_digests(cloud.archive(recording_id)) == file_digests(folder) and len(uploads_rows(uploader)) == 1
 
 
-def test_a_network_drop_fails_then_resumes(uploader: User, cloud: Cloud, tmp_path: Path):
+def test_a_network_drop_during_the_put_is_retried_then_fails_with_the_network_status(uploader: User, cloud: Cloud,
+                                                                                      tmp_path: Path):
     folder = tmp_path / "t"
-    make_trace(folder, payload=2 * MiB)
-    cloud.slice_size = 256 * 1024
-    uploader.env.update(SLICED, CODETRACER_UPLOAD_RETRIES="2")
+    make_trace(folder, payload=1 * MiB)
+    uploader.env.update(CODETRACER_UPLOAD_RETRIES="2")
 
-    def drop(index: int, count: int) -> None:
-        if count == 3:
+    def drop(route: str) -> None:
+        if route == "store-put":
             cloud.down = True  # from now on, every connection is dropped without an answer
 
-    cloud.on_confirm = drop
+    cloud.on_request = drop
     failed = uploader.ct("upload", str(folder))
     assert (failed.returncode, failed.stdout) == (11, b"")
     lines = failed.stderr.decode().strip().splitlines()
-    assert sum("retry" in line for line in lines) == 2
-    assert lines[-1].startswith("ct: error: ") and "cannot reach 127.0.0.1:" in lines[-1]
-    assert "(gave up after 3 attempts) after " in lines[-1] and lines[-1].endswith("resume from there")
+    assert sum("; retry " in line for line in lines) == 2
+    assert len(cloud.requests("store-put")) == 3 and len(cloud.requests("upload-url")) == 1, lines  # the PUT alone
+    assert lines[-1].startswith("ct: error: uploading the trace: cannot reach 127.0.0.1:")
+    assert lines[-1].endswith("(gave up after 3 attempts); the index records no upload: run the same command "
+                              "again to upload the trace from the start")
     assert uploads_rows(uploader) == []
 
-    cloud.down, cloud.on_confirm = False, None
-    confirmed_before = set(cloud.confirmed_slices())
-    done = uploader.ct("upload", str(folder), "--json")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert result["slices_resumed"] == len(confirmed_before) == 3
-    assert sorted(cloud.confirmed_slices()) == list(range(result["slices"]))  # each confirmed exactly once
-    assert zip_digests(download(result["share_url"], tmp_path / "got.zip")) == file_digests(folder)
-
-
-def test_a_corrupted_slice_is_caught_by_its_checksum_and_sent_again(uploader: User, cloud: Cloud, tmp_path: Path):
-    folder = tmp_path / "t"
-    make_trace(folder, payload=1 * MiB)
-    cloud.slice_size = 256 * 1024
-    cloud.corrupt[2] = 1  # the store receives slice 2 damaged, once
-    uploader.env.update(SLICED)
-    done = uploader.ct("upload", str(folder), "--json")
-    assert done.returncode == 0, done.stderr
-    assert "SHA-256 differs from what ct sent" in done.stderr.decode()
-    puts = [(entry["index"], entry["status"]) for entry in cloud.requests("store-put")]
-    assert puts.count((2, 400)) == 1 and puts.count((2, 200)) == 1
-    result = json.loads(done.stdout)
-    assert _archive.digest(download(result["share_url"], tmp_path / "got.zip")) == result["archive_sha256"]
-    assert zip_digests(tmp_path / "got.zip") == file_digests(folder)
-
-
-def test_a_slice_corrupted_every_time_fails_with_the_integrity_status(uploader: User, cloud: Cloud, tmp_path: Path):
-    folder = tmp_path / "t"
-    make_trace(folder, payload=1 * MiB)
-    cloud.slice_size = 256 * 1024
-    cloud.corrupt[1] = 100
-    uploader.env.update(SLICED, CODETRACER_UPLOAD_RETRIES="2")
+    cloud.down, cloud.on_request = False, None
     done = uploader.ct("upload", str(folder))
-    assert (done.returncode, done.stdout) == (16, b"")
-    last = done.stderr.decode().strip().splitlines()[-1]
-    assert last.startswith("ct: error: slice 2 of ") and "SHA-256 differs" in last and "3 attempts" in last
-    assert [e["index"] for e in cloud.requests("store-put")].count(1) == 3
-    assert cloud.requests("finalize") == [] and uploads_rows(uploader) == []
+    assert done.returncode == 0, done.stderr
 
 
 # --- the server says no ------------------------------------------------------------------------------
@@ -370,11 +410,20 @@ def test_401_wrong_token(recorded: User, cloud: Cloud):
     done = recorded.ct("upload", "1")
     assert (done.returncode, done.stdout) == (12, b"")
     assert done.stderr.decode() == (
-        "ct: error: asking for an upload URL: the server refused the token (HTTP 401: missing or wrong bearer "
+        "ct: error: looking up the organisation: the server refused the token (HTTP 401: missing or wrong bearer "
         "token); check CODETRACER_TOKEN or run `ct login`, and that it may upload to tenant 'acme'\n")
     assert b"not-the-token" not in done.stderr
     assert len(cloud.log) == 1 and uploads_rows(recorded) == []
     assert json.loads(recorded.ct("show", "1", "--json").stdout)["uploads"] == []
+
+
+def test_the_store_refusing_its_url_is_an_auth_failure(recorded: User, cloud: Cloud):
+    cloud.fail["store-put"] = [403]
+    done = recorded.ct("upload", "1")
+    assert (done.returncode, done.stdout) == (12, b"")
+    assert done.stderr.decode() == ("ct: error: uploading the trace: the object store refused the upload URL the "
+                                    "server gave (HTTP 403: injected HTTP 403)\n")
+    assert cloud.requests("confirm-upload") == []
 
 
 def test_no_token_at_all_is_a_usage_error(recorded: User, cloud: Cloud):
@@ -395,17 +444,23 @@ def test_413_too_large(recorded: User, cloud: Cloud):
     assert uploads_rows(recorded) == []
 
 
-def test_503_then_200_is_retried(recorded: User, cloud: Cloud):
-    cloud.fail["upload-url"] = [503, 503]
-    cloud.fail["confirm-upload"] = [502]
+def test_503_then_200_is_retried_and_retry_after_is_honoured(recorded: User, cloud: Cloud):
+    cloud.fail["upload-url"] = [503, (503, {"Retry-After": "1"})]
+    cloud.fail["store-put"] = [500]
+    cloud.fail["confirm-upload"] = [(429, {"Retry-After": "1"})]
+    started = time.monotonic()
     done = recorded.ct("upload", "1")
     assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started >= 2  # two waits of Retry-After: 1
     assert [e["status"] for e in cloud.requests("upload-url")] == [503, 503, 200]
-    assert [e["status"] for e in cloud.requests("confirm-upload")] == [502, 200]
+    assert [e["status"] for e in cloud.requests("store-put")] == [500, 200]
+    assert [e["status"] for e in cloud.requests("confirm-upload")] == [429, 204]
     lines = done.stderr.decode().splitlines()
-    assert lines[0] == ("ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); "
-                        "retry 1 of 5 in 0.0 s")
-    assert len([line for line in lines if "; retry " in line]) == 3
+    assert lines[:2] == [
+        "ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); retry 1 of 5 in 0.0 s",
+        "ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); retry 2 of 5 in 1.0 s"]
+    assert "ct: confirming the upload: the server failed (HTTP 429: injected HTTP 429); retry 1 of 5 in 1.0 s" in lines
+    assert len([line for line in lines if "; retry " in line]) == 4
     assert len(uploads_rows(recorded)) == 1
 
 
@@ -415,16 +470,23 @@ def test_5xx_after_the_retries_fails_and_claims_nothing(recorded: User, cloud: C
     done = recorded.ct("upload", "1")
     assert (done.returncode, done.stdout) == (15, b"")
     assert done.stderr.decode().splitlines()[-1] == (
-        "ct: error: asking for the share link: the server failed (HTTP 503: injected HTTP 503) "
-        "(gave up after 3 attempts); nothing was uploaded: run the same command again to start over")
+        "ct: error: asking for the download link: the server failed (HTTP 503: injected HTTP 503) "
+        "(gave up after 3 attempts); the index records no upload: run the same command again to upload the "
+        "trace from the start")
     assert uploads_rows(recorded) == [] and "no" in recorded.ct("list").stdout.decode().splitlines()[1].split()
 
 
-def test_404_unknown_tenant(recorded: User, cloud: Cloud):
+def test_an_organisation_the_server_does_not_list(recorded: User, cloud: Cloud):
     done = recorded.ct("upload", "1", "--tenant", "nobody")
     assert (done.returncode, done.stdout) == (13, b"")
-    assert done.stderr.decode() == (f"ct: error: asking for an upload URL: tenant 'nobody' does not exist on "
-                                    f"{cloud.base_url} (HTTP 404: no tenant nobody)\n")
+    assert done.stderr.decode() == (f"ct: error: looking up the organisation: organisation 'nobody' not found on "
+                                    f"{cloud.base_url} (the token's organisations: acme)\n")
+    assert cloud.routes() == ["tenants"]
+    unknown_id = str(uuid.uuid4())
+    done = recorded.ct("upload", "1", "--tenant", unknown_id)
+    assert (done.returncode, done.stdout) == (13, b"")
+    assert done.stderr.decode() == (f"ct: error: asking for an upload URL: tenant '{unknown_id}' does not exist on "
+                                    f"{cloud.base_url} (HTTP 404: no tenant {unknown_id})\n")
 
 
 def test_no_network(recorded: User):
@@ -435,7 +497,7 @@ def test_no_network(recorded: User):
     done = recorded.ct("upload", "1", "--base-url", f"http://127.0.0.1:{port}")
     assert (done.returncode, done.stdout) == (11, b"")
     last = done.stderr.decode().splitlines()[-1]
-    assert last.startswith(f"ct: error: asking for an upload URL: cannot reach 127.0.0.1:{port}: ")
+    assert last.startswith(f"ct: error: looking up the organisation: cannot reach 127.0.0.1:{port}: ")
     assert "gave up after 2 attempts" in last and uploads_rows(recorded) == []
 
 
@@ -463,9 +525,9 @@ def test_a_recording_that_died_is_partial_too(uploader: User, cloud: Cloud, tmp_
     assert refused.returncode == 3
     assert "PARTIAL: the recording died before it finished" in refused.stderr.decode()
     assert "--allow-partial" in refused.stderr.decode()
-    allowed = uploader.ct("upload", str(folder), "--allow-partial")
+    allowed = uploader.ct("upload", str(folder), "--allow-partial", "--json")
     assert allowed.returncode == 0, allowed.stderr
-    got = zip_digests(download(allowed.stdout.decode().strip(), tmp_path / "got.zip"))
+    got = zip_digests(download(json.loads(allowed.stdout)["download_url"], tmp_path / "got.zip"))
     assert got == file_digests(folder) and ".codetracer-partial/recording.json" in got
 
 
@@ -521,8 +583,6 @@ def test_login_saves_an_owner_only_config_and_flags_win(recorded: User, cloud: C
 def test_progress_line_on_a_terminal_only(uploader: User, cloud: Cloud, tmp_path: Path):
     folder = tmp_path / "t"
     make_trace(folder, payload=2 * MiB)
-    cloud.slice_size = 256 * 1024
-    uploader.env.update(SLICED)
     leader, follower = pty.openpty()
     try:
         child = subprocess.Popen([sys.executable, str(LAUNCHER), "upload", str(folder)], env=uploader.env,

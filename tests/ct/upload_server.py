@@ -1,7 +1,13 @@
-"""A local CodeTracer sharing server for the `ct upload` tests: the API of
-docs/ct.md ("Upload") and a presigned object store, on 127.0.0.1, standard
-library only. Bodies are streamed to disk, so a 200 MB trace costs the test
-process no memory. Knobs to inject failures, and a log of every request."""
+"""A local CodeTracer sharing server for the `ct upload` tests, on 127.0.0.1,
+standard library only: the endpoints CodeTracer's own `ct upload` uses and
+nothing else, with its field names exactly (CodeTracer's
+src/ct/online_sharing/api_client.nim and file_transfer.nim; docs/ct.md,
+"Upload"), and a presigned object store. An unknown endpoint or method is
+404; a body with an unknown, missing or mistyped field is 400; an API
+request without the bearer token is 401 and one without
+`Content-Type: application/json` 415. Bodies are streamed to disk, so a
+200 MB trace costs the test process no memory. Knobs inject failures; every
+request is logged."""
 from __future__ import annotations
 
 import hashlib
@@ -13,62 +19,67 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, Union
 from urllib.parse import parse_qs, quote, urlsplit
 
 CHUNK = 1 << 20
 API = "/api/v1"
 
+# (method, route, path): CodeTracer's api_client.nim, and the presigned store.
 ROUTES: List[Tuple[str, str, "re.Pattern[str]"]] = [
+    ("GET", "tenants", re.compile(rf"{API}/tenants")),
     ("POST", "upload-url", re.compile(rf"{API}/tenants/([^/]+)/traces/upload-url")),
-    ("POST", "upload-session", re.compile(rf"{API}/tenants/([^/]+)/traces/upload-session")),
-    ("GET", "session-status", re.compile(rf"{API}/traces/([^/]+)/upload-session")),
-    ("POST", "slice-upload-url", re.compile(rf"{API}/traces/([^/]+)/slice-upload-url")),
-    ("POST", "confirm-slice", re.compile(rf"{API}/traces/([^/]+)/confirm-slice")),
-    ("POST", "finalize", re.compile(rf"{API}/traces/([^/]+)/finalize")),
     ("POST", "confirm-upload", re.compile(rf"{API}/traces/([^/]+)/confirm-upload")),
     ("GET", "download-url", re.compile(rf"{API}/traces/([^/]+)/download-url")),
     ("PUT", "store-put", re.compile(r"/store/([A-Za-z0-9._-]+)")),
     ("GET", "store-get", re.compile(r"/store/([A-Za-z0-9._-]+)")),
 ]
 
+# The request bodies, field by field (buildUploadUrlBody, confirmTraceUpload).
+BODIES: Dict[str, Dict[str, type]] = {
+    "upload-url": {"recordingId": str, "fileName": str, "contentType": str, "contentLength": int},
+    "confirm-upload": {"etag": str},
+}
+PUT_TYPE = "application/octet-stream"  # file_transfer.nim's putFile
+EXPIRES_AT = "2099-01-01T00:00:00Z"
+
+Injected = Union[int, Tuple[int, Dict[str, str]]]
+
 
 class Reply(Exception):
-    def __init__(self, status: int, body: Optional[Dict[str, Any]] = None, headers: Optional[Dict[str, str]] = None):
+    def __init__(self, status: int, body: Optional[Dict[str, Any]] = None, headers: Optional[Dict[str, str]] = None,
+                 text: Optional[str] = None):
         super().__init__(status)
-        self.status, self.body, self.headers = status, body or {}, headers or {}
+        self.status, self.body, self.headers, self.text = status, body, headers or {}, text
 
 
-def error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"error": code, "message": message})
+def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> Reply:
+    """An error answer: plain text (CodeTracer's client shows the body as it is)."""
+    return Reply(status, headers=headers, text=message)
 
 
 class Cloud:
     """The server. Knobs (set them before or during a run):
-    fail[route] = [statuses]   answer these first, one per request
-    corrupt[slice index] = n   flip a byte of that slice's next n PUTs (the store's checksum catches it)
-    max_size                   413 for a larger archive
-    slice_size                 the slice size the server imposes (None: the client's)
-    on_confirm(index, count)   called when a slice is confirmed (count: confirmed so far)
+    fail[route] = [status | (status, headers)]   answer these first, one per request
+    max_size                   413 for a larger contentLength
+    on_request(route)          called as each request arrives (e.g. to interrupt ct)
     down                       drop every connection without an answer
     """
 
-    def __init__(self, root: Path, token: str = "s3cr3t-t0ken", tenants: Tuple[str, ...] = ("acme",)) -> None:
+    def __init__(self, root: Path, token: str = "s3cr3t-t0ken", slugs: Tuple[str, ...] = ("acme",)) -> None:
         self.root = root
         self.objects = root / "objects"
         self.objects.mkdir(parents=True, exist_ok=True)
-        self.token, self.tenants = token, set(tenants)
-        self.fail: Dict[str, List[int]] = {}
-        self.corrupt: Dict[int, int] = {}
+        self.token = token
+        self.tenants = [{"tenantId": str(uuid.uuid4()), "displayName": slug.title(), "slug": slug, "role": "owner"}
+                        for slug in slugs]
+        self.fail: Dict[str, List[Injected]] = {}
         self.max_size: Optional[int] = None
-        self.slice_size: Optional[int] = None
-        self.on_confirm: Optional[Callable[[int, int], None]] = None
+        self.on_request: Optional[Callable[[str], None]] = None
         self.down = False
         self.log: List[Dict[str, Any]] = []
-        self.confirmations: List[int] = []
-        self.meta: Dict[str, Dict[str, Any]] = {}      # object key -> {sha256, size, etag}
-        self.sessions: Dict[str, Dict[str, Any]] = {}
-        self.uploads: Dict[str, Dict[str, Any]] = {}   # recording id -> {key, sha256, size, etag, state, ...}
+        self.meta: Dict[str, Dict[str, Any]] = {}      # object key -> {size, etag}
+        self.uploads: Dict[str, Dict[str, Any]] = {}   # recording id -> {key, tenantId, state, offer}
         self.lock = threading.Lock()
         self._secret = os.urandom(16)
         cloud = self
@@ -80,7 +91,7 @@ class Cloud:
             def do_GET(self) -> None:
                 cloud._handle(self)
 
-            do_PUT = do_POST = do_GET
+            do_PUT = do_POST = do_DELETE = do_PATCH = do_GET
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -90,6 +101,9 @@ class Cloud:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def tenant_id(self, slug: str) -> str:
+        return next(t["tenantId"] for t in self.tenants if t["slug"] == slug)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -101,13 +115,13 @@ class Cloud:
         with self.lock:
             return [entry for entry in self.log if entry["route"] == route]
 
-    def archive(self, recording_id: str) -> Path:
-        return self.objects / self.uploads[recording_id]["key"]
-
-    def confirmed_slices(self) -> List[int]:
-        """Every slice confirmation the server accepted, in order."""
+    def routes(self) -> List[Optional[str]]:
         with self.lock:
-            return list(self.confirmations)
+            return [entry["route"] for entry in self.log]
+
+    def archive(self, recording_id: str) -> Path:
+        """The object the trace's upload left in the store."""
+        return self.objects / self.uploads[recording_id]["key"]
 
     # --- the store's presigned URLs ---------------------------------------------------------------
 
@@ -122,47 +136,60 @@ class Cloud:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(request.path)
         entry: Dict[str, Any] = {"method": request.command, "path": parts.path, "route": None,
-                                 "authorization": request.headers.get("Authorization")}
+                                 "authorization": request.headers.get("Authorization"),
+                                 "content_type": request.headers.get("Content-Type")}
+        match = None
         for method, name, pattern in ROUTES:
             match = pattern.fullmatch(parts.path)
             if match and method == request.command:
                 entry["route"] = name
                 break
+        if self.on_request and entry["route"]:
+            self.on_request(entry["route"])
         with self.lock:
             self.log.append(entry)
             down = self.down
             injected = self.fail.get(entry["route"] or "")
-            status = injected.pop(0) if injected else None
+            planned = injected.pop(0) if injected else None
         if down:
             request.close_connection = True
             return  # no answer at all: the client sees the connection drop
         try:
-            if status is not None:
+            if planned is not None:
                 self._drain(request)
-                raise error(status, "injected", f"injected HTTP {status}")
-            if entry["route"] is None:
-                raise error(404, "no-route", f"no route {request.command} {parts.path}")
+                status, headers = planned if isinstance(planned, tuple) else (planned, {})
+                raise error(status, f"injected HTTP {status}", headers)
+            if entry["route"] is None or match is None:
+                self._drain(request)
+                raise error(404, f"no endpoint {request.command} {parts.path}")
             if entry["route"].startswith("store-"):
-                key = match.group(1)  # type: ignore[union-attr]
+                key = match.group(1)
                 if parse_qs(parts.query).get("sig") != [self._sign(request.command, key)]:
                     self._drain(request)
-                    raise error(403, "bad-signature", "the URL's signature is not valid")
+                    raise error(403, "the URL's signature is not valid")
                 if entry["route"] == "store-get":
                     return self._download(request, key)
                 raise Reply(*self._store_put(request, key, entry))
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 self._drain(request)
-                raise error(401, "unauthorized", "missing or wrong bearer token")
-            payload = self._json(request)
+                raise error(401, "missing or wrong bearer token")
+            if request.headers.get("Content-Type") != "application/json":
+                self._drain(request)
+                raise error(415, "Content-Type must be application/json")
+            payload = self._body(request, entry)
             handler = getattr(self, "_" + entry["route"].replace("-", "_"))
-            raise Reply(200, handler(match.group(1), payload))  # type: ignore[union-attr]
+            raise Reply(200, handler(*match.groups(), payload))
         except Reply as reply:
             entry["status"] = reply.status
-            body = json.dumps(reply.body).encode()
+            if reply.text is not None:
+                body, kind = reply.text.encode(), "text/plain; charset=utf-8"
+            else:
+                body, kind = (b"" if reply.body is None else json.dumps(reply.body).encode()), "application/json"
             request.send_response(reply.status)
             for name, value in reply.headers.items():
                 request.send_header(name, value)
-            request.send_header("Content-Type", "application/json")
+            if body:
+                request.send_header("Content-Type", kind)
             request.send_header("Content-Length", str(len(body)))
             request.end_headers()
             request.wfile.write(body)
@@ -177,57 +204,61 @@ class Cloud:
             left -= len(chunk)
 
     @staticmethod
-    def _json(request: BaseHTTPRequestHandler) -> Dict[str, Any]:
+    def _body(request: BaseHTTPRequestHandler, entry: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """The JSON body, checked field by field against BODIES; None for a GET."""
         length = int(request.headers.get("Content-Length") or 0)
-        if not length:
-            return {}
+        raw = request.rfile.read(length) if length else b""
+        fields = BODIES.get(entry["route"])
+        if fields is None:
+            if raw:
+                raise error(400, f"{entry['route']} takes no body")
+            return None
         try:
-            data = json.loads(request.rfile.read(length))
+            data = json.loads(raw)
         except ValueError:
-            raise error(400, "bad-json", "the body is not JSON")
+            raise error(400, "the body is not JSON") from None
+        entry["body"] = data
         if not isinstance(data, dict):
-            raise error(400, "bad-json", "the body is not a JSON object")
+            raise error(400, "the body is not a JSON object")
+        unknown = sorted(set(data) - set(fields))
+        missing = sorted(set(fields) - set(data))
+        if unknown or missing:
+            raise error(400, f"unknown fields {unknown}, missing fields {missing}")
+        for name, kind in fields.items():
+            if not isinstance(data[name], kind) or isinstance(data[name], bool):
+                raise error(400, f"{name} must be a {kind.__name__}")
         return data
 
     # --- object store -----------------------------------------------------------------------------
 
     def _store_put(self, request: BaseHTTPRequestHandler, key: str, entry: Dict[str, Any]) -> Tuple[int, Dict, Dict]:
+        if request.headers.get("Content-Type") != PUT_TYPE:
+            self._drain(request)
+            raise error(403, f"the URL was signed for Content-Type {PUT_TYPE}")
         left = int(request.headers.get("Content-Length") or 0)
         entry["bytes"] = left
-        match = re.fullmatch(r"s-(.+)-(\d+)", key)
-        index = int(match.group(2)) if match else None
-        entry["index"] = index
-        with self.lock:
-            flip = index is not None and self.corrupt.get(index, 0) > 0
-            if flip:
-                self.corrupt[index] -= 1  # type: ignore[index]
-        sha, md5 = hashlib.sha256(), hashlib.md5()
+        offer = next((u["offer"] for u in self.uploads.values() if u["key"] == key), None)
+        if offer is None or offer["contentLength"] != left:
+            self._drain(request)
+            raise error(400, "Content-Length is not the contentLength of the upload URL")
+        md5 = hashlib.md5()
         partial = self.objects / (key + ".part")
         with open(partial, "wb") as out:
-            first = True
             while left > 0:
                 chunk = request.rfile.read(min(CHUNK, left))
                 if not chunk:
                     break
                 left -= len(chunk)
-                if first and flip:
-                    chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]  # damaged "in transit"
-                first = False
-                sha.update(chunk)
                 md5.update(chunk)
                 out.write(chunk)
         if left:
             partial.unlink()
-            raise error(400, "short-body", "the body ended early")
-        if sha.hexdigest() != request.headers.get("X-Checksum-SHA256"):
-            partial.unlink()
-            raise error(400, "checksum-mismatch", "the body's SHA-256 is not the one declared")
+            raise error(400, "the body ended early")
         os.replace(partial, self.objects / key)
-        etag = f'"{md5.hexdigest()}"'
-        size = (self.objects / key).stat().st_size
+        etag = f'"{md5.hexdigest()}"'  # quoted, as S3 sends it
         with self.lock:
-            self.meta[key] = {"sha256": sha.hexdigest(), "size": size, "etag": etag}
-        return 200, {}, {"ETag": etag}
+            self.meta[key] = {"size": (self.objects / key).stat().st_size, "etag": md5.hexdigest()}
+        return 200, None, {"ETag": etag}
 
     def _download(self, request: BaseHTTPRequestHandler, key: str) -> None:
         path = self.objects / key
@@ -241,122 +272,37 @@ class Cloud:
                     break
                 request.wfile.write(chunk)
 
-    # --- API -------------------------------------------------------------------------------------
+    # --- API (api_client.nim: each answer has exactly the fields CodeTracer reads) -----------
 
-    def _tenant(self, tenant: str) -> None:
-        if tenant not in self.tenants:
-            raise error(404, "no-tenant", f"no tenant {tenant}")
+    def _tenants(self, payload: None) -> Dict[str, Any]:
+        return {"tenants": self.tenants}
 
-    def _offer(self, tenant: str, payload: Dict[str, Any]) -> None:
-        self._tenant(tenant)
-        if not re.fullmatch(r"[0-9a-f-]{36}", str(payload.get("recordingId"))):
-            raise error(400, "bad-recording-id", "recordingId is not a UUID")
-        if self.max_size is not None and int(payload.get("size", 0)) > self.max_size:
-            raise error(413, "too-large", f"traces are limited to {self.max_size} bytes")
-
-    def _upload_url(self, tenant: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        self._offer(tenant, payload)
+    def _upload_url(self, tenant_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+        if tenant_id not in {t["tenantId"] for t in self.tenants}:
+            raise error(404, f"no tenant {tenant_id}")
+        if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", payload["recordingId"]):
+            raise error(400, "recordingId is not a UUID")
+        if self.max_size is not None and payload["contentLength"] > self.max_size:
+            raise error(413, f"traces are limited to {self.max_size} bytes")
         key = "u-" + uuid.uuid4().hex
         with self.lock:
-            self.uploads[payload["recordingId"]] = {
-                "key": key, "tenant": tenant, "state": "pending", "fileName": payload.get("fileName"),
-                "contentType": payload.get("contentType")}
-        return {"uploadUrl": self.presign("PUT", key)}
+            self.uploads[payload["recordingId"]] = {"key": key, "tenantId": tenant_id, "state": "pending",
+                                                    "offer": payload}
+        return {"recordingId": payload["recordingId"], "uploadUrl": self.presign("PUT", key),
+                "expiresAt": EXPIRES_AT}
 
-    def _upload_session(self, tenant: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        self._offer(tenant, payload)
-        session_id = uuid.uuid4().hex
-        slice_size = self.slice_size or int(payload["sliceSize"])
-        with self.lock:
-            self.sessions[session_id] = {
-                "recordingId": payload["recordingId"], "tenant": tenant, "size": int(payload["size"]),
-                "sha256": payload["sha256"], "sliceSize": slice_size, "slices": {}, "state": "open",
-                "fileName": payload.get("fileName"), "contentType": payload.get("contentType")}
-        return {"sessionId": session_id, "sliceSize": slice_size, "slices": []}
-
-    def _session(self, session_id: str) -> Dict[str, Any]:
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise error(404, "no-session", "no such upload session")
-        return session
-
-    def _session_status(self, session_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        session = self._session(session_id)
-        with self.lock:
-            slices = [dict(value, index=index) for index, value in sorted(session["slices"].items())
-                      if value.get("confirmed")]
-        return {"sessionId": session_id, "sliceSize": session["sliceSize"], "size": session["size"],
-                "sha256": session["sha256"], "state": session["state"],
-                "slices": [{k: s[k] for k in ("index", "size", "sha256", "etag")} for s in slices]}
-
-    def _slice_upload_url(self, session_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        session = self._session(session_id)
-        index = int(payload["index"])
-        count = -(-session["size"] // session["sliceSize"])
-        if not 0 <= index < count:
-            raise error(400, "bad-index", f"slice {index} is out of range")
-        return {"uploadUrl": self.presign("PUT", f"s-{session_id}-{index}")}
-
-    def _confirm_slice(self, session_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        session = self._session(session_id)
-        index = int(payload["index"])
-        meta = self.meta.get(f"s-{session_id}-{index}")
-        if meta is None or meta["etag"] != payload.get("etag"):
-            raise error(409, "no-slice", f"slice {index} was not received")
-        if meta["sha256"] != payload.get("sha256"):
-            raise error(422, "checksum-mismatch", f"slice {index}'s SHA-256 differs")
-        with self.lock:
-            session["slices"][index] = dict(meta, confirmed=True)
-            self.confirmations.append(index)
-            count = sum(1 for value in session["slices"].values() if value.get("confirmed"))
-        if self.on_confirm:
-            self.on_confirm(index, count)
-        return {"index": index, "confirmed": True}
-
-    def _finalize(self, session_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        session = self._session(session_id)
-        count = -(-session["size"] // session["sliceSize"])
-        missing = [i for i in range(count) if not session["slices"].get(i, {}).get("confirmed")]
-        if missing:
-            raise error(409, "missing-slices", f"slices {missing} are missing")
-        key = "f-" + session_id
-        sha, md5 = hashlib.sha256(), hashlib.md5()
-        with open(self.objects / key, "wb") as out:
-            for index in range(count):
-                with open(self.objects / f"s-{session_id}-{index}", "rb") as part:
-                    while True:
-                        chunk = part.read(CHUNK)
-                        if not chunk:
-                            break
-                        sha.update(chunk)
-                        md5.update(chunk)
-                        out.write(chunk)
-        if sha.hexdigest() != payload.get("sha256") or sha.hexdigest() != session["sha256"]:
-            raise error(422, "checksum-mismatch", "the archive's SHA-256 is not the one declared")
-        etag = f'"{md5.hexdigest()}-{count}"'
-        size = (self.objects / key).stat().st_size
-        with self.lock:
-            session["state"] = "finalized"
-            self.meta[key] = {"sha256": sha.hexdigest(), "size": size, "etag": etag}
-            self.uploads[session["recordingId"]] = {
-                "key": key, "tenant": session["tenant"], "state": "pending", "fileName": session["fileName"],
-                "contentType": session["contentType"], "sessionId": session_id}
-        return {"etag": etag}
-
-    def _confirm_upload(self, recording_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    def _confirm_upload(self, recording_id: str, payload: Dict[str, Any]) -> NoReturn:
         upload = self.uploads.get(recording_id)
         if upload is None:
-            raise error(404, "no-upload", "no upload for this trace")
+            raise error(404, "no upload for this recording")
         meta = self.meta.get(upload["key"])
-        if meta is None or meta["etag"] != payload.get("etag"):
-            raise error(409, "not-received", "the archive was not received")
-        if meta["sha256"] != payload.get("sha256") or meta["size"] != payload.get("size"):
-            raise error(422, "checksum-mismatch", "the archive's SHA-256 or size differs")
+        if meta is None or meta["etag"] != payload["etag"]:
+            raise error(409, "no object with this ETag was received")
         upload["state"] = "complete"
-        return {"recordingId": recording_id, "state": "complete"}
+        raise Reply(204)  # CodeTracer's client reads no answer here
 
-    def _download_url(self, recording_id: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    def _download_url(self, recording_id: str, payload: None) -> Dict[str, Any]:
         upload = self.uploads.get(recording_id)
         if upload is None or upload["state"] != "complete":
-            raise error(404, "no-trace", "no uploaded trace with this id")
-        return {"downloadUrl": self.presign("GET", upload["key"])}
+            raise error(404, "no uploaded trace with this recording id")
+        return {"downloadUrl": self.presign("GET", upload["key"]), "expiresAt": EXPIRES_AT}

@@ -198,14 +198,13 @@ def test_help_lists_every_option(recorder_python: Path) -> None:
 
 def test_switches_from_environment(recorder_python: Path, tmp_path: Path) -> None:
     log = tmp_path / "diag.log"
-    target = tmp_path / "file"
-    target.write_text("not a dir")
-    p = rec(recorder_python, "-o", str(target), "functions.py",
+    out = "/proc/codetracer-test/trace"  # /proc takes no new folders, even from root
+    p = rec(recorder_python, "-o", out, "functions.py",
             env={"CODETRACER_JSON_ERRORS": "1", "CODETRACER_LOG_FILE": str(log)})
-    assert p.returncode == 2
-    assert trailer(p.stderr)["error_code"] == "ERR_TRACE_PATH_NOT_DIR"
+    assert p.returncode == 10
+    assert trailer(p.stderr)["error_code"] == "ERR_TRACE_DIR_CREATE"
     assert b"codetracer-python-recorder: error" not in p.stderr  # diagnostics went to the log file
-    assert "ERR_TRACE_PATH_NOT_DIR" in log.read_text()
+    assert "ERR_TRACE_DIR_CREATE" in log.read_text()
     assert "run_id=" in log.read_text() and "trace_id=" in log.read_text()
 
 
@@ -218,10 +217,18 @@ def test_trace_path_that_is_a_file_is_a_usage_error(recorder_python: Path, tmp_p
     err_file = tmp_path / "err.json"
     out = target / below if below else target
     p = rec(recorder_python, "--json-errors", "-o", str(out), "functions.py",
-            env={"CODETRACER_ERROR_FILE": str(err_file)})
+            env={"CODETRACER_ERROR_FILE": str(err_file), "CODETRACER_LOG_FILE": str(tmp_path / "diag.log")})
     assert p.returncode == 2 and p.stdout == b""
-    assert b"not a directory" in p.stderr and str(target).encode() in p.stderr
+    # The shape of every other usage error (`--values bogus`): one line naming
+    # the path, the usage line, then (asked for) the JSON line; on stderr even
+    # when diagnostics go to a log file.
+    says = (f"the trace path '{out}' exists and is not a directory" if not below else
+            f"cannot write the trace to '{out}': '{target}' exists and is not a directory")
+    lines = p.stderr.decode().splitlines()
+    assert lines[0] == f"codetracer-python-recorder: error: {says} [ERR_TRACE_PATH_NOT_DIR]", p.stderr
+    assert lines[1].encode().startswith(USAGE_LINE) and len(lines) == 3
     doc = trailer(p.stderr)
+    assert doc["message"] == says
     assert (doc["error_code"], doc["kind"]) == ("ERR_TRACE_PATH_NOT_DIR", "usage")
     assert doc["context"]["not_a_directory"] == str(target)
     assert json.loads(err_file.read_text()) == doc

@@ -333,17 +333,18 @@ _error_file: str | None = None
 
 def report_failure(err: RecorderError, json_errors: bool, early: bool = False) -> int:
     """Prints a recorder failure (and its JSON forms); returns its exit code.
-    `early`: raised before the diagnostics channel was configured (a bad
-    option or environment value): printed here, with the usage line."""
-    if early:
+    A usage error (a bad option or environment value, `--format binary`, a
+    trace path that is a file) is the caller's mistake: always printed here,
+    on stderr with the usage line, in one shape whenever it was raised.
+    `early`: raised before the diagnostics channel was configured, so
+    printed here too; any later failure goes to the diagnostics channel."""
+    if early or isinstance(err, UsageError):
         sys.stderr.write(f"{PROG}: error: {err.message} [{err.code}]\n")
         if isinstance(err, UsageError):
             sys.stderr.write(USAGE_LINE + "\n")
         sys.stderr.flush()
     else:
         _native.log_message("error", err.message, err.code)
-        if isinstance(err, UsageError):  # e.g. --format binary, a trace path that is a file
-            sys.stderr.write(USAGE_LINE + "\n")
     line = err.to_json()
     path = _error_file
     if path:

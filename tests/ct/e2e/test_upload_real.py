@@ -1,13 +1,15 @@
 """`ct upload` of a trace the REAL recorder wrote, with ct and the recorder
 staged as the bundle stages them (resources/python/): the recording id the
 recorder puts in trace_metadata.json is the one the server gets, and what
-it keeps is the recording's trace.ct (ct's default format), byte for byte."""
+it keeps is one zip of the trace folder holding the recording's trace.ct
+(ct's default format) byte for byte, with trace_metadata.json and
+trace_paths.json."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from ..conftest import User, metadata
@@ -35,11 +37,17 @@ def test_upload_a_real_recording(user: User, python312: Path, staged: Path, tmp_
         result = json.loads(done.stdout)
         assert result["recording_id"] == recording_id and result["id"] == 1 and result["status"] == "complete"
         assert cloud.uploads[recording_id]["state"] == "complete"
-        # ct records CTFS by default: a folder whose trace is one `.ct` sends that file as it is.
-        with urllib.request.urlopen(result["share_url"], timeout=60) as answer:
-            received = answer.read()
-        assert result["content_type"] == "application/octet-stream"
-        assert hashlib.sha256(received).hexdigest() == hashlib.sha256((folder / "trace.ct").read_bytes()).hexdigest()
+        # ct records CTFS by default; the whole folder goes as one zip, as CodeTracer's `ct upload` sends it.
+        assert result["content_type"] == "application/zip"
+        assert result["share_url"] == f"{cloud.base_url}/acme/replay/confirm/{recording_id}"
+        received = tmp_path / "got.zip"
+        with urllib.request.urlopen(result["download_url"], timeout=60) as answer:
+            received.write_bytes(answer.read())
+        with zipfile.ZipFile(received) as opened:
+            names = set(opened.namelist())
+            for name in ("trace.ct", "trace_metadata.json", "trace_paths.json"):
+                assert opened.read(name) == (folder / name).read_bytes(), name
+        assert names == {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
         listed = json.loads(user.ct("list", "--json", env=env, launcher=launcher).stdout)
         assert listed[0]["upload"]["share_url"] == result["share_url"]
     finally:

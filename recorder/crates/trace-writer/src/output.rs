@@ -66,9 +66,9 @@ impl TraceDir {
         // parent of it that exists, is a file.
         if let Some(taken) = dir.ancestors().find(|p| p.exists()).filter(|p| !p.is_dir()) {
             let message = if taken == dir {
-                "the trace path exists and is not a directory"
+                format!("the trace path '{}' exists and is not a directory", dir.display())
             } else {
-                "a parent of the trace path exists and is not a directory"
+                format!("cannot write the trace to '{}': '{}' exists and is not a directory", dir.display(), taken.display())
             };
             return Err(usage!(ErrorCode::TracePathNotDir, "{}", message)
                 .with_context("path", dir.display())
