@@ -49,7 +49,7 @@ def test_list_show_delete(fake: User):
     assert fake.ct("record", "app.py", env=dict(fake.env, FAKE_RECORDER_NO_STATS="1")).returncode == 0
     assert fake.ct("record", "-m", "app", "m").returncode == 0
     listing = fake.ct("list").stdout.decode().splitlines()
-    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "PROGRAM"]
+    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "PROGRAM"]
     assert [line.split()[0] for line in listing[1:]] == ["1", "2"]
     assert listing[2].endswith("-m app m")
     rows = json.loads(fake.ct("list", "--json").stdout)
@@ -146,7 +146,7 @@ def test_unittest_runs_under_the_recorder(fake: User):
     done = fake.ct("record", "--unittest", "test_it", "-q")
     assert done.returncode == 0, done.stderr
     assert b"Ran 1 test" in done.stderr
-    assert fake.rows()[0]["program"] == "-m unittest"
+    assert fake.rows()[0]["program"] == "--unittest"
 
 
 def test_unknown_language_is_a_usage_error(fake: User):
@@ -240,7 +240,7 @@ def test_pytest_runs_under_the_recorder(fake: User):
     assert done.returncode == 0, done.stderr
     assert b"1 passed" in done.stdout
     [row] = fake.rows()
-    assert row["program"] == "-m pytest" and json.loads(row["args"]) == ["-q", "-p", "no:cacheprovider", "test_it.py"]
+    assert row["program"] == "--pytest" and json.loads(row["args"]) == ["-q", "-p", "no:cacheprovider", "test_it.py"]
 
 
 def test_a_folder_with_main_is_python(fake: User):

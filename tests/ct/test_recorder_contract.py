@@ -55,7 +55,12 @@ PASSED = {
     "--include": ("json", None),
     "--exclude": ("helper*", None),
     "--trace-filter": ("filter.toml", "missing.toml"),
+    "--replay-budget": ("1GB", "lots"),
 }
+# Options that mean something only in a test run (`--pytest`/`--unittest`;
+# with a script they are usage errors): checked with `--unittest`.
+TEST_RUN_PASSED = ("--trace-per-test", "--single-trace", "--record-framework")
+TEST_MODULE = "import unittest\n\nclass T(unittest.TestCase):\n    def test_one(self):\n        self.assertEqual(1, 1)\n"
 FILTER = '[scope]\n[[scope.rules]]\nselector = "pkg:literal:json"\nexec = "trace"\n'
 
 
@@ -103,7 +108,7 @@ def test_every_recorder_option_is_passed_by_ct_or_set_by_it(recorder_python: Pat
         assert ours.get(flag) == takes_value, flag
     for flag, _ in ct_cli.RECORDER_LIST_OPTIONS:
         assert ours.get(flag) is True, flag
-    assert set(PASSED) == passed, "a passed option without a contract row below"
+    assert set(PASSED) | set(TEST_RUN_PASSED) == passed, "a passed option without a contract row below"
 
 
 @pytest.fixture
@@ -127,6 +132,23 @@ def test_ct_passes_each_option_unchanged_and_the_recorder_accepts_it(recorder_py
         if bad is not None:
             refused = record(recorder_python, app, app / "bad", ct_record_options(flag, bad))
             assert refused.returncode == 2 and flag.encode() in refused.stderr, (flag, refused.stderr)
+
+
+def test_ct_passes_test_run_options_and_the_recorder_accepts_them(recorder_python: Path, app: Path) -> None:
+    (app / "test_app.py").write_text(TEST_MODULE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
+    for flag in TEST_RUN_PASSED:
+        options, target, args = ct_cli.split_record_argv([flag, "--unittest", "test_app"])
+        assert (target, args) == (("tests", "unittest"), ["test_app"])
+        passed = list(ct_cli._recorder_options(ct_cli._record_parser("ct record").parse_args(options)))
+        assert passed == [flag]
+        out = app / ("t" + flag.strip("-"))
+        done = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out),
+                               *passed, "--unittest", "test_app"], cwd=app, env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, (flag, done.stderr)
+        assert (out / "tests.json").exists() == (flag != "--single-trace"), flag
+        refused = record(recorder_python, app, app / "bad", passed)  # with a script
+        assert refused.returncode == 2 and b"--pytest or --unittest" in refused.stderr, refused.stderr
 
 
 def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path) -> None:

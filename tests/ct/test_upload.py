@@ -265,6 +265,27 @@ def test_a_folder_with_subfolders_is_zipped_recursively(uploader: User, cloud: C
     assert {"session.toml", "tests/a/trace.ct", "tests/b/trace_metadata.json", "tests/b/trace_paths.json"} <= set(got)
 
 
+def test_one_test_of_a_test_run_with_test(uploader: User, cloud: Cloud, tmp_path: Path):
+    """`ct upload FOLDER --test ID` sends that test's trace folder alone,
+    named by its test id or its folder name (the run's tests.json)."""
+    folder = tmp_path / "run"
+    make_trace(folder, fmt="ctfs")
+    ids = {}
+    for seed, (test_id, name) in enumerate([("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py::test_b", "t.py_test_b")]):
+        ids[name] = make_trace(folder / "tests" / name, fmt="ctfs", seed=10 + seed)
+    (folder / "tests.json").write_text(json.dumps({"framework": "pytest", "traces": [
+        {"id": "t.py::test_a[x/y]", "kind": "test", "folder": "tests/t.py_test_a_x_y", "outcome": "failed"},
+        {"id": "t.py::test_b", "kind": "test", "folder": "tests/t.py_test_b", "outcome": "passed"}]}))
+    for given, name in (("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py_test_b", "t.py_test_b")):
+        done = uploader.ct("upload", str(folder), "--test", given, "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["folder"] == str(folder / "tests" / name)
+        assert zip_digests(cloud.archive(ids[name])) == file_digests(folder / "tests" / name)
+    missing = uploader.ct("upload", str(folder), "--test", "t.py::nope")
+    assert missing.returncode == 1 and b"'t.py::nope' is not a test of" in missing.stderr
+
+
 def test_a_200_mb_trace_goes_as_one_zip_with_bounded_memory(uploader: User, cloud: Cloud, tmp_path: Path):
     folder = tmp_path / "big"
     recording_id = make_trace(folder, payload=200 * MiB)

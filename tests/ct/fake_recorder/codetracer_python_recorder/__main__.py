@@ -12,7 +12,7 @@ import sys
 
 CODES = {"usage": 2, "environment": 10, "target": 20, "internal": 70}
 VALUE_OPTIONS = {"--trace-dir", "--out-dir", "-o", "--format", "--activation-path", "--values", "--max-depth",
-                 "--max-items", "--max-str", "--on-recorder-error", "--log-level", "--log-file"}
+                 "--max-items", "--max-str", "--on-recorder-error", "--log-level", "--log-file", "--replay-budget"}
 
 
 def restore_pythonpath():
@@ -53,6 +53,8 @@ def parse(argv):
         token = argv[i]
         if token == "-m":
             return options, ("module", argv[i + 1]), argv[i + 2:]
+        if token in ("--pytest", "--unittest"):  # a test run: the framework, as `python -m` runs it
+            return options, ("module", token[2:]), argv[i + 1:]
         if token.startswith("-"):
             if token in VALUE_OPTIONS:
                 options[token] = argv[i + 1]
