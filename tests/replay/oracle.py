@@ -95,17 +95,6 @@ def _is_hidden(name: str, value: object, namespace_frame: bool) -> bool:
     return namespace_frame and isinstance(value, _HIDDEN_TYPES)
 
 
-#: CPython 3.13 and later: no LINE event at the line a call starts at.
-ENTRY_LINE_IS_NO_STEP = sys.version_info >= (3, 13)
-
-
-def _line_at(code: types.CodeType, offset: int) -> int:
-    for start, end, line in code.co_lines():
-        if start <= offset < end and line is not None:
-            return line
-    return -1
-
-
 def main(argv: list[str]) -> None:
     out_path, program, *args = argv
     program = os.path.abspath(program)
@@ -141,11 +130,6 @@ def main(argv: list[str]) -> None:
             start = fresh_lasti.setdefault(frame.f_code, frame.f_lasti)
             if frame.f_lasti == start or id(frame) not in last_line:
                 last_line[id(frame)] = -1
-                if ENTRY_LINE_IS_NO_STEP:
-                    # 3.13's sys.monitoring reports no LINE at the line of a
-                    # call's RESUME (a class statement, a one-line function,
-                    # a lambda, a generator expression), where settrace does.
-                    last_line[id(frame)] = _line_at(frame.f_code, frame.f_lasti)
             if frame.f_code is not code:  # the module's entry is the replay's <toplevel> stop
                 snapshot(frame, frame.f_code.co_firstlineno)
         elif event == "line":
