@@ -72,6 +72,8 @@ def canon(v: object, depth: int = 0) -> str:
         return "frozenset({" + ", ".join(sorted(canon(x, depth + 1) for x in v)) + "})"
     if type(v) in (bytes, bytearray):
         return repr(v)
+    if isinstance(v, type):
+        return f"<class '{v.__qualname__}'>"
     if isinstance(v, BaseException):
         return f"{type(v).__name__}: {v}"
     d = getattr(v, "__dict__", None)

@@ -30,17 +30,17 @@ async def ticks(n):
         yield i
 
 
-async def main():
+async def main(out):
     got = await answer(4)
     seen = [t async for t in ticks(2)]
-    return got, seen
+    out.append((got, seen))
 
 
 def run(coro):
     try:
         coro.send(None)
-    except StopIteration as stop:
-        return stop.value
+    except StopIteration:
+        return "done"
 
 
 s = doubled(3)
@@ -50,4 +50,5 @@ first = next(c)
 second = c.send(5)
 third = c.send(7)
 joined = list(chain(iter([1]), (k for k in range(2))))
-result = run(main())
+results = []
+status = run(main(results))
