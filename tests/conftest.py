@@ -72,6 +72,13 @@ def recorder_python(request) -> Path:
 
 
 @pytest.fixture(scope="session")
+def recorder_pythons() -> dict[str, Path]:
+    """Every supported CPython with the recorder wheel installed, by version
+    (for tests that compare the versions' traces)."""
+    return {version: _venv_with_wheel(version, recorder_wheel()) for version in SUPPORTED}
+
+
+@pytest.fixture(scope="session")
 def python312() -> Path:
     return pyenv_python("3.12")
 

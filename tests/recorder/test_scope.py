@@ -161,6 +161,40 @@ def test_secrets_are_redacted_wherever_they_are_held(record) -> None:
     assert t.type_name(pw[0]) == "str"
 
 
+def test_only_text_under_a_secret_looking_name_is_redacted(record) -> None:
+    plain, recorded, out = record(["secrets_typed.py"])
+    assert recorded.returncode == plain.returncode == 0, recorded.stderr
+    text = (out / "trace.json").read_text()
+    assert "secret-" not in text  # every secret string of the program
+    t = Trace(out)
+
+    def last(name: str) -> dict:
+        return t.values_of(name)[-1]
+
+    def is_redacted(v: dict, type_name: str) -> bool:
+        return v["kind"] == "Raw" and v["r"] == "<redacted>" and t.type_name(v) == type_name
+
+    # Names that are no secret, and numbers under names that are.
+    assert last("session_count")["i"] == 3
+    assert last("token_count")["i"] == 9
+    assert last("api_key")["i"] == 42  # rebound from a str to an int
+    # Strings and bytes under secret names, wherever they are held.
+    for name in ("password", "session_id"):
+        assert all(is_redacted(v, "str") for v in t.values_of(name)), t.values_of(name)
+    assert is_redacted(t.values_of("api_key")[0], "str")
+    assert is_redacted(last("private_key"), "bytes")
+    pw, count, user = last("settings")["elements"]
+    assert is_redacted(pw["elements"][1], "str") and count["elements"][1]["i"] == 7
+    assert user["elements"][1]["text"] == "bob"
+    c = last("credentials")["elements"]
+    assert is_redacted(c[0], "str") and c[1]["i"] == 5 and is_redacted(c[2]["elements"][0], "str")
+    assert c[2]["elements"][1]["kind"] == "None"
+    # Classes, functions and modules hold no secret text.
+    for name in ("secret_handler", "auth_token", "session_key"):
+        assert "<redacted>" not in json.dumps(last(name)), (name, last(name))
+    assert t.meta["metrics"]["redacted_values"] > 0
+
+
 def test_no_redact_keeps_the_values(record) -> None:
     _, recorded, out = record(["secrets_held.py"], extra=["--no-redact"])
     text = (out / "trace.json").read_text()
@@ -177,7 +211,10 @@ def test_filter_value_patterns_redact_and_drop(record, tmp_path: Path) -> None:
     _, recorded, out = record(["secrets_held.py"], extra=["--trace-filter", str(f)])
     assert recorded.returncode == 0, recorded.stderr
     t = Trace(out)
-    assert {v["r"] for v in t.values_of("tokens")} == {"<redacted>"}
+    # Redacting a list hides its text, not its shape.
+    tokens = t.values_of("tokens")
+    assert tokens and all([(e["kind"], e["r"], t.type_name(e)) for e in v["elements"]] == [("Raw", "<redacted>", "str")] * 2
+                          for v in tokens), tokens
     login_args = [e["Call"]["args"] for e in t.events if "Call" in e and t.functions[e["Call"]["function_id"]]["name"] == "login"]
     assert [t.varnames[a["variable_id"]] for a in login_args[0]] == ["password"]
     assert "ak-live-9999" in (out / "trace.json").read_text()

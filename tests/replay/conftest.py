@@ -50,25 +50,34 @@ class Case:
 _cases: dict[tuple[str, str], Case] = {}
 
 
+def _case(python: Path, name: str, tmp_path_factory) -> Case:
+    """The program `name` run under the oracle, recorded with our recorder and
+    stepped through in the replay-server, with `python` (each once)."""
+    key = (str(python), name)
+    if key not in _cases:
+        program = R.program_path(name)
+        work = tmp_path_factory.mktemp(f"replay-{name}")
+        expected, plain = R.oracle(python, program, work)
+        recorded = R.run([str(python), "-m", "codetracer_python_recorder", "--trace-dir",
+                          str(work / "trace"), str(program)], program.parent)
+        rep, err = None, None
+        try:
+            rep = R.replay(work / "trace", work / "runtime", only={str(program)})
+        except Exception as exc:  # re-raised by the test that needs the replay
+            err = exc
+        _cases[key] = Case(program, expected, plain, recorded, rep, err)
+    return _cases[key]
+
+
 @pytest.fixture(scope="session")
 def replay_case(recorder_python: Path, tmp_path_factory):
     """replay_case(name) -> Case: the program run under the oracle, recorded with our
     recorder and stepped through in the replay-server (each once per interpreter)."""
+    return lambda name: _case(recorder_python, name, tmp_path_factory)
 
-    def get(name: str) -> Case:
-        key = (str(recorder_python), name)
-        if key not in _cases:
-            program = R.program_path(name)
-            work = tmp_path_factory.mktemp(f"replay-{name}")
-            expected, plain = R.oracle(recorder_python, program, work)
-            recorded = R.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir",
-                              str(work / "trace"), str(program)], program.parent)
-            rep, err = None, None
-            try:
-                rep = R.replay(work / "trace", work / "runtime", only={str(program)})
-            except Exception as exc:  # re-raised by the test that needs the replay
-                err = exc
-            _cases[key] = Case(program, expected, plain, recorded, rep, err)
-        return _cases[key]
 
-    return get
+@pytest.fixture(scope="session")
+def replay_cases(recorder_pythons: dict[str, Path], tmp_path_factory):
+    """replay_cases(name) -> {version: Case}, one per supported CPython (the
+    same runs `replay_case` makes)."""
+    return lambda name: {v: _case(python, name, tmp_path_factory) for v, python in recorder_pythons.items()}

@@ -72,6 +72,8 @@ def canon(v: object, depth: int = 0) -> str:
         return "frozenset({" + ", ".join(sorted(canon(x, depth + 1) for x in v)) + "})"
     if type(v) in (bytes, bytearray):
         return repr(v)
+    if isinstance(v, type):
+        return f"<class '{v.__qualname__}'>"
     if isinstance(v, BaseException):
         return f"{type(v).__name__}: {v}"
     d = getattr(v, "__dict__", None)
@@ -93,17 +95,6 @@ def _is_hidden(name: str, value: object, namespace_frame: bool) -> bool:
     if name.startswith(".") or (name.startswith("__") and name.endswith("__")):  # ".0": a genexpr's iterator
         return True
     return namespace_frame and isinstance(value, _HIDDEN_TYPES)
-
-
-#: CPython 3.13 and later: no LINE event at the line a call starts at.
-ENTRY_LINE_IS_NO_STEP = sys.version_info >= (3, 13)
-
-
-def _line_at(code: types.CodeType, offset: int) -> int:
-    for start, end, line in code.co_lines():
-        if start <= offset < end and line is not None:
-            return line
-    return -1
 
 
 def main(argv: list[str]) -> None:
@@ -141,11 +132,6 @@ def main(argv: list[str]) -> None:
             start = fresh_lasti.setdefault(frame.f_code, frame.f_lasti)
             if frame.f_lasti == start or id(frame) not in last_line:
                 last_line[id(frame)] = -1
-                if ENTRY_LINE_IS_NO_STEP:
-                    # 3.13's sys.monitoring reports no LINE at the line of a
-                    # call's RESUME (a class statement, a one-line function,
-                    # a lambda, a generator expression), where settrace does.
-                    last_line[id(frame)] = _line_at(frame.f_code, frame.f_lasti)
             if frame.f_code is not code:  # the module's entry is the replay's <toplevel> stop
                 snapshot(frame, frame.f_code.co_firstlineno)
         elif event == "line":

@@ -12,6 +12,8 @@ run is not).
 """
 from __future__ import annotations
 
+import difflib
+
 import pytest
 
 import replay as R
@@ -33,6 +35,8 @@ PROGRAMS = {
     "logging_output": None,
     "uncaught": None,
     "exit_code": None,
+    "class_bodies": None,
+    "generator_expressions": None,
 }
 # Programs that write to stdout: the terminal must show exactly that.
 OUTPUT = {"cli_tool": None, "output": None, "logging_output": None, "uncaught": None, "exit_code": None}
@@ -54,6 +58,26 @@ def test_every_step_shows_what_the_program_held(replay_case, name):
     steps = R.recorded_steps(case.replayed())
     problem = R.diff(case.expected, steps)
     assert problem is None, f"{name}: the replay differs from what the program held\n{problem}"
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_every_cpython_steps_through_the_same_lines(replay_cases, name):
+    """A program steps through the same lines on CPython 3.12 and 3.13: the
+    lines sys.settrace reports (equal on both), a call's first line included
+    (a class body's `class` line, a lambda's, a generator expression's)."""
+    cases = replay_cases(name)
+
+    def lines(steps: list[R.Step]) -> list[str]:  # a recording may name a function by its plain name
+        return [f"{s.func.rsplit('.', 1)[-1]}:{s.line}" for s in steps]
+
+    settrace = {v: lines(c.expected) for v, c in cases.items()}
+    recorded = {v: lines(R.recorded_steps(c.replayed())) for v, c in cases.items()}
+    (first, want), *others = settrace.items()
+    for version, got in others:
+        assert got == want, f"{name}: sys.settrace steps differently on {first} and {version}"
+    for version, got in recorded.items():
+        assert got == want, f"{name}: the recording on {version} steps differently from sys.settrace\n" + \
+            "\n".join(difflib.unified_diff(want, got, "sys.settrace", f"recording on {version}", lineterm=""))
 
 
 @pytest.mark.parametrize("name", _params(OUTPUT))

@@ -49,14 +49,19 @@ PROJECT_FILTER = os.path.join(".codetracer", "trace-filter.toml")
 BUILTIN_SOURCE = "<inline:builtin-default>"
 SUPPORTED_VERSION = 1
 
-# Parts of names that hold secrets: snake_case, kebab-case and dotted parts,
-# any case (`db_password`, `API-KEY`, `session`), and camelCase parts
-# (`apiToken`, `userPassword`, `sessionId`). Whole parts only: `tokens`,
-# `tokenizer` and `author` are not secrets. Rust `regex` syntax, full match.
-_WORDS = ("password|passwd|passphrase|secret|token|api_?key|apikey|auth|authorization|cookie|session"
-          "|private_?key|credentials?|access_?key|secret_?key|client_?secret")
-_CAMEL = "Password|Passwd|Passphrase|Secret|Token|ApiKey|Auth|Authorization|Cookie|Session|PrivateKey|Credentials?|AccessKey"
-_LOWER_HEAD = "password|passwd|secret|token|apiKey|auth|cookie|session|privateKey|credentials?|accessKey"
+# Names that hold secrets, by whole parts: snake_case, kebab-case and dotted
+# parts, any case (`db_password`, `API-KEY`, `session_id`), and camelCase
+# parts (`apiToken`, `userPassword`, `sessionId`). Whole parts only, and the
+# part itself must name a secret: `tokens`, `tokenizer`, `author`, `session`,
+# `auth_handler` and `session_count` are not secrets. Only text found under
+# such a name is hidden (docs/recorder.md, "Secrets"). Rust `regex` syntax,
+# full match.
+_WORDS = ("password|passwd|passphrase|secret|token|api[_.-]?key|private[_.-]?key|access[_.-]?key|session[_.-]?id|session[_.-]?key"
+          "|credentials?|authorization|auth[_.-]?header|cookie")
+_CAMEL = "Password|Passwd|Passphrase|Secret|Token|ApiKey|PrivateKey|AccessKey|SessionId|SessionKey|Credentials?" \
+    "|Authorization|AuthHeader|Cookie"
+_LOWER_HEAD = "password|passwd|passphrase|secret|token|apiKey|privateKey|accessKey|sessionId|sessionKey|credentials?" \
+    "|authorization|authHeader|cookie"
 SECRET_PATTERNS = (
     f"regex:(?i)(?:.*[^a-z0-9])?(?:{_WORDS})(?:[^a-z].*)?",
     f"regex:(?:(?:.*[a-z0-9])(?:{_CAMEL})|(?:{_LOWER_HEAD}))(?:[A-Z0-9_.-].*)?",

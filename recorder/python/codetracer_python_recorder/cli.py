@@ -90,8 +90,8 @@ installed packages or the recorder):
                         project's .codetracer/trace-filter.toml is found from the
                         script's folder up unless --no-auto-filter)
   --no-auto-filter      do not look for .codetracer/trace-filter.toml
-  --no-redact           write values under secret-looking names (password, token,
-                        api_key, ...) as they are instead of `<redacted>`
+  --no-redact           write text under secret-looking names (password, token,
+                        api_key, ...) as it is instead of `<redacted>`
   --version             print the version and exit
   -h, --help            show this help and exit
 

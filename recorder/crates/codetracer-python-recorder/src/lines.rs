@@ -16,19 +16,25 @@
 //! (read from `_co_code_adaptive` while LINE events are briefly on for the
 //! code); every other instruction answers DISABLE at its first event. A
 //! line start reports a step when its line differs from the line of the
-//! frame's previous step; before the frame's first step, 3.12 compares with
-//! nothing (a LINE event always follows RESUME) and 3.13 with the line of
-//! the instruction the frame started or resumed at. (Checked against plain
-//! LINE events by `test_long_code_objects_step_through_every_line`.)
+//! frame's previous step. A call's first line start always steps; a frame
+//! resumed (PY_RESUME, PY_THROW) compares with the line of the instruction
+//! it goes on from (`Recorder::note_resume`).
 //!
-//! 3.13 also reports a LINE event at the entry line itself (a lambda's, a
-//! one-line function's body), at every call, when the code's LINE events
-//! were turned on during its own PY_START, as the recorder does on first
-//! meeting it (measured): a call's first LINE event at the line of its
-//! RESUME is dropped (`Recorder::note_entry`), so the steps are those of
-//! plain python.
+//! Those are the lines `sys.settrace` reports, less its repeats (a backward
+//! jump that stays on one line, the line a resumed generator goes on from),
+//! on 3.12 and 3.13 alike: a call's first line included — a class body's
+//! `class` line, a lambda's, a one-line function's, a generator
+//! expression's. Plain LINE events give the same while PY_START is on, as
+//! it always is for the recorder (a global event). Without PY_START, 3.13
+//! reports no LINE at a call's first line when it is the line of the
+//! call's RESUME (measured on 3.13.0: `lambda q: q + 1` steps on 3.12 and
+//! not on 3.13); settrace itself runs with PY_START on. So no version
+//! number decides a line here. (Checked against settrace by
+//! `test_long_code_objects_step_through_every_line` and the replay
+//! suite's oracle, on both versions, in place, portable and as an unknown
+//! version.)
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -45,15 +51,12 @@ pub const NO_LINE: u32 = u32::MAX - 1;
 
 /// `INSTRUMENTED_LINE`'s opcode (0: unknown, no stand-in).
 static INSTRUMENTED_LINE: AtomicU32 = AtomicU32::new(0);
-/// 3.12: the first line start after RESUME always reports a step.
-static ENTRY_ALWAYS_STEPS: AtomicBool = AtomicBool::new(true);
 
 /// Learns this interpreter's facts (once per recording, before the program
 /// runs: `opcode` is then hidden from the program again). `stand_in`: the
 /// INSTRUCTION stand-in follows CPython's rules of a version this recorder
 /// knows (3.12, 3.13); on any other, LINE events are used as they are.
-pub fn configure(py: Python<'_>, minor: u32, stand_in: bool) {
-    ENTRY_ALWAYS_STEPS.store(minor <= 12, Ordering::Relaxed);
+pub fn configure(py: Python<'_>, stand_in: bool) {
     if !stand_in {
         INSTRUMENTED_LINE.store(0, Ordering::Relaxed);
         return;
@@ -64,12 +67,6 @@ pub fn configure(py: Python<'_>, minor: u32, stand_in: bool) {
             .find_map(|map| m.getattr(*map).ok()?.get_item("INSTRUMENTED_LINE").ok()?.extract::<u32>().ok())
     });
     INSTRUMENTED_LINE.store(op.unwrap_or(0), Ordering::Relaxed);
-}
-
-/// Whether a frame's first line start compares with the line it started at.
-#[inline]
-pub fn entry_compares() -> bool {
-    !ENTRY_ALWAYS_STEPS.load(Ordering::Relaxed)
 }
 
 /// Per code unit (2 bytes of bytecode): its line and whether it starts one.
@@ -115,23 +112,6 @@ pub fn request(code: &Bound<'_, PyAny>) -> RecorderResult<Option<LineTable>> {
     let starts: Vec<bool> = (0..lines.len()).map(|u| raw.get(2 * u).is_some_and(|&op| u32::from(op) == il)).collect();
     tool::set_local_events(py, code, tool::INSTRUCTION)?;
     Ok(Some(LineTable { lines, starts }))
-}
-
-/// The line of the instruction at byte `offset` of `code` (NO_LINE if none).
-pub fn line_of(code: &Bound<'_, PyAny>, offset: usize) -> u32 {
-    let found = || -> PyResult<u32> {
-        for item in code.call_method0("co_lines")?.try_iter()? {
-            let item = item?;
-            let t = item.cast::<PyTuple>()?;
-            let (start, end): (usize, usize) = (t.get_item(0)?.extract()?, t.get_item(1)?.extract()?);
-            if (start..end).contains(&offset) {
-                let line: Option<i64> = t.get_item(2)?.extract()?;
-                return Ok(line.filter(|l| *l >= 0).map_or(NO_LINE, |l| l as u32));
-            }
-        }
-        Ok(NO_LINE)
-    };
-    found().unwrap_or(NO_LINE)
 }
 
 /// The line of each code unit, when some line lies further than

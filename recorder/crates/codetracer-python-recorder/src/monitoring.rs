@@ -120,8 +120,8 @@ fn h_start_at(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize, resume
         return Ret::Continue;
     }
     let r = rec.on_start(code, resumed);
-    if crate::lines::entry_compares() && !offset.is_null() {
-        rec.note_entry(code, offset, resumed);
+    if resumed && !offset.is_null() {
+        rec.note_resume(code, offset);
     }
     r
 }

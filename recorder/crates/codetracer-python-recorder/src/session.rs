@@ -348,7 +348,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
     // The shortcuts that rest on facts of a known CPython beyond its layout.
     let known = cpython::known_version(info.major, info.minor);
-    crate::lines::configure(py, info.minor as u32, known);
+    crate::lines::configure(py, known);
     let skip_prefixes = o.skip_prefixes.clone();
     // A debug build (sys.gettotalrefcount) counts references in its own way.
     let debug_build = py.import("sys").and_then(|m| m.hasattr("gettotalrefcount")).unwrap_or(true);

@@ -17,6 +17,9 @@ impl Encoder {
         self.budget -= 1;
         // SAFETY: GIL held; `obj` is a live object (borrowed for the call).
         unsafe {
+            if self.secret && self.redacted_text(t, defs, obj, out) {
+                return;
+            }
             let tp = ffi::Py_TYPE(obj);
             let b = t.builtins;
             if self.recording {
@@ -274,7 +277,7 @@ impl Encoder {
                 v::put_container_head(out, vtag::TUPLE, types::TUPLE, 2);
                 self.value(t, defs, key, out, depth + 1);
                 if self.fields.is_some() && self.hidden(key) {
-                    self.redacted_field(t, defs, val, out);
+                    self.secret_field(t, defs, val, out, depth + 1);
                 } else {
                     self.value(t, defs, val, out, depth + 1);
                 }
@@ -367,7 +370,7 @@ impl Encoder {
             for k in 0..n {
                 let val = self.vals[base + k];
                 if self.fields.is_some() && self.hidden(self.names[base + k]) {
-                    self.redacted_field(t, defs, val, out);
+                    self.secret_field(t, defs, val, out, depth + 1);
                 } else {
                     self.value(t, defs, val, out, depth + 1);
                 }

@@ -111,8 +111,11 @@ pub struct Encoder {
     fields: Option<std::rc::Rc<crate::scope::Filter>>,
     /// Field names and dict keys already judged, hidden or not (held).
     hidden_names: FxHashMap<usize, bool>,
-    /// Fields written as `<redacted>`.
+    /// Values written as `<redacted>`.
     pub redacted: u64,
+    /// Encoding a value under a secret-looking name: its text leaves are
+    /// written as `<redacted>` ([`Encoder::encode_secret`]).
+    secret: bool,
 }
 
 /// What comparing a value with its trail found.
@@ -132,6 +135,7 @@ impl Encoder {
             fields,
             hidden_names: FxHashMap::default(),
             redacted: 0,
+            secret: false,
             layout,
             versions,
             opened: 0,
@@ -196,15 +200,46 @@ impl Encoder {
         h
     }
 
-    /// Writes `<redacted>` for the field value `val` (typed by its class).
-    /// Such a value is re-encoded at every comparison: its trail would
-    /// have to vouch for a value it does not show.
-    fn redacted_field(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, val: *mut ffi::PyObject, out: &mut Vec<u8>) {
+    /// Encodes a value under a secret-looking name (a variable, argument or
+    /// return value the trace filter redacts): like [`Encoder::encode`], but
+    /// every str, bytes or bytearray in it, however deep, is written as
+    /// `<redacted>` (typed by its class). Numbers, booleans, None, classes,
+    /// functions and modules hold no text and are shown as they are; a
+    /// container or an object shows its shape and its other leaves.
+    pub fn encode_secret(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>) {
+        self.secret = true;
+        self.encode(t, defs, obj, out);
+        self.secret = false;
+    }
+
+    /// The value of a field under a secret-looking name (an attribute or a
+    /// str dict key the filter hides), encoded as [`Encoder::encode_secret`]
+    /// does. The enclosing value is re-encoded at every comparison: a trail
+    /// would have to vouch for text it does not show.
+    fn secret_field(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, val: *mut ffi::PyObject, out: &mut Vec<u8>, depth: u32) {
+        self.untrailable();
+        let outer = std::mem::replace(&mut self.secret, true);
+        self.value(t, defs, val, out, depth);
+        self.secret = outer;
+    }
+
+    /// While [`Encoder::secret`]: writes `<redacted>` for a str, bytes or
+    /// bytearray `obj` (subclasses included) and returns true.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live.
+    #[inline]
+    unsafe fn redacted_text(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
+        // SAFETY: GIL held; `obj` is live; type checks run no user code.
+        let text = unsafe { ffi::PyUnicode_Check(obj) != 0 || ffi::PyBytes_Check(obj) != 0 || ffi::PyByteArray_Check(obj) != 0 };
+        if !text {
+            return false;
+        }
         self.untrailable();
         self.redacted += 1;
-        self.budget = self.budget.saturating_sub(1);
-        let type_id = self.raw_type_of(t, defs, val);
+        let type_id = self.raw_type_of(t, defs, obj);
         v::put_raw(out, type_id, b"<redacted>");
+        true
     }
 
     /// Holds `obj` in the trail being built if it is an exact float or int

@@ -33,8 +33,6 @@ pub(super) struct CodeInfo {
     pub(super) named_actions: Vec<(u32, ValueAction)>,
     /// Long code: its lines come from INSTRUCTION events through this table.
     pub(super) lines: Option<Box<crate::lines::LineTable>>,
-    /// 3.13: the line of the RESUME a call starts at (ENTRY: not read yet).
-    pub(super) entry_line: u32,
     /// The portable path: the slots' names (held), to look their values up.
     pub(super) names: Vec<*mut ffi::PyObject>,
 }
@@ -267,7 +265,6 @@ impl Recorder {
             decision: None,
             named_actions: Vec::new(),
             lines: None,
-            entry_line: ENTRY,
             names: Vec::new(),
         };
         if ignored {

@@ -13,11 +13,6 @@ pub(super) enum Diff {
     Changed(Slot),
 }
 
-/// What a redacted value is shown as.
-pub(super) const REDACTED: &[u8] = b"<redacted>";
-
-/// `Slot::hash` of a slot showing `<redacted>`.
-pub(super) const REDACTED_HASH: u64 = 2;
 
 impl Recorder {
     /// The first `n` fast locals of `frame` (running code `idx`): in place,
@@ -93,17 +88,10 @@ impl Recorder {
                 obj = self.cell_value(obj);
             }
             let old = top.slots[i];
-            if info.redact {
-                // Shown as `<redacted>` while bound, whatever it holds.
-                if obj.is_null() != old.obj.is_null() || (!obj.is_null() && old.hash != REDACTED_HASH) {
-                    if obj.is_null() {
-                        st::put_unset(self.writer.buf(), var);
-                    } else {
-                        self.put_redacted(obj, Some(var));
-                    }
-                    self.drop_slot(old);
+            if info.redact && !obj.is_null() {
+                if let Some(new) = self.secret_diff(var, obj, old) {
+                    top.slots[i] = new;
                 }
-                top.slots[i] = if obj.is_null() { EMPTY } else { Slot { obj, hash: REDACTED_HASH, ..EMPTY } };
                 continue;
             }
             if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
@@ -234,12 +222,10 @@ impl Recorder {
                         top.named[p].2 = generation;
                     }
                     let new = if action == ValueAction::Redact {
-                        if old.hash == REDACTED_HASH {
-                            continue;
+                        match self.secret_diff(var, val, old) {
+                            Some(new) => new,
+                            None => continue,
                         }
-                        self.put_redacted(val, Some(var));
-                        self.drop_slot(old);
-                        Slot { obj: val, hash: REDACTED_HASH, ..EMPTY }
                     } else {
                         match self.diff(var, val, old) {
                             Diff::Unchanged => continue,
@@ -268,20 +254,29 @@ impl Recorder {
         self.stack.push(top);
     }
 
-    /// Writes the stand-in of a redacted value (typed by its class): as a
-    /// SET record of `set_var`, or into `scratch` (arguments, returns).
-    pub(super) fn put_redacted(&mut self, obj: *mut ffi::PyObject, set_var: Option<u32>) {
-        self.metrics.redacted_values += 1;
-        // The value's type may need defining first (a TYPE record).
-        let type_id = self.enc.raw_type_of(&mut self.types, self.writer.buf(), obj);
-        match set_var {
-            Some(var) => {
-                let buf = self.writer.buf();
-                st::put_set_head(buf, var);
-                v::put_raw(buf, type_id, REDACTED);
-            }
-            None => v::put_raw(&mut self.scratch, type_id, REDACTED),
+    /// A value under a secret-looking name, appended to `scratch`: its text
+    /// leaves read `<redacted>` (`Encoder::encode_secret`). Never trailed:
+    /// compared by its encoding at each step.
+    pub(super) fn secret_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
+        let start = self.scratch.len();
+        self.enc.encode_secret(&mut self.types, self.writer.buf(), obj, &mut self.scratch);
+        Slot { obj, strong: false, hash: hash_bytes(&self.scratch[start..]), state: NO_STATE, gen: 0 }
+    }
+
+    /// [`Recorder::diff`] for a variable under a secret-looking name (`obj`
+    /// bound): the new slot when it shows another value (a SET record
+    /// written, `old` released), None when it shows the same.
+    pub(super) fn secret_diff(&mut self, var: u32, obj: *mut ffi::PyObject, old: Slot) -> Option<Slot> {
+        self.scratch.clear();
+        let new = self.secret_slot(obj);
+        if obj == old.obj && new.hash == old.hash {
+            return None;
         }
+        self.drop_slot(old);
+        let buf = self.writer.buf();
+        st::put_set_head(buf, var);
+        buf.extend_from_slice(&self.scratch);
+        Some(new)
     }
 
     /// [`Recorder::encode_slot`] for the commonest values, a float or a small

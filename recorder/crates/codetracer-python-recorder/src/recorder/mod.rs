@@ -27,7 +27,6 @@ use crate::purity::{self, OpTable, PureLines};
 use crate::scope::{self, Filter, ValueAction};
 
 use codeinfo::*;
-use locals::*;
 use states::*;
 
 /// How many values to capture.
@@ -110,8 +109,8 @@ struct Frame {
     /// mutates nothing: its interval was pure although its line is not.
     loop_pure: bool,
     /// Long code: the line a line start must differ from to step (the
-    /// previous step's; before it, on 3.13, the line the frame started or
-    /// resumed at: `lines.rs`).
+    /// previous step's; `ENTRY` at a call, so its first line start steps;
+    /// the line a resumed frame goes on from: `lines.rs`).
     line_prev: u32,
     /// The portable path: a module or class body's namespace (borrowed; the
     /// frame holds it), as first read.
@@ -351,9 +350,9 @@ impl Recorder {
                         let var = self.infos[idx as usize].slots[i].var;
                         st::put_varint(&mut self.scratch, u64::from(var));
                         if self.infos[idx as usize].slots[i].redact {
-                            self.put_redacted(obj, None);
+                            let slot = self.secret_slot(obj);
                             if track_locals {
-                                slots[i] = Slot { obj, hash: REDACTED_HASH, ..EMPTY };
+                                slots[i] = slot;
                             }
                         } else if track_locals {
                             slots[i] = self.encode_slot(obj);
@@ -424,29 +423,14 @@ impl Recorder {
         r
     }
 
-    /// PY_START / PY_RESUME at byte `offset` on 3.13: in long code the
-    /// frame's first line start steps only when its line differs from the
-    /// entry's; in other code a first LINE event at the function's entry
-    /// line is dropped (`lines.rs`).
-    pub fn note_entry(&mut self, code: *mut ffi::PyObject, offset: *mut ffi::PyObject, resumed: bool) {
+    /// PY_RESUME / PY_THROW at byte `offset`: in long code the frame's
+    /// first line start after it steps only when its line differs from the
+    /// line the frame goes on from (`lines.rs`). Other code needs nothing:
+    /// its LINE events already follow that rule.
+    pub fn note_resume(&mut self, code: *mut ffi::PyObject, offset: *mut ffi::PyObject) {
         let Some(&idx) = self.codes.get(&(code as usize)) else { return };
-        let offset = self.line_number(offset) as usize;
-        let info = &mut self.infos[idx as usize];
-        if info.ignored {
-            return;
-        }
-        let line = match info.lines.as_ref() {
-            Some(table) => table.line_at(offset),
-            None if resumed => return,
-            None => {
-                if info.entry_line == ENTRY {
-                    // SAFETY: GIL held (callback); `code` is a live code object.
-                    let code = unsafe { pyo3::Bound::from_borrowed_ptr(pyo3::Python::assume_attached(), code) };
-                    info.entry_line = crate::lines::line_of(&code, offset);
-                }
-                info.entry_line
-            }
-        };
+        let Some(table) = self.infos[idx as usize].lines.as_ref() else { return };
+        let line = table.line_at(self.line_number(offset) as usize);
         if let Some(top) = self.stack.last_mut().filter(|f| f.code_idx == idx) {
             top.line_prev = line;
         }
@@ -465,16 +449,6 @@ impl Recorder {
         if self.stack.last().is_none_or(|f| f.iframe != iframe || f.code_idx != idx) {
             // A frame we did not see start (recording began inside it): adopt it.
             self.push_call(idx, iframe, true);
-        } else if self.infos[idx as usize].lines.is_none() {
-            if let Some(top) = self.stack.last_mut().filter(|f| f.line_prev != ENTRY) {
-                // 3.13: a LINE event at the entry line is not plain
-                // python's (the code's LINE events were turned on during
-                // its PY_START: `lines.rs`).
-                let entry = std::mem::replace(&mut top.line_prev, ENTRY);
-                if entry == line {
-                    return Ret::Continue;
-                }
-            }
         }
         st::put_step(self.writer.buf(), path_id, line);
         if self.cfg.values == ValuesMode::Locals {
@@ -519,7 +493,7 @@ impl Recorder {
         if self.cfg.values == ValuesMode::None || value.is_null() || (ret == ValueAction::Drop && how != Exit::Unwind) {
             v::put_none(&mut self.scratch);
         } else if ret == ValueAction::Redact && how != Exit::Unwind {
-            self.put_redacted(value, None);
+            self.secret_slot(value);
         } else if how == Exit::Unwind {
             let text = exception_text(value, &class_name(value), self.enc.bounds.max_str);
             v::put_error(&mut self.scratch, types::EXCEPTION, text.as_bytes());
