@@ -95,7 +95,8 @@ def program_from_argv() -> str:
     return os.path.abspath(argv0)
 
 
-FORMATS = ("json", "ctfs")
+#: The names of ``--format``: the recorder's format table (crate trace-writer).
+FORMATS: tuple[str, ...] = _native.FORMATS
 
 
 def resolve_format(given: str | None, option: str = "--format") -> str:

@@ -325,6 +325,8 @@ fn error_json(code: &str, message: String, context: Vec<(String, String)>) -> Py
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SCHEMA_VERSION", trace_writer::SCHEMA_VERSION)?;
+    // The names of `--format`, from the format table.
+    m.add("FORMATS", PyTuple::new(m.py(), trace_writer::Format::ALL.map(|f| f.as_str()))?)?;
     m.add("EXIT_USAGE", ErrorKind::Usage.exit_code())?;
     m.add("EXIT_ENVIRONMENT", ErrorKind::Environment.exit_code())?;
     m.add("EXIT_TARGET", ErrorKind::Target.exit_code())?;

@@ -285,7 +285,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
     let format = trace_writer::Format::parse(&o.format).ok_or_else(|| {
-        usage!(ErrorCode::FormatUnsupported, "unsupported trace format {:?}: expected json or ctfs", o.format)
+        usage!(ErrorCode::FormatUnsupported, "unsupported trace format {:?}: expected {}", o.format, trace_writer::Format::ALL.map(|f| f.as_str()).join(" or "))
             .with_context("format", &o.format)
     })?;
     let tool = tool::tool_id_from_env()?;
@@ -336,7 +336,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         }
     };
     // A format that streams is written beside the run, on another core.
-    match LiveConvert::start(format, &trace_dir.events_path(), &trace_dir.staging) {
+    match format.start_live(&trace_dir.events_path(), &trace_dir.staging) {
         Ok(Some(live)) => writer.follow(live),
         Ok(None) => {}
         // Not even the container's start fits (a full disk): the run goes
@@ -673,7 +673,7 @@ fn finish_interruptibly(
 }
 
 fn keep_or_discard(s: &Session, meta: Map<String, Value>, timings: Map<String, Value>, e: &RecorderError, report: &mut StopReport) {
-    if s.policy.keep_partial && s.trace_dir.staging.join(trace_writer::output::EVENTS_FILE).exists() {
+    if s.policy.keep_partial && s.trace_dir.events_path().exists() {
         match s.trace_dir.finish(meta, Some(e.code()), timings) {
             Ok(_) => {
                 report.partial = true;
@@ -695,7 +695,7 @@ pub fn before_fork() {
     // (Not from inside a callback, which holds the recorder: a fork there
     // is a finaliser's, and the thread then stays.)
     let s = session_mut().as_mut().filter(|s| !s.busy);
-    if let Some(live) = s.and_then(|s| s.recorder.as_mut()).and_then(|r| r.writer.live_mut()) {
+    if let Some(live) = s.and_then(|s| s.recorder.as_mut()).and_then(|r| r.writer.observer_mut()) {
         live.pause();
     }
 }
@@ -711,7 +711,7 @@ pub fn after_fork_in_child(py: Python<'_>) {
         unsafe { *FORKED_FROM.0.get() = Some(s.trace_dir.dir.clone()) };
         if let Some(mut r) = s.recorder.take() {
             // The parent's thread: not in this process.
-            r.writer.forget_live_after_fork();
+            r.writer.forget_observer_after_fork();
             // Dropping the writer closes the child's copy of the file
             // descriptor and discards the buffer copy, writing nothing.
             drop(r);

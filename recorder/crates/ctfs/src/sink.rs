@@ -1,7 +1,7 @@
 //! [`CtfsSink`] writes `trace.ct`: typed events in ([`TraceEvent`], what
 //! `ct-trace-convert` reads from trace.json), or events whose values are
 //! already encoded ([`CtfsSink::raw`], what the recorder's replay stage
-//! writes through `trace_writer::ct::CtSink` — the one `Sink` trait of the
+//! writes through `trace_writer::ctfs_sink::CtfsSink` — the one `Sink` trait of the
 //! formats lives in crate trace-writer).
 
 use std::path::Path;

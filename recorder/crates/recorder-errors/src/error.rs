@@ -92,13 +92,6 @@ impl RecorderError {
         self.kind.exit_code()
     }
 
-    /// The single-line JSON diagnostic of ADR 0004 §9:
-    /// `{"error_code":"ERR_..","kind":"..","message":"..","context":{..}}`,
-    /// without a trailing newline.
-    pub fn to_json_line(&self) -> String {
-        crate::json::json_line(self)
-    }
-
     /// Classifies an IO failure on `path`: `ERR_DISK_FULL` for ENOSPC, EFBIG
     /// and EDQUOT, `ERR_PERMISSION_DENIED` for EACCES, EPERM and EROFS, else
     /// `code`. The message is `"<path>: <io error>"`; the context gets `path`

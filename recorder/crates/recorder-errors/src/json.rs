@@ -1,4 +1,6 @@
-//! The one-line JSON diagnostic (`--json-errors`, `CODETRACER_ERROR_FILE`).
+//! The one-line JSON diagnostic (`--json-errors`, `CODETRACER_ERROR_FILE`):
+//! [`RecorderError::to_json_line`], implemented here: `error.rs` does not know
+//! this file, so the two do not import each other.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -28,15 +30,20 @@ impl Serialize for Context<'_> {
     }
 }
 
-pub(crate) fn json_line(err: &RecorderError) -> String {
-    // Serialising strings into a String cannot fail; the fallback only keeps
-    // this function total without a panic path. Code and kind strings are
-    // plain ASCII identifiers, so they need no escaping.
-    serde_json::to_string(&Line(err)).unwrap_or_else(|_| {
-        format!(
-            r#"{{"error_code":"{}","kind":"{}","message":"(message not serialisable)","context":{{}}}}"#,
-            err.code().as_str(),
-            err.kind().as_str()
-        )
-    })
+impl RecorderError {
+    /// The single-line JSON diagnostic of ADR 0004 §9:
+    /// `{"error_code":"ERR_..","kind":"..","message":"..","context":{..}}`,
+    /// without a trailing newline.
+    pub fn to_json_line(&self) -> String {
+        // Serialising strings into a String cannot fail; the fallback only
+        // keeps this function total without a panic path. Code and kind
+        // strings are plain ASCII identifiers, so they need no escaping.
+        serde_json::to_string(&Line(self)).unwrap_or_else(|_| {
+            format!(
+                r#"{{"error_code":"{}","kind":"{}","message":"(message not serialisable)","context":{{}}}}"#,
+                self.code().as_str(),
+                self.kind().as_str()
+            )
+        })
+    }
 }

@@ -68,7 +68,7 @@ fn the_spec_fixture_reads_back_as_its_readme_lists_it() {
 /// A JSON trace folder written by the recorder's own stream + converter,
 /// using every value encoding.
 fn json_sample(dir: &Path) {
-    finished_sample(dir, trace_writer::Format::Json, serde_json::json!(["--flag", "é"]),
+    finished_sample(dir, trace_writer::Format::JSON, serde_json::json!(["--flag", "é"]),
                     Some("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
 }
 
@@ -281,7 +281,10 @@ fn a_big_trace_crosses_mapping_levels_and_reads_back() {
 
 #[test]
 fn compact_values_render_to_the_same_record_in_cbor_as_in_json() {
+    use trace_writer::ctfs_sink::CtfsSink;
+    use trace_writer::json_sink::JsonSink;
     use trace_writer::stream::StreamReader;
+    use trace_writer::Sink;
     let mut b = Vec::new();
     v::put_none(&mut b);
     v::put_bool(&mut b, types::BOOL, false);
@@ -306,11 +309,11 @@ fn compact_values_render_to_the_same_record_in_cbor_as_in_json() {
     while !r.at_end() {
         let at = r.pos();
         let mut j = Vec::new();
-        v::write_json(&mut r, &mut j, 0).unwrap();
+        JsonSink::render(&mut r, &mut j).unwrap();
         let end = r.pos();
         r.set_pos(at);
         let mut c = Vec::new();
-        trace_writer::cbor::write_cbor(&mut r, &mut c, 0).unwrap();
+        CtfsSink::render(&mut r, &mut c).unwrap();
         assert_eq!(r.pos(), end);
         let from_json: ValueRecord = serde_json::from_slice(&j).unwrap();
         let from_cbor: ValueRecord = cbor4ii::serde::from_slice(&c).unwrap();

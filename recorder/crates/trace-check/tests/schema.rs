@@ -59,7 +59,7 @@ fn every_value_kind_in(format: Format) {
 #[test]
 fn a_stream_cut_short_recovers_as_a_balanced_partial_trace() {
     let dir = tmpdir("cut");
-    let td = TraceDir::prepare(&dir, Format::Json).unwrap();
+    let td = TraceDir::prepare(&dir, Format::JSON).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     write_sample(&mut w, false);
     // Cut in the middle of a record, as a killed process leaves it.

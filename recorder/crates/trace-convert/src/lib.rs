@@ -118,7 +118,7 @@ pub fn convert_dir(in_dir: &Path, out_dir: &Path) -> RecorderResult<SinkStats> {
         serde_json::from_slice(&fs::read(&meta_path).map_err(io(&meta_path))?)
             .map_err(|e| usage!(ErrorCode::InvalidOption, "{}: not a JSON object: {}", meta_path.display(), e))?;
     // meta.dat's fields as the recorder's own CTFS sink takes them.
-    let meta = trace_writer::ct::trace_meta(&meta_json, &[]);
+    let meta = trace_writer::ctfs_sink::trace_meta(&meta_json, &[]);
     fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let trace_path = in_dir.join("trace.json");
     let file = File::open(&trace_path).map_err(io(&trace_path))?;

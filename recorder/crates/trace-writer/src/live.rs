@@ -1,19 +1,19 @@
-//! Writing the trace while the program runs.
+//! Writing the trace while the program runs, into any [`Sink`].
 //!
-//! For a format that streams ([`Format::streams`]: `trace.ct`), a thread
-//! replays `events.bin` as the recording flushes it, so the trace grows
-//! alongside the run instead of being converted after it: the work moves to
-//! a second core, and a recording killed outright still leaves, in its
-//! staging folder, a `trace.ct` readable up to its last complete chunk.
+//! For a format that streams (the format table says which: `trace.ct`), a
+//! thread replays `events.bin` as the recording flushes it, so the trace
+//! grows alongside the run instead of being converted after it: the work
+//! moves to a second core, and a recording killed outright still leaves, in
+//! its staging folder, a trace readable up to its last complete chunk.
 //!
 //! The recorder's [`StreamWriter`](crate::stream::StreamWriter) holds the
-//! [`LiveConvert`] and tells it how far the file is flushed and when it is
-//! finished; the thread never reads past that point. When the recording
-//! stops, [`LiveConvert::finish`] waits for the thread to reach the stream's
-//! end and hands back the replay, which the caller completes with the final
-//! metadata ([`crate::output::TraceDir::finish_live`]). Anything that goes
-//! wrong in the thread only costs the head start: the trace is then
-//! converted from `events.bin` after the run, as for any other format.
+//! [`LiveConvert`] as its [`FlushObserver`] and tells it how far the file is
+//! flushed and when it is finished; the thread never reads past that point.
+//! When the recording stops, [`LiveConvert::finish`] waits for the thread to
+//! reach the stream's end and hands back the replay, which the trace folder
+//! completes with the final metadata. Anything that goes wrong in the thread
+//! only costs the head start: the trace is then converted from `events.bin`
+//! after the run, as for any other format.
 
 use std::fs::File;
 use std::io::Read;
@@ -27,13 +27,18 @@ use std::time::Duration;
 
 use recorder_errors::prelude::*;
 
-use crate::ct::CtSink;
-use crate::replay::{Progress, Replayed, Source, READ_CHUNK};
-use crate::sink::Format;
+use crate::replay::{Progress, Replayed, Replaying, Source, READ_CHUNK};
+use crate::sink::Sink;
+use crate::stream::FlushObserver;
 
 /// Environment switch: `0` converts after the run even for a streaming
 /// format (a diagnostic, and the baseline live conversion is tested against).
 pub const LIVE_ENV: &str = "CODETRACER_LIVE_CONVERT";
+
+/// Whether [`LIVE_ENV`] turns the live conversion off.
+pub fn turned_off() -> bool {
+    std::env::var(LIVE_ENV).is_ok_and(|v| v == "0")
+}
 
 /// What the writer has told the thread.
 #[derive(Default)]
@@ -119,7 +124,7 @@ impl Source for FollowedFile {
 
 /// The replay and the file it reads, between two runs of the thread.
 struct Work {
-    replayed: Replayed<CtSink>,
+    replayed: Box<dyn Replaying>,
     source: FollowedFile,
 }
 
@@ -129,7 +134,7 @@ enum State {
     /// No thread (around a `fork()`); the replay goes on from here.
     Paused(Work),
     /// The whole stream is replayed.
-    Done(Replayed<CtSink>),
+    Done(Box<dyn Replaying>),
     Failed(RecorderError),
     /// Taken by `finish`.
     Gone,
@@ -143,51 +148,26 @@ pub struct LiveConvert {
 
 impl LiveConvert {
     /// Starts replaying `events` (created, not necessarily written yet) into
-    /// the trace files of `format` in `dir`. `None` when the format does not
-    /// stream or [`LIVE_ENV`] turns streaming off.
-    pub fn start(format: Format, events: &Path, dir: &Path) -> RecorderResult<Option<LiveConvert>> {
-        if !format.streams() || std::env::var(LIVE_ENV).is_ok_and(|v| v == "0") {
-            return Ok(None);
-        }
+    /// `sink`.
+    pub fn start<S: Sink + Send + 'static>(sink: S, events: &Path) -> RecorderResult<LiveConvert> {
         let file = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
-        let sink = CtSink::create(&dir.join(format.files()[0]), &dir.join(format.files()[1]))?;
         let shared = Arc::new(Shared::default());
         let source = FollowedFile { file, path: events.to_path_buf(), pos: 0, shared: shared.clone() };
-        let mut live = LiveConvert { shared: shared.clone(), state: State::Paused(Work { replayed: Replayed::new(sink), source }) };
+        let replayed: Box<dyn Replaying> = Box::new(Replayed::new(sink));
+        let mut live = LiveConvert { shared: shared.clone(), state: State::Paused(Work { replayed, source }) };
         live.resume();
         if matches!(live.state, State::Failed(_)) {
             if let State::Failed(e) = std::mem::replace(&mut live.state, State::Gone) {
                 return Err(e);
             }
         }
-        Ok(Some(live))
-    }
-
-    /// `bytes` of the stream are on disk (the thread, if paused, starts again).
-    pub fn flushed(&mut self, bytes: u64) {
-        self.resume();
-        self.shared.update(|f| f.bytes = bytes);
-    }
-
-    /// The stream is complete at `bytes`.
-    pub fn done(&mut self, bytes: u64) {
-        self.resume();
-        self.shared.update(|f| {
-            f.bytes = bytes;
-            f.done = true;
-        });
-    }
-
-    /// A write of the stream failed: the thread gives up (the trace is then
-    /// converted after the run, which knows how to deal with a full disk).
-    pub fn failed(&self) {
-        self.shared.update(|f| f.failed = true);
+        Ok(live)
     }
 
     /// Before a `fork()`: the thread ends (a process with threads makes
     /// CPython warn on `os.fork()`, and the child would inherit a lock
     /// its thread might hold), keeping the replay where it got to; the
-    /// next [`LiveConvert::flushed`] starts it again — not as soon as the
+    /// next flush ([`FlushObserver::flushed`]) starts it again — not as soon as the
     /// fork returns: CPython 3.13 counts the threads after the fork hooks.
     pub fn pause(&mut self) {
         if !matches!(self.state, State::Running { .. }) {
@@ -262,15 +242,35 @@ impl LiveConvert {
         }
     }
 
-    /// In a child of `fork()`: the thread (if one ran at the fork) is not
-    /// there, and nothing of its state may be touched, so it is left as it
-    /// is.
-    pub fn forget_after_fork(self) {
-        std::mem::forget(self);
+}
+
+/// The stream writer tells the thread how far it may read. (In a child of
+/// `fork()` the writer forgets its observer untouched: the thread, if one
+/// ran at the fork, is not there, and nothing of its state may be touched.)
+impl FlushObserver for LiveConvert {
+    /// `bytes` of the stream are on disk (the thread, if paused, starts again).
+    fn flushed(&mut self, bytes: u64) {
+        self.resume();
+        self.shared.update(|f| f.bytes = bytes);
+    }
+
+    /// A write of the stream failed: the thread gives up (the trace is then
+    /// converted after the run, which knows how to deal with a full disk).
+    fn failed(&mut self) {
+        self.shared.update(|f| f.failed = true);
+    }
+
+    /// The stream is complete at `bytes`.
+    fn done(&mut self, bytes: u64) {
+        self.resume();
+        self.shared.update(|f| {
+            f.bytes = bytes;
+            f.done = true;
+        });
     }
 }
 
-type Outcome = RecorderResult<Option<Replayed<CtSink>>>;
+type Outcome = RecorderResult<Option<Box<dyn Replaying>>>;
 
 /// Signals are the program's: a signal sent to the process must reach a
 /// thread of the program (Ctrl-C must interrupt its `time.sleep` at once),

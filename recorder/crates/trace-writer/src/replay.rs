@@ -1,5 +1,5 @@
 //! The replay stage: compact stream → the events of a trace with full
-//! snapshots, handed to a [`Sink`] (one per format, see [`crate::sink`]).
+//! snapshots, handed to a [`Sink`] (one per format).
 //!
 //! Runs after the traced program finished (or on a partial stream left by a
 //! recording that died). It keeps, per open frame, each visible variable's
@@ -15,7 +15,7 @@ use std::path::Path;
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::sink::{Sink, TraceEnd};
+use crate::sink::{Sink, TraceEnd, Var};
 use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAGIC};
 use crate::value::{self, vtag};
 
@@ -65,15 +65,6 @@ impl ConvertStats {
 struct Frame {
     /// The frame's variables, in order of first binding.
     vars: Vec<Var>,
-}
-
-/// A variable of an open frame (or an argument of a call).
-pub struct Var {
-    pub id: u32,
-    /// The current value as the sink renders it.
-    pub value: Vec<u8>,
-    /// The current value as encoded in the stream (what PATCH records edit).
-    compact: Vec<u8>,
 }
 
 /// An object the stream defined (`OBJ`): its encoding, and its rendering
@@ -485,7 +476,7 @@ impl From<RecorderError> for ConvError {
 }
 
 /// Where the replay reads the stream from: a finished file ([`FileSource`]),
-/// or one a live recording is still appending to (`crate::live`).
+/// or one a live recording is still appending to (the live conversion's).
 pub(crate) trait Source {
     /// Reads up to `buf.len()` bytes; 0 only at the stream's final end;
     /// `None` when the replay is to pause (see [`Replayed::run`]).
@@ -697,6 +688,25 @@ impl<S: Sink> Replayed<S> {
         stats.trace_bytes =
             conv.sink.finish(&TraceEnd { meta, paths: &stats.paths, partial: reason.map(|c| c.as_str()) })?;
         Ok(stats)
+    }
+}
+
+/// A replay under way, whatever its sink: what the live conversion holds
+/// between two runs of its thread, and hands back to be completed.
+pub(crate) trait Replaying: Send {
+    /// [`Replayed::run`].
+    fn run(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool>;
+    /// [`Replayed::complete`].
+    fn complete(self: Box<Self>, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats>;
+}
+
+impl<S: Sink + Send> Replaying for Replayed<S> {
+    fn run(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool> {
+        Replayed::run(self, source, chunk, progress)
+    }
+
+    fn complete(self: Box<Self>, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats> {
+        Replayed::complete(*self, partial, meta)
     }
 }
 

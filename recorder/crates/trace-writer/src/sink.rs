@@ -1,7 +1,8 @@
-//! The seam between the replay of the in-run stream ([`crate::replay`]) and
-//! the trace formats: [`Sink`] is what a format implements, [`Format`] is
-//! the one place a format is chosen. A third format is one file with a
-//! `Sink` and one line in [`Format`].
+//! The seam between the replay of the in-run stream and the trace formats:
+//! [`Sink`] is what a format implements (one file per format:
+//! `json_sink.rs`, `ctfs_sink.rs`), with what it is handed — a [`Var`], the
+//! [`TraceEnd`] — and [`write_paths`], the `trace_paths.json` every format's
+//! folder has.
 //!
 //! The replay knows frames, variables, objects and snapshots; a sink only
 //! writes events, in trace order, each already complete. Values reach a sink
@@ -13,9 +14,7 @@ use std::path::Path;
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::ct::CtSink;
-use crate::json::JsonSink;
-use crate::replay::{replay, ConvertStats, Progress, Var};
+use crate::json_str::write_json_str;
 use crate::stream::{ReadResult, StreamReader};
 
 /// An output format of the replay stage.
@@ -24,7 +23,17 @@ use crate::stream::{ReadResult, StreamReader};
 /// size limit (`trace.json` cut to fit a full disk) answers `false` once an
 /// event does not fit, and [`Sink::cut`] then stays true until
 /// [`Sink::end_cut`].
-pub trait Sink {
+pub trait Sink: Sized {
+    /// Whether the sink can keep its trace within a size limit, cutting it
+    /// to the events that fit (a full disk); otherwise a trace that does not
+    /// fit is not kept.
+    const CUTS_TO_FIT: bool = false;
+
+    /// Creates the trace file `trace` (truncating it); `trace_paths` is
+    /// written by [`Sink::finish`] ([`write_paths`]). `limit`: the size the
+    /// trace file must keep to (only for a sink that [`Sink::CUTS_TO_FIT`]).
+    fn create(trace: &Path, trace_paths: &Path, limit: Option<u64>) -> RecorderResult<Self>;
+
     /// Appends the value the stream holds at `r` (never an object reference:
     /// the replay resolves those) in this format's encoding.
     fn render(r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()>;
@@ -62,6 +71,16 @@ pub trait Sink {
     fn finish(self, end: &TraceEnd<'_>) -> RecorderResult<u64>;
 }
 
+/// A variable of an open frame (or an argument of a call).
+pub struct Var {
+    pub id: u32,
+    /// The current value as the sink renders it.
+    pub value: Vec<u8>,
+    /// The current value as encoded in the stream (what PATCH records edit;
+    /// the replay's own).
+    pub(crate) compact: Vec<u8>,
+}
+
 /// What a sink needs to complete a trace.
 pub struct TraceEnd<'a> {
     /// What is known of the recording (program, args, workdir, recording id…:
@@ -73,83 +92,17 @@ pub struct TraceEnd<'a> {
     pub partial: Option<&'a str>,
 }
 
-/// The trace formats, and the one place each is chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// `trace.json` + `trace_paths.json`: the design documents' format.
-    Json,
-    /// `trace.ct`, CodeTracer's CTFS container (`docs/ctfs.md`), + `trace_paths.json`.
-    Ctfs,
-}
-
-impl Format {
-    pub const ALL: [Format; 2] = [Format::Json, Format::Ctfs];
-
-    pub fn parse(name: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.as_str() == name)
-    }
-
-    /// The name of `--format`, `CODETRACER_FORMAT` and the metadata's `format`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Ctfs => "ctfs",
+/// Writes `trace_paths.json`: the trace's paths in id order (a folder of
+/// every format has it, for tools that copy the sources).
+pub fn write_paths(file: &Path, paths: &[String]) -> RecorderResult<()> {
+    let mut out = Vec::new();
+    out.push(b'[');
+    for (i, p) in paths.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
+        write_json_str(p.as_bytes(), &mut out);
     }
-
-    /// The files a trace of this format adds to its folder (the first is
-    /// the trace itself).
-    pub fn files(self) -> &'static [&'static str] {
-        match self {
-            Format::Json => &[crate::output::TRACE_JSON, crate::output::TRACE_PATHS],
-            Format::Ctfs => &[crate::output::TRACE_CT, crate::output::TRACE_PATHS],
-        }
-    }
-
-    /// `schema_version` of the metadata.
-    pub fn schema_version(self) -> &'static str {
-        match self {
-            Format::Json => crate::output::SCHEMA_VERSION,
-            Format::Ctfs => "codetracer_trace_types-0.16.3/ctfs-split-binary",
-        }
-    }
-
-    /// The metadata's `stats` key for the trace's size.
-    pub fn bytes_key(self) -> &'static str {
-        match self {
-            Format::Json => "trace_json_bytes",
-            Format::Ctfs => "trace_ct_bytes",
-        }
-    }
-
-    /// Whether the trace is written while the program runs
-    /// ([`crate::live`]), rather than converted after it.
-    pub fn streams(self) -> bool {
-        self == Format::Ctfs
-    }
-
-    /// Whether a trace that does not fit (a full disk) can be cut to the
-    /// events that do (otherwise it is not kept).
-    pub fn cuts_to_fit(self) -> bool {
-        self == Format::Json
-    }
-}
-
-/// Replays the stream at `events` into a trace of `format` in `dir` (the
-/// files of [`Format::files`]). `limit`: the size trace.json must keep to
-/// (JSON only). `Ok(None)` when `progress` answered stop.
-pub fn convert(
-    format: Format,
-    events: &Path,
-    dir: &Path,
-    limit: Option<u64>,
-    partial: Option<ErrorCode>,
-    meta: &Map<String, Value>,
-    progress: Progress<'_>,
-) -> RecorderResult<Option<ConvertStats>> {
-    let file = |i: usize| dir.join(format.files()[i]);
-    match format {
-        Format::Json => replay(events, JsonSink::create(&file(0), &file(1), limit)?, partial, meta, progress),
-        Format::Ctfs => replay(events, CtSink::create(&file(0), &file(1))?, partial, meta, progress),
-    }
+    out.extend_from_slice(b"]\n");
+    std::fs::write(file, &out).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, file))
 }

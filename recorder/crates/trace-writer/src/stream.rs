@@ -2,8 +2,9 @@
 //!
 //! The traced program's hot path only appends a few bytes per event to a
 //! buffer; values are written only when a frame's variable changed since that
-//! frame's previous step. The converter ([`crate::json`]) replays the stream
-//! after the program finished and writes the full-snapshot `trace.json`.
+//! frame's previous step. The replay stage reads the stream back (after the
+//! run, or beside it as it is flushed: see [`FlushObserver`]) and writes the
+//! full-snapshot trace. Nothing here knows a trace format.
 //!
 //! Layout: the 8-byte [`MAGIC`], then records. A record is one tag byte and
 //! its payload; integers are LEB128 varints (signed ones zigzag-encoded),
@@ -17,8 +18,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use recorder_errors::prelude::*;
-
-use crate::live::LiveConvert;
 
 /// First bytes of every stream; the digits are the stream format version
 /// (3 added `OBJ`, `OBJ_PATCH` and object references).
@@ -205,23 +204,52 @@ pub fn put_end(buf: &mut Vec<u8>, exit_status: i64) {
     put_varint(buf, zigzag(exit_status));
 }
 
+/// Told how far the stream is on disk: what follows the file as it grows
+/// (the live conversion) implements it, and the [`StreamWriter`] calls it
+/// after each flush.
+pub trait FlushObserver {
+    /// The stream's first `bytes` are on disk.
+    fn flushed(&mut self, bytes: u64);
+    /// A write of the stream failed: the file is not the stream the writer
+    /// holds.
+    fn failed(&mut self);
+    /// The stream is complete at `bytes` (no byte will follow).
+    fn done(&mut self, bytes: u64);
+}
+
+/// The observer of a stream nothing follows (it cannot be made).
+pub enum Unobserved {}
+
+impl FlushObserver for Unobserved {
+    fn flushed(&mut self, _: u64) {
+        match *self {}
+    }
+    fn failed(&mut self) {
+        match *self {}
+    }
+    fn done(&mut self, _: u64) {
+        match *self {}
+    }
+}
+
 /// Appends records to `events.bin`: an in-memory buffer the hot path writes
-/// into directly, flushed to the file in large chunks.
-pub struct StreamWriter {
+/// into directly, flushed to the file in large chunks. `O`: what may follow
+/// the file as it grows ([`StreamWriter::follow`]).
+pub struct StreamWriter<O: FlushObserver = Unobserved> {
     buf: Vec<u8>,
     file: File,
     path: PathBuf,
     bytes_written: u64,
-    /// The live conversion reading the file as it grows ([`crate::live`]).
-    live: Option<LiveConvert>,
+    /// Told of every flush.
+    observer: Option<O>,
 }
 
-impl StreamWriter {
+impl<O: FlushObserver> StreamWriter<O> {
     pub fn create(path: &Path) -> RecorderResult<Self> {
         let file = File::create(path).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))?;
         let mut buf = Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2));
         buf.extend_from_slice(MAGIC);
-        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0, live: None })
+        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0, observer: None })
     }
 
     /// The buffer records are appended to.
@@ -244,39 +272,40 @@ impl StreamWriter {
         let res = self.file.write_all(&self.buf);
         self.bytes_written += self.buf.len() as u64;
         self.buf.clear();
-        if let Some(live) = &mut self.live {
+        if let Some(observer) = &mut self.observer {
             match res {
-                Ok(()) => live.flushed(self.bytes_written),
-                Err(_) => live.failed(),
+                Ok(()) => observer.flushed(self.bytes_written),
+                Err(_) => observer.failed(),
             }
         }
         res.map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &self.path))
     }
 
-    /// Tells `live` of every flush from now on (and of what is on disk
+    /// Tells `observer` of every flush from now on (and of what is on disk
     /// already).
-    pub fn follow(&mut self, mut live: LiveConvert) {
-        live.flushed(self.bytes_written);
-        self.live = Some(live);
+    pub fn follow(&mut self, mut observer: O) {
+        observer.flushed(self.bytes_written);
+        self.observer = Some(observer);
     }
 
-    /// Detaches the live conversion: it is told nothing more.
-    pub fn take_live(&mut self) -> Option<LiveConvert> {
-        self.live.take()
+    /// Detaches the observer: it is told nothing more.
+    pub fn take_observer(&mut self) -> Option<O> {
+        self.observer.take()
     }
 
-    /// In a child of `fork()`: the live conversion is the parent's; it is
-    /// left untouched (see [`LiveConvert::forget_after_fork`]).
-    pub fn forget_live_after_fork(&mut self) {
-        if let Some(live) = self.live.take() {
-            live.forget_after_fork();
+    /// In a child of `fork()`: the observer is the parent's (a thread it
+    /// runs is not in this process), so it is forgotten untouched, never
+    /// dropped.
+    pub fn forget_observer_after_fork(&mut self) {
+        if let Some(observer) = self.observer.take() {
+            std::mem::forget(observer);
         }
     }
 
-    /// The live conversion following this stream, if any (to pause it
-    /// around a `fork()`).
-    pub fn live_mut(&mut self) -> Option<&mut LiveConvert> {
-        self.live.as_mut()
+    /// The observer following this stream, if any (to pause it around a
+    /// `fork()`).
+    pub fn observer_mut(&mut self) -> Option<&mut O> {
+        self.observer.as_mut()
     }
 
     /// Bytes in the stream so far (written and buffered).
@@ -294,19 +323,19 @@ impl StreamWriter {
 
     /// Flushes and closes the file, returning the stream's size.
     pub fn finish(self) -> RecorderResult<u64> {
-        self.finish_live().map(|(bytes, _)| bytes)
+        self.finish_observed().map(|(bytes, _)| bytes)
     }
 
-    /// [`StreamWriter::finish`], handing back the live conversion (told the
-    /// stream is complete) for the trace to be finished from.
-    pub fn finish_live(mut self) -> RecorderResult<(u64, Option<LiveConvert>)> {
+    /// [`StreamWriter::finish`], handing back the observer (told the stream
+    /// is complete).
+    pub fn finish_observed(mut self) -> RecorderResult<(u64, Option<O>)> {
         self.flush()?;
         self.file.flush().map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &self.path))?;
-        let mut live = self.live.take();
-        if let Some(l) = &mut live {
-            l.done(self.bytes_written);
+        let mut observer = self.observer.take();
+        if let Some(o) = &mut observer {
+            o.done(self.bytes_written);
         }
-        Ok((self.bytes_written, live))
+        Ok((self.bytes_written, observer))
     }
 }
 

@@ -1,14 +1,11 @@
-//! Values in the compact stream, and their rendering as trace.json
-//! `ValueRecord`s.
+//! Values in the compact stream: their encoding, and how it is skipped and
+//! patched. Nothing here knows a trace format: each sink renders values in
+//! its own encoding (`Sink::render`).
 //!
 //! A value is one tag byte, its type id, and a payload. Containers hold their
-//! elements inline. The capture side writes these with the `put_*` helpers;
-//! [`write_json`] turns one into the JSON of the official schema.
+//! elements inline. The capture side writes these with the `put_*` helpers.
 
-use crate::float::write_python_float;
-use crate::json::write_json_str;
-use crate::stream::{put_str, put_varint, zigzag, unzigzag, ReadError, ReadResult, StreamReader};
-use base64::Engine as _;
+use crate::stream::{put_str, put_varint, zigzag, ReadError, ReadResult, StreamReader};
 
 pub mod vtag {
     pub const NONE: u8 = 0;
@@ -254,86 +251,5 @@ pub fn skip_patches(r: &mut StreamReader<'_>, n: u64) -> ReadResult<()> {
         }
         skip(r, 0)?;
     }
-    Ok(())
-}
-
-fn write_type_id(out: &mut Vec<u8>, type_id: u64) {
-    out.extend_from_slice(b",\"type_id\":");
-    out.extend_from_slice(itoa::Buffer::new().format(type_id).as_bytes());
-    out.push(b'}');
-}
-
-/// Renders one value as a `ValueRecord` JSON object.
-pub fn write_json(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> ReadResult<()> {
-    if depth > 256 {
-        return Err(ReadError::Corrupt);
-    }
-    let tag = r.u8()?;
-    if tag == vtag::NONE {
-        out.extend_from_slice(b"{\"kind\":\"None\",\"type_id\":0}");
-        return Ok(());
-    }
-    let type_id = r.varint()?;
-    match tag {
-        vtag::FALSE | vtag::TRUE => {
-            out.extend_from_slice(if tag == vtag::TRUE {
-                b"{\"kind\":\"Bool\",\"b\":true"
-            } else {
-                b"{\"kind\":\"Bool\",\"b\":false"
-            });
-        }
-        vtag::INT => {
-            let i = unzigzag(r.varint()?);
-            out.extend_from_slice(b"{\"kind\":\"Int\",\"i\":");
-            out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
-        }
-        vtag::BIGINT => {
-            let negative = r.u8()? != 0;
-            let magnitude = r.str()?;
-            out.extend_from_slice(b"{\"kind\":\"BigInt\",\"b\":\"");
-            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(magnitude).as_bytes());
-            out.extend_from_slice(if negative { b"\",\"negative\":true" } else { b"\",\"negative\":false" });
-        }
-        vtag::FLOAT => {
-            let raw = r.bytes(8)?;
-            let mut le = [0u8; 8];
-            le.copy_from_slice(raw);
-            out.extend_from_slice(b"{\"kind\":\"Float\",\"f\":\"");
-            write_python_float(f64::from_le_bytes(le), out);
-            out.push(b'"');
-        }
-        vtag::STR => {
-            out.extend_from_slice(b"{\"kind\":\"String\",\"text\":");
-            write_json_str(r.str()?, out);
-        }
-        vtag::RAW => {
-            out.extend_from_slice(b"{\"kind\":\"Raw\",\"r\":");
-            write_json_str(r.str()?, out);
-        }
-        vtag::ERROR => {
-            out.extend_from_slice(b"{\"kind\":\"Error\",\"msg\":");
-            write_json_str(r.str()?, out);
-        }
-        vtag::SEQ | vtag::TUPLE | vtag::STRUCT => {
-            let n = r.varint()?;
-            out.extend_from_slice(match tag {
-                vtag::SEQ => b"{\"kind\":\"Sequence\",\"elements\":[".as_slice(),
-                vtag::TUPLE => b"{\"kind\":\"Tuple\",\"elements\":[".as_slice(),
-                _ => b"{\"kind\":\"Struct\",\"field_values\":[".as_slice(),
-            });
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json(r, out, depth + 1)?;
-            }
-            out.push(b']');
-            if tag == vtag::SEQ {
-                out.extend_from_slice(b",\"is_slice\":false");
-            }
-        }
-        _ => return Err(ReadError::Corrupt),
-    }
-    write_type_id(out, type_id);
     Ok(())
 }

@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use trace_writer::output::{TRACE_CT, TRACE_METADATA};
-use trace_writer::stream::{self as st, StreamWriter};
+use trace_writer::json_sink::JsonSink;
+use trace_writer::stream::{self as st, FlushObserver, StreamWriter};
+use trace_writer::trace_folder::TRACE_METADATA;
 use trace_writer::value::{self as v, types};
-use trace_writer::{Format, LiveConvert, TraceDir};
+use trace_writer::{Format, LiveConvert, Sink, TraceDir};
+
+const TRACE_CT: &str = "trace.ct";
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ct-live-{}-{}", name, std::process::id()));
@@ -24,7 +27,7 @@ fn meta() -> Map<String, Value> {
 
 /// Writes a recording of `steps` loop iterations into `w`, flushing every
 /// `every` iterations and pausing now and then, as a running program would.
-fn record(w: &mut StreamWriter, steps: u32, every: u32) {
+fn record<O: FlushObserver>(w: &mut StreamWriter<O>, steps: u32, every: u32) {
     for (k, name) in types::PREDEFINED {
         st::put_type(w.buf(), *k, name, None);
     }
@@ -57,11 +60,11 @@ fn record(w: &mut StreamWriter, steps: u32, every: u32) {
 }
 
 /// A staged recording in `dir`, with its live conversion when asked.
-fn staged(dir: &Path, live: bool) -> (TraceDir, StreamWriter) {
-    let td = TraceDir::prepare(dir, Format::Ctfs).unwrap();
+fn staged(dir: &Path, live: bool) -> (TraceDir, StreamWriter<LiveConvert>) {
+    let td = TraceDir::prepare(dir, Format::CTFS).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     if live {
-        w.follow(LiveConvert::start(Format::Ctfs, &td.events_path(), &td.staging).unwrap().unwrap());
+        w.follow(Format::CTFS.start_live(&td.events_path(), &td.staging).unwrap().unwrap());
     }
     (td, w)
 }
@@ -76,13 +79,13 @@ fn the_live_trace_is_the_trace_converted_after_the_run() {
         let a = tmp(&format!("live-{steps}"));
         let (td, mut w) = staged(&a, true);
         record(&mut w, steps, every);
-        let (_, live) = w.finish_live().unwrap();
+        let (_, live) = w.finish_observed().unwrap();
         let live_stats = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
 
         let b = tmp(&format!("after-{steps}"));
         let (td, mut w) = staged(&b, false);
         record(&mut w, steps, every);
-        let (_, none) = w.finish_live().unwrap();
+        let (_, none) = w.finish_observed().unwrap();
         assert!(none.is_none());
         let after_stats = td.finish(meta(), None, Map::new()).unwrap();
 
@@ -99,14 +102,14 @@ fn the_live_trace_is_the_trace_converted_after_the_run() {
 #[test]
 fn a_failed_live_conversion_falls_back_to_converting_after_the_run() {
     let dir = tmp("failed");
-    let td = TraceDir::prepare(&dir, Format::Ctfs).unwrap();
+    let td = TraceDir::prepare(&dir, Format::CTFS).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
-    let live = LiveConvert::start(Format::Ctfs, &td.events_path(), &td.staging).unwrap().unwrap();
+    let mut live = Format::CTFS.start_live(&td.events_path(), &td.staging).unwrap().unwrap();
     // What a failed write of the stream tells the thread.
     live.failed();
     w.follow(live);
     record(&mut w, 500, 50);
-    let (_, live) = w.finish_live().unwrap();
+    let (_, live) = w.finish_observed().unwrap();
     let stats = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
     assert_eq!(stats.steps, 1501);
     let m = metadata(&dir);
@@ -136,7 +139,7 @@ fn stopping_the_finish_leaves_the_stream_to_recover() {
     // The END record is not flushed yet: the thread is still waiting when
     // the finish is told to stop (Ctrl-C while the trace is written).
     w.flush().unwrap();
-    let live = w.take_live();
+    let live = w.take_observer();
     let mut asked = 0;
     let none = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| {
         asked += 1;
@@ -159,7 +162,7 @@ fn pausing_around_forks_gives_the_same_trace() {
     // Each piece of the recording is followed by what a fork does to the
     // thread: it ends (keeping the replay where it got to) and starts again.
     let whole_path = std::env::temp_dir().join(format!("ct-live-whole-{}", std::process::id()));
-    let mut whole = StreamWriter::create(&whole_path).unwrap();
+    let mut whole: StreamWriter = StreamWriter::create(&whole_path).unwrap();
     record(&mut whole, 5_000, 10);
     whole.finish().unwrap();
     let bytes = std::fs::read(&whole_path).unwrap()[st::MAGIC.len()..].to_vec();
@@ -167,10 +170,10 @@ fn pausing_around_forks_gives_the_same_trace() {
         w.buf().extend_from_slice(piece);
         w.flush().unwrap();
         // (twice: a nested fork hook, or none between two forks).
-        w.live_mut().unwrap().pause();
-        w.live_mut().unwrap().pause();
+        w.observer_mut().unwrap().pause();
+        w.observer_mut().unwrap().pause();
     }
-    let (_, live) = w.finish_live().unwrap();
+    let (_, live) = w.finish_observed().unwrap();
     td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
     assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true));
 
@@ -180,4 +183,31 @@ fn pausing_around_forks_gives_the_same_trace() {
     w.finish().unwrap();
     td.finish(meta(), None, Map::new()).unwrap();
     assert_eq!(std::fs::read(a.join(TRACE_CT)).unwrap(), std::fs::read(b.join(TRACE_CT)).unwrap());
+}
+
+#[test]
+fn the_live_conversion_takes_any_sink() {
+    // trace.json does not stream (the format table says so), but the live
+    // conversion knows no format: into a JSON sink, it writes the trace.json
+    // converting after the run writes.
+    assert!(Format::JSON.start_live(Path::new("/nonexistent/events.bin"), Path::new("/nonexistent")).unwrap().is_none());
+    let a = tmp("json-live");
+    let td = TraceDir::prepare(&a, Format::JSON).unwrap();
+    let mut w = StreamWriter::create(&td.events_path()).unwrap();
+    let sink = JsonSink::create(&td.staging.join("trace.json"), &td.staging.join("trace_paths.json"), None).unwrap();
+    w.follow(LiveConvert::start(sink, &td.events_path()).unwrap());
+    record(&mut w, 3_000, 7);
+    let (_, live) = w.finish_observed().unwrap();
+    td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+    assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true));
+
+    let b = tmp("json-after");
+    let td = TraceDir::prepare(&b, Format::JSON).unwrap();
+    let mut w: StreamWriter = StreamWriter::create(&td.events_path()).unwrap();
+    record(&mut w, 3_000, 7);
+    w.finish().unwrap();
+    td.finish(meta(), None, Map::new()).unwrap();
+    for file in Format::JSON.files() {
+        assert_eq!(std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap(), "{file}");
+    }
 }

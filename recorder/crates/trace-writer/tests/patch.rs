@@ -3,9 +3,15 @@
 //! as edits, and the converter rebuilds exactly the full snapshot a SET of the
 //! whole new value would give.
 
-use trace_writer::json::convert;
+use serde_json::Map;
 use trace_writer::stream::{self as st, StreamWriter};
+use trace_writer::Format;
 use trace_writer::value::{self as v, types, vtag};
+
+/// Converts `events` into trace.json in `dir`.
+fn convert(events: &std::path::Path, dir: &std::path::Path) -> recorder_errors::RecorderResult<()> {
+    Format::JSON.convert(events, dir, None, None, &Map::new(), &mut |_, _| true).map(|_| ())
+}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("ct-patch-{}-{}", name, std::process::id()));
@@ -50,13 +56,13 @@ fn path(b: &mut Vec<u8>, p: &[u64]) {
 fn converted(name: &str, body: impl FnOnce(&mut Vec<u8>)) -> Result<String, String> {
     let dir = tmp(name);
     let events = dir.join("events.bin");
-    let mut w = StreamWriter::create(&events).unwrap();
+    let mut w: StreamWriter = StreamWriter::create(&events).unwrap();
     head(w.buf());
     body(w.buf());
     st::put_step(w.buf(), 0, 4);
     st::put_end(w.buf(), 0);
     w.finish().unwrap();
-    convert(&events, &dir.join("trace.json"), &dir.join("trace_paths.json")).map_err(|e| e.to_string())?;
+    convert(&events, &dir).map_err(|e| e.to_string())?;
     Ok(std::fs::read_to_string(dir.join("trace.json")).unwrap())
 }
 
@@ -184,6 +190,6 @@ fn a_format_2_stream_still_converts() {
     head(&mut b);
     st::put_end(&mut b, 0);
     std::fs::write(&events, &b).unwrap();
-    convert(&events, &dir.join("trace.json"), &dir.join("trace_paths.json")).unwrap();
+    convert(&events, &dir).unwrap();
     assert!(std::fs::read_to_string(dir.join("trace.json")).unwrap().contains("\"f\":\"1.0\""));
 }

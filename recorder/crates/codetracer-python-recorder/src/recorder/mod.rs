@@ -19,6 +19,7 @@ use pyo3::ffi;
 use recorder_errors::prelude::*;
 use rustc_hash::FxHashMap;
 use trace_writer::stream::{self as st, StreamWriter};
+use trace_writer::LiveConvert;
 use trace_writer::value::{self as v, types};
 
 use crate::capture::{Compare, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
@@ -152,7 +153,7 @@ pub struct RecorderConfig {
 }
 
 pub struct Recorder {
-    pub writer: StreamWriter,
+    pub writer: StreamWriter<LiveConvert>,
     scratch: Vec<u8>,
     codes: FxHashMap<usize, u32>,
     last_code: usize,
@@ -194,7 +195,7 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder writing to `writer`; `start_path` is the program (PathId 0),
     /// under which `<toplevel>` (FunctionId 0) is called.
-    pub fn new(mut writer: StreamWriter, start_path: &str, cfg: RecorderConfig) -> Self {
+    pub fn new(mut writer: StreamWriter<LiveConvert>, start_path: &str, cfg: RecorderConfig) -> Self {
         let buf = writer.buf();
         let types = TypeTable::new(buf, cfg.builtins, cfg.reader.layout());
         st::put_path(buf, start_path);
@@ -530,7 +531,7 @@ impl Recorder {
 
     /// Ends the stream: the frames still open get a Return, then END.
     /// Returns the conversion that followed the stream live, if one did.
-    pub fn finish(mut self, exit_status: i64) -> RecorderResult<Option<trace_writer::LiveConvert>> {
+    pub fn finish(mut self, exit_status: i64) -> RecorderResult<Option<LiveConvert>> {
         while let Some(f) = self.stack.pop() {
             st::put_return_head(self.writer.buf());
             v::put_none(self.writer.buf());
@@ -539,7 +540,7 @@ impl Recorder {
         st::put_end(self.writer.buf(), exit_status);
         self.drop_refs();
         let Recorder { writer, .. } = self;
-        writer.finish_live().map(|(_, live)| live)
+        writer.finish_observed().map(|(_, live)| live)
     }
 
     /// Flushes buffered records to disk.

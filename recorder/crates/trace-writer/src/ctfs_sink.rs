@@ -1,38 +1,31 @@
-//! The CTFS format: `trace.ct`, CodeTracer's binary container
-//! (`docs/ctfs.md`), written through crate `ctfs` — the same writer
-//! `ct-trace-convert` uses. Values arrive as CBOR rendered from the compact
-//! stream ([`crate::cbor::write_cbor`]), so the replay's cached per-variable
+//! The CTFS format: `trace.ct` (+ `trace_paths.json`), CodeTracer's binary
+//! container (`docs/ctfs.md`), written through crate `ctfs` — the same
+//! writer `ct-trace-convert` uses. Values arrive as CBOR rendered from the
+//! compact stream ([`write_cbor`]), so the replay's cached per-variable
 //! renderings go into `events.log` as they are.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use ctfs::{CtfsSink, TraceMeta, ValueEncoder};
+use ctfs::{TraceMeta, ValueEncoder};
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::replay::Var;
-use crate::sink::{Sink, TraceEnd};
-use crate::stream::{ReadResult, StreamReader};
+use crate::float::write_python_float;
+use crate::sink::{write_paths, Sink, TraceEnd, Var};
+use crate::stream::{unzigzag, ReadError, ReadResult, StreamReader};
+use crate::value::vtag;
 
 /// Writes `trace.ct`: events into chunked `events.log`, `meta.dat` last
 /// (its presence marks a finished trace), `partial.txt` when the trace stops
 /// early; and `trace_paths.json` beside it.
-pub struct CtSink {
-    inner: CtfsSink,
+pub struct CtfsSink {
+    inner: ctfs::CtfsSink,
     paths_file: PathBuf,
 }
 
 fn text(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
-}
-
-impl CtSink {
-    /// Creates `trace_ct`; `trace_paths` (the paths as JSON, for tools that
-    /// copy the sources) is written by [`Sink::finish`].
-    pub fn create(trace_ct: &Path, trace_paths: &Path) -> RecorderResult<Self> {
-        Ok(CtSink { inner: CtfsSink::create(trace_ct)?, paths_file: trace_paths.to_path_buf() })
-    }
 }
 
 /// `meta.dat`'s fields from what the recording knows of itself (the start
@@ -60,9 +53,14 @@ pub fn trace_meta(meta: &Map<String, Value>, paths: &[String]) -> TraceMeta {
     }
 }
 
-impl Sink for CtSink {
+impl Sink for CtfsSink {
+    /// `limit`: none (a CTFS trace is never cut: [`Sink::CUTS_TO_FIT`]).
+    fn create(trace_ct: &Path, trace_paths: &Path, _limit: Option<u64>) -> RecorderResult<Self> {
+        Ok(CtfsSink { inner: ctfs::CtfsSink::create(trace_ct)?, paths_file: trace_paths.to_path_buf() })
+    }
+
     fn render(r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
-        crate::cbor::write_cbor(r, out, 0)
+        write_cbor(r, out, 0)
     }
 
     fn render_none(out: &mut Vec<u8>) {
@@ -140,7 +138,64 @@ impl Sink for CtSink {
     fn finish(self, end: &TraceEnd<'_>) -> RecorderResult<u64> {
         let meta = trace_meta(end.meta, end.paths);
         let bytes = self.inner.finish_with(&meta, end.partial)?.bytes;
-        crate::json::write_paths(&self.paths_file, end.paths)?;
+        write_paths(&self.paths_file, end.paths)?;
         Ok(bytes)
     }
+}
+
+/// Reads one value (not an `OBJ` reference: the replay resolves those) and
+/// appends its CBOR `ValueRecord` to `out` — the counterpart of the JSON
+/// sink's `write_json`, value for value: same kinds, same type ids, same
+/// float text, invalid UTF-8 replaced the same way.
+pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> ReadResult<()> {
+    if depth > 256 {
+        return Err(ReadError::Corrupt);
+    }
+    let tag = r.u8()?;
+    let mut e = ValueEncoder::new(out);
+    if tag == vtag::NONE {
+        e.none_value(0);
+        return Ok(());
+    }
+    let type_id = r.varint()?;
+    match tag {
+        vtag::FALSE | vtag::TRUE => e.bool_value(tag == vtag::TRUE, type_id),
+        vtag::INT => e.int_value(unzigzag(r.varint()?), type_id),
+        vtag::BIGINT => {
+            let negative = r.u8()? != 0;
+            let magnitude = r.str()?;
+            e.bigint_value(magnitude, negative, type_id);
+        }
+        vtag::FLOAT => {
+            let raw = r.bytes(8)?;
+            let mut le = [0u8; 8];
+            le.copy_from_slice(raw);
+            let mut text = Vec::with_capacity(24);
+            write_python_float(f64::from_le_bytes(le), &mut text);
+            e.tagged_field("Float", "f", type_id);
+            e.text_lossy(&text);
+        }
+        vtag::STR | vtag::RAW | vtag::ERROR => {
+            let (kind, key) = match tag {
+                vtag::STR => ("String", "text"),
+                vtag::RAW => ("Raw", "r"),
+                _ => ("Error", "msg"),
+            };
+            e.tagged_field(kind, key, type_id);
+            e.text_lossy(r.str()?);
+        }
+        vtag::SEQ | vtag::TUPLE | vtag::STRUCT => {
+            let n = r.varint()?;
+            match tag {
+                vtag::SEQ => e.begin_sequence(n, false, type_id),
+                vtag::TUPLE => e.begin_tuple(n, type_id),
+                _ => e.begin_struct(n, type_id),
+            }
+            for _ in 0..n {
+                write_cbor(r, out, depth + 1)?;
+            }
+        }
+        _ => return Err(ReadError::Corrupt),
+    }
+    Ok(())
 }

@@ -18,19 +18,16 @@ use std::time::Instant;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
 
+use crate::format::Format;
 use crate::live::LiveConvert;
 use crate::replay::{ConvertStats, Progress};
-use crate::sink::{self, Format};
 
 pub const STAGING_DIR: &str = ".codetracer-partial";
 pub const EVENTS_FILE: &str = "events.bin";
 pub const RECORDING_FILE: &str = "recording.json";
-pub const TRACE_JSON: &str = "trace.json";
-pub const TRACE_PATHS: &str = "trace_paths.json";
 pub const TRACE_METADATA: &str = "trace_metadata.json";
-pub const TRACE_CT: &str = "trace.ct";
-/// Files a reader might take for a trace; removed before a new one lands.
-const STALE: &[&str] = &[TRACE_METADATA, TRACE_JSON, TRACE_PATHS, TRACE_CT, "trace.bin"];
+/// A trace file of older recorders; removed before a new trace lands.
+const OLD_TRACE: &str = "trace.bin";
 
 /// Room made for the files written after trace.json (paths, metadata)
 /// when they did not fit on a full disk.
@@ -39,10 +36,6 @@ const CUT_ROOM: u64 = 16 * 1024;
 const MIN_CUT: u64 = 256;
 /// Below this, the in-run stream is not shortened further to make room.
 const MIN_STREAM: u64 = 1024;
-
-/// Version of the trace files we write (the JSON flavour of CodeTracer's
-/// `runtime_tracing` schema, checked against `codetracer_trace_types` 0.16.3).
-pub const SCHEMA_VERSION: &str = "codetracer_trace_types-0.16.3/json";
 
 fn io(code: ErrorCode, path: &Path) -> impl FnOnce(std::io::Error) -> RecorderError + '_ {
     move |e| RecorderError::from_io(code, e, path)
@@ -121,7 +114,7 @@ impl TraceDir {
     ) -> RecorderResult<Option<ConvertStats>> {
         let started = Instant::now();
         let format = self.format;
-        let trace_file = self.staging.join(format.files()[0]);
+        let trace_file = self.staging.join(format.trace_file());
         let remove_trace = || {
             for f in format.files() {
                 let _ = fs::remove_file(self.staging.join(f));
@@ -156,7 +149,7 @@ impl TraceDir {
             };
             let attempt = match (streamed, limit) {
                 (Some(done), _) => done,
-                (None, None) => match sink::convert(format, &self.events_path(), &self.staging, None, partial, &meta, &mut *progress) {
+                (None, None) => match format.convert(&self.events_path(), &self.staging, None, partial, &meta, &mut *progress) {
                     Ok(Some(stats)) => Ok(stats),
                     // Told to stop (Ctrl-C): the staging folder keeps the stream.
                     Ok(None) => {
@@ -165,7 +158,7 @@ impl TraceDir {
                     }
                     Err(e) => Err(e),
                 },
-                (None, Some(l)) => sink::convert(format, &self.events_path(), &self.staging, Some(l), partial, &meta, &mut |_, _| true)
+                (None, Some(l)) => format.convert(&self.events_path(), &self.staging, Some(l), partial, &meta, &mut |_, _| true)
                     .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))),
             }
             .and_then(|stats| {
@@ -231,8 +224,10 @@ impl TraceDir {
             }
         };
 
-        for stale in STALE {
-            let p = self.dir.join(stale);
+        // Files a reader might take for a trace, the metadata first.
+        let stale = Format::ALL.iter().flat_map(|f| f.files());
+        for name in [TRACE_METADATA].iter().chain(stale).chain([&OLD_TRACE]) {
+            let p = self.dir.join(name);
             match fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -339,7 +334,7 @@ pub fn recover(dir: &Path) -> RecorderResult<ConvertStats> {
     meta.entry("args").or_insert_with(|| json!([]));
     // The format the run was started with (recordings before formats: JSON).
     let format = match meta.get("format").and_then(Value::as_str) {
-        None => Format::Json,
+        None => Format::JSON,
         Some(name) => Format::parse(name).ok_or_else(|| {
             usage!(ErrorCode::FormatUnsupported, "the partial recording asks for trace format {:?}, which this recorder does not write", name)
                 .with_context("path", info_path.display())
