@@ -148,6 +148,12 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         assert meta["steps"] >= 1 and meta["trace_bytes"] == (folder / "trace.ct").stat().st_size
         assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 4300
     assert tests["test_calc.py::test_fails"]["message"].startswith("AssertionError: doubling went wrong")
+    # The session-scoped fixture's setup: a trace of its own; the test's trace has only the test.
+    [fixture] = [t for t in run_index["traces"] if t["kind"] == "fixture"]
+    assert fixture["id"] == "<session fixture base_total>" and fixture["folder"] == "fixtures/0001-session-base_total"
+    assert json.loads((out / fixture["folder"] / "trace_paths.json").read_text()) == [str(suite / "conftest.py")]
+    test_paths = json.loads((out / tests["test_calc.py::test_session_fixture"]["folder"] / "trace_paths.json").read_text())
+    assert test_paths == [str(suite / "test_calc.py")]
     # The session trace (collection) is the folder's own trace.
     session_meta = json.loads((out / "trace_metadata.json").read_text())
     assert "test" not in session_meta and session_meta["steps"] >= 1

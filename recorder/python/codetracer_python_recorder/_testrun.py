@@ -11,6 +11,7 @@ the whole run), the trace folder is laid out as docs/test-runs.md describes:
 
     OUT/                  the session trace: start-up and collection
     OUT/tests/<name>/     one trace per test (setup, call, teardown)
+    OUT/fixtures/<n>/     the setup of a wider-scoped pytest fixture of the program
     OUT/between/<n>/      program code that ran between two tests or after
                           the last one (unittest class and module fixtures,
                           session-end hooks), kept only when it recorded any
@@ -101,8 +102,10 @@ class TestTraces:
         self.remote = remote
         self.tests: list[dict[str, Any]] = []
         self.between: list[dict[str, Any]] = []
+        self.fixtures: list[dict[str, Any]] = []
         self._current: dict[str, Any] | None = None  # the test being recorded
         self._gap: dict[str, Any] | None = None  # the between-tests trace being recorded
+        self._fixture: dict[str, Any] | None = None  # the wider-scoped fixture being set up
         self._session: dict[str, Any] = {"id": "<session>", "folder": ".", "kind": "session"}
         self._began = 0.0
 
@@ -164,6 +167,44 @@ class TestTraces:
         if record_after:
             self.record_between(test["path"])
 
+    def begin_fixture(self, name: str, scope: str, path: str | None) -> bool:
+        """A fixture of a wider scope than one test (session, package,
+        module, class) is set up while a test begins: its setup is recorded
+        into a trace of its own, ``fixtures/<nnnn>-<scope>-<name>``, and the
+        test's trace goes on after it. Returns whether it switched (not for
+        a fixture that another one's setup asks for: that one's trace has it)."""
+        test = self._current
+        if test is None or self._fixture is not None:
+            return False
+        prefix = self._stop_current()  # the test's trace so far: pytest's own code, as a rule
+        if not _recorded_nothing(prefix):  # (a test's own code ran first: kept, between the traces)
+            moved = os.path.join("between", f"{len(self.between) + 1:04d}")
+            os.makedirs(os.path.join(self.out_dir, "between"), exist_ok=True)
+            os.replace(os.path.join(self.out_dir, test["folder"]), os.path.join(self.out_dir, moved))
+            self.between.append({"id": f"<before fixture {name} of {test['id']}>", "folder": moved,
+                                 "kind": "between", "path": test["path"], "report": prefix})
+        folder = os.path.join("fixtures", folder_name(f"{len(self.fixtures) + 1:04d}-{scope}-{name}", _free))
+        self._fixture = {"id": f"<{scope} fixture {name}>", "folder": folder, "kind": "fixture", "path": path}
+        self._start_at(folder, path)
+        return True
+
+    def end_fixture(self) -> None:
+        """The fixture's setup ended: its trace is written; the test's
+        trace starts again in the test's folder."""
+        fixture, self._fixture = self._fixture, None
+        if fixture is None:
+            return
+        fixture["report"] = self._stop_current()
+        if _recorded_nothing(fixture["report"]):
+            _remove_trace(self.out_dir, fixture["folder"])
+        else:
+            self.fixtures.append(fixture)
+        if self._current is not None:
+            import shutil
+
+            shutil.rmtree(os.path.join(self.out_dir, self._current["folder"]), ignore_errors=True)
+            self._start_at(self._current["folder"], self._current["path"])
+
     def current_id(self) -> str | None:
         """The id of the test being recorded, if one is."""
         return self._current["id"] if self._current is not None else None
@@ -190,13 +231,7 @@ class TestTraces:
             return
         gap["report"] = report
         if _recorded_nothing(report):
-            import shutil
-
-            shutil.rmtree(os.path.join(self.out_dir, gap["folder"]), ignore_errors=True)
-            try:
-                os.rmdir(os.path.join(self.out_dir, "between"))
-            except OSError:
-                pass  # holds other traces
+            _remove_trace(self.out_dir, gap["folder"])
         else:
             self.between.append(gap)
 
@@ -218,7 +253,7 @@ class TestTraces:
         traces = [f for f in [self._annotate(self._session)] if f is not None]
         tests = [t.get("facts") for t in self.tests] if self.tests else self._recorded_elsewhere()
         traces += [f for f in tests if f is not None]
-        traces += [f for f in (self._annotate(b) for b in self.between) if f is not None]
+        traces += [f for f in (self._annotate(t) for t in [*self.fixtures, *self.between]) if f is not None]
         self._write_index(traces, exit_status)
         self._write_manifest(traces)
         return traces
@@ -303,6 +338,22 @@ def write_session_manifest(out_dir: str, entries: list[tuple[str, str, str, str]
 def _manifest_text(text: str) -> str:
     """``text`` without what CodeTracer's manifest parser cannot read in a value."""
     return re.sub(r'["#\\\r\n]', "_", text)
+
+
+def _free(name: str) -> bool:
+    """``folder_name``'s ``taken`` for a folder of this process's own numbering: never taken."""
+    return False
+
+
+def _remove_trace(out_dir: str, folder: str) -> None:
+    """Removes a trace folder that recorded nothing, and its parent when empty."""
+    import shutil
+
+    shutil.rmtree(os.path.join(out_dir, folder), ignore_errors=True)
+    try:
+        os.rmdir(os.path.dirname(os.path.join(out_dir, folder)))
+    except OSError:
+        pass  # holds other traces
 
 
 def _row(trace_id: str, kind: str, folder: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -460,6 +511,47 @@ def _importable_from(path: list[str]) -> bool:
     return any(os.path.abspath(p or os.getcwd()) == here for p in path)
 
 
+def _fixture_hooks(traces: TestTraces) -> object:
+    """The hook that gives a wider-scoped fixture's setup a trace of its own
+    (a hook wrapper: pytest's mark, so it is made once pytest is imported)."""
+    import pytest
+
+    class FixtureTraces:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+            path = _program_file(fixturedef.func)
+            switched = fixturedef.scope != "function" and path is not None and \
+                traces.begin_fixture(fixturedef.argname, fixturedef.scope, path)
+            try:
+                yield
+            finally:
+                if switched:
+                    traces.end_fixture()
+
+    return FixtureTraces()
+
+
+def _program_file(func: Any) -> str | None:
+    """The file of a fixture function when it is the program's (not the
+    framework's, a plugin's or the standard library's), else None."""
+    import sysconfig
+
+    try:
+        import inspect
+
+        path = inspect.getsourcefile(func)
+    except (TypeError, OSError):
+        return None
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if any(path.startswith(os.path.join(p, "")) for p in installed) or \
+            f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path:
+        return None
+    return path
+
+
 class _XdistController:
     """Registered in the controller only once pytest-xdist is in use (its
     hook ``pytest_configure_node`` exists only then)."""
@@ -483,6 +575,7 @@ def pytest_configure(config: Any) -> None:
 
     traces = TestTraces(given["out_dir"], "pytest", start)
     config.pluginmanager.register(PytestTests(traces, worker=True), "codetracer-worker")
+    config.pluginmanager.register(_fixture_hooks(traces), "codetracer-worker-fixtures")
 
 
 def run_pytest(args: list[str], traces: TestTraces | None) -> None:
@@ -500,7 +593,7 @@ def run_pytest(args: list[str], traces: TestTraces | None) -> None:
     sys.path[0] = os.getcwd()
     import pytest
 
-    plugins: list[object] = [PytestTests(traces)] if traces is not None else []
+    plugins: list[object] = [PytestTests(traces), _fixture_hooks(traces)] if traces is not None else []
     # pytest's console_main, with our plugin object registered.
     try:
         code = pytest.main(plugins=plugins)
