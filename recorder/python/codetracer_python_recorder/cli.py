@@ -380,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             _missing_script(script, exc)
         program = os.path.abspath(script)
+        _filters.add_entry(trace_filter, script=program)
         sys.argv = [script, *o.script_args]
         sys.path[0] = os.path.dirname(os.path.realpath(script))
         main_mod.__file__ = program
@@ -405,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - runpy reports it below, as python -m does
             spec = None
         program = spec.origin if spec is not None and spec.origin else o.module
+        _filters.add_entry(trace_filter, module=spec.name if spec else None, origin=spec.origin if spec else None)
         # The module's packages (and what they imported), as `python -m` has them.
         spec_imports = set(sys.modules) - before_spec
 
@@ -465,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reported = _end_events(pending)
     if started:
         try:
-            _native.stop(status)
+            report = _native.stop(status)
         except RecorderError as err:
             return report_failure(err, json_errors)
         except KeyboardInterrupt:
@@ -473,6 +475,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # `recover`): die of SIGINT, as python does on Ctrl-C.
             _sigint_exit = True
             return 130
+        note = _filters.entry_note(report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
+                                   origin=program, record_all=bool(o.record_all), activation=bool(o.activation_path))
+        if note:
+            _native.log_message("warning", note)
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
     if start_failure is not None and policy["require_trace"]:
