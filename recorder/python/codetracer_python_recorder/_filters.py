@@ -310,8 +310,10 @@ def _left_out_by_default(path: str) -> bool:
         any(name in parts for name in _PACKAGE_FOLDERS)
 
 
-# A trace of a left-out entry with one frame and at most this many steps
-# shows a few lines of a `__main__` that handed the work to other code.
+# A trace of a left-out entry with its frame alone (calls: the trace's
+# `<toplevel>` and the entry's module) and at most this many steps shows a
+# few lines of a `__main__` that handed the work to other code.
+ENTRY_ONLY_CALLS = 2
 ENTRY_ONLY_STEPS = 10
 
 
@@ -331,7 +333,7 @@ def entry_note(stats: str | None, *, entry: str, origin: str | None, record_all:
 
     counts = json.loads(stats)
     steps, calls = counts.get("steps", 0), counts.get("calls", 0)
-    if calls > 1 or steps > ENTRY_ONLY_STEPS or not _left_out_by_default(origin):
+    if calls > ENTRY_ONLY_CALLS or steps > ENTRY_ONLY_STEPS or not _left_out_by_default(origin):
         return None
     return (f"the trace holds only the entry of {entry} ({steps} step{'' if steps == 1 else 's'}, {calls} "
             f"call{'' if calls == 1 else 's'}): the code it ran is outside the recorded scope (the standard library "

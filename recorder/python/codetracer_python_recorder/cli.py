@@ -478,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         note = _filters.entry_note(report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
                                    origin=program, record_all=bool(o.record_all), activation=bool(o.activation_path))
         if note:
-            _native.log_message("warning", note)
+            sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
     if start_failure is not None and policy["require_trace"]:

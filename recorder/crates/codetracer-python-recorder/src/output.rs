@@ -22,7 +22,7 @@
 //! `os.closerange` (how Python code points a descriptor elsewhere) advance
 //! an epoch, and only the first write of a stream after that compares the
 //! descriptor's file (`os.fstat`: device and inode) with the one it had when
-//! the recording started, until it is found back there.
+//! the recording started; the answer holds until the epoch moves again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,8 +56,9 @@ struct Target {
     fstat: Py<PyAny>,
     /// The epoch at which the descriptor was last seen on its original file.
     verified: AtomicU64,
-    /// The last other file seen there: its `(st_dev, st_ino)` and name.
-    elsewhere: Mutex<Option<(Py<PyAny>, String)>>,
+    /// The epoch at which it was last seen open on another file, and the
+    /// name of that file.
+    elsewhere: Mutex<Option<(u64, String)>>,
 }
 
 impl Target {
@@ -72,36 +73,38 @@ impl Target {
     }
 
     /// `None` while the descriptor reaches its original file; else the
-    /// name of where it points now (a WriteFile event's metadata).
+    /// name of where it points now (a WriteFile event's metadata). Both
+    /// answers hold until the epoch moves, except a closed descriptor's:
+    /// any file opened next may take its number, so it is looked at again.
     fn redirected(&self, py: Python<'_>) -> Option<String> {
         let epoch = FD_EPOCH.load(Ordering::Relaxed);
         if self.verified.load(Ordering::Relaxed) == epoch {
             return None;
         }
-        let now = identity(self.fstat.bind(py), self.fd);
-        if let Some(now) = &now {
-            if now.eq(self.original.bind(py)).unwrap_or(false) {
-                self.verified.store(epoch, Ordering::Relaxed);
-                return None;
-            }
-        }
-        let Ok(mut last) = self.elsewhere.lock() else { return Some(format!("fd {}", self.fd)) };
-        if let (Some(now), Some((seen, name))) = (&now, last.as_ref()) {
-            if now.eq(seen.bind(py)).unwrap_or(false) {
+        let Ok(mut seen) = self.elsewhere.lock() else { return Some(format!("fd {}", self.fd)) };
+        if let Some((at, name)) = seen.as_ref() {
+            if *at == epoch {
                 return Some(name.clone());
             }
         }
-        let name = self.name(now.is_some());
-        *last = now.map(|n| (n.unbind(), name.clone()));
-        Some(name)
+        match identity(self.fstat.bind(py), self.fd) {
+            Some(now) if now.eq(self.original.bind(py)).unwrap_or(false) => {
+                self.verified.store(epoch, Ordering::Relaxed);
+                *seen = None;
+                None
+            }
+            Some(_) => {
+                let name = self.name();
+                *seen = Some((epoch, name.clone()));
+                Some(name)
+            }
+            None => Some(format!("fd {} (closed)", self.fd)),
+        }
     }
 
     /// What the descriptor points at: the path the system gives for it
     /// where it gives one (`/proc/self/fd`), else `fd N`.
-    fn name(&self, open: bool) -> String {
-        if !open {
-            return format!("fd {} (closed)", self.fd);
-        }
+    fn name(&self) -> String {
         match std::fs::read_link(format!("/proc/self/fd/{}", self.fd)) {
             Ok(path) => path.to_string_lossy().into_owned(),
             Err(_) => format!("fd {}", self.fd),
