@@ -96,6 +96,7 @@ def test_m_unittest_records_the_tests_not_the_runner(record, tmp_path: Path) -> 
         encoding="utf-8")
     plain, recorded, out = record(["-m", "unittest", "-q", "test_small"], cwd=tmp_path)
     assert (recorded.returncode, recorded.stdout) == (plain.returncode, plain.stdout)
+    assert NOTE not in recorded.stderr and b"Ran 1 test" in recorded.stderr
     t = Trace(out)
     assert step_files(t) == {str(tmp_path / "test_small.py")}
     assert json.loads((out / "trace_metadata.json").read_text(encoding="utf-8"))["trace_filter"]["entry"] == []

@@ -120,6 +120,12 @@ def test_pytest_fd_capture_keeps_captured_prints_and_marks_out_of_the_terminal(r
     assert "printed" not in text_of(t, STDOUT) + text_of(t, STDERR)
     # The test's prints went to pytest's replacement stream: not recorded at all.
     assert not any("printed" in e["content"] for e in events(t))
+    # pytest's own marks written while its fd capture held fd 1 (a subtest's
+    # `u`, where pytest reports subtests: 9.0 on) are kept, out of the terminal.
+    hidden = [e for e in events(t) if e["kind"] == WRITE_FILE]
+    assert all(e["metadata"] for e in hidden), hidden
+    if b"subtests passed" in plain.stdout:
+        assert hidden, events(t)
 
 
 def test_pytest_s_shows_the_prints_in_the_terminal(recorder_python: Path, tmp_path: Path) -> None:
