@@ -23,6 +23,8 @@ CodeTracer trace format spec), so one file serves both recorders::
 The chain, later entries overriding earlier ones: the built-in default
 (skip the standard library, installed packages and the interpreter's and
 the venv's lib folders; redact values under secret-looking names), the
+program the user named (its script, or the module of ``-m`` and its
+package, wherever they are installed: ``add_entry``), the
 project's ``.codetracer/trace-filter.toml`` found from the script's folder
 up, ``CODETRACER_TRACE_FILTER`` (paths separated by ``::``), every
 ``--trace-filter``, then ``--include`` / ``--exclude``. Rules are compiled
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["resolve", "FILTER_ENV", "PROJECT_FILTER", "BUILTIN_SOURCE"]
+__all__ = ["resolve", "add_entry", "entry_note", "FILTER_ENV", "PROJECT_FILTER", "BUILTIN_SOURCE", "RUNNERS"]
 
 FILTER_ENV = "CODETRACER_TRACE_FILTER"
 PROJECT_FILTER = os.path.join(".codetracer", "trace-filter.toml")
@@ -67,6 +69,8 @@ SECRET_PATTERNS = (
     f"regex:(?:(?:.*[a-z0-9])(?:{_CAMEL})|(?:{_LOWER_HEAD}))(?:[A-Z0-9_.-].*)?",
 )
 _VALUE_KINDS = ("local", "global", "arg", "attr")
+# Folders of installed packages, left out by default.
+_PACKAGE_FOLDERS = ("site-packages", "dist-packages")
 
 
 def _bad(message: str, source: str, **context: str) -> UsageError:
@@ -98,7 +102,7 @@ def _builtin(record_all: bool, redact: bool) -> tuple[dict[str, Any], str]:
         for folder in _interpreter_folders():
             rules.append({"selector": "file:glob:" + _glob_path(folder), "exec": "skip",
                           "reason": "the interpreter's own library"})
-        for name in ("site-packages", "dist-packages"):
+        for name in _PACKAGE_FOLDERS:
             rules.append({"selector": f"file:glob:**/{name}/**", "exec": "skip", "reason": "installed packages"})
     if redact:
         rules.append({"selector": "file:glob:**", "reason": "values under secret-looking names",
@@ -268,3 +272,74 @@ def resolve(*, script_dir: str | None, filters: Sequence[str] = (), include: Seq
     out["summary"] = {"record_all": record_all, "redact": redact, "include": list(include), "exclude": list(exclude),
                       "default_exec": out["default_exec"]}
     return out
+
+
+# Modules whose work is to run the user's own code (tests, a script under a
+# debugger or profiler): `-m` naming one of them puts nothing of it in scope.
+RUNNERS = frozenset({"pytest", "unittest", "doctest", "pdb", "cProfile", "profile", "trace"})
+
+
+def add_entry(trace_filter: dict[str, Any], *, script: str | None = None, module: str | None = None,
+              origin: str | None = None) -> None:
+    """Puts the program the user named in scope, right after the built-in
+    default (so filter files and ``--exclude`` still decide over it): a
+    script's file; for ``-m``, the file of the module that runs (``origin``,
+    for a package its ``__main__``) and the package it belongs to, covering
+    its submodules (``module``: the running module's name, e.g.
+    ``json.tool`` or ``black.__main__``). Nothing for a module of
+    :data:`RUNNERS` or one without a source file."""
+    rules: list[dict[str, Any]] = []
+    if script is not None:
+        rules.append(_entry_rule("file:literal:" + os.path.abspath(script).replace("\\", "/"), f"the script {script}"))
+    elif module and origin and os.path.isfile(origin) and module.partition(".")[0] not in RUNNERS:
+        package = module.rpartition(".")[0] or module
+        source = f"-m {module.removesuffix('.__main__')}"
+        rules.append(_entry_rule("file:literal:" + origin.replace("\\", "/"), source))
+        rules.append(_entry_rule("pkg:literal:" + package, source))
+    at = sum(1 for r in trace_filter["rules"] if r["source"] == BUILTIN_SOURCE)
+    trace_filter["rules"][at:at] = rules
+    trace_filter["summary"]["entry"] = [r["selector"] for r in rules]
+
+
+def _entry_rule(selector: str, source: str) -> dict[str, Any]:
+    return {"selector": selector, "exec": "trace", "value_default": None, "patterns": [], "source": source}
+
+
+def _left_out_by_default(path: str) -> bool:
+    """Whether the built-in default leaves the file at `path` out (the
+    standard library, the interpreter's and the venv's lib folders,
+    installed packages)."""
+    path = os.path.normpath(os.path.abspath(path))
+    parts = path.split(os.sep)
+    return any(path.startswith(folder + os.sep) for folder in _interpreter_folders()) or \
+        any(name in parts for name in _PACKAGE_FOLDERS)
+
+
+# A trace of a left-out entry with its frame alone (calls: the trace's
+# `<toplevel>` and the entry's module) and at most this many steps shows a
+# few lines of a `__main__` that handed the work to other code.
+ENTRY_ONLY_CALLS = 2
+ENTRY_ONLY_STEPS = 10
+
+
+def entry_note(stats: str | None, *, entry: str, origin: str | None, record_all: bool = False,
+               activation: bool = False) -> str | None:
+    """The line saying why a finished trace holds nothing but the entry of
+    the program, or None. ``entry``: how the user named it (``-m json.tool``,
+    the script's path); ``origin``: its file. Said when the entry is code
+    the default leaves out (the standard library, installed packages: in
+    scope only because it was named) and the trace holds its frame alone, a
+    few lines of it: the work ran in code outside the scope (other
+    packages, compiled modules). ``stats``: the JSON counts ``stop()``
+    returns."""
+    if stats is None or record_all or activation or not origin or not os.path.isfile(origin):
+        return None
+    import json
+
+    counts = json.loads(stats)
+    steps, calls = counts.get("steps", 0), counts.get("calls", 0)
+    if calls > ENTRY_ONLY_CALLS or steps > ENTRY_ONLY_STEPS or not _left_out_by_default(origin):
+        return None
+    return (f"the trace holds only the entry of {entry} ({steps} step{'' if steps == 1 else 's'}, {calls} "
+            f"call{'' if calls == 1 else 's'}): the code it ran is outside the recorded scope (the standard library "
+            "and installed packages are left out); widen it with --include MODULE_OR_PATH or --record-all")

@@ -435,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             _missing_script(script, exc)
         program = os.path.abspath(script)
+        _filters.add_entry(trace_filter, script=program)
         sys.argv = [script, *o.script_args]
         sys.path[0] = os.path.dirname(os.path.realpath(script))
         main_mod.__file__ = program
@@ -460,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - runpy reports it below, as python -m does
             spec = None
         program = spec.origin if spec is not None and spec.origin else o.module
+        _filters.add_entry(trace_filter, module=spec.name if spec else None, origin=spec.origin if spec else None)
         # The module's packages (and what they imported), as `python -m` has them.
         spec_imports = set(sys.modules) - before_spec
 
@@ -550,6 +552,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if started and hot_failure is None:
         narrowing = testrun.narrowing(o.framework or "") if testrun is not None else _replaycost.NARROWING
         _finish_traces(trace_dir, tests, last_report, status, replay_budget, narrowing)
+        if o.framework is None and last_report is not None:
+            note = _filters.entry_note(last_report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
+                                       origin=program, record_all=bool(o.record_all),
+                                       activation=bool(o.activation_path))
+            if note:
+                sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
     if start_failure is not None and policy["require_trace"]:

@@ -191,6 +191,7 @@ fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(scope::Filter, serde
         "redact": flag("redact"),
         "include": strings("include"),
         "exclude": strings("exclude"),
+        "entry": strings("entry"),
     });
     Ok((filter, meta))
 }
@@ -268,7 +269,7 @@ fn _before_fork() {
 #[pyfunction]
 #[pyo3(signature = (kind, content))]
 fn record_event(kind: u8, content: &str) {
-    session::with_recorder(|rec| rec.on_output(kind, content.as_bytes()));
+    session::with_recorder(|rec| rec.on_output(kind, "", content.as_bytes()));
 }
 
 #[pyfunction]

@@ -403,8 +403,8 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         let _ = trace_dir.discard();
         return Err(e);
     }
-    let output = crate::output::install(py, |kind, text| {
-        with_recorder(|rec| rec.on_output(kind, text));
+    let output = crate::output::install(py, |kind, metadata, text| {
+        with_recorder(|rec| rec.on_output(kind, metadata, text));
     });
     if let Some(s) = session_mut().as_mut() {
         s.attached = true;

@@ -515,12 +515,13 @@ impl Recorder {
     }
 
     /// Text the program wrote to stdout or stderr (`kind`: the trace's
-    /// EventLogKind), an event of the step that wrote it.
-    pub fn on_output(&mut self, kind: u8, text: &[u8]) {
+    /// EventLogKind; `metadata`: where a WriteFile went), an event of the
+    /// step that wrote it.
+    pub fn on_output(&mut self, kind: u8, metadata: &str, text: &[u8]) {
         if !self.on_recorded_thread() || !self.active {
             return;
         }
-        st::put_event(self.writer.buf(), kind, "", text);
+        st::put_event(self.writer.buf(), kind, metadata, text);
         self.maybe_flush();
     }
 
