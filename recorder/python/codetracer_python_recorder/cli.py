@@ -13,7 +13,6 @@ JSON object in ``$CODETRACER_ERROR_FILE`` when that is set.
 from __future__ import annotations
 
 import atexit
-import importlib.machinery
 import os
 import sys
 import time
@@ -21,9 +20,10 @@ import types
 TYPE_CHECKING = False  # not `from typing import ...`: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, NoReturn
+    from typing import Any
 
 from . import _native, _replaycost
+from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
 from .session import PACKAGE_DIR, resolve_format
 
@@ -359,11 +359,47 @@ def report_failure(err: RecorderError, json_errors: bool, early: bool = False) -
     return err.exit_code
 
 
-def _missing_script(path: str, exc: OSError) -> NoReturn:
-    # The words and status of `python missing.py`.
-    interpreter = sys.orig_argv[0] if getattr(sys, "orig_argv", None) else sys.executable
-    sys.stderr.write(f"{interpreter}: can't open file {os.path.abspath(path)!r}: [Errno {exc.errno}] {exc.strerror}\n")
-    raise SystemExit(2)
+class Settings:
+    """What the options and their environment variables resolve to."""
+
+    def __init__(self, policy: dict[str, Any], trace_filter: dict[str, Any], replay_budget: int) -> None:
+        self.policy = policy
+        self.trace_filter = trace_filter
+        self.replay_budget = replay_budget
+
+
+def _settings(o: Options) -> Settings:
+    """Environment fallbacks and checks of the parsed options (a
+    :class:`UsageError` names the flag or variable at fault), the policy
+    switches and the scope; fills in ``o`` from the environment."""
+    _env_choice("trace_dir", "CODETRACER_TRACE_DIR", o)
+    values_source = "--values" if o.values is not None else "CODETRACER_VALUES"
+    _env_choice("values", "CODETRACER_VALUES", o)
+    if o.values is not None and o.values not in _VALUES:
+        raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
+                         "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
+    _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
+    o.format = resolve_format(o.format)
+    policy = _native.resolve_policy(
+        on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
+        keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
+        json_errors=o.json_errors)
+    script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
+    from . import _filters
+
+    include = list(o.include)
+    if o.framework is not None and o.record_framework:
+        from ._testrun import FRAMEWORK_MODULES
+
+        include += FRAMEWORK_MODULES[o.framework]
+    trace_filter = _filters.resolve(
+        script_dir=script_dir, filters=o.trace_filter, include=include, exclude=o.exclude,
+        record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
+    budget_source = "--replay-budget" if o.replay_budget is not None else _replaycost.BUDGET_ENV
+    _env_choice("replay_budget", _replaycost.BUDGET_ENV, o)
+    replay_budget = _replaycost.DEFAULT_BUDGET_BYTES if o.replay_budget is None else \
+        _replaycost.parse_budget(o.replay_budget, budget_source)
+    return Settings(policy, trace_filter, replay_budget)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,34 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{PROG}: recovered a partial trace of {events} events in {argv[1]}\n")
             return 0
         o = parse_args(argv)
-        _env_choice("trace_dir", "CODETRACER_TRACE_DIR", o)
-        values_source = "--values" if o.values is not None else "CODETRACER_VALUES"
-        _env_choice("values", "CODETRACER_VALUES", o)
-        if o.values is not None and o.values not in _VALUES:
-            raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
-                             "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
-        _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
-        o.format = resolve_format(o.format)
-        policy = _native.resolve_policy(
-            on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
-            keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
-            json_errors=o.json_errors)
-        json_errors = bool(policy["json_errors"])
-        script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
-        from . import _filters
-
-        include = list(o.include)
-        if o.framework is not None and o.record_framework:
-            from ._testrun import FRAMEWORK_MODULES
-
-            include += FRAMEWORK_MODULES[o.framework]
-        trace_filter = _filters.resolve(
-            script_dir=script_dir, filters=o.trace_filter, include=include, exclude=o.exclude,
-            record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
-        budget_source = "--replay-budget" if o.replay_budget is not None else _replaycost.BUDGET_ENV
-        _env_choice("replay_budget", _replaycost.BUDGET_ENV, o)
-        replay_budget = _replaycost.DEFAULT_BUDGET_BYTES if o.replay_budget is None else \
-            _replaycost.parse_budget(o.replay_budget, budget_source)
+        settings = _settings(o)
+        json_errors = bool(settings.policy["json_errors"])
     except RecorderError as err:
         json_errors = json_errors or "--json-errors" in argv or \
             os.environ.get("CODETRACER_JSON_ERRORS", "").strip().lower() in ("1", "true", "yes", "on")
@@ -420,50 +430,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     trace_dir = os.path.abspath(o.trace_dir) if o.trace_dir else _default_trace_dir()
 
-    # The script's world, as `python script.py` / `python -m module` sets it up.
-    main_mod = types.ModuleType("__main__")
-    code = None
-    spec_imports: set[str] = set()
-    if o.framework is not None:
-        program = _framework_main(o.framework)
-    elif o.module is None:
-        assert o.script is not None
-        script = o.script
-        try:
-            with open(script, "rb") as f:
-                source = f.read()
-        except OSError as exc:
-            _missing_script(script, exc)
-        program = os.path.abspath(script)
-        _filters.add_entry(trace_filter, script=program)
-        sys.argv = [script, *o.script_args]
-        sys.path[0] = os.path.dirname(os.path.realpath(script))
-        main_mod.__file__ = program
-        main_mod.__cached__ = None  # type: ignore[attr-defined]
-        main_mod.__loader__ = importlib.machinery.SourceFileLoader("__main__", program)
-        main_mod.__builtins__ = __builtins__  # type: ignore[attr-defined]
-        main_mod.__spec__ = None
-        try:
-            code = compile(source, program, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            sys.excepthook(type(exc), exc, None)
-            return 1
-    else:
-        from importlib.util import find_spec
+    from . import _filters  # (imported by _settings; named here, before the program's run hides it)
 
-        sys.argv = ["-m", *o.script_args]
-        sys.path[0] = os.getcwd()
-        before_spec = set(sys.modules)
-        try:
-            spec = find_spec(o.module)
-            if spec is not None and spec.submodule_search_locations is not None:
-                spec = find_spec(o.module + ".__main__")
-        except Exception:  # noqa: BLE001 - runpy reports it below, as python -m does
-            spec = None
-        program = spec.origin if spec is not None and spec.origin else o.module
-        _filters.add_entry(trace_filter, module=spec.name if spec else None, origin=spec.origin if spec else None)
-        # The module's packages (and what they imported), as `python -m` has them.
-        spec_imports = set(sys.modules) - before_spec
+    # The program's world, as `python script.py` / `python -m module` sets it up.
+    runner = ProgramRunner(script=o.script if o.framework is None and o.module is None else None,
+                           module=o.module if o.framework is None else None, framework=o.framework,
+                           args=o.script_args)
+    failed = runner.prepare()
+    if failed is not None:
+        return failed
+    program = runner.program
+    if runner.script is not None:
+        _filters.add_entry(settings.trace_filter, script=program)
+    elif runner.module is not None:
+        spec = runner.spec
+        _filters.add_entry(settings.trace_filter, module=spec.name if spec else None,
+                           origin=spec.origin if spec else None)
 
     started = False
     args = list(o.script_args)
@@ -474,16 +456,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_prefixes=[PACKAGE_DIR], format=o.format,
         on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
         keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
-        trace_filter=trace_filter)
+        trace_filter=settings.trace_filter)
 
     def start(directory: str, program: str) -> object:
         return _native.start(directory, program, args, **start_options)
 
-    # The recorder's own modules are imported now: the program's run hides
-    # the package (a launcher's PYTHONPATH entry is gone by then).
-    testrun = None
-    if o.framework is not None:
-        from . import _testrun as testrun
+    testrun = runner._testrun  # (imported by prepare(), for a test run)
     tests = None
     if testrun is not None and not o.single_trace:
         fallback = program
@@ -492,47 +470,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
-        if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
+        if settings.policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
             return report_failure(err, json_errors)
         _native.log_message("warning", f"recording disabled, the program runs untraced: {err.message}", err.code)
         start_failure: RecorderError | None = err
     else:
         start_failure = None
 
-    status: int = 0
-    pending: BaseException | None = None
-    hot_failure: RecorderError | None = None
     from . import STARTUP_MODULES
     from .session import hide_recorder_modules, program_modules
 
-    hide_recorder_modules(program_modules(STARTUP_MODULES, as_module=code is None) | spec_imports)
-    try:
-        if testrun is not None:
-            testrun.run(o.framework, args, tests if started else None)
-        elif code is not None:
-            sys.modules["__main__"] = main_mod
-            exec(code, main_mod.__dict__)
-        else:
-            import runpy
-
-            runpy._run_module_as_main(o.module, alter_argv=True)  # type: ignore[attr-defined]
-    except SystemExit as exc:
-        pending = exc
-        c = exc.code
-        status = 0 if c is None else c if isinstance(c, int) else 1
-    except KeyboardInterrupt as exc:
-        pending = exc
-        status = 130
-    except RecorderError as exc:
-        if _is_hot_path_error(exc):
-            hot_failure = exc
-            status = exc.exit_code
-        else:
-            pending = exc
-            status = 1
-    except BaseException as exc:  # noqa: BLE001 - the script's uncaught exception
-        pending = exc
-        status = 1
+    hide_recorder_modules(program_modules(STARTUP_MODULES, as_module=runner.as_module) | runner.spec_imports)
+    status, pending, hot_failure = _run_program(runner, tests if started else None)
 
     reported = False
     if started and hot_failure is None and _native.is_tracing():
@@ -551,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     if started and hot_failure is None:
         narrowing = testrun.narrowing(o.framework or "") if testrun is not None else _replaycost.NARROWING
-        _finish_traces(trace_dir, tests, last_report, status, replay_budget, narrowing)
+        _finish_traces(trace_dir, tests, last_report, status, settings.replay_budget, narrowing)
         if o.framework is None and last_report is not None:
             note = _filters.entry_note(last_report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
                                        origin=program, record_all=bool(o.record_all),
@@ -560,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
-    if start_failure is not None and policy["require_trace"]:
+    if start_failure is not None and settings.policy["require_trace"]:
         return report_failure(start_failure, json_errors)
 
     if isinstance(pending, SystemExit):
@@ -575,16 +524,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _framework_main(framework: str) -> str:
-    """The program of a test run, as `python -m FRAMEWORK` has it: the
-    framework's `__main__` file (or its name, when it is not installed)."""
-    from importlib.util import find_spec
-
+def _run_program(runner: ProgramRunner, tests: object) -> tuple[int, BaseException | None, RecorderError | None]:
+    """Runs the program: its exit status, what ended it (its SystemExit or
+    uncaught exception, to re-raise or report once the trace is written),
+    and a recorder failure its monitoring callbacks raised into it."""
     try:
-        spec = find_spec(f"{framework}.__main__")
-    except Exception:  # noqa: BLE001 - reported when the run imports it
-        spec = None
-    return spec.origin if spec is not None and spec.origin else f"-m {framework}"
+        runner.run(tests)
+    except SystemExit as exc:
+        c = exc.code
+        return (0 if c is None else c if isinstance(c, int) else 1), exc, None
+    except KeyboardInterrupt as exc:
+        return 130, exc, None
+    except RecorderError as exc:
+        if _is_hot_path_error(exc):
+            return exc.exit_code, None, exc
+        return 1, exc, None
+    except BaseException as exc:  # noqa: BLE001 - the script's uncaught exception
+        return 1, exc, None
+    return 0, None, None
 
 
 def _finish_traces(trace_dir: str, tests: Any, last_report: dict[str, object] | None, status: int,
