@@ -27,16 +27,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ctbench.anchor import AnchorError, parse_anchor  # noqa: E402
-from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env  # noqa: E402
-from ctbench.events import EventCache  # noqa: E402
-from ctbench.proc import run_measured  # noqa: E402
-from ctbench.replay_open import FORMATS, measure_open, server_missing  # noqa: E402
-from ctbench.report import render  # noqa: E402
-from ctbench.dap import REPLAY_SERVER  # noqa: E402
-from ctbench.results import Cell, Run, Session, events_key  # noqa: E402
-from ctbench.startup import measure_startup  # noqa: E402
-from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer  # noqa: E402
+from ctbench.anchor import AnchorError, parse_anchor
+from ctbench.dap import REPLAY_SERVER
+from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env
+from ctbench.events import EventCache
+from ctbench.proc import run_measured
+from ctbench.replay_open import FORMATS, measure_open, server_missing
+from ctbench.report import render
+from ctbench.results import Cell, Run, Session, events_key
+from ctbench.startup import measure_startup
+from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = {"scale": 0.1, "upstream_scale": 0.003, "runs": 5, "warmup": 1, "pythons": "3.12,3.13",

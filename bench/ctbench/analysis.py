@@ -133,7 +133,7 @@ def _worst(values: list[float | None], *, high: bool = True) -> float | None:
 
 def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -> list[Goal]:
     """Issue 8's goals for one interpreter; figs maps (tracer, workload) -> Figures."""
-    L = GOAL_LIMITS
+    limits = GOAL_LIMITS
     workloads = sorted({w for _, w in figs})
 
     def col(tracer: str, attr: str) -> list[Any]:
@@ -141,51 +141,51 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
 
     out = []
     g = stats.geomean(col("ours-locals", "ratio_inrun"))
-    out.append(Goal(python, "in-run geo-mean, ours --values=locals / plain", f"<= {L['inrun_ratio']:g}x", g,
-                    None if g is None else g <= L["inrun_ratio"]))
+    out.append(Goal(python, "in-run geo-mean, ours --values=locals / plain", f"<= {limits['inrun_ratio']:g}x", g,
+                    None if g is None else g <= limits["inrun_ratio"]))
     up = col("upstream", "ns_inrun")
     ours = col("ours-locals", "ns_inrun")
     speed = [None if u is None or o is None or o <= 0 else u / o for u, o in zip(up, ours, strict=True)]
     s = _worst(speed, high=False)
-    out.append(Goal(python, "fewer ns/event than upstream 0.3.0 (worst workload)", f">= {L['upstream_speedup']:g}x",
-                    s, None if s is None else s >= L["upstream_speedup"]))
+    out.append(Goal(python, "fewer ns/event than upstream 0.3.0 (worst workload)", f">= {limits['upstream_speedup']:g}x",
+                    s, None if s is None else s >= limits["upstream_speedup"]))
     frac = [None if k is None or t in (None, 0) else k / t
             for k, t in zip(col("ours-locals", "kept_bytes"), col("ours-locals", "trace_bytes"), strict=True)]
     f = _worst(frac)
-    out.append(Goal(python, "kept in-run bytes / trace.json bytes (worst workload)", f"<= {L['kept_fraction']:g}",
-                    f, None if f is None else f <= L["kept_fraction"]))
+    out.append(Goal(python, "kept in-run bytes / trace.json bytes (worst workload)", f"<= {limits['kept_fraction']:g}",
+                    f, None if f is None else f <= limits["kept_fraction"]))
     nv = [None if n is None or r in (None, 0) or r <= 0 else n / r
           for n, r in zip(col("ours-none", "ns_inrun"), col("floor-record8", "ns_inrun"), strict=True)]
     n = _worst(nv)
-    out.append(Goal(python, "ns/event --values=none / 8-byte-record floor (worst)", f"<= {L['none_vs_floor']:g}x",
-                    n, None if n is None else n <= L["none_vs_floor"]))
+    out.append(Goal(python, "ns/event --values=none / 8-byte-record floor (worst)", f"<= {limits['none_vs_floor']:g}x",
+                    n, None if n is None else n <= limits["none_vs_floor"]))
     inplace, portable = stats.geomean(col("ours-locals", "ratio_inrun")), stats.geomean(col("ours-portable", "ratio_inrun"))
     p = None if inplace is None or portable is None or inplace <= 0 else portable / inplace
     out.append(Goal(python, "portable path / in place: in-run geo-mean of ours --values=locals",
-                    f"<= {L['portable_vs_inplace']:g}x", p, None if p is None else p <= L["portable_vs_inplace"]))
+                    f"<= {limits['portable_vs_inplace']:g}x", p, None if p is None else p <= limits["portable_vs_inplace"]))
     rss = _worst([v for t in ("ours-none", "ours-args", "ours-locals") for v in col(t, "rss_delta_mb")])
-    out.append(Goal(python, "peak RSS above plain, MB (worst of ours)", f"<= {L['rss_mb']:g}", rss,
-                    None if rss is None else rss <= L["rss_mb"]))
+    out.append(Goal(python, "peak RSS above plain, MB (worst of ours)", f"<= {limits['rss_mb']:g}", rss,
+                    None if rss is None else rss <= limits["rss_mb"]))
     # Issue 17: end to end to a finished trace.ct, and its size against trace.json's (same values).
     if any(t == "ours-ctfs" for t, _ in figs):
         w = stats.geomean(col("ours-ctfs", "ratio_wall"))
-        out.append(Goal(python, "end to end to a finished trace.ct, geo-mean / plain", f"<= {L['ctfs_whole_ratio']:g}x",
-                        w, None if w is None else w <= L["ctfs_whole_ratio"]))
+        out.append(Goal(python, "end to end to a finished trace.ct, geo-mean / plain", f"<= {limits['ctfs_whole_ratio']:g}x",
+                        w, None if w is None else w <= limits["ctfs_whole_ratio"]))
         ct = [None if c is None or j in (None, 0) else c / j
               for c, j in zip(col("ours-ctfs", "trace_bytes"), col("ours-locals", "trace_bytes"), strict=True)]
         c = _worst(ct)
-        out.append(Goal(python, "trace.ct bytes / trace.json bytes (worst workload)", f"<= {L['ctfs_fraction']:g}",
-                        c, None if c is None else c <= L["ctfs_fraction"]))
+        out.append(Goal(python, "trace.ct bytes / trace.json bytes (worst workload)", f"<= {limits['ctfs_fraction']:g}",
+                        c, None if c is None else c <= limits["ctfs_fraction"]))
         # Goal 3: opening the trace.ct in the replay-server against opening the trace.json.
         opened = open_figures(session, python)
         for attr, what in (("ratio_s", "time"), ("ratio_mb", "peak memory")):
             known = [getattr(o, attr) for o in opened if getattr(o, attr) is not None]
             r = max(known) if known else None
             out.append(Goal(python, f"replay-server open {what} ct/json (worst workload)",
-                            f"<= {L['ctfs_open_ratio']:g}", r, None if r is None else r <= L["ctfs_open_ratio"]))
+                            f"<= {limits['ctfs_open_ratio']:g}", r, None if r is None else r <= limits["ctfs_open_ratio"]))
     st = session.startup.get(python, {})
     added = [st.get("version_added_ms"), st.get("record_added_ms")]
     a = _worst(added)
-    out.append(Goal(python, "start-up added, ms (--version / empty script, worst)", f"<= {L['startup_ms']:g}", a,
-                    None if a is None else a <= L["startup_ms"]))
+    out.append(Goal(python, "start-up added, ms (--version / empty script, worst)", f"<= {limits['startup_ms']:g}", a,
+                    None if a is None else a <= limits["startup_ms"]))
     return out

@@ -88,7 +88,7 @@ def setup_bench_env(version: str, venvs: Path, *, wheel: Path | None, viztracer:
         try:
             build_floor(env.python, venv / "ctfloor")
             env.floor_dir = venv / "ctfloor"
-        except Exception as exc:  # reported in the table, not raised
+        except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
             env.missing["floor"] = str(exc)
     if viztracer:
         req = load_pins()["viztracer"]["requirement"]

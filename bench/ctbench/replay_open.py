@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .dap import REPLAY_SERVER, Dap, DapError
+from .dap import Dap, DapError
 from .results import OpenCell, OpenRun
 
 __all__ = ["FORMATS", "TIME", "PRLIMIT", "OpenError", "OverMemory", "server_missing", "parse_peak_kb", "open_once",

@@ -190,7 +190,7 @@ def render(session: Session, command: str) -> str:
         if not st:
             st_rows.append([py, NA, NA, NA, NA, NA, NA])
             continue
-        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"  # noqa: E731
+        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"
         st_rows.append([py, ms(st["python_s"]), ms(st["python_empty_s"]), ms(st.get("version_s")),
                         ms(st.get("record_empty_s")), fmt(st.get("version_added_ms"), "mb"),
                         fmt(st.get("record_added_ms"), "mb")])

@@ -9,6 +9,6 @@ if sys.version_info < (3, 8):
     )
     sys.exit(10)  # _exitcodes.ENVIRONMENT
 
-from .cli import main  # noqa: E402
+from .cli import main
 
 sys.exit(main())

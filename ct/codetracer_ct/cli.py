@@ -368,7 +368,7 @@ def _upload_command(parsed: argparse.Namespace) -> int:
         )
         try:
             index.add_upload(upload)
-        except Exception as exc:  # sqlite3.Error, OSError: the upload itself is done
+        except Exception as exc:  # noqa: BLE001 - sqlite3.Error, OSError: the upload itself is done
             sys.stderr.write(f"ct: error: uploaded, but the index could not record it: {exc}\n")
             sys.stdout.write(result.share_url + "\n")
             return _exitcodes.ENVIRONMENT
@@ -409,7 +409,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Record Python programs with the CodeTracer recorder and manage the local trace index "
-                    f"(data dir: $CODETRACER_DATA_DIR, $XDG_DATA_HOME/codetracer or the platform default).",
+                    "(data dir: $CODETRACER_DATA_DIR, $XDG_DATA_HOME/codetracer or the platform default).",
     )
     parser.add_argument("--version", action="version", version=f"ct {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

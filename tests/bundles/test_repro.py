@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "packaging"))
-from ctbundle import _repro  # noqa: E402
+from ctbundle import _repro
 
 sys.path.pop(0)
 
