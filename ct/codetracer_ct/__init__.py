@@ -8,6 +8,7 @@ import sys
 __version__ = "0.4.0"
 
 if sys.version_info >= (3, 8):
-    from ._interpreter import NotFound, find_python
+    from ._errors import NotFound
+    from ._interpreter import find_python
 
 __all__ = ["NotFound", "__version__", "find_python"]

@@ -20,9 +20,10 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, List, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
-from . import _exitcodes, _record, _summary
+from . import _record, _summary
+from ._errors import TraceUnusable
 
 CHUNK = 1 << 20
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
@@ -36,12 +37,6 @@ RECORDING_INFO = "recording.json"  # the recorder's file in its staging folder
 UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
-class TraceUnusable(Exception):
-    """The trace cannot be uploaded (as asked); the message says why."""
-
-    exit_status = _exitcodes.UPLOAD_TRACE_UNUSABLE
-
-
 @dataclass(frozen=True)
 class TraceSource:
     """A trace folder on disk, ready to pack."""
@@ -52,7 +47,7 @@ class TraceSource:
     recording_id: str
 
 
-def _read_json(path: Path) -> Optional[dict]:
+def _read_json(path: Path) -> Optional[Dict[str, Any]]:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)

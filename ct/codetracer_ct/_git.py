@@ -6,10 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-
-class GitUnavailable(Exception):
-    """git is missing, or the folder is not in a git work tree; the message
-    says which and what to do."""
+from ._errors import GitUnavailable
 
 
 def repository_diff(folder: Path) -> bytes:

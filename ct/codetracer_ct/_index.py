@@ -18,7 +18,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from ._errors import IndexUnavailable
 
 SCHEMA_VERSION = 3
 
@@ -139,10 +141,6 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class IndexUnavailable(Exception):
-    """The index cannot be opened or migrated; the message says why."""
-
-
 class Index:
     """The sqlite index at `path` (created and migrated on first use)."""
 
@@ -196,7 +194,8 @@ class Index:
     def allocate_id(self) -> int:
         with self._write() as db:
             cursor = db.execute("INSERT INTO id_allocations (allocated_at) VALUES (?)", (utc_now(),))
-            return int(cursor.lastrowid)
+            assert cursor.lastrowid is not None  # an INSERT sets it
+            return cursor.lastrowid
 
     def add(self, trace: Trace) -> None:
         row = trace.as_json()
@@ -255,7 +254,7 @@ class Index:
                 if upload.trace_id is not None}
 
 
-def _trace(row: tuple) -> Trace:
+def _trace(row: Tuple[Any, ...]) -> Trace:
     data = dict(zip(COLUMNS, row))
     data["args"] = json.loads(data["args"])
     data["with_diff"] = bool(data["with_diff"])

@@ -14,19 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
+from ._errors import NotFound
+
 ENV_VARIABLES = ("CODETRACER_PYTHON", "PYTHON")
 PATH_NAMES = ("python3", "python")
-
-
-class NotFound(Exception):
-    """No interpreter: `message` is what a shell prints for the same command
-    (`python: command not found`); the CLI prints it and exits 127."""
-
-    def __init__(self, name: str, message: str, source: str) -> None:
-        super().__init__(message)
-        self.name = name
-        self.message = message
-        self.source = source
 
 
 def _has_separator(command: str) -> bool:

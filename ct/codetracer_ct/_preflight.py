@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
 from . import __version__
-from ._exitcodes import ENVIRONMENT
+from ._errors import PreflightError
 
 MINIMUM = (3, 12)
 RECORDER_MODULE = "codetracer_python_recorder"
@@ -56,12 +56,6 @@ class Probe:
     recorder_version: Optional[str]
     recorder_file: Optional[str]
     import_error: Optional[str]
-
-
-class PreflightError(Exception):
-    """A problem that stops the recording; `str()` says what to do."""
-
-    exit_status = ENVIRONMENT
 
 
 def install_hint() -> str:

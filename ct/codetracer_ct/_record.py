@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import _datadir, _exitcodes, _git, _preflight, _pythonpath, _summary
+from ._errors import GitUnavailable, UsageError
 from ._index import Index, Trace, utc_now
-from ._interpreter import NotFound, find_python
+from ._interpreter import find_python
 
 LANGUAGE = "python-db"
 RECORDER_PATH_VARIABLES = ("CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH")  # the ADR's spelling too
@@ -24,14 +25,6 @@ ERROR_FILE_VARIABLE = "CODETRACER_ERROR_FILE"
 PARTIAL_STAGING = ".codetracer-partial"
 DIFF_FILE = "diff.patch"
 FILES_DIR = "files"
-
-
-class RecordError(Exception):
-    """ct cannot record; `exit_status` is what `ct record` exits with."""
-
-    def __init__(self, message: str, exit_status: int) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
 
 
 @dataclass(frozen=True)
@@ -191,28 +184,24 @@ def exit_like(status: int) -> int:
 
 def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optional[str] = None) -> int:
     """Record `request`; returns the exit status of `ct record` (the
-    script's, unless the recording itself failed)."""
+    script's, unless the recording itself failed). Raises a `CtError`
+    when ct cannot record (`NotFound`: no interpreter, `PreflightError`,
+    `IndexUnavailable`, `UsageError`)."""
     cwd = cwd or os.getcwd()
     if not is_python_target(request, cwd):
-        raise RecordError(
+        raise UsageError(
             f"cannot tell the language of {request.target!r}: ct records Python programs "
-            "(a .py file, -m module, or a file with a python shebang)", _exitcodes.USAGE)
-    try:
-        interpreter = find_python(request.python, environ)
-    except NotFound as exc:
-        raise RecordError(exc.message, _exitcodes.COMMAND_NOT_FOUND) from exc
+            "(a .py file, -m module, or a file with a python shebang)")
+    interpreter = find_python(request.python, environ)
     env = _pythonpath.child_environment(environ, recorder_folder(environ))
-    try:
-        probe = _preflight.run(interpreter, env, cwd)
-    except _preflight.PreflightError as exc:
-        raise RecordError(str(exc), exc.exit_status) from exc
+    probe = _preflight.run(interpreter, env, cwd)
 
     diff: Optional[bytes] = None
     if request.with_diff:
         base = Path(cwd) if request.module else Path(cwd, request.target).parent
         try:
             diff = _git.repository_diff(base)
-        except _git.GitUnavailable as exc:
+        except GitUnavailable as exc:
             warn(f"--with-diff: {exc}; recording without a diff")
 
     data = _datadir.data_dir(environ)
@@ -220,7 +209,7 @@ def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optio
         trace_id = index.allocate_id()
         created = utc_now()
         default_folder = request.trace_dir is None
-        folder = (_datadir.traces_dir(data) / str(trace_id)) if default_folder else Path(cwd, request.trace_dir)
+        folder = _datadir.traces_dir(data) / str(trace_id) if request.trace_dir is None else Path(cwd, request.trace_dir)
         folder = Path(os.path.abspath(str(folder)))
         folder.parent.mkdir(parents=True, exist_ok=True)
 

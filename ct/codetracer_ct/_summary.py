@@ -108,10 +108,10 @@ def _scan(folder: Path) -> Dict[str, Any]:
     except (OSError, ValueError):
         return {"events": None, "steps": None, "calls": None, "files": _count_paths(folder),
                 "functions": None, "top_functions": [], "source": "unavailable"}
-    kinds: Counter = Counter()
+    kinds: Counter[str] = Counter()
     paths: List[str] = []
     functions: List[Dict[str, Any]] = []
-    calls: Counter = Counter()
+    calls: Counter[object] = Counter()  # function ids, as the JSON gives them
     for event in events:
         if not isinstance(event, dict) or len(event) != 1:
             continue

@@ -29,10 +29,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, TypeVar
 from urllib.parse import quote, urlsplit
 
 from . import __version__, _archive, _exitcodes
+from ._errors import UploadFailed
 from ._uploadconfig import Settings
 
 API = "/api/v1"
@@ -47,23 +48,15 @@ PUT_TYPE = "application/octet-stream"
 TENANT_ID = re.compile(r"\A[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 60.0
+_T = TypeVar("_T")
 
 
-class UploadFailed(Exception):
-    """The upload did not complete; `exit_status` is ct's (`_exitcodes`)."""
-
-    def __init__(self, message: str, exit_status: int) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
-
-
-class _Transient(Exception):
+class _Transient(UploadFailed):
     """A failure worth another attempt (network, 429/5xx); ends the upload
     with `exit_status` once retries run out."""
 
     def __init__(self, message: str, exit_status: int, retry_after: Optional[float] = None) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+        super().__init__(message, exit_status)
         self.retry_after = retry_after
 
 
@@ -285,7 +278,7 @@ class Client:
                              _retry_after(answer.headers.get("Retry-After")))
         raise UploadFailed(f"{what}: unexpected answer from the server ({said})", _exitcodes.UPLOAD_SERVER)
 
-    def retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
+    def retrying(self, what: str, attempt: Callable[[], _T]) -> _T:
         """`attempt()` until it succeeds, a failure is not transient, or the
         retries run out (exponential backoff, Retry-After honoured)."""
         failures = 0
@@ -399,7 +392,8 @@ def upload(source: _archive.TraceSource, settings: Settings,
         answer = client.call(what, "GET", client.api("traces", recording_id, "download-url"),
                              not_found="the server does not know this trace").json(what)
         download_url = _url(answer, "downloadUrl", what)
-        expires_at = answer.get("expiresAt") if isinstance(answer.get("expiresAt"), str) else ""
+        expires = answer.get("expiresAt")
+        expires_at = expires if isinstance(expires, str) else ""
     except KeyboardInterrupt:
         progress.close()
         raise UploadFailed("upload interrupted; the index records no upload: run the same command again to "

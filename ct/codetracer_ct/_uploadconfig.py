@@ -15,6 +15,7 @@ from typing import Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 from . import _exitcodes
+from ._errors import ConfigError
 
 CONFIG_FILE = "upload.json"
 ENVIRONMENT = {"base_url": "CODETRACER_BASE_URL", "tenant": "CODETRACER_TENANT", "token": "CODETRACER_TOKEN"}
@@ -24,14 +25,6 @@ TUNING = {
     "CODETRACER_UPLOAD_BACKOFF": (1.0, 0.0),        # first wait between attempts, doubled each time (s)
     "CODETRACER_UPLOAD_TIMEOUT": (60.0, 0.1),       # connect / read timeout of one request (s)
 }
-
-
-class ConfigError(Exception):
-    """Upload settings are missing or invalid; the message says which."""
-
-    def __init__(self, message: str, exit_status: int = _exitcodes.USAGE) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__, _archive, _datadir, _exitcodes, _summary, _upload, _uploadconfig
-from ._index import Index, IndexUnavailable, Trace, Upload, utc_now
-from ._record import RecordError, Request, record
+from ._errors import ConfigError, CtError, TraceUnusable, UnknownTrace
+from ._index import Index, Trace, Upload, utc_now
+from ._record import Request, record
 
 # Recorder policy options that `ct record` passes through unchanged
 # (docs/interfaces.md §1): (flag, takes a value, help).
@@ -54,7 +55,8 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
 # json` writes the design documents' trace.json.
 FORMATS = ("json", "ctfs")
 DEFAULT_FORMAT = "ctfs"
-TARGET_MARKERS = {"-m": None, "--pytest": "pytest", "--unittest": "unittest"}
+# The options that start a test run (`--pytest ARGS...`) -> the framework.
+TEST_FRAMEWORKS = {"--pytest": "pytest", "--unittest": "unittest"}
 
 RECORD_USAGE = (
     "ct record [options] script.py [args ...]\n"
@@ -85,8 +87,8 @@ def split_record_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[Tuple[st
             if i + 1 < len(argv):
                 return options, ("script", argv[i + 1]), list(argv[i + 2:])
             return options, None, []
-        if token in ("--pytest", "--unittest"):
-            return options, ("tests", TARGET_MARKERS[token]), list(argv[i + 1:])
+        if token in TEST_FRAMEWORKS:
+            return options, ("tests", TEST_FRAMEWORKS[token]), list(argv[i + 1:])
         if token == "-m" or (token.startswith("-m") and not token.startswith("--")):
             module = token[2:] or (argv[i + 1] if i + 1 < len(argv) else "")
             rest = argv[i + 1:] if token[2:] else argv[i + 2:]
@@ -173,17 +175,7 @@ def cmd_record(argv: Sequence[str], prog: str) -> int:
         format=parsed.format,
         recorder_options=_recorder_options(parsed), program_label=label, test_framework=framework,
     )
-    try:
-        return record(request)
-    except IndexUnavailable as exc:
-        sys.stderr.write(f"ct: error: {exc}\n")
-        return _exitcodes.ENVIRONMENT
-    except RecordError as exc:
-        if exc.exit_status == _exitcodes.COMMAND_NOT_FOUND:
-            sys.stderr.write(f"{exc}\n")  # the shell's own words
-        else:
-            sys.stderr.write(f"ct: error: {exc}\n")
-        return exc.exit_status
+    return record(request)
 
 
 # --- list / show / delete ---------------------------------------------------------
@@ -230,19 +222,17 @@ def _tests_cell(folder: Path) -> str:
     return f"{len(tests)} ({failing} failing)" if failing else str(len(tests))
 
 
-def _get(index: Index, trace_id: int) -> Optional[Trace]:
+def _get(index: Index, trace_id: int) -> Trace:
     trace = index.get(trace_id)
     if trace is None:
-        sys.stderr.write(f"ct: no trace with id {trace_id} (see `ct list`)\n")
+        raise UnknownTrace(trace_id)
     return trace
 
 
 def cmd_show(parsed: argparse.Namespace) -> int:
     with _open_index() as index:
         trace = _get(index, parsed.id)
-        uploads = index.uploads(trace.id) if trace is not None else []
-    if trace is None:
-        return _exitcodes.FAILURE
+        uploads = index.uploads(trace.id)
     folder = Path(trace.folder)
     summary = _summary.summarize(folder) if folder.is_dir() else None
     if parsed.json:
@@ -289,8 +279,6 @@ def cmd_delete(parsed: argparse.Namespace) -> int:
     data = _datadir.data_dir()
     with _open_index() as index:
         trace = _get(index, parsed.id)
-        if trace is None:
-            return _exitcodes.FAILURE
         index.delete(trace.id)
     folder = Path(trace.folder)
     owned = Path(os.path.abspath(str(folder))).parent == Path(os.path.abspath(str(_datadir.traces_dir(data))))
@@ -308,24 +296,23 @@ def cmd_delete(parsed: argparse.Namespace) -> int:
 
 # --- upload / login ------------------------------------------------------------------
 
-def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Optional[Path]]:
+def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Path]:
     """(indexed trace or None, path): digits name an id (write ./5 for a
     folder named 5); anything else is a folder or a .ct file."""
     if text.isdigit():
         trace = _get(index, int(text))
-        return trace, Path(trace.folder) if trace else None
+        return trace, Path(trace.folder)
     path = Path(os.path.abspath(text))
     folder = path.parent if path.suffix == _archive.CT_SUFFIX and path.is_file() else path
     return index.find_by_folder(str(folder)), path
 
 
-def _test_folder(folder: Path, test_id: str) -> Optional[Path]:
+def _test_folder(folder: Path, test_id: str) -> Path:
     """The trace folder of one test of the test run in `folder` (`ct upload --test`)."""
     test = _summary.find_test(folder, test_id)
     if test is None or not test.get("folder"):
         what = "has no trace of its own" if test is not None else "is not a test of"
-        sys.stderr.write(f"ct: error: {test_id!r} {what} the recording in {folder} (`ct show` lists its tests)\n")
-        return None
+        raise CtError(f"{test_id!r} {what} the recording in {folder} (`ct show` lists its tests)")
     return folder / str(test["folder"])
 
 
@@ -333,33 +320,23 @@ def cmd_upload(parsed: argparse.Namespace) -> int:
     try:
         return _upload_command(parsed)
     except KeyboardInterrupt:  # outside the upload itself (which reports its own progress)
-        sys.stderr.write("ct: error: interrupted; the index records no upload of this trace\n")
-        return _exitcodes.INTERRUPTED
+        raise CtError("interrupted; the index records no upload of this trace", _exitcodes.INTERRUPTED) from None
 
 
 def _upload_command(parsed: argparse.Namespace) -> int:
     data = _datadir.data_dir()
     with _open_index() as index:
         trace, path = _upload_target(index, parsed.trace)
-        if path is None:
-            return _exitcodes.FAILURE
         if parsed.test is not None:
             path = _test_folder(path, parsed.test)
-            if path is None:
-                return _exitcodes.FAILURE
         try:
             source = _archive.inspect(path, allow_partial=parsed.allow_partial)
             settings = _uploadconfig.resolve(data, parsed.base_url, parsed.tenant)
-        except (_archive.TraceUnusable, _uploadconfig.ConfigError) as exc:
-            sys.stderr.write(f"ct: error: cannot upload: {exc}\n")
-            return exc.exit_status
+        except (TraceUnusable, ConfigError) as exc:
+            raise CtError(f"cannot upload: {exc}", exc.exit_status) from exc
         if source.status == "partial":
             sys.stderr.write(f"ct: uploading a PARTIAL trace (--allow-partial): {source.reason}\n")
-        try:
-            result = _upload.upload(source, settings)
-        except _upload.UploadFailed as exc:
-            sys.stderr.write(f"ct: error: {exc}\n")
-            return exc.exit_status
+        result = _upload.upload(source, settings)
         upload = Upload(
             trace_id=trace.id if trace else None, folder=str(source.folder), recording_id=result.recording_id,
             base_url=settings.base_url, tenant=settings.tenant, share_url=result.share_url,
@@ -386,19 +363,15 @@ def _upload_command(parsed: argparse.Namespace) -> int:
 def cmd_login(parsed: argparse.Namespace) -> int:
     import getpass
     data = _datadir.data_dir()
-    try:
-        values = {"tenant": parsed.tenant or ""}
-        if parsed.base_url:
-            values["base_url"] = _uploadconfig.normalise_base_url(parsed.base_url)
-        if sys.stdin.isatty():
-            token = getpass.getpass("CodeTracer token (empty: keep the saved one): ")
-        else:
-            token = sys.stdin.readline()
-        values["token"] = token.strip()
-        path = _uploadconfig.save(data, values)
-    except _uploadconfig.ConfigError as exc:
-        sys.stderr.write(f"ct: error: {exc}\n")
-        return exc.exit_status
+    values = {"tenant": parsed.tenant or ""}
+    if parsed.base_url:
+        values["base_url"] = _uploadconfig.normalise_base_url(parsed.base_url)
+    if sys.stdin.isatty():
+        token = getpass.getpass("CodeTracer token (empty: keep the saved one): ")
+    else:
+        token = sys.stdin.readline()
+    values["token"] = token.strip()
+    path = _uploadconfig.save(data, values)
     saved = _uploadconfig.read_file(data)
     sys.stdout.write(f"saved in {path} (readable by you only): base URL {saved.get('base_url', '-')}, "
                      f"tenant {saved.get('tenant', '-')}, token {'set' if saved.get('token') else 'not set'}\n")
@@ -453,7 +426,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """`ct`: the exit status of the command; a `CtError` that ends it is
+    reported here, the one place (its diagnostic on stderr, its status)."""
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except CtError as exc:
+        sys.stderr.write(exc.diagnostic() + "\n")
+        return exc.exit_status
+
+
+def _run(argv: List[str]) -> int:
     prog = "ct"
     if argv and argv[0] == "record":
         return cmd_record(argv[1:], prog + " record")
@@ -463,11 +445,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if parsed.command is None:
         parser.print_help()
         return _exitcodes.USAGE
-    try:
-        return handlers[parsed.command](parsed)
-    except IndexUnavailable as exc:
-        sys.stderr.write(f"ct: error: {exc}\n")
-        return _exitcodes.ENVIRONMENT
+    return handlers[parsed.command](parsed)
 
 
 if __name__ == "__main__":  # pragma: no cover
