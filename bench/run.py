@@ -67,7 +67,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="comma-separated subset of: " + ", ".join(TRACERS) + " (plain is always run)")
     p.add_argument("--workloads", type=Path, default=REPO / "bench" / "workloads",
                    help="folder of the w_*.py workloads")
-    p.add_argument("--out", type=Path, default=Path(DEFAULTS["out"]), help="markdown report to write")
+    p.add_argument("--out", type=Path, default=Path(str(DEFAULTS["out"])), help="markdown report to write")
     p.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json",
                    help="raw results to write")
     p.add_argument("--venvs", type=Path, default=REPO / ".venvs", help="where the bench-* venvs live")

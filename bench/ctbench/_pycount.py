@@ -22,7 +22,7 @@ def main() -> int:
     mon.use_tool_id(tool, "ctbench-pycount")
     mask = 0
     for event in EVENTS:
-        def callback(*_args, _event=event):
+        def callback(*_args: object, _event: str = event) -> None:
             counts[_event] += 1
         bit = getattr(mon.events, event)
         mon.register_callback(tool, bit, callback)

@@ -49,13 +49,13 @@ def figures(session: Session, cell: Cell) -> Figures:
     ev = session.events.get(events_key(cell.python, cell.workload, cell.scale), {})
     plain = session.cell(cell.python, cell.workload, "plain", cell.scale)
     ok = cell.runs and not cell.failed
-    p_ok = plain is not None and plain.runs and not plain.failed
+    p_runs = plain.runs if plain is not None and not plain.failed else []
     main_s = stats.median(r.main_s for r in cell.runs) if ok else None
     wall_s = stats.median(r.wall_s for r in cell.runs) if ok else None
     rss_kb = stats.median(r.maxrss_kb for r in cell.runs) if ok else None
-    p_main = stats.median(r.main_s for r in plain.runs) if p_ok else None
-    p_wall = stats.median(r.wall_s for r in plain.runs) if p_ok else None
-    p_rss = stats.median(r.maxrss_kb for r in plain.runs) if p_ok else None
+    p_main = stats.median(r.main_s for r in p_runs) if p_runs else None
+    p_wall = stats.median(r.wall_s for r in p_runs) if p_runs else None
+    p_rss = stats.median(r.maxrss_kb for r in p_runs) if p_runs else None
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
     inrun = stats.add(main_s, _med(cell, "drain_s")) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
@@ -126,9 +126,10 @@ class Goal:
 
 
 def _worst(values: list[float | None], *, high: bool = True) -> float | None:
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not values or len(present) != len(values):
         return None
-    return max(values) if high else min(values)  # type: ignore[type-var]
+    return max(present) if high else min(present)
 
 
 def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -> list[Goal]:

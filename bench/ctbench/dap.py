@@ -43,8 +43,9 @@ class Dap:
             t.start()
 
     def _drain_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for chunk in iter(lambda: self.proc.stderr.read(4096), b""):  # type: ignore[union-attr]
+        stream = self.proc.stderr
+        assert stream is not None
+        for chunk in iter(lambda: stream.read(4096), b""):
             self.stderr += chunk
 
     def _read(self) -> None:
@@ -135,7 +136,8 @@ class Dap:
         move = self.wait_event("ct/complete-move")
         return int(move.get("body", {}).get("location", {}).get("rrTicks", -1))
 
-    def frames(self) -> list[tuple[str, int, str]]:
+    def frames(self) -> list[tuple[Any, Any, Any]]:
+        """(name, line, source path) of each frame, as the server gives them."""
         body = self.request("stackTrace", {"threadId": 1}).get("body", {})
         return [(f.get("name"), f.get("line"), (f.get("source") or {}).get("path")) for f in body.get("stackFrames", [])]
 

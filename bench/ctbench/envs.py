@@ -17,6 +17,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .floor import build_floor
 from .pythons import pyenv_python
@@ -27,7 +28,7 @@ PINS = Path(__file__).resolve().parent.parent / "pins.toml"
 _STAMP = ".ctbench-stamp.json"
 
 
-def load_pins() -> dict:
+def load_pins() -> dict[str, Any]:
     with PINS.open("rb") as f:
         return tomllib.load(f)
 
@@ -59,9 +60,10 @@ def _venv(base: Path, venv: Path) -> Path:
     return python
 
 
-def _stamp(venv: Path) -> dict:
+def _stamp(venv: Path) -> dict[str, Any]:
     try:
-        return json.loads((venv / _STAMP).read_text())
+        stamp: dict[str, Any] = json.loads((venv / _STAMP).read_text())
+        return stamp
     except (OSError, ValueError):
         return {}
 

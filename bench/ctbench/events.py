@@ -38,7 +38,8 @@ def _count(python: Path, floor_dir: Path, script: Path, scale: float, run_name: 
         subprocess.run([str(python), str(RUNNER), "--mode", "count", "--ext-dir", str(floor_dir), "--counts",
                         str(out), "--run-name", run_name, str(script)], check=True, env=env, cwd=tmp,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return json.loads(out.read_text())
+        counts: dict[str, int] = json.loads(out.read_text())
+        return counts
 
 
 def count_events(python: Path, floor_dir: Path, script: Path, scale: float) -> Events:

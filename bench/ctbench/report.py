@@ -63,10 +63,12 @@ def _bytes_per_event(f: Figures) -> str:
     return ", ".join(parts) if parts else "—"
 
 
-def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict]:
+def _python_section(
+    session: Session, python: str, notes: list[str]
+) -> tuple[str, dict[tuple[str, str], Figures]]:
     cells = [c for c in session.cells if c.python == python]
     figs: dict[tuple[str, str], Figures] = {}
-    rows = []
+    rows: list[list[str]] = []
     for c in cells:
         label = c.tracer
         if c.missing:
@@ -190,7 +192,10 @@ def render(session: Session, command: str) -> str:
         if not st:
             st_rows.append([py, NA, NA, NA, NA, NA, NA])
             continue
-        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"
+
+        def ms(v: float | None) -> str:
+            return NA if v is None else f"{v * 1e3:.1f}"
+
         st_rows.append([py, ms(st["python_s"]), ms(st["python_empty_s"]), ms(st.get("version_s")),
                         ms(st.get("record_empty_s")), fmt(st.get("version_added_ms"), "mb"),
                         fmt(st.get("record_added_ms"), "mb")])

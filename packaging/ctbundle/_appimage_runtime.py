@@ -63,7 +63,7 @@ def runtime_project() -> Path:
 
 
 def _cache_dir() -> Path:
-    return repo_root() / defaults()["wheel"]["cache_dir"] / "appimage-runtime"
+    return repo_root() / str(defaults()["wheel"]["cache_dir"]) / "appimage-runtime"
 
 
 def _scripts_dirs() -> list[str]:

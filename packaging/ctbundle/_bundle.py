@@ -141,7 +141,7 @@ def stage_resources(common: Common, dest: Path, platform: Platform = "linux",
     return dest, _repro.recorder_version(dest)
 
 
-def render_shims(platform: str, dest: Path) -> list[Path]:
+def render_shims(platform: Platform, dest: Path) -> list[Path]:
     """The toolkit's launcher shims for ``platform`` (linux, macos, windows)."""
     from ._shims import render
 
@@ -166,4 +166,4 @@ def render_template(template: Path, **context: object) -> str:
 
 def assets(bundle: str) -> Path:
     """The platform asset folder (``appimage/``, ``macos/``, ``windows/``)."""
-    return repo_root() / bundle_defaults()[bundle]["assets"]
+    return repo_root() / str(bundle_defaults()[bundle]["assets"])

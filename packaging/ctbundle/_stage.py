@@ -59,7 +59,7 @@ class _Folder(SchemeDictionaryDestination):
             stream = io.BytesIO(data)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
-    def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:  # type: ignore[override]
+    def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:
         return RecordEntry(f"(script {name} not staged)", None, None)
 
     def finalize_installation(

@@ -84,7 +84,7 @@ class Tool:
         runner: Runner = subprocess_runner,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run the tool with ``args``; a non-zero status is a :class:`ToolFailed`."""
-        argv = [*self.argv(), *map(os.fspath, args)]
+        argv = [*self.argv(), *(os.fspath(arg) for arg in args)]
         try:
             return runner(argv, env=env, cwd=cwd)
         except subprocess.CalledProcessError as exc:

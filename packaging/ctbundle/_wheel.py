@@ -49,7 +49,8 @@ __all__ = [
 def _platform_defaults(platform: Platform) -> dict[str, Any]:
     if platform not in PLATFORMS:
         raise InputRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
-    return defaults()["wheel"]["platforms"][platform]
+    table: dict[str, Any] = defaults()["wheel"]["platforms"][platform]
+    return table
 
 
 def rust_targets() -> list[str]:
@@ -245,7 +246,7 @@ def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> No
     if _fits(tags, platform) or (source.is_dir() and not tags):  # not staged: said when it is read
         return
     wanted = " or ".join(_platform_defaults(platform)["tags"])
-    found = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
+    found: list[str] = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
     what = f"the staged folder {source} holds a" if source.is_dir() else f"{source.name} is a"
     raise WrongPlatform(
         f"{what} {'/'.join(found)} wheel (platform tag {'.'.join(tags)}); "
