@@ -2,7 +2,8 @@
 
 One place for: the build timestamp (``SOURCE_DATE_EPOCH``), normalising a
 tree before it is archived (timestamps, permissions), and the records written
-beside every artefact (``SHA256SUMS`` and ``<artefact>.manifest.json``).
+beside every artefact (``SHA256SUMS`` and ``<artefact>.manifest.json``, which
+names the commit and the versions of the build tools).
 
 Two builds of one commit with the same ``SOURCE_DATE_EPOCH`` must give
 byte-identical artefacts; the tests compare their sha256.
@@ -13,16 +14,20 @@ import hashlib
 import json
 import os
 import stat
+import platform
 import subprocess
 import sys
+from importlib import metadata
 from importlib.metadata import Distribution
 from pathlib import Path
 
+from ._config import defaults
 from ._errors import InvalidValue, MissingInput
 
 __all__ = [
     "ZIP_EPOCH",
     "build_env",
+    "build_tools",
     "git_commit",
     "normalize_tree",
     "progress",
@@ -115,6 +120,19 @@ def recorder_version(staged: Path) -> str:
     return version
 
 
+def build_tools() -> dict[str, str | None]:
+    """The versions this build runs with: the interpreter's (``python``) and
+    each Python build tool's of ``defaults.toml`` ``[repro]`` (None: not
+    installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in defaults()["repro"]["build_tools"]:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def record_artefact(artefact: Path, *, kind: str, recorder: str, epoch: int,
                     repo: Path = REPO, extra: dict[str, object] | None = None) -> Path:
     """Write ``<artefact>.manifest.json`` and add (or replace) the artefact's
@@ -128,6 +146,7 @@ def record_artefact(artefact: Path, *, kind: str, recorder: str, epoch: int,
         "recorder_version": recorder,
         "git_commit": git_commit(repo),
         "source_date_epoch": epoch,
+        "build_tools": build_tools(),
         **(extra or {}),
     }
     path = artefact.with_name(artefact.name + ".manifest.json")
