@@ -10,6 +10,7 @@
 Each venv keeps a stamp of what was installed, so a second run only checks.
 A tracer that cannot be installed is reported with the reason, not raised.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,11 @@ def _install(python: Path, venv: Path, key: str, want: str, pip_args: list[str])
     stamp = _stamp(venv)
     if stamp.get(key) == want:
         return None
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         return f"pip install {' '.join(pip_args)} failed: {done.stderr.strip().splitlines()[-1:]}"
     stamp[key] = want
@@ -82,8 +86,9 @@ def _install(python: Path, venv: Path, key: str, want: str, pip_args: list[str])
     return None
 
 
-def setup_bench_env(version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool,
-                    floor: bool) -> BenchEnv:
+def setup_bench_env(
+    version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool, floor: bool
+) -> BenchEnv:
     venv = venvs / f"bench-{version.replace('.', '')}"
     env = BenchEnv(version, _venv(pyenv_python(version), venv))
     if floor:

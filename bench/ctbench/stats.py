@@ -1,5 +1,6 @@
 """The arithmetic of the report. Every function takes None for a missing
 figure and returns None then, so the table prints n/a instead of failing."""
+
 from __future__ import annotations
 
 import math

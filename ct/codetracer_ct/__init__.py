@@ -3,6 +3,7 @@ index of the traces (standard library only).
 
 This file and __main__.py stay importable by any Python a user may have
 first on PATH (even 2.7), so an old interpreter gets ct's own diagnostic."""
+
 import sys
 
 __version__ = "0.4.0"

@@ -1,5 +1,6 @@
 """`python -m codetracer_ct` is `ct`. Kept valid for old Pythons: ct itself
 needs 3.8+, recording needs 3.12+."""
+
 import sys
 
 if sys.version_info < (3, 8):

@@ -1,4 +1,5 @@
 """The one wrapper around `git` (for `ct record --with-diff`)."""
+
 from __future__ import annotations
 
 import shutil
@@ -26,6 +27,7 @@ def repository_diff(folder: Path) -> bytes:
 
 
 def _run(git: str, cwd: Path, *args: str) -> Optional[bytes]:
-    done = subprocess.run([git, "-C", str(cwd), *args], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        [git, "-C", str(cwd), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     return done.stdout if done.returncode == 0 else None

@@ -10,6 +10,7 @@
 - The schema is versioned with `PRAGMA user_version` and migrated in order;
   every write is one transaction; SQL is parameterised only.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,13 +84,34 @@ MIGRATIONS = (
 )
 
 COLUMNS = (
-    "id", "program", "args", "cwd", "language", "interpreter", "python_executable", "python_version",
-    "recorder_version", "exit_status", "with_diff", "status", "error_code", "created_at", "folder",
+    "id",
+    "program",
+    "args",
+    "cwd",
+    "language",
+    "interpreter",
+    "python_executable",
+    "python_version",
+    "recorder_version",
+    "exit_status",
+    "with_diff",
+    "status",
+    "error_code",
+    "created_at",
+    "folder",
 )
 
 UPLOAD_COLUMNS = (
-    "trace_id", "folder", "recording_id", "base_url", "tenant", "share_url", "archive_name", "archive_size",
-    "archive_sha256", "uploaded_at",
+    "trace_id",
+    "folder",
+    "recording_id",
+    "base_url",
+    "tenant",
+    "share_url",
+    "archive_name",
+    "archive_size",
+    "archive_sha256",
+    "uploaded_at",
 )
 
 
@@ -152,8 +174,9 @@ class Index:
             self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise IndexUnavailable(f"cannot use the trace index {path}: {exc} "
-                                   "(set CODETRACER_DATA_DIR to a writable folder)") from exc
+            raise IndexUnavailable(
+                f"cannot use the trace index {path}: {exc} (set CODETRACER_DATA_DIR to a writable folder)"
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -209,9 +232,7 @@ class Index:
             )
 
     def get(self, trace_id: int) -> Optional[Trace]:
-        row = self._db.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM traces WHERE id = ?", (trace_id,)
-        ).fetchone()
+        row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM traces WHERE id = ?", (trace_id,)).fetchone()
         return _trace(row) if row else None
 
     def all(self) -> List[Trace]:
@@ -236,8 +257,10 @@ class Index:
         row = upload.as_json()
         placeholders = ", ".join("?" for _ in UPLOAD_COLUMNS)
         with self._write() as db:
-            db.execute(f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES ({placeholders})",
-                       tuple(row[column] for column in UPLOAD_COLUMNS))
+            db.execute(
+                f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES ({placeholders})",
+                tuple(row[column] for column in UPLOAD_COLUMNS),
+            )
 
     def uploads(self, trace_id: int) -> List[Upload]:
         rows = self._db.execute(
@@ -250,8 +273,11 @@ class Index:
         rows = self._db.execute(
             f"SELECT {', '.join(UPLOAD_COLUMNS)} FROM uploads WHERE trace_id IS NOT NULL ORDER BY id"
         ).fetchall()
-        return {upload.trace_id: upload for upload in (Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows)
-                if upload.trace_id is not None}
+        return {
+            upload.trace_id: upload
+            for upload in (Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows)
+            if upload.trace_id is not None
+        }
 
 
 def _trace(row: Tuple[Any, ...]) -> Trace:

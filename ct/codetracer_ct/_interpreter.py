@@ -7,6 +7,7 @@ would (so an activated venv, `uv run`, pyenv shims and pipx-style wrappers
 pick the interpreter `python` would). The first source that is set decides:
 when it names nothing runnable there is no fallback to another interpreter.
 """
+
 from __future__ import annotations
 
 import os

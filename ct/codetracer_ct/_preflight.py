@@ -3,6 +3,7 @@ own environment, reports everything ct must check before recording
 (version, implementation, free-threading, whether the recorder imports and
 which version it is). Each problem becomes a diagnostic that says what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,11 @@ def probe(interpreter: Path, environ: Mapping[str, str], cwd: Optional[str] = No
     try:
         done = subprocess.run(
             [str(interpreter), "-c", PROBE],
-            env=dict(environ), cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(environ),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
     except OSError as exc:
         raise PreflightError(f"cannot run the interpreter {interpreter}: {exc}") from exc
@@ -83,7 +87,7 @@ def probe(interpreter: Path, environ: Mapping[str, str], cwd: Optional[str] = No
             f"the interpreter {interpreter} could not run the preflight probe "
             f"(exit status {done.returncode}){': ' + detail[-1] if detail else ''}"
         )
-    data = json.loads(lines[-1][len(MARKER):])
+    data = json.loads(lines[-1][len(MARKER) :])
     return Probe(
         interpreter=interpreter,
         version_info=tuple(data["version_info"]),

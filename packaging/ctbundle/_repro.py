@@ -8,13 +8,14 @@ names the commit and the versions of the build tools).
 Two builds of one commit with the same ``SOURCE_DATE_EPOCH`` must give
 byte-identical artefacts; the tests compare their sha256.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import stat
 import platform
+import stat
 import subprocess
 import sys
 from importlib import metadata
@@ -53,8 +54,9 @@ def source_date_epoch(repo: Path = REPO) -> int:
             raise InvalidValue(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
         return int(value)
     try:
-        out = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%ct"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(repo), "log", "-1", "--format=%ct"], check=True, capture_output=True, text=True
+        ).stdout.strip()
         return int(out)
     except (OSError, subprocess.CalledProcessError, ValueError):
         return ZIP_EPOCH
@@ -72,10 +74,15 @@ def git_commit(repo: Path = REPO) -> str:
     """``<sha>`` of HEAD, ``<sha>-dirty`` with uncommitted changes, ``unknown``
     outside git."""
     try:
-        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               check=True, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{sha}-dirty" if dirty else sha
@@ -133,8 +140,9 @@ def build_tools() -> dict[str, str | None]:
     return versions
 
 
-def record_artefact(artefact: Path, *, kind: str, recorder: str, epoch: int,
-                    repo: Path = REPO, extra: dict[str, object] | None = None) -> Path:
+def record_artefact(
+    artefact: Path, *, kind: str, recorder: str, epoch: int, repo: Path = REPO, extra: dict[str, object] | None = None
+) -> Path:
     """Write ``<artefact>.manifest.json`` and add (or replace) the artefact's
     line in ``SHA256SUMS`` beside it. Returns the manifest's path."""
     digest = sha256_file(artefact)

@@ -9,6 +9,7 @@ Layout (docs/interfaces.md §4)::
     dest/codetracer_ct/                         the ct runtime
     dest/wheels/*.whl
 """
+
 from __future__ import annotations
 
 import io

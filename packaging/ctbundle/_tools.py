@@ -4,6 +4,7 @@ Every external program the toolkit starts goes through :class:`Tool`, so a
 missing tool always fails the same way: a :class:`ToolMissing` naming the tool
 and the command that installs it; a tool that fails is a :class:`ToolFailed`.
 """
+
 from __future__ import annotations
 
 import importlib.util
