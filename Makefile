@@ -5,10 +5,11 @@ PY    ?= .venv/bin/python
 TOOLKIT := PYTHONPATH=$(CURDIR)/packaging $(PY) -m ctbundle
 PYTEST_ARGS ?=
 
-.PHONY: help setup wheel wheel-linux wheel-windows wheel-macos wheels stage shims appimage dmg windows test test-fast test-rust test-py lint bench clean
+.PHONY: help setup lock format wheel wheel-linux wheel-windows wheel-macos wheels stage shims appimage dmg windows test test-fast test-rust test-py lint bench clean
 
 help:
 	@echo "make setup      set up this machine (apt packages, .venv, pyenv pythons)"
+	@echo "make lock       re-pin requirements-dev.txt (versions, hashes) from requirements-dev.in; UPGRADE=1: newest"
 	@echo "make wheel      build the recorder wheel into dist/ (skipped when unchanged)"
 	@echo "make wheel-windows  cross-compile the win_amd64 wheel into dist/windows/"
 	@echo "make wheel-macos    build the macOS universal2 wheel into dist/macos/ (zig)"
@@ -18,11 +19,22 @@ help:
 	@echo "make dmg        build the macOS .app and DMG (hybrid ISO on Linux), with the macOS wheel"
 	@echo "make windows    build the Windows installer, with the Windows wheel"
 	@echo "make test       run every test suite (Rust, Python, lints)"
+	@echo "make lint       the lints alone: ruff, mypy, the recorder's error policy, clippy"
+	@echo "make format     reformat the Python of FORMAT_PATHS (ruff format)"
 	@echo "make test-fast  the Python tests without the slow builds, bundles and wine (~90 s warm)"
 	@echo "make bench      run the benchmarks and write docs/performance.md"
 
 setup:
 	tools/bootstrap.sh
+
+# The Python build and test tools: requirements-dev.in says what is needed,
+# requirements-dev.txt pins each (and what it needs) with its sha256 hashes,
+# for Python 3.12 on every OS the release workflow runs on; `make setup`
+# installs it with --require-hashes. Pins that still fit are kept; UPGRADE=1
+# moves each to the newest allowed.
+lock:
+	$(PY) -m uv pip compile --universal --python-version 3.12 --generate-hashes --quiet \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) requirements-dev.in -o requirements-dev.txt
 
 # --- recorder ---------------------------------------------------------------
 wheel:
@@ -80,7 +92,19 @@ test-fast: wheel
 # (defaults.toml), which tools/bootstrap.sh installs.
 CROSS_TARGETS = $(shell PYTHONPATH=$(CURDIR)/packaging $(PY) -c 'from ctbundle._wheel import rust_targets; print(*rust_targets())')
 
+# Python (pyproject.toml [tool.ruff], [tool.mypy]): ruff lints every file,
+# mypy checks ct, the toolkit and the benchmarks strictly, and the format
+# check covers FORMAT_PATHS. The recorder's Python (recorder/python) and
+# tests/ join FORMAT_PATHS once they are reformatted (`make format` with them).
+FORMAT_PATHS = ct packaging bench
+
+format:
+	$(PY) -m ruff format $(FORMAT_PATHS)
+
 lint:
+	$(PY) -m ruff check --quiet .
+	$(PY) -m ruff format --check --quiet $(FORMAT_PATHS)
+	$(PY) -m mypy
 	tools/lint-errors.sh
 	PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --manifest-path recorder/Cargo.toml --workspace --all-targets --quiet -- -D warnings
 	for target in $(CROSS_TARGETS); do \

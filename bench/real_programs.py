@@ -10,6 +10,7 @@ ratio to plain measured in the same run, and the trace's size. Medians of
 
     .venv/bin/python bench/real_programs.py [--runs 5] [--pythons 3.12,3.13]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,10 @@ def bench_venv(version: str, venvs: Path) -> Path:
     want = f"{wheels[-1].name} {wheels[-1].stat().st_mtime_ns}"
     if not (python.exists() and stamp.exists() and stamp.read_text() == want):
         subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheels[-1]),
-                        "pytest"], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheels[-1]), "pytest"],
+            check=True,
+        )
         stamp.write_text(want)
     return python
 
@@ -81,7 +84,12 @@ def measure(python: Path, args: list[str], extra: list[str], runs: int, scratch:
         inrun.append(meta["timings"]["recording_seconds"])
         size = (out / "trace.json").stat().st_size
     p = statistics.median(plain)
-    return {"plain_s": p, "inrun_x": statistics.median(inrun) / p, "e2e_x": statistics.median(e2e) / p, "trace_bytes": size}
+    return {
+        "plain_s": p,
+        "inrun_x": statistics.median(inrun) / p,
+        "e2e_x": statistics.median(e2e) / p,
+        "trace_bytes": size,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
                 for scope, extra in SCOPES.items():
                     r = measure(python, args, extra, o.runs, Path(tmp))
                     rows.append((version, case, scope, r))
-                    print(f"{version} {case} [{scope}]: plain {r['plain_s'] * 1000:.0f} ms, in-run {r['inrun_x']:.2f}x, "
-                          f"end-to-end {r['e2e_x']:.2f}x, trace.json {r['trace_bytes'] / 1e6:.3f} MB", file=sys.stderr)
+                    print(
+                        f"{version} {case} [{scope}]: plain {r['plain_s'] * 1000:.0f} ms, in-run {r['inrun_x']:.2f}x, "
+                        f"end-to-end {r['e2e_x']:.2f}x, trace.json {r['trace_bytes'] / 1e6:.3f} MB",
+                        file=sys.stderr,
+                    )
     lines = [
         "# Real programs under the recorder",
         "",
@@ -112,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for version, case, scope, r in rows:
-        lines.append(f"| {version} | {case} | {scope} | {r['plain_s'] * 1000:.0f} ms | {r['inrun_x']:.2f}x | "
-                     f"{r['e2e_x']:.2f}x | {r['trace_bytes'] / 1e6:.3f} MB |")
+        lines.append(
+            f"| {version} | {case} | {scope} | {r['plain_s'] * 1000:.0f} ms | {r['inrun_x']:.2f}x | "
+            f"{r['e2e_x']:.2f}x | {r['trace_bytes'] / 1e6:.3f} MB |"
+        )
     o.out.write_text("\n".join(lines) + "\n")
     print(f"bench: wrote {o.out}", file=sys.stderr)
     return 0

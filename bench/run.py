@@ -8,6 +8,7 @@ _ctfloor extension; upstream in .venvs/bench-upstream-312), runs everything,
 prints the tables and writes them to docs/performance.md with the command
 that reproduces them. Raw results go to bench/out/results.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,20 +28,27 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ctbench.anchor import AnchorError, parse_anchor  # noqa: E402
-from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env  # noqa: E402
-from ctbench.events import EventCache  # noqa: E402
-from ctbench.proc import run_measured  # noqa: E402
-from ctbench.replay_open import FORMATS, measure_open, server_missing  # noqa: E402
-from ctbench.report import render  # noqa: E402
-from ctbench.dap import REPLAY_SERVER  # noqa: E402
-from ctbench.results import Cell, Run, Session, events_key  # noqa: E402
-from ctbench.startup import measure_startup  # noqa: E402
-from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer  # noqa: E402
+from ctbench.anchor import AnchorError, parse_anchor
+from ctbench.dap import REPLAY_SERVER
+from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env
+from ctbench.events import EventCache
+from ctbench.proc import run_measured
+from ctbench.replay_open import FORMATS, measure_open, server_missing
+from ctbench.report import render
+from ctbench.results import Cell, Run, Session, events_key
+from ctbench.startup import measure_startup
+from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULTS = {"scale": 0.1, "upstream_scale": 0.003, "runs": 5, "warmup": 1, "pythons": "3.12,3.13",
-            "tracers": ",".join(DEFAULT_TRACERS), "out": "docs/performance.md"}
+DEFAULTS = {
+    "scale": 0.1,
+    "upstream_scale": 0.003,
+    "runs": 5,
+    "warmup": 1,
+    "pythons": "3.12,3.13",
+    "tracers": ",".join(DEFAULT_TRACERS),
+    "out": "docs/performance.md",
+}
 
 
 class CheckMismatch(RuntimeError):
@@ -52,47 +60,92 @@ def log(msg: str) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--scale", type=float, default=DEFAULTS["scale"],
-                   help="ANCHOR_SCALE of the workloads (1.0 = full size; traces can then be many GB)")
-    p.add_argument("--upstream-scale", type=float, default=DEFAULTS["upstream_scale"],
-                   help="ANCHOR_SCALE for upstream 0.3.0, which is ~10^4 ns/event")
+    p = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=DEFAULTS["scale"],
+        help="ANCHOR_SCALE of the workloads (1.0 = full size; traces can then be many GB)",
+    )
+    p.add_argument(
+        "--upstream-scale",
+        type=float,
+        default=DEFAULTS["upstream_scale"],
+        help="ANCHOR_SCALE for upstream 0.3.0, which is ~10^4 ns/event",
+    )
     p.add_argument("--runs", type=int, default=DEFAULTS["runs"], help="measured runs per cell (medians)")
     p.add_argument("--warmup", type=int, default=DEFAULTS["warmup"], help="unmeasured runs before them")
     p.add_argument("--pythons", default=DEFAULTS["pythons"], help="comma-separated CPython versions (pyenv)")
-    p.add_argument("--only", action="append", metavar="WORKLOAD",
-                   help="run only this workload (w_recursion, recursion or w_recursion.py; repeatable)")
-    p.add_argument("--tracers", default=DEFAULTS["tracers"],
-                   help="comma-separated subset of: " + ", ".join(TRACERS) + " (plain is always run)")
-    p.add_argument("--workloads", type=Path, default=REPO / "bench" / "workloads",
-                   help="folder of the w_*.py workloads")
-    p.add_argument("--out", type=Path, default=Path(DEFAULTS["out"]), help="markdown report to write")
-    p.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json",
-                   help="raw results to write")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="WORKLOAD",
+        help="run only this workload (w_recursion, recursion or w_recursion.py; repeatable)",
+    )
+    p.add_argument(
+        "--tracers",
+        default=DEFAULTS["tracers"],
+        help="comma-separated subset of: " + ", ".join(TRACERS) + " (plain is always run)",
+    )
+    p.add_argument(
+        "--workloads", type=Path, default=REPO / "bench" / "workloads", help="folder of the w_*.py workloads"
+    )
+    p.add_argument("--out", type=Path, default=Path(str(DEFAULTS["out"])), help="markdown report to write")
+    p.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json", help="raw results to write")
     p.add_argument("--venvs", type=Path, default=REPO / ".venvs", help="where the bench-* venvs live")
     p.add_argument("--dist", type=Path, default=REPO / "dist", help="where `make wheel` put our wheel")
     p.add_argument("--startup-runs", type=int, default=20, help="hyperfine runs per start-up command")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     p.add_argument("--no-code-size", action="store_true", help="skip the code-object-size measurement")
-    p.add_argument("--no-open", action="store_true",
-                   help="skip opening the traces of ours-locals and ours-ctfs in CodeTracer's replay-server (done when "
-                        "ours-ctfs is among --tracers)")
-    p.add_argument("--replay-server", type=Path, default=REPLAY_SERVER,
-                   help="CodeTracer's replay-server binary (../shared/tools/REPLAY.md)")
-    p.add_argument("--open-json-max-mb", type=float, default=120.0,
-                   help="do not open a trace.json bigger than this: the replay-server needs 60-110x its size in "
-                        "memory (120 MB: ~13 GB of this 24 GB machine)")
-    p.add_argument("--open-scale", type=float, default=None,
-                   help="ANCHOR_SCALE of the traces opened in the replay-server (one extra unmeasured run of "
-                        "ours-locals and ours-ctfs per workload); default: those of the measured runs at --scale")
-    p.add_argument("--open-max-gb", type=float, default=14.0,
-                   help="address-space limit of the replay-server while it opens a trace (prlimit --as); a trace "
-                        "that needs more is reported as not opened")
-    p.add_argument("--open-timeout", type=float, default=1800.0,
-                   help="seconds the replay-server may take to open one trace before the open counts as failed")
-    p.add_argument("--render", type=Path, metavar="RESULTS_JSON",
-                   help="only re-render the report from a results.json of an earlier session")
+    p.add_argument(
+        "--no-open",
+        action="store_true",
+        help="skip opening the traces of ours-locals and ours-ctfs in CodeTracer's replay-server (done when "
+        "ours-ctfs is among --tracers)",
+    )
+    p.add_argument(
+        "--replay-server",
+        type=Path,
+        default=REPLAY_SERVER,
+        help="CodeTracer's replay-server binary (../shared/tools/REPLAY.md)",
+    )
+    p.add_argument(
+        "--open-json-max-mb",
+        type=float,
+        default=120.0,
+        help="do not open a trace.json bigger than this: the replay-server needs 60-110x its size in "
+        "memory (120 MB: ~13 GB of this 24 GB machine)",
+    )
+    p.add_argument(
+        "--open-scale",
+        type=float,
+        default=None,
+        help="ANCHOR_SCALE of the traces opened in the replay-server (one extra unmeasured run of "
+        "ours-locals and ours-ctfs per workload); default: those of the measured runs at --scale",
+    )
+    p.add_argument(
+        "--open-max-gb",
+        type=float,
+        default=14.0,
+        help="address-space limit of the replay-server while it opens a trace (prlimit --as); a trace "
+        "that needs more is reported as not opened",
+    )
+    p.add_argument(
+        "--open-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds the replay-server may take to open one trace before the open counts as failed",
+    )
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only re-render the report from a results.json of an earlier session",
+    )
     opts = p.parse_args(argv)
     unknown = [t for t in opts.tracers.split(",") if t and t not in TRACERS]
     if unknown:
@@ -136,21 +189,27 @@ def machine_info() -> dict[str, str]:
         mem = f"{mem_kb / 1024 / 1024:.0f} GB RAM"
     except (OSError, ValueError, IndexError):
         mem = "?"
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
-            "os": f"{platform.system()} {platform.release()}",
-            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def run_env(scale: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CODETRACER_", "PYTHON", "VIRTUAL_ENV", "ANCHOR_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODETRACER_", "PYTHON", "VIRTUAL_ENV", "ANCHOR_"))}
     env.update(ANCHOR_SCALE=repr(scale), PYTHONHASHSEED="0")
     return env
 
 
 def distribution_version(python: Path, dist: str) -> str | None:
-    done = subprocess.run([str(python), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip() if done.returncode == 0 else None
 
 
@@ -160,8 +219,12 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        m = run_measured(tracer.argv(ctx, script, scratch), env={**run_env(scale), **tracer.env}, cwd=scratch,
-                         log_dir=scratch / "logs")
+        m = run_measured(
+            tracer.argv(ctx, script, scratch),
+            env={**run_env(scale), **tracer.env},
+            cwd=scratch,
+            log_dir=scratch / "logs",
+        )
         if m.returncode != 0:
             tail = " | ".join(m.stderr.strip().splitlines()[-3:])
             raise RuntimeError(f"exit status {m.returncode}: {tail}")
@@ -176,42 +239,57 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
         shutil.rmtree(scratch, ignore_errors=True)  # traces can be GBs
 
 
-def measure_workload(session: Session, py: str, script: Path, plan: list[tuple[Tracer, float]], ctx: Context,
-                     opts: argparse.Namespace, scratch: Path, keep: dict[str, Path] | None = None) -> None:
+def measure_workload(
+    session: Session,
+    py: str,
+    script: Path,
+    plan: list[tuple[Tracer, float]],
+    ctx: Context,
+    opts: argparse.Namespace,
+    scratch: Path,
+    keep: dict[str, Path] | None = None,
+) -> None:
     """`keep`: tracer name -> where to keep the trace folder of its last measured run."""
     cells = {(t.name, s): Cell(py, script.stem, t.name, s) for t, s in plan}
     session.cells.extend(cells.values())
     checks: dict[float, str] = {}
     for rnd in range(opts.warmup + opts.runs):
-        for tracer, scale in plan:   # interleaved: plain and every tracer in each round
+        for tracer, scale in plan:  # interleaved: plain and every tracer in each round
             cell = cells[(tracer.name, scale)]
             if cell.failed:
                 continue
             try:
                 last = rnd == opts.warmup + opts.runs - 1
-                run = run_once(tracer, ctx, script, scale, scratch / tracer.name,
-                               (keep or {}).get(tracer.name) if last else None)
+                run = run_once(
+                    tracer, ctx, script, scale, scratch / tracer.name, (keep or {}).get(tracer.name) if last else None
+                )
             except (RuntimeError, AnchorError, OSError) as exc:
                 cell.failed = str(exc)
                 log(f"FAILED: CPython {py} {tracer.name} on {script.stem}: {exc}")
                 continue
             expected = checks.setdefault(scale, run.check) if tracer.name == "plain" else checks.get(scale)
             if expected is not None and run.check != expected:
-                raise CheckMismatch(f"CPython {py} {tracer.name} on {script.stem} (scale {scale:g}): check value "
-                                    f"{run.check!r} != plain python's {expected!r}")
+                raise CheckMismatch(
+                    f"CPython {py} {tracer.name} on {script.stem} (scale {scale:g}): check value "
+                    f"{run.check!r} != plain python's {expected!r}"
+                )
             if rnd >= opts.warmup:
                 cell.runs.append(run)
-        log(f"CPython {py} {script.stem}: round {rnd + 1}/{opts.warmup + opts.runs}"
-            + (" (warm-up)" if rnd < opts.warmup else ""))
+        log(
+            f"CPython {py} {script.stem}: round {rnd + 1}/{opts.warmup + opts.runs}"
+            + (" (warm-up)" if rnd < opts.warmup else "")
+        )
 
 
-def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list[Path],
-               opts: argparse.Namespace) -> None:
+def run_python(
+    session: Session, py: str, tracers: list[Tracer], workloads: list[Path], opts: argparse.Namespace
+) -> None:
     families = {t.family for t in tracers}
     wheel = newest_wheel(opts.dist)
     log(f"CPython {py}: setting up {opts.venvs}/bench-{py.replace('.', '')}")
-    env = setup_bench_env(py, opts.venvs, wheel=wheel, viztracer="viztracer" in families, ours="ours" in families,
-                          floor=True)
+    env = setup_bench_env(
+        py, opts.venvs, wheel=wheel, viztracer="viztracer" in families, ours="ours" in families, floor=True
+    )
     if "upstream" in families:
         up = setup_upstream_env(py, opts.venvs)
         if up.missing:
@@ -223,8 +301,11 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
     for reason in env.missing.values():
         log(f"CPython {py}: n/a: {reason}")
     versions = {"python": platform_version(env.python)}
-    for name, py_, dist in (("viztracer", env.python, "viztracer"), ("ours", env.python, "codetracer_python_recorder"),
-                            ("upstream", upstream_python, "codetracer_python_recorder")):
+    for name, py_, dist in (
+        ("viztracer", env.python, "viztracer"),
+        ("ours", env.python, "codetracer_python_recorder"),
+        ("upstream", upstream_python, "codetracer_python_recorder"),
+    ):
         if name in families and name not in env.missing and py_ is not None:
             versions[name] = distribution_version(py_, dist) or "?"
     session.versions[py] = versions
@@ -239,20 +320,22 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
                 try:
                     ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
                 except subprocess.CalledProcessError as exc:
-                    log(f"CPython {py} {script.stem}: counting events failed (exit status {exc.returncode}); "
-                        "ns/event and bytes/event are n/a")
+                    log(
+                        f"CPython {py} {script.stem}: counting events failed (exit status {exc.returncode}); "
+                        "ns/event and bytes/event are n/a"
+                    )
                     continue
                 session.events[events_key(py, script.stem, s)] = asdict(ev)
         plan = [(TRACERS["plain"], s) for s in scales]
         plan += [(t, opts.upstream_scale if t.upstream_scale else opts.scale) for t in runnable if t.name != "plain"]
         kept = opts.json.parent / "work" / "kept"
-        keep = {name: kept / name for name, _ in FORMATS.values()
-                if open_on and any(t.name == name for t in runnable)}
+        keep = {name: kept / name for name, _ in FORMATS.values() if open_on and any(t.name == name for t in runnable)}
         try:
             own_scale = bool(keep) and opts.open_scale is not None and opts.open_scale != opts.scale
-            measure_workload(session, py, script, plan, ctx, opts, opts.json.parent / "work",
-                             None if own_scale else keep)
-            if own_scale:   # one unmeasured run per format at --open-scale, its trace kept
+            measure_workload(
+                session, py, script, plan, ctx, opts, opts.json.parent / "work", None if own_scale else keep
+            )
+            if own_scale:  # one unmeasured run per format at --open-scale, its trace kept
                 record_for_open(py, script, keep, ctx, opts)
             if keep:
                 measure_opens(session, py, script.stem, keep, opts)
@@ -269,8 +352,11 @@ def run_python(session: Session, py: str, tracers: list[Tracer], workloads: list
         except subprocess.CalledProcessError as exc:
             log(f"CPython {py}: start-up with our recorder failed ({exc.stderr.strip()[-200:]}); measuring plain only")
             st = measure_startup(env.python, ours=False, runs=opts.startup_runs)
-        session.startup[py] = {**asdict(st), "version_added_ms": st.version_added_ms,
-                               "record_added_ms": st.record_added_ms}
+        session.startup[py] = {
+            **asdict(st),
+            "version_added_ms": st.version_added_ms,
+            "record_added_ms": st.record_added_ms,
+        }
 
     if not opts.no_code_size and "ours" in families and "ours" not in env.missing:
         log(f"CPython {py}: recording time against code object length ({', '.join(map(str, CODE_SIZES))} lines)")
@@ -298,14 +384,25 @@ def measure_opens(session: Session, py: str, workload: str, keep: dict[str, Path
             continue
         trace_dir = keep[tracer] if keep[tracer].is_dir() else None
         log(f"CPython {py} {workload}: opening the {fmt} trace in the replay-server ({opts.runs} run(s))")
-        cell = measure_open(opts.replay_server, py, workload, fmt, trace_dir, runs=opts.runs,
-                            scratch=opts.json.parent / "work" / "open", json_max_mb=opts.open_json_max_mb,
-                            timeout=opts.open_timeout, max_gb=opts.open_max_gb)
+        cell = measure_open(
+            opts.replay_server,
+            py,
+            workload,
+            fmt,
+            trace_dir,
+            runs=opts.runs,
+            scratch=opts.json.parent / "work" / "open",
+            json_max_mb=opts.open_json_max_mb,
+            timeout=opts.open_timeout,
+            max_gb=opts.open_max_gb,
+        )
         if cell.failed:
             log(f"FAILED: CPython {py} replay-server open of {workload} ({fmt}): {cell.failed}")
         elif cell.not_opened:
-            log(f"CPython {py} {workload}: {FORMATS[fmt][1]} {cell.not_opened} (--open-json-max-mb "
-                f"{opts.open_json_max_mb:g}, --open-max-gb {opts.open_max_gb:g})")
+            log(
+                f"CPython {py} {workload}: {FORMATS[fmt][1]} {cell.not_opened} (--open-json-max-mb "
+                f"{opts.open_json_max_mb:g}, --open-max-gb {opts.open_max_gb:g})"
+            )
         session.opens.append(cell)
         shutil.rmtree(keep[tracer], ignore_errors=True)
 
@@ -331,9 +428,19 @@ def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any] 
     for lines in (1, *CODE_SIZES):  # 1: the recorder's fixed cost
         prog = scratch / f"code_size_{lines}.py"
         prog.write_text(code_size_program(lines))
-        cmds = {"plain": [str(python), str(prog)],
-                "recorded": [str(python), "-m", "codetracer_python_recorder", "--values", "none",
-                             "-o", str(scratch / "code_size_trace"), str(prog)]}
+        cmds = {
+            "plain": [str(python), str(prog)],
+            "recorded": [
+                str(python),
+                "-m",
+                "codetracer_python_recorder",
+                "--values",
+                "none",
+                "-o",
+                str(scratch / "code_size_trace"),
+                str(prog),
+            ],
+        }
         row: dict[str, Any] = {"lines": lines}
         for name, cmd in cmds.items():
             times = []
@@ -342,8 +449,10 @@ def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any] 
                 done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 times.append(time.perf_counter() - t0)
                 if done.returncode != 0:
-                    log(f"code size {lines}: {name} run failed (exit status {done.returncode}): "
-                        f"{done.stderr.strip()[-200:]}; not measured")
+                    log(
+                        f"code size {lines}: {name} run failed (exit status {done.returncode}): "
+                        f"{done.stderr.strip()[-200:]}; not measured"
+                    )
                     return None
             row[name] = statistics.median(times)
         shutil.rmtree(scratch / "code_size_trace", ignore_errors=True)
@@ -356,16 +465,25 @@ def render_code_size(results: dict[str, Any]) -> str:
     code object doubles (2.0 is linear, 4.0 quadratic)."""
     if not results:
         return ""
-    out = ["", "## Recording time against a code object's length", "",
-           "One function whose dict literal spans N lines, recorded with `--values none`; "
-           "median wall seconds (start-up included). `added` is recorded minus plain, less the "
-           "recorder's fixed cost (the same for a one-line dict); `growth` is `added` over the "
-           "previous row's: 2.0 when the recorder's work is linear in the code's length, 4.0 "
-           "when quadratic (issue 19 measured 3.9 before the fix).", ""]
+    out = [
+        "",
+        "## Recording time against a code object's length",
+        "",
+        "One function whose dict literal spans N lines, recorded with `--values none`; "
+        "median wall seconds (start-up included). `added` is recorded minus plain, less the "
+        "recorder's fixed cost (the same for a one-line dict); `growth` is `added` over the "
+        "previous row's: 2.0 when the recorder's work is linear in the code's length, 4.0 "
+        "when quadratic (issue 19 measured 3.9 before the fix).",
+        "",
+    ]
     for py, res in results.items():
         base = res["baseline"]["recorded"] - res["baseline"]["plain"]
-        out += [f"CPython {py}:", "", "| lines | plain s | recorded s | added s | growth |",
-                "| ---: | ---: | ---: | ---: | ---: |"]
+        out += [
+            f"CPython {py}:",
+            "",
+            "| lines | plain s | recorded s | added s | growth |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+        ]
         prev = None
         for row in res["rows"]:
             added = row["recorded"] - row["plain"] - base
@@ -377,8 +495,12 @@ def render_code_size(results: dict[str, Any]) -> str:
 
 
 def platform_version(python: Path) -> str:
-    return subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,21 +515,37 @@ def main(argv: list[str] | None = None) -> int:
         tracers = [TRACERS["plain"]] + [TRACERS[t] for t in opts.tracers.split(",") if t and t != "plain"]
         pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
         workloads = select_workloads(opts.workloads, opts.only)
-        log(f"scale {opts.scale:g}" + (" (default; --scale 1 for full size)" if opts.scale == DEFAULTS["scale"] else "")
+        log(
+            f"scale {opts.scale:g}"
+            + (" (default; --scale 1 for full size)" if opts.scale == DEFAULTS["scale"] else "")
             + f", upstream scale {opts.upstream_scale:g}, {opts.runs} runs (medians) + {opts.warmup} warm-up, "
             f"CPython {', '.join(pythons)}, workloads {', '.join(w.stem for w in workloads)}, "
-            f"tracers {', '.join(t.name for t in tracers)}")
+            f"tracers {', '.join(t.name for t in tracers)}"
+        )
         command = reproduce_command(argv)
-        session = Session({"scale": opts.scale, "upstream_scale": opts.upstream_scale, "runs": opts.runs,
-                           "warmup": opts.warmup, "pythons": pythons, "command": command}, machine_info())
+        session = Session(
+            {
+                "scale": opts.scale,
+                "upstream_scale": opts.upstream_scale,
+                "runs": opts.runs,
+                "warmup": opts.warmup,
+                "pythons": pythons,
+                "command": command,
+            },
+            machine_info(),
+        )
         if not opts.no_open and any(t.name == FORMATS["ct"][0] for t in tracers):  # trace.ct (beside trace.json)
             skipped = server_missing(opts.replay_server)
             if skipped:
                 log(f"WARNING: {skipped}")
-            session.options["open"] = {"server": str(opts.replay_server), "runs": opts.runs,
-                                       "scale": opts.scale if opts.open_scale is None else opts.open_scale,
-                                       "json_max_mb": opts.open_json_max_mb, "max_gb": opts.open_max_gb,
-                                       "skipped": skipped}
+            session.options["open"] = {
+                "server": str(opts.replay_server),
+                "runs": opts.runs,
+                "scale": opts.scale if opts.open_scale is None else opts.open_scale,
+                "json_max_mb": opts.open_json_max_mb,
+                "max_gb": opts.open_max_gb,
+                "skipped": skipped,
+            }
         try:
             for py in pythons:
                 run_python(session, py, tracers, workloads, opts)

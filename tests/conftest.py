@@ -7,7 +7,6 @@ import fcntl
 import glob
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

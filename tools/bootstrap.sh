@@ -2,7 +2,8 @@
 # Set up a fresh machine for building and testing codetracer-bundle.
 #  - Debian packages the bundles and the tests use (when run as root and missing)
 #  - CPython 3.12 and 3.13 found through pyenv (fails loudly when absent)
-#  - .venv (Python 3.12) with requirements-dev.txt
+#  - .venv (Python 3.12) with requirements-dev.txt: every Python tool pinned, with
+#    hashes (`make lock` writes it from requirements-dev.in)
 #  - the Rust toolchain's clippy and the Windows/macOS targets of the wheels
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -48,7 +49,7 @@ echo "bootstrap: CPython 3.12 = $PY312, CPython 3.13 = $PY313" >&2
 if [ ! -x .venv/bin/python ]; then
   "$PY312" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.txt
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 # The Rust targets of the cross-built Windows and macOS wheels (clippy checks

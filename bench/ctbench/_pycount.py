@@ -6,6 +6,7 @@ The reference the C floor's counts are checked against (tests/bench). Runs
 the script with __name__ = RUN_NAME (normally __main__) and writes {kind: n} for PY_START, PY_RESUME,
 PY_RETURN, PY_YIELD and LINE to OUT.json. Nothing is printed on stdout.
 """
+
 import json
 import os
 import runpy
@@ -22,8 +23,10 @@ def main() -> int:
     mon.use_tool_id(tool, "ctbench-pycount")
     mask = 0
     for event in EVENTS:
-        def callback(*_args, _event=event):
+
+        def callback(*_args: object, _event: str = event) -> None:
             counts[_event] += 1
+
         bit = getattr(mon.events, event)
         mon.register_callback(tool, bit, callback)
         mask |= bit

@@ -1,6 +1,7 @@
 """From runs to figures: medians of each cell, compared with the plain run
 of the same interpreter, workload and scale (measured in the same session),
 and the issue 8 goals."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,9 +13,18 @@ from .tracers import TRACERS
 
 __all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS", "OpenFigures", "open_figures"]
 
-GOAL_LIMITS = {"inrun_ratio": 10.0, "upstream_speedup": 100.0, "kept_fraction": 0.25, "none_vs_floor": 2.0,
-               "rss_mb": 64.0, "startup_ms": 30.0, "portable_vs_inplace": 6.0,
-               "ctfs_whole_ratio": 10.0, "ctfs_fraction": 0.05, "ctfs_open_ratio": 0.1}
+GOAL_LIMITS = {
+    "inrun_ratio": 10.0,
+    "upstream_speedup": 100.0,
+    "kept_fraction": 0.25,
+    "none_vs_floor": 2.0,
+    "rss_mb": 64.0,
+    "startup_ms": 30.0,
+    "portable_vs_inplace": 6.0,
+    "ctfs_whole_ratio": 10.0,
+    "ctfs_fraction": 0.05,
+    "ctfs_open_ratio": 0.1,
+}
 
 
 @dataclass(frozen=True)
@@ -23,22 +33,22 @@ class Figures:
     events_main: int | None
     events_total: int | None
     main_s: float | None
-    inrun_s: float | None      # main() (+ drain_seconds for ours)
-    wall_s: float | None       # whole process, for ours: end-to-end to a finished trace.json
+    inrun_s: float | None  # main() (+ drain_seconds for ours)
+    wall_s: float | None  # whole process, for ours: end-to-end to a finished trace.json
     ratio_inrun: float | None
     ratio_wall: float | None
-    ns_inrun: float | None     # (in-run - plain main()) / main events
-    ns_wall: float | None      # (whole - plain whole) / all events
+    ns_inrun: float | None  # (in-run - plain main()) / main events
+    ns_wall: float | None  # (whole - plain whole) / all events
     rss_mb: float | None
     rss_delta_mb: float | None
     convert_s: float | None
     trace_bytes: float | None  # trace.json (ours, upstream)
-    kept_bytes: float | None   # ours: compact in-run stream; record8: the records
-    output_bytes: float | None # other tracers' output file
+    kept_bytes: float | None  # ours: compact in-run stream; record8: the records
+    output_bytes: float | None  # other tracers' output file
     trace_b_ev: float | None
     kept_b_ev: float | None
     output_b_ev: float | None
-    mb_s: float | None         # trace.json bytes / convert_seconds
+    mb_s: float | None  # trace.json bytes / convert_seconds
 
 
 def _med(cell: Cell, key: str) -> float | None:
@@ -49,13 +59,13 @@ def figures(session: Session, cell: Cell) -> Figures:
     ev = session.events.get(events_key(cell.python, cell.workload, cell.scale), {})
     plain = session.cell(cell.python, cell.workload, "plain", cell.scale)
     ok = cell.runs and not cell.failed
-    p_ok = plain is not None and plain.runs and not plain.failed
+    p_runs = plain.runs if plain is not None and not plain.failed else []
     main_s = stats.median(r.main_s for r in cell.runs) if ok else None
     wall_s = stats.median(r.wall_s for r in cell.runs) if ok else None
     rss_kb = stats.median(r.maxrss_kb for r in cell.runs) if ok else None
-    p_main = stats.median(r.main_s for r in plain.runs) if p_ok else None
-    p_wall = stats.median(r.wall_s for r in plain.runs) if p_ok else None
-    p_rss = stats.median(r.maxrss_kb for r in plain.runs) if p_ok else None
+    p_main = stats.median(r.main_s for r in p_runs) if p_runs else None
+    p_wall = stats.median(r.wall_s for r in p_runs) if p_runs else None
+    p_rss = stats.median(r.maxrss_kb for r in p_runs) if p_runs else None
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
     inrun = stats.add(main_s, _med(cell, "drain_s")) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
@@ -65,13 +75,26 @@ def figures(session: Session, cell: Cell) -> Figures:
         kept, output = output, None
     rss_mb = None if rss_kb is None else rss_kb / 1024
     return Figures(
-        cell=cell, events_main=ev_main, events_total=ev_total, main_s=main_s, inrun_s=inrun, wall_s=wall_s,
-        ratio_inrun=stats.ratio(inrun, p_main), ratio_wall=stats.ratio(wall_s, p_wall),
-        ns_inrun=stats.ns_per_event(inrun, p_main, ev_main), ns_wall=stats.ns_per_event(wall_s, p_wall, ev_total),
-        rss_mb=rss_mb, rss_delta_mb=None if rss_mb is None or p_rss is None else rss_mb - p_rss / 1024,
-        convert_s=_med(cell, "convert_s"), trace_bytes=trace_bytes, kept_bytes=kept, output_bytes=output,
-        trace_b_ev=stats.per_event(trace_bytes, ev_total), kept_b_ev=stats.per_event(kept, ev_total),
-        output_b_ev=stats.per_event(output, ev_total), mb_s=stats.mb_per_s(trace_bytes, _med(cell, "convert_s")),
+        cell=cell,
+        events_main=ev_main,
+        events_total=ev_total,
+        main_s=main_s,
+        inrun_s=inrun,
+        wall_s=wall_s,
+        ratio_inrun=stats.ratio(inrun, p_main),
+        ratio_wall=stats.ratio(wall_s, p_wall),
+        ns_inrun=stats.ns_per_event(inrun, p_main, ev_main),
+        ns_wall=stats.ns_per_event(wall_s, p_wall, ev_total),
+        rss_mb=rss_mb,
+        rss_delta_mb=None if rss_mb is None or p_rss is None else rss_mb - p_rss / 1024,
+        convert_s=_med(cell, "convert_s"),
+        trace_bytes=trace_bytes,
+        kept_bytes=kept,
+        output_bytes=output,
+        trace_b_ev=stats.per_event(trace_bytes, ev_total),
+        kept_b_ev=stats.per_event(kept, ev_total),
+        output_b_ev=stats.per_event(output, ev_total),
+        mb_s=stats.mb_per_s(trace_bytes, _med(cell, "convert_s")),
     )
 
 
@@ -79,6 +102,7 @@ def figures(session: Session, cell: Cell) -> Figures:
 class OpenFigures:
     """One workload's trace opened in the replay-server, both formats: medians
     of the runs, and ct over json (None where either is not measured)."""
+
     workload: str
     json: OpenCell | None
     ct: OpenCell | None
@@ -108,8 +132,10 @@ def open_figures(session: Session, python: str) -> list[OpenFigures]:
 
 
 def geomeans(figs: list[Figures]) -> dict[str, float | None]:
-    return {"ratio_inrun": stats.geomean(f.ratio_inrun for f in figs),
-            "ratio_wall": stats.geomean(f.ratio_wall for f in figs)}
+    return {
+        "ratio_inrun": stats.geomean(f.ratio_inrun for f in figs),
+        "ratio_wall": stats.geomean(f.ratio_wall for f in figs),
+    }
 
 
 @dataclass(frozen=True)
@@ -118,7 +144,7 @@ class Goal:
     name: str
     limit: str
     measured: float | None
-    met: bool | None          # None: not measurable in this session
+    met: bool | None  # None: not measurable in this session
 
     @property
     def verdict(self) -> str:
@@ -126,14 +152,15 @@ class Goal:
 
 
 def _worst(values: list[float | None], *, high: bool = True) -> float | None:
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not values or len(present) != len(values):
         return None
-    return max(values) if high else min(values)  # type: ignore[type-var]
+    return max(present) if high else min(present)
 
 
 def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -> list[Goal]:
     """Issue 8's goals for one interpreter; figs maps (tracer, workload) -> Figures."""
-    L = GOAL_LIMITS
+    limits = GOAL_LIMITS
     workloads = sorted({w for _, w in figs})
 
     def col(tracer: str, attr: str) -> list[Any]:
@@ -141,51 +168,130 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
 
     out = []
     g = stats.geomean(col("ours-locals", "ratio_inrun"))
-    out.append(Goal(python, "in-run geo-mean, ours --values=locals / plain", f"<= {L['inrun_ratio']:g}x", g,
-                    None if g is None else g <= L["inrun_ratio"]))
+    out.append(
+        Goal(
+            python,
+            "in-run geo-mean, ours --values=locals / plain",
+            f"<= {limits['inrun_ratio']:g}x",
+            g,
+            None if g is None else g <= limits["inrun_ratio"],
+        )
+    )
     up = col("upstream", "ns_inrun")
     ours = col("ours-locals", "ns_inrun")
     speed = [None if u is None or o is None or o <= 0 else u / o for u, o in zip(up, ours, strict=True)]
     s = _worst(speed, high=False)
-    out.append(Goal(python, "fewer ns/event than upstream 0.3.0 (worst workload)", f">= {L['upstream_speedup']:g}x",
-                    s, None if s is None else s >= L["upstream_speedup"]))
-    frac = [None if k is None or t in (None, 0) else k / t
-            for k, t in zip(col("ours-locals", "kept_bytes"), col("ours-locals", "trace_bytes"), strict=True)]
+    out.append(
+        Goal(
+            python,
+            "fewer ns/event than upstream 0.3.0 (worst workload)",
+            f">= {limits['upstream_speedup']:g}x",
+            s,
+            None if s is None else s >= limits["upstream_speedup"],
+        )
+    )
+    frac = [
+        None if k is None or t in (None, 0) else k / t
+        for k, t in zip(col("ours-locals", "kept_bytes"), col("ours-locals", "trace_bytes"), strict=True)
+    ]
     f = _worst(frac)
-    out.append(Goal(python, "kept in-run bytes / trace.json bytes (worst workload)", f"<= {L['kept_fraction']:g}",
-                    f, None if f is None else f <= L["kept_fraction"]))
-    nv = [None if n is None or r in (None, 0) or r <= 0 else n / r
-          for n, r in zip(col("ours-none", "ns_inrun"), col("floor-record8", "ns_inrun"), strict=True)]
+    out.append(
+        Goal(
+            python,
+            "kept in-run bytes / trace.json bytes (worst workload)",
+            f"<= {limits['kept_fraction']:g}",
+            f,
+            None if f is None else f <= limits["kept_fraction"],
+        )
+    )
+    nv = [
+        None if n is None or r in (None, 0) or r <= 0 else n / r
+        for n, r in zip(col("ours-none", "ns_inrun"), col("floor-record8", "ns_inrun"), strict=True)
+    ]
     n = _worst(nv)
-    out.append(Goal(python, "ns/event --values=none / 8-byte-record floor (worst)", f"<= {L['none_vs_floor']:g}x",
-                    n, None if n is None else n <= L["none_vs_floor"]))
-    inplace, portable = stats.geomean(col("ours-locals", "ratio_inrun")), stats.geomean(col("ours-portable", "ratio_inrun"))
+    out.append(
+        Goal(
+            python,
+            "ns/event --values=none / 8-byte-record floor (worst)",
+            f"<= {limits['none_vs_floor']:g}x",
+            n,
+            None if n is None else n <= limits["none_vs_floor"],
+        )
+    )
+    inplace, portable = (
+        stats.geomean(col("ours-locals", "ratio_inrun")),
+        stats.geomean(col("ours-portable", "ratio_inrun")),
+    )
     p = None if inplace is None or portable is None or inplace <= 0 else portable / inplace
-    out.append(Goal(python, "portable path / in place: in-run geo-mean of ours --values=locals",
-                    f"<= {L['portable_vs_inplace']:g}x", p, None if p is None else p <= L["portable_vs_inplace"]))
+    out.append(
+        Goal(
+            python,
+            "portable path / in place: in-run geo-mean of ours --values=locals",
+            f"<= {limits['portable_vs_inplace']:g}x",
+            p,
+            None if p is None else p <= limits["portable_vs_inplace"],
+        )
+    )
     rss = _worst([v for t in ("ours-none", "ours-args", "ours-locals") for v in col(t, "rss_delta_mb")])
-    out.append(Goal(python, "peak RSS above plain, MB (worst of ours)", f"<= {L['rss_mb']:g}", rss,
-                    None if rss is None else rss <= L["rss_mb"]))
+    out.append(
+        Goal(
+            python,
+            "peak RSS above plain, MB (worst of ours)",
+            f"<= {limits['rss_mb']:g}",
+            rss,
+            None if rss is None else rss <= limits["rss_mb"],
+        )
+    )
     # Issue 17: end to end to a finished trace.ct, and its size against trace.json's (same values).
     if any(t == "ours-ctfs" for t, _ in figs):
         w = stats.geomean(col("ours-ctfs", "ratio_wall"))
-        out.append(Goal(python, "end to end to a finished trace.ct, geo-mean / plain", f"<= {L['ctfs_whole_ratio']:g}x",
-                        w, None if w is None else w <= L["ctfs_whole_ratio"]))
-        ct = [None if c is None or j in (None, 0) else c / j
-              for c, j in zip(col("ours-ctfs", "trace_bytes"), col("ours-locals", "trace_bytes"), strict=True)]
+        out.append(
+            Goal(
+                python,
+                "end to end to a finished trace.ct, geo-mean / plain",
+                f"<= {limits['ctfs_whole_ratio']:g}x",
+                w,
+                None if w is None else w <= limits["ctfs_whole_ratio"],
+            )
+        )
+        ct = [
+            None if c is None or j in (None, 0) else c / j
+            for c, j in zip(col("ours-ctfs", "trace_bytes"), col("ours-locals", "trace_bytes"), strict=True)
+        ]
         c = _worst(ct)
-        out.append(Goal(python, "trace.ct bytes / trace.json bytes (worst workload)", f"<= {L['ctfs_fraction']:g}",
-                        c, None if c is None else c <= L["ctfs_fraction"]))
+        out.append(
+            Goal(
+                python,
+                "trace.ct bytes / trace.json bytes (worst workload)",
+                f"<= {limits['ctfs_fraction']:g}",
+                c,
+                None if c is None else c <= limits["ctfs_fraction"],
+            )
+        )
         # Goal 3: opening the trace.ct in the replay-server against opening the trace.json.
         opened = open_figures(session, python)
         for attr, what in (("ratio_s", "time"), ("ratio_mb", "peak memory")):
             known = [getattr(o, attr) for o in opened if getattr(o, attr) is not None]
             r = max(known) if known else None
-            out.append(Goal(python, f"replay-server open {what} ct/json (worst workload)",
-                            f"<= {L['ctfs_open_ratio']:g}", r, None if r is None else r <= L["ctfs_open_ratio"]))
+            out.append(
+                Goal(
+                    python,
+                    f"replay-server open {what} ct/json (worst workload)",
+                    f"<= {limits['ctfs_open_ratio']:g}",
+                    r,
+                    None if r is None else r <= limits["ctfs_open_ratio"],
+                )
+            )
     st = session.startup.get(python, {})
     added = [st.get("version_added_ms"), st.get("record_added_ms")]
     a = _worst(added)
-    out.append(Goal(python, "start-up added, ms (--version / empty script, worst)", f"<= {L['startup_ms']:g}", a,
-                    None if a is None else a <= L["startup_ms"]))
+    out.append(
+        Goal(
+            python,
+            "start-up added, ms (--version / empty script, worst)",
+            f"<= {limits['startup_ms']:g}",
+            a,
+            None if a is None else a <= limits["startup_ms"],
+        )
+    )
     return out

@@ -1,5 +1,6 @@
 """The `ANCHOR_RESULT <seconds of main()> <check value>` line every workload
 writes to stderr (bench/README.md)."""
+
 from __future__ import annotations
 
 import re

@@ -2,6 +2,7 @@
 (`../shared/tools/REPLAY.md`): enough to open a trace folder, step through
 it and read what a user sees (frames, locals, terminal). The bench uses it to
 time opening a trace (replay_open.py); tests/ctfs drives the replay with it."""
+
 from __future__ import annotations
 
 import json
@@ -24,27 +25,36 @@ class DapError(Exception):
 class Dap:
     """One replay-server process speaking DAP over stdio."""
 
-    def __init__(self, runtime_dir: Path, exe: Path = REPLAY_SERVER, timeout: float = 120,
-                 wrapper: list[str] | None = None) -> None:
+    def __init__(
+        self, runtime_dir: Path, exe: Path = REPLAY_SERVER, timeout: float = 120, wrapper: list[str] | None = None
+    ) -> None:
         """`wrapper`: a command the server runs under (e.g. `/usr/bin/time -v -o F`)."""
         env = dict(os.environ)
         env["CODETRACER_RUNTIME_DIR"] = str(runtime_dir)
-        self.proc = subprocess.Popen([*(wrapper or []), str(exe), "dap-server", "--stdio"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                     start_new_session=True)  # its own process group: the server under a wrapper
+        self.proc = subprocess.Popen(
+            [*(wrapper or []), str(exe), "dap-server", "--stdio"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )  # its own process group: the server under a wrapper
         self.timeout = timeout
         self.seq = 0
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.events: list[dict[str, Any]] = []
         self.stderr = bytearray()
-        self.threads = [threading.Thread(target=self._read, daemon=True),
-                        threading.Thread(target=self._drain_stderr, daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._drain_stderr, daemon=True),
+        ]
         for t in self.threads:
             t.start()
 
     def _drain_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for chunk in iter(lambda: self.proc.stderr.read(4096), b""):  # type: ignore[union-attr]
+        stream = self.proc.stderr
+        assert stream is not None
+        for chunk in iter(lambda: stream.read(4096), b""):
             self.stderr += chunk
 
     def _read(self) -> None:
@@ -79,7 +89,7 @@ class Dap:
             except subprocess.TimeoutExpired:
                 status = None
             for t in self.threads[1:]:
-                t.join(timeout=5)   # all it said on stderr
+                t.join(timeout=5)  # all it said on stderr
             raise DapError(f"replay-server exited ({status}): {bytes(self.stderr[-2000:]).decode(errors='replace')}")
         return msg
 
@@ -135,14 +145,26 @@ class Dap:
         move = self.wait_event("ct/complete-move")
         return int(move.get("body", {}).get("location", {}).get("rrTicks", -1))
 
-    def frames(self) -> list[tuple[str, int, str]]:
+    def frames(self) -> list[tuple[Any, Any, Any]]:
+        """(name, line, source path) of each frame, as the server gives them."""
         body = self.request("stackTrace", {"threadId": 1}).get("body", {})
-        return [(f.get("name"), f.get("line"), (f.get("source") or {}).get("path")) for f in body.get("stackFrames", [])]
+        return [
+            (f.get("name"), f.get("line"), (f.get("source") or {}).get("path")) for f in body.get("stackFrames", [])
+        ]
 
     def locals(self) -> list[tuple[str, Any]]:
         """CodeTracer's own view of the locals (`ct/load-locals`)."""
-        resp = self.request("ct/load-locals", {"rrTicks": 0, "countBudget": 3000, "minCountLimit": 50, "lang": 21,
-                                               "watchExpressions": [], "depthLimit": 3})
+        resp = self.request(
+            "ct/load-locals",
+            {
+                "rrTicks": 0,
+                "countBudget": 3000,
+                "minCountLimit": 50,
+                "lang": 21,
+                "watchExpressions": [],
+                "depthLimit": 3,
+            },
+        )
         return [(v.get("expression"), v.get("value")) for v in resp.get("body", {}).get("locals", [])]
 
     def terminal(self) -> Any:

@@ -10,6 +10,7 @@
 Each venv keeps a stamp of what was installed, so a second run only checks.
 A tracer that cannot be installed is reported with the reason, not raised.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .floor import build_floor
 from .pythons import pyenv_python
@@ -27,7 +29,7 @@ PINS = Path(__file__).resolve().parent.parent / "pins.toml"
 _STAMP = ".ctbench-stamp.json"
 
 
-def load_pins() -> dict:
+def load_pins() -> dict[str, Any]:
     with PINS.open("rb") as f:
         return tomllib.load(f)
 
@@ -59,9 +61,10 @@ def _venv(base: Path, venv: Path) -> Path:
     return python
 
 
-def _stamp(venv: Path) -> dict:
+def _stamp(venv: Path) -> dict[str, Any]:
     try:
-        return json.loads((venv / _STAMP).read_text())
+        stamp: dict[str, Any] = json.loads((venv / _STAMP).read_text())
+        return stamp
     except (OSError, ValueError):
         return {}
 
@@ -71,8 +74,11 @@ def _install(python: Path, venv: Path, key: str, want: str, pip_args: list[str])
     stamp = _stamp(venv)
     if stamp.get(key) == want:
         return None
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         return f"pip install {' '.join(pip_args)} failed: {done.stderr.strip().splitlines()[-1:]}"
     stamp[key] = want
@@ -80,15 +86,16 @@ def _install(python: Path, venv: Path, key: str, want: str, pip_args: list[str])
     return None
 
 
-def setup_bench_env(version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool,
-                    floor: bool) -> BenchEnv:
+def setup_bench_env(
+    version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool, floor: bool
+) -> BenchEnv:
     venv = venvs / f"bench-{version.replace('.', '')}"
     env = BenchEnv(version, _venv(pyenv_python(version), venv))
     if floor:
         try:
             build_floor(env.python, venv / "ctfloor")
             env.floor_dir = venv / "ctfloor"
-        except Exception as exc:  # reported in the table, not raised
+        except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
             env.missing["floor"] = str(exc)
     if viztracer:
         req = load_pins()["viztracer"]["requirement"]

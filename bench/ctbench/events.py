@@ -7,6 +7,7 @@ what running the script as __main__ adds over importing it under another
 name, i.e. the events of its `main()` (the module's top level, e.g. the
 regex compilation of w_mixed, is subtracted out).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,17 +29,35 @@ IMPORT_ONLY = "ctbench_import_only"
 class Events:
     total: int
     main: int
-    by_kind: dict[str, int]   # main-only, per kind
+    by_kind: dict[str, int]  # main-only, per kind
 
 
 def _count(python: Path, floor_dir: Path, script: Path, scale: float, run_name: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="ctbench-count-") as tmp:
         out = Path(tmp, "counts.json")
         env = {**os.environ, "ANCHOR_SCALE": repr(scale)}
-        subprocess.run([str(python), str(RUNNER), "--mode", "count", "--ext-dir", str(floor_dir), "--counts",
-                        str(out), "--run-name", run_name, str(script)], check=True, env=env, cwd=tmp,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return json.loads(out.read_text())
+        subprocess.run(
+            [
+                str(python),
+                str(RUNNER),
+                "--mode",
+                "count",
+                "--ext-dir",
+                str(floor_dir),
+                "--counts",
+                str(out),
+                "--run-name",
+                run_name,
+                str(script),
+            ],
+            check=True,
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        counts: dict[str, int] = json.loads(out.read_text())
+        return counts
 
 
 def count_events(python: Path, floor_dir: Path, script: Path, scale: float) -> Events:

@@ -1,5 +1,6 @@
 """Running one measured process: whole-process wall time, peak RSS (the
 child's own rusage from wait4) and its stderr."""
+
 from __future__ import annotations
 
 import os
@@ -38,5 +39,6 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_dir: Pa
         wall = time.perf_counter() - t0
     finally:
         os.chdir(old_cwd)
-    return Measured(os.waitstatus_to_exitcode(status), wall, int(usage.ru_maxrss),
-                    err.read_text(encoding="utf-8", errors="replace"))
+    return Measured(
+        os.waitstatus_to_exitcode(status), wall, int(usage.ru_maxrss), err.read_text(encoding="utf-8", errors="replace")
+    )

@@ -1,4 +1,5 @@
 """Interpreter discovery for the benchmark: the newest pyenv CPython X.Y."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,8 +21,10 @@ def pyenv_python(version: str) -> Path:
     try:
         root = subprocess.run(["pyenv", "root"], check=True, capture_output=True, text=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise PythonNotFound(f"pyenv is required to find CPython {version} (https://github.com/pyenv/pyenv; "
-                             f"`make setup` checks it): {exc}") from exc
+        raise PythonNotFound(
+            f"pyenv is required to find CPython {version} (https://github.com/pyenv/pyenv; "
+            f"`make setup` checks it): {exc}"
+        ) from exc
     found = sorted(Path(root, "versions").glob(f"{version}.*/bin/python{version}"), key=_version_key)
     if not found:
         raise PythonNotFound(f"CPython {version} not found under {root}/versions (run: pyenv install {version})")

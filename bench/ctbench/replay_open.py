@@ -10,6 +10,7 @@ size in memory (../shared/tools/REPLAY.md). Every open runs under an
 address-space limit (`prlimit --as`, `max_gb`) so that a trace too big for
 the machine ends the server ("memory allocation of N bytes failed") instead
 of the machine's other work; that trace is reported as not opened."""
+
 from __future__ import annotations
 
 import re
@@ -18,11 +19,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from .dap import REPLAY_SERVER, Dap, DapError
+from .dap import Dap, DapError
 from .results import OpenCell, OpenRun
 
-__all__ = ["FORMATS", "TIME", "PRLIMIT", "OpenError", "OverMemory", "server_missing", "parse_peak_kb", "open_once",
-           "measure_open"]
+__all__ = [
+    "FORMATS",
+    "TIME",
+    "PRLIMIT",
+    "OpenError",
+    "OverMemory",
+    "server_missing",
+    "parse_peak_kb",
+    "open_once",
+    "measure_open",
+]
 
 #: The tracer whose trace folder is opened for each format, and its file.
 FORMATS = {"json": ("ours-locals", "trace.json"), "ct": ("ours-ctfs", "trace.ct")}
@@ -43,8 +53,10 @@ class OverMemory(OpenError):
 def server_missing(server: Path) -> str | None:
     """Why opens cannot be measured here, or None when they can."""
     if not server.is_file():
-        return (f"CodeTracer's replay-server is not at {server} (see ../shared/tools/REPLAY.md, or "
-                "--replay-server PATH): trace open times NOT measured")
+        return (
+            f"CodeTracer's replay-server is not at {server} (see ../shared/tools/REPLAY.md, or "
+            "--replay-server PATH): trace open times NOT measured"
+        )
     if not TIME.is_file():
         return f"{TIME} is absent (apt-get install time): trace open times NOT measured"
     if not PRLIMIT.is_file():
@@ -90,8 +102,19 @@ def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float, max_
     return OpenRun(seconds, parse_peak_kb(text))
 
 
-def measure_open(server: Path, python: str, workload: str, fmt: str, trace_dir: Path | None, *, runs: int,
-                 scratch: Path, json_max_mb: float, timeout: float, max_gb: float) -> OpenCell:
+def measure_open(
+    server: Path,
+    python: str,
+    workload: str,
+    fmt: str,
+    trace_dir: Path | None,
+    *,
+    runs: int,
+    scratch: Path,
+    json_max_mb: float,
+    timeout: float,
+    max_gb: float,
+) -> OpenCell:
     """`runs` opens of one trace folder (or why there are none)."""
     tracer, name = FORMATS[fmt]
     if trace_dir is None or not (trace_dir / name).is_file():

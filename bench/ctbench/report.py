@@ -1,4 +1,5 @@
 """The tables: markdown for docs/performance.md, also printed on the console."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ def fmt(value: float | None, kind: str) -> str:
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     def esc(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", " ")
+
     lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -63,10 +65,10 @@ def _bytes_per_event(f: Figures) -> str:
     return ", ".join(parts) if parts else "—"
 
 
-def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict]:
+def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict[tuple[str, str], Figures]]:
     cells = [c for c in session.cells if c.python == python]
     figs: dict[tuple[str, str], Figures] = {}
-    rows = []
+    rows: list[list[str]] = []
     for c in cells:
         label = c.tracer
         if c.missing:
@@ -81,27 +83,59 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
         f = figures(session, c)
         figs[(c.tracer, c.workload)] = f
         events = NA if f.events_main is None else f"{f.events_main:,} / {f.events_total:,}"
-        rows.append([label, c.workload, f"{c.scale:g}", events,
-                     fmt(f.ratio_inrun, "x"), fmt(f.ns_inrun, "ns"), fmt(f.ratio_wall, "x"), fmt(f.ns_wall, "ns"),
-                     fmt(f.mb_s, "mb"), _bytes_per_event(f), _rss(f)])
+        rows.append(
+            [
+                label,
+                c.workload,
+                f"{c.scale:g}",
+                events,
+                fmt(f.ratio_inrun, "x"),
+                fmt(f.ns_inrun, "ns"),
+                fmt(f.ratio_wall, "x"),
+                fmt(f.ns_wall, "ns"),
+                fmt(f.mb_s, "mb"),
+                _bytes_per_event(f),
+                _rss(f),
+            ]
+        )
     rows.sort(key=lambda r: r[1] == "all")  # the n/a tracers after the measured ones
-    header = ["tracer", "workload", "scale", "events (main / all)", "in-run ×", "in-run ns/event",
-              "whole ×", "whole ns/event", "trace.json MB/s", "bytes/event", "peak RSS MB (Δ plain)"]
+    header = [
+        "tracer",
+        "workload",
+        "scale",
+        "events (main / all)",
+        "in-run ×",
+        "in-run ns/event",
+        "whole ×",
+        "whole ns/event",
+        "trace.json MB/s",
+        "bytes/event",
+        "peak RSS MB (Δ plain)",
+    ]
     summary = []
     for name in dict.fromkeys(c.tracer for c in cells):
         fs = [f for (t, _), f in figs.items() if t == name]
         if not fs or name == "plain":
             continue
         g = geomeans(fs)
-        summary.append([name, TRACERS[name].label if name in TRACERS else name, str(len(fs)),
-                        fmt(g["ratio_inrun"], "x"), fmt(g["ratio_wall"], "x")])
-    text = "\n\n".join([
-        f"## CPython {python}",
-        "Geo-mean over the workloads (each ratio against plain python at the same scale):",
-        markdown_table(["tracer", "what", "workloads", "in-run ×", "whole ×"], summary),
-        "Per workload (medians of the runs):",
-        markdown_table(header, rows),
-    ])
+        summary.append(
+            [
+                name,
+                TRACERS[name].label if name in TRACERS else name,
+                str(len(fs)),
+                fmt(g["ratio_inrun"], "x"),
+                fmt(g["ratio_wall"], "x"),
+            ]
+        )
+    text = "\n\n".join(
+        [
+            f"## CPython {python}",
+            "Geo-mean over the workloads (each ratio against plain python at the same scale):",
+            markdown_table(["tracer", "what", "workloads", "in-run ×", "whole ×"], summary),
+            "Per workload (medians of the runs):",
+            markdown_table(header, rows),
+        ]
+    )
     return text, figs
 
 
@@ -141,27 +175,52 @@ def _open_section(session: Session, notes: list[str]) -> str | None:
         f"{_num(o.get('json_max_mb'))} MB is not opened (the server loads JSON whole, at 60-110x its size in "
         f"memory), nor is a trace whose open needs more than {_num(o.get('max_gb'))} GB of address space. The goal "
         "rows take the worst workload among those where both opened; docs/ctfs.md says why this replay-server "
-        "build cannot reach 1/10.")
+        "build cannot reach 1/10."
+    )
     for py in session.options["pythons"]:
         rows = []
         for f in open_figures(session, py):
-            rows.append([f.workload, _size_mb(f.json), _open_cell(f.json, f.json_s, f.json_mb), _size_mb(f.ct),
-                         _open_cell(f.ct, f.ct_s, f.ct_mb), fmt(f.ratio_s, "f"), fmt(f.ratio_mb, "f")])
+            rows.append(
+                [
+                    f.workload,
+                    _size_mb(f.json),
+                    _open_cell(f.json, f.json_s, f.json_mb),
+                    _size_mb(f.ct),
+                    _open_cell(f.ct, f.ct_s, f.ct_mb),
+                    fmt(f.ratio_s, "f"),
+                    fmt(f.ratio_mb, "f"),
+                ]
+            )
             for cell in (f.json, f.ct):
                 if cell is not None and cell.failed:
-                    notes.append(f"CPython {py}, replay-server open of {f.workload} ({cell.format}): FAILED — "
-                                 f"{cell.failed}")
+                    notes.append(
+                        f"CPython {py}, replay-server open of {f.workload} ({cell.format}): FAILED — {cell.failed}"
+                    )
         if rows:
-            parts += [f"CPython {py}:", markdown_table(
-                ["workload", "trace.json MB", "json open s / peak MB", "trace.ct MB", "ct open s / peak MB",
-                 "time ct/json", "peak memory ct/json"], rows)]
+            parts += [
+                f"CPython {py}:",
+                markdown_table(
+                    [
+                        "workload",
+                        "trace.json MB",
+                        "json open s / peak MB",
+                        "trace.ct MB",
+                        "ct open s / peak MB",
+                        "time ct/json",
+                        "peak memory ct/json",
+                    ],
+                    rows,
+                ),
+            ]
     return "\n\n".join(parts)
 
 
 def _machine(session: Session) -> str:
     m = session.machine
-    lines = [f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory', '?')}, {m.get('os', '?')}",
-             f"- date: {m.get('date', '?')}"]
+    lines = [
+        f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory', '?')}, {m.get('os', '?')}",
+        f"- date: {m.get('date', '?')}",
+    ]
     for py, vers in session.versions.items():
         lines.append(f"- CPython {py}: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     return "\n".join(lines)
@@ -182,28 +241,51 @@ def render(session: Session, command: str) -> str:
             limits[g.name] = g.limit
             value = NA if g.measured is None else f"{g.measured:.3g} ({g.verdict})"
             goal_rows.setdefault(g.name, []).append(value)
-    goal_table = markdown_table(["goal", "limit", *[f"CPython {p}" for p in o["pythons"]]],
-                                [[n, limits[n], *v] for n, v in goal_rows.items()])
+    goal_table = markdown_table(
+        ["goal", "limit", *[f"CPython {p}" for p in o["pythons"]]], [[n, limits[n], *v] for n, v in goal_rows.items()]
+    )
     st_rows = []
     for py in o["pythons"]:
         st = session.startup.get(py)
         if not st:
             st_rows.append([py, NA, NA, NA, NA, NA, NA])
             continue
-        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"  # noqa: E731
-        st_rows.append([py, ms(st["python_s"]), ms(st["python_empty_s"]), ms(st.get("version_s")),
-                        ms(st.get("record_empty_s")), fmt(st.get("version_added_ms"), "mb"),
-                        fmt(st.get("record_added_ms"), "mb")])
-    startup = markdown_table(["CPython", "python -c pass ms", "python empty.py ms", "--version ms",
-                              "record empty.py ms", "added by --version ms", "added by recording ms"], st_rows)
-    scale_note = (f"Scale {o['scale']:g}" + (" (the default; `--scale 1` is the workloads' full size when the "
-                                              "disk allows)" if o["scale"] == 0.1 else "")
-                  + f"; upstream 0.3.0 at scale {o['upstream_scale']:g}, against plain at that scale. "
-                  f"Medians of {o['runs']} runs after {o['warmup']} warm-up run(s), tracers interleaved.")
+
+        def ms(v: float | None) -> str:
+            return NA if v is None else f"{v * 1e3:.1f}"
+
+        st_rows.append(
+            [
+                py,
+                ms(st["python_s"]),
+                ms(st["python_empty_s"]),
+                ms(st.get("version_s")),
+                ms(st.get("record_empty_s")),
+                fmt(st.get("version_added_ms"), "mb"),
+                fmt(st.get("record_added_ms"), "mb"),
+            ]
+        )
+    startup = markdown_table(
+        [
+            "CPython",
+            "python -c pass ms",
+            "python empty.py ms",
+            "--version ms",
+            "record empty.py ms",
+            "added by --version ms",
+            "added by recording ms",
+        ],
+        st_rows,
+    )
+    scale_note = (
+        f"Scale {o['scale']:g}"
+        + (" (the default; `--scale 1` is the workloads' full size when the disk allows)" if o["scale"] == 0.1 else "")
+        + f"; upstream 0.3.0 at scale {o['upstream_scale']:g}, against plain at that scale. "
+        f"Medians of {o['runs']} runs after {o['warmup']} warm-up run(s), tracers interleaved."
+    )
     parts = [
         "# Performance",
-        "Generated by `bench/run.py` (issue 8, recorder speed). Reproduce with:\n\n"
-        f"```\n{command}\n```",
+        f"Generated by `bench/run.py` (issue 8, recorder speed). Reproduce with:\n\n```\n{command}\n```",
         scale_note,
         _machine(session),
         "## Goals (issue 8)",

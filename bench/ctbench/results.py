@@ -1,6 +1,7 @@
 """What one benchmark session measured: per interpreter, workload, tracer
 and scale, the list of runs (or why there are none). Serialisable to JSON
 (bench/out/results.json) so a report can be re-rendered without re-running."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -11,8 +12,8 @@ __all__ = ["Run", "Cell", "OpenRun", "OpenCell", "Session", "events_key"]
 
 @dataclass
 class Run:
-    main_s: float          # from ANCHOR_RESULT
-    wall_s: float          # whole process
+    main_s: float  # from ANCHOR_RESULT
+    wall_s: float  # whole process
     maxrss_kb: int
     check: str
     extra: dict[str, Any] = field(default_factory=dict)
@@ -25,26 +26,27 @@ class Cell:
     tracer: str
     scale: float
     runs: list[Run] = field(default_factory=list)
-    missing: str | None = None   # tracer not available here (n/a)
-    failed: str | None = None    # tracer ran and failed (loud)
+    missing: str | None = None  # tracer not available here (n/a)
+    failed: str | None = None  # tracer ran and failed (loud)
 
 
 @dataclass
 class OpenRun:
-    seconds: float         # spawn of the replay-server to its first stop on the trace
-    peak_kb: int           # the server's peak RSS
+    seconds: float  # spawn of the replay-server to its first stop on the trace
+    peak_kb: int  # the server's peak RSS
 
 
 @dataclass
 class OpenCell:
     """Opening one workload's trace in one format in the replay-server."""
+
     python: str
     workload: str
-    format: str                  # json (trace.json of ours-locals) | ct (trace.ct of ours-ctfs)
+    format: str  # json (trace.json of ours-locals) | ct (trace.ct of ours-ctfs)
     trace_bytes: int | None
     runs: list[OpenRun] = field(default_factory=list)
     not_opened: str | None = None  # too big to open on this machine: "not opened (N MB)"
-    failed: str | None = None      # the server did not reach its first stop (loud)
+    failed: str | None = None  # the server did not reach its first stop (loud)
 
 
 @dataclass
@@ -76,8 +78,15 @@ class Session:
     def from_json(cls, data: dict[str, Any]) -> Session:
         cells = [Cell(**{**c, "runs": [Run(**r) for r in c["runs"]]}) for c in data.get("cells", [])]
         opens = [OpenCell(**{**o, "runs": [OpenRun(**r) for r in o["runs"]]}) for o in data.get("opens", [])]
-        return cls(data["options"], data["machine"], cells, data.get("events", {}), data.get("startup", {}),
-                   data.get("versions", {}), opens)
+        return cls(
+            data["options"],
+            data["machine"],
+            cells,
+            data.get("events", {}),
+            data.get("startup", {}),
+            data.get("versions", {}),
+            opens,
+        )
 
 
 def events_key(python: str, workload: str, scale: float) -> str:

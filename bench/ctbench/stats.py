@@ -1,5 +1,6 @@
 """The arithmetic of the report. Every function takes None for a missing
 figure and returns None then, so the table prints n/a instead of failing."""
+
 from __future__ import annotations
 
 import math
@@ -19,10 +20,11 @@ def median(values: Iterable[Num]) -> float | None:
 
 def geomean(values: Iterable[Num]) -> float | None:
     """Geometric mean; None when any value is missing or not positive."""
-    vals = list(values)
-    if not vals or any(v is None or v <= 0 for v in vals):
+    given = list(values)
+    vals = [v for v in given if v is not None and v > 0]
+    if not vals or len(vals) != len(given):
         return None
-    return math.exp(sum(math.log(float(v)) for v in vals) / len(vals))  # type: ignore[arg-type]
+    return math.exp(sum(math.log(float(v)) for v in vals) / len(vals))
 
 
 def ratio(traced: Num, plain: Num) -> float | None:

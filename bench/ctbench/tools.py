@@ -1,5 +1,6 @@
 """One wrapper per external tool: check it is installed, say how to install
 it when it is not."""
+
 from __future__ import annotations
 
 import shutil

@@ -4,6 +4,7 @@ Every tracer runs the workload as its main script in a fresh process; the
 driver measures the process (proc.py) and then calls `collect` on the
 run's scratch folder, which it deletes afterwards.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,8 @@ __all__ = ["Context", "Tracer", "TRACERS", "DEFAULT_TRACERS", "read_ours"]
 @dataclass(frozen=True)
 class Context:
     """Where the tracers of one interpreter live."""
-    python: Path                   # the bench venv's python (plain, floor, ours, viztracer)
+
+    python: Path  # the bench venv's python (plain, floor, ours, viztracer)
     floor_dir: Path | None = None  # folder holding _ctfloor
     upstream_python: Path | None = None
 
@@ -28,11 +30,11 @@ class Context:
 @dataclass(frozen=True)
 class Tracer:
     name: str
-    family: str      # plain | floor | ours | viztracer | upstream (the venv part it needs)
+    family: str  # plain | floor | ours | viztracer | upstream (the venv part it needs)
     label: str
     argv: Callable[[Context, Path, Path], list[str]]
     collect: Callable[[Path], dict[str, Any]]
-    upstream_scale: bool = False   # runs at --upstream-scale (too slow for --scale)
+    upstream_scale: bool = False  # runs at --upstream-scale (too slow for --scale)
     env: dict[str, str] = field(default_factory=dict)  # added to the run's environment
     trace_file: str = "trace.json"  # what its trace bytes are the size of
 
@@ -53,6 +55,7 @@ def _floor(mode: str) -> Callable[[Context, Path, Path], list[str]]:
     def argv(ctx: Context, script: Path, work: Path) -> list[str]:
         extra = ["--records", str(work / "records.bin")] if mode == "record8" else []
         return [str(ctx.python), str(RUNNER), "--mode", mode, "--ext-dir", str(ctx.floor_dir), *extra, str(script)]
+
     return argv
 
 
@@ -62,8 +65,19 @@ def _record8_collect(work: Path) -> dict[str, Any]:
 
 def _ours(values: str, format: str = "json") -> Callable[[Context, Path, Path], list[str]]:
     def argv(ctx: Context, script: Path, work: Path) -> list[str]:
-        return [str(ctx.python), "-m", "codetracer_python_recorder", "--trace-dir", str(work / "trace"),
-                "--format", format, "--values", values, str(script)]
+        return [
+            str(ctx.python),
+            "-m",
+            "codetracer_python_recorder",
+            "--trace-dir",
+            str(work / "trace"),
+            "--format",
+            format,
+            "--values",
+            values,
+            str(script),
+        ]
+
     return argv
 
 
@@ -106,27 +120,56 @@ def _viztracer_collect(work: Path) -> dict[str, Any]:
 
 
 def _upstream(ctx: Context, script: Path, work: Path) -> list[str]:
-    return [str(ctx.upstream_python), "-m", "codetracer_python_recorder", "--format", "json",
-            "--trace-dir", str(work / "trace"), str(script)]
+    return [
+        str(ctx.upstream_python),
+        "-m",
+        "codetracer_python_recorder",
+        "--format",
+        "json",
+        "--trace-dir",
+        str(work / "trace"),
+        str(script),
+    ]
 
 
 def _upstream_collect(work: Path) -> dict[str, Any]:
     return {"trace_bytes": _size(work / "trace" / "trace.json")}
 
 
-TRACERS: dict[str, Tracer] = {t.name: t for t in [
-    Tracer("plain", "plain", "plain python", _plain, _nothing),
-    Tracer("floor-noop", "floor", "C no-op sys.monitoring callbacks", _floor("noop"), _nothing),
-    Tracer("floor-record8", "floor", "C callbacks + 8-byte record per event", _floor("record8"), _record8_collect),
-    Tracer("ours-none", "ours", "ours --values=none", _ours("none"), _ours_collect),
-    Tracer("ours-args", "ours", "ours --values=args", _ours("args"), _ours_collect),
-    Tracer("ours-locals", "ours", "ours --values=locals (full fidelity)", _ours("locals"), _ours_collect),
-    Tracer("ours-portable", "ours", "ours --values=locals, portable path (CODETRACER_PORTABLE=1: public C API only)",
-           _ours("locals"), _ours_collect, env={"CODETRACER_PORTABLE": "1"}),
-    Tracer("ours-ctfs", "ours", "ours --values=locals --format ctfs (trace.ct)", _ours("locals", "ctfs"),
-           _ours_collect, trace_file="trace.ct"),
-    Tracer("viztracer", "viztracer", "viztracer (defaults)", _viztracer, _viztracer_collect),
-    Tracer("upstream", "upstream", "codetracer-python-recorder 0.3.0 --format json", _upstream, _upstream_collect,
-           upstream_scale=True),
-]}
+TRACERS: dict[str, Tracer] = {
+    t.name: t
+    for t in [
+        Tracer("plain", "plain", "plain python", _plain, _nothing),
+        Tracer("floor-noop", "floor", "C no-op sys.monitoring callbacks", _floor("noop"), _nothing),
+        Tracer("floor-record8", "floor", "C callbacks + 8-byte record per event", _floor("record8"), _record8_collect),
+        Tracer("ours-none", "ours", "ours --values=none", _ours("none"), _ours_collect),
+        Tracer("ours-args", "ours", "ours --values=args", _ours("args"), _ours_collect),
+        Tracer("ours-locals", "ours", "ours --values=locals (full fidelity)", _ours("locals"), _ours_collect),
+        Tracer(
+            "ours-portable",
+            "ours",
+            "ours --values=locals, portable path (CODETRACER_PORTABLE=1: public C API only)",
+            _ours("locals"),
+            _ours_collect,
+            env={"CODETRACER_PORTABLE": "1"},
+        ),
+        Tracer(
+            "ours-ctfs",
+            "ours",
+            "ours --values=locals --format ctfs (trace.ct)",
+            _ours("locals", "ctfs"),
+            _ours_collect,
+            trace_file="trace.ct",
+        ),
+        Tracer("viztracer", "viztracer", "viztracer (defaults)", _viztracer, _viztracer_collect),
+        Tracer(
+            "upstream",
+            "upstream",
+            "codetracer-python-recorder 0.3.0 --format json",
+            _upstream,
+            _upstream_collect,
+            upstream_scale=True,
+        ),
+    ]
+}
 DEFAULT_TRACERS = tuple(TRACERS)

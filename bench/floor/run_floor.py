@@ -10,6 +10,7 @@ as NAME, which skips its `if __name__ == "__main__"` block), then disables
 the events. Mode count writes {kind: n} as JSON to --counts; mode record8
 writes the 8-byte records to --records. Nothing is printed on stdout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,13 @@ import sys
 
 MODES = ("noop", "count", "record8")
 EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
-CALLBACK_SUFFIX = {"PY_START": "start", "PY_RESUME": "resume", "PY_RETURN": "return",
-                   "PY_YIELD": "yield", "LINE": "line"}
+CALLBACK_SUFFIX = {
+    "PY_START": "start",
+    "PY_RESUME": "resume",
+    "PY_RETURN": "return",
+    "PY_YIELD": "yield",
+    "LINE": "line",
+}
 
 
 def free_tool_id(mon) -> int:

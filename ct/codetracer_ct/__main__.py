@@ -1,5 +1,6 @@
 """`python -m codetracer_ct` is `ct`. Kept valid for old Pythons: ct itself
 needs 3.8+, recording needs 3.12+."""
+
 import sys
 
 if sys.version_info < (3, 8):
@@ -9,6 +10,6 @@ if sys.version_info < (3, 8):
     )
     sys.exit(10)  # _exitcodes.ENVIRONMENT
 
-from .cli import main  # noqa: E402
+from .cli import main
 
 sys.exit(main())

@@ -10,6 +10,7 @@ same bytes (entries sorted by path, fixed timestamps and modes, no
 directory entries), and streamed to a file in bounded memory, whatever the
 size of the trace.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,9 +21,10 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, List, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
-from . import _exitcodes, _record, _summary
+from . import _record, _summary
+from ._errors import TraceUnusable
 
 CHUNK = 1 << 20
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
@@ -36,12 +38,6 @@ RECORDING_INFO = "recording.json"  # the recorder's file in its staging folder
 UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
-class TraceUnusable(Exception):
-    """The trace cannot be uploaded (as asked); the message says why."""
-
-    exit_status = _exitcodes.UPLOAD_TRACE_UNUSABLE
-
-
 @dataclass(frozen=True)
 class TraceSource:
     """A trace folder on disk, ready to pack."""
@@ -52,7 +48,7 @@ class TraceSource:
     recording_id: str
 
 
-def _read_json(path: Path) -> Optional[dict]:
+def _read_json(path: Path) -> Optional[Dict[str, Any]]:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -78,25 +74,29 @@ def inspect(path: Path, allow_partial: bool = False) -> TraceSource:
     if status is None:
         raise TraceUnusable(
             f"{folder} holds no trace: it has no trace_metadata.json (a recording writes it last) "
-            f"and no {_record.PARTIAL_STAGING}/ of a recording that died")
+            f"and no {_record.PARTIAL_STAGING}/ of a recording that died"
+        )
     metadata = _summary.read_metadata(folder)
     reason: Optional[str] = None
     if status == "partial":
         if metadata is None:
-            reason = ("the recording died before it finished (only its staging folder "
-                      f"{_record.PARTIAL_STAGING}/ is left)")
+            reason = (
+                f"the recording died before it finished (only its staging folder {_record.PARTIAL_STAGING}/ is left)"
+            )
         else:
             reason = "the recorder marked it partial" + (f" ({metadata['reason']})" if metadata.get("reason") else "")
         if not allow_partial:
             raise TraceUnusable(
                 f"the trace in {folder} is PARTIAL: {reason}; it may end early or miss events. "
-                "Upload it anyway with --allow-partial")
+                "Upload it anyway with --allow-partial"
+            )
     info = metadata if metadata is not None else _read_json(folder / _record.PARTIAL_STAGING / RECORDING_INFO)
     recording_id = (info or {}).get("recording_id")
     if not isinstance(recording_id, str) or not UUID.match(recording_id.lower()):
         raise TraceUnusable(
             f"the trace in {folder} has no valid recording_id in its metadata (found {recording_id!r}); "
-            "a trace recorded by codetracer_python_recorder has one: record it again")
+            "a trace recorded by codetracer_python_recorder has one: record it again"
+        )
     return TraceSource(folder=folder, status=status, reason=reason, recording_id=recording_id.lower())
 
 

@@ -1,5 +1,6 @@
 """Where ct keeps its index and traces: `$CODETRACER_DATA_DIR`, else
 `$XDG_DATA_HOME/codetracer`, else the platform's user data folder."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The one wrapper around `git` (for `ct record --with-diff`)."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,10 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-
-class GitUnavailable(Exception):
-    """git is missing, or the folder is not in a git work tree; the message
-    says which and what to do."""
+from ._errors import GitUnavailable
 
 
 def repository_diff(folder: Path) -> bytes:
@@ -29,6 +27,7 @@ def repository_diff(folder: Path) -> bytes:
 
 
 def _run(git: str, cwd: Path, *args: str) -> Optional[bytes]:
-    done = subprocess.run([git, "-C", str(cwd), *args], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        [git, "-C", str(cwd), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     return done.stdout if done.returncode == 0 else None

@@ -10,6 +10,7 @@
 - The schema is versioned with `PRAGMA user_version` and migrated in order;
   every write is one transaction; SQL is parameterised only.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from ._errors import IndexUnavailable
 
 SCHEMA_VERSION = 3
 
@@ -81,13 +84,34 @@ MIGRATIONS = (
 )
 
 COLUMNS = (
-    "id", "program", "args", "cwd", "language", "interpreter", "python_executable", "python_version",
-    "recorder_version", "exit_status", "with_diff", "status", "error_code", "created_at", "folder",
+    "id",
+    "program",
+    "args",
+    "cwd",
+    "language",
+    "interpreter",
+    "python_executable",
+    "python_version",
+    "recorder_version",
+    "exit_status",
+    "with_diff",
+    "status",
+    "error_code",
+    "created_at",
+    "folder",
 )
 
 UPLOAD_COLUMNS = (
-    "trace_id", "folder", "recording_id", "base_url", "tenant", "share_url", "archive_name", "archive_size",
-    "archive_sha256", "uploaded_at",
+    "trace_id",
+    "folder",
+    "recording_id",
+    "base_url",
+    "tenant",
+    "share_url",
+    "archive_name",
+    "archive_size",
+    "archive_sha256",
+    "uploaded_at",
 )
 
 
@@ -139,10 +163,6 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class IndexUnavailable(Exception):
-    """The index cannot be opened or migrated; the message says why."""
-
-
 class Index:
     """The sqlite index at `path` (created and migrated on first use)."""
 
@@ -154,8 +174,9 @@ class Index:
             self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise IndexUnavailable(f"cannot use the trace index {path}: {exc} "
-                                   "(set CODETRACER_DATA_DIR to a writable folder)") from exc
+            raise IndexUnavailable(
+                f"cannot use the trace index {path}: {exc} (set CODETRACER_DATA_DIR to a writable folder)"
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -196,7 +217,8 @@ class Index:
     def allocate_id(self) -> int:
         with self._write() as db:
             cursor = db.execute("INSERT INTO id_allocations (allocated_at) VALUES (?)", (utc_now(),))
-            return int(cursor.lastrowid)
+            assert cursor.lastrowid is not None  # an INSERT sets it
+            return cursor.lastrowid
 
     def add(self, trace: Trace) -> None:
         row = trace.as_json()
@@ -210,9 +232,7 @@ class Index:
             )
 
     def get(self, trace_id: int) -> Optional[Trace]:
-        row = self._db.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM traces WHERE id = ?", (trace_id,)
-        ).fetchone()
+        row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM traces WHERE id = ?", (trace_id,)).fetchone()
         return _trace(row) if row else None
 
     def all(self) -> List[Trace]:
@@ -237,8 +257,10 @@ class Index:
         row = upload.as_json()
         placeholders = ", ".join("?" for _ in UPLOAD_COLUMNS)
         with self._write() as db:
-            db.execute(f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES ({placeholders})",
-                       tuple(row[column] for column in UPLOAD_COLUMNS))
+            db.execute(
+                f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES ({placeholders})",
+                tuple(row[column] for column in UPLOAD_COLUMNS),
+            )
 
     def uploads(self, trace_id: int) -> List[Upload]:
         rows = self._db.execute(
@@ -251,11 +273,14 @@ class Index:
         rows = self._db.execute(
             f"SELECT {', '.join(UPLOAD_COLUMNS)} FROM uploads WHERE trace_id IS NOT NULL ORDER BY id"
         ).fetchall()
-        return {upload.trace_id: upload for upload in (Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows)
-                if upload.trace_id is not None}
+        return {
+            upload.trace_id: upload
+            for upload in (Upload(**dict(zip(UPLOAD_COLUMNS, row))) for row in rows)
+            if upload.trace_id is not None
+        }
 
 
-def _trace(row: tuple) -> Trace:
+def _trace(row: Tuple[Any, ...]) -> Trace:
     data = dict(zip(COLUMNS, row))
     data["args"] = json.loads(data["args"])
     data["with_diff"] = bool(data["with_diff"])

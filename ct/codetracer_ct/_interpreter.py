@@ -7,6 +7,7 @@ would (so an activated venv, `uv run`, pyenv shims and pipx-style wrappers
 pick the interpreter `python` would). The first source that is set decides:
 when it names nothing runnable there is no fallback to another interpreter.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,19 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
+from ._errors import NotFound
+
 ENV_VARIABLES = ("CODETRACER_PYTHON", "PYTHON")
 PATH_NAMES = ("python3", "python")
-
-
-class NotFound(Exception):
-    """No interpreter: `message` is what a shell prints for the same command
-    (`python: command not found`); the CLI prints it and exits 127."""
-
-    def __init__(self, name: str, message: str, source: str) -> None:
-        super().__init__(message)
-        self.name = name
-        self.message = message
-        self.source = source
 
 
 def _has_separator(command: str) -> bool:

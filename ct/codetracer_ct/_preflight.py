@@ -3,6 +3,7 @@ own environment, reports everything ct must check before recording
 (version, implementation, free-threading, whether the recorder imports and
 which version it is). Each problem becomes a diagnostic that says what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
 from . import __version__
-from ._exitcodes import ENVIRONMENT
+from ._errors import PreflightError
 
 MINIMUM = (3, 12)
 RECORDER_MODULE = "codetracer_python_recorder"
@@ -58,12 +59,6 @@ class Probe:
     import_error: Optional[str]
 
 
-class PreflightError(Exception):
-    """A problem that stops the recording; `str()` says what to do."""
-
-    exit_status = ENVIRONMENT
-
-
 def install_hint() -> str:
     return (
         f"install it into that interpreter with `<python> -m pip install codetracer-python-recorder=={__version__}`, "
@@ -77,8 +72,11 @@ def probe(interpreter: Path, environ: Mapping[str, str], cwd: Optional[str] = No
     try:
         done = subprocess.run(
             [str(interpreter), "-c", PROBE],
-            env=dict(environ), cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(environ),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
     except OSError as exc:
         raise PreflightError(f"cannot run the interpreter {interpreter}: {exc}") from exc
@@ -89,7 +87,7 @@ def probe(interpreter: Path, environ: Mapping[str, str], cwd: Optional[str] = No
             f"the interpreter {interpreter} could not run the preflight probe "
             f"(exit status {done.returncode}){': ' + detail[-1] if detail else ''}"
         )
-    data = json.loads(lines[-1][len(MARKER):])
+    data = json.loads(lines[-1][len(MARKER) :])
     return Probe(
         interpreter=interpreter,
         version_info=tuple(data["version_info"]),

@@ -7,6 +7,7 @@ verbatim after it, and `CODETRACER_ORIG_PYTHONPATH` records it (`unset` or
 `set:<value>`) so the recorder restores it before the script runs and the
 script's subprocesses see exactly what they would have seen.
 """
+
 from __future__ import annotations
 
 import os

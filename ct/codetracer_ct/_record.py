@@ -1,6 +1,7 @@
 """`ct record`: run the user's script under the recorder with the user's own
 interpreter and environment (ADR 0005 §1, §3, §4, §6), then import the trace
 into the local index."""
+
 from __future__ import annotations
 
 import json
@@ -10,13 +11,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import _datadir, _exitcodes, _git, _preflight, _pythonpath, _summary
+from ._errors import GitUnavailable, UsageError
 from ._index import Index, Trace, utc_now
-from ._interpreter import NotFound, find_python
+from ._interpreter import find_python
 
 LANGUAGE = "python-db"
 RECORDER_PATH_VARIABLES = ("CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH")  # the ADR's spelling too
@@ -24,14 +26,6 @@ ERROR_FILE_VARIABLE = "CODETRACER_ERROR_FILE"
 PARTIAL_STAGING = ".codetracer-partial"
 DIFF_FILE = "diff.patch"
 FILES_DIR = "files"
-
-
-class RecordError(Exception):
-    """ct cannot record; `exit_status` is what `ct record` exits with."""
-
-    def __init__(self, message: str, exit_status: int) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
 
 
 @dataclass(frozen=True)
@@ -69,6 +63,7 @@ def warn(message: str) -> None:
 
 # --- language detection -------------------------------------------------------
 
+
 def is_python_target(request: Request, cwd: str) -> bool:
     """`.py`/`.pyz` file, `-m module`, a folder with `__main__.py` (all of
     which `python` runs), or a file whose shebang names python."""
@@ -87,6 +82,7 @@ def is_python_target(request: Request, cwd: str) -> bool:
 
 # --- where the recorder comes from --------------------------------------------
 
+
 def recorder_folder(environ: Mapping[str, str]) -> Optional[str]:
     """A folder to put on PYTHONPATH so the recorder imports: the launcher
     override, else the folder ct itself was staged in (resources/python/)
@@ -102,6 +98,7 @@ def recorder_folder(environ: Mapping[str, str]) -> Optional[str]:
 
 
 # --- the run --------------------------------------------------------------------
+
 
 def _run_child(command: List[str], env: Dict[str, str], cwd: str) -> int:
     """Run the recording with inherited stdio. ct survives the terminal's
@@ -191,28 +188,25 @@ def exit_like(status: int) -> int:
 
 def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optional[str] = None) -> int:
     """Record `request`; returns the exit status of `ct record` (the
-    script's, unless the recording itself failed)."""
+    script's, unless the recording itself failed). Raises a `CtError`
+    when ct cannot record (`NotFound`: no interpreter, `PreflightError`,
+    `IndexUnavailable`, `UsageError`)."""
     cwd = cwd or os.getcwd()
     if not is_python_target(request, cwd):
-        raise RecordError(
+        raise UsageError(
             f"cannot tell the language of {request.target!r}: ct records Python programs "
-            "(a .py file, -m module, or a file with a python shebang)", _exitcodes.USAGE)
-    try:
-        interpreter = find_python(request.python, environ)
-    except NotFound as exc:
-        raise RecordError(exc.message, _exitcodes.COMMAND_NOT_FOUND) from exc
+            "(a .py file, -m module, or a file with a python shebang)"
+        )
+    interpreter = find_python(request.python, environ)
     env = _pythonpath.child_environment(environ, recorder_folder(environ))
-    try:
-        probe = _preflight.run(interpreter, env, cwd)
-    except _preflight.PreflightError as exc:
-        raise RecordError(str(exc), exc.exit_status) from exc
+    probe = _preflight.run(interpreter, env, cwd)
 
     diff: Optional[bytes] = None
     if request.with_diff:
         base = Path(cwd) if request.module else Path(cwd, request.target).parent
         try:
             diff = _git.repository_diff(base)
-        except _git.GitUnavailable as exc:
+        except GitUnavailable as exc:
             warn(f"--with-diff: {exc}; recording without a diff")
 
     data = _datadir.data_dir(environ)
@@ -220,15 +214,24 @@ def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optio
         trace_id = index.allocate_id()
         created = utc_now()
         default_folder = request.trace_dir is None
-        folder = (_datadir.traces_dir(data) / str(trace_id)) if default_folder else Path(cwd, request.trace_dir)
+        folder = (
+            _datadir.traces_dir(data) / str(trace_id) if request.trace_dir is None else Path(cwd, request.trace_dir)
+        )
         folder = Path(os.path.abspath(str(folder)))
         folder.parent.mkdir(parents=True, exist_ok=True)
 
         scratch = Path(tempfile.mkdtemp(prefix="ct-record-"))
         error_file = scratch / "error.json"
         env[ERROR_FILE_VARIABLE] = str(error_file)
-        command = [str(interpreter), "-m", _preflight.RECORDER_MODULE,
-                   "--trace-dir", str(folder), "--format", request.format]
+        command = [
+            str(interpreter),
+            "-m",
+            _preflight.RECORDER_MODULE,
+            "--trace-dir",
+            str(folder),
+            "--format",
+            request.format,
+        ]
         if request.activation_path:
             command += ["--activation-path", request.activation_path]
         command += list(request.recorder_options)
@@ -240,8 +243,10 @@ def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optio
             shutil.rmtree(str(scratch), ignore_errors=True)
 
         if error is not None:
-            warn("the recorder failed: " + json.dumps(
-                {key: error.get(key) for key in ("error_code", "kind", "message", "context")}))
+            warn(
+                "the recorder failed: "
+                + json.dumps({key: error.get(key) for key in ("error_code", "kind", "message", "context")})
+            )
         state = _status_of(folder)
         if state is None:
             if default_folder and folder.is_dir():
@@ -255,23 +260,25 @@ def record(request: Request, environ: Mapping[str, str] = os.environ, cwd: Optio
             (folder / DIFF_FILE).write_bytes(diff)
         _copy_sources(folder)
         metadata = _summary.read_metadata(folder) or {}
-        index.add(Trace(
-            id=trace_id,
-            program=request.program_label or request.target,
-            args=list(request.args),
-            cwd=cwd,
-            language=LANGUAGE,
-            interpreter=str(interpreter),
-            python_executable=probe.executable,
-            python_version=probe.version,
-            recorder_version=str((metadata.get("recorder") or {}).get("version") or probe.recorder_version),
-            exit_status=status,
-            with_diff=diff is not None,
-            status=state,
-            error_code=(error or {}).get("error_code") or metadata.get("reason"),
-            created_at=created,
-            folder=str(folder),
-        ))
+        index.add(
+            Trace(
+                id=trace_id,
+                program=request.program_label or request.target,
+                args=list(request.args),
+                cwd=cwd,
+                language=LANGUAGE,
+                interpreter=str(interpreter),
+                python_executable=probe.executable,
+                python_version=probe.version,
+                recorder_version=str((metadata.get("recorder") or {}).get("version") or probe.recorder_version),
+                exit_status=status,
+                with_diff=diff is not None,
+                status=state,
+                error_code=(error or {}).get("error_code") or metadata.get("reason"),
+                created_at=created,
+                folder=str(folder),
+            )
+        )
     if state == "partial":
         warn(f"trace {trace_id} is PARTIAL: {folder}")
         if _summary.read_metadata(folder) is None:

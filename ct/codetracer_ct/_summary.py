@@ -2,6 +2,7 @@
 CTFS trace.ct), counts and the most called functions, from `stats` in
 trace_metadata.json (docs/interfaces.md §2), or by scanning trace.json when a
 recorder wrote no stats."""
+
 from __future__ import annotations
 
 import json
@@ -106,12 +107,19 @@ def _scan(folder: Path) -> Dict[str, Any]:
         with open(folder / "trace.json", encoding="utf-8") as handle:
             events = json.load(handle)
     except (OSError, ValueError):
-        return {"events": None, "steps": None, "calls": None, "files": _count_paths(folder),
-                "functions": None, "top_functions": [], "source": "unavailable"}
-    kinds: Counter = Counter()
+        return {
+            "events": None,
+            "steps": None,
+            "calls": None,
+            "files": _count_paths(folder),
+            "functions": None,
+            "top_functions": [],
+            "source": "unavailable",
+        }
+    kinds: Counter[str] = Counter()
     paths: List[str] = []
     functions: List[Dict[str, Any]] = []
-    calls: Counter = Counter()
+    calls: Counter[object] = Counter()  # function ids, as the JSON gives them
     for event in events:
         if not isinstance(event, dict) or len(event) != 1:
             continue

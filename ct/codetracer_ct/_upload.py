@@ -16,6 +16,7 @@ with exponential backoff, honouring Retry-After; the PUT is retried whole
 (a presigned PUT cannot resume). Every other failure ends the upload with
 its own exit status (`_exitcodes`).
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -29,10 +30,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, TypeVar
 from urllib.parse import quote, urlsplit
 
 from . import __version__, _archive, _exitcodes
+from ._errors import UploadFailed
 from ._uploadconfig import Settings
 
 API = "/api/v1"
@@ -47,23 +49,15 @@ PUT_TYPE = "application/octet-stream"
 TENANT_ID = re.compile(r"\A[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 60.0
+_T = TypeVar("_T")
 
 
-class UploadFailed(Exception):
-    """The upload did not complete; `exit_status` is ct's (`_exitcodes`)."""
-
-    def __init__(self, message: str, exit_status: int) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
-
-
-class _Transient(Exception):
+class _Transient(UploadFailed):
     """A failure worth another attempt (network, 429/5xx); ends the upload
     with `exit_status` once retries run out."""
 
     def __init__(self, message: str, exit_status: int, retry_after: Optional[float] = None) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+        super().__init__(message, exit_status)
         self.retry_after = retry_after
 
 
@@ -91,8 +85,9 @@ class _Answer:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise UploadFailed(f"{what}: the server's answer (HTTP {self.status}) is not a JSON object",
-                               _exitcodes.UPLOAD_SERVER)
+            raise UploadFailed(
+                f"{what}: the server's answer (HTTP {self.status}) is not a JSON object", _exitcodes.UPLOAD_SERVER
+            )
         return data
 
 
@@ -172,8 +167,12 @@ class Progress:
 class Client:
     """The API of one server, with retries."""
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
-                 warn: Callable[[str], None] = lambda text: None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sleep: Callable[[float], None] = time.sleep,
+        warn: Callable[[str], None] = lambda text: None,
+    ) -> None:
         self.settings = settings
         self.sleep = sleep
         self.warn = warn
@@ -188,9 +187,17 @@ class Client:
     def api(self, *parts: str) -> str:
         return self.settings.base_url + API + "".join("/" + quote(part, safe="") for part in parts)
 
-    def exchange(self, method: str, url: str, *, body: Optional[bytes] = None,
-                 file: Optional[Tuple[Path, int]] = None, headers: Optional[Dict[str, str]] = None,
-                 progress: Optional[Progress] = None, what: str = "") -> _Answer:
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Optional[bytes] = None,
+        file: Optional[Tuple[Path, int]] = None,
+        headers: Optional[Dict[str, str]] = None,
+        progress: Optional[Progress] = None,
+        what: str = "",
+    ) -> _Answer:
         """One request, no retry. `file` = (path, size) is streamed as the
         body. Network failures raise _Transient."""
         parts = urlsplit(url)
@@ -201,7 +208,8 @@ class Client:
                 if self._tls is None:
                     self._tls = ssl.create_default_context()
                 connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                    host, parts.port, timeout=self.settings.timeout, context=self._tls)
+                    host, parts.port, timeout=self.settings.timeout, context=self._tls
+                )
             else:
                 connection = http.client.HTTPConnection(host, parts.port, timeout=self.settings.timeout)
         except ValueError as exc:  # e.g. a malformed port
@@ -215,8 +223,9 @@ class Client:
                 raise UploadFailed(f"cannot read {file[0]}: {exc.strerror}", _exitcodes.ENVIRONMENT) from exc
         sent = 0
         try:
-            connection.putrequest(method, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                                  skip_accept_encoding=True)
+            connection.putrequest(
+                method, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), skip_accept_encoding=True
+            )
             fields = {"User-Agent": f"ct/{__version__}"}
             fields.update(headers or {})
             if body is not None or file is not None:
@@ -243,8 +252,10 @@ class Client:
             data = response.read(MAX_ANSWER)
             return _Answer(response.status, response.headers, data)
         except ssl.SSLCertVerificationError as exc:
-            raise UploadFailed(f"{what}: the TLS certificate of {where} is not trusted ({exc.verify_message})",
-                               _exitcodes.UPLOAD_NETWORK) from exc
+            raise UploadFailed(
+                f"{what}: the TLS certificate of {where} is not trusted ({exc.verify_message})",
+                _exitcodes.UPLOAD_NETWORK,
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise _Transient(f"{what}: cannot reach {where}: {reason}", _exitcodes.UPLOAD_NETWORK) from exc
@@ -271,21 +282,27 @@ class Client:
         said = f"HTTP {status}" + (f": {detail}" if detail else "")
         if status in (401, 403):
             if store:
-                raise UploadFailed(f"{what}: the object store refused the upload URL the server gave ({said})",
-                                   _exitcodes.UPLOAD_AUTH)
+                raise UploadFailed(
+                    f"{what}: the object store refused the upload URL the server gave ({said})", _exitcodes.UPLOAD_AUTH
+                )
             raise UploadFailed(
                 f"{what}: the server refused the token ({said}); check CODETRACER_TOKEN or run `ct login`, "
-                f"and that it may upload to tenant {self.settings.tenant!r}", _exitcodes.UPLOAD_AUTH)
+                f"and that it may upload to tenant {self.settings.tenant!r}",
+                _exitcodes.UPLOAD_AUTH,
+            )
         if status == 404:
             raise UploadFailed(f"{what}: {not_found} ({said})", _exitcodes.UPLOAD_NOT_FOUND)
         if status == 413:
             raise UploadFailed(f"{what}: the server refuses a trace this large ({said})", _exitcodes.UPLOAD_TOO_LARGE)
         if status == 429 or status >= 500:
-            raise _Transient(f"{what}: the server failed ({said})", _exitcodes.UPLOAD_SERVER,
-                             _retry_after(answer.headers.get("Retry-After")))
+            raise _Transient(
+                f"{what}: the server failed ({said})",
+                _exitcodes.UPLOAD_SERVER,
+                _retry_after(answer.headers.get("Retry-After")),
+            )
         raise UploadFailed(f"{what}: unexpected answer from the server ({said})", _exitcodes.UPLOAD_SERVER)
 
-    def retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
+    def retrying(self, what: str, attempt: Callable[[], _T]) -> _T:
         """`attempt()` until it succeeds, a failure is not transient, or the
         retries run out (exponential backoff, Retry-After honoured)."""
         failures = 0
@@ -296,15 +313,21 @@ class Client:
                 if failures >= self.settings.retries:
                     attempts = "1 attempt" if failures == 0 else f"{failures + 1} attempts"
                     raise UploadFailed(f"{exc} (gave up after {attempts})", exc.exit_status) from None
-                delay = min(BACKOFF_CAP, self.settings.backoff * (2 ** failures))
+                delay = min(BACKOFF_CAP, self.settings.backoff * (2**failures))
                 if exc.retry_after is not None:
                     delay = max(delay, min(exc.retry_after, RETRY_AFTER_CAP))
                 failures += 1
                 self.warn(f"{exc}; retry {failures} of {self.settings.retries} in {delay:.1f} s")
                 self.sleep(delay)
 
-    def call(self, what: str, method: str, url: str, payload: Optional[Dict[str, Any]] = None,
-             not_found: str = "the server does not know it") -> _Answer:
+    def call(
+        self,
+        what: str,
+        method: str,
+        url: str,
+        payload: Optional[Dict[str, Any]] = None,
+        not_found: str = "the server does not know it",
+    ) -> _Answer:
         """An API request with retries and CodeTracer's headers (the bearer
         token and `Content-Type: application/json`, on every request); its
         successful answer."""
@@ -321,8 +344,9 @@ class Client:
         the store's ETag, without its quotes (as CodeTracer's `putFile`)."""
 
         def attempt() -> _Answer:
-            answer = self.exchange("PUT", url, file=(archive, size), headers={"Content-Type": PUT_TYPE},
-                                   progress=progress, what=what)
+            answer = self.exchange(
+                "PUT", url, file=(archive, size), headers={"Content-Type": PUT_TYPE}, progress=progress, what=what
+            )
             return self.check(what, answer, "the upload URL the server gave does not exist", store=True)
 
         answer = self.retrying(what, attempt)
@@ -334,6 +358,7 @@ class Client:
 
 
 # --- the steps ------------------------------------------------------------------------------------
+
 
 def resolve_tenant(client: Client) -> Tuple[str, str]:
     """(tenant id, organisation slug) of the tenant setting, as CodeTracer's
@@ -354,12 +379,19 @@ def resolve_tenant(client: Client) -> Tuple[str, str]:
             if entry["slug"].lower() == tenant.lower():
                 return _field(entry, "tenantId", what), entry["slug"]
     available = ", ".join(slugs) if slugs else "none"
-    raise UploadFailed(f"{what}: organisation {tenant!r} not found on {client.settings.base_url} "
-                       f"(the token's organisations: {available})", _exitcodes.UPLOAD_NOT_FOUND)
+    raise UploadFailed(
+        f"{what}: organisation {tenant!r} not found on {client.settings.base_url} "
+        f"(the token's organisations: {available})",
+        _exitcodes.UPLOAD_NOT_FOUND,
+    )
 
 
-def upload(source: _archive.TraceSource, settings: Settings,
-           stream: TextIO = sys.stderr, sleep: Callable[[float], None] = time.sleep) -> Result:
+def upload(
+    source: _archive.TraceSource,
+    settings: Settings,
+    stream: TextIO = sys.stderr,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Result:
     """Pack `source`, upload it, confirm it, and return its links.
     Raises UploadFailed (Ctrl-C included) with the exit status to use."""
 
@@ -385,32 +417,63 @@ def upload(source: _archive.TraceSource, settings: Settings,
 
             tenant_id, slug = resolve_tenant(client)
             what = "asking for an upload URL"
-            offer = {"recordingId": source.recording_id, "fileName": ARCHIVE_NAME, "contentType": ARCHIVE_TYPE,
-                     "contentLength": size}
-            answer = client.call(what, "POST", client.api("tenants", tenant_id, "traces", "upload-url"), offer,
-                                 not_found=f"tenant {settings.tenant!r} does not exist on {settings.base_url}").json(what)
+            offer = {
+                "recordingId": source.recording_id,
+                "fileName": ARCHIVE_NAME,
+                "contentType": ARCHIVE_TYPE,
+                "contentLength": size,
+            }
+            answer = client.call(
+                what,
+                "POST",
+                client.api("tenants", tenant_id, "traces", "upload-url"),
+                offer,
+                not_found=f"tenant {settings.tenant!r} does not exist on {settings.base_url}",
+            ).json(what)
             upload_url = _url(answer, "uploadUrl", what)
             recording_id = _field(answer, "recordingId", what)
             etag = client.put("uploading the trace", upload_url, archive, size, progress)
             progress.close()
-        client.call("confirming the upload", "POST", client.api("traces", recording_id, "confirm-upload"),
-                    {"etag": etag}, not_found="the server does not know this trace's upload")
+        client.call(
+            "confirming the upload",
+            "POST",
+            client.api("traces", recording_id, "confirm-upload"),
+            {"etag": etag},
+            not_found="the server does not know this trace's upload",
+        )
         what = "asking for the download link"
-        answer = client.call(what, "GET", client.api("traces", recording_id, "download-url"),
-                             not_found="the server does not know this trace").json(what)
+        answer = client.call(
+            what,
+            "GET",
+            client.api("traces", recording_id, "download-url"),
+            not_found="the server does not know this trace",
+        ).json(what)
         download_url = _url(answer, "downloadUrl", what)
-        expires_at = answer.get("expiresAt") if isinstance(answer.get("expiresAt"), str) else ""
+        expires = answer.get("expiresAt")
+        expires_at = expires if isinstance(expires, str) else ""
     except KeyboardInterrupt:
         progress.close()
-        raise UploadFailed("upload interrupted; the index records no upload: run the same command again to "
-                           "upload the trace from the start", _exitcodes.INTERRUPTED) from None
+        raise UploadFailed(
+            "upload interrupted; the index records no upload: run the same command again to "
+            "upload the trace from the start",
+            _exitcodes.INTERRUPTED,
+        ) from None
     except UploadFailed as exc:
         progress.close()
         if exc.exit_status in (_exitcodes.UPLOAD_NETWORK, _exitcodes.UPLOAD_SERVER):
-            raise UploadFailed(f"{exc}; the index records no upload: run the same command again to upload the "
-                               "trace from the start", exc.exit_status) from None
+            raise UploadFailed(
+                f"{exc}; the index records no upload: run the same command again to upload the trace from the start",
+                exc.exit_status,
+            ) from None
         raise
     share_url = f"{settings.base_url}/{quote(slug, safe='')}/replay/confirm/{quote(recording_id, safe='')}"
-    return Result(recording_id=recording_id, share_url=share_url, download_url=download_url,
-                  download_expires_at=expires_at, archive_name=ARCHIVE_NAME, content_type=ARCHIVE_TYPE,
-                  archive_size=size, archive_sha256=sha256)
+    return Result(
+        recording_id=recording_id,
+        share_url=share_url,
+        download_url=download_url,
+        download_expires_at=expires_at,
+        archive_name=ARCHIVE_NAME,
+        content_type=ARCHIVE_TYPE,
+        archive_size=size,
+        archive_sha256=sha256,
+    )

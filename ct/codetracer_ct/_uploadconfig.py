@@ -3,6 +3,7 @@ environment (`CODETRACER_BASE_URL`, `CODETRACER_TENANT`, `CODETRACER_TOKEN`),
 else `<data dir>/upload.json` (written by `ct login`, owner-only). The
 token is never taken from the command line (other users see argv) and never
 printed or logged."""
+
 from __future__ import annotations
 
 import json
@@ -15,23 +16,16 @@ from typing import Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 from . import _exitcodes
+from ._errors import ConfigError
 
 CONFIG_FILE = "upload.json"
 ENVIRONMENT = {"base_url": "CODETRACER_BASE_URL", "tenant": "CODETRACER_TENANT", "token": "CODETRACER_TOKEN"}
 # Tuning, from the environment (docs/ct.md): name -> (default, minimum).
 TUNING = {
-    "CODETRACER_UPLOAD_RETRIES": (5, 0),            # retries of one request after its first attempt
-    "CODETRACER_UPLOAD_BACKOFF": (1.0, 0.0),        # first wait between attempts, doubled each time (s)
-    "CODETRACER_UPLOAD_TIMEOUT": (60.0, 0.1),       # connect / read timeout of one request (s)
+    "CODETRACER_UPLOAD_RETRIES": (5, 0),  # retries of one request after its first attempt
+    "CODETRACER_UPLOAD_BACKOFF": (1.0, 0.0),  # first wait between attempts, doubled each time (s)
+    "CODETRACER_UPLOAD_TIMEOUT": (60.0, 0.1),  # connect / read timeout of one request (s)
 }
-
-
-class ConfigError(Exception):
-    """Upload settings are missing or invalid; the message says which."""
-
-    def __init__(self, message: str, exit_status: int = _exitcodes.USAGE) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
 
 
 @dataclass(frozen=True)
@@ -75,8 +69,9 @@ def read_file(data: Path) -> Dict[str, str]:
     if os.name == "posix" and data_.get("token"):
         mode = stat.S_IMODE(os.stat(path).st_mode)
         if mode & 0o077:
-            sys.stderr.write(f"ct: warning: {path} holds a token and others can read it "
-                             f"(mode {mode:o}): run `chmod 600 {path}`\n")
+            sys.stderr.write(
+                f"ct: warning: {path} holds a token and others can read it (mode {mode:o}): run `chmod 600 {path}`\n"
+            )
     return {key: value for key, value in data_.items() if isinstance(value, str) and value}
 
 
@@ -96,8 +91,9 @@ def _tuning(environ: Mapping[str, str]) -> Dict[str, float]:
     return out
 
 
-def resolve(data: Path, base_url: Optional[str] = None, tenant: Optional[str] = None,
-            environ: Mapping[str, str] = os.environ) -> Settings:
+def resolve(
+    data: Path, base_url: Optional[str] = None, tenant: Optional[str] = None, environ: Mapping[str, str] = os.environ
+) -> Settings:
     """The effective settings: flag, else environment, else config file."""
     stored = read_file(data)
     given = {"base_url": base_url, "tenant": tenant, "token": None}
@@ -106,13 +102,18 @@ def resolve(data: Path, base_url: Optional[str] = None, tenant: Optional[str] = 
         value = given[key] or environ.get(variable) or stored.get(key)
         if not value:
             flag = {"base_url": "give --base-url URL, ", "tenant": "give --tenant T, ", "token": ""}[key]
-            raise ConfigError(f"no {key.replace('_', ' ')} to upload with: {flag}set {variable}, "
-                              f"or run `ct login` (it saves {config_path(data)})")
+            raise ConfigError(
+                f"no {key.replace('_', ' ')} to upload with: {flag}set {variable}, "
+                f"or run `ct login` (it saves {config_path(data)})"
+            )
         chosen[key] = value
     tuning = _tuning(environ)
     return Settings(
-        base_url=normalise_base_url(chosen["base_url"]), tenant=chosen["tenant"], token=chosen["token"],
-        retries=int(tuning["CODETRACER_UPLOAD_RETRIES"]), backoff=tuning["CODETRACER_UPLOAD_BACKOFF"],
+        base_url=normalise_base_url(chosen["base_url"]),
+        tenant=chosen["tenant"],
+        token=chosen["token"],
+        retries=int(tuning["CODETRACER_UPLOAD_RETRIES"]),
+        backoff=tuning["CODETRACER_UPLOAD_BACKOFF"],
         timeout=tuning["CODETRACER_UPLOAD_TIMEOUT"],
     )
 

@@ -1,4 +1,5 @@
 """The `ct` command line: record, list, show, delete, upload, login."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__, _archive, _datadir, _exitcodes, _summary, _upload, _uploadconfig
-from ._index import Index, IndexUnavailable, Trace, Upload, utc_now
-from ._record import RecordError, Request, record
+from ._errors import ConfigError, CtError, TraceUnusable, UnknownTrace
+from ._index import Index, Trace, Upload, utc_now
+from ._record import Request, record
 
 # Recorder policy options that `ct record` passes through unchanged
 # (docs/interfaces.md §1): (flag, takes a value, help).
@@ -54,7 +56,8 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
 # json` writes the design documents' trace.json.
 FORMATS = ("json", "ctfs")
 DEFAULT_FORMAT = "ctfs"
-TARGET_MARKERS = {"-m": None, "--pytest": "pytest", "--unittest": "unittest"}
+# The options that start a test run (`--pytest ARGS...`) -> the framework.
+TEST_FRAMEWORKS = {"--pytest": "pytest", "--unittest": "unittest"}
 
 RECORD_USAGE = (
     "ct record [options] script.py [args ...]\n"
@@ -83,13 +86,13 @@ def split_record_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[Tuple[st
         token = argv[i]
         if token == "--":
             if i + 1 < len(argv):
-                return options, ("script", argv[i + 1]), list(argv[i + 2:])
+                return options, ("script", argv[i + 1]), list(argv[i + 2 :])
             return options, None, []
-        if token in ("--pytest", "--unittest"):
-            return options, ("tests", TARGET_MARKERS[token]), list(argv[i + 1:])
+        if token in TEST_FRAMEWORKS:
+            return options, ("tests", TEST_FRAMEWORKS[token]), list(argv[i + 1 :])
         if token == "-m" or (token.startswith("-m") and not token.startswith("--")):
             module = token[2:] or (argv[i + 1] if i + 1 < len(argv) else "")
-            rest = argv[i + 1:] if token[2:] else argv[i + 2:]
+            rest = argv[i + 1 :] if token[2:] else argv[i + 2 :]
             if not module:
                 options.append("-m")  # argparse reports the missing module
                 return options, None, []
@@ -102,7 +105,7 @@ def split_record_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[Tuple[st
                 i += 1
             i += 1
             continue
-        return options, ("script", token), list(argv[i + 1:])
+        return options, ("script", token), list(argv[i + 1 :])
     return options, None, []
 
 
@@ -119,13 +122,21 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--python", metavar="PYTHON", help="the interpreter to record with (a path or a command name)")
     parser.add_argument("--activation-path", metavar="PATH", help="record only while code of this file runs")
-    parser.add_argument("--trace-dir", "-o", metavar="DIR",
-                        help="write the trace here instead of <data dir>/traces/<id>")
-    parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT,
-                        help="trace format: ctfs (trace.ct, the binary container current CodeTracer opens) or "
-                             f"json (trace.json, the design documents' format); default {DEFAULT_FORMAT}")
-    parser.add_argument("--with-diff", action="store_true",
-                        help="store `git diff HEAD` of the script's repository with the trace (diff.patch)")
+    parser.add_argument(
+        "--trace-dir", "-o", metavar="DIR", help="write the trace here instead of <data dir>/traces/<id>"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=DEFAULT_FORMAT,
+        help="trace format: ctfs (trace.ct, the binary container current CodeTracer opens) or "
+        f"json (trace.json, the design documents' format); default {DEFAULT_FORMAT}",
+    )
+    parser.add_argument(
+        "--with-diff",
+        action="store_true",
+        help="store `git diff HEAD` of the script's repository with the trace (diff.patch)",
+    )
     group = parser.add_argument_group("recorder policy (passed to codetracer_python_recorder)")
     for flag, value, text in RECORDER_OPTIONS:
         if value:
@@ -168,25 +179,23 @@ def cmd_record(argv: Sequence[str], prog: str) -> int:
     elif kind == "tests":  # the recorder runs the framework: one trace per test
         framework, label = name, "--" + name
     request = Request(
-        target=name, args=tuple(args), module=(kind != "script"), python=parsed.python,
-        activation_path=parsed.activation_path, with_diff=parsed.with_diff, trace_dir=parsed.trace_dir,
+        target=name,
+        args=tuple(args),
+        module=(kind != "script"),
+        python=parsed.python,
+        activation_path=parsed.activation_path,
+        with_diff=parsed.with_diff,
+        trace_dir=parsed.trace_dir,
         format=parsed.format,
-        recorder_options=_recorder_options(parsed), program_label=label, test_framework=framework,
+        recorder_options=_recorder_options(parsed),
+        program_label=label,
+        test_framework=framework,
     )
-    try:
-        return record(request)
-    except IndexUnavailable as exc:
-        sys.stderr.write(f"ct: error: {exc}\n")
-        return _exitcodes.ENVIRONMENT
-    except RecordError as exc:
-        if exc.exit_status == _exitcodes.COMMAND_NOT_FOUND:
-            sys.stderr.write(f"{exc}\n")  # the shell's own words
-        else:
-            sys.stderr.write(f"ct: error: {exc}\n")
-        return exc.exit_status
+    return record(request)
 
 
 # --- list / show / delete ---------------------------------------------------------
+
 
 def _open_index() -> Index:
     return Index(_datadir.index_path(_datadir.data_dir()))
@@ -205,15 +214,29 @@ def cmd_list(parsed: argparse.Namespace) -> int:
         traces = index.all()
         uploads = index.latest_uploads()
     if parsed.json:
-        _print_json([dict(trace.as_json(), upload=uploads[trace.id].as_json() if trace.id in uploads else None)
-                     for trace in traces])
+        _print_json(
+            [
+                dict(trace.as_json(), upload=uploads[trace.id].as_json() if trace.id in uploads else None)
+                for trace in traces
+            ]
+        )
         return _exitcodes.OK
     if not traces:
         sys.stdout.write("no traces yet: record one with `ct record script.py`\n")
         return _exitcodes.OK
     rows = [("ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "PROGRAM")]
-    rows += [(str(t.id), t.created_at, t.status, "" if t.exit_status is None else str(t.exit_status),
-              "yes" if t.id in uploads else "no", _tests_cell(Path(t.folder)), _command_line(t)) for t in traces]
+    rows += [
+        (
+            str(t.id),
+            t.created_at,
+            t.status,
+            "" if t.exit_status is None else str(t.exit_status),
+            "yes" if t.id in uploads else "no",
+            _tests_cell(Path(t.folder)),
+            _command_line(t),
+        )
+        for t in traces
+    ]
     widths = [max(len(row[column]) for row in rows) for column in range(6)]
     for row in rows:
         cells = [row[column].ljust(widths[column]) for column in range(6)] + [row[6]]
@@ -230,19 +253,17 @@ def _tests_cell(folder: Path) -> str:
     return f"{len(tests)} ({failing} failing)" if failing else str(len(tests))
 
 
-def _get(index: Index, trace_id: int) -> Optional[Trace]:
+def _get(index: Index, trace_id: int) -> Trace:
     trace = index.get(trace_id)
     if trace is None:
-        sys.stderr.write(f"ct: no trace with id {trace_id} (see `ct list`)\n")
+        raise UnknownTrace(trace_id)
     return trace
 
 
 def cmd_show(parsed: argparse.Namespace) -> int:
     with _open_index() as index:
         trace = _get(index, parsed.id)
-        uploads = index.uploads(trace.id) if trace is not None else []
-    if trace is None:
-        return _exitcodes.FAILURE
+        uploads = index.uploads(trace.id)
     folder = Path(trace.folder)
     summary = _summary.summarize(folder) if folder.is_dir() else None
     if parsed.json:
@@ -254,16 +275,23 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         _print_json(data)
         return _exitcodes.OK
     fields = [
-        ("id", trace.id), ("program", _command_line(trace)), ("cwd", trace.cwd),
-        ("language", trace.language), ("interpreter", trace.interpreter),
+        ("id", trace.id),
+        ("program", _command_line(trace)),
+        ("cwd", trace.cwd),
+        ("language", trace.language),
+        ("interpreter", trace.interpreter),
         ("python", f"{trace.python_version} ({trace.python_executable})"),
-        ("recorder", trace.recorder_version), ("exit status", trace.exit_status),
+        ("recorder", trace.recorder_version),
+        ("exit status", trace.exit_status),
         ("status", trace.status + (f" ({trace.error_code})" if trace.error_code else "")),
-        ("with diff", "yes" if trace.with_diff else "no"), ("created", trace.created_at),
+        ("with diff", "yes" if trace.with_diff else "no"),
+        ("created", trace.created_at),
         ("folder", trace.folder + ("" if folder.is_dir() else "  (MISSING)")),
     ]
-    fields += [("uploaded", f"{upload.share_url}  ({upload.uploaded_at}, {upload.base_url}, tenant {upload.tenant})")
-               for upload in uploads] or [("uploaded", "no")]
+    fields += [
+        ("uploaded", f"{upload.share_url}  ({upload.uploaded_at}, {upload.base_url}, tenant {upload.tenant})")
+        for upload in uploads
+    ] or [("uploaded", "no")]
     if summary is not None:
         fields += [(key, summary[key]) for key in ("format", "events", "steps", "calls", "files", "functions")]
     width = max(len(name) for name, _ in fields)
@@ -275,8 +303,10 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         for test in tests:
             size = _upload.size_text(int(test["trace_bytes"])) if test.get("trace_bytes") else "-"
             steps = f"{test['steps']:,}" if isinstance(test.get("steps"), int) else "-"
-            sys.stdout.write(f"  {test.get('outcome', '?'):<8} {steps:>10} steps {size:>9}  {test.get('id')}  "
-                             f"{test.get('folder') or '(no trace)'}\n")
+            sys.stdout.write(
+                f"  {test.get('outcome', '?'):<8} {steps:>10} steps {size:>9}  {test.get('id')}  "
+                f"{test.get('folder') or '(no trace)'}\n"
+            )
     if summary and summary["top_functions"]:
         sys.stdout.write("most called functions:\n")
         for function in summary["top_functions"]:
@@ -289,8 +319,6 @@ def cmd_delete(parsed: argparse.Namespace) -> int:
     data = _datadir.data_dir()
     with _open_index() as index:
         trace = _get(index, parsed.id)
-        if trace is None:
-            return _exitcodes.FAILURE
         index.delete(trace.id)
     folder = Path(trace.folder)
     owned = Path(os.path.abspath(str(folder))).parent == Path(os.path.abspath(str(_datadir.traces_dir(data))))
@@ -308,24 +336,24 @@ def cmd_delete(parsed: argparse.Namespace) -> int:
 
 # --- upload / login ------------------------------------------------------------------
 
-def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Optional[Path]]:
+
+def _upload_target(index: Index, text: str) -> Tuple[Optional[Trace], Path]:
     """(indexed trace or None, path): digits name an id (write ./5 for a
     folder named 5); anything else is a folder or a .ct file."""
     if text.isdigit():
         trace = _get(index, int(text))
-        return trace, Path(trace.folder) if trace else None
+        return trace, Path(trace.folder)
     path = Path(os.path.abspath(text))
     folder = path.parent if path.suffix == _archive.CT_SUFFIX and path.is_file() else path
     return index.find_by_folder(str(folder)), path
 
 
-def _test_folder(folder: Path, test_id: str) -> Optional[Path]:
+def _test_folder(folder: Path, test_id: str) -> Path:
     """The trace folder of one test of the test run in `folder` (`ct upload --test`)."""
     test = _summary.find_test(folder, test_id)
     if test is None or not test.get("folder"):
         what = "has no trace of its own" if test is not None else "is not a test of"
-        sys.stderr.write(f"ct: error: {test_id!r} {what} the recording in {folder} (`ct show` lists its tests)\n")
-        return None
+        raise CtError(f"{test_id!r} {what} the recording in {folder} (`ct show` lists its tests)")
     return folder / str(test["folder"])
 
 
@@ -333,75 +361,80 @@ def cmd_upload(parsed: argparse.Namespace) -> int:
     try:
         return _upload_command(parsed)
     except KeyboardInterrupt:  # outside the upload itself (which reports its own progress)
-        sys.stderr.write("ct: error: interrupted; the index records no upload of this trace\n")
-        return _exitcodes.INTERRUPTED
+        raise CtError("interrupted; the index records no upload of this trace", _exitcodes.INTERRUPTED) from None
 
 
 def _upload_command(parsed: argparse.Namespace) -> int:
     data = _datadir.data_dir()
     with _open_index() as index:
         trace, path = _upload_target(index, parsed.trace)
-        if path is None:
-            return _exitcodes.FAILURE
         if parsed.test is not None:
             path = _test_folder(path, parsed.test)
-            if path is None:
-                return _exitcodes.FAILURE
         try:
             source = _archive.inspect(path, allow_partial=parsed.allow_partial)
             settings = _uploadconfig.resolve(data, parsed.base_url, parsed.tenant)
-        except (_archive.TraceUnusable, _uploadconfig.ConfigError) as exc:
-            sys.stderr.write(f"ct: error: cannot upload: {exc}\n")
-            return exc.exit_status
+        except (TraceUnusable, ConfigError) as exc:
+            raise CtError(f"cannot upload: {exc}", exc.exit_status) from exc
         if source.status == "partial":
             sys.stderr.write(f"ct: uploading a PARTIAL trace (--allow-partial): {source.reason}\n")
-        try:
-            result = _upload.upload(source, settings)
-        except _upload.UploadFailed as exc:
-            sys.stderr.write(f"ct: error: {exc}\n")
-            return exc.exit_status
+        result = _upload.upload(source, settings)
         upload = Upload(
-            trace_id=trace.id if trace else None, folder=str(source.folder), recording_id=result.recording_id,
-            base_url=settings.base_url, tenant=settings.tenant, share_url=result.share_url,
-            archive_name=result.archive_name, archive_size=result.archive_size,
-            archive_sha256=result.archive_sha256, uploaded_at=utc_now(),
+            trace_id=trace.id if trace else None,
+            folder=str(source.folder),
+            recording_id=result.recording_id,
+            base_url=settings.base_url,
+            tenant=settings.tenant,
+            share_url=result.share_url,
+            archive_name=result.archive_name,
+            archive_size=result.archive_size,
+            archive_sha256=result.archive_sha256,
+            uploaded_at=utc_now(),
         )
         try:
             index.add_upload(upload)
-        except Exception as exc:  # sqlite3.Error, OSError: the upload itself is done
+        except Exception as exc:  # noqa: BLE001 - sqlite3.Error, OSError: the upload itself is done
             sys.stderr.write(f"ct: error: uploaded, but the index could not record it: {exc}\n")
             sys.stdout.write(result.share_url + "\n")
             return _exitcodes.ENVIRONMENT
     if parsed.json:
-        _print_json(dict(upload.as_json(), id=upload.trace_id, status=source.status, content_type=result.content_type,
-                         download_url=result.download_url, download_expires_at=result.download_expires_at))
+        _print_json(
+            dict(
+                upload.as_json(),
+                id=upload.trace_id,
+                status=source.status,
+                content_type=result.content_type,
+                download_url=result.download_url,
+                download_expires_at=result.download_expires_at,
+            )
+        )
         return _exitcodes.OK
     name = f"trace {trace.id}" if trace else str(source.folder)
-    sys.stderr.write(f"ct: {name} uploaded to {settings.base_url} (tenant {settings.tenant}): a zip of "
-                     f"{_upload.size_text(result.archive_size)}; anyone with this link can replay it:\n")
+    sys.stderr.write(
+        f"ct: {name} uploaded to {settings.base_url} (tenant {settings.tenant}): a zip of "
+        f"{_upload.size_text(result.archive_size)}; anyone with this link can replay it:\n"
+    )
     sys.stdout.write(result.share_url + "\n")
     return _exitcodes.OK
 
 
 def cmd_login(parsed: argparse.Namespace) -> int:
     import getpass
+
     data = _datadir.data_dir()
-    try:
-        values = {"tenant": parsed.tenant or ""}
-        if parsed.base_url:
-            values["base_url"] = _uploadconfig.normalise_base_url(parsed.base_url)
-        if sys.stdin.isatty():
-            token = getpass.getpass("CodeTracer token (empty: keep the saved one): ")
-        else:
-            token = sys.stdin.readline()
-        values["token"] = token.strip()
-        path = _uploadconfig.save(data, values)
-    except _uploadconfig.ConfigError as exc:
-        sys.stderr.write(f"ct: error: {exc}\n")
-        return exc.exit_status
+    values = {"tenant": parsed.tenant or ""}
+    if parsed.base_url:
+        values["base_url"] = _uploadconfig.normalise_base_url(parsed.base_url)
+    if sys.stdin.isatty():
+        token = getpass.getpass("CodeTracer token (empty: keep the saved one): ")
+    else:
+        token = sys.stdin.readline()
+    values["token"] = token.strip()
+    path = _uploadconfig.save(data, values)
     saved = _uploadconfig.read_file(data)
-    sys.stdout.write(f"saved in {path} (readable by you only): base URL {saved.get('base_url', '-')}, "
-                     f"tenant {saved.get('tenant', '-')}, token {'set' if saved.get('token') else 'not set'}\n")
+    sys.stdout.write(
+        f"saved in {path} (readable by you only): base URL {saved.get('base_url', '-')}, "
+        f"tenant {saved.get('tenant', '-')}, token {'set' if saved.get('token') else 'not set'}\n"
+    )
     return _exitcodes.OK
 
 
@@ -409,51 +442,77 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Record Python programs with the CodeTracer recorder and manage the local trace index "
-                    f"(data dir: $CODETRACER_DATA_DIR, $XDG_DATA_HOME/codetracer or the platform default).",
+        "(data dir: $CODETRACER_DATA_DIR, $XDG_DATA_HOME/codetracer or the platform default).",
     )
     parser.add_argument("--version", action="version", version=f"ct {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("record", help="record a Python program (see `ct record --help`)", add_help=False)
-    listing = commands.add_parser("list", help="list the recorded traces",
-                                  description="List the traces in the local index.")
+    listing = commands.add_parser(
+        "list", help="list the recorded traces", description="List the traces in the local index."
+    )
     listing.add_argument("--json", action="store_true", help="print a JSON array")
-    show = commands.add_parser("show", help="show a trace's metadata and summary",
-                               description="Show a trace's metadata and a summary of its events.")
+    show = commands.add_parser(
+        "show",
+        help="show a trace's metadata and summary",
+        description="Show a trace's metadata and a summary of its events.",
+    )
     show.add_argument("id", type=int, help="trace id (see `ct list`)")
     show.add_argument("--json", action="store_true", help="print a JSON object")
-    delete = commands.add_parser("delete", help="delete a trace and its folder",
-                                 description="Remove a trace from the index and delete its folder "
-                                             "(folders outside the data dir, from --trace-dir, are kept).")
+    delete = commands.add_parser(
+        "delete",
+        help="delete a trace and its folder",
+        description="Remove a trace from the index and delete its folder "
+        "(folders outside the data dir, from --trace-dir, are kept).",
+    )
     delete.add_argument("id", type=int, help="trace id (see `ct list`)")
     delete.add_argument("--json", action="store_true", help="print a JSON object")
     upload = commands.add_parser(
-        "upload", help="share a trace: upload it and print its link",
+        "upload",
+        help="share a trace: upload it and print its link",
         description="Pack a trace folder (a deterministic zip of the whole folder, as CodeTracer's own "
-                    "`ct upload` sends it), upload it to a CodeTracer server through its upload-url / "
-                    "confirm-upload API, and print the link to its replay page. Settings: the flags, else "
-                    "$CODETRACER_BASE_URL / $CODETRACER_TENANT / $CODETRACER_TOKEN, else the file `ct login` "
-                    "writes. Exit status: 0 uploaded, 1 no such id, 2 usage or settings, 3 the trace cannot be "
-                    "uploaded, 10 local I/O, 11 network, 12 token refused (401/403), 13 not found (404), "
-                    "14 too large (413), 15 server error, 130 interrupted.")
-    upload.add_argument("trace", metavar="ID|FOLDER",
-                        help="trace id (see `ct list`), a trace folder, or a .ct file (its folder is sent)")
+        "`ct upload` sends it), upload it to a CodeTracer server through its upload-url / "
+        "confirm-upload API, and print the link to its replay page. Settings: the flags, else "
+        "$CODETRACER_BASE_URL / $CODETRACER_TENANT / $CODETRACER_TOKEN, else the file `ct login` "
+        "writes. Exit status: 0 uploaded, 1 no such id, 2 usage or settings, 3 the trace cannot be "
+        "uploaded, 10 local I/O, 11 network, 12 token refused (401/403), 13 not found (404), "
+        "14 too large (413), 15 server error, 130 interrupted.",
+    )
+    upload.add_argument(
+        "trace",
+        metavar="ID|FOLDER",
+        help="trace id (see `ct list`), a trace folder, or a .ct file (its folder is sent)",
+    )
     upload.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
     upload.add_argument("--tenant", metavar="T", help="the organisation (its slug, or a tenant id) to upload to")
     upload.add_argument("--allow-partial", action="store_true", help="upload a trace even if it is partial")
-    upload.add_argument("--test", metavar="TEST_ID",
-                        help="of a test run, send only this test's trace (its id or folder name, see `ct show`)")
+    upload.add_argument(
+        "--test",
+        metavar="TEST_ID",
+        help="of a test run, send only this test's trace (its id or folder name, see `ct show`)",
+    )
     upload.add_argument("--json", action="store_true", help="print a JSON object")
     login = commands.add_parser(
-        "login", help="save the upload server, tenant and token",
+        "login",
+        help="save the upload server, tenant and token",
         description="Save the settings of `ct upload` in <data dir>/upload.json (readable by you only). "
-                    "The token is read from stdin (prompted for, unechoed, on a terminal), never from argv.")
+        "The token is read from stdin (prompted for, unechoed, on a terminal), never from argv.",
+    )
     login.add_argument("--base-url", metavar="URL", help="the server, e.g. https://codetracer.example")
     login.add_argument("--tenant", metavar="T", help="the organisation (its slug, or a tenant id) to upload to")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """`ct`: the exit status of the command; a `CtError` that ends it is
+    reported here, the one place (its diagnostic on stderr, its status)."""
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except CtError as exc:
+        sys.stderr.write(exc.diagnostic() + "\n")
+        return exc.exit_status
+
+
+def _run(argv: List[str]) -> int:
     prog = "ct"
     if argv and argv[0] == "record":
         return cmd_record(argv[1:], prog + " record")
@@ -463,11 +522,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if parsed.command is None:
         parser.print_help()
         return _exitcodes.USAGE
-    try:
-        return handlers[parsed.command](parsed)
-    except IndexUnavailable as exc:
-        sys.stderr.write(f"ct: error: {exc}\n")
-        return _exitcodes.ENVIRONMENT
+    return handlers[parsed.command](parsed)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ The bundles (AppImage, .app/DMG, Windows installer) live in
 :class:`Bundle` listed in :data:`ALL_BUNDLES`. Every error that ends a
 command is a :class:`FatalError` carrying its exit status.
 """
+
 from __future__ import annotations
 
 from ._bundle import Bundle

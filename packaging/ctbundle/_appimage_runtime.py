@@ -22,6 +22,7 @@ Public functions:
     Raises :class:`RuntimeInvalid` unless ``path`` is an x86_64 ELF carrying
     the type-2 magic and sections.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,7 +64,7 @@ def runtime_project() -> Path:
 
 
 def _cache_dir() -> Path:
-    return repo_root() / defaults()["wheel"]["cache_dir"] / "appimage-runtime"
+    return repo_root() / str(defaults()["wheel"]["cache_dir"]) / "appimage-runtime"
 
 
 def _scripts_dirs() -> list[str]:
@@ -144,7 +145,7 @@ def _write_magic(path: Path) -> None:
         ident = f.read(16)
         if ident[:4] != b"\x7fELF":
             raise RuntimeInvalid(f"{path}: not an ELF file")
-        pad = ident[MAGIC_OFFSET:MAGIC_OFFSET + len(MAGIC)]
+        pad = ident[MAGIC_OFFSET : MAGIC_OFFSET + len(MAGIC)]
         if pad not in (MAGIC, b"\0" * len(MAGIC)):
             raise RuntimeInvalid(f"{path}: ELF identification padding is in use ({pad!r})")
         f.seek(MAGIC_OFFSET)

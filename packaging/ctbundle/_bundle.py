@@ -9,6 +9,7 @@ satisfies the :class:`Bundle` protocol; ``ctbundle._registry.ALL_BUNDLES``
 lists them, and ``ctbundle``'s one ``main`` runs them (a new bundle kind is
 one module and one registry line).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,11 +58,17 @@ class Common:
     version: str | None  # the bundle's version; None: the recorder's
 
     def summary(self) -> str:
-        source = (f"staged folder {self.staged}" if self.staged
-                  else f"wheels {', '.join(p.name for p in self.wheels)}" if self.wheels
-                  else "the recorder wheel (built when its sources changed)")
-        return (f"from {source}; out_dir={self.out_dir} work_dir={self.work_dir} "
-                f"SOURCE_DATE_EPOCH={self.epoch} version={self.version or '(the recorder version)'}")
+        source = (
+            f"staged folder {self.staged}"
+            if self.staged
+            else f"wheels {', '.join(p.name for p in self.wheels)}"
+            if self.wheels
+            else "the recorder wheel (built when its sources changed)"
+        )
+        return (
+            f"from {source}; out_dir={self.out_dir} work_dir={self.work_dir} "
+            f"SOURCE_DATE_EPOCH={self.epoch} version={self.version or '(the recorder version)'}"
+        )
 
 
 class Bundle(Protocol):
@@ -90,16 +97,36 @@ class Bundle(Protocol):
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     d = bundle_defaults()["common"]
-    parser.add_argument("--out-dir", type=Path, default=None,
-                        help=f"where the artefact, its manifest and SHA256SUMS go (default: {d['out_dir']})")
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help=f"scratch folder, recreated each build (default: {d['work_dir']}/<bundle>)")
-    parser.add_argument("--wheel", dest="wheels", type=Path, action="append", default=[], metavar="WHL",
-                        help="recorder wheel to stage (repeatable); default: build it with `ctbundle wheel`")
-    parser.add_argument("--staged", type=Path, default=None, metavar="DIR",
-                        help="use this already staged resources/python folder as is")
-    parser.add_argument("--bundle-version", dest="version", default=None,
-                        help="version in the artefact's name and metadata (default: the recorder's version)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help=f"where the artefact, its manifest and SHA256SUMS go (default: {d['out_dir']})",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help=f"scratch folder, recreated each build (default: {d['work_dir']}/<bundle>)",
+    )
+    parser.add_argument(
+        "--wheel",
+        dest="wheels",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="WHL",
+        help="recorder wheel to stage (repeatable); default: build it with `ctbundle wheel`",
+    )
+    parser.add_argument(
+        "--staged", type=Path, default=None, metavar="DIR", help="use this already staged resources/python folder as is"
+    )
+    parser.add_argument(
+        "--bundle-version",
+        dest="version",
+        default=None,
+        help="version in the artefact's name and metadata (default: the recorder's version)",
+    )
 
 
 def common_from_args(args: argparse.Namespace, bundle: str) -> Common:
@@ -115,8 +142,9 @@ def common_from_args(args: argparse.Namespace, bundle: str) -> Common:
     )
 
 
-def stage_resources(common: Common, dest: Path, platform: Platform = "linux",
-                    needed_by: str = "this bundle") -> tuple[Path, str]:
+def stage_resources(
+    common: Common, dest: Path, platform: Platform = "linux", needed_by: str = "this bundle"
+) -> tuple[Path, str]:
     """Fill ``dest`` (a bundle's ``resources/python``) with the recorder for
     ``platform`` and return it with the recorder's version. Without
     ``--wheel`` or ``--staged``, ``platform``'s wheel is built (or reused);
@@ -130,18 +158,20 @@ def stage_resources(common: Common, dest: Path, platform: Platform = "linux",
     if dest.exists():
         shutil.rmtree(dest)
     if common.staged is not None:
-        shutil.copytree(common.staged, dest, symlinks=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(common.staged, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     else:
         from ._stage import stage
 
-        wheels = list(common.wheels) or [build_wheel(options=WheelOptions.from_defaults(
-            default_out_dir(platform, common.out_dir), platform=platform))]
+        wheels = list(common.wheels) or [
+            build_wheel(
+                options=WheelOptions.from_defaults(default_out_dir(platform, common.out_dir), platform=platform)
+            )
+        ]
         stage(dest, wheels)
     return dest, _repro.recorder_version(dest)
 
 
-def render_shims(platform: str, dest: Path) -> list[Path]:
+def render_shims(platform: Platform, dest: Path) -> list[Path]:
     """The toolkit's launcher shims for ``platform`` (linux, macos, windows)."""
     from ._shims import render
 
@@ -166,4 +196,4 @@ def render_template(template: Path, **context: object) -> str:
 
 def assets(bundle: str) -> Path:
     """The platform asset folder (``appimage/``, ``macos/``, ``windows/``)."""
-    return repo_root() / bundle_defaults()[bundle]["assets"]
+    return repo_root() / str(bundle_defaults()[bundle]["assets"])

@@ -1,4 +1,5 @@
 """Defaults of the toolkit, read once from ``resources/defaults.toml``."""
+
 from __future__ import annotations
 
 import functools

@@ -16,6 +16,7 @@ status  meaning
         the message says how to install it
 ======  ==========================================================
 """
+
 from __future__ import annotations
 
 import os

@@ -14,6 +14,7 @@ Install records what it added in a state file; uninstall removes exactly
 that (links, blocks, the separator newline it put before a block, files and
 folders it created) and nothing else. Installing twice changes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -275,5 +276,3 @@ def path_without_entry(value: str, entry: str) -> str:
     entries = value.split(";") if value else []
     kept = [e for e in entries if _norm(e) != _norm(entry)]
     return value if len(kept) == len(entries) else ";".join(kept)
-
-

@@ -1,4 +1,5 @@
 """Progress messages of the toolkit: one line each, on stderr, prefixed."""
+
 from __future__ import annotations
 
 import sys

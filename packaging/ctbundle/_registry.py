@@ -1,6 +1,7 @@
 """Every desktop bundle ``ctbundle`` builds, by command name: the one list
 ``main`` reads (cibuildwheel's ``ALL_PLATFORM_MODULES``). A new bundle kind
 is one module satisfying :class:`ctbundle._bundle.Bundle` and one line here."""
+
 from __future__ import annotations
 
 from . import appimage, macos, windows

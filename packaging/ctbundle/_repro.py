@@ -2,27 +2,33 @@
 
 One place for: the build timestamp (``SOURCE_DATE_EPOCH``), normalising a
 tree before it is archived (timestamps, permissions), and the records written
-beside every artefact (``SHA256SUMS`` and ``<artefact>.manifest.json``).
+beside every artefact (``SHA256SUMS`` and ``<artefact>.manifest.json``, which
+names the commit and the versions of the build tools).
 
 Two builds of one commit with the same ``SOURCE_DATE_EPOCH`` must give
 byte-identical artefacts; the tests compare their sha256.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import platform
 import stat
 import subprocess
 import sys
+from importlib import metadata
 from importlib.metadata import Distribution
 from pathlib import Path
 
+from ._config import defaults
 from ._errors import InvalidValue, MissingInput
 
 __all__ = [
     "ZIP_EPOCH",
     "build_env",
+    "build_tools",
     "git_commit",
     "normalize_tree",
     "progress",
@@ -48,8 +54,9 @@ def source_date_epoch(repo: Path = REPO) -> int:
             raise InvalidValue(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
         return int(value)
     try:
-        out = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%ct"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(repo), "log", "-1", "--format=%ct"], check=True, capture_output=True, text=True
+        ).stdout.strip()
         return int(out)
     except (OSError, subprocess.CalledProcessError, ValueError):
         return ZIP_EPOCH
@@ -67,10 +74,15 @@ def git_commit(repo: Path = REPO) -> str:
     """``<sha>`` of HEAD, ``<sha>-dirty`` with uncommitted changes, ``unknown``
     outside git."""
     try:
-        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               check=True, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{sha}-dirty" if dirty else sha
@@ -115,8 +127,22 @@ def recorder_version(staged: Path) -> str:
     return version
 
 
-def record_artefact(artefact: Path, *, kind: str, recorder: str, epoch: int,
-                    repo: Path = REPO, extra: dict[str, object] | None = None) -> Path:
+def build_tools() -> dict[str, str | None]:
+    """The versions this build runs with: the interpreter's (``python``) and
+    each Python build tool's of ``defaults.toml`` ``[repro]`` (None: not
+    installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in defaults()["repro"]["build_tools"]:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def record_artefact(
+    artefact: Path, *, kind: str, recorder: str, epoch: int, repo: Path = REPO, extra: dict[str, object] | None = None
+) -> Path:
     """Write ``<artefact>.manifest.json`` and add (or replace) the artefact's
     line in ``SHA256SUMS`` beside it. Returns the manifest's path."""
     digest = sha256_file(artefact)
@@ -128,6 +154,7 @@ def record_artefact(artefact: Path, *, kind: str, recorder: str, epoch: int,
         "recorder_version": recorder,
         "git_commit": git_commit(repo),
         "source_date_epoch": epoch,
+        "build_tools": build_tools(),
         **(extra or {}),
     }
     path = artefact.with_name(artefact.name + ".manifest.json")

@@ -5,6 +5,7 @@ Templates render with ``StrictUndefined`` (a missing variable is an error,
 never an empty string) and without autoescaping (these are shell files).
 Values are quoted for their shell by the filters below, nowhere else.
 """
+
 from __future__ import annotations
 
 import functools

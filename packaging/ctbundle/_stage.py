@@ -9,6 +9,7 @@ Layout (docs/interfaces.md §4)::
     dest/codetracer_ct/                         the ct runtime
     dest/wheels/*.whl
 """
+
 from __future__ import annotations
 
 import io
@@ -59,7 +60,7 @@ class _Folder(SchemeDictionaryDestination):
             stream = io.BytesIO(data)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
-    def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:  # type: ignore[override]
+    def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:
         return RecordEntry(f"(script {name} not staged)", None, None)
 
     def finalize_installation(

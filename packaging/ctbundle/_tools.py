@@ -4,6 +4,7 @@ Every external program the toolkit starts goes through :class:`Tool`, so a
 missing tool always fails the same way: a :class:`ToolMissing` naming the tool
 and the command that installs it; a tool that fails is a :class:`ToolFailed`.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -84,7 +85,7 @@ class Tool:
         runner: Runner = subprocess_runner,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run the tool with ``args``; a non-zero status is a :class:`ToolFailed`."""
-        argv = [*self.argv(), *map(os.fspath, args)]
+        argv = [*self.argv(), *(os.fspath(arg) for arg in args)]
         try:
             return runner(argv, env=env, cwd=cwd)
         except subprocess.CalledProcessError as exc:

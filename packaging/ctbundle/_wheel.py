@@ -8,6 +8,7 @@ mingw-w64) and ``macos`` (universal2, both slices linked by zig); the
 settings of each are data (``[wheel.platforms.*]`` of defaults.toml). Which
 platform a wheel is for is decided here too (:func:`check_wheel_platform`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,7 +50,8 @@ __all__ = [
 def _platform_defaults(platform: Platform) -> dict[str, Any]:
     if platform not in PLATFORMS:
         raise InputRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
-    return defaults()["wheel"]["platforms"][platform]
+    table: dict[str, Any] = defaults()["wheel"]["platforms"][platform]
+    return table
 
 
 def rust_targets() -> list[str]:
@@ -82,24 +84,33 @@ class WheelOptions:
     expect_tags: tuple[str, ...] = ()  # the built wheel must carry one (cross builds)
 
     @classmethod
-    def from_defaults(cls, out_dir: Path | None = None, *, zig: bool | None = None,
-                      platform: Platform = "linux") -> WheelOptions:
+    def from_defaults(
+        cls, out_dir: Path | None = None, *, zig: bool | None = None, platform: Platform = "linux"
+    ) -> WheelOptions:
         """The settings of defaults.toml for ``platform``'s wheel built on
         this host; ``out_dir`` default: :func:`default_out_dir`."""
         d = defaults()["wheel"]
         p = _platform_defaults(platform)
         root = repo_root()
         zig = d["zig"] if zig is None else zig
-        common = {"project": root / d["project"], "cache_dir": root / d["cache_dir"],
-                  "out_dir": default_out_dir(platform) if out_dir is None else out_dir, "platform": platform}
+        common = {
+            "project": root / d["project"],
+            "cache_dir": root / d["cache_dir"],
+            "out_dir": default_out_dir(platform) if out_dir is None else out_dir,
+            "platform": platform,
+        }
         if platform == "linux":
             return cls(**common, zig=zig, maturin_pep517_args=d["maturin_pep517_args"] if zig else "")
         native = sys.platform == p["native_host"]
         args = str(p["native_maturin_pep517_args" if native else "maturin_pep517_args"])
-        return cls(**common, zig="--zig" in args.split(), maturin_pep517_args=args,
-                   rust_targets=() if native else tuple(p["rust_targets"]),
-                   linker="" if native else str(p["linker"]),
-                   expect_tags=tuple(p["tags"]))
+        return cls(
+            **common,
+            zig="--zig" in args.split(),
+            maturin_pep517_args=args,
+            rust_targets=() if native else tuple(p["rust_targets"]),
+            linker="" if native else str(p["linker"]),
+            expect_tags=tuple(p["tags"]),
+        )
 
     def summary(self) -> str:
         return (
@@ -179,12 +190,15 @@ def _check_rust_targets(targets: Sequence[str]) -> None:
     rustup command (skipped without rustup: cargo then says it itself)."""
     if not targets or not _tools.RUSTUP.available():
         return
-    listed = subprocess.run([*_tools.RUSTUP.argv(), "target", "list", "--installed"],
-                            capture_output=True, text=True, check=False).stdout.split()
+    listed = subprocess.run(
+        [*_tools.RUSTUP.argv(), "target", "list", "--installed"], capture_output=True, text=True, check=False
+    ).stdout.split()
     missing = [t for t in targets if t not in listed]
     if missing:
-        raise ToolMissing(f"the Rust standard library for {', '.join(missing)} is not installed; "
-                          f"install it with: rustup target add {' '.join(missing)}")
+        raise ToolMissing(
+            f"the Rust standard library for {', '.join(missing)} is not installed; "
+            f"install it with: rustup target add {' '.join(missing)}"
+        )
 
 
 def _check_tools(opts: WheelOptions) -> None:
@@ -199,6 +213,7 @@ def _check_tools(opts: WheelOptions) -> None:
 
 
 # --- which platform a wheel is for ---------------------------------------------
+
 
 class WrongPlatform(InputRefused):
     """A wheel (or staged folder) for another platform than its bundle's."""
@@ -245,12 +260,13 @@ def check_wheel_platform(source: Path, platform: Platform, needed_by: str) -> No
     if _fits(tags, platform) or (source.is_dir() and not tags):  # not staged: said when it is read
         return
     wanted = " or ".join(_platform_defaults(platform)["tags"])
-    found = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
+    found: list[str] = sorted({p for p in map(platform_of, tags) if p}) or ["unknown-platform"]
     what = f"the staged folder {source} holds a" if source.is_dir() else f"{source.name} is a"
     raise WrongPlatform(
         f"{what} {'/'.join(found)} wheel (platform tag {'.'.join(tags)}); "
         f"{needed_by} needs a {platform} wheel tagged {wanted}: build it with "
-        f"`ctbundle wheel --platform {platform}` (make wheel-{platform}) and pass it with --wheel")
+        f"`ctbundle wheel --platform {platform}` (make wheel-{platform}) and pass it with --wheel"
+    )
 
 
 def _place(wheel: Path, out_dir: Path) -> Path:
@@ -304,8 +320,9 @@ def build_wheel(out_dir: Path = Path("dist"), *, force: bool = False, options: W
         if len(built) != 1:
             raise FatalError(f"expected one wheel from the build, got {[p.name for p in built]}")
         if opts.expect_tags and not any(fnmatchcase(t, g) for t in platform_tags(built[0]) for g in opts.expect_tags):
-            raise FatalError(f"the {opts.platform} build made {built[0].name}, not a wheel tagged "
-                             f"{' or '.join(opts.expect_tags)}")
+            raise FatalError(
+                f"the {opts.platform} build made {built[0].name}, not a wheel tagged {' or '.join(opts.expect_tags)}"
+            )
         if slot.exists():
             shutil.rmtree(slot)
         slot.mkdir(parents=True)

@@ -8,6 +8,7 @@ shims, ``resources/python`` staged) -> squashfs (``mksquashfs``, reproducible)
 given with ``--runtime-sha256``), otherwise the project's own runtime
 (``ctbundle._appimage_runtime.build_runtime()``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,19 +23,31 @@ from ._errors import InputRefused
 from ._shims import Platform
 from ._tools import Tool, ToolMissing
 
-__all__ = ["AppImageOptions", "RuntimeRefused", "add_arguments", "build", "build_appdir", "make_squashfs",
-           "options", "runtime", "summary"]
+__all__ = [
+    "AppImageOptions",
+    "RuntimeRefused",
+    "add_arguments",
+    "build",
+    "build_appdir",
+    "make_squashfs",
+    "options",
+    "runtime",
+    "summary",
+]
 
 # The Bundle protocol (ctbundle._bundle.Bundle).
 NAME = "appimage"
 PLATFORM: Platform = "linux"
 HELP = "build the Linux AppImage"
-DESCRIPTION = ("Build dist/CodeTracer-<version>-x86_64.AppImage from the staged recorder, "
-               "the ct runtime and the Linux shims. Honours SOURCE_DATE_EPOCH.")
+DESCRIPTION = (
+    "Build dist/CodeTracer-<version>-x86_64.AppImage from the staged recorder, "
+    "the ct runtime and the Linux shims. Honours SOURCE_DATE_EPOCH."
+)
 
 MKSQUASHFS = Tool("mksquashfs", "apt-get install squashfs-tools", executable="mksquashfs")
-DESKTOP_FILE_VALIDATE = Tool("desktop-file-validate", "apt-get install desktop-file-utils",
-                             executable="desktop-file-validate")
+DESKTOP_FILE_VALIDATE = Tool(
+    "desktop-file-validate", "apt-get install desktop-file-utils", executable="desktop-file-validate"
+)
 
 ICON_NAME = "codetracer"
 
@@ -49,10 +62,10 @@ class AppImageOptions:
 
 def summary(opts: AppImageOptions) -> str:
     d = _bundle.bundle_defaults()["appimage"]
-    runtime_desc = (f"official runtime {opts.runtime_file}" if opts.runtime_file
-                    else "the project's own runtime (appimage/runtime)")
-    return (f"AppImage: {opts.common.summary()}; squashfs {d['compression']} "
-            f"block {d['block_size']}; {runtime_desc}")
+    runtime_desc = (
+        f"official runtime {opts.runtime_file}" if opts.runtime_file else "the project's own runtime (appimage/runtime)"
+    )
+    return f"AppImage: {opts.common.summary()}; squashfs {d['compression']} block {d['block_size']}; {runtime_desc}"
 
 
 def _say(step: int, message: str) -> None:
@@ -79,8 +92,9 @@ def build_appdir(opts: AppImageOptions, appdir: Path) -> tuple[Path, str]:
     apprun.write_text(_bundle.render_template(assets / "AppRun.j2", product=product, version=version))
     apprun.chmod(0o755)
     desktop = appdir / f"{ICON_NAME}.desktop"
-    desktop.write_text(_bundle.render_template(assets / "codetracer.desktop.j2", product=product,
-                                               version=version, icon=ICON_NAME))
+    desktop.write_text(
+        _bundle.render_template(assets / "codetracer.desktop.j2", product=product, version=version, icon=ICON_NAME)
+    )
     if opts.validate_desktop:
         DESKTOP_FILE_VALIDATE.run(desktop)
     shutil.copyfile(assets / f"{ICON_NAME}.png", appdir / f"{ICON_NAME}.png")
@@ -98,10 +112,27 @@ def make_squashfs(appdir: Path, image: Path, epoch: int) -> Path:
     # mksquashfs refuses SOURCE_DATE_EPOCH together with the explicit times.
     env = _repro.build_env(epoch)
     del env["SOURCE_DATE_EPOCH"]
-    MKSQUASHFS.run(appdir, image, "-noappend", "-comp", d["compression"], "-b", d["block_size"],
-                   "-all-root", "-no-xattrs", "-reproducible", "-mkfs-time", str(epoch),
-                   "-all-time", str(epoch), "-root-mode", "755", "-no-progress", "-quiet",
-                   env=env)
+    MKSQUASHFS.run(
+        appdir,
+        image,
+        "-noappend",
+        "-comp",
+        d["compression"],
+        "-b",
+        d["block_size"],
+        "-all-root",
+        "-no-xattrs",
+        "-reproducible",
+        "-mkfs-time",
+        str(epoch),
+        "-all-time",
+        str(epoch),
+        "-root-mode",
+        "755",
+        "-no-progress",
+        "-quiet",
+        env=env,
+    )
     return image
 
 
@@ -119,14 +150,17 @@ def runtime(opts: AppImageOptions) -> bytes:
             raise RuntimeRefused(
                 f"{opts.runtime_file}: sha256 {digest} is not a pinned official type-2 runtime "
                 f"(pins: packaging/ctbundle/resources/bundles.toml); pass --runtime-sha256 {digest} "
-                "to accept this file on purpose")
+                "to accept this file on purpose"
+            )
         return opts.runtime_file.read_bytes()
     try:
         from ._appimage_runtime import build_runtime
     except ImportError as exc:
-        raise ToolMissing("the project's own AppImage runtime (ctbundle._appimage_runtime) is not "
-                          "available in this checkout; pass --runtime-file with an official "
-                          "type-2 runtime") from exc
+        raise ToolMissing(
+            "the project's own AppImage runtime (ctbundle._appimage_runtime) is not "
+            "available in this checkout; pass --runtime-file with an official "
+            "type-2 runtime"
+        ) from exc
     return Path(build_runtime()).read_bytes()
 
 
@@ -155,22 +189,39 @@ def build(opts: AppImageOptions) -> Path:
     os.utime(tmp, (opts.common.epoch, opts.common.epoch))
     tmp.replace(out)
     _say(5, "writing the manifest and SHA256SUMS")
-    _repro.record_artefact(out, kind="appimage", recorder=recorder, epoch=opts.common.epoch,
-                           extra={"squashfs_offset": len(head),
-                                  "runtime": str(opts.runtime_file.name) if opts.runtime_file else "codetracer-bundle",
-                                  "runtime_sha256": hashlib.sha256(head).hexdigest()})
+    _repro.record_artefact(
+        out,
+        kind="appimage",
+        recorder=recorder,
+        epoch=opts.common.epoch,
+        extra={
+            "squashfs_offset": len(head),
+            "runtime": str(opts.runtime_file.name) if opts.runtime_file else "codetracer-bundle",
+            "runtime_sha256": hashlib.sha256(head).hexdigest(),
+        },
+    )
     return out
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runtime-file", type=Path, default=None,
-                   help="an official AppImage type-2 runtime (e.g. runtime-x86_64), checked against "
-                        "the sha256 pins; default: the project's own runtime")
-    p.add_argument("--runtime-sha256", default=None, metavar="HEX",
-                   help="accept a --runtime-file with this sha256 although it is not pinned")
+    p.add_argument(
+        "--runtime-file",
+        type=Path,
+        default=None,
+        help="an official AppImage type-2 runtime (e.g. runtime-x86_64), checked against "
+        "the sha256 pins; default: the project's own runtime",
+    )
+    p.add_argument(
+        "--runtime-sha256",
+        default=None,
+        metavar="HEX",
+        help="accept a --runtime-file with this sha256 although it is not pinned",
+    )
 
 
 def options(args: argparse.Namespace, common: _bundle.Common) -> AppImageOptions:
-    return AppImageOptions(common=common,
-                           runtime_file=args.runtime_file.absolute() if args.runtime_file else None,
-                           runtime_sha256=args.runtime_sha256)
+    return AppImageOptions(
+        common=common,
+        runtime_file=args.runtime_file.absolute() if args.runtime_file else None,
+        runtime_sha256=args.runtime_sha256,
+    )

@@ -3,6 +3,7 @@
 Run it as ``python -m ctbundle <command> --help`` (the Makefile does:
 ``PYTHONPATH=packaging .venv/bin/python -m ctbundle <command>``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,55 +88,97 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("wheel", help="build the recorder wheel (skipped when its sources are unchanged)",
-                       description="Build recorder/ through the PEP 517 front end `build` with maturin; "
-                       "reuse the cached wheel when the source hash is unchanged.")
-    p.add_argument("--platform", choices=["linux", "windows", "macos"], default="linux",
-                   help="linux: manylinux2014 x86_64; windows: win_amd64 (cross-compiled with mingw-w64 "
-                        "off Windows); macos: universal2 (cross-linked by zig off macOS) (%(default)s)")
-    p.add_argument("--out-dir", type=Path, default=None,
-                   help=f"where the wheel goes (default: {d['wheel']['out_dir']}, "
-                        f"{d['wheel']['out_dir']}/windows, {d['wheel']['out_dir']}/macos)")
+    p = sub.add_parser(
+        "wheel",
+        help="build the recorder wheel (skipped when its sources are unchanged)",
+        description="Build recorder/ through the PEP 517 front end `build` with maturin; "
+        "reuse the cached wheel when the source hash is unchanged.",
+    )
+    p.add_argument(
+        "--platform",
+        choices=["linux", "windows", "macos"],
+        default="linux",
+        help="linux: manylinux2014 x86_64; windows: win_amd64 (cross-compiled with mingw-w64 "
+        "off Windows); macos: universal2 (cross-linked by zig off macOS) (%(default)s)",
+    )
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help=f"where the wheel goes (default: {d['wheel']['out_dir']}, "
+        f"{d['wheel']['out_dir']}/windows, {d['wheel']['out_dir']}/macos)",
+    )
     p.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
-    p.add_argument("--no-zig", dest="zig", action="store_false", default=None,
-                   help="linux: build for this machine's glibc instead of manylinux2014 through zig")
+    p.add_argument(
+        "--no-zig",
+        dest="zig",
+        action="store_false",
+        default=None,
+        help="linux: build for this machine's glibc instead of manylinux2014 through zig",
+    )
     p.set_defaults(func=_cmd_wheel)
 
-    p = sub.add_parser("stage", help="stage resources/python/ (unpacked wheel(s), the .whl, the ct runtime)",
-                       description="Unpack the wheel(s) into an importable folder with `installer`, keep the "
-                       ".whl files under wheels/, copy the ct runtime package beside them.")
+    p = sub.add_parser(
+        "stage",
+        help="stage resources/python/ (unpacked wheel(s), the .whl, the ct runtime)",
+        description="Unpack the wheel(s) into an importable folder with `installer`, keep the "
+        ".whl files under wheels/, copy the ct runtime package beside them.",
+    )
     p.add_argument("--dest", type=Path, default=root / d["stage"]["dest"], help="staged folder (%(default)s)")
-    p.add_argument("--wheel", type=Path, action="append",
-                   help="a wheel to stage (repeatable; default: the one `ctbundle wheel` builds)")
-    p.add_argument("--ct-package", type=Path, default=None,
-                   help=f"the ct runtime package (default: {d['stage']['ct_package']})")
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        action="append",
+        help="a wheel to stage (repeatable; default: the one `ctbundle wheel` builds)",
+    )
+    p.add_argument(
+        "--ct-package", type=Path, default=None, help=f"the ct runtime package (default: {d['stage']['ct_package']})"
+    )
     p.set_defaults(func=_cmd_stage)
 
-    p = sub.add_parser("shims", help="render the launcher shims from shims/*.j2",
-                       description="Render ct and ct-python-recorder (sh for linux/macos, .cmd and .ps1 for windows).")
+    p = sub.add_parser(
+        "shims",
+        help="render the launcher shims from shims/*.j2",
+        description="Render ct and ct-python-recorder (sh for linux/macos, .cmd and .ps1 for windows).",
+    )
     p.add_argument("--platform", choices=["linux", "macos", "windows", "all"], default="all")
-    p.add_argument("--dest", type=Path, default=root / d["shims"]["out_dir"],
-                   help="output folder; with --platform all, one subfolder per platform (%(default)s)")
+    p.add_argument(
+        "--dest",
+        type=Path,
+        default=root / d["shims"]["out_dir"],
+        help="output folder; with --platform all, one subfolder per platform (%(default)s)",
+    )
     p.add_argument("--per-platform", action="store_true", help="use DEST/<platform>/ even for one platform")
     p.set_defaults(func=_cmd_shims)
 
-    p = sub.add_parser("install-on-path", help="put ct and ct-python-recorder on the user's PATH",
-                       description="Linux: links in ~/.local/bin to the .AppImage. macOS: a launchers folder "
-                       "and marked PATH blocks for bash, zsh and fish. Running it twice changes nothing.")
+    p = sub.add_parser(
+        "install-on-path",
+        help="put ct and ct-python-recorder on the user's PATH",
+        description="Linux: links in ~/.local/bin to the .AppImage. macOS: a launchers folder "
+        "and marked PATH blocks for bash, zsh and fish. Running it twice changes nothing.",
+    )
     p.add_argument("target", type=Path, help="the .AppImage file (linux) or the folder holding the shims (macos)")
     p.add_argument("--platform", choices=["linux", "macos"], default=_default_platform())
     p.add_argument("--folder", type=Path, default=None, help="where the links go (default per platform)")
-    p.add_argument("--shell", action="append", choices=["bash", "zsh", "fish"],
-                   help="shells that get a PATH block on macos (repeatable; default: all three)")
+    p.add_argument(
+        "--shell",
+        action="append",
+        choices=["bash", "zsh", "fish"],
+        help="shells that get a PATH block on macos (repeatable; default: all three)",
+    )
     p.set_defaults(func=_cmd_install)
 
-    p = sub.add_parser("uninstall-from-path", help="remove exactly what install-on-path added",
-                       description="Remove the links, PATH blocks, files and folders install-on-path created.")
+    p = sub.add_parser(
+        "uninstall-from-path",
+        help="remove exactly what install-on-path added",
+        description="Remove the links, PATH blocks, files and folders install-on-path created.",
+    )
     p.set_defaults(func=_cmd_uninstall)
 
     for bundle in ALL_BUNDLES.values():
-        p = sub.add_parser(bundle.NAME, help=f"{bundle.HELP} (see `ctbundle {bundle.NAME} --help`)",
-                           description=bundle.DESCRIPTION)
+        p = sub.add_parser(
+            bundle.NAME, help=f"{bundle.HELP} (see `ctbundle {bundle.NAME} --help`)", description=bundle.DESCRIPTION
+        )
         add_common_arguments(p)
         bundle.add_arguments(p)
         p.set_defaults(func=functools.partial(_cmd_bundle, bundle))

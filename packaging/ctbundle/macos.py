@@ -16,6 +16,7 @@ CI smoke tests only, an ISO 9660 + HFS+ hybrid by ``xorriso``, named
 ``CodeTracer-<version>-linux-hfs-iso-hybrid.dmg`` so it is never mistaken for
 the real thing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,19 +33,34 @@ from . import _bundle, _repro
 from ._shims import Platform
 from ._tools import Tool
 
-__all__ = ["DmgOptions", "add_arguments", "build", "build_app", "icns_from_png", "info_plist", "make_dmg",
-           "options", "sign_extensions", "summary"]
+__all__ = [
+    "DmgOptions",
+    "add_arguments",
+    "build",
+    "build_app",
+    "icns_from_png",
+    "info_plist",
+    "make_dmg",
+    "options",
+    "sign_extensions",
+    "summary",
+]
 
 # The Bundle protocol (ctbundle._bundle.Bundle).
 NAME = "dmg"
 PLATFORM: Platform = "macos"
 HELP = "build the macOS .app and DMG"
-DESCRIPTION = ("Build CodeTracer.app and a disk image of it: a real DMG with hdiutil on "
-               "macOS; on Linux an ISO/HFS+ hybrid made by xorriso, for CI smoke tests, "
-               "named *-linux-hfs-iso-hybrid.dmg. Honours SOURCE_DATE_EPOCH.")
+DESCRIPTION = (
+    "Build CodeTracer.app and a disk image of it: a real DMG with hdiutil on "
+    "macOS; on Linux an ISO/HFS+ hybrid made by xorriso, for CI smoke tests, "
+    "named *-linux-hfs-iso-hybrid.dmg. Honours SOURCE_DATE_EPOCH."
+)
 
-HDIUTIL = Tool("hdiutil", "it ships with macOS (run `ctbundle dmg` on macOS, or on Linux for the "
-                          "xorriso hybrid)", executable="hdiutil")
+HDIUTIL = Tool(
+    "hdiutil",
+    "it ships with macOS (run `ctbundle dmg` on macOS, or on Linux for the xorriso hybrid)",
+    executable="hdiutil",
+)
 CODESIGN = Tool("codesign", "xcode-select --install", executable="codesign")
 XORRISO = Tool("xorriso", "apt-get install xorriso", executable="xorriso")
 
@@ -59,8 +75,13 @@ class DmgOptions:
 
 def summary(opts: DmgOptions) -> str:
     how = "hdiutil (UDZO)" if opts.use_hdiutil else "xorriso ISO/HFS+ hybrid (CI smoke test image)"
-    signing = (f"codesign identity {opts.codesign_identity!r}" if opts.sign and sys.platform == "darwin"
-               else "codesign skipped (not on macOS)" if opts.sign else "codesign disabled")
+    signing = (
+        f"codesign identity {opts.codesign_identity!r}"
+        if opts.sign and sys.platform == "darwin"
+        else "codesign skipped (not on macOS)"
+        if opts.sign
+        else "codesign disabled"
+    )
     return f"DMG: {opts.common.summary()}; {how}; {signing}"
 
 
@@ -90,17 +111,21 @@ def build_app(opts: DmgOptions, app: Path) -> tuple[Path, str]:
     contents = app / "Contents"
     (contents / "MacOS").mkdir(parents=True)
     (contents / "Resources").mkdir()
-    _, recorder = _bundle.stage_resources(opts.common, contents / "Resources" / "python", PLATFORM,
-                                          "the macOS .app")
+    _, recorder = _bundle.stage_resources(opts.common, contents / "Resources" / "python", PLATFORM, "the macOS .app")
     version = opts.common.version or recorder
     keys = tomllib.loads((_bundle.assets("macos") / "info_plist.toml").read_text(encoding="utf-8"))
     (contents / "Info.plist").write_bytes(info_plist(version))
     (contents / "PkgInfo").write_text(keys["CFBundlePackageType"] + keys["CFBundleSignature"])
     _bundle.render_shims("macos", contents / "MacOS")
     launcher = contents / "MacOS" / keys["CFBundleExecutable"]
-    launcher.write_text(_bundle.render_template(
-        _bundle.assets("macos") / "launcher.sh.j2", product=keys["CFBundleName"], version=version,
-        executable=keys["CFBundleExecutable"]))
+    launcher.write_text(
+        _bundle.render_template(
+            _bundle.assets("macos") / "launcher.sh.j2",
+            product=keys["CFBundleName"],
+            version=version,
+            executable=keys["CFBundleExecutable"],
+        )
+    )
     launcher.chmod(0o755)
     png = (_bundle.assets("appimage") / "codetracer.png").read_bytes()
     (contents / "Resources" / keys["CFBundleIconFile"]).write_bytes(icns_from_png(png))
@@ -115,17 +140,18 @@ def sign_extensions(opts: DmgOptions, app: Path) -> list[Path]:
     if not opts.sign:
         return []
     if sys.platform != "darwin":
-        print("ctbundle dmg: codesign skipped: not on macOS (this image is for smoke tests only)",
-              file=sys.stderr, flush=True)
+        print(
+            "ctbundle dmg: codesign skipped: not on macOS (this image is for smoke tests only)",
+            file=sys.stderr,
+            flush=True,
+        )
         return []
     signed: list[Path] = []
     python = app / "Contents" / "Resources" / "python"
     for ext in sorted([*python.rglob("*.so"), *python.rglob("*.dylib")]):
-        CODESIGN.run("--force", "--options", "runtime", "--timestamp=none", "--sign",
-                     opts.codesign_identity, ext)
+        CODESIGN.run("--force", "--options", "runtime", "--timestamp=none", "--sign", opts.codesign_identity, ext)
         signed.append(ext)
-    CODESIGN.run("--force", "--options", "runtime", "--timestamp=none", "--sign",
-                 opts.codesign_identity, app)
+    CODESIGN.run("--force", "--options", "runtime", "--timestamp=none", "--sign", opts.codesign_identity, app)
     signed.append(app)
     return signed
 
@@ -145,16 +171,16 @@ def make_dmg(opts: DmgOptions, app: Path, version: str) -> Path:
     env = _repro.build_env(opts.common.epoch)
     if opts.use_hdiutil:
         out = opts.common.out_dir / f"{product}-{version}.dmg"
-        HDIUTIL.run("create", "-volname", volume, "-srcfolder", root, "-fs", "HFS+", "-format", "UDZO",
-                    "-ov", out, env=env)
+        HDIUTIL.run(
+            "create", "-volname", volume, "-srcfolder", root, "-fs", "HFS+", "-format", "UDZO", "-ov", out, env=env
+        )
     else:
         out = opts.common.out_dir / f"{product}-{version}{d['macos']['hybrid_suffix']}"
         if out.exists():
             out.unlink()
         # xorriso >= 1.5.2 takes every date and the volume UUIDs from
         # SOURCE_DATE_EPOCH; -hfsplus adds the HFS+ tree macOS mounts.
-        XORRISO.run("-as", "mkisofs", "-quiet", "-V", volume, "-hfsplus", "-r", "-no-pad",
-                    "-o", out, root, env=env)
+        XORRISO.run("-as", "mkisofs", "-quiet", "-V", volume, "-hfsplus", "-r", "-no-pad", "-o", out, root, env=env)
         os.utime(out, (opts.common.epoch, opts.common.epoch))
     return out
 
@@ -168,21 +194,30 @@ def build(opts: DmgOptions) -> Path:
     out = make_dmg(opts, app, version)
     _say(4, "writing the manifest and SHA256SUMS")
     recorder = _repro.recorder_version(app / "Contents" / "Resources" / "python")
-    _repro.record_artefact(out, kind="dmg" if opts.use_hdiutil else "dmg-linux-hybrid-iso",
-                           recorder=recorder, epoch=opts.common.epoch)
+    _repro.record_artefact(
+        out, kind="dmg" if opts.use_hdiutil else "dmg-linux-hybrid-iso", recorder=recorder, epoch=opts.common.epoch
+    )
     _say(5, f"done: {out}")
     return out
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     default_id = _bundle.bundle_defaults()["macos"]["codesign_identity"]
-    p.add_argument("--codesign-identity", default=os.environ.get("CODESIGN_IDENTITY", default_id),
-                   help=f"identity for codesign on macOS (default: $CODESIGN_IDENTITY or {default_id!r}, ad hoc)")
+    p.add_argument(
+        "--codesign-identity",
+        default=os.environ.get("CODESIGN_IDENTITY", default_id),
+        help=f"identity for codesign on macOS (default: $CODESIGN_IDENTITY or {default_id!r}, ad hoc)",
+    )
     p.add_argument("--no-sign", dest="sign", action="store_false", help="skip the signing hook")
-    p.add_argument("--hybrid", action="store_true",
-                   help="make the xorriso hybrid even on macOS (default there: hdiutil)")
+    p.add_argument(
+        "--hybrid", action="store_true", help="make the xorriso hybrid even on macOS (default there: hdiutil)"
+    )
 
 
 def options(args: argparse.Namespace, common: _bundle.Common) -> DmgOptions:
-    return DmgOptions(common=common, use_hdiutil=sys.platform == "darwin" and not args.hybrid,
-                      codesign_identity=args.codesign_identity, sign=args.sign)
+    return DmgOptions(
+        common=common,
+        use_hdiutil=sys.platform == "darwin" and not args.hybrid,
+        codesign_identity=args.codesign_identity,
+        sign=args.sign,
+    )

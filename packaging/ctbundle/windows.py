@@ -12,6 +12,7 @@ adds ``<install dir>\\bin`` to the user's PATH and a Start-menu folder. The
 native launcher is C, built by CMake through scikit-build-core; on Linux it is
 cross-compiled with Debian's mingw-w64 (``windows/launcher/mingw-w64-x86_64.cmake``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,15 +36,18 @@ __all__ = ["WindowsOptions", "add_arguments", "build", "build_launcher", "option
 NAME = "windows"
 PLATFORM: Platform = "windows"
 HELP = "build the Windows installer"
-DESCRIPTION = ("Build the per-user Windows installer (NSIS): the .cmd/.ps1 shims, the native "
-               "ct-python-recorder.exe launcher, the staged recorder; PATH and Start-menu "
-               "entries; an uninstaller. Honours SOURCE_DATE_EPOCH.")
+DESCRIPTION = (
+    "Build the per-user Windows installer (NSIS): the .cmd/.ps1 shims, the native "
+    "ct-python-recorder.exe launcher, the staged recorder; PATH and Start-menu "
+    "entries; an uninstaller. Honours SOURCE_DATE_EPOCH."
+)
 
 MAKENSIS = Tool("makensis", "apt-get install nsis", executable="makensis")
 CMAKE = Tool("cmake", "apt-get install cmake  (or: pip install cmake)", executable="cmake")
 MINGW_GCC = linker("x86_64-w64-mingw32-gcc")
-SCIKIT_BUILD_CORE = Tool("scikit-build-core", f"{Path(sys.executable).name} -m pip install scikit-build-core",
-                         module="scikit_build_core")
+SCIKIT_BUILD_CORE = Tool(
+    "scikit-build-core", f"{Path(sys.executable).name} -m pip install scikit-build-core", module="scikit_build_core"
+)
 
 LAUNCHER = "ct-python-recorder.exe"
 
@@ -56,8 +60,13 @@ class WindowsOptions:
 
 
 def summary(opts: WindowsOptions) -> str:
-    how = (f"prebuilt launcher {opts.launcher}" if opts.launcher
-           else "launcher cross-compiled with mingw-w64" if opts.cross else "launcher built natively")
+    how = (
+        f"prebuilt launcher {opts.launcher}"
+        if opts.launcher
+        else "launcher cross-compiled with mingw-w64"
+        if opts.cross
+        else "launcher built natively"
+    )
     return f"Windows installer: {opts.common.summary()}; {how}; NSIS makensis"
 
 
@@ -83,8 +92,16 @@ def build_launcher(opts: WindowsOptions, dest_dir: Path) -> Path:
         settings += ["-C", f"cmake.args=--toolchain={root / d['toolchain_file']}"]
     with tempfile.TemporaryDirectory(prefix="ct-launcher-") as tmp:
         # --skip-dependency-check: ninja is optional (make is the fallback).
-        BUILD.run("--wheel", "--no-isolation", "--skip-dependency-check", "--outdir", tmp,
-                  *settings, root / d["launcher_project"], env=_repro.build_env(opts.common.epoch))
+        BUILD.run(
+            "--wheel",
+            "--no-isolation",
+            "--skip-dependency-check",
+            "--outdir",
+            tmp,
+            *settings,
+            root / d["launcher_project"],
+            env=_repro.build_env(opts.common.epoch),
+        )
         (wheel,) = Path(tmp).glob("*.whl")
         with zipfile.ZipFile(wheel) as zf:
             (member,) = [n for n in zf.namelist() if n.endswith(f"/scripts/{LAUNCHER}")]
@@ -123,7 +140,9 @@ def render_nsi(root: Path, *, product: str, version: str, out_file: Path) -> str
     deepest_first = sorted(dirs, key=lambda p: (-len(p.parts), str(p)))
     return _bundle.render_template(
         _bundle.assets("windows") / "installer.nsi.j2",
-        product=_nsis(product), version=_nsis(version), vi_version=_vi_version(version),
+        product=_nsis(product),
+        version=_nsis(version),
+        vi_version=_vi_version(version),
         install_dir=_bundle.bundle_defaults()["windows"]["install_dir"],
         out_file=_nsis(str(out_file)),
         groups=sorted(groups.items()),
@@ -138,8 +157,7 @@ def build(opts: WindowsOptions) -> Path:
         shutil.rmtree(root)
     (root / "bin").mkdir(parents=True)
     _say(1, "staging resources/python")
-    _, recorder = _bundle.stage_resources(opts.common, root / "resources" / "python", PLATFORM,
-                                          "the Windows installer")
+    _, recorder = _bundle.stage_resources(opts.common, root / "resources" / "python", PLATFORM, "the Windows installer")
     version = opts.common.version or recorder
     _say(2, "rendering the .cmd/.ps1 shims and building the native launcher")
     _bundle.render_shims("windows", root / "bin")
@@ -160,13 +178,24 @@ def build(opts: WindowsOptions) -> Path:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--launcher", type=Path, default=None, metavar="EXE",
-                   help=f"use this prebuilt {LAUNCHER} instead of building it")
-    p.add_argument("--native", action="store_true",
-                   help="build the launcher with the host's compiler (default on Windows) instead "
-                        "of cross-compiling with mingw-w64")
+    p.add_argument(
+        "--launcher",
+        type=Path,
+        default=None,
+        metavar="EXE",
+        help=f"use this prebuilt {LAUNCHER} instead of building it",
+    )
+    p.add_argument(
+        "--native",
+        action="store_true",
+        help="build the launcher with the host's compiler (default on Windows) instead "
+        "of cross-compiling with mingw-w64",
+    )
 
 
 def options(args: argparse.Namespace, common: _bundle.Common) -> WindowsOptions:
-    return WindowsOptions(common=common, cross=not (args.native or os.name == "nt"),
-                          launcher=args.launcher.absolute() if args.launcher else None)
+    return WindowsOptions(
+        common=common,
+        cross=not (args.native or os.name == "nt"),
+        launcher=args.launcher.absolute() if args.launcher else None,
+    )

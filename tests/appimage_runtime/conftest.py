@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "packaging"))
 
-from ctbundle import _appimage_runtime  # noqa: E402
+from ctbundle import _appimage_runtime
 
 # Only shell built-ins and absolute paths: the AppRun must work with a PATH
 # that has no squashfuse (nor anything else) on it.

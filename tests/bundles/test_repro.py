@@ -1,15 +1,20 @@
-"""ctbundle._repro: SOURCE_DATE_EPOCH, normalised trees, SHA256SUMS."""
+"""ctbundle._repro: SOURCE_DATE_EPOCH, normalised trees, SHA256SUMS, manifests."""
 from __future__ import annotations
 
+import json
 import os
+import platform
+import re
 import stat
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "packaging"))
-from ctbundle import _repro  # noqa: E402
+from ctbundle import _repro
+from ctbundle._config import defaults
 
 sys.path.pop(0)
 
@@ -55,3 +60,19 @@ def test_sha256sums_keep_one_sorted_line_per_artefact(tmp_path):
     _repro.record_artefact(b, kind="x", recorder="1.0", epoch=1)
     assert (tmp_path / "SHA256SUMS").read_text() == (
         f"{_repro.sha256_file(a)}  a.bin\n{_repro.sha256_file(b)}  b.bin\n")
+
+
+def test_manifest_records_the_build_tools_versions(tmp_path):
+    """Each manifest names the interpreter and the Python build tools it
+    was built with; each of those tools is pinned, with hashes, in the lock
+    `make setup` installs (requirements-dev.txt)."""
+    artefact = tmp_path / "a.bin"
+    artefact.write_bytes(b"ay")
+    manifest = json.loads(_repro.record_artefact(artefact, kind="x", recorder="1.0", epoch=1).read_text())
+    tools = defaults()["repro"]["build_tools"]
+    assert manifest["build_tools"]["python"] == platform.python_version()
+    assert set(manifest["build_tools"]) == {"python", *tools}
+    assert manifest["build_tools"]["jinja2"] == metadata.version("jinja2")
+    lock = (_repro.REPO / "requirements-dev.txt").read_text()
+    for tool in tools:
+        assert re.search(rf"^{re.escape(tool)}==\S+ \\\n    --hash=sha256:[0-9a-f]{{64}}", lock, re.M), tool

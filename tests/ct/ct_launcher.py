@@ -6,6 +6,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
 
-from codetracer_ct.cli import main  # noqa: E402
+from codetracer_ct.cli import main
 
 raise SystemExit(main())

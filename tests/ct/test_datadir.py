@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct._datadir import data_dir  # noqa: E402
+from codetracer_ct._datadir import data_dir
 
 
 def test_order_of_sources():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct._index import SCHEMA_VERSION, Index, IndexUnavailable, Trace  # noqa: E402
+from codetracer_ct._index import SCHEMA_VERSION, Index, IndexUnavailable, Trace
 
 
 def trace(trace_id: int, program: str = "app.py") -> Trace:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct import NotFound, find_python  # noqa: E402
+from codetracer_ct import NotFound, find_python
 
 
 def exe(folder: Path, name: str) -> Path:

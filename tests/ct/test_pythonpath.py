@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct._pythonpath import child_environment, prepend  # noqa: E402
+from codetracer_ct._pythonpath import child_environment, prepend
 
 
 def test_prepend_never_creates_an_empty_entry():

@@ -16,7 +16,7 @@ from typing import Dict, List
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct import cli as ct_cli  # noqa: E402
+from codetracer_ct import cli as ct_cli
 
 APP = """\
 def work(word, items, nested, table):
@@ -159,7 +159,7 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
         return out, done
 
     base, _ = run()
-    meta = lambda folder: json.loads((folder / "trace_metadata.json").read_text())  # noqa: E731
+    meta = lambda folder: json.loads((folder / "trace_metadata.json").read_text())
     # --values: how many values to capture
     assert meta(run("--values", "args")[0])["values"] == "args" and meta(base)["values"] == "locals"
     # the bounds: each makes the values it bounds smaller
@@ -172,7 +172,7 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
     assert meta(run("--require-trace")[0])["policy"]["require_trace"] is True
     assert meta(run("--keep-partial-trace")[0])["policy"]["keep_partial_trace"] is True
     # the scope options land in the recorded scope, repeatable ones in order
-    scope = lambda *options: meta(run(*options)[0])["trace_filter"]  # noqa: E731
+    scope = lambda *options: meta(run(*options)[0])["trace_filter"]
     assert scope("--record-all")["record_all"] is True and scope()["record_all"] is False
     assert scope("--no-redact")["redact"] is False and scope()["redact"] is True
     assert scope("--include", "json", "--include", "csv")["include"] == ["json", "csv"]

@@ -31,7 +31,7 @@ from .conftest import FAKE_RECORDER, LAUNCHER, User, pyenv_python
 from .upload_server import EXPIRES_AT, Cloud
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ct"))
-from codetracer_ct import _archive  # noqa: E402
+from codetracer_ct import _archive
 
 MiB = 1 << 20
 APP = "def f(x):\n    return x + 1\nprint(f(1))\n"
@@ -271,7 +271,7 @@ def test_one_test_of_a_test_run_with_test(uploader: User, cloud: Cloud, tmp_path
     folder = tmp_path / "run"
     make_trace(folder, fmt="ctfs")
     ids = {}
-    for seed, (test_id, name) in enumerate([("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py::test_b", "t.py_test_b")]):
+    for seed, (_test_id, name) in enumerate([("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py::test_b", "t.py_test_b")]):
         ids[name] = make_trace(folder / "tests" / name, fmt="ctfs", seed=10 + seed)
     (folder / "tests.json").write_text(json.dumps({"framework": "pytest", "traces": [
         {"id": "t.py::test_a[x/y]", "kind": "test", "folder": "tests/t.py_test_a_x_y", "outcome": "failed"},

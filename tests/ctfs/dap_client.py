@@ -10,6 +10,6 @@ _BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(_BENCH) not in sys.path:
     sys.path.insert(0, str(_BENCH))
 
-from ctbench.dap import REPLAY_SERVER, Dap, DapError  # noqa: E402
+from ctbench.dap import REPLAY_SERVER, Dap, DapError
 
 __all__ = ["REPLAY_SERVER", "Dap", "DapError"]

@@ -130,7 +130,7 @@ def test_output_and_error_end_are_in_the_ct(recorder_python: Path, trace_check: 
     done = rec(recorder_python, cwd, "--format", "ctfs", "-o", str(tmp_path / "o"), "output.py")
     assert done.returncode == 0
     evs = [json.loads(x) for x in events(trace_check, tmp_path / "o")]
-    stream = lambda kind: "".join(e["Event"]["content"] for e in evs if e.get("Event", {}).get("kind") == kind)  # noqa: E731
+    stream = lambda kind: "".join(e["Event"]["content"] for e in evs if e.get("Event", {}).get("kind") == kind)
     # Each stream's output, byte for byte (0: stdout, 2: stderr).
     assert (stream(0), stream(2)) == (done.stdout.decode(), done.stderr.decode())
 

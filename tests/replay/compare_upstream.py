@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import replay as R  # noqa: E402
+import replay as R
 
 
 def _tests_conftest():

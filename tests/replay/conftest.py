@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import replay as R  # noqa: E402
+import replay as R
 
 SKIP_REASON = (f"replay-server not found at {R.REPLAY_SERVER} (a bare clone without ../shared/tools): "
                "the replay suite did NOT run")

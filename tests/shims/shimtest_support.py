@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "packaging"))
 
-from ctbundle import render  # noqa: E402
+from ctbundle import render
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 HOSTILE = "we ird $HOME 'q\" ü€"

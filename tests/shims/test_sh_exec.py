@@ -14,7 +14,7 @@ import pytest
 from .shimtest_support import REPO, Bundle, report, run
 
 sys.path.insert(0, str(REPO / "ct"))
-from codetracer_ct._interpreter import find_python  # noqa: E402  (the oracle of rule R4)
+from codetracer_ct._interpreter import find_python  # the oracle of rule R4
 
 SHELLS = ["bash", "dash", "zsh", "fish"]
 HOSTILE_ARGS = ["a b", '"q"', "'s'", "$HOME", "`id`", "$(id)", "100%", "!x", "a&b", "a|b;c", "ü€", "",

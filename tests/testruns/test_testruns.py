@@ -17,7 +17,7 @@ import pytest
 from .conftest import SUITE, USUITE, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
-from dap import DapClient  # noqa: E402
+from dap import DapClient
 
 REPLAY_SERVER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "replay-server"
 needs_server = pytest.mark.skipif(not REPLAY_SERVER.exists(),

@@ -40,7 +40,7 @@ def test_native_settings_on_the_platform(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (win.maturin_pep517_args, win.linker, win.rust_targets) == ("", "", ())
 
 
-def test_each_platform_has_its_own_cache_slot(project: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_each_platform_has_its_own_cache_slot(project: Path, tmp_path: Path) -> None:
     linux = options(project, tmp_path)
     windows = dataclasses.replace(linux, platform="windows", out_dir=tmp_path / "dist" / "windows")
     build_wheel(options=linux)
@@ -54,14 +54,14 @@ def test_each_platform_has_its_own_cache_slot(project: Path, tmp_path: Path) -> 
     assert builds(project) == 3
 
 
-def test_a_build_that_makes_the_wrong_tag_fails(project: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_build_that_makes_the_wrong_tag_fails(project: Path, tmp_path: Path) -> None:
     opts = dataclasses.replace(options(project, tmp_path), platform="windows", expect_tags=("win_amd64",))
     with pytest.raises(FatalError, match="the windows build made .*linux_x86_64.whl, not a wheel tagged win_amd64"):
         build_wheel(options=opts)
     assert not (tmp_path / "dist").exists()
 
 
-def test_a_missing_rust_target_says_how_to_install_it(project: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_missing_rust_target_says_how_to_install_it(project: Path, tmp_path: Path) -> None:
     opts = dataclasses.replace(options(project, tmp_path), rust_targets=("x86_64-unknown-no-such-os",))
     with pytest.raises(ToolMissing, match="install it with: rustup target add x86_64-unknown-no-such-os"):
         build_wheel(options=opts)

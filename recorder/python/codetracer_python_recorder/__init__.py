@@ -23,14 +23,14 @@ import sys
 #: in ``sys.modules`` (see :func:`.session.hide_recorder_modules`).
 STARTUP_MODULES: tuple[str, ...] = tuple(sys.modules)
 
-import os  # noqa: E402
+import os
 
 from .errors import (
     EXIT_ENVIRONMENT,
     EXIT_INTERNAL,
     EXIT_TARGET,
     EXIT_USAGE,
-    EnvironmentError,
+    EnvironmentError,  # noqa: A004 - the ADR's name (errors.py)
     InternalError,
     RecorderError,
     TargetError,
@@ -60,13 +60,13 @@ if sys.implementation.name != "cpython":
         {"executable": sys.executable},
     ))
 
-from . import _native  # noqa: E402
+from . import _native
 
 # The command line hides this package from the program it records; a program
 # importing it again gets a fresh package, which shares the first one's
 # exception classes, so `except RecorderError` catches what the recorder
 # raises whichever import named it.
-from . import errors as _errors  # noqa: E402
+from . import errors as _errors
 
 _first_errors = _native._errors_module()
 if _first_errors is not _errors:
@@ -74,10 +74,10 @@ if _first_errors is not _errors:
         setattr(_errors, _name, getattr(_first_errors, _name))
     RecorderError = _first_errors.RecorderError
     UsageError = _first_errors.UsageError
-    EnvironmentError = _first_errors.EnvironmentError  # noqa: A001
+    EnvironmentError = _first_errors.EnvironmentError  # noqa: A001 - the ADR's name (errors.py)
     TargetError = _first_errors.TargetError
     InternalError = _first_errors.InternalError
-from .session import flush, is_tracing, run_tests, set_metrics_exporter, start, stop, trace  # noqa: E402
+from .session import flush, is_tracing, run_tests, set_metrics_exporter, start, stop, trace
 
 # A forked child must not write into its parent's recording; and no thread
 # of the recorder's runs at a fork (CPython would warn of one).

@@ -622,12 +622,12 @@ def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
     class Result(unittest.TextTestResult):  # type: ignore[name-defined,misc]
         """One trace per test: startTest (before setUp) to stopTest (after tearDown)."""
 
-        def startTest(self, test: Any) -> None:  # noqa: N802 - unittest's name
+        def startTest(self, test: Any) -> None:
             self._ct_outcome = ("passed", None)
             traces.begin(test.id(), _test_file(test))
             super().startTest(test)
 
-        def stopTest(self, test: Any) -> None:  # noqa: N802
+        def stopTest(self, test: Any) -> None:
             super().stopTest(test)
             outcome, message = getattr(self, "_ct_outcome", ("passed", None))
             traces.end(outcome, message)
@@ -641,20 +641,20 @@ def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
                 message = f"{type(err[1]).__name__}: {err[1]}".splitlines()[0]
             self._ct_outcome = (outcome, message)
 
-        def addError(self, test: Any, err: Any) -> None:  # noqa: N802
+        def addError(self, test: Any, err: Any) -> None:
             super().addError(test, err)
             self._ct_set("error", err)
 
-        def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+        def addFailure(self, test: Any, err: Any) -> None:
             super().addFailure(test, err)
             self._ct_set("failed", err)
 
-        def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
+        def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
             super().addSubTest(test, subtest, err)
             if err is not None:
                 self._ct_set("failed" if issubclass(err[0], test.failureException) else "error", err)
 
-        def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
+        def addSkip(self, test: Any, reason: str) -> None:
             super().addSkip(test, reason)
             if traces.current_id() != test.id():
                 # Skipped before it began (a skipped class or method, 3.12+):
@@ -662,11 +662,11 @@ def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
                 traces.untraced(test.id(), "skipped", reason)
             self._ct_set("skipped")
 
-        def addExpectedFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+        def addExpectedFailure(self, test: Any, err: Any) -> None:
             super().addExpectedFailure(test, err)
             self._ct_set("xfailed")
 
-        def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
+        def addUnexpectedSuccess(self, test: Any) -> None:
             super().addUnexpectedSuccess(test)
             self._ct_set("xpassed")
 

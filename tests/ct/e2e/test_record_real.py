@@ -19,7 +19,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from ..conftest import LAUNCHER, User, metadata, pyenv_python
+from ..conftest import LAUNCHER, User, metadata
 
 APP = """\
 import os, subprocess, sys
