@@ -6,6 +6,7 @@ bench/programs/writes.py with `--values none`, and `os.fstat` for scale
 
     .venv/bin/python bench/output_writes.py PYTHON_WITH_THE_WHEEL [--runs 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,22 @@ def main() -> int:
     rows = []
     for _ in range(a.runs):
         with tempfile.TemporaryDirectory() as tmp:
-            p = subprocess.run([a.python, "-m", "codetracer_python_recorder", "--values", "none", "--trace-dir",
-                                f"{tmp}/trace", str(PROGRAM)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, check=True)
+            p = subprocess.run(
+                [
+                    a.python,
+                    "-m",
+                    "codetracer_python_recorder",
+                    "--values",
+                    "none",
+                    "--trace-dir",
+                    f"{tmp}/trace",
+                    str(PROGRAM),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
         rows.append(json.loads(p.stderr.strip().splitlines()[-1]))
     for key in ("original_ns", "redirected_ns", "fstat_ns"):
         print(f"{key}: {statistics.median(r[key] for r in rows):.0f}")
