@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import stats
-from .results import Cell, OpenCell, Session, events_key
+from .results import Cell, OpenCell, Session, SuiteResult, TraceFacts, events_key
 from .tracers import TRACERS
 
-__all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS", "OpenFigures", "open_figures"]
+__all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS", "OpenFigures", "open_figures",
+           "OpenedTrace", "SuiteFigures", "suite_figures", "suite_goals"]
 
 GOAL_LIMITS = {"inrun_ratio": 10.0, "upstream_speedup": 100.0, "kept_fraction": 0.25, "none_vs_floor": 2.0,
                "rss_mb": 64.0, "startup_ms": 30.0, "portable_vs_inplace": 6.0,
-               "ctfs_whole_ratio": 10.0, "ctfs_fraction": 0.05, "ctfs_open_ratio": 0.1}
+               "ctfs_whole_ratio": 10.0, "ctfs_fraction": 0.05, "ctfs_open_ratio": 0.1,
+               "suite_open_s": 2.0, "suite_open_gb": 1.0}
 
 
 @dataclass(frozen=True)
@@ -189,3 +191,91 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
     out.append(Goal(python, "start-up added, ms (--version / empty script, worst)", f"<= {L['startup_ms']:g}", a,
                     None if a is None else a <= L["startup_ms"]))
     return out
+
+
+@dataclass(frozen=True)
+class OpenedTrace:
+    """One per-test trace of the test suite opened in the replay-server:
+    medians, and per step, both over all its steps and above the smallest
+    opened trace (whose open is the server's fixed cost)."""
+    facts: TraceFacts
+    cell: OpenCell
+    seconds: float | None
+    mb: float | None
+    cpu_s: float | None
+    b_step: float | None          # peak bytes / steps
+    s_step: float | None          # open seconds / steps
+    above_b_step: float | None    # (peak - smallest's peak) / (steps - smallest's steps)
+    above_s_step: float | None
+    estimate_b_step: float | None  # the recorder's replay_estimate / steps
+    estimate_s_step: float | None
+
+
+@dataclass(frozen=True)
+class SuiteFigures:
+    result: SuiteResult
+    wall_s: dict[str, float | None]    # mode -> median of the whole pytest process
+    cpu_s: dict[str, float | None]
+    rss_mb: dict[str, float | None]
+    ratio: dict[str, float | None]     # mode -> wall / plain wall
+    opened: list[OpenedTrace]
+    worst_s: float | None              # the slowest open of the opened per-test traces
+    worst_mb: float | None             # the largest peak of them
+    all_opened: bool                   # every chosen per-test trace opened (none over the memory limit)
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def suite_figures(res: SuiteResult) -> SuiteFigures:
+    def med(mode: str, attr: str) -> float | None:
+        return stats.median(getattr(r, attr) for r in res.runs.get(mode, []))
+    wall = {m: med(m, "wall_s") for m in res.runs}
+    rss = {m: None if (v := med(m, "maxrss_kb")) is None else v / 1024 for m in res.runs}
+    rows = []
+    for facts, cell in zip(res.opened, res.opens, strict=False):
+        secs, mb = _open_medians(cell)
+        cpu = stats.median(r.cpu_s for r in cell.runs) if secs is not None else None
+        rows.append((facts, cell, secs, mb, cpu))
+    base = rows[-1] if len(rows) > 1 and rows[-1][2] is not None else None   # the smallest, opened last
+    opened = []
+    for i, (facts, cell, secs, mb, cpu) in enumerate(rows):
+        peak_b = None if mb is None else mb * 2**20
+        above_b = above_s = None
+        if base is not None and i < len(rows) - 1 and facts.steps and base[0].steps is not None \
+                and facts.steps > base[0].steps and peak_b is not None and secs is not None:
+            span = facts.steps - base[0].steps
+            above_b = (peak_b - base[3] * 2**20) / span
+            above_s = (secs - base[2]) / span
+        opened.append(OpenedTrace(facts, cell, secs, mb, cpu, _div(peak_b, facts.steps), _div(secs, facts.steps),
+                                  above_b, above_s, _div(facts.estimate_bytes, facts.steps),
+                                  _div(facts.estimate_s, facts.steps)))
+    measured = [o for o in opened if o.seconds is not None]
+    return SuiteFigures(res, wall, {m: med(m, "cpu_s") for m in res.runs}, rss,
+                        {m: stats.ratio(w, wall.get("plain")) for m, w in wall.items()}, opened,
+                        max((o.seconds for o in measured), default=None),  # type: ignore[type-var]
+                        max((o.mb for o in measured), default=None),  # type: ignore[type-var]
+                        bool(opened) and all(o.cell.not_opened is None and o.cell.failed is None for o in opened))
+
+
+def suite_goals(f: SuiteFigures) -> list[Goal]:
+    """Every per-test trace of the suite opens in <= 2 s and <= 1 GB, judged
+    on the worst of the opened ones (the largest by steps). A trace that did
+    not open within --open-max-gb misses both; a failed open makes them n/a."""
+    L = GOAL_LIMITS
+    failed = any(o.cell.failed for o in f.opened) or not f.opened
+    over = any(o.cell.not_opened for o in f.opened)
+    gb = None if f.worst_mb is None else f.worst_mb / 1024
+
+    def verdict(value: float | None, limit: float) -> bool | None:
+        if failed:
+            return None
+        if over:
+            return False
+        return None if value is None else value <= limit
+    py = f.result.python
+    return [Goal(py, "test suite: per-test trace open time, replay-server (worst opened)", f"<= {L['suite_open_s']:g} s",
+                 f.worst_s, verdict(f.worst_s, L["suite_open_s"])),
+            Goal(py, "test suite: per-test trace open peak memory, GB (worst opened)", f"<= {L['suite_open_gb']:g} GB",
+                 gb, verdict(gb, L["suite_open_gb"]))]

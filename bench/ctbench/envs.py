@@ -2,8 +2,9 @@
 
 - `.venvs/bench-312`, `.venvs/bench-313`: the interpreter under test, with
   viztracer (bench/pins.toml), our recorder (the newest
-  dist/codetracer_python_recorder-*.whl from `make wheel`) and the _ctfloor
-  extension (in `<venv>/ctfloor/`);
+  dist/codetracer_python_recorder-*.whl from `make wheel`), the _ctfloor
+  extension (in `<venv>/ctfloor/`) and pytest (bench/pins.toml, for the
+  test suite of bench/programs/suite);
 - `.venvs/bench-upstream-312`: upstream codetracer-python-recorder 0.3.0,
   apart because it has the same import name as ours.
 
@@ -81,7 +82,7 @@ def _install(python: Path, venv: Path, key: str, want: str, pip_args: list[str])
 
 
 def setup_bench_env(version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool,
-                    floor: bool) -> BenchEnv:
+                    floor: bool, pytest: bool = False) -> BenchEnv:
     venv = venvs / f"bench-{version.replace('.', '')}"
     env = BenchEnv(version, _venv(pyenv_python(version), venv))
     if floor:
@@ -103,6 +104,11 @@ def setup_bench_env(version: str, venvs: Path, *, wheel: Path | None, viztracer:
             err = _install(env.python, venv, "ours", ident, ["--no-index", "--force-reinstall", str(wheel)])
             if err:
                 env.missing["ours"] = err
+    if pytest:
+        req = load_pins()["pytest"]["requirement"]
+        err = _install(env.python, venv, "pytest", req, [req])
+        if err:
+            env.missing["pytest"] = err
     return env
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from .dap import REPLAY_SERVER, Dap, DapError
 from .results import OpenCell, OpenRun
 
-__all__ = ["FORMATS", "TIME", "PRLIMIT", "OpenError", "OverMemory", "server_missing", "parse_peak_kb", "open_once",
-           "measure_open"]
+__all__ = ["FORMATS", "TIME", "PRLIMIT", "OpenError", "OverMemory", "server_missing", "parse_peak_kb", "parse_cpu_s",
+           "open_once", "measure_open"]
 
 #: The tracer whose trace folder is opened for each format, and its file.
 FORMATS = {"json": ("ours-locals", "trace.json"), "ct": ("ours-ctfs", "trace.ct")}
@@ -30,6 +30,7 @@ TIME = Path("/usr/bin/time")
 PRLIMIT = Path("/usr/bin/prlimit")
 
 _PEAK = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\):\s*([\d.]+)")
 
 
 class OpenError(RuntimeError):
@@ -61,6 +62,13 @@ def parse_peak_kb(time_v_output: str) -> int:
     return int(m.group(1))
 
 
+def parse_cpu_s(time_v_output: str) -> float | None:
+    """User + system seconds from the report of `/usr/bin/time -v` (None
+    when absent): on a loaded machine, the work the open took."""
+    found = _CPU.findall(time_v_output)
+    return sum(float(v) for v in found) if found else None
+
+
 def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float, max_gb: float) -> OpenRun:
     """Spawn the server under /usr/bin/time (and at most `max_gb` of address
     space), open `trace_dir`, wait for the first stop; the seconds to that
@@ -87,7 +95,7 @@ def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float, max_
         text = report.read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
-    return OpenRun(seconds, parse_peak_kb(text))
+    return OpenRun(seconds, parse_peak_kb(text), parse_cpu_s(text))
 
 
 def measure_open(server: Path, python: str, workload: str, fmt: str, trace_dir: Path | None, *, runs: int,
