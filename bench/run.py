@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the recorder against plain python, the C no-op and 8-byte-record
 floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the four
-workloads of bench/workloads, on CPython 3.12 and 3.13 (issue 8).
+workloads of bench/workloads, on CPython 3.12 and 3.13 (issue 8); and the test
+suite of bench/programs/suite plain and recorded (issue 26, testsuite.py).
 
 Sets up its venvs under .venvs/bench-* (viztracer, our wheel from dist/, the
 _ctfloor extension; upstream in .venvs/bench-upstream-312), runs everything,
@@ -157,7 +158,8 @@ def machine_info() -> dict[str, str]:
         mem = f"{mem_kb / 1024 / 1024:.0f} GB RAM"
     except (OSError, ValueError, IndexError):
         mem = "?"
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem, "load": load,
             "os": f"{platform.system()} {platform.release()}",
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 

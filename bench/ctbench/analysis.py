@@ -218,6 +218,7 @@ class SuiteFigures:
     cpu_s: dict[str, float | None]
     rss_mb: dict[str, float | None]
     ratio: dict[str, float | None]     # mode -> wall / plain wall
+    cpu_ratio: dict[str, float | None]  # mode -> CPU / plain CPU (less moved by other work on the machine)
     opened: list[OpenedTrace]
     worst_s: float | None              # the slowest open of the opened per-test traces
     worst_mb: float | None             # the largest peak of them
@@ -252,8 +253,9 @@ def suite_figures(res: SuiteResult) -> SuiteFigures:
                                   above_b, above_s, _div(facts.estimate_bytes, facts.steps),
                                   _div(facts.estimate_s, facts.steps)))
     measured = [o for o in opened if o.seconds is not None]
-    return SuiteFigures(res, wall, {m: med(m, "cpu_s") for m in res.runs}, rss,
-                        {m: stats.ratio(w, wall.get("plain")) for m, w in wall.items()}, opened,
+    cpu = {m: med(m, "cpu_s") for m in res.runs}
+    return SuiteFigures(res, wall, cpu, rss, {m: stats.ratio(w, wall.get("plain")) for m, w in wall.items()},
+                        {m: stats.ratio(c, cpu.get("plain")) for m, c in cpu.items()}, opened,
                         max((o.seconds for o in measured), default=None),  # type: ignore[type-var]
                         max((o.mb for o in measured), default=None),  # type: ignore[type-var]
                         bool(opened) and all(o.cell.not_opened is None and o.cell.failed is None for o in opened))

@@ -201,9 +201,9 @@ def _suite_tables(f: SuiteFigures, notes: list[str]) -> list[str]:
             traces, steps = "1", _int(single.steps)
             size = NA if single.trace_bytes is None else f"{single.trace_bytes / 1e6:,.1f}"
         rows.append([label, fmt(f.wall_s.get(mode), "s"), fmt(f.ratio.get(mode), "x"), fmt(f.cpu_s.get(mode), "s"),
-                     fmt(f.rss_mb.get(mode), "mb"), traces, steps, size])
-    out.append(markdown_table(["run", "wall s", "× plain", "CPU s", "peak RSS MB", "traces", "steps", "trace.ct MB"],
-                              rows))
+                     fmt(f.cpu_ratio.get(mode), "x"), fmt(f.rss_mb.get(mode), "mb"), traces, steps, size])
+    out.append(markdown_table(["run", "wall s", "× plain", "CPU s", "CPU × plain", "peak RSS MB", "traces", "steps",
+                               "trace.ct MB"], rows))
     facts = []
     if r.largest is not None:
         facts.append(f"- largest per-test trace: `{r.largest.id}`, {_int(r.largest.steps)} steps, "
@@ -285,6 +285,8 @@ def _machine(session: Session) -> str:
     m = session.machine
     lines = [f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory', '?')}, {m.get('os', '?')}",
              f"- date: {m.get('date', '?')}"]
+    if m.get("load"):   # a shared machine: other work slows the wall times down
+        lines.append(f"- load average at the start (1 / 5 / 15 min): {m['load']}")
     for py, vers in session.versions.items():
         lines.append(f"- CPython {py}: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     return "\n".join(lines)
@@ -360,6 +362,11 @@ METHOD = """
   `ours-ctfs` over DAP (`initialize`, `launch`, `configurationDone`, the first `stopped`) under
   `/usr/bin/time -v` and `prlimit --as` (`--open-max-gb`), one open at a time after the workload's runs;
   `--no-open` skips it, `--replay-server` names the binary, `--open-json-max-mb` caps the trace.json it tries.
+- Test suite (issue 26): `bench/ctbench/testsuite.py` runs `bench/programs/suite` in a copy under
+  `bench/out/work/` (pytest `-q -p no:cacheprovider`), plain, one trace per test and `--single-trace`, all
+  `--format ctfs`, interleaved; wall and CPU seconds (`wait4`) of the whole process; steps and sizes from the
+  recorder's `OUT/tests.json` and the single trace's `trace_metadata.json`; opens as above. `--no-testsuite`
+  skips it, `--only-testsuite` runs it alone (`--testsuite-opens`, `--testsuite-single-max-gb`).
 - Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:
   `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at
   exit.

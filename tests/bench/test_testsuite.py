@@ -106,6 +106,7 @@ def test_figures_medians_ratios_and_per_step_costs() -> None:
     f = suite_figures(result(*OPENS))
     assert f.wall_s == {"plain": 2.5, "per-test": 50.0, "single": 10.0}
     assert f.ratio == {"plain": 1.0, "per-test": 20.0, "single": 4.0} and f.cpu_s["plain"] == 2.0
+    assert f.cpu_ratio == {"plain": 1.0, "per-test": 7.0, "single": 2.0}
     big, mid, tiny = f.opened
     assert (big.seconds, big.mb, big.cpu_s) == (pytest.approx(4.2), 295.0, 9.25)
     assert big.b_step == pytest.approx(295 * 2**20 / 10_000) and big.s_step == pytest.approx(4.2e-4)
@@ -151,9 +152,9 @@ def test_the_section_says_which_suite_how_big_and_what_was_measured() -> None:
     assert "medians of 3 run(s) after 1 warm-up run(s)" in text
     assert "| test suite: per-test trace open time, replay-server (worst opened) | <= 2 s | 4.2 (NOT met) |" in text
     assert "| test suite: per-test trace open peak memory, GB (worst opened) | <= 1 GB | 0.288 (met) |" in text
-    assert "| plain pytest | 2.500 | 1.00× | 2.000 | 40.0 | n/a | n/a | n/a |" in text
-    assert "| one trace per test | 50.000 | 20.00× | 14.000 | 60.0 | 1,201 | 1,484,287 | 74.0 |" in text
-    assert "| one trace (`--single-trace`) | 10.000 | 4.00× | 4.000 | 55.0 | 1 | 1,484,287 | 16.1 |" in text
+    assert "| plain pytest | 2.500 | 1.00× | 2.000 | 1.00× | 40.0 | n/a | n/a | n/a |" in text
+    assert "| one trace per test | 50.000 | 20.00× | 14.000 | 7.00× | 60.0 | 1,201 | 1,484,287 | 74.0 |" in text
+    assert "| one trace (`--single-trace`) | 10.000 | 4.00× | 4.000 | 2.00× | 55.0 | 1 | 1,484,287 | 16.1 |" in text
     assert "- largest per-test trace: `t::big`, 10,000 steps, 140,000 bytes of trace.ct" in text
     assert ("- the single trace: 1,484,287 steps, 16,142,336 bytes of trace.ct, replay estimate 5.9 GB and 35.6 s; "
             "not opened (estimated 5.9 GB, over 1 GB)") in text
