@@ -399,10 +399,11 @@ def render_code_size(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def testsuite_options(opts: argparse.Namespace) -> dict[str, Any]:
-    """The test suite's settings as the report states them (session.options["testsuite"])."""
+def testsuite_options(opts: argparse.Namespace, *, warn: bool) -> dict[str, Any]:
+    """The test suite's settings as the report states them (session.options["testsuite"]);
+    `warn`: say on stderr when the replay-server is absent."""
     skipped = "--no-open" if opts.no_open else server_missing(opts.replay_server)
-    if skipped and not opts.no_open:
+    if skipped and warn and not opts.no_open:
         log(f"WARNING: {skipped}")
     return {"runs": opts.runs, "warmup": opts.warmup, "opens": opts.testsuite_opens,
             "single_max_gb": opts.testsuite_single_max_gb, "max_gb": opts.open_max_gb, "skipped": skipped}
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
         command = reproduce_command(argv)
         session = Session({"pythons": pythons, "command": command, "only_testsuite": True,
-                           "testsuite": testsuite_options(opts)}, machine_info())
+                           "testsuite": testsuite_options(opts, warn=True)}, machine_info())
         for py in pythons:
             run_testsuite(session, py, opts)
         opts.json.parent.mkdir(parents=True, exist_ok=True)
@@ -479,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "json_max_mb": opts.open_json_max_mb, "max_gb": opts.open_max_gb,
                                        "skipped": skipped}
         suite = not opts.no_testsuite and any(t.family == "ours" for t in tracers)
-        if suite:
-            session.options["testsuite"] = testsuite_options(opts)
+        if suite:   # the workloads' opens warned already when they are on
+            session.options["testsuite"] = testsuite_options(opts, warn="open" not in session.options)
         try:
             for py in pythons:
                 run_python(session, py, tracers, workloads, opts)

@@ -277,7 +277,7 @@ def suite_goals(f: SuiteFigures) -> list[Goal]:
             return False
         return None if value is None else value <= limit
     py = f.result.python
-    return [Goal(py, "test suite: per-test trace open time, replay-server (worst opened)", f"<= {L['suite_open_s']:g} s",
-                 f.worst_s, verdict(f.worst_s, L["suite_open_s"])),
+    return [Goal(py, "test suite: per-test trace open time, replay-server (worst opened)",
+                 f"<= {L['suite_open_s']:g} s", f.worst_s, verdict(f.worst_s, L["suite_open_s"])),
             Goal(py, "test suite: per-test trace open peak memory, GB (worst opened)", f"<= {L['suite_open_gb']:g} GB",
                  gb, verdict(gb, L["suite_open_gb"]))]

@@ -171,7 +171,8 @@ def _goal_table(pythons: list[str], goals_by_py: dict[str, list[Goal]]) -> str:
             limits[g.name] = g.limit
             rows.setdefault(g.name, []).append(NA if g.measured is None and g.met is None else
                                                f"{NA if g.measured is None else f'{g.measured:.3g}'} ({g.verdict})")
-    return markdown_table(["goal", "limit", *[f"CPython {p}" for p in pythons]], [[n, limits[n], *v] for n, v in rows.items()])
+    return markdown_table(["goal", "limit", *[f"CPython {p}" for p in pythons]],
+                          [[n, limits[n], *v] for n, v in rows.items()])
 
 
 def _int(v: int | None) -> str:
@@ -221,7 +222,8 @@ def _suite_tables(f: SuiteFigures, notes: list[str]) -> list[str]:
     for o in f.opened:
         c = o.cell
         if c.failed:
-            notes.append(f"CPython {r.python}, replay-server open of the test suite's {o.facts.id}: FAILED — {c.failed}")
+            notes.append(f"CPython {r.python}, replay-server open of the test suite's {o.facts.id}: FAILED — "
+                         f"{c.failed}")
         kb = NA if o.facts.trace_bytes is None else f"{o.facts.trace_bytes / 1024:,.0f}"
         rows.append([f"`{o.facts.id}`", _int(o.facts.steps), kb, _open_cell(c, o.seconds, o.mb), fmt(o.cpu_s, "s"),
                      *_per_step(o.b_step, o.s_step), *_per_step(o.above_b_step, o.above_s_step),

@@ -133,7 +133,8 @@ def run_suite(python: Path, py: str, scratch: Path, env: dict[str, str], o: Suit
                 if mode != "plain" and last:
                     _read_traces(res, mode, out, kept, o.opens)
                 shutil.rmtree(out, ignore_errors=True)   # a single trace of the suite is tens of MB
-            log(f"CPython {py} test suite: round {rnd + 1}/{o.warmup + o.runs}" + (" (warm-up)" if rnd < o.warmup else ""))
+            warm = " (warm-up)" if rnd < o.warmup else ""
+            log(f"CPython {py} test suite: round {rnd + 1}/{o.warmup + o.runs}{warm}")
         _open_kept(res, py, kept, scratch / "open", o, log)
     except (OSError, ValueError, KeyError) as exc:
         res.failed = f"{type(exc).__name__}: {exc}"
@@ -152,7 +153,7 @@ def _read_traces(res: SuiteResult, mode: str, out: Path, kept: Path, opens: int)
         res.steps = sum(t.steps or 0 for t in every)
         res.trace_bytes = sum(t.trace_bytes or 0 for t in every)
         res.opened = to_open(tests, opens)
-        res.largest = res.opened[0] if res.opened else None
+        res.largest = next(iter(to_open(tests, 1)), None)
         for i, t in enumerate(res.opened):
             shutil.move(out / str(t.folder), kept / f"{i:02d}")
     else:
