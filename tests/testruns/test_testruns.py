@@ -137,7 +137,7 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         assert meta["test"]["id"] == test_id and meta["test"]["outcome"] == test["outcome"]
         assert meta["test"]["framework"] == "pytest" and meta["test"]["duration_seconds"] >= 0
         assert meta["steps"] >= 1 and meta["trace_bytes"] == (folder / "trace.ct").stat().st_size
-        assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 4300
+        assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 28_000   # _replaycost.PER_STEP["ctfs"]
     assert tests["test_calc.py::test_fails"]["message"].startswith("AssertionError: doubling went wrong")
     # The session trace (collection) is the folder's own trace.
     session_meta = json.loads((out / "trace_metadata.json").read_text())
