@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the recorder against plain python, the C no-op and 8-byte-record
 floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the four
-workloads of bench/workloads, on CPython 3.12 and 3.13 (issue 8).
+workloads of bench/workloads, on CPython 3.12 and 3.13 (issue 8); and the test
+suite of bench/programs/suite plain and recorded (issue 26, testsuite.py).
 
 Sets up its venvs under .venvs/bench-* (viztracer, our wheel from dist/, the
 _ctfloor extension; upstream in .venvs/bench-upstream-312), runs everything,
@@ -28,16 +29,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ctbench.anchor import AnchorError, parse_anchor
-from ctbench.dap import REPLAY_SERVER
-from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env
-from ctbench.events import EventCache
-from ctbench.proc import run_measured
-from ctbench.replay_open import FORMATS, measure_open, server_missing
-from ctbench.report import render
-from ctbench.results import Cell, Run, Session, events_key
-from ctbench.startup import measure_startup
-from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer
+from ctbench.anchor import AnchorError, parse_anchor  # noqa: E402
+from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env  # noqa: E402
+from ctbench.events import EventCache  # noqa: E402
+from ctbench.proc import run_measured  # noqa: E402
+from ctbench.replay_open import FORMATS, measure_open, server_missing  # noqa: E402
+from ctbench.report import render, render_testsuite  # noqa: E402
+from ctbench.dap import REPLAY_SERVER  # noqa: E402
+from ctbench.results import Cell, Run, Session, SuiteResult, events_key  # noqa: E402
+from ctbench.startup import measure_startup  # noqa: E402
+from ctbench.testsuite import SuiteOptions, run_suite  # noqa: E402
+from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = {
@@ -48,6 +50,9 @@ DEFAULTS = {
     "pythons": "3.12,3.13",
     "tracers": ",".join(DEFAULT_TRACERS),
     "out": "docs/performance.md",
+    "testsuite_out": "bench/out/testsuite.md",
+    "json": "bench/out/results.json",
+    "testsuite_json": "bench/out/testsuite.json",
 }
 
 
@@ -94,8 +99,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--workloads", type=Path, default=REPO / "bench" / "workloads", help="folder of the w_*.py workloads"
     )
-    p.add_argument("--out", type=Path, default=Path(str(DEFAULTS["out"])), help="markdown report to write")
-    p.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json", help="raw results to write")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"markdown report to write (default: {DEFAULTS['out']}; with --only-testsuite, "
+        f"{DEFAULTS['testsuite_out']})",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help=f"raw results to write (default: {DEFAULTS['json']}; with --only-testsuite, {DEFAULTS['testsuite_json']})",
+    )
     p.add_argument("--venvs", type=Path, default=REPO / ".venvs", help="where the bench-* venvs live")
     p.add_argument("--dist", type=Path, default=REPO / "dist", help="where `make wheel` put our wheel")
     p.add_argument("--startup-runs", type=int, default=20, help="hyperfine runs per start-up command")
@@ -141,6 +157,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds the replay-server may take to open one trace before the open counts as failed",
     )
     p.add_argument(
+        "--only-testsuite",
+        action="store_true",
+        help="run only the test suite of bench/programs/suite (plain, one trace per test, one trace) and "
+        "write its section alone",
+    )
+    p.add_argument("--no-testsuite", action="store_true", help="skip the test suite of bench/programs/suite")
+    p.add_argument(
+        "--testsuite-opens",
+        type=int,
+        default=3,
+        help="how many of the test suite's per-test traces with the most steps to open in the "
+        "replay-server (the one with the fewest is opened too: the server's fixed cost)",
+    )
+    p.add_argument(
+        "--testsuite-single-max-gb",
+        type=float,
+        default=1.0,
+        help="open the test suite's single trace only when its replay estimate is under this",
+    )
+    p.add_argument(
         "--render",
         type=Path,
         metavar="RESULTS_JSON",
@@ -152,6 +188,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error(f"unknown tracer(s) {', '.join(unknown)}; choose from {', '.join(TRACERS)}")
     if opts.runs < 1 or opts.warmup < 0:
         p.error("--runs must be >= 1 and --warmup >= 0")
+    if opts.only_testsuite and opts.no_testsuite:
+        p.error("--only-testsuite and --no-testsuite exclude each other")
+    if opts.out is None:
+        opts.out = Path(DEFAULTS["testsuite_out" if opts.only_testsuite else "out"])
+    if opts.json is None:
+        opts.json = REPO / DEFAULTS["testsuite_json" if opts.only_testsuite else "json"]
     return opts
 
 
@@ -189,10 +231,12 @@ def machine_info() -> dict[str, str]:
         mem = f"{mem_kb / 1024 / 1024:.0f} GB RAM"
     except (OSError, ValueError, IndexError):
         mem = "?"
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
         "memory": mem,
+        "load": load,
         "os": f"{platform.system()} {platform.release()}",
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -494,6 +538,61 @@ def render_code_size(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def testsuite_options(opts: argparse.Namespace, *, warn: bool) -> dict[str, Any]:
+    """The test suite's settings as the report states them (session.options["testsuite"]);
+    `warn`: say on stderr when the replay-server is absent."""
+    skipped = "--no-open" if opts.no_open else server_missing(opts.replay_server)
+    if skipped and warn and not opts.no_open:
+        log(f"WARNING: {skipped}")
+    return {
+        "runs": opts.runs,
+        "warmup": opts.warmup,
+        "opens": opts.testsuite_opens,
+        "single_max_gb": opts.testsuite_single_max_gb,
+        "max_gb": opts.open_max_gb,
+        "skipped": skipped,
+    }
+
+
+def run_testsuite(session: Session, py: str, opts: argparse.Namespace) -> None:
+    """The test suite of bench/programs/suite on one interpreter (issue 26)."""
+    log(f"CPython {py}: the test suite (setting up {opts.venvs}/bench-{py.replace('.', '')} with pytest)")
+    wheel = newest_wheel(opts.dist)
+    env = (
+        None
+        if wheel is None
+        else setup_bench_env(py, opts.venvs, wheel=wheel, viztracer=False, ours=True, floor=False, pytest=True)
+    )
+    if env is None or env.missing:
+        res = SuiteResult(
+            py,
+            missing="; ".join(env.missing.values())
+            if env
+            else "no dist/codetracer_python_recorder-*.whl (run `make wheel`)",
+        )
+        log(f"CPython {py}: test suite n/a: {res.missing}")
+    else:
+        skipped = session.options["testsuite"]["skipped"]
+        o = SuiteOptions(
+            runs=opts.runs,
+            warmup=opts.warmup,
+            opens=opts.testsuite_opens,
+            single_max_gb=opts.testsuite_single_max_gb,
+            server=None if skipped else opts.replay_server,
+            json_max_mb=opts.open_json_max_mb,
+            timeout=opts.open_timeout,
+            max_gb=opts.open_max_gb,
+        )
+        res = run_suite(env.python, py, opts.json.parent / "work" / "testsuite", run_env(1.0), o, log)
+        versions = session.versions.setdefault(py, {})
+        versions.setdefault("python", platform_version(env.python))
+        versions.setdefault("ours", distribution_version(env.python, "codetracer_python_recorder") or "?")
+        versions["pytest"] = distribution_version(env.python, "pytest") or "?"
+    if res.failed:
+        log(f"FAILED: CPython {py} test suite: {res.failed}")
+    session.testsuite.append(res)
+
+
 def platform_version(python: Path) -> str:
     return subprocess.run(
         [str(python), "-c", "import platform; print(platform.python_version())"],
@@ -509,8 +608,28 @@ def main(argv: list[str] | None = None) -> int:
     out = opts.out if opts.out.is_absolute() else REPO / opts.out
     if opts.render:
         session = Session.from_json(json.loads(opts.render.read_text()))
-        text = render(session, session.options.get("command", reproduce_command([])))
-        text += render_code_size(session.options.get("code_size", {}))
+        if session.options.get("only_testsuite"):
+            text = render_testsuite(session, session.options["command"])
+        else:
+            text = render(session, session.options.get("command", reproduce_command([])))
+            text += render_code_size(session.options.get("code_size", {}))
+    elif opts.only_testsuite:
+        pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
+        command = reproduce_command(argv)
+        session = Session(
+            {
+                "pythons": pythons,
+                "command": command,
+                "only_testsuite": True,
+                "testsuite": testsuite_options(opts, warn=True),
+            },
+            machine_info(),
+        )
+        for py in pythons:
+            run_testsuite(session, py, opts)
+        opts.json.parent.mkdir(parents=True, exist_ok=True)
+        opts.json.write_text(json.dumps(session.to_json(), indent=1))
+        text = render_testsuite(session, command)
     else:
         tracers = [TRACERS["plain"]] + [TRACERS[t] for t in opts.tracers.split(",") if t and t != "plain"]
         pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
@@ -546,9 +665,14 @@ def main(argv: list[str] | None = None) -> int:
                 "max_gb": opts.open_max_gb,
                 "skipped": skipped,
             }
+        suite = not opts.no_testsuite and any(t.family == "ours" for t in tracers)
+        if suite:  # the workloads' opens warned already when they are on
+            session.options["testsuite"] = testsuite_options(opts, warn="open" not in session.options)
         try:
             for py in pythons:
                 run_python(session, py, tracers, workloads, opts)
+                if suite:
+                    run_testsuite(session, py, opts)
         except CheckMismatch as exc:
             log(f"FAILED: {exc}")
             return 1
@@ -561,6 +685,13 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {out}")
     failed = [f"{c.python} {c.tracer} {c.workload}" for c in session.cells if c.failed]
     failed += [f"{o.python} replay-server open {o.workload} ({o.format})" for o in session.opens if o.failed]
+    failed += [f"{t.python} test suite" for t in session.testsuite if t.failed]
+    failed += [
+        f"{t.python} replay-server open {o.workload} (test suite)"
+        for t in session.testsuite
+        for o in [*t.opens, *([t.single_open] if t.single_open else [])]
+        if o.failed
+    ]
     if failed:
         log(f"{len(failed)} cell(s) FAILED: " + "; ".join(failed))
         return 1

@@ -8,10 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import stats
-from .results import Cell, OpenCell, Session, events_key
+from .results import Cell, OpenCell, Session, SuiteResult, TraceFacts, events_key
 from .tracers import TRACERS
 
-__all__ = ["Figures", "figures", "geomeans", "Goal", "goals", "GOAL_LIMITS", "OpenFigures", "open_figures"]
+__all__ = [
+    "Figures",
+    "figures",
+    "geomeans",
+    "Goal",
+    "goals",
+    "GOAL_LIMITS",
+    "OpenFigures",
+    "open_figures",
+    "OpenedTrace",
+    "SuiteFigures",
+    "suite_figures",
+    "suite_goals",
+]
 
 GOAL_LIMITS = {
     "inrun_ratio": 10.0,
@@ -24,6 +37,8 @@ GOAL_LIMITS = {
     "ctfs_whole_ratio": 10.0,
     "ctfs_fraction": 0.05,
     "ctfs_open_ratio": 0.1,
+    "suite_open_s": 2.0,
+    "suite_open_gb": 1.0,
 }
 
 
@@ -59,13 +74,13 @@ def figures(session: Session, cell: Cell) -> Figures:
     ev = session.events.get(events_key(cell.python, cell.workload, cell.scale), {})
     plain = session.cell(cell.python, cell.workload, "plain", cell.scale)
     ok = cell.runs and not cell.failed
-    p_runs = plain.runs if plain is not None and not plain.failed else []
+    p_ok = plain is not None and plain.runs and not plain.failed
     main_s = stats.median(r.main_s for r in cell.runs) if ok else None
     wall_s = stats.median(r.wall_s for r in cell.runs) if ok else None
     rss_kb = stats.median(r.maxrss_kb for r in cell.runs) if ok else None
-    p_main = stats.median(r.main_s for r in p_runs) if p_runs else None
-    p_wall = stats.median(r.wall_s for r in p_runs) if p_runs else None
-    p_rss = stats.median(r.maxrss_kb for r in p_runs) if p_runs else None
+    p_main = stats.median(r.main_s for r in plain.runs) if p_ok else None
+    p_wall = stats.median(r.wall_s for r in plain.runs) if p_ok else None
+    p_rss = stats.median(r.maxrss_kb for r in plain.runs) if p_ok else None
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
     inrun = stats.add(main_s, _med(cell, "drain_s")) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
@@ -152,15 +167,14 @@ class Goal:
 
 
 def _worst(values: list[float | None], *, high: bool = True) -> float | None:
-    present = [v for v in values if v is not None]
-    if not values or len(present) != len(values):
+    if not values or any(v is None for v in values):
         return None
-    return max(present) if high else min(present)
+    return max(values) if high else min(values)  # type: ignore[type-var]
 
 
 def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -> list[Goal]:
     """Issue 8's goals for one interpreter; figs maps (tracer, workload) -> Figures."""
-    limits = GOAL_LIMITS
+    L = GOAL_LIMITS
     workloads = sorted({w for _, w in figs})
 
     def col(tracer: str, attr: str) -> list[Any]:
@@ -172,9 +186,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "in-run geo-mean, ours --values=locals / plain",
-            f"<= {limits['inrun_ratio']:g}x",
+            f"<= {L['inrun_ratio']:g}x",
             g,
-            None if g is None else g <= limits["inrun_ratio"],
+            None if g is None else g <= L["inrun_ratio"],
         )
     )
     up = col("upstream", "ns_inrun")
@@ -185,9 +199,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "fewer ns/event than upstream 0.3.0 (worst workload)",
-            f">= {limits['upstream_speedup']:g}x",
+            f">= {L['upstream_speedup']:g}x",
             s,
-            None if s is None else s >= limits["upstream_speedup"],
+            None if s is None else s >= L["upstream_speedup"],
         )
     )
     frac = [
@@ -199,9 +213,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "kept in-run bytes / trace.json bytes (worst workload)",
-            f"<= {limits['kept_fraction']:g}",
+            f"<= {L['kept_fraction']:g}",
             f,
-            None if f is None else f <= limits["kept_fraction"],
+            None if f is None else f <= L["kept_fraction"],
         )
     )
     nv = [
@@ -213,9 +227,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "ns/event --values=none / 8-byte-record floor (worst)",
-            f"<= {limits['none_vs_floor']:g}x",
+            f"<= {L['none_vs_floor']:g}x",
             n,
-            None if n is None else n <= limits["none_vs_floor"],
+            None if n is None else n <= L["none_vs_floor"],
         )
     )
     inplace, portable = (
@@ -227,9 +241,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "portable path / in place: in-run geo-mean of ours --values=locals",
-            f"<= {limits['portable_vs_inplace']:g}x",
+            f"<= {L['portable_vs_inplace']:g}x",
             p,
-            None if p is None else p <= limits["portable_vs_inplace"],
+            None if p is None else p <= L["portable_vs_inplace"],
         )
     )
     rss = _worst([v for t in ("ours-none", "ours-args", "ours-locals") for v in col(t, "rss_delta_mb")])
@@ -237,9 +251,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "peak RSS above plain, MB (worst of ours)",
-            f"<= {limits['rss_mb']:g}",
+            f"<= {L['rss_mb']:g}",
             rss,
-            None if rss is None else rss <= limits["rss_mb"],
+            None if rss is None else rss <= L["rss_mb"],
         )
     )
     # Issue 17: end to end to a finished trace.ct, and its size against trace.json's (same values).
@@ -249,9 +263,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
             Goal(
                 python,
                 "end to end to a finished trace.ct, geo-mean / plain",
-                f"<= {limits['ctfs_whole_ratio']:g}x",
+                f"<= {L['ctfs_whole_ratio']:g}x",
                 w,
-                None if w is None else w <= limits["ctfs_whole_ratio"],
+                None if w is None else w <= L["ctfs_whole_ratio"],
             )
         )
         ct = [
@@ -263,9 +277,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
             Goal(
                 python,
                 "trace.ct bytes / trace.json bytes (worst workload)",
-                f"<= {limits['ctfs_fraction']:g}",
+                f"<= {L['ctfs_fraction']:g}",
                 c,
-                None if c is None else c <= limits["ctfs_fraction"],
+                None if c is None else c <= L["ctfs_fraction"],
             )
         )
         # Goal 3: opening the trace.ct in the replay-server against opening the trace.json.
@@ -277,9 +291,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
                 Goal(
                     python,
                     f"replay-server open {what} ct/json (worst workload)",
-                    f"<= {limits['ctfs_open_ratio']:g}",
+                    f"<= {L['ctfs_open_ratio']:g}",
                     r,
-                    None if r is None else r <= limits["ctfs_open_ratio"],
+                    None if r is None else r <= L["ctfs_open_ratio"],
                 )
             )
     st = session.startup.get(python, {})
@@ -289,9 +303,140 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "start-up added, ms (--version / empty script, worst)",
-            f"<= {limits['startup_ms']:g}",
+            f"<= {L['startup_ms']:g}",
             a,
-            None if a is None else a <= limits["startup_ms"],
+            None if a is None else a <= L["startup_ms"],
         )
     )
     return out
+
+
+@dataclass(frozen=True)
+class OpenedTrace:
+    """One per-test trace of the test suite opened in the replay-server:
+    medians, and per step, both over all its steps and above the smallest
+    opened trace (whose open is the server's fixed cost)."""
+
+    facts: TraceFacts
+    cell: OpenCell
+    seconds: float | None
+    mb: float | None
+    cpu_s: float | None
+    b_step: float | None  # peak bytes / steps
+    s_step: float | None  # open seconds / steps
+    above_b_step: float | None  # (peak - smallest's peak) / (steps - smallest's steps)
+    above_s_step: float | None
+    estimate_b_step: float | None  # the recorder's replay_estimate / steps
+    estimate_s_step: float | None
+
+
+@dataclass(frozen=True)
+class SuiteFigures:
+    result: SuiteResult
+    wall_s: dict[str, float | None]  # mode -> median of the whole pytest process
+    cpu_s: dict[str, float | None]
+    rss_mb: dict[str, float | None]
+    ratio: dict[str, float | None]  # mode -> wall / plain wall
+    cpu_ratio: dict[str, float | None]  # mode -> CPU / plain CPU (less moved by other work on the machine)
+    opened: list[OpenedTrace]
+    worst_s: float | None  # the slowest open of the opened per-test traces
+    worst_mb: float | None  # the largest peak of them
+    all_opened: bool  # every chosen per-test trace opened (none over the memory limit)
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def suite_figures(res: SuiteResult) -> SuiteFigures:
+    def med(mode: str, attr: str) -> float | None:
+        return stats.median(getattr(r, attr) for r in res.runs.get(mode, []))
+
+    wall = {m: med(m, "wall_s") for m in res.runs}
+    rss = {m: None if (v := med(m, "maxrss_kb")) is None else v / 1024 for m in res.runs}
+    rows = []
+    for facts, cell in zip(res.opened, res.opens, strict=False):
+        secs, mb = _open_medians(cell)
+        cpu = stats.median(r.cpu_s for r in cell.runs) if secs is not None else None
+        rows.append((facts, cell, secs, mb, cpu))
+    base = rows[-1] if len(rows) > 1 and rows[-1][2] is not None else None  # the smallest, opened last
+    opened = []
+    for i, (facts, cell, secs, mb, cpu) in enumerate(rows):
+        peak_b = None if mb is None else mb * 2**20
+        above_b = above_s = None
+        if (
+            base is not None
+            and i < len(rows) - 1
+            and facts.steps
+            and base[0].steps is not None
+            and facts.steps > base[0].steps
+            and peak_b is not None
+            and secs is not None
+        ):
+            span = facts.steps - base[0].steps
+            above_b = (peak_b - base[3] * 2**20) / span
+            above_s = (secs - base[2]) / span
+        opened.append(
+            OpenedTrace(
+                facts,
+                cell,
+                secs,
+                mb,
+                cpu,
+                _div(peak_b, facts.steps),
+                _div(secs, facts.steps),
+                above_b,
+                above_s,
+                _div(facts.estimate_bytes, facts.steps),
+                _div(facts.estimate_s, facts.steps),
+            )
+        )
+    measured = [o for o in opened if o.seconds is not None]
+    cpu = {m: med(m, "cpu_s") for m in res.runs}
+    return SuiteFigures(
+        res,
+        wall,
+        cpu,
+        rss,
+        {m: stats.ratio(w, wall.get("plain")) for m, w in wall.items()},
+        {m: stats.ratio(c, cpu.get("plain")) for m, c in cpu.items()},
+        opened,
+        max((o.seconds for o in measured), default=None),  # type: ignore[type-var]
+        max((o.mb for o in measured), default=None),  # type: ignore[type-var]
+        bool(opened) and all(o.cell.not_opened is None and o.cell.failed is None for o in opened),
+    )
+
+
+def suite_goals(f: SuiteFigures) -> list[Goal]:
+    """Every per-test trace of the suite opens in <= 2 s and <= 1 GB, judged
+    on the worst of the opened ones (the largest by steps). A trace that did
+    not open within --open-max-gb misses both; a failed open makes them n/a."""
+    L = GOAL_LIMITS
+    failed = any(o.cell.failed for o in f.opened) or not f.opened
+    over = any(o.cell.not_opened for o in f.opened)
+    gb = None if f.worst_mb is None else f.worst_mb / 1024
+
+    def verdict(value: float | None, limit: float) -> bool | None:
+        if failed:
+            return None
+        if over:
+            return False
+        return None if value is None else value <= limit
+
+    py = f.result.python
+    return [
+        Goal(
+            py,
+            "test suite: per-test trace open time, replay-server (worst opened)",
+            f"<= {L['suite_open_s']:g} s",
+            f.worst_s,
+            verdict(f.worst_s, L["suite_open_s"]),
+        ),
+        Goal(
+            py,
+            "test suite: per-test trace open peak memory, GB (worst opened)",
+            f"<= {L['suite_open_gb']:g} GB",
+            gb,
+            verdict(gb, L["suite_open_gb"]),
+        ),
+    ]

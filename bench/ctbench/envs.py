@@ -2,8 +2,9 @@
 
 - `.venvs/bench-312`, `.venvs/bench-313`: the interpreter under test, with
   viztracer (bench/pins.toml), our recorder (the newest
-  dist/codetracer_python_recorder-*.whl from `make wheel`) and the _ctfloor
-  extension (in `<venv>/ctfloor/`);
+  dist/codetracer_python_recorder-*.whl from `make wheel`), the _ctfloor
+  extension (in `<venv>/ctfloor/`) and pytest (bench/pins.toml, for the
+  test suite of bench/programs/suite);
 - `.venvs/bench-upstream-312`: upstream codetracer-python-recorder 0.3.0,
   apart because it has the same import name as ours.
 
@@ -18,7 +19,6 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .floor import build_floor
 from .pythons import pyenv_python
@@ -29,7 +29,7 @@ PINS = Path(__file__).resolve().parent.parent / "pins.toml"
 _STAMP = ".ctbench-stamp.json"
 
 
-def load_pins() -> dict[str, Any]:
+def load_pins() -> dict:
     with PINS.open("rb") as f:
         return tomllib.load(f)
 
@@ -61,10 +61,9 @@ def _venv(base: Path, venv: Path) -> Path:
     return python
 
 
-def _stamp(venv: Path) -> dict[str, Any]:
+def _stamp(venv: Path) -> dict:
     try:
-        stamp: dict[str, Any] = json.loads((venv / _STAMP).read_text())
-        return stamp
+        return json.loads((venv / _STAMP).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -87,7 +86,7 @@ def _install(python: Path, venv: Path, key: str, want: str, pip_args: list[str])
 
 
 def setup_bench_env(
-    version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool, floor: bool
+    version: str, venvs: Path, *, wheel: Path | None, viztracer: bool, ours: bool, floor: bool, pytest: bool = False
 ) -> BenchEnv:
     venv = venvs / f"bench-{version.replace('.', '')}"
     env = BenchEnv(version, _venv(pyenv_python(version), venv))
@@ -95,7 +94,7 @@ def setup_bench_env(
         try:
             build_floor(env.python, venv / "ctfloor")
             env.floor_dir = venv / "ctfloor"
-        except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
+        except Exception as exc:  # reported in the table, not raised
             env.missing["floor"] = str(exc)
     if viztracer:
         req = load_pins()["viztracer"]["requirement"]
@@ -110,6 +109,11 @@ def setup_bench_env(
             err = _install(env.python, venv, "ours", ident, ["--no-index", "--force-reinstall", str(wheel)])
             if err:
                 env.missing["ours"] = err
+    if pytest:
+        req = load_pins()["pytest"]["requirement"]
+        err = _install(env.python, venv, "pytest", req, [req])
+        if err:
+            env.missing["pytest"] = err
     return env
 
 

@@ -1,5 +1,5 @@
-"""Running one measured process: whole-process wall time, peak RSS (the
-child's own rusage from wait4) and its stderr."""
+"""Running one measured process: whole-process wall time, CPU time and peak
+RSS (the child's own rusage from wait4), and its stderr and stdout."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ class Measured:
     wall_s: float
     maxrss_kb: int
     stderr: str
+    cpu_s: float = 0.0  # user + system
+    stdout: str = ""
 
 
 def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_dir: Path) -> Measured:
@@ -40,5 +42,10 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, log_dir: Pa
     finally:
         os.chdir(old_cwd)
     return Measured(
-        os.waitstatus_to_exitcode(status), wall, int(usage.ru_maxrss), err.read_text(encoding="utf-8", errors="replace")
+        os.waitstatus_to_exitcode(status),
+        wall,
+        int(usage.ru_maxrss),
+        err.read_text(encoding="utf-8", errors="replace"),
+        usage.ru_utime + usage.ru_stime,
+        out.read_text(encoding="utf-8", errors="replace"),
     )

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .dap import Dap, DapError
+from .dap import REPLAY_SERVER, Dap, DapError
 from .results import OpenCell, OpenRun
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "OverMemory",
     "server_missing",
     "parse_peak_kb",
+    "parse_cpu_s",
     "open_once",
     "measure_open",
 ]
@@ -40,6 +41,7 @@ TIME = Path("/usr/bin/time")
 PRLIMIT = Path("/usr/bin/prlimit")
 
 _PEAK = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\):\s*([\d.]+)")
 
 
 class OpenError(RuntimeError):
@@ -73,6 +75,13 @@ def parse_peak_kb(time_v_output: str) -> int:
     return int(m.group(1))
 
 
+def parse_cpu_s(time_v_output: str) -> float | None:
+    """User + system seconds from the report of `/usr/bin/time -v` (None
+    when absent): on a loaded machine, the work the open took."""
+    found = _CPU.findall(time_v_output)
+    return sum(float(v) for v in found) if found else None
+
+
 def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float, max_gb: float) -> OpenRun:
     """Spawn the server under /usr/bin/time (and at most `max_gb` of address
     space), open `trace_dir`, wait for the first stop; the seconds to that
@@ -99,7 +108,7 @@ def open_once(server: Path, trace_dir: Path, scratch: Path, timeout: float, max_
         text = report.read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
-    return OpenRun(seconds, parse_peak_kb(text))
+    return OpenRun(seconds, parse_peak_kb(text), parse_cpu_s(text))
 
 
 def measure_open(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .analysis import Figures, figures, geomeans, goals, open_figures
-from .results import OpenCell, Session
+from . import stats
+from .analysis import Figures, Goal, SuiteFigures, figures, geomeans, goals, open_figures, suite_figures, suite_goals
+from .results import OpenCell, Session, SuiteResult
+from .testsuite import PYTEST_ARGS, SUITE
 from .tracers import TRACERS
 
-__all__ = ["markdown_table", "fmt", "render"]
+__all__ = ["markdown_table", "fmt", "render", "render_testsuite"]
 
 NA = "n/a"
 
@@ -65,10 +67,10 @@ def _bytes_per_event(f: Figures) -> str:
     return ", ".join(parts) if parts else "—"
 
 
-def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict[tuple[str, str], Figures]]:
+def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict]:
     cells = [c for c in session.cells if c.python == python]
     figs: dict[tuple[str, str], Figures] = {}
-    rows: list[list[str]] = []
+    rows = []
     for c in cells:
         label = c.tracer
         if c.missing:
@@ -215,12 +217,196 @@ def _open_section(session: Session, notes: list[str]) -> str | None:
     return "\n\n".join(parts)
 
 
+SUITE_MODES = {"plain": "plain pytest", "per-test": "one trace per test", "single": "one trace (`--single-trace`)"}
+
+
+def _goal_table(pythons: list[str], goals_by_py: dict[str, list[Goal]]) -> str:
+    rows: dict[str, list[str]] = {}
+    limits: dict[str, str] = {}
+    for py in pythons:
+        for g in goals_by_py.get(py, []):
+            limits[g.name] = g.limit
+            rows.setdefault(g.name, []).append(
+                NA
+                if g.measured is None and g.met is None
+                else f"{NA if g.measured is None else f'{g.measured:.3g}'} ({g.verdict})"
+            )
+    return markdown_table(
+        ["goal", "limit", *[f"CPython {p}" for p in pythons]], [[n, limits[n], *v] for n, v in rows.items()]
+    )
+
+
+def _int(v: int | None) -> str:
+    return NA if v is None else f"{v:,}"
+
+
+def _per_step(b: float | None, s: float | None) -> tuple[str, str]:
+    return (NA if b is None else f"{b:,.0f}"), (NA if s is None else f"{s * 1e6:,.1f}")
+
+
+def _suite_tables(f: SuiteFigures, notes: list[str]) -> list[str]:
+    r = f.result
+    out = [f"CPython {r.python}:"]
+    if r.missing:
+        notes.append(f"CPython {r.python}, test suite: n/a — {r.missing}")
+        return [*out, f"n/a: {r.missing}"]
+    if r.failed:
+        notes.append(f"CPython {r.python}, test suite: FAILED — {r.failed}")
+        return [*out, f"FAILED: {r.failed}"]
+    single = r.single
+    rows = []
+    for mode, label in SUITE_MODES.items():
+        traces = steps = size = NA
+        if mode == "per-test":
+            traces, steps, size = f"{r.traces:,}", f"{r.steps:,}", f"{r.trace_bytes / 1e6:,.1f}"
+        elif mode == "single" and single is not None:
+            traces, steps = "1", _int(single.steps)
+            size = NA if single.trace_bytes is None else f"{single.trace_bytes / 1e6:,.1f}"
+        rows.append(
+            [
+                label,
+                fmt(f.wall_s.get(mode), "s"),
+                fmt(f.ratio.get(mode), "x"),
+                fmt(f.cpu_s.get(mode), "s"),
+                fmt(f.cpu_ratio.get(mode), "x"),
+                fmt(f.rss_mb.get(mode), "mb"),
+                traces,
+                steps,
+                size,
+            ]
+        )
+    out.append(
+        markdown_table(
+            ["run", "wall s", "× plain", "CPU s", "CPU × plain", "peak RSS MB", "traces", "steps", "trace.ct MB"], rows
+        )
+    )
+    facts = []
+    if r.largest is not None:
+        facts.append(
+            f"- largest per-test trace: `{r.largest.id}`, {_int(r.largest.steps)} steps, "
+            f"{_int(r.largest.trace_bytes)} bytes of trace.ct"
+        )
+    if single is not None:
+        est = (
+            "no replay estimate"
+            if single.estimate_bytes is None
+            else f"replay estimate {single.estimate_bytes / 2**30:,.1f} GB and {single.estimate_s or 0:,.1f} s"
+        )
+        o = r.single_open
+        opened = (
+            ""
+            if o is None
+            else f"; {o.not_opened}"
+            if o.not_opened
+            else f"; open FAILED: {o.failed}"
+            if o.failed
+            else f"; opened in {fmt(stats.median(x.seconds for x in o.runs), 's')} s"
+        )
+        facts.append(
+            f"- the single trace: {_int(single.steps)} steps, {_int(single.trace_bytes)} bytes of trace.ct, "
+            f"{est}{opened}"
+        )
+    out.append("\n".join(facts))
+    rows = []
+    for o in f.opened:
+        c = o.cell
+        if c.failed:
+            notes.append(
+                f"CPython {r.python}, replay-server open of the test suite's {o.facts.id}: FAILED — {c.failed}"
+            )
+        kb = NA if o.facts.trace_bytes is None else f"{o.facts.trace_bytes / 1024:,.0f}"
+        rows.append(
+            [
+                f"`{o.facts.id}`",
+                _int(o.facts.steps),
+                kb,
+                _open_cell(c, o.seconds, o.mb),
+                fmt(o.cpu_s, "s"),
+                *_per_step(o.b_step, o.s_step),
+                *_per_step(o.above_b_step, o.above_s_step),
+                *_per_step(o.estimate_b_step, o.estimate_s_step),
+            ]
+        )
+    if rows:
+        out.append(
+            markdown_table(
+                [
+                    "per-test trace",
+                    "steps",
+                    "trace.ct KB",
+                    "open s / peak MB",
+                    "open CPU s",
+                    "B/step",
+                    "µs/step",
+                    "above the smallest: B/step",
+                    "µs/step",
+                    "estimate B/step",
+                    "µs/step",
+                ],
+                rows,
+            )
+        )
+    return out
+
+
+def _suite_section(session: Session, notes: list[str]) -> str | None:
+    """The test suite recorded (issue 26), or None when it was not run."""
+    results: list[SuiteResult] = session.testsuite
+    if not results:
+        return None
+    o = session.options.get("testsuite", {})
+    figs = {r.python: suite_figures(r) for r in results}
+    ok = next((r for r in results if not r.failed and r.counts), None)
+    if ok is not None:
+        counts = ", ".join(f"{n:,} {k}" for k, n in ok.counts.items() if n)
+        size = (
+            f"{sum(ok.counts.values()):,} tests ({counts}), {ok.steps:,} steps recorded in all "
+            f"(CPython {ok.python}, one trace per test)"
+        )
+    else:
+        size = "no run finished"
+    cmd = " ".join(PYTEST_ARGS)
+    parts = [
+        "## A test suite recorded (issue 26)",
+        f"The suite `bench/programs/{SUITE.name}` (`test_ledger.py` on `ledger.py`, a few tests failing on purpose): "
+        f"{size}. Plain `python -m pytest {cmd}` against `codetracer-python-recorder --out-dir OUT --format ctfs "
+        f"--pytest {cmd}` (the default scope: the tests and the code under test), one trace per test (the default) "
+        "and `--single-trace`: wall seconds of the whole pytest process, to finished traces, and its CPU seconds "
+        f"(user + system), medians of {o.get('runs', '?')} run(s) after {o.get('warmup', '?')} warm-up run(s), the "
+        "three interleaved in each round. The per-test traces with the most steps "
+        f"({o.get('opens', '?')}) and the one with the fewest (the server's fixed cost) are opened in CodeTracer's "
+        f"replay-server as in the section above, medians of {o.get('runs', '?')} open(s), under a limit of "
+        f"{_num(o.get('max_gb'))} GB of address space; the single trace is opened only when its replay estimate "
+        f"is under {_num(o.get('single_max_gb'))} GB. Per step: the open's peak memory and seconds over the "
+        "trace's steps, the same above the smallest trace's (what each further step costs), and the recorder's "
+        "replay estimate (`replay_estimate` of tests.json, `_replaycost.PER_STEP`).",
+        _goal_table([r.python for r in results], {py: suite_goals(f) for py, f in figs.items()}),
+    ]
+    if o.get("skipped"):
+        notes.append(f"test suite opens: {o['skipped']}")
+        parts.append(f"Opens not measured: {o['skipped']}.")
+    for r in results:
+        parts += _suite_tables(figs[r.python], notes)
+    return "\n\n".join(parts)
+
+
+def render_testsuite(session: Session, command: str) -> str:
+    """The test-suite section alone (`bench/run.py --only-testsuite`)."""
+    notes: list[str] = []
+    parts = [f"Generated by `{command}`.", _machine(session), _suite_section(session, notes) or "Not run."]
+    if notes:
+        parts += ["Not measured:", "\n".join(f"- {n}" for n in dict.fromkeys(notes))]
+    return "\n\n".join(parts) + "\n"
+
+
 def _machine(session: Session) -> str:
     m = session.machine
     lines = [
         f"- machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory', '?')}, {m.get('os', '?')}",
         f"- date: {m.get('date', '?')}",
     ]
+    if m.get("load"):  # a shared machine: other work slows the wall times down
+        lines.append(f"- load average at the start (1 / 5 / 15 min): {m['load']}")
     for py, vers in session.versions.items():
         lines.append(f"- CPython {py}: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     return "\n".join(lines)
@@ -234,26 +420,14 @@ def render(session: Session, command: str) -> str:
         text, figs = _python_section(session, py, notes)
         sections.append(text)
         all_figs[py] = figs
-    goal_rows: dict[str, list[str]] = {}
-    limits: dict[str, str] = {}
-    for py in o["pythons"]:
-        for g in goals(session, py, all_figs[py]):
-            limits[g.name] = g.limit
-            value = NA if g.measured is None else f"{g.measured:.3g} ({g.verdict})"
-            goal_rows.setdefault(g.name, []).append(value)
-    goal_table = markdown_table(
-        ["goal", "limit", *[f"CPython {p}" for p in o["pythons"]]], [[n, limits[n], *v] for n, v in goal_rows.items()]
-    )
+    goal_table = _goal_table(o["pythons"], {py: goals(session, py, all_figs[py]) for py in o["pythons"]})
     st_rows = []
     for py in o["pythons"]:
         st = session.startup.get(py)
         if not st:
             st_rows.append([py, NA, NA, NA, NA, NA, NA])
             continue
-
-        def ms(v: float | None) -> str:
-            return NA if v is None else f"{v * 1e3:.1f}"
-
+        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"  # noqa: E731
         st_rows.append(
             [
                 py,
@@ -296,6 +470,9 @@ def render(session: Session, command: str) -> str:
     opened = _open_section(session, notes)
     if opened:
         parts.append(opened)
+    suite = _suite_section(session, notes)
+    if suite:
+        parts.append(suite)
     parts += sections
     if notes:
         parts += ["## Not measured", "\n".join(f"- {n}" for n in dict.fromkeys(notes))]
@@ -324,6 +501,11 @@ METHOD = """
   `ours-ctfs` over DAP (`initialize`, `launch`, `configurationDone`, the first `stopped`) under
   `/usr/bin/time -v` and `prlimit --as` (`--open-max-gb`), one open at a time after the workload's runs;
   `--no-open` skips it, `--replay-server` names the binary, `--open-json-max-mb` caps the trace.json it tries.
+- Test suite (issue 26): `bench/ctbench/testsuite.py` runs `bench/programs/suite` in a copy under
+  `bench/out/work/` (pytest `-q -p no:cacheprovider`), plain, one trace per test and `--single-trace`, all
+  `--format ctfs`, interleaved; wall and CPU seconds (`wait4`) of the whole process; steps and sizes from the
+  recorder's `OUT/tests.json` and the single trace's `trace_metadata.json`; opens as above. `--no-testsuite`
+  skips it, `--only-testsuite` runs it alone (`--testsuite-opens`, `--testsuite-single-max-gb`).
 - Floors: `bench/floor/_ctfloor.c`, C `sys.monitoring` callbacks built with `cc` for each interpreter:
   `noop` returns None; `record8` appends an 8-byte record per event to a growable buffer written to a file at
   exit.

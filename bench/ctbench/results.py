@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Run", "Cell", "OpenRun", "OpenCell", "Session", "events_key"]
+__all__ = ["Run", "Cell", "OpenRun", "OpenCell", "SuiteRun", "TraceFacts", "SuiteResult", "Session", "events_key"]
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Cell:
 class OpenRun:
     seconds: float  # spawn of the replay-server to its first stop on the trace
     peak_kb: int  # the server's peak RSS
+    cpu_s: float | None = None  # the server's user + system seconds
 
 
 @dataclass
@@ -50,6 +51,70 @@ class OpenCell:
 
 
 @dataclass
+class SuiteRun:
+    """One run of the whole pytest process of the test suite (testsuite.py)."""
+
+    wall_s: float
+    cpu_s: float  # user + system
+    maxrss_kb: int
+
+
+@dataclass
+class TraceFacts:
+    """One trace of a test run, as the recorder describes it (tests.json or
+    trace_metadata.json): its steps, trace.ct size and replay estimate."""
+
+    id: str
+    folder: str | None
+    steps: int | None
+    trace_bytes: int | None
+    estimate_bytes: int | None = None  # replay_estimate.memory_bytes
+    estimate_s: float | None = None  # replay_estimate.open_seconds
+
+
+@dataclass
+class SuiteResult:
+    """The test suite on one interpreter: plain, one trace per test and one
+    trace, and the replay-server opening the largest per-test traces."""
+
+    python: str
+    runs: dict[str, list[SuiteRun]] = field(default_factory=dict)  # mode -> runs
+    summary: str | None = None  # pytest's last line, without its time ("4 failed, 1196 passed")
+    exit_status: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # outcome -> tests (tests.json)
+    traces: int = 0  # per-test run: traces written (tests, session, between)
+    steps: int = 0  # per-test run: steps of all its traces
+    trace_bytes: int = 0  # per-test run: trace.ct bytes of all its traces
+    largest: TraceFacts | None = None  # the per-test trace with the most steps
+    opened: list[TraceFacts] = field(default_factory=list)  # the per-test traces opened, as opens[i]
+    opens: list[OpenCell] = field(default_factory=list)
+    single: TraceFacts | None = None
+    single_open: OpenCell | None = None
+    missing: str | None = None  # not runnable here (n/a): no wheel, no pytest
+    failed: str | None = None  # ran and failed (loud)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SuiteResult:
+        def facts(f: dict[str, Any] | None) -> TraceFacts | None:
+            return None if f is None else TraceFacts(**f)
+
+        def open_cell(o: dict[str, Any] | None) -> OpenCell | None:
+            return None if o is None else OpenCell(**{**o, "runs": [OpenRun(**r) for r in o["runs"]]})
+
+        return cls(
+            **{
+                **d,
+                "runs": {m: [SuiteRun(**r) for r in rs] for m, rs in d.get("runs", {}).items()},
+                "largest": facts(d.get("largest")),
+                "opened": [TraceFacts(**f) for f in d.get("opened", [])],
+                "opens": [open_cell(o) for o in d.get("opens", [])],
+                "single": facts(d.get("single")),
+                "single_open": open_cell(d.get("single_open")),
+            }
+        )
+
+
+@dataclass
 class Session:
     options: dict[str, Any]
     machine: dict[str, Any]
@@ -58,6 +123,7 @@ class Session:
     startup: dict[str, dict[str, Any]] = field(default_factory=dict)  # py -> Startup fields
     versions: dict[str, dict[str, str]] = field(default_factory=dict)  # py -> tracer -> version
     opens: list[OpenCell] = field(default_factory=list)  # replay-server open of the traces (issue 17)
+    testsuite: list[SuiteResult] = field(default_factory=list)  # the test suite recorded (issue 26)
 
     def cell(self, python: str, workload: str, tracer: str, scale: float) -> Cell | None:
         for c in self.cells:
@@ -78,6 +144,7 @@ class Session:
     def from_json(cls, data: dict[str, Any]) -> Session:
         cells = [Cell(**{**c, "runs": [Run(**r) for r in c["runs"]]}) for c in data.get("cells", [])]
         opens = [OpenCell(**{**o, "runs": [OpenRun(**r) for r in o["runs"]]}) for o in data.get("opens", [])]
+        suites = [SuiteResult.from_json(t) for t in data.get("testsuite", [])]
         return cls(
             data["options"],
             data["machine"],
@@ -86,6 +153,7 @@ class Session:
             data.get("startup", {}),
             data.get("versions", {}),
             opens,
+            suites,
         )
 
 

@@ -146,7 +146,7 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         assert meta["test"]["id"] == test_id and meta["test"]["outcome"] == test["outcome"]
         assert meta["test"]["framework"] == "pytest" and meta["test"]["duration_seconds"] >= 0
         assert meta["steps"] >= 1 and meta["trace_bytes"] == (folder / "trace.ct").stat().st_size
-        assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 4300
+        assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 28_000   # _replaycost.PER_STEP["ctfs"]
     assert tests["test_calc.py::test_fails"]["message"].startswith("AssertionError: doubling went wrong")
     # The session-scoped fixture's setup: a trace of its own; the test's trace has only the test.
     [fixture] = [t for t in run_index["traces"] if t["kind"] == "fixture"]

@@ -2,12 +2,16 @@
 its step count, and the one warning a recording gets when a trace is past the
 budget (docs/test-runs.md, "Traces that open").
 
-The figures are per million steps, measured with ../shared/tools/replay-server
-(CodeTracer a387f8faf2e2) on traces of 3-5 locals per step: a trace.ct (one
-``events.log`` stream, the layout this recorder writes) needs about 4.3 GB
-and 24 s to reach its first stop, a trace.json about 29 GB. Values make the
-real figure vary (docs/ctfs.md has per-workload measurements), so this is an
-estimate: it is written as one and used only to warn.
+The figures are per step, measured with ../shared/tools/replay-server
+(CodeTracer a387f8faf2e2). A trace.ct (one ``events.log`` stream, the layout
+this recorder writes) of the bench's test suite (bench/programs/suite:
+objects, dicts and lists in its locals; docs/performance.md, "A test suite
+recorded") needs about 28 KB and 65 us per step above the server's fixed
+cost to reach its first stop; idna's suite (ints and short strings) needed
+4.3 KB and 24 us, so values make the real figure vary ~6x either way, and
+the estimate takes the heavier: it warns before an open that would fail. A
+trace.json needed about 29 KB per step on idna's suite (not re-measured).
+This is an estimate: it is written as one and used only to warn.
 """
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ if TYPE_CHECKING:
 
 #: Backend memory and open time per step, by trace format.
 PER_STEP = {
-    "ctfs": {"memory_bytes": 4_300, "open_seconds": 24e-6},
+    "ctfs": {"memory_bytes": 28_000, "open_seconds": 65e-6},
     "json": {"memory_bytes": 29_000, "open_seconds": 24e-6},
 }
-#: The default budget of backend memory: about a million steps of trace.ct.
+#: The default budget of backend memory: about 150,000 steps of trace.ct.
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
 BUDGET_ENV = "CODETRACER_REPLAY_BUDGET"
 
