@@ -1,14 +1,14 @@
-//! One recording of the process, by job (each file holds one; they point
-//! one way, none uses this file, and the lowest, `state.rs`, uses none of
-//! them):
+//! One recording of the process, by job. Each file uses (`super::…`) only
+//! files listed below it, so none uses `mod.rs` and no two use each other
+//! (the test at the end checks this list against the code):
 //!
 //! - `mod.rs` — the lifecycle: `start` (preflight, trace folder, callbacks),
 //!   `stop` (finish the stream, convert, move the trace into place or
 //!   discard it, report), `flush`, `recover`, and the stop `os._exit`
 //!   makes first.
-//! - `options.rs` — what `start` is asked for, what `stop` reports.
 //! - `metadata.rs` — what the recorder says of the run in
 //!   `trace_metadata.json` (the rest is `trace_writer::Metadata`'s).
+//! - `options.rs` — what `start` is asked for, what `stop` reports.
 //! - `progress.rs` — the finish on a terminal: progress, Ctrl-C.
 //! - `fork.rs` — `os.fork()`: the recording stays the parent's.
 //! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
@@ -373,4 +373,54 @@ pub fn flush() -> RecorderResult<()> {
 
 pub fn recover(dir: &Path) -> RecorderResult<trace_writer::ConvertStats> {
     trace_writer::recover(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The modules `text` uses through `super::` paths (comments skipped).
+    fn uses(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or_default();
+            for after in code.split("super::").skip(1) {
+                let items = match after.strip_prefix('{') {
+                    Some(group) => group.split('}').next().unwrap_or_default().split(',').collect(),
+                    None => vec![after],
+                };
+                out.extend(items.iter().map(|i| i.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_file_uses_only_files_listed_below_it() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/session");
+        // A file's code before its tests (whose `super::` is the file).
+        let read = |name: &str| {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.rs"))).unwrap_or_default();
+            text.split("#[cfg(test)]").next().unwrap_or_default().to_owned()
+        };
+        let doc = read("mod");
+        let order: Vec<&str> =
+            doc.lines().filter_map(|l| l.strip_prefix("//! - `")).filter_map(|l| l.split_once(".rs`")).map(|(name, _)| name).collect();
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".rs").map(str::to_owned))
+            .collect();
+        files.sort();
+        assert!(files.len() > 2, "session/ was not read: {files:?}");
+        let mut listed: Vec<String> = order.iter().map(|n| n.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, files, "the list at the top of session/mod.rs names every file of session/ once");
+        for (at, name) in order.iter().enumerate().skip(1) {
+            for used in uses(&read(name)) {
+                assert!(order[at + 1..].contains(&used.as_str()), "session/{name}.rs uses super::{used}, not a file listed below it");
+            }
+        }
+    }
 }
