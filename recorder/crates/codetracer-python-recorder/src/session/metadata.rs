@@ -7,6 +7,8 @@
 
 use std::time::SystemTime;
 
+use pyo3::Python;
+
 use serde_json::{json, Value};
 use trace_writer::{Metadata, TraceDir};
 
@@ -58,18 +60,36 @@ pub(super) fn at_stop(meta: &mut Metadata, exit_status: Option<i64>, metrics: Va
 }
 
 /// The metadata's `metrics`: what the recorder counted (`detaches`: how
-/// often a failure detached it).
-pub(super) fn metrics_json(m: &Metrics, detaches: u64) -> Value {
-    json!({
+/// often a failure detached it), also handed to the metrics exporter and
+/// logged (a warning when events were lost).
+pub(super) fn report_metrics(py: Python<'_>, m: &Metrics, detaches: u64) -> Value {
+    let panics_caught = crate::ffi::panics_caught();
+    crate::metrics::export(
+        py,
+        &[
+            ("dropped_events", m.dropped_events),
+            ("other_thread_events", m.other_thread_events),
+            ("detaches", detaches),
+            ("panics_caught", panics_caught),
+            ("unreadable_frames", m.unreadable_frames),
+        ],
+    );
+    let doc = json!({
         "dropped_events": m.dropped_events,
         "other_thread_events": m.other_thread_events,
         "detaches": detaches,
-        "panics_caught": crate::ffi::panics_caught(),
+        "panics_caught": panics_caught,
         "unreadable_frames": m.unreadable_frames,
         "skipped_code_objects": m.skipped_code,
         "recorded_code_objects": m.recorded_code,
         "redacted_values": m.redacted_values,
-    })
+    });
+    if m.dropped_events > 0 || detaches > 0 || panics_caught > 0 {
+        log::warn!("recorder metrics: {doc}");
+    } else {
+        log::info!("recorder metrics: {doc}");
+    }
+    doc
 }
 
 /// The time now as the metadata writes it: RFC 3339 in UTC, milliseconds

@@ -272,22 +272,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     if s.failure.is_none() && s.policy.require_trace && !recorded_anything {
         s.failure = Some(target!(ErrorCode::NothingTraced, "--require-trace: the program ran no code that was recorded"));
     }
-    let metrics_doc = metadata::metrics_json(&metrics, s.detaches);
-    crate::metrics::export(
-        py,
-        &[
-            ("dropped_events", metrics.dropped_events),
-            ("other_thread_events", metrics.other_thread_events),
-            ("detaches", s.detaches),
-            ("panics_caught", crate::ffi::panics_caught()),
-            ("unreadable_frames", metrics.unreadable_frames),
-        ],
-    );
-    if metrics.dropped_events > 0 || s.detaches > 0 || crate::ffi::panics_caught() > 0 {
-        log::warn!("recorder metrics: {metrics_doc}");
-    } else {
-        log::info!("recorder metrics: {metrics_doc}");
-    }
+    let metrics_doc = metadata::report_metrics(py, &metrics, s.detaches);
     metadata::at_stop(&mut s.meta, exit_status, metrics_doc);
     let mut timings = Map::new();
     timings.insert("drain_seconds".into(), json!(drain_seconds));
