@@ -102,11 +102,7 @@ fn a_stopped_finish_leaves_no_trace_and_recovers_in_its_format() {
     for format in Format::ALL {
         let dir = tmpdir(&format!("stop-{}", format.as_str()));
         let td = TraceDir::prepare(&dir, format).unwrap();
-        let mut meta = serde_json::Map::new();
-        meta.insert("workdir".into(), "/src".into());
-        meta.insert("program".into(), "/src/app.py".into());
-        meta.insert("args".into(), serde_json::json!([]));
-        meta.insert("format".into(), format.as_str().into());
+        let meta = td.metadata("/src", "/src/app.py", &[]);
         td.write_recording_info(&meta).unwrap();
         let mut w = StreamWriter::create(&td.events_path()).unwrap();
         write_sample(&mut w, false);
@@ -118,7 +114,7 @@ fn a_stopped_finish_leaves_no_trace_and_recovers_in_its_format() {
         w.finish().unwrap();
         let mut asked = 0;
         let stopped = td
-            .finish_with_progress(meta.clone(), None, serde_json::Map::new(), None, &mut |_, _| {
+            .finish_with_progress(&meta, None, serde_json::Map::new(), None, &mut |_, _| {
                 asked += 1;
                 false
             })

@@ -10,28 +10,33 @@
 //! this list against the code, so no loop comes back):
 //!
 //! 1. `trace_folder.rs` — the atomic trace folder (ADR 0004 §6): staging,
-//!    conversion with the disk-full policy, `trace_metadata.json`, renames,
-//!    `recover`.
-//! 2. `format.rs` — the format table: one row per format (name, files,
+//!    conversion with the disk-full policy, renames, `recover`.
+//! 2. `metadata.rs` — `trace_metadata.json`: the one builder of a trace's
+//!    metadata, from the run's start (`recording.json`) to the finished
+//!    trace, recovered ones included; where `format` and `schema_version`
+//!    are written.
+//! 3. `format.rs` — the format table: one row per format (name, files,
 //!    `schema_version`, the size's `stats` key, whether it streams, its
 //!    sink); the one place a format is chosen.
-//! 3. `live.rs` — the replay run on a thread beside the recording, into any
+//! 4. `live.rs` — the replay run on a thread beside the recording, into any
 //!    sink; the stream's flush observer.
-//! 4. `replay.rs` — the replay stage: frames, variables, objects, patches,
+//! 5. `replay.rs` — the replay stage: frames, variables, objects, patches,
 //!    snapshots, stats; it hands complete events to a sink.
-//! 5. `json_sink.rs`, `ctfs_sink.rs` — one file per format: its sink, and
+//! 6. `json_sink.rs`, `ctfs_sink.rs` — one file per format: its sink, and
 //!    how it renders a value (JSON, CBOR).
-//! 6. `sink.rs` — the `Sink` trait and what it is handed (`Var`,
+//! 7. `sink.rs` — the `Sink` trait and what it is handed (`Var`,
 //!    `TraceEnd`), and `trace_paths.json`, which every format writes.
-//! 7. `value.rs` — values of the compact stream: encoding, skipping,
+//! 8. `value.rs` — values of the compact stream: encoding, skipping,
 //!    patching; no format.
-//! 8. `stream.rs` — the compact stream `events.bin`: records, the writer
+//! 9. `stream.rs` — the compact stream `events.bin`: records, the writer
 //!    (told of its flushes: `FlushObserver`), the reader; no format.
-//! 9. `float.rs`, `json_str.rs` — Python's float text, JSON string literals.
+//! 10. `float.rs`, `json_str.rs` — Python's float text, JSON string literals.
 //!
-//! A new format is one sink file (layer 5) and one row of the format table.
+//! A new format is one sink file (layer 6) and one row of the format table.
 
 pub mod trace_folder;
+
+pub mod metadata;
 
 pub mod format;
 
@@ -53,6 +58,7 @@ pub mod json_str;
 
 pub use format::{Format, SCHEMA_VERSION};
 pub use live::LiveConvert;
+pub use metadata::Metadata;
 pub use replay::ConvertStats;
 pub use sink::Sink;
 pub use stream::StreamWriter;

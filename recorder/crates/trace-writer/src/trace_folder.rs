@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 
 use crate::format::Format;
 use crate::live::LiveConvert;
+use crate::metadata::Metadata;
 use crate::replay::{ConvertStats, Progress};
 
 pub const STAGING_DIR: &str = ".codetracer-partial";
@@ -83,17 +84,20 @@ impl TraceDir {
         self.staging.join(EVENTS_FILE)
     }
 
+    /// The start of this trace's metadata: the keys every trace has, in
+    /// this folder's format; the recorder adds what it knows of the run.
+    pub fn metadata(&self, workdir: &str, program: &str, args: &[String]) -> Metadata {
+        Metadata::new(self.format, workdir, program, args)
+    }
+
     /// Writes what is known at start, so a recording that dies can be recovered.
-    pub fn write_recording_info(&self, meta: &Map<String, Value>) -> RecorderResult<()> {
-        let path = self.staging.join(RECORDING_FILE);
-        let text = serde_json::to_vec_pretty(meta)
-            .map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
-        fs::write(&path, text).map_err(io(ErrorCode::Io, &path))
+    pub fn write_recording_info(&self, meta: &Metadata) -> RecorderResult<()> {
+        write_json(&self.staging.join(RECORDING_FILE), meta.fields())
     }
 
     /// Converts the staged stream and moves the trace into place.
     /// `partial`: `Some(reason)` marks the trace as partial.
-    pub fn finish(&self, meta: Map<String, Value>, partial: Option<ErrorCode>, timings: Map<String, Value>) -> RecorderResult<ConvertStats> {
+    pub fn finish(&self, meta: &Metadata, partial: Option<ErrorCode>, timings: Map<String, Value>) -> RecorderResult<ConvertStats> {
         self.finish_with_progress(meta, partial, timings, None, &mut |_, _| true)?
             .ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))
     }
@@ -106,7 +110,7 @@ impl TraceDir {
     /// failed, the stream is converted afresh.
     pub fn finish_with_progress(
         &self,
-        meta: Map<String, Value>,
+        meta: &Metadata,
         partial: Option<ErrorCode>,
         mut timings: Map<String, Value>,
         mut live: Option<LiveConvert>,
@@ -133,7 +137,7 @@ impl TraceDir {
                     let outcome = l.finish(&mut *progress);
                     timings.insert("convert_streamed".into(), Value::Bool(outcome.is_ok()));
                     match outcome {
-                        Ok(Some(replayed)) => Some(replayed.complete(partial, &meta)),
+                        Ok(Some(replayed)) => Some(replayed.complete(partial, meta.fields())),
                         Ok(None) => {
                             remove_trace();
                             return Ok(None);
@@ -149,7 +153,7 @@ impl TraceDir {
             };
             let attempt = match (streamed, limit) {
                 (Some(done), _) => done,
-                (None, None) => match format.convert(&self.events_path(), &self.staging, None, partial, &meta, &mut *progress) {
+                (None, None) => match format.convert(&self.events_path(), &self.staging, None, partial, meta.fields(), &mut *progress) {
                     Ok(Some(stats)) => Ok(stats),
                     // Told to stop (Ctrl-C): the staging folder keeps the stream.
                     Ok(None) => {
@@ -158,7 +162,7 @@ impl TraceDir {
                     }
                     Err(e) => Err(e),
                 },
-                (None, Some(l)) => format.convert(&self.events_path(), &self.staging, Some(l), partial, &meta, &mut |_, _| true)
+                (None, Some(l)) => format.convert(&self.events_path(), &self.staging, Some(l), partial, meta.fields(), &mut |_, _| true)
                     .and_then(|s| s.ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))),
             }
             .and_then(|stats| {
@@ -173,8 +177,9 @@ impl TraceDir {
                     )
                     .with_context("path", self.events_path().display()));
                 }
-                let mut meta = meta.clone();
-                self.write_metadata(&mut meta, &stats, partial, stream_bytes, started, timings.clone())?;
+                let mut timings = timings.clone();
+                timings.insert("convert_seconds".into(), json!(started.elapsed().as_secs_f64()));
+                write_json(&self.staging.join(TRACE_METADATA), &meta.finished(&stats, partial, stream_bytes, timings))?;
                 Ok(stats)
             });
             match attempt {
@@ -242,36 +247,6 @@ impl TraceDir {
         Ok(Some(stats))
     }
 
-    /// Writes `trace_metadata.json` into the staging folder.
-    fn write_metadata(
-        &self,
-        meta: &mut Map<String, Value>,
-        stats: &ConvertStats,
-        partial: Option<ErrorCode>,
-        stream_bytes: u64,
-        started: Instant,
-        mut timings: Map<String, Value>,
-    ) -> RecorderResult<()> {
-        let partial = stats.partial_reason(partial);
-        meta.insert("format".into(), json!(self.format.as_str()));
-        meta.insert("schema_version".into(), json!(self.format.schema_version()));
-        meta.insert("partial".into(), Value::Bool(partial.is_some()));
-        if let Some(code) = partial {
-            meta.insert("reason".into(), Value::String(code.as_str().into()));
-        }
-        if let Some(status) = stats.exit_status {
-            meta.entry("exit_status").or_insert(json!(status));
-        }
-        meta.insert("stats".into(), stats_json(stats, stream_bytes, self.format));
-        timings.insert("convert_seconds".into(), json!(started.elapsed().as_secs_f64()));
-        meta.insert("timings".into(), Value::Object(timings));
-
-        let meta_path = self.staging.join(TRACE_METADATA);
-        let text = serde_json::to_vec_pretty(&meta)
-            .map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
-        fs::write(&meta_path, text).map_err(io(ErrorCode::Io, &meta_path))
-    }
-
     /// Removes everything this recording wrote (a failed recording without
     /// `--keep-partial-trace`).
     pub fn discard(&self) -> RecorderResult<()> {
@@ -286,32 +261,10 @@ impl TraceDir {
     }
 }
 
-fn stats_json(stats: &ConvertStats, stream_bytes: u64, format: Format) -> Value {
-    let top: Vec<Value> = stats
-        .top_functions
-        .iter()
-        .map(|(name, path, line, calls)| json!({"name": name, "path": path, "line": line, "calls": calls}))
-        .collect();
-    let mut s = json!({
-        "events": stats.events,
-        "steps": stats.steps,
-        "calls": stats.calls,
-        "returns": stats.returns,
-        "values": stats.values,
-        "paths": stats.paths.len(),
-        "functions": stats.functions,
-        "types": stats.types,
-        "io_events": stats.io_events,
-        "stream_bytes": stream_bytes,
-        "closed_open_calls": stats.closed_open_calls,
-        "truncated_stream": stats.truncated,
-        "cut_to_fit_bytes": stats.cut_to_fit,
-        "top_functions": top,
-    });
-    if let Some(m) = s.as_object_mut() {
-        m.insert(format.bytes_key().into(), json!(stats.trace_bytes));
-    }
-    s
+/// Writes `value` as pretty JSON to `path`.
+fn write_json(path: &Path, value: &Map<String, Value>) -> RecorderResult<()> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
+    fs::write(path, text).map_err(io(ErrorCode::Io, path))
 }
 
 /// Turns the staging folder a dead recording left in `dir` into a trace
@@ -322,24 +275,7 @@ pub fn recover(dir: &Path) -> RecorderResult<ConvertStats> {
         return Err(usage!(ErrorCode::InvalidOption, "no partial recording to recover in this directory")
             .with_context("path", dir.display()));
     }
-    let info_path = staging.join(RECORDING_FILE);
-    let mut meta: Map<String, Value> = match fs::read(&info_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        Err(_) => Map::new(),
-    };
-    meta.insert("recovered".into(), Value::Bool(true));
-    // The schema's required keys, when the start info itself was lost.
-    meta.entry("workdir").or_insert_with(|| json!(dir.to_string_lossy()));
-    meta.entry("program").or_insert_with(|| json!("<unknown>"));
-    meta.entry("args").or_insert_with(|| json!([]));
-    // The format the run was started with (recordings before formats: JSON).
-    let format = match meta.get("format").and_then(Value::as_str) {
-        None => Format::JSON,
-        Some(name) => Format::parse(name).ok_or_else(|| {
-            usage!(ErrorCode::FormatUnsupported, "the partial recording asks for trace format {:?}, which this recorder does not write", name)
-                .with_context("path", info_path.display())
-        })?,
-    };
-    let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false, format };
-    td.finish(meta, Some(ErrorCode::TraceStreamCorrupt), Map::new())
+    let meta = Metadata::recovered(&staging.join(RECORDING_FILE), dir)?;
+    let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false, format: meta.format() };
+    td.finish(&meta, Some(ErrorCode::TraceStreamCorrupt), Map::new())
 }

@@ -11,7 +11,7 @@ use trace_writer::json_sink::JsonSink;
 use trace_writer::stream::{self as st, FlushObserver, StreamWriter};
 use trace_writer::trace_folder::TRACE_METADATA;
 use trace_writer::value::{self as v, types};
-use trace_writer::{Format, LiveConvert, Sink, TraceDir};
+use trace_writer::{Format, LiveConvert, Metadata, Sink, TraceDir};
 
 const TRACE_CT: &str = "trace.ct";
 
@@ -21,8 +21,10 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn meta() -> Map<String, Value> {
-    json!({"program": "app.py", "args": [], "workdir": "/src", "recording_id": "live-test"}).as_object().unwrap().clone()
+fn meta(td: &TraceDir) -> Metadata {
+    let mut meta = td.metadata("/src", "app.py", &[]);
+    meta.insert("recording_id", json!("live-test"));
+    meta
 }
 
 /// Writes a recording of `steps` loop iterations into `w`, flushing every
@@ -80,14 +82,14 @@ fn the_live_trace_is_the_trace_converted_after_the_run() {
         let (td, mut w) = staged(&a, true);
         record(&mut w, steps, every);
         let (_, live) = w.finish_observed().unwrap();
-        let live_stats = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+        let live_stats = td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
 
         let b = tmp(&format!("after-{steps}"));
         let (td, mut w) = staged(&b, false);
         record(&mut w, steps, every);
         let (_, none) = w.finish_observed().unwrap();
         assert!(none.is_none());
-        let after_stats = td.finish(meta(), None, Map::new()).unwrap();
+        let after_stats = td.finish(&meta(&td), None, Map::new()).unwrap();
 
         assert_eq!(std::fs::read(a.join(TRACE_CT)).unwrap(), std::fs::read(b.join(TRACE_CT)).unwrap(), "{steps} steps");
         assert_eq!((live_stats.steps, live_stats.calls, live_stats.events), (after_stats.steps, after_stats.calls, after_stats.events));
@@ -110,7 +112,7 @@ fn a_failed_live_conversion_falls_back_to_converting_after_the_run() {
     w.follow(live);
     record(&mut w, 500, 50);
     let (_, live) = w.finish_observed().unwrap();
-    let stats = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+    let stats = td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
     assert_eq!(stats.steps, 1501);
     let m = metadata(&dir);
     assert_eq!(m["timings"]["convert_streamed"], json!(false));
@@ -141,7 +143,7 @@ fn stopping_the_finish_leaves_the_stream_to_recover() {
     w.flush().unwrap();
     let live = w.take_observer();
     let mut asked = 0;
-    let none = td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| {
+    let none = td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| {
         asked += 1;
         false
     });
@@ -174,14 +176,14 @@ fn pausing_around_forks_gives_the_same_trace() {
         w.observer_mut().unwrap().pause();
     }
     let (_, live) = w.finish_observed().unwrap();
-    td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+    td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
     assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true));
 
     let b = tmp("unpaused");
     let (td, mut w) = staged(&b, false);
     w.buf().extend_from_slice(&bytes);
     w.finish().unwrap();
-    td.finish(meta(), None, Map::new()).unwrap();
+    td.finish(&meta(&td), None, Map::new()).unwrap();
     assert_eq!(std::fs::read(a.join(TRACE_CT)).unwrap(), std::fs::read(b.join(TRACE_CT)).unwrap());
 }
 
@@ -198,7 +200,7 @@ fn the_live_conversion_takes_any_sink() {
     w.follow(LiveConvert::start(sink, &td.events_path()).unwrap());
     record(&mut w, 3_000, 7);
     let (_, live) = w.finish_observed().unwrap();
-    td.finish_with_progress(meta(), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
+    td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
     assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true));
 
     let b = tmp("json-after");
@@ -206,7 +208,7 @@ fn the_live_conversion_takes_any_sink() {
     let mut w: StreamWriter = StreamWriter::create(&td.events_path()).unwrap();
     record(&mut w, 3_000, 7);
     w.finish().unwrap();
-    td.finish(meta(), None, Map::new()).unwrap();
+    td.finish(&meta(&td), None, Map::new()).unwrap();
     for file in Format::JSON.files() {
         assert_eq!(std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap(), "{file}");
     }

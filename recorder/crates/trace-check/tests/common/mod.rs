@@ -14,14 +14,12 @@ pub fn finished_sample(dir: &Path, format: Format, args: serde_json::Value, reco
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
     write_sample(&mut w, true);
     w.finish().unwrap();
-    let mut meta = serde_json::Map::new();
-    meta.insert("workdir".into(), "/src".into());
-    meta.insert("program".into(), "/src/app.py".into());
-    meta.insert("args".into(), args);
+    let mut meta = td.metadata("/src", "/src/app.py", &[]);
+    meta.insert("args", args);
     if let Some(id) = recording_id {
-        meta.insert("recording_id".into(), id.into());
+        meta.insert("recording_id", id.into());
     }
-    td.finish(meta, None, serde_json::Map::new()).unwrap();
+    td.finish(&meta, None, serde_json::Map::new()).unwrap();
 }
 
 /// A small recording using every value encoding (its list `y` holds ten

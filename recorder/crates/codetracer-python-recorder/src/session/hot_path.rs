@@ -1,0 +1,125 @@
+//! The session as the callbacks see it: the live recorder lent out for one
+//! event ([`Host`]), and the policy applied when the hot path fails
+//! (ADR 0004 §5: detach and go on, or under `abort` raise into the program).
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use recorder_errors::prelude::*;
+
+use super::state::session_mut;
+use crate::policy::OnError;
+use crate::recorder::Recorder;
+use crate::{logging, monitoring, tool};
+
+/// The live recorder for one event, marked busy; None when there is none,
+/// it is detached, or an event is being handled already (then counted as
+/// dropped). A panic leaves it busy until [`hot_path_failed`].
+#[inline]
+fn enter_event() -> Option<*mut Recorder> {
+    let s = session_mut().as_mut()?;
+    if !s.attached || s.busy {
+        if let Some(rec) = s.recorder.as_mut() {
+            if s.busy {
+                rec.metrics.dropped_events += 1;
+            }
+        }
+        return None;
+    }
+    let rec = s.recorder.as_mut()? as *mut Recorder;
+    s.busy = true;
+    Some(rec)
+}
+
+/// Ends the event [`enter_event`] began.
+#[inline]
+fn leave_event() {
+    if let Some(s) = session_mut().as_mut() {
+        s.busy = false;
+    }
+}
+
+/// What the callbacks are instantiated for: this session.
+pub(super) struct Host;
+
+impl monitoring::Host for Host {
+    #[inline(always)]
+    fn enter() -> Option<*mut Recorder> {
+        enter_event()
+    }
+
+    #[inline(always)]
+    fn leave() {
+        leave_event()
+    }
+
+    unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
+        // SAFETY: see the trait's contract.
+        unsafe { hot_path_failed(err) }
+    }
+}
+
+/// Runs `f` on the live recorder, unless detached or re-entered.
+#[inline]
+pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
+    let rec = enter_event()?;
+    // SAFETY: the live recorder, ours until `leave_event`.
+    let r = f(unsafe { &mut *rec });
+    leave_event();
+    Some(r)
+}
+
+/// The hot path hit `err` (or left one in the recorder): detach, and under
+/// `abort` raise it into the program. Returns the callback's result.
+///
+/// # Safety
+/// GIL held (called from a monitoring callback).
+unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
+    // SAFETY: the GIL is held by our caller.
+    let py = unsafe { Python::assume_attached() };
+    let Some(s) = session_mut().as_mut() else {
+        // SAFETY: GIL held.
+        return unsafe { none() };
+    };
+    s.busy = false;
+    let err = err.or_else(|| s.recorder.as_mut().and_then(|r| r.error.take()));
+    let Some(err) = err else {
+        // SAFETY: GIL held.
+        return unsafe { none() };
+    };
+    tool::detach_events(py, s.tool);
+    s.attached = false;
+    s.detaches += 1;
+    let abort = s.policy.on_error == OnError::Abort;
+    if abort {
+        logging::log_error(log::Level::Error, &err);
+    } else {
+        logging::write_line(&format!(
+            "codetracer-python-recorder: warning: recording disabled after a recorder error; the program continues untraced: {} [{}]",
+            err.message(),
+            err.code().as_str()
+        ));
+    }
+    let pyerr = if abort { Some(crate::ffi::to_pyerr(py, &err)) } else { None };
+    if s.failure.is_none() {
+        s.failure = Some(err);
+    }
+    match pyerr {
+        Some(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+        // SAFETY: GIL held.
+        None => unsafe { none() },
+    }
+}
+
+/// # Safety
+/// GIL held.
+unsafe fn none() -> *mut ffi::PyObject {
+    // SAFETY: GIL held (caller).
+    unsafe {
+        let n = ffi::Py_None();
+        ffi::Py_INCREF(n);
+        n
+    }
+}

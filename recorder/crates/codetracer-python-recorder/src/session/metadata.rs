@@ -1,0 +1,121 @@
+//! What the recorder says of a run in its trace's metadata, beyond what
+//! the trace writer's one builder (`trace_writer::Metadata`: the keys every
+//! trace has, the format and `schema_version`, what the conversion saw)
+//! sets itself. At start: the recording's ids, the recorder, the
+//! interpreter and how its frames are read, the options; at stop: the end
+//! time, the exit status and the recorder's metrics.
+
+use std::time::SystemTime;
+
+use pyo3::Python;
+
+use serde_json::{json, Value};
+use trace_writer::{Metadata, TraceDir};
+
+use super::options::StartOptions;
+use crate::cpython;
+use crate::logging;
+use crate::preflight::PythonInfo;
+use crate::recorder::Metrics;
+
+/// The metadata of the run starting with `o` into `trace_dir`, under
+/// `python`, read through `layout`, named `recording_id`.
+pub(super) fn at_start(trace_dir: &TraceDir, o: &StartOptions, python: &PythonInfo, layout: &cpython::Path, recording_id: &str) -> Metadata {
+    let workdir = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut meta = trace_dir.metadata(&workdir, &o.program, &o.args);
+    meta.insert("recording_id", json!(recording_id));
+    meta.insert("recorder", json!({"name": "codetracer-python-recorder", "version": env!("CARGO_PKG_VERSION")}));
+    meta.insert("policy_hash", json!(o.policy.hash()));
+    meta.insert(
+        "policy",
+        json!({"on_recorder_error": o.policy.on_error_str(), "require_trace": o.policy.require_trace, "keep_partial_trace": o.policy.keep_partial}),
+    );
+    meta.insert("python", json!({"version": python.version, "executable": python.executable, "implementation": python.implementation}));
+    meta.insert("values", json!(o.values.as_str()));
+    meta.insert("cpython_layout", json!(layout.name()));
+    if let Some(reason) = layout.reason() {
+        meta.insert("cpython_layout_reason", json!(reason));
+    }
+    meta.insert("start_time", json!(now()));
+    meta.insert("run_id", json!(logging::run_id()));
+    meta.insert(
+        "threads",
+        json!("main-only: only the thread that started the recording is recorded; events of other threads are counted in metrics.other_thread_events"),
+    );
+    if let Some(a) = &o.activation {
+        meta.insert("activation_path", json!(a));
+    }
+    meta.insert("trace_filter", o.filter_meta.clone());
+    meta
+}
+
+/// What the run's end adds: when, the exit status (when the program gave
+/// one), the recorder's `metrics` ([`metrics_json`]).
+pub(super) fn at_stop(meta: &mut Metadata, exit_status: Option<i64>, metrics: Value) {
+    meta.insert("end_time", json!(now()));
+    if let Some(status) = exit_status {
+        meta.insert("exit_status", json!(status));
+    }
+    meta.insert("metrics", metrics);
+}
+
+/// The metadata's `metrics`: what the recorder counted (`detaches`: how
+/// often a failure detached it), also handed to the metrics exporter and
+/// logged (a warning when events were lost).
+pub(super) fn report_metrics(py: Python<'_>, m: &Metrics, detaches: u64) -> Value {
+    let panics_caught = crate::ffi::panics_caught();
+    crate::metrics::export(
+        py,
+        &[
+            ("dropped_events", m.dropped_events),
+            ("other_thread_events", m.other_thread_events),
+            ("detaches", detaches),
+            ("panics_caught", panics_caught),
+            ("unreadable_frames", m.unreadable_frames),
+        ],
+    );
+    let doc = json!({
+        "dropped_events": m.dropped_events,
+        "other_thread_events": m.other_thread_events,
+        "detaches": detaches,
+        "panics_caught": panics_caught,
+        "unreadable_frames": m.unreadable_frames,
+        "skipped_code_objects": m.skipped_code,
+        "recorded_code_objects": m.recorded_code,
+        "redacted_values": m.redacted_values,
+    });
+    if m.dropped_events > 0 || detaches > 0 || panics_caught > 0 {
+        log::warn!("recorder metrics: {doc}");
+    } else {
+        log::info!("recorder metrics: {doc}");
+    }
+    doc
+}
+
+/// The time now as the metadata writes it: RFC 3339 in UTC, milliseconds
+/// (`2026-01-31T09:05:07.042Z`).
+fn now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::rfc3339;
+
+    #[test]
+    fn times_are_utc_with_milliseconds() {
+        let at = |ms: u64| rfc3339(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(at(1_709_208_000_500), "2024-02-29T12:00:00.500Z");
+        assert_eq!(at(1_709_251_200_007), "2024-03-01T00:00:00.007Z");
+        // Digits below the millisecond are dropped, not rounded.
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_nanos(1_709_164_799_999_999_999)), "2024-02-28T23:59:59.999Z");
+    }
+}

@@ -1,0 +1,50 @@
+//! What `start()` is asked for and what `stop()` reports: the session's
+//! interface with the boundary (`lib.rs`).
+
+use std::path::PathBuf;
+
+use pyo3::PyErr;
+use recorder_errors::RecorderError;
+use serde_json::Value;
+
+use crate::capture::Bounds;
+use crate::policy::Policy;
+use crate::recorder::ValuesMode;
+use crate::scope::Filter;
+
+/// Everything `start` needs.
+pub struct StartOptions {
+    pub trace_dir: PathBuf,
+    pub program: String,
+    pub args: Vec<String>,
+    pub values: ValuesMode,
+    pub activation: Option<String>,
+    pub bounds: Bounds,
+    pub skip_prefixes: Vec<String>,
+    pub policy: Policy,
+    pub format: String,
+    /// What is recorded and which values are hidden.
+    pub filter: Filter,
+    /// What the metadata says of the filter (`trace_filter`).
+    pub filter_meta: Value,
+}
+
+/// What `stop` reports.
+pub struct StopReport {
+    pub trace_dir: PathBuf,
+    pub complete: bool,
+    pub partial: bool,
+    pub error: Option<RecorderError>,
+    pub stats: Option<Value>,
+    /// The exception a signal handler raised while the trace was being
+    /// written (Ctrl-C: KeyboardInterrupt): the conversion stopped, no trace
+    /// was moved into place, the staging folder keeps the stream.
+    pub interrupted: Option<PyErr>,
+}
+
+impl StopReport {
+    /// A report on the recording in `trace_dir` with nothing to say yet.
+    pub(super) fn new(trace_dir: PathBuf) -> Self {
+        Self { trace_dir, complete: false, partial: false, error: None, stats: None, interrupted: None }
+    }
+}

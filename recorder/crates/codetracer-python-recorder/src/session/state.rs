@@ -1,0 +1,62 @@
+//! The process's one live recording, and the trace folder of one it handed
+//! away (to the parent, in a forked child; to a later `stop()`, when Ctrl-C
+//! stopped the finish `os._exit` began). Touched only with the GIL held.
+
+use std::cell::UnsafeCell;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use recorder_errors::prelude::*;
+use trace_writer::{Metadata, TraceDir};
+
+use crate::output;
+use crate::policy::Policy;
+use crate::recorder::Recorder;
+
+/// State only touched with the GIL held.
+pub(super) struct GilCell<T>(pub(super) UnsafeCell<T>);
+// SAFETY: every access happens with the GIL held (callbacks and pyfunctions).
+unsafe impl<T> Sync for GilCell<T> {}
+
+/// One recording, from `start()` to `stop()`.
+pub(super) struct Session {
+    pub(super) recorder: Option<Recorder>,
+    /// The callbacks record (not yet started, stopped, or detached after a
+    /// recorder failure: they do not).
+    pub(super) attached: bool,
+    /// An event is being handled (the recorder is lent out).
+    pub(super) busy: bool,
+    pub(super) tool: u8,
+    pub(super) trace_dir: TraceDir,
+    pub(super) meta: Metadata,
+    pub(super) policy: Policy,
+    pub(super) failure: Option<RecorderError>,
+    pub(super) detaches: u64,
+    pub(super) started: Instant,
+    /// The streams whose writes become events.
+    pub(super) output: Vec<output::Installed>,
+}
+
+static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
+static HANDED_OVER: GilCell<Option<PathBuf>> = GilCell(UnsafeCell::new(None));
+
+/// The live recording, if any.
+pub(super) fn session_mut() -> &'static mut Option<Box<Session>> {
+    // SAFETY: GIL held by every caller; no two borrows are live at once
+    // (callbacks check `busy`, pyfunctions never run inside a callback).
+    unsafe { &mut *SESSION.0.get() }
+}
+
+/// Records that the recording in `dir` was handed away (`None`: this
+/// process records on its own): the next `stop()` without a recording then
+/// ends quietly.
+pub(super) fn set_handed_over(dir: Option<PathBuf>) {
+    // SAFETY: GIL held by every caller.
+    unsafe { *HANDED_OVER.0.get() = dir };
+}
+
+/// The trace folder of a recording handed away, once.
+pub(super) fn take_handed_over() -> Option<PathBuf> {
+    // SAFETY: GIL held by every caller.
+    unsafe { (*HANDED_OVER.0.get()).take() }
+}
