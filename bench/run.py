@@ -29,17 +29,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ctbench.anchor import AnchorError, parse_anchor  # noqa: E402
-from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env  # noqa: E402
-from ctbench.events import EventCache  # noqa: E402
-from ctbench.proc import run_measured  # noqa: E402
-from ctbench.replay_open import FORMATS, measure_open, server_missing  # noqa: E402
-from ctbench.report import render, render_testsuite  # noqa: E402
-from ctbench.dap import REPLAY_SERVER  # noqa: E402
-from ctbench.results import Cell, Run, Session, SuiteResult, events_key  # noqa: E402
-from ctbench.startup import measure_startup  # noqa: E402
-from ctbench.testsuite import SuiteOptions, run_suite  # noqa: E402
-from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer  # noqa: E402
+from ctbench.anchor import AnchorError, parse_anchor
+from ctbench.dap import REPLAY_SERVER
+from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env
+from ctbench.events import EventCache
+from ctbench.proc import run_measured
+from ctbench.replay_open import FORMATS, measure_open, server_missing
+from ctbench.report import render, render_testsuite
+from ctbench.results import Cell, Run, Session, SuiteResult, events_key
+from ctbench.startup import measure_startup
+from ctbench.testsuite import SuiteOptions, run_suite
+from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = {
@@ -191,9 +191,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if opts.only_testsuite and opts.no_testsuite:
         p.error("--only-testsuite and --no-testsuite exclude each other")
     if opts.out is None:
-        opts.out = Path(DEFAULTS["testsuite_out" if opts.only_testsuite else "out"])
+        opts.out = Path(str(DEFAULTS["testsuite_out" if opts.only_testsuite else "out"]))
     if opts.json is None:
-        opts.json = REPO / DEFAULTS["testsuite_json" if opts.only_testsuite else "json"]
+        opts.json = REPO / str(DEFAULTS["testsuite_json" if opts.only_testsuite else "json"])
     return opts
 
 

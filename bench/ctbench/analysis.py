@@ -74,13 +74,13 @@ def figures(session: Session, cell: Cell) -> Figures:
     ev = session.events.get(events_key(cell.python, cell.workload, cell.scale), {})
     plain = session.cell(cell.python, cell.workload, "plain", cell.scale)
     ok = cell.runs and not cell.failed
-    p_ok = plain is not None and plain.runs and not plain.failed
+    p_runs = plain.runs if plain is not None and not plain.failed else []
     main_s = stats.median(r.main_s for r in cell.runs) if ok else None
     wall_s = stats.median(r.wall_s for r in cell.runs) if ok else None
     rss_kb = stats.median(r.maxrss_kb for r in cell.runs) if ok else None
-    p_main = stats.median(r.main_s for r in plain.runs) if p_ok else None
-    p_wall = stats.median(r.wall_s for r in plain.runs) if p_ok else None
-    p_rss = stats.median(r.maxrss_kb for r in plain.runs) if p_ok else None
+    p_main = stats.median(r.main_s for r in p_runs) if p_runs else None
+    p_wall = stats.median(r.wall_s for r in p_runs) if p_runs else None
+    p_rss = stats.median(r.maxrss_kb for r in p_runs) if p_runs else None
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
     inrun = stats.add(main_s, _med(cell, "drain_s")) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
@@ -167,14 +167,15 @@ class Goal:
 
 
 def _worst(values: list[float | None], *, high: bool = True) -> float | None:
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not values or len(present) != len(values):
         return None
-    return max(values) if high else min(values)  # type: ignore[type-var]
+    return max(present) if high else min(present)
 
 
 def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -> list[Goal]:
     """Issue 8's goals for one interpreter; figs maps (tracer, workload) -> Figures."""
-    L = GOAL_LIMITS
+    limits = GOAL_LIMITS
     workloads = sorted({w for _, w in figs})
 
     def col(tracer: str, attr: str) -> list[Any]:
@@ -186,9 +187,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "in-run geo-mean, ours --values=locals / plain",
-            f"<= {L['inrun_ratio']:g}x",
+            f"<= {limits['inrun_ratio']:g}x",
             g,
-            None if g is None else g <= L["inrun_ratio"],
+            None if g is None else g <= limits["inrun_ratio"],
         )
     )
     up = col("upstream", "ns_inrun")
@@ -199,9 +200,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "fewer ns/event than upstream 0.3.0 (worst workload)",
-            f">= {L['upstream_speedup']:g}x",
+            f">= {limits['upstream_speedup']:g}x",
             s,
-            None if s is None else s >= L["upstream_speedup"],
+            None if s is None else s >= limits["upstream_speedup"],
         )
     )
     frac = [
@@ -213,9 +214,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "kept in-run bytes / trace.json bytes (worst workload)",
-            f"<= {L['kept_fraction']:g}",
+            f"<= {limits['kept_fraction']:g}",
             f,
-            None if f is None else f <= L["kept_fraction"],
+            None if f is None else f <= limits["kept_fraction"],
         )
     )
     nv = [
@@ -227,9 +228,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "ns/event --values=none / 8-byte-record floor (worst)",
-            f"<= {L['none_vs_floor']:g}x",
+            f"<= {limits['none_vs_floor']:g}x",
             n,
-            None if n is None else n <= L["none_vs_floor"],
+            None if n is None else n <= limits["none_vs_floor"],
         )
     )
     inplace, portable = (
@@ -241,9 +242,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "portable path / in place: in-run geo-mean of ours --values=locals",
-            f"<= {L['portable_vs_inplace']:g}x",
+            f"<= {limits['portable_vs_inplace']:g}x",
             p,
-            None if p is None else p <= L["portable_vs_inplace"],
+            None if p is None else p <= limits["portable_vs_inplace"],
         )
     )
     rss = _worst([v for t in ("ours-none", "ours-args", "ours-locals") for v in col(t, "rss_delta_mb")])
@@ -251,9 +252,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "peak RSS above plain, MB (worst of ours)",
-            f"<= {L['rss_mb']:g}",
+            f"<= {limits['rss_mb']:g}",
             rss,
-            None if rss is None else rss <= L["rss_mb"],
+            None if rss is None else rss <= limits["rss_mb"],
         )
     )
     # Issue 17: end to end to a finished trace.ct, and its size against trace.json's (same values).
@@ -263,9 +264,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
             Goal(
                 python,
                 "end to end to a finished trace.ct, geo-mean / plain",
-                f"<= {L['ctfs_whole_ratio']:g}x",
+                f"<= {limits['ctfs_whole_ratio']:g}x",
                 w,
-                None if w is None else w <= L["ctfs_whole_ratio"],
+                None if w is None else w <= limits["ctfs_whole_ratio"],
             )
         )
         ct = [
@@ -277,9 +278,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
             Goal(
                 python,
                 "trace.ct bytes / trace.json bytes (worst workload)",
-                f"<= {L['ctfs_fraction']:g}",
+                f"<= {limits['ctfs_fraction']:g}",
                 c,
-                None if c is None else c <= L["ctfs_fraction"],
+                None if c is None else c <= limits["ctfs_fraction"],
             )
         )
         # Goal 3: opening the trace.ct in the replay-server against opening the trace.json.
@@ -291,9 +292,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
                 Goal(
                     python,
                     f"replay-server open {what} ct/json (worst workload)",
-                    f"<= {L['ctfs_open_ratio']:g}",
+                    f"<= {limits['ctfs_open_ratio']:g}",
                     r,
-                    None if r is None else r <= L["ctfs_open_ratio"],
+                    None if r is None else r <= limits["ctfs_open_ratio"],
                 )
             )
     st = session.startup.get(python, {})
@@ -303,9 +304,9 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
         Goal(
             python,
             "start-up added, ms (--version / empty script, worst)",
-            f"<= {L['startup_ms']:g}",
+            f"<= {limits['startup_ms']:g}",
             a,
-            None if a is None else a <= L["startup_ms"],
+            None if a is None else a <= limits["startup_ms"],
         )
     )
     return out
@@ -372,6 +373,8 @@ def suite_figures(res: SuiteResult) -> SuiteFigures:
             and facts.steps > base[0].steps
             and peak_b is not None
             and secs is not None
+            and base[2] is not None
+            and base[3] is not None
         ):
             span = facts.steps - base[0].steps
             above_b = (peak_b - base[3] * 2**20) / span
@@ -392,17 +395,17 @@ def suite_figures(res: SuiteResult) -> SuiteFigures:
             )
         )
     measured = [o for o in opened if o.seconds is not None]
-    cpu = {m: med(m, "cpu_s") for m in res.runs}
+    cpu_s = {m: med(m, "cpu_s") for m in res.runs}
     return SuiteFigures(
         res,
         wall,
-        cpu,
+        cpu_s,
         rss,
         {m: stats.ratio(w, wall.get("plain")) for m, w in wall.items()},
-        {m: stats.ratio(c, cpu.get("plain")) for m, c in cpu.items()},
+        {m: stats.ratio(c, cpu_s.get("plain")) for m, c in cpu_s.items()},
         opened,
-        max((o.seconds for o in measured), default=None),  # type: ignore[type-var]
-        max((o.mb for o in measured), default=None),  # type: ignore[type-var]
+        max((o.seconds for o in measured if o.seconds is not None), default=None),
+        max((o.mb for o in measured if o.mb is not None), default=None),
         bool(opened) and all(o.cell.not_opened is None and o.cell.failed is None for o in opened),
     )
 
@@ -411,7 +414,7 @@ def suite_goals(f: SuiteFigures) -> list[Goal]:
     """Every per-test trace of the suite opens in <= 2 s and <= 1 GB, judged
     on the worst of the opened ones (the largest by steps). A trace that did
     not open within --open-max-gb misses both; a failed open makes them n/a."""
-    L = GOAL_LIMITS
+    limits = GOAL_LIMITS
     failed = any(o.cell.failed for o in f.opened) or not f.opened
     over = any(o.cell.not_opened for o in f.opened)
     gb = None if f.worst_mb is None else f.worst_mb / 1024
@@ -428,15 +431,15 @@ def suite_goals(f: SuiteFigures) -> list[Goal]:
         Goal(
             py,
             "test suite: per-test trace open time, replay-server (worst opened)",
-            f"<= {L['suite_open_s']:g} s",
+            f"<= {limits['suite_open_s']:g} s",
             f.worst_s,
-            verdict(f.worst_s, L["suite_open_s"]),
+            verdict(f.worst_s, limits["suite_open_s"]),
         ),
         Goal(
             py,
             "test suite: per-test trace open peak memory, GB (worst opened)",
-            f"<= {L['suite_open_gb']:g} GB",
+            f"<= {limits['suite_open_gb']:g} GB",
             gb,
-            verdict(gb, L["suite_open_gb"]),
+            verdict(gb, limits["suite_open_gb"]),
         ),
     ]

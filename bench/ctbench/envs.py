@@ -19,6 +19,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .floor import build_floor
 from .pythons import pyenv_python
@@ -29,7 +30,7 @@ PINS = Path(__file__).resolve().parent.parent / "pins.toml"
 _STAMP = ".ctbench-stamp.json"
 
 
-def load_pins() -> dict:
+def load_pins() -> dict[str, Any]:
     with PINS.open("rb") as f:
         return tomllib.load(f)
 
@@ -61,9 +62,10 @@ def _venv(base: Path, venv: Path) -> Path:
     return python
 
 
-def _stamp(venv: Path) -> dict:
+def _stamp(venv: Path) -> dict[str, Any]:
     try:
-        return json.loads((venv / _STAMP).read_text())
+        stamp: dict[str, Any] = json.loads((venv / _STAMP).read_text())
+        return stamp
     except (OSError, ValueError):
         return {}
 
@@ -94,7 +96,7 @@ def setup_bench_env(
         try:
             build_floor(env.python, venv / "ctfloor")
             env.floor_dir = venv / "ctfloor"
-        except Exception as exc:  # reported in the table, not raised
+        except Exception as exc:  # noqa: BLE001 - reported in the table, not raised
             env.missing["floor"] = str(exc)
     if viztracer:
         req = load_pins()["viztracer"]["requirement"]

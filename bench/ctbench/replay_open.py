@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .dap import REPLAY_SERVER, Dap, DapError
+from .dap import Dap, DapError
 from .results import OpenCell, OpenRun
 
 __all__ = [

@@ -67,10 +67,10 @@ def _bytes_per_event(f: Figures) -> str:
     return ", ".join(parts) if parts else "—"
 
 
-def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict]:
+def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict[tuple[str, str], Figures]]:
     cells = [c for c in session.cells if c.python == python]
     figs: dict[tuple[str, str], Figures] = {}
-    rows = []
+    rows: list[list[str]] = []
     for c in cells:
         label = c.tracer
         if c.missing:
@@ -292,15 +292,15 @@ def _suite_tables(f: SuiteFigures, notes: list[str]) -> list[str]:
             if single.estimate_bytes is None
             else f"replay estimate {single.estimate_bytes / 2**30:,.1f} GB and {single.estimate_s or 0:,.1f} s"
         )
-        o = r.single_open
+        so = r.single_open
         opened = (
             ""
-            if o is None
-            else f"; {o.not_opened}"
-            if o.not_opened
-            else f"; open FAILED: {o.failed}"
-            if o.failed
-            else f"; opened in {fmt(stats.median(x.seconds for x in o.runs), 's')} s"
+            if so is None
+            else f"; {so.not_opened}"
+            if so.not_opened
+            else f"; open FAILED: {so.failed}"
+            if so.failed
+            else f"; opened in {fmt(stats.median(x.seconds for x in so.runs), 's')} s"
         )
         facts.append(
             f"- the single trace: {_int(single.steps)} steps, {_int(single.trace_bytes)} bytes of trace.ct, "
@@ -427,7 +427,10 @@ def render(session: Session, command: str) -> str:
         if not st:
             st_rows.append([py, NA, NA, NA, NA, NA, NA])
             continue
-        ms = lambda v: NA if v is None else f"{v * 1e3:.1f}"  # noqa: E731
+
+        def ms(v: float | None) -> str:
+            return NA if v is None else f"{v * 1e3:.1f}"
+
         st_rows.append(
             [
                 py,
