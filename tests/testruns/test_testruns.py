@@ -132,8 +132,9 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         "test_calc.py::test_words[c::d]": "passed",
         "test_calc.py::test_words[[x]]": "passed",
         "test_calc.py::test_words[\\xfcn\\xef]": "passed",
+        "test_calc.py::test_ledger": "passed",
     }
-    assert run_index["counts"] == {"passed": 6, "failed": 1, "error": 1, "skipped": 1, "xfailed": 1, "xpassed": 0,
+    assert run_index["counts"] == {"passed": 7, "failed": 1, "error": 1, "skipped": 1, "xfailed": 1, "xpassed": 0,
                                    "rerun": 0}
     assert run_index["exit_status"] == 1
     folders = [t["folder"] for t in tests.values()]
@@ -148,12 +149,18 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         assert meta["steps"] >= 1 and meta["trace_bytes"] == (folder / "trace.ct").stat().st_size
         assert meta["replay_estimate"]["memory_bytes"] == meta["steps"] * 28_000   # _replaycost.PER_STEP["ctfs"]
     assert tests["test_calc.py::test_fails"]["message"].startswith("AssertionError: doubling went wrong")
-    # The session-scoped fixture's setup: a trace of its own; the test's trace has only the test.
-    [fixture] = [t for t in run_index["traces"] if t["kind"] == "fixture"]
-    assert fixture["id"] == "<session fixture base_total>" and fixture["folder"] == "fixtures/0001-session-base_total"
-    assert json.loads((out / fixture["folder"] / "trace_paths.json").read_text()) == [str(suite / "conftest.py")]
-    test_paths = json.loads((out / tests["test_calc.py::test_session_fixture"]["folder"] / "trace_paths.json").read_text())
-    assert test_paths == [str(suite / "test_calc.py")]
+    # The session-scoped fixtures' setup and teardown: traces of their own;
+    # the tests' traces have only the tests.
+    fixtures = {t["id"]: t for t in run_index["traces"] if t["kind"] == "fixture"}
+    assert sorted(fixtures) == ["<session fixture base_total>", "<session fixture ledger teardown>",
+                                "<session fixture ledger>"]
+    assert fixtures["<session fixture base_total>"]["folder"] == "fixtures/0001-session-base_total"
+    for fixture in fixtures.values():
+        assert json.loads((out / fixture["folder"] / "trace_paths.json").read_text()) == [str(suite / "conftest.py")]
+    assert fixtures["<session fixture ledger teardown>"]["steps"] >= 2  # `closing = ...`, `path.write_text(...)`
+    for test_id in ("test_calc.py::test_session_fixture", "test_calc.py::test_ledger"):
+        paths = json.loads((out / tests[test_id]["folder"] / "trace_paths.json").read_text())
+        assert paths == [str(suite / "test_calc.py")], test_id
     # The session trace (collection) is the folder's own trace.
     session_meta = json.loads((out / "trace_metadata.json").read_text())
     assert "test" not in session_meta and session_meta["steps"] >= 1
@@ -302,7 +309,7 @@ def test_xdist_workers_record_one_trace_per_test(tests_python: Path, suite: Path
              "-n", "2", "test_calc.py"], suite)
     assert r.returncode == 1, r.stderr.decode()
     tests = {t["id"]: t for t in index(out)["traces"] if t["kind"] == "test"}
-    assert len(tests) == 10
+    assert len(tests) == 11
     assert tests["test_calc.py::test_fails"]["outcome"] == "failed"
     assert tests["test_calc.py::test_errors"]["outcome"] == "error"
     assert tests["test_calc.py::test_fails"]["steps"] >= 6  # add and scale were recorded, in the worker

@@ -157,11 +157,12 @@ class TestTraces:
         test["outcome"] = outcome
         if message:
             test["message"] = message
-        if outcome in FAILING and _native.is_tracing():
-            # CodeTracer flags a trace as ending in an error from an Error
-            # event on its last step.
-            _native.record_event(_native.EVENT_ERROR, message or f"test {outcome}")
-        test["report"] = self._stop_current()
+        if "report" not in test:  # (else its trace ended when a wider fixture's teardown began)
+            if outcome in FAILING and _native.is_tracing():
+                # CodeTracer flags a trace as ending in an error from an Error
+                # event on its last step.
+                _native.record_event(_native.EVENT_ERROR, message or f"test {outcome}")
+            test["report"] = self._stop_current()
         test["facts"] = self._annotate(test)
         self.tests.append(test)
         if record_after:
@@ -204,6 +205,43 @@ class TestTraces:
 
             shutil.rmtree(os.path.join(self.out_dir, self._current["folder"]), ignore_errors=True)
             self._start_at(self._current["folder"], self._current["path"])
+
+    def begin_fixture_teardown(self, name: str, scope: str, path: str | None,
+                               outcome: tuple[str, str | None] | None) -> bool:
+        """A wider-scoped fixture is torn down: that runs in the teardown of
+        the last test that used it, after the test's own fixtures, so the
+        test's trace ends here (``outcome``: the test's so far, for its Error
+        event) and the teardown gets a trace of its own,
+        ``fixtures/<nnnn>-<scope>-<name>-teardown``. Returns whether it switched."""
+        if self._fixture is not None:
+            return False
+        test = self._current
+        if test is not None and "report" not in test:
+            if outcome is not None and outcome[0] in FAILING and _native.is_tracing():
+                _native.record_event(_native.EVENT_ERROR, outcome[1] or f"test {outcome[0]}")
+            test["report"] = self._stop_current()
+        else:
+            report = self._stop_current()
+            if self._gap is not None:
+                self._close_gap(report)
+        n = len(self.fixtures) + 1
+        folder = os.path.join("fixtures", folder_name(f"{n:04d}-{scope}-{name}-teardown", _free))
+        self._fixture = {"id": f"<{scope} fixture {name} teardown>", "folder": folder, "kind": "fixture",
+                         "path": path}
+        self._start_at(folder, path)
+        return True
+
+    def end_fixture_teardown(self) -> None:
+        """The fixture's teardown ended: its trace is written (what runs next
+        until the test ends is pytest's own code)."""
+        fixture, self._fixture = self._fixture, None
+        if fixture is None:
+            return
+        fixture["report"] = self._stop_current()
+        if _recorded_nothing(fixture["report"]):
+            _remove_trace(self.out_dir, fixture["folder"])
+        else:
+            self.fixtures.append(fixture)
 
     def current_id(self) -> str | None:
         """The id of the test being recorded, if one is."""
@@ -511,31 +549,56 @@ def _importable_from(path: list[str]) -> bool:
     return any(os.path.abspath(p or os.getcwd()) == here for p in path)
 
 
-def _fixture_hooks(traces: TestTraces) -> object:
-    """The hook that gives a wider-scoped fixture's setup a trace of its own
-    (a hook wrapper: pytest's mark, so it is made once pytest is imported)."""
+def _fixture_hooks(traces: TestTraces, tests: PytestTests) -> object:
+    """The hook that gives a wider-scoped fixture's setup and teardown traces
+    of their own (a hook wrapper: pytest's mark, so it is made once pytest is
+    imported). The teardown is bracketed by two finalizers of the fixture:
+    one added before its setup runs (so it runs after its teardown) and one
+    after (so it runs before)."""
     import pytest
 
     class FixtureTraces:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
-            path = _program_file(fixturedef.func)
-            switched = fixturedef.scope != "function" and path is not None and \
-                traces.begin_fixture(fixturedef.argname, fixturedef.scope, path)
+            path = _program_file(fixturedef.func) if fixturedef.scope != "function" else None
+            if path is None:
+                yield
+                return
+            name, scope = fixturedef.argname, fixturedef.scope
+            torn: list[bool] = []
+            fixturedef.addfinalizer(lambda: traces.end_fixture_teardown() if torn and torn.pop() else None)
+            switched = traces.begin_fixture(name, scope, path)
             try:
                 yield
             finally:
                 if switched:
                     traces.end_fixture()
 
+                def before_teardown() -> None:
+                    torn.append(traces.begin_fixture_teardown(name, scope, path, _pytest_outcome(tests.reports)))
+
+                fixturedef.addfinalizer(before_teardown)
+
     return FixtureTraces()
+
+
+_INSTALLED: tuple[str, ...] = ()
+
+
+def _installed_folders() -> tuple[str, ...]:
+    """The standard library's and site-packages' folders (computed once)."""
+    global _INSTALLED
+    if not _INSTALLED:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        _INSTALLED = tuple(sorted({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
+    return _INSTALLED
 
 
 def _program_file(func: Any) -> str | None:
     """The file of a fixture function when it is the program's (not the
     framework's, a plugin's or the standard library's), else None."""
-    import sysconfig
-
     try:
         import inspect
 
@@ -545,7 +608,7 @@ def _program_file(func: Any) -> str | None:
     if not path:
         return None
     path = os.path.abspath(path)
-    installed = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    installed = _installed_folders()
     if any(path.startswith(os.path.join(p, "")) for p in installed) or \
             f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path:
         return None
@@ -574,8 +637,9 @@ def pytest_configure(config: Any) -> None:
         return _native.start(directory, program or given.get("program", ""), args, **kwargs)
 
     traces = TestTraces(given["out_dir"], "pytest", start)
-    config.pluginmanager.register(PytestTests(traces, worker=True), "codetracer-worker")
-    config.pluginmanager.register(_fixture_hooks(traces), "codetracer-worker-fixtures")
+    tests = PytestTests(traces, worker=True)
+    config.pluginmanager.register(tests, "codetracer-worker")
+    config.pluginmanager.register(_fixture_hooks(traces, tests), "codetracer-worker-fixtures")
 
 
 def run_pytest(args: list[str], traces: TestTraces | None) -> None:
@@ -593,7 +657,10 @@ def run_pytest(args: list[str], traces: TestTraces | None) -> None:
     sys.path[0] = os.getcwd()
     import pytest
 
-    plugins: list[object] = [PytestTests(traces), _fixture_hooks(traces)] if traces is not None else []
+    plugins: list[object] = []
+    if traces is not None:
+        tests = PytestTests(traces)
+        plugins += [tests, _fixture_hooks(traces, tests)]
     # pytest's console_main, with our plugin object registered.
     try:
         code = pytest.main(plugins=plugins)

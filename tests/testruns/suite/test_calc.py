@@ -41,3 +41,8 @@ def test_session_fixture(base_total):
 def test_words(word):
     size = len(word)
     assert size > 0
+
+
+def test_ledger(ledger):
+    entries = ledger.read_text().splitlines()
+    assert entries == ["opened"]
