@@ -3,15 +3,17 @@ its step count, and the one warning a recording gets when a trace is past the
 budget (docs/test-runs.md, "Traces that open").
 
 The figures are per step, measured with ../shared/tools/replay-server
-(CodeTracer a387f8faf2e2). A trace.ct (one ``events.log`` stream, the layout
-this recorder writes) of the bench's test suite (bench/programs/suite:
-objects, dicts and lists in its locals; docs/performance.md, "A test suite
-recorded") needs about 28 KB and 65 us per step above the server's fixed
-cost to reach its first stop; idna's suite (ints and short strings) needed
-4.3 KB and 24 us, so values make the real figure vary ~6x either way, and
-the estimate takes the heavier: it warns before an open that would fail. A
-trace.json needed about 29 KB per step on idna's suite (not re-measured).
-This is an estimate: it is written as one and used only to warn.
+(CodeTracer a387f8faf2e2) to its first stop, on trace.ct (one ``events.log``
+stream, the layout this recorder writes). What each step holds makes them
+vary tenfold (2026-12-07, CPython 3.12, docs/test-runs.md "Traces that
+open"): 4.5 KB and 16 us per step (bench/workloads/w_recursion: a few small
+ints), 10 KB (w_numeric), 23 KB and 73 us (w_mixed), 28 KB and 65 us (the
+bench's test suite), 46 KB and 200 us (w_objects: instances and dicts). So
+the estimate is a range: ``low`` (the lightest), ``typical`` (the middle) and
+``high`` (the heaviest); the note says a trace is too big only when even the
+low end is past the budget (4 GB: about 930,000 steps), so it never warns
+of a trace that opens. A trace.json needed about 29 KB per step on idna's
+suite (one measurement: the three are the same).
 """
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-#: Backend memory and open time per step, by trace format.
+#: Backend memory (bytes) and open time (seconds) per step, by trace
+#: format: (low, typical, high).
 PER_STEP = {
-    "ctfs": {"memory_bytes": 28_000, "open_seconds": 65e-6},
-    "json": {"memory_bytes": 29_000, "open_seconds": 24e-6},
+    "ctfs": {"memory_bytes": (4_500, 23_000, 46_000), "open_seconds": (16e-6, 70e-6, 200e-6)},
+    "json": {"memory_bytes": (29_000, 29_000, 29_000), "open_seconds": (24e-6, 24e-6, 24e-6)},
 }
-#: The default budget of backend memory: about 150,000 steps of trace.ct.
+#: The default budget of backend memory: about 930,000 steps of trace.ct at the low end.
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
 BUDGET_ENV = "CODETRACER_REPLAY_BUDGET"
 
@@ -47,10 +50,13 @@ def estimate(folder: str, trace_format: str, steps: int | None) -> dict[str, Any
     out: dict[str, Any] = {"steps": steps, "trace_bytes": size}
     per = PER_STEP.get(trace_format)
     if steps is not None and per is not None:
+        memory, seconds = per["memory_bytes"], per["open_seconds"]
         out["replay_estimate"] = {
-            "memory_bytes": int(steps * per["memory_bytes"]),
-            "open_seconds": round(steps * per["open_seconds"], 3),
-            "basis": f"{per['memory_bytes']} B and {per['open_seconds'] * 1e6:g} us per step "
+            "memory_bytes": int(steps * memory[1]),
+            "memory_bytes_low": int(steps * memory[0]),
+            "memory_bytes_high": int(steps * memory[2]),
+            "open_seconds": round(steps * seconds[1], 3),
+            "basis": f"{memory[0]}-{memory[2]} B (typically {memory[1]}) and {seconds[1] * 1e6:g} us per step "
                      f"({trace_format}, CodeTracer's replay-server; docs/test-runs.md)",
         }
     return out
@@ -78,18 +84,21 @@ def parse_budget(text: str, source: str) -> int:
 
 def warn_over_budget(traces: list[dict[str, Any]], budget: int, narrowing: str) -> bool:
     """One note on stderr when the largest trace would need more than
-    ``budget`` bytes of backend memory; names the biggest. Returns whether it warned."""
+    ``budget`` bytes of backend memory even at the low end of its estimate;
+    names the biggest. Returns whether it warned."""
     if budget <= 0:
         return False
-    def need(t: dict[str, Any]) -> int:
-        return int((t.get("replay_estimate") or {}).get("memory_bytes") or 0)
+
+    def need(t: dict[str, Any], end: str = "memory_bytes_low") -> int:
+        return int((t.get("replay_estimate") or {}).get(end) or 0)
     over = sorted((t for t in traces if need(t) > budget), key=need, reverse=True)
     if not over:
         return False
-    names = ", ".join(f"{t['id']} ({t.get('steps') or 0:,} steps, ~{need(t) / 1024**3:.1f} GB)" for t in over[:3])
+    names = ", ".join(f"{t['id']} ({t.get('steps') or 0:,} steps, {need(t) / 1024**3:.1f}-"
+                      f"{need(t, 'memory_bytes_high') / 1024**3:.1f} GB)" for t in over[:3])
     more = f" and {len(over) - 3} more" if len(over) > 3 else ""
     sys.stderr.write(
-        f"codetracer-python-recorder: note: {len(over)} trace(s) may be too big for CodeTracer to open "
+        f"codetracer-python-recorder: note: {len(over)} trace(s) too big for CodeTracer to open "
         f"(over the {budget / 1024**3:.1f} GB replay budget, {BUDGET_ENV}): {names}{more}; "
         f"narrow the recording with {narrowing}\n")
     sys.stderr.flush()

@@ -9,10 +9,13 @@ print("before")
 print("err-before", file=sys.stderr)
 sys.stdout.flush()
 sys.stderr.flush()
-saved = os.dup(1), os.dup(2)
+# Fixed descriptor numbers (dup2's target), so the trace's values do not
+# depend on how many files the recorder itself holds open.
+saved = os.dup2(1, 100), os.dup2(2, 101)
 with tempfile.TemporaryFile() as f:
-    os.dup2(f.fileno(), 1)
-    os.dup2(f.fileno(), 2)
+    os.dup2(os.dup2(f.fileno(), 102), 1)
+    os.dup2(102, 2)
+    os.close(102)
     print("hidden")
     print("err-hidden", file=sys.stderr)
     sys.stdout.flush()
