@@ -116,12 +116,13 @@ def main() -> int:
         for python in a.python:
             for fmt in ("json", "ctfs"):
                 rounds.setdefault((python, fmt), []).append(measure(python, fmt, a.cycles, a.warmup))
+    width = max(len(p) for p in a.python) + 2
     print("ms per cycle (wall / CPU of the process)")
-    print(f"{'python':<40}{'format':<8}{'start':>14}{'stop':>14}{'switch':>14}")
+    print(f"{'python':<{width}}{'format':<8}{'start':>14}{'stop':>14}{'switch':>14}")
     for (python, fmt), results in rounds.items():
         med = {k: statistics.median(r[k] for r in results) for k in KEYS}
         cells = "".join(f"{med[n + '_wall']:>7.2f} /{med[n + '_cpu']:>5.2f}" for n in ("start", "stop", "switch"))
-        print(f"{python:<40}{fmt:<8}{cells}")
+        print(f"{python:<{width}}{fmt:<8}{cells}")
     return 0
 
 
