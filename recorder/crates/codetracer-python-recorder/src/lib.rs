@@ -14,6 +14,7 @@ mod fault;
 mod ffi;
 mod lines;
 mod logging;
+mod memo;
 mod metrics;
 mod monitoring;
 mod os_thread;
@@ -29,6 +30,7 @@ mod text;
 mod tool;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -99,7 +101,7 @@ fn start(
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
             Some(d) => filter_from_py(d)?,
-            None => (scope::Filter::everything(), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
+            None => (Arc::new(scope::Filter::everything()), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
         };
         let values = ValuesMode::parse(values).ok_or_else(|| {
             usage!(ErrorCode::InvalidOption, "invalid value {:?} for values: expected none, args or locals", values).with_context("option", "values")
@@ -143,7 +145,7 @@ fn filter_error(py: Python<'_>, e: PyErr) -> RecorderError {
 
 /// The flattened filter chain of `_filters.resolve()`, compiled; and what
 /// the metadata says of it (each file's path and the SHA-256 of its contents).
-fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(scope::Filter, serde_json::Value)> {
+fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, serde_json::Value)> {
     use sha2::{Digest, Sha256};
     let py = d.py();
     let get = |key: &str| -> RecorderResult<Bound<'_, PyAny>> {
@@ -170,7 +172,11 @@ fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(scope::Filter, serde
             source: opt_text(item("source"))?.unwrap_or_default(),
         });
     }
-    let filter = scope::Filter::compile(&default_exec, &default_value, specs)?;
+    // The same chain at every start of a test run: compiled once.
+    static COMPILED: memo::Memo<(String, String, Vec<scope::RuleSpec>), Arc<scope::Filter>> = memo::Memo::new();
+    let filter = COMPILED.get_or_make((default_exec.clone(), default_value, specs), |(exec, value, specs)| {
+        scope::Filter::compile(exec, value, specs.clone()).map(Arc::new)
+    })?;
     let provenance: Vec<(String, Vec<u8>)> = get("provenance")?.extract().map_err(|e| filter_error(py, e))?;
     let filters: Vec<serde_json::Value> = provenance
         .iter()

@@ -73,7 +73,8 @@ const NB_INPLACE_LAST: u32 = 25;
 /// `INTRINSIC_UNARY_POSITIVE` (as `UNARY_NEGATIVE`), `INTRINSIC_LIST_TO_TUPLE`.
 const PURE_INTRINSICS_1: [u32; 3] = [3, 5, 6];
 
-/// The interpreter's opcodes classified once per recording.
+/// The interpreter's opcodes classified once per process.
+#[derive(Clone)]
 pub struct OpTable {
     pure: [bool; 256],
     binary_op: u8,
@@ -100,8 +101,14 @@ pub struct OpTable {
 }
 
 impl OpTable {
-    /// Reads `opcode.opmap`; None when it is unavailable (every line is then impure).
+    /// Reads `opcode.opmap` at the process's first recording; None when it
+    /// is unavailable (every line is then impure).
     pub fn load(py: Python<'_>) -> Option<Self> {
+        static READ: crate::memo::Memo<(), Option<OpTable>> = crate::memo::Memo::new();
+        READ.get((), |_| Self::read(py))
+    }
+
+    fn read(py: Python<'_>) -> Option<Self> {
         let opmap = py.import("opcode").ok()?.getattr("opmap").ok()?;
         let opmap = opmap.cast::<PyDict>().ok()?;
         let code = |name: &str| -> Option<u8> { opmap.get_item(name).ok().flatten()?.extract::<u8>().ok() };

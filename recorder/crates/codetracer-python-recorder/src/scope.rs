@@ -167,6 +167,7 @@ pub struct ScopeRule {
 }
 
 /// The rules as the façade hands them over.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RuleSpec {
     pub selector: String,
     pub exec: Option<String>,

@@ -83,7 +83,7 @@ struct FollowedFile {
 }
 
 impl Source for FollowedFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<usize>> {
         let available = {
             let mut f = self.shared.lock();
             loop {
@@ -99,15 +99,10 @@ impl Source for FollowedFile {
                 f = self.shared.changed.wait(f).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         };
-        let want = buf.len().min(usize::try_from(available).unwrap_or(usize::MAX));
-        let mut n = 0;
-        while n < want {
-            match self.file.read(&mut buf[n..want]) {
-                Ok(0) => return Err(std::io::Error::other("the event stream is shorter than its writer flushed")),
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let want = available.min(max as u64);
+        let n = (&mut self.file).take(want).read_to_end(buf)?;
+        if (n as u64) < want {
+            return Err(std::io::Error::other("the event stream is shorter than its writer flushed"));
         }
         self.pos += n as u64;
         Ok(Some(n))

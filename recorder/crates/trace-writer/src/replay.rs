@@ -478,9 +478,11 @@ impl From<RecorderError> for ConvError {
 /// Where the replay reads the stream from: a finished file ([`FileSource`]),
 /// or one a live recording is still appending to (the live conversion's).
 pub(crate) trait Source {
-    /// Reads up to `buf.len()` bytes; 0 only at the stream's final end;
+    /// Appends up to `max` bytes to `buf`, growing it only by what was read
+    /// (no room is cleared ahead: a chunk is megabytes, a test's trace
+    /// often a few kilobytes); how many; 0 only at the stream's final end;
     /// `None` when the replay is to pause (see [`Replayed::run`]).
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>>;
+    fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<usize>>;
     /// The stream's size as far as known now (for progress).
     fn total(&self) -> u64;
     /// The stream file (for errors).
@@ -503,8 +505,8 @@ impl FileSource {
 }
 
 impl Source for FileSource {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
-        read_full(&mut self.file, buf).map(Some)
+    fn read_into(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<usize>> {
+        (&mut self.file).take(max as u64).read_to_end(buf).map(Some)
     }
 
     fn total(&self) -> u64 {
@@ -594,8 +596,7 @@ impl<S: Sink> Replayed<S> {
             // Refill: keep the unconsumed tail, append the next chunk.
             if !*eof {
                 let old = buf.len();
-                buf.resize(old + chunk, 0);
-                let n = source.read(&mut buf[old..]).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &events));
+                let n = source.read_into(buf, chunk).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &events));
                 let Some(n) = n.inspect_err(|_| buf.truncate(old))? else {
                     buf.truncate(old);
                     return Ok(false);
@@ -708,17 +709,4 @@ impl<S: Sink + Send> Replaying for Replayed<S> {
     fn complete(self: Box<Self>, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats> {
         Replayed::complete(*self, partial, meta)
     }
-}
-
-fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

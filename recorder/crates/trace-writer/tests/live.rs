@@ -138,9 +138,9 @@ fn stopping_the_finish_leaves_the_stream_to_recover() {
     let dir = tmp("stopped");
     let (td, mut w) = staged(&dir, true);
     record(&mut w, 20_000, 100);
-    // The END record is not flushed yet: the thread is still waiting when
-    // the finish is told to stop (Ctrl-C while the trace is written).
-    w.flush().unwrap();
+    // The END record is not flushed yet (the last step and it stay in the
+    // writer's buffer): the thread is waiting for them when the finish is
+    // told to stop (Ctrl-C while the trace is written).
     let live = w.take_observer();
     let mut asked = 0;
     let none = td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| {

@@ -53,11 +53,21 @@ pub struct Builtins {
 impl Builtins {
     /// The interpreter's types the encoder compares against.
     pub fn new(py: pyo3::Python<'_>) -> RecorderResult<Self> {
-        let get = |expr: &std::ffi::CStr| -> RecorderResult<*mut ffi::PyTypeObject> {
+        let get = |expr: &std::ffi::CStr| -> RecorderResult<usize> {
             py.eval(expr, None, None)
-                .map(|t| t.as_ptr() as *mut ffi::PyTypeObject)
+                .map(|t| t.as_ptr() as usize)
                 .map_err(|e| bug!(ErrorCode::Internal, "cannot find a builtin type: {}", e.value(py)))
         };
+        // The interpreter's own types, the same at every recording of the
+        // process: found once (by address).
+        static FOUND: crate::memo::Memo<(), [usize; 3]> = crate::memo::Memo::new();
+        let [function, cell, member_descriptor] = FOUND.get_or_make((), |_| {
+            Ok::<_, RecorderError>([
+                get(c"type(lambda: None)")?,
+                get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
+                get(c"type(type('_S', (), {'__slots__': ('x',)}).x)")?,
+            ])
+        })?;
         // SAFETY: taking addresses of the interpreter's static type objects.
         unsafe {
             Ok(Self {
@@ -75,9 +85,9 @@ impl Builtins {
                 module: std::ptr::addr_of_mut!(ffi::PyModule_Type),
                 type_: std::ptr::addr_of_mut!(ffi::PyType_Type),
                 cfunction: std::ptr::addr_of_mut!(ffi::PyCFunction_Type),
-                function: get(c"type(lambda: None)")?,
-                cell: get(c"type((lambda x: lambda: x)(0).__closure__[0])")?,
-                member_descriptor: get(c"type(type('_S', (), {'__slots__': ('x',)}).x)")?,
+                function: function as *mut ffi::PyTypeObject,
+                cell: cell as *mut ffi::PyTypeObject,
+                member_descriptor: member_descriptor as *mut ffi::PyTypeObject,
                 generic_getattr: ffi::PyType_GetSlot(std::ptr::addr_of_mut!(ffi::PyBaseObject_Type), 62),
             })
         }

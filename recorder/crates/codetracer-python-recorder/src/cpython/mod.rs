@@ -170,7 +170,10 @@ pub fn choose(py: Python<'_>, major: u8, minor: u8) -> Path {
         return Path::Portable { reason: format!("no known layout for CPython {major}.{minor} ({UNKNOWN_VERSION_ENV}=1)") };
     }
     let fail = std::env::var(FAIL_CHECK_ENV).ok();
-    match selfcheck::run(py, layout, fail.as_deref()) {
+    // The layout's facts hold for the whole process: checked at its first
+    // recording (again only for another check to fail on).
+    static CHECKED: crate::memo::Memo<(&str, Option<String>), Result<(), String>> = crate::memo::Memo::new();
+    match CHECKED.get((layout.version, fail), |(_, fail)| selfcheck::run(py, layout, fail.as_deref())) {
         Ok(()) => Path::Fast(layout),
         Err(what) => Path::Portable { reason: format!("the self-check of the CPython {} layout failed on {what}", layout.version) },
     }

@@ -140,7 +140,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         trails: shortcuts,
         ops: (shortcuts && known && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
         versions: if shortcuts { DictVersions::new(path.layout()) } else { DictVersions::NEVER },
-        filter: std::rc::Rc::new(o.filter),
+        filter: o.filter,
     };
     let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     // The program's entry (`<toplevel>`'s call) reaches the file at once: a

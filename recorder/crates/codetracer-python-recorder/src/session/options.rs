@@ -2,6 +2,7 @@
 //! interface with the boundary (`lib.rs`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyo3::PyErr;
 use recorder_errors::RecorderError;
@@ -24,7 +25,7 @@ pub struct StartOptions {
     pub policy: Policy,
     pub format: String,
     /// What is recorded and which values are hidden.
-    pub filter: Filter,
+    pub filter: Arc<Filter>,
     /// What the metadata says of the filter (`trace_filter`).
     pub filter_meta: Value,
 }
