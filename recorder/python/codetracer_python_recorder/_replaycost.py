@@ -12,8 +12,8 @@ bench's test suite), 46 KB and 200 us (w_objects: instances and dicts). So
 the estimate is a range: ``low`` (the lightest), ``typical`` (the middle) and
 ``high`` (the heaviest); the note says a trace is too big only when even the
 low end is past the budget (4 GB: about 930,000 steps), so it never warns
-of a trace that opens. A trace.json needed about 29 KB per step on idna's
-suite (one measurement: the three are the same).
+of a trace that opens. A trace.json is loaded whole: 60-110 times its
+size (../shared/tools/REPLAY.md); its time, 24 us per step (idna's suite).
 """
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ PER_STEP = {
     "ctfs": {"memory_bytes": (4_500, 23_000, 46_000), "open_seconds": (16e-6, 70e-6, 200e-6)},
     "json": {"memory_bytes": (29_000, 29_000, 29_000), "open_seconds": (24e-6, 24e-6, 24e-6)},
 }
+#: trace.json is loaded whole: the backend's memory is 60-110 times the
+#: file's size (../shared/tools/REPLAY.md), which bounds it better than its steps.
+JSON_SIZE_FACTOR = (60, 85, 110)
 #: The default budget of backend memory: about 930,000 steps of trace.ct at the low end.
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
 BUDGET_ENV = "CODETRACER_REPLAY_BUDGET"
@@ -51,13 +54,17 @@ def estimate(folder: str, trace_format: str, steps: int | None) -> dict[str, Any
     per = PER_STEP.get(trace_format)
     if steps is not None and per is not None:
         memory, seconds = per["memory_bytes"], per["open_seconds"]
+        low, typical, high = (int(steps * m) for m in memory)
+        basis = f"{memory[0]}-{memory[2]} B (typically {memory[1]}) and {seconds[1] * 1e6:g} us per step"
+        if trace_format == "json" and size is not None:
+            low, typical, high = (size * f for f in JSON_SIZE_FACTOR)
+            basis = f"{JSON_SIZE_FACTOR[0]}-{JSON_SIZE_FACTOR[2]} times the file's size and {seconds[1] * 1e6:g} us per step"
         out["replay_estimate"] = {
-            "memory_bytes": int(steps * memory[1]),
-            "memory_bytes_low": int(steps * memory[0]),
-            "memory_bytes_high": int(steps * memory[2]),
+            "memory_bytes": typical,
+            "memory_bytes_low": low,
+            "memory_bytes_high": high,
             "open_seconds": round(steps * seconds[1], 3),
-            "basis": f"{memory[0]}-{memory[2]} B (typically {memory[1]}) and {seconds[1] * 1e6:g} us per step "
-                     f"({trace_format}, CodeTracer's replay-server; docs/test-runs.md)",
+            "basis": f"{basis} ({trace_format}, CodeTracer's replay-server; docs/test-runs.md)",
         }
     return out
 
@@ -122,7 +129,7 @@ def annotate_single(trace_dir: str, report: dict[str, Any] | None) -> list[dict[
     facts = estimate(trace_dir, meta.get("format", "json"), stats.get("steps"))
     meta.update(facts)
     write_json(meta_path, meta)
-    return [{"id": os.path.basename(os.path.abspath(trace_dir)), **facts}]
+    return [{"id": os.path.abspath(trace_dir), **facts}]
 
 
 def write_json(path: str, doc: object) -> None:
