@@ -74,6 +74,7 @@ const NB_INPLACE_LAST: u32 = 25;
 const PURE_INTRINSICS_1: [u32; 3] = [3, 5, 6];
 
 /// The interpreter's opcodes classified once per recording.
+#[derive(Clone)]
 pub struct OpTable {
     pure: [bool; 256],
     binary_op: u8,

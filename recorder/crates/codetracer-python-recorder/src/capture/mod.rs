@@ -108,7 +108,7 @@ pub struct Encoder {
     checks_ok: bool,
     writing_checks: bool,
     /// The trace filter, when it may hide fields (attributes, dict keys).
-    fields: Option<std::rc::Rc<crate::scope::Filter>>,
+    fields: Option<std::sync::Arc<crate::scope::Filter>>,
     /// Field names and dict keys already judged, hidden or not (held).
     hidden_names: FxHashMap<usize, bool>,
     /// Values written as `<redacted>`.
@@ -130,7 +130,7 @@ pub enum Compare {
 impl Encoder {
     /// `layout`: the interpreter's object layouts are known (3.12, 3.13), so
     /// ints, lists and tuples are read in place.
-    pub fn new(bounds: Bounds, versions: DictVersions, layout: Option<&'static Layout>, fields: Option<std::rc::Rc<crate::scope::Filter>>) -> Self {
+    pub fn new(bounds: Bounds, versions: DictVersions, layout: Option<&'static Layout>, fields: Option<std::sync::Arc<crate::scope::Filter>>) -> Self {
         Self {
             fields,
             hidden_names: FxHashMap::default(),

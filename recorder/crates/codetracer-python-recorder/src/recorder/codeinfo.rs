@@ -279,7 +279,7 @@ impl Recorder {
         let flags = get_int_attr(code, c"co_flags").unwrap_or(0);
         let optimized = flags & 0x1 != 0;
         let line = get_int_attr(code, c"co_firstlineno").unwrap_or(1).max(1) as u32;
-        let filter = std::rc::Rc::clone(&self.cfg.filter);
+        let filter = std::sync::Arc::clone(&self.cfg.filter);
         info.ret = filter.value_action(&decision, scope::Kind::Ret, &qualname);
         let display = if name == "<module>" {
             format!("<{}>", if module.is_empty() { "__main__" } else { module.as_str() })

@@ -132,6 +132,7 @@ pub struct Metrics {
 }
 
 /// Options fixed for one recording.
+#[derive(Clone)]
 pub struct RecorderConfig {
     pub values: ValuesMode,
     pub activation: Option<String>,
@@ -149,7 +150,7 @@ pub struct RecorderConfig {
     /// Which dict version tags may vouch for unchanged contents.
     pub versions: DictVersions,
     /// What is recorded and which values are hidden.
-    pub filter: std::rc::Rc<Filter>,
+    pub filter: std::sync::Arc<Filter>,
 }
 
 pub struct Recorder {
@@ -216,7 +217,7 @@ impl Recorder {
             next_function: 1,
             varnames: FxHashMap::default(),
             var_by_str: FxHashMap::default(),
-            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.reader.layout(), cfg.filter.has_attr_rules().then(|| std::rc::Rc::clone(&cfg.filter))),
+            enc: Encoder::new(cfg.bounds, cfg.versions, cfg.reader.layout(), cfg.filter.has_attr_rules().then(|| std::sync::Arc::clone(&cfg.filter))),
             types,
             stack: Vec::with_capacity(256),
             pool: Vec::new(),

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 use super::state::{self, session_mut};
 use super::os_exit;
+use super::threads;
 use crate::tool;
 
 /// Before `os.fork()`: the thread writing the trace beside the run ends
@@ -25,6 +26,7 @@ pub fn before_fork() {
 /// parent's, and so is the stream file); the child's own `stop()` then
 /// ends quietly.
 pub fn after_fork_in_child(py: Python<'_>) {
+    threads::forget_after_fork();
     if let Some(mut s) = session_mut().take() {
         tool::uninstall(py, s.tool);
         os_exit::unhook(py);

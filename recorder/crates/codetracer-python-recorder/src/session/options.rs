@@ -27,6 +27,9 @@ pub struct StartOptions {
     pub filter: Filter,
     /// What the metadata says of the filter (`trace_filter`).
     pub filter_meta: Value,
+    /// Every thread that runs recorded code gets a trace of its own
+    /// (`threads.rs`); false: only the thread calling `start` is recorded.
+    pub threads: bool,
 }
 
 /// What `stop` reports.

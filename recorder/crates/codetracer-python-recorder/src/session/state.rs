@@ -6,6 +6,7 @@ use std::cell::UnsafeCell;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 use trace_writer::{Metadata, TraceDir};
 
@@ -35,6 +36,9 @@ pub(super) struct Session {
     pub(super) started: Instant,
     /// The streams whose writes become events.
     pub(super) output: Vec<output::Installed>,
+    /// While other threads are recorded (`threads.rs`): the writer of the
+    /// folder's `threads.json` and `session.toml`.
+    pub(super) index_writer: Option<Py<PyAny>>,
 }
 
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));
