@@ -233,7 +233,10 @@ fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
     let staging = t.out.join(THREADS_DIR).join(format!("{}-{seq}", trace_writer::trace_folder::STAGING_DIR));
     std::fs::create_dir_all(&staging).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &staging))?;
     let dir = TraceDir { dir: staging.clone(), staging: staging.clone(), created_dir: false, format: t.format };
-    let started_before = t.running.contains(&ident);
+    // A thread that ran before the start (its ident may since belong to a
+    // new thread: one that ended gives its ident away) is inside a call; a
+    // new thread's first event is in its bootstrap's frame, which has none.
+    let started_before = t.running.contains(&ident) && has_caller(py);
     let mut meta = t.meta.clone();
     meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
     meta.insert("thread", json!({"ident": ident, "main": false, "started_before_recording": started_before}));
@@ -242,6 +245,13 @@ fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
     let mut recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
     recorder.flush()?;
     Ok(ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before })
+}
+
+/// Whether the calling thread's current frame was called by another.
+fn has_caller(py: Python<'_>) -> bool {
+    // SAFETY: GIL held; a borrowed frame or null.
+    let frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyEval_GetFrame().cast::<pyo3::ffi::PyObject>()) };
+    frame.and_then(|f| f.getattr("f_back").ok()).is_some_and(|b| !b.is_none())
 }
 
 /// The name `threading` gives the thread `ident` (None for a thread it does
