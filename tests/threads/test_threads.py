@@ -143,19 +143,22 @@ def test_no_threads_gives_the_main_trace_alone_byte_for_byte(workers, recorder_p
 
 
 def test_the_apis_threads_option(recorder_python: Path, tmp_path: Path) -> None:
+    """start(threads=False) records the calling thread alone."""
     code = ("import threading, codetracer_python_recorder as ctr\n"
             "def f(n):\n    return n * 2\n"
             "ctr.start({out!r}, threads={threads})\n"
             "t = threading.Thread(target=f, args=(3,), name='helper'); t.start(); t.join()\n"
             "ctr.stop()\n")
+    # The second recording goes into the first one's folder: its thread
+    # traces, index and manifest go.
+    out = tmp_path / "api"
     for threads, listed in ((True, ["helper"]), (False, None)):
-        out = tmp_path / f"api-{threads}"
         program = tmp_path / f"api_{threads}.py"
         program.write_text(code.format(out=str(out), threads=threads))
         r = run([str(recorder_python), str(program)], tmp_path)
         assert r.returncode == 0, r.stderr.decode()
         if listed is None:
-            assert not (out / "threads.json").exists() and not (out / "threads").exists()
+            assert sorted(p.name for p in out.iterdir()) == ["trace.json", "trace_metadata.json", "trace_paths.json"]
         else:
             rows = json.loads((out / "threads.json").read_text())["threads"]
             assert [r["name"] for r in rows] == listed

@@ -98,6 +98,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     let tool = tool::tool_id_from_env()?;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir, format)?;
+    threads::clear_stale(&trace_dir.dir);
     let recording_id = uuid::Uuid::now_v7().to_string();
     logging::set_trace_id(&recording_id);
     let path = cpython::choose(py, info.major, info.minor);

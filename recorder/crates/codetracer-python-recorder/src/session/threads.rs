@@ -29,6 +29,10 @@ use crate::recorder::{Recorder, RecorderConfig};
 
 /// The folder of the thread traces, inside the trace folder.
 pub(super) const THREADS_DIR: &str = "threads";
+/// Their index, beside the folder's own trace (written by the façade).
+const THREADS_INDEX: &str = "threads.json";
+/// CodeTracer's multi-trace manifest (written by the façade).
+const SESSION_MANIFEST: &str = "session.toml";
 
 /// The OS thread of the folder's own trace while other threads are recorded
 /// (0: they are not; every event then goes to the one recorder, as with
@@ -125,6 +129,18 @@ thread_local! {
 #[inline(always)]
 pub(super) fn main_thread() -> usize {
     MAIN.load(Ordering::Relaxed)
+}
+
+/// A new recording into `out`: the thread traces of an earlier one there,
+/// their index and the manifest that listed them are removed (only when
+/// the index says they are a recording's: a test run's manifest, or a
+/// `threads/` folder of anyone else, stays).
+pub(super) fn clear_stale(out: &Path) {
+    if out.join(THREADS_INDEX).exists() {
+        let _ = std::fs::remove_file(out.join(SESSION_MANIFEST));
+        let _ = std::fs::remove_dir_all(out.join(THREADS_DIR));
+        let _ = std::fs::remove_file(out.join(THREADS_INDEX));
+    }
 }
 
 /// Other threads record from now on, into traces made from `template`; the
