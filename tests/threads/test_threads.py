@@ -14,7 +14,6 @@ other thread's; `--no-threads` gives the main trace alone, the same bytes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -26,8 +25,8 @@ from .conftest import ORACLE, PROGRAMS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
 
-import replay as R  # noqa: E402
-from dap import DapClient  # noqa: E402
+import replay as R
+from dap import DapClient
 
 WORKERS = PROGRAMS / "workers.py"
 #: The threads of workers.py, as `threading` names them.

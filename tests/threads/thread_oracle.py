@@ -22,7 +22,7 @@ import types
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "replay"))
 
-from oracle import run_program, step_tracer  # noqa: E402
+from oracle import run_program, step_tracer
 
 
 def main(argv: list[str]) -> None:
