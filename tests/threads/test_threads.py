@@ -237,3 +237,26 @@ def test_the_folder_opens_as_a_session_whose_main_thread_steps_as_before(workers
     assert len(session) == len(expected["MainThread"])
     alone = R.recorded_steps(R.replay(work / "main-only", work / "rt-main-only", only={str(WORKERS)}))
     assert session == alone
+
+
+@needs_server
+@pytest.mark.replay
+def test_a_ctfs_folder_opens_as_a_session_and_each_thread_trace_alone(recorder_python: Path, tmp_path: Path) -> None:
+    """trace.ct, what CodeTracer's UI opens: the same session, and a thread's
+    trace.ct steps through that thread's lines."""
+    out = tmp_path / "out"
+    done = record(recorder_python, out, "--format", "ctfs")
+    assert done.returncode == 0, done.stderr.decode()
+    rows = json.loads((out / "threads.json").read_text())["threads"]
+    assert all((out / r["folder"] / "trace.ct").is_file() for r in rows)
+    with DapClient(R.REPLAY_SERVER, tmp_path / "rt") as c:
+        c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
+        c.request("launch", {"traceFolder": str(out), "program": "main", "pid": 1})
+        c.request("configurationDone", {})
+        c.wait_event("stopped", timeout=60)
+        names = [t["name"] for t in c.request("threads", {})["body"]["threads"]]
+    assert names == ["main:<thread 1>", f"1-{rows[0]['name']}:<thread 1>"]
+    row = next(r for r in rows if r["name"] == "failing")
+    seen = [(s.func, s.line) for s in R.replay(out / row["folder"], tmp_path / "rt2", only={str(WORKERS)}).steps]
+    fails = [i for i, line in enumerate(WORKERS.read_text().splitlines(), 1) if line.startswith("def fails")][0]
+    assert seen[0] == ("<toplevel>", fails) and seen[1:3] == [("fails", fails + 1), ("fails", fails + 2)]
