@@ -51,15 +51,18 @@ def manifest_text(text: str) -> str:
 
 def write_threads(out_dir: str, index: str) -> None:
     """Called by the recorder when a recording with traces of other threads
-    stopped: ``index`` (JSON: ``main``, the folder's own trace, and
-    ``threads``, one row per thread trace in the order the threads first ran
-    recorded code) becomes ``threads.json``, and ``session.toml`` lists the
-    main trace first and the first other thread's trace after it."""
+    or of forked children stopped: ``index`` (JSON: ``main``, the folder's
+    own trace; ``threads``, one row per thread trace in the order the threads
+    first ran recorded code; ``processes``, one row per forked child whose
+    trace was written by then) becomes ``threads.json``, and ``session.toml``
+    lists the main trace first and the first other thread's (else the first
+    child's) trace after it."""
     import json
 
     doc = json.loads(index)
     _replaycost.write_json(os.path.join(out_dir, THREADS_INDEX), doc)
-    listed = [doc["main"], *doc["threads"]][:SESSION_MAX_TRACES]
+    listed = [doc["main"], *doc["threads"], *doc["processes"]][:SESSION_MAX_TRACES]
     write_session_manifest(out_dir, [
-        (t["recording_id"], t["folder"], manifest_text(f"thread {t['name']}"), manifest_text(t["prefix"]))
+        (t["recording_id"], t["folder"], manifest_text(t["name"] if "pid" in t else f"thread {t['name']}"),
+         manifest_text(t["prefix"]))
         for t in listed])

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 from . import _native, _replaycost
 from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
-from .session import PACKAGE_DIR, resolve_format, resolve_threads
+from .session import PACKAGE_DIR, resolve_format, resolve_switch
 
 PROG = "codetracer-python-recorder"
 
@@ -66,6 +66,8 @@ options:
   --no-threads          record only the main thread (default: every thread that runs
                         recorded code, each into a trace of its own in threads/;
                         env CODETRACER_NO_THREADS=1)
+  --no-follow-processes a child made by os.fork() stops recording (default: it records
+                        into processes/<pid>/; env CODETRACER_NO_FOLLOW_PROCESSES=1)
 
 test runs (docs/test-runs.md):
   --pytest ARGS...      run `python -m pytest ARGS...` in this process and record it;
@@ -113,7 +115,7 @@ _FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_
               "--json-errors": "json_errors", "--record-all": "record_all", "--no-redact": "no_redact",
               "--no-auto-filter": "no_auto_filter", "--trace-per-test": "trace_per_test",
               "--single-trace": "single_trace", "--record-framework": "record_framework",
-              "--no-threads": "no_threads"}
+              "--no-threads": "no_threads", "--no-follow-processes": "no_follow_processes"}
 #: Options after which every argument belongs to a test framework.
 _FRAMEWORK_OPTS = {"--pytest": "pytest", "--unittest": "unittest"}
 #: Options that may be given several times (collected in order).
@@ -175,6 +177,7 @@ class Options:
         self.single_trace: bool | None = None
         self.record_framework: bool | None = None
         self.no_threads: bool | None = None
+        self.no_follow_processes: bool | None = None
         self.replay_budget: str | None = None
         self.framework: str | None = None
         self.include: list[str] = []
@@ -462,8 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
         keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
         trace_filter=settings.trace_filter,
-        # Threads in test runs are not recorded yet (docs/test-runs.md).
-        threads=o.framework is None and resolve_threads(False if o.no_threads else None))
+        # Threads and forked children in test runs are not recorded yet (docs/test-runs.md).
+        threads=o.framework is None and resolve_switch(False if o.no_threads else None, "CODETRACER_NO_THREADS"),
+        follow_processes=o.framework is None and resolve_switch(False if o.no_follow_processes else None,
+                                                                "CODETRACER_NO_FOLLOW_PROCESSES"))
 
     def start(directory: str, program: str) -> object:
         return _native.start(directory, program, args, **start_options)
@@ -509,7 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     if started and hot_failure is None:
         narrowing = testrun.narrowing(o.framework or "") if testrun is not None else _replaycost.NARROWING
-        _finish_traces(trace_dir, tests, last_report, status, settings.replay_budget, narrowing)
+        # (In a forked child, the report is of the child's own trace.)
+        written = str(last_report["trace_dir"]) if last_report is not None else trace_dir
+        _finish_traces(written, tests, last_report, status, settings.replay_budget, narrowing)
         if o.framework is None and last_report is not None:
             note = _filters.entry_note(last_report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
                                        origin=program, record_all=bool(o.record_all),

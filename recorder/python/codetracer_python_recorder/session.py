@@ -114,13 +114,15 @@ def resolve_format(given: str | None, option: str = "--format") -> str:
     return given
 
 
-def resolve_threads(given: bool | None) -> bool:
-    """Whether every thread gets a trace of its own (docs/recorder.md,
-    "Threads"): `given` (the API's ``threads=``), else unless
-    ``$CODETRACER_NO_THREADS`` is set (``1``, ``true``, ``yes``, ``on``)."""
+def resolve_switch(given: bool | None, off_variable: str) -> bool:
+    """A switch on by default: `given` (an API option), else on unless the
+    environment variable `off_variable` is set (``1``, ``true``, ``yes``,
+    ``on``): ``CODETRACER_NO_THREADS`` (every thread gets a trace of its own,
+    docs/recorder.md "Threads"), ``CODETRACER_NO_FOLLOW_PROCESSES`` (a
+    forked child records into a trace of its own, "Processes")."""
     if given is not None:
         return bool(given)
-    return os.environ.get("CODETRACER_NO_THREADS", "").strip().lower() not in ("1", "true", "yes", "on")
+    return os.environ.get(off_variable, "").strip().lower() not in ("1", "true", "yes", "on")
 
 
 def start(
@@ -146,12 +148,16 @@ def start(
     trace_filter: str | os.PathLike[str] | list[str | os.PathLike[str]] | None = None,
     redact: bool = True,
     threads: bool | None = None,
+    follow_processes: bool | None = None,
 ) -> Path:
     """Start recording into ``trace_dir``; returns the folder.
 
     This thread's trace is the folder's own; every other thread that runs
     recorded code gets one in ``threads/`` (``threads.json`` lists them;
     ``threads=False`` or ``$CODETRACER_NO_THREADS=1``: only this thread).
+    A child made by ``os.fork()`` records into ``processes/<pid>/``
+    (``follow_processes=False`` or ``$CODETRACER_NO_FOLLOW_PROCESSES=1``: it
+    stops recording at once).
 
     Scope as on the command line: the program's own code by default (not
     the standard library or installed packages), widened or narrowed by
@@ -194,7 +200,8 @@ def start(
         log_level=log_level,
         log_file=log_file,
         trace_filter=resolved,
-        threads=resolve_threads(threads),
+        threads=resolve_switch(threads, "CODETRACER_NO_THREADS"),
+        follow_processes=resolve_switch(follow_processes, "CODETRACER_NO_FOLLOW_PROCESSES"),
     )
     return folder
 
@@ -229,8 +236,8 @@ def run_tests(
     out = os.path.abspath(os.fspath(trace_dir))
     arguments = list(args)
 
-    # Threads in test runs are not recorded yet (docs/test-runs.md).
-    options["threads"] = False
+    # Threads and forked children in test runs are not recorded yet (docs/test-runs.md).
+    options["threads"] = options["follow_processes"] = False
 
     def begin(directory: str, program: str) -> object:
         return start(directory, program=program or f"-m {framework}", args=arguments, include=include, **options)

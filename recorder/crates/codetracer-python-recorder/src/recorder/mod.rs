@@ -526,6 +526,20 @@ impl Recorder {
         self.maybe_flush();
     }
 
+    /// Whether events are recorded now (`--activation-path`: only while the
+    /// activating code runs).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Goes on recording from where another recorder was (a forked child's
+    /// recorder, after the parent's): active when it was, the frames then
+    /// running adopted at their next line.
+    pub fn continue_active(&mut self, active: bool) {
+        self.active = active;
+        self.activation_depth = 0;
+    }
+
     /// The counters, the encoder's included.
     pub fn metrics(&self) -> Metrics {
         Metrics { redacted_values: self.metrics.redacted_values + self.enc.redacted, ..self.metrics }

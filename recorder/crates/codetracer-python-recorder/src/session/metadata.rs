@@ -101,7 +101,7 @@ pub(super) fn metrics_json(m: &Metrics, detaches: u64) -> Value {
 
 /// The time now as the metadata writes it: RFC 3339 in UTC, milliseconds
 /// (`2026-01-31T09:05:07.042Z`).
-fn now() -> String {
+pub(super) fn now() -> String {
     rfc3339(SystemTime::now())
 }
 

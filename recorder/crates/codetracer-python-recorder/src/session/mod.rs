@@ -147,6 +147,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         filter: std::sync::Arc::new(o.filter),
     };
     let thread_template = o.threads.then(|| cfg.clone());
+    let follow = o.follow_processes.then(|| state::Follow { cfg: cfg.clone(), start_path: toplevel_path(&o.program).to_owned(), threads: o.threads });
     let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     // The program's entry (`<toplevel>`'s call) reaches the file at once: a
     // recording killed before its first buffer flush (SIGTERM, SIGKILL)
@@ -170,7 +171,11 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         started: Instant::now(),
         output: Vec::new(),
         index_writer: None,
+        follow,
     }));
+    if o.threads || o.follow_processes {
+        index_writer(py);
+    }
     if let Some(cfg) = thread_template {
         record_threads(py, cfg, &o.program, &trace_dir);
     }
@@ -217,14 +222,7 @@ fn warn_portable(path: &cpython::Path, reader: &FrameReader) {
 /// Other threads record from now on, each into a trace of its own
 /// (`threads.rs`), with the options of the main recorder (`cfg`).
 fn record_threads(py: Python<'_>, cfg: RecorderConfig, program: &str, trace_dir: &TraceDir) {
-    let writer = match threads::index_writer(py) {
-        Ok(w) => w,
-        Err(e) => {
-            logging::log_error(log::Level::Warn, &e);
-            return;
-        }
-    };
-    let Some(s) = session_mut().as_mut() else { return };
+    let Some(s) = session_mut().as_mut().filter(|s| s.index_writer.is_some()) else { return };
     let template = threads::Template {
         cfg,
         start_path: toplevel_path(program).to_owned(),
@@ -233,8 +231,25 @@ fn record_threads(py: Python<'_>, cfg: RecorderConfig, program: &str, trace_dir:
         meta: s.meta.clone(),
         running: threads::running_threads(py),
     };
-    s.index_writer = Some(writer);
     threads::begin(crate::os_thread::current(), template);
+}
+
+/// The writer of the folder's index and manifest, kept in the session:
+/// without it, neither other threads nor forked children are recorded.
+fn index_writer(py: Python<'_>) {
+    match threads::index_writer(py) {
+        Ok(w) => {
+            if let Some(s) = session_mut().as_mut() {
+                s.index_writer = Some(w);
+            }
+        }
+        Err(e) => {
+            logging::log_error(log::Level::Warn, &e);
+            if let Some(s) = session_mut().as_mut() {
+                s.follow = None;
+            }
+        }
+    }
 }
 
 /// Line events are local to the code objects the recorder meets; frames
@@ -320,7 +335,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     }
     metrics.other_thread_events += threads::lost_events();
     let thread_rows = threads::finish_all(py, &s.trace_dir.dir, s.trace_dir.format, other_threads, exit_status.unwrap_or(0));
-    if s.index_writer.is_some() {
+    if main_thread != 0 {
         s.meta.insert("thread", json!({"main": true, "ident": main_thread as u64, "other_thread_traces": thread_rows.len()}));
     }
     let drain_seconds = drain_started.elapsed().as_secs_f64();
@@ -362,11 +377,13 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
             report.error = Some(e);
         }
     }
-    if let Some(writer) = s.index_writer.take().filter(|_| !thread_rows.is_empty()) {
+    let process_rows = if s.follow.is_some() { threads::forked_children(&s.trace_dir.dir) } else { Vec::new() };
+    if let Some(writer) = s.index_writer.take().filter(|_| !thread_rows.is_empty() || !process_rows.is_empty()) {
         if report.complete || report.partial {
-            threads::write_index(py, &writer, &s.trace_dir.dir, &s.meta, main_thread as u64, thread_rows);
+            let main_ident = if main_thread != 0 { main_thread } else { crate::os_thread::current() } as u64;
+            threads::write_index(py, &writer, &s.trace_dir.dir, &s.meta, main_ident, thread_rows, process_rows);
         } else {
-            // The folder's own trace was not written: neither are the others.
+            // The folder's own trace was not written: neither are its threads'.
             let _ = std::fs::remove_dir_all(s.trace_dir.dir.join(threads::THREADS_DIR));
         }
     }

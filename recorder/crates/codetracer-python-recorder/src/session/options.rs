@@ -30,6 +30,9 @@ pub struct StartOptions {
     /// Every thread that runs recorded code gets a trace of its own
     /// (`threads.rs`); false: only the thread calling `start` is recorded.
     pub threads: bool,
+    /// A child made by `os.fork()` records into a trace of its own
+    /// (`fork.rs`); false: it stops recording at once.
+    pub follow_processes: bool,
 }
 
 /// What `stop` reports.

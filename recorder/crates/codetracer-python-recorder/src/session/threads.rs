@@ -29,6 +29,8 @@ use crate::recorder::{Recorder, RecorderConfig};
 
 /// The folder of the thread traces, inside the trace folder.
 pub(super) const THREADS_DIR: &str = "threads";
+/// The folder of the traces of forked children (`processes/<pid>/`).
+pub(super) const PROCESSES_DIR: &str = "processes";
 /// Their index, beside the folder's own trace (written by the façade).
 const THREADS_INDEX: &str = "threads.json";
 /// CodeTracer's multi-trace manifest (written by the façade).
@@ -139,6 +141,7 @@ pub(super) fn clear_stale(out: &Path) {
     if out.join(THREADS_INDEX).exists() {
         let _ = std::fs::remove_file(out.join(SESSION_MANIFEST));
         let _ = std::fs::remove_dir_all(out.join(THREADS_DIR));
+        let _ = std::fs::remove_dir_all(out.join(PROCESSES_DIR));
         let _ = std::fs::remove_file(out.join(THREADS_INDEX));
     }
 }
@@ -437,17 +440,39 @@ fn folder_name(name: &str) -> String {
 
 /// The main thread's part of `threads.json`, and the index written by the
 /// façade's `_manifest.write_threads` (`writer`), with `session.toml`.
-pub(super) fn write_index(py: Python<'_>, writer: &Py<PyAny>, out: &Path, main_meta: &Metadata, main_ident: u64, rows: Vec<Value>) {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_index(py: Python<'_>, writer: &Py<PyAny>, out: &Path, main_meta: &Metadata, main_ident: u64, rows: Vec<Value>, processes: Vec<Value>) {
     let name = threading_active(py)
         .and_then(|a| a.get_item(main_ident).ok().flatten())
         .and_then(|t| t.getattr("_name").ok()?.extract::<String>().ok())
         .unwrap_or_else(|| "MainThread".into());
     let main = json!({"name": name, "ident": main_ident, "main": true, "folder": ".", "prefix": "main",
         "recording_id": main_meta.fields().get("recording_id").cloned().unwrap_or(Value::Null)});
-    let doc = json!({"main": main, "threads": rows});
+    let doc = json!({"main": main, "threads": rows, "processes": processes});
     if let Err(e) = writer.call1(py, (out.to_string_lossy().into_owned(), doc.to_string())) {
         log::warn!("threads.json and session.toml were not written: {}", e.value(py));
     }
+}
+
+/// The rows of `threads.json`'s `processes`: the forked children whose
+/// trace is written (`processes/<pid>/`, by the child itself, `fork.rs`),
+/// in the order they started. A child still running has none yet.
+pub(super) fn forked_children(out: &Path) -> Vec<Value> {
+    let mut found: Vec<(String, Value)> = Vec::new();
+    for entry in std::fs::read_dir(out.join(PROCESSES_DIR)).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(entry.path().join(trace_writer::trace_folder::TRACE_METADATA)) else { continue };
+        let Ok(meta) = serde_json::from_str::<Value>(&text) else { continue };
+        let start = meta.get("start_time").and_then(Value::as_str).unwrap_or_default().to_owned();
+        found.push((
+            start,
+            json!({"name": format!("process {name}"), "pid": meta["process"]["pid"], "folder": format!("{PROCESSES_DIR}/{name}"),
+                "prefix": format!("process-{name}"), "recording_id": meta["recording_id"], "partial": meta["partial"],
+                "exit_status": meta["exit_status"]}),
+        ));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.into_iter().map(|(_, row)| row).collect()
 }
 
 /// The façade's writer of `threads.json` and `session.toml`, looked up at
