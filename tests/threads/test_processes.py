@@ -93,3 +93,26 @@ def test_the_folder_opens_as_a_session_of_parent_and_child(recorder_python: Path
     assert ("child_work", line_of("    return n * 2")) in where
     assert where[-1] == ("<__main__>", line_of('print("end of"'))
     assert seen[-1].vars["pid"] == "0" and seen[-1].vars["how"] == '"return"'
+
+
+@pytest.mark.parametrize("how", ["join", "terminate"])
+def test_a_fork_pools_workers_are_recorded(recorder_python: Path, tmp_path: Path, how: str) -> None:
+    """Workers that end themselves write their traces; workers the pool
+    kills leave their stream, which the parent's stop turns into a trace
+    marked partial."""
+    program = Path(__file__).resolve().parent / "programs" / "pool_fork.py"
+    out = tmp_path / "out"
+    plain = run([str(recorder_python), str(program), how], program.parent)
+    recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program), how],
+                   program.parent)
+    assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    rows = json.loads((out / "threads.json").read_text())["processes"]
+    assert len(rows) == 2
+    squared = []
+    for row in rows:
+        m = meta(out / row["folder"])
+        assert m["partial"] is (how == "terminate")
+        events = trace(out / row["folder"])
+        squared += [c["args"][0]["value"]["i"] for c in (e["Call"] for e in events if "Call" in e) if c["args"]]
+    if how == "join":
+        assert sorted(squared) == [1, 2, 3]  # each task ran in one of the workers, each recorded

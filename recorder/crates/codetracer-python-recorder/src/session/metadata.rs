@@ -44,6 +44,12 @@ pub(super) fn at_start(trace_dir: &TraceDir, o: &StartOptions, python: &PythonIn
         "main-only: only the thread that started the recording is recorded; events of other threads are counted in metrics.other_thread_events"
     };
     meta.insert("threads", json!(threads));
+    let processes = if o.follow_processes {
+        "forked children: a child made by os.fork() records into processes/<pid>/ (threads.json)"
+    } else {
+        "not followed: a child made by os.fork() stops recording at once"
+    };
+    meta.insert("processes", json!(processes));
     if let Some(a) = &o.activation {
         meta.insert("activation_path", json!(a));
     }

@@ -456,11 +456,20 @@ pub(super) fn write_index(py: Python<'_>, writer: &Py<PyAny>, out: &Path, main_m
 
 /// The rows of `threads.json`'s `processes`: the forked children whose
 /// trace is written (`processes/<pid>/`, by the child itself, `fork.rs`),
-/// in the order they started. A child still running has none yet.
+/// in the order they started. A child still running has none yet; one that
+/// died without writing it (killed by a signal: a pool's `terminate()`)
+/// left its stream, converted here into a trace marked partial.
 pub(super) fn forked_children(out: &Path) -> Vec<Value> {
     let mut found: Vec<(String, Value)> = Vec::new();
     for entry in std::fs::read_dir(out.join(PROCESSES_DIR)).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
+        let staged = entry.path().join(trace_writer::trace_folder::STAGING_DIR).join(trace_writer::trace_folder::EVENTS_FILE);
+        let dead = name.parse::<u32>().is_ok_and(|pid| !process_alive(pid));
+        if dead && staged.is_file() && !entry.path().join(trace_writer::trace_folder::TRACE_METADATA).exists() {
+            if let Err(e) = trace_writer::recover(&entry.path()) {
+                log::warn!("the trace of the forked child {name}, which died, could not be recovered: {e}");
+            }
+        }
         let Ok(text) = std::fs::read_to_string(entry.path().join(trace_writer::trace_folder::TRACE_METADATA)) else { continue };
         let Ok(meta) = serde_json::from_str::<Value>(&text) else { continue };
         let start = meta.get("start_time").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -473,6 +482,20 @@ pub(super) fn forked_children(out: &Path) -> Vec<Value> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found.into_iter().map(|(_, row)| row).collect()
+}
+
+/// Whether process `pid` still runs (or is a zombie not yet waited for).
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) }
+}
+
+/// Whether process `pid` still runs (no `os.fork()` here: never asked).
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
 }
 
 /// The façade's writer of `threads.json` and `session.toml`, looked up at
