@@ -6,7 +6,8 @@
 //!   `stop` (finish the stream, convert, move the trace into place or
 //!   discard it, report), `flush`, `recover`, and the stop `os._exit`
 //!   makes first.
-//! - `fork.rs` — `os.fork()`: the recording stays the parent's.
+//! - `fork.rs` — `os.fork()`: the recording stays the parent's; the child
+//!   records into a trace of its own.
 //! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
 //!   the policy when the hot path fails.
 //! - `threads.rs` — the traces of the program's other threads: a recorder
