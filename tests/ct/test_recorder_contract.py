@@ -52,6 +52,8 @@ PASSED = {
     "--record-all": (None, None),
     "--no-redact": (None, None),
     "--no-auto-filter": (None, None),
+    "--no-threads": (None, None),
+    "--no-follow-processes": (None, None),
     "--include": ("json", None),
     "--exclude": ("helper*", None),
     "--trace-filter": ("filter.toml", "missing.toml"),
@@ -178,6 +180,12 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
     assert scope("--include", "json", "--include", "csv")["include"] == ["json", "csv"]
     assert scope("--exclude", "helper*")["exclude"] == ["helper*"]
     assert str(app / "filter.toml") in [f["path"] for f in scope("--trace-filter", "filter.toml")["filters"]]
+    # --no-threads: the main thread alone (docs/recorder.md, "Threads")
+    assert meta(run("--no-threads")[0])["threads"].startswith("main-only:")
+    assert meta(base)["threads"].startswith("per-thread:")
+    # --no-follow-processes: a forked child is not followed (the policy lands in the metadata)
+    assert meta(run("--no-follow-processes")[0])["processes"].startswith("not followed:")
+    assert meta(base)["processes"].startswith("forked children:")
     # diagnostics: --log-level, and --log-file instead of stderr
     _, done = run("--log-level", "info")
     assert b"codetracer-python-recorder: info: recording into" in done.stderr

@@ -126,12 +126,29 @@ def test_module_level_records_own_variables_only(record) -> None:
     assert [v["i"] for v in t.values_of("counter")][-1] == 3
 
 
-def test_threads_keep_the_trace_balanced(record) -> None:
+def test_threads_keep_each_trace_balanced(record, trace_check: Path) -> None:
+    """Each thread's calls are in its own trace (docs/recorder.md, "Threads"),
+    each balanced and valid; --no-threads keeps the main thread's alone."""
+    import json
+    import subprocess
+
     plain, recorded, trace_dir = record(["threads.py"])
     assert recorded.stdout == plain.stdout
     t = Trace(trace_dir)
     assert t.balanced()
-    assert "worker" not in t.calls()  # main thread only (documented)
+    assert "worker" not in t.calls()  # the main thread's trace
+    assert t.meta["threads"].startswith("per-thread")
+    assert t.meta["metrics"]["other_thread_events"] == 0
+    rows = json.loads((trace_dir / "threads.json").read_text())["threads"]
+    assert len(rows) == 3
+    for row in rows:
+        w = Trace(trace_dir / row["folder"])
+        assert w.balanced() and w.calls().count("worker") == 1
+        chk = subprocess.run([str(trace_check), str(trace_dir / row["folder"])], capture_output=True, text=True)
+        assert chk.returncode == 0, chk.stderr
+    _, alone, trace_dir = record(["threads.py"], extra=["--no-threads"])
+    t = Trace(trace_dir)
+    assert t.balanced() and "worker" not in t.calls() and not (trace_dir / "threads").exists()
     assert t.meta["threads"].startswith("main-only")
     assert t.meta["metrics"]["other_thread_events"] > 0
 

@@ -97,12 +97,10 @@ def _is_hidden(name: str, value: object, namespace_frame: bool) -> bool:
     return namespace_frame and isinstance(value, _HIDDEN_TYPES)
 
 
-def main(argv: list[str]) -> None:
-    out_path, program, *args = argv
-    program = os.path.abspath(program)
-    steps: list[dict] = []
-    with open(program, "rb") as fh:
-        code = compile(fh.read(), program, "exec")
+def step_tracer(program: str, code: types.CodeType, steps: list[dict]):
+    """A `sys.settrace` function appending to `steps` one step per event of a
+    frame of `program` (the file `code`, the module, was compiled from), as
+    the module docstring says. One per thread: its state is its thread's."""
 
     def snapshot(frame: types.FrameType, line: int) -> None:
         co = frame.f_code
@@ -145,18 +143,32 @@ def main(argv: list[str]) -> None:
             last_line.pop(id(frame), None)
         return tracer
 
+    return tracer
+
+
+def run_program(program: str, code: types.CodeType, args: list[str]) -> None:
+    """Runs `code` (compiled from `program`) as `__main__`, as `python PROGRAM ARGS` would."""
     globs = {"__name__": "__main__", "__file__": program, "__builtins__": builtins, "__doc__": None,
              "__package__": None, "__spec__": None, "__loader__": None, "__cached__": None}
     sys.argv = [program, *args]
     sys.path[0] = os.path.dirname(program)
+    exec(code, globs)
+
+
+def main(argv: list[str]) -> None:
+    out_path, program, *args = argv
+    program = os.path.abspath(program)
+    steps: list[dict] = []
+    with open(program, "rb") as fh:
+        code = compile(fh.read(), program, "exec")
 
     def dump() -> None:
         with open(out_path, "w", encoding="utf-8") as fh:
             json.dump(steps, fh, indent=0)
 
-    sys.settrace(tracer)
+    sys.settrace(step_tracer(program, code, steps))
     try:
-        exec(code, globs)
+        run_program(program, code, args)
     except BaseException:
         sys.settrace(None)
         dump()

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from . import _native, _replaycost
+from ._manifest import SESSION_MAX_TRACES, manifest_text, write_session_manifest
 
 FRAMEWORKS = ("pytest", "unittest")
 
@@ -45,19 +46,12 @@ FRAMEWORK_MODULES = {
     "unittest": ("unittest", "unittest.*"),
 }
 
-#: The most traces CodeTracer's replay backend accepts in one ``session.toml``
-#: (measured on ../shared/tools/replay-server, CodeTracer a387f8faf2e2: more
-#: than 3 entries are refused, "the TCT-M1 cap is 3", and exactly 3 must carry
-#: the roles frontend-js, frontend-wasm and backend), so at most 2 tests are
-#: listed; every test stays in ``tests.json`` and in its folder.
-SESSION_MAX_TRACES = 2
 
 #: What a test's outcome is called in the metadata and ``tests.json``.
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "rerun")
 FAILING = ("failed", "error")
 
 TESTS_INDEX = "tests.json"
-SESSION_MANIFEST = "session.toml"
 
 
 def narrowing(framework: str) -> str:
@@ -349,33 +343,9 @@ class TestTraces:
         if not listed:
             return
         write_session_manifest(self.out_dir, [
-            (t["recording_id"], t["folder"], _manifest_text(f"{t.get('outcome', t['kind'])} {t['id']}"),
+            (t["recording_id"], t["folder"], manifest_text(f"{t.get('outcome', t['kind'])} {t['id']}"),
              os.path.basename(t["folder"]) if t["folder"] != "." else "session")
             for t in listed])
-
-
-def write_session_manifest(out_dir: str, entries: list[tuple[str, str, str, str]]) -> None:
-    """``session.toml`` in CodeTracer's manifest format: ``version = 1`` and one
-    ``[[trace]]`` per ``(recording_id, relative path, role, thread prefix)``.
-    CodeTracer's parser takes a subset of TOML (no escapes; ``#`` starts a
-    comment anywhere): every value is checked to need none."""
-    lines = ["# CodeTracer multi-trace session: opening this folder opens the traces below,",
-             "# the first one stepped (written by codetracer-python-recorder)", "version = 1"]
-    for recording_id, path, role, prefix in entries:
-        values = {"recording_id": recording_id, "path": path.replace(os.sep, "/"), "role": role,
-                  "default_thread_prefix": prefix}
-        lines.append("")
-        lines.append("[[trace]]")
-        for key, value in values.items():
-            if _manifest_text(value) != value:
-                raise ValueError(f"{key} {value!r} cannot be written to session.toml")
-            lines.append(f'{key} = "{value}"')
-    _replaycost.write_text(os.path.join(out_dir, SESSION_MANIFEST), "\n".join(lines) + "\n")
-
-
-def _manifest_text(text: str) -> str:
-    """``text`` without what CodeTracer's manifest parser cannot read in a value."""
-    return re.sub(r'["#\\\r\n]', "_", text)
 
 
 def _free(name: str) -> bool:

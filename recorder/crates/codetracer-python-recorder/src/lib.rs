@@ -77,7 +77,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None))]
+#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -97,6 +97,8 @@ fn start(
     log_level: Option<String>,
     log_file: Option<String>,
     trace_filter: Option<Bound<'_, PyDict>>,
+    threads: bool,
+    follow_processes: bool,
 ) -> PyResult<String> {
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
@@ -132,6 +134,8 @@ fn start(
                 format: format.to_string(),
                 filter,
                 filter_meta,
+                threads,
+                follow_processes,
             },
             os_exit,
         )?;

@@ -132,6 +132,7 @@ pub struct Metrics {
 }
 
 /// Options fixed for one recording.
+#[derive(Clone)]
 pub struct RecorderConfig {
     pub values: ValuesMode,
     pub activation: Option<String>,
@@ -523,6 +524,20 @@ impl Recorder {
         }
         st::put_event(self.writer.buf(), kind, metadata, text);
         self.maybe_flush();
+    }
+
+    /// Whether events are recorded now (`--activation-path`: only while the
+    /// activating code runs).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Goes on recording from where another recorder was (a forked child's
+    /// recorder, after the parent's): active when it was, the frames then
+    /// running adopted at their next line.
+    pub fn continue_active(&mut self, active: bool) {
+        self.active = active;
+        self.activation_depth = 0;
     }
 
     /// The counters, the encoder's included.

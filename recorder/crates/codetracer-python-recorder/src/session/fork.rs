@@ -1,10 +1,19 @@
-//! `os.fork()` during a recording: the recording belongs to the parent.
+//! `os.fork()` during a recording: the recording belongs to the parent;
+//! the child goes on recording into a trace of its own,
+//! `processes/<pid>/` in the parent's trace folder (docs/recorder.md,
+//! "Processes"), or with `--no-follow-processes` stops at once.
 //! The Python façade registers these as at-fork hooks.
 
+use std::time::Instant;
+
 use pyo3::prelude::*;
+use recorder_errors::prelude::*;
+use serde_json::json;
+use trace_writer::{StreamWriter, TraceDir};
 
 use super::state::{self, session_mut};
-use super::os_exit;
+use super::{metadata, os_exit, threads};
+use crate::recorder::Recorder;
 use crate::tool;
 
 /// Before `os.fork()`: the thread writing the trace beside the run ends
@@ -25,6 +34,14 @@ pub fn before_fork() {
 /// parent's, and so is the stream file); the child's own `stop()` then
 /// ends quietly.
 pub fn after_fork_in_child(py: Python<'_>) {
+    threads::forget_after_fork();
+    // (Not from inside a callback: a fork there is a finaliser's.)
+    if session_mut().as_ref().is_some_and(|s| s.follow.is_some() && !s.busy) {
+        match follow_child() {
+            Ok(()) => return,
+            Err(e) => log::warn!("the forked child (pid {}) is not recorded: {e}", std::process::id()),
+        }
+    }
     if let Some(mut s) = session_mut().take() {
         tool::uninstall(py, s.tool);
         os_exit::unhook(py);
@@ -37,4 +54,69 @@ pub fn after_fork_in_child(py: Python<'_>) {
             drop(r);
         }
     }
+}
+
+/// In a child made by `os.fork()`: a fresh trace, `processes/<pid>/` in the
+/// parent's folder, recorded from here on with the parent's options (the
+/// frames running now are adopted at their next line); the parent's
+/// buffered records and stream stay the parent's.
+fn follow_child() -> RecorderResult<()> {
+    let s = session_mut().as_mut().ok_or_else(|| bug!(ErrorCode::Internal, "no session to follow"))?;
+    let follow = s.follow.as_ref().ok_or_else(|| bug!(ErrorCode::Internal, "not following children"))?;
+    let pid = std::process::id();
+    let dir = s.trace_dir.dir.join(threads::PROCESSES_DIR).join(pid.to_string());
+    let trace_dir = TraceDir::prepare(&dir, s.trace_dir.format)?;
+    let mut meta = s.meta.clone();
+    meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
+    meta.insert("start_time", json!(metadata::now()));
+    meta.insert("process", json!({"pid": pid, "parent_pid": parent_pid(), "forked": true,
+        "incomplete": "a forked child: its trace begins where os.fork() returned, in the frames then running"}));
+    let made = trace_dir.write_recording_info(&meta).and_then(|_| StreamWriter::create(&trace_dir.events_path()));
+    let mut recorder = match made {
+        Ok(writer) => Recorder::new(writer, &follow.start_path, follow.cfg.clone()),
+        Err(e) => {
+            let _ = trace_dir.discard();
+            return Err(e);
+        }
+    };
+    if let Err(e) = recorder.flush() {
+        let _ = trace_dir.discard();
+        return Err(e);
+    }
+    if let Some(mut parent) = s.recorder.take() {
+        recorder.continue_active(parent.is_active());
+        // The parent's thread: not in this process. Dropping the writer
+        // closes the child's copy of the file and discards the buffer copy.
+        parent.writer.forget_observer_after_fork();
+        drop(parent);
+    }
+    if follow.threads {
+        let template = threads::Template {
+            cfg: follow.cfg.clone(),
+            start_path: follow.start_path.clone(),
+            out: dir,
+            format: trace_dir.format,
+            meta: meta.clone(),
+            running: Vec::new(),
+        };
+        threads::begin(crate::os_thread::current(), template);
+    }
+    s.recorder = Some(recorder);
+    s.trace_dir = trace_dir;
+    s.meta = meta;
+    s.started = Instant::now();
+    s.detaches = 0;
+    Ok(())
+}
+
+/// The process that forked this one.
+#[cfg(unix)]
+fn parent_pid() -> Option<u32> {
+    Some(std::os::unix::process::parent_id())
+}
+
+/// The process that forked this one.
+#[cfg(not(unix))]
+fn parent_pid() -> Option<u32> {
+    None
 }

@@ -1,12 +1,15 @@
 //! The session as the callbacks see it: the live recorder lent out for one
-//! event ([`Host`]), and the policy applied when the hot path fails
-//! (ADR 0004 §5: detach and go on, or under `abort` raise into the program).
+//! event ([`Host`]) — the main recorder, or on another thread while threads
+//! are recorded, that thread's own (`threads.rs`) — and the policy applied
+//! when the hot path fails (ADR 0004 §5: detach and go on, or under `abort`
+//! raise into the program).
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 
 use super::state::session_mut;
+use super::threads;
 use crate::policy::OnError;
 use crate::recorder::Recorder;
 use crate::{logging, monitoring, tool};
@@ -16,6 +19,10 @@ use crate::{logging, monitoring, tool};
 /// dropped). A panic leaves it busy until [`hot_path_failed`].
 #[inline]
 fn enter_event() -> Option<*mut Recorder> {
+    let main = threads::main_thread();
+    if main != 0 && crate::os_thread::current() != main {
+        return threads::enter();
+    }
     let s = session_mut().as_mut()?;
     if !s.attached || s.busy {
         if let Some(rec) = s.recorder.as_mut() {
@@ -33,6 +40,10 @@ fn enter_event() -> Option<*mut Recorder> {
 /// Ends the event [`enter_event`] began.
 #[inline]
 fn leave_event() {
+    let main = threads::main_thread();
+    if main != 0 && crate::os_thread::current() != main {
+        return threads::leave();
+    }
     if let Some(s) = session_mut().as_mut() {
         s.busy = false;
     }
@@ -80,8 +91,15 @@ unsafe fn hot_path_failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
         // SAFETY: GIL held.
         return unsafe { none() };
     };
-    s.busy = false;
-    let err = err.or_else(|| s.recorder.as_mut().and_then(|r| r.error.take()));
+    let main = threads::main_thread();
+    let err = if main != 0 && crate::os_thread::current() != main {
+        // Another thread's recorder failed: the recording detaches as a whole.
+        let own = threads::take_error();
+        err.or(own)
+    } else {
+        s.busy = false;
+        err.or_else(|| s.recorder.as_mut().and_then(|r| r.error.take()))
+    };
     let Some(err) = err else {
         // SAFETY: GIL held.
         return unsafe { none() };

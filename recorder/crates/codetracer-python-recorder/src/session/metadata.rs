@@ -38,10 +38,18 @@ pub(super) fn at_start(trace_dir: &TraceDir, o: &StartOptions, python: &PythonIn
     }
     meta.insert("start_time", json!(now()));
     meta.insert("run_id", json!(logging::run_id()));
-    meta.insert(
-        "threads",
-        json!("main-only: only the thread that started the recording is recorded; events of other threads are counted in metrics.other_thread_events"),
-    );
+    let threads = if o.threads {
+        "per-thread: this trace is the thread's that started the recording; every other thread that ran recorded code has a trace of its own in threads/ (threads.json); events of other threads no trace holds are counted in metrics.other_thread_events"
+    } else {
+        "main-only: only the thread that started the recording is recorded; events of other threads are counted in metrics.other_thread_events"
+    };
+    meta.insert("threads", json!(threads));
+    let processes = if o.follow_processes {
+        "forked children: a child made by os.fork() records into processes/<pid>/ (threads.json)"
+    } else {
+        "not followed: a child made by os.fork() stops recording at once"
+    };
+    meta.insert("processes", json!(processes));
     if let Some(a) = &o.activation {
         meta.insert("activation_path", json!(a));
     }
@@ -74,16 +82,7 @@ pub(super) fn report_metrics(py: Python<'_>, m: &Metrics, detaches: u64) -> Valu
             ("unreadable_frames", m.unreadable_frames),
         ],
     );
-    let doc = json!({
-        "dropped_events": m.dropped_events,
-        "other_thread_events": m.other_thread_events,
-        "detaches": detaches,
-        "panics_caught": panics_caught,
-        "unreadable_frames": m.unreadable_frames,
-        "skipped_code_objects": m.skipped_code,
-        "recorded_code_objects": m.recorded_code,
-        "redacted_values": m.redacted_values,
-    });
+    let doc = metrics_json(m, detaches);
     if m.dropped_events > 0 || detaches > 0 || panics_caught > 0 {
         log::warn!("recorder metrics: {doc}");
     } else {
@@ -92,9 +91,23 @@ pub(super) fn report_metrics(py: Python<'_>, m: &Metrics, detaches: u64) -> Valu
     doc
 }
 
+/// The counters of one trace's `metrics`.
+pub(super) fn metrics_json(m: &Metrics, detaches: u64) -> Value {
+    json!({
+        "dropped_events": m.dropped_events,
+        "other_thread_events": m.other_thread_events,
+        "detaches": detaches,
+        "panics_caught": crate::ffi::panics_caught(),
+        "unreadable_frames": m.unreadable_frames,
+        "skipped_code_objects": m.skipped_code,
+        "recorded_code_objects": m.recorded_code,
+        "redacted_values": m.redacted_values,
+    })
+}
+
 /// The time now as the metadata writes it: RFC 3339 in UTC, milliseconds
 /// (`2026-01-31T09:05:07.042Z`).
-fn now() -> String {
+pub(super) fn now() -> String {
     rfc3339(SystemTime::now())
 }
 

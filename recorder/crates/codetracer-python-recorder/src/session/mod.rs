@@ -6,13 +6,16 @@
 //!   `stop` (finish the stream, convert, move the trace into place or
 //!   discard it, report), `flush`, `recover`, and the stop `os._exit`
 //!   makes first.
+//! - `fork.rs` — `os.fork()`: the recording stays the parent's; the child
+//!   records into a trace of its own.
+//! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
+//!   the policy when the hot path fails.
+//! - `threads.rs` — the traces of the program's other threads: a recorder
+//!   per thread, found without a lock; finished at stop.
 //! - `metadata.rs` — what the recorder says of the run in
 //!   `trace_metadata.json` (the rest is `trace_writer::Metadata`'s).
 //! - `options.rs` — what `start` is asked for, what `stop` reports.
 //! - `progress.rs` — the finish on a terminal: progress, Ctrl-C.
-//! - `fork.rs` — `os.fork()`: the recording stays the parent's.
-//! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
-//!   the policy when the hot path fails.
 //! - `os_exit.rs` — the stand-in for `os._exit`: in place, given back.
 //! - `state.rs` — the live session, and the trace folder of one handed away.
 
@@ -23,6 +26,7 @@ mod options;
 mod os_exit;
 mod progress;
 mod state;
+mod threads;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -95,6 +99,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     let tool = tool::tool_id_from_env()?;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir, format)?;
+    threads::clear_stale(&trace_dir.dir);
     let recording_id = uuid::Uuid::now_v7().to_string();
     logging::set_trace_id(&recording_id);
     let path = cpython::choose(py, info.major, info.minor);
@@ -142,6 +147,8 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         versions: if shortcuts { DictVersions::new(path.layout()) } else { DictVersions::NEVER },
         filter: o.filter,
     };
+    let thread_template = o.threads.then(|| cfg.clone());
+    let follow = o.follow_processes.then(|| state::Follow { cfg: cfg.clone(), start_path: toplevel_path(&o.program).to_owned(), threads: o.threads });
     let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     // The program's entry (`<toplevel>`'s call) reaches the file at once: a
     // recording killed before its first buffer flush (SIGTERM, SIGKILL)
@@ -164,12 +171,21 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         detaches: 0,
         started: Instant::now(),
         output: Vec::new(),
+        index_writer: None,
+        follow,
     }));
+    if o.threads || o.follow_processes {
+        index_writer(py);
+    }
+    if let Some(cfg) = thread_template {
+        record_threads(py, cfg, &o.program, &trace_dir);
+    }
     if let Err(e) = tool::install(py, tool, monitoring::register::<hot_path::Host>) {
         // Release whatever part of the tool was claimed before the failure.
         if e.code() != ErrorCode::ToolIdInUse {
             tool::uninstall(py, tool);
         }
+        threads::end();
         if let Some(mut s) = session_mut().take() {
             if let Some(mut r) = s.recorder.take() {
                 r.drop_refs();
@@ -186,7 +202,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         s.output = output;
     }
     os_exit::hook(py, os_exit);
-    request_running_lines(py, &skip_prefixes);
+    request_running_lines(py, &skip_prefixes, threads::main_thread() != 0);
     log::info!("recording into {}", o.trace_dir.display());
     Ok(o.trace_dir)
 }
@@ -204,11 +220,59 @@ fn warn_portable(path: &cpython::Path, reader: &FrameReader) {
     }
 }
 
+/// Other threads record from now on, each into a trace of its own
+/// (`threads.rs`), with the options of the main recorder (`cfg`).
+fn record_threads(py: Python<'_>, cfg: RecorderConfig, program: &str, trace_dir: &TraceDir) {
+    let Some(s) = session_mut().as_mut().filter(|s| s.index_writer.is_some()) else { return };
+    let template = threads::Template {
+        cfg,
+        start_path: toplevel_path(program).to_owned(),
+        out: trace_dir.dir.clone(),
+        format: trace_dir.format,
+        meta: s.meta.clone(),
+        running: threads::running_threads(py),
+    };
+    threads::begin(crate::os_thread::current(), template);
+}
+
+/// The writer of the folder's index and manifest, kept in the session:
+/// without it, neither other threads nor forked children are recorded.
+fn index_writer(py: Python<'_>) {
+    match threads::index_writer(py) {
+        Ok(w) => {
+            if let Some(s) = session_mut().as_mut() {
+                s.index_writer = Some(w);
+            }
+        }
+        Err(e) => {
+            logging::log_error(log::Level::Warn, &e);
+            if let Some(s) = session_mut().as_mut() {
+                s.follow = None;
+            }
+        }
+    }
+}
+
 /// Line events are local to the code objects the recorder meets; frames
 /// already running when the recording starts (the caller of `start()` and
-/// its callers) get theirs now, so their next lines are recorded.
-fn request_running_lines(py: Python<'_>, skip: &[String]) {
-    let mut frame = py.import("sys").and_then(|m| m.call_method0("_getframe")).ok();
+/// its callers; with `all_threads`, those of every thread) get theirs now,
+/// so their next lines are recorded.
+fn request_running_lines(py: Python<'_>, skip: &[String], all_threads: bool) {
+    let sys = py.import("sys");
+    let mut frames: Vec<Bound<'_, PyAny>> = sys.as_ref().ok().and_then(|m| m.call_method0("_getframe").ok()).into_iter().collect();
+    if all_threads {
+        if let Ok(current) = sys.and_then(|m| m.call_method0("_current_frames")).and_then(|d| d.call_method0("values")) {
+            frames.extend(current.try_iter().into_iter().flatten().flatten());
+        }
+    }
+    for frame in frames {
+        mark_frames(py, frame, skip);
+    }
+}
+
+/// `frame` and its callers get their line events.
+fn mark_frames(py: Python<'_>, frame: Bound<'_, PyAny>, skip: &[String]) {
+    let mut frame = Some(frame);
     while let Some(f) = frame.filter(|f| !f.is_none()) {
         if let Ok(code) = f.getattr("f_code") {
             let file = code.getattr("co_filename").and_then(|f| f.extract::<String>()).unwrap_or_default();
@@ -242,6 +306,8 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     };
     output::uninstall(py, std::mem::take(&mut s.output));
     let still_ours = tool::uninstall(py, s.tool);
+    let main_thread = threads::main_thread();
+    let other_threads = threads::end();
     os_exit::unhook(py);
     if !still_ours && s.attached && s.failure.is_none() {
         s.failure = Some(target!(
@@ -267,6 +333,11 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
                 s.failure.get_or_insert(e);
             }
         }
+    }
+    metrics.other_thread_events += threads::lost_events();
+    let thread_rows = threads::finish_all(py, &s.trace_dir.dir, s.trace_dir.format, other_threads, exit_status.unwrap_or(0));
+    if main_thread != 0 {
+        s.meta.insert("thread", json!({"main": true, "ident": main_thread as u64, "other_thread_traces": thread_rows.len()}));
     }
     let drain_seconds = drain_started.elapsed().as_secs_f64();
     if s.failure.is_none() && s.policy.require_trace && !recorded_anything {
@@ -305,6 +376,16 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         Some(e) => {
             keep_or_discard(&s, timings, &e, &mut report);
             report.error = Some(e);
+        }
+    }
+    let process_rows = if s.follow.is_some() { threads::forked_children(&s.trace_dir.dir) } else { Vec::new() };
+    if let Some(writer) = s.index_writer.take().filter(|_| !thread_rows.is_empty() || !process_rows.is_empty()) {
+        if report.complete || report.partial {
+            let main_ident = if main_thread != 0 { main_thread } else { crate::os_thread::current() } as u64;
+            threads::write_index(py, &writer, &s.trace_dir.dir, &s.meta, main_ident, thread_rows, process_rows);
+        } else {
+            // The folder's own trace was not written: neither are its threads'.
+            let _ = std::fs::remove_dir_all(s.trace_dir.dir.join(threads::THREADS_DIR));
         }
     }
     if let Some(e) = report.error.take() {

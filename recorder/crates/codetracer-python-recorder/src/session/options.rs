@@ -28,6 +28,12 @@ pub struct StartOptions {
     pub filter: Arc<Filter>,
     /// What the metadata says of the filter (`trace_filter`).
     pub filter_meta: Value,
+    /// Every thread that runs recorded code gets a trace of its own
+    /// (`threads.rs`); false: only the thread calling `start` is recorded.
+    pub threads: bool,
+    /// A child made by `os.fork()` records into a trace of its own
+    /// (`fork.rs`); false: it stops recording at once.
+    pub follow_processes: bool,
 }
 
 /// What `stop` reports.

@@ -6,12 +6,13 @@ use std::cell::UnsafeCell;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 use trace_writer::{Metadata, TraceDir};
 
 use crate::output;
 use crate::policy::Policy;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, RecorderConfig};
 
 /// State only touched with the GIL held.
 pub(super) struct GilCell<T>(pub(super) UnsafeCell<T>);
@@ -35,6 +36,21 @@ pub(super) struct Session {
     pub(super) started: Instant,
     /// The streams whose writes become events.
     pub(super) output: Vec<output::Installed>,
+    /// While other threads or forked children are recorded (`threads.rs`,
+    /// `fork.rs`): the writer of the folder's `threads.json` and `session.toml`.
+    pub(super) index_writer: Option<Py<PyAny>>,
+    /// A child made by `os.fork()` goes on recording into a trace of its own
+    /// (`fork.rs`), made from these.
+    pub(super) follow: Option<Follow>,
+}
+
+/// What a forked child's recorder is made from.
+pub(super) struct Follow {
+    pub(super) cfg: RecorderConfig,
+    /// The program (PathId 0).
+    pub(super) start_path: String,
+    /// Its other threads are recorded too.
+    pub(super) threads: bool,
 }
 
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));

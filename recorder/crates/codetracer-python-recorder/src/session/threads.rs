@@ -1,0 +1,530 @@
+//! The traces of the program's other threads (docs/recorder.md, "Threads"):
+//! every thread that runs recorded code, other than the one that started
+//! the recording (whose trace is the folder's own), records into a trace of
+//! its own in `threads/<n>-<name>/`, through a recorder of its own.
+//!
+//! The hot path of the main thread reads one atomic ([`main_thread`]) and
+//! compares it with its own OS thread: no lock. Another thread finds its
+//! recorder in a [`Slot`] held in thread-local storage, made on its first
+//! event (the one time it takes the registry's lock) and marked busy for
+//! each event by an atomic flag only that thread and `stop()` touch, so no
+//! two threads share a recorder, buffer or stream, and nothing here leans on
+//! the GIL beyond what CPython does for the Python objects each recorder
+//! reads. `stop()` takes every slot ([`end`]) and finishes each trace
+//! ([`finish_all`]); a thread still running then gets a trace that says so.
+
+use std::cell::{RefCell, UnsafeCell};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use recorder_errors::prelude::*;
+use serde_json::{json, Map, Value};
+use trace_writer::{Format, Metadata, StreamWriter, TraceDir};
+
+use super::metadata;
+use crate::recorder::{Recorder, RecorderConfig};
+
+/// The folder of the thread traces, inside the trace folder.
+pub(super) const THREADS_DIR: &str = "threads";
+/// The folder of the traces of forked children (`processes/<pid>/`).
+pub(super) const PROCESSES_DIR: &str = "processes";
+/// Their index, beside the folder's own trace (written by the façade).
+const THREADS_INDEX: &str = "threads.json";
+/// CodeTracer's multi-trace manifest (written by the façade).
+const SESSION_MANIFEST: &str = "session.toml";
+
+/// The OS thread of the folder's own trace while other threads are recorded
+/// (0: they are not; every event then goes to the one recorder, as with
+/// `--no-threads`).
+static MAIN: AtomicUsize = AtomicUsize::new(0);
+/// The recording other threads record into (0: none); each start takes the
+/// next number, so a slot of an earlier recording is never used again.
+static GEN: AtomicU64 = AtomicU64::new(0);
+static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
+/// Events of other threads that no thread trace recorded (their trace could
+/// not be made): the folder's `metrics.other_thread_events`.
+static LOST: AtomicU64 = AtomicU64::new(0);
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { gen: 0, template: None, slots: Vec::new() });
+
+struct Registry {
+    gen: u64,
+    template: Option<Template>,
+    slots: Vec<Arc<Slot>>,
+}
+
+/// What a thread's recorder is made from: the main recorder's options.
+pub(super) struct Template {
+    pub(super) cfg: RecorderConfig,
+    /// The program (PathId 0 of every trace).
+    pub(super) start_path: String,
+    /// The trace folder.
+    pub(super) out: PathBuf,
+    pub(super) format: Format,
+    /// The main trace's metadata at start.
+    pub(super) meta: Metadata,
+    /// The threads already running when the recording started.
+    pub(super) running: Vec<u64>,
+}
+
+// SAFETY: the template's Python objects (type objects, the frame reader's
+// layout) are immortal or held for the process's life, and only read with
+// the GIL held, by the thread making its recorder.
+unsafe impl Send for Template {}
+
+/// One thread's recording.
+pub(super) struct ThreadTrace {
+    pub(super) recorder: Recorder,
+    pub(super) staging: PathBuf,
+    pub(super) meta: Metadata,
+    pub(super) ident: u64,
+    pub(super) name: String,
+    /// Events left to find the thread's name in (`threading` registers a
+    /// thread once its bootstrap code ran); 0: found, or given up.
+    pub(super) name_tries: u8,
+    pub(super) started_before: bool,
+}
+
+impl ThreadTrace {
+    /// Looks the thread's name up, if it is still unknown.
+    #[inline]
+    fn find_name(&mut self) {
+        if self.name_tries == 0 {
+            return;
+        }
+        self.name_tries -= 1;
+        // SAFETY: called from a monitoring callback: the GIL is held.
+        if let Some(name) = thread_name(unsafe { Python::assume_attached() }, self.ident) {
+            self.name = name;
+            self.name_tries = 0;
+        }
+    }
+}
+
+/// A thread's recorder, lent to that thread for one event at a time.
+pub(super) struct Slot {
+    /// An event is being handled (or `stop()` took the trace).
+    busy: AtomicBool,
+    /// Events that came while `busy` (a finaliser run inside an event).
+    dropped: AtomicU64,
+    gen: u64,
+    trace: UnsafeCell<Option<ThreadTrace>>,
+}
+
+// SAFETY: `trace` is only touched by whoever set `busy` (the slot's thread
+// for one event, or `stop()`), and a recorder's Python objects only with
+// the GIL held: the slot moves between threads, its contents are never
+// shared.
+unsafe impl Send for Slot {}
+// SAFETY: as above.
+unsafe impl Sync for Slot {}
+
+thread_local! {
+    static MINE: RefCell<Option<Arc<Slot>>> = const { RefCell::new(None) };
+}
+
+/// The OS thread whose events go to the folder's own trace, while other
+/// threads are recorded; 0 otherwise.
+#[inline(always)]
+pub(super) fn main_thread() -> usize {
+    MAIN.load(Ordering::Relaxed)
+}
+
+/// A new recording into `out`: the thread traces of an earlier one there,
+/// their index and the manifest that listed them are removed (only when
+/// the index says they are a recording's: a test run's manifest, or a
+/// `threads/` folder of anyone else, stays).
+pub(super) fn clear_stale(out: &Path) {
+    if out.join(THREADS_INDEX).exists() {
+        let _ = std::fs::remove_file(out.join(SESSION_MANIFEST));
+        let _ = std::fs::remove_dir_all(out.join(THREADS_DIR));
+        let _ = std::fs::remove_dir_all(out.join(PROCESSES_DIR));
+        let _ = std::fs::remove_file(out.join(THREADS_INDEX));
+    }
+}
+
+/// Other threads record from now on, into traces made from `template`; the
+/// folder's own trace is `main`'s (an OS thread).
+pub(super) fn begin(main: usize, template: Template) {
+    let gen = NEXT_GEN.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut reg) = REGISTRY.lock() {
+        *reg = Registry { gen, template: Some(template), slots: Vec::new() };
+    }
+    LOST.store(0, Ordering::Relaxed);
+    MAIN.store(main, Ordering::Release);
+    GEN.store(gen, Ordering::Release);
+}
+
+/// The recorder of the calling thread (not the main one) for one event,
+/// marked busy; None when other threads are not recorded, its trace could
+/// not be made, or an event of it is being handled already.
+pub(super) fn enter() -> Option<*mut Recorder> {
+    let gen = GEN.load(Ordering::Acquire);
+    if gen == 0 {
+        return None;
+    }
+    MINE.try_with(|mine| {
+        let mut mine = mine.try_borrow_mut().ok()?;
+        if mine.as_ref().is_none_or(|s| s.gen != gen) {
+            *mine = Some(make_slot(gen));
+        }
+        let slot = mine.as_ref()?;
+        if slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            slot.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        // SAFETY: `busy` is ours until `leave`.
+        match unsafe { (*slot.trace.get()).as_mut() } {
+            Some(t) => {
+                t.find_name();
+                Some(&mut t.recorder as *mut Recorder)
+            }
+            None => {
+                LOST.fetch_add(1, Ordering::Relaxed);
+                slot.busy.store(false, Ordering::Release);
+                None
+            }
+        }
+    })
+    .ok()
+    .flatten()
+}
+
+/// Ends the event [`enter`] began on the calling thread.
+pub(super) fn leave() {
+    let _ = MINE.try_with(|mine| {
+        if let Some(slot) = mine.try_borrow().ok().as_ref().and_then(|m| m.as_ref()) {
+            slot.busy.store(false, Ordering::Release);
+        }
+    });
+}
+
+/// The error the calling thread's recorder hit, ending its event.
+pub(super) fn take_error() -> Option<RecorderError> {
+    MINE.try_with(|mine| {
+        let mine = mine.try_borrow().ok()?;
+        let slot = mine.as_ref()?;
+        // SAFETY: the slot is busy with this thread's event.
+        let err = unsafe { (*slot.trace.get()).as_mut() }.and_then(|t| t.recorder.error.take());
+        slot.busy.store(false, Ordering::Release);
+        err
+    })
+    .ok()
+    .flatten()
+}
+
+/// The calling thread's slot for recording `gen`, registered: with a
+/// recorder, or without one when its trace could not be made.
+fn make_slot(gen: u64) -> Arc<Slot> {
+    let mut reg = match REGISTRY.lock() {
+        Ok(r) => r,
+        Err(p) => p.into_inner(),
+    };
+    let trace = match reg.template.as_ref().filter(|_| reg.gen == gen) {
+        Some(t) => match make_trace(t, reg.slots.len() + 1) {
+            Ok(trace) => Some(trace),
+            Err(e) => {
+                log::warn!("a thread's events are not recorded: its trace could not be made: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let slot = Arc::new(Slot { busy: AtomicBool::new(false), dropped: AtomicU64::new(0), gen, trace: UnsafeCell::new(trace) });
+    if reg.gen == gen {
+        reg.slots.push(Arc::clone(&slot));
+    }
+    slot
+}
+
+/// A recorder for the calling thread, the `seq`th to record, writing into
+/// a staging folder of its own.
+fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
+    // SAFETY: called from a monitoring callback: the GIL is held.
+    let py = unsafe { Python::assume_attached() };
+    let ident = crate::os_thread::current() as u64;
+    let name = thread_name(py, ident);
+    let name_tries = if name.is_some() { 0 } else { NAME_TRIES };
+    let name = name.unwrap_or_else(|| format!("thread-{ident}"));
+    let staging = t.out.join(THREADS_DIR).join(format!("{}-{seq}", trace_writer::trace_folder::STAGING_DIR));
+    std::fs::create_dir_all(&staging).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &staging))?;
+    let dir = TraceDir { dir: staging.clone(), staging: staging.clone(), created_dir: false, format: t.format };
+    // A thread that ran before the start (its ident may since belong to a
+    // new thread: one that ended gives its ident away) is inside a call; a
+    // new thread's first event is in its bootstrap's frame, which has none.
+    let started_before = t.running.contains(&ident) && has_caller(py);
+    let mut meta = t.meta.clone();
+    meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
+    meta.insert("thread", json!({"ident": ident, "main": false, "started_before_recording": started_before}));
+    dir.write_recording_info(&meta)?;
+    let writer = StreamWriter::create(&dir.events_path())?;
+    let mut recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
+    recorder.flush()?;
+    Ok(ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before })
+}
+
+/// Whether the calling thread's current frame was called by another.
+fn has_caller(py: Python<'_>) -> bool {
+    // SAFETY: GIL held; a borrowed frame or null.
+    let frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyEval_GetFrame().cast::<pyo3::ffi::PyObject>()) };
+    frame.and_then(|f| f.getattr("f_back").ok()).is_some_and(|b| !b.is_none())
+}
+
+/// The name `threading` gives the thread `ident` (None for a thread it does
+/// not know), read without running Python code: `threading._active[ident]._name`.
+fn thread_name(py: Python<'_>, ident: u64) -> Option<String> {
+    let t = threading_active(py)?.get_item(ident).ok().flatten()?;
+    t.getattr("_name").ok()?.extract::<String>().ok()
+}
+
+/// `threading._active` (ident -> Thread), when `threading` was imported.
+fn threading_active(py: Python<'_>) -> Option<Bound<'_, PyDict>> {
+    // SAFETY: GIL held; a new reference or null (not imported), without
+    // running the import machinery.
+    let module = unsafe { Bound::from_owned_ptr_or_opt(py, pyo3::ffi::PyImport_GetModule(pyo3::intern!(py, "threading").as_ptr())) };
+    if module.is_none() {
+        // SAFETY: GIL held; PyImport_GetModule may leave an error set.
+        unsafe { pyo3::ffi::PyErr_Clear() };
+    }
+    module?.getattr("_active").ok()?.cast_into::<PyDict>().ok()
+}
+
+/// How many events of a thread look for its name before giving up (a
+/// thread `threading` does not know: `_thread.start_new_thread`).
+const NAME_TRIES: u8 = 64;
+
+/// The threads running now other than the calling one (their idents).
+pub(super) fn running_threads(py: Python<'_>) -> Vec<u64> {
+    let me = crate::os_thread::current() as u64;
+    let frames = py.import("sys").and_then(|s| s.call_method0("_current_frames"));
+    let Ok(frames) = frames.and_then(|f| f.cast_into::<PyDict>().map_err(PyErr::from)) else { return Vec::new() };
+    frames.keys().iter().filter_map(|k| k.extract::<u64>().ok()).filter(|&i| i != me).collect()
+}
+
+/// A thread trace `stop()` took, and the events it dropped.
+pub(super) struct Taken {
+    trace: ThreadTrace,
+    dropped: u64,
+}
+
+/// Other threads record no more (the monitoring callbacks are already
+/// gone): their traces, in the order they first ran. A thread inside an
+/// event now (a finaliser there gave the GIL away) keeps its recorder; its
+/// trace is left out, and said so.
+pub(super) fn end() -> Vec<Taken> {
+    GEN.store(0, Ordering::Release);
+    MAIN.store(0, Ordering::Release);
+    let slots = match REGISTRY.lock() {
+        Ok(mut r) => {
+            r.template = None;
+            std::mem::take(&mut r.slots)
+        }
+        Err(p) => std::mem::take(&mut p.into_inner().slots),
+    };
+    let mut out = Vec::new();
+    for slot in slots {
+        if slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            log::warn!("a thread was inside a recorder event when the recording stopped: its trace is not written");
+            continue;
+        }
+        // SAFETY: `busy` is ours, never released: the slot is done.
+        if let Some(trace) = unsafe { (*slot.trace.get()).take() } {
+            out.push(Taken { trace, dropped: slot.dropped.load(Ordering::Relaxed) });
+        }
+    }
+    out
+}
+
+/// In a child made by `os.fork()`: the parent's threads are not here, and
+/// their traces are the parent's; forgotten without writing anything.
+pub(super) fn forget_after_fork() {
+    GEN.store(0, Ordering::Release);
+    MAIN.store(0, Ordering::Release);
+    // (The lock may have been held by a thread of the parent: left alone then.)
+    if let Ok(mut r) = REGISTRY.try_lock() {
+        r.template = None;
+        for slot in std::mem::take(&mut r.slots) {
+            if slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                // SAFETY: `busy` is ours. Dropping a writer closes the child's
+                // copy of its file and discards its buffer, writing nothing.
+                drop(unsafe { (*slot.trace.get()).take() });
+            }
+        }
+    }
+}
+
+/// Events of other threads no thread trace holds.
+pub(super) fn lost_events() -> u64 {
+    LOST.load(Ordering::Relaxed)
+}
+
+/// The thread traces' rows of `threads.json`, each trace finished into
+/// `out/threads/<n>-<name>/` (`n` counting the threads that recorded
+/// anything, in the order they first did); a thread that recorded nothing
+/// leaves nothing.
+pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<Taken>, exit_status: i64) -> Vec<Value> {
+    let active = threading_active(py);
+    let alive = |ident: u64| active.as_ref().is_some_and(|a| a.contains(ident).unwrap_or(false));
+    let idents: Vec<u64> = taken.iter().map(|t| t.trace.ident).collect();
+    let mut rows = Vec::new();
+    for (i, Taken { trace, dropped }) in taken.into_iter().enumerate() {
+        let ThreadTrace { mut recorder, staging, mut meta, ident, mut name, started_before, .. } = trace;
+        let failure = recorder.error.take();
+        let mut metrics = recorder.metrics();
+        metrics.dropped_events += dropped;
+        let recorded = recorder.recorded_anything;
+        let finished = recorder.finish(exit_status);
+        if !recorded || finished.is_err() {
+            if let Err(e) = finished {
+                crate::logging::log_error(log::Level::Error, &e);
+            }
+            let _ = std::fs::remove_dir_all(&staging);
+            continue;
+        }
+        // The last thread of this ident is the one `threading` knows now.
+        let running = alive(ident) && !idents[i + 1..].contains(&ident);
+        if running {
+            name = thread_name(py, ident).unwrap_or(name);
+        }
+        let n = rows.len() + 1;
+        let folder = format!("{THREADS_DIR}/{n}-{}", folder_name(&name));
+        let mut thread = json!({"name": name, "ident": ident, "main": false, "index": n,
+            "started_before_recording": started_before, "running_at_stop": running});
+        if let Some(why) = incomplete(started_before, running) {
+            thread["incomplete"] = json!(why);
+        }
+        meta.insert("thread", thread.clone());
+        metadata::at_stop(&mut meta, None, metadata::metrics_json(&metrics, 0));
+        let dir = TraceDir { dir: out.join(&folder), staging: staging.clone(), created_dir: true, format };
+        let made = std::fs::create_dir_all(&dir.dir).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &dir.dir));
+        match made.and_then(|_| dir.finish(&meta, failure.as_ref().map(|e| e.code()), Map::new())) {
+            Ok(stats) => {
+                let mut row = thread;
+                row["folder"] = json!(folder);
+                row["prefix"] = json!(folder.trim_start_matches(&format!("{THREADS_DIR}/")));
+                row["recording_id"] = meta.fields().get("recording_id").cloned().unwrap_or(Value::Null);
+                row["partial"] = json!(failure.is_some());
+                row["stats"] = json!({"events": stats.events, "steps": stats.steps, "calls": stats.calls});
+                rows.push(row);
+            }
+            Err(e) => {
+                crate::logging::log_error(log::Level::Error, &e);
+                let _ = dir.discard();
+                let _ = std::fs::remove_dir_all(&staging);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(out.join(THREADS_DIR));
+    rows
+}
+
+/// Why a thread's trace does not hold its whole run, if it does not.
+fn incomplete(started_before: bool, running: bool) -> Option<&'static str> {
+    match (started_before, running) {
+        (true, true) => Some("the thread was running before the recording started and still running when it stopped"),
+        (true, false) => Some("the thread was running before the recording started: its trace begins in the frames it was running then"),
+        (false, true) => Some("the thread was still running when the recording stopped (a daemon thread at exit): its trace ends there"),
+        (false, false) => None,
+    }
+}
+
+/// A thread name as a folder name: letters, digits, `-`, `_` and `.` kept,
+/// anything else `_`; at most 40 characters.
+fn folder_name(name: &str) -> String {
+    let s: String = name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).take(40).collect();
+    if s.is_empty() || s.starts_with('.') { format!("_{s}") } else { s }
+}
+
+/// The main thread's part of `threads.json`, and the index written by the
+/// façade's `_manifest.write_threads` (`writer`), with `session.toml`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_index(py: Python<'_>, writer: &Py<PyAny>, out: &Path, main_meta: &Metadata, main_ident: u64, rows: Vec<Value>, processes: Vec<Value>) {
+    let name = threading_active(py)
+        .and_then(|a| a.get_item(main_ident).ok().flatten())
+        .and_then(|t| t.getattr("_name").ok()?.extract::<String>().ok())
+        .unwrap_or_else(|| "MainThread".into());
+    let main = json!({"name": name, "ident": main_ident, "main": true, "folder": ".", "prefix": "main",
+        "recording_id": main_meta.fields().get("recording_id").cloned().unwrap_or(Value::Null)});
+    let doc = json!({"main": main, "threads": rows, "processes": processes});
+    if let Err(e) = writer.call1(py, (out.to_string_lossy().into_owned(), doc.to_string())) {
+        log::warn!("threads.json and session.toml were not written: {}", e.value(py));
+    }
+}
+
+/// The rows of `threads.json`'s `processes`: the forked children whose
+/// trace is written (`processes/<pid>/`, by the child itself, `fork.rs`),
+/// in the order they started. A child still running has none yet; one that
+/// died without writing it (killed by a signal: a pool's `terminate()`)
+/// left its stream, converted here into a trace marked partial.
+pub(super) fn forked_children(out: &Path) -> Vec<Value> {
+    let mut found: Vec<(String, Value)> = Vec::new();
+    for entry in std::fs::read_dir(out.join(PROCESSES_DIR)).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let staged = entry.path().join(trace_writer::trace_folder::STAGING_DIR).join(trace_writer::trace_folder::EVENTS_FILE);
+        let dead = name.parse::<u32>().is_ok_and(|pid| !process_alive(pid));
+        if dead && staged.is_file() && !entry.path().join(trace_writer::trace_folder::TRACE_METADATA).exists() {
+            if let Err(e) = trace_writer::recover(&entry.path()) {
+                log::warn!("the trace of the forked child {name}, which died, could not be recovered: {e}");
+            }
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path().join(trace_writer::trace_folder::TRACE_METADATA)) else { continue };
+        let Ok(meta) = serde_json::from_str::<Value>(&text) else { continue };
+        let start = meta.get("start_time").and_then(Value::as_str).unwrap_or_default().to_owned();
+        found.push((
+            start,
+            json!({"name": format!("process {name}"), "pid": meta["process"]["pid"], "folder": format!("{PROCESSES_DIR}/{name}"),
+                "prefix": format!("process-{name}"), "recording_id": meta["recording_id"], "partial": meta["partial"],
+                "exit_status": meta["exit_status"]}),
+        ));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.into_iter().map(|(_, row)| row).collect()
+}
+
+/// Whether process `pid` still runs (or is a zombie not yet waited for).
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) }
+}
+
+/// Whether process `pid` still runs (no `os.fork()` here: never asked).
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// The façade's writer of `threads.json` and `session.toml`, looked up at
+/// start (while the recorder's modules are importable as the program left
+/// them).
+pub(super) fn index_writer(py: Python<'_>) -> RecorderResult<Py<PyAny>> {
+    py.import("codetracer_python_recorder._manifest")
+        .and_then(|m| m.getattr("write_threads"))
+        .map(Bound::unbind)
+        .map_err(|e| bug!(ErrorCode::Internal, "cannot load the threads index writer: {}", e.value(py)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{folder_name, incomplete};
+
+    #[test]
+    fn folder_names_are_plain() {
+        assert_eq!(folder_name("Thread-1 (worker)"), "Thread-1__worker_");
+        assert_eq!(folder_name("a/b\\c"), "a_b_c");
+        assert_eq!(folder_name(""), "_");
+        assert_eq!(folder_name(".hidden"), "_.hidden");
+        assert_eq!(folder_name(&"x".repeat(100)).len(), 40);
+    }
+
+    #[test]
+    fn only_whole_runs_are_complete() {
+        assert!(incomplete(false, false).is_none());
+        assert!(incomplete(true, false).is_some());
+        assert!(incomplete(false, true).is_some());
+    }
+}
