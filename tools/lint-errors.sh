@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Enforce the recorder's error policy (ADR 0004 §4, §7, §12): no panicking
+# Enforce the recorder's error policy (docs/design/error-policy.md §4, §7, §12): no panicking
 # shortcuts and no direct printing in recorder code, no anyhow/eyre.
 set -euo pipefail
 
@@ -80,7 +80,7 @@ cargo_violations() {
         /(^|[^A-Za-z0-9_])(anyhow|eyre)([^A-Za-z0-9_]|$)/ {
             line = $0
             sub(/^[ \t]+/, "", line)
-            printf "%s:%d: %s (anyhow/eyre are not allowed, ADR 0004 §12)\n", FILENAME, FNR, line
+            printf "%s:%d: %s (anyhow/eyre are not allowed, docs/design/error-policy.md §12)\n", FILENAME, FNR, line
         }
     ' "$@"
 }
@@ -104,7 +104,7 @@ fi
 if [ -n "$found" ]; then
     printf '%s\n' "$found"
     count=$(printf '%s\n' "$found" | wc -l)
-    echo "lint-errors: $count violation(s) of the error policy (ADR 0004): return a RecorderError" \
+    echo "lint-errors: $count violation(s) of the error policy (docs/design/error-policy.md): return a RecorderError" \
         "(bug!, usage!, enverr!, target!, ensure_*!) and log through the logging module; see tools/lint-errors.sh --help" >&2
     exit 1
 fi

@@ -1,4 +1,4 @@
-"""Every exit status `ct` itself chooses (ADR 0004 §2 kinds; 127 as the shell
+"""Every exit status `ct` itself chooses (docs/design/error-policy.md §2 kinds; 127 as the shell
 gives for a missing command). The recording's own status is the script's."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Interpreter discovery: THE one place that decides which `python` runs a
-recording (ADR 0005 §3).
+recording (docs/design/bundling-and-ct-record.md §3).
 
 Order: an explicit `--python`, then `$CODETRACER_PYTHON`, then `$PYTHON`,
 then `python3` and `python` looked up on `$PATH` exactly as the user's shell
@@ -71,5 +71,5 @@ def find_python(explicit: Optional[str] = None, environ: Mapping[str, str] = os.
         found = _which(name, environ)
         if found is not None:
             return found
-    # What the user sees when typing `python` (ADR 0005 §3, §6).
+    # What the user sees when typing `python` (docs/design/bundling-and-ct-record.md §3, §6).
     raise NotFound(PATH_NAMES[-1], f"{PATH_NAMES[-1]}: command not found", source)

@@ -1,5 +1,5 @@
 """PYTHONPATH composition: THE one place that puts the recorder's folder on
-a child's PYTHONPATH (ADR 0005 §5).
+a child's PYTHONPATH (docs/design/bundling-and-ct-record.md §5).
 
 The folder is prepended without ever creating an empty entry (an empty entry
 puts the current directory on sys.path). The user's own value is kept

@@ -1,5 +1,5 @@
 """`ct record`: run the user's script under the recorder with the user's own
-interpreter and environment (ADR 0005 §1, §3, §4, §6), then import the trace
+interpreter and environment (docs/design/bundling-and-ct-record.md §1, §3, §4, §6), then import the trace
 into the local index."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from ._index import Index, Trace, utc_now
 from ._interpreter import find_python
 
 LANGUAGE = "python-db"
-RECORDER_PATH_VARIABLES = ("CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH")  # the ADR's spelling too
+# The second is a misspelling CodeTracer's design text used (docs/design/bundling-and-ct-record.md §5).
+RECORDER_PATH_VARIABLES = ("CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH")
 ERROR_FILE_VARIABLE = "CODETRACER_ERROR_FILE"
 PARTIAL_STAGING = ".codetracer-partial"
 DIFF_FILE = "diff.patch"

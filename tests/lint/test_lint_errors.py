@@ -1,4 +1,4 @@
-"""tools/lint-errors.sh: the error-policy lint of ADR 0004 §12, run on
+"""tools/lint-errors.sh: the error-policy lint of docs/design/error-policy.md §12, run on
 throw-away copies of a recorder tree."""
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ CLEAN_MANIFEST = """\
 [package]
 name = "demo"
 version = "0.1.0"
-# no anyhow here: ADR 0004 forbids it
+# no anyhow here: docs/design/error-policy.md §12 forbids it
 [dependencies]
 recorder-errors = { path = "../recorder-errors" }
 """

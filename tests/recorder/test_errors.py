@@ -1,4 +1,4 @@
-"""ADR 0004 end to end: failures that really happen (disk full, permission
+"""The error policy (docs/design/error-policy.md) end to end: failures that really happen (disk full, permission
 denied, out dir is a file, a panic injected into a callback, signals, a
 program that breaks the recording), each checked for exit code, structured
 error and what is left on disk; the exception hierarchy; every switch."""
@@ -299,7 +299,7 @@ def test_disk_full_under_disable_lets_the_program_finish(recorder_python: Path, 
     assert not (out / "trace_metadata.json").exists()
 
 
-# --- --keep-partial-trace when the trace does not fit (ADR 0004: complete, marked partial, or absent) ---
+# --- --keep-partial-trace when the trace does not fit (docs/design/error-policy.md §6: complete, marked partial, or absent) ---
 
 def _cut_trace(out: Path, trace_check: Path, reason: str = "ERR_DISK_FULL") -> Trace:
     """The partial trace left in `out`: valid, balanced, marked, checked."""

@@ -1,6 +1,6 @@
 /*
  * ct-python-recorder.exe -- native Windows launcher of the CodeTracer Python
- * recorder (ADR 0005 section 5, docs/bundles.md "Native launcher").
+ * recorder (docs/design/bundling-and-ct-record.md §5, docs/bundles.md "Native launcher").
  *
  * It does what the ct-python-recorder.cmd shim does, without cmd.exe's
  * pitfalls ("Terminate batch job (Y/N)?" after Ctrl+C, % and ! expanded
@@ -259,7 +259,7 @@ static wchar_t *recorder_dir(const wchar_t *self)
 {
     wchar_t *v = env_nonempty(L"CODETRACER_RECORDER_PATH");
     if (!v)
-        v = env_nonempty(L"CODERTRACER_RECORDER_PATH"); /* ADR 0005's spelling */
+        v = env_nonempty(L"CODERTRACER_RECORDER_PATH"); /* the misspelling docs/design/bundling-and-ct-record.md §5 accepts */
     if (v)
         return v;
     wbuf b = {0};

@@ -30,7 +30,7 @@ from .errors import (
     EXIT_INTERNAL,
     EXIT_TARGET,
     EXIT_USAGE,
-    EnvironmentError,  # noqa: A004 - the ADR's name (errors.py)
+    EnvironmentError,  # noqa: A004 - the kind's name (errors.py)
     InternalError,
     RecorderError,
     TargetError,
@@ -74,7 +74,7 @@ if _first_errors is not _errors:
         setattr(_errors, _name, getattr(_first_errors, _name))
     RecorderError = _first_errors.RecorderError
     UsageError = _first_errors.UsageError
-    EnvironmentError = _first_errors.EnvironmentError  # noqa: A001 - the ADR's name (errors.py)
+    EnvironmentError = _first_errors.EnvironmentError  # noqa: A001 - the kind's name (errors.py)
     TargetError = _first_errors.TargetError
     InternalError = _first_errors.InternalError
 from .session import flush, is_tracing, run_tests, set_metrics_exporter, start, stop, trace

@@ -1,4 +1,4 @@
-"""The recorder's exception hierarchy and exit codes (ADR 0004 §2, §3).
+"""The recorder's exception hierarchy and exit codes (docs/design/error-policy.md §2, §3).
 
 Every failure of the recorder itself surfaces as a :class:`RecorderError`
 subclass carrying a stable ``code`` (``"ERR_..."``), a ``kind`` and a
@@ -60,7 +60,7 @@ class UsageError(RecorderError):
     exit_code = EXIT_USAGE
 
 
-class EnvironmentError(RecorderError):  # noqa: A001 - the ADR's name; shadows the OSError alias only here
+class EnvironmentError(RecorderError):  # noqa: A001 - the kind's name (docs/design/error-policy.md §3)
     """I/O, permissions, resource exhaustion, a tool id taken by another tool."""
 
     kind = "environment"

@@ -1,4 +1,4 @@
-//! The FFI boundary (ADR 0004 §3): every entry point from Python — the
+//! The FFI boundary (docs/design/error-policy.md §3): every entry point from Python — the
 //! `#[pyfunction]`s and the monitoring callbacks — runs through [`dispatch`],
 //! which contains panics (they become `InternalError`/`ERR_PANIC`, logged
 //! with their payload) and turns [`RecorderError`] into the Python exception

@@ -4,7 +4,7 @@
 //! [`recorder`] (what each event records), [`capture`] (values),
 //! [`cpython`] (every CPython layout fact, the self-check and the portable
 //! path), [`session`] (one recording's lifecycle),
-//! [`policy`] (ADR 0004 §5 switches), [`preflight`], [`logging`] and
+//! [`policy`] (docs/design/error-policy.md §5 switches), [`preflight`], [`logging`] and
 //! [`ffi`] (the boundary every entry point goes through).
 
 mod capture;
@@ -320,7 +320,7 @@ fn error_codes() -> Vec<(&'static str, &'static str, i32, &'static str)> {
     ErrorCode::ALL.iter().map(|c| (c.as_str(), c.kind().as_str(), c.exit_code(), c.description())).collect()
 }
 
-/// The JSON line of an error (the ADR 0004 §9 trailer), built by the façade crate.
+/// The JSON line of an error (the docs/design/error-policy.md §9 trailer), built by the façade crate.
 #[pyfunction]
 #[pyo3(signature = (code, message, context=Vec::new()))]
 fn error_json(code: &str, message: String, context: Vec<(String, String)>) -> PyResult<String> {

@@ -1,4 +1,4 @@
-//! Diagnostics (ADR 0004 §4): every message the recorder emits goes through
+//! Diagnostics (docs/design/error-policy.md §4): every message the recorder emits goes through
 //! the `log` facade to this logger, which writes to stderr or to the log
 //! file — never to stdout. Error records carry run_id, trace_id and
 //! error_code.

@@ -1,4 +1,4 @@
-//! Metrics sink (ADR 0004 §9): the recorder's counters (dropped events,
+//! Metrics sink (docs/design/error-policy.md §9): the recorder's counters (dropped events,
 //! detaches, panics caught, events of other threads, unreadable frames) go
 //! into every trace's metadata and the log, and to an exporter when one is
 //! set. The default sink does nothing.

@@ -1,4 +1,4 @@
-//! The recorder's policy switches (ADR 0004 §5): one place that reads the
+//! The recorder's policy switches (docs/design/error-policy.md §5): one place that reads the
 //! CLI's choices and the environment, validates them, and says what happens
 //! when the recorder itself fails.
 //!

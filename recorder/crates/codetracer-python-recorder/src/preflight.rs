@@ -1,4 +1,4 @@
-//! Checks made before any callback is installed (ADR 0004 §8): the Python
+//! Checks made before any callback is installed (docs/design/error-policy.md §8): the Python
 //! version and implementation, the trace schema, and the trace directory.
 
 use pyo3::prelude::*;

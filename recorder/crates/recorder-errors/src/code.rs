@@ -1,4 +1,4 @@
-//! The stable, grep-able error codes (ADR 0004 §1).
+//! The stable, grep-able error codes (docs/design/error-policy.md §1).
 //!
 //! The table below is the single place where a code's string, default kind
 //! and one-line description are decided; everything else (`as_str`,

@@ -31,7 +31,7 @@ impl Serialize for Context<'_> {
 }
 
 impl RecorderError {
-    /// The single-line JSON diagnostic of ADR 0004 §9:
+    /// The single-line JSON diagnostic of docs/design/error-policy.md §9:
     /// `{"error_code":"ERR_..","kind":"..","message":"..","context":{..}}`,
     /// without a trailing newline.
     pub fn to_json_line(&self) -> String {

@@ -1,4 +1,4 @@
-//! The four classes of failure and their process exit codes (ADR 0004 §2).
+//! The four classes of failure and their process exit codes (docs/design/error-policy.md §2).
 
 use std::fmt;
 

@@ -1,7 +1,6 @@
-//! The error façade of codetracer-python-recorder (ADR 0004 — *Error
-//! Handling Policy*, `adr/0004-error-handling-policy.md` in the design
-//! documents; §1 façade, §2 kinds and exit codes, §7 `bug!`, §12 lint, §13
-//! prelude and cookbook).
+//! The error façade of codetracer-python-recorder (the error policy,
+//! `docs/design/error-policy.md`: §1 façade, §2 kinds and exit codes, §7
+//! `bug!`, §12 lint, §13 prelude and cookbook).
 //!
 //! Every fallible function of the recorder returns [`RecorderResult<T>`]. A
 //! [`RecorderError`] carries a stable [`ErrorCode`], an [`ErrorKind`] that

@@ -48,7 +48,7 @@ macro_rules! target {
 }
 
 /// A [`RecorderError`](crate::RecorderError) of kind `Internal` (exit 70) for
-/// a violated invariant; replaces `unwrap`/`expect`/`panic!` (ADR 0004 §7).
+/// a violated invariant; replaces `unwrap`/`expect`/`panic!` (docs/design/error-policy.md §7).
 /// Adds a `location` context (`file:line` of the call).
 ///
 /// With the cargo feature `debug-assert-bugs`, debug builds also fire

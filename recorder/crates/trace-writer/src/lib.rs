@@ -9,7 +9,7 @@
 //! below its own, never one above or beside it (`tests/layers.rs` checks
 //! this list against the code, so no loop comes back):
 //!
-//! 1. `trace_folder.rs` — the atomic trace folder (ADR 0004 §6): staging,
+//! 1. `trace_folder.rs` — the atomic trace folder (docs/design/error-policy.md §6): staging,
 //!    conversion with the disk-full policy, renames, `recover`.
 //! 2. `metadata.rs` — `trace_metadata.json`: the one builder of a trace's
 //!    metadata, from the run's start (`recording.json`) to the finished

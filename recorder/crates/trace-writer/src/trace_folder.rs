@@ -1,4 +1,4 @@
-//! Atomic, truthful trace folders (ADR 0004 §6).
+//! Atomic, truthful trace folders (docs/design/error-policy.md §6).
 //!
 //! While recording, everything lives in `DIR/.codetracer-partial/`: the event
 //! stream and `recording.json` (what is known at start, the format included).
@@ -56,7 +56,7 @@ pub struct TraceDir {
 impl TraceDir {
     /// Creates `dir` (if needed) and a fresh staging folder in it.
     pub fn prepare(dir: &Path, format: Format) -> RecorderResult<Self> {
-        // A caller's mistake (ADR 0004: usage): the path, or the nearest
+        // A caller's mistake (docs/design/error-policy.md §2: usage): the path, or the nearest
         // parent of it that exists, is a file.
         if let Some(taken) = dir.ancestors().find(|p| p.exists()).filter(|p| !p.is_dir()) {
             let message = if taken == dir {
@@ -126,7 +126,7 @@ impl TraceDir {
         };
         let stream_bytes = fs::metadata(self.events_path()).map(|m| m.len()).unwrap_or(0);
         // A partial trace that does not fit (a full disk, a file size limit)
-        // is cut to the last whole event that does: ADR 0004's "complete,
+        // is cut to the last whole event that does: docs/design/error-policy.md §6, "complete,
         // marked partial, or absent", never a broken file.
         let mut limit = None;
         let mut attempts = 0;

@@ -118,7 +118,7 @@ struct Frame {
     ns: usize,
 }
 
-/// Counters surfaced in the metadata and the logs (ADR 0004 §9).
+/// Counters surfaced in the metadata and the logs (docs/design/error-policy.md §9).
 #[derive(Default, Debug, Clone, Copy)]
 pub struct Metrics {
     pub dropped_events: u64,

@@ -1,7 +1,7 @@
 //! The session as the callbacks see it: the live recorder lent out for one
 //! event ([`Host`]) — the main recorder, or on another thread while threads
 //! are recorded, that thread's own (`threads.rs`) — and the policy applied
-//! when the hot path fails (ADR 0004 §5: detach and go on, or under `abort`
+//! when the hot path fails (docs/design/error-policy.md §5: detach and go on, or under `abort`
 //! raise into the program).
 
 use pyo3::ffi;
