@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the recorder against plain python, the C no-op and 8-byte-record
 floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the four
-workloads of bench/workloads, on CPython 3.12 and 3.13 (issue 8); and the test
-suite of bench/programs/suite plain and recorded (issue 26, testsuite.py).
+workloads of bench/workloads, on CPython 3.12 and 3.13 (the speed goals of docs/performance.md); and the
+test suite of bench/programs/suite plain and recorded (testsuite.py).
 
 Sets up its venvs under .venvs/bench-* (viztracer, our wheel from dist/, the
 _ctfloor extension; upstream in .venvs/bench-upstream-312), runs everything,
@@ -465,7 +465,7 @@ def code_size_program(lines: int) -> str:
 def measure_code_size(python: Path, scratch: Path, runs: int) -> dict[str, Any] | None:
     """Median wall seconds of plain python and of recording (`--values none`)
     the code-size program at each size: recording time must grow linearly
-    with a code object's length (issue 19: it grew with its square). None
+    with a code object's length (it once grew with its square). None
     when a run fails (said on stderr)."""
     scratch.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -517,7 +517,7 @@ def render_code_size(results: dict[str, Any]) -> str:
         "median wall seconds (start-up included). `added` is recorded minus plain, less the "
         "recorder's fixed cost (the same for a one-line dict); `growth` is `added` over the "
         "previous row's: 2.0 when the recorder's work is linear in the code's length, 4.0 "
-        "when quadratic (issue 19 measured 3.9 before the fix).",
+        "when quadratic (3.9 was measured before the quadratic cost was fixed).",
         "",
     ]
     for py, res in results.items():
@@ -555,7 +555,7 @@ def testsuite_options(opts: argparse.Namespace, *, warn: bool) -> dict[str, Any]
 
 
 def run_testsuite(session: Session, py: str, opts: argparse.Namespace) -> None:
-    """The test suite of bench/programs/suite on one interpreter (issue 26)."""
+    """The test suite of bench/programs/suite on one interpreter (testsuite.py)."""
     log(f"CPython {py}: the test suite (setting up {opts.venvs}/bench-{py.replace('.', '')} with pytest)")
     wheel = newest_wheel(opts.dist)
     env = (

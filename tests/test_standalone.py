@@ -1,4 +1,4 @@
-"""The project stands alone (issue 15): a clone with nothing beside it (no
+"""The project stands alone: a clone with nothing beside it (no
 ../shared) collects its whole test suite and passes its benchmark-harness
 tests, which run the project's own workloads (bench/workloads).
 

@@ -16,8 +16,8 @@ bench/run.py; this package holds its parts, one decision per module:
 - events:   counting monitoring events per workload (cached)
 - startup:  start-up cost via hyperfine
 - dap:      a DAP client of CodeTracer's replay-server (tests/ctfs uses it too)
-- replay_open: time and peak memory of the replay-server opening a trace (issue 17)
-- testsuite: the test suite of bench/programs/suite recorded one trace per test and as one (issue 26)
+- replay_open: time and peak memory of the replay-server opening a trace (docs/ctfs.md)
+- testsuite: the test suite of bench/programs/suite recorded one trace per test and as one (docs/test-runs.md)
 - report:   tables for the console and docs/performance.md
 """
 

@@ -1,6 +1,6 @@
 """From runs to figures: medians of each cell, compared with the plain run
 of the same interpreter, workload and scale (measured in the same session),
-and the issue 8 goals."""
+and the goals (docs/performance.md "Goals")."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def _worst(values: list[float | None], *, high: bool = True) -> float | None:
 
 
 def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -> list[Goal]:
-    """Issue 8's goals for one interpreter; figs maps (tracer, workload) -> Figures."""
+    """The goals (docs/performance.md "Goals") for one interpreter; figs maps (tracer, workload) -> Figures."""
     limits = GOAL_LIMITS
     workloads = sorted({w for _, w in figs})
 
@@ -257,7 +257,7 @@ def goals(session: Session, python: str, figs: dict[tuple[str, str], Figures]) -
             None if rss is None else rss <= limits["rss_mb"],
         )
     )
-    # Issue 17: end to end to a finished trace.ct, and its size against trace.json's (same values).
+    # The trace.ct goals: end to end to a finished trace.ct, and its size against trace.json's (same values).
     if any(t == "ours-ctfs" for t, _ in figs):
         w = stats.geomean(col("ours-ctfs", "ratio_wall"))
         out.append(

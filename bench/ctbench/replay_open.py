@@ -1,4 +1,4 @@
-"""Opening a trace in CodeTracer's replay-server (issue 17, goal 3): wall
+"""Opening a trace in CodeTracer's replay-server (the trace.ct open goals): wall
 seconds from spawning `replay-server dap-server --stdio` to its first stop
 on the trace, and the server's peak RSS, read from `/usr/bin/time -v`.
 

@@ -122,8 +122,8 @@ class Session:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # "py|workload|scale" -> Events
     startup: dict[str, dict[str, Any]] = field(default_factory=dict)  # py -> Startup fields
     versions: dict[str, dict[str, str]] = field(default_factory=dict)  # py -> tracer -> version
-    opens: list[OpenCell] = field(default_factory=list)  # replay-server open of the traces (issue 17)
-    testsuite: list[SuiteResult] = field(default_factory=list)  # the test suite recorded (issue 26)
+    opens: list[OpenCell] = field(default_factory=list)  # replay-server open of the traces
+    testsuite: list[SuiteResult] = field(default_factory=list)  # the test suite recorded
 
     def cell(self, python: str, workload: str, tracer: str, scale: float) -> Cell | None:
         for c in self.cells:

@@ -1,4 +1,4 @@
-"""Start-up cost (issue 8 goal 6) measured with hyperfine: plain python
+"""Start-up cost (the start-up goal of docs/performance.md) measured with hyperfine: plain python
 against `-m codetracer_python_recorder --version` and against recording an
 empty script. Reports medians and the milliseconds added."""
 

@@ -1,4 +1,4 @@
-"""A test suite recorded (issue 26): the suite of bench/programs/suite (1,200
+"""A test suite recorded (docs/test-runs.md): the suite of bench/programs/suite (1,200
 pytest tests of a small ledger module, ~1.5 M recorded steps in all) run
 plain and under the recorder's test run, `--pytest` with `--format ctfs` and
 the default scope, both one trace per test (the default) and

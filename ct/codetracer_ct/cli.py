@@ -54,8 +54,8 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
     (("-h", "--help"), False),
 )
 # The trace formats the recorder writes (its `--format`), and ct's default:
-# CTFS, the container current CodeTracer opens (issue 17, goal 2); `--format
-# json` writes the design documents' trace.json.
+# CTFS, the container current CodeTracer opens; `--format json` writes
+# trace.json (docs/design/trace-formats.md §6).
 FORMATS = ("json", "ctfs")
 DEFAULT_FORMAT = "ctfs"
 # The options that start a test run (`--pytest ARGS...`) -> the framework.

@@ -1,4 +1,4 @@
-"""Opening the traces in CodeTracer's replay-server (issue 17, goal 3):
+"""Opening the traces in CodeTracer's replay-server (the trace.ct goal rows of docs/performance.md "Goals"):
 parsing /usr/bin/time's report, the opens against a stand-in server, the
 figures, goal rows and table, and one real open of a tiny trace in each
 format when ../shared/tools/replay-server is present."""
@@ -157,7 +157,7 @@ def test_open_goals_are_na_when_no_json_opened() -> None:
 
 def test_report_shows_the_open_table_and_goal_rows() -> None:
     text = render(open_session(*OPENS), "make bench")
-    assert "## Opening the trace in CodeTracer's replay-server (issue 17)" in text
+    assert "## Opening the trace in CodeTracer's replay-server" in text
     assert "medians of 3 open(s)" in text and "at scale 0.1." in text and "above 120 MB is not opened" in text and "than 14 GB" in text
     assert ("| workload | trace.json MB | json open s / peak MB | trace.ct MB | ct open s / peak MB | time ct/json "
             "| peak memory ct/json |") in text

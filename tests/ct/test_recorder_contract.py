@@ -1,4 +1,5 @@
-"""The contract between `ct record` and the real recorder (issue 15): every
+"""The contract between `ct record` and the real recorder (docs/ct.md "The
+run", docs/design/bundling-and-ct-record.md §4): every
 option ct passes through is accepted by the recorder's own parser
 (`python -m codetracer_python_recorder` from the recorder venv, not the fake)
 with the meaning ct's help gives it, and every recorder option a `ct record`

@@ -1,4 +1,5 @@
-"""trace.ct is written while the program runs (issue 17, goal 1).
+"""trace.ct is written while the program runs (docs/recorder.md "Writing
+trace.ct beside the run").
 
 The recorder replays its in-run stream into trace.ct on a second thread as
 the stream is flushed: the .ct grows alongside the program, a recording

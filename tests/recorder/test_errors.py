@@ -159,7 +159,8 @@ def test_invalid_switches_are_usage_errors_naming_the_source(recorder_python: Pa
         "misspelt", "trace-filter-no-value", "upstream-io-capture", "upstream-propagate-exit", "recover-no-dir"])
 def test_usage_errors_say_what_is_wrong_before_anything_else(recorder_python: Path, tmp_path: Path, args, env,
                                                              says) -> None:
-    """Each of these used to exit 2 with an empty stderr (issue 15)."""
+    """Each of these once exited 2 with an empty stderr (docs/errors.md: a usage
+    error says what is wrong)."""
     out = tmp_path / "t"
     pre = [] if args[:1] == ["recover"] else ["-o", str(out)]
     p = rec(recorder_python, *pre, *args, env=env)

@@ -1,4 +1,4 @@
-"""The portable path (issue 16): locals and values through the public C API,
+"""The portable path (docs/recorder.md "Reading locals"): locals and values through the public C API,
 what the recorder uses on a CPython whose layout it does not know. Forced on
 3.12 and 3.13 (`CODETRACER_PORTABLE=1`), or taken after a failed start-up
 self-check (`CODETRACER_TEST_FAIL_SELF_CHECK=<check>`), it must write the

@@ -2,7 +2,8 @@
 default (not the standard library, installed packages or the recorder),
 scope widened or narrowed by options and filter files in upstream's TOML
 schema, secrets redacted, the program's output as events, and an error end
-flagged (issue 14)."""
+flagged (README "Scope: what is recorded", docs/recorder.md "Scope, secrets
+and output")."""
 from __future__ import annotations
 
 import json

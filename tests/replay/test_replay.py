@@ -1,5 +1,5 @@
 """Our traces, opened in CodeTracer's replay backend (../shared/tools/replay-server)
-over DAP, show at every step what the program held (issue 14).
+over DAP, show at every step what the program held (docs/replay-tests.md).
 
 For each program of programs/: the oracle (oracle.py, plain python under
 sys.settrace, no recorder) gives every step's function, line and variables;

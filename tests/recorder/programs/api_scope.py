@@ -1,5 +1,5 @@
 """Records itself through the Python API: nothing of the recorder (its
-pathlib calls) may be in the traces (issue 14d)."""
+pathlib calls) may be in the traces (README "Scope")."""
 import sys
 
 import codetracer_python_recorder as ctr

@@ -1,4 +1,4 @@
-"""Standard-library values the recorder shows by their data (issue 14e)."""
+"""Standard-library values the recorder shows by their data (docs/recorder.md)."""
 import datetime
 import pathlib
 import uuid
