@@ -132,7 +132,7 @@ def _record_parser(prog: str) -> argparse.ArgumentParser:
         choices=FORMATS,
         default=DEFAULT_FORMAT,
         help="trace format: ctfs (trace.ct, the binary container current CodeTracer opens) or "
-        f"json (trace.json, the design documents' format); default {DEFAULT_FORMAT}",
+        f"json (trace.json, the JSON trace every CodeTracer reads); default {DEFAULT_FORMAT}",
     )
     parser.add_argument(
         "--with-diff",

@@ -32,7 +32,7 @@ pub const SCHEMA_VERSION: &str = Format::JSON.schema_version();
 pub struct Format(&'static Row);
 
 impl Format {
-    /// `trace.json` + `trace_paths.json`: the design documents' format.
+    /// `trace.json` + `trace_paths.json`: docs/design/trace-formats.md §1-§4.
     pub const JSON: Format = Format(&Row {
         name: "json",
         files: ["trace.json", TRACE_PATHS],

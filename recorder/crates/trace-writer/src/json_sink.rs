@@ -1,5 +1,5 @@
 //! The JSON format: `trace.json` (+ `trace_paths.json`), CodeTracer's
-//! db-backend trace as the design documents define it. [`JsonSink`] writes
+//! db-backend trace as docs/design/trace-formats.md §2-§4 define it. [`JsonSink`] writes
 //! what the replay stage hands it, byte for byte as the converter always
 //! did, and [`write_json`] renders the compact stream's values as the
 //! schema's `ValueRecord` JSON.
