@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ._bundle import Bundle
 from ._errors import FatalError, InputRefused, ToolFailed, ToolMissing
-from ._install import install_on_path, uninstall_from_path
+from ._install_on_path import install_on_path, uninstall_from_path
 from ._registry import ALL_BUNDLES
 from ._shims import PLATFORMS, Platform, render
 from ._stage import StagingConflict, stage

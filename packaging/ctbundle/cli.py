@@ -63,7 +63,7 @@ def _default_platform() -> str:
 
 
 def _cmd_install(args: argparse.Namespace) -> int:
-    from ._install import install_on_path
+    from ._install_on_path import install_on_path
 
     folder = install_on_path(args.platform, args.target, folder=args.folder, shells=args.shell)
     info(f"ct and ct-python-recorder are in {folder}")
@@ -71,7 +71,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 def _cmd_uninstall(args: argparse.Namespace) -> int:
-    from ._install import uninstall_from_path
+    from ._install_on_path import uninstall_from_path
 
     for path in uninstall_from_path():
         info(f"cleaned {path}")

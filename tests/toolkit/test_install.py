@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ctbundle import install_on_path, render, uninstall_from_path
-from ctbundle._install import InstallConflict, path_with_entry, path_without_entry
+from ctbundle._install_on_path import InstallConflict, path_with_entry, path_without_entry
 
 SHELL_DATA = (".local/share/fish", ".config/fish/fish_variables")
 

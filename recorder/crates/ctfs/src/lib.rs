@@ -15,12 +15,12 @@ pub mod cbor;
 pub mod container;
 pub mod events;
 pub mod meta;
-pub mod sink;
+pub mod writer;
 mod varint;
 
 pub use cbor::{Value, ValueEncoder};
 pub use meta::TraceMeta;
-pub use sink::{CtfsSink, SinkStats, TraceEvent, TypeInfo};
+pub use writer::{CtfsSink, SinkStats, TraceEvent, TypeInfo};
 
 /// Names of the internal files this crate writes.
 pub mod files {

@@ -7,7 +7,7 @@
 //! `trace_paths.json`) and the CTFS container `trace.ct` ([`ct`]); the
 //! same [`Checker`] sees the events of either.
 
-pub mod ct;
+pub mod ctfs_reader;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -175,7 +175,7 @@ pub fn check_json_dir(dir: &Path) -> Result<Summary, String> {
 /// short is refused with how far it reads.
 pub fn check_ct(path: &Path) -> Result<Summary, String> {
     let mut c = Checker::default();
-    let read = ct::read_ct(path, |i, ev| c.event(usize::try_from(i).unwrap_or(usize::MAX), ev))?;
+    let read = ctfs_reader::read_ct(path, |i, ev| c.event(usize::try_from(i).unwrap_or(usize::MAX), ev))?;
     if let ctfs::events::ChunkEnd::CutShort { at } = read.end {
         return Err(format!(
             "partial: the container ends inside events.log at byte {at}; {} events in {} whole chunks read",
@@ -200,7 +200,7 @@ pub fn check_ct(path: &Path) -> Result<Summary, String> {
 pub fn each_event(dir: &Path, mut on_event: impl FnMut(&E) -> Result<(), String>) -> Result<(), String> {
     let ct = dir.join("trace.ct");
     if ct.exists() {
-        ct::read_ct(&ct, |_, ev| on_event(ev)).map(|_| ())
+        ctfs_reader::read_ct(&ct, |_, ev| on_event(ev)).map(|_| ())
     } else {
         let bytes = fs::read(dir.join("trace.json")).map_err(|e| format!("trace.json: {e}"))?;
         let events: Vec<E> = serde_json::from_slice(&bytes).map_err(|e| format!("trace.json does not match the schema: {e}"))?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use ctfs::events::ChunkEnd;
 use ctfs::{CtfsSink, TraceEvent, TraceMeta, TypeInfo, Value};
-use trace_check::ct::read_ct;
+use trace_check::ctfs_reader::read_ct;
 use trace_writer::value::{self as v, types, vtag};
 
 mod common;
@@ -23,7 +23,7 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-fn read_all(path: &Path) -> (Vec<E>, trace_check::ct::CtRead) {
+fn read_all(path: &Path) -> (Vec<E>, trace_check::ctfs_reader::CtRead) {
     let mut evs = Vec::new();
     let r = read_ct(path, |_, e| {
         evs.push(e.clone());
