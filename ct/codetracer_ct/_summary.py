@@ -98,22 +98,31 @@ def _thread_row(row: Dict[str, Any], steps: Any) -> Dict[str, Any]:
         states.append("started before recording")
     if row.get("running_at_stop"):
         states.append("running at stop")
-    return {"kind": "thread", "name": row.get("name"), "ident": row.get("ident"), "main": bool(row.get("main")),
-            "folder": row.get("folder"), "steps": steps, "state": ", ".join(states) or "complete",
-            "incomplete": row.get("incomplete")}
+    return {
+        "kind": "thread",
+        "name": row.get("name"),
+        "ident": row.get("ident"),
+        "main": bool(row.get("main")),
+        "folder": row.get("folder"),
+        "steps": steps,
+        "state": ", ".join(states) or "complete",
+        "incomplete": row.get("incomplete"),
+    }
 
 
 def _process_row(folder: Path, relative: str, pid: Any) -> Dict[str, Any]:
+    row = {"kind": "process", "name": f"process {pid}", "pid": pid, "main": False, "folder": relative}
     metadata = read_metadata(folder / relative)
     if metadata is None:
         staged = (folder / relative / STAGING_DIR).is_dir()
         state = "still running (no trace yet)" if staged else "no trace"
-        return {"kind": "process", "name": f"process {pid}", "pid": pid, "main": False, "folder": relative,
-                "steps": None, "state": state, "exit_status": None}
-    return {"kind": "process", "name": f"process {pid}", "pid": pid, "main": False, "folder": relative,
-            "steps": (metadata.get("stats") or {}).get("steps"),
-            "state": "partial" if metadata.get("partial") else "complete",
-            "exit_status": metadata.get("exit_status")}
+        return {**row, "steps": None, "state": state, "exit_status": None}
+    return {
+        **row,
+        "steps": (metadata.get("stats") or {}).get("steps"),
+        "state": "partial" if metadata.get("partial") else "complete",
+        "exit_status": metadata.get("exit_status"),
+    }
 
 
 def find_test(folder: Path, test_id: str) -> Optional[Dict[str, Any]]:
