@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Benchmark the recorder against plain python, the C no-op and 8-byte-record
-floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the four
+floors, viztracer and upstream codetracer-python-recorder 0.3.0 on the six
 workloads of bench/workloads, on CPython 3.12 and 3.13 (the speed goals of docs/performance.md); and the
 test suite of bench/programs/suite plain and recorded (testsuite.py).
 

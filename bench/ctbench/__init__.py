@@ -1,6 +1,6 @@
 """ctbench: the benchmark harness of codetracer-bundle (`make bench`).
 
-Runs the four workloads of bench/workloads plain and under each tracer, and
+Runs the six workloads of bench/workloads plain and under each tracer, and
 the test suite of bench/programs/suite plain and recorded, on CPython 3.12
 and 3.13, and writes docs/performance.md. The driver is
 bench/run.py; this package holds its parts, one decision per module:

@@ -4,13 +4,17 @@
 
 The reference the C floor's counts are checked against (tests/bench). Runs
 the script with __name__ = RUN_NAME (normally __main__) and writes {kind: n} for PY_START, PY_RESUME,
-PY_RETURN, PY_YIELD and LINE to OUT.json. Nothing is printed on stdout.
+PY_RETURN, PY_YIELD and LINE to OUT.json, forked children's included (as
+run_floor.py counts them). Nothing is printed on stdout.
 """
 
 import json
 import os
 import runpy
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "floor"))
+from run_floor import follow_forks  # type: ignore[import-not-found]
 
 EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
 
@@ -30,6 +34,7 @@ def main() -> int:
         bit = getattr(mon.events, event)
         mon.register_callback(tool, bit, callback)
         mask |= bit
+    add_children = follow_forks(out, counts.copy)  # (a C function: no events of its own)
     sys.argv = sys.argv[3:]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     mon.set_events(tool, mask)
@@ -39,7 +44,7 @@ def main() -> int:
         mon.set_events(tool, 0)
         mon.free_tool_id(tool)
     with open(out, "w", encoding="utf-8") as f:
-        json.dump(counts, f)
+        json.dump(add_children(counts), f)
     return 0
 
 

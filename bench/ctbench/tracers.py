@@ -89,13 +89,15 @@ def _get(obj: Any, *keys: str) -> Any:
     return obj
 
 
-def read_ours(trace_dir: Path) -> dict[str, Any]:
-    """Figures from our recorder's trace folder (docs/interfaces.md §2);
-    a key the recorder does not write yet comes back as None."""
+def _read_json(path: Path) -> Any:
     try:
-        meta = json.loads((trace_dir / "trace_metadata.json").read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        meta = {}
+        return {}
+
+
+def _one_trace(trace_dir: Path) -> dict[str, Any]:
+    meta = _read_json(trace_dir / "trace_metadata.json")
     return {
         # trace.json, or trace.ct (--format ctfs)
         "trace_bytes": _size(trace_dir / "trace.json") or _size(trace_dir / "trace.ct"),
@@ -105,6 +107,26 @@ def read_ours(trace_dir: Path) -> dict[str, Any]:
         "convert_s": _get(meta, "timings", "convert_seconds"),
         "total_s": _get(meta, "timings", "total_seconds"),
     }
+
+
+#: Figures summed over a recording's traces (the rest are the main trace's).
+SUMMED = ("trace_bytes", "stream_bytes", "recorder_events", "convert_s")
+
+
+def read_ours(trace_dir: Path) -> dict[str, Any]:
+    """Figures from our recorder's trace folder (docs/interfaces.md §2);
+    a key the recorder does not write yet comes back as None. A recording of
+    threads or forked children (threads.json, docs/recorder.md "Threads")
+    adds their traces' bytes, events and convert time to the main trace's."""
+    figures = _one_trace(trace_dir)
+    index = _read_json(trace_dir / "threads.json")
+    rows = [*(index.get("threads") or []), *(index.get("processes") or [])] if isinstance(index, dict) else []
+    for row in rows:
+        other = _one_trace(trace_dir / str(row.get("folder")))
+        for key in SUMMED:
+            if figures[key] is not None and other[key] is not None:
+                figures[key] += other[key]
+    return figures
 
 
 def _ours_collect(work: Path) -> dict[str, Any]:

@@ -7,17 +7,20 @@
 Claims a free tool id, registers the C callbacks of the chosen mode for
 PY_START/PY_RESUME/PY_RETURN/PY_YIELD/LINE, runs the script as __main__ (or
 as NAME, which skips its `if __name__ == "__main__"` block), then disables
-the events. Mode count writes {kind: n} as JSON to --counts; mode record8
-writes the 8-byte records to --records. Nothing is printed on stdout.
+the events. Mode count writes {kind: n} as JSON to --counts, forked
+children's events included (`follow_forks`); mode record8 writes the
+parent's 8-byte records to --records. Nothing is printed on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import runpy
 import sys
+from collections.abc import Callable
 
 MODES = ("noop", "count", "record8")
 EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
@@ -44,6 +47,38 @@ def callbacks(ext, mode: str) -> dict[str, object]:
     return {event: getattr(ext, prefix + CALLBACK_SUFFIX[event]) for event in EVENTS}
 
 
+def follow_forks(counts_file: str, read: Callable[[], dict[str, int]]) -> Callable[[dict[str, int]], dict[str, int]]:
+    """Forked children (a process pool's workers) count their own events:
+    each writes what it counted since the fork to ``COUNTS.<pid>`` when it
+    ends through ``os._exit`` (as every multiprocessing child does). Returns
+    the function that adds those files to the parent's counts (and removes
+    them)."""
+
+    def in_child() -> None:
+        base = read()
+        real_exit = os._exit
+
+        def exit_counted(status: int) -> None:
+            now = read()
+            with open(f"{counts_file}.{os.getpid()}", "w", encoding="utf-8") as f:
+                json.dump({k: now[k] - base.get(k, 0) for k in now}, f)
+            real_exit(status)
+
+        os._exit = exit_counted  # type: ignore[assignment]
+
+    os.register_at_fork(after_in_child=in_child)
+
+    def add_children(counts: dict[str, int]) -> dict[str, int]:
+        for path in glob.glob(glob.escape(counts_file) + ".*"):
+            with open(path, encoding="utf-8") as f:
+                child = json.load(f)
+            counts = {k: n + child.get(k, 0) for k, n in counts.items()}
+            os.remove(path)
+        return counts
+
+    return add_children
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=MODES, required=True)
@@ -68,15 +103,16 @@ def main(argv: list[str]) -> int:
         mask |= bit
     sys.argv = [opts.script, *opts.args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(opts.script)))
+    add_children = follow_forks(opts.counts, _ctfloor.counts) if opts.mode == "count" and opts.counts else None
     mon.set_events(tool, mask)
     try:
         runpy.run_path(opts.script, run_name=opts.run_name)
     finally:
         mon.set_events(tool, 0)
         mon.free_tool_id(tool)
-    if opts.mode == "count" and opts.counts:
+    if opts.mode == "count" and opts.counts and add_children is not None:
         with open(opts.counts, "w", encoding="utf-8") as f:
-            json.dump(_ctfloor.counts(), f)
+            json.dump(add_children(_ctfloor.counts()), f)
     if opts.mode == "record8" and opts.records:
         _ctfloor.dump(opts.records)
     return 0

@@ -47,6 +47,84 @@ def tests_of(folder: Path) -> List[Dict[str, Any]]:
     return sorted(tests, key=lambda t: t.get("outcome") not in ("failed", "error"))
 
 
+#: The index of a recording's thread and forked-child traces, written by the
+#: recorder (docs/recorder.md, "Threads" and "Processes").
+THREADS_FILE = "threads.json"
+PROCESSES_DIR = "processes"
+STAGING_DIR = ".codetracer-partial"
+
+
+def threads_of(folder: Path) -> List[Dict[str, Any]]:
+    """The traces of a recording's threads (the main thread first) and of
+    its forked children, each with `kind` (thread or process), `name`,
+    `ident` or `pid`, `folder` (relative to `folder`), `steps` and `state`
+    (complete, partial, running at stop, started before recording, still
+    running: a child with no trace yet); empty when the recording has one
+    trace."""
+    try:
+        with open(folder / THREADS_FILE, encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError):
+        index = {}
+    index = index if isinstance(index, dict) else {}
+    rows: List[Dict[str, Any]] = []
+    main = index.get("main")
+    if isinstance(main, dict):
+        steps = ((read_metadata(folder) or {}).get("stats") or {}).get("steps")
+        rows.append(_thread_row(main, steps))
+    for thread in index.get("threads") or []:
+        if isinstance(thread, dict):
+            rows.append(_thread_row(thread, (thread.get("stats") or {}).get("steps")))
+    listed = set()
+    for process in index.get("processes") or []:
+        if isinstance(process, dict) and process.get("folder"):
+            listed.add(str(process["folder"]))
+            rows.append(_process_row(folder, str(process["folder"]), process.get("pid")))
+    # Children the index does not list: a child still running when the
+    # recording stopped (its trace written later, or never: its staging folder).
+    children = folder / PROCESSES_DIR
+    for child in sorted(children.iterdir(), key=lambda p: p.name) if children.is_dir() else []:
+        relative = f"{PROCESSES_DIR}/{child.name}"
+        if child.is_dir() and relative not in listed:
+            rows.append(_process_row(folder, relative, int(child.name) if child.name.isdigit() else None))
+    return rows if len(rows) > 1 or any(r["kind"] == "process" for r in rows) else []
+
+
+def _thread_row(row: Dict[str, Any], steps: Any) -> Dict[str, Any]:
+    states = []
+    if row.get("partial"):
+        states.append("partial")
+    if row.get("started_before_recording"):
+        states.append("started before recording")
+    if row.get("running_at_stop"):
+        states.append("running at stop")
+    return {
+        "kind": "thread",
+        "name": row.get("name"),
+        "ident": row.get("ident"),
+        "main": bool(row.get("main")),
+        "folder": row.get("folder"),
+        "steps": steps,
+        "state": ", ".join(states) or "complete",
+        "incomplete": row.get("incomplete"),
+    }
+
+
+def _process_row(folder: Path, relative: str, pid: Any) -> Dict[str, Any]:
+    row = {"kind": "process", "name": f"process {pid}", "pid": pid, "main": False, "folder": relative}
+    metadata = read_metadata(folder / relative)
+    if metadata is None:
+        staged = (folder / relative / STAGING_DIR).is_dir()
+        state = "still running (no trace yet)" if staged else "no trace"
+        return {**row, "steps": None, "state": state, "exit_status": None}
+    return {
+        **row,
+        "steps": (metadata.get("stats") or {}).get("steps"),
+        "state": "partial" if metadata.get("partial") else "complete",
+        "exit_status": metadata.get("exit_status"),
+    }
+
+
 def find_test(folder: Path, test_id: str) -> Optional[Dict[str, Any]]:
     """The test `test_id` names: its exact id, else its folder name."""
     tests = tests_of(folder)

@@ -226,7 +226,7 @@ def cmd_list(parsed: argparse.Namespace) -> int:
     if not traces:
         sys.stdout.write("no traces yet: record one with `ct record script.py`\n")
         return _exitcodes.OK
-    rows = [("ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "PROGRAM")]
+    rows = [("ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "THREADS", "PROGRAM")]
     rows += [
         (
             str(t.id),
@@ -235,13 +235,14 @@ def cmd_list(parsed: argparse.Namespace) -> int:
             "" if t.exit_status is None else str(t.exit_status),
             "yes" if t.id in uploads else "no",
             _tests_cell(Path(t.folder)),
+            _threads_cell(Path(t.folder)),
             _command_line(t),
         )
         for t in traces
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(6)]
+    widths = [max(len(row[column]) for row in rows) for column in range(7)]
     for row in rows:
-        cells = [row[column].ljust(widths[column]) for column in range(6)] + [row[6]]
+        cells = [row[column].ljust(widths[column]) for column in range(7)] + [row[7]]
         sys.stdout.write("  ".join(cells).rstrip() + "\n")
     return _exitcodes.OK
 
@@ -253,6 +254,16 @@ def _tests_cell(folder: Path) -> str:
         return "-"
     failing = sum(1 for t in tests if t.get("outcome") in ("failed", "error"))
     return f"{len(tests)} ({failing} failing)" if failing else str(len(tests))
+
+
+def _threads_cell(folder: Path) -> str:
+    """`ct list`'s THREADS column: `3` threads with a trace each, `3 +2 proc`
+    with forked children's, else `-` (one trace)."""
+    rows = _summary.threads_of(folder)
+    if not rows:
+        return "-"
+    processes = sum(1 for r in rows if r["kind"] == "process")
+    return str(len(rows) - processes) + (f" +{processes} proc" if processes else "")
 
 
 def _get(index: Index, trace_id: int) -> Trace:
@@ -274,6 +285,7 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         data["folder_exists"] = folder.is_dir()
         data["uploads"] = [upload.as_json() for upload in uploads]
         data["tests"] = _summary.tests_of(folder)
+        data["threads"] = _summary.threads_of(folder)
         _print_json(data)
         return _exitcodes.OK
     fields = [
@@ -308,6 +320,16 @@ def cmd_show(parsed: argparse.Namespace) -> int:
             sys.stdout.write(
                 f"  {test.get('outcome', '?'):<8} {steps:>10} steps {size:>9}  {test.get('id')}  "
                 f"{test.get('folder') or '(no trace)'}\n"
+            )
+    threads = _summary.threads_of(folder)
+    if threads:
+        sys.stdout.write(f"threads and processes ({len(threads)} traces, each opens alone; folders in {folder}):\n")
+        for row in threads:
+            who = f"ident {row['ident']}" if row["kind"] == "thread" else f"pid {row.get('pid')}"
+            steps = f"{row['steps']:,}" if isinstance(row.get("steps"), int) else "-"
+            sys.stdout.write(
+                f"  {row['kind']:<7}  {str(row.get('name')):<20} {who:<22} {steps:>10} steps  "
+                f"{row.get('folder')}  {row['state']}\n"
             )
     if summary and summary["top_functions"]:
         sys.stdout.write("most called functions:\n")

@@ -109,3 +109,24 @@ def test_read_ours_tolerates_an_unfinished_recorder(tmp_path: Path) -> None:
     assert got["trace_bytes"] == 20 and got["recorder_events"] == 7
     assert got["stream_bytes"] is None and got["drain_s"] is None and got["convert_s"] is None
     assert read_ours(tmp_path / "absent")["trace_bytes"] is None
+
+
+def test_read_ours_adds_up_the_thread_and_child_traces(tmp_path: Path) -> None:
+    """A recording of threads and forked children (threads.json): bytes,
+    events and convert time summed over its traces; timings of the run the
+    main trace's."""
+    def trace(folder: Path, size: int, events: int, stream: int | None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "trace.ct").write_bytes(b"x" * size)
+        stats = {"events": events, **({"stream_bytes": stream} if stream is not None else {})}
+        (folder / "trace_metadata.json").write_text(json.dumps(
+            {"stats": stats, "timings": {"convert_seconds": 0.5, "total_seconds": 2.0, "drain_seconds": 0.1}}))
+    trace(tmp_path, 100, 10, 1000)
+    trace(tmp_path / "threads" / "1-worker", 20, 3, 300)
+    trace(tmp_path / "processes" / "77", 5, 2, None)
+    (tmp_path / "threads.json").write_text(json.dumps({
+        "main": {"folder": "."}, "threads": [{"folder": "threads/1-worker"}], "processes": [{"folder": "processes/77"}]}))
+    got = read_ours(tmp_path)
+    assert (got["trace_bytes"], got["recorder_events"], got["convert_s"]) == (125, 15, 1.5)
+    assert got["stream_bytes"] == 1300  # the child's is unknown: left out
+    assert (got["total_s"], got["drain_s"]) == (2.0, 0.1)

@@ -49,7 +49,7 @@ def test_list_show_delete(fake: User):
     assert fake.ct("record", "app.py", env=dict(fake.env, FAKE_RECORDER_NO_STATS="1")).returncode == 0
     assert fake.ct("record", "-m", "app", "m").returncode == 0
     listing = fake.ct("list").stdout.decode().splitlines()
-    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "PROGRAM"]
+    assert listing[0].split() == ["ID", "CREATED", "STATUS", "EXIT", "UPLOADED", "TESTS", "THREADS", "PROGRAM"]
     assert [line.split()[0] for line in listing[1:]] == ["1", "2"]
     assert listing[2].endswith("-m app m")
     rows = json.loads(fake.ct("list", "--json").stdout)

@@ -112,6 +112,9 @@ def test_a_fork_pools_workers_are_recorded(recorder_python: Path, tmp_path: Path
     for row in rows:
         m = meta(out / row["folder"])
         assert m["partial"] is (how == "terminate")
+        # Its replay estimate: written by the child, or by the parent for a trace it recovered.
+        assert m["trace_bytes"] == (out / row["folder"] / "trace.json").stat().st_size
+        assert m["steps"] == m["stats"]["steps"] and m["replay_estimate"]["memory_bytes_low"] > 0
         events = trace(out / row["folder"])
         squared += [c["args"][0]["value"]["i"] for c in (e["Call"] for e in events if "Call" in e) if c["args"]]
     if how == "join":

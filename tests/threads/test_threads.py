@@ -100,6 +100,9 @@ def test_each_thread_gets_a_trace_of_its_own(workers) -> None:
         assert m["recording_id"] == row["recording_id"] != main["recording_id"]
         assert m["thread"]["name"] == row["name"] and m["thread"]["ident"] == row["ident"]
         assert m["partial"] is False and m["stats"]["steps"] == row["stats"]["steps"] > 0
+        # The replay estimate, as the main trace's (docs/test-runs.md, "Traces that open").
+        assert m["steps"] == row["stats"]["steps"] and m["trace_bytes"] == (folder / "trace.json").stat().st_size
+        assert 0 < m["replay_estimate"]["memory_bytes_low"] <= m["replay_estimate"]["memory_bytes_high"]
         assert m["metrics"]["other_thread_events"] == 0 and m["metrics"]["dropped_events"] == 0
         assert m["thread"]["started_before_recording"] is False
         running = row["name"] == DAEMON
@@ -114,6 +117,16 @@ def test_each_thread_gets_a_trace_of_its_own(workers) -> None:
     assert [(t["path"], t["role"], t["default_thread_prefix"], t["recording_id"]) for t in manifest["trace"]] == [
         (".", "thread MainThread", "main", main["recording_id"]),
         (rows[0]["folder"], f"thread {rows[0]['name']}", f"1-{rows[0]['name']}", rows[0]["recording_id"])]
+
+
+def test_the_replay_budget_note_weighs_every_thread_trace(recorder_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = record(recorder_python, out, "--replay-budget", "0.0000001GB")
+    assert r.returncode == 0, r.stderr.decode()
+    notes = [line for line in r.stderr.decode().splitlines() if "too big for CodeTracer to open" in line]
+    threads = json.loads((out / "threads.json").read_text(encoding="utf-8"))["threads"]
+    assert len(notes) == 1 and f": note: {1 + len(threads)} trace(s) too big" in notes[0], notes
+    assert f"and {len(threads) - 2} more" in notes[0]
 
 
 def test_output_and_exit_status_stay_plain_pythons(workers) -> None:

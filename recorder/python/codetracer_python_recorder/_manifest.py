@@ -13,6 +13,10 @@ import re
 
 from . import _replaycost
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 #: The most traces CodeTracer's replay backend accepts in one ``session.toml``
 #: (measured on ../shared/tools/replay-server, CodeTracer a387f8faf2e2: more
 #: than 3 entries are refused, "the TCT-M1 cap is 3", and exactly 3 must carry
@@ -47,6 +51,37 @@ def write_session_manifest(out_dir: str, entries: list[tuple[str, str, str, str]
 def manifest_text(text: str) -> str:
     """``text`` without what CodeTracer's manifest parser cannot read in a value."""
     return re.sub(r'["#\\\r\n]', "_", text)
+
+
+def annotate_threads(out_dir: str) -> list[dict[str, Any]]:
+    """Adds the replay estimate (``steps``, ``trace_bytes``,
+    ``replay_estimate``) to the metadata of every thread trace listed in
+    ``out_dir``'s ``threads.json``, and of every forked child's trace that
+    has none yet (a child writes its own when it ends; one the parent's stop
+    recovered has none); those traces' facts, for the budget note."""
+    import json
+
+    try:
+        with open(os.path.join(out_dir, THREADS_INDEX), encoding="utf-8") as f:
+            index = json.load(f)
+    except (OSError, ValueError):
+        return []
+    facts = []
+    for row in [*index.get("threads", []), *index.get("processes", [])]:
+        folder = os.path.join(out_dir, str(row.get("folder")))
+        meta_path = os.path.join(folder, "trace_metadata.json")
+        try:
+            with open(meta_path, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if "pid" in row and "replay_estimate" in meta:
+            continue
+        trace = _replaycost.estimate(folder, meta.get("format", "json"), (meta.get("stats") or {}).get("steps"))
+        meta.update(trace)
+        _replaycost.write_json(meta_path, meta)
+        facts.append({"id": os.path.abspath(folder), **trace})
+    return facts
 
 
 def write_threads(out_dir: str, index: str) -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-from . import _native, _replaycost
+from . import _manifest, _native, _replaycost
 from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
 from .session import PACKAGE_DIR, resolve_format, resolve_switch
@@ -563,12 +563,12 @@ def _run_program(runner: ProgramRunner, tests: object) -> tuple[int, BaseExcepti
 def _finish_traces(trace_dir: str, tests: Any, last_report: dict[str, object] | None, status: int,
                    budget: int, narrowing: str) -> None:
     """After the last trace was written: a test run's index and manifest,
-    each trace's replay estimate, and the note when one is past the budget."""
+    each trace's replay estimate (every thread's and forked child's too), and the note when one is past the budget."""
     try:
         if tests is not None:
             traces = tests.finish(last_report, status)
         else:
-            traces = _replaycost.annotate_single(trace_dir, last_report)
+            traces = _replaycost.annotate_single(trace_dir, last_report) + _manifest.annotate_threads(trace_dir)
         _replaycost.warn_over_budget(traces, budget, narrowing)
     except OSError as exc:
         sys.stderr.write(f"{PROG}: warning: cannot write the trace index: {exc}\n")

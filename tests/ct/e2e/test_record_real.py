@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -391,3 +392,78 @@ def test_record_format_ctfs_and_show_it(venv_user: User):
         ["trace.json", "trace_metadata.json", "trace_paths.json"]
     assert metadata(folder)["format"] == "json"
     assert json.loads(venv_user.ct("show", "2", "--json").stdout)["summary"]["format"] == "json"
+
+
+THREADED = """\
+import os, sys, threading, time
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+# (The children are forked before any thread starts: python warns of a fork with threads.)
+if len(sys.argv) > 1:  # a child that outlives the recording: its trace is written after it
+    late = os.fork()
+    if late == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        time.sleep(float(sys.argv[1]))
+        work(3)
+        os._exit(0)
+pid = os.fork()
+if pid == 0:
+    work(5)
+    os._exit(0)
+os.waitpid(pid, 0)
+threads = [threading.Thread(target=work, args=(10 + i,), name=f"worker-{i}") for i in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("done", work(3))
+"""
+
+
+def test_show_and_list_the_threads_and_processes(venv_user: User):
+    """A recording of a program with threads and a forked child: `ct show`
+    lists each trace (the main thread first) with name, ident or pid, steps,
+    folder and state, `--json` as `threads`; `ct list` counts them. A child
+    still running after the recording shows as such until its trace is there."""
+    activate(venv_user, venv_user.venv)
+    venv_user.write("threaded.py", THREADED)
+    parity(venv_user, "threaded.py")
+    folder = Path(str(venv_user.rows()[0]["folder"]))
+    index = json.loads((folder / "threads.json").read_text())
+    (child,) = index["processes"]
+    shown = json.loads(venv_user.ct("show", "1", "--json").stdout)["threads"]
+    assert [(r["kind"], r["name"], r["folder"], r["state"]) for r in shown] == [
+        ("thread", "MainThread", ".", "complete"),
+        ("thread", "worker-0", "threads/1-worker-0", "complete"),
+        ("thread", "worker-1", "threads/2-worker-1", "complete"),
+        ("process", f"process {child['pid']}", f"processes/{child['pid']}", "complete"),
+    ]
+    for row in shown:
+        assert row["steps"] == metadata(folder / row["folder"])["stats"]["steps"] > 0
+    assert shown[1]["ident"] == index["threads"][0]["ident"] and shown[3]["exit_status"] == 0
+    text = venv_user.ct("show", "1").stdout.decode().splitlines()
+    assert f"threads and processes (4 traces, each opens alone; folders in {folder}):" in text
+    worker = next(line for line in text if "worker-1" in line).split()
+    assert worker[0] == "thread" and worker[-2:] == ["threads/2-worker-1", "complete"]
+    assert worker[worker.index("steps") - 1] == f"{shown[2]['steps']:,}"
+    listed = venv_user.ct("list").stdout.decode().splitlines()
+    assert listed[0].split()[6] == "THREADS" and listed[1].split()[6:9] == ["3", "+1", "proc"]
+
+    done = venv_user.ct("record", "threaded.py", "4")
+    assert done.returncode == 0, done.stderr.decode()
+    late = json.loads(venv_user.ct("show", "2", "--json").stdout)["threads"][-1]
+    assert late["kind"] == "process" and late["state"] == "still running (no trace yet)" and late["steps"] is None
+    folder = Path(str(venv_user.rows()[1]["folder"]))
+    assert not any(row["folder"] == late["folder"] for row in json.loads((folder / "threads.json").read_text())["processes"])
+    deadline = time.monotonic() + 60
+    while not (folder / late["folder"] / "trace_metadata.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # the metadata is the last file renamed into the folder
+    late = json.loads(venv_user.ct("show", "2", "--json").stdout)["threads"][-1]
+    assert late["state"] == "complete" and late["steps"] > 0
+    assert venv_user.ct("list").stdout.decode().splitlines()[2].split()[6:9] == ["3", "+2", "proc"]
