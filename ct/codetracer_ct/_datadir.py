@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
+from . import _env
+
 
 def data_dir(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
-    explicit = environ.get("CODETRACER_DATA_DIR")
+    explicit = _env.get(_env.DATA_DIR, environ)
     if explicit:
         return Path(explicit).expanduser()
     xdg = environ.get("XDG_DATA_HOME")

@@ -15,9 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
+from . import _env
 from ._errors import NotFound
 
-ENV_VARIABLES = ("CODETRACER_PYTHON", "PYTHON")
+ENV_VARIABLES = (_env.PYTHON.name, "PYTHON")
 PATH_NAMES = ("python3", "python")
 
 

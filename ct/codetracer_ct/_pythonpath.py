@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Mapping, Optional, Sequence
 
-ORIGINAL_VARIABLE = "CODETRACER_ORIG_PYTHONPATH"
+from . import _env
+
+ORIGINAL_VARIABLE = _env.ORIG_PYTHONPATH.name
 
 
 def prepend(folders: Sequence[str], current: Optional[str], sep: str = os.pathsep) -> str:

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from . import _datadir, _exitcodes, _git, _preflight, _pythonpath, _summary
+from . import _datadir, _env, _exitcodes, _formats, _git, _preflight, _pythonpath, _summary
 from ._errors import GitUnavailable, UsageError
 from ._index import Index, Trace, utc_now
 from ._interpreter import find_python
 
 LANGUAGE = "python-db"
 # The second is a misspelling CodeTracer's design text used (docs/design/bundling-and-ct-record.md §5).
-RECORDER_PATH_VARIABLES = ("CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH")
-ERROR_FILE_VARIABLE = "CODETRACER_ERROR_FILE"
+RECORDER_PATH_VARIABLES = (_env.RECORDER_PATH.name, "CODERTRACER_RECORDER_PATH")
+ERROR_FILE_VARIABLE = _env.ERROR_FILE.name
 PARTIAL_STAGING = ".codetracer-partial"
 DIFF_FILE = "diff.patch"
 FILES_DIR = "files"
@@ -41,7 +41,7 @@ class Request:
     activation_path: Optional[str] = None
     with_diff: bool = False
     trace_dir: Optional[str] = None
-    format: str = "ctfs"  # cli.DEFAULT_FORMAT
+    format: str = _formats.DEFAULT_FORMAT
     recorder_options: Tuple[str, ...] = ()
     program_label: Optional[str] = None  # e.g. "--pytest" for the index
     test_framework: Optional[str] = None  # "pytest" / "unittest": the recorder's test run

@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from . import _formats
+
 TOP = 10
 
 
@@ -143,10 +145,9 @@ def trace_format(folder: Path, metadata: Optional[Dict[str, Any]] = None) -> Opt
     written = (metadata if metadata is not None else read_metadata(folder) or {}).get("format")
     if isinstance(written, str):
         return written
-    if (folder / "trace.json").is_file():
-        return "json"
-    if (folder / "trace.ct").is_file():
-        return "ctfs"
+    for name, trace_file in _formats.TRACE_FILES.items():
+        if (folder / trace_file).is_file():
+            return name
     return None
 
 

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
-from . import _exitcodes
+from . import _env, _exitcodes
 from ._errors import ConfigError
 
 CONFIG_FILE = "upload.json"
-ENVIRONMENT = {"base_url": "CODETRACER_BASE_URL", "tenant": "CODETRACER_TENANT", "token": "CODETRACER_TOKEN"}
+ENVIRONMENT = {"base_url": _env.BASE_URL.name, "tenant": _env.TENANT.name, "token": _env.TOKEN.name}
 # Tuning, from the environment (docs/ct.md): name -> (default, minimum).
 TUNING = {
-    "CODETRACER_UPLOAD_RETRIES": (5, 0),  # retries of one request after its first attempt
-    "CODETRACER_UPLOAD_BACKOFF": (1.0, 0.0),  # first wait between attempts, doubled each time (s)
-    "CODETRACER_UPLOAD_TIMEOUT": (60.0, 0.1),  # connect / read timeout of one request (s)
+    _env.UPLOAD_RETRIES.name: (5, 0),  # retries of one request after its first attempt
+    _env.UPLOAD_BACKOFF.name: (1.0, 0.0),  # first wait between attempts, doubled each time (s)
+    _env.UPLOAD_TIMEOUT.name: (60.0, 0.1),  # connect / read timeout of one request (s)
 }
 
 
@@ -112,9 +112,9 @@ def resolve(
         base_url=normalise_base_url(chosen["base_url"]),
         tenant=chosen["tenant"],
         token=chosen["token"],
-        retries=int(tuning["CODETRACER_UPLOAD_RETRIES"]),
-        backoff=tuning["CODETRACER_UPLOAD_BACKOFF"],
-        timeout=tuning["CODETRACER_UPLOAD_TIMEOUT"],
+        retries=int(tuning[_env.UPLOAD_RETRIES.name]),
+        backoff=tuning[_env.UPLOAD_BACKOFF.name],
+        timeout=tuning[_env.UPLOAD_TIMEOUT.name],
     )
 
 

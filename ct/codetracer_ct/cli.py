@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import __version__, _archive, _datadir, _exitcodes, _summary, _upload, _uploadconfig
+from . import __version__, _archive, _datadir, _exitcodes, _formats, _summary, _upload, _uploadconfig
 from ._errors import ConfigError, CtError, TraceUnusable, UnknownTrace
 from ._index import Index, Trace, Upload, utc_now
 from ._record import Request, record
@@ -56,8 +56,8 @@ CT_RECORD_OPTIONS: Tuple[Tuple[Tuple[str, ...], bool], ...] = (
 # The trace formats the recorder writes (its `--format`), and ct's default:
 # CTFS, the container current CodeTracer opens; `--format json` writes
 # trace.json (docs/design/trace-formats.md §6).
-FORMATS = ("json", "ctfs")
-DEFAULT_FORMAT = "ctfs"
+FORMATS = _formats.FORMATS
+DEFAULT_FORMAT = _formats.DEFAULT_FORMAT
 # The options that start a test run (`--pytest ARGS...`) -> the framework.
 TEST_FRAMEWORKS = {"--pytest": "pytest", "--unittest": "unittest"}
 

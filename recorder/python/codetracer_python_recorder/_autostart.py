@@ -11,13 +11,15 @@ import atexit
 import os
 import sys
 
+from . import _env
+
 
 def _autostart() -> None:
-    trace_dir = os.environ.get("CODETRACER_TRACE")
-    if not trace_dir or os.environ.get("CODETRACER_CLI_ACTIVE") == "1":
+    trace_dir = _env.get(_env.TRACE)
+    if not trace_dir or _env.get(_env.CLI_ACTIVE) == "1":
         return
     # Children inherit the environment: only the first process records into DIR.
-    del os.environ["CODETRACER_TRACE"]
+    _env.pop(_env.TRACE)
     from . import start, stop
     from .errors import RecorderError
     from .session import program_from_argv

@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import _env
 from .errors import UsageError
 
 TYPE_CHECKING = False
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["resolve", "add_entry", "entry_note", "FILTER_ENV", "PROJECT_FILTER", "BUILTIN_SOURCE", "RUNNERS"]
 
-FILTER_ENV = "CODETRACER_TRACE_FILTER"
+FILTER_ENV = _env.TRACE_FILTER.name
 PROJECT_FILTER = os.path.join(".codetracer", "trace-filter.toml")
 BUILTIN_SOURCE = "<inline:builtin-default>"
 SUPPORTED_VERSION = 1
@@ -248,7 +249,7 @@ def resolve(*, script_dir: str | None, filters: Sequence[str] = (), include: Seq
         found = _find_project_filter(script_dir)
         if found:
             paths.append((found, "project filter"))
-    env = os.environ.get(FILTER_ENV)
+    env = _env.get(_env.TRACE_FILTER)
     if env:
         paths.extend((p, FILTER_ENV) for p in env.split("::") if p)
     paths.extend((p, "--trace-filter") for p in filters)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import sys
 
+from . import _env, _native
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -35,17 +37,16 @@ PER_STEP = {
 JSON_SIZE_FACTOR = (60, 85, 110)
 #: The default budget of backend memory: about 930,000 steps of trace.ct at the low end.
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
-BUDGET_ENV = "CODETRACER_REPLAY_BUDGET"
+BUDGET_ENV = _env.REPLAY_BUDGET.name
 
 #: The flags that narrow a recording, named by the note.
 NARROWING = "--include/--exclude or --activation-path"
 
-_TRACE_FILES = {"ctfs": "trace.ct", "json": "trace.json"}
 
 
 def estimate(folder: str, trace_format: str, steps: int | None) -> dict[str, Any]:
     """``steps``, ``trace_bytes`` and ``replay_estimate`` of the trace in ``folder``."""
-    path = os.path.join(folder, _TRACE_FILES.get(trace_format, "trace.json"))
+    path = os.path.join(folder, _native.TRACE_FILES.get(trace_format, _native.TRACE_FILES[_native.DEFAULT_FORMAT]))
     try:
         size = os.path.getsize(path)
     except OSError:
@@ -126,7 +127,7 @@ def annotate_single(trace_dir: str, report: dict[str, Any] | None) -> list[dict[
         stats = json.loads(str(report.get("stats"))) if report.get("stats") else {}
     except (OSError, ValueError):
         return []
-    facts = estimate(trace_dir, meta.get("format", "json"), stats.get("steps"))
+    facts = estimate(trace_dir, meta.get("format", _native.DEFAULT_FORMAT), stats.get("steps"))
     meta.update(facts)
     write_json(meta_path, meta)
     return [{"id": os.path.abspath(trace_dir), **facts}]

@@ -308,7 +308,7 @@ class TestTraces:
                             "duration_seconds": entry["duration"]}
             if entry.get("message"):
                 meta["test"]["message"] = entry["message"]
-        meta.update(_replaycost.estimate(folder, meta.get("format", "json"), _stats(entry.get("report")).get("steps")))
+        meta.update(_replaycost.estimate(folder, meta.get("format", _native.DEFAULT_FORMAT), _stats(entry.get("report")).get("steps")))
         _replaycost.write_json(meta_path, meta)
         return _row(entry["id"], entry["kind"], entry["folder"], meta)
 

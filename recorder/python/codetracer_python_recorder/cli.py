@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-from . import _manifest, _native, _replaycost
+from . import _env, _manifest, _native, _replaycost
 from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
 from .session import PACKAGE_DIR, resolve_format, resolve_switch
@@ -42,13 +42,13 @@ Record a Python program into a CodeTracer trace, running it exactly as
 options:
   --trace-dir DIR, --out-dir DIR, -o DIR
                         trace folder (default ./trace-<UTC time>-<pid>; env CODETRACER_TRACE_DIR)
-  --format json|ctfs
+  --format {"|".join(_native.FORMATS)}
                         trace format: json (trace.json) or ctfs (trace.ct,
                         CodeTracer's binary container); default env
                         CODETRACER_FORMAT, else json (the bundles'
                         ct-python-recorder launcher sets ctfs)
   --activation-path PATH
-                        record only while code of PATH runs
+                        record only while code of PATH runs (env CODETRACER_ACTIVATION_PATH)
   --values none|args|locals
                         values to capture (default locals; env CODETRACER_VALUES)
   --max-depth N, --max-items N, --max-str N, --max-nodes N
@@ -63,6 +63,7 @@ options:
   --log-level LEVEL     off, error, warn (default), info, debug, trace
   --log-file PATH       write diagnostics to PATH instead of stderr
   --json-errors         append a JSON line describing a recorder failure to stderr
+                        (env CODETRACER_JSON_ERRORS=1)
   --no-threads          record only the main thread (default: every thread that runs
                         recorded code, each into a trace of its own in threads/;
                         env CODETRACER_NO_THREADS=1)
@@ -285,7 +286,7 @@ def _allowed(option: str) -> str:
 
 def restore_pythonpath() -> None:
     """Undo a launcher's PYTHONPATH prepend for the script (docs/interfaces.md)."""
-    orig = os.environ.pop("CODETRACER_ORIG_PYTHONPATH", None)
+    orig = _env.pop(_env.ORIG_PYTHONPATH)
     if orig is None:
         return
     current = os.environ.get("PYTHONPATH", "")
@@ -307,9 +308,10 @@ def _default_trace_dir() -> str:
     return os.path.abspath(time.strftime("trace-%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}")
 
 
-def _env_choice(attr: str, var: str, o: Options) -> None:
-    if getattr(o, attr) is None and os.environ.get(var):
-        setattr(o, attr, os.environ[var])
+def _env_choice(attr: str, var: _env.Var, o: Options) -> None:
+    value = _env.get(var)
+    if getattr(o, attr) is None and value:
+        setattr(o, attr, value)
 
 
 _sigint_exit = False
@@ -380,13 +382,13 @@ def _settings(o: Options) -> Settings:
     """Environment fallbacks and checks of the parsed options (a
     :class:`UsageError` names the flag or variable at fault), the policy
     switches and the scope; fills in ``o`` from the environment."""
-    _env_choice("trace_dir", "CODETRACER_TRACE_DIR", o)
-    values_source = "--values" if o.values is not None else "CODETRACER_VALUES"
-    _env_choice("values", "CODETRACER_VALUES", o)
+    _env_choice("trace_dir", _env.TRACE_DIR, o)
+    values_source = "--values" if o.values is not None else _env.VALUES.name
+    _env_choice("values", _env.VALUES, o)
     if o.values is not None and o.values not in _VALUES:
         raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
                          "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
-    _env_choice("activation_path", "CODETRACER_ACTIVATION_PATH", o)
+    _env_choice("activation_path", _env.ACTIVATION_PATH, o)
     o.format = resolve_format(o.format)
     policy = _native.resolve_policy(
         on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
@@ -403,8 +405,8 @@ def _settings(o: Options) -> Settings:
     trace_filter = _filters.resolve(
         script_dir=script_dir, filters=o.trace_filter, include=include, exclude=o.exclude,
         record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
-    budget_source = "--replay-budget" if o.replay_budget is not None else _replaycost.BUDGET_ENV
-    _env_choice("replay_budget", _replaycost.BUDGET_ENV, o)
+    budget_source = "--replay-budget" if o.replay_budget is not None else _env.REPLAY_BUDGET.name
+    _env_choice("replay_budget", _env.REPLAY_BUDGET, o)
     replay_budget = _replaycost.DEFAULT_BUDGET_BYTES if o.replay_budget is None else \
         _replaycost.parse_budget(o.replay_budget, budget_source)
     return Settings(policy, trace_filter, replay_budget)
@@ -415,8 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     atexit.register(_exit_like_sigint)  # registered first, so it runs last
     restore_pythonpath()
     # Ours, not the script's: the script sees the environment plain python would.
-    _error_file = os.environ.pop("CODETRACER_ERROR_FILE", None)
-    os.environ["CODETRACER_CLI_ACTIVE"] = "1"
+    _error_file = _env.pop(_env.ERROR_FILE)
+    _env.put(_env.CLI_ACTIVE, "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     json_errors = False
     try:
@@ -430,11 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(o)
         json_errors = bool(settings.policy["json_errors"])
     except RecorderError as err:
-        json_errors = json_errors or "--json-errors" in argv or \
-            os.environ.get("CODETRACER_JSON_ERRORS", "").strip().lower() in ("1", "true", "yes", "on")
+        json_errors = json_errors or "--json-errors" in argv or _env.is_on(_env.JSON_ERRORS)
         return report_failure(err, json_errors, early=True)
     finally:
-        os.environ.pop("CODETRACER_CLI_ACTIVE", None)
+        _env.pop(_env.CLI_ACTIVE)
 
     trace_dir = os.path.abspath(o.trace_dir) if o.trace_dir else _default_trace_dir()
 
@@ -466,9 +467,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
         trace_filter=settings.trace_filter,
         # Threads and forked children in test runs are not recorded yet (docs/test-runs.md).
-        threads=o.framework is None and resolve_switch(False if o.no_threads else None, "CODETRACER_NO_THREADS"),
+        threads=o.framework is None and resolve_switch(False if o.no_threads else None, _env.NO_THREADS),
         follow_processes=o.framework is None and resolve_switch(False if o.no_follow_processes else None,
-                                                                "CODETRACER_NO_FOLLOW_PROCESSES"))
+                                                                _env.NO_FOLLOW_PROCESSES))
 
     def start(directory: str, program: str) -> object:
         return _native.start(directory, program, args, **start_options)

@@ -15,7 +15,7 @@ import sys
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs ~15 ms of start-up
 
-from . import _native
+from . import _env, _native
 
 if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotations need them
     from pathlib import Path
@@ -98,6 +98,8 @@ def program_from_argv() -> str:
 
 #: The names of ``--format``: the recorder's format table (crate trace-writer).
 FORMATS: tuple[str, ...] = _native.FORMATS
+#: The format when neither ``--format`` nor $CODETRACER_FORMAT says one: the table's.
+DEFAULT_FORMAT: str = _native.DEFAULT_FORMAT
 
 
 def resolve_format(given: str | None, option: str = "--format") -> str:
@@ -107,14 +109,14 @@ def resolve_format(given: str | None, option: str = "--format") -> str:
 
     source = option
     if given is None:
-        given, source = os.environ.get("CODETRACER_FORMAT") or "json", "CODETRACER_FORMAT"
+        given, source = _env.get(_env.FORMAT) or DEFAULT_FORMAT, _env.FORMAT.name
     if given not in FORMATS:
         raise UsageError(f"invalid value {given!r} for {source}: expected {' or '.join(FORMATS)}",
                          "ERR_FORMAT_UNSUPPORTED", {"option": source, "value": given})
     return given
 
 
-def resolve_switch(given: bool | None, off_variable: str) -> bool:
+def resolve_switch(given: bool | None, off_variable: _env.Var) -> bool:
     """A switch on by default: `given` (an API option), else on unless the
     environment variable `off_variable` is set (``1``, ``true``, ``yes``,
     ``on``): ``CODETRACER_NO_THREADS`` (every thread gets a trace of its own,
@@ -122,7 +124,7 @@ def resolve_switch(given: bool | None, off_variable: str) -> bool:
     forked child records into a trace of its own, "Processes")."""
     if given is not None:
         return bool(given)
-    return os.environ.get(off_variable, "").strip().lower() not in ("1", "true", "yes", "on")
+    return not _env.is_on(off_variable)
 
 
 def start(
@@ -164,7 +166,7 @@ def start(
     ``include`` / ``exclude`` globs, ``record_all``, and ``trace_filter``
     file(s) after ``$CODETRACER_TRACE_FILTER`` and the project's
     ``.codetracer/trace-filter.toml``; ``redact=False`` keeps values under
-    secret-looking names. ``format``: ``"json"`` (trace.json) or ``"ctfs"``
+    secret-looking names. ``format``: ``json`` (trace.json) or ``ctfs``
     (trace.ct); default ``$CODETRACER_FORMAT``, else json."""
     from pathlib import Path
 
@@ -200,8 +202,8 @@ def start(
         log_level=log_level,
         log_file=log_file,
         trace_filter=resolved,
-        threads=resolve_switch(threads, "CODETRACER_NO_THREADS"),
-        follow_processes=resolve_switch(follow_processes, "CODETRACER_NO_FOLLOW_PROCESSES"),
+        threads=resolve_switch(threads, _env.NO_THREADS),
+        follow_processes=resolve_switch(follow_processes, _env.NO_FOLLOW_PROCESSES),
     )
     return folder
 

@@ -11,8 +11,7 @@ static COUNTDOWN: OnceLock<AtomicI64> = OnceLock::new();
 #[allow(clippy::panic)]
 pub fn maybe_panic() {
     let c = COUNTDOWN.get_or_init(|| {
-        let n = std::env::var("CODETRACER_TEST_FAULT")
-            .ok()
+        let n = crate::env::get(&crate::env::TEST_FAULT)
             .and_then(|v| v.strip_prefix("panic-after:").and_then(|n| n.parse::<i64>().ok()))
             .unwrap_or(-1);
         AtomicI64::new(n)

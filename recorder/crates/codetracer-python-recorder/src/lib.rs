@@ -9,6 +9,7 @@
 
 mod capture;
 mod cpython;
+mod env;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod ffi;
@@ -41,10 +42,6 @@ use crate::ffi::py_dispatch;
 use crate::policy::{Overrides, Policy};
 use crate::recorder::ValuesMode;
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 /// Resolves the policy switches (explicit values, then environment) and
 /// configures logging. Returns the effective policy as a dict.
 #[pyfunction]
@@ -60,7 +57,7 @@ fn resolve_policy<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors };
     let p = py_dispatch(py, "resolve_policy", || {
-        let p = Policy::resolve(&o, &env_var)?;
+        let p = Policy::resolve(&o, &env::lookup)?;
         logging::configure(p.log_level, p.log_file.as_deref())?;
         Ok(p)
     })?;
@@ -77,7 +74,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format="json", on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
+#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -90,7 +87,7 @@ fn start(
     max_str: Option<u32>,
     max_nodes: Option<u32>,
     skip_prefixes: Vec<String>,
-    format: &str,
+    format: Option<&str>,
     on_recorder_error: Option<String>,
     require_trace: Option<bool>,
     keep_partial_trace: Option<bool>,
@@ -109,7 +106,7 @@ fn start(
             usage!(ErrorCode::InvalidOption, "invalid value {:?} for values: expected none, args or locals", values).with_context("option", "values")
         })?;
         let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None };
-        let policy = Policy::resolve(&o, &env_var)?;
+        let policy = Policy::resolve(&o, &env::lookup)?;
         let d = Bounds::default();
         let bounds = Bounds {
             max_depth: max_depth.unwrap_or(d.max_depth),
@@ -131,7 +128,7 @@ fn start(
                 bounds,
                 skip_prefixes,
                 policy,
-                format: format.to_string(),
+                format: format.unwrap_or(trace_writer::Format::DEFAULT.as_str()).to_string(),
                 filter,
                 filter_meta,
                 threads,
@@ -338,6 +335,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SCHEMA_VERSION", trace_writer::SCHEMA_VERSION)?;
     // The names of `--format`, from the format table.
     m.add("FORMATS", PyTuple::new(m.py(), trace_writer::Format::ALL.map(|f| f.as_str()))?)?;
+    m.add("DEFAULT_FORMAT", trace_writer::Format::DEFAULT.as_str())?;
+    let trace_files = PyDict::new(m.py());
+    for f in trace_writer::Format::ALL {
+        trace_files.set_item(f.as_str(), f.trace_file())?;
+    }
+    m.add("TRACE_FILES", trace_files)?;
     m.add("EXIT_USAGE", ErrorKind::Usage.exit_code())?;
     m.add("EXIT_ENVIRONMENT", ErrorKind::Environment.exit_code())?;
     m.add("EXIT_TARGET", ErrorKind::Target.exit_code())?;

@@ -85,7 +85,7 @@ impl Policy {
     /// Resolves the policy from explicit values, then `env`.
     pub fn resolve(o: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> RecorderResult<Self> {
         let on_error = match o.on_error.as_deref().map(|v| ("--on-recorder-error", v.to_string())).or_else(|| {
-            env("CODETRACER_ON_RECORDER_ERROR").map(|v| ("CODETRACER_ON_RECORDER_ERROR", v))
+            env(crate::env::ON_RECORDER_ERROR.name).map(|v| (crate::env::ON_RECORDER_ERROR.name, v))
         }) {
             None => OnError::Abort,
             Some((src, v)) => match v.as_str() {
@@ -95,20 +95,20 @@ impl Policy {
             },
         };
         let log_level = match o.log_level.as_deref().map(|v| ("--log-level", v.to_string())).or_else(|| {
-            env("CODETRACER_LOG_LEVEL").map(|v| ("CODETRACER_LOG_LEVEL", v))
+            env(crate::env::LOG_LEVEL.name).map(|v| (crate::env::LOG_LEVEL.name, v))
         }) {
             None => LevelFilter::Warn,
             Some((src, v)) => crate::logging::parse_level(&v)
                 .ok_or_else(|| invalid(src, &v, "off, error, warn, info, debug or trace"))?,
         };
-        let log_file = o.log_file.clone().or_else(|| env("CODETRACER_LOG_FILE")).filter(|s| !s.is_empty());
+        let log_file = o.log_file.clone().or_else(|| env(crate::env::LOG_FILE.name)).filter(|s| !s.is_empty());
         Ok(Self {
             on_error,
-            require_trace: bool_from(env, "CODETRACER_REQUIRE_TRACE", o.require_trace)?,
-            keep_partial: bool_from(env, "CODETRACER_KEEP_PARTIAL_TRACE", o.keep_partial)?,
+            require_trace: bool_from(env, crate::env::REQUIRE_TRACE.name, o.require_trace)?,
+            keep_partial: bool_from(env, crate::env::KEEP_PARTIAL_TRACE.name, o.keep_partial)?,
             log_level,
             log_file,
-            json_errors: bool_from(env, "CODETRACER_JSON_ERRORS", o.json_errors)?,
+            json_errors: bool_from(env, crate::env::JSON_ERRORS.name, o.json_errors)?,
         })
     }
 

@@ -67,13 +67,13 @@ pub type Register = fn(Python<'_>, &Bound<'_, PyAny>, u8) -> RecorderResult<()>;
 
 /// The tool id to use: `CODETRACER_TOOL_ID` (3 or 4) or 3.
 pub fn tool_id_from_env() -> RecorderResult<u8> {
-    match std::env::var("CODETRACER_TOOL_ID") {
-        Err(_) => Ok(DEFAULT_TOOL_ID),
-        Ok(v) => match v.trim() {
+    match crate::env::get(&crate::env::TOOL_ID) {
+        None => Ok(DEFAULT_TOOL_ID),
+        Some(v) => match v.trim() {
             "3" => Ok(3),
             "4" => Ok(4),
-            _ => Err(usage!(ErrorCode::InvalidOption, "invalid value {:?} for CODETRACER_TOOL_ID: expected 3 or 4", v)
-                .with_context("option", "CODETRACER_TOOL_ID")),
+            _ => Err(usage!(ErrorCode::InvalidOption, "invalid value {:?} for {}: expected 3 or 4", v, crate::env::TOOL_ID.name)
+                .with_context("option", crate::env::TOOL_ID.name)),
         },
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::ctfs_sink::CtfsSink;
 use crate::json_sink::JsonSink;
-use crate::live::{self, LiveConvert};
+use crate::live::LiveConvert;
 use crate::replay::{replay, ConvertStats, Progress};
 use crate::sink::Sink;
 
@@ -55,6 +55,9 @@ impl Format {
 
     /// The format table.
     pub const ALL: [Format; 2] = [Format::JSON, Format::CTFS];
+
+    /// The format when none is named (`--format`, `CODETRACER_FORMAT`, the API's `format=`).
+    pub const DEFAULT: Format = Format::JSON;
 
     pub fn parse(name: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == name)
@@ -117,10 +120,10 @@ impl Format {
 
     /// Starts replaying `events` (created, not necessarily written yet) into
     /// the trace files of this format in `dir` while the program runs. `None`
-    /// when the format does not [stream](Format::streams) or
-    /// [`live::LIVE_ENV`] turns streaming off.
+    /// when the format does not [stream](Format::streams) (the recorder
+    /// does not call it when `CODETRACER_LIVE_CONVERT=0`).
     pub fn start_live(self, events: &Path, dir: &Path) -> RecorderResult<Option<LiveConvert>> {
-        if !self.streams() || live::turned_off() {
+        if !self.streams() {
             return Ok(None);
         }
         let [trace, paths] = self.0.files.map(|f| dir.join(f));

@@ -31,15 +31,6 @@ use crate::replay::{Progress, Replayed, Replaying, Source, READ_CHUNK};
 use crate::sink::Sink;
 use crate::stream::FlushObserver;
 
-/// Environment switch: `0` converts after the run even for a streaming
-/// format (a diagnostic, and the baseline live conversion is tested against).
-pub const LIVE_ENV: &str = "CODETRACER_LIVE_CONVERT";
-
-/// Whether [`LIVE_ENV`] turns the live conversion off.
-pub fn turned_off() -> bool {
-    std::env::var(LIVE_ENV).is_ok_and(|v| v == "0")
-}
-
 /// What the writer has told the thread.
 #[derive(Default)]
 struct Flushed {

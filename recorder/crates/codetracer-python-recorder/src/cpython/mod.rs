@@ -30,11 +30,10 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use rustc_hash::FxHasher;
 
-/// `CODETRACER_PORTABLE=1`: use the portable path on every version.
-pub const PORTABLE_ENV: &str = "CODETRACER_PORTABLE";
-/// Test-only: `CODETRACER_TEST_FAIL_SELF_CHECK=<check>` makes that
-/// self-check fail (see [`selfcheck::CHECKS`]), to show the fallback.
-pub const FAIL_CHECK_ENV: &str = "CODETRACER_TEST_FAIL_SELF_CHECK";
+// `CODETRACER_PORTABLE=1`: use the portable path on every version.
+// Test-only: `CODETRACER_TEST_FAIL_SELF_CHECK=<check>` makes that
+// self-check fail (see [`selfcheck::CHECKS`]), to show the fallback.
+use crate::env::{PORTABLE as PORTABLE_ENV, TEST_FAIL_SELF_CHECK as FAIL_CHECK_ENV};
 
 /// Where the running thread's frames and an interpreter frame's fields are.
 #[derive(Debug)]
@@ -103,17 +102,17 @@ const fn shared_with(l: &Layout) -> bool {
 }
 const _: () = assert!(shared_with(&v3_13::LAYOUT));
 
-/// Test-only: `CODETRACER_TEST_UNKNOWN_VERSION=1` makes the recorder treat
-/// its CPython as a version it does not know (3.14, 3.15, ...): the
-/// portable path, and none of the shortcuts that rest on facts of a known
-/// version — how a newer CPython is recorded, tested on 3.12 and 3.13.
-pub const UNKNOWN_VERSION_ENV: &str = "CODETRACER_TEST_UNKNOWN_VERSION";
+// Test-only: `CODETRACER_TEST_UNKNOWN_VERSION=1` makes the recorder treat
+// its CPython as a version it does not know (3.14, 3.15, ...): the
+// portable path, and none of the shortcuts that rest on facts of a known
+// version — how a newer CPython is recorded, tested on 3.12 and 3.13.
+use crate::env::TEST_UNKNOWN_VERSION as UNKNOWN_VERSION_ENV;
 
 /// Whether this recorder knows CPython `major.minor`: its layout, and the
 /// facts beyond the layout its shortcuts rely on (the bytecode the pure-line
 /// analysis reads, the instructions CPython instruments for LINE events).
 pub fn known_version(major: u8, minor: u8) -> bool {
-    for_version(major, minor).is_some() && !std::env::var(UNKNOWN_VERSION_ENV).is_ok_and(|v| v == "1")
+    for_version(major, minor).is_some() && !crate::env::is(&UNKNOWN_VERSION_ENV, "1")
 }
 
 /// The layout of `major.minor`, if this recorder knows it.
@@ -160,16 +159,16 @@ impl Path {
 
 /// Picks the path for a recording on CPython `major.minor`.
 pub fn choose(py: Python<'_>, major: u8, minor: u8) -> Path {
-    if std::env::var(PORTABLE_ENV).is_ok_and(|v| v == "1") {
-        return Path::Portable { reason: format!("{PORTABLE_ENV}=1") };
+    if crate::env::is(&PORTABLE_ENV, "1") {
+        return Path::Portable { reason: format!("{}=1", PORTABLE_ENV.name) };
     }
     let Some(layout) = for_version(major, minor) else {
         return Path::Portable { reason: format!("no known layout for CPython {major}.{minor}") };
     };
     if !known_version(major, minor) {
-        return Path::Portable { reason: format!("no known layout for CPython {major}.{minor} ({UNKNOWN_VERSION_ENV}=1)") };
+        return Path::Portable { reason: format!("no known layout for CPython {major}.{minor} ({}=1)", UNKNOWN_VERSION_ENV.name) };
     }
-    let fail = std::env::var(FAIL_CHECK_ENV).ok();
+    let fail = crate::env::get(&FAIL_CHECK_ENV);
     // The layout's facts hold for the whole process: checked at its first
     // recording (again only for another check to fail on).
     static CHECKED: crate::memo::Memo<(&str, Option<String>), Result<(), String>> = crate::memo::Memo::new();

@@ -115,8 +115,15 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
             return Err(e);
         }
     };
-    // A format that streams is written beside the run, on another core.
-    match format.start_live(&trace_dir.events_path(), &trace_dir.staging) {
+    // A format that streams is written beside the run, on another core
+    // (`CODETRACER_LIVE_CONVERT=0`: after it, a diagnostic and the baseline
+    // the live conversion is tested against).
+    let live = if crate::env::is(&crate::env::LIVE_CONVERT, "0") {
+        Ok(None)
+    } else {
+        format.start_live(&trace_dir.events_path(), &trace_dir.staging)
+    };
+    match live {
         Ok(Some(live)) => writer.follow(live),
         Ok(None) => {}
         // Not even the container's start fits (a full disk): the run goes
@@ -125,7 +132,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     }
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
-    let shortcuts = std::env::var("CODETRACER_NO_TRAILS").map_or(true, |v| v != "1");
+    let shortcuts = !crate::env::is(&crate::env::NO_TRAILS, "1");
     // The shortcuts that rest on facts of a known CPython beyond its layout.
     let known = cpython::known_version(info.major, info.minor);
     crate::lines::configure(py, known);
