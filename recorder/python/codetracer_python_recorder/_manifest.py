@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from . import _replaycost
+from . import _native, _replaycost
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def annotate_threads(out_dir: str) -> list[dict[str, Any]]:
             continue
         if "pid" in row and "replay_estimate" in meta:
             continue
-        trace = _replaycost.estimate(folder, meta.get("format", "json"), (meta.get("stats") or {}).get("steps"))
+        trace = _replaycost.estimate(folder, meta.get("format", _native.DEFAULT_FORMAT), (meta.get("stats") or {}).get("steps"))
         meta.update(trace)
         _replaycost.write_json(meta_path, meta)
         facts.append({"id": os.path.abspath(folder), **trace})
