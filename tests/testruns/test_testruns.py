@@ -235,7 +235,9 @@ def test_replay_budget_note(tests_python: Path, suite: Path, tmp_path: Path) -> 
              "-p", "no:cacheprovider", "test_calc.py"], suite)
     notes = [line for line in r.stderr.decode().splitlines() if "too big for CodeTracer to open" in line]
     assert len(notes) == 1
-    assert "test_calc.py::" in notes[0] and "pytest -k" in notes[0] and "--include" in notes[0]
+    biggest = max(index(out)["traces"], key=lambda t: t["steps"] or 0)
+    assert f"{biggest['id']} ({biggest['steps']:,} steps" in notes[0]
+    assert "pytest -k" in notes[0] and "--include" in notes[0]
     quiet = run([script(tests_python), "--out-dir", str(tmp_path / "o2"), "--pytest", "-q",
                  "-p", "no:cacheprovider", "test_calc.py"], suite)
     assert b"too big for CodeTracer to open" not in quiet.stderr

@@ -111,7 +111,13 @@ def test_a_fork_pools_workers_are_recorded(recorder_python: Path, tmp_path: Path
     squared = []
     for row in rows:
         m = meta(out / row["folder"])
-        assert m["partial"] is (how == "terminate")
+        if how == "join":
+            assert m["partial"] is False
+        else:
+            # terminate() sends each worker its end-of-work marker before it
+            # kills it: a worker that reads it first ends cleanly (a complete
+            # trace, exit status 0); one that is killed leaves a partial one.
+            assert m["partial"] is True or m.get("exit_status") == 0, m
         # Its replay estimate: written by the child, or by the parent for a trace it recovered.
         assert m["trace_bytes"] == (out / row["folder"] / "trace.json").stat().st_size
         assert m["steps"] == m["stats"]["steps"] and m["replay_estimate"]["memory_bytes_low"] > 0
