@@ -38,22 +38,26 @@ def recorder_wheel() -> Path:
     return wheels[-1]
 
 
-def _venv_with_wheel(version: str, wheel: Path) -> Path:
-    """A venv under .venvs/ with the recorder wheel installed (reused while
-    the wheel is the same file)."""
-    venv = REPO / ".venvs" / f"rec{version.replace('.', '')}"
+def _venv_with_wheel(version: str, wheel: Path, name: str = "rec", requirements: Path | None = None) -> Path:
+    """A venv `.venvs/<name><ver>` with the recorder wheel installed, and
+    `requirements` (from PyPI) when given (reused while both are the same)."""
+    venv = REPO / ".venvs" / f"{name}{version.replace('.', '')}"
     python = venv / "bin" / "python"
     stamp = venv / ".wheel"
     want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size}"
+    if requirements is not None:
+        want += " " + requirements.read_text()
     venv.parent.mkdir(exist_ok=True)
     # One builder at a time (pytest-xdist workers each run session fixtures).
-    with open(venv.parent / f".rec{version}.lock", "w") as lock:
+    with open(venv.parent / f".{name}{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if python.exists() and stamp.exists() and stamp.read_text() == want:
             return python
         subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "--no-index", "--force-reinstall", str(wheel)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--no-index", "--force-reinstall", str(wheel)], check=True)
+        if requirements is not None:
+            subprocess.run([*pip, "-r", str(requirements)], check=True)
         stamp.write_text(want)
     return python
 

@@ -3,14 +3,13 @@ recorder wheel, pytest and its plugins (requirements.txt), and a runner
 that drives the installed console script as CodeTracer's `ct` does."""
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SUPPORTED, pyenv_python, recorder_wheel
+from tests.conftest import SUPPORTED, _venv_with_wheel, recorder_wheel
 
 HERE = Path(__file__).resolve().parent
 #: The suites that the tests record, not tests of this project.
@@ -22,22 +21,7 @@ REQUIREMENTS = HERE / "requirements.txt"
 
 def _venv(version: str) -> Path:
     """`.venvs/tests<ver>`: the wheel and requirements.txt; rebuilt when either changes."""
-    wheel = recorder_wheel()
-    venv = REPO / ".venvs" / f"tests{version.replace('.', '')}"
-    python = venv / "bin" / "python"
-    stamp = venv / ".wheel"
-    want = f"{wheel.name} {wheel.stat().st_mtime_ns} {wheel.stat().st_size} {REQUIREMENTS.read_text()}"
-    venv.parent.mkdir(exist_ok=True)
-    with open(venv.parent / f".tests{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if python.exists() and stamp.exists() and stamp.read_text() == want:
-            return python
-        subprocess.run([str(pyenv_python(version)), "-m", "venv", "--clear", str(venv)], check=True)
-        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, "--no-index", str(wheel)], check=True)
-        subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
-        stamp.write_text(want)
-    return python
+    return _venv_with_wheel(version, recorder_wheel(), name="tests", requirements=REQUIREMENTS)
 
 
 @pytest.fixture(scope="session", params=SUPPORTED, ids=lambda v: f"py{v}")

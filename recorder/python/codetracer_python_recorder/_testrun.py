@@ -186,14 +186,8 @@ class TestTraces:
     def end_fixture(self) -> None:
         """The fixture's setup ended: its trace is written; the test's
         trace starts again in the test's folder."""
-        fixture, self._fixture = self._fixture, None
-        if fixture is None:
+        if not self._close_fixture():
             return
-        fixture["report"] = self._stop_current()
-        if _recorded_nothing(fixture["report"]):
-            _remove_trace(self.out_dir, fixture["folder"])
-        else:
-            self.fixtures.append(fixture)
         if self._current is not None:
             import shutil
 
@@ -228,14 +222,20 @@ class TestTraces:
     def end_fixture_teardown(self) -> None:
         """The fixture's teardown ended: its trace is written (what runs next
         until the test ends is pytest's own code)."""
+        self._close_fixture()
+
+    def _close_fixture(self) -> bool:
+        """Writes the fixture's trace (kept only if it recorded any);
+        whether a fixture's trace was being recorded."""
         fixture, self._fixture = self._fixture, None
         if fixture is None:
-            return
+            return False
         fixture["report"] = self._stop_current()
         if _recorded_nothing(fixture["report"]):
             _remove_trace(self.out_dir, fixture["folder"])
         else:
             self.fixtures.append(fixture)
+        return True
 
     def current_id(self) -> str | None:
         """The id of the test being recorded, if one is."""
