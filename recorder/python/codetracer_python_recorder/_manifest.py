@@ -3,13 +3,14 @@ opened as one session), written for test runs (docs/test-runs.md) and for the
 traces of a program's threads (docs/recorder.md, "Threads"), and the threads'
 index ``threads.json``.
 
-Kept small and free of imports beyond the standard library's ``os`` and
-``re``: the recorder loads it when a recording of threads starts.
+Kept small and free of module-level imports beyond ``os``: the command line
+loads it before the program runs, and a module it imports then (``re``,
+``json``) would be missing from the program's ``sys.modules`` where plain
+python has it (see session.hide_recorder_modules).
 """
 from __future__ import annotations
 
 import os
-import re
 
 from . import _native, _replaycost
 
@@ -50,6 +51,8 @@ def write_session_manifest(out_dir: str, entries: list[tuple[str, str, str, str]
 
 def manifest_text(text: str) -> str:
     """``text`` without what CodeTracer's manifest parser cannot read in a value."""
+    import re
+
     return re.sub(r'["#\\\r\n]', "_", text)
 
 
