@@ -228,6 +228,17 @@ def replay(trace_dir: Path, runtime_dir: Path, *, only: set[str] | None = None,
     return Replay(steps, terminal, errors, outputs)
 
 
+def session_threads(folder: Path, runtime_dir: Path) -> list[str]:
+    """The names the replay-server's `threads` gives for the trace folder
+    (with a session.toml: every listed trace's threads), at its first stop."""
+    with DapClient(REPLAY_SERVER, runtime_dir) as c:
+        c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
+        c.request("launch", {"traceFolder": str(folder), "program": "main", "pid": 1})
+        c.request("configurationDone", {})
+        c.wait_event("stopped", timeout=60)
+        return [t["name"] for t in c.request("threads", {})["body"]["threads"]]
+
+
 def _last_move(c: DapClient) -> dict[str, Any] | None:
     """The location of the latest ct/complete-move (each stop sends one)."""
     c.drain(0)

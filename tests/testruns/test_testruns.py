@@ -17,6 +17,7 @@ import pytest
 from .conftest import SUITE, USUITE, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
+import replay
 from dap import DapClient
 
 REPLAY_SERVER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "replay-server"
@@ -269,9 +270,8 @@ def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Pa
     out = tmp_path / "out"
     run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
          "test_calc.py"], suite)
-    with _open(out, tmp_path / "rt1") as c:  # the folder: the session of session.toml
-        names = [t["name"] for t in c.request("threads", {})["body"]["threads"]]
-        assert names == ["test_calc.py_test_fails:<thread 1>", "test_calc.py_test_errors:<thread 1>"]
+    names = replay.session_threads(out, tmp_path / "rt1")  # the folder: the session of session.toml
+    assert names == ["test_calc.py_test_fails:<thread 1>", "test_calc.py_test_errors:<thread 1>"]
     with _open(out / "tests" / "test_calc.py_test_fails", tmp_path / "rt2") as c:
         seen = []
         for _ in range(40):

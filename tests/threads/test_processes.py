@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_threads import DapClient, R, meta, needs_server, run
+from .test_threads import R, meta, needs_server, run
 
 FORKS = Path(__file__).resolve().parents[1] / "recorder" / "programs" / "fork_endings.py"
 #: How the child ends (fork_endings.py's argument), and its exit status.
@@ -79,12 +79,7 @@ def test_the_folder_opens_as_a_session_of_parent_and_child(recorder_python: Path
                FORKS.parent)
     assert done.returncode == 0, done.stderr.decode()
     [row] = json.loads((out / "threads.json").read_text())["processes"]
-    with DapClient(R.REPLAY_SERVER, tmp_path / "rt") as c:
-        c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
-        c.request("launch", {"traceFolder": str(out), "program": "main", "pid": 1})
-        c.request("configurationDone", {})
-        c.wait_event("stopped", timeout=60)
-        names = [t["name"] for t in c.request("threads", {})["body"]["threads"]]
+    names = R.session_threads(out, tmp_path / "rt")
     assert names == ["main:<thread 1>", f"process-{row['pid']}:<thread 1>"]
     # The child's trace alone: the child's steps, child_work's value included.
     seen = R.recorded_steps(R.replay(out / row["folder"], tmp_path / "rt2", only={str(FORKS)}))

@@ -262,12 +262,7 @@ def test_a_ctfs_folder_opens_as_a_session_and_each_thread_trace_alone(recorder_p
     assert done.returncode == 0, done.stderr.decode()
     rows = json.loads((out / "threads.json").read_text())["threads"]
     assert all((out / r["folder"] / "trace.ct").is_file() for r in rows)
-    with DapClient(R.REPLAY_SERVER, tmp_path / "rt") as c:
-        c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
-        c.request("launch", {"traceFolder": str(out), "program": "main", "pid": 1})
-        c.request("configurationDone", {})
-        c.wait_event("stopped", timeout=60)
-        names = [t["name"] for t in c.request("threads", {})["body"]["threads"]]
+    names = R.session_threads(out, tmp_path / "rt")
     assert names == ["main:<thread 1>", f"1-{rows[0]['name']}:<thread 1>"]
     row = next(r for r in rows if r["name"] == "failing")
     seen = [(s.func, s.line) for s in R.replay(out / row["folder"], tmp_path / "rt2", only={str(WORKERS)}).steps]
