@@ -87,7 +87,7 @@ def _interpreter_folders() -> list[str]:
     """The standard library and the lib folders of the interpreter and the venv."""
     folders: list[str] = []
     stdlib = os.path.dirname(os.__file__)
-    for folder in (stdlib, *(os.path.join(p, lib) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for folder in (stdlib, *(os.path.join(p, lib) for p in dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix))
                              for lib in ("lib", "Lib", "lib64"))):
         folder = os.path.normpath(folder)
         if folder not in folders and (folder == stdlib or os.path.isdir(folder)):
