@@ -13,9 +13,11 @@ from tests.conftest import SUPPORTED, _venv_with_wheel, recorder_wheel
 
 HERE = Path(__file__).resolve().parent
 #: The suites that the tests record, not tests of this project.
-collect_ignore = ["suite", "usuite"]
+collect_ignore = ["suite", "usuite", "tsuite"]
 SUITE = HERE / "suite"
 USUITE = HERE / "usuite"
+#: A suite whose tests start threads (a thread pool; a thread that outlives its test).
+TSUITE = HERE / "tsuite"
 REQUIREMENTS = HERE / "requirements.txt"
 
 

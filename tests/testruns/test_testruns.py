@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from .conftest import SUITE, USUITE, run
+from tests.recorder.conftest import Trace, trace_check  # noqa: F401 - the fixture
+
+from .conftest import SUITE, TSUITE, USUITE, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
 import replay
@@ -335,3 +338,106 @@ def test_reruns_give_each_attempt_a_trace(tests_python: Path, suite: Path, tmp_p
                                                            ("test_flaky.py::test_flaky_once", "passed")]
     assert attempts[0]["folder"] != attempts[1]["folder"]
     assert attempts[0]["message"] == "AssertionError: fails on its first attempt"
+
+
+# --- threads a test starts (docs/test-runs.md, "Threads and processes") -----------------
+@pytest.fixture
+def tsuite(tmp_path: Path) -> Path:
+    dest = tmp_path / "tsuite"
+    shutil.copytree(TSUITE, dest)
+    return dest
+
+
+def _pool_run(python: Path, tsuite: Path, out: Path, *options: str):
+    return run([script(python), "--out-dir", str(out), *options, "--pytest", "-q", "-p", "no:cacheprovider",
+                "test_pool.py"], tsuite)
+
+
+def _ints(trace: Trace, name: str) -> list[int]:
+    """The int values `name` took, in order (each once: a value is recorded at every step)."""
+    seen = [v["i"] for v in trace.values_of(name)]
+    return [v for i, v in enumerate(seen) if i == 0 or seen[i - 1] != v]
+
+
+def _lines(trace: Trace, path: Path) -> set[int]:
+    path_id = trace.paths.index(str(path))
+    return {e["Step"]["line"] for e in trace.events if "Step" in e and e["Step"]["path_id"] == path_id}
+
+
+def test_threads_a_test_starts_get_traces_in_its_folder(tests_python: Path, tsuite: Path, tmp_path: Path,
+                                                        trace_check: Path) -> None:
+    """A pytest test running a thread pool that calls the program's
+    function: each worker's trace, in the test's folder, holds the
+    function's lines with that worker's values; the test's own trace holds
+    the test's thread only."""
+    out = tmp_path / "out"
+    r = _pool_run(tests_python, tsuite, out, "--format", "json")
+    assert r.returncode == 0, r.stderr.decode()
+    tests = {t["id"]: t for t in index(out)["traces"] if t["kind"] == "test"}
+    pool = tests["test_pool.py::test_pool"]
+    assert sorted(t["name"] for t in pool["threads"]) == ["pool_0", "pool_1"]
+    by_rate = {}
+    for row in pool["threads"]:
+        assert row["folder"].startswith(pool["folder"] + "/threads/") and row["steps"] >= 5
+        assert not row["partial"] and not row["running_at_stop"] and "incomplete" not in row
+        folder = out / row["folder"]
+        assert subprocess.run([str(trace_check), str(folder)], capture_output=True).returncode == 0
+        trace = Trace(folder)
+        assert trace.calls()[1:] == ["priced", "total"]
+        assert _lines(trace, tsuite / "prices.py") == {1, 2, 3, 4, 5}  # (1: the call)
+        by_rate[tuple(_ints(trace, "rate"))] = (_ints(trace, "p"), _ints(trace, "gross"),
+                                                [v["i"] for v in trace.returns_of("total")])
+    assert by_rate == {(10,): ([1, 2], [0, 10, 30], [30]), (100,): ([5], [0, 500], [500])}
+    main = Trace(out / pool["folder"])
+    assert "total" not in main.calls() and "test_pool" in main.calls()
+    # The test's folder opens as a session: its own trace, then its first thread's.
+    manifest = tomllib.loads((out / pool["folder"] / "session.toml").read_text(encoding="utf-8"))
+    assert [t["path"] for t in manifest["trace"]] == [".", pool["threads"][0]["folder"].split("/", 2)[2]]
+    # A thread that outlives its test: its trace in that test's folder ends
+    # there, marked; what it runs later is in the trace of the test running then.
+    left = tests["test_pool.py::test_leaves_a_thread_running"]["threads"]
+    ended = tests["test_pool.py::test_the_thread_ends_here"]["threads"]
+    assert [(t["name"], t["running_at_stop"], t["started_before_recording"]) for t in left] == \
+        [("lingerer", True, False)]
+    assert "outlived its test" in left[0]["incomplete"]
+    assert [(t["name"], t["running_at_stop"], t["started_before_recording"]) for t in ended] == \
+        [("lingerer", False, True)]
+    first, second = Trace(out / left[0]["folder"]), Trace(out / ended[0]["folder"])
+    assert _ints(first, "rate") == [1] and _ints(first, "first") == [1] and _ints(first, "second") == []
+    assert _ints(second, "rate") == [2] and _ints(second, "second") == [2]
+    for row in [*left, *ended]:
+        assert subprocess.run([str(trace_check), str(out / row["folder"])], capture_output=True).returncode == 0
+
+
+def test_no_threads_in_a_test_run_records_the_test_thread_only(tests_python: Path, tsuite: Path,
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = _pool_run(tests_python, tsuite, out, "--no-threads")
+    assert r.returncode == 0, r.stderr.decode()
+    tests = [t for t in index(out)["traces"] if t["kind"] == "test"]
+    assert len(tests) == 3 and all("threads" not in t for t in tests)
+    assert not list(out.glob("tests/*/threads")) and not list(out.glob("tests/*/threads.json"))
+
+
+@needs_server
+def test_replay_server_steps_a_pool_workers_trace_of_a_test(tests_python: Path, tsuite: Path,
+                                                             tmp_path: Path) -> None:
+    """trace.ct, as CodeTracer opens it: the test's folder is a session of
+    the test's trace and its first thread's; a worker's trace opened alone
+    steps through the program's function with that worker's values."""
+    out = tmp_path / "out"
+    r = _pool_run(tests_python, tsuite, out, *CTFS)
+    assert r.returncode == 0, r.stderr.decode()
+    pool = next(t for t in index(out)["traces"] if t["id"] == "test_pool.py::test_pool")
+    names = replay.session_threads(out / pool["folder"], tmp_path / "rt1")
+    assert names == ["main:<thread 1>", f"{pool['threads'][0]['folder'].rsplit('/', 1)[1]}:<thread 1>"]
+    for row in pool["threads"]:
+        steps = replay.replay(out / row["folder"], tmp_path / f"rt-{row['name']}",
+                              only={str(tsuite / "prices.py"), str(tsuite / "test_pool.py")}).steps
+        seen = [(s.func, s.line, s.vars.get("rate"), s.vars.get("gross")) for s in steps if s.func == "total"]
+        rate = seen[0][2]
+        assert rate in ("10", "100")
+        gross = ["0", "10", "30"] if rate == "10" else ["0", "500"]
+        assert [s[:3] for s in seen][:4] == [("total", n, rate) for n in (1, 2, 3, 4)]  # (1: the call)
+        assert [g for _, line, _, g in seen if line == 3] == gross  # each turn of the loop
+        assert seen[-1][1:] == (5, rate, gross[-1])

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from . import _native, _replaycost
-from ._manifest import SESSION_MAX_TRACES, manifest_text, write_session_manifest
+from ._manifest import SESSION_MAX_TRACES, THREADS_INDEX, annotate_threads, manifest_text, write_session_manifest
 
 FRAMEWORKS = ("pytest", "unittest")
 
@@ -102,6 +102,8 @@ class TestTraces:
         self._fixture: dict[str, Any] | None = None  # the wider-scoped fixture being set up
         self._session: dict[str, Any] = {"id": "<session>", "folder": ".", "kind": "session"}
         self._began = 0.0
+        #: The replay estimates of the traces' thread traces, for the budget note.
+        self.thread_facts: list[dict[str, Any]] = []
 
     # --- the switch ----------------------------------------------------------------
     def _stop_current(self) -> dict[str, Any] | None:
@@ -288,7 +290,7 @@ class TestTraces:
         traces += [f for f in (self._annotate(t) for t in [*self.fixtures, *self.between]) if f is not None]
         self._write_index(traces, exit_status)
         self._write_manifest(traces)
-        return traces
+        return traces + self.thread_facts
 
     def _annotate(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Adds the test's facts and the replay estimate to the trace's
@@ -310,7 +312,31 @@ class TestTraces:
                 meta["test"]["message"] = entry["message"]
         meta.update(_replaycost.estimate(folder, meta.get("format", _native.DEFAULT_FORMAT), _stats(entry.get("report")).get("steps")))
         _replaycost.write_json(meta_path, meta)
-        return _row(entry["id"], entry["kind"], entry["folder"], meta)
+        row = _row(entry["id"], entry["kind"], entry["folder"], meta)
+        threads = self._threads(folder, entry["folder"])
+        if threads:
+            row["threads"] = threads
+        return row
+
+    def _threads(self, folder: str, relative: str) -> list[dict[str, Any]]:
+        """The thread traces in a test's folder (the threads that ran
+        recorded code while it ran; ``threads.json``), each with its replay
+        estimate; their rows of ``tests.json``. A thread still running when
+        the test's trace ended (it outlived its test) is marked
+        ``running_at_stop``: its later events are in the traces recorded then."""
+        if not os.path.exists(os.path.join(folder, THREADS_INDEX)):
+            return []  # (one stat per trace: the switch stays cheap)
+        self.thread_facts += annotate_threads(folder)
+        with open(os.path.join(folder, THREADS_INDEX), encoding="utf-8") as f:
+            index = json.load(f)
+        keys = ("name", "started_before_recording", "running_at_stop", "incomplete", "partial")
+        rows = []
+        for thread in index.get("threads", []):
+            row = {k: thread[k] for k in keys if k in thread}
+            row["folder"] = f"{relative.replace(os.sep, '/')}/{thread['folder']}"
+            row["steps"] = (thread.get("stats") or {}).get("steps")
+            rows.append(row)
+        return rows
 
     def _recorded_elsewhere(self) -> list[dict[str, Any]]:
         """The tests that test processes recorded (pytest-xdist workers),
@@ -388,11 +414,12 @@ def _stats(report: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _recorded_nothing(report: dict[str, Any] | None) -> bool:
-    """A trace that holds only its entry: no call beyond ``<toplevel>``, at most one step."""
+    """A trace that holds only its entry: no call beyond ``<toplevel>``, at most one step, and no thread trace."""
     if report is None:
         return True
     stats = _stats(report)
-    return bool(report.get("complete")) and stats.get("calls", 0) <= 1 and stats.get("steps", 0) <= 1
+    return bool(report.get("complete")) and stats.get("calls", 0) <= 1 and stats.get("steps", 0) <= 1 \
+        and not os.path.exists(os.path.join(str(report.get("trace_dir", "")), THREADS_INDEX))  # (nor another thread)
 
 
 # --- pytest ----------------------------------------------------------------------------

@@ -466,8 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
         keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
         trace_filter=settings.trace_filter,
-        # Threads and forked children in test runs are not recorded yet (docs/test-runs.md).
-        threads=o.framework is None and resolve_switch(False if o.no_threads else None, _env.NO_THREADS),
+        threads=resolve_switch(False if o.no_threads else None, _env.NO_THREADS),
+        # Forked children in test runs are not recorded yet (docs/test-runs.md).
         follow_processes=o.framework is None and resolve_switch(False if o.no_follow_processes else None,
                                                                 _env.NO_FOLLOW_PROCESSES))
 

@@ -238,8 +238,8 @@ def run_tests(
     out = os.path.abspath(os.fspath(trace_dir))
     arguments = list(args)
 
-    # Threads and forked children in test runs are not recorded yet (docs/test-runs.md).
-    options["threads"] = options["follow_processes"] = False
+    # Forked children in test runs are not recorded yet (docs/test-runs.md).
+    options["follow_processes"] = False
 
     def begin(directory: str, program: str) -> object:
         return start(directory, program=program or f"-m {framework}", args=arguments, include=include, **options)

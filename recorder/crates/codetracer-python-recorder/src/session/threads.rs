@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
@@ -32,7 +33,7 @@ pub(super) const THREADS_DIR: &str = "threads";
 /// The folder of the traces of forked children (`processes/<pid>/`).
 pub(super) const PROCESSES_DIR: &str = "processes";
 /// Their index, beside the folder's own trace (written by the façade).
-const THREADS_INDEX: &str = "threads.json";
+pub(super) const THREADS_INDEX: &str = "threads.json";
 /// CodeTracer's multi-trace manifest (written by the façade).
 const SESSION_MANIFEST: &str = "session.toml";
 
@@ -258,7 +259,8 @@ fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
     let started_before = t.running.contains(&ident) && has_caller(py);
     let mut meta = t.meta.clone();
     meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
-    meta.insert("thread", json!({"ident": ident, "main": false, "started_before_recording": started_before}));
+    // (The name as known now: what `recover` names a killed recording's trace by.)
+    meta.insert("thread", json!({"ident": ident, "name": name, "main": false, "started_before_recording": started_before}));
     dir.write_recording_info(&meta)?;
     let writer = StreamWriter::create(&dir.events_path())?;
     let mut recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
@@ -426,14 +428,16 @@ fn incomplete(started_before: bool, running: bool) -> Option<&'static str> {
     match (started_before, running) {
         (true, true) => Some("the thread was running before the recording started and still running when it stopped"),
         (true, false) => Some("the thread was running before the recording started: its trace begins in the frames it was running then"),
-        (false, true) => Some("the thread was still running when the recording stopped (a daemon thread at exit): its trace ends there"),
+        (false, true) => Some(
+            "the thread was still running when the recording stopped (a daemon thread at exit; in a test run, a thread that outlived its test): its trace ends there",
+        ),
         (false, false) => None,
     }
 }
 
 /// A thread name as a folder name: letters, digits, `-`, `_` and `.` kept,
 /// anything else `_`; at most 40 characters.
-fn folder_name(name: &str) -> String {
+pub(super) fn folder_name(name: &str) -> String {
     let s: String = name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).take(40).collect();
     if s.is_empty() || s.starts_with('.') { format!("_{s}") } else { s }
 }
@@ -448,7 +452,11 @@ pub(super) fn write_index(py: Python<'_>, writer: &Py<PyAny>, out: &Path, main_m
         .unwrap_or_else(|| "MainThread".into());
     let main = json!({"name": name, "ident": main_ident, "main": true, "folder": ".", "prefix": "main",
         "recording_id": main_meta.fields().get("recording_id").cloned().unwrap_or(Value::Null)});
-    let doc = json!({"main": main, "threads": rows, "processes": processes});
+    write_doc(py, writer, out, &json!({"main": main, "threads": rows, "processes": processes}));
+}
+
+/// `threads.json` (`doc`) and `session.toml` in `out`, by the façade's `writer`.
+pub(super) fn write_doc(py: Python<'_>, writer: &Py<PyAny>, out: &Path, doc: &Value) {
     if let Err(e) = writer.call1(py, (out.to_string_lossy().into_owned(), doc.to_string())) {
         log::warn!("threads.json and session.toml were not written: {}", e.value(py));
     }
@@ -501,10 +509,14 @@ fn process_alive(_pid: u32) -> bool {
 /// The façade's writer of `threads.json` and `session.toml`, looked up at
 /// start (while the recorder's modules are importable as the program left
 /// them).
+/// Looked up once per process: a test run starts a recording per test,
+/// after the command line took its modules out of the program's
+/// `sys.modules` (a lookup then would import them again).
 pub(super) fn index_writer(py: Python<'_>) -> RecorderResult<Py<PyAny>> {
-    py.import("codetracer_python_recorder._manifest")
-        .and_then(|m| m.getattr("write_threads"))
-        .map(Bound::unbind)
+    static WRITER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    WRITER
+        .get_or_try_init(py, || py.import("codetracer_python_recorder._manifest").and_then(|m| m.getattr("write_threads")).map(Bound::unbind))
+        .map(|w| w.clone_ref(py))
         .map_err(|e| bug!(ErrorCode::Internal, "cannot load the threads index writer: {}", e.value(py)))
 }
 
