@@ -425,8 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "recover":
             if len(argv) != 2:
                 raise UsageError("usage: codetracer-python-recorder recover TRACE_DIR", "ERR_INVALID_OPTION")
-            events = _native.recover(argv[1])
-            sys.stderr.write(f"{PROG}: recovered a partial trace of {events} events in {argv[1]}\n")
+            events, threads, processes = _native.recover(argv[1])
+            done = [f"a partial trace of {events} events"] if events is not None else []
+            done += [f"{n} {what} trace(s)" for n, what in ((threads, "thread"), (processes, "forked child's")) if n]
+            sys.stderr.write(f"{PROG}: recovered {', '.join(done)} in {argv[1]}\n")
             return 0
         o = parse_args(argv)
         settings = _settings(o)

@@ -289,10 +289,12 @@ fn flush(py: Python<'_>) -> PyResult<()> {
     py_dispatch(py, "flush", session::flush)
 }
 
-/// Turns a dead recording's staging folder into a partial trace.
+/// Turns a dead recording's staging folders (its own, its threads', its
+/// forked children's) into partial traces: the events of its own trace
+/// (None: it was complete), and how many thread and child traces were recovered.
 #[pyfunction]
-fn recover(py: Python<'_>, trace_dir: PathBuf) -> PyResult<u64> {
-    py_dispatch(py, "recover", || session::recover(&trace_dir).map(|s| s.events))
+fn recover(py: Python<'_>, trace_dir: PathBuf) -> PyResult<(Option<u64>, usize, usize)> {
+    py_dispatch(py, "recover", || session::recover(py, &trace_dir).map(|r| (r.main.map(|s| s.events), r.threads, r.processes)))
 }
 
 /// Writes a diagnostic line through the recorder's logger (stderr or the log file).

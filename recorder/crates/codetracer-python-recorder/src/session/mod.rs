@@ -6,6 +6,8 @@
 //!   `stop` (finish the stream, convert, move the trace into place or
 //!   discard it, report), `flush`, `recover`, and the stop `os._exit`
 //!   makes first.
+//! - `recover.rs` — a recording that died: each staging folder it left
+//!   (its own, its threads', its forked children's) made a partial trace.
 //! - `fork.rs` — `os.fork()`: the recording stays the parent's; the child
 //!   records into a trace of its own.
 //! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
@@ -25,6 +27,7 @@ mod metadata;
 mod options;
 mod os_exit;
 mod progress;
+mod recover;
 mod state;
 mod threads;
 
@@ -48,6 +51,7 @@ pub use fork::{after_fork_in_child, before_fork};
 pub use hot_path::with_recorder;
 pub use options::{StartOptions, StopReport};
 pub use os_exit::real_os_exit;
+pub use recover::Recovered;
 use state::{session_mut, Session};
 
 /// Called by the `os._exit` stand-in with the status it was given: stops the
@@ -444,8 +448,10 @@ pub fn flush() -> RecorderResult<()> {
     }
 }
 
-pub fn recover(dir: &Path) -> RecorderResult<trace_writer::ConvertStats> {
-    trace_writer::recover(dir)
+/// Turns what a dead recording left in `dir` into traces marked partial
+/// (`recover.rs`).
+pub fn recover(py: Python<'_>, dir: &Path) -> RecorderResult<Recovered> {
+    recover::recover_tree(py, dir)
 }
 
 #[cfg(test)]
