@@ -101,7 +101,18 @@ impl ThreadTrace {
         if let Some(name) = thread_name(unsafe { Python::assume_attached() }, self.ident) {
             self.name = name;
             self.name_tries = 0;
+            self.meta.insert("thread", self.facts());
+            // Once per thread: what `recover` names the trace of a killed recording by.
+            let info = self.staging.join(trace_writer::trace_folder::RECORDING_FILE);
+            if let Err(e) = serde_json::to_vec_pretty(self.meta.fields()).map_err(std::io::Error::other).and_then(|b| std::fs::write(&info, b)) {
+                log::info!("the thread's name is not in {}: {e}", info.display());
+            }
         }
+    }
+
+    /// The thread, as its recording's `recording.json` says it.
+    fn facts(&self) -> Value {
+        json!({"ident": self.ident, "name": self.name, "main": false, "started_before_recording": self.started_before})
     }
 }
 
@@ -259,13 +270,14 @@ fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
     let started_before = t.running.contains(&ident) && has_caller(py);
     let mut meta = t.meta.clone();
     meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
-    // (The name as known now: what `recover` names a killed recording's trace by.)
-    meta.insert("thread", json!({"ident": ident, "name": name, "main": false, "started_before_recording": started_before}));
-    dir.write_recording_info(&meta)?;
     let writer = StreamWriter::create(&dir.events_path())?;
-    let mut recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
-    recorder.flush()?;
-    Ok(ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before })
+    let recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
+    let mut trace = ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before };
+    // (The name as known now: what `recover` names a killed recording's trace by.)
+    trace.meta.insert("thread", trace.facts());
+    dir.write_recording_info(&trace.meta)?;
+    trace.recorder.flush()?;
+    Ok(trace)
 }
 
 /// Whether the calling thread's current frame was called by another.
