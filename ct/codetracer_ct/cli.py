@@ -317,9 +317,10 @@ def cmd_show(parsed: argparse.Namespace) -> int:
         for test in tests:
             size = _upload.size_text(int(test["trace_bytes"])) if test.get("trace_bytes") else "-"
             steps = f"{test['steps']:,}" if isinstance(test.get("steps"), int) else "-"
+            threads = test.get("threads") or []  # the threads it started: traces in its folder's threads/
             sys.stdout.write(
                 f"  {test.get('outcome', '?'):<8} {steps:>10} steps {size:>9}  {test.get('id')}  "
-                f"{test.get('folder') or '(no trace)'}\n"
+                f"{test.get('folder') or '(no trace)'}{f'  +{len(threads)} thread(s)' if threads else ''}\n"
             )
     threads = _summary.threads_of(folder)
     if threads:

@@ -74,6 +74,24 @@ def test_list_show_delete(fake: User):
     assert fake.ct("delete", "1").returncode == 1
 
 
+def test_show_counts_the_threads_each_test_started(fake: User):
+    """A test run's tests.json row lists the threads the test started (their
+    traces in its folder's threads/, docs/test-runs.md): `ct show` counts
+    them on the test's line, `--json` has them."""
+    assert fake.ct("record", "app.py").returncode == 0
+    pool = {"id": "t.py::test_pool", "kind": "test", "outcome": "passed", "folder": "tests/t.py_test_pool",
+            "steps": 12, "threads": [{"name": f"pool_{n}", "folder": f"tests/t.py_test_pool/threads/{n + 1}-pool_{n}",
+                                      "steps": 9, "partial": False, "running_at_stop": False} for n in range(2)]}
+    plain = {"id": "t.py::test_plain", "kind": "test", "outcome": "passed", "folder": "tests/t.py_test_plain",
+             "steps": 3}
+    (fake.data / "traces" / "1" / "tests.json").write_text(json.dumps({"framework": "pytest", "traces": [pool, plain]}))
+    text = fake.ct("show", "1").stdout.decode().splitlines()
+    assert next(line for line in text if "t.py::test_pool" in line).endswith("tests/t.py_test_pool  +2 thread(s)")
+    assert next(line for line in text if "t.py::test_plain" in line).endswith("tests/t.py_test_plain")
+    shown = json.loads(fake.ct("show", "1", "--json").stdout)["tests"]
+    assert [[t["name"] for t in test.get("threads", [])] for test in shown] == [["pool_0", "pool_1"], []]
+
+
 def test_empty_list(fake: User):
     assert fake.ct("list").stdout == b"no traces yet: record one with `ct record script.py`\n"
     assert fake.ct("list", "--json").stdout == b"[]\n"
