@@ -7,11 +7,12 @@ and CPU time of the whole process (both threads: the trace.ct writer's
 too). The options are the command line's for `--pytest` (its trace filter,
 built by the CLI's own `_settings`: the built-in filter with the
 interpreter's folders, the project filter auto-discovery, the redaction
-rules). Each figure is the median of --cycles cycles after --warmup, then
+rules; other threads recorded, as the command line records them in a test
+run, `--no-threads` not). Each figure is the median of --cycles cycles after --warmup, then
 the median of --rounds rounds; several interpreters (wheels) given are
 measured in turn within each round, so a busy machine weighs on all alike.
 
-    .venv/bin/python bench/switch_cost.py PYTHON_WITH_THE_WHEEL [PYTHON...] [--cycles 60 --rounds 3]
+    .venv/bin/python bench/switch_cost.py PYTHON_WITH_THE_WHEEL [PYTHON...] [--cycles 60 --rounds 3] [--no-threads]
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ CHILD = r"""
 import json, os, statistics, sys, time
 from codetracer_python_recorder import _native, _testrun, cli
 
-fmt, cycles, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fmt, cycles, warmup, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 o = cli.parse_args(["--format", fmt, "--pytest", "-q"])
 settings = cli._settings(o)
 options = dict(values="locals", skip_prefixes=[cli.PACKAGE_DIR], format=o.format,
-               trace_filter=settings.trace_filter)
+               trace_filter=settings.trace_filter, threads=threads)
 program = os.path.abspath(__file__)
 
 
@@ -86,12 +87,12 @@ print(json.dumps({f"{name}_{kind}": ms(xs, k) for name, xs in (("start", starts)
 """
 
 
-def measure(python: str, fmt: str, cycles: int, warmup: int) -> dict[str, float]:
+def measure(python: str, fmt: str, cycles: int, warmup: int, threads: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         child = Path(tmp) / "switch_child.py"
         child.write_text(CHILD)
         p = subprocess.run(
-            [str(Path(python).absolute()), str(child), fmt, str(cycles), str(warmup)],
+            [str(Path(python).absolute()), str(child), fmt, str(cycles), str(warmup), "1" if threads else "0"],
             cwd=tmp,
             stdout=subprocess.PIPE,
             text=True,
@@ -110,12 +111,14 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-threads", action="store_true",
+                    help="start() without the other threads' recording (the --pytest command line records them)")
     a = ap.parse_args()
     rounds: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(a.rounds):
         for python in a.python:
             for fmt in ("json", "ctfs"):
-                rounds.setdefault((python, fmt), []).append(measure(python, fmt, a.cycles, a.warmup))
+                rounds.setdefault((python, fmt), []).append(measure(python, fmt, a.cycles, a.warmup, not a.no_threads))
     width = max(len(p) for p in a.python) + 2
     print("ms per cycle (wall / CPU of the process)")
     print(f"{'python':<{width}}{'format':<8}{'start':>14}{'stop':>14}{'switch':>14}")
