@@ -111,8 +111,11 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--no-threads", action="store_true",
-                    help="start() without the other threads' recording (the --pytest command line records them)")
+    ap.add_argument(
+        "--no-threads",
+        action="store_true",
+        help="start() without the other threads' recording (the --pytest command line records them)",
+    )
     a = ap.parse_args()
     rounds: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(a.rounds):
