@@ -441,3 +441,29 @@ def test_replay_server_steps_a_pool_workers_trace_of_a_test(tests_python: Path, 
         assert [s[:3] for s in seen][:4] == [("total", n, rate) for n in (1, 2, 3, 4)]  # (1: the call)
         assert [g for _, line, _, g in seen if line == 3] == gross  # each turn of the loop
         assert seen[-1][1:] == (5, rate, gross[-1])
+
+
+def test_a_tests_thread_that_raises_and_a_daemon_left_running_after_the_run(tests_python: Path, tsuite: Path,
+                                                                             tmp_path: Path,
+                                                                             trace_check: Path) -> None:
+    """The edges of docs/recorder.md "Threads" inside a test run: a thread
+    ended by an exception (threading.excepthook) has a trace ending in that
+    error; a daemon thread still running after the last test is cut at each
+    switch, marked, and what it ran after the tests is in the between-tests
+    trace, kept for it although the main thread recorded nothing there."""
+    out = tmp_path / "out"
+    r = run([script(tests_python), "--out-dir", str(out), "--format", "json", "--pytest", "-q", "-p",
+             "no:cacheprovider", "test_edges.py"], tsuite)
+    assert r.returncode == 0, r.stderr.decode()
+    traces = {t["id"]: t for t in index(out)["traces"]}
+    [boomer] = traces["test_edges.py::test_thread_raises"]["threads"]
+    assert boomer["name"] == "boomer" and not boomer["running_at_stop"] and "incomplete" not in boomer
+    raised = Trace(out / boomer["folder"])
+    assert [v.get("msg") for v in raised.returns_of("boom")] == ["ValueError: bad 6"]
+    [ticker] = traces["test_edges.py::test_daemon_left_running"]["threads"]
+    assert (ticker["name"], ticker["running_at_stop"], ticker["started_before_recording"]) == ("ticker", True, False)
+    [after] = traces["<after test_edges.py::test_daemon_left_running>"]["threads"]
+    assert (after["name"], after["running_at_stop"], after["started_before_recording"]) == ("ticker", True, True)
+    assert after["folder"].startswith("between/0001/threads/")
+    for row in (boomer, ticker, after):
+        assert subprocess.run([str(trace_check), str(out / row["folder"])], capture_output=True).returncode == 0
