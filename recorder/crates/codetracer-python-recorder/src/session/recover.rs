@@ -51,8 +51,9 @@ pub(super) fn recover_tree(py: Python<'_>, dir: &Path) -> RecorderResult<Recover
         // Nothing left to recover: the usual answer for a folder without a recording.
         return trace_writer::recover(dir).map(|_| done);
     }
-    if !rows.is_empty() || done.processes > 0 {
-        write_index(py, dir, rows);
+    let children = threads::forked_children(dir);
+    if !rows.is_empty() || !children.is_empty() {
+        write_index(py, dir, rows, children);
     }
     Ok(done)
 }
@@ -114,11 +115,12 @@ fn recover_threads(dir: &Path) -> Vec<Value> {
                     "recording_id": recording_id, "partial": true,
                     "stats": {"events": stats.events, "steps": stats.steps, "calls": stats.calls}}));
             }
-            Err(e) => {
-                // (A thread whose stream holds no event: no trace, as `stop()` gives it.)
-                log::warn!("the trace of thread {name} could not be recovered: {e}");
+            // A thread whose stream holds no event: no trace, as `stop()` gives it.
+            Err(e) if e.code() == ErrorCode::NothingTraced => {
                 let _ = std::fs::remove_dir_all(&target);
             }
+            // (Kept: `recover` of that folder tries again.)
+            Err(e) => log::warn!("the trace of thread {name} could not be recovered (its stream stays in {}): {e}", target.display()),
         }
     }
     let _ = std::fs::remove_dir(dir.join(THREADS_DIR));
@@ -126,8 +128,8 @@ fn recover_threads(dir: &Path) -> Vec<Value> {
 }
 
 /// `threads.json` and `session.toml` of `dir` listing its recovered
-/// thread traces after those listed already, and its children's.
-fn write_index(py: Python<'_>, dir: &Path, rows: Vec<Value>) {
+/// thread traces after those listed already, and its children's traces.
+fn write_index(py: Python<'_>, dir: &Path, rows: Vec<Value>, children: Vec<Value>) {
     let writer = match threads::index_writer(py) {
         Ok(w) => w,
         Err(e) => {
@@ -143,7 +145,7 @@ fn write_index(py: Python<'_>, dir: &Path, rows: Vec<Value>) {
     if let Some(listed) = doc["threads"].as_array_mut() {
         listed.extend(rows);
     }
-    doc["processes"] = Value::Array(threads::forked_children(dir));
+    doc["processes"] = Value::Array(children);
     threads::write_doc(py, &writer, dir, &doc);
 }
 
