@@ -493,3 +493,61 @@ impl<'a> ChunkReader<'a> {
         Ok(Some(Chunk { first_event, events, data }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Chunks compressed on the thread come back whole and in order, before
+    //! and after the thread is stopped (a fork) and started again.
+    use super::*;
+    use crate::container::ContainerReader;
+
+    fn write(path: &std::path::Path, stop_at: &[u64]) -> Vec<u8> {
+        let mut w = ContainerWriter::create(path).unwrap();
+        let f = w.add_file("events.log").unwrap();
+        let mut log = EventLog::new(f).unwrap();
+        log.set_chunk_events(7);
+        let mut raw = Vec::new();
+        for i in 0..1000u64 {
+            if stop_at.contains(&i) {
+                log.stop_thread(&mut w).unwrap();
+                // Every chunk closed so far is in the container.
+                assert_eq!(log.chunks, i / 7);
+            }
+            log.step(&mut w, i % 3, i as i64).unwrap();
+            raw.push(tag::STEP);
+            raw.extend_from_slice(&(i % 3).to_le_bytes());
+            raw.extend_from_slice(&i.to_le_bytes());
+        }
+        log.flush(&mut w).unwrap();
+        assert_eq!((log.chunks, log.events()), (143, 1000));
+        log.stop_thread(&mut w).unwrap();
+        w.finish().unwrap();
+        raw
+    }
+
+    fn read(path: &std::path::Path) -> Vec<u8> {
+        let mut c = ContainerReader::open(path).unwrap();
+        let mut chunks = ChunkReader::new(c.open_file("events.log").unwrap());
+        let (mut data, mut next) = (Vec::new(), 0);
+        while let Some(chunk) = chunks.next_chunk().unwrap() {
+            assert_eq!(chunk.first_event, next);
+            next += u64::from(chunk.events);
+            data.extend_from_slice(&chunk.data);
+        }
+        assert_eq!((chunks.end, next), (Some(ChunkEnd::Complete), 1000));
+        data
+    }
+
+    #[test]
+    fn threaded_chunks_in_order() {
+        let dir = std::env::temp_dir().join(format!("ctfs-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.ct"), dir.join("b.ct"));
+        let want = write(&a, &[]);
+        assert_eq!(read(&a), want);
+        write(&b, &[3, 500, 501, 777]);
+        // Stopping and starting the thread changes nothing in the file.
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -224,3 +224,57 @@ fn write_float(f: f64, type_id: u32, out: &mut Vec<u8>) {
     e.tagged_field("Float", "f", u64::from(type_id));
     e.text_lossy(&text);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The float cache never shows a stale value: renderings through one
+    //! long-lived cache equal renderings with a fresh cache each time.
+    use super::*;
+    use crate::value::{self as v, types};
+
+    fn render(value: &[u8], floats: &mut FloatCache) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_cbor(&mut StreamReader::records(value), &mut out, floats, 0).unwrap_or_else(|_| out.clear());
+        out
+    }
+
+    fn list(xs: &[f64], type_id: u32) -> Vec<u8> {
+        let mut b = Vec::new();
+        v::put_container_head(&mut b, vtag::SEQ, types::LIST, xs.len() as u32);
+        for x in xs {
+            v::put_float(&mut b, type_id, *x);
+        }
+        b
+    }
+
+    #[test]
+    fn cached_renderings_equal_fresh_ones() {
+        let mut int_one = Vec::new();
+        v::put_int(&mut int_one, types::INT, 1);
+        let mut float_one = Vec::new();
+        v::put_float(&mut float_one, types::FLOAT, 1.0);
+        let values = [
+            list(&[1.0, 2.5, 0.1], types::FLOAT),
+            // A list mutated in place: one element changed, by one bit.
+            list(&[1.0, 2.5, f64::from_bits(0.1f64.to_bits() + 1)], types::FLOAT),
+            list(&[1.0, 2.5, 0.1], types::FLOAT),
+            // The same numbers of another type (a float subclass).
+            list(&[1.0, 2.5, 0.1], 40),
+            // A variable rebound from 1.0 to 1, and back.
+            float_one.clone(),
+            int_one,
+            float_one,
+            list(&[-0.0, 0.0, f64::NAN, f64::INFINITY, 1e300], types::FLOAT),
+        ];
+        let mut cache = FloatCache::default();
+        for value in values.iter().chain(values.iter()) {
+            let fresh = render(value, &mut FloatCache::default());
+            assert!(!fresh.is_empty());
+            assert_eq!(render(value, &mut cache), fresh);
+        }
+        let mut text = Vec::new();
+        write_python_float(f64::from_bits(0.1f64.to_bits() + 1), &mut text);
+        let second = render(&values[1], &mut cache);
+        assert!(second.windows(text.len()).any(|w| w == text), "{}", String::from_utf8_lossy(&second));
+    }
+}
