@@ -286,7 +286,13 @@ impl EventLog {
 
     /// A `Value` event whose value is already CBOR-encoded.
     pub fn value_encoded(&mut self, w: &mut ContainerWriter, variable_id: u64, cbor: &[u8]) -> RecorderResult<()> {
-        self.value_with(w, variable_id, |e| e.encoded(cbor))
+        // Every step's snapshot is made of these: one reserve, no length
+        // to patch (the layout of `value_with`).
+        self.raw.reserve(1 + 8 + 4 + cbor.len());
+        self.raw.push(tag::VALUE);
+        self.u64(variable_id);
+        self.str(cbor);
+        self.end_event(w)
     }
 
     pub fn value(&mut self, w: &mut ContainerWriter, variable_id: u64, v: &Value) -> RecorderResult<()> {
