@@ -64,6 +64,45 @@ def test_a_fork_shows_no_warning_of_the_recorder_s_thread(recorder_python: Path,
     assert subprocess.run([str(trace_check), str(tmp_path / "t")], capture_output=True).returncode == 0
 
 
+# Many chunks of trace.ct before the fork (their compression thread runs),
+# more in the child and after it.
+CHUNKS_THEN_FORK = """\
+import os
+total = 0
+for i in range(150000):
+    total += i * 2
+pid = os.fork()
+if pid == 0:
+    for i in range(20000):
+        total += i
+    os._exit(0)
+os.waitpid(pid, 0)
+for i in range(150000):
+    total -= i
+print("done", total)
+"""
+
+
+def test_a_fork_after_many_chunks_shows_no_warning_of_the_compression_thread(recorder_python: Path,
+                                                                             trace_check: Path,
+                                                                             tmp_path: Path) -> None:
+    """trace.ct's chunks are compressed on a thread of their own from the
+    second chunk on (docs/ctfs.md, "Compression level"): it ends before a
+    fork with the thread writing the .ct, and the trace is whole."""
+    program = tmp_path / "chunks_then_fork.py"
+    program.write_text(CHUNKS_THEN_FORK)
+    plain = subprocess.run([str(recorder_python), str(program)], cwd=tmp_path, env=env_of(), capture_output=True,
+                           timeout=120)
+    recorded = rec(recorder_python, tmp_path, "--format", "ctfs", "--trace-dir", str(tmp_path / "t"), str(program))
+    assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert b"multi-threaded" not in recorded.stderr
+    m = meta(tmp_path / "t")
+    assert m["timings"]["convert_streamed"] is True
+    assert m["timings"]["zstd_seconds"] > 0 and m["timings"]["replay_cpu_seconds"] > 0
+    assert m["stats"]["steps"] > 300000
+    assert subprocess.run([str(trace_check), str(tmp_path / "t")], capture_output=True).returncode == 0
+
+
 def test_the_ct_grows_while_the_program_runs_and_survives_a_kill(recorder_python: Path, trace_check: Path,
                                                                  tmp_path: Path) -> None:
     program = tmp_path / "long_then_wait.py"

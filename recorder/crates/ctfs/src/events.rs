@@ -8,8 +8,17 @@
 //! `fixtures/minimal_trace.ct` and the one CodeTracer's replay-server reads
 //! (`events.fmt` = `split-binary` marks the encoding). A chunk is written
 //! and committed whole, so a reader of a cut container sees whole chunks.
+//!
+//! From the second chunk on, chunks are compressed on a thread of their own
+//! ([`Packer`]) while the caller encodes the next ones, and appended in
+//! order as they come back: compression is about half of writing a trace
+//! (docs/performance.md, "Where the time goes"), and after the traced
+//! program exits this puts the second core to work on it. A trace of one
+//! chunk never starts the thread.
 
 use std::io::Read;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use recorder_errors::prelude::*;
 
@@ -22,8 +31,9 @@ pub const CHUNK_EVENTS: u32 = 4096;
 /// Uncompressed bytes per chunk, at most (a chunk closes at the first
 /// event past it), bounding memory whatever the values' size.
 pub const CHUNK_BYTES: usize = 1 << 20;
-/// The spec's default zstd level.
-pub const ZSTD_LEVEL: i32 = 3;
+/// zstd level 1 (the spec's default is 3; any level makes a frame every
+/// reader decodes): docs/ctfs.md, "Compression level".
+pub const ZSTD_LEVEL: i32 = 1;
 
 /// Split-binary tags (`trace-events.md`, per-variant encoding).
 pub mod tag {
@@ -38,6 +48,10 @@ pub mod tag {
     pub const EVENT: u8 = 9;
 }
 
+/// Chunks handed to the [`Packer`] and not yet appended, at most (bounds
+/// memory: a chunk is at most [`CHUNK_BYTES`] raw).
+const IN_FLIGHT: usize = 3;
+
 /// Buffers events into chunks and writes each, compressed, to `events.log`.
 pub struct EventLog {
     file: FileId,
@@ -49,10 +63,93 @@ pub struct EventLog {
     pub chunks: u64,
     pub raw_bytes: u64,
     chunk_events: u32,
+    packer: Option<Packer>,
+    /// Raw buffers back from the packer, for the next chunks.
+    spare: Vec<Vec<u8>>,
+    /// Seconds spent compressing (on either thread).
+    pub zstd_seconds: f64,
 }
 
 fn zstd_err(e: std::io::Error) -> RecorderError {
     RecorderError::new(ErrorCode::Internal, format!("zstd failed: {e}"))
+}
+
+/// One chunk's events to compress: raw bytes, event count, first event.
+struct Job {
+    raw: Vec<u8>,
+    count: u32,
+    first: u64,
+}
+
+/// A compressed chunk: its header and zstd frame, the raw buffer (to be
+/// reused), and how long compressing it took.
+struct Packed {
+    head: [u8; CHUNK_HEADER],
+    packed: Vec<u8>,
+    raw: Vec<u8>,
+    seconds: f64,
+}
+
+/// The thread compressing chunks, and the chunks it has not handed back.
+struct Packer {
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<RecorderResult<Packed>>,
+    thread: Option<JoinHandle<()>>,
+    in_flight: usize,
+}
+
+/// Compresses `raw` (a chunk of `count` events from event `first`) into
+/// `packed` with `zstd`; returns the chunk's header.
+fn pack(
+    zstd: &mut zstd::bulk::Compressor<'static>,
+    raw: &[u8],
+    count: u32,
+    first: u64,
+    packed: &mut Vec<u8>,
+) -> RecorderResult<[u8; CHUNK_HEADER]> {
+    packed.clear();
+    packed.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+    zstd.compress_to_buffer(raw, packed).map_err(zstd_err)?;
+    let mut head = [0u8; CHUNK_HEADER];
+    head[..4].copy_from_slice(&(packed.len() as u32).to_le_bytes());
+    head[4..8].copy_from_slice(&count.to_le_bytes());
+    head[8..16].copy_from_slice(&first.to_le_bytes());
+    Ok(head)
+}
+
+impl Packer {
+    /// Starts the thread; `None` when it cannot start (chunks are then
+    /// compressed by the caller).
+    fn start() -> Option<Packer> {
+        let (jobs, todo) = mpsc::sync_channel::<Job>(IN_FLIGHT);
+        let (send, done) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("codetracer-ctfs-zstd".into())
+            .spawn(move || {
+                let mut zstd = match zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err) {
+                    Ok(z) => z,
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
+                };
+                for job in todo {
+                    let started = std::time::Instant::now();
+                    let mut packed = Vec::new();
+                    let done = pack(&mut zstd, &job.raw, job.count, job.first, &mut packed)
+                        .map(|head| Packed { head, packed, raw: job.raw, seconds: started.elapsed().as_secs_f64() });
+                    if send.send(done).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Packer { jobs: Some(jobs), done, thread: Some(thread), in_flight: 0 })
+    }
+
+    fn lost() -> RecorderError {
+        RecorderError::new(ErrorCode::Internal, "the chunk compression thread stopped")
+    }
 }
 
 impl EventLog {
@@ -67,6 +164,9 @@ impl EventLog {
             chunks: 0,
             raw_bytes: 0,
             chunk_events: CHUNK_EVENTS,
+            packer: None,
+            spare: Vec::new(),
+            zstd_seconds: 0.0,
         })
     }
 
@@ -106,7 +206,7 @@ impl EventLog {
     fn end_event(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
         self.count += 1;
         if self.count >= self.chunk_events || self.raw.len() >= CHUNK_BYTES {
-            self.flush(w)?;
+            self.close_chunk(w)?;
         }
         Ok(())
     }
@@ -186,7 +286,13 @@ impl EventLog {
 
     /// A `Value` event whose value is already CBOR-encoded.
     pub fn value_encoded(&mut self, w: &mut ContainerWriter, variable_id: u64, cbor: &[u8]) -> RecorderResult<()> {
-        self.value_with(w, variable_id, |e| e.encoded(cbor))
+        // Every step's snapshot is made of these: one reserve, no length
+        // to patch (the layout of `value_with`).
+        self.raw.reserve(1 + 8 + 4 + cbor.len());
+        self.raw.push(tag::VALUE);
+        self.u64(variable_id);
+        self.str(cbor);
+        self.end_event(w)
     }
 
     pub fn value(&mut self, w: &mut ContainerWriter, variable_id: u64, v: &Value) -> RecorderResult<()> {
@@ -203,28 +309,96 @@ impl EventLog {
         self.end_event(w)
     }
 
-    /// Compresses the buffered events into one chunk, appends it and commits.
+    /// Compresses the buffered events into one chunk, appends it and
+    /// commits, after every chunk before it: on return every event so far
+    /// is in the container.
     pub fn flush(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
+        self.close_chunk(w)?;
+        self.drain(w)
+    }
+
+    /// Ends the compression thread, if one runs, once every chunk it has
+    /// is appended (before a `fork()`: a process with threads makes CPython
+    /// warn; the next chunk starts it again).
+    pub fn stop_thread(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
+        let drained = self.drain(w);
+        if let Some(mut p) = self.packer.take() {
+            p.jobs = None;
+            if let Some(t) = p.thread.take() {
+                let _ = t.join();
+            }
+        }
+        drained
+    }
+
+    /// Ends the buffered chunk: compressed here when it is the trace's first
+    /// (a one-chunk trace starts no thread) or no thread can start, else
+    /// handed to the thread.
+    fn close_chunk(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
         if self.count == 0 {
             return Ok(());
         }
-        let bound = zstd::zstd_safe::compress_bound(self.raw.len());
-        self.packed.clear();
-        self.packed.reserve(bound);
-        self.zstd.compress_to_buffer(&self.raw, &mut self.packed).map_err(zstd_err)?;
-        let mut head = [0u8; CHUNK_HEADER];
-        head[..4].copy_from_slice(&(self.packed.len() as u32).to_le_bytes());
-        head[4..8].copy_from_slice(&self.count.to_le_bytes());
-        head[8..16].copy_from_slice(&self.first.to_le_bytes());
-        w.append(self.file, &head)?;
-        w.append(self.file, &self.packed)?;
-        w.commit(self.file)?;
-        self.raw_bytes += self.raw.len() as u64;
-        self.first += u64::from(self.count);
+        if self.chunks > 0 && self.packer.is_none() {
+            self.packer = Packer::start();
+        }
+        let (count, first) = (self.count, self.first);
+        self.first += u64::from(count);
         self.count = 0;
-        self.raw.clear();
-        self.chunks += 1;
+        match &mut self.packer {
+            None => {
+                let started = std::time::Instant::now();
+                let head = pack(&mut self.zstd, &self.raw, count, first, &mut self.packed)?;
+                self.zstd_seconds += started.elapsed().as_secs_f64();
+                self.raw_bytes += self.raw.len() as u64;
+                self.raw.clear();
+                self.chunks += 1;
+                w.append(self.file, &head)?;
+                w.append(self.file, &self.packed)?;
+                w.commit(self.file)
+            }
+            Some(p) => {
+                let mut next = self.spare.pop().unwrap_or_default();
+                next.clear();
+                let raw = std::mem::replace(&mut self.raw, next);
+                let jobs = p.jobs.as_ref().ok_or_else(Packer::lost)?;
+                jobs.send(Job { raw, count, first }).map_err(|_| Packer::lost())?;
+                p.in_flight += 1;
+                self.collect(w, IN_FLIGHT)
+            }
+        }
+    }
+
+    /// Appends the chunks the thread has compressed, waiting for the oldest
+    /// until at most `keep` are left with it.
+    fn collect(&mut self, w: &mut ContainerWriter, keep: usize) -> RecorderResult<()> {
+        let Some(p) = &mut self.packer else { return Ok(()) };
+        while p.in_flight > 0 {
+            let packed = if p.in_flight > keep {
+                p.done.recv().map_err(|_| Packer::lost())?
+            } else {
+                match p.done.try_recv() {
+                    Ok(packed) => packed,
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return Err(Packer::lost()),
+                }
+            };
+            p.in_flight -= 1;
+            let Packed { head, packed, mut raw, seconds } = packed?;
+            w.append(self.file, &head)?;
+            w.append(self.file, &packed)?;
+            w.commit(self.file)?;
+            self.zstd_seconds += seconds;
+            self.raw_bytes += raw.len() as u64;
+            self.chunks += 1;
+            raw.clear();
+            self.spare.push(raw);
+        }
         Ok(())
+    }
+
+    /// Appends every chunk the thread still has.
+    fn drain(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
+        self.collect(w, 0)
     }
 }
 
@@ -323,5 +497,63 @@ impl<'a> ChunkReader<'a> {
         self.offset = at + (CHUNK_HEADER + size) as u64;
         self.next_event = first_event + u64::from(events);
         Ok(Some(Chunk { first_event, events, data }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Chunks compressed on the thread come back whole and in order, before
+    //! and after the thread is stopped (a fork) and started again.
+    use super::*;
+    use crate::container::ContainerReader;
+
+    fn write(path: &std::path::Path, stop_at: &[u64]) -> Vec<u8> {
+        let mut w = ContainerWriter::create(path).unwrap();
+        let f = w.add_file("events.log").unwrap();
+        let mut log = EventLog::new(f).unwrap();
+        log.set_chunk_events(7);
+        let mut raw = Vec::new();
+        for i in 0..1000u64 {
+            if stop_at.contains(&i) {
+                log.stop_thread(&mut w).unwrap();
+                // Every chunk closed so far is in the container.
+                assert_eq!(log.chunks, i / 7);
+            }
+            log.step(&mut w, i % 3, i as i64).unwrap();
+            raw.push(tag::STEP);
+            raw.extend_from_slice(&(i % 3).to_le_bytes());
+            raw.extend_from_slice(&i.to_le_bytes());
+        }
+        log.flush(&mut w).unwrap();
+        assert_eq!((log.chunks, log.events()), (143, 1000));
+        log.stop_thread(&mut w).unwrap();
+        w.finish().unwrap();
+        raw
+    }
+
+    fn read(path: &std::path::Path) -> Vec<u8> {
+        let mut c = ContainerReader::open(path).unwrap();
+        let mut chunks = ChunkReader::new(c.open_file("events.log").unwrap());
+        let (mut data, mut next) = (Vec::new(), 0);
+        while let Some(chunk) = chunks.next_chunk().unwrap() {
+            assert_eq!(chunk.first_event, next);
+            next += u64::from(chunk.events);
+            data.extend_from_slice(&chunk.data);
+        }
+        assert_eq!((chunks.end, next), (Some(ChunkEnd::Complete), 1000));
+        data
+    }
+
+    #[test]
+    fn threaded_chunks_in_order() {
+        let dir = std::env::temp_dir().join(format!("ctfs-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.ct"), dir.join("b.ct"));
+        let want = write(&a, &[]);
+        assert_eq!(read(&a), want);
+        write(&b, &[3, 500, 501, 777]);
+        // Stopping and starting the thread changes nothing in the file.
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -82,6 +82,17 @@ impl CtfsSink {
         (self.log.chunks, self.w.len())
     }
 
+    /// Ends the event log's compression thread (before a `fork()`); the
+    /// next chunk starts it again. See [`EventLog::stop_thread`].
+    pub fn stop_thread(&mut self) -> RecorderResult<()> {
+        self.log.stop_thread(&mut self.w)
+    }
+
+    /// Seconds spent compressing `events.log` so far.
+    pub fn zstd_seconds(&self) -> f64 {
+        self.log.zstd_seconds
+    }
+
     pub fn note_path(&mut self, path: &str) {
         self.paths.push(path.to_owned());
     }
@@ -101,6 +112,7 @@ impl CtfsSink {
     /// stops early although it is well-formed).
     pub fn finish_with(mut self, meta: &TraceMeta, partial: Option<&str>) -> RecorderResult<SinkStats> {
         self.log.flush(&mut self.w)?;
+        self.log.stop_thread(&mut self.w)?;
         if let Some(reason) = partial {
             let f = self.w.add_file("partial.txt")?;
             self.w.append(f, reason.as_bytes())?;

@@ -11,7 +11,7 @@ use ctfs::{TraceMeta, ValueEncoder};
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::float::write_python_float;
+use crate::float::{write_python_float, FloatCache};
 use crate::sink::{write_paths, Sink, TraceEnd, Var};
 use crate::stream::{unzigzag, ReadError, ReadResult, StreamReader};
 use crate::value::vtag;
@@ -22,6 +22,7 @@ use crate::value::vtag;
 pub struct CtfsSink {
     inner: ctfs::CtfsSink,
     paths_file: PathBuf,
+    floats: FloatCache,
 }
 
 fn text(b: &[u8]) -> Cow<'_, str> {
@@ -56,11 +57,15 @@ pub fn trace_meta(meta: &Map<String, Value>, paths: &[String]) -> TraceMeta {
 impl Sink for CtfsSink {
     /// `limit`: none (a CTFS trace is never cut: [`Sink::CUTS_TO_FIT`]).
     fn create(trace_ct: &Path, trace_paths: &Path, _limit: Option<u64>) -> RecorderResult<Self> {
-        Ok(CtfsSink { inner: ctfs::CtfsSink::create(trace_ct)?, paths_file: trace_paths.to_path_buf() })
+        Ok(CtfsSink {
+            inner: ctfs::CtfsSink::create(trace_ct)?,
+            paths_file: trace_paths.to_path_buf(),
+            floats: FloatCache::default(),
+        })
     }
 
-    fn render(r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
-        write_cbor(r, out, 0)
+    fn render(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
+        write_cbor(r, out, &mut self.floats, 0)
     }
 
     fn render_none(out: &mut Vec<u8>) {
@@ -135,6 +140,16 @@ impl Sink for CtfsSink {
         Ok(true)
     }
 
+    fn stop_threads(&mut self) -> RecorderResult<()> {
+        self.inner.stop_thread()
+    }
+
+    /// `zstd_seconds`: compressing `events.log` (on the sink's thread or
+    /// the caller's).
+    fn stage_seconds(&self) -> Vec<(&'static str, f64)> {
+        vec![("zstd_seconds", self.inner.zstd_seconds())]
+    }
+
     fn finish(self, end: &TraceEnd<'_>) -> RecorderResult<u64> {
         let meta = trace_meta(end.meta, end.paths);
         let bytes = self.inner.finish_with(&meta, end.partial)?.bytes;
@@ -146,12 +161,21 @@ impl Sink for CtfsSink {
 /// Reads one value (not an `OBJ` reference: the replay resolves those) and
 /// appends its CBOR `ValueRecord` to `out` — the counterpart of the JSON
 /// sink's `write_json`, value for value: same kinds, same type ids, same
-/// float text, invalid UTF-8 replaced the same way.
-pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> ReadResult<()> {
+/// float text, invalid UTF-8 replaced the same way. Floats come from
+/// `floats` when it rendered them before.
+pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, floats: &mut FloatCache, depth: u32) -> ReadResult<()> {
     if depth > 256 {
         return Err(ReadError::Corrupt);
     }
     let tag = r.u8()?;
+    if tag == vtag::FLOAT {
+        let type_id = r.id()?;
+        let raw = r.bytes(8)?;
+        let mut le = [0u8; 8];
+        le.copy_from_slice(raw);
+        floats.render(f64::from_le_bytes(le), type_id, out, write_float);
+        return Ok(());
+    }
     let mut e = ValueEncoder::new(out);
     if tag == vtag::NONE {
         e.none_value(0);
@@ -165,15 +189,6 @@ pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> Re
             let negative = r.u8()? != 0;
             let magnitude = r.str()?;
             e.bigint_value(magnitude, negative, type_id);
-        }
-        vtag::FLOAT => {
-            let raw = r.bytes(8)?;
-            let mut le = [0u8; 8];
-            le.copy_from_slice(raw);
-            let mut text = Vec::with_capacity(24);
-            write_python_float(f64::from_le_bytes(le), &mut text);
-            e.tagged_field("Float", "f", type_id);
-            e.text_lossy(&text);
         }
         vtag::STR | vtag::RAW | vtag::ERROR => {
             let (kind, key) = match tag {
@@ -192,10 +207,74 @@ pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> Re
                 _ => e.begin_struct(n, type_id),
             }
             for _ in 0..n {
-                write_cbor(r, out, depth + 1)?;
+                write_cbor(r, out, floats, depth + 1)?;
             }
         }
         _ => return Err(ReadError::Corrupt),
     }
     Ok(())
+}
+
+/// A `Float` value record: the schema's `f` is the number's text, Python's
+/// `repr`.
+fn write_float(f: f64, type_id: u32, out: &mut Vec<u8>) {
+    let mut text = Vec::with_capacity(32);
+    write_python_float(f, &mut text);
+    let mut e = ValueEncoder::new(out);
+    e.tagged_field("Float", "f", u64::from(type_id));
+    e.text_lossy(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    //! The float cache never shows a stale value: renderings through one
+    //! long-lived cache equal renderings with a fresh cache each time.
+    use super::*;
+    use crate::value::{self as v, types};
+
+    fn render(value: &[u8], floats: &mut FloatCache) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_cbor(&mut StreamReader::records(value), &mut out, floats, 0).unwrap_or_else(|_| out.clear());
+        out
+    }
+
+    fn list(xs: &[f64], type_id: u32) -> Vec<u8> {
+        let mut b = Vec::new();
+        v::put_container_head(&mut b, vtag::SEQ, types::LIST, xs.len() as u32);
+        for x in xs {
+            v::put_float(&mut b, type_id, *x);
+        }
+        b
+    }
+
+    #[test]
+    fn cached_renderings_equal_fresh_ones() {
+        let mut int_one = Vec::new();
+        v::put_int(&mut int_one, types::INT, 1);
+        let mut float_one = Vec::new();
+        v::put_float(&mut float_one, types::FLOAT, 1.0);
+        let values = [
+            list(&[1.0, 2.5, 0.1], types::FLOAT),
+            // A list mutated in place: one element changed, by one bit.
+            list(&[1.0, 2.5, f64::from_bits(0.1f64.to_bits() + 1)], types::FLOAT),
+            list(&[1.0, 2.5, 0.1], types::FLOAT),
+            // The same numbers of another type (a float subclass).
+            list(&[1.0, 2.5, 0.1], 40),
+            // A variable rebound from 1.0 to 1, and back.
+            float_one.clone(),
+            int_one,
+            float_one,
+            list(&[-0.0, 0.0, f64::NAN, f64::INFINITY, 1e300], types::FLOAT),
+        ];
+        let mut cache = FloatCache::default();
+        for value in values.iter().chain(values.iter()) {
+            let fresh = render(value, &mut FloatCache::default());
+            assert!(!fresh.is_empty());
+            assert_eq!(render(value, &mut cache), fresh);
+        }
+        let mut text = Vec::new();
+        write_python_float(f64::from_bits(0.1f64.to_bits() + 1), &mut text);
+        let second = render(&values[1], &mut cache);
+        assert!(second.windows(text.len()).any(|w| w == text), "{}", String::from_utf8_lossy(&second));
+    }
 }

@@ -129,7 +129,7 @@ impl Sink for JsonSink {
         })
     }
 
-    fn render(r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
+    fn render(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
         write_json(r, out, 0)
     }
 

@@ -162,9 +162,16 @@ impl LiveConvert {
         let State::Running { thread, .. } = std::mem::replace(&mut self.state, State::Gone) else { return };
         self.shared.pause.store(true, Ordering::Relaxed);
         self.shared.update(|_| {});
+        // The sink's own thread ends too (compression: see `Sink::stop_threads`).
         self.state = match thread.join() {
-            Ok((work, Ok(false))) => State::Paused(work),
-            Ok((work, Ok(true))) => State::Done(work.replayed),
+            Ok((mut work, Ok(false))) => match work.replayed.stop_threads() {
+                Ok(()) => State::Paused(work),
+                Err(e) => State::Failed(e),
+            },
+            Ok((mut work, Ok(true))) => match work.replayed.stop_threads() {
+                Ok(()) => State::Done(work.replayed),
+                Err(e) => State::Failed(e),
+            },
             Ok((_, Err(e))) => State::Failed(e),
             Err(_) => State::Failed(bug!(ErrorCode::Internal, "the live trace conversion panicked")),
         };

@@ -52,6 +52,11 @@ pub struct ConvertStats {
     /// The conversion stopped at the last whole event that fit in a size
     /// limit (a full disk or a file size limit): the limit in bytes.
     pub cut_to_fit: Option<u64>,
+    /// Seconds by stage, for the metadata's `timings`: `replay_cpu_seconds`
+    /// (CPU time of the thread(s) replaying the stream, rendering values and
+    /// writing events — compression included when the sink does it there)
+    /// and the sink's own ([`Sink::stage_seconds`]).
+    pub stage_seconds: Vec<(&'static str, f64)>,
 }
 
 impl ConvertStats {
@@ -167,7 +172,7 @@ impl<S: Sink> Replay<S> {
 
     fn render(&mut self, r: &mut StreamReader<'_>) -> Result<Vec<u8>, ReadError> {
         let mut v = self.buffer();
-        S::render(r, &mut v)?;
+        self.sink.render(r, &mut v)?;
         Ok(v)
     }
 
@@ -182,7 +187,7 @@ impl<S: Sink> Replay<S> {
             let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
             if !obj.fresh {
                 obj.rendered.clear();
-                S::render(&mut StreamReader::records(&obj.compact), &mut obj.rendered)?;
+                self.sink.render(&mut StreamReader::records(&obj.compact), &mut obj.rendered)?;
                 obj.fresh = true;
             }
             let mut value = self.spare.pop().unwrap_or_default();
@@ -217,7 +222,7 @@ impl<S: Sink> Replay<S> {
         };
         value::apply_patches(&mut var.compact, n, r)?;
         var.value.clear();
-        S::render(&mut StreamReader::records(&var.compact), &mut var.value)
+        self.sink.render(&mut StreamReader::records(&var.compact), &mut var.value)
     }
 
     /// An OBJ record: the object's encoding anew (ids are given in order:
@@ -561,6 +566,23 @@ pub(crate) struct Replayed<S: Sink> {
     since_progress: u32,
     header_checked: bool,
     eof: bool,
+    /// CPU seconds of the runs so far.
+    cpu_seconds: f64,
+}
+
+/// CPU time of the calling thread, in seconds (`None` where not known).
+fn thread_cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `t` is a valid timespec for clock_gettime to fill.
+        let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+        ok.then_some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }
 
 impl<S: Sink> Replayed<S> {
@@ -582,6 +604,7 @@ impl<S: Sink> Replayed<S> {
             since_progress: 0,
             header_checked: false,
             eof: false,
+            cpu_seconds: 0.0,
         }
     }
 
@@ -590,7 +613,16 @@ impl<S: Sink> Replayed<S> {
     /// source asked to pause: the replay can go on with another `run`
     /// where it stopped.
     pub(crate) fn run(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool> {
-        let Replayed { conv, buf, consumed, since_progress, header_checked, eof } = self;
+        let started = thread_cpu_seconds();
+        let done = self.run_timed(source, chunk, progress);
+        if let (Some(a), Some(b)) = (started, thread_cpu_seconds()) {
+            self.cpu_seconds += b - a;
+        }
+        done
+    }
+
+    fn run_timed(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool> {
+        let Replayed { conv, buf, consumed, since_progress, header_checked, eof, .. } = self;
         let events = source.path().to_path_buf();
         'outer: loop {
             // Refill: keep the unconsumed tail, append the next chunk.
@@ -668,6 +700,7 @@ impl<S: Sink> Replayed<S> {
     /// Closes the open calls and completes the trace; `partial`: the
     /// caller's reason the trace stops early, if any.
     pub(crate) fn complete(self, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats> {
+        let started = thread_cpu_seconds();
         let mut conv = self.conv;
         conv.close()?;
 
@@ -686,8 +719,14 @@ impl<S: Sink> Replayed<S> {
 
         let mut stats = conv.stats;
         let reason = stats.partial_reason(partial);
-        stats.trace_bytes =
-            conv.sink.finish(&TraceEnd { meta, paths: &stats.paths, partial: reason.map(|c| c.as_str()) })?;
+        let mut sink = conv.sink;
+        // The sink's last chunks are compressed by now (its thread joined).
+        sink.stop_threads()?;
+        stats.stage_seconds = sink.stage_seconds();
+        stats.trace_bytes = sink.finish(&TraceEnd { meta, paths: &stats.paths, partial: reason.map(|c| c.as_str()) })?;
+        if let (Some(a), Some(b)) = (started, thread_cpu_seconds()) {
+            stats.stage_seconds.insert(0, ("replay_cpu_seconds", self.cpu_seconds + b - a));
+        }
         Ok(stats)
     }
 }
@@ -697,6 +736,8 @@ impl<S: Sink> Replayed<S> {
 pub(crate) trait Replaying: Send {
     /// [`Replayed::run`].
     fn run(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool>;
+    /// [`Sink::stop_threads`].
+    fn stop_threads(&mut self) -> RecorderResult<()>;
     /// [`Replayed::complete`].
     fn complete(self: Box<Self>, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats>;
 }
@@ -704,6 +745,10 @@ pub(crate) trait Replaying: Send {
 impl<S: Sink + Send> Replaying for Replayed<S> {
     fn run(&mut self, source: &mut dyn Source, chunk: usize, progress: Progress<'_>) -> RecorderResult<bool> {
         Replayed::run(self, source, chunk, progress)
+    }
+
+    fn stop_threads(&mut self) -> RecorderResult<()> {
+        self.conv.sink.stop_threads()
     }
 
     fn complete(self: Box<Self>, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats> {

@@ -35,8 +35,9 @@ pub trait Sink: Sized {
     fn create(trace: &Path, trace_paths: &Path, limit: Option<u64>) -> RecorderResult<Self>;
 
     /// Appends the value the stream holds at `r` (never an object reference:
-    /// the replay resolves those) in this format's encoding.
-    fn render(r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()>;
+    /// the replay resolves those) in this format's encoding. (`&mut self`:
+    /// a sink may keep renderings it gives again.)
+    fn render(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()>;
     /// `None` (type 0), as this format encodes it.
     fn render_none(out: &mut Vec<u8>);
     /// An `Int` of type `type_id`, as this format encodes it.
@@ -65,6 +66,16 @@ pub trait Sink: Sized {
     /// event did not fit.
     fn end_cut(&mut self) -> Option<u64> {
         None
+    }
+    /// Ends any thread of the sink's own, its work done (before a `fork()`:
+    /// see [`crate::live`]); the sink starts it again when it needs it.
+    fn stop_threads(&mut self) -> RecorderResult<()> {
+        Ok(())
+    }
+    /// Seconds spent in the sink's stages so far, by name (for the
+    /// metadata's `timings`).
+    fn stage_seconds(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
     }
     /// Completes the trace after the last event; returns the bytes of the
     /// trace file(s).

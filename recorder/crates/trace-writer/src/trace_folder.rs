@@ -179,6 +179,9 @@ impl TraceDir {
                 }
                 let mut timings = timings.clone();
                 timings.insert("convert_seconds".into(), json!(started.elapsed().as_secs_f64()));
+                for (stage, seconds) in &stats.stage_seconds {
+                    timings.insert((*stage).into(), json!(seconds));
+                }
                 write_json(&self.staging.join(TRACE_METADATA), &meta.finished(&stats, partial, stream_bytes, timings))?;
                 Ok(stats)
             });
