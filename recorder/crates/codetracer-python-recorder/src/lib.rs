@@ -74,7 +74,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
+#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -102,9 +102,8 @@ fn start(
             Some(d) => filter_from_py(d)?,
             None => (Arc::new(scope::Filter::everything()), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
         };
-        let values = ValuesMode::parse(values).ok_or_else(|| {
-            usage!(ErrorCode::InvalidOption, "invalid value {:?} for values: expected none, args or locals", values).with_context("option", "values")
-        })?;
+        let values = checked("values", values, ValuesMode::parse)?;
+        let format = checked("format", format.unwrap_or(trace_writer::Format::DEFAULT.as_str()), trace_writer::Format::parse)?;
         let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None };
         let policy = Policy::resolve(&o, &env::lookup)?;
         let d = Bounds::default();
@@ -128,7 +127,7 @@ fn start(
                 bounds,
                 skip_prefixes,
                 policy,
-                format: format.unwrap_or(trace_writer::Format::DEFAULT.as_str()).to_string(),
+                format,
                 filter,
                 filter_meta,
                 threads,
@@ -137,6 +136,15 @@ fn start(
             os_exit,
         )?;
         Ok(dir.to_string_lossy().into_owned())
+    })
+}
+
+/// An option's name as its type: the Python side checked the name against
+/// the same table (`_config.py`, which gives the user the one message for a
+/// bad value), so one that does not parse here is the recorder's own bug.
+fn checked<T>(option: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> RecorderResult<T> {
+    parse(value).ok_or_else(|| {
+        bug!(ErrorCode::Internal, "option {} = {:?} reached the recorder unchecked (_config.py checks every option)", option, value)
     })
 }
 
@@ -336,6 +344,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The names of `--format`, from the format table.
     m.add("FORMATS", PyTuple::new(m.py(), trace_writer::Format::ALL.map(|f| f.as_str()))?)?;
     m.add("DEFAULT_FORMAT", trace_writer::Format::DEFAULT.as_str())?;
+    // The names of `--values`.
+    m.add("VALUES_MODES", PyTuple::new(m.py(), ValuesMode::ALL.map(|v| v.as_str()))?)?;
     let trace_files = PyDict::new(m.py());
     for f in trace_writer::Format::ALL {
         trace_files.set_item(f.as_str(), f.trace_file())?;

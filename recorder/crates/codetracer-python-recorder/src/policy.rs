@@ -65,8 +65,10 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn invalid(source: &str, value: &str, expected: &str) -> RecorderError {
-    usage!(ErrorCode::InvalidOption, "invalid value {:?} for {}: expected {}", value, source, expected)
+/// The one message for an option's bad value, as the Python side's
+/// (`_config.invalid`): `invalid value 'X' for SOURCE: expected ...`.
+pub(crate) fn invalid(source: &str, value: &str, expected: &str) -> RecorderError {
+    usage!(ErrorCode::InvalidOption, "invalid value '{}' for {}: expected {}", value, source, expected)
         .with_context("option", source)
         .with_context("value", value)
 }

@@ -92,10 +92,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     let info = preflight::python_info(py)?;
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
-    let format = trace_writer::Format::parse(&o.format).ok_or_else(|| {
-        usage!(ErrorCode::FormatUnsupported, "unsupported trace format {:?}: expected {}", o.format, trace_writer::Format::ALL.map(|f| f.as_str()).join(" or "))
-            .with_context("format", &o.format)
-    })?;
+    let format = o.format;
     let tool = tool::tool_id_from_env()?;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir, format)?;
