@@ -13,18 +13,18 @@ mod env;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod ffi;
+mod filters;
 mod lines;
 mod logging;
 mod memo;
 mod metrics;
 mod monitoring;
 mod os_thread;
-mod output;
 mod policy;
 mod preflight;
+mod program_output;
 mod purity;
 mod recorder;
-mod scope;
 mod session;
 mod stdvalues;
 mod text;
@@ -100,7 +100,7 @@ fn start(
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
             Some(d) => filter_from_py(d)?,
-            None => (Arc::new(scope::Filter::everything()), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
+            None => (Arc::new(filters::Filter::everything()), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
         };
         let values = checked("values", values, ValuesMode::parse)?;
         let format = checked("format", format.unwrap_or(trace_writer::Format::DEFAULT.as_str()), trace_writer::Format::parse)?;
@@ -154,7 +154,7 @@ fn filter_error(py: Python<'_>, e: PyErr) -> RecorderError {
 
 /// The flattened filter chain of `_filters.resolve()`, compiled; and what
 /// the metadata says of it (each file's path and the SHA-256 of its contents).
-fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, serde_json::Value)> {
+fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<filters::Filter>, serde_json::Value)> {
     use sha2::{Digest, Sha256};
     let py = d.py();
     let get = |key: &str| -> RecorderResult<Bound<'_, PyAny>> {
@@ -173,7 +173,7 @@ fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, 
     for rule in get("rules")?.try_iter().map_err(|e| filter_error(py, e))? {
         let rule = rule.map_err(|e| filter_error(py, e))?;
         let item = |k: &str| rule.get_item(k).ok();
-        specs.push(scope::RuleSpec {
+        specs.push(filters::RuleSpec {
             selector: opt_text(item("selector"))?.unwrap_or_default(),
             exec: opt_text(item("exec"))?,
             value_default: opt_text(item("value_default"))?,
@@ -182,9 +182,9 @@ fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, 
         });
     }
     // The same chain at every start of a test run: compiled once.
-    static COMPILED: memo::Memo<(String, String, Vec<scope::RuleSpec>), Arc<scope::Filter>> = memo::Memo::new();
+    static COMPILED: memo::Memo<(String, String, Vec<filters::RuleSpec>), Arc<filters::Filter>> = memo::Memo::new();
     let filter = COMPILED.get_or_make((default_exec.clone(), default_value, specs), |(exec, value, specs)| {
-        scope::Filter::compile(exec, value, specs.clone()).map(Arc::new)
+        filters::Filter::compile(exec, value, specs.clone()).map(Arc::new)
     })?;
     let provenance: Vec<(String, Vec<u8>)> = get("provenance")?.extract().map_err(|e| filter_error(py, e))?;
     let filters: Vec<serde_json::Value> = provenance
@@ -361,8 +361,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(record_event, m)?)?;
-    m.add("EVENT_STDERR", output::STDERR)?;
-    m.add("EVENT_ERROR", output::ERROR)?;
+    m.add("EVENT_STDERR", program_output::STDERR)?;
+    m.add("EVENT_ERROR", program_output::ERROR)?;
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;

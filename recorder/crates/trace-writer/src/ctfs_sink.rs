@@ -20,7 +20,7 @@ use crate::value::vtag;
 /// (its presence marks a finished trace), `partial.txt` when the trace stops
 /// early; and `trace_paths.json` beside it.
 pub struct CtfsSink {
-    inner: ctfs::CtfsSink,
+    inner: ctfs::CtfsWriter,
     paths_file: PathBuf,
 }
 
@@ -56,7 +56,7 @@ pub fn trace_meta(meta: &Map<String, Value>, paths: &[String]) -> TraceMeta {
 impl Sink for CtfsSink {
     /// `limit`: none (a CTFS trace is never cut: [`Sink::CUTS_TO_FIT`]).
     fn create(trace_ct: &Path, trace_paths: &Path, _limit: Option<u64>) -> RecorderResult<Self> {
-        Ok(CtfsSink { inner: ctfs::CtfsSink::create(trace_ct)?, paths_file: trace_paths.to_path_buf() })
+        Ok(CtfsSink { inner: ctfs::CtfsWriter::create(trace_ct)?, paths_file: trace_paths.to_path_buf() })
     }
 
     fn render(r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {

@@ -25,7 +25,7 @@ use trace_writer::value::{self as v, types};
 use crate::capture::{Compare, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::cpython::{DictVersions, FrameReader};
 use crate::purity::{self, OpTable, PureLines};
-use crate::scope::{self, Filter, ValueAction};
+use crate::filters::{self, Filter, ValueAction};
 
 use codeinfo::*;
 use states::*;

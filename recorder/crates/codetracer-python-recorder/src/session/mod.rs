@@ -198,7 +198,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         let _ = trace_dir.discard();
         return Err(e);
     }
-    let output = output::install(py, |kind, metadata, text| {
+    let output = program_output::install(py, |kind, metadata, text| {
         with_recorder(|rec| rec.on_output(kind, metadata, text));
     });
     if let Some(s) = session_mut().as_mut() {
@@ -308,7 +308,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         }
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
-    output::uninstall(py, std::mem::take(&mut s.output));
+    program_output::uninstall(py, std::mem::take(&mut s.output));
     let still_ours = tool::uninstall(py, s.tool);
     let main_thread = threads::main_thread();
     let other_threads = threads::end();

@@ -13,7 +13,7 @@ use trace_writer::Format;
 use crate::capture::Bounds;
 use crate::policy::Policy;
 use crate::recorder::ValuesMode;
-use crate::scope::Filter;
+use crate::filters::Filter;
 
 /// Everything `start` needs.
 pub struct StartOptions {
