@@ -60,6 +60,14 @@ try:
 except c.UsageError as e:
     assert e.code == "ERR_INVALID_OPTION"
     assert e.message == "invalid value 'everything' for values=: expected none, args or locals", e.message
+import os
+os.environ["CODETRACER_VALUES"] = "all"  # the API falls back on the variables, as the command line does
+try:
+    c.start("/tmp/x")
+except c.UsageError as e:
+    assert e.message == "invalid value 'all' for CODETRACER_VALUES: expected none, args or locals", e.message
+else:
+    raise AssertionError("a bad CODETRACER_VALUES must stop start()")
 print("ok")
 """
     p = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
