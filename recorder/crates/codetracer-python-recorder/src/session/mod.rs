@@ -42,7 +42,7 @@ use crate::cpython::{self, DictVersions, FrameReader};
 use crate::policy::OnError;
 use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
-use crate::{logging, monitoring, output, preflight, tool};
+use crate::{logging, monitoring, preflight, program_output, tool};
 
 pub use fork::{after_fork_in_child, before_fork};
 pub use hot_path::with_recorder;
