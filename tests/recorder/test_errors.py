@@ -205,6 +205,20 @@ def test_help_lists_every_option(recorder_python: Path) -> None:
     assert options | {"-m", "-h", "--help", "--version"} <= listed, options - listed
 
 
+def test_the_option_table_and_the_variables_agree(recorder_python: Path) -> None:
+    """Each variable that stands for a flag (_env.py's `flag`) is that
+    flag's row's variable in the option table (_config.py), and back."""
+    code = ("from codetracer_python_recorder import _config, _env\n"
+            "for v in _env.ALL:\n"
+            "    if v.flag and v.flag in _config.BY_FLAG and not _config.BY_FLAG[v.flag].policy:\n"
+            "        assert _config.BY_FLAG[v.flag].var is v, v.name\n"
+            "for o in _config.OPTIONS:\n"
+            "    assert o.var is None or o.var.flag in o.flags, o.name\n"
+            "print('ok')\n")
+    done = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
+    assert done.stdout == "ok\n", done.stderr
+
+
 def test_switches_from_environment(recorder_python: Path, tmp_path: Path) -> None:
     log = tmp_path / "diag.log"
     out = "/proc/codetracer-test/trace"  # /proc takes no new folders, even from root

@@ -36,7 +36,8 @@ class Option:
     integer >= 0), ``path``, ``size`` (4GB, 512MB; in bytes), ``text``,
     ``switch`` (a flag: on when given), ``off`` (on unless its ``--no-`` flag
     or its variable, a boolean, turns it off), ``list`` (a repeatable
-    value). ``flags``: the command line's spellings (the first one names it
+    value; its variable, if any, is read where the list is used: the trace
+    filter's by ``_filters.resolve``, which puts its files first). ``flags``: the command line's spellings (the first one names it
     in messages); ``keyword``: the API's, if it has one; ``policy``: a
     switch of the Rust policy, passed to it as given (None: not given), its
     variable read and its value checked there (``src/policy.rs``)."""
@@ -78,16 +79,16 @@ OPTIONS: tuple[Option, ...] = (
     # Scope (_filters.py): what is recorded.
     Option("include", ("--include",), "list"),
     Option("exclude", ("--exclude",), "list"),
-    Option("trace_filter", ("--trace-filter",), "list"),
+    Option("trace_filter", ("--trace-filter",), "list", var=_env.TRACE_FILTER),
     Option("record_all", ("--record-all",), "switch", default=False),
     Option("redact", ("--no-redact",), "off", default=True),
     Option("auto_filter", ("--no-auto-filter",), "off", default=True, keyword=None),
     # Test runs (docs/test-runs.md).
-    Option("trace_per_test", ("--trace-per-test",), "switch", keyword=None),
+    Option("trace_per_test", ("--trace-per-test",), "switch"),
     Option("single_trace", ("--single-trace",), "switch", keyword=None),
-    Option("record_framework", ("--record-framework",), "switch", default=False, keyword=None),
+    Option("record_framework", ("--record-framework",), "switch", default=False),
     Option("replay_budget", ("--replay-budget",), "size", var=_env.REPLAY_BUDGET,
-           default=_replaycost.DEFAULT_BUDGET_BYTES),
+           default=_replaycost.DEFAULT_BUDGET_BYTES),  # run_tests() only
 )
 
 #: Each option by its flags.
@@ -138,10 +139,11 @@ class RecordingConfig:
     """Every recording option, resolved and checked (frozen: built once by
     :func:`resolve`). An attribute per row of :data:`OPTIONS` (None: not
     given and no default), plus ``scope`` (the flattened filter chain of
-    ``_filters.resolve``, from ``trace_filter`` and the rest) and ``policy`` (the Rust policy's
-    effective switches, a dict, when the command line asked for them)."""
+    ``_filters.resolve``, from ``trace_filter`` and the rest) and ``policy``
+    (the Rust policy's effective switches, a dict, when the command line
+    asked for them)."""
 
-    __slots__ = (*(o.name for o in OPTIONS), "scope", "policy", "sources")
+    __slots__ = (*(o.name for o in OPTIONS), "scope", "policy")
 
     if TYPE_CHECKING:
         trace_dir: str | None
@@ -172,12 +174,10 @@ class RecordingConfig:
         replay_budget: int
         scope: dict[str, Any]
         policy: dict[str, Any] | None
-        sources: dict[str, str]
 
-    def __init__(self, values: Mapping[str, object], sources: dict[str, str]) -> None:
+    def __init__(self, values: Mapping[str, object]) -> None:
         for o in OPTIONS:
             object.__setattr__(self, o.name, values.get(o.name))
-        object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "scope", {})
         object.__setattr__(self, "policy", None)
 
@@ -199,10 +199,16 @@ class RecordingConfig:
 
 def one(option: Option, given: Any, *, api: bool = False) -> tuple[Any, str | None]:
     """One option's value: ``given`` (None: not given), else its variable,
-    else its default, checked; and where it came from (None: the default)."""
+    else its default, checked; and where it came from (None: the default).
+    A policy switch is passed on as given (the Rust policy reads its
+    variable and checks it)."""
+    if option.policy:
+        return given, None
     if option.kind == "list":
         items = [given] if isinstance(given, (str, os.PathLike)) else list(given or ())
         return [os.fspath(v) for v in items], None
+    if given == "" and option.kind == "path":
+        given = None  # `-o ''`, `activation_path=""`: not given, as an empty variable is
     source = f"{option.keyword}=" if api and option.keyword else option.flags[0]
     if given is None and option.var is not None:
         if option.kind == "off":
@@ -216,21 +222,19 @@ def one(option: Option, given: Any, *, api: bool = False) -> tuple[Any, str | No
 
 def resolve(given: Mapping[str, object], *, api: bool = False, script_dir: str | None = None,
             framework: str | None = None, policy: bool = False) -> RecordingConfig:
-    """The configuration from ``given`` (option name -> value; absent or
-    None: not given), then each option's variable, then its default;
-    ``api``: the values came as keywords (``format=``), else as flags. The
+    """The configuration from ``given`` (option name -> value; None: not
+    given), then each option's variable, then its default; ``api``: the
+    values came as keywords (``format=``), else as flags, and an option the
+    caller has no keyword for (absent from ``given``) keeps its default. The
     scope is resolved from the folder ``script_dir`` up (None: the current
     folder); ``framework``: a test run's, whose own code
     ``record_framework`` adds; ``policy``: resolve the Rust policy now (the
     command line does, before the program runs: a bad switch is a usage
     error then, and the diagnostics channel is set up)."""
     values: dict[str, object] = {}
-    sources: dict[str, str] = {}
     for o in OPTIONS:
-        values[o.name], source = one(o, given.get(o.name), api=api)
-        if source is not None:
-            sources[o.name] = source
-    config = RecordingConfig(values, sources)
+        values[o.name] = one(o, given.get(o.name), api=api)[0] if o.name in given or not api else o.default
+    config = RecordingConfig(values)
     if policy:
         object.__setattr__(config, "policy", _native.resolve_policy(
             on_recorder_error=config.on_recorder_error, require_trace=config.require_trace,
