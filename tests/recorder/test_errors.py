@@ -205,6 +205,22 @@ def test_help_lists_every_option(recorder_python: Path) -> None:
     assert options | {"-m", "-h", "--help", "--version"} <= listed, options - listed
 
 
+def test_the_native_stub_names_what_the_native_module_has(recorder_python: Path) -> None:
+    """_native.pyi (what mypy checks the Python side against) declares
+    exactly the names src/lib.rs registers."""
+    code = ("import ast, json, pathlib; from codetracer_python_recorder import _native\n"
+            "stub = pathlib.Path(_native.__file__).with_name('_native.pyi')\n"
+            "tree = ast.parse(stub.read_text())\n"
+            "declared = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}\n"
+            "declared |= {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign)}\n"
+            "print(json.dumps([sorted(declared), sorted(n for n in dir(_native) if not n.startswith('__')"
+            " or n == '__version__')]))\n")
+    done = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    declared, registered = json.loads(done.stdout)
+    assert declared == registered
+
+
 def test_the_option_table_and_the_variables_agree(recorder_python: Path) -> None:
     """Each variable that stands for a flag (_env.py's `flag`) is that
     flag's row's variable in the option table (_config.py), and back."""
