@@ -60,6 +60,10 @@ try:
 except c.UsageError as e:
     assert e.code == "ERR_INVALID_OPTION"
     assert e.message == "invalid value 'everything' for values=: expected none, args or locals", e.message
+try:
+    c.start("/tmp/x", on_recorder_error="explode")
+except c.UsageError as e:
+    assert e.message == "invalid value 'explode' for on_recorder_error=: expected abort or disable", e.message
 import os
 os.environ["CODETRACER_VALUES"] = "all"  # the API falls back on the variables, as the command line does
 try:

@@ -141,9 +141,9 @@ class RecordingConfig:
     given and no default), plus ``scope`` (the flattened filter chain of
     ``_filters.resolve``, from ``trace_filter`` and the rest) and ``policy``
     (the Rust policy's effective switches, a dict, when the command line
-    asked for them)."""
+    asked for them); ``api``: given as keywords."""
 
-    __slots__ = (*(o.name for o in OPTIONS), "scope", "policy")
+    __slots__ = (*(o.name for o in OPTIONS), "scope", "policy", "api")
 
     if TYPE_CHECKING:
         trace_dir: str | None
@@ -174,10 +174,12 @@ class RecordingConfig:
         replay_budget: int
         scope: dict[str, Any]
         policy: dict[str, Any] | None
+        api: bool
 
-    def __init__(self, values: Mapping[str, object]) -> None:
+    def __init__(self, values: Mapping[str, object], api: bool) -> None:
         for o in OPTIONS:
             object.__setattr__(self, o.name, values.get(o.name))
+        object.__setattr__(self, "api", api)
         object.__setattr__(self, "scope", {})
         object.__setattr__(self, "policy", None)
 
@@ -194,6 +196,8 @@ class RecordingConfig:
             "require_trace": self.require_trace, "keep_partial_trace": self.keep_partial_trace,
             "log_level": self.log_level, "log_file": self.log_file, "trace_filter": self.scope,
             "threads": self.threads, "follow_processes": self.follow_processes,
+            # The policy names a bad switch as the caller gave it (`on_recorder_error=`).
+            "keywords": self.api,
         }
 
 
@@ -234,7 +238,7 @@ def resolve(given: Mapping[str, object], *, api: bool = False, script_dir: str |
     values: dict[str, object] = {}
     for o in OPTIONS:
         values[o.name] = one(o, given.get(o.name), api=api)[0] if o.name in given or not api else o.default
-    config = RecordingConfig(values)
+    config = RecordingConfig(values, api)
     if policy:
         object.__setattr__(config, "policy", _native.resolve_policy(
             on_recorder_error=config.on_recorder_error, require_trace=config.require_trace,

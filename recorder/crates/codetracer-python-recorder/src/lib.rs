@@ -55,7 +55,7 @@ fn resolve_policy<'py>(
     log_file: Option<String>,
     json_errors: Option<bool>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors };
+    let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors, keywords: false };
     let p = py_dispatch(py, "resolve_policy", || {
         let p = Policy::resolve(&o, &env::lookup)?;
         logging::configure(p.log_level, p.log_file.as_deref())?;
@@ -74,7 +74,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
+#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false, keywords=false))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -96,6 +96,7 @@ fn start(
     trace_filter: Option<Bound<'_, PyDict>>,
     threads: bool,
     follow_processes: bool,
+    keywords: bool,
 ) -> PyResult<String> {
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
@@ -104,7 +105,7 @@ fn start(
         };
         let values = checked("values", values, ValuesMode::parse)?;
         let format = checked("format", format.unwrap_or(trace_writer::Format::DEFAULT.as_str()), trace_writer::Format::parse)?;
-        let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None };
+        let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None, keywords };
         let policy = Policy::resolve(&o, &env::lookup)?;
         let d = Bounds::default();
         let bounds = Bounds {
