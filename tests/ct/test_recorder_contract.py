@@ -76,9 +76,8 @@ def ct_record_options(*argv: str) -> List[str]:
 
 def recorder_options(python: Path) -> Dict[str, bool]:
     """Every option of the real recorder's parser: flag -> takes a value."""
-    code = ("import json; from codetracer_python_recorder import cli; "
-            "print(json.dumps({**{k: True for k in [*cli._VALUE_OPTS, *cli._LIST_OPTS]}, "
-            "**{k: False for k in cli._FLAG_OPTS}}))")
+    code = ("import json; from codetracer_python_recorder import _config; "
+            "print(json.dumps({k: o.takes_value for k, o in _config.BY_FLAG.items()}))")
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -203,7 +202,7 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
 def test_ct_format_choices_are_the_recorders_and_reach_it(recorder_python: Path, app: Path) -> None:
     """`ct record --format F` runs the recorder with `--format F` (_record.py);
     ct offers exactly the formats the recorder writes, and each writes its files."""
-    code = "import json; from codetracer_python_recorder import session; print(json.dumps(session.FORMATS))"
+    code = "import json; from codetracer_python_recorder import _config; print(json.dumps(_config.BY_NAME['format'].choices))"
     theirs = json.loads(subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True,
                                        check=True).stdout)
     assert list(ct_cli.FORMATS) == theirs

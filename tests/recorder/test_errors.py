@@ -59,6 +59,19 @@ try:
     c.start("/tmp/x", values="everything")
 except c.UsageError as e:
     assert e.code == "ERR_INVALID_OPTION"
+    assert e.message == "invalid value 'everything' for values=: expected none, args or locals", e.message
+try:
+    c.start("/tmp/x", on_recorder_error="explode")
+except c.UsageError as e:
+    assert e.message == "invalid value 'explode' for on_recorder_error=: expected abort or disable", e.message
+import os
+os.environ["CODETRACER_VALUES"] = "all"  # the API falls back on the variables, as the command line does
+try:
+    c.start("/tmp/x")
+except c.UsageError as e:
+    assert e.message == "invalid value 'all' for CODETRACER_VALUES: expected none, args or locals", e.message
+else:
+    raise AssertionError("a bad CODETRACER_VALUES must stop start()")
 print("ok")
 """
     p = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
@@ -143,11 +156,11 @@ def test_invalid_switches_are_usage_errors_naming_the_source(recorder_python: Pa
     ([], {}, [b"no script to record", b"-m module"]),
     (["--max-depth", "x", "functions.py"], {}, [b"invalid value 'x' for --max-depth", b"non-negative integer"]),
     (["--on-recorder-error=explode", "functions.py"], {},
-     [b'invalid value "explode" for --on-recorder-error', b"abort or disable"]),
+     [b"invalid value 'explode' for --on-recorder-error", b"abort or disable"]),
     (["functions.py"], {"CODETRACER_ON_RECORDER_ERROR": "explode"},
-     [b'invalid value "explode" for CODETRACER_ON_RECORDER_ERROR', b"abort or disable"]),
+     [b"invalid value 'explode' for CODETRACER_ON_RECORDER_ERROR", b"abort or disable"]),
     (["--values"], {}, [b"--values needs a value (one of: none, args, locals)"]),
-    (["--values", "all", "functions.py"], {}, [b"invalid value 'all' for --values: expected none, args, locals"]),
+    (["--values", "all", "functions.py"], {}, [b"invalid value 'all' for --values: expected none, args or locals"]),
     (["functions.py"], {"CODETRACER_VALUES": "all"}, [b"invalid value 'all' for CODETRACER_VALUES"]),
     (["--value", "args", "functions.py"], {}, [b"unknown option '--value'", b"did you mean --values?"]),
     (["--trace-filter"], {}, [b"--trace-filter needs a value"]),
@@ -188,12 +201,42 @@ def test_help_lists_every_option(recorder_python: Path) -> None:
     p = rec(recorder_python, "--help")
     assert p.returncode == 0 and p.stderr == b""
     listed = {w.rstrip(",") for line in p.stdout.decode().splitlines() for w in line.split() if w.startswith("-")}
-    tables = subprocess.run([str(recorder_python), "-c", "from codetracer_python_recorder import cli; "
-                             "print(*cli._VALUE_OPTS, *cli._FLAG_OPTS, *cli._LIST_OPTS)"],
+    tables = subprocess.run([str(recorder_python), "-c", "from codetracer_python_recorder import _config; "
+                             "print(*_config.BY_FLAG)"],
                             capture_output=True, text=True, check=True)
     options = set(tables.stdout.split())
     assert len(options) > 10
     assert options | {"-m", "-h", "--help", "--version"} <= listed, options - listed
+
+
+def test_the_native_stub_names_what_the_native_module_has(recorder_python: Path) -> None:
+    """_native.pyi (what mypy checks the Python side against) declares
+    exactly the names src/lib.rs registers."""
+    code = ("import ast, json, pathlib; from codetracer_python_recorder import _native\n"
+            "stub = pathlib.Path(_native.__file__).with_name('_native.pyi')\n"
+            "tree = ast.parse(stub.read_text())\n"
+            "declared = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}\n"
+            "declared |= {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign)}\n"
+            "print(json.dumps([sorted(declared), sorted(n for n in dir(_native) if not n.startswith('__')"
+            " or n == '__version__')]))\n")
+    done = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    declared, registered = json.loads(done.stdout)
+    assert declared == registered
+
+
+def test_the_option_table_and_the_variables_agree(recorder_python: Path) -> None:
+    """Each variable that stands for a flag (_env.py's `flag`) is that
+    flag's row's variable in the option table (_config.py), and back."""
+    code = ("from codetracer_python_recorder import _config, _env\n"
+            "for v in _env.ALL:\n"
+            "    if v.flag and v.flag in _config.BY_FLAG and not _config.BY_FLAG[v.flag].policy:\n"
+            "        assert _config.BY_FLAG[v.flag].var is v, v.name\n"
+            "for o in _config.OPTIONS:\n"
+            "    assert o.var is None or o.var.flag in o.flags, o.name\n"
+            "print('ok')\n")
+    done = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)
+    assert done.stdout == "ok\n", done.stderr
 
 
 def test_switches_from_environment(recorder_python: Path, tmp_path: Path) -> None:

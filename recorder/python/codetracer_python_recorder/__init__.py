@@ -72,11 +72,7 @@ _first_errors = _native._errors_module()
 if _first_errors is not _errors:
     for _name in ("RecorderError", "UsageError", "EnvironmentError", "TargetError", "InternalError"):
         setattr(_errors, _name, getattr(_first_errors, _name))
-    RecorderError = _first_errors.RecorderError
-    UsageError = _first_errors.UsageError
-    EnvironmentError = _first_errors.EnvironmentError  # noqa: A001 - the kind's name (errors.py)
-    TargetError = _first_errors.TargetError
-    InternalError = _first_errors.InternalError
+        globals()[_name] = getattr(_first_errors, _name)
 from .session import flush, is_tracing, run_tests, set_metrics_exporter, start, stop, trace
 
 # A forked child must not write into its parent's recording; and no thread

@@ -245,8 +245,8 @@ class TestTraces:
 
     def untraced(self, test_id: str, outcome: str, message: str | None) -> None:
         """A test the framework reported without running it (no trace)."""
-        entry = {"id": test_id, "folder": None, "kind": "test", "outcome": outcome, "duration": 0.0,
-                 "message": message}
+        entry: dict[str, Any] = {"id": test_id, "folder": None, "kind": "test", "outcome": outcome,
+                                 "duration": 0.0, "message": message}
         entry["facts"] = self._annotate(entry)
         self.tests.append(entry)
 
@@ -683,8 +683,10 @@ def run_unittest(args: list[str], traces: TestTraces | None) -> None:
 
 
 def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
-    class Result(unittest.TextTestResult):  # type: ignore[name-defined,misc]
+    class Result(unittest.TextTestResult):  # type: ignore[misc]
         """One trace per test: startTest (before setUp) to stopTest (after tearDown)."""
+
+        _ct_outcome: tuple[str, str | None]
 
         def startTest(self, test: Any) -> None:
             self._ct_outcome = ("passed", None)
@@ -700,7 +702,7 @@ def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
             current = getattr(self, "_ct_outcome", ("passed", None))[0]
             if current in FAILING:
                 return
-            message = None
+            message: str | None = None
             if err is not None and err[1] is not None:
                 message = f"{type(err[1]).__name__}: {err[1]}".splitlines()[0]
             self._ct_outcome = (outcome, message)
@@ -734,7 +736,7 @@ def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
             super().addUnexpectedSuccess(test)
             self._ct_set("xpassed")
 
-    class Runner(unittest.TextTestRunner):  # type: ignore[name-defined,misc]
+    class Runner(unittest.TextTestRunner):  # type: ignore[misc]
         resultclass = Result
 
     return Runner

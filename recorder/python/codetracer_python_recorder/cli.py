@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-from . import _env, _manifest, _native, _replaycost
+from . import _config, _env, _manifest, _native, _replaycost
 from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
-from .session import PACKAGE_DIR, resolve_format, resolve_switch
+from .session import PACKAGE_DIR
 
 PROG = "codetracer-python-recorder"
 
@@ -105,28 +105,12 @@ exit status: the script's own; 2, 10, 20, 70 when the recorder fails
 (usage, environment, target, internal).
 """
 
-_VALUE_OPTS = {
-    "--trace-dir": "trace_dir", "--out-dir": "trace_dir", "-o": "trace_dir",
-    "--format": "format", "--activation-path": "activation_path", "--values": "values",
-    "--max-depth": "max_depth", "--max-items": "max_items", "--max-str": "max_str", "--max-nodes": "max_nodes",
-    "--on-recorder-error": "on_recorder_error", "--log-level": "log_level", "--log-file": "log_file",
-    "--replay-budget": "replay_budget",
-}
-_FLAG_OPTS = {"--require-trace": "require_trace", "--keep-partial-trace": "keep_partial_trace",
-              "--json-errors": "json_errors", "--record-all": "record_all", "--no-redact": "no_redact",
-              "--no-auto-filter": "no_auto_filter", "--trace-per-test": "trace_per_test",
-              "--single-trace": "single_trace", "--record-framework": "record_framework",
-              "--no-threads": "no_threads", "--no-follow-processes": "no_follow_processes"}
 #: Options after which every argument belongs to a test framework.
 _FRAMEWORK_OPTS = {"--pytest": "pytest", "--unittest": "unittest"}
-#: Options that may be given several times (collected in order).
-_LIST_OPTS = {"--include": "include", "--exclude": "exclude", "--trace-filter": "trace_filter"}
-_INT_OPTS = {"max_depth", "max_items", "max_str", "max_nodes"}
-_VALUES = ("none", "args", "locals")
 
 #: Options of the upstream recorder (codetracer-python-recorder 0.3) this one
 #: does not take, with what to do instead. Only consulted for an option not
-#: in the tables above: an option added there wins.
+#: in the option table (_config.OPTIONS): an option added there wins.
 _UPSTREAM_ONLY = {
     "--io-capture": "this recorder has no --io-capture switch: the program's writes to sys.stdout and "
                     "sys.stderr are always recorded as trace events, and its output stays its own, byte for byte",
@@ -147,43 +131,20 @@ def _unknown_option(option: str) -> UsageError:
                           {"option": name, "upstream_only": "true"})
     import difflib  # only on this path
 
-    close = difflib.get_close_matches(name, sorted({*_VALUE_OPTS, *_FLAG_OPTS, *_LIST_OPTS, *_FRAMEWORK_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
+    close = difflib.get_close_matches(name, sorted({*_config.BY_FLAG, *_FRAMEWORK_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
     also = f"; did you mean {' or '.join(close)}?" if close else ""
     return UsageError(f"unknown option {name!r} (options go before the script{also})",
                       "ERR_INVALID_OPTION", {"option": name})
 
 
 class Options:
-    """The parsed command line (a plain class: dataclasses costs start-up time)."""
+    """The parsed command line: the options as given (by name, for
+    :func:`_config.resolve`) and the program (a plain class: dataclasses
+    costs start-up time)."""
 
     def __init__(self) -> None:
-        self.trace_dir: str | None = None
-        self.format: str | None = None
-        self.activation_path: str | None = None
-        self.values: str | None = None
-        self.max_depth: int | None = None
-        self.max_items: int | None = None
-        self.max_str: int | None = None
-        self.max_nodes: int | None = None
-        self.on_recorder_error: str | None = None
-        self.log_level: str | None = None
-        self.log_file: str | None = None
-        self.require_trace: bool | None = None
-        self.keep_partial_trace: bool | None = None
-        self.json_errors: bool | None = None
-        self.record_all: bool | None = None
-        self.no_redact: bool | None = None
-        self.no_auto_filter: bool | None = None
-        self.trace_per_test: bool | None = None
-        self.single_trace: bool | None = None
-        self.record_framework: bool | None = None
-        self.no_threads: bool | None = None
-        self.no_follow_processes: bool | None = None
-        self.replay_budget: str | None = None
+        self.given: dict[str, Any] = {}
         self.framework: str | None = None
-        self.include: list[str] = []
-        self.exclude: list[str] = []
-        self.trace_filter: list[str] = []
         self.module: str | None = None
         self.script: str | None = None
         self.script_args: list[str] = []
@@ -217,37 +178,21 @@ def parse_args(argv: Sequence[str]) -> Options:
         name, eq, inline = a.partition("=")
         if a.startswith("--trace-filter:"):  # upstream's spelling: --trace-filter:PATH
             name, eq, inline = "--trace-filter", "=", a[len("--trace-filter:"):]
-        if name in _LIST_OPTS and (eq or name == a):
-            if not eq:
-                if i + 1 >= len(argv):
-                    raise UsageError(f"{name} needs a value", "ERR_INVALID_OPTION", {"option": name})
-                inline = argv[i + 1]
-                i += 1
-            getattr(o, _LIST_OPTS[name]).append(inline)
-            i += 1
-            continue
-        if name in _VALUE_OPTS and (eq or name == a):
+        option = _config.BY_FLAG.get(name)
+        if option is not None and option.takes_value and (eq or name == a):
             if not eq:
                 if i + 1 >= len(argv):
                     raise UsageError(f"{name} needs a value{_allowed(name)}", "ERR_INVALID_OPTION", {"option": name})
                 inline = argv[i + 1]
                 i += 1
-            attr = _VALUE_OPTS[name]
-            if attr in _INT_OPTS:
-                try:
-                    value: object = int(inline)
-                    if int(inline) < 0:
-                        raise ValueError
-                except ValueError:
-                    raise UsageError(f"invalid value {inline!r} for {name}: expected a non-negative integer",
-                                     "ERR_INVALID_OPTION", {"option": name, "value": inline}) from None
+            if option.kind == "list":
+                o.given.setdefault(option.name, []).append(inline)
             else:
-                value = inline
-            setattr(o, attr, value)
+                o.given[option.name] = _config.check(option, inline, name) if option.kind == "count" else inline
             i += 1
             continue
-        if a in _FLAG_OPTS:
-            setattr(o, _FLAG_OPTS[a], True)
+        if option is not None and not option.takes_value and name == a:
+            o.given[option.name] = option.kind == "switch"  # `off`: its --no- flag turns it off
             i += 1
             continue
         if a.startswith("-") and a != "-":
@@ -263,13 +208,13 @@ def parse_args(argv: Sequence[str]) -> Options:
 
 def _check_test_options(o: Options) -> Options:
     """The test-run options make sense together and with the target."""
-    if o.trace_per_test and o.single_trace:
+    if o.given.get("trace_per_test") and o.given.get("single_trace"):
         raise UsageError("--trace-per-test and --single-trace exclude each other", "ERR_INVALID_OPTION",
                          {"option": "--single-trace"})
     if o.framework is None:
         for flag, attr in (("--trace-per-test", "trace_per_test"), ("--single-trace", "single_trace"),
                            ("--record-framework", "record_framework")):
-            if getattr(o, attr):
+            if o.given.get(attr):
                 raise UsageError(f"{flag} applies to test runs: give --pytest or --unittest", "ERR_INVALID_OPTION",
                                  {"option": flag})
     return o
@@ -306,12 +251,6 @@ def restore_pythonpath() -> None:
 
 def _default_trace_dir() -> str:
     return os.path.abspath(time.strftime("trace-%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}")
-
-
-def _env_choice(attr: str, var: _env.Var, o: Options) -> None:
-    value = _env.get(var)
-    if getattr(o, attr) is None and value:
-        setattr(o, attr, value)
 
 
 _sigint_exit = False
@@ -369,47 +308,11 @@ def report_failure(err: RecorderError, json_errors: bool, early: bool = False) -
     return err.exit_code
 
 
-class Settings:
-    """What the options and their environment variables resolve to."""
-
-    def __init__(self, policy: dict[str, Any], trace_filter: dict[str, Any], replay_budget: int) -> None:
-        self.policy = policy
-        self.trace_filter = trace_filter
-        self.replay_budget = replay_budget
-
-
-def _settings(o: Options) -> Settings:
-    """Environment fallbacks and checks of the parsed options (a
-    :class:`UsageError` names the flag or variable at fault), the policy
-    switches and the scope; fills in ``o`` from the environment."""
-    _env_choice("trace_dir", _env.TRACE_DIR, o)
-    values_source = "--values" if o.values is not None else _env.VALUES.name
-    _env_choice("values", _env.VALUES, o)
-    if o.values is not None and o.values not in _VALUES:
-        raise UsageError(f"invalid value {o.values!r} for {values_source}: expected {', '.join(_VALUES)}",
-                         "ERR_INVALID_OPTION", {"option": values_source, "value": o.values})
-    _env_choice("activation_path", _env.ACTIVATION_PATH, o)
-    o.format = resolve_format(o.format)
-    policy = _native.resolve_policy(
-        on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
-        keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
-        json_errors=o.json_errors)
+def _config_of(o: Options) -> _config.RecordingConfig:
+    """The recording's configuration from the command line (``_config``:
+    environment fallbacks, checks, the policy switches and the scope)."""
     script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
-    from . import _filters
-
-    include = list(o.include)
-    if o.framework is not None and o.record_framework:
-        from ._testrun import FRAMEWORK_MODULES
-
-        include += FRAMEWORK_MODULES[o.framework]
-    trace_filter = _filters.resolve(
-        script_dir=script_dir, filters=o.trace_filter, include=include, exclude=o.exclude,
-        record_all=bool(o.record_all), redact=not o.no_redact, auto_discover=not o.no_auto_filter)
-    budget_source = "--replay-budget" if o.replay_budget is not None else _env.REPLAY_BUDGET.name
-    _env_choice("replay_budget", _env.REPLAY_BUDGET, o)
-    replay_budget = _replaycost.DEFAULT_BUDGET_BYTES if o.replay_budget is None else \
-        _replaycost.parse_budget(o.replay_budget, budget_source)
-    return Settings(policy, trace_filter, replay_budget)
+    return _config.resolve(o.given, script_dir=script_dir, framework=o.framework, policy=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -431,17 +334,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{PROG}: recovered {', '.join(done)} in {argv[1]}\n")
             return 0
         o = parse_args(argv)
-        settings = _settings(o)
-        json_errors = bool(settings.policy["json_errors"])
+        config = _config_of(o)
+        policy = config.policy or {}
+        json_errors = bool(policy["json_errors"])
     except RecorderError as err:
         json_errors = json_errors or "--json-errors" in argv or _env.is_on(_env.JSON_ERRORS)
         return report_failure(err, json_errors, early=True)
     finally:
         _env.pop(_env.CLI_ACTIVE)
 
-    trace_dir = os.path.abspath(o.trace_dir) if o.trace_dir else _default_trace_dir()
+    trace_dir = config.trace_dir or _default_trace_dir()
 
-    from . import _filters  # (imported by _settings; named here, before the program's run hides it)
+    from . import _filters  # (imported by _config; named here, before the program's run hides it)
 
     # The program's world, as `python script.py` / `python -m module` sets it up.
     runner = ProgramRunner(script=o.script if o.framework is None and o.module is None else None,
@@ -452,40 +356,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return failed
     program = runner.program
     if runner.script is not None:
-        _filters.add_entry(settings.trace_filter, script=program)
+        _filters.add_entry(config.scope, script=program)
     elif runner.module is not None:
         spec = runner.spec
-        _filters.add_entry(settings.trace_filter, module=spec.name if spec else None,
+        _filters.add_entry(config.scope, module=spec.name if spec else None,
                            origin=spec.origin if spec else None)
 
     started = False
     args = list(o.script_args)
 
-    start_options = dict(
-        values=o.values or "locals", activation_path=os.path.abspath(o.activation_path) if o.activation_path else None,
-        max_depth=o.max_depth, max_items=o.max_items, max_str=o.max_str, max_nodes=o.max_nodes,
-        skip_prefixes=[PACKAGE_DIR], format=o.format,
-        on_recorder_error=o.on_recorder_error, require_trace=o.require_trace,
-        keep_partial_trace=o.keep_partial_trace, log_level=o.log_level, log_file=o.log_file,
-        trace_filter=settings.trace_filter,
-        threads=resolve_switch(False if o.no_threads else None, _env.NO_THREADS),
-        # Forked children in test runs are not recorded yet (docs/test-runs.md).
-        follow_processes=o.framework is None and resolve_switch(False if o.no_follow_processes else None,
-                                                                _env.NO_FOLLOW_PROCESSES))
+    # Forked children in test runs are not recorded yet (docs/test-runs.md).
+    start_options = config.native([PACKAGE_DIR])
+    if o.framework is not None:
+        start_options["follow_processes"] = False
 
     def start(directory: str, program: str) -> object:
         return _native.start(directory, program, args, **start_options)
 
     testrun = runner._testrun  # (imported by prepare(), for a test run)
     tests = None
-    if testrun is not None and not o.single_trace:
+    if testrun is not None and not config.single_trace:
         fallback = program
         tests = testrun.TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback),
                                    remote={"args": args, "kwargs": start_options, "program": program})
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
-        if settings.policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
+        if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
             return report_failure(err, json_errors)
         _native.log_message("warning", f"recording disabled, the program runs untraced: {err.message}", err.code)
         start_failure: RecorderError | None = err
@@ -519,16 +416,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         narrowing = testrun.narrowing(o.framework or "") if testrun is not None else _replaycost.NARROWING
         # (In a forked child, the report is of the child's own trace.)
         written = str(last_report["trace_dir"]) if last_report is not None else trace_dir
-        _finish_traces(written, tests, last_report, status, settings.replay_budget, narrowing)
+        _finish_traces(written, tests, last_report, status, config.replay_budget, narrowing)
         if o.framework is None and last_report is not None:
             note = _filters.entry_note(last_report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
-                                       origin=program, record_all=bool(o.record_all),
-                                       activation=bool(o.activation_path))
+                                       origin=program, record_all=config.record_all,
+                                       activation=bool(config.activation_path))
             if note:
                 sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
-    if start_failure is not None and settings.policy["require_trace"]:
+    if start_failure is not None and policy["require_trace"]:
         return report_failure(start_failure, json_errors)
 
     if isinstance(pending, SystemExit):

@@ -15,7 +15,7 @@ import sys
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs ~15 ms of start-up
 
-from . import _env, _native
+from . import _native
 
 if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotations need them
     from pathlib import Path
@@ -96,43 +96,12 @@ def program_from_argv() -> str:
     return os.path.abspath(argv0)
 
 
-#: The names of ``--format``: the recorder's format table (crate trace-writer).
-FORMATS: tuple[str, ...] = _native.FORMATS
-#: The format when neither ``--format`` nor $CODETRACER_FORMAT says one: the table's.
-DEFAULT_FORMAT: str = _native.DEFAULT_FORMAT
-
-
-def resolve_format(given: str | None, option: str = "--format") -> str:
-    """The trace format: `given` (`option`: --format, the API's `format=`),
-    else $CODETRACER_FORMAT, else json; a usage error names the source."""
-    from .errors import UsageError
-
-    source = option
-    if given is None:
-        given, source = _env.get(_env.FORMAT) or DEFAULT_FORMAT, _env.FORMAT.name
-    if given not in FORMATS:
-        raise UsageError(f"invalid value {given!r} for {source}: expected {' or '.join(FORMATS)}",
-                         "ERR_FORMAT_UNSUPPORTED", {"option": source, "value": given})
-    return given
-
-
-def resolve_switch(given: bool | None, off_variable: _env.Var) -> bool:
-    """A switch on by default: `given` (an API option), else on unless the
-    environment variable `off_variable` is set (``1``, ``true``, ``yes``,
-    ``on``): ``CODETRACER_NO_THREADS`` (every thread gets a trace of its own,
-    docs/recorder.md "Threads"), ``CODETRACER_NO_FOLLOW_PROCESSES`` (a
-    forked child records into a trace of its own, "Processes")."""
-    if given is not None:
-        return bool(given)
-    return not _env.is_on(off_variable)
-
-
 def start(
     trace_dir: str | os.PathLike[str],
     *,
     program: str | None = None,
     args: list[str] | None = None,
-    values: str = "locals",
+    values: str | None = None,
     activation_path: str | os.PathLike[str] | None = None,
     max_depth: int | None = None,
     max_items: int | None = None,
@@ -166,45 +135,35 @@ def start(
     ``include`` / ``exclude`` globs, ``record_all``, and ``trace_filter``
     file(s) after ``$CODETRACER_TRACE_FILTER`` and the project's
     ``.codetracer/trace-filter.toml``; ``redact=False`` keeps values under
-    secret-looking names. ``format``: ``json`` (trace.json) or ``ctfs``
-    (trace.ct); default ``$CODETRACER_FORMAT``, else json."""
+    secret-looking names. ``format``: a name of the format table
+    (``_native.FORMATS``: json for trace.json, ctfs for trace.ct).
+
+    An option not given takes its environment variable, else its default,
+    as on the command line (``_config``: ``format``, ``values``,
+    ``activation_path``, ``threads``, ``follow_processes`` and the policy
+    switches have variables); a bad value is a :class:`~.errors.UsageError`
+    naming the keyword (``format=``) or the variable."""
     from pathlib import Path
 
     if program is None:
         program = program_from_argv()
     if args is None:
         args = list(sys.argv[1:])
-    from . import _filters
-    format = resolve_format(format, "format=")
-    filters = [] if trace_filter is None else [trace_filter] if isinstance(trace_filter, (str, os.PathLike)) else list(trace_filter)
+    from . import _config
+
     script_dir = os.path.dirname(program) if os.path.isabs(program) else os.getcwd()
-    resolved = _filters.resolve(script_dir=script_dir, filters=[os.fspath(f) for f in filters],
-                                include=list(include), exclude=list(exclude), record_all=record_all, redact=redact)
+    config = _config.resolve(
+        {"values": values, "activation_path": activation_path, "max_depth": max_depth, "max_items": max_items,
+         "max_str": max_str, "max_nodes": max_nodes, "format": format, "on_recorder_error": on_recorder_error,
+         "require_trace": require_trace, "keep_partial_trace": keep_partial_trace, "log_level": log_level,
+         "log_file": log_file, "include": include, "exclude": exclude, "record_all": record_all,
+         "trace_filter": trace_filter, "redact": redact, "threads": threads, "follow_processes": follow_processes},
+        api=True, script_dir=script_dir)
     trace_dir = os.fspath(trace_dir)
     # Built before the recording starts: nothing the recorder itself runs
     # (here pathlib's constructors) may appear in the trace.
     folder = Path(trace_dir)
-    _native.start(
-        trace_dir,
-        program,
-        list(args),
-        values=values,
-        activation_path=os.path.abspath(activation_path) if activation_path else None,
-        max_depth=max_depth,
-        max_items=max_items,
-        max_str=max_str,
-        max_nodes=max_nodes,
-        skip_prefixes=[PACKAGE_DIR],
-        format=format,
-        on_recorder_error=on_recorder_error,
-        require_trace=require_trace,
-        keep_partial_trace=keep_partial_trace,
-        log_level=log_level,
-        log_file=log_file,
-        trace_filter=resolved,
-        threads=resolve_switch(threads, _env.NO_THREADS),
-        follow_processes=resolve_switch(follow_processes, _env.NO_FOLLOW_PROCESSES),
-    )
+    _native.start(trace_dir, program, list(args), **config.native([PACKAGE_DIR]))
     return folder
 
 
@@ -224,15 +183,14 @@ def run_tests(
     ``trace_per_test=False``; docs/test-runs.md); returns its exit status.
     ``sys.argv`` and ``sys.path[0]`` are the framework's during the run and
     given back after it. ``options`` are :func:`start`'s."""
-    from . import _replaycost, _testrun
+    from . import _config, _replaycost, _testrun
 
     if framework not in _testrun.FRAMEWORKS:
         from .errors import UsageError
 
         raise UsageError(f"invalid test framework {framework!r}: expected {' or '.join(_testrun.FRAMEWORKS)}",
                          "ERR_INVALID_OPTION", {"option": "framework", "value": framework})
-    budget = _replaycost.DEFAULT_BUDGET_BYTES if replay_budget is None else \
-        _replaycost.parse_budget(replay_budget, "replay_budget")
+    budget, _ = _config.one(_config.BY_NAME["replay_budget"], replay_budget, api=True)
     if record_framework:
         include = (*include, *_testrun.FRAMEWORK_MODULES[framework])
     out = os.path.abspath(os.fspath(trace_dir))

@@ -13,18 +13,18 @@ mod env;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod ffi;
+mod filters;
 mod lines;
 mod logging;
 mod memo;
 mod metrics;
 mod monitoring;
 mod os_thread;
-mod output;
 mod policy;
 mod preflight;
+mod program_output;
 mod purity;
 mod recorder;
-mod scope;
 mod session;
 mod stdvalues;
 mod text;
@@ -55,7 +55,7 @@ fn resolve_policy<'py>(
     log_file: Option<String>,
     json_errors: Option<bool>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors };
+    let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors, keywords: false };
     let p = py_dispatch(py, "resolve_policy", || {
         let p = Policy::resolve(&o, &env::lookup)?;
         logging::configure(p.log_level, p.log_file.as_deref())?;
@@ -74,7 +74,7 @@ fn resolve_policy<'py>(
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values="locals", activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false))]
+#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false, keywords=false))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -96,16 +96,16 @@ fn start(
     trace_filter: Option<Bound<'_, PyDict>>,
     threads: bool,
     follow_processes: bool,
+    keywords: bool,
 ) -> PyResult<String> {
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
             Some(d) => filter_from_py(d)?,
-            None => (Arc::new(scope::Filter::everything()), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
+            None => (Arc::new(filters::Filter::everything()), serde_json::json!({"filters": [], "record_all": true, "redact": false})),
         };
-        let values = ValuesMode::parse(values).ok_or_else(|| {
-            usage!(ErrorCode::InvalidOption, "invalid value {:?} for values: expected none, args or locals", values).with_context("option", "values")
-        })?;
-        let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None };
+        let values = checked("values", values, ValuesMode::parse)?;
+        let format = checked("format", format.unwrap_or(trace_writer::Format::DEFAULT.as_str()), trace_writer::Format::parse)?;
+        let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None, keywords };
         let policy = Policy::resolve(&o, &env::lookup)?;
         let d = Bounds::default();
         let bounds = Bounds {
@@ -128,7 +128,7 @@ fn start(
                 bounds,
                 skip_prefixes,
                 policy,
-                format: format.unwrap_or(trace_writer::Format::DEFAULT.as_str()).to_string(),
+                format,
                 filter,
                 filter_meta,
                 threads,
@@ -140,13 +140,22 @@ fn start(
     })
 }
 
+/// An option's name as its type: the Python side checked the name against
+/// the same table (`_config.py`, which gives the user the one message for a
+/// bad value), so one that does not parse here is the recorder's own bug.
+fn checked<T>(option: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> RecorderResult<T> {
+    parse(value).ok_or_else(|| {
+        bug!(ErrorCode::Internal, "option {} = {:?} reached the recorder unchecked (_config.py checks every option)", option, value)
+    })
+}
+
 fn filter_error(py: Python<'_>, e: PyErr) -> RecorderError {
     usage!(ErrorCode::InvalidOption, "invalid trace_filter: {}", e.value(py)).with_context("option", "trace_filter")
 }
 
 /// The flattened filter chain of `_filters.resolve()`, compiled; and what
 /// the metadata says of it (each file's path and the SHA-256 of its contents).
-fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, serde_json::Value)> {
+fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<filters::Filter>, serde_json::Value)> {
     use sha2::{Digest, Sha256};
     let py = d.py();
     let get = |key: &str| -> RecorderResult<Bound<'_, PyAny>> {
@@ -165,7 +174,7 @@ fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, 
     for rule in get("rules")?.try_iter().map_err(|e| filter_error(py, e))? {
         let rule = rule.map_err(|e| filter_error(py, e))?;
         let item = |k: &str| rule.get_item(k).ok();
-        specs.push(scope::RuleSpec {
+        specs.push(filters::RuleSpec {
             selector: opt_text(item("selector"))?.unwrap_or_default(),
             exec: opt_text(item("exec"))?,
             value_default: opt_text(item("value_default"))?,
@@ -174,9 +183,9 @@ fn filter_from_py(d: &Bound<'_, PyDict>) -> RecorderResult<(Arc<scope::Filter>, 
         });
     }
     // The same chain at every start of a test run: compiled once.
-    static COMPILED: memo::Memo<(String, String, Vec<scope::RuleSpec>), Arc<scope::Filter>> = memo::Memo::new();
+    static COMPILED: memo::Memo<(String, String, Vec<filters::RuleSpec>), Arc<filters::Filter>> = memo::Memo::new();
     let filter = COMPILED.get_or_make((default_exec.clone(), default_value, specs), |(exec, value, specs)| {
-        scope::Filter::compile(exec, value, specs.clone()).map(Arc::new)
+        filters::Filter::compile(exec, value, specs.clone()).map(Arc::new)
     })?;
     let provenance: Vec<(String, Vec<u8>)> = get("provenance")?.extract().map_err(|e| filter_error(py, e))?;
     let filters: Vec<serde_json::Value> = provenance
@@ -338,6 +347,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The names of `--format`, from the format table.
     m.add("FORMATS", PyTuple::new(m.py(), trace_writer::Format::ALL.map(|f| f.as_str()))?)?;
     m.add("DEFAULT_FORMAT", trace_writer::Format::DEFAULT.as_str())?;
+    // The names of `--values`.
+    m.add("VALUES_MODES", PyTuple::new(m.py(), ValuesMode::ALL.map(|v| v.as_str()))?)?;
     let trace_files = PyDict::new(m.py());
     for f in trace_writer::Format::ALL {
         trace_files.set_item(f.as_str(), f.trace_file())?;
@@ -353,8 +364,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(record_event, m)?)?;
-    m.add("EVENT_STDERR", output::STDERR)?;
-    m.add("EVENT_ERROR", output::ERROR)?;
+    m.add("EVENT_STDERR", program_output::STDERR)?;
+    m.add("EVENT_ERROR", program_output::ERROR)?;
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;

@@ -55,6 +55,9 @@ pub struct Overrides {
     pub log_level: Option<String>,
     pub log_file: Option<String>,
     pub json_errors: Option<bool>,
+    /// The explicit values came as API keywords: a bad one is named
+    /// `on_recorder_error=`, as `_config.py` names the API's, not `--on-recorder-error`.
+    pub keywords: bool,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -65,8 +68,10 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn invalid(source: &str, value: &str, expected: &str) -> RecorderError {
-    usage!(ErrorCode::InvalidOption, "invalid value {:?} for {}: expected {}", value, source, expected)
+/// The one message for an option's bad value, as the Python side's
+/// (`_config.invalid`): `invalid value 'X' for SOURCE: expected ...`.
+pub(crate) fn invalid(source: &str, value: &str, expected: &str) -> RecorderError {
+    usage!(ErrorCode::InvalidOption, "invalid value '{}' for {}: expected {}", value, source, expected)
         .with_context("option", source)
         .with_context("value", value)
 }
@@ -84,7 +89,8 @@ fn bool_from(env: &dyn Fn(&str) -> Option<String>, var: &str, given: Option<bool
 impl Policy {
     /// Resolves the policy from explicit values, then `env`.
     pub fn resolve(o: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> RecorderResult<Self> {
-        let on_error = match o.on_error.as_deref().map(|v| ("--on-recorder-error", v.to_string())).or_else(|| {
+        let given = |flag: &'static str, keyword: &'static str| if o.keywords { keyword } else { flag };
+        let on_error = match o.on_error.as_deref().map(|v| (given("--on-recorder-error", "on_recorder_error="), v.to_string())).or_else(|| {
             env(crate::env::ON_RECORDER_ERROR.name).map(|v| (crate::env::ON_RECORDER_ERROR.name, v))
         }) {
             None => OnError::Abort,
@@ -94,7 +100,7 @@ impl Policy {
                 _ => return Err(invalid(src, &v, "abort or disable")),
             },
         };
-        let log_level = match o.log_level.as_deref().map(|v| ("--log-level", v.to_string())).or_else(|| {
+        let log_level = match o.log_level.as_deref().map(|v| (given("--log-level", "log_level="), v.to_string())).or_else(|| {
             env(crate::env::LOG_LEVEL.name).map(|v| (crate::env::LOG_LEVEL.name, v))
         }) {
             None => LevelFilter::Warn,
@@ -161,6 +167,9 @@ mod tests {
         let o = Overrides { on_error: Some("explode".into()), ..Default::default() };
         let r = Policy::resolve(&o, &env_of(&[]));
         assert!(matches!(&r, Err(e) if e.message().contains("--on-recorder-error")));
+        let o = Overrides { on_error: Some("explode".into()), keywords: true, ..Default::default() };
+        let r = Policy::resolve(&o, &env_of(&[]));
+        assert!(matches!(&r, Err(e) if e.message() == "invalid value 'explode' for on_recorder_error=: expected abort or disable"));
     }
 
     #[test]

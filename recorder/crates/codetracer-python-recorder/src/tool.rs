@@ -72,8 +72,7 @@ pub fn tool_id_from_env() -> RecorderResult<u8> {
         Some(v) => match v.trim() {
             "3" => Ok(3),
             "4" => Ok(4),
-            _ => Err(usage!(ErrorCode::InvalidOption, "invalid value {:?} for {}: expected 3 or 4", v, crate::env::TOOL_ID.name)
-                .with_context("option", crate::env::TOOL_ID.name)),
+            _ => Err(crate::policy::invalid(crate::env::TOOL_ID.name, &v, "3 or 4")),
         },
     }
 }

@@ -9,7 +9,7 @@
 //! - [`events`]: `events.log`, split-binary events in zstd chunks.
 //! - [`cbor`]: the CBOR payloads (values, types, call arguments).
 //! - [`meta`]: the `meta.dat` file.
-//! - [`sink`]: [`CtfsSink`], the writer of a whole trace.
+//! - [`writer`]: [`CtfsWriter`], the writer of a whole trace.
 
 pub mod cbor;
 pub mod container;
@@ -20,7 +20,7 @@ mod varint;
 
 pub use cbor::{Value, ValueEncoder};
 pub use meta::TraceMeta;
-pub use writer::{CtfsSink, SinkStats, TraceEvent, TypeInfo};
+pub use writer::{CtfsWriter, TraceEvent, TypeInfo, WriteStats};
 
 /// Names of the internal files this crate writes.
 pub mod files {

@@ -1,6 +1,6 @@
-//! [`CtfsSink`] writes `trace.ct`: typed events in ([`TraceEvent`], what
+//! [`CtfsWriter`] writes `trace.ct`: typed events in ([`TraceEvent`], what
 //! `ct-trace-convert` reads from trace.json), or events whose values are
-//! already encoded ([`CtfsSink::raw`], what the recorder's replay stage
+//! already encoded ([`CtfsWriter::raw`], what the recorder's replay stage
 //! writes through `trace_writer::ctfs_sink::CtfsSink` — the one `Sink` trait of the
 //! formats lives in crate trace-writer).
 
@@ -40,7 +40,7 @@ pub enum TraceEvent<'a> {
 
 /// What a finished sink wrote.
 #[derive(Clone, Debug, Default)]
-pub struct SinkStats {
+pub struct WriteStats {
     pub events: u64,
     pub steps: u64,
     /// Bytes of the trace file(s).
@@ -50,14 +50,14 @@ pub struct SinkStats {
 /// Writes a CTFS container (`trace.ct`): `events.log` (split-binary,
 /// chunked zstd), `events.fmt`, and — last, as the mark of a finished
 /// trace — `meta.dat`.
-pub struct CtfsSink {
+pub struct CtfsWriter {
     w: ContainerWriter,
     log: EventLog,
     paths: Vec<String>,
     steps: u64,
 }
 
-impl CtfsSink {
+impl CtfsWriter {
     /// Creates `path` (truncating it) and starts the trace.
     pub fn create(path: &Path) -> RecorderResult<Self> {
         let mut w = ContainerWriter::create(path)?;
@@ -66,13 +66,13 @@ impl CtfsSink {
         w.append(fmt, b"split-binary")?;
         w.commit(fmt)?;
         w.commit(events)?;
-        Ok(CtfsSink { log: EventLog::new(events)?, w, paths: Vec::new(), steps: 0 })
+        Ok(CtfsWriter { log: EventLog::new(events)?, w, paths: Vec::new(), steps: 0 })
     }
 
     /// The event log and its container, to write events whose values are
     /// encoded in place (see [`EventLog::value_with`]) instead of through
     /// [`TraceEvent`]. Paths written this way must also go to
-    /// [`CtfsSink::note_path`].
+    /// [`CtfsWriter::note_path`].
     pub fn raw(&mut self) -> (&mut EventLog, &mut ContainerWriter) {
         (&mut self.log, &mut self.w)
     }
@@ -110,7 +110,7 @@ impl CtfsSink {
     /// Flushes the last chunk and writes `meta.dat` and, when `partial` is
     /// given, `partial.txt` holding the reason (readers then know the trace
     /// stops early although it is well-formed).
-    pub fn finish_with(mut self, meta: &TraceMeta, partial: Option<&str>) -> RecorderResult<SinkStats> {
+    pub fn finish_with(mut self, meta: &TraceMeta, partial: Option<&str>) -> RecorderResult<WriteStats> {
         self.log.flush(&mut self.w)?;
         self.log.stop_thread(&mut self.w)?;
         if let Some(reason) = partial {
@@ -120,11 +120,11 @@ impl CtfsSink {
         self.write_meta(meta)?;
         let events = self.log.events();
         let bytes = self.w.finish()?;
-        Ok(SinkStats { events, steps: self.steps, bytes })
+        Ok(WriteStats { events, steps: self.steps, bytes })
     }
 }
 
-impl CtfsSink {
+impl CtfsWriter {
     /// Writes one event (events arrive in trace order).
     pub fn event(&mut self, ev: &TraceEvent<'_>) -> RecorderResult<()> {
         let w = &mut self.w;
@@ -160,7 +160,7 @@ impl CtfsSink {
     }
 
     /// Completes the trace with its metadata (the sink adds the paths it saw).
-    pub fn finish(self, meta: &TraceMeta) -> RecorderResult<SinkStats> {
+    pub fn finish(self, meta: &TraceMeta) -> RecorderResult<WriteStats> {
         self.finish_with(meta, None)
     }
 }

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 //! The CTFS reader and writer: the spec's fixture reads back as its README
-//! lists it; a trace written through `CtfsSink` reads back event for event
+//! lists it; a trace written through `ctfs::CtfsWriter` reads back event for event
 //! as the same trace in JSON, into the official schema types; a `.ct` cut
 //! at any point — at every chunk boundary in particular — reads up to its
 //! last complete chunk, or is refused with the reason.
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use codetracer_trace_types::{TraceLowLevelEvent as E, ValueRecord};
 use ctfs::events::ChunkEnd;
-use ctfs::{CtfsSink, TraceEvent, TraceMeta, TypeInfo, Value};
+use ctfs::{CtfsWriter, TraceEvent, TraceMeta, TypeInfo, Value};
 use trace_check::ctfs_reader::read_ct;
 use trace_writer::value::{self as v, types, vtag};
 
@@ -113,7 +113,7 @@ fn meta() -> TraceMeta {
 /// Writes a looping program's trace in chunks of `chunk` events; returns
 /// every event and the container size after each chunk was committed.
 fn write_loop(path: &Path, steps: i64, chunk: u32, finish: bool, noise: usize) -> (Vec<E>, Vec<u64>) {
-    let mut sink = CtfsSink::create(path).unwrap();
+    let mut sink = CtfsWriter::create(path).unwrap();
     sink.raw().0.set_chunk_events(chunk);
     let text = "x".repeat(300); // values big enough to span blocks
     let list = Value::Sequence {

@@ -1,6 +1,6 @@
 //! trace.json → trace.ct: reads the JSON trace with CodeTracer's official
 //! schema types one event at a time (memory bounded by one event, not the
-//! trace) and feeds each to a [`ctfs::CtfsSink`].
+//! trace) and feeds each to a [`ctfs::CtfsWriter`].
 
 use std::fmt;
 use std::fs::{self, File};
@@ -8,7 +8,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use codetracer_trace_types::{TraceLowLevelEvent as E, TypeSpecificInfo, ValueRecord};
-use ctfs::{CtfsSink, SinkStats, TraceEvent, TypeInfo, Value};
+use ctfs::{CtfsWriter, TraceEvent, TypeInfo, Value, WriteStats};
 use recorder_errors::prelude::*;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 
@@ -39,7 +39,7 @@ pub fn to_value(v: &ValueRecord) -> Result<Value, String> {
 }
 
 /// Writes one official event to a sink.
-pub fn feed(sink: &mut CtfsSink, ev: &E) -> Result<(), String> {
+pub fn feed(sink: &mut CtfsWriter, ev: &E) -> Result<(), String> {
     let err = |e: RecorderError| e.to_string();
     match ev {
         E::Path(p) => sink.event(&TraceEvent::Path(&p.to_string_lossy())).map_err(err),
@@ -81,7 +81,7 @@ pub fn feed(sink: &mut CtfsSink, ev: &E) -> Result<(), String> {
 
 /// Streams the elements of a JSON array of events into a sink.
 struct Feeder<'a> {
-    sink: &'a mut CtfsSink,
+    sink: &'a mut CtfsWriter,
 }
 
 impl<'de> DeserializeSeed<'de> for Feeder<'_> {
@@ -112,7 +112,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> RecorderError + '_ {
 
 /// Reads `in_dir` (trace.json + trace_metadata.json) and writes
 /// `out_dir/trace.ct`.
-pub fn convert_dir(in_dir: &Path, out_dir: &Path) -> RecorderResult<SinkStats> {
+pub fn convert_dir(in_dir: &Path, out_dir: &Path) -> RecorderResult<WriteStats> {
     let meta_path = in_dir.join("trace_metadata.json");
     let meta_json: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&fs::read(&meta_path).map_err(io(&meta_path))?)
@@ -123,7 +123,7 @@ pub fn convert_dir(in_dir: &Path, out_dir: &Path) -> RecorderResult<SinkStats> {
     let trace_path = in_dir.join("trace.json");
     let file = File::open(&trace_path).map_err(io(&trace_path))?;
     let out = out_dir.join("trace.ct");
-    let mut sink = CtfsSink::create(&out)?;
+    let mut sink = CtfsWriter::create(&out)?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
     Feeder { sink: &mut sink }
         .deserialize(&mut de)

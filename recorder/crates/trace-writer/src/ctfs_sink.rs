@@ -20,7 +20,7 @@ use crate::value::vtag;
 /// (its presence marks a finished trace), `partial.txt` when the trace stops
 /// early; and `trace_paths.json` beside it.
 pub struct CtfsSink {
-    inner: ctfs::CtfsSink,
+    inner: ctfs::CtfsWriter,
     paths_file: PathBuf,
     floats: FloatCache,
 }
@@ -58,7 +58,7 @@ impl Sink for CtfsSink {
     /// `limit`: none (a CTFS trace is never cut: [`Sink::CUTS_TO_FIT`]).
     fn create(trace_ct: &Path, trace_paths: &Path, _limit: Option<u64>) -> RecorderResult<Self> {
         Ok(CtfsSink {
-            inner: ctfs::CtfsSink::create(trace_ct)?,
+            inner: ctfs::CtfsWriter::create(trace_ct)?,
             paths_file: trace_paths.to_path_buf(),
             floats: FloatCache::default(),
         })

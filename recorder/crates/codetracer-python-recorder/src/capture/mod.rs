@@ -108,7 +108,7 @@ pub struct Encoder {
     checks_ok: bool,
     writing_checks: bool,
     /// The trace filter, when it may hide fields (attributes, dict keys).
-    fields: Option<std::sync::Arc<crate::scope::Filter>>,
+    fields: Option<std::sync::Arc<crate::filters::Filter>>,
     /// Field names and dict keys already judged, hidden or not (held).
     hidden_names: FxHashMap<usize, bool>,
     /// Values written as `<redacted>`.
@@ -130,7 +130,7 @@ pub enum Compare {
 impl Encoder {
     /// `layout`: the interpreter's object layouts are known (3.12, 3.13), so
     /// ints, lists and tuples are read in place.
-    pub fn new(bounds: Bounds, versions: DictVersions, layout: Option<&'static Layout>, fields: Option<std::sync::Arc<crate::scope::Filter>>) -> Self {
+    pub fn new(bounds: Bounds, versions: DictVersions, layout: Option<&'static Layout>, fields: Option<std::sync::Arc<crate::filters::Filter>>) -> Self {
         Self {
             fields,
             hidden_names: FxHashMap::default(),
@@ -191,7 +191,7 @@ impl Encoder {
         if let Some(h) = self.hidden_names.get(&(name as usize)) {
             return *h;
         }
-        let h = filter.attr_action(&str_lossy(name)) != crate::scope::ValueAction::Allow;
+        let h = filter.attr_action(&str_lossy(name)) != crate::filters::ValueAction::Allow;
         if self.hidden_names.len() < HIDDEN_NAMES_KEPT {
             // SAFETY: GIL held; the cache holds the name so its address stays its own.
             unsafe { crate::cpython::rc::incref(name) };

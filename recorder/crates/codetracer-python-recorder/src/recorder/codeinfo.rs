@@ -29,7 +29,7 @@ pub(super) struct CodeInfo {
     pub(super) ret: ValueAction,
     /// Dict-locals code (module and class bodies): what the filter decided
     /// for the code, and for each name met so far.
-    pub(super) decision: Option<Box<scope::Decision>>,
+    pub(super) decision: Option<Box<filters::Decision>>,
     pub(super) named_actions: Vec<(u32, ValueAction)>,
     /// Long code: its lines come from INSTRUCTION events through this table.
     pub(super) lines: Option<Box<crate::lines::LineTable>>,
@@ -244,7 +244,7 @@ impl Recorder {
         let path = absolute(&filename);
         // SAFETY: GIL held; the running frame is the code's (its first event).
         let module = unsafe { module_name() }.unwrap_or_default();
-        let decision = if ignored { scope::Decision::default() } else { self.cfg.filter.classify(&path, &module, &qualname) };
+        let decision = if ignored { filters::Decision::default() } else { self.cfg.filter.classify(&path, &module, &qualname) };
         ignored |= decision.skip;
         if ignored {
             self.metrics.skipped_code += 1;
@@ -280,7 +280,7 @@ impl Recorder {
         let optimized = flags & 0x1 != 0;
         let line = get_int_attr(code, c"co_firstlineno").unwrap_or(1).max(1) as u32;
         let filter = std::sync::Arc::clone(&self.cfg.filter);
-        info.ret = filter.value_action(&decision, scope::Kind::Ret, &qualname);
+        info.ret = filter.value_action(&decision, filters::Kind::Ret, &qualname);
         let display = if name == "<module>" {
             format!("<{}>", if module.is_empty() { "__main__" } else { module.as_str() })
         } else {
@@ -302,7 +302,7 @@ impl Recorder {
             let frees = get_names(code, c"co_freevars");
             for (i, name) in local_names(code).into_iter().enumerate() {
                 let cell = cells.contains(&name) || frees.contains(&name);
-                let kind = if i < info.nargs { scope::Kind::Arg } else { scope::Kind::Local };
+                let kind = if i < info.nargs { filters::Kind::Arg } else { filters::Kind::Local };
                 let action = filter.value_action(&decision, kind, &name);
                 // Implicit slots (`__class__`, a comprehension's `.0`) are not the program's variables.
                 let hidden = is_dunder(name.as_bytes()) || name.starts_with('.') || action == ValueAction::Drop;
@@ -334,7 +334,7 @@ impl Recorder {
         }
         let Some(d) = info.decision.as_deref() else { return ValueAction::Allow };
         let name = self.varnames.iter().find(|(_, id)| **id == var).map(|(n, _)| n.as_str()).unwrap_or("");
-        let action = self.cfg.filter.value_action(d, scope::Kind::Global, name);
+        let action = self.cfg.filter.value_action(d, filters::Kind::Global, name);
         self.infos[idx as usize].named_actions.push((var, action));
         action
     }

@@ -25,7 +25,7 @@ use trace_writer::value::{self as v, types};
 use crate::capture::{Compare, class_name, exception_text, str_lossy, Builtins, Encoder, Identity, Trail, TypeTable};
 use crate::cpython::{DictVersions, FrameReader};
 use crate::purity::{self, OpTable, PureLines};
-use crate::scope::{self, Filter, ValueAction};
+use crate::filters::{self, Filter, ValueAction};
 
 use codeinfo::*;
 use states::*;
@@ -39,13 +39,11 @@ pub enum ValuesMode {
 }
 
 impl ValuesMode {
+    /// Every mode, in the order `--help` names them.
+    pub const ALL: [ValuesMode; 3] = [Self::None, Self::Args, Self::Locals];
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "none" => Some(Self::None),
-            "args" => Some(Self::Args),
-            "locals" => Some(Self::Locals),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -45,7 +45,7 @@ use crate::cpython::{self, DictVersions, FrameReader};
 use crate::policy::OnError;
 use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
-use crate::{logging, monitoring, output, preflight, tool};
+use crate::{logging, monitoring, preflight, program_output, tool};
 
 pub use fork::{after_fork_in_child, before_fork};
 pub use hot_path::with_recorder;
@@ -96,10 +96,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     let info = preflight::python_info(py)?;
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
-    let format = trace_writer::Format::parse(&o.format).ok_or_else(|| {
-        usage!(ErrorCode::FormatUnsupported, "unsupported trace format {:?}: expected {}", o.format, trace_writer::Format::ALL.map(|f| f.as_str()).join(" or "))
-            .with_context("format", &o.format)
-    })?;
+    let format = o.format;
     let tool = tool::tool_id_from_env()?;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir, format)?;
@@ -205,7 +202,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         let _ = trace_dir.discard();
         return Err(e);
     }
-    let output = output::install(py, |kind, metadata, text| {
+    let output = program_output::install(py, |kind, metadata, text| {
         with_recorder(|rec| rec.on_output(kind, metadata, text));
     });
     if let Some(s) = session_mut().as_mut() {
@@ -315,7 +312,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         }
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
-    output::uninstall(py, std::mem::take(&mut s.output));
+    program_output::uninstall(py, std::mem::take(&mut s.output));
     let still_ours = tool::uninstall(py, s.tool);
     let main_thread = threads::main_thread();
     let other_threads = threads::end();

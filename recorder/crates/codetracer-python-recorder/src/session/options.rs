@@ -1,5 +1,6 @@
 //! What `start()` is asked for and what `stop()` reports: the session's
-//! interface with the boundary (`lib.rs`).
+//! interface with the boundary (`lib.rs`). The options arrive typed: the
+//! Python side checked every one (`codetracer_python_recorder/_config.py`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,11 +8,12 @@ use std::sync::Arc;
 use pyo3::PyErr;
 use recorder_errors::RecorderError;
 use serde_json::Value;
+use trace_writer::Format;
 
 use crate::capture::Bounds;
 use crate::policy::Policy;
 use crate::recorder::ValuesMode;
-use crate::scope::Filter;
+use crate::filters::Filter;
 
 /// Everything `start` needs.
 pub struct StartOptions {
@@ -23,7 +25,7 @@ pub struct StartOptions {
     pub bounds: Bounds,
     pub skip_prefixes: Vec<String>,
     pub policy: Policy,
-    pub format: String,
+    pub format: Format,
     /// What is recorded and which values are hidden.
     pub filter: Arc<Filter>,
     /// What the metadata says of the filter (`trace_filter`).

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 use trace_writer::{Metadata, TraceDir};
 
-use crate::output;
+use crate::program_output;
 use crate::policy::Policy;
 use crate::recorder::{Recorder, RecorderConfig};
 
@@ -35,7 +35,7 @@ pub(super) struct Session {
     pub(super) detaches: u64,
     pub(super) started: Instant,
     /// The streams whose writes become events.
-    pub(super) output: Vec<output::Installed>,
+    pub(super) output: Vec<program_output::Installed>,
     /// While other threads or forked children are recorded (`threads.rs`,
     /// `fork.rs`): the writer of the folder's `threads.json` and `session.toml`.
     pub(super) index_writer: Option<Py<PyAny>>,
