@@ -45,6 +45,10 @@ JSON_ERRORS = Var("CODETRACER_JSON_ERRORS", "bool", "0", "a recorder failure app
                   flag="--json-errors")
 ERROR_FILE = Var("CODETRACER_ERROR_FILE", "path", "", "a recorder failure's JSON object is written to this file")
 TRACE = Var("CODETRACER_TRACE", "path", "", "auto-start: any python run records itself into this folder")
+PARENT_TRACE = Var("CODETRACER_PARENT_TRACE", "text", "",
+                   "set by a recording that follows child processes (JSON: its trace folder and options): a python "
+                   "started with it records into <folder>/processes/<pid>/ (docs/recorder.md, \"Processes\")",
+                   public=False)
 ORIG_PYTHONPATH = Var("CODETRACER_ORIG_PYTHONPATH", "text", "",
                       "set by a launcher that prepended the recorder's folder to PYTHONPATH: unset or set:<value>",
                       public=False)
@@ -52,7 +56,7 @@ CLI_ACTIVE = Var("CODETRACER_CLI_ACTIVE", "bool", "", "set by the CLI while it s
                  public=False)
 
 ALL: tuple[Var, ...] = (TRACE_DIR, FORMAT, VALUES, ACTIVATION_PATH, REPLAY_BUDGET, TRACE_FILTER, NO_THREADS,
-                        NO_FOLLOW_PROCESSES, JSON_ERRORS, ERROR_FILE, TRACE, ORIG_PYTHONPATH, CLI_ACTIVE)
+                        NO_FOLLOW_PROCESSES, JSON_ERRORS, ERROR_FILE, TRACE, PARENT_TRACE, ORIG_PYTHONPATH, CLI_ACTIVE)
 
 _TRUE = ("1", "true", "yes", "on")
 

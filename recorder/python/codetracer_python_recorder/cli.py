@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-from . import _env, _manifest, _native, _replaycost
+from . import _env, _manifest, _native, _processes, _replaycost
 from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
 from .session import PACKAGE_DIR, resolve_format, resolve_switch
@@ -472,7 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                 _env.NO_FOLLOW_PROCESSES))
 
     def start(directory: str, program: str) -> object:
-        return _native.start(directory, program, args, **start_options)
+        started = _native.start(directory, program, args, **start_options)
+        _processes.export(directory, program, start_options)  # children follow (docs/recorder.md, "Processes")
+        return started
 
     testrun = runner._testrun  # (imported by prepare(), for a test run)
     tests = None
@@ -506,6 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if _native.is_tracing() or tests is None:
                 last_report = dict(_native.stop(status))
+            _processes.withdraw()
         except RecorderError as err:
             return report_failure(err, json_errors)
         except KeyboardInterrupt:

@@ -15,7 +15,7 @@ import sys
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs ~15 ms of start-up
 
-from . import _env, _native
+from . import _env, _native, _processes
 
 if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotations need them
     from pathlib import Path
@@ -184,10 +184,7 @@ def start(
     # Built before the recording starts: nothing the recorder itself runs
     # (here pathlib's constructors) may appear in the trace.
     folder = Path(trace_dir)
-    _native.start(
-        trace_dir,
-        program,
-        list(args),
+    options: dict[str, Any] = dict(
         values=values,
         activation_path=os.path.abspath(activation_path) if activation_path else None,
         max_depth=max_depth,
@@ -205,6 +202,8 @@ def start(
         threads=resolve_switch(threads, _env.NO_THREADS),
         follow_processes=resolve_switch(follow_processes, _env.NO_FOLLOW_PROCESSES),
     )
+    _native.start(trace_dir, program, list(args), **options)
+    _processes.export(trace_dir, program, options)  # children follow (docs/recorder.md, "Processes")
     return folder
 
 
@@ -269,6 +268,7 @@ def run_tests(
 def stop(exit_status: int | None = None) -> dict[str, Any]:
     """Stop recording and write the trace; returns what happened
     (``trace_dir``, ``complete``, ``partial``, ``error_code``)."""
+    _processes.withdraw()
     return _native.stop(exit_status)
 
 

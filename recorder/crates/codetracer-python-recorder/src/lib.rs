@@ -265,6 +265,17 @@ fn _after_fork_in_child(py: Python<'_>) {
     session::after_fork_in_child(py);
 }
 
+/// Says in the recording's metadata (`process`, JSON) that it is of a child
+/// process started as a new interpreter (`_processes.py`; docs/recorder.md,
+/// "Processes").
+#[pyfunction]
+fn _mark_child_process(py: Python<'_>, info: &str) -> PyResult<()> {
+    py_dispatch(py, "_mark_child_process", || {
+        let info = serde_json::from_str(info).map_err(|e| bug!(ErrorCode::Internal, "invalid process info: {e}"))?;
+        session::mark_child_process(info)
+    })
+}
+
 /// Called before `os.fork()` (registered by the Python façade).
 #[pyfunction]
 fn _before_fork() {
@@ -356,6 +367,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(_mark_child_process, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;

@@ -7,7 +7,8 @@
 //!   discard it, report), `flush`, `recover`, and the stop `os._exit`
 //!   makes first.
 //! - `fork.rs` — `os.fork()`: the recording stays the parent's; the child
-//!   records into a trace of its own.
+//!   records into a trace of its own; a child started as a new
+//!   interpreter says so in its metadata.
 //! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
 //!   the policy when the hot path fails.
 //! - `threads.rs` — the traces of the program's other threads: a recorder
@@ -44,7 +45,7 @@ use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
 use crate::{logging, monitoring, output, preflight, tool};
 
-pub use fork::{after_fork_in_child, before_fork};
+pub use fork::{after_fork_in_child, before_fork, mark_child_process};
 pub use hot_path::with_recorder;
 pub use options::{StartOptions, StopReport};
 pub use os_exit::real_os_exit;
