@@ -1,0 +1,172 @@
+"""Child processes that start a new interpreter of the program's python —
+multiprocessing's spawn and forkserver workers, a ProcessPoolExecutor's, a
+subprocess run of sys.executable — each recorded into a trace of its own,
+processes/<pid>/ in the parent's trace folder (docs/recorder.md,
+"Processes"); output and exit statuses stay plain python's; a child killed
+by SIGKILL leaves a trace marked partial; --no-follow-processes gives
+today's trace. Each child's trace, opened alone in CodeTracer's
+replay-server, steps through the child's lines with the values the oracle
+(oracle_site/sitecustomize.py: sys.settrace in every process of a plain
+run) saw."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PROGRAM = HERE / "programs" / "children.py"
+ORACLE_SITE = HERE / "oracle_site"
+
+sys.path.insert(0, str(HERE.parent / "replay"))
+
+import replay as R  # noqa: E402
+
+needs_server = pytest.mark.skipif(not R.REPLAY_SERVER.exists(),
+                                  reason=f"CodeTracer's replay-server is absent ({R.REPLAY_SERVER}): "
+                                         "the child traces were NOT opened")
+
+#: How children.py starts its child: what the child's metadata says of it,
+#: and the arguments of the program's function `work` in the child.
+MODES = {"spawn": ("spawn", [4]), "forkserver": ("forkserver", [4]), "pool": ("spawn", [2, 3]),
+         "subprocess": ("interpreter", [5])}
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(cmd, cwd=PROGRAM.parent, env=R.clean_env(env), input=b"", capture_output=True, timeout=180)
+
+
+def record(python: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    opts = [a for a in args if a.startswith("--")]
+    rest = [a for a in args if not a.startswith("--")]
+    return run([str(python), "-m", "codetracer_python_recorder", "-o", str(out), *opts, str(PROGRAM), *rest], env)
+
+
+def meta(folder: Path) -> dict:
+    return json.loads((folder / "trace_metadata.json").read_text(encoding="utf-8"))
+
+
+def events(folder: Path) -> list[dict]:
+    return json.loads((folder / "trace.json").read_text(encoding="utf-8"))
+
+
+def work_args(folder: Path) -> list[int]:
+    evs = events(folder)
+    work = [i for i, e in enumerate(e for e in evs if "Function" in e) if e["Function"]["name"] == "work"]
+    return [c["args"][0]["value"]["i"] for c in (e["Call"] for e in evs if "Call" in e) if c["function_id"] in work]
+
+
+_runs: dict[tuple[str, str], tuple] = {}
+
+
+@pytest.fixture(params=list(MODES))
+def children(request, recorder_python: Path, tmp_path_factory):
+    """children.py MODE plainly, under the oracle, and recorded (once per interpreter and mode)."""
+    mode = request.param
+    key = (str(recorder_python), mode)
+    if key not in _runs:
+        work = tmp_path_factory.mktemp(f"processes-{mode}")
+        plain = run([str(recorder_python), str(PROGRAM), mode])
+        (work / "oracle").mkdir()
+        oracle = run([str(recorder_python), str(PROGRAM), mode],
+                     {"PYTHONPATH": str(ORACLE_SITE), "PROCESS_ORACLE": f"{work / 'oracle'}::{PROGRAM}"})
+        assert oracle.returncode == 0, oracle.stderr.decode()
+        recorded = record(recorder_python, work / "out", mode)
+        _runs[key] = (mode, work, plain, recorded)
+    return _runs[key]
+
+
+def test_output_and_exit_status_stay_plain_pythons(children) -> None:
+    mode, _, plain, recorded = children
+    assert plain.returncode == recorded.returncode == 0, recorded.stderr.decode()
+    assert recorded.stdout == plain.stdout
+    assert recorded.stderr == plain.stderr == b""
+
+
+def test_each_child_records_into_a_trace_of_its_own(children) -> None:
+    mode, work, _, _ = children
+    out = work / "out"
+    started, args = MODES[mode]
+    rows = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    # One child: multiprocessing's resource tracker and forkserver are not the program's.
+    assert [p.name for p in (out / "processes").iterdir()] == [str(rows[0]["pid"])]
+    [row] = rows
+    child = out / row["folder"]
+    m = meta(child)
+    parent = meta(out)
+    assert m["process"]["pid"] == row["pid"] and m["process"]["started"] == started
+    assert m["process"]["forked"] is (mode == "forkserver")
+    assert m["partial"] is False and row["partial"] is False
+    assert m["recording_id"] == row["recording_id"] != parent["recording_id"]
+    assert parent["processes"].startswith("child processes:")
+    # The child's trace holds the program's function as the child ran it; the parent's does not.
+    assert work_args(child) == args
+    assert work_args(out) == []
+    assert {e["Event"]["content"] for e in events(child) if "Event" in e} >= {f"work {args[0]} {sum(i * i for i in range(args[0]))}\n"}
+    # The replay estimate, as every trace of the folder gets.
+    assert m["trace_bytes"] == (child / "trace.json").stat().st_size and m["steps"] == m["stats"]["steps"]
+    manifest = tomllib.loads((out / "session.toml").read_text(encoding="utf-8"))
+    assert [t["path"] for t in manifest["trace"]] == [".", row["folder"]]
+
+
+def test_no_follow_processes_gives_todays_trace(recorder_python: Path, tmp_path: Path) -> None:
+    followed = record(recorder_python, tmp_path / "followed", "subprocess")
+    assert followed.returncode == 0, followed.stderr.decode()
+    for name, options, env in (("flag", ["--no-follow-processes"], None),
+                               ("env", [], {"CODETRACER_NO_FOLLOW_PROCESSES": "1"})):
+        out = tmp_path / name
+        done = record(recorder_python, out, *options, "subprocess", env=env)
+        assert (done.returncode, done.stdout, done.stderr) == (followed.returncode, followed.stdout, followed.stderr)
+        assert sorted(p.name for p in out.iterdir()) == ["trace.json", "trace_metadata.json", "trace_paths.json"]
+        assert meta(out)["processes"].startswith("not followed:")
+        # The parent's own trace: the same bytes, following or not.
+        for f in ("trace.json", "trace_paths.json"):
+            assert (out / f).read_bytes() == (tmp_path / "followed" / f).read_bytes(), f
+
+
+def test_a_child_killed_by_sigkill_leaves_a_trace_marked_partial(recorder_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    plain = run([str(recorder_python), str(PROGRAM), "kill"])
+    recorded = record(recorder_python, out, "kill")
+    assert plain.stdout == b"child said ready and ended with -9\n"
+    assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert meta(out)["partial"] is False
+    [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    m = meta(out / row["folder"])
+    assert row["partial"] is True and m["partial"] is True and m["reason"]
+    assert m["process"]["started"] == "interpreter" and m["process"]["pid"] == row["pid"]
+    # What the child's recorder had written when it was killed: its entry at least.
+    assert {"Path": str(PROGRAM)} in events(out / row["folder"]) and m["stats"]["steps"] >= 1
+
+
+def test_a_child_without_the_variable_runs_untraced(recorder_python: Path, tmp_path: Path) -> None:
+    """A program that gives its child an environment of its own making,
+    without CODETRACER_PARENT_TRACE, runs it untraced (README)."""
+    program = tmp_path / "own_env.py"
+    program.write_text("import subprocess, sys\n"
+                       "subprocess.run([sys.executable, '-c', 'print(1)'], env={})\n")
+    out = tmp_path / "out"
+    done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
+    assert done.returncode == 0 and done.stdout == b"1\n", done.stderr.decode()
+    assert not (out / "processes").exists()
+
+
+@needs_server
+@pytest.mark.replay
+def test_each_child_trace_steps_through_the_childs_lines(children) -> None:
+    """The child's trace opened alone: after its `<toplevel>` entry, every
+    step of the program's file the child ran (its main module as
+    `__mp_main__` for a multiprocessing worker, then `work`), with the values
+    the oracle saw."""
+    mode, work, _, _ = children
+    [row] = json.loads((work / "out" / "threads.json").read_text(encoding="utf-8"))["processes"]
+    ran = [json.loads(p.read_text(encoding="utf-8")) for p in (work / "oracle").iterdir()]
+    workers = [doc for doc in ran if any(s["func"] == "work" for s in doc["steps"])]
+    assert len(workers) == 1, f"the oracle saw {len(workers)} children run work(): {[d['argv'] for d in ran]}"
+    want = [R.Step(s["func"], s["line"], s["vars"], s["hidden"]) for s in workers[0]["steps"]]
+    seen = R.recorded_steps(R.replay(work / "out" / row["folder"], work / "rt", only={str(PROGRAM)}))
+    assert R.diff(want, seen) is None, R.diff(want, seen)
