@@ -31,19 +31,18 @@ needs_server = pytest.mark.skipif(not R.REPLAY_SERVER.exists(),
                                          "the child traces were NOT opened")
 
 #: How children.py starts its child: what the child's metadata says of it,
-#: and the arguments of the program's function `work` in the child.
-MODES = {"spawn": ("spawn", [4]), "forkserver": ("forkserver", [4]), "pool": ("spawn", [2, 3]),
-         "subprocess": ("interpreter", [5])}
+#: the arguments of the program's function `work` in the child, its exit status.
+MODES = {"spawn": ("spawn", [4], 0), "forkserver": ("forkserver", [4], 0), "pool": ("spawn", [2, 3], 0),
+         "subprocess": ("interpreter", [5], 3)}
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(cmd, cwd=PROGRAM.parent, env=R.clean_env(env), input=b"", capture_output=True, timeout=180)
 
 
-def record(python: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    opts = [a for a in args if a.startswith("--")]
-    rest = [a for a in args if not a.startswith("--")]
-    return run([str(python), "-m", "codetracer_python_recorder", "-o", str(out), *opts, str(PROGRAM), *rest], env)
+def record(python: Path, out: Path, mode: str, *options: str,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return run([str(python), "-m", "codetracer_python_recorder", "-o", str(out), *options, str(PROGRAM), mode], env)
 
 
 def meta(folder: Path) -> dict:
@@ -90,7 +89,7 @@ def test_output_and_exit_status_stay_plain_pythons(children) -> None:
 def test_each_child_records_into_a_trace_of_its_own(children) -> None:
     mode, work, _, _ = children
     out = work / "out"
-    started, args = MODES[mode]
+    started, args, status = MODES[mode]
     rows = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
     # One child: multiprocessing's resource tracker and forkserver are not the program's.
     assert [p.name for p in (out / "processes").iterdir()] == [str(rows[0]["pid"])]
@@ -101,6 +100,7 @@ def test_each_child_records_into_a_trace_of_its_own(children) -> None:
     assert m["process"]["pid"] == row["pid"] and m["process"]["started"] == started
     assert m["process"]["forked"] is (mode == "forkserver")
     assert m["partial"] is False and row["partial"] is False
+    assert m["exit_status"] == row["exit_status"] == status
     assert m["recording_id"] == row["recording_id"] != parent["recording_id"]
     assert parent["processes"].startswith("child processes:")
     # The child's trace holds the program's function as the child ran it; the parent's does not.
@@ -119,7 +119,7 @@ def test_no_follow_processes_gives_todays_trace(recorder_python: Path, tmp_path:
     for name, options, env in (("flag", ["--no-follow-processes"], None),
                                ("env", [], {"CODETRACER_NO_FOLLOW_PROCESSES": "1"})):
         out = tmp_path / name
-        done = record(recorder_python, out, *options, "subprocess", env=env)
+        done = record(recorder_python, out, "subprocess", *options, env=env)
         assert (done.returncode, done.stdout, done.stderr) == (followed.returncode, followed.stdout, followed.stderr)
         assert sorted(p.name for p in out.iterdir()) == ["trace.json", "trace_metadata.json", "trace_paths.json"]
         assert meta(out)["processes"].startswith("not followed:")
@@ -170,3 +170,34 @@ def test_each_child_trace_steps_through_the_childs_lines(children) -> None:
     want = [R.Step(s["func"], s["line"], s["vars"], s["hidden"]) for s in workers[0]["steps"]]
     seen = R.recorded_steps(R.replay(work / "out" / row["folder"], work / "rt", only={str(PROGRAM)}))
     assert R.diff(want, seen) is None, R.diff(want, seen)
+
+
+#: A child run as `python -c CODE` and the exit status its trace must say.
+ENDINGS = {"import sys; sys.exit(5)": 5, "raise ValueError('boom')": 1, "import os; os._exit(4)": 4, "x = 1": 0,
+           "import sys; sys.exit('bye')": 1}
+
+
+def test_each_childs_trace_has_its_exit_status(recorder_python: Path, tmp_path: Path) -> None:
+    program = tmp_path / "endings.py"
+    program.write_text("import subprocess, sys\n"
+                       f"for code in {list(ENDINGS)!r}:\n"
+                       "    print(subprocess.run([sys.executable, '-c', code]).returncode, flush=True)\n")
+    out = tmp_path / "out"
+    plain = run([str(recorder_python), str(program)])
+    done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
+    assert (done.returncode, done.stdout, done.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert plain.stdout.decode().split() == [str(s) for s in ENDINGS.values()]
+    rows = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    assert [(r["exit_status"], r["partial"]) for r in rows] == [(s, False) for s in ENDINGS.values()]
+    assert all(meta(out / r["folder"])["program"] == "-c" for r in rows)
+
+
+def test_children_record_with_the_parents_options(recorder_python: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = record(recorder_python, out, "spawn", "--format", "ctfs", "--values", "args")
+    assert done.returncode == 0, done.stderr.decode()
+    [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    child, parent = meta(out / row["folder"]), meta(out)
+    assert (out / row["folder"] / "trace.ct").is_file() and not (out / row["folder"] / "trace.json").exists()
+    for key in ("format", "values", "trace_filter"):
+        assert child[key] == parent[key], key

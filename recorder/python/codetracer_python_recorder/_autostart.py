@@ -29,7 +29,7 @@ def _autostart() -> None:
         return
     # Children inherit the environment: only the first process records into DIR.
     _env.pop(_env.TRACE)
-    from . import start, stop
+    from . import _processes, start, stop
     from .errors import RecorderError
     from .session import program_from_argv
 
@@ -47,7 +47,7 @@ def _autostart() -> None:
 
     def _finish() -> None:
         try:
-            stop()
+            stop(_processes.exit_status())
         except RecorderError as exc:
             sys.stderr.write(f"codetracer-python-recorder: error: {exc}\n")
 

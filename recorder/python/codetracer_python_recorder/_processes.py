@@ -129,16 +129,27 @@ def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> N
 
 
 def _finish() -> None:
-    """At the child's exit: its trace, with the exit status the recorder can
-    know (an uncaught exception's 1; ``os._exit`` stops it earlier with its
-    own; otherwise none is written: ``sys.exit(n)`` is not seen here)."""
+    """At the child's exit: its trace, with its exit status."""
     if not _native.is_tracing():
         return
-    status = 1 if getattr(sys, "last_exc", None) is not None else None
     try:
-        _native.stop(status)
+        _native.stop(exit_status())
     except RecorderError as exc:
         sys.stderr.write(f"codetracer-python-recorder: error: {exc}\n")
+
+
+def exit_status() -> int:
+    """The status this interpreter exits with, seen from an ``atexit``
+    handler (the interpreter tells no one): 1 after an uncaught exception
+    (130 for KeyboardInterrupt, as the command line reports it), the code of
+    the ``SystemExit`` that left the program's module code (``sys.exit(n)``;
+    multiprocessing's ``spawn_main``), else 0. ``os._exit(n)`` stops the
+    recording before this, with ``n``."""
+    last = getattr(sys, "last_exc", None)
+    if last is not None:
+        return 130 if isinstance(last, KeyboardInterrupt) else 1
+    seen = _native._exit_status_seen()
+    return 0 if seen is None else int(seen)
 
 
 def _dash_c_code() -> str | None:

@@ -1,7 +1,7 @@
 """Runs the program's own function in a child process started the way
 argv[1] names: "spawn" and "forkserver" (multiprocessing.Process), "pool"
 (concurrent.futures.ProcessPoolExecutor over spawn, one worker), "subprocess"
-(subprocess.run of this interpreter on this file), "kill" (a subprocess
+(subprocess.run of this interpreter on this file, which exits 3), "kill" (a subprocess
 child killed by SIGKILL once it said it is ready)."""
 import multiprocessing
 import subprocess
@@ -35,6 +35,7 @@ if __name__ == "__main__":
         print("child exit", done.returncode)
     elif how == "child":
         work(int(sys.argv[2]))
+        sys.exit(3)
     elif how == "kill":
         child = subprocess.Popen([sys.executable, __file__, "sleeper"], stdout=subprocess.PIPE)
         said = child.stdout.readline().decode().strip()

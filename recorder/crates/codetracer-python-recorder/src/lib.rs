@@ -10,6 +10,7 @@
 mod capture;
 mod cpython;
 mod env;
+mod exit_seen;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod ffi;
@@ -276,6 +277,13 @@ fn _mark_child_process(py: Python<'_>, info: &str) -> PyResult<()> {
     })
 }
 
+/// The exit status of the `SystemExit` that last left a module's code
+/// (`exit_seen.rs`), for a recording stopped at interpreter exit.
+#[pyfunction]
+fn _exit_status_seen() -> Option<i64> {
+    exit_seen::seen()
+}
+
 /// Called before `os.fork()` (registered by the Python façade).
 #[pyfunction]
 fn _before_fork() {
@@ -368,6 +376,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(_mark_child_process, m)?)?;
+    m.add_function(wrap_pyfunction!(_exit_status_seen, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;

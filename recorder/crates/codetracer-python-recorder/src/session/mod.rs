@@ -89,6 +89,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     }
     // A child recording on its own.
     state::set_handed_over(None);
+    crate::exit_seen::clear();
     logging::configure(o.policy.log_level, o.policy.log_file.as_deref())?;
     let info = preflight::python_info(py)?;
     preflight::check_python(py, &info)?;
