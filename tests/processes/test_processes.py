@@ -24,7 +24,7 @@ ORACLE_SITE = HERE / "oracle_site"
 
 sys.path.insert(0, str(HERE.parent / "replay"))
 
-import replay as R  # noqa: E402
+import replay as R
 
 needs_server = pytest.mark.skipif(not R.REPLAY_SERVER.exists(),
                                   reason=f"CodeTracer's replay-server is absent ({R.REPLAY_SERVER}): "
@@ -201,3 +201,29 @@ def test_children_record_with_the_parents_options(recorder_python: Path, tmp_pat
     assert (out / row["folder"] / "trace.ct").is_file() and not (out / row["folder"] / "trace.json").exists()
     for key in ("format", "values", "trace_filter"):
         assert child[key] == parent[key], key
+
+
+def test_a_child_still_running_never_blocks_the_parent(recorder_python: Path, tmp_path: Path) -> None:
+    """The parent's stop lists the children that ended; one still running
+    writes its own trace when it ends, into the same folder (not listed:
+    `ct show` finds it there)."""
+    program = tmp_path / "outlives.py"
+    program.write_text("import subprocess, sys\n"
+                       "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(4)'],\n"
+                       "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+                       "print('parent done')\n")
+    out = tmp_path / "out"
+    import time
+
+    began = time.monotonic()
+    done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
+    assert time.monotonic() - began < 4
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"parent done\n", b"")
+    assert meta(out)["partial"] is False and not (out / "threads.json").exists()
+    # (The child may not even have started recording yet.)
+    deadline = time.monotonic() + 30
+    while not list(out.glob("processes/*/trace_metadata.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [child] = list((out / "processes").iterdir())
+    m = meta(child)
+    assert m["partial"] is False and m["exit_status"] == 0 and m["process"]["pid"] == int(child.name)

@@ -67,7 +67,8 @@ options:
   --no-threads          record only the main thread (default: every thread that runs
                         recorded code, each into a trace of its own in threads/;
                         env CODETRACER_NO_THREADS=1)
-  --no-follow-processes a child made by os.fork() stops recording (default: it records
+  --no-follow-processes record this process only (default: every child process running
+                        this python -- os.fork(), subprocess, multiprocessing -- records
                         into processes/<pid>/; env CODETRACER_NO_FOLLOW_PROCESSES=1)
 
 test runs (docs/test-runs.md):
