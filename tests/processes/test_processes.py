@@ -143,16 +143,24 @@ def test_a_child_killed_by_sigkill_leaves_a_trace_marked_partial(recorder_python
     assert {"Path": str(PROGRAM)} in events(out / row["folder"]) and m["stats"]["steps"] >= 1
 
 
-def test_a_child_without_the_variable_runs_untraced(recorder_python: Path, tmp_path: Path) -> None:
-    """A program that gives its child an environment of its own making,
-    without CODETRACER_PARENT_TRACE, runs it untraced (README)."""
+def test_the_program_and_its_children_see_plain_pythons_environment(recorder_python: Path, tmp_path: Path) -> None:
+    """CODETRACER_PARENT_TRACE is in the environment children inherit, not
+    in os.environ, of the program or of a followed child; a child run with
+    an environment the program made (`env=`, even a copy of os.environ)
+    runs untraced (README, "Processes")."""
     program = tmp_path / "own_env.py"
-    program.write_text("import subprocess, sys\n"
-                       "subprocess.run([sys.executable, '-c', 'print(1)'], env={})\n")
+    show = "import os; print(sorted(k for k in os.environ if k.startswith('CODETRACER')))"
+    program.write_text("import os, subprocess, sys\n"
+                       f"{show}\n"
+                       f"subprocess.run([sys.executable, '-c', {show!r}])\n"
+                       f"subprocess.run([sys.executable, '-c', {show!r}], env=dict(os.environ))\n"
+                       f"subprocess.run([sys.executable, '-c', {show!r}], env={{}})\n")
     out = tmp_path / "out"
+    plain = run([str(recorder_python), str(program)])
     done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
-    assert done.returncode == 0 and done.stdout == b"1\n", done.stderr.decode()
-    assert not (out / "processes").exists()
+    assert plain.stdout == b"[]\n" * 4
+    assert (done.returncode, done.stdout, done.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert len(list((out / "processes").iterdir())) == 1
 
 
 @needs_server
@@ -227,3 +235,18 @@ def test_a_child_still_running_never_blocks_the_parent(recorder_python: Path, tm
     [child] = list((out / "processes").iterdir())
     m = meta(child)
     assert m["partial"] is False and m["exit_status"] == 0 and m["process"]["pid"] == int(child.name)
+
+
+def test_options_too_large_for_the_environment_reach_the_children(recorder_python: Path, tmp_path: Path) -> None:
+    """A filter file of 100 KB (its contents travel with the options, for
+    the metadata's hashes) would make the environment too large to exec:
+    the options go in a file the variable names, removed at the stop."""
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * 100_000 + "\n[meta]\nname = \"big\"\nversion = 1\n\n[scope]\ndefault_exec = \"trace\"\n")
+    out = tmp_path / "out"
+    done = record(recorder_python, out, "spawn", "--trace-filter", str(big))
+    assert done.returncode == 0 and done.stderr == b"", done.stderr.decode()
+    [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    assert meta(out / row["folder"])["trace_filter"] == meta(out)["trace_filter"]
+    assert work_args(out / row["folder"]) == [4]
+    assert sorted(p.name for p in (out / "processes").iterdir()) == [str(row["pid"])]

@@ -78,3 +78,23 @@ def pop(var: Var) -> str | None:
 
 def put(var: Var, value: str) -> None:
     os.environ[var.name] = value
+
+
+def export(var: Var, value: str | None) -> None:
+    """Puts ``var`` (None: removes it) in the environment child processes
+    inherit, not in ``os.environ``: the program sees the environment plain
+    python gives it; a child started with its environment (``subprocess``
+    without ``env=``, ``multiprocessing``) gets the variable."""
+    if value is None:
+        os.unsetenv(var.name)
+    else:
+        os.putenv(var.name, value)
+
+
+def take_inherited(var: Var) -> str | None:
+    """``var`` as this process inherited it: removed from ``os.environ``,
+    kept for this process's own children (:func:`export`)."""
+    value = os.environ.pop(var.name, None)
+    if value is not None:
+        os.putenv(var.name, value)
+    return value

@@ -5,16 +5,18 @@ forkserver workers, ``concurrent.futures.ProcessPoolExecutor`` with either
 by the native side (``session/fork.rs``).
 
 A recording that follows children puts ``CODETRACER_PARENT_TRACE`` in the
-environment (:func:`export`): its trace folder, its program and the options
-it was started with, as JSON. A python of the same environment started with
+environment its children inherit, not in ``os.environ`` (:func:`export`;
+the program sees plain python's environment): its trace folder, its
+program and the options it was started with, as JSON. A python of the same environment started with
 it (the wheel's ``.pth`` imports ``_autostart``, which calls :func:`follow`)
 records its own run into ``<folder>/processes/<pid>/`` with those options;
-its own children inherit the variable unchanged, so every new interpreter
+its own children inherit the variable unchanged (taken out of the child's
+``os.environ`` too), so every new interpreter
 below the first recording lands in that recording's ``processes/`` (a
 child's forked children in the child's folder, as ``fork.rs`` does). The
 first recording's stop lists the traces written by then (``threads.json``,
-``session.toml``). A program that runs its child with an environment of its
-own making, without the variable, runs it untraced.
+``session.toml``). A child run with an environment the program made
+(``env=``, even a copy of ``os.environ``) runs untraced.
 
 ``multiprocessing``'s helper processes are not the program's: the resource
 tracker is not recorded, and the forkserver itself is not either, but each
@@ -39,6 +41,11 @@ PROCESSES_DIR = "processes"
 _SPAWN_CODE = "from multiprocessing.spawn import "
 _FORKSERVER_CODE = "from multiprocessing.forkserver import "
 _MULTIPROCESSING_CODE = "from multiprocessing."
+#: The longest value the variable holds; longer options go in ``processes/<_OPTIONS_FILE>``.
+_MAX_VALUE = 64 * 1024
+_OPTIONS_FILE = ".parent-options.json"
+#: What this process exported last (the variable is not in ``os.environ``: ``_env.export``).
+_exported: list[str | None] = [None]
 #: The recorder's own command line, run by the program as a child: it records on its own.
 _RECORDER_MODULE = __name__.rpartition(".")[0]
 
@@ -57,14 +64,30 @@ def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, A
     if flt is not None:
         # The filter files' contents, for the metadata's hashes: bytes, sent as latin-1 text.
         portable["trace_filter"] = {**flt, "provenance": [[p, c.decode("latin-1")] for p, c in flt.get("provenance", ())]}
-    doc = {"dir": os.path.abspath(os.fspath(trace_dir)), "program": program, "version": _native.__version__,
-           "options": portable}
-    _env.put(_env.PARENT_TRACE, json.dumps(doc))
+    folder = os.path.abspath(os.fspath(trace_dir))
+    text = json.dumps({"dir": folder, "program": program, "version": _native.__version__, "options": portable})
+    if len(text) > _MAX_VALUE:
+        # Large filter files: the options go in a file, the variable names it
+        # (an environment past the kernel's limits would fail every exec).
+        path = os.path.join(folder, PROCESSES_DIR, _OPTIONS_FILE)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        text = "@" + path
+    _env.export(_env.PARENT_TRACE, text)
+    _exported[0] = text
 
 
 def withdraw() -> None:
     """The recording stopped: children started from now on are not followed."""
-    _env.pop(_env.PARENT_TRACE)
+    text, _exported[0] = _exported[0], None
+    _env.export(_env.PARENT_TRACE, None)
+    if text is not None and text.startswith("@"):
+        try:
+            os.remove(text[1:])
+            os.rmdir(os.path.dirname(text[1:]))  # only when no child wrote a trace there
+        except OSError:
+            pass
 
 
 def follow() -> None:
@@ -74,13 +97,18 @@ def follow() -> None:
     failure to start says so on stderr and the program runs untraced."""
     from . import _first_import
 
+    # Out of os.environ (the program sees plain python's), kept for this process's children.
+    text = _env.take_inherited(_env.PARENT_TRACE) or ""
     if not _first_import or _native.is_tracing():
-        return  # followed already (site may run the .pth twice)
+        return  # followed already
     import json  # (and everything a forkserver's worker needs: imported before the recorder is hidden)
 
     try:
-        doc = json.loads(_env.get(_env.PARENT_TRACE) or "")
-    except ValueError:
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as f:
+                text = f.read()
+        doc = json.loads(text)
+    except (OSError, ValueError):
         return
     if not isinstance(doc, dict) or doc.get("version") != _native.__version__ or _runs_the_recorder():
         return
