@@ -250,3 +250,15 @@ def test_options_too_large_for_the_environment_reach_the_children(recorder_pytho
     assert meta(out / row["folder"])["trace_filter"] == meta(out)["trace_filter"]
     assert work_args(out / row["folder"]) == [4]
     assert sorted(p.name for p in (out / "processes").iterdir()) == [str(row["pid"])]
+
+
+def test_an_auto_started_recording_follows_its_children(recorder_python: Path, tmp_path: Path) -> None:
+    """CODETRACER_TRACE=DIR: the program's child records into DIR/processes/,
+    with its exit status (the auto-start's trace says the program's own)."""
+    out = tmp_path / "out"
+    plain = run([str(recorder_python), str(PROGRAM), "subprocess"])
+    done = run([str(recorder_python), str(PROGRAM), "subprocess"], {"CODETRACER_TRACE": str(out)})
+    assert (done.returncode, done.stdout, done.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    assert (row["exit_status"], meta(out)["exit_status"]) == (3, 0)
+    assert work_args(out / row["folder"]) == [5] and work_args(out) == []
