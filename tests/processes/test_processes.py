@@ -262,3 +262,16 @@ def test_an_auto_started_recording_follows_its_children(recorder_python: Path, t
     [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
     assert (row["exit_status"], meta(out)["exit_status"]) == (3, 0)
     assert work_args(out / row["folder"]) == [5] and work_args(out) == []
+
+
+@needs_server
+@pytest.mark.replay
+def test_a_ctfs_childs_trace_opens_alone(recorder_python: Path, tmp_path: Path) -> None:
+    """trace.ct, what CodeTracer's UI opens: a spawn worker's steps through work()."""
+    out = tmp_path / "out"
+    done = record(recorder_python, out, "spawn", "--format", "ctfs")
+    assert done.returncode == 0, done.stderr.decode()
+    [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    seen = R.recorded_steps(R.replay(out / row["folder"], tmp_path / "rt", only={str(PROGRAM)}))
+    work = [s for s in seen if s.func == "work"]
+    assert work[0].vars == {"n": "4"} and work[-1].vars["total"] == "14", work
