@@ -32,7 +32,7 @@ RECORDER_OPTIONS: Tuple[Tuple[str, bool, str], ...] = (
     ("--no-redact", False, "keep values under secret-looking names (password, token, ...) instead of <redacted>"),
     ("--no-auto-filter", False, "do not use the project's .codetracer/trace-filter.toml"),
     ("--no-threads", False, "record only the main thread (default: every thread, each into a trace of its own)"),
-    ("--no-follow-processes", False, "a child made by os.fork() is not recorded (default: into processes/<pid>/)"),
+    ("--no-follow-processes", False, "child processes are not recorded (default: each into processes/<pid>/)"),
     ("--trace-per-test", False, "with --pytest/--unittest: one trace per test (the default)"),
     ("--single-trace", False, "with --pytest/--unittest: one trace of the whole test run"),
     ("--record-framework", False, "with --pytest/--unittest: record the test framework's own code too"),

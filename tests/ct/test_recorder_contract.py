@@ -185,7 +185,7 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
     assert meta(base)["threads"].startswith("per-thread:")
     # --no-follow-processes: a forked child is not followed (the policy lands in the metadata)
     assert meta(run("--no-follow-processes")[0])["processes"].startswith("not followed:")
-    assert meta(base)["processes"].startswith("forked children:")
+    assert meta(base)["processes"].startswith("child processes:")
     # diagnostics: --log-level, and --log-file instead of stderr
     _, done = run("--log-level", "info")
     assert b"codetracer-python-recorder: info: recording into" in done.stderr

@@ -69,7 +69,11 @@ from . import _native
 from . import errors as _errors
 
 _first_errors = _native._errors_module()
-if _first_errors is not _errors:
+#: Whether this is the package's first import in the process (not one after
+#: the recorder hid itself: the program's, or site running the wheel's .pth
+#: a second time, as CPython 3.12 does in a venv). Hooks are registered once.
+_first_import = _first_errors is _errors
+if not _first_import:
     for _name in ("RecorderError", "UsageError", "EnvironmentError", "TargetError", "InternalError"):
         setattr(_errors, _name, getattr(_first_errors, _name))
         globals()[_name] = getattr(_first_errors, _name)
@@ -77,7 +81,8 @@ from .session import flush, is_tracing, run_tests, set_metrics_exporter, start, 
 
 # A forked child must not write into its parent's recording; and no thread
 # of the recorder's runs at a fork (CPython would warn of one).
-os.register_at_fork(before=_native._before_fork, after_in_child=_native._after_fork_in_child)
+if _first_import:
+    os.register_at_fork(before=_native._before_fork, after_in_child=_native._after_fork_in_child)
 
 __version__: str = _native.__version__
 SCHEMA_VERSION: str = _native.SCHEMA_VERSION

@@ -1,5 +1,8 @@
 """Environment auto-start: ``CODETRACER_TRACE=DIR`` records the whole
-interpreter run into DIR and finalises the trace at interpreter exit.
+interpreter run into DIR and finalises the trace at interpreter exit; a
+child process of a recording that follows its children
+(``CODETRACER_PARENT_TRACE``) records into the parent's folder
+(``_processes.py``).
 
 Imported by the ``codetracer_python_recorder_autostart.pth`` file the wheel
 installs, only when the variable is set (the .pth costs nothing otherwise),
@@ -16,11 +19,17 @@ from . import _env
 
 def _autostart() -> None:
     trace_dir = _env.get(_env.TRACE)
-    if not trace_dir or _env.get(_env.CLI_ACTIVE) == "1":
+    if _env.get(_env.CLI_ACTIVE) == "1":
+        return
+    if not trace_dir:
+        if _env.get(_env.PARENT_TRACE):
+            from . import _processes
+
+            _processes.follow()
         return
     # Children inherit the environment: only the first process records into DIR.
     _env.pop(_env.TRACE)
-    from . import start, stop
+    from . import _processes, start, stop
     from .errors import RecorderError
     from .session import program_from_argv
 
@@ -38,7 +47,7 @@ def _autostart() -> None:
 
     def _finish() -> None:
         try:
-            stop()
+            stop(_processes.exit_status())
         except RecorderError as exc:
             sys.stderr.write(f"codetracer-python-recorder: error: {exc}\n")
 

@@ -45,6 +45,10 @@ JSON_ERRORS = Var("CODETRACER_JSON_ERRORS", "bool", "0", "a recorder failure app
                   flag="--json-errors")
 ERROR_FILE = Var("CODETRACER_ERROR_FILE", "path", "", "a recorder failure's JSON object is written to this file")
 TRACE = Var("CODETRACER_TRACE", "path", "", "auto-start: any python run records itself into this folder")
+PARENT_TRACE = Var("CODETRACER_PARENT_TRACE", "text", "",
+                   "set by a recording that follows child processes (JSON: its trace folder and options): a python "
+                   "started with it records into <folder>/processes/<pid>/ (docs/recorder.md, \"Processes\")",
+                   public=False)
 ORIG_PYTHONPATH = Var("CODETRACER_ORIG_PYTHONPATH", "text", "",
                       "set by a launcher that prepended the recorder's folder to PYTHONPATH: unset or set:<value>",
                       public=False)
@@ -52,7 +56,7 @@ CLI_ACTIVE = Var("CODETRACER_CLI_ACTIVE", "bool", "", "set by the CLI while it s
                  public=False)
 
 ALL: tuple[Var, ...] = (TRACE_DIR, FORMAT, VALUES, ACTIVATION_PATH, REPLAY_BUDGET, TRACE_FILTER, NO_THREADS,
-                        NO_FOLLOW_PROCESSES, JSON_ERRORS, ERROR_FILE, TRACE, ORIG_PYTHONPATH, CLI_ACTIVE)
+                        NO_FOLLOW_PROCESSES, JSON_ERRORS, ERROR_FILE, TRACE, PARENT_TRACE, ORIG_PYTHONPATH, CLI_ACTIVE)
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -74,3 +78,23 @@ def pop(var: Var) -> str | None:
 
 def put(var: Var, value: str) -> None:
     os.environ[var.name] = value
+
+
+def export(var: Var, value: str | None) -> None:
+    """Puts ``var`` (None: removes it) in the environment child processes
+    inherit, not in ``os.environ``: the program sees the environment plain
+    python gives it; a child started with its environment (``subprocess``
+    without ``env=``, ``multiprocessing``) gets the variable."""
+    if value is None:
+        os.unsetenv(var.name)
+    else:
+        os.putenv(var.name, value)
+
+
+def take_inherited(var: Var) -> str | None:
+    """``var`` as this process inherited it: removed from ``os.environ``,
+    kept for this process's own children (:func:`export`)."""
+    value = os.environ.pop(var.name, None)
+    if value is not None:
+        os.putenv(var.name, value)
+    return value

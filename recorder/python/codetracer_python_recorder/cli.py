@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-from . import _config, _env, _manifest, _native, _replaycost
+from . import _config, _env, _manifest, _native, _processes, _replaycost
 from ._runner import ProgramRunner
 from .errors import RecorderError, UsageError
 from .session import PACKAGE_DIR
@@ -67,7 +67,8 @@ options:
   --no-threads          record only the main thread (default: every thread that runs
                         recorded code, each into a trace of its own in threads/;
                         env CODETRACER_NO_THREADS=1)
-  --no-follow-processes a child made by os.fork() stops recording (default: it records
+  --no-follow-processes record this process only (default: every child process running
+                        this python -- os.fork(), subprocess, multiprocessing -- records
                         into processes/<pid>/; env CODETRACER_NO_FOLLOW_PROCESSES=1)
 
 test runs (docs/test-runs.md):
@@ -371,7 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_options["follow_processes"] = False
 
     def start(directory: str, program: str) -> object:
-        return _native.start(directory, program, args, **start_options)
+        started = _native.start(directory, program, args, **start_options)
+        _processes.export(directory, program, start_options)  # children follow (docs/recorder.md, "Processes")
+        return started
 
     testrun = runner._testrun  # (imported by prepare(), for a test run)
     tests = None
@@ -405,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if _native.is_tracing() or tests is None:
                 last_report = dict(_native.stop(status))
+            _processes.withdraw()
         except RecorderError as err:
             return report_failure(err, json_errors)
         except KeyboardInterrupt:

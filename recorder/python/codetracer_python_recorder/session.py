@@ -15,7 +15,7 @@ import sys
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs ~15 ms of start-up
 
-from . import _native
+from . import _native, _processes
 
 if TYPE_CHECKING:  # typing and pathlib cost ~35 ms of start-up; only annotations need them
     from pathlib import Path
@@ -163,7 +163,9 @@ def start(
     # Built before the recording starts: nothing the recorder itself runs
     # (here pathlib's constructors) may appear in the trace.
     folder = Path(trace_dir)
-    _native.start(trace_dir, program, list(args), **config.native([PACKAGE_DIR]))
+    options = config.native([PACKAGE_DIR])
+    _native.start(trace_dir, program, list(args), **options)
+    _processes.export(trace_dir, program, options)  # children follow (docs/recorder.md, "Processes")
     return folder
 
 
@@ -227,6 +229,7 @@ def run_tests(
 def stop(exit_status: int | None = None) -> dict[str, Any]:
     """Stop recording and write the trace; returns what happened
     (``trace_dir``, ``complete``, ``partial``, ``error_code``)."""
+    _processes.withdraw()
     return _native.stop(exit_status)
 
 

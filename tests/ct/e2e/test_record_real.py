@@ -388,8 +388,10 @@ def test_record_format_ctfs_and_show_it(venv_user: User):
     assert len(venv_user.rows()) == 1
     done = parity(venv_user, "app.py", ct_args=("--format", "json"))
     folder = Path(str(venv_user.rows()[1]["folder"]))
+    # (APP's python child is recorded too, into processes/, listed by threads.json and session.toml.)
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == \
-        ["trace.json", "trace_metadata.json", "trace_paths.json"]
+        ["session.toml", "threads.json", "trace.json", "trace_metadata.json", "trace_paths.json"]
+    assert [metadata(child)["format"] for child in (folder / "processes").iterdir()] == ["json"]
     assert metadata(folder)["format"] == "json"
     assert json.loads(venv_user.ct("show", "2", "--json").stdout)["summary"]["format"] == "json"
 

@@ -10,6 +10,7 @@
 mod capture;
 mod cpython;
 mod env;
+mod exit_seen;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod ffi;
@@ -274,6 +275,24 @@ fn _after_fork_in_child(py: Python<'_>) {
     session::after_fork_in_child(py);
 }
 
+/// Says in the recording's metadata (`process`, JSON) that it is of a child
+/// process started as a new interpreter (`_processes.py`; docs/recorder.md,
+/// "Processes").
+#[pyfunction]
+fn _mark_child_process(py: Python<'_>, info: &str) -> PyResult<()> {
+    py_dispatch(py, "_mark_child_process", || {
+        let info = serde_json::from_str(info).map_err(|e| bug!(ErrorCode::Internal, "invalid process info: {e}"))?;
+        session::mark_child_process(info)
+    })
+}
+
+/// The exit status of the `SystemExit` that last left a module's code
+/// (`exit_seen.rs`), for a recording stopped at interpreter exit.
+#[pyfunction]
+fn _exit_status_seen() -> Option<i64> {
+    exit_seen::seen()
+}
+
 /// Called before `os.fork()` (registered by the Python façade).
 #[pyfunction]
 fn _before_fork() {
@@ -369,6 +388,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_metrics_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(_mark_child_process, m)?)?;
+    m.add_function(wrap_pyfunction!(_exit_status_seen, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;

@@ -161,6 +161,8 @@ fn h_yield(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
 }
 
 fn h_unwind(rec: &mut Recorder, a: *const *mut ffi::PyObject, n: isize) -> Ret {
+    // SAFETY: sys.monitoring passes (code, offset, exception), GIL held.
+    unsafe { crate::exit_seen::note_unwind(arg(a, n, 0), arg(a, n, 2)) };
     exit_with(rec, a, n, Exit::Unwind)
 }
 

@@ -109,6 +109,17 @@ fn follow_child() -> RecorderResult<()> {
     Ok(())
 }
 
+/// A recording of a child process started as a new interpreter (a
+/// `subprocess` run of the program's python, a `multiprocessing` spawn or
+/// forkserver worker; `_processes.py`): its metadata's `process` is `info`
+/// from the start, so a trace recovered after the child was killed says
+/// whose it is too.
+pub fn mark_child_process(info: serde_json::Value) -> RecorderResult<()> {
+    let s = session_mut().as_mut().ok_or_else(|| usage!(ErrorCode::NotTracing, "no recording is active"))?;
+    s.meta.insert("process", info);
+    s.trace_dir.write_recording_info(&s.meta)
+}
+
 /// The process that forked this one.
 #[cfg(unix)]
 fn parent_pid() -> Option<u32> {

@@ -45,7 +45,7 @@ pub(super) fn at_start(trace_dir: &TraceDir, o: &StartOptions, python: &PythonIn
     };
     meta.insert("threads", json!(threads));
     let processes = if o.follow_processes {
-        "forked children: a child made by os.fork() records into processes/<pid>/ (threads.json)"
+        "child processes: a child made by os.fork(), or a new interpreter of this python (subprocess, multiprocessing spawn and forkserver), records into processes/<pid>/ (threads.json)"
     } else {
         "not followed: a child made by os.fork() stops recording at once"
     };

@@ -9,7 +9,8 @@
 //! - `recover.rs` — a recording that died: each staging folder it left
 //!   (its own, its threads', its forked children's) made a partial trace.
 //! - `fork.rs` — `os.fork()`: the recording stays the parent's; the child
-//!   records into a trace of its own.
+//!   records into a trace of its own; a child started as a new
+//!   interpreter says so in its metadata.
 //! - `hot_path.rs` — the recorder lent to the callbacks for one event, and
 //!   the policy when the hot path fails.
 //! - `threads.rs` — the traces of the program's other threads: a recorder
@@ -47,7 +48,7 @@ use crate::purity::OpTable;
 use crate::recorder::{Metrics, Recorder, RecorderConfig, ValuesMode};
 use crate::{logging, monitoring, preflight, program_output, tool};
 
-pub use fork::{after_fork_in_child, before_fork};
+pub use fork::{after_fork_in_child, before_fork, mark_child_process};
 pub use hot_path::with_recorder;
 pub use options::{StartOptions, StopReport};
 pub use os_exit::real_os_exit;
@@ -92,6 +93,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     }
     // A child recording on its own.
     state::set_handed_over(None);
+    crate::exit_seen::clear();
     logging::configure(o.policy.log_level, o.policy.log_file.as_deref())?;
     let info = preflight::python_info(py)?;
     preflight::check_python(py, &info)?;
