@@ -550,9 +550,14 @@ def render(session: Session, command: str) -> str:
 
 
 METHOD = """
-- Workloads: `bench/workloads` (see bench/README.md), each run as the main script of a fresh process
-  with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain python's, or the
-  benchmark fails loudly.
+- Workloads: the reference workloads of `../shared/bench/workloads` (`--reference`; their README there) when
+  that folder exists, and the project's own, `bench/workloads` (see bench/README.md), each run as the main
+  script of a fresh process with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain
+  python's, or the benchmark fails loudly. The two sets are kept apart (a reference workload's name in
+  results.json is `ref/<stem>`) and get tables of their own; the goal rows judge the reference set, or, when
+  its folder is absent (a bare clone) or `--no-reference` is given, the project's with a warning above them.
+- Stages: every `*_seconds` key of `timings` in our recorder's `trace_metadata.json` (summed over a
+  recording's thread and process traces), medians of the runs, whatever stages the recorder times.
 - Events: LINE + PY_START + PY_RESUME + PY_RETURN + PY_YIELD, counted once per interpreter/workload/scale by
   the `_ctfloor` extension in mode `count` (cached in `bench/out/events.json`, beside `--json`). "main" events
   are those of running the script as `__main__` minus those of importing it (its `main()`); "all" is the whole
@@ -586,7 +591,11 @@ METHOD = """
   with no change on our side. Frozen tuples (docs/recorder.md, Trails) then cut ours on w_objects to ~377
   ns/event (about 98x). w_objects is the worst workload for it: its many impure lines each compare every
   local that holds objects.
-- Goals: "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
+- Goals: in-run and end to end judge full fidelity (`--values=locals`) to a trace.ct (`ours-ctfs`; in-run
+  falls back to `ours-locals` when `ours-ctfs` is not run); "w_threads / w_threads_twin" and "w_procpool /
+  w_procpool_twin" compare the in-run ns/event of a threaded / process-pool workload with its twin's, the
+  same work in the main thread of one process (bench/workloads).
+  "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
   Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of
   w_mixed lasts only ~40 ms at scale 0.1, so its in-run ns/event carry tens of ns of noise (even below 0).
