@@ -92,7 +92,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--only",
         action="append",
         metavar="WORKLOAD",
-        help="run only this workload (w_recursion, recursion or w_recursion.py; repeatable)",
+        help="run only this workload (w_recursion, recursion or w_recursion.py: in both sets; ref/recursion: the "
+        "reference one alone; comma-separated, repeatable)",
     )
     p.add_argument(
         "--tracers",
@@ -226,8 +227,9 @@ def select_workloads(folder: Path, only: list[str] | None, reference: Path | Non
     if not only:
         return found
     names = {o.removesuffix(".py") for item in only for o in item.split(",")}
-    names |= {f"w_{n}" for n in names}
-    chosen = [(n, w) for n, w in found if w.stem in names]
+    names |= {f"w_{n}" for n in names} | {REFERENCE + "w_" + n.removeprefix(REFERENCE) for n in names}
+    # A stem picks it in both sets; REFERENCE + stem the reference one alone.
+    chosen = [(n, w) for n, w in found if w.stem in names or n.startswith(REFERENCE) and n in names]
     if not chosen:
         stems = dict.fromkeys(w.stem for _, w in found)
         raise SystemExit(f"bench: --only {','.join(only)} matches none of {', '.join(stems)}")

@@ -300,3 +300,14 @@ def test_without_the_reference_folder_the_goal_rows_judge_ours_and_say_so(tmp_pa
     assert "| in-run geo-mean, ours-ctfs / plain | <= 5x | 9.01 (NOT met) |" in report
     assert "## CPython 3.12, reference workloads" not in report and "## CPython 3.12\n" in report
     assert f"- reference workloads: {nowhere} is absent; goals judged on ours" in report
+
+
+def test_only_picks_a_stem_in_both_sets_and_a_ref_name_in_the_reference_set_alone(tmp_path: Path) -> None:
+    import run
+
+    ref, ours = two_sets(tmp_path)
+    (ours / "w_other.py").write_text("")
+    assert [n for n, _ in run.select_workloads(ours, None, ref)] == ["ref/w_fake", "w_fake", "w_other"]
+    assert [n for n, _ in run.select_workloads(ours, ["fake"], ref)] == ["ref/w_fake", "w_fake"]
+    assert [n for n, _ in run.select_workloads(ours, ["ref/fake,other"], ref)] == ["ref/w_fake", "w_other"]
+    assert [n for n, _ in run.select_workloads(ours, ["w_fake.py"], None)] == ["w_fake"]
