@@ -206,6 +206,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         opts.out = Path(str(DEFAULTS["testsuite_out" if opts.only_testsuite else "out"]))
     if opts.json is None:
         opts.json = REPO / str(DEFAULTS["testsuite_json" if opts.only_testsuite else "json"])
+    # The runs' scratch folders are beside it and each run changes into one (proc.py): absolute.
+    opts.json = opts.json.resolve()
     return opts
 
 

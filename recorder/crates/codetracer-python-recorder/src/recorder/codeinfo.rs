@@ -35,6 +35,10 @@ pub(super) struct CodeInfo {
     pub(super) lines: Option<Box<crate::lines::LineTable>>,
     /// The portable path: the slots' names (held), to look their values up.
     pub(super) names: Vec<*mut ffi::PyObject>,
+    /// The slots compared at every step even after a pure line that did not
+    /// store into them (cells, whose contents a line can rebind; redacted
+    /// values); `u128::MAX` when a slot past the 128th needs it.
+    pub(super) always: u128,
 }
 
 pub(super) fn is_dunder(name: &[u8]) -> bool {
@@ -266,6 +270,7 @@ impl Recorder {
             named_actions: Vec::new(),
             lines: None,
             names: Vec::new(),
+            always: 0,
         };
         if ignored {
             return info;
@@ -308,6 +313,9 @@ impl Recorder {
                 let hidden = is_dunder(name.as_bytes()) || name.starts_with('.') || action == ValueAction::Drop;
                 let var = if hidden { HIDDEN } else { self.var_id(&name) };
                 info.slots.push(SlotInfo { var, cell, redact: action == ValueAction::Redact });
+                if !hidden && (cell || action == ValueAction::Redact) {
+                    info.always |= if i < 128 { 1u128 << i } else { u128::MAX };
+                }
                 if matches!(self.cfg.reader, FrameReader::Api(_)) {
                     // A hidden slot is never looked up (null).
                     // SAFETY: GIL held; a new str we hold until `drop_refs`.
