@@ -100,7 +100,9 @@ def figures(session: Session, cell: Cell) -> Figures:
     p_wall = stats.median(r.wall_s for r in p_runs) if p_runs else None
     p_rss = stats.median(r.maxrss_kb for r in p_runs) if p_runs else None
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
-    inrun = stats.add(main_s, _med(cell, "drain_s")) if family == "ours" else main_s
+    # drain_seconds less the thread traces' conversion it includes (tracers.read_ours)
+    drain = stats.add(_med(cell, "drain_s"), -(_med(cell, "threads_convert_s") or 0.0))
+    inrun = stats.add(main_s, drain) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
     trace_bytes, kept = _med(cell, "trace_bytes"), _med(cell, "stream_bytes")
     output = _med(cell, "output_bytes")
