@@ -144,6 +144,39 @@ pub(super) fn local_names(code: *mut ffi::PyObject) -> Vec<String> {
     out
 }
 
+/// The code's own name object of fast-local slot `i` (a new reference),
+/// else a new str `name`: the frame's lookups by name (`PyFrame_GetVar`, the
+/// `f_locals` proxy of 3.13) find the code's own object by identity before
+/// comparing strings.
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+unsafe fn slot_name(code: *mut ffi::PyObject, i: usize, name: &str) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract; a C method of the code object.
+    unsafe {
+        let meth = ffi::PyObject_GetAttrString(code, c"_varname_from_oparg".as_ptr());
+        if meth.is_null() {
+            ffi::PyErr_Clear();
+            return new_str(name);
+        }
+        let arg = ffi::PyLong_FromLongLong(i as i64);
+        let own = if arg.is_null() { ptr::null_mut() } else { ffi::PyObject_CallFunctionObjArgs(meth, arg, ptr::null_mut::<ffi::PyObject>()) };
+        crate::cpython::rc::decref(meth);
+        if !arg.is_null() {
+            crate::cpython::rc::decref(arg);
+        }
+        if own.is_null() {
+            ffi::PyErr_Clear();
+            return new_str(name);
+        }
+        if ffi::PyUnicode_CheckExact(own) != 0 && str_lossy(own) == name {
+            return own;
+        }
+        crate::cpython::rc::decref(own);
+        new_str(name)
+    }
+}
+
 /// A new str (null when it cannot be made).
 ///
 /// # Safety
@@ -319,7 +352,7 @@ impl Recorder {
                 if matches!(self.cfg.reader, FrameReader::Api(_)) {
                     // A hidden slot is never looked up (null).
                     // SAFETY: GIL held; a new str we hold until `drop_refs`.
-                    let s = if hidden { ptr::null_mut() } else { unsafe { new_str(&name) } };
+                    let s = if hidden { ptr::null_mut() } else { unsafe { slot_name(code, i, &name) } };
                     info.names.push(s);
                 }
             }
