@@ -36,12 +36,15 @@ from ctbench.events import EventCache
 from ctbench.proc import run_measured
 from ctbench.replay_open import FORMATS, measure_open, server_missing
 from ctbench.report import render, render_testsuite
-from ctbench.results import Cell, Run, Session, SuiteResult, events_key
+from ctbench.results import REFERENCE, Cell, Run, Session, SuiteResult, events_key
 from ctbench.startup import measure_startup
 from ctbench.testsuite import SuiteOptions, run_suite
 from ctbench.tracers import DEFAULT_TRACERS, TRACERS, Context, Tracer
 
 REPO = Path(__file__).resolve().parent.parent
+#: The reference workloads every tracer is compared on (../shared/bench/README.md),
+#: beside the project's own when the folder exists.
+REFERENCE_DIR = REPO.parent / "shared" / "bench" / "workloads"
 DEFAULTS = {
     "scale": 0.1,
     "upstream_scale": 0.003,
@@ -89,7 +92,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--only",
         action="append",
         metavar="WORKLOAD",
-        help="run only this workload (w_recursion, recursion or w_recursion.py; repeatable)",
+        help="run only this workload (w_recursion, recursion or w_recursion.py: in both sets; ref/recursion: the "
+        "reference one alone; comma-separated, repeatable)",
     )
     p.add_argument(
         "--tracers",
@@ -99,6 +103,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--workloads", type=Path, default=REPO / "bench" / "workloads", help="folder of the w_*.py workloads"
     )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        default=REFERENCE_DIR,
+        help="folder of the reference w_*.py workloads, run beside --workloads when it exists; the goal rows "
+        "judge them (without it, the project's own workloads, said loudly)",
+    )
+    p.add_argument("--no-reference", action="store_true", help="do not run the reference workloads")
     p.add_argument(
         "--out",
         type=Path,
@@ -194,6 +206,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         opts.out = Path(str(DEFAULTS["testsuite_out" if opts.only_testsuite else "out"]))
     if opts.json is None:
         opts.json = REPO / str(DEFAULTS["testsuite_json" if opts.only_testsuite else "json"])
+    # The runs' scratch folders are beside it and each run changes into one (proc.py): absolute.
+    opts.json = opts.json.resolve()
     return opts
 
 
@@ -203,18 +217,42 @@ def reproduce_command(argv: list[str]) -> str:
     return ".venv/bin/python bench/run.py " + " ".join(shlex.quote(a) for a in argv)
 
 
-def select_workloads(folder: Path, only: list[str] | None) -> list[Path]:
-    found = sorted(folder.glob("w_*.py"))
+def select_workloads(folder: Path, only: list[str] | None, reference: Path | None = None) -> list[tuple[str, Path]]:
+    """(name, script) of the workloads to run: the reference folder's first
+    (named REFERENCE + stem, so they never mix with ours of the same file
+    name), then ours; `--only` picks by stem in both."""
+    found = [(w.stem, w) for w in sorted(folder.glob("w_*.py"))]
     if not found:
         raise SystemExit(f"bench: no w_*.py workloads in {folder} (use --workloads DIR)")
+    if reference is not None:
+        found = [(REFERENCE + w.stem, w) for w in sorted(reference.glob("w_*.py"))] + found
     if not only:
         return found
     names = {o.removesuffix(".py") for item in only for o in item.split(",")}
-    names |= {f"w_{n}" for n in names}
-    chosen = [w for w in found if w.stem in names]
+    names |= {f"w_{n}" for n in names} | {REFERENCE + "w_" + n.removeprefix(REFERENCE) for n in names}
+    # A stem picks it in both sets; REFERENCE + stem the reference one alone.
+    chosen = [(n, w) for n, w in found if w.stem in names or n.startswith(REFERENCE) and n in names]
     if not chosen:
-        raise SystemExit(f"bench: --only {','.join(only)} matches none of {', '.join(w.stem for w in found)}")
+        stems = dict.fromkeys(w.stem for _, w in found)
+        raise SystemExit(f"bench: --only {','.join(only)} matches none of {', '.join(stems)}")
     return chosen
+
+
+def workloads_label(folder: Path) -> str:
+    """--workloads as the report names it: relative to the repository when inside it."""
+    folder = folder.resolve()
+    return str(folder.relative_to(REPO)) if folder.is_relative_to(REPO) else str(folder)
+
+
+def reference_folder(opts: argparse.Namespace) -> tuple[Path | None, dict[str, Any]]:
+    """The reference folder to run (None: absent or --no-reference) and how
+    the report states it (session.options["reference"])."""
+    folder = opts.reference.resolve()
+    if opts.no_reference:
+        return None, {"folder": str(folder), "present": False, "why": "--no-reference"}
+    if not any(folder.glob("w_*.py")):
+        return None, {"folder": str(folder), "present": False, "why": "absent"}
+    return folder, {"folder": str(folder), "present": True}
 
 
 def machine_info() -> dict[str, str]:
@@ -286,6 +324,7 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
 def measure_workload(
     session: Session,
     py: str,
+    name: str,
     script: Path,
     plan: list[tuple[Tracer, float]],
     ctx: Context,
@@ -294,7 +333,7 @@ def measure_workload(
     keep: dict[str, Path] | None = None,
 ) -> None:
     """`keep`: tracer name -> where to keep the trace folder of its last measured run."""
-    cells = {(t.name, s): Cell(py, script.stem, t.name, s) for t, s in plan}
+    cells = {(t.name, s): Cell(py, name, t.name, s) for t, s in plan}
     session.cells.extend(cells.values())
     checks: dict[float, str] = {}
     for rnd in range(opts.warmup + opts.runs):
@@ -309,24 +348,24 @@ def measure_workload(
                 )
             except (RuntimeError, AnchorError, OSError) as exc:
                 cell.failed = str(exc)
-                log(f"FAILED: CPython {py} {tracer.name} on {script.stem}: {exc}")
+                log(f"FAILED: CPython {py} {tracer.name} on {name}: {exc}")
                 continue
             expected = checks.setdefault(scale, run.check) if tracer.name == "plain" else checks.get(scale)
             if expected is not None and run.check != expected:
                 raise CheckMismatch(
-                    f"CPython {py} {tracer.name} on {script.stem} (scale {scale:g}): check value "
+                    f"CPython {py} {tracer.name} on {name} (scale {scale:g}): check value "
                     f"{run.check!r} != plain python's {expected!r}"
                 )
             if rnd >= opts.warmup:
                 cell.runs.append(run)
         log(
-            f"CPython {py} {script.stem}: round {rnd + 1}/{opts.warmup + opts.runs}"
+            f"CPython {py} {name}: round {rnd + 1}/{opts.warmup + opts.runs}"
             + (" (warm-up)" if rnd < opts.warmup else "")
         )
 
 
 def run_python(
-    session: Session, py: str, tracers: list[Tracer], workloads: list[Path], opts: argparse.Namespace
+    session: Session, py: str, tracers: list[Tracer], workloads: list[tuple[str, Path]], opts: argparse.Namespace
 ) -> None:
     families = {t.family for t in tracers}
     wheel = newest_wheel(opts.dist)
@@ -358,18 +397,18 @@ def run_python(
     scales = sorted({opts.upstream_scale if t.upstream_scale else opts.scale for t in runnable}, reverse=True)
     cache = EventCache(opts.json.parent / "events.json")
     open_on = "open" in session.options and not session.options["open"].get("skipped")
-    for script in workloads:
+    for name, script in workloads:
         if env.floor_dir is not None:
             for s in scales:
                 try:
                     ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
                 except subprocess.CalledProcessError as exc:
                     log(
-                        f"CPython {py} {script.stem}: counting events failed (exit status {exc.returncode}); "
+                        f"CPython {py} {name}: counting events failed (exit status {exc.returncode}); "
                         "ns/event and bytes/event are n/a"
                     )
                     continue
-                session.events[events_key(py, script.stem, s)] = asdict(ev)
+                session.events[events_key(py, name, s)] = asdict(ev)
         plan = [(TRACERS["plain"], s) for s in scales]
         plan += [(t, opts.upstream_scale if t.upstream_scale else opts.scale) for t in runnable if t.name != "plain"]
         kept = opts.json.parent / "work" / "kept"
@@ -377,17 +416,17 @@ def run_python(
         try:
             own_scale = bool(keep) and opts.open_scale is not None and opts.open_scale != opts.scale
             measure_workload(
-                session, py, script, plan, ctx, opts, opts.json.parent / "work", None if own_scale else keep
+                session, py, name, script, plan, ctx, opts, opts.json.parent / "work", None if own_scale else keep
             )
             if own_scale:  # one unmeasured run per format at --open-scale, its trace kept
-                record_for_open(py, script, keep, ctx, opts)
+                record_for_open(py, name, script, keep, ctx, opts)
             if keep:
-                measure_opens(session, py, script.stem, keep, opts)
+                measure_opens(session, py, name, keep, opts)
         finally:
             shutil.rmtree(kept, ignore_errors=True)  # traces can be GBs
         for t in tracers:
             if t.family in env.missing:
-                session.cells.append(Cell(py, script.stem, t.name, opts.scale, missing=env.missing[t.family]))
+                session.cells.append(Cell(py, name, t.name, opts.scale, missing=env.missing[t.family]))
 
     if not opts.no_startup:
         ours = "ours" in families and "ours" not in env.missing
@@ -409,14 +448,16 @@ def run_python(
             session.options.setdefault("code_size", {})[py] = measured
 
 
-def record_for_open(py: str, script: Path, keep: dict[str, Path], ctx: Context, opts: argparse.Namespace) -> None:
+def record_for_open(
+    py: str, name: str, script: Path, keep: dict[str, Path], ctx: Context, opts: argparse.Namespace
+) -> None:
     """Record `script` at --open-scale with each tracer of `keep`, keeping
     its trace folder there (a failure is said, and its open then fails)."""
-    for name, dest in keep.items():
+    for tracer, dest in keep.items():
         try:
-            run_once(TRACERS[name], ctx, script, opts.open_scale, opts.json.parent / "work" / name, dest)
+            run_once(TRACERS[tracer], ctx, script, opts.open_scale, opts.json.parent / "work" / tracer, dest)
         except (RuntimeError, AnchorError, OSError) as exc:
-            log(f"FAILED: CPython {py} {name} on {script.stem} at --open-scale {opts.open_scale:g}: {exc}")
+            log(f"FAILED: CPython {py} {tracer} on {name} at --open-scale {opts.open_scale:g}: {exc}")
 
 
 def measure_opens(session: Session, py: str, workload: str, keep: dict[str, Path], opts: argparse.Namespace) -> None:
@@ -633,12 +674,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tracers = [TRACERS["plain"]] + [TRACERS[t] for t in opts.tracers.split(",") if t and t != "plain"]
         pythons = [p.strip() for p in opts.pythons.split(",") if p.strip()]
-        workloads = select_workloads(opts.workloads, opts.only)
+        reference, ref_options = reference_folder(opts)
+        workloads = select_workloads(opts.workloads, opts.only, reference)
+        if reference is not None:
+            log(f"reference workloads of {reference} run beside ours; the goal rows judge them")
+        else:
+            log(
+                "WARNING: "
+                + ("--no-reference" if opts.no_reference else f"no reference workloads in {ref_options['folder']}")
+                + ": the goal rows judge the project's own workloads instead"
+            )
         log(
             f"scale {opts.scale:g}"
             + (" (default; --scale 1 for full size)" if opts.scale == DEFAULTS["scale"] else "")
             + f", upstream scale {opts.upstream_scale:g}, {opts.runs} runs (medians) + {opts.warmup} warm-up, "
-            f"CPython {', '.join(pythons)}, workloads {', '.join(w.stem for w in workloads)}, "
+            f"CPython {', '.join(pythons)}, workloads {', '.join(n for n, _ in workloads)}, "
             f"tracers {', '.join(t.name for t in tracers)}"
         )
         command = reproduce_command(argv)
@@ -650,6 +700,8 @@ def main(argv: list[str] | None = None) -> int:
                 "warmup": opts.warmup,
                 "pythons": pythons,
                 "command": command,
+                "reference": ref_options,
+                "workloads": workloads_label(opts.workloads),
             },
             machine_info(),
         )

@@ -37,7 +37,8 @@ def test_a_bare_clone_collects_every_test(bare_clone: Path) -> None:
 @pytest.mark.slow
 def test_a_bare_clone_passes_its_benchmark_harness_tests(bare_clone: Path) -> None:
     assert sorted(p.name for p in (bare_clone / "bench" / "workloads").glob("w_*.py")) == [
-        "w_mixed.py", "w_numeric.py", "w_objects.py", "w_procpool.py", "w_recursion.py", "w_threads.py"]
+        "w_mixed.py", "w_numeric.py", "w_objects.py", "w_procpool.py", "w_procpool_twin.py", "w_recursion.py",
+        "w_threads.py", "w_threads_twin.py"]
     done = pytest_in(bare_clone, "tests/bench", "-q", "-rs")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout, done.stdout[-3000:]

@@ -5,8 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import stats
-from .analysis import Figures, Goal, SuiteFigures, figures, geomeans, goals, open_figures, suite_figures, suite_goals
-from .results import OpenCell, Session, SuiteResult
+from .analysis import (
+    Figures,
+    Goal,
+    SuiteFigures,
+    figures,
+    geomeans,
+    goals,
+    open_figures,
+    stage_medians,
+    suite_figures,
+    suite_goals,
+    twin_goals,
+)
+from .results import Cell, OpenCell, Session, SuiteResult, is_reference, workload_stem
 from .testsuite import PYTEST_ARGS, SUITE
 from .tracers import TRACERS
 
@@ -67,8 +79,33 @@ def _bytes_per_event(f: Figures) -> str:
     return ", ".join(parts) if parts else "—"
 
 
-def _python_section(session: Session, python: str, notes: list[str]) -> tuple[str, dict[tuple[str, str], Figures]]:
-    cells = [c for c in session.cells if c.python == python]
+#: The two sets of workloads a session can hold: (reference?, heading).
+SETS = ((True, "reference workloads"), (False, "the project's workloads"))
+
+
+def _sets(session: Session) -> list[tuple[bool, str]]:
+    """The sets the session measured, the reference set first."""
+    return [(ref, title) for ref, title in SETS if any(is_reference(c.workload) == ref for c in session.cells)]
+
+
+def _stage_table(cells: list[Cell]) -> str | None:
+    """Our recorder's stage timings (every `*_seconds` key of its
+    trace_metadata.json `timings`), medians per tracer and workload."""
+    rows = [(c, stage_medians(c)) for c in cells if c.runs and not c.failed]
+    rows = [(c, st) for c, st in rows if st]
+    if not rows:
+        return None
+    keys = list(dict.fromkeys(k for _, st in rows for k in st))
+    return markdown_table(
+        ["tracer", "workload", *(k.removesuffix("_seconds") + " s" for k in keys)],
+        [[c.tracer, workload_stem(c.workload), *(fmt(st.get(k), "s") for k in keys)] for c, st in rows],
+    )
+
+
+def _python_section(
+    session: Session, python: str, notes: list[str], reference: bool = False, title: str = ""
+) -> tuple[str, dict[tuple[str, str], Figures]]:
+    cells = [c for c in session.cells if c.python == python and is_reference(c.workload) == reference]
     figs: dict[tuple[str, str], Figures] = {}
     rows: list[list[str]] = []
     for c in cells:
@@ -80,7 +117,7 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
             continue
         if c.failed:
             notes.append(f"CPython {python}, {c.tracer} on {c.workload}: FAILED — {c.failed}")
-            rows.append([label, c.workload, f"{c.scale:g}"] + ["FAILED"] + [NA] * 7)
+            rows.append([label, workload_stem(c.workload), f"{c.scale:g}"] + ["FAILED"] + [NA] * 7)
             continue
         f = figures(session, c)
         figs[(c.tracer, c.workload)] = f
@@ -88,7 +125,7 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
         rows.append(
             [
                 label,
-                c.workload,
+                workload_stem(c.workload),
                 f"{c.scale:g}",
                 events,
                 fmt(f.ratio_inrun, "x"),
@@ -129,16 +166,21 @@ def _python_section(session: Session, python: str, notes: list[str]) -> tuple[st
                 fmt(g["ratio_wall"], "x"),
             ]
         )
-    text = "\n\n".join(
-        [
-            f"## CPython {python}",
-            "Geo-mean over the workloads (each ratio against plain python at the same scale):",
-            markdown_table(["tracer", "what", "workloads", "in-run ×", "whole ×"], summary),
-            "Per workload (medians of the runs):",
-            markdown_table(header, rows),
+    parts = [
+        f"## CPython {python}" + (f", {title}" if title else ""),
+        "Geo-mean over the workloads (each ratio against plain python at the same scale):",
+        markdown_table(["tracer", "what", "workloads", "in-run ×", "whole ×"], summary),
+        "Per workload (medians of the runs):",
+        markdown_table(header, rows),
+    ]
+    stages = _stage_table(cells)
+    if stages:
+        parts += [
+            "Our recorder's stages (every `*_seconds` of `timings` in trace_metadata.json, summed over a "
+            "recording's traces; medians of the runs):",
+            stages,
         ]
-    )
-    return text, figs
+    return "\n\n".join(parts), figs
 
 
 def _num(value: float | None) -> str:
@@ -415,12 +457,35 @@ def _machine(session: Session) -> str:
 def render(session: Session, command: str) -> str:
     o = session.options
     notes: list[str] = []
-    sections, all_figs = [], {}
-    for py in o["pythons"]:
-        text, figs = _python_section(session, py, notes)
-        sections.append(text)
-        all_figs[py] = figs
-    goal_table = _goal_table(o["pythons"], {py: goals(session, py, all_figs[py]) for py in o["pythons"]})
+    sections = []
+    ref = o.get("reference") or {}
+    measured = _sets(session)
+    judged = next((r for r, _ in measured), False)  # the reference set when the session ran it
+    figs_by: dict[tuple[str, bool], dict[tuple[str, str], Figures]] = {}
+    for reference, title in measured or [(False, "")]:
+        folder = ref.get("folder", "the reference folder") if reference else o.get("workloads", "bench/workloads")
+        heading = f"{title} ({folder})" if len(measured) > 1 or reference else ""
+        for py in o["pythons"]:
+            text, figs = _python_section(session, py, notes, reference, heading)
+            sections.append(text)
+            figs_by[(py, reference)] = figs
+    goal_rows = {
+        py: goals(session, py, figs_by.get((py, judged), {})) + twin_goals(py, figs_by.get((py, False), {}))
+        for py in o["pythons"]
+    }
+    goal_table = _goal_table(o["pythons"], goal_rows)
+    if judged:
+        judged_note = (
+            f"The goal rows judge the reference workloads ({ref.get('folder', '?')}); the `w_threads` / "
+            "`w_procpool` rows compare the project's workloads with their single-threaded twins."
+        )
+    else:
+        why = "was not asked for (`--no-reference`)" if ref.get("why") == "--no-reference" else "is absent"
+        judged_note = (
+            f"**WARNING: the reference workloads folder {ref.get('folder', '(not recorded)')} {why}: the goal rows "
+            "below judge the project's own workloads (bench/workloads), not the reference set.**"
+        )
+        notes.append(f"reference workloads: {ref.get('folder', '(not recorded)')} {why}; goals judged on ours")
     st_rows = []
     for py in o["pythons"]:
         st = session.startup.get(py)
@@ -466,6 +531,7 @@ def render(session: Session, command: str) -> str:
         scale_note,
         _machine(session),
         "## Goals",
+        judged_note,
         goal_table,
         "## Start-up (hyperfine medians)",
         startup,
@@ -484,14 +550,20 @@ def render(session: Session, command: str) -> str:
 
 
 METHOD = """
-- Workloads: `bench/workloads` (see bench/README.md), each run as the main script of a fresh process
-  with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain python's, or the
-  benchmark fails loudly.
+- Workloads: the reference workloads of `../shared/bench/workloads` (`--reference`; their README there) when
+  that folder exists, and the project's own, `bench/workloads` (see bench/README.md), each run as the main
+  script of a fresh process with `ANCHOR_SCALE` set; every run's `ANCHOR_RESULT` check value must equal plain
+  python's, or the benchmark fails loudly. The two sets are kept apart (a reference workload's name in
+  results.json is `ref/<stem>`) and get tables of their own; the goal rows judge the reference set, or, when
+  its folder is absent (a bare clone) or `--no-reference` is given, the project's with a warning above them.
+- Stages: every `*_seconds` key of `timings` in our recorder's `trace_metadata.json` (summed over a
+  recording's thread and process traces), medians of the runs, whatever stages the recorder times.
 - Events: LINE + PY_START + PY_RESUME + PY_RETURN + PY_YIELD, counted once per interpreter/workload/scale by
   the `_ctfloor` extension in mode `count` (cached in `bench/out/events.json`, beside `--json`). "main" events
   are those of running the script as `__main__` minus those of importing it (its `main()`); "all" is the whole
   program.
-- in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`);
+- in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`,
+  less the `convert_seconds` of the thread traces, which the recorder converts within that drain at stop);
   in-run ns/event = (in-run − plain `main()`) / main events.
 - whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`, or
   `trace.ct` for `ours-ctfs`, the CTFS format (docs/ctfs.md) with the same values as `ours-locals`); whole
@@ -520,7 +592,11 @@ METHOD = """
   with no change on our side. Frozen tuples (docs/recorder.md, Trails) then cut ours on w_objects to ~377
   ns/event (about 98x). w_objects is the worst workload for it: its many impure lines each compare every
   local that holds objects.
-- Goals: "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
+- Goals: in-run and end to end judge full fidelity (`--values=locals`) to a trace.ct (`ours-ctfs`; in-run
+  falls back to `ours-locals` when `ours-ctfs` is not run); "w_threads / w_threads_twin" and "w_procpool /
+  w_procpool_twin" compare the in-run ns/event of a threaded / process-pool workload with its twin's, the
+  same work in the main thread of one process (bench/workloads).
+  "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
   Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of
   w_mixed lasts only ~40 ms at scale 0.1, so its in-run ns/event carry tens of ns of noise (even below 0).

@@ -7,7 +7,34 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Run", "Cell", "OpenRun", "OpenCell", "SuiteRun", "TraceFacts", "SuiteResult", "Session", "events_key"]
+__all__ = [
+    "Run",
+    "Cell",
+    "OpenRun",
+    "OpenCell",
+    "SuiteRun",
+    "TraceFacts",
+    "SuiteResult",
+    "Session",
+    "events_key",
+    "REFERENCE",
+    "is_reference",
+    "workload_stem",
+]
+
+#: The prefix of a reference workload's name in a session (a w_*.py of the
+#: reference folder, ../shared/bench/workloads): its cells, events and opens
+#: never mix with those of the project's workload of the same file name.
+REFERENCE = "ref/"
+
+
+def is_reference(workload: str) -> bool:
+    return workload.startswith(REFERENCE)
+
+
+def workload_stem(workload: str) -> str:
+    """The workload's file stem, without the reference prefix."""
+    return workload.removeprefix(REFERENCE)
 
 
 @dataclass

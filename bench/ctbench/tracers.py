@@ -106,6 +106,20 @@ def _one_trace(trace_dir: Path) -> dict[str, Any]:
         "drain_s": _get(meta, "timings", "drain_seconds"),
         "convert_s": _get(meta, "timings", "convert_seconds"),
         "total_s": _get(meta, "timings", "total_seconds"),
+        "stages": _stages(meta),
+    }
+
+
+def _stages(meta: Any) -> dict[str, float]:
+    """Every `*_seconds` figure of trace_metadata.json's `timings` (the
+    stages the recorder times; docs/interfaces.md §2), whatever their names."""
+    timings = _get(meta, "timings")
+    if not isinstance(timings, dict):
+        return {}
+    return {
+        k: float(v)
+        for k, v in timings.items()
+        if k.endswith("_seconds") and isinstance(v, (int, float)) and not isinstance(v, bool)
     }
 
 
@@ -120,12 +134,20 @@ def read_ours(trace_dir: Path) -> dict[str, Any]:
     adds their traces' bytes, events and convert time to the main trace's."""
     figures = _one_trace(trace_dir)
     index = _read_json(trace_dir / "threads.json")
-    rows = [*(index.get("threads") or []), *(index.get("processes") or [])] if isinstance(index, dict) else []
-    for row in rows:
+    threads = (index.get("threads") or []) if isinstance(index, dict) else []
+    rows = [*threads, *(index.get("processes") or [])] if isinstance(index, dict) else []
+    # The main trace's drain_seconds includes converting the thread traces
+    # (the recorder finishes them at stop): that part is not in-run.
+    figures["threads_convert_s"] = 0.0
+    for i, row in enumerate(rows):
         other = _one_trace(trace_dir / str(row.get("folder")))
+        if i < len(threads) and other["convert_s"] is not None:
+            figures["threads_convert_s"] += other["convert_s"]
         for key in SUMMED:
             if figures[key] is not None and other[key] is not None:
                 figures[key] += other[key]
+        for key, seconds in other["stages"].items():  # the stages' time spent on every trace
+            figures["stages"][key] = figures["stages"].get(key, 0.0) + seconds
     return figures
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ctbench.analysis import figures, goals
+from ctbench.analysis import figures, goals, twin_goals
 from ctbench.report import markdown_table, render
 from ctbench.results import Cell, Run, Session, events_key
 from ctbench.tracers import read_ours
@@ -67,7 +67,7 @@ def test_goals_verdicts() -> None:
     figs = {(c.tracer, c.workload): figures(s, c) for c in s.cells if c.runs}
     by_name = {g.name.split(",")[0]: g for g in goals(s, "3.12", figs)}
     inrun = next(g for n, g in by_name.items() if n.startswith("in-run"))
-    assert inrun.measured == pytest.approx(6.0) and inrun.verdict == "met"
+    assert inrun.measured == pytest.approx(6.0) and inrun.verdict == "NOT met"     # geo-mean <= 5x
     upstream = next(g for n, g in by_name.items() if "upstream" in n)
     assert upstream.measured == pytest.approx(100.0) and upstream.verdict == "met"
     kept = next(g for n, g in by_name.items() if n.startswith("kept"))
@@ -89,7 +89,10 @@ def test_render_writes_rows_notes_and_the_command() -> None:
     assert "| viztracer | w_a | 0.1 | FAILED |" in text
     assert "- CPython 3.12, viztracer on w_a: FAILED — exit status 1: boom" in text
     assert "- CPython 3.12, ours-args: n/a — no wheel" in text
-    assert "| in-run geo-mean, ours --values=locals / plain | <= 10x | 6 (met) |" in text
+    assert "| in-run geo-mean, ours-locals / plain | <= 5x | 6 (NOT met) |" in text
+    assert "| in-run, ours-locals / plain (worst workload) | <= 8x | 6 (met) |" in text
+    # no reference workloads in this session: said loudly above the goal rows
+    assert "**WARNING: the reference workloads folder (not recorded) is absent: the goal rows" in text
 
 
 def test_session_round_trips_through_json() -> None:
@@ -130,3 +133,35 @@ def test_read_ours_adds_up_the_thread_and_child_traces(tmp_path: Path) -> None:
     assert (got["trace_bytes"], got["recorder_events"], got["convert_s"]) == (125, 15, 1.5)
     assert got["stream_bytes"] == 1300  # the child's is unknown: left out
     assert (got["total_s"], got["drain_s"]) == (2.0, 0.1)
+    assert got["threads_convert_s"] == 0.5  # converted within the main trace's drain: not in-run
+    s = session()
+    s.cells[2].runs = [run(0.5, 2.0, 50, **{**OURS_EXTRA, "drain_s": 0.3, "threads_convert_s": 0.2})]
+    assert figures(s, s.cells[2]).inrun_s == pytest.approx(0.6)
+
+
+def test_threads_and_pool_are_judged_against_their_single_threaded_twins() -> None:
+    """ns/event in main() of w_threads over w_threads_twin's (the same work in
+    the main thread), and of w_procpool over w_procpool_twin's; a twin not
+    measured makes its row n/a."""
+    s = Session({"scale": 0.1, "upstream_scale": 0.003, "runs": 1, "warmup": 0, "pythons": ["3.12"]}, {})
+    for workload, main_s in (("w_threads", 0.3), ("w_threads_twin", 0.25), ("w_procpool", 0.5)):
+        s.events[events_key("3.12", workload, 0.1)] = {"total": 1_100_000, "main": 1_000_000, "by_kind": {}}
+        s.cells += [Cell("3.12", workload, "plain", 0.1, [run(0.05, 0.1, 10)]),
+                    Cell("3.12", workload, "ours-ctfs", 0.1, [run(main_s, 1.0, 20, drain_s=0.0)])]
+    figs = {(c.tracer, c.workload): figures(s, c) for c in s.cells}
+    threads, pool = twin_goals("3.12", figs)
+    assert threads.name == "in-run ns/event, w_threads / w_threads_twin (ours-ctfs)"
+    assert threads.measured == pytest.approx(250 / 200) and threads.verdict == "NOT met"   # limit 1.2x
+    assert pool.name.startswith("in-run ns/event, w_procpool / w_procpool_twin") and pool.verdict == "n/a"
+    text = render(s, "x")
+    assert "| in-run ns/event, w_threads / w_threads_twin (ours-ctfs) | <= 1.2x | 1.25 (NOT met) |" in text
+
+
+def test_every_seconds_key_of_the_timings_is_a_stage_column(tmp_path: Path) -> None:
+    (tmp_path / "trace_metadata.json").write_text(json.dumps({"timings": {
+        "drain_seconds": 0.5, "capture_seconds": 1.5, "zstd_seconds": 0.25, "started": "x", "flag_seconds": True}}))
+    assert read_ours(tmp_path)["stages"] == {"drain_seconds": 0.5, "capture_seconds": 1.5, "zstd_seconds": 0.25}
+    s = session()
+    s.cells[2].runs = [run(0.5, 2.0, 50, stages={"capture_seconds": c, "zstd_seconds": 0.1}) for c in (1.0, 3.0, 2.0)]
+    text = render(s, "x")
+    assert "| tracer | workload | capture s | zstd s |\n|---|---|---|---|\n| ours-locals | w_a | 2.000 | 0.100 |" in text

@@ -21,7 +21,7 @@ def venvs(tmp_path_factory) -> Path:
 def bench(args: list[str], tmp: Path, venvs: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0",
                            "--no-startup", "--venvs", str(venvs), "--out", str(tmp / "perf.md"),
-                           "--json", str(tmp / "out" / "results.json"), *args],
+                           "--json", str(tmp / "out" / "results.json"), "--no-reference", *args],
                           capture_output=True, text=True, cwd=REPO)
 
 
@@ -147,7 +147,7 @@ def test_our_recorder_figures_come_from_its_trace_folder(tmp_path: Path, venvs: 
         [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0", "--venvs", str(venvs),
          "--dist", str(tmp_path / "dist"), "--only", "w_numeric", "--scale", "0.01", "--startup-runs", "2",
          "--tracers", "plain,floor-record8,ours-none,ours-locals", "--no-testsuite", "--out", str(tmp_path / "perf.md"),
-         "--json", str(tmp_path / "out" / "results.json")], capture_output=True, text=True, cwd=REPO)
+         "--json", str(tmp_path / "out" / "results.json"), "--no-reference"], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "perf.md").read_text()
     # MB/s = 2003 bytes of trace.json / 0.002 s; bytes per monitoring event of the whole program
@@ -171,7 +171,8 @@ def bench_ours(tmp: Path, venvs: Path, *args: str) -> subprocess.CompletedProces
         [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "2", "--warmup", "0", "--venvs", str(venvs),
          "--dist", str(tmp / "dist"), "--only", "w_recursion", "--scale", "0.001", "--no-startup", "--no-code-size",
          "--tracers", "plain,ours-locals,ours-ctfs", "--no-testsuite", "--out", str(tmp / "perf.md"),
-         "--json", str(tmp / "out" / "results.json"), *args], capture_output=True, text=True, cwd=REPO)
+         "--json", str(tmp / "out" / "results.json"), "--no-reference", *args], capture_output=True, text=True,
+        cwd=REPO)
 
 
 def test_the_traces_of_ours_locals_and_ours_ctfs_are_opened_in_the_replay_server(tmp_path: Path,
@@ -231,3 +232,82 @@ def test_only_and_no_testsuite_exclude_each_other() -> None:
     done = subprocess.run([sys.executable, str(RUN), "--only-testsuite", "--no-testsuite"], capture_output=True,
                           text=True)
     assert done.returncode == 2 and "--only-testsuite and --no-testsuite exclude each other" in done.stderr
+
+
+SECONDS_BY_RECORDING = """\
+import sys
+recorded = "codetracer_python_recorder" in sys.modules
+sys.stderr.write("ANCHOR_RESULT %.6f same\\n" % ({recorded} if recorded else 0.1))
+"""
+
+
+def two_sets(tmp: Path) -> tuple[Path, Path]:
+    """A reference folder and ours, each with a w_fake.py of its own: in main()
+    the reference one takes 3x plain's seconds recorded, ours 9x."""
+    ref, ours = tmp / "shared" / "workloads", tmp / "ours"
+    for folder, recorded in ((ref, 0.3), (ours, 0.9)):
+        folder.mkdir(parents=True)
+        (folder / "w_fake.py").write_text(SECONDS_BY_RECORDING.format(recorded=recorded))
+    return ref, ours
+
+
+def bench_sets(tmp: Path, venvs: Path, ours: Path, *args: str) -> subprocess.CompletedProcess:
+    fake_wheel(tmp / "dist")
+    return subprocess.run(
+        [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0", "--venvs", str(venvs),
+         "--dist", str(tmp / "dist"), "--workloads", str(ours), "--no-startup", "--no-code-size", "--no-open",
+         "--tracers", "plain,ours-ctfs", "--no-testsuite", "--out", str(tmp / "perf.md"),
+         "--json", str(tmp / "out" / "results.json"), *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_reference_workloads_run_beside_ours_and_the_goal_rows_judge_them(tmp_path: Path, venvs: Path) -> None:
+    ref, ours = two_sets(tmp_path)
+    done = bench_sets(tmp_path, venvs, ours, "--reference", str(ref))
+    assert done.returncode == 0, done.stderr
+    assert f"bench: reference workloads of {ref} run beside ours; the goal rows judge them" in done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    assert done.stdout.strip() == report.strip()
+    # both tables, each with its own w_fake (3x and 9x plain: never mixed)
+    ref_at = report.index(f"## CPython 3.12, reference workloads ({ref})")
+    ours_at = report.index(f"## CPython 3.12, the project's workloads ({ours})")
+    ref_row = next(line for line in report[ref_at:ours_at].splitlines() if line.startswith("| ours-ctfs | w_fake |"))
+    ours_row = next(line for line in report[ours_at:].splitlines() if line.startswith("| ours-ctfs | w_fake |"))
+    assert "| 3.01× |" in ref_row and "| 9.01× |" in ours_row
+    # the goal rows judge the reference set
+    assert f"The goal rows judge the reference workloads ({ref})" in report
+    assert "| in-run geo-mean, ours-ctfs / plain | <= 5x | 3.01 (met) |" in report
+    assert "| in-run, ours-ctfs / plain (worst workload) | <= 8x | 3.01 (met) |" in report
+    # every *_seconds of the recorder's timings, as a column of the stage table of each set
+    stage_rows = [line for line in report.splitlines() if line.startswith("| ours-ctfs | w_fake | 0.001 | 0.002 |")]
+    assert len(stage_rows) == 2 and "| tracer | workload | drain s | convert s | total s |" in report
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {(c["workload"], c["tracer"]) for c in results["cells"]} == {
+        (w, t) for w in ("ref/w_fake", "w_fake") for t in ("plain", "ours-ctfs")}
+    assert results["options"]["reference"] == {"folder": str(ref), "present": True}
+    again = subprocess.run([sys.executable, str(RUN), "--render", str(tmp_path / "out" / "results.json"),
+                            "--out", str(tmp_path / "again.md")], capture_output=True, text=True)
+    assert again.returncode == 0 and (tmp_path / "again.md").read_text() == report
+
+
+def test_without_the_reference_folder_the_goal_rows_judge_ours_and_say_so(tmp_path: Path, venvs: Path) -> None:
+    _, ours = two_sets(tmp_path)
+    nowhere = tmp_path / "no-shared" / "workloads"
+    done = bench_sets(tmp_path, venvs, ours, "--reference", str(nowhere))
+    assert done.returncode == 0, done.stderr
+    assert f"bench: WARNING: no reference workloads in {nowhere}: the goal rows judge the project's own" in done.stderr
+    report = (tmp_path / "perf.md").read_text()
+    assert f"**WARNING: the reference workloads folder {nowhere} is absent: the goal rows" in report
+    assert "| in-run geo-mean, ours-ctfs / plain | <= 5x | 9.01 (NOT met) |" in report
+    assert "## CPython 3.12, reference workloads" not in report and "## CPython 3.12\n" in report
+    assert f"- reference workloads: {nowhere} is absent; goals judged on ours" in report
+
+
+def test_only_picks_a_stem_in_both_sets_and_a_ref_name_in_the_reference_set_alone(tmp_path: Path) -> None:
+    import run
+
+    ref, ours = two_sets(tmp_path)
+    (ours / "w_other.py").write_text("")
+    assert [n for n, _ in run.select_workloads(ours, None, ref)] == ["ref/w_fake", "w_fake", "w_other"]
+    assert [n for n, _ in run.select_workloads(ours, ["fake"], ref)] == ["ref/w_fake", "w_fake"]
+    assert [n for n, _ in run.select_workloads(ours, ["ref/fake,other"], ref)] == ["ref/w_fake", "w_other"]
+    assert [n for n, _ in run.select_workloads(ours, ["w_fake.py"], None)] == ["w_fake"]

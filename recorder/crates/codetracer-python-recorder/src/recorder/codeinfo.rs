@@ -35,6 +35,10 @@ pub(super) struct CodeInfo {
     pub(super) lines: Option<Box<crate::lines::LineTable>>,
     /// The portable path: the slots' names (held), to look their values up.
     pub(super) names: Vec<*mut ffi::PyObject>,
+    /// The slots compared at every step even after a pure line that did not
+    /// store into them (cells, whose contents a line can rebind; redacted
+    /// values); `u128::MAX` when a slot past the 128th needs it.
+    pub(super) always: u128,
 }
 
 pub(super) fn is_dunder(name: &[u8]) -> bool {
@@ -138,6 +142,39 @@ pub(super) fn local_names(code: *mut ffi::PyObject) -> Vec<String> {
         crate::cpython::rc::decref(meth);
     }
     out
+}
+
+/// The code's own name object of fast-local slot `i` (a new reference),
+/// else a new str `name`: the frame's lookups by name (`PyFrame_GetVar`, the
+/// `f_locals` proxy of 3.13) find the code's own object by identity before
+/// comparing strings.
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+unsafe fn slot_name(code: *mut ffi::PyObject, i: usize, name: &str) -> *mut ffi::PyObject {
+    // SAFETY: see the function's contract; a C method of the code object.
+    unsafe {
+        let meth = ffi::PyObject_GetAttrString(code, c"_varname_from_oparg".as_ptr());
+        if meth.is_null() {
+            ffi::PyErr_Clear();
+            return new_str(name);
+        }
+        let arg = ffi::PyLong_FromLongLong(i as i64);
+        let own = if arg.is_null() { ptr::null_mut() } else { ffi::PyObject_CallFunctionObjArgs(meth, arg, ptr::null_mut::<ffi::PyObject>()) };
+        crate::cpython::rc::decref(meth);
+        if !arg.is_null() {
+            crate::cpython::rc::decref(arg);
+        }
+        if own.is_null() {
+            ffi::PyErr_Clear();
+            return new_str(name);
+        }
+        if ffi::PyUnicode_CheckExact(own) != 0 && str_lossy(own) == name {
+            return own;
+        }
+        crate::cpython::rc::decref(own);
+        new_str(name)
+    }
 }
 
 /// A new str (null when it cannot be made).
@@ -266,6 +303,7 @@ impl Recorder {
             named_actions: Vec::new(),
             lines: None,
             names: Vec::new(),
+            always: 0,
         };
         if ignored {
             return info;
@@ -308,10 +346,13 @@ impl Recorder {
                 let hidden = is_dunder(name.as_bytes()) || name.starts_with('.') || action == ValueAction::Drop;
                 let var = if hidden { HIDDEN } else { self.var_id(&name) };
                 info.slots.push(SlotInfo { var, cell, redact: action == ValueAction::Redact });
+                if !hidden && (cell || action == ValueAction::Redact) {
+                    info.always |= if i < 128 { 1u128 << i } else { u128::MAX };
+                }
                 if matches!(self.cfg.reader, FrameReader::Api(_)) {
                     // A hidden slot is never looked up (null).
                     // SAFETY: GIL held; a new str we hold until `drop_refs`.
-                    let s = if hidden { ptr::null_mut() } else { unsafe { new_str(&name) } };
+                    let s = if hidden { ptr::null_mut() } else { unsafe { slot_name(code, i, &name) } };
                     info.names.push(s);
                 }
             }

@@ -62,7 +62,8 @@ impl Recorder {
         }
         // Locals the previous line rebound keep no object alive: one at the
         // same address may be another object.
-        let rebound = if in_place_unchanged && top.last_line != ENTRY { info.pure.stores(top.last_line) } else { 0 };
+        let prev_line = top.last_line;
+        let rebound = if in_place_unchanged && prev_line != ENTRY { info.pure.stores(prev_line) } else { 0 };
         top.epoch = purity::epoch();
         top.last_line = line;
         // Whether this step's interval will be pure although its line is not:
@@ -76,41 +77,62 @@ impl Recorder {
             _ => false,
         };
         let n = self.infos[idx as usize].slots.len().min(top.slots.len());
-        for i in 0..n {
-            // SAFETY: `i` < the code's localsplus count; the frame is live.
-            let mut obj = unsafe { *locals.add(i) };
-            let info = &self.infos[idx as usize].slots[i];
-            let var = info.var;
-            if var == HIDDEN {
-                continue;
+        // After a pure line with nothing else run, a slot the line did not
+        // store into holds the object it held (and that object is unchanged
+        // in place): only the stored slots, and those compared at every step,
+        // are visited.
+        let sparse = if in_place_unchanged && prev_line != ENTRY { rebound | self.infos[idx as usize].always } else { u128::MAX };
+        if sparse != u128::MAX && n <= 128 {
+            let mut mask = if n == 128 { sparse } else { sparse & ((1u128 << n) - 1) };
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
             }
-            if info.cell && !obj.is_null() {
-                obj = self.cell_value(obj);
-            }
-            let old = top.slots[i];
-            if info.redact && !obj.is_null() {
-                if let Some(new) = self.secret_diff(var, obj, old) {
-                    top.slots[i] = new;
-                }
-                continue;
-            }
-            if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
-                continue;
-            }
-            if obj.is_null() {
-                if !old.obj.is_null() {
-                    st::put_unset(self.writer.buf(), var);
-                    self.drop_slot(old);
-                    top.slots[i] = EMPTY;
-                }
-                continue;
-            }
-            match self.diff(var, obj, old) {
-                Diff::Unchanged => {}
-                Diff::Refresh(new) | Diff::Changed(new) => top.slots[i] = new,
+        } else {
+            for i in 0..n {
+                self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
             }
         }
         self.stack.push(top);
+    }
+
+    /// Compares fast local `i` of `top` (a frame running code `idx`, whose
+    /// locals are `locals`) with its previous state: SET / UNSET records.
+    #[inline(always)]
+    fn diff_slot(&mut self, top: &mut Frame, idx: u32, locals: *const *mut ffi::PyObject, i: usize, in_place_unchanged: bool, rebound: u128) {
+        // SAFETY: `i` < the code's localsplus count; the frame is live.
+        let mut obj = unsafe { *locals.add(i) };
+        let info = &self.infos[idx as usize].slots[i];
+        let var = info.var;
+        if var == HIDDEN {
+            return;
+        }
+        if info.cell && !obj.is_null() {
+            obj = self.cell_value(obj);
+        }
+        let old = top.slots[i];
+        if info.redact && !obj.is_null() {
+            if let Some(new) = self.secret_diff(var, obj, old) {
+                top.slots[i] = new;
+            }
+            return;
+        }
+        if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
+            return;
+        }
+        if obj.is_null() {
+            if !old.obj.is_null() {
+                st::put_unset(self.writer.buf(), var);
+                self.drop_slot(old);
+                top.slots[i] = EMPTY;
+            }
+            return;
+        }
+        match self.diff(var, obj, old) {
+            Diff::Unchanged => {}
+            Diff::Refresh(new) | Diff::Changed(new) => top.slots[i] = new,
+        }
     }
 
     /// Compares `obj` with a variable's previous state `old`, writing a SET
