@@ -96,7 +96,7 @@ CROSS_TARGETS = $(shell PYTHONPATH=$(CURDIR)/packaging $(PY) -c 'from ctbundle._
 # mypy checks ct, the toolkit and the benchmarks strictly, and the format
 # check covers FORMAT_PATHS. The recorder's Python (recorder/python) and
 # tests/ join FORMAT_PATHS once they are reformatted (`make format` with them).
-FORMAT_PATHS = ct packaging bench
+FORMAT_PATHS = ct packaging bench recorder/python tests
 
 format:
 	$(PY) -m ruff format $(FORMAT_PATHS)

@@ -1,6 +1,7 @@
 """Fixtures shared by every suite: the CPython interpreters (found through
 pyenv, never by a hard-coded path) and venvs holding the freshly built
 recorder wheel."""
+
 from __future__ import annotations
 
 import fcntl

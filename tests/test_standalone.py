@@ -3,6 +3,7 @@
 tests, which run the project's own workloads (bench/workloads).
 
 The clone is of the committed HEAD: what CI checks out."""
+
 from __future__ import annotations
 
 import subprocess
@@ -23,8 +24,13 @@ def bare_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_in(clone: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=clone,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def test_a_bare_clone_collects_every_test(bare_clone: Path) -> None:
@@ -37,8 +43,15 @@ def test_a_bare_clone_collects_every_test(bare_clone: Path) -> None:
 @pytest.mark.slow
 def test_a_bare_clone_passes_its_benchmark_harness_tests(bare_clone: Path) -> None:
     assert sorted(p.name for p in (bare_clone / "bench" / "workloads").glob("w_*.py")) == [
-        "w_mixed.py", "w_numeric.py", "w_objects.py", "w_procpool.py", "w_procpool_twin.py", "w_recursion.py",
-        "w_threads.py", "w_threads_twin.py"]
+        "w_mixed.py",
+        "w_numeric.py",
+        "w_objects.py",
+        "w_procpool.py",
+        "w_procpool_twin.py",
+        "w_recursion.py",
+        "w_threads.py",
+        "w_threads_twin.py",
+    ]
     done = pytest_in(bare_clone, "tests/bench", "-q", "-rs")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout, done.stdout[-3000:]

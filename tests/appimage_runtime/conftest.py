@@ -2,6 +2,7 @@
 (``ctbundle._appimage_runtime.build_runtime``, cached by a source hash), and
 small AppImages assembled from an AppDir whose ``AppRun`` is a sh script that
 prints its arguments and environment and exits with ``$TEST_EXIT``."""
+
 from __future__ import annotations
 
 import os
@@ -98,8 +99,11 @@ def mksquashfs(appdir: Path, image: Path) -> Path:
     if shutil.which("mksquashfs") is None:
         pytest.fail("mksquashfs is missing (apt-get install squashfs-tools)", pytrace=False)
     # zstd like the real bundle (packaging/ctbundle/resources/bundles.toml)
-    subprocess.run(["mksquashfs", str(appdir), str(image), "-noappend", "-comp", "zstd", "-all-root",
-                    "-no-progress", "-quiet"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["mksquashfs", str(appdir), str(image), "-noappend", "-comp", "zstd", "-all-root", "-no-progress", "-quiet"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return image
 
 

@@ -1,6 +1,7 @@
 """The runtime file itself: an ELF that AppImage tools recognise as type 2,
 linked against glibc 2.17 symbols at most, written without panicking
 shortcuts."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The `--appimage-*` options, compared with squashfs-tools' view of the
 same file."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,12 @@ def test_offset_is_where_the_squashfs_starts(appimage, tmp_path):
 
 def test_unsquashfs_at_the_offset_lists_the_expected_files(appimage, tmp_path):
     offset = _offset(appimage, tmp_path)
-    listing = subprocess.run(["unsquashfs", "-o", str(offset), "-l", "-d", "", str(appimage.path)],
-                             check=True, capture_output=True, text=True).stdout.splitlines()
+    listing = subprocess.run(
+        ["unsquashfs", "-o", str(offset), "-l", "-d", "", str(appimage.path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
     paths = {line.lstrip("/") for line in listing if line.startswith("/")}
     expected = set(TREE_FILES) | {"AppRun", "emptydir", "link-to-readme", "usr/bin/dangling"}
     assert expected <= paths
@@ -67,8 +72,11 @@ def test_extract_gives_the_same_tree_as_unsquashfs(appimage, tmp_path):
     done = run(appimage.path, "--appimage-extract", env=base_env(tmp_path), cwd=ours)
     assert done.returncode == 0, done.stderr
     ref = tmp_path / "ref"
-    subprocess.run(["unsquashfs", "-q", "-o", str(offset), "-d", str(ref), str(appimage.path)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["unsquashfs", "-q", "-o", str(offset), "-d", str(ref), str(appimage.path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         mine, theirs = _tree(ours / "squashfs-root"), _tree(ref)
         assert mine == theirs
@@ -88,12 +96,15 @@ def test_extract_twice_replaces_files(appimage, tmp_path):
     assert (tmp_path / "squashfs-root/usr/share/doc/readme.txt").read_bytes() == TREE_FILES["usr/share/doc/readme.txt"]
 
 
-@pytest.mark.parametrize(("pattern", "expected"), [
-    ("*.txt", {"usr/share/doc/readme.txt", "with space/file name.txt", "ro/locked.txt"}),
-    ("usr/bin/*", {"usr/bin/tool", "usr/bin/dangling"}),
-    ("AppRun", {"AppRun"}),
-    ("no-such-*", set()),
-])
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*.txt", {"usr/share/doc/readme.txt", "with space/file name.txt", "ro/locked.txt"}),
+        ("usr/bin/*", {"usr/bin/tool", "usr/bin/dangling"}),
+        ("AppRun", {"AppRun"}),
+        ("no-such-*", set()),
+    ],
+)
 def test_extract_by_pattern(appimage, tmp_path, pattern, expected):
     done = run(appimage.path, "--appimage-extract", pattern, env=base_env(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -115,8 +126,14 @@ def test_version_and_help(appimage, tmp_path):
     assert version.stdout.startswith("appimage-runtime ")
     helptext = run(appimage.path, "--appimage-help", env=base_env(tmp_path))
     assert helptext.returncode == 0
-    for option in ("--appimage-extract", "--appimage-offset", "--appimage-version", "--appimage-mount",
-                   "--appimage-extract-and-run", "APPIMAGE_EXTRACT_AND_RUN"):
+    for option in (
+        "--appimage-extract",
+        "--appimage-offset",
+        "--appimage-version",
+        "--appimage-mount",
+        "--appimage-extract-and-run",
+        "APPIMAGE_EXTRACT_AND_RUN",
+    ):
         assert option in helptext.stdout
     # nothing ran: no cache was made
     assert not (tmp_path / "cache").exists()

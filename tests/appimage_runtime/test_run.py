@@ -1,6 +1,7 @@
 """Running the program inside: extract-and-run (with FUSE unavailable) and
 the FUSE mount, the environment AppRun sees, arguments, exit status,
 signals, and the extraction cache."""
+
 from __future__ import annotations
 
 import fcntl
@@ -18,7 +19,7 @@ from .helpers import base_env, cache_entries, report, run
 pytestmark = pytest.mark.build  # the session builds the AppImage runtime (minutes when cold)
 
 NO_FUSE = {"APPIMAGE_TEST_NO_FUSE": "1"}
-TRICKY_ARGS = ["two words", "", "  lead and trail  ", "quote's \"double\"", "*", "$HOME", "ünïcode", "--appimage-offset"]
+TRICKY_ARGS = ["two words", "", "  lead and trail  ", 'quote\'s "double"', "*", "$HOME", "ünïcode", "--appimage-offset"]
 
 
 def _cache(home: Path) -> Path:
@@ -181,8 +182,9 @@ def test_stale_entries_are_cleaned_up(appimage, tmp_path):
 
 def test_concurrent_first_runs_share_one_extraction(appimage, tmp_path):
     env = base_env(tmp_path, **NO_FUSE)
-    procs = [subprocess.Popen([str(appimage.path), str(i)], env=env, stdout=subprocess.PIPE, text=True)
-             for i in range(4)]
+    procs = [
+        subprocess.Popen([str(appimage.path), str(i)], env=env, stdout=subprocess.PIPE, text=True) for i in range(4)
+    ]
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4
     assert sorted(report(o)[0][0] for o in outs) == ["0", "1", "2", "3"]
@@ -210,8 +212,7 @@ def test_image_without_AppRun_fails_with_127(runtime, tmp_path):
     tree.mkdir()
     (tree / "hello").write_text("hi")
     image = tmp_path / "img.sqfs"
-    subprocess.run(["mksquashfs", str(tree), str(image), "-noappend", "-quiet"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["mksquashfs", str(tree), str(image), "-noappend", "-quiet"], check=True, stdout=subprocess.DEVNULL)
     from ctbundle._appimage_runtime import assemble
 
     out = assemble(runtime, image, tmp_path / "NoAppRun.AppImage")
@@ -223,8 +224,9 @@ def test_image_without_AppRun_fails_with_127(runtime, tmp_path):
 def _start(appimage, tmp_path, mode: str, extra: dict[str, str]):
     ready, mark = tmp_path / "ready", tmp_path / "mark"
     env = base_env(tmp_path, TEST_MODE=mode, TEST_READY=str(ready), TEST_MARK=str(mark), **extra)
-    proc = subprocess.Popen([str(appimage.path), "arg"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(appimage.path), "arg"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -274,8 +276,13 @@ def test_fuse_mount_mode_runs_and_unmounts(appimage, tmp_path, fuse):
 
 
 def test_appimage_mount_option(appimage, tmp_path, fuse):
-    proc = subprocess.Popen([str(appimage.path), "--appimage-mount"], env=base_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(appimage.path), "--appimage-mount"],
+        env=base_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     mountpoint = Path(proc.stdout.readline().strip())
     try:

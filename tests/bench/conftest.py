@@ -1,4 +1,5 @@
 """Make bench/ctbench importable for the harness tests."""
+
 from __future__ import annotations
 
 import sys

@@ -6,6 +6,7 @@ the trace folder holds trace.json or trace.ct. FAKE_REPLAY=oom ends it as
 the real server does past its address-space limit, FAKE_REPLAY=broken as a
 server that cannot read the trace, FAKE_REPLAY=hang as one that never
 stops (nor answers)."""
+
 import json
 import os
 import sys

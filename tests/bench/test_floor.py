@@ -1,5 +1,6 @@
 """The _ctfloor extension: builds per interpreter, leaves the workload's
 result unchanged, and counts the same events as pure-Python callbacks."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,22 @@ def test_floor_modes_keep_the_check_value_and_write_8_bytes_per_event(floor, tmp
     assert plain.stdout == ""
     expected = parse_anchor(plain.stderr).check
     for mode in ("noop", "count", "record8"):
-        done = run([str(python), str(RUNNER), "--mode", mode, "--ext-dir", str(ext), "--records",
-                    str(tmp_path / "r.bin"), "--counts", str(tmp_path / "c.json"), str(script)], tmp_path)
+        done = run(
+            [
+                str(python),
+                str(RUNNER),
+                "--mode",
+                mode,
+                "--ext-dir",
+                str(ext),
+                "--records",
+                str(tmp_path / "r.bin"),
+                "--counts",
+                str(tmp_path / "c.json"),
+                str(script),
+            ],
+            tmp_path,
+        )
         assert done.stdout == ""
         assert parse_anchor(done.stderr).check == expected, mode
     counts = json.loads((tmp_path / "c.json").read_text())

@@ -2,6 +2,7 @@
 parsing /usr/bin/time's report, the opens against a stand-in server, the
 figures, goal rows and table, and one real open of a tiny trace in each
 format when ../shared/tools/replay-server is present."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,7 @@ def test_server_absent_says_so_and_where(tmp_path: Path) -> None:
 
 def test_open_times_the_first_stop_and_reads_the_peak(tmp_path: Path) -> None:
     run = open_once(FAKE_SERVER, trace_folder(tmp_path / "t", "trace.ct"), tmp_path / "open", 30.0, 4.0)
-    assert run.seconds > 0 and run.peak_kb > 1000       # a Python process: megabytes
+    assert run.seconds > 0 and run.peak_kb > 1000  # a Python process: megabytes
     cell = opened(tmp_path, "ct", tmp_path / "t", runs=3)
     assert (cell.format, cell.trace_bytes, cell.not_opened, cell.failed) == ("ct", 100, None, None)
     assert len(cell.runs) == 3
@@ -70,7 +71,7 @@ def test_a_trace_json_above_the_cap_is_not_opened(tmp_path: Path) -> None:
     folder = trace_folder(tmp_path / "t", "trace.json", 2_600_000)
     cell = opened(tmp_path, "json", folder, json_max_mb=2.0)
     assert cell.not_opened == "not opened (3 MB)" and cell.runs == [] and cell.failed is None
-    assert opened(tmp_path, "json", folder, json_max_mb=3.0).runs    # under the cap: opened
+    assert opened(tmp_path, "json", folder, json_max_mb=3.0).runs  # under the cap: opened
     # the cap is for trace.json only
     assert opened(tmp_path, "ct", trace_folder(tmp_path / "c", "trace.ct", 2_600_000), json_max_mb=2.0).runs
 
@@ -94,7 +95,7 @@ def test_a_server_that_never_stops_fails_after_the_timeout_and_is_killed(tmp_pat
     cell = opened(tmp_path, "ct", trace_folder(tmp_path / "t", "trace.ct"), timeout=1.0)
     assert cell.failed == "replay-server sent nothing for 1.0s"
     pid = int((tmp_path / "t" / "server.pid").read_text())
-    status = Path(f"/proc/{pid}/status")                # the server under /usr/bin/time is gone too
+    status = Path(f"/proc/{pid}/status")  # the server under /usr/bin/time is gone too
     assert not status.exists() or "\tZ (zombie)" in status.read_text()
 
 
@@ -103,9 +104,17 @@ def run(wall_s: float) -> Run:
 
 
 def open_session(*opens: OpenCell, **options) -> Session:
-    s = Session({"scale": 0.1, "upstream_scale": 0.003, "runs": 3, "warmup": 1, "pythons": ["3.12"],
-                 "open": {"runs": 3, "scale": 0.1, "json_max_mb": 120.0, "max_gb": 14.0, "skipped": None, **options}},
-                {"cpu": "Test CPU"})
+    s = Session(
+        {
+            "scale": 0.1,
+            "upstream_scale": 0.003,
+            "runs": 3,
+            "warmup": 1,
+            "pythons": ["3.12"],
+            "open": {"runs": 3, "scale": 0.1, "json_max_mb": 120.0, "max_gb": 14.0, "skipped": None, **options},
+        },
+        {"cpu": "Test CPU"},
+    )
     for w in dict.fromkeys(o.workload for o in opens):
         s.cells += [Cell("3.12", w, t, 0.1, [run(1.0)]) for t in ("plain", "ours-locals", "ours-ctfs")]
     s.opens = list(opens)
@@ -141,13 +150,15 @@ def test_open_figures_are_medians_and_ct_over_json() -> None:
 
 def test_open_goals_take_the_worst_workload_where_both_opened() -> None:
     rows = goal_rows(open_session(*OPENS))
-    time_, mem = rows["replay-server open time ct/json (worst workload)"], \
-        rows["replay-server open peak memory ct/json (worst workload)"]
+    time_, mem = (
+        rows["replay-server open time ct/json (worst workload)"],
+        rows["replay-server open peak memory ct/json (worst workload)"],
+    )
     assert time_[0] == "<= 0.1" and time_[1] == pytest.approx(0.6) and time_[2] == "NOT met"
     assert mem[1] == pytest.approx(0.25) and mem[2] == "NOT met"
     met = goal_rows(open_session(*OPENS[:2]))
-    assert met["replay-server open peak memory ct/json (worst workload)"][2] == "met"   # 0.1
-    assert met["replay-server open time ct/json (worst workload)"][2] == "NOT met"      # 0.143
+    assert met["replay-server open peak memory ct/json (worst workload)"][2] == "met"  # 0.1
+    assert met["replay-server open time ct/json (worst workload)"][2] == "NOT met"  # 0.143
 
 
 def test_open_goals_are_na_when_no_json_opened() -> None:
@@ -158,9 +169,16 @@ def test_open_goals_are_na_when_no_json_opened() -> None:
 def test_report_shows_the_open_table_and_goal_rows() -> None:
     text = render(open_session(*OPENS), "make bench")
     assert "## Opening the trace in CodeTracer's replay-server" in text
-    assert "medians of 3 open(s)" in text and "at scale 0.1." in text and "above 120 MB is not opened" in text and "than 14 GB" in text
-    assert ("| workload | trace.json MB | json open s / peak MB | trace.ct MB | ct open s / peak MB | time ct/json "
-            "| peak memory ct/json |") in text
+    assert (
+        "medians of 3 open(s)" in text
+        and "at scale 0.1." in text
+        and "above 120 MB is not opened" in text
+        and "than 14 GB" in text
+    )
+    assert (
+        "| workload | trace.json MB | json open s / peak MB | trace.ct MB | ct open s / peak MB | time ct/json "
+        "| peak memory ct/json |"
+    ) in text
     assert "| w_a | 5.4 | 1.400 / 400 | 0.1 | 0.200 / 40 | 0.143 | 0.1 |" in text
     assert "| w_c | 384.5 | not opened (384 MB) | 1.5 | 28.000 / 4,100 | n/a | n/a |" in text
     assert "| replay-server open time ct/json (worst workload) | <= 0.1 | 0.6 (NOT met) |" in text
@@ -186,18 +204,43 @@ def test_failed_open_is_a_note_and_session_round_trips() -> None:
 
 
 @pytest.mark.replay
-@pytest.mark.skipif(not REPLAY_SERVER.exists(), reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} "
-                    "(see ../shared/tools/REPLAY.md): opening a trace in it NOT measured")
+@pytest.mark.skipif(
+    not REPLAY_SERVER.exists(),
+    reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} "
+    "(see ../shared/tools/REPLAY.md): opening a trace in it NOT measured",
+)
 @pytest.mark.parametrize("recorder_python", ["3.12"], indirect=True)
 def test_the_replay_server_opens_a_tiny_trace_in_each_format(tmp_path: Path, recorder_python: Path) -> None:
     python = recorder_python
     program = REPO / "tests" / "recorder" / "programs" / "functions.py"
     for fmt, name in (("json", "trace.json"), ("ctfs", "trace.ct")):
-        done = subprocess.run([str(python), "-m", "codetracer_python_recorder", "--trace-dir", str(tmp_path / fmt),
-                               "--format", fmt, str(program)], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                str(python),
+                "-m",
+                "codetracer_python_recorder",
+                "--trace-dir",
+                str(tmp_path / fmt),
+                "--format",
+                fmt,
+                str(program),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
-        cell = measure_open(REPLAY_SERVER, "3.12", "functions", "json" if fmt == "json" else "ct", tmp_path / fmt,
-                            runs=1, scratch=tmp_path / "open", json_max_mb=120.0, timeout=60.0, max_gb=8.0)
+        cell = measure_open(
+            REPLAY_SERVER,
+            "3.12",
+            "functions",
+            "json" if fmt == "json" else "ct",
+            tmp_path / fmt,
+            runs=1,
+            scratch=tmp_path / "open",
+            json_max_mb=120.0,
+            timeout=60.0,
+            max_gb=8.0,
+        )
         assert cell.failed is None and cell.not_opened is None, cell
         assert cell.trace_bytes == (tmp_path / fmt / name).stat().st_size
         [opened_run] = cell.runs

@@ -1,5 +1,6 @@
 """bench/run.py end to end on a tiny scale with the tracers that need no
 download (plain and the C floors): what it prints, writes and returns."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,30 @@ def venvs(tmp_path_factory) -> Path:
 
 
 def bench(args: list[str], tmp: Path, venvs: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0",
-                           "--no-startup", "--venvs", str(venvs), "--out", str(tmp / "perf.md"),
-                           "--json", str(tmp / "out" / "results.json"), "--no-reference", *args],
-                          capture_output=True, text=True, cwd=REPO)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--pythons",
+            "3.12",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--no-startup",
+            "--venvs",
+            str(venvs),
+            "--out",
+            str(tmp / "perf.md"),
+            "--json",
+            str(tmp / "out" / "results.json"),
+            "--no-reference",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
 
 
 def test_help_names_the_defaults() -> None:
@@ -37,8 +58,20 @@ def test_unknown_tracer_is_a_usage_error() -> None:
 
 
 def test_floor_run_writes_the_report(tmp_path: Path, venvs: Path) -> None:
-    done = bench(["--only", "recursion", "--tracers", "plain,floor-noop,floor-record8,ours-none", "--scale",
-                  "0.01", "--dist", str(tmp_path / "no-dist")], tmp_path, venvs)
+    done = bench(
+        [
+            "--only",
+            "recursion",
+            "--tracers",
+            "plain,floor-noop,floor-record8,ours-none",
+            "--scale",
+            "0.01",
+            "--dist",
+            str(tmp_path / "no-dist"),
+        ],
+        tmp_path,
+        venvs,
+    )
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "perf.md").read_text()
     assert done.stdout.strip() == report.strip()
@@ -51,9 +84,19 @@ def test_floor_run_writes_the_report(tmp_path: Path, venvs: Path) -> None:
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {c["tracer"] for c in results["cells"]} >= {"plain", "floor-noop", "floor-record8", "ours-none"}
     assert (tmp_path / "out" / "events.json").exists()
-    assert not any((tmp_path / "out" / "work").rglob("records.bin"))   # traces deleted after measuring
-    again = subprocess.run([sys.executable, str(RUN), "--render", str(tmp_path / "out" / "results.json"),
-                            "--out", str(tmp_path / "again.md")], capture_output=True, text=True)
+    assert not any((tmp_path / "out" / "work").rglob("records.bin"))  # traces deleted after measuring
+    again = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--render",
+            str(tmp_path / "out" / "results.json"),
+            "--out",
+            str(tmp_path / "again.md"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0 and (tmp_path / "again.md").read_text() == report
 
 
@@ -122,10 +165,8 @@ def fake_wheel(dist: Path) -> Path:
     files = {
         "codetracer_python_recorder/__init__.py": "",
         "codetracer_python_recorder/__main__.py": FAKE_RECORDER,
-        "codetracer_python_recorder-0.0.1.dist-info/METADATA":
-            "Metadata-Version: 2.1\nName: codetracer-python-recorder\nVersion: 0.0.1\n",
-        "codetracer_python_recorder-0.0.1.dist-info/WHEEL":
-            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "codetracer_python_recorder-0.0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: codetracer-python-recorder\nVersion: 0.0.1\n",
+        "codetracer_python_recorder-0.0.1.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
     for name, text in files.items():
@@ -144,10 +185,38 @@ def fake_wheel(dist: Path) -> Path:
 def test_our_recorder_figures_come_from_its_trace_folder(tmp_path: Path, venvs: Path) -> None:
     fake_wheel(tmp_path / "dist")
     done = subprocess.run(
-        [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0", "--venvs", str(venvs),
-         "--dist", str(tmp_path / "dist"), "--only", "w_numeric", "--scale", "0.01", "--startup-runs", "2",
-         "--tracers", "plain,floor-record8,ours-none,ours-locals", "--no-testsuite", "--out", str(tmp_path / "perf.md"),
-         "--json", str(tmp_path / "out" / "results.json"), "--no-reference"], capture_output=True, text=True, cwd=REPO)
+        [
+            sys.executable,
+            str(RUN),
+            "--pythons",
+            "3.12",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--venvs",
+            str(venvs),
+            "--dist",
+            str(tmp_path / "dist"),
+            "--only",
+            "w_numeric",
+            "--scale",
+            "0.01",
+            "--startup-runs",
+            "2",
+            "--tracers",
+            "plain,floor-record8,ours-none,ours-locals",
+            "--no-testsuite",
+            "--out",
+            str(tmp_path / "perf.md"),
+            "--json",
+            str(tmp_path / "out" / "results.json"),
+            "--no-reference",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "perf.md").read_text()
     # MB/s = 2003 bytes of trace.json / 0.002 s; bytes per monitoring event of the whole program
@@ -168,28 +237,57 @@ FAKE_SERVER = REPO / "tests" / "bench" / "fake_replay_server.py"
 def bench_ours(tmp: Path, venvs: Path, *args: str) -> subprocess.CompletedProcess:
     fake_wheel(tmp / "dist")
     return subprocess.run(
-        [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "2", "--warmup", "0", "--venvs", str(venvs),
-         "--dist", str(tmp / "dist"), "--only", "w_recursion", "--scale", "0.001", "--no-startup", "--no-code-size",
-         "--tracers", "plain,ours-locals,ours-ctfs", "--no-testsuite", "--out", str(tmp / "perf.md"),
-         "--json", str(tmp / "out" / "results.json"), "--no-reference", *args], capture_output=True, text=True,
-        cwd=REPO)
+        [
+            sys.executable,
+            str(RUN),
+            "--pythons",
+            "3.12",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--venvs",
+            str(venvs),
+            "--dist",
+            str(tmp / "dist"),
+            "--only",
+            "w_recursion",
+            "--scale",
+            "0.001",
+            "--no-startup",
+            "--no-code-size",
+            "--tracers",
+            "plain,ours-locals,ours-ctfs",
+            "--no-testsuite",
+            "--out",
+            str(tmp / "perf.md"),
+            "--json",
+            str(tmp / "out" / "results.json"),
+            "--no-reference",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
 
 
-def test_the_traces_of_ours_locals_and_ours_ctfs_are_opened_in_the_replay_server(tmp_path: Path,
-                                                                                 venvs: Path) -> None:
+def test_the_traces_of_ours_locals_and_ours_ctfs_are_opened_in_the_replay_server(tmp_path: Path, venvs: Path) -> None:
     done = bench_ours(tmp_path, venvs, "--replay-server", str(FAKE_SERVER))
     assert done.returncode == 0, done.stderr
     assert "bench: CPython 3.12 w_recursion: opening the json trace in the replay-server (2 run(s))" in done.stderr
     report = (tmp_path / "perf.md").read_text()
     assert "## Opening the trace in CodeTracer's replay-server" in report
     row = next(line for line in report.splitlines() if line.startswith("| w_recursion | 0.0 | "))
-    assert row.count(" / ") == 2 and "n/a" not in row       # both opened: seconds / peak MB, and the ratios
+    assert row.count(" / ") == 2 and "n/a" not in row  # both opened: seconds / peak MB, and the ratios
     assert "| replay-server open time ct/json (worst workload) | <= 0.1 |" in report
     assert "| replay-server open peak memory ct/json (worst workload) | <= 0.1 |" in report
     opens = json.loads((tmp_path / "out" / "results.json").read_text())["opens"]
-    assert [(o["workload"], o["format"], o["trace_bytes"], len(o["runs"])) for o in opens] == \
-        [("w_recursion", "json", 2003, 2), ("w_recursion", "ct", 2003, 2)]
-    assert not (tmp_path / "out" / "work" / "kept").exists()   # kept traces are deleted after opening
+    assert [(o["workload"], o["format"], o["trace_bytes"], len(o["runs"])) for o in opens] == [
+        ("w_recursion", "json", 2003, 2),
+        ("w_recursion", "ct", 2003, 2),
+    ]
+    assert not (tmp_path / "out" / "work" / "kept").exists()  # kept traces are deleted after opening
     assert "at scale 0.001." in report
 
 
@@ -215,22 +313,46 @@ def test_absent_server_is_said_loudly_and_no_open_skips_it(tmp_path: Path, venvs
 
 
 def test_only_testsuite_without_a_wheel_says_na_and_re_renders(tmp_path: Path, venvs: Path) -> None:
-    done = subprocess.run([sys.executable, str(RUN), "--only-testsuite", "--pythons", "3.12", "--runs", "1",
-                           "--venvs", str(venvs), "--dist", str(tmp_path / "no-dist"), "--out", str(tmp_path / "s.md"),
-                           "--json", str(tmp_path / "s.json"), "--no-open"], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--only-testsuite",
+            "--pythons",
+            "3.12",
+            "--runs",
+            "1",
+            "--venvs",
+            str(venvs),
+            "--dist",
+            str(tmp_path / "no-dist"),
+            "--out",
+            str(tmp_path / "s.md"),
+            "--json",
+            str(tmp_path / "s.json"),
+            "--no-open",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     section = (tmp_path / "s.md").read_text()
     assert section.startswith("Generated by `.venv/bin/python bench/run.py --only-testsuite --pythons 3.12")
     assert "## A test suite recorded" in section and "## Goals" not in section
     assert "n/a: no dist/codetracer_python_recorder-*.whl (run `make wheel`)" in section
-    again = subprocess.run([sys.executable, str(RUN), "--render", str(tmp_path / "s.json"), "--out",
-                            str(tmp_path / "again.md")], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, str(RUN), "--render", str(tmp_path / "s.json"), "--out", str(tmp_path / "again.md")],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0 and (tmp_path / "again.md").read_text() == section
 
 
 def test_only_and_no_testsuite_exclude_each_other() -> None:
-    done = subprocess.run([sys.executable, str(RUN), "--only-testsuite", "--no-testsuite"], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--only-testsuite", "--no-testsuite"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "--only-testsuite and --no-testsuite exclude each other" in done.stderr
 
 
@@ -254,10 +376,37 @@ def two_sets(tmp: Path) -> tuple[Path, Path]:
 def bench_sets(tmp: Path, venvs: Path, ours: Path, *args: str) -> subprocess.CompletedProcess:
     fake_wheel(tmp / "dist")
     return subprocess.run(
-        [sys.executable, str(RUN), "--pythons", "3.12", "--runs", "1", "--warmup", "0", "--venvs", str(venvs),
-         "--dist", str(tmp / "dist"), "--workloads", str(ours), "--no-startup", "--no-code-size", "--no-open",
-         "--tracers", "plain,ours-ctfs", "--no-testsuite", "--out", str(tmp / "perf.md"),
-         "--json", str(tmp / "out" / "results.json"), *args], capture_output=True, text=True, cwd=REPO)
+        [
+            sys.executable,
+            str(RUN),
+            "--pythons",
+            "3.12",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--venvs",
+            str(venvs),
+            "--dist",
+            str(tmp / "dist"),
+            "--workloads",
+            str(ours),
+            "--no-startup",
+            "--no-code-size",
+            "--no-open",
+            "--tracers",
+            "plain,ours-ctfs",
+            "--no-testsuite",
+            "--out",
+            str(tmp / "perf.md"),
+            "--json",
+            str(tmp / "out" / "results.json"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
 
 
 def test_reference_workloads_run_beside_ours_and_the_goal_rows_judge_them(tmp_path: Path, venvs: Path) -> None:
@@ -282,10 +431,21 @@ def test_reference_workloads_run_beside_ours_and_the_goal_rows_judge_them(tmp_pa
     assert len(stage_rows) == 2 and "| tracer | workload | drain s | convert s | total s |" in report
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {(c["workload"], c["tracer"]) for c in results["cells"]} == {
-        (w, t) for w in ("ref/w_fake", "w_fake") for t in ("plain", "ours-ctfs")}
+        (w, t) for w in ("ref/w_fake", "w_fake") for t in ("plain", "ours-ctfs")
+    }
     assert results["options"]["reference"] == {"folder": str(ref), "present": True}
-    again = subprocess.run([sys.executable, str(RUN), "--render", str(tmp_path / "out" / "results.json"),
-                            "--out", str(tmp_path / "again.md")], capture_output=True, text=True)
+    again = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--render",
+            str(tmp_path / "out" / "results.json"),
+            "--out",
+            str(tmp_path / "again.md"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0 and (tmp_path / "again.md").read_text() == report
 
 

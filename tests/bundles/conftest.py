@@ -1,6 +1,7 @@
 """Fixtures of the bundle tests: a small recorder wheel made here (so the
 structure and reproducibility tests need no Rust build), the toolkit run as
 a user runs it (``python -m ctbundle ...``), and a wine prefix."""
+
 from __future__ import annotations
 
 import base64
@@ -19,16 +20,20 @@ PACKAGING = REPO / "packaging"
 from .bundles_consts import EPOCH, FAKE_VERSION
 
 
-def toolkit(*args: str | os.PathLike[str], env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
+def toolkit(
+    *args: str | os.PathLike[str], env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """``python -m ctbundle ARGS`` with the toolkit on PYTHONPATH."""
     full = dict(os.environ if env is None else env)
     full["PYTHONPATH"] = str(PACKAGING)
-    result = subprocess.run([sys.executable, "-m", "ctbundle", *map(os.fspath, args)],
-                            env=full, capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "ctbundle", *map(os.fspath, args)], env=full, capture_output=True, text=True, cwd=REPO
+    )
     if check and result.returncode != 0:
-        pytest.fail(f"ctbundle {' '.join(map(str, args))} failed ({result.returncode}):\n"
-                    f"{result.stdout}\n{result.stderr}", pytrace=False)
+        pytest.fail(
+            f"ctbundle {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
+            pytrace=False,
+        )
     return result
 
 
@@ -43,12 +48,10 @@ def make_fake_wheel(dest: Path, version: str = FAKE_VERSION) -> Path:
     dist = f"codetracer_python_recorder-{version}"
     files = {
         "codetracer_python_recorder/__init__.py": f'__version__ = "{version}"\n',
-        "codetracer_python_recorder/__main__.py":
-            "import json, os, sys\n"
-            "print(json.dumps({'fake_recorder': sys.argv[1:], "
-            "'orig': os.environ.get('CODETRACER_ORIG_PYTHONPATH')}))\n",
-        f"{dist}.dist-info/METADATA":
-            f"Metadata-Version: 2.1\nName: codetracer_python_recorder\nVersion: {version}\n",
+        "codetracer_python_recorder/__main__.py": "import json, os, sys\n"
+        "print(json.dumps({'fake_recorder': sys.argv[1:], "
+        "'orig': os.environ.get('CODETRACER_ORIG_PYTHONPATH')}))\n",
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: codetracer_python_recorder\nVersion: {version}\n",
         f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = [_record_line(n, d.encode()) for n, d in files.items()] + [f"{dist}.dist-info/RECORD,,"]
@@ -81,8 +84,9 @@ def build_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory, fake_wheel: Path,
-            fake_runtime: tuple[Path, str]) -> dict[str, list[Path]]:
+def bundles(
+    tmp_path_factory: pytest.TempPathFactory, fake_wheel: Path, fake_runtime: tuple[Path, str]
+) -> dict[str, list[Path]]:
     """Every bundle built twice from the fake wheel with one
     SOURCE_DATE_EPOCH, into separate work and out folders:
     ``{"appimage": [first, second], "dmg": [...], "windows": [...]}``."""
@@ -93,8 +97,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory, fake_wheel: Path,
         common = ["--wheel", fake_wheel, "--out-dir", base / "dist"]
         extra = {"appimage": ["--runtime-file", runtime, "--runtime-sha256", digest], "dmg": [], "windows": []}
         for bundle in built:
-            out = toolkit(bundle, *common, "--work-dir", base / "work" / bundle, *extra[bundle],
-                          env=build_env())
+            out = toolkit(bundle, *common, "--work-dir", base / "work" / bundle, *extra[bundle], env=build_env())
             built[bundle].append(Path(out.stdout.strip().splitlines()[-1]))
     return built
 
@@ -115,10 +118,16 @@ def wine_env() -> dict[str, str]:
     prefix = REPO / ".cache" / "wineprefix"
     prefix.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=",
-               WINEARCH="win64")
-    for var in ("CODETRACER_PYTHON", "PYTHON", "PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH",
-                "CODETRACER_RECORDER_PATH", "CODERTRACER_RECORDER_PATH", "CODETRACER_FORMAT"):
+    env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=", WINEARCH="win64")
+    for var in (
+        "CODETRACER_PYTHON",
+        "PYTHON",
+        "PYTHONPATH",
+        "CODETRACER_ORIG_PYTHONPATH",
+        "CODETRACER_RECORDER_PATH",
+        "CODERTRACER_RECORDER_PATH",
+        "CODETRACER_FORMAT",
+    ):
         env.pop(var, None)
     subprocess.run(["wineboot", "-i"], env=env, capture_output=True, check=False)
     return env

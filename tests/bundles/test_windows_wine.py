@@ -2,6 +2,7 @@
 under wine. A stand-in python (tests/bundles/standin/fake_python.c, built
 with mingw-w64) prints the argv it received and the PYTHONPATH variables as
 JSON and exits with %STANDIN_EXIT%."""
+
 from __future__ import annotations
 
 import json
@@ -35,15 +36,30 @@ def layout(tmp_path_factory) -> dict[str, Path]:
     finally:
         sys.path.pop(0)
     root = tmp_path_factory.mktemp("win")
-    common = _bundle.Common(out_dir=root / "dist", work_dir=root / "work", wheels=(), staged=None,
-                            epoch=_repro.ZIP_EPOCH, version=None)
+    common = _bundle.Common(
+        out_dir=root / "dist", work_dir=root / "work", wheels=(), staged=None, epoch=_repro.ZIP_EPOCH, version=None
+    )
     exe = windows.build_launcher(windows.WindowsOptions(common=common, cross=True), root / "app" / "bin")
     (root / "app" / "resources" / "python").mkdir(parents=True)
     (root / "py").mkdir()
-    subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-s", "-o", str(root / "py" / "python.exe"),
-                    str(HERE / "standin" / "fake_python.c"), "-lshell32"], check=True)
-    return {"root": root, "exe": exe, "python": root / "py" / "python.exe",
-            "recorder": root / "app" / "resources" / "python"}
+    subprocess.run(
+        [
+            "x86_64-w64-mingw32-gcc",
+            "-O2",
+            "-s",
+            "-o",
+            str(root / "py" / "python.exe"),
+            str(HERE / "standin" / "fake_python.c"),
+            "-lshell32",
+        ],
+        check=True,
+    )
+    return {
+        "root": root,
+        "exe": exe,
+        "python": root / "py" / "python.exe",
+        "recorder": root / "app" / "resources" / "python",
+    }
 
 
 def run(wine_env, argv, **env):
@@ -58,8 +74,19 @@ def launch(wine_env, layout, args, **env):
     return result, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 
-ARGS = ["plain", "with space", 'double"quote', "trailing\\", "back\\\\slashes\\\"q", "", "%PATH%",
-        "!x!", "a^b&c|d<e>f", "tab\there", "ünïcødé €"]
+ARGS = [
+    "plain",
+    "with space",
+    'double"quote',
+    "trailing\\",
+    'back\\\\slashes\\"q',
+    "",
+    "%PATH%",
+    "!x!",
+    "a^b&c|d<e>f",
+    "tab\there",
+    "ünïcødé €",
+]
 
 
 def test_arguments_reach_python_unchanged(wine_env, layout):
@@ -77,8 +104,12 @@ def test_exit_status_is_the_childs(wine_env, layout, status):
 
 def test_large_exit_status_through_cmd(wine_env, layout):
     """Exit codes above 255 survive (seen through cmd's %ERRORLEVEL%)."""
-    result = run(wine_env, ["cmd", "/c", f"{winpath(layout['exe'])} x >NUL & echo status=%ERRORLEVEL%"],
-                 CODETRACER_PYTHON=winpath(layout["python"]), STANDIN_EXIT="3000")
+    result = run(
+        wine_env,
+        ["cmd", "/c", f"{winpath(layout['exe'])} x >NUL & echo status=%ERRORLEVEL%"],
+        CODETRACER_PYTHON=winpath(layout["python"]),
+        STANDIN_EXIT="3000",
+    )
     assert b"status=3000" in result.stdout
 
 
@@ -96,8 +127,11 @@ def test_pythonpath_gets_the_recorder_first_without_empty_entry(wine_env, layout
     assert nested["CODETRACER_ORIG_PYTHONPATH"] == "set:first"
 
 
-@pytest.mark.parametrize("preset,expected", [(None, "ctfs"), ("", "ctfs"), ("json", "json"), ("ctfs", "ctfs")],
-                         ids=["unset", "empty", "json", "ctfs"])
+@pytest.mark.parametrize(
+    "preset,expected",
+    [(None, "ctfs"), ("", "ctfs"), ("json", "json"), ("ctfs", "ctfs")],
+    ids=["unset", "empty", "json", "ctfs"],
+)
 def test_trace_format_defaults_to_the_bundles(wine_env, layout, preset, expected):
     """R7 of shims/README.md: CODETRACER_FORMAT is the bundle's default format
     unless the user set one; a --format option is passed on (and wins in the
@@ -131,8 +165,7 @@ def test_python_found_on_path_python_variable_and_order(wine_env, layout, tmp_pa
     _, seen = launch(wine_env, layout, ["x"], CODETRACER_PYTHON="", WINEPATH=path)
     assert seen["exe"].lower() == winpath(py3 / "python3.exe").lower()
     # $PYTHON comes before PATH
-    _, seen = launch(wine_env, layout, ["x"], CODETRACER_PYTHON="", PYTHON=winpath(layout["python"]),
-                     WINEPATH=path)
+    _, seen = launch(wine_env, layout, ["x"], CODETRACER_PYTHON="", PYTHON=winpath(layout["python"]), WINEPATH=path)
     assert seen["exe"].lower() == winpath(layout["python"]).lower()
 
 
@@ -140,8 +173,9 @@ def test_no_python_gives_cmds_message_and_9009(wine_env, layout):
     env = {"CODETRACER_PYTHON": "", "WINEPATH": ""}
     direct = run(wine_env, [layout["exe"], "script.py"], **env)
     assert direct.stdout == b""
-    assert direct.stderr.endswith(b"'python' is not recognized as an internal or external command,\r\n"
-                                  b"operable program or batch file.\r\n")
+    assert direct.stderr.endswith(
+        b"'python' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+    )
     assert direct.returncode == 9009 % 256
     via_cmd = run(wine_env, ["cmd", "/c", f"{winpath(layout['exe'])} x & echo status=%ERRORLEVEL%"], **env)
     assert b"status=9009" in via_cmd.stdout
@@ -151,14 +185,27 @@ def test_installer_installs_per_user_with_path_and_uninstalls(wine_env, run_tool
     """Run the NSIS installer silently under wine: files land in the chosen
     folder, bin\\ is added to HKCU PATH, the Start-menu entry exists; the
     uninstaller takes all of it away again."""
-    out = run_toolkit("windows", "--wheel", fake_wheel, "--out-dir", tmp_path / "dist",
-                      "--work-dir", tmp_path / "work", env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"))
+    out = run_toolkit(
+        "windows",
+        "--wheel",
+        fake_wheel,
+        "--out-dir",
+        tmp_path / "dist",
+        "--work-dir",
+        tmp_path / "work",
+        env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"),
+    )
     installer = Path(out.stdout.strip().splitlines()[-1])
     target = tmp_path / "InstalledCodeTracer"  # NSIS wants /D= last and unquoted: no spaces
     result = run(wine_env, [installer, "/S", f"/D={winpath(target)}"])
     assert result.returncode == 0, result.stderr
-    for name in ("bin/ct.cmd", "bin/ct-python-recorder.exe", "bin/ct-python-recorder.ps1", "uninstall.exe",
-                 "resources/python/codetracer_python_recorder/__main__.py"):
+    for name in (
+        "bin/ct.cmd",
+        "bin/ct-python-recorder.exe",
+        "bin/ct-python-recorder.ps1",
+        "uninstall.exe",
+        "resources/python/codetracer_python_recorder/__main__.py",
+    ):
         assert (target / name).is_file(), name
     reg = run(wine_env, ["reg", "query", "HKCU\\Environment", "/v", "Path"])
     assert winpath(target / "bin").lower().encode() in reg.stdout.lower()
@@ -167,8 +214,11 @@ def test_installer_installs_per_user_with_path_and_uninstalls(wine_env, run_tool
 
     # the installed launcher runs from the installed tree (a named python
     # that does not exist is reported like cmd reports a missing command)
-    launched = run(wine_env, [target / "bin" / "ct-python-recorder.exe", "a b"],
-                   CODETRACER_PYTHON=winpath(tmp_path / "missing.exe"))
+    launched = run(
+        wine_env,
+        [target / "bin" / "ct-python-recorder.exe", "a b"],
+        CODETRACER_PYTHON=winpath(tmp_path / "missing.exe"),
+    )
     assert launched.returncode == 9009 % 256
     assert b"is not recognized as an internal or external command" in launched.stderr
 

@@ -1,7 +1,9 @@
 """Helpers of the `ct` suites: a clean user environment (own PATH, HOME,
 data dir, no PYTHONPATH) and a runner of `ct` as a real process."""
+
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -11,15 +13,15 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
-import importlib.util
-
 import pytest
 
 
 def _shared_helpers():
     """tests/conftest.py's plain helpers, loaded by path: `from conftest
     import` would get whichever folder's conftest.py was imported last."""
-    spec = importlib.util.spec_from_file_location("_ct_shared_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
+    spec = importlib.util.spec_from_file_location(
+        "_ct_shared_conftest", Path(__file__).resolve().parents[1] / "conftest.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,8 +39,17 @@ FAKE_RECORDER = HERE / "fake_recorder"
 
 # Variables of the test runner's own environment that would leak into "the
 # user's" environment and change what python does.
-SCRUB = ("PYTHONPATH", "PYTHONHOME", "PYTHON", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYENV_VERSION",
-         "UV_PROJECT_ENVIRONMENT", "PIP_REQUIRE_VIRTUALENV")
+SCRUB = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHON",
+    "VIRTUAL_ENV",
+    "PYTHONSTARTUP",
+    "PYTHONSAFEPATH",
+    "PYENV_VERSION",
+    "UV_PROJECT_ENVIRONMENT",
+    "PIP_REQUIRE_VIRTUALENV",
+)
 
 
 class User:
@@ -46,8 +57,8 @@ class User:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.bin = root / "bin"          # where "python" lives, first on PATH
-        self.tools = root / "tools"      # git and sh only
+        self.bin = root / "bin"  # where "python" lives, first on PATH
+        self.tools = root / "tools"  # git and sh only
         self.home = root / "home"
         self.data = root / "data"
         self.cwd = root / "work"
@@ -58,8 +69,12 @@ class User:
             if found:
                 (self.tools / tool).symlink_to(found)
         env = {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith("CODETRACER_")}
-        env.update(PATH=os.pathsep.join([str(self.bin), str(self.tools)]), HOME=str(self.home),
-                   CODETRACER_DATA_DIR=str(self.data), PYTHONDONTWRITEBYTECODE="1")
+        env.update(
+            PATH=os.pathsep.join([str(self.bin), str(self.tools)]),
+            HOME=str(self.home),
+            CODETRACER_DATA_DIR=str(self.data),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
         self.env: Dict[str, str] = env
 
     def use_python(self, python: Path, names: Sequence[str] = ("python3", "python")) -> None:
@@ -75,16 +90,34 @@ class User:
         path.write_text(text)
         return path
 
-    def ct(self, *args: str, env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None,
-           launcher: Optional[List[str]] = None) -> subprocess.CompletedProcess:
+    def ct(
+        self,
+        *args: str,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[Path] = None,
+        launcher: Optional[List[str]] = None,
+    ) -> subprocess.CompletedProcess:
         command = (launcher or [sys.executable, str(LAUNCHER)]) + list(args)
-        return subprocess.run(command, env=dict(env or self.env), cwd=str(cwd or self.cwd),
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+        return subprocess.run(
+            command,
+            env=dict(env or self.env),
+            cwd=str(cwd or self.cwd),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=300,
+        )
 
-    def run(self, *command: str, env: Optional[Mapping[str, str]] = None,
-            cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-        return subprocess.run(list(command), env=dict(env or self.env), cwd=str(cwd or self.cwd),
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    def run(
+        self, *command: str, env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            list(command),
+            env=dict(env or self.env),
+            cwd=str(cwd or self.cwd),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=300,
+        )
 
     def rows(self) -> List[Dict[str, object]]:
         db = self.data / "index.sqlite3"

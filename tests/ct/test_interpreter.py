@@ -1,5 +1,6 @@
 """Interpreter discovery: --python, $CODETRACER_PYTHON, $PYTHON, then
 python3/python on PATH as the shell resolves them; never a fallback."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """PYTHONPATH composition: the recorder folder first, never an empty entry,
 the original recorded for the recorder to restore."""
+
 from __future__ import annotations
 
 import sys
@@ -27,15 +28,21 @@ def test_child_environment_unset():
 
 def test_child_environment_empty_and_set():
     assert child_environment({"PYTHONPATH": ""}, "/rec", ":") == {
-        "PYTHONPATH": "/rec", "CODETRACER_ORIG_PYTHONPATH": "set:"}
+        "PYTHONPATH": "/rec",
+        "CODETRACER_ORIG_PYTHONPATH": "set:",
+    }
     assert child_environment({"PYTHONPATH": "/a:/b"}, "/rec", ":") == {
-        "PYTHONPATH": "/rec:/a:/b", "CODETRACER_ORIG_PYTHONPATH": "set:/a:/b"}
+        "PYTHONPATH": "/rec:/a:/b",
+        "CODETRACER_ORIG_PYTHONPATH": "set:/a:/b",
+    }
 
 
 def test_a_launchers_record_of_the_original_is_kept():
     upstream = {"PYTHONPATH": "/staged:/a", "CODETRACER_ORIG_PYTHONPATH": "set:/a"}
     assert child_environment(upstream, "/rec", ":") == {
-        "PYTHONPATH": "/rec:/staged:/a", "CODETRACER_ORIG_PYTHONPATH": "set:/a"}
+        "PYTHONPATH": "/rec:/staged:/a",
+        "CODETRACER_ORIG_PYTHONPATH": "set:/a",
+    }
 
 
 def test_folder_already_on_pythonpath_changes_nothing():

@@ -1,6 +1,7 @@
 """ct's own logic end to end as processes, against the FAKE recorder
 (tests/ct/fake_recorder): argv/exit parity, index rows and folders, failure
 handling, list/show/delete. The real recorder is exercised in e2e/."""
+
 from __future__ import annotations
 
 import json
@@ -79,11 +80,30 @@ def test_show_counts_the_threads_each_test_started(fake: User):
     traces in its folder's threads/, docs/test-runs.md): `ct show` counts
     them on the test's line, `--json` has them."""
     assert fake.ct("record", "app.py").returncode == 0
-    pool = {"id": "t.py::test_pool", "kind": "test", "outcome": "passed", "folder": "tests/t.py_test_pool",
-            "steps": 12, "threads": [{"name": f"pool_{n}", "folder": f"tests/t.py_test_pool/threads/{n + 1}-pool_{n}",
-                                      "steps": 9, "partial": False, "running_at_stop": False} for n in range(2)]}
-    plain = {"id": "t.py::test_plain", "kind": "test", "outcome": "passed", "folder": "tests/t.py_test_plain",
-             "steps": 3}
+    pool = {
+        "id": "t.py::test_pool",
+        "kind": "test",
+        "outcome": "passed",
+        "folder": "tests/t.py_test_pool",
+        "steps": 12,
+        "threads": [
+            {
+                "name": f"pool_{n}",
+                "folder": f"tests/t.py_test_pool/threads/{n + 1}-pool_{n}",
+                "steps": 9,
+                "partial": False,
+                "running_at_stop": False,
+            }
+            for n in range(2)
+        ],
+    }
+    plain = {
+        "id": "t.py::test_plain",
+        "kind": "test",
+        "outcome": "passed",
+        "folder": "tests/t.py_test_plain",
+        "steps": 3,
+    }
     (fake.data / "traces" / "1" / "tests.json").write_text(json.dumps({"framework": "pytest", "traces": [pool, plain]}))
     text = fake.ct("show", "1").stdout.decode().splitlines()
     assert next(line for line in text if "t.py::test_pool" in line).endswith("tests/t.py_test_pool  +2 thread(s)")
@@ -126,13 +146,31 @@ def test_partial_trace_is_kept_and_marked(fake: User):
 
 
 def test_flags_reach_the_recorder_and_custom_trace_dir(fake: User):
-    done = fake.ct("record", "-o", "out", "--activation-path", "app.py", "--values", "args",
-                   "--require-trace", "--max-str=50", "app.py", "--values", "x")
+    done = fake.ct(
+        "record",
+        "-o",
+        "out",
+        "--activation-path",
+        "app.py",
+        "--values",
+        "args",
+        "--require-trace",
+        "--max-str=50",
+        "app.py",
+        "--values",
+        "x",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"argv ['--values', 'x'] total 14\n"
     options = metadata(fake.cwd / "out")["fake_options"]
-    assert options == {"--trace-dir": str(fake.cwd / "out"), "--format": "ctfs", "--activation-path": "app.py",
-                       "--values": "args", "--max-str": "50", "--require-trace": True}
+    assert options == {
+        "--trace-dir": str(fake.cwd / "out"),
+        "--format": "ctfs",
+        "--activation-path": "app.py",
+        "--values": "args",
+        "--max-str": "50",
+        "--require-trace": True,
+    }
     [row] = fake.rows()
     assert row["folder"] == str(fake.cwd / "out") and fake.traces() == []
     deleted = fake.ct("delete", "1")
@@ -181,8 +219,11 @@ def test_python_shebang_is_python(fake: User):
 
 
 def test_pythonpath_is_restored_for_the_script_and_its_children(fake: User):
-    fake.write("pp.py", "import os, subprocess\nprint(repr(os.environ.get('PYTHONPATH')))\n"
-               "subprocess.run(['python', '-c', 'import os; print(repr(os.environ.get(\"PYTHONPATH\")))'])\n")
+    fake.write(
+        "pp.py",
+        "import os, subprocess\nprint(repr(os.environ.get('PYTHONPATH')))\n"
+        "subprocess.run(['python', '-c', 'import os; print(repr(os.environ.get(\"PYTHONPATH\")))'])\n",
+    )
     for value in (None, "", "/somewhere"):
         env = dict(fake.env)
         if value is not None:
@@ -198,8 +239,15 @@ def test_no_target_is_a_usage_error(fake: User):
 
 
 def test_help_everywhere(fake: User):
-    for args in (["--help"], ["record", "--help"], ["list", "--help"], ["show", "--help"], ["delete", "--help"],
-                 ["upload", "--help"], ["login", "--help"]):
+    for args in (
+        ["--help"],
+        ["record", "--help"],
+        ["list", "--help"],
+        ["show", "--help"],
+        ["delete", "--help"],
+        ["upload", "--help"],
+        ["login", "--help"],
+    ):
         done = fake.ct(*args)
         assert done.returncode == 0 and done.stdout.startswith(b"usage: ct"), args
     assert fake.ct("--version").stdout == b"ct 0.4.0\n"
@@ -225,7 +273,9 @@ def test_staged_ct_under_an_old_python_says_so(user: User, tmp_path, version: st
     """The launcher runs `python -m codetracer_ct` with whatever python is
     first on PATH: an old one gets ct's diagnostic, not a SyntaxError."""
     import shutil
+
     from .conftest import CT_SOURCE
+
     staged = tmp_path / "resources" / "python"
     shutil.copytree(FAKE_RECORDER, staged)
     shutil.copytree(CT_SOURCE / "codetracer_ct", staged / "codetracer_ct")
@@ -252,6 +302,7 @@ def test_unwritable_data_dir_is_an_error_not_a_traceback(fake: User):
 
 def test_pytest_runs_under_the_recorder(fake: User):
     import sysconfig
+
     fake.env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the test runner's pytest, for python 3.12
     fake.write("test_it.py", "def test_ok():\n    assert 1 + 1 == 2\n")
     done = fake.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py")

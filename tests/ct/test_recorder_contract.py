@@ -5,6 +5,7 @@ option ct passes through is accepted by the recorder's own parser
 with the meaning ct's help gives it, and every recorder option a `ct record`
 user may need is passed through by ct (or set by ct itself, for a reason
 written here)."""
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,9 @@ PASSED = {
 # Options that mean something only in a test run (`--pytest`/`--unittest`;
 # with a script they are usage errors): checked with `--unittest`.
 TEST_RUN_PASSED = ("--trace-per-test", "--single-trace", "--record-framework")
-TEST_MODULE = "import unittest\n\nclass T(unittest.TestCase):\n    def test_one(self):\n        self.assertEqual(1, 1)\n"
+TEST_MODULE = (
+    "import unittest\n\nclass T(unittest.TestCase):\n    def test_one(self):\n        self.assertEqual(1, 1)\n"
+)
 FILTER = '[scope]\n[[scope.rules]]\nselector = "pkg:literal:json"\nexec = "trace"\n'
 
 
@@ -76,8 +79,10 @@ def ct_record_options(*argv: str) -> List[str]:
 
 def recorder_options(python: Path) -> Dict[str, bool]:
     """Every option of the real recorder's parser: flag -> takes a value."""
-    code = ("import json; from codetracer_python_recorder import _config; "
-            "print(json.dumps({k: o.takes_value for k, o in _config.BY_FLAG.items()}))")
+    code = (
+        "import json; from codetracer_python_recorder import _config; "
+        "print(json.dumps({k: o.takes_value for k, o in _config.BY_FLAG.items()}))"
+    )
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -85,8 +90,23 @@ def recorder_options(python: Path) -> Dict[str, bool]:
 def record(python: Path, cwd: Path, out: Path, options: List[str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
     # What ct runs: python -m codetracer_python_recorder --trace-dir DIR --format json [options] script
-    return subprocess.run([str(python), "-m", "codetracer_python_recorder", "--trace-dir", str(out), "--format",
-                           "json", *options, "app.py"], cwd=cwd, env=env, capture_output=True, timeout=120)
+    return subprocess.run(
+        [
+            str(python),
+            "-m",
+            "codetracer_python_recorder",
+            "--trace-dir",
+            str(out),
+            "--format",
+            "json",
+            *options,
+            "app.py",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def values_json(folder: Path, name: str) -> str:
@@ -103,8 +123,10 @@ def test_every_recorder_option_is_passed_by_ct_or_set_by_it(recorder_python: Pat
     ours = recorder_options(recorder_python)
     passed = {flag for flag, _, _ in ct_cli.RECORDER_OPTIONS} | {flag for flag, _ in ct_cli.RECORDER_LIST_OPTIONS}
     missing = set(ours) - passed - CT_OWN_TO_RECORDER - set(SET_BY_CT)
-    assert not missing, f"recorder options `ct record` users cannot reach: {sorted(missing)} (add them to " \
-                        "RECORDER_OPTIONS in ct/codetracer_ct/cli.py and docs/ct.md)"
+    assert not missing, (
+        f"recorder options `ct record` users cannot reach: {sorted(missing)} (add them to "
+        "RECORDER_OPTIONS in ct/codetracer_ct/cli.py and docs/ct.md)"
+    )
     # ...and ct passes nothing the recorder does not know, with the same arity.
     for flag, takes_value, _ in ct_cli.RECORDER_OPTIONS:
         assert ours.get(flag) == takes_value, flag
@@ -145,8 +167,22 @@ def test_ct_passes_test_run_options_and_the_recorder_accepts_them(recorder_pytho
         passed = list(ct_cli._recorder_options(ct_cli._record_parser("ct record").parse_args(options)))
         assert passed == [flag]
         out = app / ("t" + flag.strip("-"))
-        done = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out),
-                               *passed, "--unittest", "test_app"], cwd=app, env=env, capture_output=True, timeout=120)
+        done = subprocess.run(
+            [
+                str(recorder_python),
+                "-m",
+                "codetracer_python_recorder",
+                "--trace-dir",
+                str(out),
+                *passed,
+                "--unittest",
+                "test_app",
+            ],
+            cwd=app,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
         assert done.returncode == 0, (flag, done.stderr)
         assert (out / "tests.json").exists() == (flag != "--single-trace"), flag
         refused = record(recorder_python, app, app / "bad", passed)  # with a script
@@ -165,8 +201,12 @@ def test_each_passed_option_means_what_ct_says(recorder_python: Path, app: Path)
     # --values: how many values to capture
     assert meta(run("--values", "args")[0])["values"] == "args" and meta(base)["values"] == "locals"
     # the bounds: each makes the values it bounds smaller
-    for flag, value, variable in (("--max-str", "4", "text"), ("--max-items", "3", "items"),
-                                  ("--max-depth", "1", "nested"), ("--max-nodes", "2", "table")):
+    for flag, value, variable in (
+        ("--max-str", "4", "text"),
+        ("--max-items", "3", "items"),
+        ("--max-depth", "1", "nested"),
+        ("--max-nodes", "2", "table"),
+    ):
         bounded = values_json(run(flag, value)[0], variable)
         assert len(bounded) < len(values_json(base, variable)), flag
     # the policy switches land in the recorded policy
@@ -203,8 +243,9 @@ def test_ct_format_choices_are_the_recorders_and_reach_it(recorder_python: Path,
     """`ct record --format F` runs the recorder with `--format F` (_record.py);
     ct offers exactly the formats the recorder writes, and each writes its files."""
     code = "import json; from codetracer_python_recorder import _config; print(json.dumps(_config.BY_NAME['format'].choices))"
-    theirs = json.loads(subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True,
-                                       check=True).stdout)
+    theirs = json.loads(
+        subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True, check=True).stdout
+    )
     assert list(ct_cli.FORMATS) == theirs
     parser = ct_cli._record_parser("ct record")
     for fmt, trace in (("json", "trace.json"), ("ctfs", "trace.ct")):
@@ -212,8 +253,22 @@ def test_ct_format_choices_are_the_recorders_and_reach_it(recorder_python: Path,
         assert parser.parse_args(options).format == fmt
         out = app / fmt
         env = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
-        done = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out),
-                               "--format", fmt, "app.py"], cwd=app, env=env, capture_output=True, timeout=120)
+        done = subprocess.run(
+            [
+                str(recorder_python),
+                "-m",
+                "codetracer_python_recorder",
+                "--trace-dir",
+                str(out),
+                "--format",
+                fmt,
+                "app.py",
+            ],
+            cwd=app,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         assert (out / trace).exists() and json.loads((out / "trace_metadata.json").read_text())["format"] == fmt
     with pytest.raises(SystemExit) as refused:

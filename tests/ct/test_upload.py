@@ -3,6 +3,7 @@ server (tests/ct/upload_server.py: the endpoints and field names of
 CodeTracer's own client, nothing else, and a presigned object store on
 127.0.0.1). What is asserted is what a user sees: exit status, stdout /
 stderr, the index, and the bytes the server ends up with."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,16 +41,22 @@ CTFS = b"CTFS" + bytes(range(256)) * 50  # stands for a trace.ct: ct sends it as
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, seed: int = 1,
-               fmt: str = "json") -> str:
+
+def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, seed: int = 1, fmt: str = "json") -> str:
     """A trace folder as the recorder leaves it (+ `payload` random bytes in
     files/blob.bin); returns its recording id. partial: None, "marked"
     (metadata says partial) or "died" (only the staging folder); fmt: the
     trace file, trace.json or (ctfs) trace.ct."""
     recording_id = str(uuid.UUID(int=random.Random(seed).getrandbits(128), version=4))
     folder.mkdir(parents=True)
-    metadata = {"workdir": "/w", "program": "app.py", "args": [], "recording_id": recording_id,
-                "partial": partial == "marked", **({"reason": "ERR_IO"} if partial == "marked" else {})}
+    metadata = {
+        "workdir": "/w",
+        "program": "app.py",
+        "args": [],
+        "recording_id": recording_id,
+        "partial": partial == "marked",
+        **({"reason": "ERR_IO"} if partial == "marked" else {}),
+    }
     if partial == "died":
         (folder / ".codetracer-partial").mkdir()
         (folder / ".codetracer-partial" / "recording.json").write_text(json.dumps(metadata))
@@ -58,7 +65,9 @@ def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, se
         if fmt == "ctfs":
             (folder / "trace.ct").write_bytes(CTFS)
         else:
-            (folder / "trace.json").write_text(json.dumps([{"Path": "/w/app.py"}] + [{"Step": {"path_id": 0, "line": 1}}] * 500))
+            (folder / "trace.json").write_text(
+                json.dumps([{"Path": "/w/app.py"}] + [{"Step": {"path_id": 0, "line": 1}}] * 500)
+            )
         (folder / "trace_paths.json").write_text('["/w/app.py"]')
         (folder / "trace_metadata.json").write_text(json.dumps(metadata))
         (folder / "files" / "w").mkdir(parents=True)
@@ -75,8 +84,11 @@ def make_trace(folder: Path, payload: int = 0, partial: Optional[str] = None, se
 
 
 def file_digests(folder: Path) -> Dict[str, str]:
-    return {path.relative_to(folder).as_posix(): _archive.digest(path)
-            for path in folder.rglob("*") if path.is_file() and not path.is_symlink()}
+    return {
+        path.relative_to(folder).as_posix(): _archive.digest(path)
+        for path in folder.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    }
 
 
 def zip_digests(archive: Path) -> Dict[str, str]:
@@ -123,13 +135,13 @@ def run_measured(user: User, *args: str, on_start=None) -> Tuple[int, bytes, byt
     """ct run by a small measuring process: (status, stdout, stderr, peak RSS
     in bytes of ct itself). With `on_start` (told ct's pid, to signal it) ct
     is this process's own child and its peak is not measured (-1)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as scratch:
         peak_file = os.path.join(scratch, "peak")
         ct = [sys.executable, str(LAUNCHER)] + list(args)
         measure = [] if on_start else [sys.executable, "-c", _MEASURE, peak_file]
-        child = subprocess.Popen(measure + ct, env=user.env, cwd=str(user.cwd), stdin=subprocess.DEVNULL,
-                                 stdout=out, stderr=err)
+        child = subprocess.Popen(
+            measure + ct, env=user.env, cwd=str(user.cwd), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
         if on_start:
             on_start(child.pid)
         child.wait()
@@ -151,8 +163,12 @@ def cloud(tmp_path: Path):
 
 @pytest.fixture
 def uploader(user: User, cloud: Cloud) -> User:
-    user.env.update(CODETRACER_BASE_URL=cloud.base_url, CODETRACER_TENANT="acme", CODETRACER_TOKEN=cloud.token,
-                    CODETRACER_UPLOAD_BACKOFF="0.01")
+    user.env.update(
+        CODETRACER_BASE_URL=cloud.base_url,
+        CODETRACER_TENANT="acme",
+        CODETRACER_TOKEN=cloud.token,
+        CODETRACER_UPLOAD_BACKOFF="0.01",
+    )
     return user
 
 
@@ -175,8 +191,9 @@ def assert_no_secret(user: User, cloud: Cloud, *outputs: bytes) -> None:
         if path.is_file() and path.name != "upload.json":
             assert token not in path.read_bytes(), path
     # the presigned store URLs never get the token
-    assert all(entry["authorization"] is None for entry in cloud.log if entry["route"] and
-               entry["route"].startswith("store-"))
+    assert all(
+        entry["authorization"] is None for entry in cloud.log if entry["route"] and entry["route"].startswith("store-")
+    )
 
 
 def replay_link(cloud: Cloud, recording_id: str, slug: str = "acme") -> str:
@@ -185,8 +202,8 @@ def replay_link(cloud: Cloud, recording_id: str, slug: str = "acme") -> str:
 
 # --- what is sent: CodeTracer's requests, one zip of the whole folder ---------------------------------
 
-def test_upload_by_id_speaks_codetracers_api_and_prints_the_replay_link(recorded: User, cloud: Cloud,
-                                                                         tmp_path: Path):
+
+def test_upload_by_id_speaks_codetracers_api_and_prints_the_replay_link(recorded: User, cloud: Cloud, tmp_path: Path):
     folder = recorded.data / "traces" / "1"
     recording_id = json.loads((folder / "trace_metadata.json").read_text())["recording_id"]
     assert recorded.ct("list").stdout.decode().splitlines()[1].split()[4] == "no"
@@ -204,8 +221,12 @@ def test_upload_by_id_speaks_codetracers_api_and_prints_the_replay_link(recorded
     size = cloud.archive(recording_id).stat().st_size
     [offer] = cloud.requests("upload-url")
     assert offer["path"] == f"/api/v1/tenants/{tenant_id}/traces/upload-url"
-    assert offer["body"] == {"recordingId": recording_id, "fileName": "tmp.zip", "contentType": "application/zip",
-                             "contentLength": size}
+    assert offer["body"] == {
+        "recordingId": recording_id,
+        "fileName": "tmp.zip",
+        "contentType": "application/zip",
+        "contentLength": size,
+    }
     [put] = cloud.requests("store-put")
     assert (put["content_type"], put["bytes"], put["authorization"]) == ("application/octet-stream", size, None)
     [confirm] = cloud.requests("confirm-upload")
@@ -230,8 +251,9 @@ def test_upload_by_id_speaks_codetracers_api_and_prints_the_replay_link(recorded
 
 
 @pytest.mark.parametrize("fmt,trace_file", [("ctfs", "trace.ct"), ("json", "trace.json")])
-def test_a_trace_folder_arrives_as_one_zip_of_the_whole_folder(uploader: User, cloud: Cloud, tmp_path: Path,
-                                                               fmt: str, trace_file: str):
+def test_a_trace_folder_arrives_as_one_zip_of_the_whole_folder(
+    uploader: User, cloud: Cloud, tmp_path: Path, fmt: str, trace_file: str
+):
     folder = tmp_path / "t"
     recording_id = make_trace(folder, fmt=fmt)
     targets = [folder] + ([folder / "trace.ct"] if fmt == "ctfs" else [])  # a .ct file names its folder
@@ -271,11 +293,21 @@ def test_one_test_of_a_test_run_with_test(uploader: User, cloud: Cloud, tmp_path
     folder = tmp_path / "run"
     make_trace(folder, fmt="ctfs")
     ids = {}
-    for seed, (_test_id, name) in enumerate([("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py::test_b", "t.py_test_b")]):
+    for seed, (_test_id, name) in enumerate(
+        [("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py::test_b", "t.py_test_b")]
+    ):
         ids[name] = make_trace(folder / "tests" / name, fmt="ctfs", seed=10 + seed)
-    (folder / "tests.json").write_text(json.dumps({"framework": "pytest", "traces": [
-        {"id": "t.py::test_a[x/y]", "kind": "test", "folder": "tests/t.py_test_a_x_y", "outcome": "failed"},
-        {"id": "t.py::test_b", "kind": "test", "folder": "tests/t.py_test_b", "outcome": "passed"}]}))
+    (folder / "tests.json").write_text(
+        json.dumps(
+            {
+                "framework": "pytest",
+                "traces": [
+                    {"id": "t.py::test_a[x/y]", "kind": "test", "folder": "tests/t.py_test_a_x_y", "outcome": "failed"},
+                    {"id": "t.py::test_b", "kind": "test", "folder": "tests/t.py_test_b", "outcome": "passed"},
+                ],
+            }
+        )
+    )
     for given, name in (("t.py::test_a[x/y]", "t.py_test_a_x_y"), ("t.py_test_b", "t.py_test_b")):
         done = uploader.ct("upload", str(folder), "--test", given, "--json")
         assert done.returncode == 0, done.stderr
@@ -345,10 +377,12 @@ def test_a_tenant_id_is_used_as_it_is(uploader: User, cloud: Cloud, tmp_path: Pa
 
 def test_the_test_server_knows_only_codetracers_endpoints_and_fields(cloud: Cloud):
     def ask(method: str, path: str, body: Optional[dict] = None) -> Tuple[int, str]:
-        request = urllib.request.Request(cloud.base_url + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode(),
-                                         headers={"Authorization": f"Bearer {cloud.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            cloud.base_url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {cloud.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return answer.status, answer.read().decode()
@@ -364,8 +398,14 @@ def test_the_test_server_knows_only_codetracers_endpoints_and_fields(cloud: Clou
     assert ask("GET", f"/api/v1/traces/{rid}/upload-session")[0] == 404
     # ... and fields it does not know, or lacks.
     assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url", dict(good, sha256="ab"))[0] == 400
-    assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url",
-               {k: v for k, v in good.items() if k != "contentLength"})[0] == 400
+    assert (
+        ask(
+            "POST",
+            f"/api/v1/tenants/{tenant}/traces/upload-url",
+            {k: v for k, v in good.items() if k != "contentLength"},
+        )[0]
+        == 400
+    )
     assert ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url", dict(good, contentLength="3"))[0] == 400
     status, answer = ask("POST", f"/api/v1/tenants/{tenant}/traces/upload-url", good)
     assert status == 200 and set(json.loads(answer)) == {"recordingId", "uploadUrl", "expiresAt"}
@@ -374,8 +414,10 @@ def test_the_test_server_knows_only_codetracers_endpoints_and_fields(cloud: Clou
 
 # --- interruptions ----------------------------------------------------------------------------------
 
-def test_ctrl_c_mid_upload_claims_nothing_and_the_same_command_uploads_again(uploader: User, cloud: Cloud,
-                                                                             tmp_path: Path):
+
+def test_ctrl_c_mid_upload_claims_nothing_and_the_same_command_uploads_again(
+    uploader: User, cloud: Cloud, tmp_path: Path
+):
     folder = tmp_path / "t"
     recording_id = make_trace(folder, payload=3 * MiB)
     child: Dict[str, int] = {}
@@ -390,7 +432,8 @@ def test_ctrl_c_mid_upload_claims_nothing_and_the_same_command_uploads_again(upl
     assert (status, out) == (130, b""), err
     assert err.decode().strip().splitlines()[-1] == (
         "ct: error: upload interrupted; the index records no upload: run the same command again to upload the "
-        "trace from the start")
+        "trace from the start"
+    )
     assert uploads_rows(uploader) == [] and cloud.requests("confirm-upload") == []
     cloud.on_request = None
     done = uploader.ct("upload", str(folder), "--json")
@@ -398,8 +441,9 @@ def test_ctrl_c_mid_upload_claims_nothing_and_the_same_command_uploads_again(upl
     assert zip_digests(cloud.archive(recording_id)) == file_digests(folder) and len(uploads_rows(uploader)) == 1
 
 
-def test_a_network_drop_during_the_put_is_retried_then_fails_with_the_network_status(uploader: User, cloud: Cloud,
-                                                                                      tmp_path: Path):
+def test_a_network_drop_during_the_put_is_retried_then_fails_with_the_network_status(
+    uploader: User, cloud: Cloud, tmp_path: Path
+):
     folder = tmp_path / "t"
     make_trace(folder, payload=1 * MiB)
     uploader.env.update(CODETRACER_UPLOAD_RETRIES="2")
@@ -415,8 +459,10 @@ def test_a_network_drop_during_the_put_is_retried_then_fails_with_the_network_st
     assert sum("; retry " in line for line in lines) == 2
     assert len(cloud.requests("store-put")) == 3 and len(cloud.requests("upload-url")) == 1, lines  # the PUT alone
     assert lines[-1].startswith("ct: error: uploading the trace: cannot reach 127.0.0.1:")
-    assert lines[-1].endswith("(gave up after 3 attempts); the index records no upload: run the same command "
-                              "again to upload the trace from the start")
+    assert lines[-1].endswith(
+        "(gave up after 3 attempts); the index records no upload: run the same command "
+        "again to upload the trace from the start"
+    )
     assert uploads_rows(uploader) == []
 
     cloud.down, cloud.on_request = False, None
@@ -426,13 +472,15 @@ def test_a_network_drop_during_the_put_is_retried_then_fails_with_the_network_st
 
 # --- the server says no ------------------------------------------------------------------------------
 
+
 def test_401_wrong_token(recorded: User, cloud: Cloud):
     recorded.env["CODETRACER_TOKEN"] = "not-the-token"
     done = recorded.ct("upload", "1")
     assert (done.returncode, done.stdout) == (12, b"")
     assert done.stderr.decode() == (
         "ct: error: looking up the organisation: the server refused the token (HTTP 401: missing or wrong bearer "
-        "token); check CODETRACER_TOKEN or run `ct login`, and that it may upload to tenant 'acme'\n")
+        "token); check CODETRACER_TOKEN or run `ct login`, and that it may upload to tenant 'acme'\n"
+    )
     assert b"not-the-token" not in done.stderr
     assert len(cloud.log) == 1 and uploads_rows(recorded) == []
     assert json.loads(recorded.ct("show", "1", "--json").stdout)["uploads"] == []
@@ -442,8 +490,10 @@ def test_the_store_refusing_its_url_is_an_auth_failure(recorded: User, cloud: Cl
     cloud.fail["store-put"] = [403]
     done = recorded.ct("upload", "1")
     assert (done.returncode, done.stdout) == (12, b"")
-    assert done.stderr.decode() == ("ct: error: uploading the trace: the object store refused the upload URL the "
-                                    "server gave (HTTP 403: injected HTTP 403)\n")
+    assert done.stderr.decode() == (
+        "ct: error: uploading the trace: the object store refused the upload URL the "
+        "server gave (HTTP 403: injected HTTP 403)\n"
+    )
     assert cloud.requests("confirm-upload") == []
 
 
@@ -451,8 +501,9 @@ def test_no_token_at_all_is_a_usage_error(recorded: User, cloud: Cloud):
     del recorded.env["CODETRACER_TOKEN"]
     done = recorded.ct("upload", "1")
     assert (done.returncode, done.stdout) == (2, b"")
-    assert done.stderr.decode().startswith("ct: error: cannot upload: no token to upload with: set CODETRACER_TOKEN, "
-                                           "or run `ct login`")
+    assert done.stderr.decode().startswith(
+        "ct: error: cannot upload: no token to upload with: set CODETRACER_TOKEN, or run `ct login`"
+    )
     assert cloud.log == []
 
 
@@ -460,8 +511,10 @@ def test_413_too_large(recorded: User, cloud: Cloud):
     cloud.max_size = 100
     done = recorded.ct("upload", "1")
     assert (done.returncode, done.stdout) == (14, b"")
-    assert done.stderr.decode() == ("ct: error: asking for an upload URL: the server refuses a trace this large "
-                                    "(HTTP 413: traces are limited to 100 bytes)\n")
+    assert done.stderr.decode() == (
+        "ct: error: asking for an upload URL: the server refuses a trace this large "
+        "(HTTP 413: traces are limited to 100 bytes)\n"
+    )
     assert uploads_rows(recorded) == []
 
 
@@ -479,7 +532,8 @@ def test_503_then_200_is_retried_and_retry_after_is_honoured(recorded: User, clo
     lines = done.stderr.decode().splitlines()
     assert lines[:2] == [
         "ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); retry 1 of 5 in 0.0 s",
-        "ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); retry 2 of 5 in 1.0 s"]
+        "ct: asking for an upload URL: the server failed (HTTP 503: injected HTTP 503); retry 2 of 5 in 1.0 s",
+    ]
     assert "ct: confirming the upload: the server failed (HTTP 429: injected HTTP 429); retry 1 of 5 in 1.0 s" in lines
     assert len([line for line in lines if "; retry " in line]) == 4
     assert len(uploads_rows(recorded)) == 1
@@ -493,21 +547,26 @@ def test_5xx_after_the_retries_fails_and_claims_nothing(recorded: User, cloud: C
     assert done.stderr.decode().splitlines()[-1] == (
         "ct: error: asking for the download link: the server failed (HTTP 503: injected HTTP 503) "
         "(gave up after 3 attempts); the index records no upload: run the same command again to upload the "
-        "trace from the start")
+        "trace from the start"
+    )
     assert uploads_rows(recorded) == [] and "no" in recorded.ct("list").stdout.decode().splitlines()[1].split()
 
 
 def test_an_organisation_the_server_does_not_list(recorded: User, cloud: Cloud):
     done = recorded.ct("upload", "1", "--tenant", "nobody")
     assert (done.returncode, done.stdout) == (13, b"")
-    assert done.stderr.decode() == (f"ct: error: looking up the organisation: organisation 'nobody' not found on "
-                                    f"{cloud.base_url} (the token's organisations: acme)\n")
+    assert done.stderr.decode() == (
+        f"ct: error: looking up the organisation: organisation 'nobody' not found on "
+        f"{cloud.base_url} (the token's organisations: acme)\n"
+    )
     assert cloud.routes() == ["tenants"]
     unknown_id = str(uuid.uuid4())
     done = recorded.ct("upload", "1", "--tenant", unknown_id)
     assert (done.returncode, done.stdout) == (13, b"")
-    assert done.stderr.decode() == (f"ct: error: asking for an upload URL: tenant '{unknown_id}' does not exist on "
-                                    f"{cloud.base_url} (HTTP 404: no tenant {unknown_id})\n")
+    assert done.stderr.decode() == (
+        f"ct: error: asking for an upload URL: tenant '{unknown_id}' does not exist on "
+        f"{cloud.base_url} (HTTP 404: no tenant {unknown_id})\n"
+    )
 
 
 def test_no_network(recorded: User):
@@ -524,6 +583,7 @@ def test_no_network(recorded: User):
 
 # --- traces that cannot be uploaded ---------------------------------------------------------------------
 
+
 def test_a_partial_trace_is_refused_unless_allowed(recorded: User, cloud: Cloud):
     recorded.env["FAKE_RECORDER_PARTIAL"] = "1"
     assert recorded.ct("record", "app.py").returncode == 0
@@ -531,7 +591,8 @@ def test_a_partial_trace_is_refused_unless_allowed(recorded: User, cloud: Cloud)
     assert (refused.returncode, refused.stdout) == (3, b"")
     assert refused.stderr.decode() == (
         f"ct: error: cannot upload: the trace in {recorded.data / 'traces' / '2'} is PARTIAL: the recorder marked "
-        "it partial; it may end early or miss events. Upload it anyway with --allow-partial\n")
+        "it partial; it may end early or miss events. Upload it anyway with --allow-partial\n"
+    )
     assert cloud.log == []
     allowed = recorded.ct("upload", "2", "--allow-partial", "--json")
     assert allowed.returncode == 0, allowed.stderr
@@ -556,10 +617,13 @@ def test_missing_folders_ids_and_non_traces(recorded: User, cloud: Cloud, tmp_pa
     unknown = recorded.ct("upload", "7")
     assert (unknown.returncode, unknown.stderr) == (1, b"ct: no trace with id 7 (see `ct list`)\n")
     import shutil
+
     shutil.rmtree(recorded.data / "traces" / "1")
     gone = recorded.ct("upload", "1")
     assert (gone.returncode, gone.stderr.decode()) == (
-        3, f"ct: error: cannot upload: the trace folder {recorded.data / 'traces' / '1'} does not exist\n")
+        3,
+        f"ct: error: cannot upload: the trace folder {recorded.data / 'traces' / '1'} does not exist\n",
+    )
     (tmp_path / "empty").mkdir()
     empty = recorded.ct("upload", str(tmp_path / "empty"))
     assert empty.returncode == 3 and "holds no trace: it has no trace_metadata.json" in empty.stderr.decode()
@@ -573,20 +637,26 @@ def test_missing_folders_ids_and_non_traces(recorded: User, cloud: Cloud, tmp_pa
 
 # --- settings -----------------------------------------------------------------------------------------------
 
+
 def test_login_saves_an_owner_only_config_and_flags_win(recorded: User, cloud: Cloud):
     token = cloud.token
     for name in ("CODETRACER_BASE_URL", "CODETRACER_TENANT", "CODETRACER_TOKEN"):
         del recorded.env[name]
-    login = subprocess.run([sys.executable, str(LAUNCHER), "login", "--base-url", cloud.base_url + "/",
-                            "--tenant", "acme"], input=(token + "\n").encode(), env=recorded.env,
-                           capture_output=True, timeout=60)
+    login = subprocess.run(
+        [sys.executable, str(LAUNCHER), "login", "--base-url", cloud.base_url + "/", "--tenant", "acme"],
+        input=(token + "\n").encode(),
+        env=recorded.env,
+        capture_output=True,
+        timeout=60,
+    )
     assert login.returncode == 0, login.stderr
     config = recorded.data / "upload.json"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert json.loads(config.read_text()) == {"base_url": cloud.base_url, "tenant": "acme", "token": token}
     assert token.encode() not in login.stdout + login.stderr
-    assert login.stdout.decode() == (f"saved in {config} (readable by you only): base URL {cloud.base_url}, "
-                                     "tenant acme, token set\n")
+    assert login.stdout.decode() == (
+        f"saved in {config} (readable by you only): base URL {cloud.base_url}, tenant acme, token set\n"
+    )
 
     done = recorded.ct("upload", "1")  # everything from the file
     assert done.returncode == 0, done.stderr
@@ -606,8 +676,13 @@ def test_progress_line_on_a_terminal_only(uploader: User, cloud: Cloud, tmp_path
     make_trace(folder, payload=2 * MiB)
     leader, follower = pty.openpty()
     try:
-        child = subprocess.Popen([sys.executable, str(LAUNCHER), "upload", str(folder)], env=uploader.env,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower)
+        child = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "upload", str(folder)],
+            env=uploader.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
         os.close(follower)
         seen = b""
         while True:
@@ -632,6 +707,7 @@ def test_progress_line_on_a_terminal_only(uploader: User, cloud: Cloud, tmp_path
 
 def test_ct_imports_the_standard_library_only():
     import ast
+
     source = Path(_archive.__file__).parent
     imported = set()
     for path in source.glob("*.py"):

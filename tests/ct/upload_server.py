@@ -8,6 +8,7 @@ request without the bearer token is 401 and one without
 `Content-Type: application/json` 415. Bodies are streamed to disk, so a
 200 MB trace costs the test process no memory. Knobs inject failures; every
 request is logged."""
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,13 @@ Injected = Union[int, Tuple[int, Dict[str, str]]]
 
 
 class Reply(Exception):
-    def __init__(self, status: int, body: Optional[Dict[str, Any]] = None, headers: Optional[Dict[str, str]] = None,
-                 text: Optional[str] = None):
+    def __init__(
+        self,
+        status: int,
+        body: Optional[Dict[str, Any]] = None,
+        headers: Optional[Dict[str, str]] = None,
+        text: Optional[str] = None,
+    ):
         super().__init__(status)
         self.status, self.body, self.headers, self.text = status, body, headers or {}, text
 
@@ -71,15 +77,17 @@ class Cloud:
         self.objects = root / "objects"
         self.objects.mkdir(parents=True, exist_ok=True)
         self.token = token
-        self.tenants = [{"tenantId": str(uuid.uuid4()), "displayName": slug.title(), "slug": slug, "role": "owner"}
-                        for slug in slugs]
+        self.tenants = [
+            {"tenantId": str(uuid.uuid4()), "displayName": slug.title(), "slug": slug, "role": "owner"}
+            for slug in slugs
+        ]
         self.fail: Dict[str, List[Injected]] = {}
         self.max_size: Optional[int] = None
         self.on_request: Optional[Callable[[str], None]] = None
         self.down = False
         self.log: List[Dict[str, Any]] = []
-        self.meta: Dict[str, Dict[str, Any]] = {}      # object key -> {size, etag}
-        self.uploads: Dict[str, Dict[str, Any]] = {}   # recording id -> {key, tenantId, state, offer}
+        self.meta: Dict[str, Dict[str, Any]] = {}  # object key -> {size, etag}
+        self.uploads: Dict[str, Dict[str, Any]] = {}  # recording id -> {key, tenantId, state, offer}
         self.lock = threading.Lock()
         self._secret = os.urandom(16)
         cloud = self
@@ -135,9 +143,13 @@ class Cloud:
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(request.path)
-        entry: Dict[str, Any] = {"method": request.command, "path": parts.path, "route": None,
-                                 "authorization": request.headers.get("Authorization"),
-                                 "content_type": request.headers.get("Content-Type")}
+        entry: Dict[str, Any] = {
+            "method": request.command,
+            "path": parts.path,
+            "route": None,
+            "authorization": request.headers.get("Authorization"),
+            "content_type": request.headers.get("Content-Type"),
+        }
         match = None
         for method, name, pattern in ROUTES:
             match = pattern.fullmatch(parts.path)
@@ -286,10 +298,13 @@ class Cloud:
             raise error(413, f"traces are limited to {self.max_size} bytes")
         key = "u-" + uuid.uuid4().hex
         with self.lock:
-            self.uploads[payload["recordingId"]] = {"key": key, "tenantId": tenant_id, "state": "pending",
-                                                    "offer": payload}
-        return {"recordingId": payload["recordingId"], "uploadUrl": self.presign("PUT", key),
-                "expiresAt": EXPIRES_AT}
+            self.uploads[payload["recordingId"]] = {
+                "key": key,
+                "tenantId": tenant_id,
+                "state": "pending",
+                "offer": payload,
+            }
+        return {"recordingId": payload["recordingId"], "uploadUrl": self.presign("PUT", key), "expiresAt": EXPIRES_AT}
 
     def _confirm_upload(self, recording_id: str, payload: Dict[str, Any]) -> NoReturn:
         upload = self.uploads.get(recording_id)

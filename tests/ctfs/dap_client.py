@@ -1,6 +1,7 @@
 """The DAP client of CodeTracer's replay-server lives in the bench toolkit
 (bench/ctbench/dap.py), which measures how long the server takes to open a
 trace; the CTFS tests use that one copy through this name."""
+
 from __future__ import annotations
 
 import sys

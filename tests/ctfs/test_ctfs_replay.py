@@ -5,6 +5,7 @@ same stack (function, line, file) and locals at each, the same terminal.
 Programs are recorded with our recorder (trace.json), turned into trace.ct
 by `ct-trace-convert`, and both folders are walked step by step over DAP.
 Skipped, loudly, where `../shared/tools/replay-server` is absent."""
+
 from __future__ import annotations
 
 import json
@@ -23,22 +24,51 @@ PROGRAMS = REPO / "tests" / "recorder" / "programs"
 # Small programs of the recorder suite covering calls, classes, containers,
 # exceptions (one exits 1), generators, try/except, unicode, mutation,
 # exit statuses and async code.
-CASES = ["functions.py", "classes.py", "containers.py", "exceptions.py", "generators.py", "try_blocks.py",
-         "unicode_io.py", "mutations.py", "exit_code.py", "async_prog.py", "argv_path.py", "exit_msg.py",
-         "exit_none.py", "finalizers.py", "string_code.py", "threads.py", "stdin_echo.py"]
+CASES = [
+    "functions.py",
+    "classes.py",
+    "containers.py",
+    "exceptions.py",
+    "generators.py",
+    "try_blocks.py",
+    "unicode_io.py",
+    "mutations.py",
+    "exit_code.py",
+    "async_prog.py",
+    "argv_path.py",
+    "exit_msg.py",
+    "exit_none.py",
+    "finalizers.py",
+    "string_code.py",
+    "threads.py",
+    "stdin_echo.py",
+]
 
 pytestmark = pytest.mark.skipif(
     not REPLAY_SERVER.exists(),
     reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
-           "CTFS replay parity NOT checked",
+    "CTFS replay parity NOT checked",
 )
 
 
 @pytest.fixture(scope="session")
 def convert() -> Path:
     """The ct-trace-convert binary (trace.json folder -> trace.ct folder)."""
-    subprocess.run(["cargo", "build", "--quiet", "--release", "--manifest-path", str(REPO / "recorder" / "Cargo.toml"),
-                    "-p", "trace-convert", "-p", "trace-check"], check=True)
+    subprocess.run(
+        [
+            "cargo",
+            "build",
+            "--quiet",
+            "--release",
+            "--manifest-path",
+            str(REPO / "recorder" / "Cargo.toml"),
+            "-p",
+            "trace-convert",
+            "-p",
+            "trace-check",
+        ],
+        check=True,
+    )
     exe = REPO / "recorder" / "target" / "release" / "ct-trace-convert"
     assert exe.exists()
     return exe
@@ -91,8 +121,13 @@ def assert_same_replay(json_dir: Path, ct_dir: Path, tmp_path: Path) -> list[dic
 @pytest.mark.parametrize("program", CASES)
 def test_replay_server_shows_ct_as_json(program: str, recorder_python: Path, convert: Path, tmp_path: Path) -> None:
     json_dir, ct_dir = tmp_path / "json", tmp_path / "ct"
-    subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(json_dir), program],
-                   cwd=PROGRAMS, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+    subprocess.run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(json_dir), program],
+        cwd=PROGRAMS,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     assert (json_dir / "trace.json").exists()
     to_ct(convert, json_dir, ct_dir)
     stops = assert_same_replay(json_dir, ct_dir, tmp_path)
@@ -107,8 +142,14 @@ def test_replay_server_shows_ct_terminal_output_as_json(recorder_python: Path, c
     from both formats. The recording gets them spliced in after steps, so
     this holds whether or not the recorder writes them yet."""
     rec = tmp_path / "rec"
-    subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(rec), "functions.py"],
-                   cwd=PROGRAMS, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, check=True)
+    subprocess.run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(rec), "functions.py"],
+        cwd=PROGRAMS,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=True,
+    )
     events = json.loads((rec / "trace.json").read_text(encoding="utf-8"))
     out: list[dict[str, Any]] = []
     n = 0

@@ -7,6 +7,7 @@ events (`ct-trace-check --events`, the official schema types of either
 format) must equal the JSON's. The replay-server walks the replay suite's
 programs in both formats and must show the same stops, stacks, locals and
 terminal (skipped, loudly, where it is absent)."""
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,16 @@ SUITES = {"recorder": REPO / "tests" / "recorder" / "programs", "replay": REPO /
 # Programs that are not run to their end here: sleeper.py runs until it is
 # killed (the killed-run test below uses it).
 NOT_RUN = {"sleeper.py"}
-PROGRAMS = [(suite, p.name) for suite, folder in SUITES.items() for p in sorted(folder.glob("*.py"))
-            if p.name not in NOT_RUN]
+PROGRAMS = [
+    (suite, p.name) for suite, folder in SUITES.items() for p in sorted(folder.glob("*.py")) if p.name not in NOT_RUN
+]
 # `make test-fast` compares these programs' events and walks fewer of them in
 # the replay-server (on both interpreters); every other program is marked
 # slow, which `make test` (CI) runs.
-FAST_EVENTS = {"recorder": {"functions.py", "containers.py", "exceptions.py", "generators.py", "std_values.py"},
-               "replay": {"objects.py", "uncaught.py", "output.py"}}
+FAST_EVENTS = {
+    "recorder": {"functions.py", "containers.py", "exceptions.py", "generators.py", "std_values.py"},
+    "replay": {"objects.py", "uncaught.py", "output.py"},
+}
 FAST_WALKS = {"recorder": {"functions.py", "containers.py"}, "replay": {"objects.py", "uncaught.py"}}
 CT_FILES = ["trace.ct", "trace_metadata.json", "trace_paths.json"]
 # Longer traces are compared event for event but not walked in the replay-server.
@@ -43,8 +47,19 @@ WALKED_STEPS = 2000
 @pytest.fixture(scope="session")
 def trace_check() -> Path:
     """The ct-trace-check binary (official schema + replay invariants; `--events` dumps)."""
-    subprocess.run(["cargo", "build", "--quiet", "--release", "--manifest-path", str(REPO / "recorder" / "Cargo.toml"),
-                    "-p", "trace-check"], check=True)
+    subprocess.run(
+        [
+            "cargo",
+            "build",
+            "--quiet",
+            "--release",
+            "--manifest-path",
+            str(REPO / "recorder" / "Cargo.toml"),
+            "-p",
+            "trace-check",
+        ],
+        check=True,
+    )
     exe = REPO / "recorder" / "target" / "release" / "ct-trace-check"
     assert exe.exists()
     return exe
@@ -58,12 +73,19 @@ def env_of(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 
 def rec(python: Path, cwd: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(python), "-m", "codetracer_python_recorder", *args], cwd=cwd, env=env_of(env),
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    return subprocess.run(
+        [str(python), "-m", "codetracer_python_recorder", *args],
+        cwd=cwd,
+        env=env_of(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=300,
+    )
 
 
-def record_both(python: Path, suite: str, program: str,
-                tmp_path: Path) -> Tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+def record_both(
+    python: Path, suite: str, program: str, tmp_path: Path
+) -> Tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
     """`program` of `suite` recorded into tmp_path/json (trace.json) and
     tmp_path/ct (trace.ct); it must run the same both times (the format is
     the recorder's business only)."""
@@ -87,13 +109,16 @@ def program_cases(fast: Dict[str, Set[str]]) -> list:
     """Every (suite, program) of PROGRAMS; those not in `fast` marked slow."""
     unknown = {(suite, program) for suite, names in fast.items() for program in names} - set(PROGRAMS)
     assert not unknown, f"no such program: {unknown}"
-    return [pytest.param(suite, program, id=f"{suite}-{program}",
-                         marks=() if program in fast[suite] else pytest.mark.slow) for suite, program in PROGRAMS]
+    return [
+        pytest.param(suite, program, id=f"{suite}-{program}", marks=() if program in fast[suite] else pytest.mark.slow)
+        for suite, program in PROGRAMS
+    ]
 
 
 @pytest.mark.parametrize("suite,program", program_cases(FAST_EVENTS))
-def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, recorder_python: Path,
-                                                      trace_check: Path, tmp_path: Path) -> None:
+def test_every_program_writes_the_same_events_as_ctfs(
+    suite: str, program: str, recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     j, _ = record_both(recorder_python, suite, program, tmp_path)
     if not (tmp_path / "json" / "trace_metadata.json").exists():
         assert not (tmp_path / "ct" / "trace_metadata.json").exists()
@@ -107,7 +132,9 @@ def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, 
     assert m["format"] == "ctfs" and m["stats"]["trace_ct_bytes"] == (ct / "trace.ct").stat().st_size
     assert meta(tmp_path / "json")["format"] == "json"
     assert m["partial"] == meta(tmp_path / "json")["partial"]
-    assert json.loads((ct / "trace_paths.json").read_text()) == json.loads((tmp_path / "json" / "trace_paths.json").read_text())
+    assert json.loads((ct / "trace_paths.json").read_text()) == json.loads(
+        (tmp_path / "json" / "trace_paths.json").read_text()
+    )
     chk = subprocess.run([str(trace_check), str(ct)], capture_output=True, text=True)
     assert chk.returncode == 0, chk.stderr
     want, got = events(trace_check, tmp_path / "json"), events(trace_check, ct)
@@ -116,9 +143,10 @@ def test_every_program_writes_the_same_events_as_ctfs(suite: str, program: str, 
         # timing) may differ, and then it is only checked, not compared.
         again = rec(recorder_python, SUITES[suite], "--trace-dir", str(tmp_path / "json2"), program)
         assert again.returncode == j.returncode
-        assert events(trace_check, tmp_path / "json2") != want, \
-            f"{program}: trace.ct holds other events than trace.json (first difference at event " \
+        assert events(trace_check, tmp_path / "json2") != want, (
+            f"{program}: trace.ct holds other events than trace.json (first difference at event "
             f"{next(i for i, (a, b) in enumerate(zip(want + [''], got + [''])) if a != b)})"
+        )
         pytest.skip(f"{program}: its trace differs from run to run in JSON too: the .ct was checked, not compared")
 
 
@@ -140,8 +168,10 @@ def test_output_and_error_end_are_in_the_ct(recorder_python: Path, trace_check: 
 
 def test_bad_format_is_a_usage_error_before_anything_runs(recorder_python: Path, tmp_path: Path) -> None:
     cwd = SUITES["recorder"]
-    for args, env, source in ((["--format", "binary"], None, "--format"),
-                              ([], {"CODETRACER_FORMAT": "xml"}, "CODETRACER_FORMAT")):
+    for args, env, source in (
+        (["--format", "binary"], None, "--format"),
+        ([], {"CODETRACER_FORMAT": "xml"}, "CODETRACER_FORMAT"),
+    ):
         done = rec(recorder_python, cwd, *args, "-o", str(tmp_path / "t"), "functions.py", env=env)
         assert done.returncode == 2
         assert done.stdout == b""  # the program did not run
@@ -149,34 +179,54 @@ def test_bad_format_is_a_usage_error_before_anything_runs(recorder_python: Path,
         assert source in first and "expected json or ctfs" in first and "ERR_FORMAT_UNSUPPORTED" in first, first
         assert not (tmp_path / "t").exists()
     # The flag wins over the environment; the API takes format= too.
-    done = rec(recorder_python, cwd, "--format", "ctfs", "-o", str(tmp_path / "f"), "functions.py",
-               env={"CODETRACER_FORMAT": "json"})
+    done = rec(
+        recorder_python,
+        cwd,
+        "--format",
+        "ctfs",
+        "-o",
+        str(tmp_path / "f"),
+        "functions.py",
+        env={"CODETRACER_FORMAT": "json"},
+    )
     assert done.returncode == 0 and (tmp_path / "f" / "trace.ct").exists()
     done = rec(recorder_python, cwd, "-o", str(tmp_path / "e"), "functions.py", env={"CODETRACER_FORMAT": "ctfs"})
     assert done.returncode == 0 and (tmp_path / "e" / "trace.ct").exists()
-    api = subprocess.run([str(recorder_python), "-c",
-                          "import codetracer_python_recorder as r, sys\n"
-                          f"with r.trace({str(tmp_path / 'api')!r}, format='ctfs'):\n    x = 1\n"
-                          "from codetracer_python_recorder.errors import RecorderError\n"
-                          "try:\n    r.start('x', format='zip')\nexcept RecorderError as e:\n"
-                          "    print(e.code, e.message)\n"],
-                         env=env_of(), capture_output=True, text=True, timeout=120)
+    api = subprocess.run(
+        [
+            str(recorder_python),
+            "-c",
+            "import codetracer_python_recorder as r, sys\n"
+            f"with r.trace({str(tmp_path / 'api')!r}, format='ctfs'):\n    x = 1\n"
+            "from codetracer_python_recorder.errors import RecorderError\n"
+            "try:\n    r.start('x', format='zip')\nexcept RecorderError as e:\n"
+            "    print(e.code, e.message)\n",
+        ],
+        env=env_of(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert api.returncode == 0, api.stderr
     assert api.stdout.startswith("ERR_FORMAT_UNSUPPORTED invalid value 'zip' for format="), api.stdout
     assert (tmp_path / "api" / "trace.ct").exists() and meta(tmp_path / "api")["format"] == "ctfs"
 
 
-def test_keep_partial_trace_writes_a_ct_marked_partial(recorder_python: Path, trace_check: Path,
-                                                       tmp_path: Path) -> None:
+def test_keep_partial_trace_writes_a_ct_marked_partial(
+    recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     cwd = SUITES["recorder"]
-    done = rec(recorder_python, cwd, "--format", "ctfs", "--keep-partial-trace", "-o", str(tmp_path / "k"),
-               "frees_tool.py")
+    done = rec(
+        recorder_python, cwd, "--format", "ctfs", "--keep-partial-trace", "-o", str(tmp_path / "k"), "frees_tool.py"
+    )
     assert done.returncode == 20
     m = meta(tmp_path / "k")
     assert (m["partial"], m["reason"], m["format"]) == (True, "ERR_TARGET_MONITORING_CHANGED", "ctfs")
     chk = subprocess.run([str(trace_check), str(tmp_path / "k")], capture_output=True, text=True)
-    assert chk.returncode == 1 and "partial: the recorder marked this trace partial: ERR_TARGET_MONITORING_CHANGED" \
-        in chk.stderr, chk.stderr
+    assert (
+        chk.returncode == 1
+        and "partial: the recorder marked this trace partial: ERR_TARGET_MONITORING_CHANGED" in chk.stderr
+    ), chk.stderr
     evs = events(trace_check, tmp_path / "k")  # readable to its end, and balanced
     assert sum('"Call"' in e[:8] for e in evs) == sum('"Return"' in e[:10] for e in evs) > 0
     # Without --keep-partial-trace: nothing.
@@ -186,9 +236,13 @@ def test_keep_partial_trace_writes_a_ct_marked_partial(recorder_python: Path, tr
 
 def test_killed_run_recovers_into_a_partial_ct(recorder_python: Path, trace_check: Path, tmp_path: Path) -> None:
     out = tmp_path / "t"
-    p = subprocess.Popen([str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out),
-                          "sleeper.py"], cwd=SUITES["recorder"], env=env_of(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out), "sleeper.py"],
+        cwd=SUITES["recorder"],
+        env=env_of(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert p.stdout is not None and p.stdout.readline() == b"ready\n"
     time.sleep(0.3)
     p.send_signal(signal.SIGKILL)
@@ -207,12 +261,15 @@ def test_killed_run_recovers_into_a_partial_ct(recorder_python: Path, trace_chec
     assert sum("Call" in e for e in evs) == sum("Return" in e for e in evs)
 
 
-@pytest.mark.skipif(not REPLAY_SERVER.exists(),
-                    reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
-                           "--format ctfs replay parity NOT checked")
+@pytest.mark.skipif(
+    not REPLAY_SERVER.exists(),
+    reason=f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
+    "--format ctfs replay parity NOT checked",
+)
 @pytest.mark.parametrize("suite,program", program_cases(FAST_WALKS))
-def test_replay_server_shows_the_recorded_ct_as_the_json(suite: str, program: str, recorder_python: Path,
-                                                         trace_check: Path, tmp_path: Path) -> None:
+def test_replay_server_shows_the_recorded_ct_as_the_json(
+    suite: str, program: str, recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     record_both(recorder_python, suite, program, tmp_path)
     if not (tmp_path / "json" / "trace_metadata.json").exists():
         pytest.skip(f"{program} leaves no trace (a recorder error)")
@@ -231,16 +288,34 @@ def _fsize_limit(limit: int):
         import resource
 
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return setup
 
 
-def test_a_ct_that_does_not_fit_is_kept_shorter_and_partial_or_not_at_all(recorder_python: Path, trace_check: Path,
-                                                                          tmp_path: Path) -> None:
+def test_a_ct_that_does_not_fit_is_kept_shorter_and_partial_or_not_at_all(
+    recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     def run(program: str, out: Path, limit: int) -> subprocess.CompletedProcess:
-        return subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs",
-                               "--keep-partial-trace", "--json-errors", "-o", str(out), program],
-                              cwd=SUITES["recorder"], env=env_of(), capture_output=True, timeout=300,
-                              preexec_fn=_fsize_limit(limit))
+        return subprocess.run(
+            [
+                str(recorder_python),
+                "-m",
+                "codetracer_python_recorder",
+                "--format",
+                "ctfs",
+                "--keep-partial-trace",
+                "--json-errors",
+                "-o",
+                str(out),
+                program,
+            ],
+            cwd=SUITES["recorder"],
+            env=env_of(),
+            capture_output=True,
+            timeout=300,
+            preexec_fn=_fsize_limit(limit),
+        )
+
     # The in-run stream outgrows the limit: the .ct of what was recorded fits, marked partial.
     out = tmp_path / "big"
     done = run("writes_a_lot.py", out, 64 * 1024)

@@ -7,6 +7,7 @@ killed outright leaves a staged .ct readable up to its last complete chunk,
 and what a finished recording holds is exactly what converting after the run
 (CODETRACER_LIVE_CONVERT=0) gives.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,23 +36,35 @@ def steps(lines: list) -> int:
     return sum('"Step"' in line for line in lines)
 
 
-@pytest.mark.parametrize("program", ["functions.py", "exceptions.py", "gen_close.py", "output_end.py", "writes_a_lot.py"])
-def test_the_streamed_ct_is_the_ct_converted_after_the_run(program: str, recorder_python: Path, trace_check: Path,
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "program", ["functions.py", "exceptions.py", "gen_close.py", "output_end.py", "writes_a_lot.py"]
+)
+def test_the_streamed_ct_is_the_ct_converted_after_the_run(
+    program: str, recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     cwd = SUITES["recorder"]
     if not (cwd / program).exists():
         pytest.fail(f"{program} is not in the recorder suite any more: pick another program here")
     live = rec(recorder_python, cwd, "--format", "ctfs", "--trace-dir", str(tmp_path / "live"), program)
-    after = rec(recorder_python, cwd, "--format", "ctfs", "--trace-dir", str(tmp_path / "after"), program,
-                env={"CODETRACER_LIVE_CONVERT": "0"})
+    after = rec(
+        recorder_python,
+        cwd,
+        "--format",
+        "ctfs",
+        "--trace-dir",
+        str(tmp_path / "after"),
+        program,
+        env={"CODETRACER_LIVE_CONVERT": "0"},
+    )
     assert (live.returncode, live.stdout) == (after.returncode, after.stdout), live.stderr
     assert meta(tmp_path / "live")["timings"]["convert_streamed"] is True
     assert "convert_streamed" not in meta(tmp_path / "after")["timings"]
     assert events(trace_check, tmp_path / "live") == events(trace_check, tmp_path / "after")
 
 
-def test_a_fork_shows_no_warning_of_the_recorder_s_thread(recorder_python: Path, trace_check: Path,
-                                                          tmp_path: Path) -> None:
+def test_a_fork_shows_no_warning_of_the_recorder_s_thread(
+    recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     """CPython warns on os.fork() in a process with several threads; the
     thread writing the .ct ends before each fork and starts again after it,
     so the program prints what plain python prints."""
@@ -83,16 +96,17 @@ print("done", total)
 """
 
 
-def test_a_fork_after_many_chunks_shows_no_warning_of_the_compression_thread(recorder_python: Path,
-                                                                             trace_check: Path,
-                                                                             tmp_path: Path) -> None:
+def test_a_fork_after_many_chunks_shows_no_warning_of_the_compression_thread(
+    recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     """trace.ct's chunks are compressed on a thread of their own from the
     second chunk on (docs/ctfs.md, "Compression level"): it ends before a
     fork with the thread writing the .ct, and the trace is whole."""
     program = tmp_path / "chunks_then_fork.py"
     program.write_text(CHUNKS_THEN_FORK)
-    plain = subprocess.run([str(recorder_python), str(program)], cwd=tmp_path, env=env_of(), capture_output=True,
-                           timeout=120)
+    plain = subprocess.run(
+        [str(recorder_python), str(program)], cwd=tmp_path, env=env_of(), capture_output=True, timeout=120
+    )
     recorded = rec(recorder_python, tmp_path, "--format", "ctfs", "--trace-dir", str(tmp_path / "t"), str(program))
     assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
     assert b"multi-threaded" not in recorded.stderr
@@ -103,14 +117,20 @@ def test_a_fork_after_many_chunks_shows_no_warning_of_the_compression_thread(rec
     assert subprocess.run([str(trace_check), str(tmp_path / "t")], capture_output=True).returncode == 0
 
 
-def test_the_ct_grows_while_the_program_runs_and_survives_a_kill(recorder_python: Path, trace_check: Path,
-                                                                 tmp_path: Path) -> None:
+def test_the_ct_grows_while_the_program_runs_and_survives_a_kill(
+    recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     program = tmp_path / "long_then_wait.py"
     program.write_text(LONG_THEN_WAIT)
     out = tmp_path / "t"
     staged = out / ".codetracer-partial"
-    p = subprocess.Popen([str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out),
-                          str(program)], cwd=tmp_path, env=env_of(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out), str(program)],
+        cwd=tmp_path,
+        env=env_of(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert p.stdout is not None and p.stdout.readline() == b"ready\n"
         # The flushed part of the stream reaches the staged .ct while the
@@ -144,8 +164,9 @@ def test_the_ct_grows_while_the_program_runs_and_survives_a_kill(recorder_python
     assert sum("Call" in e for e in recovered) == sum("Return" in e for e in recovered)
 
 
-def test_signals_reach_the_program_not_the_recorder_s_thread(recorder_python: Path, trace_check: Path,
-                                                             tmp_path: Path) -> None:
+def test_signals_reach_the_program_not_the_recorder_s_thread(
+    recorder_python: Path, trace_check: Path, tmp_path: Path
+) -> None:
     """A signal sent to the process is the program's: the thread writing the
     .ct blocks every signal (else the kernel may hand it Ctrl-C, and the
     program's time.sleep would not be interrupted), and Ctrl-C ends the
@@ -153,8 +174,13 @@ def test_signals_reach_the_program_not_the_recorder_s_thread(recorder_python: Pa
     program = tmp_path / "long_then_wait.py"
     program.write_text(LONG_THEN_WAIT)
     out = tmp_path / "t"
-    p = subprocess.Popen([str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out),
-                          str(program)], cwd=tmp_path, env=env_of(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "-o", str(out), str(program)],
+        cwd=tmp_path,
+        env=env_of(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert p.stdout is not None and p.stdout.readline() == b"ready\n"
         tasks = Path(f"/proc/{p.pid}/task")

@@ -1,6 +1,7 @@
 """docs/architecture.md's map stays true: every repository path it names
 in its "Decision → the one place it lives" table, and in the rest of the
 page, exists. Grep-based: no wheel needed."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ def named_paths(text: str) -> list[str]:
 
 def test_every_path_of_the_map_exists() -> None:
     text = PAGE.read_text(encoding="utf-8")
-    table = text[text.index("## Decision"):]
+    table = text[text.index("## Decision") :]
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]
     assert len(rows) >= 15, "the decision table has its rows"
     for row in rows:

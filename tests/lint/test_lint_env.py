@@ -4,6 +4,7 @@ src/env.rs and _env.py, ct's _env.py), the three agree, README and the
 recorder's --help are checked against them; the format names are spelled
 only in the format tables (trace-writer's format.rs, ct's _formats.py).
 Grep-based: no wheel needed."""
+
 from __future__ import annotations
 
 import ast
@@ -103,8 +104,11 @@ def load(path: Path, name: str) -> ModuleType:
 def rust_registry() -> dict[str, bool]:
     """name -> public, from env.rs's constants (each also in `ALL`)."""
     text = ENV_RS.read_text()
-    rows = re.findall(r'pub const (\w+): Var = Var \{\s*name: "(\w+)",\s*kind: "[^"]*",\s*default: "[^"]*",'
-                      r'\s*meaning: "[^"]*",\s*public: (true|false),\s*\};', text)
+    rows = re.findall(
+        r'pub const (\w+): Var = Var \{\s*name: "(\w+)",\s*kind: "[^"]*",\s*default: "[^"]*",'
+        r'\s*meaning: "[^"]*",\s*public: (true|false),\s*\};',
+        text,
+    )
     table = re.search(r"pub const ALL: \[&Var; (\d+)\] = \[(.*?)\];", text, re.S)
     assert rows and table
     assert sorted(re.findall(r"&(\w+)", table.group(2))) == sorted(c for c, _, _ in rows), "ALL lists every constant"
@@ -120,7 +124,11 @@ CT_FORMATS = load(CT / "_formats.py", "ct_formats_table")
 def registry() -> dict[str, bool]:
     """Every variable of the three registries: name -> public (they must agree)."""
     merged: dict[str, bool] = {}
-    for source in (rust_registry(), {v.name: v.public for v in RECORDER_ENV.ALL}, {v.name: v.public for v in CT_ENV.ALL}):
+    for source in (
+        rust_registry(),
+        {v.name: v.public for v in RECORDER_ENV.ALL},
+        {v.name: v.public for v in CT_ENV.ALL},
+    ):
         for name, public in source.items():
             assert merged.setdefault(name, public) == public, f"{name}: public in one registry, internal in another"
     return merged
@@ -144,11 +152,14 @@ def test_no_variable_is_named_outside_its_registry() -> None:
 
 def test_the_scan_catches_a_read_outside_the_registry(tmp_path: Path) -> None:
     py = tmp_path / "x.py"
-    assert env_violations(py, 'import os\nx = os.environ.get("CODETRACER_NEW")\n"""Doc: CODETRACER_OK."""\n') == \
-        [f"{py}:2: 'CODETRACER_NEW'"]
+    assert env_violations(py, 'import os\nx = os.environ.get("CODETRACER_NEW")\n"""Doc: CODETRACER_OK."""\n') == [
+        f"{py}:2: 'CODETRACER_NEW'"
+    ]
     rs = tmp_path / "x.rs"
-    text = ('// CODETRACER_OK in a comment\nlet a = std::env::var("HOME");\nlet b = f("CODETRACER_NEW");\n'
-            '#[cfg(test)]\nmod tests { const N: &str = "CODETRACER_TEST"; }\n')
+    text = (
+        '// CODETRACER_OK in a comment\nlet a = std::env::var("HOME");\nlet b = f("CODETRACER_NEW");\n'
+        '#[cfg(test)]\nmod tests { const N: &str = "CODETRACER_TEST"; }\n'
+    )
     assert [v.split(": ", 1)[0] for v in env_violations(rs, text)] == [f"{rs}:2", f"{rs}:3"]
 
 
@@ -161,8 +172,9 @@ def test_format_names_are_spelled_only_in_the_format_tables() -> None:
 
 
 def test_the_scan_catches_a_format_name(tmp_path: Path) -> None:
-    assert format_violations(tmp_path / "x.py", 'fmt = "ctfs"\n"""Say "json" in prose."""\n') == \
-        [f"{tmp_path / 'x.py'}:1: 'ctfs'"]
+    assert format_violations(tmp_path / "x.py", 'fmt = "ctfs"\n"""Say "json" in prose."""\n') == [
+        f"{tmp_path / 'x.py'}:1: 'ctfs'"
+    ]
     assert len(format_violations(tmp_path / "x.rs", 'let f = "json";\n// "json"\n')) == 1
 
 
@@ -186,13 +198,19 @@ def test_readme_names_every_public_variable_and_no_other() -> None:
     readme = (REPO / "README.md").read_text()
     named = set(NAME.findall(readme))
     assert sorted(named - set(known)) == [], "README names a variable no registry lists"
-    assert sorted(n for n, public in known.items() if public and n not in named) == [], "README misses a public variable"
+    assert sorted(n for n, public in known.items() if public and n not in named) == [], (
+        "README misses a public variable"
+    )
     rows = readme_table_rows()
     recorder = set(rust_registry()) | {v.name for v in RECORDER_ENV.ALL}
-    assert sorted(n for n in recorder if known[n] and n not in rows) == [], "a recorder variable lacks its option-table row"
+    assert sorted(n for n in recorder if known[n] and n not in rows) == [], (
+        "a recorder variable lacks its option-table row"
+    )
     for var in RECORDER_ENV.ALL:
         if var.flag:
-            assert rows[var.name].split("|")[1].find(f"`{var.flag}") >= 0, f"{var.name}: README's row is not {var.flag}'s"
+            assert rows[var.name].split("|")[1].find(f"`{var.flag}") >= 0, (
+                f"{var.name}: README's row is not {var.flag}'s"
+            )
 
 
 def test_shims_name_only_registry_variables() -> None:
@@ -207,7 +225,9 @@ def test_help_names_the_variables_of_its_options() -> None:
     assert usage is not None
     text = usage.group(1)
     known = registry()
-    assert sorted(n for n in NAME.findall(text) if not known.get(n)) == [], "--help names an unknown or internal variable"
+    assert sorted(n for n in NAME.findall(text) if not known.get(n)) == [], (
+        "--help names an unknown or internal variable"
+    )
     blocks = re.split(r"\n  (?=-)", text)  # one block per option
     for var in RECORDER_ENV.ALL:
         if var.flag:

@@ -1,5 +1,6 @@
 """tools/lint-errors.sh: the error-policy lint of docs/design/error-policy.md §12, run on
 throw-away copies of a recorder tree."""
+
 from __future__ import annotations
 
 import shutil
@@ -83,7 +84,7 @@ OFFENDERS = [
     "let x = opt.unwrap();",
     'let x = res.expect("present");',
     'panic!("boom");',
-    "std::panic!(\"boom\");",
+    'std::panic!("boom");',
     "unreachable!();",
     "todo!()",
     "unimplemented!()",
@@ -113,28 +114,32 @@ def test_every_offending_line_is_listed(tree: Path) -> None:
     assert result.stdout.splitlines() == [
         f"{a}:2: x.unwrap();",
         f"{a}:5: dbg!(1);",
-        f"{b}:2: println!(\"x\");",
+        f'{b}:2: println!("x");',
     ]
 
 
 def test_code_before_cfg_test_is_still_checked(tree: Path) -> None:
-    bad = put(tree, "crates/demo/src/m.rs",
-              "fn f() { v.unwrap(); }\n#[cfg(test)]\nmod tests { fn g() { v.unwrap(); } }\n")
+    bad = put(
+        tree, "crates/demo/src/m.rs", "fn f() { v.unwrap(); }\n#[cfg(test)]\nmod tests { fn g() { v.unwrap(); } }\n"
+    )
     result = run(tree)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [f"{bad}:1: fn f() {{ v.unwrap(); }}"]
 
 
-@pytest.mark.parametrize("rel", [
-    "crates/recorder-errors/src/lib.rs",
-    "crates/demo/src/logging.rs",
-    "crates/demo/src/logging/sink.rs",
-    "crates/demo/tests/it.rs",
-    "crates/demo/benches/speed.rs",
-    "crates/demo/build.rs",
-    "target/debug/build/out.rs",
-    "crates/demo/.hidden/x.rs",
-])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "crates/recorder-errors/src/lib.rs",
+        "crates/demo/src/logging.rs",
+        "crates/demo/src/logging/sink.rs",
+        "crates/demo/tests/it.rs",
+        "crates/demo/benches/speed.rs",
+        "crates/demo/build.rs",
+        "target/debug/build/out.rs",
+        "crates/demo/.hidden/x.rs",
+    ],
+)
 def test_allowed_places(tree: Path, rel: str) -> None:
     put(tree, rel, 'fn f() { x.unwrap(); eprintln!("ok here"); panic!("and here"); }\n')
     result = run(tree)
@@ -148,8 +153,7 @@ def test_a_file_named_like_an_allowed_folder_is_checked(tree: Path) -> None:
     assert str(bad) in result.stdout
 
 
-@pytest.mark.parametrize("dep", ['anyhow = "1"', 'eyre = "0.6"', 'color-eyre = "0.6"',
-                                 '[dependencies.anyhow]'])
+@pytest.mark.parametrize("dep", ['anyhow = "1"', 'eyre = "0.6"', 'color-eyre = "0.6"', "[dependencies.anyhow]"])
 @pytest.mark.parametrize("crate", ["demo", "recorder-errors"])
 def test_anyhow_or_eyre_in_any_manifest_fails(tree: Path, dep: str, crate: str) -> None:
     manifest = put(tree, f"crates/{crate}/Cargo.toml", CLEAN_MANIFEST + dep + "\n")
@@ -167,8 +171,9 @@ def test_default_root_is_the_repositorys_recorder(tmp_path: Path) -> None:
     put(repo, "recorder/crates/demo/src/lib.rs", "fn f() { x.unwrap(); }\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = subprocess.run([str(repo / "tools" / "lint-errors.sh")], cwd=elsewhere,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(repo / "tools" / "lint-errors.sh")], cwd=elsewhere, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 1
     assert result.stdout == "recorder/crates/demo/src/lib.rs:1: fn f() { x.unwrap(); }\n"
 

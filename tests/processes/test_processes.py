@@ -8,6 +8,7 @@ today's trace. Each child's trace, opened alone in CodeTracer's
 replay-server, steps through the child's lines with the values the oracle
 (oracle_site/sitecustomize.py: sys.settrace in every process of a plain
 run) saw."""
+
 from __future__ import annotations
 
 import json
@@ -26,22 +27,28 @@ sys.path.insert(0, str(HERE.parent / "replay"))
 
 import replay as R
 
-needs_server = pytest.mark.skipif(not R.REPLAY_SERVER.exists(),
-                                  reason=f"CodeTracer's replay-server is absent ({R.REPLAY_SERVER}): "
-                                         "the child traces were NOT opened")
+needs_server = pytest.mark.skipif(
+    not R.REPLAY_SERVER.exists(),
+    reason=f"CodeTracer's replay-server is absent ({R.REPLAY_SERVER}): the child traces were NOT opened",
+)
 
 #: How children.py starts its child: what the child's metadata says of it,
 #: the arguments of the program's function `work` in the child, its exit status.
-MODES = {"spawn": ("spawn", [4], 0), "forkserver": ("forkserver", [4], 0), "pool": ("spawn", [2, 3], 0),
-         "subprocess": ("interpreter", [5], 3)}
+MODES = {
+    "spawn": ("spawn", [4], 0),
+    "forkserver": ("forkserver", [4], 0),
+    "pool": ("spawn", [2, 3], 0),
+    "subprocess": ("interpreter", [5], 3),
+}
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(cmd, cwd=PROGRAM.parent, env=R.clean_env(env), input=b"", capture_output=True, timeout=180)
 
 
-def record(python: Path, out: Path, mode: str, *options: str,
-           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def record(
+    python: Path, out: Path, mode: str, *options: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return run([str(python), "-m", "codetracer_python_recorder", "-o", str(out), *options, str(PROGRAM), mode], env)
 
 
@@ -71,8 +78,10 @@ def children(request, recorder_python: Path, tmp_path_factory):
         work = tmp_path_factory.mktemp(f"processes-{mode}")
         plain = run([str(recorder_python), str(PROGRAM), mode])
         (work / "oracle").mkdir()
-        oracle = run([str(recorder_python), str(PROGRAM), mode],
-                     {"PYTHONPATH": str(ORACLE_SITE), "PROCESS_ORACLE": f"{work / 'oracle'}::{PROGRAM}"})
+        oracle = run(
+            [str(recorder_python), str(PROGRAM), mode],
+            {"PYTHONPATH": str(ORACLE_SITE), "PROCESS_ORACLE": f"{work / 'oracle'}::{PROGRAM}"},
+        )
         assert oracle.returncode == 0, oracle.stderr.decode()
         recorded = record(recorder_python, work / "out", mode)
         _runs[key] = (mode, work, plain, recorded)
@@ -106,7 +115,9 @@ def test_each_child_records_into_a_trace_of_its_own(children) -> None:
     # The child's trace holds the program's function as the child ran it; the parent's does not.
     assert work_args(child) == args
     assert work_args(out) == []
-    assert {e["Event"]["content"] for e in events(child) if "Event" in e} >= {f"work {args[0]} {sum(i * i for i in range(args[0]))}\n"}
+    assert {e["Event"]["content"] for e in events(child) if "Event" in e} >= {
+        f"work {args[0]} {sum(i * i for i in range(args[0]))}\n"
+    }
     # The replay estimate, as every trace of the folder gets.
     assert m["trace_bytes"] == (child / "trace.json").stat().st_size and m["steps"] == m["stats"]["steps"]
     manifest = tomllib.loads((out / "session.toml").read_text(encoding="utf-8"))
@@ -116,8 +127,10 @@ def test_each_child_records_into_a_trace_of_its_own(children) -> None:
 def test_no_follow_processes_gives_todays_trace(recorder_python: Path, tmp_path: Path) -> None:
     followed = record(recorder_python, tmp_path / "followed", "subprocess")
     assert followed.returncode == 0, followed.stderr.decode()
-    for name, options, env in (("flag", ["--no-follow-processes"], None),
-                               ("env", [], {"CODETRACER_NO_FOLLOW_PROCESSES": "1"})):
+    for name, options, env in (
+        ("flag", ["--no-follow-processes"], None),
+        ("env", [], {"CODETRACER_NO_FOLLOW_PROCESSES": "1"}),
+    ):
         out = tmp_path / name
         done = record(recorder_python, out, "subprocess", *options, env=env)
         assert (done.returncode, done.stdout, done.stderr) == (followed.returncode, followed.stdout, followed.stderr)
@@ -150,11 +163,13 @@ def test_the_program_and_its_children_see_plain_pythons_environment(recorder_pyt
     runs untraced (README, "Processes")."""
     program = tmp_path / "own_env.py"
     show = "import os; print(sorted(k for k in os.environ if k.startswith('CODETRACER')))"
-    program.write_text("import os, subprocess, sys\n"
-                       f"{show}\n"
-                       f"subprocess.run([sys.executable, '-c', {show!r}])\n"
-                       f"subprocess.run([sys.executable, '-c', {show!r}], env=dict(os.environ))\n"
-                       f"subprocess.run([sys.executable, '-c', {show!r}], env={{}})\n")
+    program.write_text(
+        "import os, subprocess, sys\n"
+        f"{show}\n"
+        f"subprocess.run([sys.executable, '-c', {show!r}])\n"
+        f"subprocess.run([sys.executable, '-c', {show!r}], env=dict(os.environ))\n"
+        f"subprocess.run([sys.executable, '-c', {show!r}], env={{}})\n"
+    )
     out = tmp_path / "out"
     plain = run([str(recorder_python), str(program)])
     done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
@@ -181,15 +196,22 @@ def test_each_child_trace_steps_through_the_childs_lines(children) -> None:
 
 
 #: A child run as `python -c CODE` and the exit status its trace must say.
-ENDINGS = {"import sys; sys.exit(5)": 5, "raise ValueError('boom')": 1, "import os; os._exit(4)": 4, "x = 1": 0,
-           "import sys; sys.exit('bye')": 1}
+ENDINGS = {
+    "import sys; sys.exit(5)": 5,
+    "raise ValueError('boom')": 1,
+    "import os; os._exit(4)": 4,
+    "x = 1": 0,
+    "import sys; sys.exit('bye')": 1,
+}
 
 
 def test_each_childs_trace_has_its_exit_status(recorder_python: Path, tmp_path: Path) -> None:
     program = tmp_path / "endings.py"
-    program.write_text("import subprocess, sys\n"
-                       f"for code in {list(ENDINGS)!r}:\n"
-                       "    print(subprocess.run([sys.executable, '-c', code]).returncode, flush=True)\n")
+    program.write_text(
+        "import subprocess, sys\n"
+        f"for code in {list(ENDINGS)!r}:\n"
+        "    print(subprocess.run([sys.executable, '-c', code]).returncode, flush=True)\n"
+    )
     out = tmp_path / "out"
     plain = run([str(recorder_python), str(program)])
     done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
@@ -216,10 +238,12 @@ def test_a_child_still_running_never_blocks_the_parent(recorder_python: Path, tm
     writes its own trace when it ends, into the same folder (not listed:
     `ct show` finds it there)."""
     program = tmp_path / "outlives.py"
-    program.write_text("import subprocess, sys\n"
-                       "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(4)'],\n"
-                       "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-                       "print('parent done')\n")
+    program.write_text(
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(4)'],\n"
+        "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print('parent done')\n"
+    )
     out = tmp_path / "out"
     import time
 
@@ -242,7 +266,7 @@ def test_options_too_large_for_the_environment_reach_the_children(recorder_pytho
     the metadata's hashes) would make the environment too large to exec:
     the options go in a file the variable names, removed at the stop."""
     big = tmp_path / "big.toml"
-    big.write_text("# " + "x" * 100_000 + "\n[meta]\nname = \"big\"\nversion = 1\n\n[scope]\ndefault_exec = \"trace\"\n")
+    big.write_text("# " + "x" * 100_000 + '\n[meta]\nname = "big"\nversion = 1\n\n[scope]\ndefault_exec = "trace"\n')
     out = tmp_path / "out"
     done = record(recorder_python, out, "spawn", "--trace-filter", str(big))
     assert done.returncode == 0 and done.stderr == b"", done.stderr.decode()

@@ -1,5 +1,6 @@
 """Helpers for the recorder suite: run a program plainly and recorded, with
 the same interpreter, cwd, environment and stdin, and read the trace."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,19 @@ PROGRAMS = Path(__file__).parent / "programs"
 @pytest.fixture(scope="session")
 def trace_check() -> Path:
     """The ct-trace-check binary (official schema + replay invariants)."""
-    subprocess.run(["cargo", "build", "--quiet", "--manifest-path", str(REPO / "recorder" / "Cargo.toml"),
-                    "-p", "trace-check", "--release"], check=True)
+    subprocess.run(
+        [
+            "cargo",
+            "build",
+            "--quiet",
+            "--manifest-path",
+            str(REPO / "recorder" / "Cargo.toml"),
+            "-p",
+            "trace-check",
+            "--release",
+        ],
+        check=True,
+    )
     exe = REPO / "recorder" / "target" / "release" / "ct-trace-check"
     assert exe.exists()
     return exe
@@ -34,15 +46,17 @@ class Result:
     stderr: bytes
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: bytes | None = None,
-        timeout: float = 120) -> Result:
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: bytes | None = None, timeout: float = 120
+) -> Result:
     e = dict(os.environ)
     e.pop("PYTHONPATH", None)
     for k in [k for k in e if k.startswith("CODETRACER_")]:
         e.pop(k)
     e.update(env or {})
-    p = subprocess.run(cmd, cwd=cwd, env=e, input=stdin if stdin is not None else b"", capture_output=True,
-                       timeout=timeout)
+    p = subprocess.run(
+        cmd, cwd=cwd, env=e, input=stdin if stdin is not None else b"", capture_output=True, timeout=timeout
+    )
     return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -105,12 +119,23 @@ class Trace:
 def record(recorder_python: Path, tmp_path: Path, trace_check: Path):
     """record(args, cwd=..., stdin=..., extra=[...], env=...) -> (plain, recorded, trace_dir)."""
 
-    def _record(args: list[str], *, cwd: Path = PROGRAMS, stdin: bytes | None = None, extra: list[str] | None = None,
-                env: dict[str, str] | None = None, check_trace: bool = True) -> tuple[Result, Result, Path]:
+    def _record(
+        args: list[str],
+        *,
+        cwd: Path = PROGRAMS,
+        stdin: bytes | None = None,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        check_trace: bool = True,
+    ) -> tuple[Result, Result, Path]:
         out = tmp_path / "trace"
         plain = run([str(recorder_python), *args], cwd, env, stdin)
-        recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out),
-                        *(extra or []), *args], cwd, env, stdin)
+        recorded = run(
+            [str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out), *(extra or []), *args],
+            cwd,
+            env,
+            stdin,
+        )
         if check_trace and (out / "trace_metadata.json").exists():
             chk = subprocess.run([str(trace_check), str(out)], capture_output=True, text=True)
             assert chk.returncode == 0, chk.stderr

@@ -1,6 +1,7 @@
 """A trace started from the Python API (trace(), start()/stop(), the
 CODETRACER_TRACE auto-start) holds the program only: never the recorder's
 own calls (README "Scope: what is recorded")."""
+
 from __future__ import annotations
 
 from pathlib import Path

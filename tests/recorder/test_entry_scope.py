@@ -3,6 +3,7 @@ module of `-m MODULE` and its package, a script's file; the rest of the
 standard library and installed packages stays out. A trace that holds only
 the entry of a module that handed its work to code outside the scope says
 so in one line on stderr (docs/recorder.md, "Scope")."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def test_m_json_tool_records_json_tool_and_its_package(record, tmp_path: Path) -
     output = [i for i, e in enumerate(t.events) if "Event" in e and e["Event"]["kind"] == 0]
     assert output and min(output) > first_step
     entry = t.meta["trace_filter"]["entry"]
-    assert entry[0].startswith("file:literal:") and entry[0].endswith("/json/tool.py") and entry[1] == "pkg:literal:json"
+    assert (
+        entry[0].startswith("file:literal:") and entry[0].endswith("/json/tool.py") and entry[1] == "pkg:literal:json"
+    )
 
 
 def test_exclude_still_decides_over_the_named_module(record, tmp_path: Path) -> None:
@@ -59,7 +62,8 @@ def _site_packages(tmp_path: Path) -> Path:
     (site / "handoff" / "__main__.py").write_text("import worker\n\nworker.run()\n", encoding="utf-8")
     (site / "worker" / "__init__.py").write_text(
         "def run():\n    total = 0\n    for i in range(5):\n        total += i\n    print('worker total', total)\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (site / "tool.py").write_text("def main():\n    return 6 * 7\n\nprint('tool says', main())\n", encoding="utf-8")
     return site
 
@@ -93,7 +97,8 @@ def test_a_run_that_records_only_its_entry_says_why_on_stderr(record, tmp_path: 
 def test_m_unittest_records_the_tests_not_the_runner(record, tmp_path: Path) -> None:
     (tmp_path / "test_small.py").write_text(
         "import unittest\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(1 + 1, 2)\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     plain, recorded, out = record(["-m", "unittest", "-q", "test_small"], cwd=tmp_path)
     assert (recorded.returncode, recorded.stdout) == (plain.returncode, plain.stdout)
     assert NOTE not in recorded.stderr and b"Ran 1 test" in recorded.stderr

@@ -1,5 +1,6 @@
 """Recorded runs behave byte for byte like plain runs, and the trace holds
 what happened: balanced calls, the expected functions, variables and values."""
+
 from __future__ import annotations
 
 import signal
@@ -9,9 +10,22 @@ import pytest
 
 from .conftest import PROGRAMS, REPO, Trace
 
-SIMPLE = ["functions.py", "generators.py", "async_prog.py", "threads.py", "exceptions.py", "classes.py",
-          "containers.py", "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py",
-          "finalizers.py", "mutations.py"]
+SIMPLE = [
+    "functions.py",
+    "generators.py",
+    "async_prog.py",
+    "threads.py",
+    "exceptions.py",
+    "classes.py",
+    "containers.py",
+    "unicode_io.py",
+    "exit_none.py",
+    "exit_code.py",
+    "exit_msg.py",
+    "module_state.py",
+    "finalizers.py",
+    "mutations.py",
+]
 
 
 @pytest.mark.parametrize("values", ["none", "args", "locals"])
@@ -106,11 +120,11 @@ def test_self_referencing_containers_and_scalars(record) -> None:
     assert d["elements"][1]["elements"][1]["r"] == "{...}"
     big = t.values_of("big")[-1]
     assert big["kind"] == "BigInt" and big["negative"] is False
-    assert int.from_bytes(__import__("base64").b64decode(big["b"]), "big") == 2 ** 100
+    assert int.from_bytes(__import__("base64").b64decode(big["b"]), "big") == 2**100
     neg = t.values_of("neg")[-1]
     assert neg["kind"] == "BigInt" and neg["negative"] is True
     assert [e["f"] for e in t.values_of("nums")[-1]["elements"]] == ["NaN", "inf", "-0.0", "1e+16", "0.1"]
-    assert t.values_of("data")[-1]["r"] == "b\"\\x00ab'\""
+    assert t.values_of("data")[-1]["r"] == 'b"\\x00ab\'"'
     many = t.values_of("many")[-1]
     assert len(many["elements"]) == 33 and many["elements"][-1]["r"] == "… 68 more"
     assert t.type_name(t.values_of("fs")[-1]) == "frozenset"
@@ -245,11 +259,23 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
 # run to run, so they cannot be compared byte for byte across two processes;
 # str hashes are fixed by PYTHONHASHSEED: std_values.py's imports build sets of strs.)
 @pytest.mark.parametrize("values", ["locals", "args"])
-@pytest.mark.parametrize("program", ["mutations.py", "containers.py", "functions.py", "classes.py",
-                                     "generators.py", "exceptions.py", "in_place.py", "try_blocks.py",
-                                     "std_values.py"])
-def test_change_detection_shortcut_never_changes_the_trace(record, recorder_python: Path, tmp_path: Path,
-                                                           program: str, values: str) -> None:
+@pytest.mark.parametrize(
+    "program",
+    [
+        "mutations.py",
+        "containers.py",
+        "functions.py",
+        "classes.py",
+        "generators.py",
+        "exceptions.py",
+        "in_place.py",
+        "try_blocks.py",
+        "std_values.py",
+    ],
+)
+def test_change_detection_shortcut_never_changes_the_trace(
+    record, recorder_python: Path, tmp_path: Path, program: str, values: str
+) -> None:
     """The change-detection shortcuts (trails: comparing containers without
     re-encoding them; pure lines: no comparison of contents after a line that
     cannot mutate; objects written once and referred to) must give exactly
@@ -260,9 +286,15 @@ def test_change_detection_shortcut_never_changes_the_trace(record, recorder_pyth
     traces = []
     for flag in ("0", "1"):
         out = tmp_path / f"t{flag}"
-        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), f"--values={values}",
-                 program], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0",
-                  **({"PYTHONPATH": "preimport:."} if program == "std_values.py" else {})})
+        r = run(
+            [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), f"--values={values}", program],
+            PROGRAMS,
+            {
+                "CODETRACER_NO_TRAILS": flag,
+                "PYTHONHASHSEED": "0",
+                **({"PYTHONPATH": "preimport:."} if program == "std_values.py" else {}),
+            },
+        )
         assert r.returncode in (0, 1), r.stderr
         traces.append((out / "trace.json").read_bytes())
     assert traces[0] == traces[1]
@@ -297,8 +329,9 @@ WORKLOADS = REPO / "bench" / "workloads"
 # differs from process to process (hashed by address).
 @pytest.mark.parametrize("values", ["locals", "args"])
 @pytest.mark.parametrize("workload", ["w_numeric", "w_objects", "w_recursion"])
-def test_change_detection_shortcuts_on_the_benchmark_workloads(recorder_python: Path, tmp_path: Path,
-                                                              workload: str, values: str) -> None:
+def test_change_detection_shortcuts_on_the_benchmark_workloads(
+    recorder_python: Path, tmp_path: Path, workload: str, values: str
+) -> None:
     """The speed shortcuts give exactly the brute-force trace on the programs
     they were tuned for (float lists mutated in place, objects and dicts)."""
     from .conftest import run
@@ -308,8 +341,21 @@ def test_change_detection_shortcuts_on_the_benchmark_workloads(recorder_python: 
     traces = []
     for flag in ("0", "1"):
         out = tmp_path / f"t{flag}"
-        r = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), f"--values={values}",
-                 "run_workload.py", str(script), "0.002"], PROGRAMS, {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0"})
+        r = run(
+            [
+                str(recorder_python),
+                "-m",
+                "codetracer_python_recorder",
+                "-o",
+                str(out),
+                f"--values={values}",
+                "run_workload.py",
+                str(script),
+                "0.002",
+            ],
+            PROGRAMS,
+            {"CODETRACER_NO_TRAILS": flag, "PYTHONHASHSEED": "0"},
+        )
         assert r.returncode == 0, r.stderr
         traces.append((out / "trace.json").read_bytes())
     assert traces[0] == traces[1]

@@ -4,6 +4,7 @@ what the recorder uses on a CPython whose layout it does not know. Forced on
 self-check (`CODETRACER_TEST_FAIL_SELF_CHECK=<check>`), it must write the
 very trace.json the in-place path writes, say so once on stderr, and
 record it in trace_metadata.json."""
+
 from __future__ import annotations
 
 import json
@@ -21,18 +22,56 @@ WARNING = b"codetracer-python-recorder: warning: recording through the portable 
 # across processes: not threads.py, whose threads interleave) and the two real
 # programs the scope and replay tests share, the replay tests' own programs,
 # and the bench workloads.
-RECORDER = ["functions.py", "generators.py", "async_prog.py", "exceptions.py", "classes.py", "containers.py",
-            "unicode_io.py", "exit_none.py", "exit_code.py", "exit_msg.py", "module_state.py", "finalizers.py",
-            "mutations.py", "in_place.py", "try_blocks.py", "std_values.py", "std_enums.py", "line_events.py",
-            "gen_close.py", "callbacks.py", "cli_tool.py", "imports_only.py"]
+RECORDER = [
+    "functions.py",
+    "generators.py",
+    "async_prog.py",
+    "exceptions.py",
+    "classes.py",
+    "containers.py",
+    "unicode_io.py",
+    "exit_none.py",
+    "exit_code.py",
+    "exit_msg.py",
+    "module_state.py",
+    "finalizers.py",
+    "mutations.py",
+    "in_place.py",
+    "try_blocks.py",
+    "std_values.py",
+    "std_enums.py",
+    "line_events.py",
+    "gen_close.py",
+    "callbacks.py",
+    "cli_tool.py",
+    "imports_only.py",
+]
 REPLAY = sorted(p.name for p in REPLAY_PROGRAMS.glob("*.py"))
 # `make test-fast` records these through the portable path (on both
 # interpreters); the other programs and the benchmark workloads are marked
 # slow, which `make test` (CI) runs.
-FAST = {"functions.py", "containers.py", "classes.py", "std_values.py", "mutations.py",  # recorder suite
-        "objects.py", "exceptions.py"}  # replay suite
-SELF_CHECKS = ["frame", "namespace", "cell", "int", "float", "sequence", "dict", "instance_dict", "slots",
-               "enumerate", "refcount"]
+FAST = {
+    "functions.py",
+    "containers.py",
+    "classes.py",
+    "std_values.py",
+    "mutations.py",  # recorder suite
+    "objects.py",
+    "exceptions.py",
+}  # replay suite
+SELF_CHECKS = [
+    "frame",
+    "namespace",
+    "cell",
+    "int",
+    "float",
+    "sequence",
+    "dict",
+    "instance_dict",
+    "slots",
+    "enumerate",
+    "refcount",
+]
 
 
 def _cases(programs: list[str]) -> list:
@@ -56,7 +95,9 @@ def _without_warning(stderr: bytes) -> bytes:
     return b"".join(line for line in stderr.splitlines(keepends=True) if not line.startswith(WARNING))
 
 
-def _compare(python: Path, tmp_path: Path, argv: list[str], cwd: Path, env: dict[str, str], values: str = "locals") -> bytes:
+def _compare(
+    python: Path, tmp_path: Path, argv: list[str], cwd: Path, env: dict[str, str], values: str = "locals"
+) -> bytes:
     """Records `argv` in place and through `env`'s portable path; checks
     they agree byte for byte and returns the portable run's stderr."""
     fast = _record(python, tmp_path / "fast", argv, cwd, {}, values)
@@ -89,19 +130,24 @@ def test_forced_portable_path_on_the_replay_programs(recorder_python: Path, tmp_
 @pytest.mark.slow
 @pytest.mark.parametrize("values", ["locals", "args"])
 @pytest.mark.parametrize("workload", ["w_numeric", "w_objects", "w_recursion"])
-def test_forced_portable_path_on_the_benchmark_workloads(recorder_python: Path, tmp_path: Path, workload: str,
-                                                         values: str) -> None:
-    _compare(recorder_python, tmp_path, ["run_workload.py", str(WORKLOADS / f"{workload}.py"), "0.002"], PROGRAMS,
-             {"CODETRACER_PORTABLE": "1"}, values)
+def test_forced_portable_path_on_the_benchmark_workloads(
+    recorder_python: Path, tmp_path: Path, workload: str, values: str
+) -> None:
+    _compare(
+        recorder_python,
+        tmp_path,
+        ["run_workload.py", str(WORKLOADS / f"{workload}.py"), "0.002"],
+        PROGRAMS,
+        {"CODETRACER_PORTABLE": "1"},
+        values,
+    )
 
 
 @pytest.mark.parametrize("check", SELF_CHECKS)
-def test_a_failed_self_check_falls_back_to_the_portable_path(recorder_python: Path, tmp_path: Path,
-                                                              check: str) -> None:
+def test_a_failed_self_check_falls_back_to_the_portable_path(recorder_python: Path, tmp_path: Path, check: str) -> None:
     """A layout whose self-check fails is never trusted: the recording goes
     on through the portable path, says why, and still records every value."""
-    stderr = _compare(recorder_python, tmp_path, ["mutations.py"], PROGRAMS,
-                      {"CODETRACER_TEST_FAIL_SELF_CHECK": check})
+    stderr = _compare(recorder_python, tmp_path, ["mutations.py"], PROGRAMS, {"CODETRACER_TEST_FAIL_SELF_CHECK": check})
     reason = _meta(tmp_path / "portable")["cpython_layout_reason"]
     assert reason.endswith(f"layout failed on {check}"), reason
     assert f"failed on {check}".encode() in stderr
@@ -116,8 +162,9 @@ def test_a_failed_self_check_falls_back_to_the_portable_path(recorder_python: Pa
 UNKNOWN = {"CODETRACER_TEST_UNKNOWN_VERSION": "1"}
 
 
-@pytest.mark.parametrize("program", ["functions.py", "generators.py", "mutations.py", "in_place.py", "line_events.py",
-                                     "try_blocks.py"])
+@pytest.mark.parametrize(
+    "program", ["functions.py", "generators.py", "mutations.py", "in_place.py", "line_events.py", "try_blocks.py"]
+)
 def test_an_unknown_cpython_version_writes_the_same_trace(recorder_python: Path, tmp_path: Path, program: str) -> None:
     stderr = _compare(recorder_python, tmp_path, [program], PROGRAMS, UNKNOWN)
     reason = _meta(tmp_path / "portable")["cpython_layout_reason"]
@@ -129,9 +176,18 @@ def test_an_unknown_cpython_version_steps_through_long_code_and_loops(recorder_p
     from .test_real_programs import LONG_PROGRAM
 
     program = tmp_path / "long.py"
-    program.write_text(LONG_PROGRAM.format(pad="".join(f"        {i},\n" for i in range(300)),
-                                           loop="".join(f"        t += {i}\n" for i in range(100)),
-                                           tail="".join(f"x{i} = {i}\n" for i in range(300))))
+    program.write_text(
+        LONG_PROGRAM.format(
+            pad="".join(f"        {i},\n" for i in range(300)),
+            loop="".join(f"        t += {i}\n" for i in range(100)),
+            tail="".join(f"x{i} = {i}\n" for i in range(300)),
+        )
+    )
     _compare(recorder_python, tmp_path, [str(program)], tmp_path, UNKNOWN)
-    _compare(recorder_python, tmp_path / "w", ["run_workload.py", str(WORKLOADS / "w_numeric.py"), "0.002"], PROGRAMS,
-             UNKNOWN)
+    _compare(
+        recorder_python,
+        tmp_path / "w",
+        ["run_workload.py", str(WORKLOADS / "w_numeric.py"), "0.002"],
+        PROGRAMS,
+        UNKNOWN,
+    )

@@ -2,6 +2,7 @@
 children that end every way, generators of unrecorded code closed early,
 ``os._exit``, Ctrl-C while the trace is written, long code objects, the
 modules the program finds loaded, and the metadata's sizes."""
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,9 @@ def test_modules_under_dash_m_and_autostart_as_plain(recorder_python: Path, tmp_
     (pkg / "__init__.py").write_text("import json\n")
     (pkg / "__main__.py").write_text("import sys\nprint(sorted(sys.modules))\n")
     plain = run([str(recorder_python), "-m", "shows"], tmp_path)
-    recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(tmp_path / "t"),
-                    "-m", "shows"], tmp_path)
+    recorded = run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(tmp_path / "t"), "-m", "shows"], tmp_path
+    )
     assert recorded.returncode == plain.returncode == 0
     assert recorded.stdout == plain.stdout
     script = str(PROGRAMS / "show_modules.py")
@@ -155,8 +157,11 @@ def test_recover_refuses_a_stream_without_any_event(recorder_python: Path, tmp_p
     staging.mkdir(parents=True)
     (staging / "events.bin").write_bytes(b"CTPYEV03")
     err = tmp_path / "error.json"
-    r = run([str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(tmp_path / "t")], tmp_path,
-            env={"CODETRACER_ERROR_FILE": str(err)})
+    r = run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(tmp_path / "t")],
+        tmp_path,
+        env={"CODETRACER_ERROR_FILE": str(err)},
+    )
     assert r.returncode == 20
     failure = json.loads(err.read_text())
     assert failure["error_code"] == "ERR_NOTHING_TRACED" and "no recorded event" in failure["message"]
@@ -164,16 +169,30 @@ def test_recover_refuses_a_stream_without_any_event(recorder_python: Path, tmp_p
     assert not (tmp_path / "t" / "trace_metadata.json").exists()
 
 
-def test_ctrl_c_while_the_trace_is_written_is_honoured(recorder_python: Path, tmp_path: Path,
-                                                       trace_check: Path) -> None:
+def test_ctrl_c_while_the_trace_is_written_is_honoured(
+    recorder_python: Path, tmp_path: Path, trace_check: Path
+) -> None:
     import pty
 
     out = tmp_path / "t"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
     master, slave = pty.openpty()  # stderr is a terminal: the finish shows its progress
-    p = subprocess.Popen([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out),
-                          str(PROGRAMS / "big_finish.py"), "150000"],
-                         cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    p = subprocess.Popen(
+        [
+            str(recorder_python),
+            "-m",
+            "codetracer_python_recorder",
+            "-o",
+            str(out),
+            str(PROGRAMS / "big_finish.py"),
+            "150000",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
     os.close(slave)
     seen = b""
     try:
@@ -222,7 +241,7 @@ def line_steps(t: Trace, path_suffix: str) -> list[int]:
     out = []
     for i, e in enumerate(t.events):
         if "Step" in e and e["Step"]["path_id"] in ids:
-            following = next((x for x in t.events[i + 1:] if "Value" not in x), {})
+            following = next((x for x in t.events[i + 1 :] if "Value" not in x), {})
             if "Call" not in following:
                 out.append(e["Step"]["line"])
     return out
@@ -273,17 +292,19 @@ print(f(1))
 
 
 @pytest.mark.parametrize("values", VALUES)
-def test_long_code_objects_step_through_every_line(record, recorder_python: Path, tmp_path: Path,
-                                                   values: str) -> None:
+def test_long_code_objects_step_through_every_line(record, recorder_python: Path, tmp_path: Path, values: str) -> None:
     # Lines further than 255 from their code's first line (their LINE events
     # come from INSTRUCTION events): a long function called twice, with
     # loops, a one-line loop, handlers, a generator, a lambda on one line;
     # a long module body.
     program = tmp_path / "long.py"
-    program.write_text(LONG_PROGRAM.format(
-        pad="".join(f"        {i},\n" for i in range(300)),
-        loop="".join(f"        t += {i}\n" for i in range(100)),
-        tail="".join(f"x{i} = {i}\n" for i in range(300))))
+    program.write_text(
+        LONG_PROGRAM.format(
+            pad="".join(f"        {i},\n" for i in range(300)),
+            loop="".join(f"        t += {i}\n" for i in range(100)),
+            tail="".join(f"x{i} = {i}\n" for i in range(300)),
+        )
+    )
     reference = tmp_path / "lines.json"
     ref = run([str(recorder_python), str(PROGRAMS / "line_events.py"), str(reference), str(program)], tmp_path)
     plain, recorded, trace_dir = record([str(program)], extra=["--values", values])

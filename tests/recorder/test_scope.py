@@ -4,6 +4,7 @@ scope widened or narrowed by options and filter files in upstream's TOML
 schema, secrets redacted, the program's output as events, and an error end
 flagged (README "Scope: what is recorded", docs/recorder.md "Scope, secrets
 and output")."""
+
 from __future__ import annotations
 
 import json
@@ -116,23 +117,29 @@ def test_filter_files_from_the_command_line_and_the_environment_chain(record, tm
     skip_main.write_text('[scope]\n[[scope.rules]]\nselector = "obj:glob:__main__.key"\nexec = "skip"\n')
     trace_json = tmp_path / "json.toml"
     trace_json.write_text('[scope]\n[[scope.rules]]\nselector = "pkg:literal:json"\nexec = "trace"\n')
-    _, recorded, out = record(["callbacks.py"], extra=["--trace-filter", str(skip_main)],
-                              env={"CODETRACER_TRACE_FILTER": str(trace_json)})
+    _, recorded, out = record(
+        ["callbacks.py"], extra=["--trace-filter", str(skip_main)], env={"CODETRACER_TRACE_FILTER": str(trace_json)}
+    )
     assert recorded.returncode == 0, recorded.stderr
     t = Trace(out)
     assert "key" not in t.calls() and t.calls().count("double") == 2
     assert [f["path"] for f in t.meta["trace_filter"]["filters"]][1:] == [str(trace_json), str(skip_main)]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("[scope]\ndefault_exec = 'maybe'\n", ["default_exec", "maybe", "trace, skip"]),
-    ("[[scope.rules]]\nselector = 'module:x'\nexec = 'skip'\n", ["module:x", "unknown kind"]),
-    ("[[scope.rules]]\nselector = 'file:regex:('\nexec = 'skip'\n", ["file:regex:("]),
-    ("[scope\n", ["invalid trace filter"]),
-    ("[meta]\nversion = 2\n", ["version 2"]),
-    ("[[scope.rules]]\nselecter = 'pkg:x'\n", ["unknown key", "selecter"]),
-])
-def test_a_bad_filter_file_is_a_usage_error_naming_the_file(record, tmp_path: Path, content: str, words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("[scope]\ndefault_exec = 'maybe'\n", ["default_exec", "maybe", "trace, skip"]),
+        ("[[scope.rules]]\nselector = 'module:x'\nexec = 'skip'\n", ["module:x", "unknown kind"]),
+        ("[[scope.rules]]\nselector = 'file:regex:('\nexec = 'skip'\n", ["file:regex:("]),
+        ("[scope\n", ["invalid trace filter"]),
+        ("[meta]\nversion = 2\n", ["version 2"]),
+        ("[[scope.rules]]\nselecter = 'pkg:x'\n", ["unknown key", "selecter"]),
+    ],
+)
+def test_a_bad_filter_file_is_a_usage_error_naming_the_file(
+    record, tmp_path: Path, content: str, words: list[str]
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(content)
     _, recorded, out = record(["callbacks.py"], extra=["--trace-filter", str(bad), "--json-errors"])
@@ -148,7 +155,14 @@ def test_secrets_are_redacted_wherever_they_are_held(record) -> None:
     plain, recorded, out = record(["secrets_held.py"])
     assert recorded.stdout == plain.stdout
     text = (out / "trace.json").read_text()
-    for secret in ("hunter2", "tok-5ecret-0001", "s3cr3t-db-pw", "ak-live-9999", "c00kie-value", "module-level-secret-key-42"):
+    for secret in (
+        "hunter2",
+        "tok-5ecret-0001",
+        "s3cr3t-db-pw",
+        "ak-live-9999",
+        "c00kie-value",
+        "module-level-secret-key-42",
+    ):
         assert secret not in text, secret
     t = Trace(out)
     assert '"<redacted>"' in text
@@ -205,18 +219,24 @@ def test_no_redact_keeps_the_values(record) -> None:
 
 def test_filter_value_patterns_redact_and_drop(record, tmp_path: Path) -> None:
     f = tmp_path / "values.toml"
-    f.write_text('[[scope.rules]]\nselector = "file:glob:**"\n'
-                 '[[scope.rules.value_patterns]]\nselector = "local:literal:tokens"\naction = "redact"\n'
-                 '[[scope.rules.value_patterns]]\nselector = "arg:literal:user"\naction = "drop"\n'
-                 '[[scope.rules.value_patterns]]\nselector = "local:literal:apiKey"\naction = "allow"\n')
+    f.write_text(
+        '[[scope.rules]]\nselector = "file:glob:**"\n'
+        '[[scope.rules.value_patterns]]\nselector = "local:literal:tokens"\naction = "redact"\n'
+        '[[scope.rules.value_patterns]]\nselector = "arg:literal:user"\naction = "drop"\n'
+        '[[scope.rules.value_patterns]]\nselector = "local:literal:apiKey"\naction = "allow"\n'
+    )
     _, recorded, out = record(["secrets_held.py"], extra=["--trace-filter", str(f)])
     assert recorded.returncode == 0, recorded.stderr
     t = Trace(out)
     # Redacting a list hides its text, not its shape.
     tokens = t.values_of("tokens")
-    assert tokens and all([(e["kind"], e["r"], t.type_name(e)) for e in v["elements"]] == [("Raw", "<redacted>", "str")] * 2
-                          for v in tokens), tokens
-    login_args = [e["Call"]["args"] for e in t.events if "Call" in e and t.functions[e["Call"]["function_id"]]["name"] == "login"]
+    assert tokens and all(
+        [(e["kind"], e["r"], t.type_name(e)) for e in v["elements"]] == [("Raw", "<redacted>", "str")] * 2
+        for v in tokens
+    ), tokens
+    login_args = [
+        e["Call"]["args"] for e in t.events if "Call" in e and t.functions[e["Call"]["function_id"]]["name"] == "login"
+    ]
     assert [t.varnames[a["variable_id"]] for a in login_args[0]] == ["password"]
     assert "ak-live-9999" in (out / "trace.json").read_text()
 
@@ -245,8 +265,9 @@ def test_output_becomes_events_on_the_step_that_wrote_it(record) -> None:
     assert tail[0]["kind"] == 11 and tail[1]["kind"] == 2 and tail[1]["content"].startswith("Traceback")
 
 
-@pytest.mark.parametrize("program, error", [("exit_three.py", "SystemExit: exit status 3"),
-                                            ("exit_msg.py", None), ("exit_none.py", None)])
+@pytest.mark.parametrize(
+    "program, error", [("exit_three.py", "SystemExit: exit status 3"), ("exit_msg.py", None), ("exit_none.py", None)]
+)
 def test_sys_exit_ends(record, program: str, error: str | None) -> None:
     plain, recorded, out = record([program])
     assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
@@ -267,9 +288,11 @@ def test_api_start_takes_the_scope_options(recorder_python: Path, tmp_path: Path
         "def f(password):\n"
         "    return json.dumps({'n': 1})\n"
         "with ctr.trace(sys.argv[1], include=['json']):\n"
-        "    f('pw-1234')\n")
+        "    f('pw-1234')\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_")}
     import subprocess
+
     p = subprocess.run([str(recorder_python), str(prog), str(tmp_path / "t")], env=env, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     t = Trace(tmp_path / "t")

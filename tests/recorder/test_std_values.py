@@ -1,6 +1,7 @@
 """Standard-library values (complex, Decimal, Fraction, datetime, UUID,
 pathlib paths, enum members) are shown by their data, read without running
 any of the program's code (docs/recorder.md "Values never run user code")."""
+
 from __future__ import annotations
 
 from typing import Any

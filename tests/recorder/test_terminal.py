@@ -4,6 +4,7 @@ pytest's fd capture) is a WriteFile event naming where it went, and text
 written to a replacement stream (contextlib.redirect_stdout, pytest's
 capture) is not recorded. The program's own bytes stay unchanged
 (docs/recorder.md, "Output")."""
+
 from __future__ import annotations
 
 import re
@@ -60,11 +61,24 @@ def test_text_written_while_fd_1_and_2_point_at_a_file_is_not_terminal_output(re
 @pytest.mark.parametrize("fmt", ["json", "ctfs"])
 def test_replay_server_terminal_shows_what_the_user_saw(fmt: str, recorder_python: Path, tmp_path: Path) -> None:
     if not REPLAY_SERVER.exists():
-        pytest.skip(f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
-                    "the terminal over DAP was NOT checked")
+        pytest.skip(
+            f"CodeTracer's replay-server is not at {REPLAY_SERVER} (see ../shared/tools/REPLAY.md): "
+            "the terminal over DAP was NOT checked"
+        )
     plain = run([str(recorder_python), "fd_redirect.py"], PROGRAMS)
-    recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "--format", fmt, "--trace-dir",
-                    str(tmp_path / "trace"), "fd_redirect.py"], PROGRAMS)
+    recorded = run(
+        [
+            str(recorder_python),
+            "-m",
+            "codetracer_python_recorder",
+            "--format",
+            fmt,
+            "--trace-dir",
+            str(tmp_path / "trace"),
+            "fd_redirect.py",
+        ],
+        PROGRAMS,
+    )
     same_bytes(plain, recorded)
     assert replayed_terminal(tmp_path / "trace", tmp_path / "runtime").encode() == plain.stdout
 
@@ -77,7 +91,7 @@ def test_redirect_stdout_to_a_string_io_is_not_terminal_output(record) -> None:
     assert not any("captured" in e["content"] and "held" not in e["content"] for e in events(t)), events(t)
 
 
-TESTS = '''\
+TESTS = """\
 import unittest
 
 
@@ -90,7 +104,7 @@ class Sub(unittest.TestCase):
         for i in range(3):
             with self.subTest(i=i):
                 print("printed-in-subtest", i)
-'''
+"""
 
 
 def _pytest(recorder_python: Path, work: Path, *extra: str) -> tuple[Result, Result, Trace]:
@@ -100,8 +114,20 @@ def _pytest(recorder_python: Path, work: Path, *extra: str) -> tuple[Result, Res
     env = {"PYTHONPATH": sysconfig.get_paths()["purelib"]}
     args = ["-m", "pytest", "-p", "no:cacheprovider", *extra, "test_prints.py"]
     plain = run([str(recorder_python), *args], work, env)
-    recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "--values", "none", "--trace-dir",
-                    str(work / "trace"), *args], work, env)
+    recorded = run(
+        [
+            str(recorder_python),
+            "-m",
+            "codetracer_python_recorder",
+            "--values",
+            "none",
+            "--trace-dir",
+            str(work / "trace"),
+            *args,
+        ],
+        work,
+        env,
+    )
     return plain, recorded, Trace(work / "trace")
 
 
@@ -109,11 +135,15 @@ def _untimed(b: bytes) -> bytes:
     return re.sub(rb" in \d+\.\d+s", b" in Ts", b)
 
 
-def test_pytest_fd_capture_keeps_captured_prints_and_marks_out_of_the_terminal(recorder_python: Path,
-                                                                             tmp_path: Path) -> None:
+def test_pytest_fd_capture_keeps_captured_prints_and_marks_out_of_the_terminal(
+    recorder_python: Path, tmp_path: Path
+) -> None:
     plain, recorded, t = _pytest(recorder_python, tmp_path, "-q")
-    assert (recorded.returncode, _untimed(recorded.stdout), recorded.stderr) == \
-        (plain.returncode, _untimed(plain.stdout), plain.stderr) == (0, _untimed(plain.stdout), b"")
+    assert (
+        (recorded.returncode, _untimed(recorded.stdout), recorded.stderr)
+        == (plain.returncode, _untimed(plain.stdout), plain.stderr)
+        == (0, _untimed(plain.stdout), b"")
+    )
     assert b"printed" not in plain.stdout
     # The terminal is exactly what this run printed.
     assert text_of(t, STDOUT).encode() == recorded.stdout
@@ -130,9 +160,11 @@ def test_pytest_fd_capture_keeps_captured_prints_and_marks_out_of_the_terminal(r
 
 def test_pytest_s_shows_the_prints_in_the_terminal(recorder_python: Path, tmp_path: Path) -> None:
     plain, recorded, t = _pytest(recorder_python, tmp_path, "-q", "-s")
-    assert (recorded.returncode, _untimed(recorded.stdout), recorded.stderr) == \
-        (plain.returncode, _untimed(plain.stdout), plain.stderr)
+    assert (recorded.returncode, _untimed(recorded.stdout), recorded.stderr) == (
+        plain.returncode,
+        _untimed(plain.stdout),
+        plain.stderr,
+    )
     assert b"printed-by-a-test" in plain.stdout and b"printed-in-subtest 2" in plain.stdout
     assert text_of(t, STDOUT).encode() == recorded.stdout
     assert not [e for e in events(t) if e["kind"] == WRITE_FILE]
-

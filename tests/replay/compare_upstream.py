@@ -15,6 +15,7 @@ Per program and recorder it prints:
   end     an error end is flagged exactly when the program ends in error
 and the first difference of each failing trace.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,18 @@ def main() -> int:
                 work = work_root / rec / name
                 work.mkdir(parents=True)
                 expected, plain = R.oracle(python, program, work)
-                R.run([str(python), "-m", "codetracer_python_recorder", *extra, "--trace-dir",
-                       str(work / "trace"), str(program)], program.parent)
+                R.run(
+                    [
+                        str(python),
+                        "-m",
+                        "codetracer_python_recorder",
+                        *extra,
+                        "--trace-dir",
+                        str(work / "trace"),
+                        str(program),
+                    ],
+                    program.parent,
+                )
                 try:
                     rep = R.replay(work / "trace", work / "runtime", only={str(program)})
                 except Exception as exc:
@@ -99,15 +110,28 @@ def main() -> int:
                 stdout = plain.stdout.decode("utf-8")
                 output = "-" if not stdout else ("yes" if rep.terminal == stdout else "no")
                 end_ok = bool(rep.errors) == (plain.returncode != 0)
-                row += ["yes" if loose is None else "no", "yes" if exact is None else "no", output,
-                        "yes" if end_ok else "no"]
+                row += [
+                    "yes" if loose is None else "no",
+                    "yes" if exact is None else "no",
+                    output,
+                    "yes" if end_ok else "no",
+                ]
                 if exact is not None:
                     details.append(f"{rec} {name}: {(loose or exact).splitlines()[0]}")
             rows.append(row)
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
-    head = ["program", "ours values", "ours exact", "ours output", "ours end",
-            "upstream values", "upstream exact", "upstream output", "upstream end"]
+    head = [
+        "program",
+        "ours values",
+        "ours exact",
+        "ours output",
+        "ours end",
+        "upstream values",
+        "upstream exact",
+        "upstream output",
+        "upstream end",
+    ]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:

@@ -1,6 +1,7 @@
 """Fixtures of the replay suite: the replay-server (the whole suite is skipped,
 loudly, where it is absent: a bare clone), and one recorded + replayed +
 oracle run per (interpreter, program), shared by the tests that look at it."""
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import replay as R
 
-SKIP_REASON = (f"replay-server not found at {R.REPLAY_SERVER} (a bare clone without ../shared/tools): "
-               "the replay suite did NOT run")
+SKIP_REASON = (
+    f"replay-server not found at {R.REPLAY_SERVER} (a bare clone without ../shared/tools): the replay suite did NOT run"
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -58,8 +60,10 @@ def _case(python: Path, name: str, tmp_path_factory) -> Case:
         program = R.program_path(name)
         work = tmp_path_factory.mktemp(f"replay-{name}")
         expected, plain = R.oracle(python, program, work)
-        recorded = R.run([str(python), "-m", "codetracer_python_recorder", "--trace-dir",
-                          str(work / "trace"), str(program)], program.parent)
+        recorded = R.run(
+            [str(python), "-m", "codetracer_python_recorder", "--trace-dir", str(work / "trace"), str(program)],
+            program.parent,
+        )
         rep, err = None, None
         try:
             rep = R.replay(work / "trace", work / "runtime", only={str(program)})

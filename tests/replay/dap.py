@@ -8,6 +8,7 @@ both ways. A reader thread parses what the server writes into one queue;
 `wait_event()`. Every wait has a timeout, and `close()` always ends the
 process it started (disconnect, then kill by its handle).
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,14 @@ class DapClient:
         env = dict(os.environ)
         env["CODETRACER_RUNTIME_DIR"] = str(runtime_dir)
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([str(binary), "dap-server", "--stdio"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._stderr, env=env, cwd=runtime_dir)
+        self.proc = subprocess.Popen(
+            [str(binary), "dap-server", "--stdio"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            cwd=runtime_dir,
+        )
         self._seq = 0
         self._incoming: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._responses: dict[int, dict[str, Any]] = {}
@@ -131,8 +138,9 @@ class DapClient:
         return self._seq
 
     # --- requests and events ----------------------------------------------------------
-    def request(self, command: str, arguments: dict[str, Any] | None = None, *,
-                timeout: float | None = None, check: bool = True) -> dict[str, Any]:
+    def request(
+        self, command: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, check: bool = True
+    ) -> dict[str, Any]:
         """Send a request and return its response (raises DapError on failure when `check`)."""
         seq = self.send(command, arguments)
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -154,8 +162,10 @@ class DapClient:
                     return self._unconsumed.pop(i)
             if not self._pump(deadline):
                 why = "the server exited" if self._eof else "timed out"
-                raise DapTimeout(f"no {'/'.join(names)} event ({why}); got "
-                                 f"{[e.get('event') for e in self.events]}; {self.stderr_tail()}")
+                raise DapTimeout(
+                    f"no {'/'.join(names)} event ({why}); got "
+                    f"{[e.get('event') for e in self.events]}; {self.stderr_tail()}"
+                )
 
     def drain(self, settle: float = 0.0) -> None:
         """Read whatever has arrived (waiting up to `settle` seconds for more)."""

@@ -26,6 +26,7 @@ recording's side too. The program's output goes where it would go plainly;
 the exit status is the program's own (an uncaught exception prints its
 traceback and exits 1, `sys.exit(n)` exits n).
 """
+
 from __future__ import annotations
 
 import builtins
@@ -105,8 +106,12 @@ def step_tracer(program: str, code: types.CodeType, steps: list[dict]):
     def snapshot(frame: types.FrameType, line: int) -> None:
         co = frame.f_code
         is_module = co.co_name == "<module>"
-        namespace_frame = is_module or frame.f_locals is not frame.f_globals and "__qualname__" in frame.f_locals \
+        namespace_frame = (
+            is_module
+            or frame.f_locals is not frame.f_globals
+            and "__qualname__" in frame.f_locals
             and "__module__" in frame.f_locals
+        )
         vars_: dict[str, str] = {}
         hidden: list[str] = []
         for name, value in list(frame.f_locals.items()):
@@ -148,8 +153,16 @@ def step_tracer(program: str, code: types.CodeType, steps: list[dict]):
 
 def run_program(program: str, code: types.CodeType, args: list[str]) -> None:
     """Runs `code` (compiled from `program`) as `__main__`, as `python PROGRAM ARGS` would."""
-    globs = {"__name__": "__main__", "__file__": program, "__builtins__": builtins, "__doc__": None,
-             "__package__": None, "__spec__": None, "__loader__": None, "__cached__": None}
+    globs = {
+        "__name__": "__main__",
+        "__file__": program,
+        "__builtins__": builtins,
+        "__doc__": None,
+        "__package__": None,
+        "__spec__": None,
+        "__loader__": None,
+        "__cached__": None,
+    }
     sys.argv = [program, *args]
     sys.path[0] = os.path.dirname(program)
     exec(code, globs)

@@ -3,6 +3,7 @@ and compare every step with the oracle (oracle.py).
 
 Shared by test_replay.py and compare_upstream.py. Standard library only.
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,8 +28,14 @@ ORACLE = HERE / "oracle.py"
 REPLAY_SERVER = (REPO / ".." / "shared" / "tools" / "replay-server").resolve()
 
 MAX_STEPS = 2000  # a program of the suite has tens of steps; more means the end was missed
-LOAD_LOCALS = {"rrTicks": 0, "countBudget": 3000, "minCountLimit": 50, "lang": 21, "watchExpressions": [],
-               "depthLimit": 3}
+LOAD_LOCALS = {
+    "rrTicks": 0,
+    "countBudget": 3000,
+    "minCountLimit": 50,
+    "lang": 21,
+    "watchExpressions": [],
+    "depthLimit": 3,
+}
 
 # ValueRecord kinds as ct/load-locals numbers them (TypeKind order).
 SEQ, SET, STRUCT, INT, FLOAT, STRING, BOOL, RAW, ERROR, TUPLE, NONE = 0, 1, 6, 7, 8, 9, 12, 16, 24, 27, 30
@@ -167,7 +174,9 @@ def _canon_raw(r: str) -> str:
     except ValueError:
         pass
     # A Python literal written as its repr (a set, a frozenset) shows as that value.
-    inner, wrap = (r[len("frozenset("):-1], frozenset) if r.startswith("frozenset(") and r.endswith(")") else (r, None)
+    inner, wrap = (
+        (r[len("frozenset(") : -1], frozenset) if r.startswith("frozenset(") and r.endswith(")") else (r, None)
+    )
     try:
         value = ast.literal_eval(inner)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -182,15 +191,16 @@ class TraceTooLarge(AssertionError):
     pass
 
 
-def replay(trace_dir: Path, runtime_dir: Path, *, only: set[str] | None = None,
-           server: Path = REPLAY_SERVER) -> Replay:
+def replay(trace_dir: Path, runtime_dir: Path, *, only: set[str] | None = None, server: Path = REPLAY_SERVER) -> Replay:
     """Open `trace_dir` in the replay-server, stepIn through every step to the end,
     reading the top frame and (for stops in a file of `only`, default every file)
     ct/load-locals at each stop; stops elsewhere are stepped through, not kept."""
     size = (trace_dir / "trace.json").stat().st_size if (trace_dir / "trace.json").exists() else 0
     if size > MAX_TRACE_BYTES:
-        raise TraceTooLarge(f"{trace_dir}/trace.json is {size / 1e6:.0f} MB: not opened (the replay-server "
-                            f"would need 60-110x that in memory)")
+        raise TraceTooLarge(
+            f"{trace_dir}/trace.json is {size / 1e6:.0f} MB: not opened (the replay-server "
+            f"would need 60-110x that in memory)"
+        )
     steps: list[Step] = []
     with DapClient(server, runtime_dir) as c:
         c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
@@ -274,8 +284,12 @@ def diff(expected: list[Step], actual: list[Step], *, exact: bool = True) -> str
                 parts.append("extra " + ", ".join(f"{k}={v}" for k, v in extra.items()))
             return _report(i, expected, actual, "; ".join(parts))
     if len(expected) != len(actual):
-        return _report(min(len(expected), len(actual)), expected, actual,
-                       f"{len(expected)} steps in the program, {len(actual)} in the replay")
+        return _report(
+            min(len(expected), len(actual)),
+            expected,
+            actual,
+            f"{len(expected)} steps in the program, {len(actual)} in the replay",
+        )
     return None
 
 
@@ -285,6 +299,7 @@ def _report(i: int, expected: list[Step], actual: list[Step], what: str) -> str:
             return "(none)"
         s = steps[j]
         return f"{s.where()} {s.vars}"
+
     lines = [f"step {i}: {what}"]
     for j in range(max(0, i - 2), i + 2):
         mark = ">" if j == i else " "

@@ -10,12 +10,12 @@ Also: the terminal pane shows the program's stdout, and a run that ends by an
 uncaught exception or sys.exit(3) is flagged as an error end (and a normal
 run is not).
 """
+
 from __future__ import annotations
 
 import difflib
 
 import pytest
-
 import replay as R
 
 pytestmark = pytest.mark.replay
@@ -46,8 +46,10 @@ NORMAL_END = ["names", "output", "generators"]
 
 
 def _params(table: dict[str, str | None]) -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(reason=why, strict=True)) if why else name
-            for name, why in table.items()]
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(reason=why, strict=True)) if why else name
+        for name, why in table.items()
+    ]
 
 
 @pytest.mark.parametrize("name", _params(PROGRAMS))
@@ -76,8 +78,9 @@ def test_every_cpython_steps_through_the_same_lines(replay_cases, name):
     for version, got in others:
         assert got == want, f"{name}: sys.settrace steps differently on {first} and {version}"
     for version, got in recorded.items():
-        assert got == want, f"{name}: the recording on {version} steps differently from sys.settrace\n" + \
-            "\n".join(difflib.unified_diff(want, got, "sys.settrace", f"recording on {version}", lineterm=""))
+        assert got == want, f"{name}: the recording on {version} steps differently from sys.settrace\n" + "\n".join(
+            difflib.unified_diff(want, got, "sys.settrace", f"recording on {version}", lineterm="")
+        )
 
 
 @pytest.mark.parametrize("name", _params(OUTPUT))
@@ -117,6 +120,7 @@ def test_real_programs_open_and_replay_the_program_line_by_line(replay_case, nam
     case = replay_case(name)
     assert case.recorded.returncode == case.plain.returncode == 0
     steps = R.recorded_steps(case.replayed())
-    assert [(s.func.rsplit(".", 1)[-1], s.line) for s in steps] == \
-        [(s.func.rsplit(".", 1)[-1], s.line) for s in case.expected]
+    assert [(s.func.rsplit(".", 1)[-1], s.line) for s in steps] == [
+        (s.func.rsplit(".", 1)[-1], s.line) for s in case.expected
+    ]
     assert case.replayed().terminal == case.plain.stdout.decode()

@@ -1,5 +1,6 @@
 """Helpers of the shim suites: a bundle laid out like the real ones, at a
 hostile path, with stand-in packages that report what they received."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Smoke test of the Windows .cmd shims under `wine cmd`, with a small
 Windows program standing in for python.exe (tests/shims/winargv.c)."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "bin": root / "bin", "staged": staged, "pydir": pydir, "empty": top}
 
 
-def wine_cmd(layout: dict[str, Path], args: list[str], path: Path | None, shim: str = "ct.cmd",
-             **env: str) -> subprocess.CompletedProcess[str]:
+def wine_cmd(
+    layout: dict[str, Path], args: list[str], path: Path | None, shim: str = "ct.cmd", **env: str
+) -> subprocess.CompletedProcess[str]:
     wine = _need("wine", "wine")
     drop = ("PYTHONPATH", "CODETRACER_ORIG_PYTHONPATH", "WINEPATH", "PYTHON", "CODETRACER_PYTHON", "CODETRACER_FORMAT")
     full = {k: v for k, v in os.environ.items() if k not in drop}
@@ -50,10 +52,15 @@ def wine_cmd(layout: dict[str, Path], args: list[str], path: Path | None, shim: 
         full["WINEPATH"] = winpath(path)
     # Run from the shim's folder: `cmd /c "<path with spaces>" "<arg>"` would
     # hit cmd's outer-quote stripping, a caller's problem, not the shim's.
-    proc = subprocess.run([wine, "cmd", "/c", shim, *args], env=full, cwd=layout["bin"],
-                          capture_output=True, timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace").replace("\r\n", "\n"),
-                                       proc.stderr.decode("utf-8", "replace"))
+    proc = subprocess.run(
+        [wine, "cmd", "/c", shim, *args], env=full, cwd=layout["bin"], capture_output=True, timeout=300
+    )
+    return subprocess.CompletedProcess(
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace").replace("\r\n", "\n"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
 
 
 def parsed(out: str) -> tuple[list[str], dict[str, str | None]]:
@@ -110,7 +117,9 @@ def test_cmd_shim_skips_its_own_folder_on_path(layout: dict[str, Path], tmp_path
         wine = _need("wine", "wine")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHON", "CODETRACER_PYTHON")}
         env.update(WINEDEBUG="-all", WINEPATH=f"{winpath(layout['bin'])};{winpath(layout['pydir'])}")
-        proc = subprocess.run([wine, "cmd", "/c", "ct.cmd", "z"], env=env, cwd=tmp_path, capture_output=True, timeout=300)
+        proc = subprocess.run(
+            [wine, "cmd", "/c", "ct.cmd", "z"], env=env, cwd=tmp_path, capture_output=True, timeout=300
+        )
     finally:
         trap.unlink()
     out = proc.stdout.decode("utf-8", "replace")

@@ -3,6 +3,7 @@
 Regenerate after an intended template change, then review the diff:
     CTBUNDLE_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/shims/test_golden.py
 """
+
 from __future__ import annotations
 
 import os

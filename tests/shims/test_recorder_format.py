@@ -3,6 +3,7 @@ dash and bash with the real recorder staged from `make wheel` and a CPython
 that does not have it installed, writes `trace.ct` unless the user asks for
 another format: `--format json` on the command line, or a CODETRACER_FORMAT
 of their own (which a `--format` option still overrides)."""
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,23 @@ def record(shell: str, launcher: Path, options: list[str], tmp_path: Path, pytho
 @pytest.mark.parametrize("shell", ["dash", "bash"])
 @pytest.mark.parametrize(
     "preset,options,expected",
-    [({}, [], "ctfs"), ({}, ["--format", "json"], "json"), ({"CODETRACER_FORMAT": "json"}, [], "json"),
-     ({"CODETRACER_FORMAT": "json"}, ["--format", "ctfs"], "ctfs")],
+    [
+        ({}, [], "ctfs"),
+        ({}, ["--format", "json"], "json"),
+        ({"CODETRACER_FORMAT": "json"}, [], "json"),
+        ({"CODETRACER_FORMAT": "json"}, ["--format", "ctfs"], "ctfs"),
+    ],
     ids=["default", "option-json", "env-json", "option-over-env"],
 )
-def test_recorder_launcher_writes_trace_ct_by_default(launcher: Path, tmp_path: Path, python312: Path, shell: str,
-                                                      preset: dict[str, str], options: list[str], expected: str) -> None:
+def test_recorder_launcher_writes_trace_ct_by_default(
+    launcher: Path,
+    tmp_path: Path,
+    python312: Path,
+    shell: str,
+    preset: dict[str, str],
+    options: list[str],
+    expected: str,
+) -> None:
     proc = record(shell, launcher, options, tmp_path, python312, **preset)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "42 ['a b']\n"

@@ -2,6 +2,7 @@
 interpreter) and from fish (through the shebang), against the launch rules
 of shims/README.md. The bundle lives at a hostile path (spaces, quotes, `$`,
 unicode); python is the pyenv CPython 3.12 unless a case says otherwise."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,8 +18,27 @@ sys.path.insert(0, str(REPO / "ct"))
 from codetracer_ct._interpreter import find_python  # the oracle of rule R4
 
 SHELLS = ["bash", "dash", "zsh", "fish"]
-HOSTILE_ARGS = ["a b", '"q"', "'s'", "$HOME", "`id`", "$(id)", "100%", "!x", "a&b", "a|b;c", "ü€", "",
-                "*", "-m", "--", "a\\b", "tab\there", "new\nline", "  lead"]
+HOSTILE_ARGS = [
+    "a b",
+    '"q"',
+    "'s'",
+    "$HOME",
+    "`id`",
+    "$(id)",
+    "100%",
+    "!x",
+    "a&b",
+    "a|b;c",
+    "ü€",
+    "",
+    "*",
+    "-m",
+    "--",
+    "a\\b",
+    "tab\there",
+    "new\nline",
+    "  lead",
+]
 
 
 def invoke(shell: str, shim: Path, args: list[str], env: dict[str, str], cwd: Path | None = None):
@@ -154,7 +174,9 @@ def test_interpreter_choice_matches_ct(bundle: Bundle, shell: str, venv: Path, p
         "venv first": bundle.env(path=[venv / "bin", bundle.pybin, bundle.tools]),
         "pyenv first": bundle.env(path=[bundle.pybin, venv / "bin", bundle.tools]),
         "$PYTHON": bundle.env(PYTHON=str(python313)),
-        "$CODETRACER_PYTHON over $PYTHON": bundle.env(CODETRACER_PYTHON=str(venv / "bin" / "python"), PYTHON=str(python313)),
+        "$CODETRACER_PYTHON over $PYTHON": bundle.env(
+            CODETRACER_PYTHON=str(venv / "bin" / "python"), PYTHON=str(python313)
+        ),
     }
     for label, env in cases.items():
         got = report(invoke(shell, bundle.shim(), [], env))

@@ -1,6 +1,7 @@
 """Fixtures of the test-run suite: CPython 3.12 / 3.13 venvs holding the
 recorder wheel, pytest and its plugins (requirements.txt), and a runner
 that drives the installed console script as CodeTracer's `ct` does."""
+
 from __future__ import annotations
 
 import os
@@ -33,12 +34,14 @@ def tests_python(request) -> Path:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CODETRACER_", "PYTEST_")) and k not in ("PYTHONPATH",)}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CODETRACER_", "PYTEST_")) and k not in ("PYTHONPATH",)
+    }
     env.update(extra or {})
     return env
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+def run(
+    argv: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, cwd=cwd, env=clean_env(env), capture_output=True, timeout=timeout)

@@ -3,6 +3,7 @@ driven as CodeTracer's `ct record` drives the console script
 (src/ct/trace/recorder_dispatch.nim: `--out-dir DIR [--activation-path PATH]
 (--pytest ARGS... | --unittest ARGS... | PROGRAM)`), one trace per test, and
 what CodeTracer's replay-server shows of them."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,10 @@ import replay
 from dap import DapClient
 
 REPLAY_SERVER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "replay-server"
-needs_server = pytest.mark.skipif(not REPLAY_SERVER.exists(),
-                                  reason=f"CodeTracer's replay-server is absent ({REPLAY_SERVER}): "
-                                         "the trace is not opened")
+needs_server = pytest.mark.skipif(
+    not REPLAY_SERVER.exists(),
+    reason=f"CodeTracer's replay-server is absent ({REPLAY_SERVER}): the trace is not opened",
+)
 
 CTFS = ["--format", "ctfs"]
 
@@ -56,37 +58,51 @@ def suite(tmp_path: Path) -> Path:
 
 
 # --- the console script as recorder_dispatch.nim runs it ------------------------------
-@pytest.mark.parametrize("args, status", [
-    (["-q", "-p", "no:cacheprovider", "test_calc.py::test_adds"], 0),
-    (["-q", "-p", "no:cacheprovider", "test_calc.py"], 1),
-    (["-q", "-p", "no:cacheprovider", "-n", "2", "test_calc.py"], 1),
-    (["-q", "-p", "no:cacheprovider", "--no-such-option"], 4),
-    (["-q", "-p", "no:cacheprovider", "-k", "nothing_matches_this"], 5),
-], ids=["passing", "failing", "xdist", "usage-error", "no-tests"])
-def test_pytest_mode_exit_status_and_output_are_pytests(tests_python: Path, suite: Path, tmp_path: Path,
-                                                        args: list[str], status: int) -> None:
+@pytest.mark.parametrize(
+    "args, status",
+    [
+        (["-q", "-p", "no:cacheprovider", "test_calc.py::test_adds"], 0),
+        (["-q", "-p", "no:cacheprovider", "test_calc.py"], 1),
+        (["-q", "-p", "no:cacheprovider", "-n", "2", "test_calc.py"], 1),
+        (["-q", "-p", "no:cacheprovider", "--no-such-option"], 4),
+        (["-q", "-p", "no:cacheprovider", "-k", "nothing_matches_this"], 5),
+    ],
+    ids=["passing", "failing", "xdist", "usage-error", "no-tests"],
+)
+def test_pytest_mode_exit_status_and_output_are_pytests(
+    tests_python: Path, suite: Path, tmp_path: Path, args: list[str], status: int
+) -> None:
     plain = plain_pytest(tests_python, suite, *args)
     out = tmp_path / "out"
     recorded = run([script(tests_python), "--out-dir", str(out), "--pytest", *args], suite)
     assert plain.returncode == status, plain.stderr
     assert recorded.returncode == status, recorded.stderr.decode()
     if "-n" in args:  # workers finish in any order: the same lines, the same progress marks
+
         def unordered(out: bytes) -> list[bytes]:
-            return sorted(bytes(sorted(line)) if re.fullmatch(rb"[.FEsxX]+ +\[100%\]", line) else line
-                          for line in normalise(out).splitlines())
+            return sorted(
+                bytes(sorted(line)) if re.fullmatch(rb"[.FEsxX]+ +\[100%\]", line) else line
+                for line in normalise(out).splitlines()
+            )
+
         assert unordered(recorded.stdout) == unordered(plain.stdout)
     else:
         assert normalise(recorded.stdout) == normalise(plain.stdout)
     assert (out / "trace_metadata.json").is_file()
 
 
-@pytest.mark.parametrize("args, status", [
-    (["test_units.Words"], 0),
-    (["test_units"], 1),
-    (["-k", "nothing_matches_this", "test_units"], 5),
-], ids=["passing", "failing", "no-tests"])
-def test_unittest_mode_exit_status_and_output_are_unittests(tests_python: Path, tmp_path: Path,
-                                                            args: list[str], status: int) -> None:
+@pytest.mark.parametrize(
+    "args, status",
+    [
+        (["test_units.Words"], 0),
+        (["test_units"], 1),
+        (["-k", "nothing_matches_this", "test_units"], 5),
+    ],
+    ids=["passing", "failing", "no-tests"],
+)
+def test_unittest_mode_exit_status_and_output_are_unittests(
+    tests_python: Path, tmp_path: Path, args: list[str], status: int
+) -> None:
     plain = run([str(tests_python), "-m", "unittest", *args], USUITE)
     out = tmp_path / "out"
     recorded = run([script(tests_python), "--out-dir", str(out), "--unittest", *args], USUITE)
@@ -94,8 +110,9 @@ def test_unittest_mode_exit_status_and_output_are_unittests(tests_python: Path, 
     assert recorded.returncode == status, recorded.stderr.decode()
     assert recorded.stdout == plain.stdout
     norm = re.compile(rb"Ran (\d+) tests? in \d+\.\d+s")
-    assert norm.sub(rb"Ran \1", recorded.stderr.split(b"codetracer-python-recorder:")[0]) == \
-        norm.sub(rb"Ran \1", plain.stderr)
+    assert norm.sub(rb"Ran \1", recorded.stderr.split(b"codetracer-python-recorder:")[0]) == norm.sub(
+        rb"Ran \1", plain.stderr
+    )
 
 
 def test_script_and_module_with_activation_path(tests_python: Path, suite: Path, tmp_path: Path) -> None:
@@ -110,8 +127,21 @@ def test_script_and_module_with_activation_path(tests_python: Path, suite: Path,
         meta = json.loads((out / "trace_metadata.json").read_text())
         assert meta.get("activation_path") == (str(suite / "calc.py") if extra else None)
     out = tmp_path / "outm"
-    recorded = run([script(tests_python), "--out-dir", str(out), "--activation-path", str(suite / "calc.py"),
-                    "--pytest", "-q", "-p", "no:cacheprovider", "test_calc.py::test_adds"], suite)
+    recorded = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            "--activation-path",
+            str(suite / "calc.py"),
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py::test_adds",
+        ],
+        suite,
+    )
     assert recorded.returncode == 0, recorded.stderr.decode()
     meta = json.loads((out / "tests" / "test_calc.py_test_adds" / "trace_metadata.json").read_text())
     assert meta["activation_path"] == str(suite / "calc.py")
@@ -120,8 +150,20 @@ def test_script_and_module_with_activation_path(tests_python: Path, suite: Path,
 # --- one trace per test -----------------------------------------------------------------
 def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
-             "test_calc.py"], suite)
+    r = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            *CTFS,
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py",
+        ],
+        suite,
+    )
     assert r.returncode == 1, r.stderr.decode()
     run_index = index(out)
     tests = {t["id"]: t for t in run_index["traces"] if t["kind"] == "test"}
@@ -138,8 +180,15 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         "test_calc.py::test_words[\\xfcn\\xef]": "passed",
         "test_calc.py::test_ledger": "passed",
     }
-    assert run_index["counts"] == {"passed": 7, "failed": 1, "error": 1, "skipped": 1, "xfailed": 1, "xpassed": 0,
-                                   "rerun": 0}
+    assert run_index["counts"] == {
+        "passed": 7,
+        "failed": 1,
+        "error": 1,
+        "skipped": 1,
+        "xfailed": 1,
+        "xpassed": 0,
+        "rerun": 0,
+    }
     assert run_index["exit_status"] == 1
     folders = [t["folder"] for t in tests.values()]
     assert len(set(folders)) == len(folders)
@@ -152,14 +201,20 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
         assert meta["test"]["framework"] == "pytest" and meta["test"]["duration_seconds"] >= 0
         assert meta["steps"] >= 1 and meta["trace_bytes"] == (folder / "trace.ct").stat().st_size
         estimate = meta["replay_estimate"]  # _replaycost.PER_STEP["ctfs"]
-        assert (estimate["memory_bytes_low"], estimate["memory_bytes"], estimate["memory_bytes_high"]) == \
-            (meta["steps"] * 4_500, meta["steps"] * 23_000, meta["steps"] * 46_000)
+        assert (estimate["memory_bytes_low"], estimate["memory_bytes"], estimate["memory_bytes_high"]) == (
+            meta["steps"] * 4_500,
+            meta["steps"] * 23_000,
+            meta["steps"] * 46_000,
+        )
     assert tests["test_calc.py::test_fails"]["message"].startswith("AssertionError: doubling went wrong")
     # The session-scoped fixtures' setup and teardown: traces of their own;
     # the tests' traces have only the tests.
     fixtures = {t["id"]: t for t in run_index["traces"] if t["kind"] == "fixture"}
-    assert sorted(fixtures) == ["<session fixture base_total>", "<session fixture ledger teardown>",
-                                "<session fixture ledger>"]
+    assert sorted(fixtures) == [
+        "<session fixture base_total>",
+        "<session fixture ledger teardown>",
+        "<session fixture ledger>",
+    ]
     assert fixtures["<session fixture base_total>"]["folder"] == "fixtures/0001-session-base_total"
     for fixture in fixtures.values():
         assert json.loads((out / fixture["folder"] / "trace_paths.json").read_text()) == [str(suite / "conftest.py")]
@@ -174,8 +229,10 @@ def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Pa
     # replay-server's cap of 2 listed traces.
     manifest = tomllib.loads((out / "session.toml").read_text(encoding="utf-8"))
     assert manifest["version"] == 1
-    assert [t["path"] for t in manifest["trace"]] == [tests["test_calc.py::test_fails"]["folder"],
-                                                      tests["test_calc.py::test_errors"]["folder"]]
+    assert [t["path"] for t in manifest["trace"]] == [
+        tests["test_calc.py::test_fails"]["folder"],
+        tests["test_calc.py::test_errors"]["folder"],
+    ]
     for entry in manifest["trace"]:
         assert set(entry) == {"recording_id", "path", "role", "default_thread_prefix"}
         meta = json.loads((out / entry["path"] / "trace_metadata.json").read_text())
@@ -186,8 +243,21 @@ def test_failing_test_trace_steps_to_the_failed_assertion(tests_python: Path, su
     """The failing test's own trace holds its lines and values, ending in an
     Error event (the trace-check tool's view; the replay-server's below)."""
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), "--format", "json", "--pytest", "-q",
-             "-p", "no:cacheprovider", "test_calc.py::test_fails"], suite)
+    r = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            "--format",
+            "json",
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py::test_fails",
+        ],
+        suite,
+    )
     assert r.returncode == 1
     trace = json.loads((out / "tests" / "test_calc.py_test_fails" / "trace.json").read_text())
     steps = [e["Step"]["line"] for e in trace if "Step" in e]
@@ -200,8 +270,10 @@ def test_failing_test_trace_steps_to_the_failed_assertion(tests_python: Path, su
 
 def test_single_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), "--single-trace", "--pytest", "-q",
-             "-p", "no:cacheprovider"], suite)
+    r = run(
+        [script(tests_python), "--out-dir", str(out), "--single-trace", "--pytest", "-q", "-p", "no:cacheprovider"],
+        suite,
+    )
     assert r.returncode == 1
     assert not (out / "tests").exists() and not (out / "session.toml").exists()
     assert not (out / "tests.json").exists()
@@ -210,8 +282,21 @@ def test_single_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     paths = json.loads((out / "trace_paths.json").read_text())
     assert not any("_pytest" in p or "pluggy" in p for p in paths)  # the framework is out of scope
     out2 = tmp_path / "out2"
-    run([script(tests_python), "--out-dir", str(out2), "--single-trace", "--record-framework", "--pytest", "-q",
-         "-p", "no:cacheprovider", "test_calc.py::test_adds"], suite)
+    run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out2),
+            "--single-trace",
+            "--record-framework",
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py::test_adds",
+        ],
+        suite,
+    )
     assert any("_pytest" in p for p in json.loads((out2 / "trace_paths.json").read_text()))
 
 
@@ -235,23 +320,49 @@ def test_one_trace_per_unittest_test(tests_python: Path, tmp_path: Path) -> None
 
 def test_replay_budget_note(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), "--replay-budget", "0.00001GB", "--pytest", "-q",
-             "-p", "no:cacheprovider", "test_calc.py"], suite)
+    r = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            "--replay-budget",
+            "0.00001GB",
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py",
+        ],
+        suite,
+    )
     notes = [line for line in r.stderr.decode().splitlines() if "too big for CodeTracer to open" in line]
     assert len(notes) == 1
     biggest = max(index(out)["traces"], key=lambda t: t["steps"] or 0)
     assert f"{biggest['id']} ({biggest['steps']:,} steps" in notes[0]
     assert "pytest -k" in notes[0] and "--include" in notes[0]
-    quiet = run([script(tests_python), "--out-dir", str(tmp_path / "o2"), "--pytest", "-q",
-                 "-p", "no:cacheprovider", "test_calc.py"], suite)
+    quiet = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(tmp_path / "o2"),
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py",
+        ],
+        suite,
+    )
     assert b"too big for CodeTracer to open" not in quiet.stderr
     bad = run([script(tests_python), "--out-dir", str(tmp_path / "o3"), "--replay-budget", "lots", "--pytest"], suite)
     assert bad.returncode == 2 and b"--replay-budget" in bad.stderr
 
 
 def test_usage_errors(tests_python: Path, suite: Path, tmp_path: Path) -> None:
-    both = run([script(tests_python), "--out-dir", str(tmp_path / "o"), "--single-trace", "--trace-per-test",
-                "--pytest"], suite)
+    both = run(
+        [script(tests_python), "--out-dir", str(tmp_path / "o"), "--single-trace", "--trace-per-test", "--pytest"],
+        suite,
+    )
     assert both.returncode == 2 and b"exclude each other" in both.stderr
     alone = run([script(tests_python), "--out-dir", str(tmp_path / "o"), "--single-trace", "x.py"], suite)
     assert alone.returncode == 2 and b"--pytest or --unittest" in alone.stderr
@@ -268,11 +379,24 @@ def _open(folder: Path, runtime: Path) -> DapClient:
 
 
 @needs_server
-def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Path, suite: Path,
-                                                                  tmp_path: Path) -> None:
+def test_replay_server_opens_the_run_and_steps_the_failing_test(
+    tests_python: Path, suite: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
-         "test_calc.py"], suite)
+    run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            *CTFS,
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_calc.py",
+        ],
+        suite,
+    )
     names = replay.session_threads(out, tmp_path / "rt1")  # the folder: the session of session.toml
     assert names == ["test_calc.py_test_fails:<thread 1>", "test_calc.py_test_errors:<thread 1>"]
     with _open(out / "tests" / "test_calc.py_test_fails", tmp_path / "rt2") as c:
@@ -281,8 +405,7 @@ def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Pa
             frame = c.request("stackTrace", {"threadId": 1})["body"]["stackFrames"][0]
             scopes = c.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
             variables = c.request("variables", {"variablesReference": scopes[0]["variablesReference"]})
-            seen.append((frame["name"], frame["line"],
-                         {v["name"]: v["value"] for v in variables["body"]["variables"]}))
+            seen.append((frame["name"], frame["line"], {v["name"]: v["value"] for v in variables["body"]["variables"]}))
             if frame["name"] == "test_fails" and frame["line"] == 14:
                 break
             c.request("stepIn", {"threadId": 1})
@@ -296,10 +419,12 @@ def test_replay_server_opens_the_run_and_steps_the_failing_test(tests_python: Pa
 def test_python_api_run_tests(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     """`run_tests` is the same test run from Python: status returned,
     sys.argv and sys.path[0] given back."""
-    code = ("import sys, codetracer_python_recorder as ctr\n"
-            "before = (list(sys.argv), sys.path[0])\n"
-            f"status = ctr.run_tests('pytest', ['-q', '-p', 'no:cacheprovider', 'test_calc.py'], {str(tmp_path / 'out')!r})\n"
-            "print('status', status, (list(sys.argv), sys.path[0]) == before, ctr.is_tracing())\n")
+    code = (
+        "import sys, codetracer_python_recorder as ctr\n"
+        "before = (list(sys.argv), sys.path[0])\n"
+        f"status = ctr.run_tests('pytest', ['-q', '-p', 'no:cacheprovider', 'test_calc.py'], {str(tmp_path / 'out')!r})\n"
+        "print('status', status, (list(sys.argv), sys.path[0]) == before, ctr.is_tracing())\n"
+    )
     r = run([str(tests_python), "-c", code], suite)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode().splitlines()[-1] == "status 1 True False"
@@ -312,8 +437,22 @@ def test_xdist_workers_record_one_trace_per_test(tests_python: Path, suite: Path
     """With pytest-xdist the tests run in worker processes: each worker
     records its tests into the run's tests/ folder, the index lists them."""
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), *CTFS, "--pytest", "-q", "-p", "no:cacheprovider",
-             "-n", "2", "test_calc.py"], suite)
+    r = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            *CTFS,
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "2",
+            "test_calc.py",
+        ],
+        suite,
+    )
     assert r.returncode == 1, r.stderr.decode()
     tests = {t["id"]: t for t in index(out)["traces"] if t["kind"] == "test"}
     assert len(tests) == 11
@@ -323,19 +462,38 @@ def test_xdist_workers_record_one_trace_per_test(tests_python: Path, suite: Path
     meta = json.loads((out / tests["test_calc.py::test_fails"]["folder"] / "trace_metadata.json").read_text())
     assert meta["test"]["outcome"] == "failed" and meta["trace_filter"]["record_all"] is False
     manifest = tomllib.loads((out / "session.toml").read_text())
-    assert [t["path"] for t in manifest["trace"]][0] in (tests["test_calc.py::test_fails"]["folder"],
-                                                         tests["test_calc.py::test_errors"]["folder"])
+    assert [t["path"] for t in manifest["trace"]][0] in (
+        tests["test_calc.py::test_fails"]["folder"],
+        tests["test_calc.py::test_errors"]["folder"],
+    )
 
 
 def test_reruns_give_each_attempt_a_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), "--format", "json", "--pytest", "-q",
-             "-p", "no:cacheprovider", "--reruns", "1", "test_flaky.py"], suite,
-            env={"FLAKY_MARK": str(tmp_path / "mark")})
+    r = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            "--format",
+            "json",
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--reruns",
+            "1",
+            "test_flaky.py",
+        ],
+        suite,
+        env={"FLAKY_MARK": str(tmp_path / "mark")},
+    )
     assert r.returncode == 0, r.stderr.decode()
     attempts = [t for t in index(out)["traces"] if t["kind"] == "test"]
-    assert [(t["id"], t["outcome"]) for t in attempts] == [("test_flaky.py::test_flaky_once", "rerun"),
-                                                           ("test_flaky.py::test_flaky_once", "passed")]
+    assert [(t["id"], t["outcome"]) for t in attempts] == [
+        ("test_flaky.py::test_flaky_once", "rerun"),
+        ("test_flaky.py::test_flaky_once", "passed"),
+    ]
     assert attempts[0]["folder"] != attempts[1]["folder"]
     assert attempts[0]["message"] == "AssertionError: fails on its first attempt"
 
@@ -349,8 +507,10 @@ def tsuite(tmp_path: Path) -> Path:
 
 
 def _pool_run(python: Path, tsuite: Path, out: Path, *options: str):
-    return run([script(python), "--out-dir", str(out), *options, "--pytest", "-q", "-p", "no:cacheprovider",
-                "test_pool.py"], tsuite)
+    return run(
+        [script(python), "--out-dir", str(out), *options, "--pytest", "-q", "-p", "no:cacheprovider", "test_pool.py"],
+        tsuite,
+    )
 
 
 def _ints(trace: Trace, name: str) -> list[int]:
@@ -364,8 +524,9 @@ def _lines(trace: Trace, path: Path) -> set[int]:
     return {e["Step"]["line"] for e in trace.events if "Step" in e and e["Step"]["path_id"] == path_id}
 
 
-def test_threads_a_test_starts_get_traces_in_its_folder(tests_python: Path, tsuite: Path, tmp_path: Path,
-                                                        trace_check: Path) -> None:
+def test_threads_a_test_starts_get_traces_in_its_folder(
+    tests_python: Path, tsuite: Path, tmp_path: Path, trace_check: Path
+) -> None:
     """A pytest test running a thread pool that calls the program's
     function: each worker's trace, in the test's folder, holds the
     function's lines with that worker's values; the test's own trace holds
@@ -385,8 +546,11 @@ def test_threads_a_test_starts_get_traces_in_its_folder(tests_python: Path, tsui
         trace = Trace(folder)
         assert trace.calls()[1:] == ["priced", "total"]
         assert _lines(trace, tsuite / "prices.py") == {1, 2, 3, 4, 5}  # (1: the call)
-        by_rate[tuple(_ints(trace, "rate"))] = (_ints(trace, "p"), _ints(trace, "gross"),
-                                                [v["i"] for v in trace.returns_of("total")])
+        by_rate[tuple(_ints(trace, "rate"))] = (
+            _ints(trace, "p"),
+            _ints(trace, "gross"),
+            [v["i"] for v in trace.returns_of("total")],
+        )
     assert by_rate == {(10,): ([1, 2], [0, 10, 30], [30]), (100,): ([5], [0, 500], [500])}
     main = Trace(out / pool["folder"])
     assert "total" not in main.calls() and "test_pool" in main.calls()
@@ -397,11 +561,13 @@ def test_threads_a_test_starts_get_traces_in_its_folder(tests_python: Path, tsui
     # there, marked; what it runs later is in the trace of the test running then.
     left = tests["test_pool.py::test_leaves_a_thread_running"]["threads"]
     ended = tests["test_pool.py::test_the_thread_ends_here"]["threads"]
-    assert [(t["name"], t["running_at_stop"], t["started_before_recording"]) for t in left] == \
-        [("lingerer", True, False)]
+    assert [(t["name"], t["running_at_stop"], t["started_before_recording"]) for t in left] == [
+        ("lingerer", True, False)
+    ]
     assert "outlived its test" in left[0]["incomplete"]
-    assert [(t["name"], t["running_at_stop"], t["started_before_recording"]) for t in ended] == \
-        [("lingerer", False, True)]
+    assert [(t["name"], t["running_at_stop"], t["started_before_recording"]) for t in ended] == [
+        ("lingerer", False, True)
+    ]
     first, second = Trace(out / left[0]["folder"]), Trace(out / ended[0]["folder"])
     assert _ints(first, "rate") == [1] and _ints(first, "first") == [1] and _ints(first, "second") == []
     assert _ints(second, "rate") == [2] and _ints(second, "second") == [2]
@@ -409,8 +575,9 @@ def test_threads_a_test_starts_get_traces_in_its_folder(tests_python: Path, tsui
         assert subprocess.run([str(trace_check), str(out / row["folder"])], capture_output=True).returncode == 0
 
 
-def test_no_threads_in_a_test_run_records_the_test_thread_only(tests_python: Path, tsuite: Path,
-                                                                tmp_path: Path) -> None:
+def test_no_threads_in_a_test_run_records_the_test_thread_only(
+    tests_python: Path, tsuite: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     r = _pool_run(tests_python, tsuite, out, "--no-threads")
     assert r.returncode == 0, r.stderr.decode()
@@ -420,8 +587,7 @@ def test_no_threads_in_a_test_run_records_the_test_thread_only(tests_python: Pat
 
 
 @needs_server
-def test_replay_server_steps_a_pool_workers_trace_of_a_test(tests_python: Path, tsuite: Path,
-                                                             tmp_path: Path) -> None:
+def test_replay_server_steps_a_pool_workers_trace_of_a_test(tests_python: Path, tsuite: Path, tmp_path: Path) -> None:
     """trace.ct, as CodeTracer opens it: the test's folder is a session of
     the test's trace and its first thread's; a worker's trace opened alone
     steps through the program's function with that worker's values."""
@@ -432,8 +598,11 @@ def test_replay_server_steps_a_pool_workers_trace_of_a_test(tests_python: Path, 
     names = replay.session_threads(out / pool["folder"], tmp_path / "rt1")
     assert names == ["main:<thread 1>", f"{pool['threads'][0]['folder'].rsplit('/', 1)[1]}:<thread 1>"]
     for row in pool["threads"]:
-        steps = replay.replay(out / row["folder"], tmp_path / f"rt-{row['name']}",
-                              only={str(tsuite / "prices.py"), str(tsuite / "test_pool.py")}).steps
+        steps = replay.replay(
+            out / row["folder"],
+            tmp_path / f"rt-{row['name']}",
+            only={str(tsuite / "prices.py"), str(tsuite / "test_pool.py")},
+        ).steps
         seen = [(s.func, s.line, s.vars.get("rate"), s.vars.get("gross")) for s in steps if s.func == "total"]
         rate = seen[0][2]
         assert rate in ("10", "100")
@@ -443,17 +612,30 @@ def test_replay_server_steps_a_pool_workers_trace_of_a_test(tests_python: Path, 
         assert seen[-1][1:] == (5, rate, gross[-1])
 
 
-def test_a_tests_thread_that_raises_and_a_daemon_left_running_after_the_run(tests_python: Path, tsuite: Path,
-                                                                             tmp_path: Path,
-                                                                             trace_check: Path) -> None:
+def test_a_tests_thread_that_raises_and_a_daemon_left_running_after_the_run(
+    tests_python: Path, tsuite: Path, tmp_path: Path, trace_check: Path
+) -> None:
     """The edges of docs/recorder.md "Threads" inside a test run: a thread
     ended by an exception (threading.excepthook) has a trace ending in that
     error; a daemon thread still running after the last test is cut at each
     switch, marked, and what it ran after the tests is in the between-tests
     trace, kept for it although the main thread recorded nothing there."""
     out = tmp_path / "out"
-    r = run([script(tests_python), "--out-dir", str(out), "--format", "json", "--pytest", "-q", "-p",
-             "no:cacheprovider", "test_edges.py"], tsuite)
+    r = run(
+        [
+            script(tests_python),
+            "--out-dir",
+            str(out),
+            "--format",
+            "json",
+            "--pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_edges.py",
+        ],
+        tsuite,
+    )
     assert r.returncode == 0, r.stderr.decode()
     traces = {t["id"]: t for t in index(out)["traces"]}
     [boomer] = traces["test_edges.py::test_thread_raises"]["threads"]

@@ -1,5 +1,6 @@
 """Fixtures of the threads suite (docs/recorder.md, "Threads"): the
 programs, and the DAP helpers of the replay suite."""
+
 from __future__ import annotations
 
 import sys

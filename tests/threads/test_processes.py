@@ -3,6 +3,7 @@ processes/<pid>/ in the parent's trace folder (docs/recorder.md,
 "Processes"), however it ends; the parent's trace stays the parent's, the
 output and exit statuses plain python's, and the folder opens as a session
 of both in CodeTracer's replay-server."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ def line_of(text: str) -> int:
 def test_a_forked_child_records_into_a_trace_of_its_own(recorder_python: Path, tmp_path: Path, how: str) -> None:
     out = tmp_path / "out"
     plain = run([str(recorder_python), str(FORKS), how], FORKS.parent)
-    recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(FORKS), how],
-                   FORKS.parent)
+    recorded = run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(FORKS), how], FORKS.parent
+    )
     assert recorded.returncode == plain.returncode == 0
     assert sorted(recorded.stdout.splitlines()) == sorted(plain.stdout.splitlines())
     assert recorded.stderr == plain.stderr
@@ -65,8 +67,11 @@ def test_a_forked_child_records_into_a_trace_of_its_own(recorder_python: Path, t
 def test_no_follow_processes_leaves_the_child_unrecorded(recorder_python: Path, tmp_path: Path) -> None:
     for options, env in ((["--no-follow-processes"], None), ([], {"CODETRACER_NO_FOLLOW_PROCESSES": "1"})):
         out = tmp_path / f"out{len(options)}"
-        done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), *options, str(FORKS),
-                    "return"], FORKS.parent, env)
+        done = run(
+            [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), *options, str(FORKS), "return"],
+            FORKS.parent,
+            env,
+        )
         assert done.returncode == 0, done.stderr.decode()
         assert sorted(p.name for p in out.iterdir()) == ["trace.json", "trace_metadata.json", "trace_paths.json"]
 
@@ -75,8 +80,9 @@ def test_no_follow_processes_leaves_the_child_unrecorded(recorder_python: Path, 
 @pytest.mark.replay
 def test_the_folder_opens_as_a_session_of_parent_and_child(recorder_python: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(FORKS), "return"],
-               FORKS.parent)
+    done = run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(FORKS), "return"], FORKS.parent
+    )
     assert done.returncode == 0, done.stderr.decode()
     [row] = json.loads((out / "threads.json").read_text())["processes"]
     names = R.session_threads(out, tmp_path / "rt")
@@ -98,8 +104,9 @@ def test_a_fork_pools_workers_are_recorded(recorder_python: Path, tmp_path: Path
     program = Path(__file__).resolve().parent / "programs" / "pool_fork.py"
     out = tmp_path / "out"
     plain = run([str(recorder_python), str(program), how], program.parent)
-    recorded = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program), how],
-                   program.parent)
+    recorded = run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program), how], program.parent
+    )
     assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
     rows = json.loads((out / "threads.json").read_text())["processes"]
     assert len(rows) == 2

@@ -4,6 +4,7 @@ forking program was killed with SIGKILL (docs/recorder.md, "Threads",
 other thread's, the forked child's and its thread's — becomes a trace
 marked partial that the trace checker accepts, and threads.json and
 session.toml list them as a finished recording would."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def checked(trace_check: Path, folder: Path) -> None:
     if not (folder / "trace.ct").exists():
         assert done.returncode == 0, f"{folder}: {done.stderr}"
         return
-    assert done.returncode == 1 and done.stderr.endswith("the recorder marked this trace partial: ERR_TRACE_STREAM_CORRUPT\n"), \
-        done.stderr
+    assert done.returncode == 1 and done.stderr.endswith(
+        "the recorder marked this trace partial: ERR_TRACE_STREAM_CORRUPT\n"
+    ), done.stderr
     events = subprocess.run([str(trace_check), "--events", str(folder)], capture_output=True, text=True)
     assert events.returncode == 0, events.stderr
     rows = [json.loads(line) for line in events.stdout.splitlines()]
@@ -51,14 +53,31 @@ def checked(trace_check: Path, folder: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["json", "ctfs"])
 def test_recover_converts_every_thread_and_process_trace_of_a_killed_recording(
-        recorder_python: Path, tmp_path: Path, trace_check: Path, fmt: str) -> None:
+    recorder_python: Path, tmp_path: Path, trace_check: Path, fmt: str
+) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen([str(recorder_python), "-m", "codetracer_python_recorder", "--trace-dir", str(out),
-                             "--format", fmt, str(KILLED), str(tmp_path / "child-ready")],
-                            cwd=PROGRAMS, env=R.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(recorder_python),
+            "-m",
+            "codetracer_python_recorder",
+            "--trace-dir",
+            str(out),
+            "--format",
+            fmt,
+            str(KILLED),
+            str(tmp_path / "child-ready"),
+        ],
+        cwd=PROGRAMS,
+        env=R.clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n", proc.stderr.read() if proc.stderr else ""
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n", (
+            proc.stderr.read() if proc.stderr else ""
+        )
         time.sleep(0.3)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the recording and its forked child
@@ -68,8 +87,13 @@ def test_recover_converts_every_thread_and_process_trace_of_a_killed_recording(
     assert len(children) == 1
     time.sleep(0.2)  # (the child, killed too, is gone)
 
-    r = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(out)],
-                       cwd=tmp_path, env=R.clean_env(), capture_output=True, timeout=120)
+    r = subprocess.run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(out)],
+        cwd=tmp_path,
+        env=R.clean_env(),
+        capture_output=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr.decode()
     assert b"recovered a partial trace of" in r.stderr and b"3 thread trace(s), 1 forked child's trace(s)" in r.stderr
     checked(trace_check, out)
@@ -91,9 +115,16 @@ def test_recover_converts_every_thread_and_process_trace_of_a_killed_recording(
     checked(trace_check, child / child_thread["folder"])
     # CodeTracer's manifest: the main trace, then the first other thread's.
     manifest = tomllib.loads((out / "session.toml").read_text(encoding="utf-8"))
-    assert [(t["path"], t["recording_id"]) for t in manifest["trace"]] == \
-        [(".", meta(out)["recording_id"]), (threads[0]["folder"], threads[0]["recording_id"])]
+    assert [(t["path"], t["recording_id"]) for t in manifest["trace"]] == [
+        (".", meta(out)["recording_id"]),
+        (threads[0]["folder"], threads[0]["recording_id"]),
+    ]
     # Recovered once: a second recover finds nothing left.
-    again = subprocess.run([str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(out)],
-                           cwd=tmp_path, env=R.clean_env(), capture_output=True, timeout=60)
+    again = subprocess.run(
+        [str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(out)],
+        cwd=tmp_path,
+        env=R.clean_env(),
+        capture_output=True,
+        timeout=60,
+    )
     assert again.returncode != 0 and b"no partial recording to recover" in again.stderr

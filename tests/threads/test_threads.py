@@ -11,6 +11,7 @@ stepped through, must show exactly those (a daemon's as far as the trace
 goes). The folder opens as a session listing the main trace and the first
 other thread's; `--no-threads` gives the main trace alone, the same bytes.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,19 +37,24 @@ POOL = ("pool_0", "pool_1")
 #: The daemon thread still running when the program ends.
 DAEMON = "ticker"
 
-needs_server = pytest.mark.skipif(not R.REPLAY_SERVER.exists(),
-                                  reason=f"CodeTracer's replay-server is absent ({R.REPLAY_SERVER}): "
-                                         "the thread traces were NOT opened")
+needs_server = pytest.mark.skipif(
+    not R.REPLAY_SERVER.exists(),
+    reason=f"CodeTracer's replay-server is absent ({R.REPLAY_SERVER}): the thread traces were NOT opened",
+)
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(cmd, cwd=cwd, env=R.clean_env(env), input=b"", capture_output=True, timeout=180)
 
 
-def record(python: Path, out: Path, *options: str, env: dict[str, str] | None = None,
-           program: Path = WORKERS) -> subprocess.CompletedProcess[bytes]:
-    return run([str(python), "-m", "codetracer_python_recorder", "--trace-dir", str(out), *options, str(program)],
-               program.parent, env)
+def record(
+    python: Path, out: Path, *options: str, env: dict[str, str] | None = None, program: Path = WORKERS
+) -> subprocess.CompletedProcess[bytes]:
+    return run(
+        [str(python), "-m", "codetracer_python_recorder", "--trace-dir", str(out), *options, str(program)],
+        program.parent,
+        env,
+    )
 
 
 def meta(folder: Path) -> dict:
@@ -116,7 +122,8 @@ def test_each_thread_gets_a_trace_of_its_own(workers) -> None:
     assert manifest["version"] == 1
     assert [(t["path"], t["role"], t["default_thread_prefix"], t["recording_id"]) for t in manifest["trace"]] == [
         (".", "thread MainThread", "main", main["recording_id"]),
-        (rows[0]["folder"], f"thread {rows[0]['name']}", f"1-{rows[0]['name']}", rows[0]["recording_id"])]
+        (rows[0]["folder"], f"thread {rows[0]['name']}", f"1-{rows[0]['name']}", rows[0]["recording_id"]),
+    ]
 
 
 def test_the_replay_budget_note_weighs_every_thread_trace(recorder_python: Path, tmp_path: Path) -> None:
@@ -156,11 +163,13 @@ def test_no_threads_gives_the_main_trace_alone_byte_for_byte(workers, recorder_p
 
 def test_the_apis_threads_option(recorder_python: Path, tmp_path: Path) -> None:
     """start(threads=False) records the calling thread alone."""
-    code = ("import threading, codetracer_python_recorder as ctr\n"
-            "def f(n):\n    return n * 2\n"
-            "ctr.start({out!r}, threads={threads})\n"
-            "t = threading.Thread(target=f, args=(3,), name='helper'); t.start(); t.join()\n"
-            "ctr.stop()\n")
+    code = (
+        "import threading, codetracer_python_recorder as ctr\n"
+        "def f(n):\n    return n * 2\n"
+        "ctr.start({out!r}, threads={threads})\n"
+        "t = threading.Thread(target=f, args=(3,), name='helper'); t.start(); t.join()\n"
+        "ctr.stop()\n"
+    )
     # The second recording goes into the first one's folder: its thread
     # traces, index and manifest go.
     out = tmp_path / "api"
@@ -218,7 +227,7 @@ def test_each_thread_trace_steps_through_that_threads_lines(workers) -> None:
         if name == DAEMON:
             n = min(len(rest), len(want) - 1)
             assert n > 0
-            problem = R.diff(want[1:n + 1], rest[:n])
+            problem = R.diff(want[1 : n + 1], rest[:n])
         else:
             problem = R.diff(want[1:], rest)
             if problem is None and len(rest) != len(want) - 1:

@@ -12,6 +12,7 @@ its own on its first event) and writes to OUT.json `{thread name: [steps]}`
 when PROGRAM's main code ends; a daemon thread still running then is written
 as far as it got.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The toolkit suites import ctbundle from packaging/ (never installed)."""
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """The ctbundle command line: --help everywhere, bundles delegated lazily."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,14 @@ def test_shims_command_renders_every_platform(tmp_path: Path) -> None:
     proc = ctbundle("shims", "--dest", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
-        "linux/ct", "linux/ct-python-recorder", "macos/ct", "macos/ct-python-recorder",
-        "windows/ct-python-recorder.cmd", "windows/ct-python-recorder.ps1", "windows/ct.cmd", "windows/ct.ps1",
+        "linux/ct",
+        "linux/ct-python-recorder",
+        "macos/ct",
+        "macos/ct-python-recorder",
+        "windows/ct-python-recorder.cmd",
+        "windows/ct-python-recorder.ps1",
+        "windows/ct.cmd",
+        "windows/ct.ps1",
         "windows/user-path.ps1",
     ]
 
@@ -47,8 +54,11 @@ def test_every_bundle_is_one_registry_entry_with_the_bundle_interface() -> None:
     from ctbundle import ALL_BUNDLES, PLATFORMS
 
     assert sorted(ALL_BUNDLES) == ["appimage", "dmg", "windows"]
-    assert {name: b.PLATFORM for name, b in ALL_BUNDLES.items()} == \
-        {"appimage": "linux", "dmg": "macos", "windows": "windows"}
+    assert {name: b.PLATFORM for name, b in ALL_BUNDLES.items()} == {
+        "appimage": "linux",
+        "dmg": "macos",
+        "windows": "windows",
+    }
     help_text = ctbundle("--help").stdout
     for name, bundle in ALL_BUNDLES.items():
         assert bundle.NAME == name and bundle.PLATFORM in PLATFORMS
@@ -57,8 +67,9 @@ def test_every_bundle_is_one_registry_entry_with_the_bundle_interface() -> None:
         assert bundle.HELP in " ".join(help_text.split())
 
 
-def test_a_bundle_failure_is_reported_once_by_main(monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_bundle_failure_is_reported_once_by_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """main catches the error base and exits with the error's own status."""
     from ctbundle import FatalError, cli, macos
 
@@ -85,7 +96,10 @@ def _path_without(tmp_path: Path) -> str:
 # Every command that runs an external tool, and the tool it needs first.
 MISSING_TOOL_CASES = {
     "wheel": (["wheel", "--force"], "cargo is not installed; install it with: curl https://sh.rustup.rs"),
-    "appimage": (["appimage"], "desktop-file-validate is not installed; install it with: apt-get install desktop-file-utils"),
+    "appimage": (
+        ["appimage"],
+        "desktop-file-validate is not installed; install it with: apt-get install desktop-file-utils",
+    ),
     "dmg": (["dmg"], "xorriso is not installed; install it with: apt-get install xorriso"),
     "windows": (["windows"], "cmake is not installed; install it with: apt-get install cmake"),
 }
@@ -98,8 +112,7 @@ def test_a_missing_tool_exits_the_same_way_from_every_command(command: str, tmp_
         wheel = make_wheel(tmp_path, "py3-none-any", {"codetracer_python_recorder/__init__.py": b""})
         argv = [*argv, "--wheel", str(wheel), "--out-dir", str(tmp_path / "dist"), "--work-dir", str(tmp_path / "w")]
     env = dict(os.environ, PYTHONPATH=str(REPO / "packaging"), PATH=_path_without(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "ctbundle", *argv], env=env, cwd=REPO,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "ctbundle", *argv], env=env, cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.splitlines()[-1].startswith(f"ctbundle {command}: error: {message}")
     assert proc.stdout == ""

@@ -1,6 +1,7 @@
 """install-on-path / uninstall-from-path in a scratch HOME: install, install
 again (no change), uninstall (everything exactly as before), for the PATH
 that bash, zsh and fish end up with."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def shell_path(shell: str, home: Path) -> str:
     argv = {
         "bash": [shutil.which("bash"), "-l", "-c", 'printf %s "$PATH"'],
         "zsh": [shutil.which("zsh"), "-i", "-c", 'printf %s "$PATH"'],
-        "fish": [shutil.which("fish"), "-c", 'printf %s (string join : $PATH)'],
+        "fish": [shutil.which("fish"), "-c", "printf %s (string join : $PATH)"],
     }[shell]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -147,7 +148,12 @@ def test_cli_round_trip(home: Path, app: Path) -> None:
         ("", "C:\\CT\\bin", "C:\\CT\\bin", ""),
         ("C:\\a;C:\\b", "C:\\CT\\bin", "C:\\a;C:\\b;C:\\CT\\bin", "C:\\a;C:\\b"),
         ("C:\\a;", "C:\\CT\\bin", "C:\\a;;C:\\CT\\bin", "C:\\a;"),
-        ("C:\\a;c:\\ct\\BIN\\;%USERPROFILE%\\x", "C:\\CT\\bin", "C:\\a;c:\\ct\\BIN\\;%USERPROFILE%\\x", "C:\\a;%USERPROFILE%\\x"),
+        (
+            "C:\\a;c:\\ct\\BIN\\;%USERPROFILE%\\x",
+            "C:\\CT\\bin",
+            "C:\\a;c:\\ct\\BIN\\;%USERPROFILE%\\x",
+            "C:\\a;%USERPROFILE%\\x",
+        ),
         ("C:\\a;;C:\\b", "C:\\CT\\bin", "C:\\a;;C:\\b;C:\\CT\\bin", "C:\\a;;C:\\b"),
     ],
 )

@@ -1,5 +1,6 @@
 """stage(): wheels unpacked with `installer` into one importable folder,
 several wheels side by side, the .whl files kept, the ct runtime beside."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ctbundle import StagingConflict, stage
+
 from .wheelmaker import DIST, make_wheel
 
 INIT = b"from ._native import where\n"
@@ -25,10 +27,15 @@ def ct_package(tmp_path: Path) -> Path:
 
 def per_version_wheels(folder: Path) -> list[Path]:
     return [
-        make_wheel(folder, f"cp{v}-cp{v}-linux_x86_64", {
-            "codetracer_python_recorder/__init__.py": INIT,
-            f"codetracer_python_recorder/_native.cpython-{v}-x86_64-linux-gnu.so": f"so {v}".encode(),
-        }, entry_points="[console_scripts]\ncodetracer-python-recorder = codetracer_python_recorder.cli:main\n")
+        make_wheel(
+            folder,
+            f"cp{v}-cp{v}-linux_x86_64",
+            {
+                "codetracer_python_recorder/__init__.py": INIT,
+                f"codetracer_python_recorder/_native.cpython-{v}-x86_64-linux-gnu.so": f"so {v}".encode(),
+            },
+            entry_points="[console_scripts]\ncodetracer-python-recorder = codetracer_python_recorder.cli:main\n",
+        )
         for v in ("312", "313")
     ]
 
@@ -37,20 +44,22 @@ def test_layout(tmp_path: Path, ct_package: Path) -> None:
     wheels = per_version_wheels(tmp_path)
     dest = stage(tmp_path / "build" / "resources" / "python", wheels, ct_package=ct_package)
     names = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    assert names == sorted([
-        "codetracer_ct/__init__.py",
-        "codetracer_ct/__main__.py",
-        "codetracer_python_recorder/__init__.py",
-        "codetracer_python_recorder/_native.cpython-312-x86_64-linux-gnu.so",
-        "codetracer_python_recorder/_native.cpython-313-x86_64-linux-gnu.so",
-        f"{DIST}.dist-info/INSTALLER",
-        f"{DIST}.dist-info/METADATA",
-        f"{DIST}.dist-info/RECORD",
-        f"{DIST}.dist-info/WHEEL",
-        f"{DIST}.dist-info/entry_points.txt",
-        f"wheels/{wheels[0].name}",
-        f"wheels/{wheels[1].name}",
-    ])
+    assert names == sorted(
+        [
+            "codetracer_ct/__init__.py",
+            "codetracer_ct/__main__.py",
+            "codetracer_python_recorder/__init__.py",
+            "codetracer_python_recorder/_native.cpython-312-x86_64-linux-gnu.so",
+            "codetracer_python_recorder/_native.cpython-313-x86_64-linux-gnu.so",
+            f"{DIST}.dist-info/INSTALLER",
+            f"{DIST}.dist-info/METADATA",
+            f"{DIST}.dist-info/RECORD",
+            f"{DIST}.dist-info/WHEEL",
+            f"{DIST}.dist-info/entry_points.txt",
+            f"wheels/{wheels[0].name}",
+            f"wheels/{wheels[1].name}",
+        ]
+    )
     assert (dest / "wheels" / wheels[0].name).read_bytes() == wheels[0].read_bytes()
     assert "cp313" in (dest / f"{DIST}.dist-info" / "WHEEL").read_text()  # the last wheel's metadata
 
@@ -76,9 +85,16 @@ def test_wheels_that_disagree_are_an_error(tmp_path: Path, ct_package: Path) -> 
 def test_staged_folder_is_importable(tmp_path: Path, ct_package: Path, python312: Path) -> None:
     wheel = make_wheel(tmp_path, "py3-none-any", {"codetracer_python_recorder/__init__.py": b"HELLO = 'staged'\n"})
     dest = stage(tmp_path / "staged", [wheel], ct_package=ct_package)
-    proc = subprocess.run([str(python312), "-I", "-c",
-                           f"import sys; sys.path.insert(0, {str(dest)!r}); import codetracer_python_recorder as m; print(m.HELLO)"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(python312),
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(dest)!r}); import codetracer_python_recorder as m; print(m.HELLO)",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.stdout == "staged\n", proc.stderr
 
 

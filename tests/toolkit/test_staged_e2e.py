@@ -2,6 +2,7 @@
 Linux shims into a bundle laid out like the AppImage's, and record a script
 with a venv's python that does NOT have the recorder installed: it is found
 only through the shim's PYTHONPATH. `ct` then lists the imported trace."""
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ def recorder_wheel() -> Path:
         pytest.fail("no recorder wheel in dist/: run `make wheel` first", pytrace=False)
     return wheels[-1]
 
+
 pytestmark = pytest.mark.slow
 
 
@@ -37,8 +39,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_record_with_a_venv_that_lacks_the_recorder(bundle: Path, tmp_path: Path, python312: Path) -> None:
     venv = tmp_path / "user venv"
     subprocess.run([str(python312), "-m", "venv", "--without-pip", str(venv)], check=True)
-    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import codetracer_python_recorder"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import codetracer_python_recorder"], capture_output=True, text=True
+    )
     assert probe.returncode != 0  # not installed in the venv
     script = tmp_path / "app dir" / "app.py"
     script.parent.mkdir()
@@ -49,13 +52,20 @@ def test_record_with_a_venv_that_lacks_the_recorder(bundle: Path, tmp_path: Path
         "CODETRACER_DATA_DIR": str(tmp_path / "data"),
         "LC_ALL": "C.UTF-8",
     }
-    proc = subprocess.run([str(bundle / "bin" / "ct"), "record", str(script), "a b", "$x"], env=env,
-                          cwd=script.parent, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(bundle / "bin" / "ct"), "record", str(script), "a b", "$x"],
+        env=env,
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.splitlines()[0] == "42 ['a b', '$x']"
 
-    listing = subprocess.run([str(bundle / "bin" / "ct"), "list", "--json"], env=env, capture_output=True,
-                             text=True, timeout=120)
+    listing = subprocess.run(
+        [str(bundle / "bin" / "ct"), "list", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert listing.returncode == 0, listing.stderr
     traces = json.loads(listing.stdout)
     assert len(traces) == 1
@@ -67,7 +77,8 @@ def test_record_with_a_venv_that_lacks_the_recorder(bundle: Path, tmp_path: Path
 
 def test_recorder_shim_runs_the_recorder_cli(bundle: Path, tmp_path: Path, python312: Path) -> None:
     env = {"PATH": os.pathsep.join([str(python312.parent), "/usr/bin", "/bin"]), "LC_ALL": "C.UTF-8"}
-    proc = subprocess.run([str(bundle / "bin" / "ct-python-recorder"), "--version"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(bundle / "bin" / "ct-python-recorder"), "--version"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "codetracer-python-recorder 0.4.0"

@@ -2,6 +2,7 @@
 build settings) change. Unit tests drive build_wheel() over a small project
 whose in-tree PEP 517 backend counts its builds; the last test runs the real
 `make wheel` twice."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,7 +15,7 @@ from ctbundle._wheel import WheelOptions, build_wheel, source_files, source_hash
 
 REPO = Path(__file__).resolve().parents[2]
 
-BACKEND = '''
+BACKEND = """
 import base64, hashlib, os, zipfile
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         record.append("codetracer_python_recorder-0.4.0.dist-info/RECORD,,")
         zf.writestr("codetracer_python_recorder-0.4.0.dist-info/RECORD", "\\n".join(record) + "\\n")
     return name
-'''
+"""
 
 
 @pytest.fixture
@@ -49,7 +50,8 @@ def project(tmp_path: Path) -> Path:
     (proj / "Cargo.toml").write_text("[package]\nname = 'x'\n")
     (proj / "backend").mkdir()
     (proj / "backend" / "stub_backend.py").write_text(BACKEND)
-    (proj / "pyproject.toml").write_text(textwrap.dedent("""\
+    (proj / "pyproject.toml").write_text(
+        textwrap.dedent("""\
         [build-system]
         requires = []
         build-backend = "stub_backend"
@@ -57,13 +59,15 @@ def project(tmp_path: Path) -> Path:
         [project]
         name = "codetracer-python-recorder"
         version = "0.4.0"
-        """))
+        """)
+    )
     return proj
 
 
 def options(project: Path, tmp_path: Path) -> WheelOptions:
-    return WheelOptions(project=project, out_dir=tmp_path / "dist", cache_dir=tmp_path / "cache", zig=False,
-                        maturin_pep517_args="")
+    return WheelOptions(
+        project=project, out_dir=tmp_path / "dist", cache_dir=tmp_path / "cache", zig=False, maturin_pep517_args=""
+    )
 
 
 def builds(project: Path) -> int:
@@ -109,8 +113,14 @@ def test_force_and_deleted_dist(project: Path, tmp_path: Path) -> None:
 
 
 def test_hash_covers_the_documented_sources(project: Path) -> None:
-    names = [p.relative_to(project).as_posix() for p in source_files(
-        project, ["pyproject.toml", "Cargo.toml", "Cargo.lock", "**/*.rs", "python/**/*"], ["target/**", "**/__pycache__/**"])]
+    names = [
+        p.relative_to(project).as_posix()
+        for p in source_files(
+            project,
+            ["pyproject.toml", "Cargo.toml", "Cargo.lock", "**/*.rs", "python/**/*"],
+            ["target/**", "**/__pycache__/**"],
+        )
+    ]
     assert names == ["Cargo.toml", "pyproject.toml", "python/codetracer_python_recorder/__init__.py", "src/lib.rs"]
     assert source_hash(project, ["a"]) != source_hash(project, ["b"])
 

@@ -2,6 +2,7 @@
 host, one cache slot and one output folder per platform, and the early
 failures (a missing Rust target, a build that makes the wrong tag). The
 real cross builds are checked in tests/bundles/test_cross_wheels.py."""
+
 from __future__ import annotations
 
 import dataclasses

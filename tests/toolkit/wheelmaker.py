@@ -1,5 +1,6 @@
 """Small stand-in wheels for the staging tests (the real wheel is used by
 test_staged_e2e.py)."""
+
 from __future__ import annotations
 
 import base64

@@ -16,6 +16,7 @@ The trace folder holds ``trace.json``, ``trace_metadata.json`` and
 ``trace.json``. The recorder never
 writes to stdout; its diagnostics go to stderr or ``--log-file``.
 """
+
 import sys
 
 #: The modules loaded before this package (its first statement runs here, no
@@ -48,17 +49,21 @@ def _unsupported(error: UsageError) -> UsageError:
 
 
 if sys.version_info < (3, 12):  # preflight before the extension is even loaded
-    raise _unsupported(UsageError(
-        f"Python {sys.version.split()[0]} at {sys.executable} is too old: the recorder needs CPython 3.12 or newer (sys.monitoring)",
-        "ERR_UNSUPPORTED_PYTHON",
-        {"executable": sys.executable},
-    ))
+    raise _unsupported(
+        UsageError(
+            f"Python {sys.version.split()[0]} at {sys.executable} is too old: the recorder needs CPython 3.12 or newer (sys.monitoring)",
+            "ERR_UNSUPPORTED_PYTHON",
+            {"executable": sys.executable},
+        )
+    )
 if sys.implementation.name != "cpython":
-    raise _unsupported(UsageError(
-        f"the recorder supports CPython only, not {sys.implementation.name} ({sys.executable})",
-        "ERR_UNSUPPORTED_IMPLEMENTATION",
-        {"executable": sys.executable},
-    ))
+    raise _unsupported(
+        UsageError(
+            f"the recorder supports CPython only, not {sys.implementation.name} ({sys.executable})",
+            "ERR_UNSUPPORTED_IMPLEMENTATION",
+            {"executable": sys.executable},
+        )
+    )
 
 from . import _native
 

@@ -1,4 +1,5 @@
 """``python -m codetracer_python_recorder``: see :mod:`codetracer_python_recorder.cli`."""
+
 import sys
 
 from codetracer_python_recorder.cli import main

@@ -8,6 +8,7 @@ Imported by the ``codetracer_python_recorder_autostart.pth`` file the wheel
 installs, only when the variable is set (the .pth costs nothing otherwise),
 which then calls :func:`hide`.
 """
+
 from __future__ import annotations
 
 import atexit

@@ -15,6 +15,7 @@ Adding an option is one row here plus its use. The policy switches
 ``policy``: their variables are the Rust side's and the Rust policy
 (``src/policy.rs``) checks them, with the same message shape.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,19 @@ class Option:
 
     __slots__ = ("name", "flags", "kind", "var", "choices", "default", "code", "keyword", "policy")
 
-    def __init__(self, name: str, flags: tuple[str, ...], kind: str, *, var: _env.Var | None = None,
-                 choices: tuple[str, ...] = (), default: object = None, code: str = "ERR_INVALID_OPTION",
-                 keyword: str | None = "", policy: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        flags: tuple[str, ...],
+        kind: str,
+        *,
+        var: _env.Var | None = None,
+        choices: tuple[str, ...] = (),
+        default: object = None,
+        code: str = "ERR_INVALID_OPTION",
+        keyword: str | None = "",
+        policy: bool = False,
+    ) -> None:
         self.name, self.flags, self.kind, self.var = name, flags, kind, var
         self.choices, self.default, self.code = choices, default, code
         self.keyword = name if keyword == "" else keyword
@@ -60,8 +71,15 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("trace_dir", ("--trace-dir", "--out-dir", "-o"), "path", var=_env.TRACE_DIR, keyword=None),
-    Option("format", ("--format",), "choice", var=_env.FORMAT, choices=_native.FORMATS,
-           default=_native.DEFAULT_FORMAT, code="ERR_FORMAT_UNSUPPORTED"),
+    Option(
+        "format",
+        ("--format",),
+        "choice",
+        var=_env.FORMAT,
+        choices=_native.FORMATS,
+        default=_native.DEFAULT_FORMAT,
+        code="ERR_FORMAT_UNSUPPORTED",
+    ),
     Option("activation_path", ("--activation-path",), "path", var=_env.ACTIVATION_PATH),
     Option("values", ("--values",), "choice", var=_env.VALUES, choices=VALUES, default="locals"),
     Option("max_depth", ("--max-depth",), "count"),
@@ -87,8 +105,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("trace_per_test", ("--trace-per-test",), "switch"),
     Option("single_trace", ("--single-trace",), "switch", keyword=None),
     Option("record_framework", ("--record-framework",), "switch", default=False),
-    Option("replay_budget", ("--replay-budget",), "size", var=_env.REPLAY_BUDGET,
-           default=_replaycost.DEFAULT_BUDGET_BYTES),  # run_tests() only
+    Option(
+        "replay_budget", ("--replay-budget",), "size", var=_env.REPLAY_BUDGET, default=_replaycost.DEFAULT_BUDGET_BYTES
+    ),  # run_tests() only
 )
 
 #: Each option by its flags.
@@ -99,8 +118,9 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
 def invalid(value: str, source: str, expected: str, code: str = "ERR_INVALID_OPTION") -> UsageError:
     """The one message for an option's bad value (the Rust policy's is the same shape)."""
-    return UsageError(f"invalid value {value!r} for {source}: expected {expected}", code,
-                      {"option": source, "value": value})
+    return UsageError(
+        f"invalid value {value!r} for {source}: expected {expected}", code, {"option": source, "value": value}
+    )
 
 
 def one_of(choices: tuple[str, ...]) -> str:
@@ -190,12 +210,22 @@ class RecordingConfig:
         """The keyword arguments of the native ``start`` (values the Rust
         side takes as they are: it checks none of them again)."""
         return {
-            "values": self.values, "activation_path": self.activation_path, "max_depth": self.max_depth,
-            "max_items": self.max_items, "max_str": self.max_str, "max_nodes": self.max_nodes,
-            "skip_prefixes": skip_prefixes, "format": self.format, "on_recorder_error": self.on_recorder_error,
-            "require_trace": self.require_trace, "keep_partial_trace": self.keep_partial_trace,
-            "log_level": self.log_level, "log_file": self.log_file, "trace_filter": self.scope,
-            "threads": self.threads, "follow_processes": self.follow_processes,
+            "values": self.values,
+            "activation_path": self.activation_path,
+            "max_depth": self.max_depth,
+            "max_items": self.max_items,
+            "max_str": self.max_str,
+            "max_nodes": self.max_nodes,
+            "skip_prefixes": skip_prefixes,
+            "format": self.format,
+            "on_recorder_error": self.on_recorder_error,
+            "require_trace": self.require_trace,
+            "keep_partial_trace": self.keep_partial_trace,
+            "log_level": self.log_level,
+            "log_file": self.log_file,
+            "trace_filter": self.scope,
+            "threads": self.threads,
+            "follow_processes": self.follow_processes,
             # The policy names a bad switch as the caller gave it (`on_recorder_error=`).
             "keywords": self.api,
         }
@@ -224,8 +254,14 @@ def one(option: Option, given: Any, *, api: bool = False) -> tuple[Any, str | No
     return check(option, given, source), source
 
 
-def resolve(given: Mapping[str, object], *, api: bool = False, script_dir: str | None = None,
-            framework: str | None = None, policy: bool = False) -> RecordingConfig:
+def resolve(
+    given: Mapping[str, object],
+    *,
+    api: bool = False,
+    script_dir: str | None = None,
+    framework: str | None = None,
+    policy: bool = False,
+) -> RecordingConfig:
     """The configuration from ``given`` (option name -> value; None: not
     given), then each option's variable, then its default; ``api``: the
     values came as keywords (``format=``), else as flags, and an option the
@@ -240,10 +276,18 @@ def resolve(given: Mapping[str, object], *, api: bool = False, script_dir: str |
         values[o.name] = one(o, given.get(o.name), api=api)[0] if o.name in given or not api else o.default
     config = RecordingConfig(values, api)
     if policy:
-        object.__setattr__(config, "policy", _native.resolve_policy(
-            on_recorder_error=config.on_recorder_error, require_trace=config.require_trace,
-            keep_partial_trace=config.keep_partial_trace, log_level=config.log_level,
-            log_file=config.log_file, json_errors=config.json_errors))
+        object.__setattr__(
+            config,
+            "policy",
+            _native.resolve_policy(
+                on_recorder_error=config.on_recorder_error,
+                require_trace=config.require_trace,
+                keep_partial_trace=config.keep_partial_trace,
+                log_level=config.log_level,
+                log_file=config.log_file,
+                json_errors=config.json_errors,
+            ),
+        )
     from . import _filters
 
     include = list(config.include)
@@ -251,8 +295,17 @@ def resolve(given: Mapping[str, object], *, api: bool = False, script_dir: str |
         from ._testrun import FRAMEWORK_MODULES
 
         include += FRAMEWORK_MODULES[framework]
-    object.__setattr__(config, "scope", _filters.resolve(
-        script_dir=script_dir if script_dir is not None else os.getcwd(), filters=config.trace_filter,
-        include=include, exclude=config.exclude, record_all=config.record_all, redact=config.redact,
-        auto_discover=config.auto_filter))
+    object.__setattr__(
+        config,
+        "scope",
+        _filters.resolve(
+            script_dir=script_dir if script_dir is not None else os.getcwd(),
+            filters=config.trace_filter,
+            include=include,
+            exclude=config.exclude,
+            record_all=config.record_all,
+            redact=config.redact,
+            auto_discover=config.auto_filter,
+        ),
+    )
     return config

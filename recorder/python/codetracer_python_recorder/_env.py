@@ -5,6 +5,7 @@ them. The Rust side's are in ``src/env.rs``, ``ct``'s in
 CODETRACER_ name is read anywhere else, that the lists agree, and that
 README's option table and ``--help`` name every public one
 (docs/recorder.md "Environment variables")."""
+
 from __future__ import annotations
 
 import os
@@ -20,43 +21,85 @@ class Var:
 
     __slots__ = ("name", "type", "default", "meaning", "public", "flag")
 
-    def __init__(self, name: str, kind: str, default: str, meaning: str, public: bool = True,
-                 flag: str | None = None) -> None:
+    def __init__(
+        self, name: str, kind: str, default: str, meaning: str, public: bool = True, flag: str | None = None
+    ) -> None:
         self.name, self.type, self.default, self.meaning = name, kind, default, meaning
         self.public, self.flag = public, flag
 
 
 TRACE_DIR = Var("CODETRACER_TRACE_DIR", "path", "./trace-<UTC time>-<pid>", "trace folder", flag="--trace-dir")
-FORMAT = Var("CODETRACER_FORMAT", "enum: the format table (_native.FORMATS)", "the table's (_native.DEFAULT_FORMAT)",
-             "trace format", flag="--format")
+FORMAT = Var(
+    "CODETRACER_FORMAT",
+    "enum: the format table (_native.FORMATS)",
+    "the table's (_native.DEFAULT_FORMAT)",
+    "trace format",
+    flag="--format",
+)
 VALUES = Var("CODETRACER_VALUES", "enum: none|args|locals", "locals", "values to capture", flag="--values")
-ACTIVATION_PATH = Var("CODETRACER_ACTIVATION_PATH", "path", "", "record only while code of PATH runs",
-                      flag="--activation-path")
-REPLAY_BUDGET = Var("CODETRACER_REPLAY_BUDGET", "size", "4GB",
-                    "note on stderr when a trace would need more replay memory than this", flag="--replay-budget")
+ACTIVATION_PATH = Var(
+    "CODETRACER_ACTIVATION_PATH", "path", "", "record only while code of PATH runs", flag="--activation-path"
+)
+REPLAY_BUDGET = Var(
+    "CODETRACER_REPLAY_BUDGET",
+    "size",
+    "4GB",
+    "note on stderr when a trace would need more replay memory than this",
+    flag="--replay-budget",
+)
 TRACE_FILTER = Var("CODETRACER_TRACE_FILTER", "paths", "", "trace filter files, joined by `::`", flag="--trace-filter")
-NO_THREADS = Var("CODETRACER_NO_THREADS", "bool", "0", "record only the thread that started the recording",
-                 flag="--no-threads")
-NO_FOLLOW_PROCESSES = Var("CODETRACER_NO_FOLLOW_PROCESSES", "bool", "0",
-                          "a child made by os.fork() stops recording at once", flag="--no-follow-processes")
+NO_THREADS = Var(
+    "CODETRACER_NO_THREADS", "bool", "0", "record only the thread that started the recording", flag="--no-threads"
+)
+NO_FOLLOW_PROCESSES = Var(
+    "CODETRACER_NO_FOLLOW_PROCESSES",
+    "bool",
+    "0",
+    "a child made by os.fork() stops recording at once",
+    flag="--no-follow-processes",
+)
 #: Read by the Rust policy (src/env.rs); the CLI reads it for a usage error
 #: found before the policy is resolved.
-JSON_ERRORS = Var("CODETRACER_JSON_ERRORS", "bool", "0", "a recorder failure appends one JSON line to stderr",
-                  flag="--json-errors")
+JSON_ERRORS = Var(
+    "CODETRACER_JSON_ERRORS", "bool", "0", "a recorder failure appends one JSON line to stderr", flag="--json-errors"
+)
 ERROR_FILE = Var("CODETRACER_ERROR_FILE", "path", "", "a recorder failure's JSON object is written to this file")
 TRACE = Var("CODETRACER_TRACE", "path", "", "auto-start: any python run records itself into this folder")
-PARENT_TRACE = Var("CODETRACER_PARENT_TRACE", "text", "",
-                   "set by a recording that follows child processes (JSON: its trace folder and options): a python "
-                   "started with it records into <folder>/processes/<pid>/ (docs/recorder.md, \"Processes\")",
-                   public=False)
-ORIG_PYTHONPATH = Var("CODETRACER_ORIG_PYTHONPATH", "text", "",
-                      "set by a launcher that prepended the recorder's folder to PYTHONPATH: unset or set:<value>",
-                      public=False)
-CLI_ACTIVE = Var("CODETRACER_CLI_ACTIVE", "bool", "", "set by the CLI while it starts: auto-start stays off",
-                 public=False)
+PARENT_TRACE = Var(
+    "CODETRACER_PARENT_TRACE",
+    "text",
+    "",
+    "set by a recording that follows child processes (JSON: its trace folder and options): a python "
+    'started with it records into <folder>/processes/<pid>/ (docs/recorder.md, "Processes")',
+    public=False,
+)
+ORIG_PYTHONPATH = Var(
+    "CODETRACER_ORIG_PYTHONPATH",
+    "text",
+    "",
+    "set by a launcher that prepended the recorder's folder to PYTHONPATH: unset or set:<value>",
+    public=False,
+)
+CLI_ACTIVE = Var(
+    "CODETRACER_CLI_ACTIVE", "bool", "", "set by the CLI while it starts: auto-start stays off", public=False
+)
 
-ALL: tuple[Var, ...] = (TRACE_DIR, FORMAT, VALUES, ACTIVATION_PATH, REPLAY_BUDGET, TRACE_FILTER, NO_THREADS,
-                        NO_FOLLOW_PROCESSES, JSON_ERRORS, ERROR_FILE, TRACE, PARENT_TRACE, ORIG_PYTHONPATH, CLI_ACTIVE)
+ALL: tuple[Var, ...] = (
+    TRACE_DIR,
+    FORMAT,
+    VALUES,
+    ACTIVATION_PATH,
+    REPLAY_BUDGET,
+    TRACE_FILTER,
+    NO_THREADS,
+    NO_FOLLOW_PROCESSES,
+    JSON_ERRORS,
+    ERROR_FILE,
+    TRACE,
+    PARENT_TRACE,
+    ORIG_PYTHONPATH,
+    CLI_ACTIVE,
+)
 
 _TRUE = ("1", "true", "yes", "on")
 

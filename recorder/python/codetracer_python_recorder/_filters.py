@@ -32,6 +32,7 @@ and applied by the native module, once per code object; this module only
 reads the files (standard library only, and ``tomllib`` only when a file
 is read) and flattens them.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,12 +60,18 @@ SUPPORTED_VERSION = 1
 # `auth_handler` and `session_count` are not secrets. Only text found under
 # such a name is hidden (docs/recorder.md, "Secrets"). Rust `regex` syntax,
 # full match.
-_WORDS = ("password|passwd|passphrase|secret|token|api[_.-]?key|private[_.-]?key|access[_.-]?key|session[_.-]?id|session[_.-]?key"
-          "|credentials?|authorization|auth[_.-]?header|cookie")
-_CAMEL = "Password|Passwd|Passphrase|Secret|Token|ApiKey|PrivateKey|AccessKey|SessionId|SessionKey|Credentials?" \
+_WORDS = (
+    "password|passwd|passphrase|secret|token|api[_.-]?key|private[_.-]?key|access[_.-]?key|session[_.-]?id|session[_.-]?key"
+    "|credentials?|authorization|auth[_.-]?header|cookie"
+)
+_CAMEL = (
+    "Password|Passwd|Passphrase|Secret|Token|ApiKey|PrivateKey|AccessKey|SessionId|SessionKey|Credentials?"
     "|Authorization|AuthHeader|Cookie"
-_LOWER_HEAD = "password|passwd|passphrase|secret|token|apiKey|privateKey|accessKey|sessionId|sessionKey|credentials?" \
+)
+_LOWER_HEAD = (
+    "password|passwd|passphrase|secret|token|apiKey|privateKey|accessKey|sessionId|sessionKey|credentials?"
     "|authorization|authHeader|cookie"
+)
 SECRET_PATTERNS = (
     f"regex:(?i)(?:.*[^a-z0-9])?(?:{_WORDS})(?:[^a-z].*)?",
     f"regex:(?:(?:.*[a-z0-9])(?:{_CAMEL})|(?:{_LOWER_HEAD}))(?:[A-Z0-9_.-].*)?",
@@ -87,8 +94,14 @@ def _interpreter_folders() -> list[str]:
     """The standard library and the lib folders of the interpreter and the venv."""
     folders: list[str] = []
     stdlib = os.path.dirname(os.__file__)
-    for folder in (stdlib, *(os.path.join(p, lib) for p in dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix))
-                             for lib in ("lib", "Lib", "lib64"))):
+    for folder in (
+        stdlib,
+        *(
+            os.path.join(p, lib)
+            for p in dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix))
+            for lib in ("lib", "Lib", "lib64")
+        ),
+    ):
         folder = os.path.normpath(folder)
         if folder not in folders and (folder == stdlib or os.path.isdir(folder)):
             folders.append(folder)
@@ -101,17 +114,31 @@ def _builtin(record_all: bool, redact: bool) -> tuple[dict[str, Any], str]:
     rules: list[dict[str, Any]] = []
     if not record_all:
         for folder in _interpreter_folders():
-            rules.append({"selector": "file:glob:" + _glob_path(folder), "exec": "skip",
-                          "reason": "the interpreter's own library"})
+            rules.append(
+                {
+                    "selector": "file:glob:" + _glob_path(folder),
+                    "exec": "skip",
+                    "reason": "the interpreter's own library",
+                }
+            )
         for name in _PACKAGE_FOLDERS:
             rules.append({"selector": f"file:glob:**/{name}/**", "exec": "skip", "reason": "installed packages"})
     if redact:
-        rules.append({"selector": "file:glob:**", "reason": "values under secret-looking names",
-                      "value_patterns": [{"selector": f"{kind}:{p}", "action": "redact"}
-                                         for kind in _VALUE_KINDS for p in SECRET_PATTERNS]})
+        rules.append(
+            {
+                "selector": "file:glob:**",
+                "reason": "values under secret-looking names",
+                "value_patterns": [
+                    {"selector": f"{kind}:{p}", "action": "redact"} for kind in _VALUE_KINDS for p in SECRET_PATTERNS
+                ],
+            }
+        )
     doc = {"meta": {"name": "builtin-default", "version": 1}, "scope": {"default_exec": "trace", "rules": rules}}
-    text = "\n".join(f"{r['selector']} {r.get('exec', '')} " + " ".join(
-        f"{p['selector']}={p['action']}" for p in r.get("value_patterns", ())) for r in rules)
+    text = "\n".join(
+        f"{r['selector']} {r.get('exec', '')} "
+        + " ".join(f"{p['selector']}={p['action']}" for p in r.get("value_patterns", ()))
+        for r in rules
+    )
     return doc, text
 
 
@@ -147,12 +174,17 @@ def _check_keys(table: Any, allowed: Sequence[str], where: str, path: str) -> di
         raise _bad(f"invalid trace filter {path}: {where} must be a table", path)
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise _bad(f"invalid trace filter {path}: unknown key(s) {', '.join(unknown)} in {where} "
-                   f"(allowed: {', '.join(allowed)})", path)
+        raise _bad(
+            f"invalid trace filter {path}: unknown key(s) {', '.join(unknown)} in {where} "
+            f"(allowed: {', '.join(allowed)})",
+            path,
+        )
     return table
 
 
-def _str_field(table: dict[str, Any], key: str, where: str, path: str, choices: Sequence[str] | None = None) -> str | None:
+def _str_field(
+    table: dict[str, Any], key: str, where: str, path: str, choices: Sequence[str] | None = None
+) -> str | None:
     value = table.get(key)
     if value is None:
         return None
@@ -182,7 +214,9 @@ def _flatten(doc: dict[str, Any], path: str, root: str | None, out: dict[str, An
     meta = _check_keys(doc.get("meta", {}), ("name", "version", "description", "labels"), "[meta]", path)
     version = meta.get("version", 1)
     if not isinstance(version, int) or version > SUPPORTED_VERSION or version < 1:
-        raise _bad(f"trace filter {path} has [meta] version {version!r}; this recorder reads version {SUPPORTED_VERSION}", path)
+        raise _bad(
+            f"trace filter {path} has [meta] version {version!r}; this recorder reads version {SUPPORTED_VERSION}", path
+        )
     scope = _check_keys(doc.get("scope", {}), ("default_exec", "default_value_action", "rules"), "[scope]", path)
     exec_default = _str_field(scope, "default_exec", "[scope]", path, ("trace", "skip"))
     value_default = _str_field(scope, "default_value_action", "[scope]", path, ("allow", "redact", "drop"))
@@ -208,20 +242,23 @@ def _flatten(doc: dict[str, Any], path: str, root: str | None, out: dict[str, An
             if not psel or not action:
                 raise _bad(f"invalid trace filter {path}: {pwhere} needs a selector and an action", path)
             patterns.append((psel, action))
-        out["rules"].append({
-            "selector": _rebase_file_selector(selector, root) if root else selector,
-            "exec": _str_field(rule, "exec", where, path, ("trace", "skip")),
-            "value_default": _str_field(rule, "value_default", where, path, ("allow", "redact", "drop")),
-            "patterns": patterns,
-            "source": path,
-        })
+        out["rules"].append(
+            {
+                "selector": _rebase_file_selector(selector, root) if root else selector,
+                "exec": _str_field(rule, "exec", where, path, ("trace", "skip")),
+                "value_default": _str_field(rule, "value_default", where, path, ("allow", "redact", "drop")),
+                "patterns": patterns,
+                "source": path,
+            }
+        )
 
 
 def _cli_rule(arg: str, exec_: str, flag: str) -> dict[str, Any]:
     """`--include` / `--exclude`: a path glob (it names a file or folder, or
     holds a path separator, or ends in .py) or a module name glob."""
-    looks_like_path = ("/" in arg or os.sep in arg or arg.endswith(".py") or arg.startswith((".", "~"))
-                       or os.path.exists(arg))
+    looks_like_path = (
+        "/" in arg or os.sep in arg or arg.endswith(".py") or arg.startswith((".", "~")) or os.path.exists(arg)
+    )
     if looks_like_path:
         path = os.path.abspath(os.path.expanduser(arg))
         selector = "file:glob:" + (_glob_path(path) if os.path.isdir(path) else path.replace("\\", "/"))
@@ -230,9 +267,16 @@ def _cli_rule(arg: str, exec_: str, flag: str) -> dict[str, Any]:
     return {"selector": selector, "exec": exec_, "value_default": None, "patterns": [], "source": f"{flag} {arg}"}
 
 
-def resolve(*, script_dir: str | None, filters: Sequence[str] = (), include: Sequence[str] = (),
-            exclude: Sequence[str] = (), record_all: bool = False, redact: bool = True,
-            auto_discover: bool = True) -> dict[str, Any]:
+def resolve(
+    *,
+    script_dir: str | None,
+    filters: Sequence[str] = (),
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    record_all: bool = False,
+    redact: bool = True,
+    auto_discover: bool = True,
+) -> dict[str, Any]:
     """The whole chain, flattened for ``_native.start(trace_filter=...)``.
 
     Returns ``{default_exec, default_value_action, rules, redact, provenance,
@@ -270,8 +314,13 @@ def resolve(*, script_dir: str | None, filters: Sequence[str] = (), include: Seq
                 rule["value_default"] = None
     out["redact"] = redact
     out["provenance"] = provenance
-    out["summary"] = {"record_all": record_all, "redact": redact, "include": list(include), "exclude": list(exclude),
-                      "default_exec": out["default_exec"]}
+    out["summary"] = {
+        "record_all": record_all,
+        "redact": redact,
+        "include": list(include),
+        "exclude": list(exclude),
+        "default_exec": out["default_exec"],
+    }
     return out
 
 
@@ -280,8 +329,9 @@ def resolve(*, script_dir: str | None, filters: Sequence[str] = (), include: Seq
 RUNNERS = frozenset({"pytest", "unittest", "doctest", "pdb", "cProfile", "profile", "trace"})
 
 
-def add_entry(trace_filter: dict[str, Any], *, script: str | None = None, module: str | None = None,
-              origin: str | None = None) -> None:
+def add_entry(
+    trace_filter: dict[str, Any], *, script: str | None = None, module: str | None = None, origin: str | None = None
+) -> None:
     """Puts the program the user named in scope, right after the built-in
     default (so filter files and ``--exclude`` still decide over it): a
     script's file; for ``-m``, the file of the module that runs (``origin``,
@@ -312,8 +362,9 @@ def _left_out_by_default(path: str) -> bool:
     installed packages)."""
     path = os.path.normpath(os.path.abspath(path))
     parts = path.split(os.sep)
-    return any(path.startswith(folder + os.sep) for folder in _interpreter_folders()) or \
-        any(name in parts for name in _PACKAGE_FOLDERS)
+    return any(path.startswith(folder + os.sep) for folder in _interpreter_folders()) or any(
+        name in parts for name in _PACKAGE_FOLDERS
+    )
 
 
 # A trace of a left-out entry with its frame alone (calls: the trace's
@@ -323,8 +374,9 @@ ENTRY_ONLY_CALLS = 2
 ENTRY_ONLY_STEPS = 10
 
 
-def entry_note(stats: str | None, *, entry: str, origin: str | None, record_all: bool = False,
-               activation: bool = False) -> str | None:
+def entry_note(
+    stats: str | None, *, entry: str, origin: str | None, record_all: bool = False, activation: bool = False
+) -> str | None:
     """The line saying why a finished trace holds nothing but the entry of
     the program, or None. ``entry``: how the user named it (``-m json.tool``,
     the script's path); ``origin``: its file. Said when the entry is code
@@ -341,6 +393,8 @@ def entry_note(stats: str | None, *, entry: str, origin: str | None, record_all:
     steps, calls = counts.get("steps", 0), counts.get("calls", 0)
     if calls > ENTRY_ONLY_CALLS or steps > ENTRY_ONLY_STEPS or not _left_out_by_default(origin):
         return None
-    return (f"the trace holds only the entry of {entry} ({steps} step{'' if steps == 1 else 's'}, {calls} "
-            f"call{'' if calls == 1 else 's'}): the code it ran is outside the recorded scope (the standard library "
-            "and installed packages are left out); widen it with --include MODULE_OR_PATH or --record-all")
+    return (
+        f"the trace holds only the entry of {entry} ({steps} step{'' if steps == 1 else 's'}, {calls} "
+        f"call{'' if calls == 1 else 's'}): the code it ran is outside the recorded scope (the standard library "
+        "and installed packages are left out); widen it with --include MODULE_OR_PATH or --record-all"
+    )

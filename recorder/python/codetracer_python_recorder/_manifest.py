@@ -8,6 +8,7 @@ loads it before the program runs, and a module it imports then (``re``,
 ``json``) would be missing from the program's ``sys.modules`` where plain
 python has it (see session.hide_recorder_modules).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,11 +36,18 @@ def write_session_manifest(out_dir: str, entries: list[tuple[str, str, str, str]
     ``[[trace]]`` per ``(recording_id, relative path, role, thread prefix)``.
     CodeTracer's parser takes a subset of TOML (no escapes; ``#`` starts a
     comment anywhere): every value is checked to need none."""
-    lines = ["# CodeTracer multi-trace session: opening this folder opens the traces below,",
-             "# the first one stepped (written by codetracer-python-recorder)", "version = 1"]
+    lines = [
+        "# CodeTracer multi-trace session: opening this folder opens the traces below,",
+        "# the first one stepped (written by codetracer-python-recorder)",
+        "version = 1",
+    ]
     for recording_id, path, role, prefix in entries:
-        values = {"recording_id": recording_id, "path": path.replace(os.sep, "/"), "role": role,
-                  "default_thread_prefix": prefix}
+        values = {
+            "recording_id": recording_id,
+            "path": path.replace(os.sep, "/"),
+            "role": role,
+            "default_thread_prefix": prefix,
+        }
         lines.append("")
         lines.append("[[trace]]")
         for key, value in values.items():
@@ -80,7 +88,9 @@ def annotate_threads(out_dir: str) -> list[dict[str, Any]]:
             continue
         if "pid" in row and "replay_estimate" in meta:
             continue
-        trace = _replaycost.estimate(folder, meta.get("format", _native.DEFAULT_FORMAT), (meta.get("stats") or {}).get("steps"))
+        trace = _replaycost.estimate(
+            folder, meta.get("format", _native.DEFAULT_FORMAT), (meta.get("stats") or {}).get("steps")
+        )
         meta.update(trace)
         _replaycost.write_json(meta_path, meta)
         facts.append({"id": os.path.abspath(folder), **trace})
@@ -100,7 +110,15 @@ def write_threads(out_dir: str, index: str) -> None:
     doc = json.loads(index)
     _replaycost.write_json(os.path.join(out_dir, THREADS_INDEX), doc)
     listed = [doc["main"], *doc["threads"], *doc["processes"]][:SESSION_MAX_TRACES]
-    write_session_manifest(out_dir, [
-        (t["recording_id"], t["folder"], manifest_text(t["name"] if "pid" in t else f"thread {t['name']}"),
-         manifest_text(t["prefix"]))
-        for t in listed])
+    write_session_manifest(
+        out_dir,
+        [
+            (
+                t["recording_id"],
+                t["folder"],
+                manifest_text(t["name"] if "pid" in t else f"thread {t['name']}"),
+                manifest_text(t["prefix"]),
+            )
+            for t in listed
+        ],
+    )

@@ -22,6 +22,7 @@ first recording's stop lists the traces written by then (``threads.json``,
 tracker is not recorded, and the forkserver itself is not either, but each
 worker it forks records from the fork on.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -63,7 +64,10 @@ def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, A
     flt = portable.get("trace_filter")
     if flt is not None:
         # The filter files' contents, for the metadata's hashes: bytes, sent as latin-1 text.
-        portable["trace_filter"] = {**flt, "provenance": [[p, c.decode("latin-1")] for p, c in flt.get("provenance", ())]}
+        portable["trace_filter"] = {
+            **flt,
+            "provenance": [[p, c.decode("latin-1")] for p, c in flt.get("provenance", ())],
+        }
     folder = os.path.abspath(os.fspath(trace_dir))
     text = json.dumps({"dir": folder, "program": program, "version": _native.__version__, "options": portable})
     if len(text) > _MAX_VALUE:
@@ -118,8 +122,9 @@ def follow() -> None:
         return
     if code is not None and code.startswith(_MULTIPROCESSING_CODE) and not code.startswith(_SPAWN_CODE):
         return  # the resource tracker: multiprocessing's, not the program's
-    _record(doc, "spawn" if code is not None and code.startswith(_SPAWN_CODE) else "interpreter", json.dumps,
-            forked=False)
+    _record(
+        doc, "spawn" if code is not None and code.startswith(_SPAWN_CODE) else "interpreter", json.dumps, forked=False
+    )
 
 
 def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> None:
@@ -130,8 +135,11 @@ def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> N
     if flt is not None:
         # JSON gave lists where the filter holds tuples (``_filters.resolve``).
         rules = [{**r, "patterns": [tuple(p) for p in r.get("patterns", ())]} for r in flt.get("rules", ())]
-        options["trace_filter"] = {**flt, "rules": rules,
-                                   "provenance": [(p, c.encode("latin-1")) for p, c in flt.get("provenance", ())]}
+        options["trace_filter"] = {
+            **flt,
+            "rules": rules,
+            "provenance": [(p, c.encode("latin-1")) for p, c in flt.get("provenance", ())],
+        }
     if started == "interpreter":
         from .session import program_from_argv
 
@@ -148,8 +156,9 @@ def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> N
     trace_dir = os.path.join(str(doc["dir"]), PROCESSES_DIR, str(pid))
     try:
         _native.start(trace_dir, program, list(sys.argv[1:]), **options)
-        _native._mark_child_process(dumps({"pid": pid, "parent_pid": os.getppid(), "forked": forked,
-                                                "started": started}))
+        _native._mark_child_process(
+            dumps({"pid": pid, "parent_pid": os.getppid(), "forked": forked, "started": started})
+        )
     except (RecorderError, OSError, ValueError, TypeError) as exc:
         sys.stderr.write(f"codetracer-python-recorder: error: the child process {pid} is not recorded: {exc}\n")
         return

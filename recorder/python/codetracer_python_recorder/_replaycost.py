@@ -15,6 +15,7 @@ low end is past the budget (4 GB: about 930,000 steps), so it never warns
 of a trace that opens. A trace.json is loaded whole: 60-110 times its
 size (../shared/tools/REPLAY.md); its time, 24 us per step (idna's suite).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,6 @@ BUDGET_ENV = _env.REPLAY_BUDGET.name
 
 #: The flags that narrow a recording, named by the note.
 NARROWING = "--include/--exclude or --activation-path"
-
 
 
 def estimate(folder: str, trace_format: str, steps: int | None) -> dict[str, Any]:
@@ -85,8 +85,11 @@ def parse_budget(text: str, source: str) -> int:
         if value < 0:
             raise ValueError
     except ValueError:
-        raise UsageError(f"invalid value {text!r} for {source}: expected a size such as 4GB or 512MB",
-                         "ERR_INVALID_OPTION", {"option": source, "value": text}) from None
+        raise UsageError(
+            f"invalid value {text!r} for {source}: expected a size such as 4GB or 512MB",
+            "ERR_INVALID_OPTION",
+            {"option": source, "value": text},
+        ) from None
     return int(value * scale)
 
 
@@ -99,16 +102,21 @@ def warn_over_budget(traces: list[dict[str, Any]], budget: int, narrowing: str) 
 
     def need(t: dict[str, Any], end: str = "memory_bytes_low") -> int:
         return int((t.get("replay_estimate") or {}).get(end) or 0)
+
     over = sorted((t for t in traces if need(t) > budget), key=need, reverse=True)
     if not over:
         return False
-    names = ", ".join(f"{t['id']} ({t.get('steps') or 0:,} steps, {need(t) / 1024**3:.1f}-"
-                      f"{need(t, 'memory_bytes_high') / 1024**3:.1f} GB)" for t in over[:3])
+    names = ", ".join(
+        f"{t['id']} ({t.get('steps') or 0:,} steps, {need(t) / 1024**3:.1f}-"
+        f"{need(t, 'memory_bytes_high') / 1024**3:.1f} GB)"
+        for t in over[:3]
+    )
     more = f" and {len(over) - 3} more" if len(over) > 3 else ""
     sys.stderr.write(
         f"codetracer-python-recorder: note: {len(over)} trace(s) too big for CodeTracer to open "
         f"(over the {budget / 1024**3:.1f} GB replay budget, {BUDGET_ENV}): {names}{more}; "
-        f"narrow the recording with {narrowing}\n")
+        f"narrow the recording with {narrowing}\n"
+    )
     sys.stderr.flush()
     return True
 

@@ -8,6 +8,7 @@ recording starts (``sys.argv``, ``sys.path[0]``, the ``__main__`` module, the
 compiled code or the module's spec); :meth:`ProgramRunner.run` runs it, and
 the program's own ``SystemExit`` or exception propagates to the caller.
 """
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -24,8 +25,14 @@ class ProgramRunner:
     """One of: a script (``script``), a module (``module``), a test run
     (``framework``), with the program's ``args``."""
 
-    def __init__(self, *, script: str | None = None, module: str | None = None, framework: str | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        script: str | None = None,
+        module: str | None = None,
+        framework: str | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         self.script = script
         self.module = module
         self.framework = framework

@@ -22,6 +22,7 @@ Each test's trace is its own recording: the recorder's session is stopped
 and started again around each test (``_native.stop`` / ``_native.start``
 with the run's options), so every trace opens on its own.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,9 @@ class TestTraces:
     """Switches the recording from trace to trace as tests begin and end,
     and writes ``tests.json`` and ``session.toml`` at the end."""
 
-    def __init__(self, out_dir: str, framework: str, start: Callable[[str, str], object],
-                 remote: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, out_dir: str, framework: str, start: Callable[[str, str], object], remote: dict[str, Any] | None = None
+    ) -> None:
         self.out_dir = out_dir
         self.framework = framework
         self._start = start  # start(trace_dir, program): a new recording with the run's options
@@ -178,8 +180,15 @@ class TestTraces:
             moved = os.path.join("between", f"{len(self.between) + 1:04d}")
             os.makedirs(os.path.join(self.out_dir, "between"), exist_ok=True)
             os.replace(os.path.join(self.out_dir, test["folder"]), os.path.join(self.out_dir, moved))
-            self.between.append({"id": f"<before fixture {name} of {test['id']}>", "folder": moved,
-                                 "kind": "between", "path": test["path"], "report": prefix})
+            self.between.append(
+                {
+                    "id": f"<before fixture {name} of {test['id']}>",
+                    "folder": moved,
+                    "kind": "between",
+                    "path": test["path"],
+                    "report": prefix,
+                }
+            )
         folder = os.path.join("fixtures", folder_name(f"{len(self.fixtures) + 1:04d}-{scope}-{name}", _free))
         self._fixture = {"id": f"<{scope} fixture {name}>", "folder": folder, "kind": "fixture", "path": path}
         self._start_at(folder, path)
@@ -196,8 +205,9 @@ class TestTraces:
             shutil.rmtree(os.path.join(self.out_dir, self._current["folder"]), ignore_errors=True)
             self._start_at(self._current["folder"], self._current["path"])
 
-    def begin_fixture_teardown(self, name: str, scope: str, path: str | None,
-                               outcome: tuple[str, str | None] | None) -> bool:
+    def begin_fixture_teardown(
+        self, name: str, scope: str, path: str | None, outcome: tuple[str, str | None] | None
+    ) -> bool:
         """A wider-scoped fixture is torn down: that runs in the teardown of
         the last test that used it, after the test's own fixtures, so the
         test's trace ends here (``outcome``: the test's so far, for its Error
@@ -216,8 +226,7 @@ class TestTraces:
                 self._close_gap(report)
         n = len(self.fixtures) + 1
         folder = os.path.join("fixtures", folder_name(f"{n:04d}-{scope}-{name}-teardown", _free))
-        self._fixture = {"id": f"<{scope} fixture {name} teardown>", "folder": folder, "kind": "fixture",
-                         "path": path}
+        self._fixture = {"id": f"<{scope} fixture {name} teardown>", "folder": folder, "kind": "fixture", "path": path}
         self._start_at(folder, path)
         return True
 
@@ -245,8 +254,14 @@ class TestTraces:
 
     def untraced(self, test_id: str, outcome: str, message: str | None) -> None:
         """A test the framework reported without running it (no trace)."""
-        entry: dict[str, Any] = {"id": test_id, "folder": None, "kind": "test", "outcome": outcome,
-                                 "duration": 0.0, "message": message}
+        entry: dict[str, Any] = {
+            "id": test_id,
+            "folder": None,
+            "kind": "test",
+            "outcome": outcome,
+            "duration": 0.0,
+            "message": message,
+        }
         entry["facts"] = self._annotate(entry)
         self.tests.append(entry)
 
@@ -255,8 +270,12 @@ class TestTraces:
         if _native.is_tracing():
             return
         folder = os.path.join("between", f"{len(self.between) + 1:04d}")
-        self._gap = {"id": f"<after {self.tests[-1]['id']}>" if self.tests else "<between>",
-                     "folder": folder, "kind": "between", "path": path}
+        self._gap = {
+            "id": f"<after {self.tests[-1]['id']}>" if self.tests else "<between>",
+            "folder": folder,
+            "kind": "between",
+            "path": path,
+        }
         self._start_at(folder, path)
 
     def _close_gap(self, report: dict[str, Any] | None) -> None:
@@ -296,8 +315,15 @@ class TestTraces:
         """Adds the test's facts and the replay estimate to the trace's
         metadata; the trace's row of ``tests.json``."""
         if entry["folder"] is None:
-            return {"id": entry["id"], "kind": entry["kind"], "folder": None, "recording_id": None,
-                    "outcome": entry["outcome"], "duration_seconds": 0.0, "message": entry.get("message")}
+            return {
+                "id": entry["id"],
+                "kind": entry["kind"],
+                "folder": None,
+                "recording_id": None,
+                "outcome": entry["outcome"],
+                "duration_seconds": 0.0,
+                "message": entry.get("message"),
+            }
         folder = os.path.normpath(os.path.join(self.out_dir, entry["folder"]))
         meta_path = os.path.join(folder, "trace_metadata.json")
         try:
@@ -306,11 +332,19 @@ class TestTraces:
         except (OSError, ValueError):
             return None
         if entry["kind"] == "test":
-            meta["test"] = {"framework": self.framework, "id": entry["id"], "outcome": entry["outcome"],
-                            "duration_seconds": entry["duration"]}
+            meta["test"] = {
+                "framework": self.framework,
+                "id": entry["id"],
+                "outcome": entry["outcome"],
+                "duration_seconds": entry["duration"],
+            }
             if entry.get("message"):
                 meta["test"]["message"] = entry["message"]
-        meta.update(_replaycost.estimate(folder, meta.get("format", _native.DEFAULT_FORMAT), _stats(entry.get("report")).get("steps")))
+        meta.update(
+            _replaycost.estimate(
+                folder, meta.get("format", _native.DEFAULT_FORMAT), _stats(entry.get("report")).get("steps")
+            )
+        )
         _replaycost.write_json(meta_path, meta)
         row = _row(entry["id"], entry["kind"], entry["folder"], meta)
         threads = self._threads(folder, entry["folder"])
@@ -355,10 +389,13 @@ class TestTraces:
         return [row for _, row in sorted(found, key=lambda pair: pair[0])]
 
     def _write_index(self, traces: list[dict[str, Any]], exit_status: int) -> None:
-        doc = {"framework": self.framework, "exit_status": exit_status,
-               "traces_per_test": True,
-               "counts": {o: sum(1 for t in traces if t.get("outcome") == o) for o in OUTCOMES},
-               "traces": traces}
+        doc = {
+            "framework": self.framework,
+            "exit_status": exit_status,
+            "traces_per_test": True,
+            "counts": {o: sum(1 for t in traces if t.get("outcome") == o) for o in OUTCOMES},
+            "traces": traces,
+        }
         _replaycost.write_json(os.path.join(self.out_dir, TESTS_INDEX), doc)
 
     def _write_manifest(self, traces: list[dict[str, Any]]) -> None:
@@ -368,10 +405,18 @@ class TestTraces:
         listed = [t for t in order if t.get("recording_id")][:SESSION_MAX_TRACES]
         if not listed:
             return
-        write_session_manifest(self.out_dir, [
-            (t["recording_id"], t["folder"], manifest_text(f"{t.get('outcome', t['kind'])} {t['id']}"),
-             os.path.basename(t["folder"]) if t["folder"] != "." else "session")
-            for t in listed])
+        write_session_manifest(
+            self.out_dir,
+            [
+                (
+                    t["recording_id"],
+                    t["folder"],
+                    manifest_text(f"{t.get('outcome', t['kind'])} {t['id']}"),
+                    os.path.basename(t["folder"]) if t["folder"] != "." else "session",
+                )
+                for t in listed
+            ],
+        )
 
 
 def _free(name: str) -> bool:
@@ -393,8 +438,13 @@ def _remove_trace(out_dir: str, folder: str) -> None:
 def _row(trace_id: str, kind: str, folder: str, meta: dict[str, Any]) -> dict[str, Any]:
     """A trace's row of ``tests.json`` from its metadata."""
     test = meta.get("test") or {}
-    row: dict[str, Any] = {"id": trace_id, "kind": kind, "folder": folder.replace(os.sep, "/"),
-                           "recording_id": meta.get("recording_id"), "partial": bool(meta.get("partial"))}
+    row: dict[str, Any] = {
+        "id": trace_id,
+        "kind": kind,
+        "folder": folder.replace(os.sep, "/"),
+        "recording_id": meta.get("recording_id"),
+        "partial": bool(meta.get("partial")),
+    }
     if kind == "test":
         row["outcome"] = test.get("outcome")
         row["duration_seconds"] = test.get("duration_seconds")
@@ -418,8 +468,12 @@ def _recorded_nothing(report: dict[str, Any] | None) -> bool:
     if report is None:
         return True
     stats = _stats(report)
-    return bool(report.get("complete")) and stats.get("calls", 0) <= 1 and stats.get("steps", 0) <= 1 \
-        and not os.path.exists(os.path.join(str(report.get("trace_dir", "")), THREADS_INDEX))  # (nor another thread)
+    return (
+        bool(report.get("complete"))
+        and stats.get("calls", 0) <= 1
+        and stats.get("steps", 0) <= 1
+        and not os.path.exists(os.path.join(str(report.get("trace_dir", "")), THREADS_INDEX))
+    )  # (nor another thread)
 
 
 # --- pytest ----------------------------------------------------------------------------
@@ -486,17 +540,22 @@ class PytestTests:
         self.config = config
         # pytest-xdist's own condition for running the tests in workers (its
         # pytest_cmdline_main has turned `-n N` into a `dist` mode by now).
-        xdist = config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no" \
+        xdist = (
+            config.pluginmanager.hasplugin("xdist")
+            and config.getoption("dist", "no") != "no"
             and not config.getoption("collectonly", False)
+        )
         if self.worker or not xdist:
             return
         self.distributed = True
         if not _importable_from(sys.path):
             # (A launcher put the recorder on PYTHONPATH and gave the program
             # its own back: xdist's workers start with the program's sys.path.)
-            sys.stderr.write("codetracer-python-recorder: warning: pytest-xdist's workers are not recorded: "
-                             "the recorder is not importable from their sys.path (install it in the "
-                             "environment, or run without -n)\n")
+            sys.stderr.write(
+                "codetracer-python-recorder: warning: pytest-xdist's workers are not recorded: "
+                "the recorder is not importable from their sys.path (install it in the "
+                "environment, or run without -n)\n"
+            )
             return
         self._saved_env = os.environ.get(_PYTEST_PLUGINS)
         os.environ[_PYTEST_PLUGINS] = ",".join(p for p in (self._saved_env, _WORKER_PLUGIN) if p)
@@ -606,8 +665,11 @@ def _program_file(func: Any) -> str | None:
         return None
     path = os.path.abspath(path)
     installed = _installed_folders()
-    if any(path.startswith(os.path.join(p, "")) for p in installed) or \
-            f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path:
+    if (
+        any(path.startswith(os.path.join(p, "")) for p in installed)
+        or f"{os.sep}site-packages{os.sep}" in path
+        or f"{os.sep}dist-packages{os.sep}" in path
+    ):
         return None
     return path
 

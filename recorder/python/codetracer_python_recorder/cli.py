@@ -10,6 +10,7 @@ that fatal: then 2 (usage), 10 (environment), 20 (target) or 70 (internal),
 with a diagnostic on stderr, a JSON line with ``--json-errors``, and the same
 JSON object in ``$CODETRACER_ERROR_FILE`` when that is set.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -17,6 +18,7 @@ import os
 import sys
 import time
 import types
+
 TYPE_CHECKING = False  # not `from typing import ...`: start-up cost
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -114,13 +116,15 @@ _FRAMEWORK_OPTS = {"--pytest": "pytest", "--unittest": "unittest"}
 #: in the option table (_config.OPTIONS): an option added there wins.
 _UPSTREAM_ONLY = {
     "--io-capture": "this recorder has no --io-capture switch: the program's writes to sys.stdout and "
-                    "sys.stderr are always recorded as trace events, and its output stays its own, byte for byte",
+    "sys.stderr are always recorded as trace events, and its output stays its own, byte for byte",
     "--propagate-script-exit": "this recorder always exits with the script's own status (unless the "
-                               "recorder itself fails); drop the flag",
+    "recorder itself fails); drop the flag",
 }
 
-USAGE_LINE = (f"usage: {PROG} [options] script.py [args...] | -m module [args...] | --pytest [args...] | "
-              "--unittest [args...] | recover TRACE_DIR (see --help)")
+USAGE_LINE = (
+    f"usage: {PROG} [options] script.py [args...] | -m module [args...] | --pytest [args...] | "
+    "--unittest [args...] | recover TRACE_DIR (see --help)"
+)
 
 
 def _unknown_option(option: str) -> UsageError:
@@ -128,14 +132,18 @@ def _unknown_option(option: str) -> UsageError:
     name = option.partition("=")[0]
     hint = _UPSTREAM_ONLY.get(name)
     if hint is not None:
-        return UsageError(f"unknown option {name!r}: {hint}", "ERR_INVALID_OPTION",
-                          {"option": name, "upstream_only": "true"})
+        return UsageError(
+            f"unknown option {name!r}: {hint}", "ERR_INVALID_OPTION", {"option": name, "upstream_only": "true"}
+        )
     import difflib  # only on this path
 
-    close = difflib.get_close_matches(name, sorted({*_config.BY_FLAG, *_FRAMEWORK_OPTS, "--help", "--version"}), n=2, cutoff=0.8)
+    close = difflib.get_close_matches(
+        name, sorted({*_config.BY_FLAG, *_FRAMEWORK_OPTS, "--help", "--version"}), n=2, cutoff=0.8
+    )
     also = f"; did you mean {' or '.join(close)}?" if close else ""
-    return UsageError(f"unknown option {name!r} (options go before the script{also})",
-                      "ERR_INVALID_OPTION", {"option": name})
+    return UsageError(
+        f"unknown option {name!r} (options go before the script{also})", "ERR_INVALID_OPTION", {"option": name}
+    )
 
 
 class Options:
@@ -168,17 +176,17 @@ def parse_args(argv: Sequence[str]) -> Options:
             raise SystemExit(0)
         if a in _FRAMEWORK_OPTS:
             o.framework = _FRAMEWORK_OPTS[a]
-            o.script_args = list(argv[i + 1:])
+            o.script_args = list(argv[i + 1 :])
             return _check_test_options(o)
         if a == "-m":
             if i + 1 >= len(argv):
                 raise UsageError("-m needs a module name", "ERR_INVALID_OPTION", {"option": "-m"})
             o.module = argv[i + 1]
-            o.script_args = list(argv[i + 2:])
+            o.script_args = list(argv[i + 2 :])
             return o
         name, eq, inline = a.partition("=")
         if a.startswith("--trace-filter:"):  # upstream's spelling: --trace-filter:PATH
-            name, eq, inline = "--trace-filter", "=", a[len("--trace-filter:"):]
+            name, eq, inline = "--trace-filter", "=", a[len("--trace-filter:") :]
         option = _config.BY_FLAG.get(name)
         if option is not None and option.takes_value and (eq or name == a):
             if not eq:
@@ -200,24 +208,31 @@ def parse_args(argv: Sequence[str]) -> Options:
             raise _unknown_option(a)
         break
     if i >= len(argv):
-        raise UsageError("no script to record: give a script (or -m module, --pytest, --unittest) after the options",
-                         "ERR_INVALID_OPTION")
+        raise UsageError(
+            "no script to record: give a script (or -m module, --pytest, --unittest) after the options",
+            "ERR_INVALID_OPTION",
+        )
     o.script = argv[i]
-    o.script_args = list(argv[i + 1:])
+    o.script_args = list(argv[i + 1 :])
     return _check_test_options(o)
 
 
 def _check_test_options(o: Options) -> Options:
     """The test-run options make sense together and with the target."""
     if o.given.get("trace_per_test") and o.given.get("single_trace"):
-        raise UsageError("--trace-per-test and --single-trace exclude each other", "ERR_INVALID_OPTION",
-                         {"option": "--single-trace"})
+        raise UsageError(
+            "--trace-per-test and --single-trace exclude each other", "ERR_INVALID_OPTION", {"option": "--single-trace"}
+        )
     if o.framework is None:
-        for flag, attr in (("--trace-per-test", "trace_per_test"), ("--single-trace", "single_trace"),
-                           ("--record-framework", "record_framework")):
+        for flag, attr in (
+            ("--trace-per-test", "trace_per_test"),
+            ("--single-trace", "single_trace"),
+            ("--record-framework", "record_framework"),
+        ):
             if o.given.get(attr):
-                raise UsageError(f"{flag} applies to test runs: give --pytest or --unittest", "ERR_INVALID_OPTION",
-                                 {"option": flag})
+                raise UsageError(
+                    f"{flag} applies to test runs: give --pytest or --unittest", "ERR_INVALID_OPTION", {"option": flag}
+                )
     return o
 
 
@@ -263,6 +278,7 @@ def _exit_like_sigint() -> None:
     if not _sigint_exit:
         return
     import signal  # imports enum: only on this path
+
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -349,9 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import _filters  # (imported by _config; named here, before the program's run hides it)
 
     # The program's world, as `python script.py` / `python -m module` sets it up.
-    runner = ProgramRunner(script=o.script if o.framework is None and o.module is None else None,
-                           module=o.module if o.framework is None else None, framework=o.framework,
-                           args=o.script_args)
+    runner = ProgramRunner(
+        script=o.script if o.framework is None and o.module is None else None,
+        module=o.module if o.framework is None else None,
+        framework=o.framework,
+        args=o.script_args,
+    )
     failed = runner.prepare()
     if failed is not None:
         return failed
@@ -360,8 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _filters.add_entry(config.scope, script=program)
     elif runner.module is not None:
         spec = runner.spec
-        _filters.add_entry(config.scope, module=spec.name if spec else None,
-                           origin=spec.origin if spec else None)
+        _filters.add_entry(config.scope, module=spec.name if spec else None, origin=spec.origin if spec else None)
 
     started = False
     args = list(o.script_args)
@@ -380,8 +398,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tests = None
     if testrun is not None and not config.single_trace:
         fallback = program
-        tests = testrun.TestTraces(trace_dir, o.framework, lambda d, p: start(d, p or fallback),
-                                   remote={"args": args, "kwargs": start_options, "program": program})
+        tests = testrun.TestTraces(
+            trace_dir,
+            o.framework,
+            lambda d, p: start(d, p or fallback),
+            remote={"args": args, "kwargs": start_options, "program": program},
+        )
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
@@ -422,9 +444,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = str(last_report["trace_dir"]) if last_report is not None else trace_dir
         _finish_traces(written, tests, last_report, status, config.replay_budget, narrowing)
         if o.framework is None and last_report is not None:
-            note = _filters.entry_note(last_report.get("stats"), entry=f"-m {o.module}" if o.module else o.script or "",
-                                       origin=program, record_all=config.record_all,
-                                       activation=bool(config.activation_path))
+            note = _filters.entry_note(
+                last_report.get("stats"),
+                entry=f"-m {o.module}" if o.module else o.script or "",
+                origin=program,
+                record_all=config.record_all,
+                activation=bool(config.activation_path),
+            )
             if note:
                 sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
@@ -464,8 +490,9 @@ def _run_program(runner: ProgramRunner, tests: object) -> tuple[int, BaseExcepti
     return 0, None, None
 
 
-def _finish_traces(trace_dir: str, tests: Any, last_report: dict[str, object] | None, status: int,
-                   budget: int, narrowing: str) -> None:
+def _finish_traces(
+    trace_dir: str, tests: Any, last_report: dict[str, object] | None, status: int, budget: int, narrowing: str
+) -> None:
     """After the last trace was written: a test run's index and manifest,
     each trace's replay estimate (every thread's and forked child's too), and the note when one is past the budget."""
     try:

@@ -6,6 +6,7 @@ subclass carrying a stable ``code`` (``"ERR_..."``), a ``kind`` and a
 of the traced program are *not* recorder errors: the command line exits with
 the program's own status, exactly like ``python script.py``.
 """
+
 from __future__ import annotations
 
 __all__ = [
@@ -47,9 +48,14 @@ class RecorderError(Exception):
         import json  # only on the error path: keeps start-up light
 
         return json.dumps(
-            {"error_code": self.code, "kind": self.kind, "message": self.message,
-             "context": {k: str(v) for k, v in self.context.items()}},
-            ensure_ascii=False, separators=(",", ":"),
+            {
+                "error_code": self.code,
+                "kind": self.kind,
+                "message": self.message,
+                "context": {k: str(v) for k, v in self.context.items()},
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
         )
 
 

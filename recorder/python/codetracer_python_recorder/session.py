@@ -8,6 +8,7 @@ subclasses according to the policy switches (``on_recorder_error``,
 ``require_trace``, ``keep_partial_trace``, or their ``CODETRACER_*``
 environment variables).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,10 +30,20 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: What ``python -m`` imports to run a module (runpy and its imports on 3.12
 #: and 3.13): under ``python -m codetracer_python_recorder script.py`` they
 #: are the recorder's, not the script's (``python script.py`` has none).
-_RUN_MODULE_IMPORTS = frozenset({
-    "runpy", "importlib", "importlib._bootstrap", "importlib._bootstrap_external", "importlib._abc",
-    "importlib.machinery", "importlib.util", "types", "warnings", "pkgutil",
-})
+_RUN_MODULE_IMPORTS = frozenset(
+    {
+        "runpy",
+        "importlib",
+        "importlib._bootstrap",
+        "importlib._bootstrap_external",
+        "importlib._abc",
+        "importlib.machinery",
+        "importlib.util",
+        "types",
+        "warnings",
+        "pkgutil",
+    }
+)
 
 
 def program_modules(startup: tuple[str, ...], *, as_module: bool) -> set[str]:
@@ -50,7 +61,7 @@ def program_modules(startup: tuple[str, ...], *, as_module: bool) -> set[str]:
             lo -= 1
         while hi + 1 < len(names) and names[hi + 1] in _RUN_MODULE_IMPORTS:
             hi += 1
-        del names[lo:hi + 1]
+        del names[lo : hi + 1]
     return set(names)
 
 
@@ -153,12 +164,30 @@ def start(
 
     script_dir = os.path.dirname(program) if os.path.isabs(program) else os.getcwd()
     config = _config.resolve(
-        {"values": values, "activation_path": activation_path, "max_depth": max_depth, "max_items": max_items,
-         "max_str": max_str, "max_nodes": max_nodes, "format": format, "on_recorder_error": on_recorder_error,
-         "require_trace": require_trace, "keep_partial_trace": keep_partial_trace, "log_level": log_level,
-         "log_file": log_file, "include": include, "exclude": exclude, "record_all": record_all,
-         "trace_filter": trace_filter, "redact": redact, "threads": threads, "follow_processes": follow_processes},
-        api=True, script_dir=script_dir)
+        {
+            "values": values,
+            "activation_path": activation_path,
+            "max_depth": max_depth,
+            "max_items": max_items,
+            "max_str": max_str,
+            "max_nodes": max_nodes,
+            "format": format,
+            "on_recorder_error": on_recorder_error,
+            "require_trace": require_trace,
+            "keep_partial_trace": keep_partial_trace,
+            "log_level": log_level,
+            "log_file": log_file,
+            "include": include,
+            "exclude": exclude,
+            "record_all": record_all,
+            "trace_filter": trace_filter,
+            "redact": redact,
+            "threads": threads,
+            "follow_processes": follow_processes,
+        },
+        api=True,
+        script_dir=script_dir,
+    )
     trace_dir = os.fspath(trace_dir)
     # Built before the recording starts: nothing the recorder itself runs
     # (here pathlib's constructors) may appear in the trace.
@@ -190,8 +219,11 @@ def run_tests(
     if framework not in _testrun.FRAMEWORKS:
         from .errors import UsageError
 
-        raise UsageError(f"invalid test framework {framework!r}: expected {' or '.join(_testrun.FRAMEWORKS)}",
-                         "ERR_INVALID_OPTION", {"option": "framework", "value": framework})
+        raise UsageError(
+            f"invalid test framework {framework!r}: expected {' or '.join(_testrun.FRAMEWORKS)}",
+            "ERR_INVALID_OPTION",
+            {"option": "framework", "value": framework},
+        )
     budget, _ = _config.one(_config.BY_NAME["replay_budget"], replay_budget, api=True)
     if record_framework:
         include = (*include, *_testrun.FRAMEWORK_MODULES[framework])

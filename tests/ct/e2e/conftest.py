@@ -2,6 +2,7 @@
 in venvs (tests/conftest.py `recorder_python`), unpacked into a folder (what
 the bundle stages in resources/python/), and a staged folder holding both
 the recorder and `codetracer_ct`, as the release toolkit lays it out."""
+
 from __future__ import annotations
 
 import shutil
@@ -29,6 +30,5 @@ def staged(tmp_path_factory, recorder_site: Path) -> Path:
     """resources/python/: the recorder plus the ct package next to it."""
     folder = tmp_path_factory.mktemp("resources") / "python"
     shutil.copytree(recorder_site, folder)
-    shutil.copytree(CT_SOURCE / "codetracer_ct", folder / "codetracer_ct",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(CT_SOURCE / "codetracer_ct", folder / "codetracer_ct", ignore=shutil.ignore_patterns("__pycache__"))
     return folder

@@ -6,6 +6,7 @@ sqlite rows and folders they leave.
 
 Parity is asserted against the same command run with plain `python`: same
 stdout bytes, same exit status, the script's stderr first and unchanged."""
+
 from __future__ import annotations
 
 import ast
@@ -38,8 +39,9 @@ sys.exit(int(os.environ.get("APP_STATUS", "0")))
 """
 
 
-def parity(user: User, *args: str, env: Optional[Dict[str, str]] = None, python: str = "python",
-           ct_args: tuple = ()) -> subprocess.CompletedProcess:
+def parity(
+    user: User, *args: str, env: Optional[Dict[str, str]] = None, python: str = "python", ct_args: tuple = ()
+) -> subprocess.CompletedProcess:
     """Run `python args` and `ct record args`; assert the user sees the same."""
     plain = user.run(python, *args, env=env)
     done = user.ct("record", *ct_args, *args, env=env)
@@ -176,8 +178,9 @@ def test_recorder_missing_from_the_interpreter(user: User, python312: Path):
 
 
 @pytest.mark.parametrize("pythonpath", [None, "", "extra"], ids=["unset", "empty", "set"])
-def test_pythonpath_parity_with_a_python_subprocess(user: User, python312: Path, recorder_site: Path,
-                                                    pythonpath: Optional[str]):
+def test_pythonpath_parity_with_a_python_subprocess(
+    user: User, python312: Path, recorder_site: Path, pythonpath: Optional[str]
+):
     """The recorder comes through PYTHONPATH (CODETRACER_RECORDER_PATH, as the
     bundle does); the script, sys.path and its `python` child see the user's
     own PYTHONPATH, exactly as without ct."""
@@ -193,8 +196,7 @@ def test_pythonpath_parity_with_a_python_subprocess(user: User, python312: Path,
 
 
 @pytest.mark.parametrize("pythonpath", [None, "", "extra"], ids=["unset", "empty", "set"])
-def test_staged_folder_launched_like_the_shims(user: User, python312: Path, staged: Path,
-                                               pythonpath: Optional[str]):
+def test_staged_folder_launched_like_the_shims(user: User, python312: Path, staged: Path, pythonpath: Optional[str]):
     """ct and the recorder from resources/python/, run as the launcher runs
     them: PYTHONPATH=<staged>[:<user's>], CODETRACER_ORIG_PYTHONPATH, then
     `python -m codetracer_ct` with the python the shell resolves."""
@@ -219,10 +221,16 @@ def test_uv_run_in_a_project_without_dependencies(user: User, python312: Path, r
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     project = user.cwd
     (project / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.12"\ndependencies = []\n')
+        '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.12"\ndependencies = []\n'
+    )
     user.write("app.py", APP)
-    user.env.update(UV_CACHE_DIR=str(user.root / "uv-cache"), UV_PYTHON_DOWNLOADS="never", UV_NO_CONFIG="1",
-                    UV_OFFLINE="1", CODETRACER_RECORDER_PATH=str(recorder_site))
+    user.env.update(
+        UV_CACHE_DIR=str(user.root / "uv-cache"),
+        UV_PYTHON_DOWNLOADS="never",
+        UV_NO_CONFIG="1",
+        UV_OFFLINE="1",
+        CODETRACER_RECORDER_PATH=str(recorder_site),
+    )
     base = [uv, "run", "--offline", "--python", str(python312)]
     plain = user.run(*base, "python", "app.py")
     assert plain.returncode == 0, plain.stderr.decode()
@@ -236,9 +244,16 @@ def test_uv_run_in_a_project_without_dependencies(user: User, python312: Path, r
 def test_two_concurrent_recordings(venv_user: User):
     activate(venv_user, venv_user.venv)
     venv_user.write("slow.py", "import sys, time\ntime.sleep(1)\nprint(sys.argv[1])\n")
-    runs = [subprocess.Popen([sys.executable, str(LAUNCHER), "record", "slow.py", str(n)], env=venv_user.env,
-                             cwd=str(venv_user.cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for n in (1, 2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "record", "slow.py", str(n)],
+            env=venv_user.env,
+            cwd=str(venv_user.cwd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n in (1, 2)
+    ]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sorted(out for out, _ in outputs) == [b"1\n", b"2\n"]
@@ -265,7 +280,9 @@ def test_module_and_unittest(venv_user: User):
     venv_user.write("pkg/tool.py", "import sys\nprint('tool', sys.argv[1:])\n")
     done = parity(venv_user, "-m", "pkg.tool", "a")
     assert done.stdout == b"tool ['a']\n"
-    venv_user.write("test_it.py", "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        pass\n")
+    venv_user.write(
+        "test_it.py", "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        pass\n"
+    )
     done = venv_user.ct("record", "--unittest", "test_it")
     assert done.returncode == 0 and b"Ran 1 test" in done.stderr
     programs = [row["program"] for row in venv_user.rows()]
@@ -306,6 +323,7 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, staged: Pat
     tests named with the command that opens each; `ct list`, `ct show` and
     `ct upload --test` know the tests."""
     import sysconfig
+
     user.use_python(python312)
     pythonpath = sysconfig.get_paths()["purelib"]  # the test runner's pytest (3.12)
     user.env["PYTHONPATH"] = pythonpath
@@ -315,8 +333,7 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, staged: Pat
     launched["CODETRACER_ORIG_PYTHONPATH"] = "set:" + pythonpath
     launched["PYTHONPATH"] = str(staged) + os.pathsep + pythonpath
     launcher = ["python3", "-m", "codetracer_ct"]
-    done = user.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py", env=launched,
-                   launcher=launcher)
+    done = user.ct("record", "--pytest", "-q", "-p", "no:cacheprovider", "test_it.py", env=launched, launcher=launcher)
     assert (done.returncode, plain.returncode) == (1, 1), done.stderr.decode()
     assert done.stdout.split(b" in ")[0] == plain.stdout.split(b" in ")[0], done.stderr.decode()
     row = user.rows()[0]
@@ -325,8 +342,9 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, staged: Pat
     lines = done.stderr.decode().splitlines()
     assert f"ct: trace 1 recorded in {folder}" in lines
     assert f"ct: 2 tests (1 passed, 1 failed), one trace each in {folder / 'tests'}" in lines
-    assert f"ct: FAILED test_it.py::test_bad: ct replay --trace-folder {folder / 'tests' / 'test_it.py_test_bad'}" \
-        in lines
+    assert (
+        f"ct: FAILED test_it.py::test_bad: ct replay --trace-folder {folder / 'tests' / 'test_it.py_test_bad'}" in lines
+    )
     assert (folder / "tests" / "test_it.py_test_bad" / "trace.ct").is_file()
     listed = user.ct("list", env=launched, launcher=launcher).stdout.decode().splitlines()
     assert listed[0].split()[5] == "TESTS" and "2 (1 failing)" in listed[1]
@@ -335,8 +353,10 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, staged: Pat
     bad_line = next(line for line in shown.splitlines() if "test_it.py::test_bad" in line)
     assert bad_line.split()[0] == "failed" and "tests/test_it.py_test_bad" in bad_line
     data = json.loads(user.ct("show", "1", "--json", env=launched, launcher=launcher).stdout)
-    assert [(t["id"], t["outcome"]) for t in data["tests"]] == [("test_it.py::test_bad", "failed"),
-                                                               ("test_it.py::test_ok", "passed")]
+    assert [(t["id"], t["outcome"]) for t in data["tests"]] == [
+        ("test_it.py::test_bad", "failed"),
+        ("test_it.py::test_ok", "passed"),
+    ]
     missing = user.ct("upload", "1", "--test", "test_it.py::nope", env=launched, launcher=launcher)
     assert missing.returncode == 1 and b"'test_it.py::nope' is not a test of" in missing.stderr
 
@@ -344,10 +364,23 @@ def test_pytest_under_the_real_recorder(user: User, python312: Path, staged: Pat
 def test_scope_and_redaction_options_reach_the_recorder(venv_user: User):
     """`ct record` passes the scope options through, repeatable ones in order."""
     activate(venv_user, venv_user.venv)
-    venv_user.write("scoped.py", "import json\ndef f(password):\n    return json.dumps([password])\nprint(f('pw-77'))\n")
+    venv_user.write(
+        "scoped.py", "import json\ndef f(password):\n    return json.dumps([password])\nprint(f('pw-77'))\n"
+    )
     venv_user.write("f.toml", '[[scope.rules]]\nselector = "pkg:json"\nexec = "trace"\n')
-    done = venv_user.ct("record", "--format", "json", "--include", "json.encoder", "--exclude", "json.decoder",
-                        "--trace-filter", "f.toml", "--no-redact", "scoped.py")
+    done = venv_user.ct(
+        "record",
+        "--format",
+        "json",
+        "--include",
+        "json.encoder",
+        "--exclude",
+        "json.decoder",
+        "--trace-filter",
+        "f.toml",
+        "--no-redact",
+        "scoped.py",
+    )
     assert done.returncode == 0, done.stderr.decode()
     folder = Path(str({row["id"]: row for row in venv_user.rows()}[1]["folder"]))
     meta = metadata(folder)
@@ -389,8 +422,13 @@ def test_record_format_ctfs_and_show_it(venv_user: User):
     done = parity(venv_user, "app.py", ct_args=("--format", "json"))
     folder = Path(str(venv_user.rows()[1]["folder"]))
     # (APP's python child is recorded too, into processes/, listed by threads.json and session.toml.)
-    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == \
-        ["session.toml", "threads.json", "trace.json", "trace_metadata.json", "trace_paths.json"]
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        "session.toml",
+        "threads.json",
+        "trace.json",
+        "trace_metadata.json",
+        "trace_paths.json",
+    ]
     assert [metadata(child)["format"] for child in (folder / "processes").iterdir()] == ["json"]
     assert metadata(folder)["format"] == "json"
     assert json.loads(venv_user.ct("show", "2", "--json").stdout)["summary"]["format"] == "json"
@@ -461,7 +499,9 @@ def test_show_and_list_the_threads_and_processes(venv_user: User):
     late = json.loads(venv_user.ct("show", "2", "--json").stdout)["threads"][-1]
     assert late["kind"] == "process" and late["state"] == "still running (no trace yet)" and late["steps"] is None
     folder = Path(str(venv_user.rows()[1]["folder"]))
-    assert not any(row["folder"] == late["folder"] for row in json.loads((folder / "threads.json").read_text())["processes"])
+    assert not any(
+        row["folder"] == late["folder"] for row in json.loads((folder / "threads.json").read_text())["processes"]
+    )
     deadline = time.monotonic() + 60
     while not (folder / late["folder"] / "trace_metadata.json").exists() and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -5,6 +5,7 @@ it keeps is one zip of the trace folder holding the recording's trace.ct
 (ct's default format) byte for byte, with trace_metadata.json and
 trace_paths.json; a recording of threads and a forked child sends every
 trace of the folder, with threads.json and session.toml."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,14 @@ def test_upload_a_real_recording(user: User, python312: Path, staged: Path, tmp_
     try:
         user.use_python(python312)
         user.write("app.py", APP)
-        env = dict(user.env, PYTHONPATH=str(staged), CODETRACER_ORIG_PYTHONPATH="unset",
-                   CODETRACER_BASE_URL=cloud.base_url, CODETRACER_TENANT="acme", CODETRACER_TOKEN=cloud.token)
+        env = dict(
+            user.env,
+            PYTHONPATH=str(staged),
+            CODETRACER_ORIG_PYTHONPATH="unset",
+            CODETRACER_BASE_URL=cloud.base_url,
+            CODETRACER_TENANT="acme",
+            CODETRACER_TOKEN=cloud.token,
+        )
         launcher = ["python3", "-m", "codetracer_ct"]
         recorded = user.ct("record", "app.py", env=env, launcher=launcher)
         assert recorded.returncode == 0, recorded.stderr
@@ -74,8 +81,14 @@ def test_upload_a_recording_of_threads_and_a_child(user: User, python312: Path, 
     try:
         user.use_python(python312)
         user.write("threaded.py", THREADED)
-        env = dict(user.env, PYTHONPATH=str(staged), CODETRACER_ORIG_PYTHONPATH="unset",
-                   CODETRACER_BASE_URL=cloud.base_url, CODETRACER_TENANT="acme", CODETRACER_TOKEN=cloud.token)
+        env = dict(
+            user.env,
+            PYTHONPATH=str(staged),
+            CODETRACER_ORIG_PYTHONPATH="unset",
+            CODETRACER_BASE_URL=cloud.base_url,
+            CODETRACER_TENANT="acme",
+            CODETRACER_TOKEN=cloud.token,
+        )
         launcher = ["python3", "-m", "codetracer_ct"]
         recorded = user.ct("record", "threaded.py", env=env, launcher=launcher)
         assert recorded.returncode == 0, recorded.stderr

@@ -5,6 +5,7 @@ PROCESS_ORACLE=OUT_DIR::PROGRAM; every python started with both (the
 program, its subprocess and multiprocessing children, the forkserver's
 workers) writes OUT_DIR/<pid>.json, {"pid", "argv", "steps"}, at its end.
 Test-only, standard library only; never imports the recorder."""
+
 import atexit
 import json
 import os
@@ -12,8 +13,9 @@ import sys
 
 
 def _install(out_dir, program):
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                    "replay"))
+    sys.path.insert(
+        0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "replay")
+    )
     from oracle import step_tracer
 
     sys.path.pop(0)

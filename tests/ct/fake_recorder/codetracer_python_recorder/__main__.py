@@ -4,15 +4,29 @@ FAKE_RECORDER_PARTIAL=1    run the script, keep a trace marked partial
 FAKE_RECORDER_NO_TRACE=1   run the script, write nothing (and say nothing)
 FAKE_RECORDER_NO_STATS=1   write no `stats` into trace_metadata.json
 """
+
 import json
 import os
 import runpy
-import uuid
 import sys
+import uuid
 
 CODES = {"usage": 2, "environment": 10, "target": 20, "internal": 70}
-VALUE_OPTIONS = {"--trace-dir", "--out-dir", "-o", "--format", "--activation-path", "--values", "--max-depth",
-                 "--max-items", "--max-str", "--on-recorder-error", "--log-level", "--log-file", "--replay-budget"}
+VALUE_OPTIONS = {
+    "--trace-dir",
+    "--out-dir",
+    "-o",
+    "--format",
+    "--activation-path",
+    "--values",
+    "--max-depth",
+    "--max-items",
+    "--max-str",
+    "--on-recorder-error",
+    "--log-level",
+    "--log-file",
+    "--replay-budget",
+}
 
 
 def restore_pythonpath():
@@ -24,7 +38,7 @@ def restore_pythonpath():
         os.environ.pop("PYTHONPATH", None)
         original = ""
     else:
-        original = marker[len("set:"):]
+        original = marker[len("set:") :]
         os.environ["PYTHONPATH"] = original
     keep = set(original.split(os.pathsep)) if original else set()
     for entry in injected.split(os.pathsep):
@@ -52,9 +66,9 @@ def parse(argv):
     while i < len(argv):
         token = argv[i]
         if token == "-m":
-            return options, ("module", argv[i + 1]), argv[i + 2:]
+            return options, ("module", argv[i + 1]), argv[i + 2 :]
         if token in ("--pytest", "--unittest"):  # a test run: the framework, as `python -m` runs it
-            return options, ("module", token[2:]), argv[i + 1:]
+            return options, ("module", token[2:]), argv[i + 1 :]
         if token.startswith("-"):
             if token in VALUE_OPTIONS:
                 options[token] = argv[i + 1]
@@ -63,7 +77,7 @@ def parse(argv):
                 options[token] = True
                 i += 1
             continue
-        return options, ("script", token), argv[i + 1:]
+        return options, ("script", token), argv[i + 1 :]
     fail("usage", "no script")
 
 
@@ -92,8 +106,9 @@ def main():
             key = (filename, code.co_firstlineno, code.co_name)
             if key not in functions:
                 functions[key] = len(functions)
-                events.append({"Function": {"path_id": path_id(filename), "line": code.co_firstlineno,
-                                            "name": code.co_name}})
+                events.append(
+                    {"Function": {"path_id": path_id(filename), "line": code.co_firstlineno, "name": code.co_name}}
+                )
             events.append({"Call": {"function_id": functions[key], "args": []}})
         elif event == "line":
             events.append({"Step": {"path_id": path_id(filename), "line": frame.f_lineno}})
@@ -125,6 +140,7 @@ def main():
             status = 1
     except BaseException:
         import traceback
+
         traceback.print_exc()
         status = 1
     finally:
@@ -137,8 +153,11 @@ def main():
     with open(os.path.join(folder, "trace_paths.json"), "w") as handle:
         json.dump(paths, handle)
     metadata = {
-        "workdir": os.getcwd(), "program": target, "args": list(args),
-        "recorder": {"name": "fake", "version": "0.4.0"}, "exit_status": status,
+        "workdir": os.getcwd(),
+        "program": target,
+        "args": list(args),
+        "recorder": {"name": "fake", "version": "0.4.0"},
+        "exit_status": status,
         "recording_id": str(uuid.uuid4()),
         "partial": bool(os.environ.get("FAKE_RECORDER_PARTIAL")),
         "fake_options": options,
@@ -151,11 +170,16 @@ def main():
         names = sorted(functions, key=functions.get)
         top = sorted(calls.items(), key=lambda item: -item[1])[:10]
         metadata["stats"] = {
-            "events": len(events), "steps": sum("Step" in e for e in events), "calls": sum(calls.values()),
-            "returns": sum("Return" in e for e in events), "values": 0, "paths": len(paths),
+            "events": len(events),
+            "steps": sum("Step" in e for e in events),
+            "calls": sum(calls.values()),
+            "returns": sum("Return" in e for e in events),
+            "values": 0,
+            "paths": len(paths),
             "functions": len(functions),
-            "top_functions": [{"name": names[f][2], "path": names[f][0], "line": names[f][1], "calls": n}
-                              for f, n in top],
+            "top_functions": [
+                {"name": names[f][2], "path": names[f][0], "line": names[f][1], "calls": n} for f, n in top
+            ],
         }
     with open(os.path.join(folder, "trace_metadata.json"), "w") as handle:
         json.dump(metadata, handle)
