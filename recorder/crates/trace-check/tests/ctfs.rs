@@ -165,11 +165,13 @@ fn write_loop(path: &Path, steps: i64, chunk: u32, finish: bool, noise: usize) -
     let mut chunks = 0;
     for e in &evs {
         sink.event(e).unwrap();
+        // The compression thread may append several chunks at once: each
+        // of them was committed when the container reached `len`.
         let (c, len) = sink.progress();
-        if c != chunks {
-            chunks = c;
+        for _ in chunks..c {
             marks.push(len);
         }
+        chunks = c;
     }
     if finish {
         sink.finish(&meta()).unwrap();
@@ -250,7 +252,9 @@ fn a_writer_killed_mid_trace_leaves_its_committed_chunks_readable() {
     let path = dir.join("trace.ct");
     let (_, marks) = write_loop(&path, 300, 50, false, 0); // dropped without finish
     let (evs, r) = read_all(&path);
-    assert_eq!(r.chunks, marks.len() as u64);
+    // Every chunk committed while it wrote, and those its compression
+    // thread still held, appended as the writer was dropped.
+    assert!(r.chunks >= marks.len() as u64, "{} chunks read, {} committed", r.chunks, marks.len());
     assert_eq!(r.end, ChunkEnd::Complete);
     assert!(r.meta.is_none());
     assert!(r.meta_problem.as_deref().unwrap().contains("not finished"));
