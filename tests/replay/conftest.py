@@ -36,6 +36,7 @@ def pytest_terminal_summary(terminalreporter):
 @dataclass
 class Case:
     program: Path
+    trace_dir: Path
     expected: list[R.Step]
     plain: R.Run
     recorded: R.Run
@@ -69,7 +70,7 @@ def _case(python: Path, name: str, tmp_path_factory) -> Case:
             rep = R.replay(work / "trace", work / "runtime", only={str(program)})
         except Exception as exc:  # re-raised by the test that needs the replay
             err = exc
-        _cases[key] = Case(program, expected, plain, recorded, rep, err)
+        _cases[key] = Case(program, work / "trace", expected, plain, recorded, rep, err)
     return _cases[key]
 
 
