@@ -10,7 +10,9 @@ With one trace per test (the default; ``--single-trace`` gives one trace of
 the whole run), the trace folder is laid out as docs/test-runs.md describes:
 
     OUT/                  the session trace: start-up and collection
-    OUT/tests/<name>/     one trace per test (setup, call, teardown)
+    OUT/tests/<name>/     one trace per test (setup, call, teardown), with the
+                          traces of the threads and child processes it started
+                          (threads/, processes/<pid>/, threads.json)
     OUT/fixtures/<n>/     the setup of a wider-scoped pytest fixture of the program
     OUT/between/<n>/      program code that ran between two tests or after
                           the last one (unittest class and module fixtures,
