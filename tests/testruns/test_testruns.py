@@ -737,7 +737,8 @@ def test_replay_server_steps_a_test_childs_trace(tests_python: Path, psuite: Pat
     """trace.ct, as CodeTracer opens it: the trace of a spawn pool worker a
     test started, opened alone, steps through the program's function with
     the worker's values (one worker, both tasks); the test's folder opens
-    as a session of the test's trace and the child's."""
+    as a session of the test's trace and the child's; a fork Pool worker's
+    trace.ct, written beside its run, steps the same way."""
     out = tmp_path / "out"
     r = _children_run(tests_python, psuite, out, *CTFS)
     assert r.returncode == 0, r.stderr.decode()
@@ -752,3 +753,12 @@ def test_replay_server_steps_a_test_childs_trace(tests_python: Path, psuite: Pat
     assert [acc for line, acc in by_n["2"] if line == 3] == ["0", "0", "1"]  # each turn of the loop, and its end
     assert [acc for line, acc in by_n["5"] if line == 3] == ["0", "0", "1", "5", "14", "30"]
     assert by_n["5"][-1] == (5, "30") and len(seen) == len(by_n["2"]) + len(by_n["5"])
+    # A fork Pool's worker: its trace.ct is written beside its run (session/fork.rs).
+    forked = next(t for t in index(out)["traces"] if t["id"] == "test_children.py::test_fork_pool")
+    [child] = forked["processes"]
+    meta = json.loads((out / child["folder"] / "trace_metadata.json").read_text(encoding="utf-8"))
+    assert meta["timings"]["convert_streamed"] is True
+    steps = replay.replay(out / child["folder"], tmp_path / "rt3", only={str(psuite / "squares.py")}).steps
+    seen = [(s.line, s.vars.get("n"), s.vars.get("acc")) for s in steps if s.func == "square_sum"]
+    assert [acc for line, _, acc in seen if line == 3] == ["0", "0", "1", "5", "14", "30", "55"]
+    assert {n for _, n, _ in seen} == {"6"} and seen[-1] == (5, "6", "55")
