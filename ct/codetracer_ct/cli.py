@@ -318,10 +318,14 @@ def cmd_show(parsed: argparse.Namespace) -> int:
             size = _upload.size_text(int(test["trace_bytes"])) if test.get("trace_bytes") else "-"
             steps = f"{test['steps']:,}" if isinstance(test.get("steps"), int) else "-"
             threads = test.get("threads") or []  # the threads it started: traces in its folder's threads/
+            children = test.get("processes") or []  # the child processes it started: its folder's processes/
             sys.stdout.write(
                 f"  {test.get('outcome', '?'):<8} {steps:>10} steps {size:>9}  {test.get('id')}  "
-                f"{test.get('folder') or '(no trace)'}{f'  +{len(threads)} thread(s)' if threads else ''}\n"
+                f"{test.get('folder') or '(no trace)'}{f'  +{len(threads)} thread(s)' if threads else ''}"
+                f"{f'  +{len(children)} process(es)' if children else ''}\n"
             )
+            for child in children:
+                sys.stdout.write(f"      {_test_child_line(child)}\n")
     threads = _summary.threads_of(folder)
     if threads:
         sys.stdout.write(f"threads and processes ({len(threads)} traces, each opens alone; folders in {folder}):\n")
@@ -338,6 +342,18 @@ def cmd_show(parsed: argparse.Namespace) -> int:
             where = f"{function.get('path')}:{function.get('line')}"
             sys.stdout.write(f"  {function.get('calls'):>8}  {function.get('name')}  {where}\n")
     return _exitcodes.OK
+
+
+def _test_child_line(child: Dict[str, Any]) -> str:
+    """A child process of a test, under the test's line of `ct show`."""
+    steps = f"{child['steps']:,}" if isinstance(child.get("steps"), int) else "-"
+    if child.get("running_at_end"):
+        state = "still running at the run's end (no trace yet)"
+    else:
+        state = ("partial" if child.get("partial") else "complete") + f", exit status {child.get('exit_status')}"
+        state += ", ended after its test" if child.get("ended_after_test") else ""
+    started = f" ({child['started']})" if child.get("started") else ""
+    return f"process {child.get('pid')}{started}  {steps} steps  {child.get('folder')}  {state}"
 
 
 def cmd_delete(parsed: argparse.Namespace) -> int:

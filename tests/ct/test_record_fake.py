@@ -75,10 +75,11 @@ def test_list_show_delete(fake: User):
     assert fake.ct("delete", "1").returncode == 1
 
 
-def test_show_counts_the_threads_each_test_started(fake: User):
+def test_show_counts_the_threads_and_lists_the_children_each_test_started(fake: User):
     """A test run's tests.json row lists the threads the test started (their
     traces in its folder's threads/, docs/test-runs.md): `ct show` counts
-    them on the test's line, `--json` has them."""
+    them on the test's line, and lists the child processes it started below
+    it; `--json` has them."""
     assert fake.ct("record", "app.py").returncode == 0
     pool = {
         "id": "t.py::test_pool",
@@ -96,6 +97,18 @@ def test_show_counts_the_threads_each_test_started(fake: User):
             }
             for n in range(2)
         ],
+        "processes": [
+            {
+                "name": "process 41",
+                "pid": 41,
+                "started": "spawn",
+                "folder": "tests/t.py_test_pool/processes/41",
+                "steps": 29,
+                "partial": False,
+                "exit_status": 0,
+            },
+            {"name": "process 42", "pid": 42, "folder": "tests/t.py_test_pool/processes/42", "running_at_end": True},
+        ],
     }
     plain = {
         "id": "t.py::test_plain",
@@ -106,7 +119,12 @@ def test_show_counts_the_threads_each_test_started(fake: User):
     }
     (fake.data / "traces" / "1" / "tests.json").write_text(json.dumps({"framework": "pytest", "traces": [pool, plain]}))
     text = fake.ct("show", "1").stdout.decode().splitlines()
-    assert next(line for line in text if "t.py::test_pool" in line).endswith("tests/t.py_test_pool  +2 thread(s)")
+    at = next(i for i, line in enumerate(text) if "t.py::test_pool" in line)
+    assert text[at].endswith("tests/t.py_test_pool  +2 thread(s)  +2 process(es)")
+    assert text[at + 1 : at + 3] == [
+        "      process 41 (spawn)  29 steps  tests/t.py_test_pool/processes/41  complete, exit status 0",
+        "      process 42  - steps  tests/t.py_test_pool/processes/42  still running at the run's end (no trace yet)",
+    ]
     assert next(line for line in text if "t.py::test_plain" in line).endswith("tests/t.py_test_plain")
     shown = json.loads(fake.ct("show", "1", "--json").stdout)["tests"]
     assert [[t["name"] for t in test.get("threads", [])] for test in shown] == [["pool_0", "pool_1"], []]

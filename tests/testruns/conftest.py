@@ -14,11 +14,13 @@ from tests.conftest import SUPPORTED, _venv_with_wheel, recorder_wheel
 
 HERE = Path(__file__).resolve().parent
 #: The suites that the tests record, not tests of this project.
-collect_ignore = ["suite", "usuite", "tsuite"]
+collect_ignore = ["suite", "usuite", "tsuite", "psuite"]
 SUITE = HERE / "suite"
 USUITE = HERE / "usuite"
 #: A suite whose tests start threads (a thread pool; a thread that outlives its test).
 TSUITE = HERE / "tsuite"
+#: A suite whose tests start child processes (fork, subprocess, process pools; one outlives its test).
+PSUITE = HERE / "psuite"
 REQUIREMENTS = HERE / "requirements.txt"
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.recorder.conftest import Trace, trace_check  # noqa: F401 - the fixture
 
-from .conftest import SUITE, TSUITE, USUITE, run
+from .conftest import PSUITE, SUITE, TSUITE, USUITE, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
 import replay
@@ -649,3 +649,116 @@ def test_a_tests_thread_that_raises_and_a_daemon_left_running_after_the_run(
     assert after["folder"].startswith("between/0001/threads/")
     for row in (boomer, ticker, after):
         assert subprocess.run([str(trace_check), str(out / row["folder"])], capture_output=True).returncode == 0
+
+
+# --- child processes a test starts (docs/test-runs.md, "Threads and processes") ---------
+@pytest.fixture
+def psuite(tmp_path: Path) -> Path:
+    dest = tmp_path / "psuite"
+    shutil.copytree(PSUITE, dest)
+    return dest
+
+
+def _children_run(python: Path, psuite: Path, out: Path, *options: str):
+    return run(
+        [script(python), "--out-dir", str(out), *options, "--pytest", "-q", "-p", "no:cacheprovider"],
+        psuite,
+    )
+
+
+def _square_sums(trace: Trace) -> list[tuple[int, list[int]]]:
+    """Each call of square_sum in a trace: its n, and the values acc took."""
+    n = [v["i"] for v in trace.values_of("n")]
+    return [(n[0] if n else -1, _ints(trace, "acc"))] if "square_sum" in trace.calls() else []
+
+
+def test_children_a_test_starts_get_traces_in_its_folder(
+    tests_python: Path, psuite: Path, tmp_path: Path, trace_check: Path
+) -> None:
+    """A forked child, a subprocess of the program's python, a spawn
+    ProcessPoolExecutor's and a fork Pool's worker: each child's trace is in
+    the folder of the test that started it (processes/<pid>/), listed in
+    that folder's threads.json and the test's row of tests.json, and holds
+    the program's function with the child's values. A child that outlives
+    its test goes on recording into that test's folder; the run's end lists
+    it there. Output and exit status stay plain pytest's."""
+    out = tmp_path / "out"
+    r = _children_run(tests_python, psuite, out, "--format", "json")
+    plain = plain_pytest(tests_python, psuite, "-q", "-p", "no:cacheprovider")
+    pids = re.compile(rb"pid=\d+")
+    assert r.returncode == plain.returncode == 0, r.stderr.decode()
+    assert pids.sub(b"pid=N", normalise(r.stdout)) == pids.sub(b"pid=N", normalise(plain.stdout))
+    tests = {t["id"].split("::")[1]: t for t in index(out)["traces"] if t["kind"] == "test"}
+    expect = {
+        "test_fork": ("fork", 5, [(3, [0, 1, 5])]),
+        "test_subprocess": ("interpreter", 14, [(4, [0, 1, 5, 14])]),
+        "test_spawn_pool": ("spawn", 0, [(2, [0, 1]), (5, [0, 1, 5, 14, 30])]),
+        "test_fork_pool": ("fork", 0, [(6, [0, 1, 5, 14, 30, 55])]),
+    }
+    for name, (started, status, sums) in expect.items():
+        test = tests[name]
+        [child] = test["processes"]
+        assert (child["started"], child["exit_status"], child["partial"]) == (started, status, False), name
+        assert child["folder"] == f"{test['folder']}/processes/{child['pid']}" and child["steps"] > 3
+        folder = out / child["folder"]
+        assert subprocess.run([str(trace_check), str(folder)], capture_output=True).returncode == 0
+        trace = Trace(folder)
+        if name == "test_spawn_pool":  # one worker, two calls: split at each call
+            assert [v["i"] for v in trace.values_of("n")][:1] == [2] and trace.calls().count("square_sum") == 2
+            assert _ints(trace, "acc") == [0, 1, 0, 1, 5, 14, 30]
+        else:
+            assert _square_sums(trace) == sums, name
+        listed = json.loads((out / test["folder"] / "threads.json").read_text(encoding="utf-8"))["processes"]
+        assert [p["folder"] for p in listed] == [f"processes/{child['pid']}"]
+        assert "square_sum" not in Trace(out / test["folder"]).calls()  # (the test's own trace: the parent only)
+    # A child still running when its test ended: it records into that test's
+    # folder until it ends (here, in the next test); the run's end lists it.
+    [late] = tests["test_leaves_a_child_running"]["processes"]
+    assert (late["started"], late["exit_status"], late["ended_after_test"]) == ("interpreter", 1, True)
+    assert late["folder"].startswith(tests["test_leaves_a_child_running"]["folder"] + "/processes/")
+    assert _square_sums(Trace(out / late["folder"])) == [(2, [0, 1])]
+    index_of_first = json.loads((out / tests["test_leaves_a_child_running"]["folder"] / "threads.json").read_text())
+    assert [(p["pid"], p["ended_after_test"]) for p in index_of_first["processes"]] == [(late["pid"], True)]
+    assert "processes" not in tests["test_the_child_ends_here"]
+    assert not list(out.glob("processes")) and not list(out.glob("between/*/processes"))
+
+
+def test_no_follow_processes_in_a_test_run(tests_python: Path, psuite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = _children_run(tests_python, psuite, out, "--no-follow-processes")
+    assert r.returncode == 0, r.stderr.decode()
+    tests = [t for t in index(out)["traces"] if t["kind"] == "test"]
+    assert len(tests) == 6 and all("processes" not in t for t in tests)
+    assert not list(out.glob("**/processes"))
+
+
+@needs_server
+def test_replay_server_steps_a_test_childs_trace(tests_python: Path, psuite: Path, tmp_path: Path) -> None:
+    """trace.ct, as CodeTracer opens it: the trace of a spawn pool worker a
+    test started, opened alone, steps through the program's function with
+    the worker's values (one worker, both tasks); the test's folder opens
+    as a session of the test's trace and the child's; a fork Pool worker's
+    trace.ct, written beside its run, steps the same way."""
+    out = tmp_path / "out"
+    r = _children_run(tests_python, psuite, out, *CTFS)
+    assert r.returncode == 0, r.stderr.decode()
+    test = next(t for t in index(out)["traces"] if t["id"] == "test_children.py::test_spawn_pool")
+    [child] = test["processes"]
+    names = replay.session_threads(out / test["folder"], tmp_path / "rt1")
+    assert names == ["main:<thread 1>", f"process-{child['pid']}:<thread 1>"]
+    steps = replay.replay(out / child["folder"], tmp_path / "rt2", only={str(psuite / "squares.py")}).steps
+    seen = [(s.line, s.vars.get("n"), s.vars.get("acc")) for s in steps if s.func == "square_sum"]
+    by_n = {n: [(line, acc) for line, m, acc in seen if m == n] for n in ("2", "5")}
+    assert [line for line, _ in by_n["2"]][:4] == [1, 2, 3, 4]  # (1: the call)
+    assert [acc for line, acc in by_n["2"] if line == 3] == ["0", "0", "1"]  # each turn of the loop, and its end
+    assert [acc for line, acc in by_n["5"] if line == 3] == ["0", "0", "1", "5", "14", "30"]
+    assert by_n["5"][-1] == (5, "30") and len(seen) == len(by_n["2"]) + len(by_n["5"])
+    # A fork Pool's worker: its trace.ct is written beside its run (session/fork.rs).
+    forked = next(t for t in index(out)["traces"] if t["id"] == "test_children.py::test_fork_pool")
+    [child] = forked["processes"]
+    meta = json.loads((out / child["folder"] / "trace_metadata.json").read_text(encoding="utf-8"))
+    assert meta["timings"]["convert_streamed"] is True
+    steps = replay.replay(out / child["folder"], tmp_path / "rt3", only={str(psuite / "squares.py")}).steps
+    seen = [(s.line, s.vars.get("n"), s.vars.get("acc")) for s in steps if s.func == "square_sum"]
+    assert [acc for line, _, acc in seen if line == 3] == ["0", "0", "1", "5", "14", "30", "55"]
+    assert {n for _, n, _ in seen} == {"6"} and seen[-1] == (5, "6", "55")

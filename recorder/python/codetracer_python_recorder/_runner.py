@@ -111,6 +111,16 @@ class ProgramRunner:
     def run(self, tests: object = None) -> None:
         """Runs the program (``tests``: a test run's per-test traces)."""
         if self.framework is not None:
+            if os.path.isfile(self.program):
+                # `__main__` as `python -m FRAMEWORK` has it (not the recorder's
+                # console script): a multiprocessing spawn worker of a test
+                # runs no main module again (multiprocessing.spawn skips `*.__main__`).
+                from importlib.util import spec_from_file_location
+
+                main = self._main
+                main.__file__ = self.program
+                main.__spec__ = spec_from_file_location(f"{self.framework}.__main__", self.program)
+                sys.modules["__main__"] = main
             self._testrun.run(self.framework, self.args, tests)
         elif self._code is not None:
             sys.modules["__main__"] = self._main

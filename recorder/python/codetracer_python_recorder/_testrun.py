@@ -10,7 +10,9 @@ With one trace per test (the default; ``--single-trace`` gives one trace of
 the whole run), the trace folder is laid out as docs/test-runs.md describes:
 
     OUT/                  the session trace: start-up and collection
-    OUT/tests/<name>/     one trace per test (setup, call, teardown)
+    OUT/tests/<name>/     one trace per test (setup, call, teardown), with the
+                          traces of the threads and child processes it started
+                          (threads/, processes/<pid>/, threads.json)
     OUT/fixtures/<n>/     the setup of a wider-scoped pytest fixture of the program
     OUT/between/<n>/      program code that ran between two tests or after
                           the last one (unittest class and module fixtures,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-from . import _native, _replaycost
+from . import _native, _processes, _replaycost
 from ._manifest import SESSION_MAX_TRACES, THREADS_INDEX, annotate_threads, manifest_text, write_session_manifest
 
 FRAMEWORKS = ("pytest", "unittest")
@@ -106,11 +108,15 @@ class TestTraces:
         self._began = 0.0
         #: The replay estimates of the traces' thread traces, for the budget note.
         self.thread_facts: list[dict[str, Any]] = []
+        #: The test process: a child a test forked that goes on running the
+        #: framework switches no trace and writes no index (its recording is
+        #: its own, in the test's ``processes/<pid>/``).
+        self._pid = os.getpid()
 
     # --- the switch ----------------------------------------------------------------
     def _stop_current(self) -> dict[str, Any] | None:
         """Stops whatever trace is being recorded; its stop report."""
-        if not _native.is_tracing():
+        if not _native.is_tracing() or os.getpid() != self._pid:
             return None
         try:
             return dict(_native.stop(None))
@@ -289,6 +295,8 @@ class TestTraces:
             self.between.append(gap)
 
     def _start_at(self, folder: str, path: str | None) -> None:
+        if os.getpid() != self._pid:
+            return
         try:
             self._start(os.path.join(self.out_dir, folder), path or "")
         except Exception as exc:  # noqa: BLE001 - the tests go on untraced
@@ -299,11 +307,16 @@ class TestTraces:
         """After the run's last trace was stopped (``last_report``): writes
         each trace's test metadata, ``tests.json`` and ``session.toml``;
         returns every trace with its facts (for the budget check)."""
+        if os.getpid() != self._pid:
+            return []
         if self._gap is not None:
             self._close_gap(last_report)
         elif self._session.get("report") is None:
             self._session["report"] = last_report
         traces = [f for f in [self._annotate(self._session)] if f is not None]
+        for test in self.tests:
+            if test.get("facts") is not None:
+                self._late_children(test["facts"])
         tests = [t.get("facts") for t in self.tests] if self.tests else self._recorded_elsewhere()
         traces += [f for f in tests if f is not None]
         traces += [f for f in (self._annotate(t) for t in [*self.fixtures, *self.between]) if f is not None]
@@ -347,19 +360,23 @@ class TestTraces:
         )
         _replaycost.write_json(meta_path, meta)
         row = _row(entry["id"], entry["kind"], entry["folder"], meta)
-        threads = self._threads(folder, entry["folder"])
+        threads, children = self._threads(folder, entry["folder"])
         if threads:
             row["threads"] = threads
+        if children:
+            row["processes"] = children
         return row
 
-    def _threads(self, folder: str, relative: str) -> list[dict[str, Any]]:
+    def _threads(self, folder: str, relative: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The thread traces in a test's folder (the threads that ran
         recorded code while it ran; ``threads.json``), each with its replay
-        estimate; their rows of ``tests.json``. A thread still running when
-        the test's trace ended (it outlived its test) is marked
-        ``running_at_stop``: its later events are in the traces recorded then."""
+        estimate, and the traces of the child processes it started that had
+        ended by its stop; their rows of ``tests.json``. A thread still
+        running when the test's trace ended (it outlived its test) is marked
+        ``running_at_stop``: its later events are in the traces recorded then
+        (a child that outlives its test: :meth:`_late_children`)."""
         if not os.path.exists(os.path.join(folder, THREADS_INDEX)):
-            return []  # (one stat per trace: the switch stays cheap)
+            return [], []  # (one stat per trace: the switch stays cheap)
         self.thread_facts += annotate_threads(folder)
         with open(os.path.join(folder, THREADS_INDEX), encoding="utf-8") as f:
             index = json.load(f)
@@ -370,7 +387,52 @@ class TestTraces:
             row["folder"] = f"{relative.replace(os.sep, '/')}/{thread['folder']}"
             row["steps"] = (thread.get("stats") or {}).get("steps")
             rows.append(row)
-        return rows
+        children = [_child_row(folder, relative, str(p["folder"])) for p in index.get("processes", [])]
+        return rows, children
+
+    def _late_children(self, test: dict[str, Any]) -> None:
+        """At the run's end: the children a test started that were still
+        running when its trace ended (a ``Popen`` nobody waited for, a pool
+        the test left open). Each records into the test's folder until it
+        ends, whatever test runs then; those that wrote their trace by now
+        are added to the test's ``threads.json`` and row (``ended_after_test``),
+        those still running are in its row as ``running_at_end`` (their trace
+        is written into ``processes/<pid>/`` when they end)."""
+        if not test.get("folder"):
+            return
+        folder = os.path.normpath(os.path.join(self.out_dir, test["folder"]))
+        try:
+            pids = sorted(os.listdir(os.path.join(folder, _processes.PROCESSES_DIR)))
+        except OSError:
+            return  # (no child: one failed stat per test)
+        listed = {row["folder"] for row in test.get("processes", [])}
+        late = []
+        for pid in pids:
+            relative = f"{_processes.PROCESSES_DIR}/{pid}"
+            if pid.isdigit() and f"{test['folder']}/{relative}" not in listed:
+                late.append(_child_row(folder, test["folder"], relative))
+        if not late:
+            return
+        test.setdefault("processes", []).extend(late)
+        written = [row for row in late if not row.get("running_at_end")]
+        for row in written:
+            row["ended_after_test"] = True
+        index_path = os.path.join(folder, THREADS_INDEX)
+        if written:
+            try:
+                with open(index_path, encoding="utf-8") as f:
+                    index = json.load(f)
+            except (OSError, ValueError):
+                index = {"main": {"name": "MainThread", "main": True, "folder": "."}, "threads": []}
+            index.setdefault("processes", []).extend(
+                {
+                    **{k: row[k] for k in ("name", "pid", "partial", "exit_status", "ended_after_test")},
+                    "folder": row["folder"][len(test["folder"]) + 1 :],
+                }
+                for row in written
+            )
+            _replaycost.write_json(index_path, index)
+            self.thread_facts += annotate_threads(folder)
 
     def _recorded_elsewhere(self) -> list[dict[str, Any]]:
         """The tests that test processes recorded (pytest-xdist workers),
@@ -453,6 +515,29 @@ def _row(trace_id: str, kind: str, folder: str, meta: dict[str, Any]) -> dict[st
     for key in ("steps", "trace_bytes", "replay_estimate"):
         row[key] = meta.get(key)
     return row
+
+
+def _child_row(folder: str, relative: str, child: str) -> dict[str, Any]:
+    """A child process's row of ``tests.json`` (``child``: its folder in the
+    test's ``folder``), from its trace's metadata; one with no trace yet is
+    ``running_at_end``."""
+    row: dict[str, Any] = {"folder": f"{relative.replace(os.sep, '/')}/{child}"}
+    try:
+        with open(os.path.join(folder, child, "trace_metadata.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        name = os.path.basename(child)
+        return {"name": f"process {name}", "pid": int(name) if name.isdigit() else None, **row, "running_at_end": True}
+    process = meta.get("process") or {}
+    return {
+        "name": f"process {process.get('pid')}",
+        "pid": process.get("pid"),
+        "started": process.get("started", "fork" if process.get("forked") else None),
+        **row,
+        "steps": (meta.get("stats") or {}).get("steps"),
+        "partial": bool(meta.get("partial")),
+        "exit_status": meta.get("exit_status"),
+    }
 
 
 def _stats(report: dict[str, Any] | None) -> dict[str, Any]:
@@ -557,6 +642,8 @@ class PytestTests:
                 "environment, or run without -n)\n"
             )
             return
+        # The workers record their tests themselves: not as children of the session's trace.
+        _processes.withdraw()
         self._saved_env = os.environ.get(_PYTEST_PLUGINS)
         os.environ[_PYTEST_PLUGINS] = ",".join(p for p in (self._saved_env, _WORKER_PLUGIN) if p)
         config.pluginmanager.register(_XdistController(self.traces), "codetracer-xdist")
@@ -693,7 +780,10 @@ def pytest_configure(config: Any) -> None:
     args, kwargs = list(given["args"]), dict(given["kwargs"])
 
     def start(directory: str, program: str) -> object:
-        return _native.start(directory, program or given.get("program", ""), args, **kwargs)
+        program = program or given.get("program", "")
+        started = _native.start(directory, program, args, **kwargs)
+        _processes.export(directory, program, kwargs)  # a test's children follow
+        return started
 
     traces = TestTraces(given["out_dir"], "pytest", start)
     tests = PytestTests(traces, worker=True)

@@ -384,10 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = False
     args = list(o.script_args)
 
-    # Forked children in test runs are not recorded yet (docs/test-runs.md).
     start_options = config.native([PACKAGE_DIR])
-    if o.framework is not None:
-        start_options["follow_processes"] = False
 
     def start(directory: str, program: str) -> object:
         started = _native.start(directory, program, args, **start_options)

@@ -230,9 +230,6 @@ def run_tests(
     out = os.path.abspath(os.fspath(trace_dir))
     arguments = list(args)
 
-    # Forked children in test runs are not recorded yet (docs/test-runs.md).
-    options["follow_processes"] = False
-
     def begin(directory: str, program: str) -> object:
         return start(directory, program=program or f"-m {framework}", args=arguments, include=include, **options)
 
