@@ -11,9 +11,9 @@ an invalid value has one message, ``invalid value 'X' for SOURCE: expected
 
 Adding an option is one row here plus its use. The policy switches
 (``--on-recorder-error``, ``--require-trace``, ``--keep-partial-trace``,
-``--log-level``, ``--log-file``, ``--json-errors``) are rows too, marked
-``policy``: their variables are the Rust side's and the Rust policy
-(``src/policy.rs``) checks them, with the same message shape.
+``--log-level``, ``--log-file``, ``--json-errors``; docs/design/error-policy.md
+§5) are rows like the rest: resolved here, with their variables, and handed
+to the Rust policy (``src/policy.rs``) as typed values it does not check again.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ VALUES: tuple[str, ...] = _native.VALUES_MODES
 class Option:
     """One row. ``kind``: ``choice`` (one of ``choices``), ``count`` (an
     integer >= 0), ``path``, ``size`` (4GB, 512MB; in bytes), ``text``,
-    ``switch`` (a flag: on when given), ``off`` (on unless its ``--no-`` flag
+    ``level`` (a log level: :data:`LOG_LEVELS`, any case, ``warning`` for
+    ``warn``), ``switch`` (a flag: on when given; its variable, a boolean,
+    when not), ``off`` (on unless its ``--no-`` flag
     or its variable, a boolean, turns it off), ``list`` (a repeatable
     value; its variable, if any, is read where the list is used: the trace
-    filter's by ``_filters.resolve``, which puts its files first). ``flags``: the command line's spellings (the first one names it
-    in messages); ``keyword``: the API's, if it has one; ``policy``: a
-    switch of the Rust policy, passed to it as given (None: not given), its
-    variable read and its value checked there (``src/policy.rs``)."""
+    filter's by ``_filters.resolve``, which puts its files first).
+    ``flags``: the command line's spellings (the first one names it in
+    messages); ``keyword``: the API's, if it has one."""
 
-    __slots__ = ("name", "flags", "kind", "var", "choices", "default", "code", "keyword", "policy")
+    __slots__ = ("name", "flags", "kind", "var", "choices", "default", "code", "keyword")
 
     def __init__(
         self,
@@ -56,12 +57,10 @@ class Option:
         default: object = None,
         code: str = "ERR_INVALID_OPTION",
         keyword: str | None = "",
-        policy: bool = False,
     ) -> None:
         self.name, self.flags, self.kind, self.var = name, flags, kind, var
         self.choices, self.default, self.code = choices, default, code
         self.keyword = name if keyword == "" else keyword
-        self.policy = policy
 
     @property
     def takes_value(self) -> bool:
@@ -86,12 +85,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_items", ("--max-items",), "count"),
     Option("max_str", ("--max-str",), "count"),
     Option("max_nodes", ("--max-nodes",), "count"),
-    Option("on_recorder_error", ("--on-recorder-error",), "text", policy=True),
-    Option("log_level", ("--log-level",), "text", policy=True),
-    Option("log_file", ("--log-file",), "text", policy=True),
-    Option("require_trace", ("--require-trace",), "switch", policy=True),
-    Option("keep_partial_trace", ("--keep-partial-trace",), "switch", policy=True),
-    Option("json_errors", ("--json-errors",), "switch", policy=True, keyword=None),
+    # The policy (docs/design/error-policy.md §5).
+    Option(
+        "on_recorder_error",
+        ("--on-recorder-error",),
+        "choice",
+        var=_env.ON_RECORDER_ERROR,
+        choices=("abort", "disable"),
+        default="abort",
+    ),
+    Option("log_level", ("--log-level",), "level", var=_env.LOG_LEVEL, default="warn"),
+    Option("log_file", ("--log-file",), "text", var=_env.LOG_FILE),
+    Option("require_trace", ("--require-trace",), "switch", var=_env.REQUIRE_TRACE, default=False),
+    Option("keep_partial_trace", ("--keep-partial-trace",), "switch", var=_env.KEEP_PARTIAL_TRACE, default=False),
+    Option("json_errors", ("--json-errors",), "switch", var=_env.JSON_ERRORS, default=False, keyword=None),
     Option("threads", ("--no-threads",), "off", var=_env.NO_THREADS, default=True),
     Option("follow_processes", ("--no-follow-processes",), "off", var=_env.NO_FOLLOW_PROCESSES, default=True),
     # Scope (_filters.py): what is recorded.
@@ -109,6 +116,9 @@ OPTIONS: tuple[Option, ...] = (
         "replay_budget", ("--replay-budget",), "size", var=_env.REPLAY_BUDGET, default=_replaycost.DEFAULT_BUDGET_BYTES
     ),  # run_tests() only
 )
+
+#: What ``--log-level`` takes.
+LOG_LEVELS: tuple[str, ...] = ("off", "error", "warn", "info", "debug", "trace")
 
 #: Each option by its flags.
 BY_FLAG: dict[str, Option] = {flag: o for o in OPTIONS for flag in o.flags}
@@ -146,6 +156,12 @@ def check(option: Option, value: Any, source: str) -> Any:
         if number < 0:
             raise invalid(str(value), source, "a non-negative integer", option.code)
         return number
+    if kind == "level":
+        level = str(value).lower()
+        level = "warn" if level == "warning" else level
+        if level not in LOG_LEVELS:
+            raise invalid(str(value), source, one_of(LOG_LEVELS), option.code)
+        return level
     if kind == "size":
         return _replaycost.parse_budget(str(value), source)
     if kind == "path":
@@ -159,11 +175,10 @@ class RecordingConfig:
     """Every recording option, resolved and checked (frozen: built once by
     :func:`resolve`). An attribute per row of :data:`OPTIONS` (None: not
     given and no default), plus ``scope`` (the flattened filter chain of
-    ``_filters.resolve``, from ``trace_filter`` and the rest) and ``policy``
-    (the Rust policy's effective switches, a dict, when the command line
-    asked for them); ``api``: given as keywords."""
+    ``_filters.resolve``, from ``trace_filter`` and the rest); ``api``:
+    given as keywords."""
 
-    __slots__ = (*(o.name for o in OPTIONS), "scope", "policy", "api")
+    __slots__ = (*(o.name for o in OPTIONS), "scope", "api")
 
     if TYPE_CHECKING:
         trace_dir: str | None
@@ -174,12 +189,12 @@ class RecordingConfig:
         max_items: int | None
         max_str: int | None
         max_nodes: int | None
-        on_recorder_error: str | None
-        log_level: str | None
+        on_recorder_error: str
+        log_level: str
         log_file: str | None
-        require_trace: bool | None
-        keep_partial_trace: bool | None
-        json_errors: bool | None
+        require_trace: bool
+        keep_partial_trace: bool
+        json_errors: bool
         threads: bool
         follow_processes: bool
         include: list[str]
@@ -193,7 +208,6 @@ class RecordingConfig:
         record_framework: bool
         replay_budget: int
         scope: dict[str, Any]
-        policy: dict[str, Any] | None
         api: bool
 
     def __init__(self, values: Mapping[str, object], api: bool) -> None:
@@ -201,7 +215,6 @@ class RecordingConfig:
             object.__setattr__(self, o.name, values.get(o.name))
         object.__setattr__(self, "api", api)
         object.__setattr__(self, "scope", {})
-        object.__setattr__(self, "policy", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"RecordingConfig is frozen: {name} is set by resolve()")
@@ -226,18 +239,12 @@ class RecordingConfig:
             "trace_filter": self.scope,
             "threads": self.threads,
             "follow_processes": self.follow_processes,
-            # The policy names a bad switch as the caller gave it (`on_recorder_error=`).
-            "keywords": self.api,
         }
 
 
 def one(option: Option, given: Any, *, api: bool = False) -> tuple[Any, str | None]:
     """One option's value: ``given`` (None: not given), else its variable,
-    else its default, checked; and where it came from (None: the default).
-    A policy switch is passed on as given (the Rust policy reads its
-    variable and checks it)."""
-    if option.policy:
-        return given, None
+    else its default, checked; and where it came from (None: the default)."""
     if option.kind == "list":
         items = [given] if isinstance(given, (str, os.PathLike)) else list(given or ())
         return [os.fspath(v) for v in items], None
@@ -247,6 +254,11 @@ def one(option: Option, given: Any, *, api: bool = False) -> tuple[Any, str | No
     if given is None and option.var is not None:
         if option.kind == "off":
             given, source = (False if _env.is_on(option.var) else None), option.var.name
+        elif option.kind == "switch":
+            text, source = _env.get(option.var), option.var.name
+            given = None if text is None else _env.boolean(text)
+            if text is not None and given is None:
+                raise invalid(text, source, _env.BOOLEANS, option.code)
         else:
             given, source = _env.get(option.var) or None, option.var.name
     if given is None:
@@ -260,7 +272,7 @@ def resolve(
     api: bool = False,
     script_dir: str | None = None,
     framework: str | None = None,
-    policy: bool = False,
+    logging: bool = False,
 ) -> RecordingConfig:
     """The configuration from ``given`` (option name -> value; None: not
     given), then each option's variable, then its default; ``api``: the
@@ -268,26 +280,16 @@ def resolve(
     caller has no keyword for (absent from ``given``) keeps its default. The
     scope is resolved from the folder ``script_dir`` up (None: the current
     folder); ``framework``: a test run's, whose own code
-    ``record_framework`` adds; ``policy``: resolve the Rust policy now (the
-    command line does, before the program runs: a bad switch is a usage
-    error then, and the diagnostics channel is set up)."""
+    ``record_framework`` adds; ``logging``: send the recorder's diagnostics
+    where ``log_level`` and ``log_file`` say now (the command line does,
+    before the program runs, for the errors it reports before ``start``;
+    ``start`` does it too)."""
     values: dict[str, object] = {}
     for o in OPTIONS:
         values[o.name] = one(o, given.get(o.name), api=api)[0] if o.name in given or not api else o.default
     config = RecordingConfig(values, api)
-    if policy:
-        object.__setattr__(
-            config,
-            "policy",
-            _native.resolve_policy(
-                on_recorder_error=config.on_recorder_error,
-                require_trace=config.require_trace,
-                keep_partial_trace=config.keep_partial_trace,
-                log_level=config.log_level,
-                log_file=config.log_file,
-                json_errors=config.json_errors,
-            ),
-        )
+    if logging:
+        _native.configure_logging(config.log_level, config.log_file)
     from . import _filters
 
     include = list(config.include)

@@ -59,11 +59,16 @@ options:
                         (default 3, 32, 256, 64)
   --on-recorder-error abort|disable
                         on a recorder failure: stop with its exit code (abort, default)
-                        or detach, warn and let the program finish (disable)
+                        or detach, warn and let the program finish (disable;
+                        env CODETRACER_ON_RECORDER_ERROR)
   --require-trace       a run that produced no complete trace fails
+                        (env CODETRACER_REQUIRE_TRACE=1)
   --keep-partial-trace  on failure keep the trace, marked partial
+                        (env CODETRACER_KEEP_PARTIAL_TRACE=1)
   --log-level LEVEL     off, error, warn (default), info, debug, trace
+                        (env CODETRACER_LOG_LEVEL)
   --log-file PATH       write diagnostics to PATH instead of stderr
+                        (env CODETRACER_LOG_FILE)
   --json-errors         append a JSON line describing a recorder failure to stderr
                         (env CODETRACER_JSON_ERRORS=1)
   --no-threads          record only the main thread (default: every thread that runs
@@ -329,7 +334,7 @@ def _config_of(o: Options) -> _config.RecordingConfig:
     """The recording's configuration from the command line (``_config``:
     environment fallbacks, checks, the policy switches and the scope)."""
     script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
-    return _config.resolve(o.given, script_dir=script_dir, framework=o.framework, policy=True)
+    return _config.resolve(o.given, script_dir=script_dir, framework=o.framework, logging=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -352,8 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         o = parse_args(argv)
         config = _config_of(o)
-        policy = config.policy or {}
-        json_errors = bool(policy["json_errors"])
+        json_errors = config.json_errors
     except RecorderError as err:
         json_errors = json_errors or "--json-errors" in argv or _env.is_on(_env.JSON_ERRORS)
         return report_failure(err, json_errors, early=True)
@@ -407,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
-        if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
+        if config.on_recorder_error == "abort" or isinstance(err, UsageError):
             return report_failure(err, json_errors)
         _native.log_message("warning", f"recording disabled, the program runs untraced: {err.message}", err.code)
         start_failure: RecorderError | None = err
@@ -455,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
-    if start_failure is not None and policy["require_trace"]:
+    if start_failure is not None and config.require_trace:
         return report_failure(start_failure, json_errors)
 
     if isinstance(pending, SystemExit):
