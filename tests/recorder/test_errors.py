@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -245,16 +246,21 @@ def test_usage_errors_say_what_is_wrong_before_anything_else(
 def test_help_lists_every_option(recorder_python: Path) -> None:
     p = rec(recorder_python, "--help")
     assert p.returncode == 0 and p.stderr == b""
-    listed = {w.rstrip(",") for line in p.stdout.decode().splitlines() for w in line.split() if w.startswith("-")}
-    tables = subprocess.run(
-        [str(recorder_python), "-c", "from codetracer_python_recorder import _config; print(*_config.BY_FLAG)"],
-        capture_output=True,
-        text=True,
-        check=True,
+    text = p.stdout.decode()
+    listed = {w.rstrip(",") for line in text.splitlines() for w in line.split() if w.startswith("-")}
+    code = (
+        "from codetracer_python_recorder import _config\n"
+        "for flag, o in _config.BY_FLAG.items(): print(flag, o.var.name if o.var else '-')\n"
     )
-    options = set(tables.stdout.split())
+    tables = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True, check=True)
+    options = dict(line.split() for line in tables.stdout.splitlines())
     assert len(options) > 10
-    assert options | {"-m", "-h", "--help", "--version"} <= listed, options - listed
+    assert set(options) | {"-m", "-h", "--help", "--version"} <= listed, set(options) - listed
+    # Each option's entry (rendered from the table) names its variable.
+    entries = re.split(r"\n  (?=-)", text)
+    for flag, var in options.items():
+        entry = next(e for e in entries if re.match(rf"(\S+ \S+, )*{re.escape(flag)}\b", e))
+        assert var == "-" or var in entry, (flag, entry)
 
 
 def test_the_native_stub_names_what_the_native_module_has(recorder_python: Path) -> None:

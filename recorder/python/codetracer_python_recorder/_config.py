@@ -42,9 +42,10 @@ class Option:
     value; its variable, if any, is read where the list is used: the trace
     filter's by ``_filters.resolve``, which puts its files first).
     ``flags``: the command line's spellings (the first one names it in
-    messages); ``keyword``: the API's, if it has one."""
+    messages); ``keyword``: the API's, if it has one; ``summary`` and
+    ``metavar``: its entry in ``--help`` (:func:`help_entry`)."""
 
-    __slots__ = ("name", "flags", "kind", "var", "choices", "default", "code", "keyword")
+    __slots__ = ("name", "flags", "kind", "var", "choices", "default", "code", "keyword", "summary", "metavar")
 
     def __init__(
         self,
@@ -57,10 +58,13 @@ class Option:
         default: object = None,
         code: str = "ERR_INVALID_OPTION",
         keyword: str | None = "",
+        summary: str = "",
+        metavar: str | None = None,
     ) -> None:
         self.name, self.flags, self.kind, self.var = name, flags, kind, var
         self.choices, self.default, self.code = choices, default, code
         self.keyword = name if keyword == "" else keyword
+        self.summary, self.metavar = summary, metavar
 
     @property
     def takes_value(self) -> bool:
@@ -69,7 +73,15 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("trace_dir", ("--trace-dir", "--out-dir", "-o"), "path", var=_env.TRACE_DIR, keyword=None),
+    Option(
+        "trace_dir",
+        ("--trace-dir", "--out-dir", "-o"),
+        "path",
+        var=_env.TRACE_DIR,
+        keyword=None,
+        metavar="DIR",
+        summary="trace folder (default ./trace-<UTC time>-<pid>)",
+    ),
     Option(
         "format",
         ("--format",),
@@ -78,13 +90,32 @@ OPTIONS: tuple[Option, ...] = (
         choices=_native.FORMATS,
         default=_native.DEFAULT_FORMAT,
         code="ERR_FORMAT_UNSUPPORTED",
+        summary="trace format: json (trace.json, the default) or ctfs (trace.ct, CodeTracer's binary container, "
+        "which the bundles' ct-python-recorder launcher sets)",
     ),
-    Option("activation_path", ("--activation-path",), "path", var=_env.ACTIVATION_PATH),
-    Option("values", ("--values",), "choice", var=_env.VALUES, choices=VALUES, default="locals"),
-    Option("max_depth", ("--max-depth",), "count"),
-    Option("max_items", ("--max-items",), "count"),
-    Option("max_str", ("--max-str",), "count"),
-    Option("max_nodes", ("--max-nodes",), "count"),
+    Option(
+        "activation_path",
+        ("--activation-path",),
+        "path",
+        var=_env.ACTIVATION_PATH,
+        metavar="PATH",
+        summary="record only while code of PATH runs",
+    ),
+    Option(
+        "values",
+        ("--values",),
+        "choice",
+        var=_env.VALUES,
+        choices=VALUES,
+        default="locals",
+        summary="values to capture (default locals)",
+    ),
+    Option(
+        "max_depth", ("--max-depth",), "count", metavar="N", summary="nesting depth of a captured value (default 3)"
+    ),
+    Option("max_items", ("--max-items",), "count", metavar="N", summary="items captured per container (default 32)"),
+    Option("max_str", ("--max-str",), "count", metavar="N", summary="bytes captured per string (default 256)"),
+    Option("max_nodes", ("--max-nodes",), "count", metavar="N", summary="values captured per variable (default 64)"),
     # The policy (docs/design/error-policy.md §5).
     Option(
         "on_recorder_error",
@@ -93,27 +124,138 @@ OPTIONS: tuple[Option, ...] = (
         var=_env.ON_RECORDER_ERROR,
         choices=("abort", "disable"),
         default="abort",
+        summary="on a recorder failure: abort (the default) stops with its exit code, disable detaches, warns "
+        "and lets the program finish",
     ),
-    Option("log_level", ("--log-level",), "level", var=_env.LOG_LEVEL, default="warn"),
-    Option("log_file", ("--log-file",), "text", var=_env.LOG_FILE),
-    Option("require_trace", ("--require-trace",), "switch", var=_env.REQUIRE_TRACE, default=False),
-    Option("keep_partial_trace", ("--keep-partial-trace",), "switch", var=_env.KEEP_PARTIAL_TRACE, default=False),
-    Option("json_errors", ("--json-errors",), "switch", var=_env.JSON_ERRORS, default=False, keyword=None),
-    Option("threads", ("--no-threads",), "off", var=_env.NO_THREADS, default=True),
-    Option("follow_processes", ("--no-follow-processes",), "off", var=_env.NO_FOLLOW_PROCESSES, default=True),
-    # Scope (_filters.py): what is recorded.
-    Option("include", ("--include",), "list"),
-    Option("exclude", ("--exclude",), "list"),
-    Option("trace_filter", ("--trace-filter",), "list", var=_env.TRACE_FILTER),
-    Option("record_all", ("--record-all",), "switch", default=False),
-    Option("redact", ("--no-redact",), "off", default=True),
-    Option("auto_filter", ("--no-auto-filter",), "off", default=True, keyword=None),
-    # Test runs (docs/test-runs.md).
-    Option("trace_per_test", ("--trace-per-test",), "switch"),
-    Option("single_trace", ("--single-trace",), "switch", keyword=None),
-    Option("record_framework", ("--record-framework",), "switch", default=False),
     Option(
-        "replay_budget", ("--replay-budget",), "size", var=_env.REPLAY_BUDGET, default=_replaycost.DEFAULT_BUDGET_BYTES
+        "log_level",
+        ("--log-level",),
+        "level",
+        var=_env.LOG_LEVEL,
+        default="warn",
+        metavar="LEVEL",
+        summary="off, error, warn (default), info, debug, trace",
+    ),
+    Option(
+        "log_file",
+        ("--log-file",),
+        "text",
+        var=_env.LOG_FILE,
+        metavar="PATH",
+        summary="write diagnostics to PATH instead of stderr",
+    ),
+    Option(
+        "require_trace",
+        ("--require-trace",),
+        "switch",
+        var=_env.REQUIRE_TRACE,
+        default=False,
+        summary="a run that produced no complete trace fails",
+    ),
+    Option(
+        "keep_partial_trace",
+        ("--keep-partial-trace",),
+        "switch",
+        var=_env.KEEP_PARTIAL_TRACE,
+        default=False,
+        summary="on failure keep the trace, marked partial",
+    ),
+    Option(
+        "json_errors",
+        ("--json-errors",),
+        "switch",
+        var=_env.JSON_ERRORS,
+        default=False,
+        keyword=None,
+        summary="append a JSON line describing a recorder failure to stderr",
+    ),
+    Option(
+        "threads",
+        ("--no-threads",),
+        "off",
+        var=_env.NO_THREADS,
+        default=True,
+        summary="record only the main thread (default: every thread that runs recorded code, each into a trace "
+        "of its own in threads/)",
+    ),
+    Option(
+        "follow_processes",
+        ("--no-follow-processes",),
+        "off",
+        var=_env.NO_FOLLOW_PROCESSES,
+        default=True,
+        summary="record this process only (default: every child process running this python -- os.fork(), "
+        "subprocess, multiprocessing -- records into processes/<pid>/)",
+    ),
+    # Scope (_filters.py): what is recorded.
+    Option(
+        "include",
+        ("--include",),
+        "list",
+        metavar="PATTERN",
+        summary="also record code matching PATTERN: a path glob (a file, a folder, or anything with a path "
+        "separator) or a module name glob (`json`, `mylib.*`); repeatable",
+    ),
+    Option(
+        "exclude", ("--exclude",), "list", metavar="PATTERN", summary="do not record code matching PATTERN; repeatable"
+    ),
+    Option(
+        "record_all",
+        ("--record-all",),
+        "switch",
+        default=False,
+        summary="record the standard library and installed packages too",
+    ),
+    Option(
+        "trace_filter",
+        ("--trace-filter",),
+        "list",
+        var=_env.TRACE_FILTER,
+        metavar="PATH",
+        summary="a trace filter file (upstream's TOML schema); repeatable, later files override earlier ones "
+        "(the variable's paths, joined by `::`, come first; the project's .codetracer/trace-filter.toml is "
+        "found from the script's folder up unless --no-auto-filter)",
+    ),
+    Option(
+        "auto_filter",
+        ("--no-auto-filter",),
+        "off",
+        default=True,
+        keyword=None,
+        summary="do not look for .codetracer/trace-filter.toml",
+    ),
+    Option(
+        "redact",
+        ("--no-redact",),
+        "off",
+        default=True,
+        summary="write text under secret-looking names (password, token, api_key, ...) as it is instead of `<redacted>`",
+    ),
+    # Test runs (docs/test-runs.md).
+    Option(
+        "trace_per_test",
+        ("--trace-per-test",),
+        "switch",
+        summary="one trace per test in the trace folder, with tests.json and CodeTracer's session.toml (the "
+        "default in test runs)",
+    ),
+    Option("single_trace", ("--single-trace",), "switch", keyword=None, summary="one trace of the whole test run"),
+    Option(
+        "record_framework",
+        ("--record-framework",),
+        "switch",
+        default=False,
+        summary="record the test framework's own code too (default: the tests and the code under test only)",
+    ),
+    Option(
+        "replay_budget",
+        ("--replay-budget",),
+        "size",
+        var=_env.REPLAY_BUDGET,
+        default=_replaycost.DEFAULT_BUDGET_BYTES,
+        metavar="SIZE",
+        summary="note on stderr when a trace would need more than SIZE of CodeTracer's replay memory to open "
+        "(default 4GB, 0: never)",
     ),  # run_tests() only
 )
 
@@ -124,6 +266,27 @@ LOG_LEVELS: tuple[str, ...] = ("off", "error", "warn", "info", "debug", "trace")
 BY_FLAG: dict[str, Option] = {flag: o for o in OPTIONS for flag in o.flags}
 #: Each option by its name.
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+
+def help_entry(option: Option) -> str:
+    """The option's entry in ``--help``: its flags (with the value they
+    take: the metavar, or the choices), then its summary and its variable
+    (``env NAME``, in the summary's closing parenthesis if it has one),
+    wrapped as argparse lays an entry out."""
+    import textwrap  # only for --help
+
+    value = option.metavar or ("|".join(option.choices) if option.choices else None)
+    head = ", ".join(f"{flag} {value}" if value and option.takes_value else flag for flag in option.flags)
+    text = option.summary
+    if option.var is not None:
+        on = "=1" if option.kind in ("switch", "off") else ""
+        env = f"env {option.var.name}{on}"
+        text = f"{text[:-1]}; {env})" if text.endswith(")") else f"{text} ({env})"
+    lines = textwrap.wrap(text, 64)
+    first = f"  {head}"
+    if len(first) <= 22:
+        return "\n".join([f"{first:<24}{lines[0]}", *(f"{'':24}{line}" for line in lines[1:])]) + "\n"
+    return "\n".join([first, *(f"{'':24}{line}" for line in lines)]) + "\n"
 
 
 def invalid(value: str, source: str, expected: str, code: str = "ERR_INVALID_OPTION") -> UsageError:
