@@ -187,6 +187,8 @@ OPTIONS: tuple[Option, ...] = (
         summary="record this process only (default: every child process running this python -- os.fork(), "
         "subprocess, multiprocessing -- records into processes/<pid>/)",
     ),
+    # No flag: its variable only (src/tool.rs).
+    Option("tool_id", (), "choice", var=_env.TOOL_ID, choices=("3", "4"), default="3", keyword=None),
     # Scope (_filters.py): what is recorded.
     Option(
         "include",
@@ -360,6 +362,7 @@ class RecordingConfig:
         json_errors: bool
         threads: bool
         follow_processes: bool
+        tool_id: str
         include: list[str]
         exclude: list[str]
         trace_filter: list[str]
@@ -402,6 +405,7 @@ class RecordingConfig:
             "trace_filter": self.scope,
             "threads": self.threads,
             "follow_processes": self.follow_processes,
+            "tool_id": self.tool_id,
         }
 
 
@@ -413,7 +417,7 @@ def one(option: Option, given: Any, *, api: bool = False) -> tuple[Any, str | No
         return [os.fspath(v) for v in items], None
     if given == "" and option.kind == "path":
         given = None  # `-o ''`, `activation_path=""`: not given, as an empty variable is
-    source = f"{option.keyword}=" if api and option.keyword else option.flags[0]
+    source = f"{option.keyword}=" if api and option.keyword else (option.flags or (option.name,))[0]
     if given is None and option.var is not None:
         if option.kind == "off":
             given, source = (False if _env.is_on(option.var) else None), option.var.name
@@ -440,7 +444,8 @@ def resolve(
     """The configuration from ``given`` (option name -> value; None: not
     given), then each option's variable, then its default; ``api``: the
     values came as keywords (``format=``), else as flags, and an option the
-    caller has no keyword for (absent from ``given``) keeps its default. The
+    caller has no keyword for (absent from ``given``) keeps its default,
+    unless it has no flag either (``tool_id``: its variable only). The
     scope is resolved from the folder ``script_dir`` up (None: the current
     folder); ``framework``: a test run's, whose own code
     ``record_framework`` adds; ``logging``: send the recorder's diagnostics
@@ -449,7 +454,8 @@ def resolve(
     ``start`` does it too)."""
     values: dict[str, object] = {}
     for o in OPTIONS:
-        values[o.name] = one(o, given.get(o.name), api=api)[0] if o.name in given or not api else o.default
+        asked = o.name in given or not api or not o.flags
+        values[o.name] = one(o, given.get(o.name), api=api)[0] if asked else o.default
     config = RecordingConfig(values, api)
     if logging:
         _native.configure_logging(config.log_level, config.log_file)

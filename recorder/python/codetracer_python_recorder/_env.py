@@ -92,6 +92,7 @@ LOG_FILE = Var("CODETRACER_LOG_FILE", "path", "", "diagnostics go to this file i
 JSON_ERRORS = Var(
     "CODETRACER_JSON_ERRORS", "bool", "0", "a recorder failure appends one JSON line to stderr", flag="--json-errors"
 )
+TOOL_ID = Var("CODETRACER_TOOL_ID", "enum: 3|4", "3", "the sys.monitoring tool id the recorder takes")
 ERROR_FILE = Var("CODETRACER_ERROR_FILE", "path", "", "a recorder failure's JSON object is written to this file")
 TRACE = Var("CODETRACER_TRACE", "path", "", "auto-start: any python run records itself into this folder")
 PARENT_TRACE = Var(
@@ -128,6 +129,7 @@ ALL: tuple[Var, ...] = (
     LOG_LEVEL,
     LOG_FILE,
     JSON_ERRORS,
+    TOOL_ID,
     ERROR_FILE,
     TRACE,
     PARENT_TRACE,

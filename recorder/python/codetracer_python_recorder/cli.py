@@ -69,7 +69,7 @@ exit status: the script's own; 2, 10, 20, 70 when the recorder fails
 #: The groups of ``--help``: the test runs', the scope's, and every other row of the option table.
 _TEST_RUNS = ("trace_per_test", "single_trace", "record_framework", "replay_budget")
 _SCOPE = ("include", "exclude", "record_all", "trace_filter", "auto_filter", "redact")
-_GENERAL = tuple(o.name for o in _config.OPTIONS if o.name not in _TEST_RUNS + _SCOPE)
+_GENERAL = tuple(o.name for o in _config.OPTIONS if o.flags and o.name not in _TEST_RUNS + _SCOPE)
 
 #: Options after which every argument belongs to a test framework.
 _FRAMEWORK_OPTS = {"--pytest": "pytest", "--unittest": "unittest"}

@@ -22,15 +22,6 @@ pub struct Var {
     pub public: bool,
 }
 
-/// The `sys.monitoring` tool id (`tool.rs`).
-pub const TOOL_ID: Var = Var {
-    name: "CODETRACER_TOOL_ID",
-    kind: "enum: 3|4",
-    default: "3",
-    meaning: "the sys.monitoring tool id the recorder takes",
-    public: true,
-};
-
 /// The portable path on every CPython (`cpython/portable.rs`).
 pub const PORTABLE: Var = Var {
     name: "CODETRACER_PORTABLE",
@@ -89,8 +80,7 @@ pub const TEST_FAULT: Var = Var {
 /// The table (read by tests/lint/test_lint_env.py, not by the code: each
 /// variable is read through its own constant).
 #[allow(dead_code)]
-pub const ALL: [&Var; 7] = [
-    &TOOL_ID,
+pub const ALL: [&Var; 6] = [
     &PORTABLE,
     &LIVE_CONVERT,
     &NO_TRAILS,

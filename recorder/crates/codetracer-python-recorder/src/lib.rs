@@ -58,7 +58,7 @@ fn configure_logging(py: Python<'_>, log_level: &str, log_file: Option<String>) 
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error="abort", require_trace=false, keep_partial_trace=false, log_level="warn", log_file=None, trace_filter=None, threads=false, follow_processes=false))]
+#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error="abort", require_trace=false, keep_partial_trace=false, log_level="warn", log_file=None, trace_filter=None, threads=false, follow_processes=false, tool_id="3"))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -80,6 +80,7 @@ fn start(
     trace_filter: Option<Bound<'_, PyDict>>,
     threads: bool,
     follow_processes: bool,
+    tool_id: &str,
 ) -> PyResult<String> {
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
@@ -121,6 +122,7 @@ fn start(
                 filter_meta,
                 threads,
                 follow_processes,
+                tool_id: checked("tool_id", tool_id, tool::parse_tool_id)?,
             },
             os_exit,
         )?;

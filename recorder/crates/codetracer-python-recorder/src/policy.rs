@@ -14,7 +14,6 @@
 //! | `log_file` | a path; diagnostics go there instead of stderr |
 
 use log::LevelFilter;
-use recorder_errors::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnError {
@@ -52,14 +51,6 @@ impl OnError {
             _ => None,
         }
     }
-}
-
-/// The one message for an option's bad value, as the Python side's
-/// (`_config.invalid`): `invalid value 'X' for SOURCE: expected ...`.
-pub(crate) fn invalid(source: &str, value: &str, expected: &str) -> RecorderError {
-    usage!(ErrorCode::InvalidOption, "invalid value '{}' for {}: expected {}", value, source, expected)
-        .with_context("option", source)
-        .with_context("value", value)
 }
 
 impl Policy {
