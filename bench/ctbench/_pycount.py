@@ -14,7 +14,7 @@ import runpy
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "floor"))
-from run_floor import follow_forks  # type: ignore[import-not-found]
+from run_floor import follow_forks  # type: ignore[import-not-found]  # bench/floor, on sys.path at run time
 
 EVENTS = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
 

@@ -64,7 +64,7 @@ def follow_forks(counts_file: str, read: Callable[[], dict[str, int]]) -> Callab
                 json.dump({k: now[k] - base.get(k, 0) for k in now}, f)
             real_exit(status)
 
-        os._exit = exit_counted  # type: ignore[assignment]
+        os._exit = exit_counted
 
     os.register_at_fork(after_in_child=in_child)
 

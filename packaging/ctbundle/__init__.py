@@ -4,7 +4,7 @@ Builds the recorder wheel (PEP 517 ``build`` + maturin, cached by a source
 hash), stages ``resources/python/``, renders the launcher shims from the
 Jinja2 templates in ``shims/``, and installs the launchers on the user's PATH.
 The bundles (AppImage, .app/DMG, Windows installer) live in
-``ctbundle.appimage``, ``ctbundle.macos`` and ``ctbundle.windows``, each a
+``ctbundle.appimage``, ``ctbundle.dmg`` and ``ctbundle.windows``, each a
 :class:`Bundle` listed in :data:`ALL_BUNDLES`. Every error that ends a
 command is a :class:`FatalError` carrying its exit status.
 """

@@ -3,7 +3,7 @@ their defaults (``resources/bundles.toml``), the common command-line options,
 the staged ``resources/python`` folder and the shims they carry, and the
 Jinja2 environment of their templates.
 
-Each platform module (``appimage.py``, ``macos.py``, ``windows.py``) is plain
+Each platform module (``appimage.py``, ``dmg.py``, ``windows.py``) is plain
 functions over a frozen options dataclass holding a :class:`Common`, and
 satisfies the :class:`Bundle` protocol; ``ctbundle._registry.ALL_BUNDLES``
 lists them, and ``ctbundle``'s one ``main`` runs them (a new bundle kind is

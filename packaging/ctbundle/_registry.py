@@ -4,9 +4,9 @@ is one module satisfying :class:`ctbundle._bundle.Bundle` and one line here."""
 
 from __future__ import annotations
 
-from . import appimage, macos, windows
+from . import appimage, dmg, windows
 from ._bundle import Bundle
 
 __all__ = ["ALL_BUNDLES"]
 
-ALL_BUNDLES: dict[str, Bundle] = {module.NAME: module for module in (appimage, macos, windows)}
+ALL_BUNDLES: dict[str, Bundle] = {module.NAME: module for module in (appimage, dmg, windows)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -156,12 +157,17 @@ USAGE_LINE = b"usage: codetracer-python-recorder [options] script.py [args...]"
 def test_invalid_switches_are_usage_errors_naming_the_source(
     recorder_python: Path, tmp_path: Path, env, flag, name
 ) -> None:
-    p = rec(recorder_python, *flag, "--json-errors", "-o", str(tmp_path / "t"), "functions.py", env=env)
+    # (--json-errors would win over a bad CODETRACER_JSON_ERRORS: a flag is read before its variable.)
+    json_flag = [] if "CODETRACER_JSON_ERRORS" in env else ["--json-errors"]
+    p = rec(recorder_python, *flag, *json_flag, "-o", str(tmp_path / "t"), "functions.py", env=env)
     assert p.returncode == 2, p.stderr
     assert p.stdout == b""
     assert name.encode() in p.stderr and USAGE_LINE in p.stderr
-    doc = trailer(p.stderr)
-    assert doc["kind"] == "usage" and doc["error_code"].startswith("ERR_")
+    if json_flag:
+        doc = trailer(p.stderr)
+        assert doc["kind"] == "usage" and doc["error_code"].startswith("ERR_")
+    else:
+        assert b"[ERR_INVALID_OPTION]" in p.stderr.splitlines()[0]
     assert not (tmp_path / "t" / "trace_metadata.json").exists()
 
 
@@ -240,16 +246,21 @@ def test_usage_errors_say_what_is_wrong_before_anything_else(
 def test_help_lists_every_option(recorder_python: Path) -> None:
     p = rec(recorder_python, "--help")
     assert p.returncode == 0 and p.stderr == b""
-    listed = {w.rstrip(",") for line in p.stdout.decode().splitlines() for w in line.split() if w.startswith("-")}
-    tables = subprocess.run(
-        [str(recorder_python), "-c", "from codetracer_python_recorder import _config; print(*_config.BY_FLAG)"],
-        capture_output=True,
-        text=True,
-        check=True,
+    text = p.stdout.decode()
+    listed = {w.rstrip(",") for line in text.splitlines() for w in line.split() if w.startswith("-")}
+    code = (
+        "from codetracer_python_recorder import _config\n"
+        "for flag, o in _config.BY_FLAG.items(): print(flag, o.var.name if o.var else '-')\n"
     )
-    options = set(tables.stdout.split())
+    tables = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True, check=True)
+    options = dict(line.split() for line in tables.stdout.splitlines())
     assert len(options) > 10
-    assert options | {"-m", "-h", "--help", "--version"} <= listed, options - listed
+    assert set(options) | {"-m", "-h", "--help", "--version"} <= listed, set(options) - listed
+    # Each option's entry (rendered from the table) names its variable.
+    entries = re.split(r"\n  (?=-)", text)
+    for flag, var in options.items():
+        entry = next(e for e in entries if re.match(rf"(\S+ \S+, )*{re.escape(flag)}\b", e))
+        assert var == "-" or var in entry, (flag, entry)
 
 
 def test_the_native_stub_names_what_the_native_module_has(recorder_python: Path) -> None:
@@ -276,10 +287,10 @@ def test_the_option_table_and_the_variables_agree(recorder_python: Path) -> None
     code = (
         "from codetracer_python_recorder import _config, _env\n"
         "for v in _env.ALL:\n"
-        "    if v.flag and v.flag in _config.BY_FLAG and not _config.BY_FLAG[v.flag].policy:\n"
+        "    if v.flag and v.flag in _config.BY_FLAG:\n"
         "        assert _config.BY_FLAG[v.flag].var is v, v.name\n"
         "for o in _config.OPTIONS:\n"
-        "    assert o.var is None or o.var.flag in o.flags, o.name\n"
+        "    assert o.var is None or o.var.flag in (o.flags or (None,)), o.name\n"
         "print('ok')\n"
     )
     done = subprocess.run([str(recorder_python), "-c", code], capture_output=True, text=True)

@@ -41,7 +41,7 @@ def _compare(produced: dict[str, bytes], folder: Path) -> None:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_launchers_match_golden(platform: str, tmp_path: Path) -> None:
-    written = render(platform, tmp_path)  # type: ignore[arg-type]
+    written = render(platform, tmp_path)
     _compare({p.name: p.read_bytes() for p in written}, GOLDEN / platform)
 
 
@@ -74,7 +74,7 @@ def test_missing_variable_is_an_error() -> None:
 def test_shellcheck_clean(platform: str, dialect: str, tmp_path: Path) -> None:
     from ctbundle._tools import SHELLCHECK
 
-    targets = [str(p) for p in render(platform, tmp_path)]  # type: ignore[arg-type]
+    targets = [str(p) for p in render(platform, tmp_path)]
     blocks = tmp_path / "block.sh"
     blocks.write_text(render_text("path-block.sh.j2", marker="codetracer", launchers_dir=LINT_DIR))
     proc = subprocess.run([*SHELLCHECK.argv(), "-s", dialect, *targets, str(blocks)], capture_output=True, text=True)

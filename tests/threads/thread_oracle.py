@@ -58,7 +58,7 @@ def main(argv: list[str]) -> None:
         run_program(program, code, args)
     finally:
         sys.settrace(None)
-        threading.settrace(None)  # type: ignore[arg-type]
+        threading.settrace(None)
         dump()
 
 

@@ -71,7 +71,7 @@ def test_a_bundle_failure_is_reported_once_by_main(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """main catches the error base and exits with the error's own status."""
-    from ctbundle import FatalError, cli, macos
+    from ctbundle import FatalError, cli, dmg
 
     class Refused(FatalError):
         return_code = 42
@@ -79,7 +79,7 @@ def test_a_bundle_failure_is_reported_once_by_main(
     def build(opts: object) -> Path:
         raise Refused("no disk image today")
 
-    monkeypatch.setattr(macos, "build", build)
+    monkeypatch.setattr(dmg, "build", build)
     assert cli.main(["dmg", "--out-dir", str(tmp_path), "--work-dir", str(tmp_path / "w")]) == 42
     err = capsys.readouterr().err
     assert err.splitlines()[0].startswith("ctbundle: DMG: from the recorder wheel")  # the summary first

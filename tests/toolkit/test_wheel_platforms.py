@@ -14,7 +14,7 @@ import pytest
 from ctbundle import FatalError, ToolMissing
 from ctbundle._wheel import WheelOptions, build_wheel
 
-from .test_wheel_cache import builds, options, project  # noqa: F401  (the stub project fixture)
+from .test_wheel_cache import builds, options, project  # noqa: F401 - the stub project fixture
 
 REPO = Path(__file__).resolve().parents[2]
 

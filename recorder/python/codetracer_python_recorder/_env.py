@@ -58,11 +58,41 @@ NO_FOLLOW_PROCESSES = Var(
     "a child made by os.fork() stops recording at once",
     flag="--no-follow-processes",
 )
-#: Read by the Rust policy (src/env.rs); the CLI reads it for a usage error
-#: found before the policy is resolved.
+# The policy switches (docs/design/error-policy.md §5; _config.py resolves them
+# and hands the native start typed values).
+ON_RECORDER_ERROR = Var(
+    "CODETRACER_ON_RECORDER_ERROR",
+    "enum: abort|disable",
+    "abort",
+    "on a recorder failure: stop with its exit code, or detach, warn and let the program finish",
+    flag="--on-recorder-error",
+)
+REQUIRE_TRACE = Var(
+    "CODETRACER_REQUIRE_TRACE",
+    "bool",
+    "0",
+    "a run without a complete trace fails, even under disable",
+    flag="--require-trace",
+)
+KEEP_PARTIAL_TRACE = Var(
+    "CODETRACER_KEEP_PARTIAL_TRACE",
+    "bool",
+    "0",
+    "on failure keep the trace, marked partial",
+    flag="--keep-partial-trace",
+)
+LOG_LEVEL = Var(
+    "CODETRACER_LOG_LEVEL",
+    "enum: off|error|warn|info|debug|trace",
+    "warn",
+    "how much the recorder logs",
+    flag="--log-level",
+)
+LOG_FILE = Var("CODETRACER_LOG_FILE", "path", "", "diagnostics go to this file instead of stderr", flag="--log-file")
 JSON_ERRORS = Var(
     "CODETRACER_JSON_ERRORS", "bool", "0", "a recorder failure appends one JSON line to stderr", flag="--json-errors"
 )
+TOOL_ID = Var("CODETRACER_TOOL_ID", "enum: 3|4", "3", "the sys.monitoring tool id the recorder takes")
 ERROR_FILE = Var("CODETRACER_ERROR_FILE", "path", "", "a recorder failure's JSON object is written to this file")
 TRACE = Var("CODETRACER_TRACE", "path", "", "auto-start: any python run records itself into this folder")
 PARENT_TRACE = Var(
@@ -93,7 +123,13 @@ ALL: tuple[Var, ...] = (
     TRACE_FILTER,
     NO_THREADS,
     NO_FOLLOW_PROCESSES,
+    ON_RECORDER_ERROR,
+    REQUIRE_TRACE,
+    KEEP_PARTIAL_TRACE,
+    LOG_LEVEL,
+    LOG_FILE,
     JSON_ERRORS,
+    TOOL_ID,
     ERROR_FILE,
     TRACE,
     PARENT_TRACE,
@@ -102,6 +138,9 @@ ALL: tuple[Var, ...] = (
 )
 
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+#: What a ``bool`` variable takes, for messages.
+BOOLEANS = "1/true/yes/on or 0/false/no/off"
 
 
 def get(var: Var) -> str | None:
@@ -112,6 +151,12 @@ def get(var: Var) -> str | None:
 def is_on(var: Var) -> bool:
     """Whether ``var`` holds a true boolean (1, true, yes, on)."""
     return (get(var) or "").strip().lower() in _TRUE
+
+
+def boolean(text: str) -> bool | None:
+    """``text`` as a ``bool`` variable's value (None: not one of :data:`BOOLEANS`)."""
+    folded = text.strip().lower()
+    return True if folded in _TRUE else False if folded in _FALSE else None
 
 
 def pop(var: Var) -> str | None:

@@ -21,15 +21,7 @@ FAULT_INJECTION: bool
 EVENT_STDERR: int
 EVENT_ERROR: int
 
-def resolve_policy(
-    *,
-    on_recorder_error: str | None = None,
-    require_trace: bool | None = None,
-    keep_partial_trace: bool | None = None,
-    log_level: str | None = None,
-    log_file: str | None = None,
-    json_errors: bool | None = None,
-) -> dict[str, Any]: ...
+def configure_logging(log_level: str, log_file: str | None = None) -> None: ...
 def start(
     trace_dir: str,
     program: str,
@@ -43,15 +35,15 @@ def start(
     max_nodes: int | None = None,
     skip_prefixes: list[str] = ...,
     format: str | None = None,
-    on_recorder_error: str | None = None,
-    require_trace: bool | None = None,
-    keep_partial_trace: bool | None = None,
-    log_level: str | None = None,
+    on_recorder_error: str = "abort",
+    require_trace: bool = False,
+    keep_partial_trace: bool = False,
+    log_level: str = "warn",
     log_file: str | None = None,
     trace_filter: dict[str, Any] | None = None,
     threads: bool = False,
     follow_processes: bool = False,
-    keywords: bool = False,
+    tool_id: str = "3",
 ) -> str: ...
 def stop(exit_status: int | None = None) -> dict[str, Any]: ...
 def is_tracing() -> bool: ...

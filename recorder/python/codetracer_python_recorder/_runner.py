@@ -81,9 +81,9 @@ class ProgramRunner:
         sys.path[0] = os.path.dirname(os.path.realpath(script))
         main = self._main
         main.__file__ = self.program
-        main.__cached__ = None  # type: ignore[attr-defined]
+        main.__cached__ = None  # type: ignore[attr-defined]  # ModuleType does not declare it
         main.__loader__ = importlib.machinery.SourceFileLoader("__main__", self.program)
-        main.__builtins__ = __builtins__  # type: ignore[attr-defined]
+        main.__builtins__ = __builtins__  # type: ignore[attr-defined]  # (nor this)
         main.__spec__ = None
         try:
             self._code = compile(source, self.program, "exec", dont_inherit=True)
@@ -128,7 +128,7 @@ class ProgramRunner:
         else:
             import runpy
 
-            runpy._run_module_as_main(self.module, alter_argv=True)  # type: ignore[attr-defined]
+            runpy._run_module_as_main(self.module, alter_argv=True)  # type: ignore[attr-defined]  # private: what python -m runs
 
 
 def _framework_main(framework: str) -> str:

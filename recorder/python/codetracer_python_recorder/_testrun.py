@@ -835,7 +835,7 @@ def run_unittest(args: list[str], traces: TestTraces | None) -> None:
 
 
 def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
-    class Result(unittest.TextTestResult):  # type: ignore[misc]
+    class Result(unittest.TextTestResult):  # type: ignore[misc]  # unittest: Any, imported late
         """One trace per test: startTest (before setUp) to stopTest (after tearDown)."""
 
         _ct_outcome: tuple[str, str | None]
@@ -888,7 +888,7 @@ def _unittest_runner(unittest: Any, traces: TestTraces) -> type:
             super().addUnexpectedSuccess(test)
             self._ct_set("xpassed")
 
-    class Runner(unittest.TextTestRunner):  # type: ignore[misc]
+    class Runner(unittest.TextTestRunner):  # type: ignore[misc]  # (as Result)
         resultclass = Result
 
     return Runner

@@ -31,7 +31,15 @@ from .session import PACKAGE_DIR
 
 PROG = "codetracer-python-recorder"
 
-USAGE = f"""\
+
+def usage() -> str:
+    """``--help``: each option's entry from the option table
+    (:func:`_config.help_entry`), in three groups."""
+
+    def entries(*names: str) -> str:
+        return "".join(_config.help_entry(_config.BY_NAME[name]) for name in names)
+
+    return f"""\
 usage: {PROG} [options] script.py [args...]
        {PROG} [options] -m module [args...]
        {PROG} [options] --pytest [pytest args...]
@@ -42,71 +50,26 @@ Record a Python program into a CodeTracer trace, running it exactly as
 `python script.py args...` would.
 
 options:
-  --trace-dir DIR, --out-dir DIR, -o DIR
-                        trace folder (default ./trace-<UTC time>-<pid>; env CODETRACER_TRACE_DIR)
-  --format {"|".join(_native.FORMATS)}
-                        trace format: json (trace.json) or ctfs (trace.ct,
-                        CodeTracer's binary container); default env
-                        CODETRACER_FORMAT, else json (the bundles'
-                        ct-python-recorder launcher sets ctfs)
-  --activation-path PATH
-                        record only while code of PATH runs (env CODETRACER_ACTIVATION_PATH)
-  --values none|args|locals
-                        values to capture (default locals; env CODETRACER_VALUES)
-  --max-depth N, --max-items N, --max-str N, --max-nodes N
-                        bounds of captured values: nesting depth, items per
-                        container, bytes per string, values per variable
-                        (default 3, 32, 256, 64)
-  --on-recorder-error abort|disable
-                        on a recorder failure: stop with its exit code (abort, default)
-                        or detach, warn and let the program finish (disable)
-  --require-trace       a run that produced no complete trace fails
-  --keep-partial-trace  on failure keep the trace, marked partial
-  --log-level LEVEL     off, error, warn (default), info, debug, trace
-  --log-file PATH       write diagnostics to PATH instead of stderr
-  --json-errors         append a JSON line describing a recorder failure to stderr
-                        (env CODETRACER_JSON_ERRORS=1)
-  --no-threads          record only the main thread (default: every thread that runs
-                        recorded code, each into a trace of its own in threads/;
-                        env CODETRACER_NO_THREADS=1)
-  --no-follow-processes record this process only (default: every child process running
-                        this python -- os.fork(), subprocess, multiprocessing -- records
-                        into processes/<pid>/; env CODETRACER_NO_FOLLOW_PROCESSES=1)
-
+{entries(*_GENERAL)}
 test runs (docs/test-runs.md):
   --pytest ARGS...      run `python -m pytest ARGS...` in this process and record it;
                         everything after the flag goes to pytest
   --unittest ARGS...    the same for `python -m unittest ARGS...`
-  --trace-per-test      one trace per test in the trace folder, with tests.json and
-                        CodeTracer's session.toml (the default in test runs)
-  --single-trace        one trace of the whole test run
-  --record-framework    record the test framework's own code too (default: the
-                        tests and the code under test only)
-  --replay-budget SIZE  note on stderr when a trace would need more than SIZE of
-                        CodeTracer's replay memory to open (default 4GB, 0: never;
-                        env CODETRACER_REPLAY_BUDGET)
-
+{entries(*_TEST_RUNS)}
 scope (what is recorded; default: the program, not the standard library,
 installed packages or the recorder):
-  --include PATTERN     also record code matching PATTERN: a path glob (a file,
-                        a folder, or anything with a path separator) or a module
-                        name glob (`json`, `mylib.*`); repeatable
-  --exclude PATTERN     do not record code matching PATTERN; repeatable
-  --record-all          record the standard library and installed packages too
-  --trace-filter PATH   a trace filter file (upstream's TOML schema); repeatable,
-                        later files override earlier ones (env
-                        CODETRACER_TRACE_FILTER, paths joined by `::`; the
-                        project's .codetracer/trace-filter.toml is found from the
-                        script's folder up unless --no-auto-filter)
-  --no-auto-filter      do not look for .codetracer/trace-filter.toml
-  --no-redact           write text under secret-looking names (password, token,
-                        api_key, ...) as it is instead of `<redacted>`
-  --version             print the version and exit
+{entries(*_SCOPE)}  --version             print the version and exit
   -h, --help            show this help and exit
 
 exit status: the script's own; 2, 10, 20, 70 when the recorder fails
 (usage, environment, target, internal).
 """
+
+
+#: The groups of ``--help``: the test runs', the scope's, and every other row of the option table.
+_TEST_RUNS = ("trace_per_test", "single_trace", "record_framework", "replay_budget")
+_SCOPE = ("include", "exclude", "record_all", "trace_filter", "auto_filter", "redact")
+_GENERAL = tuple(o.name for o in _config.OPTIONS if o.flags and o.name not in _TEST_RUNS + _SCOPE)
 
 #: Options after which every argument belongs to a test framework.
 _FRAMEWORK_OPTS = {"--pytest": "pytest", "--unittest": "unittest"}
@@ -169,7 +132,7 @@ def parse_args(argv: Sequence[str]) -> Options:
             i += 1
             break
         if a in ("-h", "--help"):
-            sys.stdout.write(USAGE)
+            sys.stdout.write(usage())
             raise SystemExit(0)
         if a == "--version":
             sys.stdout.write(f"{PROG} {_native.__version__}\n")
@@ -236,13 +199,11 @@ def _check_test_options(o: Options) -> Options:
     return o
 
 
-def _allowed(option: str) -> str:
-    """`: one of ...` for an option whose values are a fixed set (from USAGE)."""
-    for line in USAGE.splitlines():
-        words = line.split()
-        if len(words) == 2 and words[0] == option and "|" in words[1]:
-            return f" (one of: {', '.join(words[1].split('|'))})"
-    return ""
+def _allowed(flag: str) -> str:
+    """`: one of ...` for an option whose values are a fixed set."""
+    option = _config.BY_FLAG.get(flag)
+    choices = option.choices if option is not None else ()
+    return f" (one of: {', '.join(choices)})" if choices else ""
 
 
 def restore_pythonpath() -> None:
@@ -329,7 +290,7 @@ def _config_of(o: Options) -> _config.RecordingConfig:
     """The recording's configuration from the command line (``_config``:
     environment fallbacks, checks, the policy switches and the scope)."""
     script_dir = os.path.dirname(os.path.abspath(o.script)) if o.script is not None else os.getcwd()
-    return _config.resolve(o.given, script_dir=script_dir, framework=o.framework, policy=True)
+    return _config.resolve(o.given, script_dir=script_dir, framework=o.framework, logging=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -352,8 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         o = parse_args(argv)
         config = _config_of(o)
-        policy = config.policy or {}
-        json_errors = bool(policy["json_errors"])
+        json_errors = config.json_errors
     except RecorderError as err:
         json_errors = json_errors or "--json-errors" in argv or _env.is_on(_env.JSON_ERRORS)
         return report_failure(err, json_errors, early=True)
@@ -404,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         started = bool(start(trace_dir, program))
     except RecorderError as err:
-        if policy["on_recorder_error"] == "abort" or isinstance(err, UsageError):
+        if config.on_recorder_error == "abort" or isinstance(err, UsageError):
             return report_failure(err, json_errors)
         _native.log_message("warning", f"recording disabled, the program runs untraced: {err.message}", err.code)
         start_failure: RecorderError | None = err
@@ -452,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stderr.write(f"{PROG}: note: {note}\n")
     if hot_failure is not None:
         return report_failure(hot_failure, json_errors)
-    if start_failure is not None and policy["require_trace"]:
+    if start_failure is not None and config.require_trace:
         return report_failure(start_failure, json_errors)
 
     if isinstance(pending, SystemExit):

@@ -84,7 +84,7 @@ def assert_indexed(user: User, done: subprocess.CompletedProcess, trace_id: int 
 @pytest.fixture
 def venv_user(user: User, recorder_python: Path) -> User:
     user.write("app.py", APP)
-    user.venv = recorder_python.parent.parent  # type: ignore[attr-defined]
+    user.venv = recorder_python.parent.parent
     return user
 
 

@@ -229,11 +229,11 @@ def rebound():
     new one is likely made at its address (the free lists)."""
     xs = [1, 2, 3]
     step = 0
-    xs = None; xs = [7, 8, 9]  # noqa: E702
+    xs = None; xs = [7, 8, 9]  # noqa: E702 - one pure line, on purpose
     step = 1
     table = {"a": 1}
     step = 2
-    del table; table = {"b": 2}  # noqa: E702
+    del table; table = {"b": 2}  # noqa: E702 - (as above)
     step = 3
     return xs, table, step
 

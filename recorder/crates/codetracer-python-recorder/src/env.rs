@@ -22,70 +22,6 @@ pub struct Var {
     pub public: bool,
 }
 
-/// The CLI's `--on-recorder-error`.
-pub const ON_RECORDER_ERROR: Var = Var {
-    name: "CODETRACER_ON_RECORDER_ERROR",
-    kind: "enum: abort|disable",
-    default: "abort",
-    meaning: "on a recorder failure: stop with its exit code, or detach, warn and let the program finish",
-    public: true,
-};
-
-/// The CLI's `--require-trace`.
-pub const REQUIRE_TRACE: Var = Var {
-    name: "CODETRACER_REQUIRE_TRACE",
-    kind: "bool",
-    default: "0",
-    meaning: "a run without a complete trace fails, even under disable",
-    public: true,
-};
-
-/// The CLI's `--keep-partial-trace`.
-pub const KEEP_PARTIAL_TRACE: Var = Var {
-    name: "CODETRACER_KEEP_PARTIAL_TRACE",
-    kind: "bool",
-    default: "0",
-    meaning: "on failure keep the trace, marked partial",
-    public: true,
-};
-
-/// The CLI's `--log-level`.
-pub const LOG_LEVEL: Var = Var {
-    name: "CODETRACER_LOG_LEVEL",
-    kind: "enum: off|error|warn|info|debug|trace",
-    default: "warn",
-    meaning: "how much the recorder logs",
-    public: true,
-};
-
-/// The CLI's `--log-file`.
-pub const LOG_FILE: Var = Var {
-    name: "CODETRACER_LOG_FILE",
-    kind: "path",
-    default: "",
-    meaning: "diagnostics go to this file instead of stderr",
-    public: true,
-};
-
-/// The CLI's `--json-errors` (the Python CLI reads it too, for a usage
-/// error found before the policy is resolved).
-pub const JSON_ERRORS: Var = Var {
-    name: "CODETRACER_JSON_ERRORS",
-    kind: "bool",
-    default: "0",
-    meaning: "a recorder failure appends one JSON line to stderr",
-    public: true,
-};
-
-/// The `sys.monitoring` tool id (`tool.rs`).
-pub const TOOL_ID: Var = Var {
-    name: "CODETRACER_TOOL_ID",
-    kind: "enum: 3|4",
-    default: "3",
-    meaning: "the sys.monitoring tool id the recorder takes",
-    public: true,
-};
-
 /// The portable path on every CPython (`cpython/portable.rs`).
 pub const PORTABLE: Var = Var {
     name: "CODETRACER_PORTABLE",
@@ -132,6 +68,7 @@ pub const TEST_UNKNOWN_VERSION: Var = Var {
 };
 
 /// Test-only (cargo feature `fault-injection`): `panic-after:N`.
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 pub const TEST_FAULT: Var = Var {
     name: "CODETRACER_TEST_FAULT",
     kind: "text",
@@ -140,15 +77,10 @@ pub const TEST_FAULT: Var = Var {
     public: false,
 };
 
-/// The table.
-pub const ALL: [&Var; 13] = [
-    &ON_RECORDER_ERROR,
-    &REQUIRE_TRACE,
-    &KEEP_PARTIAL_TRACE,
-    &LOG_LEVEL,
-    &LOG_FILE,
-    &JSON_ERRORS,
-    &TOOL_ID,
+/// The table (read by tests/lint/test_lint_env.py, not by the code: each
+/// variable is read through its own constant).
+#[allow(dead_code)]
+pub const ALL: [&Var; 6] = [
     &PORTABLE,
     &LIVE_CONVERT,
     &NO_TRAILS,
@@ -165,9 +97,4 @@ pub fn get(var: &Var) -> Option<String> {
 /// Whether `var` is set to exactly `value`.
 pub fn is(var: &Var, value: &str) -> bool {
     get(var).is_some_and(|v| v == value)
-}
-
-/// The environment as the policy reads it: by name, a name of the table.
-pub fn lookup(name: &str) -> Option<String> {
-    ALL.iter().find(|v| v.name == name).and_then(|v| get(v))
 }

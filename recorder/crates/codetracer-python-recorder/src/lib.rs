@@ -40,42 +40,25 @@ use recorder_errors::prelude::*;
 
 use crate::capture::Bounds;
 use crate::ffi::py_dispatch;
-use crate::policy::{Overrides, Policy};
+use crate::policy::{OnError, Policy};
 use crate::recorder::ValuesMode;
 
-/// Resolves the policy switches (explicit values, then environment) and
-/// configures logging. Returns the effective policy as a dict.
+/// Sends the recorder's diagnostics where `_config.py` resolved them to go
+/// (`log_level`: a name it checked; `log_file`: None or "" for stderr) —
+/// the command line does this before the program runs, for the errors it
+/// may report before `start`.
 #[pyfunction]
-#[pyo3(signature = (*, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, json_errors=None))]
-fn resolve_policy<'py>(
-    py: Python<'py>,
-    on_recorder_error: Option<String>,
-    require_trace: Option<bool>,
-    keep_partial_trace: Option<bool>,
-    log_level: Option<String>,
-    log_file: Option<String>,
-    json_errors: Option<bool>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors, keywords: false };
-    let p = py_dispatch(py, "resolve_policy", || {
-        let p = Policy::resolve(&o, &env::lookup)?;
-        logging::configure(p.log_level, p.log_file.as_deref())?;
-        Ok(p)
-    })?;
-    let d = PyDict::new(py);
-    d.set_item("on_recorder_error", p.on_error_str())?;
-    d.set_item("require_trace", p.require_trace)?;
-    d.set_item("keep_partial_trace", p.keep_partial)?;
-    d.set_item("log_level", p.log_level.to_string().to_lowercase())?;
-    d.set_item("log_file", p.log_file.clone())?;
-    d.set_item("json_errors", p.json_errors)?;
-    d.set_item("policy_hash", p.hash())?;
-    Ok(d)
+#[pyo3(signature = (log_level, log_file=None))]
+fn configure_logging(py: Python<'_>, log_level: &str, log_file: Option<String>) -> PyResult<()> {
+    py_dispatch(py, "configure_logging", || {
+        let level = checked("log_level", log_level, logging::parse_level)?;
+        logging::configure(level, log_file.as_deref().filter(|s| !s.is_empty()))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error=None, require_trace=None, keep_partial_trace=None, log_level=None, log_file=None, trace_filter=None, threads=false, follow_processes=false, keywords=false))]
+#[pyo3(signature = (trace_dir, program, args, *, values=ValuesMode::Locals.as_str(), activation_path=None, max_depth=None, max_items=None, max_str=None, max_nodes=None, skip_prefixes=Vec::new(), format=None, on_recorder_error="abort", require_trace=false, keep_partial_trace=false, log_level="warn", log_file=None, trace_filter=None, threads=false, follow_processes=false, tool_id="3"))]
 fn start(
     py: Python<'_>,
     trace_dir: PathBuf,
@@ -89,15 +72,15 @@ fn start(
     max_nodes: Option<u32>,
     skip_prefixes: Vec<String>,
     format: Option<&str>,
-    on_recorder_error: Option<String>,
-    require_trace: Option<bool>,
-    keep_partial_trace: Option<bool>,
-    log_level: Option<String>,
+    on_recorder_error: &str,
+    require_trace: bool,
+    keep_partial_trace: bool,
+    log_level: &str,
     log_file: Option<String>,
     trace_filter: Option<Bound<'_, PyDict>>,
     threads: bool,
     follow_processes: bool,
-    keywords: bool,
+    tool_id: &str,
 ) -> PyResult<String> {
     py_dispatch(py, "start", || {
         let (filter, filter_meta) = match &trace_filter {
@@ -106,8 +89,13 @@ fn start(
         };
         let values = checked("values", values, ValuesMode::parse)?;
         let format = checked("format", format.unwrap_or(trace_writer::Format::DEFAULT.as_str()), trace_writer::Format::parse)?;
-        let o = Overrides { on_error: on_recorder_error, require_trace, keep_partial: keep_partial_trace, log_level, log_file, json_errors: None, keywords };
-        let policy = Policy::resolve(&o, &env::lookup)?;
+        let policy = Policy {
+            on_error: checked("on_recorder_error", on_recorder_error, OnError::parse)?,
+            require_trace,
+            keep_partial: keep_partial_trace,
+            log_level: checked("log_level", log_level, logging::parse_level)?,
+            log_file: log_file.filter(|s| !s.is_empty()),
+        };
         let d = Bounds::default();
         let bounds = Bounds {
             max_depth: max_depth.unwrap_or(d.max_depth),
@@ -134,6 +122,7 @@ fn start(
                 filter_meta,
                 threads,
                 follow_processes,
+                tool_id: checked("tool_id", tool_id, tool::parse_tool_id)?,
             },
             os_exit,
         )?;
@@ -378,7 +367,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EXIT_TARGET", ErrorKind::Target.exit_code())?;
     m.add("EXIT_INTERNAL", ErrorKind::Internal.exit_code())?;
     m.add("FAULT_INJECTION", cfg!(feature = "fault-injection"))?;
-    m.add_function(wrap_pyfunction!(resolve_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(configure_logging, m)?)?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;

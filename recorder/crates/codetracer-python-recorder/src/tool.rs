@@ -2,14 +2,13 @@
 //! and releasing it, and the code objects given local events.
 //!
 //! Tool ids 0, 1, 2 and 5 are the ones CPython names for debuggers,
-//! coverage.py, profilers and optimizers; we take 3 (`CODETRACER_TOOL_ID`
-//! may choose 3 or 4) and fail with `ERR_TOOL_ID_IN_USE` when it is taken.
+//! coverage.py, profilers and optimizers; we take 3 (`CODETRACER_TOOL_ID`,
+//! resolved by `_config.py`, may choose 3 or 4) and fail with `ERR_TOOL_ID_IN_USE` when it is taken.
 //! The callbacks themselves are `monitoring.rs`'s.
 
 use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 
-pub const DEFAULT_TOOL_ID: u8 = 3;
 pub const TOOL_NAME: &str = "codetracer";
 
 // sys.monitoring.events bits.
@@ -65,15 +64,13 @@ pub const CALLBACK_EVENTS: [u32; 8] = [PY_START, PY_RESUME, PY_THROW, LINE, PY_R
 /// Registers the callbacks of tool `tool` with `sys.monitoring` (`mon`).
 pub type Register = fn(Python<'_>, &Bound<'_, PyAny>, u8) -> RecorderResult<()>;
 
-/// The tool id to use: `CODETRACER_TOOL_ID` (3 or 4) or 3.
-pub fn tool_id_from_env() -> RecorderResult<u8> {
-    match crate::env::get(&crate::env::TOOL_ID) {
-        None => Ok(DEFAULT_TOOL_ID),
-        Some(v) => match v.trim() {
-            "3" => Ok(3),
-            "4" => Ok(4),
-            _ => Err(crate::policy::invalid(crate::env::TOOL_ID.name, &v, "3 or 4")),
-        },
+/// A tool id the recorder may take: 3 or 4 (`_config.py` resolves
+/// `CODETRACER_TOOL_ID` and checks it; the native `start` takes the number).
+pub fn parse_tool_id(s: &str) -> Option<u8> {
+    match s {
+        "3" => Some(3),
+        "4" => Some(4),
+        _ => None,
     }
 }
 

@@ -99,7 +99,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     preflight::check_python(py, &info)?;
     preflight::check_schema(None)?;
     let format = o.format;
-    let tool = tool::tool_id_from_env()?;
+    let tool = o.tool_id;
 
     let trace_dir = TraceDir::prepare(&o.trace_dir, format)?;
     threads::clear_stale(&trace_dir.dir);

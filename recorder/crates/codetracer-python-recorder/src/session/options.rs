@@ -36,6 +36,8 @@ pub struct StartOptions {
     /// A child made by `os.fork()` records into a trace of its own
     /// (`fork.rs`); false: it stops recording at once.
     pub follow_processes: bool,
+    /// The `sys.monitoring` tool id to claim (`tool.rs`): 3 or 4.
+    pub tool_id: u8,
 }
 
 /// What `stop` reports.
