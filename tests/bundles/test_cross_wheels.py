@@ -65,7 +65,10 @@ def _wheel_tags(wheel: Path) -> list[str]:
 
 def _native(wheel: Path, name: str, dest: Path) -> Path:
     with zipfile.ZipFile(wheel) as zf:
-        natives = [n for n in zf.namelist() if n.startswith("codetracer_python_recorder/_native")]
+        # The extension itself (its type stub `_native.pyi` ships beside it).
+        natives = [
+            n for n in zf.namelist() if n.startswith("codetracer_python_recorder/_native") and not n.endswith(".pyi")
+        ]
         assert natives == [f"codetracer_python_recorder/{name}"], natives
         out = dest / name
         out.write_bytes(zf.read(natives[0]))
