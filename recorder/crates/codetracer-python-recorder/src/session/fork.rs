@@ -73,7 +73,7 @@ fn follow_child() -> RecorderResult<()> {
         "incomplete": "a forked child: its trace begins where os.fork() returned, in the frames then running"}));
     let made = trace_dir.write_recording_info(&meta).and_then(|_| StreamWriter::create(&trace_dir.events_path())).map(|mut writer| {
         // (A thread of the child's own: the parent's converter is not in this process.)
-        super::convert_beside_the_run(&mut writer, &trace_dir);
+        super::state::convert_beside_the_run(&mut writer, &trace_dir);
         writer
     });
     let mut recorder = match made {

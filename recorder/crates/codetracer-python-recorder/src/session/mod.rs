@@ -20,7 +20,8 @@
 //! - `options.rs` — what `start` is asked for, what `stop` reports.
 //! - `progress.rs` — the finish on a terminal: progress, Ctrl-C.
 //! - `os_exit.rs` — the stand-in for `os._exit`: in place, given back.
-//! - `state.rs` — the live session, and the trace folder of one handed away.
+//! - `state.rs` — the live session, the trace folder of one handed away,
+//!   and the trace written beside the run (a start's, a forked child's).
 
 mod fork;
 mod hot_path;
@@ -39,7 +40,7 @@ use std::time::Instant;
 use pyo3::prelude::*;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
-use trace_writer::{LiveConvert, StreamWriter, TraceDir};
+use trace_writer::{StreamWriter, TraceDir};
 
 use crate::capture::Builtins;
 use crate::cpython::{self, DictVersions, FrameReader};
@@ -118,7 +119,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
             return Err(e);
         }
     };
-    convert_beside_the_run(&mut writer, &trace_dir);
+    state::convert_beside_the_run(&mut writer, &trace_dir);
     // CODETRACER_NO_TRAILS=1 turns off every change-detection shortcut
     // (trails, pure lines): the brute-force trace the shortcuts must equal.
     let shortcuts = !crate::env::is(&crate::env::NO_TRAILS, "1");
@@ -437,27 +438,6 @@ pub fn flush() -> RecorderResult<()> {
 /// (`recover.rs`).
 pub fn recover(py: Python<'_>, dir: &Path) -> RecorderResult<Recovered> {
     recover::recover_tree(py, dir)
-}
-
-
-/// A format that streams is written beside the run, on another core
-/// (`CODETRACER_LIVE_CONVERT=0`: after it, a diagnostic and the baseline
-/// the live conversion is tested against): a recording's start, and a
-/// forked child's (`fork.rs`), whose trace would otherwise be converted
-/// whole at its exit, inside the parent's wait for it.
-pub(super) fn convert_beside_the_run(writer: &mut StreamWriter<LiveConvert>, trace_dir: &TraceDir) {
-    let live = if crate::env::is(&crate::env::LIVE_CONVERT, "0") {
-        Ok(None)
-    } else {
-        trace_dir.format.start_live(&trace_dir.events_path(), &trace_dir.staging)
-    };
-    match live {
-        Ok(Some(live)) => writer.follow(live),
-        Ok(None) => {}
-        // Not even the container's start fits (a full disk): the run goes
-        // on, and the trace is converted after it, as for any format.
-        Err(e) => log::info!("the trace is written after the run, not beside it: {e}"),
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 use recorder_errors::prelude::*;
-use trace_writer::{Metadata, TraceDir};
+use trace_writer::{LiveConvert, Metadata, StreamWriter, TraceDir};
 
 use crate::program_output;
 use crate::policy::Policy;
@@ -75,4 +75,24 @@ pub(super) fn set_handed_over(dir: Option<PathBuf>) {
 pub(super) fn take_handed_over() -> Option<PathBuf> {
     // SAFETY: GIL held by every caller.
     unsafe { (*HANDED_OVER.0.get()).take() }
+}
+
+/// A format that streams is written beside the run, on another core
+/// (`CODETRACER_LIVE_CONVERT=0`: after it, a diagnostic and the baseline
+/// the live conversion is tested against): a recording's start, and a
+/// forked child's (`fork.rs`), whose trace would otherwise be converted
+/// whole at its exit, inside the parent's wait for it.
+pub(super) fn convert_beside_the_run(writer: &mut StreamWriter<LiveConvert>, trace_dir: &TraceDir) {
+    let live = if crate::env::is(&crate::env::LIVE_CONVERT, "0") {
+        Ok(None)
+    } else {
+        trace_dir.format.start_live(&trace_dir.events_path(), &trace_dir.staging)
+    };
+    match live {
+        Ok(Some(live)) => writer.follow(live),
+        Ok(None) => {}
+        // Not even the container's start fits (a full disk): the run goes
+        // on, and the trace is converted after it, as for any format.
+        Err(e) => log::info!("the trace is written after the run, not beside it: {e}"),
+    }
 }
