@@ -37,6 +37,11 @@ def script(python: Path) -> str:
     return str(python.parent / "codetracer-python-recorder")
 
 
+def pytest_cmd(python: Path, out: Path, options: list[str], *pytest_args: str) -> list[str]:
+    """The recorder's command line for a pytest run, quiet and without pytest's cache."""
+    return [script(python), "--out-dir", str(out), *options, "--pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
+
+
 def plain_pytest(python: Path, cwd: Path, *args: str):
     return run([str(python), "-m", "pytest", *args], cwd)
 
@@ -128,18 +133,7 @@ def test_script_and_module_with_activation_path(tests_python: Path, suite: Path,
         assert meta.get("activation_path") == (str(suite / "calc.py") if extra else None)
     out = tmp_path / "outm"
     recorded = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            "--activation-path",
-            str(suite / "calc.py"),
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_calc.py::test_adds",
-        ],
+        pytest_cmd(tests_python, out, ["--activation-path", str(suite / "calc.py")], "test_calc.py::test_adds"),
         suite,
     )
     assert recorded.returncode == 0, recorded.stderr.decode()
@@ -151,17 +145,7 @@ def test_script_and_module_with_activation_path(tests_python: Path, suite: Path,
 def test_one_trace_per_pytest_test(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            *CTFS,
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_calc.py",
-        ],
+        pytest_cmd(tests_python, out, CTFS, "test_calc.py"),
         suite,
     )
     assert r.returncode == 1, r.stderr.decode()
@@ -244,18 +228,7 @@ def test_failing_test_trace_steps_to_the_failed_assertion(tests_python: Path, su
     Error event (the trace-check tool's view; the replay-server's below)."""
     out = tmp_path / "out"
     r = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            "--format",
-            "json",
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_calc.py::test_fails",
-        ],
+        pytest_cmd(tests_python, out, ["--format", "json"], "test_calc.py::test_fails"),
         suite,
     )
     assert r.returncode == 1
@@ -283,18 +256,7 @@ def test_single_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     assert not any("_pytest" in p or "pluggy" in p for p in paths)  # the framework is out of scope
     out2 = tmp_path / "out2"
     run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out2),
-            "--single-trace",
-            "--record-framework",
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_calc.py::test_adds",
-        ],
+        pytest_cmd(tests_python, out2, ["--single-trace", "--record-framework"], "test_calc.py::test_adds"),
         suite,
     )
     assert any("_pytest" in p for p in json.loads((out2 / "trace_paths.json").read_text()))
@@ -321,18 +283,7 @@ def test_one_trace_per_unittest_test(tests_python: Path, tmp_path: Path) -> None
 def test_replay_budget_note(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            "--replay-budget",
-            "0.00001GB",
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_calc.py",
-        ],
+        pytest_cmd(tests_python, out, ["--replay-budget", "0.00001GB"], "test_calc.py"),
         suite,
     )
     notes = [line for line in r.stderr.decode().splitlines() if "too big for CodeTracer to open" in line]
@@ -384,17 +335,7 @@ def test_replay_server_opens_the_run_and_steps_the_failing_test(
 ) -> None:
     out = tmp_path / "out"
     run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            *CTFS,
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_calc.py",
-        ],
+        pytest_cmd(tests_python, out, CTFS, "test_calc.py"),
         suite,
     )
     names = replay.session_threads(out, tmp_path / "rt1")  # the folder: the session of session.toml
@@ -438,19 +379,7 @@ def test_xdist_workers_record_one_trace_per_test(tests_python: Path, suite: Path
     records its tests into the run's tests/ folder, the index lists them."""
     out = tmp_path / "out"
     r = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            *CTFS,
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "2",
-            "test_calc.py",
-        ],
+        pytest_cmd(tests_python, out, CTFS, "-n", "2", "test_calc.py"),
         suite,
     )
     assert r.returncode == 1, r.stderr.decode()
@@ -471,20 +400,7 @@ def test_xdist_workers_record_one_trace_per_test(tests_python: Path, suite: Path
 def test_reruns_give_each_attempt_a_trace(tests_python: Path, suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            "--format",
-            "json",
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--reruns",
-            "1",
-            "test_flaky.py",
-        ],
+        pytest_cmd(tests_python, out, ["--format", "json"], "--reruns", "1", "test_flaky.py"),
         suite,
         env={"FLAKY_MARK": str(tmp_path / "mark")},
     )
@@ -622,18 +538,7 @@ def test_a_tests_thread_that_raises_and_a_daemon_left_running_after_the_run(
     trace, kept for it although the main thread recorded nothing there."""
     out = tmp_path / "out"
     r = run(
-        [
-            script(tests_python),
-            "--out-dir",
-            str(out),
-            "--format",
-            "json",
-            "--pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_edges.py",
-        ],
+        pytest_cmd(tests_python, out, ["--format", "json"], "test_edges.py"),
         tsuite,
     )
     assert r.returncode == 0, r.stderr.decode()
