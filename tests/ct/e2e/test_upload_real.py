@@ -34,19 +34,24 @@ print(square(5))
 """
 
 
+def cloud_env(user: User, staged: Path, cloud: Cloud) -> dict[str, str]:
+    """The user's environment with the staged ct and the test cloud as CodeTracer's service."""
+    return dict(
+        user.env,
+        PYTHONPATH=str(staged),
+        CODETRACER_ORIG_PYTHONPATH="unset",
+        CODETRACER_BASE_URL=cloud.base_url,
+        CODETRACER_TENANT="acme",
+        CODETRACER_TOKEN=cloud.token,
+    )
+
+
 def test_upload_a_real_recording(user: User, python312: Path, staged: Path, tmp_path: Path):
     cloud = Cloud(tmp_path / "cloud")
     try:
         user.use_python(python312)
         user.write("app.py", APP)
-        env = dict(
-            user.env,
-            PYTHONPATH=str(staged),
-            CODETRACER_ORIG_PYTHONPATH="unset",
-            CODETRACER_BASE_URL=cloud.base_url,
-            CODETRACER_TENANT="acme",
-            CODETRACER_TOKEN=cloud.token,
-        )
+        env = cloud_env(user, staged, cloud)
         launcher = ["python3", "-m", "codetracer_ct"]
         recorded = user.ct("record", "app.py", env=env, launcher=launcher)
         assert recorded.returncode == 0, recorded.stderr
@@ -81,14 +86,7 @@ def test_upload_a_recording_of_threads_and_a_child(user: User, python312: Path, 
     try:
         user.use_python(python312)
         user.write("threaded.py", THREADED)
-        env = dict(
-            user.env,
-            PYTHONPATH=str(staged),
-            CODETRACER_ORIG_PYTHONPATH="unset",
-            CODETRACER_BASE_URL=cloud.base_url,
-            CODETRACER_TENANT="acme",
-            CODETRACER_TOKEN=cloud.token,
-        )
+        env = cloud_env(user, staged, cloud)
         launcher = ["python3", "-m", "codetracer_ct"]
         recorded = user.ct("record", "threaded.py", env=env, launcher=launcher)
         assert recorded.returncode == 0, recorded.stderr
