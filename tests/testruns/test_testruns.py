@@ -599,6 +599,10 @@ def test_children_a_test_starts_get_traces_in_its_folder(
         "test_subprocess": ("interpreter", 14, [(4, [0, 1, 5, 14])]),
         "test_spawn_pool": ("spawn", 0, [(2, [0, 1]), (5, [0, 1, 5, 14, 30])]),
         "test_fork_pool": ("fork", 0, [(6, [0, 1, 5, 14, 30, 55])]),
+        # The forkserver starts in the first of these tests and outlives it:
+        # each worker it forks lands in the folder of the test that asked for it.
+        "test_forkserver_pool_first": ("forkserver", 0, [(7, [0, 1, 5, 14, 30, 55, 91])]),
+        "test_forkserver_pool_again": ("forkserver", 0, [(8, [0, 1, 5, 14, 30, 55, 91, 140])]),
     }
     for name, (started, status, sums) in expect.items():
         test = tests[name]
@@ -633,7 +637,7 @@ def test_no_follow_processes_in_a_test_run(tests_python: Path, psuite: Path, tmp
     r = _children_run(tests_python, psuite, out, "--no-follow-processes")
     assert r.returncode == 0, r.stderr.decode()
     tests = [t for t in index(out)["traces"] if t["kind"] == "test"]
-    assert len(tests) == 6 and all("processes" not in t for t in tests)
+    assert len(tests) == 8 and all("processes" not in t for t in tests)
     assert not list(out.glob("**/processes"))
 
 

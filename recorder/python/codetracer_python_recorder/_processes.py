@@ -20,7 +20,12 @@ first recording's stop lists the traces written by then (``threads.json``,
 
 ``multiprocessing``'s helper processes are not the program's: the resource
 tracker is not recorded, and the forkserver itself is not either, but each
-worker it forks records from the fork on.
+worker it forks records from the fork on, into the recording that was
+current in the parent when the worker was forked. A process that records
+one trace after another (a test run: :func:`one_after_another`) keeps
+that recording's description in a file of its own, rewritten at each
+export, and the variable names it (``current``): the forkserver, started
+under an earlier recording and outliving it, reads it at each fork.
 """
 
 from __future__ import annotations
@@ -47,8 +52,20 @@ _MAX_VALUE = 64 * 1024
 _OPTIONS_FILE = ".parent-options.json"
 #: What this process exported last (the variable is not in ``os.environ``: ``_env.export``).
 _exported: list[str | None] = [None]
+#: Whether this process records one trace after another (:func:`one_after_another`).
+_one_after_another = [False]
+#: The file describing this process's current recording, when it records one
+#: trace after another, and the process that made it (a forked child keeps it).
+_current: list[tuple[str, int] | None] = [None]
 #: The recorder's own command line, run by the program as a child: it records on its own.
 _RECORDER_MODULE = __name__.rpartition(".")[0]
+
+
+def one_after_another(on: bool) -> None:
+    """This process records one trace after another (a test run: one trace
+    per test) from now on, or no longer: a forkserver started under one of
+    them follows the one current at each fork."""
+    _one_after_another[0] = on
 
 
 def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, Any]) -> None:
@@ -69,7 +86,10 @@ def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, A
             "provenance": [[p, c.decode("latin-1")] for p, c in flt.get("provenance", ())],
         }
     folder = os.path.abspath(os.fspath(trace_dir))
-    text = json.dumps({"dir": folder, "program": program, "version": _native.__version__, "options": portable})
+    doc = {"dir": folder, "program": program, "version": _native.__version__, "options": portable}
+    if _one_after_another[0]:
+        doc["current"] = _write_current(json.dumps(doc))
+    text = json.dumps(doc)
     if len(text) > _MAX_VALUE:
         # Large filter files: the options go in a file, the variable names it
         # (an environment past the kernel's limits would fail every exec).
@@ -82,10 +102,35 @@ def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, A
     _exported[0] = text
 
 
+def _write_current(text: str) -> str:
+    """Makes ``text`` the description of this process's current recording
+    (replacing the file whole: a forking forkserver reads it at any time);
+    the file's path."""
+    made = _current[0]
+    if made is not None and made[1] == os.getpid():
+        path = made[0]
+    else:
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="codetracer-recording-", suffix=".json")
+        os.close(fd)
+        _current[0] = (path, os.getpid())
+    with open(path + ".new", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".new", path)
+    return path
+
+
 def withdraw() -> None:
     """The recording stopped: children started from now on are not followed."""
     text, _exported[0] = _exported[0], None
     _env.export(_env.PARENT_TRACE, None)
+    made, _current[0] = _current[0], None
+    if made is not None and made[1] == os.getpid():  # (not a forked child's: the parent's file)
+        try:
+            os.remove(made[0])
+        except OSError:
+            pass
     if text is not None and text.startswith("@"):
         try:
             os.remove(text[1:])
@@ -118,13 +163,29 @@ def follow() -> None:
         return
     code = _dash_c_code()
     if code is not None and code.startswith(_FORKSERVER_CODE):
-        os.register_at_fork(after_in_child=lambda: _record(doc, "forkserver", json.dumps, forked=True))
+        os.register_at_fork(after_in_child=lambda: _record_forked(doc, json))
         return
     if code is not None and code.startswith(_MULTIPROCESSING_CODE) and not code.startswith(_SPAWN_CODE):
         return  # the resource tracker: multiprocessing's, not the program's
     _record(
         doc, "spawn" if code is not None and code.startswith(_SPAWN_CODE) else "interpreter", json.dumps, forked=False
     )
+
+
+def _record_forked(doc: dict[str, Any], json: Any) -> None:
+    """In a worker the forkserver forked: record it into the recording
+    current in the parent now (``doc``'s ``current`` file, when the parent
+    records one trace after another); none when that recording has ended."""
+    path = doc.get("current")
+    if isinstance(path, str):
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.loads(f.read())
+        except (OSError, ValueError):
+            return
+        if not isinstance(doc, dict) or doc.get("version") != _native.__version__:
+            return
+    _record(doc, "forkserver", json.dumps, forked=True)
 
 
 def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> None:

@@ -785,6 +785,7 @@ def pytest_configure(config: Any) -> None:
         _processes.export(directory, program, kwargs)  # a test's children follow
         return started
 
+    _processes.one_after_another(True)
     traces = TestTraces(given["out_dir"], "pytest", start)
     tests = PytestTests(traces, worker=True)
     config.pluginmanager.register(tests, "codetracer-worker")

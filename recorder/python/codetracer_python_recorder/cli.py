@@ -354,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     testrun = runner._testrun  # (imported by prepare(), for a test run)
     tests = None
     if testrun is not None and not config.single_trace:
+        _processes.one_after_another(True)
         fallback = program
         tests = testrun.TestTraces(
             trace_dir,

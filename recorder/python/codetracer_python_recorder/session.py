@@ -235,6 +235,7 @@ def run_tests(
 
     traces = _testrun.TestTraces(out, framework, begin) if trace_per_test else None
     saved = (list(sys.argv), sys.path[0] if sys.path else None)
+    _processes.one_after_another(trace_per_test)
     begin(out, f"-m {framework}")
     status = 0
     try:
@@ -246,6 +247,7 @@ def run_tests(
         sys.argv[:] = saved[0]
         if saved[1] is not None:
             sys.path[0] = saved[1]
+        _processes.one_after_another(False)
     report = dict(stop(status)) if is_tracing() else None
     if traces is not None:
         recorded = traces.finish(report, status)

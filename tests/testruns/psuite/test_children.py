@@ -35,6 +35,21 @@ def test_fork_pool():
     pool.join()
 
 
+def _forkserver_pool(n):
+    pool = multiprocessing.get_context("forkserver").Pool(1)
+    assert pool.map(square_sum, [n]) == [sum(i * i for i in range(n))]
+    pool.close()
+    pool.join()
+
+
+def test_forkserver_pool_first():
+    _forkserver_pool(7)  # (starts the forkserver: it outlives this test)
+
+
+def test_forkserver_pool_again():
+    _forkserver_pool(8)  # (the same forkserver forks this test's worker)
+
+
 lingering = []
 
 
