@@ -7,7 +7,7 @@ by the native side (``session/fork.rs``).
 A recording that follows children puts ``CODETRACER_PARENT_TRACE`` in the
 environment its children inherit, not in ``os.environ`` (:func:`export`;
 the program sees plain python's environment): its trace folder, its
-program and the options it was started with, as JSON. A python of the same environment started with
+program and the options it was started with, as a Python literal. A python of the same environment started with
 it (the wheel's ``.pth`` imports ``_autostart``, which calls :func:`follow`)
 records its own run into ``<folder>/processes/<pid>/`` with those options;
 its own children inherit the variable unchanged (taken out of the child's
@@ -49,7 +49,7 @@ _FORKSERVER_CODE = "from multiprocessing.forkserver import "
 _MULTIPROCESSING_CODE = "from multiprocessing."
 #: The longest value the variable holds; longer options go in ``processes/<_OPTIONS_FILE>``.
 _MAX_VALUE = 64 * 1024
-_OPTIONS_FILE = ".parent-options.json"
+_OPTIONS_FILE = ".parent-options.txt"
 #: What this process exported last (the variable is not in ``os.environ``: ``_env.export``).
 _exported: list[str | None] = [None]
 #: Whether this process records one trace after another (:func:`one_after_another`).
@@ -75,25 +75,21 @@ def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, A
     if not options.get("follow_processes"):
         withdraw()
         return
-    import json
-
-    portable = dict(options)
-    flt = portable.get("trace_filter")
-    if flt is not None:
-        # The filter files' contents, for the metadata's hashes: bytes, sent as latin-1 text.
-        portable["trace_filter"] = {
-            **flt,
-            "provenance": [[p, c.decode("latin-1")] for p, c in flt.get("provenance", ())],
-        }
-    folder = os.path.abspath(os.fspath(trace_dir))
-    doc = {"dir": folder, "program": program, "version": _native.__version__, "options": portable}
+    # As a Python literal (``repr``; read with ``ast.literal_eval``): no
+    # encoder to import before the program runs (docs/recorder.md, "Processes").
+    doc: dict[str, Any] = {
+        "dir": os.path.abspath(os.fspath(trace_dir)),
+        "program": program,
+        "version": _native.__version__,
+        "options": options,
+    }
     if _one_after_another[0]:
-        doc["current"] = _write_current(json.dumps(doc))
-    text = json.dumps(doc)
+        doc["current"] = _write_current(repr(doc))
+    text = repr(doc)
     if len(text) > _MAX_VALUE:
         # Large filter files: the options go in a file, the variable names it
         # (an environment past the kernel's limits would fail every exec).
-        path = os.path.join(folder, PROCESSES_DIR, _OPTIONS_FILE)
+        path = os.path.join(str(doc["dir"]), PROCESSES_DIR, _OPTIONS_FILE)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
@@ -112,7 +108,7 @@ def _write_current(text: str) -> str:
     else:
         import tempfile
 
-        fd, path = tempfile.mkstemp(prefix="codetracer-recording-", suffix=".json")
+        fd, path = tempfile.mkstemp(prefix="codetracer-recording-", suffix=".txt")
         os.close(fd)
         _current[0] = (path, os.getpid())
     with open(path + ".new", "w", encoding="utf-8") as f:
@@ -150,20 +146,22 @@ def follow() -> None:
     text = _env.take_inherited(_env.PARENT_TRACE) or ""
     if not _first_import or _native.is_tracing():
         return  # followed already
-    import json  # (and everything a forkserver's worker needs: imported before the recorder is hidden)
+    # (And everything a forkserver's worker needs: imported before the recorder is hidden.)
+    import ast
+    import json
 
     try:
         if text.startswith("@"):
             with open(text[1:], encoding="utf-8") as f:
                 text = f.read()
-        doc = json.loads(text)
-    except (OSError, ValueError):
+        doc = ast.literal_eval(text)
+    except (OSError, ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return
     if not isinstance(doc, dict) or doc.get("version") != _native.__version__ or _runs_the_recorder():
         return
     code = _dash_c_code()
     if code is not None and code.startswith(_FORKSERVER_CODE):
-        os.register_at_fork(after_in_child=lambda: _record_forked(doc, json))
+        os.register_at_fork(after_in_child=lambda: _record_forked(doc, ast.literal_eval, json.dumps))
         return
     if code is not None and code.startswith(_MULTIPROCESSING_CODE) and not code.startswith(_SPAWN_CODE):
         return  # the resource tracker: multiprocessing's, not the program's
@@ -172,7 +170,7 @@ def follow() -> None:
     )
 
 
-def _record_forked(doc: dict[str, Any], json: Any) -> None:
+def _record_forked(doc: dict[str, Any], literal_eval: Any, dumps: Any) -> None:
     """In a worker the forkserver forked: record it into the recording
     current in the parent now (``doc``'s ``current`` file, when the parent
     records one trace after another); none when that recording has ended."""
@@ -180,27 +178,18 @@ def _record_forked(doc: dict[str, Any], json: Any) -> None:
     if isinstance(path, str):
         try:
             with open(path, encoding="utf-8") as f:
-                doc = json.loads(f.read())
-        except (OSError, ValueError):
+                doc = literal_eval(f.read())
+        except (OSError, ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return
         if not isinstance(doc, dict) or doc.get("version") != _native.__version__:
             return
-    _record(doc, "forkserver", json.dumps, forked=True)
+    _record(doc, "forkserver", dumps, forked=True)
 
 
 def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> None:
     """Starts this process's recording (``started``: ``interpreter``,
     ``spawn``, ``forkserver``), with the parent's options."""
     options = dict(doc["options"])
-    flt = options.get("trace_filter")
-    if flt is not None:
-        # JSON gave lists where the filter holds tuples (``_filters.resolve``).
-        rules = [{**r, "patterns": [tuple(p) for p in r.get("patterns", ())]} for r in flt.get("rules", ())]
-        options["trace_filter"] = {
-            **flt,
-            "rules": rules,
-            "provenance": [(p, c.encode("latin-1")) for p, c in flt.get("provenance", ())],
-        }
     if started == "interpreter":
         from .session import program_from_argv
 
