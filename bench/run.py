@@ -311,7 +311,7 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
             tail = " | ".join(m.stderr.strip().splitlines()[-3:])
             raise RuntimeError(f"exit status {m.returncode}: {tail}")
         anchor = parse_anchor(m.stderr)
-        run = Run(anchor.seconds, m.wall_s, m.maxrss_kb, anchor.check, tracer.collect(scratch))
+        run = Run(anchor.seconds, m.wall_s, m.maxrss_kb, anchor.check, tracer.collect(scratch), m.cpu_s)
         if keep is not None and (scratch / "trace").is_dir():
             shutil.rmtree(keep, ignore_errors=True)
             keep.parent.mkdir(parents=True, exist_ok=True)

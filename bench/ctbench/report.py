@@ -567,7 +567,9 @@ METHOD = """
   in-run ns/event = (in-run − plain `main()`) / main events.
 - whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`, or
   `trace.ct` for `ours-ctfs`, the CTFS format (docs/ctfs.md) with the same values as `ours-locals`); whole
-  ns/event = (whole − plain whole) / all events. Peak RSS is the child's `ru_maxrss` from `wait4`.
+  ns/event = (whole − plain whole) / all events. Peak RSS is the child's `ru_maxrss` from `wait4`; CPU
+  ns/event = (user + system seconds of the process and the children it waited for, from `wait4`, − plain's) /
+  all events: the whole recording (in-run, converters, forked workers) on whichever core it ran.
 - trace.json MB/s = trace file bytes / `timings.convert_seconds`. bytes/event: kept = `stats.stream_bytes`
   (ours) or the 8-byte records (floor); trace.json / trace.ct = its size on disk; output = the tracer's own file;
   all divided by the "all" monitoring events above (not the recorder's own `stats.events`).
@@ -594,8 +596,10 @@ METHOD = """
   local that holds objects.
 - Goals: in-run and end to end judge full fidelity (`--values=locals`) to a trace.ct (`ours-ctfs`; in-run
   falls back to `ours-locals` when `ours-ctfs` is not run); "w_threads / w_threads_twin" and "w_procpool /
-  w_procpool_twin" compare the in-run ns/event of a threaded / process-pool workload with its twin's, the
-  same work in the main thread of one process (bench/workloads).
+  w_procpool_twin" compare the in-run ns/event (wall: what the program waits) and the CPU ns/event (what the
+  recording costs on whichever core it ran) of a threaded / process-pool workload with its twin's, the
+  same work in the main thread of one process (bench/workloads). On 2 cores the wall row charges the pool
+  for the core its second worker takes, which the twin's converter has to itself.
   "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
   Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of

@@ -44,6 +44,7 @@ class Run:
     maxrss_kb: int
     check: str
     extra: dict[str, Any] = field(default_factory=dict)
+    cpu_s: float | None = None  # user + system of the process and the children it waited for (wait4)
 
 
 @dataclass

@@ -167,22 +167,26 @@ def test_read_ours_adds_up_the_thread_and_child_traces(tmp_path: Path) -> None:
 
 def test_threads_and_pool_are_judged_against_their_single_threaded_twins() -> None:
     """ns/event in main() of w_threads over w_threads_twin's (the same work in
-    the main thread), and of w_procpool over w_procpool_twin's; a twin not
-    measured makes its row n/a."""
+    the main thread), and of w_procpool over w_procpool_twin's, and the same
+    for the process tree's CPU seconds per event; a twin not measured makes
+    its rows n/a."""
     s = Session({"scale": 0.1, "upstream_scale": 0.003, "runs": 1, "warmup": 0, "pythons": ["3.12"]}, {})
-    for workload, main_s in (("w_threads", 0.3), ("w_threads_twin", 0.25), ("w_procpool", 0.5)):
+    for workload, main_s, cpu_s in (("w_threads", 0.3, 1.2), ("w_threads_twin", 0.25, 1.3), ("w_procpool", 0.5, 2.0)):
         s.events[events_key("3.12", workload, 0.1)] = {"total": 1_100_000, "main": 1_000_000, "by_kind": {}}
-        s.cells += [
-            Cell("3.12", workload, "plain", 0.1, [run(0.05, 0.1, 10)]),
-            Cell("3.12", workload, "ours-ctfs", 0.1, [run(main_s, 1.0, 20, drain_s=0.0)]),
-        ]
+        plain, ours = run(0.05, 0.1, 10), run(main_s, 1.0, 20, drain_s=0.0)
+        plain.cpu_s, ours.cpu_s = 0.2, cpu_s
+        s.cells += [Cell("3.12", workload, "plain", 0.1, [plain]), Cell("3.12", workload, "ours-ctfs", 0.1, [ours])]
     figs = {(c.tracer, c.workload): figures(s, c) for c in s.cells}
-    threads, pool = twin_goals("3.12", figs)
+    threads, threads_cpu, pool, pool_cpu = twin_goals("3.12", figs)
     assert threads.name == "in-run ns/event, w_threads / w_threads_twin (ours-ctfs)"
     assert threads.measured == pytest.approx(250 / 200) and threads.verdict == "NOT met"  # limit 1.2x
+    assert threads_cpu.name == "CPU ns/event (process tree), w_threads / w_threads_twin (ours-ctfs)"
+    assert threads_cpu.measured == pytest.approx(1.0 / 1.1) and threads_cpu.verdict == "met"
     assert pool.name.startswith("in-run ns/event, w_procpool / w_procpool_twin") and pool.verdict == "n/a"
+    assert pool_cpu.name.startswith("CPU ns/event (process tree), w_procpool") and pool_cpu.verdict == "n/a"
     text = render(s, "x")
     assert "| in-run ns/event, w_threads / w_threads_twin (ours-ctfs) | <= 1.2x | 1.25 (NOT met) |" in text
+    assert "| CPU ns/event (process tree), w_threads / w_threads_twin (ours-ctfs) | <= 1.2x | 0.909 (met) |" in text
 
 
 def test_every_seconds_key_of_the_timings_is_a_stage_column(tmp_path: Path) -> None:

@@ -25,11 +25,14 @@ static DISABLE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
 /// callbacks are instantiated for it, so each call is static and inlined,
 /// and this module does not import the session.
 pub trait Host {
+    /// What `leave` needs to end an event (the host's own; the callbacks
+    /// only hand it back), so ending one costs no second lookup.
+    type Lease: Copy;
     /// The live recorder for one event, marked busy; None when there is
     /// none, it is detached, or an event is already being handled.
-    fn enter() -> Option<*mut Recorder>;
+    fn enter() -> Option<(*mut Recorder, Self::Lease)>;
     /// Ends the event `enter` began.
-    fn leave();
+    fn leave(lease: Self::Lease);
     /// The hot path failed (an error left in the recorder, or the one
     /// given): apply the policy. Returns the callback's result.
     ///
@@ -69,12 +72,12 @@ unsafe fn run<H: Host>(handler: Handler, can_disable: bool, args: *const *mut ff
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         #[cfg(feature = "fault-injection")]
         crate::fault::maybe_panic();
-        let rec = H::enter()?;
+        let (rec, lease) = H::enter()?;
         // SAFETY: `enter` gave the live recorder, ours until `leave`.
         let rec = unsafe { &mut *rec };
         let r = handler(rec, args, nargs);
         let failed = rec.error.is_some();
-        H::leave();
+        H::leave(lease);
         Some((r, failed))
     }));
     // SAFETY: GIL held (we are a monitoring callback).

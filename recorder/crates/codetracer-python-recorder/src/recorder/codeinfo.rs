@@ -1,6 +1,12 @@
 //! Per-code facts, computed once per code object and kept in a table
 //! keyed by it: whether it is recorded, its ids, its slots' variables and
 //! what the filter says of them, its pure lines, its line table.
+//!
+//! What does not depend on the trace being written ([`CodeFacts`]: all but
+//! the path, function and variable ids of its stream) is worked out once per
+//! recording and shared by the recorders of its threads ([`SharedCodeFacts`]).
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::*;
 
@@ -24,21 +30,71 @@ pub(super) struct CodeInfo {
     /// This code belongs to the activation path.
     pub(super) activates: bool,
     /// Lines after which nothing visible can have changed in place.
-    pub(super) pure: PureLines,
+    pub(super) pure: Arc<PureLines>,
     /// The return value is shown as `<redacted>` (or dropped: None).
     pub(super) ret: ValueAction,
     /// Dict-locals code (module and class bodies): what the filter decided
     /// for the code, and for each name met so far.
-    pub(super) decision: Option<Box<filters::Decision>>,
+    pub(super) decision: Option<Arc<filters::Decision>>,
     pub(super) named_actions: Vec<(u32, ValueAction)>,
     /// Long code: its lines come from INSTRUCTION events through this table.
-    pub(super) lines: Option<Box<crate::lines::LineTable>>,
+    pub(super) lines: Option<Arc<crate::lines::LineTable>>,
     /// The portable path: the slots' names (held), to look their values up.
     pub(super) names: Vec<*mut ffi::PyObject>,
     /// The slots compared at every step even after a pure line that did not
     /// store into them (cells, whose contents a line can rebind; redacted
     /// values); `u128::MAX` when a slot past the 128th needs it.
     pub(super) always: u128,
+}
+
+/// A fast-local slot as [`CodeFacts`] knows it: its name, not yet a
+/// variable id of a stream.
+struct SlotFacts {
+    name: String,
+    cell: bool,
+    /// Never shown (implicit slots, dunders, the filter's `drop`).
+    hidden: bool,
+    redact: bool,
+}
+
+/// What a code object is, whichever thread's recorder meets it: every fact
+/// of [`CodeInfo`] but the ids of the stream it is written to.
+pub struct CodeFacts {
+    ignored: bool,
+    path: String,
+    line: u32,
+    /// The function's name in the trace.
+    display: String,
+    dict_locals: bool,
+    nargs: usize,
+    stacksize: usize,
+    activates: bool,
+    pure: Arc<PureLines>,
+    ret: ValueAction,
+    decision: Option<Arc<filters::Decision>>,
+    lines: Option<Arc<crate::lines::LineTable>>,
+    slots: Vec<SlotFacts>,
+    always: u128,
+}
+
+/// The [`CodeFacts`] of one recording, keyed by code object, shared by the
+/// recorders of its threads (each `RecorderConfig` clone holds the same
+/// table). The lock is taken only when a recorder meets a code object for
+/// the first time (its own table answers every later event of it), and
+/// never held while Python code runs. A key stays that code object's while
+/// the recording runs: the recorder that put it in holds the code object
+/// until the recording stops.
+#[derive(Clone, Default)]
+pub struct SharedCodeFacts(Arc<Mutex<FxHashMap<usize, Arc<CodeFacts>>>>);
+
+impl SharedCodeFacts {
+    fn get(&self, code: *mut ffi::PyObject) -> Option<Arc<CodeFacts>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&(code as usize)).cloned()
+    }
+
+    fn insert(&self, code: *mut ffi::PyObject, facts: &Arc<CodeFacts>) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).entry(code as usize).or_insert_with(|| Arc::clone(facts));
+    }
 }
 
 pub(super) fn is_dunder(name: &[u8]) -> bool {
@@ -273,7 +329,73 @@ impl Recorder {
         idx
     }
 
+    /// The code's facts: another thread's recorder's, or worked out now
+    /// (and shared).
     pub(super) fn code_info(&mut self, code: *mut ffi::PyObject) -> CodeInfo {
+        let facts = match self.cfg.facts.get(code) {
+            Some(f) => f,
+            None => {
+                let (facts, complete) = self.code_facts(code);
+                let facts = Arc::new(facts);
+                if complete {
+                    self.cfg.facts.insert(code, &facts);
+                }
+                facts
+            }
+        };
+        self.info_of(code, &facts)
+    }
+
+    /// The stream's ids for the code's `facts`: its path and function (their
+    /// records written on first use) and its slots' variables.
+    fn info_of(&mut self, code: *mut ffi::PyObject, facts: &CodeFacts) -> CodeInfo {
+        if facts.ignored {
+            self.metrics.skipped_code += 1;
+        } else {
+            self.metrics.recorded_code += 1;
+        }
+        let mut info = CodeInfo {
+            ignored: facts.ignored,
+            path_id: 0,
+            function_id: 0,
+            dict_locals: facts.dict_locals,
+            slots: Vec::with_capacity(facts.slots.len()),
+            nargs: facts.nargs,
+            stacksize: facts.stacksize,
+            activates: facts.activates,
+            pure: Arc::clone(&facts.pure),
+            ret: facts.ret,
+            decision: facts.decision.clone(),
+            named_actions: Vec::new(),
+            lines: facts.lines.clone(),
+            names: Vec::new(),
+            always: facts.always,
+        };
+        if facts.ignored {
+            return info;
+        }
+        info.path_id = self.path_id(&facts.path);
+        info.function_id = self.next_function;
+        self.next_function += 1;
+        st::put_function(self.writer.buf(), info.path_id, facts.line, &facts.display);
+        let api = matches!(self.cfg.reader, FrameReader::Api(_));
+        for (i, slot) in facts.slots.iter().enumerate() {
+            let var = if slot.hidden { HIDDEN } else { self.var_id(&slot.name) };
+            info.slots.push(SlotInfo { var, cell: slot.cell, redact: slot.redact });
+            if api {
+                // A hidden slot is never looked up (null).
+                // SAFETY: GIL held; a new str we hold until `drop_refs`.
+                let s = if slot.hidden { ptr::null_mut() } else { unsafe { slot_name(code, i, &slot.name) } };
+                info.names.push(s);
+            }
+        }
+        info
+    }
+
+    /// Works out the code's facts (and turns its line events on); false
+    /// with them when that failed part way (the recorder's error says why):
+    /// they are not shared then.
+    fn code_facts(&mut self, code: *mut ffi::PyObject) -> (CodeFacts, bool) {
         let filename = get_str_attr(code, c"co_filename").unwrap_or_default();
         let mut ignored = filename.starts_with('<') || self.cfg.skip_prefixes.iter().any(|p| filename.starts_with(p.as_str()));
         let name = get_str_attr(code, c"co_name").unwrap_or_default();
@@ -283,87 +405,76 @@ impl Recorder {
         let module = unsafe { module_name() }.unwrap_or_default();
         let decision = if ignored { filters::Decision::default() } else { self.cfg.filter.classify(&path, &module, &qualname) };
         ignored |= decision.skip;
-        if ignored {
-            self.metrics.skipped_code += 1;
-        } else {
-            self.metrics.recorded_code += 1;
-        }
-        let mut info = CodeInfo {
+        let mut facts = CodeFacts {
             ignored,
-            path_id: 0,
-            function_id: 0,
+            path: String::new(),
+            line: 0,
+            display: String::new(),
             dict_locals: false,
-            slots: Vec::new(),
             nargs: 0,
             stacksize: 0,
             activates: false,
-            pure: PureLines::default(),
+            pure: Arc::default(),
             ret: ValueAction::Allow,
             decision: None,
-            named_actions: Vec::new(),
             lines: None,
-            names: Vec::new(),
+            slots: Vec::new(),
             always: 0,
         };
         if ignored {
-            return info;
+            return (facts, true);
         }
+        let mut complete = true;
         // SAFETY: GIL held (callbacks); `code` is a live code object.
         let code_obj = unsafe { pyo3::Bound::from_borrowed_ptr(pyo3::Python::assume_attached(), code) };
         match crate::lines::request(&code_obj) {
-            Ok(table) => info.lines = table.map(Box::new),
-            Err(e) => self.fail(e),
+            Ok(table) => facts.lines = table.map(Arc::new),
+            Err(e) => {
+                complete = false;
+                self.fail(e);
+            }
         }
         let flags = get_int_attr(code, c"co_flags").unwrap_or(0);
         let optimized = flags & 0x1 != 0;
-        let line = get_int_attr(code, c"co_firstlineno").unwrap_or(1).max(1) as u32;
+        facts.line = get_int_attr(code, c"co_firstlineno").unwrap_or(1).max(1) as u32;
         let filter = std::sync::Arc::clone(&self.cfg.filter);
-        info.ret = filter.value_action(&decision, filters::Kind::Ret, &qualname);
-        let display = if name == "<module>" {
+        facts.ret = filter.value_action(&decision, filters::Kind::Ret, &qualname);
+        facts.display = if name == "<module>" {
             format!("<{}>", if module.is_empty() { "__main__" } else { module.as_str() })
         } else {
             qualname
         };
-        info.activates = self.cfg.activation.as_deref().is_some_and(|a| a == path);
-        info.path_id = self.path_id(&path);
-        info.function_id = self.next_function;
-        self.next_function += 1;
-        st::put_function(self.writer.buf(), info.path_id, line, &display);
-        info.dict_locals = !optimized;
+        facts.activates = self.cfg.activation.as_deref().is_some_and(|a| a == path);
+        facts.path = path;
+        facts.dict_locals = !optimized;
         if optimized {
             let argcount = get_int_attr(code, c"co_argcount").unwrap_or(0);
             let kwonly = get_int_attr(code, c"co_kwonlyargcount").unwrap_or(0);
             let varargs = i64::from(flags & 0x4 != 0) + i64::from(flags & 0x8 != 0);
-            info.nargs = (argcount + kwonly + varargs).max(0) as usize;
-            info.stacksize = get_int_attr(code, c"co_stacksize").unwrap_or(0).max(0) as usize;
+            facts.nargs = (argcount + kwonly + varargs).max(0) as usize;
+            facts.stacksize = get_int_attr(code, c"co_stacksize").unwrap_or(0).max(0) as usize;
             let cells = get_names(code, c"co_cellvars");
             let frees = get_names(code, c"co_freevars");
             for (i, name) in local_names(code).into_iter().enumerate() {
                 let cell = cells.contains(&name) || frees.contains(&name);
-                let kind = if i < info.nargs { filters::Kind::Arg } else { filters::Kind::Local };
+                let kind = if i < facts.nargs { filters::Kind::Arg } else { filters::Kind::Local };
                 let action = filter.value_action(&decision, kind, &name);
                 // Implicit slots (`__class__`, a comprehension's `.0`) are not the program's variables.
                 let hidden = is_dunder(name.as_bytes()) || name.starts_with('.') || action == ValueAction::Drop;
-                let var = if hidden { HIDDEN } else { self.var_id(&name) };
-                info.slots.push(SlotInfo { var, cell, redact: action == ValueAction::Redact });
-                if !hidden && (cell || action == ValueAction::Redact) {
-                    info.always |= if i < 128 { 1u128 << i } else { u128::MAX };
+                let redact = action == ValueAction::Redact;
+                if !hidden && (cell || redact) {
+                    facts.always |= if i < 128 { 1u128 << i } else { u128::MAX };
                 }
-                if matches!(self.cfg.reader, FrameReader::Api(_)) {
-                    // A hidden slot is never looked up (null).
-                    // SAFETY: GIL held; a new str we hold until `drop_refs`.
-                    let s = if hidden { ptr::null_mut() } else { unsafe { slot_name(code, i, &name) } };
-                    info.names.push(s);
-                }
+                facts.slots.push(SlotFacts { name, cell, hidden, redact });
             }
             if let Some(ops) = &self.cfg.ops {
                 // SAFETY: GIL held (callbacks).
-                info.pure = PureLines::of(unsafe { pyo3::Python::assume_attached() }, ops, code);
+                facts.pure = Arc::new(PureLines::of(unsafe { pyo3::Python::assume_attached() }, ops, code));
             }
         } else {
-            info.decision = Some(Box::new(decision));
+            facts.decision = Some(Arc::new(decision));
         }
-        info
+        (facts, complete)
     }
 
     /// What the filter says of the module-level (or class-body) name `var`

@@ -28,6 +28,7 @@ use crate::purity::{self, OpTable, PureLines};
 use crate::filters::{self, Filter, ValueAction};
 
 use codeinfo::*;
+pub use codeinfo::SharedCodeFacts;
 use states::*;
 
 /// How many values to capture.
@@ -149,6 +150,8 @@ pub struct RecorderConfig {
     pub versions: DictVersions,
     /// What is recorded and which values are hidden.
     pub filter: std::sync::Arc<Filter>,
+    /// The code facts of the recording, shared by its threads' recorders.
+    pub facts: SharedCodeFacts,
 }
 
 pub struct Recorder {

@@ -62,7 +62,11 @@ pub fn after_fork_in_child(py: Python<'_>) {
 /// buffered records and stream stay the parent's.
 fn follow_child() -> RecorderResult<()> {
     let s = session_mut().as_mut().ok_or_else(|| bug!(ErrorCode::Internal, "no session to follow"))?;
-    let follow = s.follow.as_ref().ok_or_else(|| bug!(ErrorCode::Internal, "not following children"))?;
+    let follow = s.follow.as_mut().ok_or_else(|| bug!(ErrorCode::Internal, "not following children"))?;
+    // The parent's table of code facts, as it was at the fork (its lock
+    // perhaps held by a thread not in this process): the child learns anew.
+    follow.cfg.facts = Default::default();
+    let follow = &*follow;
     let pid = std::process::id();
     let dir = s.trace_dir.dir.join(threads::PROCESSES_DIR).join(pid.to_string());
     let trace_dir = TraceDir::prepare(&dir, s.trace_dir.format)?;

@@ -14,11 +14,15 @@ use crate::policy::OnError;
 use crate::recorder::Recorder;
 use crate::{logging, monitoring, tool};
 
-/// The live recorder for one event, marked busy; None when there is none,
-/// it is detached, or an event is being handled already (then counted as
-/// dropped). A panic leaves it busy until [`hot_path_failed`].
+/// What ends an event: the other thread's slot it was lent from, or null
+/// for the main recorder (`threads.rs`).
+type Lease = *const threads::Slot;
+
+/// The live recorder for one event, marked busy, and its lease; None when
+/// there is none, it is detached, or an event is being handled already
+/// (then counted as dropped). A panic leaves it busy until [`hot_path_failed`].
 #[inline]
-fn enter_event() -> Option<*mut Recorder> {
+fn enter_event() -> Option<(*mut Recorder, Lease)> {
     let main = threads::main_thread();
     if main != 0 && crate::os_thread::current() != main {
         return threads::enter();
@@ -34,15 +38,15 @@ fn enter_event() -> Option<*mut Recorder> {
     }
     let rec = s.recorder.as_mut()? as *mut Recorder;
     s.busy = true;
-    Some(rec)
+    Some((rec, std::ptr::null()))
 }
 
 /// Ends the event [`enter_event`] began.
 #[inline]
-fn leave_event() {
-    let main = threads::main_thread();
-    if main != 0 && crate::os_thread::current() != main {
-        return threads::leave();
+fn leave_event(lease: Lease) {
+    if !lease.is_null() {
+        // SAFETY: the lease `threads::enter` gave for this event.
+        return unsafe { threads::leave(lease) };
     }
     if let Some(s) = session_mut().as_mut() {
         s.busy = false;
@@ -53,14 +57,16 @@ fn leave_event() {
 pub(super) struct Host;
 
 impl monitoring::Host for Host {
+    type Lease = Lease;
+
     #[inline(always)]
-    fn enter() -> Option<*mut Recorder> {
+    fn enter() -> Option<(*mut Recorder, Lease)> {
         enter_event()
     }
 
     #[inline(always)]
-    fn leave() {
-        leave_event()
+    fn leave(lease: Lease) {
+        leave_event(lease)
     }
 
     unsafe fn failed(err: Option<RecorderError>) -> *mut ffi::PyObject {
@@ -72,10 +78,10 @@ impl monitoring::Host for Host {
 /// Runs `f` on the live recorder, unless detached or re-entered.
 #[inline]
 pub fn with_recorder<R>(f: impl FnOnce(&mut Recorder) -> R) -> Option<R> {
-    let rec = enter_event()?;
+    let (rec, lease) = enter_event()?;
     // SAFETY: the live recorder, ours until `leave_event`.
     let r = f(unsafe { &mut *rec });
-    leave_event();
+    leave_event(lease);
     Some(r)
 }
 

@@ -143,6 +143,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         ops: (shortcuts && known && o.values == ValuesMode::Locals).then(|| OpTable::load(py)).flatten(),
         versions: if shortcuts { DictVersions::new(path.layout()) } else { DictVersions::NEVER },
         filter: o.filter,
+        facts: Default::default(),
     };
     let thread_template = o.threads.then(|| cfg.clone());
     let follow = o.follow_processes.then(|| state::Follow { cfg: cfg.clone(), start_path: toplevel_path(&o.program).to_owned(), threads: o.threads });

@@ -5,9 +5,10 @@
 //!
 //! The hot path of the main thread reads one atomic ([`main_thread`]) and
 //! compares it with its own OS thread: no lock. Another thread finds its
-//! recorder in a [`Slot`] held in thread-local storage, made on its first
-//! event (the one time it takes the registry's lock) and marked busy for
-//! each event by an atomic flag only that thread and `stop()` touch, so no
+//! recorder in a [`Slot`] held in thread-local storage (one lookup an
+//! event: the slot is the lease that ends it), made on its first event (the
+//! one time it takes the registry's lock) and marked busy for each event by
+//! an atomic state only that thread and `stop()` change, so no
 //! two threads share a recorder, buffer or stream, and nothing here leans on
 //! the GIL beyond what CPython does for the Python objects each recorder
 //! reads. `stop()` takes every slot ([`end`]) and finishes each trace
@@ -15,7 +16,7 @@
 
 use std::cell::{RefCell, UnsafeCell};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -116,17 +117,23 @@ impl ThreadTrace {
     }
 }
 
+/// [`Slot::state`]: free, lent to its thread for one event, or taken by
+/// `stop()` (for good).
+const IDLE: u8 = 0;
+const IN_EVENT: u8 = 1;
+const TAKEN: u8 = 2;
+
 /// A thread's recorder, lent to that thread for one event at a time.
 pub(super) struct Slot {
-    /// An event is being handled (or `stop()` took the trace).
-    busy: AtomicBool,
-    /// Events that came while `busy` (a finaliser run inside an event).
+    /// [`IDLE`], [`IN_EVENT`] or [`TAKEN`].
+    state: AtomicU8,
+    /// Events that came while lent (a finaliser run inside an event).
     dropped: AtomicU64,
     gen: u64,
     trace: UnsafeCell<Option<ThreadTrace>>,
 }
 
-// SAFETY: `trace` is only touched by whoever set `busy` (the slot's thread
+// SAFETY: `trace` is only touched by whoever set `state` (the slot's thread
 // for one event, or `stop()`), and a recorder's Python objects only with
 // the GIL held: the slot moves between threads, its contents are never
 // shared.
@@ -171,9 +178,12 @@ pub(super) fn begin(main: usize, template: Template) {
 }
 
 /// The recorder of the calling thread (not the main one) for one event,
-/// marked busy; None when other threads are not recorded, its trace could
-/// not be made, or an event of it is being handled already.
-pub(super) fn enter() -> Option<*mut Recorder> {
+/// marked busy, and the slot [`leave`] ends the event with; None when other
+/// threads are not recorded, its trace could not be made, or an event of
+/// it is being handled already. One thread-local lookup an event (in a
+/// cdylib each is a call to `__tls_get_addr`): `leave` gets the slot back.
+#[inline]
+pub(super) fn enter() -> Option<(*mut Recorder, *const Slot)> {
     let gen = GEN.load(Ordering::Acquire);
     if gen == 0 {
         return None;
@@ -181,22 +191,30 @@ pub(super) fn enter() -> Option<*mut Recorder> {
     MINE.try_with(|mine| {
         let mut mine = mine.try_borrow_mut().ok()?;
         if mine.as_ref().is_none_or(|s| s.gen != gen) {
+            // Inside an event of an earlier recording's slot (a finaliser
+            // there, while another thread stopped and started): that event
+            // still uses it, so it stays.
+            if mine.as_ref().is_some_and(|s| s.state.load(Ordering::Acquire) == IN_EVENT) {
+                return None;
+            }
             *mine = Some(make_slot(gen));
         }
         let slot = mine.as_ref()?;
-        if slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if slot.state.compare_exchange(IDLE, IN_EVENT, Ordering::Acquire, Ordering::Relaxed).is_err() {
             slot.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        // SAFETY: `busy` is ours until `leave`.
+        // SAFETY: the slot is lent to this event until `leave`.
         match unsafe { (*slot.trace.get()).as_mut() } {
             Some(t) => {
                 t.find_name();
-                Some(&mut t.recorder as *mut Recorder)
+                // The thread-local's `Arc` keeps the slot alive until the
+                // event ends: it is not replaced while IN_EVENT.
+                Some((&mut t.recorder as *mut Recorder, Arc::as_ptr(slot)))
             }
             None => {
                 LOST.fetch_add(1, Ordering::Relaxed);
-                slot.busy.store(false, Ordering::Release);
+                slot.state.store(IDLE, Ordering::Release);
                 None
             }
         }
@@ -206,22 +224,28 @@ pub(super) fn enter() -> Option<*mut Recorder> {
 }
 
 /// Ends the event [`enter`] began on the calling thread.
-pub(super) fn leave() {
-    let _ = MINE.try_with(|mine| {
-        if let Some(slot) = mine.try_borrow().ok().as_ref().and_then(|m| m.as_ref()) {
-            slot.busy.store(false, Ordering::Release);
-        }
-    });
+///
+/// # Safety
+/// `slot` is what `enter` gave for this event.
+#[inline]
+pub(super) unsafe fn leave(slot: *const Slot) {
+    // SAFETY: see the function's contract: the slot lives while lent.
+    unsafe { (*slot).state.store(IDLE, Ordering::Release) };
 }
 
-/// The error the calling thread's recorder hit, ending its event.
+/// The error the calling thread's recorder hit, ending its event (after
+/// `leave`, or after a panic that left the slot lent).
 pub(super) fn take_error() -> Option<RecorderError> {
     MINE.try_with(|mine| {
         let mine = mine.try_borrow().ok()?;
         let slot = mine.as_ref()?;
-        // SAFETY: the slot is busy with this thread's event.
+        let lent = slot.state.load(Ordering::Acquire) == IN_EVENT;
+        if !lent && slot.state.compare_exchange(IDLE, IN_EVENT, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return None;
+        }
+        // SAFETY: the slot is lent to this thread (by its event, or just now).
         let err = unsafe { (*slot.trace.get()).as_mut() }.and_then(|t| t.recorder.error.take());
-        slot.busy.store(false, Ordering::Release);
+        slot.state.store(IDLE, Ordering::Release);
         err
     })
     .ok()
@@ -245,7 +269,7 @@ fn make_slot(gen: u64) -> Arc<Slot> {
         },
         None => None,
     };
-    let slot = Arc::new(Slot { busy: AtomicBool::new(false), dropped: AtomicU64::new(0), gen, trace: UnsafeCell::new(trace) });
+    let slot = Arc::new(Slot { state: AtomicU8::new(IDLE), dropped: AtomicU64::new(0), gen, trace: UnsafeCell::new(trace) });
     if reg.gen == gen {
         reg.slots.push(Arc::clone(&slot));
     }
@@ -340,11 +364,11 @@ pub(super) fn end() -> Vec<Taken> {
     };
     let mut out = Vec::new();
     for slot in slots {
-        if slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if slot.state.compare_exchange(IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_err() {
             log::warn!("a thread was inside a recorder event when the recording stopped: its trace is not written");
             continue;
         }
-        // SAFETY: `busy` is ours, never released: the slot is done.
+        // SAFETY: the slot is ours, never released: it is done.
         if let Some(trace) = unsafe { (*slot.trace.get()).take() } {
             out.push(Taken { trace, dropped: slot.dropped.load(Ordering::Relaxed) });
         }
@@ -361,8 +385,8 @@ pub(super) fn forget_after_fork() {
     if let Ok(mut r) = REGISTRY.try_lock() {
         r.template = None;
         for slot in std::mem::take(&mut r.slots) {
-            if slot.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                // SAFETY: `busy` is ours. Dropping a writer closes the child's
+            if slot.state.compare_exchange(IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                // SAFETY: the slot is ours. Dropping a writer closes the child's
                 // copy of its file and discards its buffer, writing nothing.
                 drop(unsafe { (*slot.trace.get()).take() });
             }
