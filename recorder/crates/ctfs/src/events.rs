@@ -83,10 +83,10 @@ pub struct EventLog {
     base: u64,
     /// `raw`'s known repeats.
     repeats: Repeats,
-    /// Whether `raw`'s repeats are noted, and whether the chunks after a
-    /// probe will be (the last probe's choice: [`Packing`]).
+    /// Whether `raw`'s repeats are noted ([`EventLog::noting_for`]).
     noting: bool,
-    use_repeats: bool,
+    /// The latest probes' choices: (chunk index, from the repeats).
+    choices: Vec<(u64, bool)>,
     /// Chunks closed so far.
     closed: u64,
     count: u32,
@@ -292,7 +292,7 @@ impl EventLog {
             base: 0,
             repeats: Repeats::default(),
             noting: true,
-            use_repeats: false,
+            choices: Vec::new(),
             closed: 0,
             count: 0,
             first: 0,
@@ -515,8 +515,7 @@ impl EventLog {
         self.base += self.raw.len() as u64;
         let probe = is_probe(self.closed);
         self.closed += 1;
-        self.noting = self.use_repeats || is_probe(self.closed);
-        match &mut self.packer {
+        let done = match &mut self.packer {
             None => {
                 let started = std::time::Instant::now();
                 let raw = std::mem::take(&mut self.raw);
@@ -533,8 +532,7 @@ impl EventLog {
                 self.zstd_seconds += started.elapsed().as_secs_f64();
                 self.chunks_from_repeats += u64::from(way.from_repeats);
                 if let Some(c) = way.choice {
-                    self.use_repeats = c;
-                    self.noting = c || is_probe(self.closed);
+                    self.choices.push((self.chunks, c));
                 }
                 self.chunks += 1;
                 w.append(self.file, &head)?;
@@ -552,7 +550,27 @@ impl EventLog {
                 p.in_flight += 1;
                 self.collect(w, IN_FLIGHT)
             }
+        };
+        self.noting = self.noting_for(self.closed);
+        done
+    }
+
+    /// Whether chunk `c`'s repeats are noted: a probe's are, else those of
+    /// a chunk after a probe that chose them. The choice of the latest
+    /// probe at least `IN_FLIGHT + 1` chunks before `c` counts, the latest
+    /// one sure to be back from the thread by then (`collect`): so the
+    /// trace's bytes do not depend on the thread's timing. (Before the
+    /// first such probe: noted.)
+    fn noting_for(&mut self, c: u64) -> bool {
+        if is_probe(c) {
+            return true;
         }
+        let lag = IN_FLIGHT as u64 + 1;
+        let choice = self.choices.iter().rev().find(|(p, _)| p + lag <= c).map_or(true, |(_, chose)| *chose);
+        if self.choices.len() > 4 {
+            self.choices.drain(..self.choices.len() - 4);
+        }
+        choice
     }
 
     /// Appends the chunks the thread has compressed, waiting for the oldest
@@ -573,7 +591,7 @@ impl EventLog {
             let Packed { head, packed, mut raw, mut repeats, way, seconds } = packed?;
             self.chunks_from_repeats += u64::from(way.from_repeats);
             if let Some(c) = way.choice {
-                self.use_repeats = c;
+                self.choices.push((self.chunks, c));
             }
             w.append(self.file, &head)?;
             w.append(self.file, &packed)?;
@@ -737,15 +755,10 @@ mod tests {
     }
 
     /// Snapshots of 12 variables, most unchanged from step to step, some
-    /// changed in the middle, one growing: written with their repeats noted
-    /// (`value_again`), they read back byte for byte, in chunks made both
-    /// ways (`PROBE_EVERY`), the compression thread stopped on the way.
-    #[test]
-    fn repeated_values_read_back() {
-        let dir = std::env::temp_dir().join(format!("ctfs-repeats-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("r.ct");
-        let mut w = ContainerWriter::create(&path).unwrap();
+    /// changed in the middle, one growing, written with their repeats noted
+    /// (`value_again`); the compression thread stopped at `stop_at`.
+    fn write_values(path: &std::path::Path, stop_at: &[u64]) -> (Vec<u8>, u64, u64) {
+        let mut w = ContainerWriter::create(path).unwrap();
         let f = w.add_file("events.log").unwrap();
         let mut log = EventLog::new(f).unwrap();
         log.set_chunk_events(100);
@@ -753,7 +766,7 @@ mod tests {
         let mut seen = [Seen::default(); 12];
         let mut values: Vec<Vec<u8>> = (0..12u8).map(|v| (0..40u8).map(|i| i.wrapping_mul(v + 3)).collect()).collect();
         for step in 0..3000u64 {
-            if step == 1500 {
+            if stop_at.contains(&step) {
                 log.stop_thread(&mut w).unwrap();
             }
             log.step(&mut w, 0, (step % 7) as i64).unwrap();
@@ -776,16 +789,30 @@ mod tests {
         }
         log.flush(&mut w).unwrap();
         log.stop_thread(&mut w).unwrap();
-        assert!(log.chunks_from_repeats > log.chunks / 2, "{} of {} chunks", log.chunks_from_repeats, log.chunks);
+        let (chunks, from_repeats) = (log.chunks, log.chunks_from_repeats);
         w.finish().unwrap();
-        let mut c = ContainerReader::open(&path).unwrap();
-        let mut chunks = ChunkReader::new(c.open_file("events.log").unwrap());
+        (want, chunks, from_repeats)
+    }
+
+    /// Those snapshots read back byte for byte, from chunks made both ways
+    /// (`PROBE_EVERY`); the file does not depend on when the thread ran.
+    #[test]
+    fn repeated_values_read_back() {
+        let dir = std::env::temp_dir().join(format!("ctfs-repeats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.ct"), dir.join("b.ct"));
+        let (want, chunks, from_repeats) = write_values(&a, &[]);
+        assert!(from_repeats > chunks / 2, "{from_repeats} of {chunks} chunks");
+        let mut c = ContainerReader::open(&a).unwrap();
+        let mut reader = ChunkReader::new(c.open_file("events.log").unwrap());
         let mut got = Vec::new();
-        while let Some(chunk) = chunks.next_chunk().unwrap() {
+        while let Some(chunk) = reader.next_chunk().unwrap() {
             got.extend_from_slice(&chunk.data);
         }
-        assert_eq!(chunks.end, Some(ChunkEnd::Complete));
+        assert_eq!(reader.end, Some(ChunkEnd::Complete));
         assert!(got == want, "{} bytes read back, {} written", got.len(), want.len());
+        write_values(&b, &[3, 700, 701, 1500]);
+        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
