@@ -566,7 +566,7 @@ impl EventLog {
             return true;
         }
         let lag = IN_FLIGHT as u64 + 1;
-        let choice = self.choices.iter().rev().find(|(p, _)| p + lag <= c).map_or(true, |(_, chose)| *chose);
+        let choice = !matches!(self.choices.iter().rev().find(|(p, _)| p + lag <= c), Some((_, false)));
         if self.choices.len() > 4 {
             self.choices.drain(..self.choices.len() - 4);
         }
