@@ -558,15 +558,15 @@ impl EventLog {
     /// Whether chunk `c`'s repeats are noted: a probe's are, else those of
     /// a chunk after a probe that chose them. The choice of the latest
     /// probe at least `IN_FLIGHT + 1` chunks before `c` counts, the latest
-    /// one sure to be back from the thread by then (`collect`): so the
-    /// trace's bytes do not depend on the thread's timing. (Before the
-    /// first such probe: noted.)
+    /// one sure to be back from the thread by then (`collect`), or the
+    /// first chunk's, compressed on the caller's thread: so the trace's
+    /// bytes do not depend on the thread's timing.
     fn noting_for(&mut self, c: u64) -> bool {
         if is_probe(c) {
             return true;
         }
         let lag = IN_FLIGHT as u64 + 1;
-        let choice = !matches!(self.choices.iter().rev().find(|(p, _)| p + lag <= c), Some((_, false)));
+        let choice = !matches!(self.choices.iter().rev().find(|(p, _)| *p == 0 || p + lag <= c), Some((_, false)));
         if self.choices.len() > 4 {
             self.choices.drain(..self.choices.len() - 4);
         }
