@@ -165,6 +165,8 @@ struct Packing {
     seq: Option<SeqCompressor>,
     /// The probe's other frame.
     other: Vec<u8>,
+    /// The whole chunk, when the writer left repeats out of its buffer.
+    full: Vec<u8>,
 }
 
 impl Packing {
@@ -173,6 +175,7 @@ impl Packing {
             zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err)?,
             seq: None,
             other: Vec::new(),
+            full: Vec::new(),
         })
     }
 
@@ -198,13 +201,26 @@ impl Packing {
         }
     }
 
-    /// Compresses a chunk: whether from its repeats and, for a `probe`,
+    /// Compresses a chunk (`written`: the writer's buffer, without the
+    /// repeats it left out): whether from its repeats and, for a `probe`,
     /// which way the next chunks go.
-    fn pack(&mut self, raw: &[u8], repeats: &Repeats, probe: bool, packed: &mut Vec<u8>) -> RecorderResult<Way> {
+    fn pack(&mut self, written: &[u8], repeats: &mut Repeats, probe: bool, packed: &mut Vec<u8>) -> RecorderResult<Way> {
         if repeats.is_empty() {
-            self.plain(raw, packed)?;
+            self.plain(written, packed)?;
             return Ok(Way { from_repeats: false, choice: probe.then_some(false) });
         }
+        let mut full = std::mem::take(&mut self.full);
+        let expanded = repeats.expand(written, &mut full, VALUE_HEADER);
+        let way = if expanded {
+            self.pack_whole(&full, repeats, probe, packed)
+        } else {
+            Err(RecorderError::new(ErrorCode::Internal, "events.log: a chunk's repeats do not fit its events"))
+        };
+        self.full = full;
+        way
+    }
+
+    fn pack_whole(&mut self, raw: &[u8], repeats: &Repeats, probe: bool, packed: &mut Vec<u8>) -> RecorderResult<Way> {
         if probe {
             let mut other = std::mem::take(&mut self.other);
             self.plain(raw, &mut other)?;
@@ -233,9 +249,9 @@ struct Way {
 
 /// Compresses `job`'s chunk into `packed`; returns the chunk's header and
 /// how it was compressed.
-fn pack(z: &mut Packing, job: &Job, packed: &mut Vec<u8>) -> RecorderResult<([u8; CHUNK_HEADER], Way)> {
-    let (raw, count, first) = (&job.raw, job.count, job.first);
-    let way = z.pack(raw, &job.repeats, job.probe, packed)?;
+fn pack(z: &mut Packing, job: &mut Job, packed: &mut Vec<u8>) -> RecorderResult<([u8; CHUNK_HEADER], Way)> {
+    let (count, first) = (job.count, job.first);
+    let way = z.pack(&job.raw, &mut job.repeats, job.probe, packed)?;
     let mut head = [0u8; CHUNK_HEADER];
     head[..4].copy_from_slice(&(packed.len() as u32).to_le_bytes());
     head[4..8].copy_from_slice(&count.to_le_bytes());
@@ -259,10 +275,10 @@ impl Packer {
                         return;
                     }
                 };
-                for job in todo {
+                for mut job in todo {
                     let started = std::time::Instant::now();
                     let mut packed = Vec::new();
-                    let done = pack(&mut zstd, &job, &mut packed).map(|(head, way)| Packed {
+                    let done = pack(&mut zstd, &mut job, &mut packed).map(|(head, way)| Packed {
                         head,
                         packed,
                         raw: job.raw,
@@ -340,10 +356,17 @@ impl EventLog {
         self.raw[at..at + 4].copy_from_slice(&n.to_le_bytes());
     }
 
+    /// The open chunk's bytes so far (the buffer's, and the repeats left
+    /// out of it).
+    #[inline]
+    fn chunk_len(&self) -> usize {
+        self.raw.len() + self.repeats.skipped()
+    }
+
     #[inline]
     fn end_event(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
         self.count += 1;
-        if self.count >= self.chunk_events || self.raw.len() >= CHUNK_BYTES {
+        if self.count >= self.chunk_events || self.chunk_len() >= CHUNK_BYTES {
             self.close_chunk(w)?;
         }
         Ok(())
@@ -445,21 +468,23 @@ impl EventLog {
         seen: &mut Seen,
         same: bool,
     ) -> RecorderResult<()> {
-        let at = self.raw.len();
-        self.raw.reserve(VALUE_HEADER + cbor.len());
-        self.raw.push(tag::VALUE);
-        self.u64(variable_id);
-        self.str(cbor);
-        let end = self.raw.len();
-        if self.noting && seen.at != u64::MAX && seen.at >= self.base {
-            let old = (seen.at - self.base) as usize;
-            if same && seen.len as usize == end - at {
-                self.repeats.again(&self.raw, old, at..end);
-            } else {
-                self.repeats.note(&self.raw, old..old + seen.len as usize, at..end, VALUE_HEADER);
+        let at = self.chunk_len();
+        let len = VALUE_HEADER + cbor.len();
+        let old = (self.noting && seen.at != u64::MAX && seen.at >= self.base).then(|| (seen.at - self.base) as usize);
+        let old_len = seen.len as usize;
+        *seen = Seen { at: self.base + at as u64, len: len as u32 };
+        match old {
+            Some(old) if same && old_len == len => self.repeats.skip(old, at, len),
+            _ => {
+                self.raw.reserve(len);
+                self.raw.push(tag::VALUE);
+                self.u64(variable_id);
+                self.str(cbor);
+                if let Some(old) = old {
+                    self.repeats.compare(old..old + old_len, at..at + len);
+                }
             }
         }
-        *seen = Seen { at: self.base + at as u64, len: (end - at) as u32 };
         self.end_event(w)
     }
 
@@ -512,7 +537,9 @@ impl EventLog {
         let (count, first) = (self.count, self.first);
         self.first += u64::from(count);
         self.count = 0;
-        self.base += self.raw.len() as u64;
+        let len = self.chunk_len() as u64;
+        self.base += len;
+        self.raw_bytes += len;
         let probe = is_probe(self.closed);
         self.closed += 1;
         let done = match &mut self.packer {
@@ -520,10 +547,9 @@ impl EventLog {
                 let started = std::time::Instant::now();
                 let raw = std::mem::take(&mut self.raw);
                 let repeats = std::mem::take(&mut self.repeats);
-                let job = Job { raw, repeats, count, first, probe };
-                let packed = pack(&mut self.zstd, &job, &mut self.packed);
+                let mut job = Job { raw, repeats, count, first, probe };
+                let packed = pack(&mut self.zstd, &mut job, &mut self.packed);
                 let Job { mut raw, mut repeats, .. } = job;
-                self.raw_bytes += raw.len() as u64;
                 raw.clear();
                 repeats.clear();
                 self.raw = raw;
@@ -597,7 +623,6 @@ impl EventLog {
             w.append(self.file, &packed)?;
             w.commit(self.file)?;
             self.zstd_seconds += seconds;
-            self.raw_bytes += raw.len() as u64;
             self.chunks += 1;
             raw.clear();
             repeats.clear();

@@ -3,11 +3,14 @@
 //! A full-snapshot trace repeats most of each step's `Value` events from
 //! the step before (docs/ctfs.md, "Compression level"). zstd finds those
 //! repeats by hashing and comparing every byte of the chunk; the writer
-//! knows them for free: a variable's event that equals its previous one, or
-//! shares a head and a tail with it ([`Repeats::note`]). Those are handed to
-//! zstd as sequences (`ZSTD_compressSequences`): zstd only entropy-codes
-//! them and the bytes between them. It makes an ordinary zstd frame of the
-//! same bytes; any reader decodes it as it decodes any other.
+//! knows them for free: a variable's event that equals its previous one
+//! ([`Repeats::skip`]: the writer does not even copy it into the chunk), or
+//! shares a head and a tail with it ([`Repeats::compare`]). On the
+//! compression thread the chunk is made whole ([`Repeats::expand`]) and
+//! those repeats are handed to zstd as sequences
+//! (`ZSTD_compressSequences`): zstd only entropy-codes them and the bytes
+//! between them. It makes an ordinary zstd frame of the same bytes; any
+//! reader decodes it as it decodes any other.
 
 use std::ops::Range;
 use std::ptr::NonNull;
@@ -33,9 +36,26 @@ struct Repeat {
     back: u32,
 }
 
-/// The repeats of one chunk, in order.
+/// What the writer noted of an event of a chunk (offsets in the whole
+/// chunk).
+#[derive(Clone, Copy, Debug)]
+enum Entry {
+    /// The `len` bytes at `at` repeat those `back` bytes before; the
+    /// writer left them out of its buffer.
+    Skipped { at: u32, len: u32, back: u32 },
+    /// The event at `new` may share a head and a tail with the one at
+    /// `old` (the same variable's previous event).
+    Compare { old: u32, old_len: u32, new: u32, new_len: u32 },
+}
+
+/// The repeats of one chunk, in order: as the writer notes them
+/// (`entries`), and as zstd is given them (`list`, made by
+/// [`Repeats::expand`]).
 #[derive(Default)]
 pub(crate) struct Repeats {
+    entries: Vec<Entry>,
+    /// Bytes of the chunk left out of the writer's buffer.
+    skipped: usize,
     list: Vec<Repeat>,
 }
 
@@ -84,11 +104,78 @@ fn common_tail(a: &[u8], b: &[u8], max: usize) -> usize {
 
 impl Repeats {
     pub(crate) fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// Bytes of the chunk the writer left out of its buffer.
+    #[inline]
+    pub(crate) fn skipped(&self) -> usize {
+        self.skipped
     }
 
     pub(crate) fn clear(&mut self) {
+        self.entries.clear();
         self.list.clear();
+        self.skipped = 0;
+    }
+
+    /// The `len` bytes at `at` of the chunk repeat those at `old`, and are
+    /// left out of the writer's buffer (the writer knows they repeat).
+    #[inline]
+    pub(crate) fn skip(&mut self, old: usize, at: usize, len: usize) {
+        self.skipped += len;
+        self.entries.push(Entry::Skipped { at: at as u32, len: len as u32, back: (at - old) as u32 });
+    }
+
+    /// The event `new` of the chunk may share a head and a tail with the
+    /// earlier event `old`.
+    #[inline]
+    pub(crate) fn compare(&mut self, old: Range<usize>, new: Range<usize>) {
+        self.entries.push(Entry::Compare {
+            old: old.start as u32,
+            old_len: old.len() as u32,
+            new: new.start as u32,
+            new_len: new.len() as u32,
+        });
+    }
+
+    /// Makes the whole chunk in `full` from the writer's buffer `written`
+    /// and the bytes it left out, and the list of repeats zstd is given
+    /// (comparing the events [`Repeats::compare`] named; `header`: see
+    /// [`Repeats::note`]). `false` when the entries do not fit the buffer
+    /// (never seen: `full` is then not the chunk).
+    pub(crate) fn expand(&mut self, written: &[u8], full: &mut Vec<u8>, header: usize) -> bool {
+        full.clear();
+        full.reserve(written.len() + self.skipped);
+        let mut from = 0;
+        for e in &self.entries {
+            if let Entry::Skipped { at, len, back } = *e {
+                let (at, len, back) = (at as usize, len as usize, back as usize);
+                let Some(part) = at.checked_sub(full.len()).and_then(|n| written.get(from..from + n)) else { return false };
+                full.extend_from_slice(part);
+                from += part.len();
+                if back < len || back > full.len() {
+                    return false;
+                }
+                let start = full.len() - back;
+                full.extend_from_within(start..start + len);
+            }
+        }
+        let Some(rest) = written.get(from..) else { return false };
+        full.extend_from_slice(rest);
+        self.list.clear();
+        let entries = std::mem::take(&mut self.entries);
+        for e in &entries {
+            match *e {
+                Entry::Skipped { at, len, back } => self.push(at as usize, len as usize, back as usize),
+                Entry::Compare { old, old_len, new, new_len } => {
+                    let (old, new) = (old as usize, new as usize);
+                    self.note(full, old..old + old_len as usize, new..new + new_len as usize, header);
+                }
+            }
+        }
+        self.entries = entries;
+        true
     }
 
     fn push(&mut self, at: usize, len: usize, back: usize) {
@@ -102,23 +189,12 @@ impl Repeats {
         self.list.push(Repeat { at, len, back });
     }
 
-    /// Notes that the bytes `new` of `chunk` repeat those at `old` (the
-    /// caller knows; debug builds check).
-    #[inline]
-    pub(crate) fn again(&mut self, chunk: &[u8], old: usize, new: Range<usize>) {
-        if old + new.len() > new.start || chunk.len() > u32::MAX as usize {
-            return;
-        }
-        debug_assert_eq!(chunk.get(old..old + new.len()), chunk.get(new.clone()));
-        self.push(new.start, new.len(), new.start - old);
-    }
-
     /// Notes what the bytes `new` of `chunk` share with the earlier bytes
     /// `old` of it (the same variable's previous event): a common head and
     /// a common tail, each checked byte for byte here. `header`: bytes of
     /// an event before its value (a changed value's length there ends the
     /// common head early: the value's own head is then compared too).
-    pub(crate) fn note(&mut self, chunk: &[u8], old: Range<usize>, new: Range<usize>, header: usize) {
+    fn note(&mut self, chunk: &[u8], old: Range<usize>, new: Range<usize>, header: usize) {
         if old.end > new.start || new.end > chunk.len() || chunk.len() > u32::MAX as usize {
             return;
         }
