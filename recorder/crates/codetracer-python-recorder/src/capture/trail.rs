@@ -133,6 +133,13 @@ impl Encoder {
         if trail.checked && self.run_checks(&trail.checks) {
             return Compare::Same;
         }
+        // Only one list may have changed since the trail was brought up to
+        // date (`Encoder::only_changed`): a value that does not show it, whose
+        // trail names every container and instance it shows by address, is
+        // unchanged.
+        if !self.only.is_null() && obj != self.only && !trail.data.is_empty() && !trail.data.contains(&(self.only as u64)) {
+            return Compare::Same;
+        }
         trail.checked = false;
         self.active.clear();
         self.budget = self.bounds.max_nodes.max(1);
@@ -142,7 +149,8 @@ impl Encoder {
         self.checks.clear();
         // Only a value found unchanged last time gets a program: writing one
         // costs about as much as the walk, wasted on values that change.
-        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.layout.is_some() && self.versions.vouch();
+        // (Not after a line that stored items: its walk skips what it cannot vouch for.)
+        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.layout.is_some() && self.versions.vouch() && self.only.is_null();
         self.checks_ok = self.writing_checks;
         let held = trail.held.len();
         let mut w = Walk { t, defs, tr: &mut *trail, it: 0 };
@@ -415,6 +423,9 @@ impl Encoder {
             if take(&w.tr.data, &mut w.it) != n {
                 return false;
             }
+            if is_seq && !self.only.is_null() && obj != self.only && self.skip_leaves(w, n) {
+                return true;
+            }
             let version_at = w.it;
             let unchanged = if tp == b.dict { self.skip_unchanged(obj, &w.tr.data, &mut w.it) } else { Unchanged::No };
             let shown = n.min(u64::from(self.bounds.max_items)) as isize;
@@ -543,6 +554,39 @@ impl Encoder {
             self.active.pop();
             ok
         }
+    }
+
+    /// While only one list may have changed ([`Encoder::only_changed`]), at
+    /// the items of another list or tuple (its address and length as the
+    /// trail recorded): when they were all leaves, it holds the same leaves
+    /// still, so their entries are passed over unread (spending the nodes
+    /// their walk would). False (nothing consumed) for anything else, or
+    /// when the budget ran out among them: the caller walks it.
+    fn skip_leaves(&mut self, w: &mut Walk<'_>, n: u64) -> bool {
+        let shown = n.min(u64::from(self.bounds.max_items));
+        let (mut pos, mut budget) = (w.it, self.budget);
+        for _ in 0..shown {
+            if budget == 0 {
+                return false;
+            }
+            match w.tr.data.get(pos) {
+                Some(&(TAG_FLOAT | TAG_INT | TAG_LEAF)) => {
+                    pos += 2;
+                    budget -= 1;
+                }
+                Some(&TAG_FROZEN) => {
+                    let Some(&nodes) = w.tr.data.get(pos + 2) else { return false };
+                    pos += 3;
+                    budget = budget.saturating_sub((nodes as u32).max(1));
+                }
+                _ => return false,
+            }
+        }
+        if pos > w.tr.data.len() {
+            return false;
+        }
+        (w.it, self.budget) = (pos, budget);
+        true
     }
 
     /// A walk at a frozen tuple's entry (see `Encoder::tuple`): the same
