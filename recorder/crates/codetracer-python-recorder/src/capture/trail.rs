@@ -483,6 +483,10 @@ impl Encoder {
                         continue;
                     }
                     (self.budget, w.it) = (budget, pos);
+                    if !self.only.is_null() && self.skip_item_leaves(&b, w, item, depth + 1) {
+                        (budget, pos) = (self.budget, w.it);
+                        continue;
+                    }
                     self.path.push(i as u32);
                     ok = self.walk(w, item, depth + 1);
                     self.path.pop();
@@ -587,6 +591,30 @@ impl Encoder {
         }
         (w.it, self.budget) = (pos, budget);
         true
+    }
+
+    /// `walk` of a list or tuple item at `depth` that `skip_leaves` passes
+    /// over, without the call: false (nothing consumed) when it does not.
+    #[inline]
+    fn skip_item_leaves(&mut self, b: &Builtins, w: &mut Walk<'_>, item: *mut ffi::PyObject, depth: u32) -> bool {
+        // SAFETY: GIL held; `item` is a live item of the sequence walked.
+        let tp = unsafe { ffi::Py_TYPE(item) };
+        let (at, budget) = (w.it, self.budget);
+        if item == self.only || budget == 0 || !(tp == b.list || tp == b.tuple) || w.tr.data.get(at) != Some(&(item as u64))
+            || depth >= self.bounds.max_depth || self.active.contains(&item)
+        {
+            return false;
+        }
+        let n = self.seq_len(item, tp == b.list).max(0) as u64;
+        if w.tr.data.get(at + 1) != Some(&n) {
+            return false;
+        }
+        (self.budget, w.it) = (budget - 1, at + 2);
+        if self.skip_leaves(w, n) {
+            return true;
+        }
+        (self.budget, w.it) = (budget, at);
+        false
     }
 
     /// A walk at a frozen tuple's entry (see `Encoder::tuple`): the same

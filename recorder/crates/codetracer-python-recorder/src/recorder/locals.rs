@@ -102,8 +102,14 @@ impl Recorder {
                 // may sit at the address compared), nor once dropping a
                 // reference may have run a finaliser.
                 let stores = self.infos[idx as usize].pure.stores(prev_line);
+                let must = stores | self.infos[idx as usize].always;
                 let epoch = purity::epoch();
                 for i in 0..n {
+                    // A slot the line did not rebind holds the object it
+                    // held: one compared by identity is unchanged.
+                    if top.slots[i].strong && !purity::has_slot(must, i) {
+                        continue;
+                    }
                     let vouched = !purity::has_slot(stores, i) && purity::epoch() == epoch;
                     self.enc.only_changed(if vouched { only } else { ptr::null_mut() });
                     self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
