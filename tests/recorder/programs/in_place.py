@@ -336,7 +336,25 @@ def item_stores(rounds):
         row[0] = None
     return grid, alias, twice, pair, table, box.items, flat, cell, nest, inner
 
+
+def nested_loops(stack):
+    """Inner loops' headers, whose line also holds the outer loop's jump back
+    (run once the inner loop is done): the outer header's iterator mutates
+    (after the event of its own line), or the outer loop is a `while` whose
+    test mutates."""
+    seen = []
+    for x in iter(stack.pop, 2):
+        for j in range(2):
+            now = stack
+        seen = seen + [x]
+    while stack.pop() > 1:
+        for j in range(2):
+            now = stack
+    return seen, now
+
+
 COUNTER = 0
+print(nested_loops([0, 1, 2, 3, 4, 5]))
 print(item_stores(4))
 print(tuples(6))
 print(slotted(9))
