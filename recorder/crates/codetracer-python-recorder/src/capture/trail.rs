@@ -130,14 +130,14 @@ impl Encoder {
     /// record ([`Encoder::patches`]), as long as the structure (containers,
     /// lengths, instances, fields) is the same.
     pub fn compare(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, trail: &mut Trail) -> Compare {
-        if trail.checked && self.run_checks(&trail.checks) {
-            return Compare::Same;
-        }
         // Only one list may have changed since the trail was brought up to
         // date (`Encoder::only_changed`): a value that does not show it, whose
         // trail names every container and instance it shows by address, is
-        // unchanged.
+        // unchanged (a scan cheaper than the check program).
         if !self.only.is_null() && obj != self.only && !trail.data.is_empty() && !trail.data.contains(&(self.only as u64)) {
+            return Compare::Same;
+        }
+        if trail.checked && self.run_checks(&trail.checks) {
             return Compare::Same;
         }
         trail.checked = false;
