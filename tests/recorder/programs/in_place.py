@@ -303,7 +303,59 @@ def tuples(rounds):
     return pair, len(keyed), held, rows, deep, last, doomed
 
 
+def item_stores(rounds):
+    """Lines that only store items into a local's list (`row[k] -= v`):
+    after one, only that list may have changed, and values that do not show
+    it are passed over. It is shown by an alias, inside a list of lists
+    (twice), a tuple, a dict and an instance; the line's in-place operator
+    mutates a list item; a store puts a container into it; a local is rebound
+    on the same line; nested loops' headers are re-entered."""
+    grid = [[0.5 * i, 1.0, 2.0] for i in range(3)]
+    row = grid[1]
+    alias = row
+    twice = [row, grid[2], row]
+    pair = (row, 7)
+    table = {"r": row, "other": grid[0]}
+    box = Box()
+    box.items = row
+    flat = [1.0, 2.0]
+    cell = [1.0, 2.0]
+    nest = [[1], 2.0]
+    inner = nest[0]
+    for r in range(rounds):
+        row[0] = 1.5
+        for k in range(3):
+            row[k] -= 0.25 * r
+            grid[0][k] = r
+            flat[1] += 1.0
+        nest[0] += [r]  # in place on a list item: `inner` changes too
+        if r == 2:
+            cell[1] = [r]
+        cell[0] = r
+        flat[0] = r; flat = [r, 2.0]  # noqa: E702 - rebound on the line
+        row[0] = None
+    return grid, alias, twice, pair, table, box.items, flat, cell, nest, inner
+
+
+def nested_loops(stack):
+    """Inner loops' headers, whose line also holds the outer loop's jump back
+    (run once the inner loop is done): the outer header's iterator mutates
+    (after the event of its own line), or the outer loop is a `while` whose
+    test mutates."""
+    seen = []
+    for x in iter(stack.pop, 2):
+        for j in range(2):
+            now = stack
+        seen = seen + [x]
+    while stack.pop() > 1:
+        for j in range(2):
+            now = stack
+    return seen, now
+
+
 COUNTER = 0
+print(nested_loops([0, 1, 2, 3, 4, 5]))
+print(item_stores(4))
 print(tuples(6))
 print(slotted(9))
 print(shared_down({"n": 0, "seen": []}, 4))

@@ -99,6 +99,42 @@ pub struct OpTable {
     /// `types.CodeType.__basicsize__`: where a code object's instructions
     /// start (`co_code_adaptive`).
     code_base: usize,
+    /// What each instruction does to the value stack, for finding the lines
+    /// impure only by storing into an item of a fast local's container
+    /// (see [`PureLines::item_stores`]).
+    sim: [Sim; 256],
+}
+
+/// An instruction's effect on the value stack, as far as
+/// [`item_store_targets`] follows it: where the values come from (a fast
+/// local, an item read from one, an in-place operation on such an item).
+/// `No`: an instruction a line stored into this way may not hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sim {
+    No,
+    Nop,
+    /// Pushes fast local `arg` (`LOAD_FAST`, `LOAD_FAST_CHECK`).
+    Local,
+    /// Pushes the two fast locals named in `arg`'s nibbles (3.13).
+    LocalPair,
+    /// Pops `.0`, pushes `.1` other values.
+    Other(u8, u8),
+    /// Pops `arg` values, pushes one (`BUILD_TUPLE` ...).
+    Build,
+    /// Pushes one value, and a second when `arg & 1` (`LOAD_GLOBAL`).
+    LoadGlobal,
+    /// Pops one, pushes one, and a second when `arg & 1` (`LOAD_ATTR`).
+    LoadAttr,
+    Copy,
+    Swap,
+    BinarySubscr,
+    BinaryOp,
+    StoreSubscr,
+    /// Stores `arg`'s high nibble, pushes the local of its low one (3.13).
+    StoreLoadFast,
+    /// An unconditional jump: the line's last instruction (a loop body's
+    /// last line jumps back to its header).
+    Jump,
 }
 
 impl OpTable {
@@ -129,6 +165,44 @@ impl OpTable {
             safe_iters.push(type_of(expr)?);
         }
         let tuple_iters = vec![type_of("iter({}.items())")?];
+        let mut sim = [Sim::No; 256];
+        let mut set = |name: &str, e: Sim| {
+            if let Some(op) = code(name) {
+                sim[op as usize] = e;
+            }
+        };
+        for name in ["CACHE", "NOP", "RESUME", "EXTENDED_ARG"] {
+            set(name, Sim::Nop);
+        }
+        set("LOAD_FAST", Sim::Local);
+        set("LOAD_FAST_CHECK", Sim::Local);
+        set("LOAD_FAST_LOAD_FAST", Sim::LocalPair);
+        set("LOAD_CONST", Sim::Other(0, 1));
+        set("LOAD_DEREF", Sim::Other(0, 1));
+        set("LOAD_GLOBAL", Sim::LoadGlobal);
+        set("LOAD_ATTR", Sim::LoadAttr);
+        set("POP_TOP", Sim::Other(1, 0));
+        set("STORE_FAST", Sim::Other(1, 0));
+        set("STORE_FAST_STORE_FAST", Sim::Other(2, 0));
+        set("STORE_FAST_LOAD_FAST", Sim::StoreLoadFast);
+        for name in ["UNARY_NEGATIVE", "UNARY_NOT", "UNARY_INVERT", "TO_BOOL"] {
+            set(name, Sim::Other(1, 1));
+        }
+        for name in ["COMPARE_OP", "IS_OP"] {
+            set(name, Sim::Other(2, 1));
+        }
+        set("BINARY_SLICE", Sim::Other(3, 1));
+        for name in ["BUILD_TUPLE", "BUILD_LIST", "BUILD_SET", "BUILD_STRING"] {
+            set(name, Sim::Build);
+        }
+        set("COPY", Sim::Copy);
+        set("SWAP", Sim::Swap);
+        set("BINARY_SUBSCR", Sim::BinarySubscr);
+        set("BINARY_OP", Sim::BinaryOp);
+        set("STORE_SUBSCR", Sim::StoreSubscr);
+        for name in ["JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT"] {
+            set(name, Sim::Jump);
+        }
         let code_base = py.import("types").ok()?.getattr("CodeType").ok()?.getattr("__basicsize__").ok()?.extract().ok()?;
         Some(Self {
             pure,
@@ -144,6 +218,7 @@ impl OpTable {
             tuple_iters,
             enumerate: type_of("enumerate(())")?,
             code_base,
+            sim,
         })
     }
 
@@ -213,6 +288,9 @@ pub struct PureLines {
     /// The same for the instructions without a line number (an exception
     /// handler's `e = None; del e`): they may run after any line.
     unlined_stores: u128,
+    /// Lines impure only by storing into items of containers held by fast
+    /// locals (`b[3] -= dx * m`, `row[j] = v`): per line, those locals.
+    item_stores: Vec<(u32, u128)>,
 }
 
 impl PureLines {
@@ -229,6 +307,18 @@ impl PureLines {
     #[inline]
     pub fn stores(&self, line: u32) -> u128 {
         self.stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m) | self.unlined_stores
+    }
+
+    /// The fast locals into whose containers `line` stores an item, when
+    /// that is all it does besides pure instructions (the item's new value
+    /// may come from an in-place operator on the item it replaces); 0 for
+    /// any other line. After it, only those containers may have changed in
+    /// place, if they are exact lists whose items are now all leaves (a
+    /// list's `__setitem__` runs no code; an in-place operator that mutated
+    /// the old item, a container, stored that container back).
+    #[inline]
+    pub fn item_stores(&self, line: u32) -> u128 {
+        self.item_stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m)
     }
 
     /// The `for` header on `line`, when it has one that is pure on re-entry.
@@ -292,7 +382,19 @@ impl PureLines {
         }
         let loops = loop_heads(table, bytecode, &pure, &ranges);
         let (stores, unlined_stores) = line_stores(table, bytecode, &ranges);
-        Some(Self { base: lo, bits, loops, stores, unlined_stores })
+        let mut item_stores: Vec<(u32, u128)> = Vec::new();
+        for (i, (s, e, line)) in ranges.iter().enumerate() {
+            let Some(line) = *line else { continue };
+            // One range per line: its instructions run in order.
+            let single = ranges.iter().enumerate().all(|(j, r)| j == i || r.2 != Some(line));
+            if !single || !impure.get((line - lo) as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            if let Some(mask) = item_store_targets(table, bytecode.get(*s..*e).unwrap_or(&[])) {
+                item_stores.push((line, mask));
+            }
+        }
+        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores })
     }
 }
 
@@ -334,7 +436,9 @@ fn loop_heads(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize,
                     }
                     let o = op(i).unwrap_or(0);
                     if table.jumps_back.contains(&o) {
-                        ok = false;
+                        // An outer loop's jump back, run on exhaustion, leaves
+                        // the line; one into it may loop its instructions.
+                        ok &= jumps_out_of(bytecode, i, table.extended_arg, ranges, line);
                     } else if o == table.unpack_sequence {
                         unpacks = true;
                     } else if pure.get(i) != Some(&true) {
@@ -349,6 +453,28 @@ fn loop_heads(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize,
     }
     out.retain(|h| !doubled.contains(&h.line));
     out
+}
+
+/// Whether the jump back at code unit `u` (its `EXTENDED_ARG`s before it)
+/// lands outside every range of `line`, with or without the cache entry
+/// it has on some versions.
+fn jumps_out_of(bytecode: &[u8], u: usize, extended_arg: u8, ranges: &[(usize, usize, Option<u32>)], line: u32) -> bool {
+    let mut arg = 0usize;
+    let mut shift = 0;
+    let mut at = u;
+    loop {
+        let Some(&b) = bytecode.get(2 * at + 1) else { return false };
+        arg |= usize::from(b) << shift;
+        shift += 8;
+        if at == 0 || bytecode.get(2 * (at - 1)) != Some(&extended_arg) || shift > 24 {
+            break;
+        }
+        at -= 1;
+    }
+    (0..=1).all(|caches| {
+        let Some(target) = (u + 1 + caches).checked_sub(arg) else { return false };
+        !ranges.iter().any(|(s, e, l)| *l == Some(line) && (s / 2..e / 2).contains(&target))
+    })
 }
 
 /// Whether a mask of [`PureLines::stores`] names slot `i`.
@@ -385,6 +511,111 @@ fn line_stores(table: &OpTable, bytecode: &[u8], ranges: &[(usize, usize, Option
         }
     }
     (out, unlined)
+}
+
+/// Where a value on the simulated stack came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Val {
+    Other,
+    Local(u32),
+    /// An item read from fast local `.0`'s container.
+    ItemOf(u32),
+    /// An in-place operator's result on such an item, to be stored back.
+    Inplace(u32),
+}
+
+/// The fast locals (bit per slot) into whose containers the instructions
+/// `code` (one line's, run straight through) store items, when they do
+/// nothing else impure: every instruction is in `OpTable::sim`, every
+/// `STORE_SUBSCR` stores into a container loaded from a fast local, and
+/// every in-place `BINARY_OP` applies to an item read from one, its result
+/// stored back into that container (an augmented assignment). None
+/// otherwise (or when nothing is stored so).
+fn item_store_targets(table: &OpTable, code: &[u8]) -> Option<u128> {
+    let mut stack: Vec<Val> = Vec::new();
+    let mut mask = 0u128;
+    let mut ext: u32 = 0;
+    // An in-place result used in any other way.
+    let mut stray = false;
+    let mut pop = |stack: &mut Vec<Val>| {
+        let v = stack.pop().unwrap_or(Val::Other);
+        stray |= matches!(v, Val::Inplace(_));
+        v
+    };
+    let mut jumped = false;
+    for unit in code.chunks_exact(2) {
+        let (op, arg) = (unit[0], u32::from(unit[1]) | (ext << 8));
+        ext = if op == table.extended_arg { arg } else { 0 };
+        let sim = table.sim[op as usize];
+        if jumped && sim != Sim::Nop {
+            return None;
+        }
+        match sim {
+            Sim::No => return None,
+            Sim::Nop => {}
+            Sim::Jump => jumped = true,
+            Sim::Local => stack.push(Val::Local(arg)),
+            Sim::LocalPair => stack.extend([Val::Local(arg >> 4), Val::Local(arg & 15)]),
+            Sim::Other(pops, pushes) => {
+                for _ in 0..pops {
+                    pop(&mut stack);
+                }
+                stack.extend(std::iter::repeat_n(Val::Other, pushes as usize));
+            }
+            Sim::Build => {
+                for _ in 0..arg {
+                    pop(&mut stack);
+                }
+                stack.push(Val::Other);
+            }
+            Sim::LoadGlobal => stack.extend(std::iter::repeat_n(Val::Other, 1 + (arg & 1) as usize)),
+            Sim::LoadAttr => {
+                pop(&mut stack);
+                stack.extend(std::iter::repeat_n(Val::Other, 1 + (arg & 1) as usize));
+            }
+            Sim::Copy => {
+                let at = stack.len().checked_sub(arg as usize)?;
+                stack.push(*stack.get(at)?);
+            }
+            Sim::Swap => {
+                let at = stack.len().checked_sub(arg as usize)?;
+                let top = stack.len().checked_sub(1)?;
+                stack.swap(at, top);
+            }
+            Sim::BinarySubscr => {
+                pop(&mut stack);
+                let item = match pop(&mut stack) {
+                    Val::Local(k) => Val::ItemOf(k),
+                    _ => Val::Other,
+                };
+                stack.push(item);
+            }
+            Sim::BinaryOp => {
+                pop(&mut stack);
+                let lhs = pop(&mut stack);
+                let result = match lhs {
+                    _ if !(NB_INPLACE_FIRST..=NB_INPLACE_LAST).contains(&arg) => Val::Other,
+                    Val::ItemOf(k) => Val::Inplace(k),
+                    _ => return None,
+                };
+                stack.push(result);
+            }
+            Sim::StoreSubscr => {
+                pop(&mut stack);
+                let Val::Local(k) = pop(&mut stack) else { return None };
+                match stack.pop() {
+                    Some(Val::Inplace(j)) if j != k => return None,
+                    _ => {}
+                }
+                mask |= if k < 128 { 1u128 << k } else { return None };
+            }
+            Sim::StoreLoadFast => {
+                pop(&mut stack);
+                stack.push(Val::Local(arg & 15));
+            }
+        }
+    }
+    (mask != 0 && !stray && !stack.iter().any(|v| matches!(v, Val::Inplace(_)))).then_some(mask)
 }
 
 /// Whether code unit `u` starts an instruction (is not a CACHE entry):

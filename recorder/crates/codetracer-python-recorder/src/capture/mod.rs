@@ -116,6 +116,9 @@ pub struct Encoder {
     /// Encoding a value under a secret-looking name: its text leaves are
     /// written as `<redacted>` ([`Encoder::encode_secret`]).
     secret: bool,
+    /// While comparing after a line that can only have stored items into
+    /// this list (see [`Encoder::only_changed`]); null otherwise.
+    only: *mut ffi::PyObject,
 }
 
 /// What comparing a value with its trail found.
@@ -153,7 +156,20 @@ impl Encoder {
             recording: false,
             trail: Trail::default(),
             trail_ok: false,
+            only: std::ptr::null_mut(),
         }
+    }
+
+    /// Until called again with null: nothing changed in place since the
+    /// values were last compared but the exact list `list` (a line stored
+    /// into its items, which are all leaves now: purity.rs,
+    /// `PureLines::item_stores`). Every other list or tuple then holds the
+    /// objects its trail recorded, so a comparison passes over one made only
+    /// of leaves without reading it (`Encoder::skip_leaves`). The caller
+    /// vouches for the roots it compares: each is the object its trail was
+    /// last compared with, not one rebound since.
+    pub fn only_changed(&mut self, list: *mut ffi::PyObject) {
+        self.only = list;
     }
 
     /// Encodes like [`Encoder::encode`] and also builds the value's trail,

@@ -130,6 +130,13 @@ impl Encoder {
     /// record ([`Encoder::patches`]), as long as the structure (containers,
     /// lengths, instances, fields) is the same.
     pub fn compare(&mut self, t: &mut TypeTable, defs: &mut Vec<u8>, obj: *mut ffi::PyObject, trail: &mut Trail) -> Compare {
+        // Only one list may have changed since the trail was brought up to
+        // date (`Encoder::only_changed`): a value that does not show it, whose
+        // trail names every container and instance it shows by address, is
+        // unchanged (a scan cheaper than the check program).
+        if !self.only.is_null() && obj != self.only && !trail.data.is_empty() && !trail.data.contains(&(self.only as u64)) {
+            return Compare::Same;
+        }
         if trail.checked && self.run_checks(&trail.checks) {
             return Compare::Same;
         }
@@ -142,7 +149,8 @@ impl Encoder {
         self.checks.clear();
         // Only a value found unchanged last time gets a program: writing one
         // costs about as much as the walk, wasted on values that change.
-        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.layout.is_some() && self.versions.vouch();
+        // (Not after a line that stored items: its walk skips what it cannot vouch for.)
+        self.writing_checks = trail.stable >= STABLE_BEFORE_CHECKS && self.layout.is_some() && self.versions.vouch() && self.only.is_null();
         self.checks_ok = self.writing_checks;
         let held = trail.held.len();
         let mut w = Walk { t, defs, tr: &mut *trail, it: 0 };
@@ -415,6 +423,9 @@ impl Encoder {
             if take(&w.tr.data, &mut w.it) != n {
                 return false;
             }
+            if is_seq && !self.only.is_null() && obj != self.only && self.skip_leaves(w, n) {
+                return true;
+            }
             let version_at = w.it;
             let unchanged = if tp == b.dict { self.skip_unchanged(obj, &w.tr.data, &mut w.it) } else { Unchanged::No };
             let shown = n.min(u64::from(self.bounds.max_items)) as isize;
@@ -472,6 +483,10 @@ impl Encoder {
                         continue;
                     }
                     (self.budget, w.it) = (budget, pos);
+                    if !self.only.is_null() && self.skip_item_leaves(&b, w, item, depth + 1) {
+                        (budget, pos) = (self.budget, w.it);
+                        continue;
+                    }
                     self.path.push(i as u32);
                     ok = self.walk(w, item, depth + 1);
                     self.path.pop();
@@ -543,6 +558,63 @@ impl Encoder {
             self.active.pop();
             ok
         }
+    }
+
+    /// While only one list may have changed ([`Encoder::only_changed`]), at
+    /// the items of another list or tuple (its address and length as the
+    /// trail recorded): when they were all leaves, it holds the same leaves
+    /// still, so their entries are passed over unread (spending the nodes
+    /// their walk would). False (nothing consumed) for anything else, or
+    /// when the budget ran out among them: the caller walks it.
+    fn skip_leaves(&mut self, w: &mut Walk<'_>, n: u64) -> bool {
+        let shown = n.min(u64::from(self.bounds.max_items));
+        let (mut pos, mut budget) = (w.it, self.budget);
+        for _ in 0..shown {
+            if budget == 0 {
+                return false;
+            }
+            match w.tr.data.get(pos) {
+                Some(&(TAG_FLOAT | TAG_INT | TAG_LEAF)) => {
+                    pos += 2;
+                    budget -= 1;
+                }
+                Some(&TAG_FROZEN) => {
+                    let Some(&nodes) = w.tr.data.get(pos + 2) else { return false };
+                    pos += 3;
+                    budget = budget.saturating_sub((nodes as u32).max(1));
+                }
+                _ => return false,
+            }
+        }
+        if pos > w.tr.data.len() {
+            return false;
+        }
+        (w.it, self.budget) = (pos, budget);
+        true
+    }
+
+    /// `walk` of a list or tuple item at `depth` that `skip_leaves` passes
+    /// over, without the call: false (nothing consumed) when it does not.
+    #[inline]
+    fn skip_item_leaves(&mut self, b: &Builtins, w: &mut Walk<'_>, item: *mut ffi::PyObject, depth: u32) -> bool {
+        // SAFETY: GIL held; `item` is a live item of the sequence walked.
+        let tp = unsafe { ffi::Py_TYPE(item) };
+        let (at, budget) = (w.it, self.budget);
+        if item == self.only || budget == 0 || !(tp == b.list || tp == b.tuple) || w.tr.data.get(at) != Some(&(item as u64))
+            || depth >= self.bounds.max_depth || self.active.contains(&item)
+        {
+            return false;
+        }
+        let n = self.seq_len(item, tp == b.list).max(0) as u64;
+        if w.tr.data.get(at + 1) != Some(&n) {
+            return false;
+        }
+        (self.budget, w.it) = (budget - 1, at + 2);
+        if self.skip_leaves(w, n) {
+            return true;
+        }
+        (self.budget, w.it) = (budget, at);
+        false
     }
 
     /// A walk at a frozen tuple's entry (see `Encoder::tuple`): the same

@@ -54,8 +54,8 @@ impl Recorder {
         // else ran since the frame's previous step, and that step's line was
         // pure: the values it compared are unchanged in place.
         let info = &self.infos[idx as usize];
-        let in_place_unchanged = self.cfg.ops.is_some()
-            && top.epoch + 1 == purity::epoch()
+        let nothing_else_ran = self.cfg.ops.is_some() && top.epoch + 1 == purity::epoch();
+        let in_place_unchanged = nothing_else_ran
             && (top.last_line == ENTRY || top.loop_pure || info.pure.contains(top.last_line));
         if in_place_unchanged {
             purity::retract();
@@ -90,11 +90,73 @@ impl Recorder {
                 self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
             }
         } else {
-            for i in 0..n {
-                self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
+            let only = if nothing_else_ran && !in_place_unchanged && prev_line != ENTRY { self.item_store_target(idx, locals, prev_line) } else { ptr::null_mut() };
+            if only.is_null() {
+                for i in 0..n {
+                    self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
+                }
+            } else {
+                // Only the list the line stored into may have changed: the
+                // other values' walks pass over the lists they show made of
+                // leaves. Not for the slots the line rebound (another object
+                // may sit at the address compared), nor once dropping a
+                // reference may have run a finaliser.
+                let stores = self.infos[idx as usize].pure.stores(prev_line);
+                let must = stores | self.infos[idx as usize].always;
+                let epoch = purity::epoch();
+                for i in 0..n {
+                    // A slot the line did not rebind holds the object it
+                    // held: one compared by identity is unchanged.
+                    if top.slots[i].strong && !purity::has_slot(must, i) {
+                        continue;
+                    }
+                    let vouched = !purity::has_slot(stores, i) && purity::epoch() == epoch;
+                    self.enc.only_changed(if vouched { only } else { ptr::null_mut() });
+                    self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
+                }
+                self.enc.only_changed(ptr::null_mut());
             }
         }
         self.stack.push(top);
+    }
+
+    /// After `line` (nothing else run since), when all it may have changed
+    /// in place is the exact list held by one fast local, whose items are
+    /// now all leaves (purity.rs, `PureLines::item_stores`): that list.
+    /// Null otherwise.
+    fn item_store_target(&self, idx: u32, locals: *const *mut ffi::PyObject, line: u32) -> *mut ffi::PyObject {
+        const MAX_ITEMS: isize = 64;
+        let none = ptr::null_mut();
+        let info = &self.infos[idx as usize];
+        let mask = info.pure.item_stores(line);
+        let Some(layout) = self.cfg.reader.layout() else { return none };
+        if mask.count_ones() != 1 {
+            return none;
+        }
+        let k = mask.trailing_zeros() as usize;
+        if info.slots.get(k).is_none_or(|s| s.cell) || purity::has_slot(info.pure.stores(line), k) {
+            return none;
+        }
+        let b = &self.types.builtins;
+        // SAFETY: GIL held; `k` < the code's localsplus count, the frame is
+        // live; a list's items are read in place (its length bounds them).
+        unsafe {
+            let list = *locals.add(k);
+            if list.is_null() || ffi::Py_TYPE(list) != b.list {
+                return none;
+            }
+            let n = layout.seq_len(list);
+            if !(0..=MAX_ITEMS).contains(&n) {
+                return none;
+            }
+            for i in 0..n {
+                let tp = ffi::Py_TYPE(layout.seq_item(list, true, i));
+                if !(tp == b.float || tp == b.int || tp == b.str_ || tp == b.none || tp == b.bool_) {
+                    return none;
+                }
+            }
+            list
+        }
     }
 
     /// Compares fast local `i` of `top` (a frame running code `idx`, whose
@@ -154,6 +216,9 @@ impl Recorder {
             v::put_obj_ref(buf, s);
             return Diff::Changed(Slot { gen, ..old });
         }
+        // Another object: a state found by its address proves nothing
+        // about it (see `Encoder::only_changed`).
+        self.enc.only_changed(ptr::null_mut());
         self.scratch.clear();
         let new = self.encode_slot(obj);
         self.drop_slot(old);
