@@ -118,24 +118,6 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::rfc3339;
-
-    #[test]
-    fn times_are_utc_with_milliseconds() {
-        let at = |ms: u64| rfc3339(UNIX_EPOCH + Duration::from_millis(ms));
-        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(at(1_709_208_000_500), "2024-02-29T12:00:00.500Z");
-        assert_eq!(at(1_709_251_200_007), "2024-03-01T00:00:00.007Z");
-        // Digits below the millisecond are dropped, not rounded.
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_nanos(1_709_164_799_999_999_999)), "2024-02-28T23:59:59.999Z");
-    }
-}
-
 /// Adds to the finished trace's metadata at `path` the keys of the dict
 /// `facts(format, steps)` returns (the trace's format and its step count,
 /// read from the metadata; None for one that has none) and writes the file
@@ -211,4 +193,22 @@ fn write_py(v: &Bound<'_, PyAny>, depth: usize, out: &mut Vec<u8>) -> PyResult<(
         return Err(PyTypeError::new_err(format!("{} cannot be written to trace_metadata.json", v.get_type().name()?)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::rfc3339;
+
+    #[test]
+    fn times_are_utc_with_milliseconds() {
+        let at = |ms: u64| rfc3339(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(at(1_709_208_000_500), "2024-02-29T12:00:00.500Z");
+        assert_eq!(at(1_709_251_200_007), "2024-03-01T00:00:00.007Z");
+        // Digits below the millisecond are dropped, not rounded.
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_nanos(1_709_164_799_999_999_999)), "2024-02-28T23:59:59.999Z");
+    }
 }
