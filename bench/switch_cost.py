@@ -5,7 +5,7 @@ switch as a test run makes it (`_testrun.TestTraces.begin` + `end`: stop,
 start, stop, the test's metadata), for trace.json and trace.ct; wall time,
 and CPU time of the whole process (both threads: the trace.ct writer's
 too). The options are the command line's for `--pytest` (its trace filter,
-built by the CLI's own `_settings`: the built-in filter with the
+built by the CLI's own `_config_of`: the built-in filter with the
 interpreter's folders, the project filter auto-discovery, the redaction
 rules; other threads recorded, as the command line records them in a test
 run, `--no-threads` not). Each figure is the median of --cycles cycles after --warmup, then
@@ -33,9 +33,8 @@ from codetracer_python_recorder import _native, _testrun, cli
 
 fmt, cycles, warmup, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 o = cli.parse_args(["--format", fmt, "--pytest", "-q"])
-settings = cli._settings(o)
-options = dict(values="locals", skip_prefixes=[cli.PACKAGE_DIR], format=o.format,
-               trace_filter=settings.trace_filter, threads=threads)
+options = cli._config_of(o).native([cli.PACKAGE_DIR])
+options["threads"] = threads
 program = os.path.abspath(__file__)
 
 

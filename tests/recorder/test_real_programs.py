@@ -105,6 +105,31 @@ def test_trace_json_bytes_is_the_size_of_trace_json(record, values: str) -> None
         assert meta["stats"]["trace_json_bytes"] == (trace_dir / "trace.json").stat().st_size, program
 
 
+@pytest.mark.parametrize("fmt", ["json", "ctfs"])
+def test_metadata_is_written_as_pythons_json_with_the_estimate_last(record, fmt: str) -> None:
+    """The recorder writes trace_metadata.json itself (not Python's json after
+    the program: docs/recorder.md, "Fixed costs"): the bytes are what
+    json.dumps(indent=2, ensure_ascii=False) makes of it, the replay estimate's
+    keys after the others."""
+    _, recorded, trace_dir = record(["functions.py"], extra=["--format", fmt])
+    assert recorded.returncode == 0
+    text = (trace_dir / "trace_metadata.json").read_text(encoding="utf-8")
+    meta = json.loads(text)
+    assert text == json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    keys = list(meta)
+    assert keys[-3:] == ["steps", "trace_bytes", "replay_estimate"]
+    assert keys[:-3] == sorted(keys[:-3])
+    assert list(meta["replay_estimate"]) == [
+        "memory_bytes",
+        "memory_bytes_low",
+        "memory_bytes_high",
+        "open_seconds",
+        "basis",
+    ]
+    assert meta["steps"] == meta["stats"]["steps"] > 0
+    assert meta["trace_bytes"] == (trace_dir / ("trace.json" if fmt == "json" else "trace.ct")).stat().st_size
+
+
 @pytest.mark.parametrize("values", VALUES)
 def test_os_exit_keeps_every_step_before_it(record, values: str) -> None:
     plain, recorded, trace_dir = record(["os_exit_mid.py"], extra=["--values", values])

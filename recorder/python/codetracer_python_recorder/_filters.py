@@ -387,11 +387,13 @@ def entry_note(
     returns."""
     if stats is None or record_all or activation or not origin or not os.path.isfile(origin):
         return None
+    if not _left_out_by_default(origin):
+        return None  # (before json: a program that never imported it does not pay for it here)
     import json
 
     counts = json.loads(stats)
     steps, calls = counts.get("steps", 0), counts.get("calls", 0)
-    if calls > ENTRY_ONLY_CALLS or steps > ENTRY_ONLY_STEPS or not _left_out_by_default(origin):
+    if calls > ENTRY_ONLY_CALLS or steps > ENTRY_ONLY_STEPS:
         return None
     return (
         f"the trace holds only the entry of {entry} ({steps} step{'' if steps == 1 else 's'}, {calls} "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from . import _native, _replaycost
+from . import _replaycost
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,10 +70,13 @@ def annotate_threads(out_dir: str) -> list[dict[str, Any]]:
     ``out_dir``'s ``threads.json``, and of every forked child's trace that
     has none yet (a child writes its own when it ends; one the parent's stop
     recovered has none); those traces' facts, for the budget note."""
+    index_path = os.path.join(out_dir, THREADS_INDEX)
+    if not os.path.exists(index_path):
+        return []  # (one trace: no json to import after the program)
     import json
 
     try:
-        with open(os.path.join(out_dir, THREADS_INDEX), encoding="utf-8") as f:
+        with open(index_path, encoding="utf-8") as f:
             index = json.load(f)
     except (OSError, ValueError):
         return []
@@ -88,12 +91,9 @@ def annotate_threads(out_dir: str) -> list[dict[str, Any]]:
             continue
         if "pid" in row and "replay_estimate" in meta:
             continue
-        trace = _replaycost.estimate(
-            folder, meta.get("format", _native.DEFAULT_FORMAT), (meta.get("stats") or {}).get("steps")
-        )
-        meta.update(trace)
-        _replaycost.write_json(meta_path, meta)
-        facts.append({"id": os.path.abspath(folder), **trace})
+        trace = _replaycost.annotate(folder)
+        if trace is not None:
+            facts.append({"id": os.path.abspath(folder), **trace})
     return facts
 
 

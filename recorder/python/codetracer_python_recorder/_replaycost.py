@@ -124,21 +124,27 @@ def warn_over_budget(traces: list[dict[str, Any]], budget: int, narrowing: str) 
 def annotate_single(trace_dir: str, report: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Adds the estimate to one finished trace's metadata; the trace's facts
     (an empty list when no trace was written)."""
-    import json
-
     if not report or not (report.get("complete") or report.get("partial")):
         return []
-    meta_path = os.path.join(trace_dir, "trace_metadata.json")
+    facts = annotate(trace_dir)
+    return [] if facts is None else [{"id": os.path.abspath(trace_dir), **facts}]
+
+
+def annotate(folder: str) -> dict[str, Any] | None:
+    """Adds the estimate (``steps``, ``trace_bytes``, ``replay_estimate``) to
+    the metadata of the finished trace in ``folder``, as ``meta.update()``
+    and :func:`write_json` would, but without Python's ``json`` (the
+    recorder's native module reads and writes the file: a module imported
+    after the program is one a program that never imported it would not
+    have paid for); the facts, or None when the metadata cannot be read."""
+
+    def facts(trace_format: str | None, steps: int | None) -> dict[str, Any]:
+        return estimate(folder, trace_format or _native.DEFAULT_FORMAT, steps)
+
     try:
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-        stats = json.loads(str(report.get("stats"))) if report.get("stats") else {}
-    except (OSError, ValueError):
-        return []
-    facts = estimate(trace_dir, meta.get("format", _native.DEFAULT_FORMAT), stats.get("steps"))
-    meta.update(facts)
-    write_json(meta_path, meta)
-    return [{"id": os.path.abspath(trace_dir), **facts}]
+        return _native._annotate_metadata(os.path.join(folder, "trace_metadata.json"), facts)
+    except OSError:
+        return None
 
 
 def write_json(path: str, doc: object) -> None:

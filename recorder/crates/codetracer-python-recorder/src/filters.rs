@@ -17,6 +17,23 @@ use globset::{GlobBuilder, GlobMatcher};
 use recorder_errors::prelude::*;
 use regex::Regex;
 
+/// `pattern` compiled, once per process: the built-in default's secret
+/// patterns come back for every value kind (`_filters.py`), and compiling
+/// them is most of a first `start()`'s time in Rust (docs/recorder.md,
+/// "Fixed costs"); a compiled `Regex` is shared by cloning.
+fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
+    static SEEN: std::sync::Mutex<Vec<(String, Regex)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().ok();
+    if let Some(r) = seen.as_ref().and_then(|v| v.iter().find(|(p, _)| p == pattern)) {
+        return Ok(r.1.clone());
+    }
+    let r = Regex::new(pattern)?;
+    if let Some(v) = seen.as_mut().filter(|v| v.len() < 64) {
+        v.push((pattern.to_owned(), r.clone()));
+    }
+    Ok(r)
+}
+
 /// What a selector is matched against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -104,7 +121,7 @@ impl Selector {
             return Err(bad("empty pattern".into()));
         }
         let matcher = match how {
-            "regex" => Matcher::Regex(Regex::new(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?),
+            "regex" => Matcher::Regex(compiled(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?),
             "literal" => Matcher::Literal(pattern.to_string()),
             _ => {
                 // Paths: `*` stays inside a folder, `**` crosses folders.

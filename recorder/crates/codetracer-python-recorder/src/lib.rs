@@ -225,6 +225,14 @@ fn stop(py: Python<'_>, exit_status: Option<i64>) -> PyResult<Bound<'_, PyDict>>
     Ok(d)
 }
 
+/// Adds the dict `facts(format, steps)` returns to the finished trace's
+/// metadata at `path` (`session::annotate`); the facts, or None when the
+/// metadata cannot be read.
+#[pyfunction]
+fn _annotate_metadata<'py>(path: PathBuf, facts: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    session::annotate(&path, facts)
+}
+
 /// Stands in for `os._exit` while recording: a valid call (one int status)
 /// first stops the recording, so the trace holds everything up to the call;
 /// then the program's own `os._exit` runs (and reports bad arguments as
@@ -380,6 +388,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_mark_child_process, m)?)?;
     m.add_function(wrap_pyfunction!(_exit_status_seen, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
+    m.add_function(wrap_pyfunction!(_annotate_metadata, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
     m.add_function(wrap_pyfunction!(log_message, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;

@@ -264,10 +264,9 @@ impl TraceDir {
     }
 }
 
-/// Writes `value` as pretty JSON to `path`.
+/// Writes the metadata `value` to `path` ([`crate::metadata::metadata_text`]).
 fn write_json(path: &Path, value: &Map<String, Value>) -> RecorderResult<()> {
-    let text = serde_json::to_vec_pretty(value).map_err(|e| bug!(ErrorCode::Internal, "metadata does not serialise: {}", e))?;
-    fs::write(path, text).map_err(io(ErrorCode::Io, path))
+    fs::write(path, crate::metadata::metadata_text(value)).map_err(io(ErrorCode::Io, path))
 }
 
 /// Turns the staging folder a dead recording left in `dir` into a trace

@@ -5,11 +5,14 @@
 //! interpreter and how its frames are read, the options; at stop: the end
 //! time, the exit status and the recorder's metrics.
 
+use std::path::Path;
 use std::time::SystemTime;
 
-use pyo3::Python;
-
-use serde_json::{json, Value};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{json, Map, Value};
+use trace_writer::metadata::{write_array, write_json_float, write_json_text, write_object, write_value};
 use trace_writer::{Metadata, TraceDir};
 
 use super::options::StartOptions;
@@ -113,6 +116,83 @@ pub(super) fn now() -> String {
 
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Adds to the finished trace's metadata at `path` the keys of the dict
+/// `facts(format, steps)` returns (the trace's format and its step count,
+/// read from the metadata; None for one that has none) and writes the file
+/// back as Python's `json.dumps(meta, indent=2, ensure_ascii=False)` would
+/// after `meta.update(facts)`: the replay estimate (`_replaycost.py`)
+/// without Python's `json` after the program, which a program that never
+/// imported it would pay for (docs/recorder.md, "Fixed costs"). Returns the
+/// facts; None when the metadata cannot be read.
+pub fn annotate<'py>(path: &Path, facts: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Ok(fields) = std::fs::read(path).map_err(drop).and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).map_err(drop)) else {
+        return Ok(None);
+    };
+    let format = fields.get("format").and_then(Value::as_str);
+    let steps = fields.get("stats").and_then(|s| s.get("steps")).and_then(Value::as_u64);
+    let added = facts.call1((format, steps))?.cast_into::<PyDict>()?;
+    let mut out = Vec::with_capacity(4096);
+    // Keys already there keep their place; new ones follow, in the dict's order.
+    let mut entries: Vec<(String, Entry<'_, 'py>)> = fields.iter().map(|(k, v)| (k.clone(), Entry::Value(v))).collect();
+    for (k, v) in added.iter() {
+        let key: String = k.extract()?;
+        match entries.iter_mut().find(|(name, _)| *name == key) {
+            Some(slot) => slot.1 = Entry::Py(v),
+            None => entries.push((key, Entry::Py(v))),
+        }
+    }
+    write_object(entries, 0, &mut out, write_entry)?;
+    out.push(b'\n');
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, &out).and_then(|()| std::fs::rename(&tmp, path))?;
+    Ok(Some(added))
+}
+
+/// A value of the metadata: read from the file, or given by Python.
+enum Entry<'a, 'py> {
+    Value(&'a Value),
+    Py(Bound<'py, PyAny>),
+}
+
+fn write_entry(e: Entry<'_, '_>, depth: usize, out: &mut Vec<u8>) -> PyResult<()> {
+    match e {
+        Entry::Value(v) => {
+            write_value(v, depth, out);
+            Ok(())
+        }
+        Entry::Py(v) => write_py(&v, depth, out),
+    }
+}
+
+/// `v` (None, a bool, int, float, str, list, tuple or dict with str keys)
+/// as Python's `json.dumps(indent=2, ensure_ascii=False)` writes it.
+fn write_py(v: &Bound<'_, PyAny>, depth: usize, out: &mut Vec<u8>) -> PyResult<()> {
+    if v.is_none() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+    } else if v.is_instance_of::<PyInt>() {
+        out.extend_from_slice(v.str()?.to_cow()?.as_bytes());
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        write_json_float(f.value(), out);
+    } else if let Ok(s) = v.cast::<PyString>() {
+        write_json_text(&s.to_cow()?, out);
+    } else if let Ok(d) = v.cast::<PyDict>() {
+        let mut entries = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            entries.push((k.extract::<String>()?, v));
+        }
+        write_object(entries, depth, out, |v, depth, out| write_py(&v, depth, out))?;
+    } else if let Ok(l) = v.cast::<PyList>() {
+        write_array(l.iter(), depth, out, |v, depth, out| write_py(&v, depth, out))?;
+    } else if let Ok(t) = v.cast::<PyTuple>() {
+        write_array(t.iter(), depth, out, |v, depth, out| write_py(&v, depth, out))?;
+    } else {
+        return Err(PyTypeError::new_err(format!("{} cannot be written to trace_metadata.json", v.get_type().name()?)));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ use crate::{logging, monitoring, preflight, program_output, tool};
 
 pub use fork::{after_fork_in_child, before_fork, mark_child_process};
 pub use hot_path::with_recorder;
+pub use metadata::annotate;
 pub use options::{StartOptions, StopReport};
 pub use os_exit::real_os_exit;
 pub use recover::Recovered;
@@ -260,7 +261,11 @@ fn request_running_lines(py: Python<'_>, skip: &[String], all_threads: bool) {
     let mut frames: Vec<Bound<'_, PyAny>> = sys.as_ref().ok().and_then(|m| m.call_method0("_getframe").ok()).into_iter().collect();
     if all_threads {
         if let Ok(current) = sys.and_then(|m| m.call_method0("_current_frames")).and_then(|d| d.call_method0("values")) {
-            frames.extend(current.try_iter().into_iter().flatten().flatten());
+            // A loop, not `extend`: a Python iterator's size hint imports
+            // `operator` (PyO3), a module the program would then import afresh.
+            for frame in current.try_iter().into_iter().flatten().flatten() {
+                frames.push(frame);
+            }
         }
     }
     for frame in frames {

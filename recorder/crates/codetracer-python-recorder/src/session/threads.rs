@@ -105,7 +105,7 @@ impl ThreadTrace {
             self.meta.insert("thread", self.facts());
             // Once per thread: what `recover` names the trace of a killed recording by.
             let info = self.staging.join(trace_writer::trace_folder::RECORDING_FILE);
-            if let Err(e) = serde_json::to_vec_pretty(self.meta.fields()).map_err(std::io::Error::other).and_then(|b| std::fs::write(&info, b)) {
+            if let Err(e) = std::fs::write(&info, trace_writer::metadata::metadata_text(self.meta.fields())) {
                 log::info!("the thread's name is not in {}: {e}", info.display());
             }
         }
