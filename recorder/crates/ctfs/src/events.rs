@@ -15,11 +15,6 @@
 //! (docs/performance.md, "Where the time goes"), and after the traced
 //! program exits this puts the second core to work on it. A trace of one
 //! chunk never starts the thread.
-//!
-//! A `Value` event written with [`EventLog::value_again`] is compared with
-//! the same variable's previous event in the chunk; what they share goes to
-//! zstd as a known repeat (`repeats.rs`), so zstd need not search the
-//! chunk's bytes for it.
 
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -29,7 +24,6 @@ use recorder_errors::prelude::*;
 
 use crate::cbor::{Value, ValueEncoder};
 use crate::container::{ContainerWriter, FileCursor, FileId};
-use crate::repeats::{Repeats, SeqCompressor};
 
 pub const CHUNK_HEADER: usize = 16;
 /// Events per chunk, at most (the spec's default chunk size).
@@ -58,50 +52,20 @@ pub mod tag {
 /// memory: a chunk is at most [`CHUNK_BYTES`] raw).
 const IN_FLIGHT: usize = 3;
 
-/// Where a variable's last `Value` event is among `events.log`'s raw
-/// bytes: kept by the caller of [`EventLog::value_again`], one per variable.
-#[derive(Clone, Copy, Debug)]
-pub struct Seen {
-    at: u64,
-    len: u32,
-}
-
-impl Default for Seen {
-    fn default() -> Self {
-        Seen { at: u64::MAX, len: 0 }
-    }
-}
-
-/// Bytes of a `Value` event before its CBOR: tag, variable id, length.
-const VALUE_HEADER: usize = 1 + 8 + 4;
-
 /// Buffers events into chunks and writes each, compressed, to `events.log`.
 pub struct EventLog {
     file: FileId,
     raw: Vec<u8>,
-    /// Raw bytes of the chunks before `raw`.
-    base: u64,
-    /// `raw`'s known repeats.
-    repeats: Repeats,
-    /// Whether `raw`'s repeats are noted ([`EventLog::noting_for`]).
-    noting: bool,
-    /// The latest probes' choices: (chunk index, from the repeats).
-    choices: Vec<(u64, bool)>,
-    /// Chunks closed so far.
-    closed: u64,
     count: u32,
     first: u64,
     packed: Vec<u8>,
-    zstd: Packing,
+    zstd: zstd::bulk::Compressor<'static>,
     pub chunks: u64,
-    /// Chunks compressed from their noted repeats.
-    pub chunks_from_repeats: u64,
     pub raw_bytes: u64,
     chunk_events: u32,
     packer: Option<Packer>,
-    /// Raw buffers (and repeat lists) back from the packer, for the next
-    /// chunks.
-    spare: Vec<(Vec<u8>, Repeats)>,
+    /// Raw buffers back from the packer, for the next chunks.
+    spare: Vec<Vec<u8>>,
     /// Seconds spent compressing (on either thread).
     pub zstd_seconds: f64,
 }
@@ -110,14 +74,11 @@ fn zstd_err(e: std::io::Error) -> RecorderError {
     RecorderError::new(ErrorCode::Internal, format!("zstd failed: {e}"))
 }
 
-/// One chunk's events to compress: raw bytes, their known repeats, event
-/// count, first event, whether it is a probe ([`Packing`]).
+/// One chunk's events to compress: raw bytes, event count, first event.
 struct Job {
     raw: Vec<u8>,
-    repeats: Repeats,
     count: u32,
     first: u64,
-    probe: bool,
 }
 
 /// A compressed chunk: its header and zstd frame, the raw buffer (to be
@@ -126,8 +87,6 @@ struct Packed {
     head: [u8; CHUNK_HEADER],
     packed: Vec<u8>,
     raw: Vec<u8>,
-    repeats: Repeats,
-    way: Way,
     seconds: f64,
 }
 
@@ -139,124 +98,23 @@ struct Packer {
     in_flight: usize,
 }
 
-/// Chunks between two tries of both ways of compressing ([`Packing`]).
-const PROBE_EVERY: u64 = 64;
-
-/// Whether the chunk after `closed` closed ones is a probe.
-fn is_probe(closed: u64) -> bool {
-    // PROBE_EVERY is a power of two.
-    closed & (PROBE_EVERY - 1) == 0
-}
-
-/// A frame made from the known repeats is kept when it is at most this many
-/// times the size of zstd's own (it takes about a third of the time).
-const REPEATS_SIZE_LIMIT: usize = 2;
-
-/// The two ways a chunk is compressed: zstd's own search for repeats, or
-/// the repeats the writer noted (`seq`, made when first needed). Every
-/// [`PROBE_EVERY`]-th chunk is a probe: its repeats are noted and it is
-/// compressed both ways; the chunks up to the next probe are written the
-/// way it chose (their repeats noted only if it chose them). Where the
-/// noted repeats leave much to the literals (new values, values that
-/// changed in many places), zstd's search makes a file several times
-/// smaller (docs/ctfs.md, "Compression level").
-struct Packing {
-    zstd: zstd::bulk::Compressor<'static>,
-    seq: Option<SeqCompressor>,
-    /// The probe's other frame.
-    other: Vec<u8>,
-    /// The whole chunk, when the writer left repeats out of its buffer.
-    full: Vec<u8>,
-}
-
-impl Packing {
-    fn new() -> RecorderResult<Self> {
-        Ok(Packing {
-            zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err)?,
-            seq: None,
-            other: Vec::new(),
-            full: Vec::new(),
-        })
-    }
-
-    fn plain(&mut self, raw: &[u8], packed: &mut Vec<u8>) -> RecorderResult<()> {
-        packed.clear();
-        packed.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-        self.zstd.compress_to_buffer(raw, packed).map_err(zstd_err)?;
-        Ok(())
-    }
-
-    /// A frame of `raw` from `repeats`; `false` when there is none (the
-    /// chunk is too large, or zstd refused the repeats: never seen, as they
-    /// are checked when noted; debug builds, the tests, fail then).
-    fn with_repeats(&mut self, raw: &[u8], repeats: &Repeats, packed: &mut Vec<u8>) -> RecorderResult<bool> {
-        if self.seq.is_none() {
-            self.seq = Some(SeqCompressor::new()?);
-        }
-        let Some(seq) = &mut self.seq else { return Ok(false) };
-        match seq.compress(raw, repeats, ZSTD_LEVEL, packed) {
-            Ok(done) => Ok(done),
-            Err(e) if cfg!(debug_assertions) => Err(e),
-            Err(_) => Ok(false),
-        }
-    }
-
-    /// Compresses a chunk (`written`: the writer's buffer, without the
-    /// repeats it left out): whether from its repeats and, for a `probe`,
-    /// which way the next chunks go.
-    fn pack(&mut self, written: &[u8], repeats: &mut Repeats, probe: bool, packed: &mut Vec<u8>) -> RecorderResult<Way> {
-        if repeats.is_empty() {
-            self.plain(written, packed)?;
-            return Ok(Way { from_repeats: false, choice: probe.then_some(false) });
-        }
-        let mut full = std::mem::take(&mut self.full);
-        let expanded = repeats.expand(written, &mut full, VALUE_HEADER);
-        let way = if expanded {
-            self.pack_whole(&full, repeats, probe, packed)
-        } else {
-            Err(RecorderError::new(ErrorCode::Internal, "events.log: a chunk's repeats do not fit its events"))
-        };
-        self.full = full;
-        way
-    }
-
-    fn pack_whole(&mut self, raw: &[u8], repeats: &Repeats, probe: bool, packed: &mut Vec<u8>) -> RecorderResult<Way> {
-        if probe {
-            let mut other = std::mem::take(&mut self.other);
-            self.plain(raw, &mut other)?;
-            let pays = self.with_repeats(raw, repeats, packed)? && packed.len() <= other.len() * REPEATS_SIZE_LIMIT;
-            if !pays {
-                std::mem::swap(packed, &mut other);
-            }
-            self.other = other;
-            return Ok(Way { from_repeats: pays, choice: Some(pays) });
-        }
-        let from_repeats = self.with_repeats(raw, repeats, packed)?;
-        if !from_repeats {
-            self.plain(raw, packed)?;
-        }
-        Ok(Way { from_repeats, choice: None })
-    }
-}
-
-/// How a chunk was compressed ([`Packing::pack`]).
-#[derive(Clone, Copy)]
-struct Way {
-    from_repeats: bool,
-    /// A probe's choice for the chunks after it (`true`: from their repeats).
-    choice: Option<bool>,
-}
-
-/// Compresses `job`'s chunk into `packed`; returns the chunk's header and
-/// how it was compressed.
-fn pack(z: &mut Packing, job: &mut Job, packed: &mut Vec<u8>) -> RecorderResult<([u8; CHUNK_HEADER], Way)> {
-    let (count, first) = (job.count, job.first);
-    let way = z.pack(&job.raw, &mut job.repeats, job.probe, packed)?;
+/// Compresses `raw` (a chunk of `count` events from event `first`) into
+/// `packed` with `zstd`; returns the chunk's header.
+fn pack(
+    zstd: &mut zstd::bulk::Compressor<'static>,
+    raw: &[u8],
+    count: u32,
+    first: u64,
+    packed: &mut Vec<u8>,
+) -> RecorderResult<[u8; CHUNK_HEADER]> {
+    packed.clear();
+    packed.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+    zstd.compress_to_buffer(raw, packed).map_err(zstd_err)?;
     let mut head = [0u8; CHUNK_HEADER];
     head[..4].copy_from_slice(&(packed.len() as u32).to_le_bytes());
     head[4..8].copy_from_slice(&count.to_le_bytes());
     head[8..16].copy_from_slice(&first.to_le_bytes());
-    Ok((head, way))
+    Ok(head)
 }
 
 impl Packer {
@@ -268,24 +126,18 @@ impl Packer {
         let thread = std::thread::Builder::new()
             .name("codetracer-ctfs-zstd".into())
             .spawn(move || {
-                let mut zstd = match Packing::new() {
+                let mut zstd = match zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err) {
                     Ok(z) => z,
                     Err(e) => {
                         let _ = send.send(Err(e));
                         return;
                     }
                 };
-                for mut job in todo {
+                for job in todo {
                     let started = std::time::Instant::now();
                     let mut packed = Vec::new();
-                    let done = pack(&mut zstd, &mut job, &mut packed).map(|(head, way)| Packed {
-                        head,
-                        packed,
-                        raw: job.raw,
-                        repeats: job.repeats,
-                        way,
-                        seconds: started.elapsed().as_secs_f64(),
-                    });
+                    let done = pack(&mut zstd, &job.raw, job.count, job.first, &mut packed)
+                        .map(|head| Packed { head, packed, raw: job.raw, seconds: started.elapsed().as_secs_f64() });
                     if send.send(done).is_err() {
                         return;
                     }
@@ -305,17 +157,11 @@ impl EventLog {
         Ok(EventLog {
             file,
             raw: Vec::with_capacity(64 * 1024),
-            base: 0,
-            repeats: Repeats::default(),
-            noting: true,
-            choices: Vec::new(),
-            closed: 0,
             count: 0,
             first: 0,
             packed: Vec::new(),
-            zstd: Packing::new()?,
+            zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err)?,
             chunks: 0,
-            chunks_from_repeats: 0,
             raw_bytes: 0,
             chunk_events: CHUNK_EVENTS,
             packer: None,
@@ -356,17 +202,10 @@ impl EventLog {
         self.raw[at..at + 4].copy_from_slice(&n.to_le_bytes());
     }
 
-    /// The open chunk's bytes so far (the buffer's, and the repeats left
-    /// out of it).
-    #[inline]
-    fn chunk_len(&self) -> usize {
-        self.raw.len() + self.repeats.skipped()
-    }
-
     #[inline]
     fn end_event(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
         self.count += 1;
-        if self.count >= self.chunk_events || self.chunk_len() >= CHUNK_BYTES {
+        if self.count >= self.chunk_events || self.raw.len() >= CHUNK_BYTES {
             self.close_chunk(w)?;
         }
         Ok(())
@@ -456,38 +295,6 @@ impl EventLog {
         self.end_event(w)
     }
 
-    /// [`EventLog::value_encoded`] for a variable whose previous `Value`
-    /// event `seen` tells (then updated): what the two share is noted as a
-    /// known repeat when both are in the open chunk. `same`: the caller
-    /// knows the value is the one of that event (no need to compare them).
-    pub fn value_again(
-        &mut self,
-        w: &mut ContainerWriter,
-        variable_id: u64,
-        cbor: &[u8],
-        seen: &mut Seen,
-        same: bool,
-    ) -> RecorderResult<()> {
-        let at = self.chunk_len();
-        let len = VALUE_HEADER + cbor.len();
-        let old = (self.noting && seen.at != u64::MAX && seen.at >= self.base).then(|| (seen.at - self.base) as usize);
-        let old_len = seen.len as usize;
-        *seen = Seen { at: self.base + at as u64, len: len as u32 };
-        match old {
-            Some(old) if same && old_len == len => self.repeats.skip(old, at, len),
-            _ => {
-                self.raw.reserve(len);
-                self.raw.push(tag::VALUE);
-                self.u64(variable_id);
-                self.str(cbor);
-                if let Some(old) = old {
-                    self.repeats.compare(old..old + old_len, at..at + len);
-                }
-            }
-        }
-        self.end_event(w)
-    }
-
     pub fn value(&mut self, w: &mut ContainerWriter, variable_id: u64, v: &Value) -> RecorderResult<()> {
         self.value_with(w, variable_id, |e| e.value(v))
     }
@@ -537,66 +344,28 @@ impl EventLog {
         let (count, first) = (self.count, self.first);
         self.first += u64::from(count);
         self.count = 0;
-        let len = self.chunk_len() as u64;
-        self.base += len;
-        self.raw_bytes += len;
-        let probe = is_probe(self.closed);
-        self.closed += 1;
-        let done = match &mut self.packer {
+        match &mut self.packer {
             None => {
                 let started = std::time::Instant::now();
-                let raw = std::mem::take(&mut self.raw);
-                let repeats = std::mem::take(&mut self.repeats);
-                let mut job = Job { raw, repeats, count, first, probe };
-                let packed = pack(&mut self.zstd, &mut job, &mut self.packed);
-                let Job { mut raw, mut repeats, .. } = job;
-                raw.clear();
-                repeats.clear();
-                self.raw = raw;
-                self.repeats = repeats;
-                let (head, way) = packed?;
+                let head = pack(&mut self.zstd, &self.raw, count, first, &mut self.packed)?;
                 self.zstd_seconds += started.elapsed().as_secs_f64();
-                self.chunks_from_repeats += u64::from(way.from_repeats);
-                if let Some(c) = way.choice {
-                    self.choices.push((self.chunks, c));
-                }
+                self.raw_bytes += self.raw.len() as u64;
+                self.raw.clear();
                 self.chunks += 1;
                 w.append(self.file, &head)?;
                 w.append(self.file, &self.packed)?;
                 w.commit(self.file)
             }
             Some(p) => {
-                let (mut next, mut next_repeats) = self.spare.pop().unwrap_or_default();
+                let mut next = self.spare.pop().unwrap_or_default();
                 next.clear();
-                next_repeats.clear();
                 let raw = std::mem::replace(&mut self.raw, next);
-                let repeats = std::mem::replace(&mut self.repeats, next_repeats);
                 let jobs = p.jobs.as_ref().ok_or_else(Packer::lost)?;
-                jobs.send(Job { raw, repeats, count, first, probe }).map_err(|_| Packer::lost())?;
+                jobs.send(Job { raw, count, first }).map_err(|_| Packer::lost())?;
                 p.in_flight += 1;
                 self.collect(w, IN_FLIGHT)
             }
-        };
-        self.noting = self.noting_for(self.closed);
-        done
-    }
-
-    /// Whether chunk `c`'s repeats are noted: a probe's are, else those of
-    /// a chunk after a probe that chose them. The choice of the latest
-    /// probe at least `IN_FLIGHT + 1` chunks before `c` counts, the latest
-    /// one sure to be back from the thread by then (`collect`), or the
-    /// first chunk's, compressed on the caller's thread: so the trace's
-    /// bytes do not depend on the thread's timing.
-    fn noting_for(&mut self, c: u64) -> bool {
-        if is_probe(c) {
-            return true;
         }
-        let lag = IN_FLIGHT as u64 + 1;
-        let choice = !matches!(self.choices.iter().rev().find(|(p, _)| *p == 0 || p + lag <= c), Some((_, false)));
-        if self.choices.len() > 4 {
-            self.choices.drain(..self.choices.len() - 4);
-        }
-        choice
     }
 
     /// Appends the chunks the thread has compressed, waiting for the oldest
@@ -614,19 +383,15 @@ impl EventLog {
                 }
             };
             p.in_flight -= 1;
-            let Packed { head, packed, mut raw, mut repeats, way, seconds } = packed?;
-            self.chunks_from_repeats += u64::from(way.from_repeats);
-            if let Some(c) = way.choice {
-                self.choices.push((self.chunks, c));
-            }
+            let Packed { head, packed, mut raw, seconds } = packed?;
             w.append(self.file, &head)?;
             w.append(self.file, &packed)?;
             w.commit(self.file)?;
             self.zstd_seconds += seconds;
+            self.raw_bytes += raw.len() as u64;
             self.chunks += 1;
             raw.clear();
-            repeats.clear();
-            self.spare.push((raw, repeats));
+            self.spare.push(raw);
         }
         Ok(())
     }
@@ -777,68 +542,6 @@ mod tests {
         }
         assert_eq!((chunks.end, next), (Some(ChunkEnd::Complete), 1000));
         data
-    }
-
-    /// Snapshots of 12 variables, most unchanged from step to step, some
-    /// changed in the middle, one growing, written with their repeats noted
-    /// (`value_again`); the compression thread stopped at `stop_at`.
-    fn write_values(path: &std::path::Path, stop_at: &[u64]) -> (Vec<u8>, u64, u64) {
-        let mut w = ContainerWriter::create(path).unwrap();
-        let f = w.add_file("events.log").unwrap();
-        let mut log = EventLog::new(f).unwrap();
-        log.set_chunk_events(100);
-        let mut want = Vec::new();
-        let mut seen = [Seen::default(); 12];
-        let mut values: Vec<Vec<u8>> = (0..12u8).map(|v| (0..40u8).map(|i| i.wrapping_mul(v + 3)).collect()).collect();
-        for step in 0..3000u64 {
-            if stop_at.contains(&step) {
-                log.stop_thread(&mut w).unwrap();
-            }
-            log.step(&mut w, 0, (step % 7) as i64).unwrap();
-            want.push(tag::STEP);
-            want.extend_from_slice(&0u64.to_le_bytes());
-            want.extend_from_slice(&(step % 7).to_le_bytes());
-            let changed = (step % 12) as usize;
-            values[changed][20] = values[changed][20].wrapping_add(1);
-            if step % 5 == 0 {
-                values[11].push(step as u8);
-            }
-            for (v, value) in values.iter().enumerate() {
-                let same = v != changed && (v != 11 || step % 5 != 0);
-                log.value_again(&mut w, v as u64, value, &mut seen[v], same && step > 0).unwrap();
-                want.push(tag::VALUE);
-                want.extend_from_slice(&(v as u64).to_le_bytes());
-                want.extend_from_slice(&(value.len() as u32).to_le_bytes());
-                want.extend_from_slice(value);
-            }
-        }
-        log.flush(&mut w).unwrap();
-        log.stop_thread(&mut w).unwrap();
-        let (chunks, from_repeats) = (log.chunks, log.chunks_from_repeats);
-        w.finish().unwrap();
-        (want, chunks, from_repeats)
-    }
-
-    /// Those snapshots read back byte for byte, from chunks made both ways
-    /// (`PROBE_EVERY`); the file does not depend on when the thread ran.
-    #[test]
-    fn repeated_values_read_back() {
-        let dir = std::env::temp_dir().join(format!("ctfs-repeats-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (a, b) = (dir.join("a.ct"), dir.join("b.ct"));
-        let (want, chunks, from_repeats) = write_values(&a, &[]);
-        assert!(from_repeats > chunks / 2, "{from_repeats} of {chunks} chunks");
-        let mut c = ContainerReader::open(&a).unwrap();
-        let mut reader = ChunkReader::new(c.open_file("events.log").unwrap());
-        let mut got = Vec::new();
-        while let Some(chunk) = reader.next_chunk().unwrap() {
-            got.extend_from_slice(&chunk.data);
-        }
-        assert_eq!(reader.end, Some(ChunkEnd::Complete));
-        assert!(got == want, "{} bytes read back, {} written", got.len(), want.len());
-        write_values(&b, &[3, 700, 701, 1500]);
-        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -15,7 +15,6 @@ pub mod cbor;
 pub mod container;
 pub mod events;
 pub mod meta;
-mod repeats;
 pub mod writer;
 mod varint;
 

@@ -128,10 +128,9 @@ impl Sink for CtfsSink {
         Ok(true)
     }
 
-    fn value(&mut self, var: &mut Var) -> RecorderResult<bool> {
+    fn value(&mut self, variable_id: u32, value: &[u8]) -> RecorderResult<bool> {
         let (log, w) = self.inner.raw();
-        log.value_again(w, u64::from(var.id), &var.value, &mut var.seen, !var.changed)?;
-        var.changed = false;
+        log.value_encoded(w, u64::from(variable_id), value)?;
         Ok(true)
     }
 

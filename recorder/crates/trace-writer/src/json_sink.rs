@@ -233,8 +233,7 @@ impl Sink for JsonSink {
         Ok(written)
     }
 
-    fn value(&mut self, var: &mut Var) -> RecorderResult<bool> {
-        let (variable_id, value) = (var.id, &var.value[..]);
+    fn value(&mut self, variable_id: u32, value: &[u8]) -> RecorderResult<bool> {
         const HEAD: &[u8] = b",\n{\"Value\":{\"variable_id\":";
         const MID: &[u8] = b",\"value\":";
         let mut id = itoa::Buffer::new();

@@ -15,7 +15,7 @@ use std::path::Path;
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::sink::{Seen, Sink, TraceEnd, Var};
+use crate::sink::{Sink, TraceEnd, Var};
 use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAGIC};
 use crate::value::{self, vtag};
 
@@ -151,10 +151,10 @@ impl<S: Sink> Replay<S> {
             return Ok(());
         }
         self.snapshot_pending = false;
-        let Some(frame) = self.frames.last_mut() else { return Ok(()) };
+        let Some(frame) = self.frames.last() else { return Ok(()) };
         let mut n = 0u64;
-        for var in &mut frame.vars {
-            if !self.sink.value(var)? {
+        for var in &frame.vars {
+            if !self.sink.value(var.id, &var.value)? {
                 break;
             }
             n += 1;
@@ -197,12 +197,12 @@ impl<S: Sink> Replay<S> {
             let mut compact = self.spare.pop().unwrap_or_default();
             compact.clear();
             compact.extend_from_slice(&obj.compact);
-            return Ok(Var { id, value, compact, seen: Seen::default(), changed: true });
+            return Ok(Var { id, value, compact });
         }
         let value = self.render(r)?;
         let mut compact = self.buffer();
         compact.extend_from_slice(&r.data()[start..r.pos()]);
-        Ok(Var { id, value, compact, seen: Seen::default(), changed: true })
+        Ok(Var { id, value, compact })
     }
 
     fn recycle(&mut self, var: Var) {
@@ -221,7 +221,6 @@ impl<S: Sink> Replay<S> {
             return Err(ReadError::Corrupt);
         };
         value::apply_patches(&mut var.compact, n, r)?;
-        var.changed = true;
         var.value.clear();
         self.sink.render(&mut StreamReader::records(&var.compact), &mut var.value)
     }
@@ -378,7 +377,7 @@ impl<S: Sink> Replay<S> {
                 let value = self.var_value(var, r)?;
                 if let Some(frame) = self.frames.last_mut() {
                     if let Some(slot) = frame.vars.iter_mut().find(|v| v.id == var) {
-                        let old = std::mem::replace(slot, Var { seen: slot.seen, ..value });
+                        let old = std::mem::replace(slot, value);
                         self.recycle(old);
                     } else {
                         frame.vars.push(value);

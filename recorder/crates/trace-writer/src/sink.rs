@@ -11,7 +11,6 @@
 
 use std::path::Path;
 
-pub use ctfs::events::Seen;
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
@@ -54,9 +53,8 @@ pub trait Sink: Sized {
     /// A call and its arguments (rendered values).
     fn call(&mut self, function_id: u32, args: &[Var]) -> RecorderResult<bool>;
     fn ret(&mut self, value: &[u8]) -> RecorderResult<bool>;
-    /// One variable of the snapshot after a step (`var.seen` is the sink's
-    /// to keep).
-    fn value(&mut self, var: &mut Var) -> RecorderResult<bool>;
+    /// One variable of the snapshot after a step.
+    fn value(&mut self, variable_id: u32, value: &[u8]) -> RecorderResult<bool>;
     /// An `Event` record (`kind`: the schema's `EventLogKind`).
     fn event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> RecorderResult<bool>;
 
@@ -92,13 +90,6 @@ pub struct Var {
     /// The current value as encoded in the stream (what PATCH records edit;
     /// the replay's own).
     pub(crate) compact: Vec<u8>,
-    /// Where the sink wrote this variable's last snapshot value (the CTFS
-    /// sink's: `ctfs::events::EventLog::value_again`); follows the variable
-    /// when its value changes.
-    pub(crate) seen: Seen,
-    /// `value` changed since the sink last wrote it (the replay sets it,
-    /// the sink clears it).
-    pub(crate) changed: bool,
 }
 
 /// What a sink needs to complete a trace.
