@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +135,10 @@ def test_bindings_carry_into_later_steps_of_the_call(replay_case, tmp_path, name
     assert [(s.where(), s.vars) for s in steps] == [(s.where(), s.vars) for s in want]
 
 
-def _flow_values(trace_dir: Path, runtime_dir: Path, stops: int) -> list[str]:
-    """The flow view (`ct/load-flow`, call mode) of the call stopped in after
-    `stops` stepIns: each flow step's position and its values before and
-    after, as text."""
+@contextmanager
+def _stopped_in(trace_dir: Path, runtime_dir: Path, stops: int) -> Iterator[tuple[DapClient, dict[str, Any]]]:
+    """The replay-server on `trace_dir`, stopped after `stops` stepIns: the
+    client and the stop's location."""
     with DapClient(R.REPLAY_SERVER, runtime_dir) as c:
         c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
         c.request("launch", {"traceFolder": str(trace_dir), "program": "main", "pid": 1})
@@ -147,6 +149,14 @@ def _flow_values(trace_dir: Path, runtime_dir: Path, stops: int) -> list[str]:
             c.wait_event("stopped")
         location = R._last_move(c)
         assert location is not None
+        yield c, location
+
+
+def _flow_values(trace_dir: Path, runtime_dir: Path, stops: int) -> list[str]:
+    """The flow view (`ct/load-flow`, call mode) of the call stopped in after
+    `stops` stepIns: each flow step's position and its values before and
+    after, as text."""
+    with _stopped_in(trace_dir, runtime_dir, stops) as (c, location):
         c.request("ct/load-flow", {"flowMode": 0, "location": location})
         update = c.wait_event("ct/updated-flow", timeout=30)
     found: list[str] = []
@@ -180,16 +190,7 @@ def test_flow_view_by_change_shows_what_snapshots_show(replay_case, tmp_path):
 def _history(trace_dir: Path, runtime_dir: Path, stops: int, expression: str) -> list[str]:
     """CodeTracer's value history (`ct/load-history`) of `expression` in the
     call stopped in after `stops` stepIns: each entry's step and value."""
-    with DapClient(R.REPLAY_SERVER, runtime_dir) as c:
-        c.request("initialize", {"clientID": "tests", "adapterID": "codetracer"})
-        c.request("launch", {"traceFolder": str(trace_dir), "program": "main", "pid": 1})
-        c.request("configurationDone", {})
-        c.wait_event("stopped")
-        for _ in range(stops):
-            c.request("stepIn", {"threadId": 1})
-            c.wait_event("stopped")
-        location = R._last_move(c)
-        assert location is not None
+    with _stopped_in(trace_dir, runtime_dir, stops) as (c, location):
         body = c.request("ct/load-history", {"expression": expression, "location": location, "isForward": True})["body"]
     return [json.dumps([r["location"]["rrTicks"], r["value"]], sort_keys=True) for r in body["results"]]
 
