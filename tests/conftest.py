@@ -32,6 +32,22 @@ def pyenv_python(version: str) -> Path:
     return Path(candidates[-1])
 
 
+def workspace_binary(exe: str, *packages: str) -> Path:
+    """A release binary of the recorder's Cargo workspace, built (with
+    `packages`) when out of date."""
+    build = ["cargo", "build", "--quiet", "--release", "--manifest-path", str(REPO / "recorder" / "Cargo.toml")]
+    subprocess.run([*build, *(a for p in packages for a in ("-p", p))], check=True)
+    path = REPO / "recorder" / "target" / "release" / exe
+    assert path.exists()
+    return path
+
+
+@pytest.fixture(scope="session")
+def trace_check() -> Path:
+    """The ct-trace-check binary (official schema + replay invariants; `--events` dumps)."""
+    return workspace_binary("ct-trace-check", "trace-check")
+
+
 def recorder_wheel() -> Path:
     wheels = sorted(DIST.glob("codetracer_python_recorder-*.whl"), key=lambda p: p.stat().st_mtime)
     if not wheels:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import workspace_binary
 from tests.ctfs.dap_client import REPLAY_SERVER, Dap
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,24 +55,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def convert() -> Path:
     """The ct-trace-convert binary (trace.json folder -> trace.ct folder)."""
-    subprocess.run(
-        [
-            "cargo",
-            "build",
-            "--quiet",
-            "--release",
-            "--manifest-path",
-            str(REPO / "recorder" / "Cargo.toml"),
-            "-p",
-            "trace-convert",
-            "-p",
-            "trace-check",
-        ],
-        check=True,
-    )
-    exe = REPO / "recorder" / "target" / "release" / "ct-trace-convert"
-    assert exe.exists()
-    return exe
+    return workspace_binary("ct-trace-convert", "trace-convert", "trace-check")
 
 
 def to_ct(convert: Path, json_dir: Path, ct_dir: Path) -> None:

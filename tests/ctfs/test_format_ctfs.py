@@ -44,27 +44,6 @@ CT_FILES = ["trace.ct", "trace_metadata.json", "trace_paths.json"]
 WALKED_STEPS = 2000
 
 
-@pytest.fixture(scope="session")
-def trace_check() -> Path:
-    """The ct-trace-check binary (official schema + replay invariants; `--events` dumps)."""
-    subprocess.run(
-        [
-            "cargo",
-            "build",
-            "--quiet",
-            "--release",
-            "--manifest-path",
-            str(REPO / "recorder" / "Cargo.toml"),
-            "-p",
-            "trace-check",
-        ],
-        check=True,
-    )
-    exe = REPO / "recorder" / "target" / "release" / "ct-trace-check"
-    assert exe.exists()
-    return exe
-
-
 def env_of(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("CODETRACER_") and k != "PYTHONPATH"}
     e["PYTHONHASHSEED"] = "0"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ctfs.test_format_ctfs import SUITES, env_of, events, meta, rec, trace_check  # noqa: F401 - the fixture
+from tests.ctfs.test_format_ctfs import SUITES, env_of, events, meta, rec
 
 # Long enough for several 1 MiB flushes of the in-run stream, then a pause
 # that lasts until the test kills the process.

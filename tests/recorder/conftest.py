@@ -18,27 +18,6 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).parent / "programs"
 
 
-@pytest.fixture(scope="session")
-def trace_check() -> Path:
-    """The ct-trace-check binary (official schema + replay invariants)."""
-    subprocess.run(
-        [
-            "cargo",
-            "build",
-            "--quiet",
-            "--manifest-path",
-            str(REPO / "recorder" / "Cargo.toml"),
-            "-p",
-            "trace-check",
-            "--release",
-        ],
-        check=True,
-    )
-    exe = REPO / "recorder" / "target" / "release" / "ct-trace-check"
-    assert exe.exists()
-    return exe
-
-
 @dataclass
 class Result:
     returncode: int

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.recorder.conftest import Trace, trace_check  # noqa: F401 - the fixture
+from tests.recorder.conftest import Trace
 
 from .conftest import PSUITE, SUITE, TSUITE, USUITE, run
 

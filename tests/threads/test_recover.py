@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.recorder.conftest import trace_check  # noqa: F401 - the fixture
-
 from .conftest import PROGRAMS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "replay"))
