@@ -184,20 +184,44 @@ struct FileState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileId(usize);
 
+/// Bytes of consecutive writes held before they go to the file in one.
+const PENDING_MAX: usize = 1 << 20;
+
 /// Writes a `.ct` container, streaming.
+///
+/// Writes that continue the previous one (a chunk's data blocks, the
+/// mapping blocks allocated after them) are joined and go to the file in
+/// one system call; any other write, a [`commit`](Self::commit) and
+/// [`finish`](Self::finish) send them first, so the file sees every write
+/// in the order made (the spec's writer protocol holds) and a commit is on
+/// the file when it returns.
 pub struct ContainerWriter {
     file: File,
     path: PathBuf,
     next_block: u64,
     files: Vec<FileState>,
     block: Vec<u8>,
+    /// Joined writes, for the file at `pending_at`.
+    pending: Vec<u8>,
+    pending_at: u64,
+    /// The file's position (a write there needs no seek).
+    pos: u64,
 }
 
 impl ContainerWriter {
     /// Creates (or truncates) `path` and writes block 0.
     pub fn create(path: &Path) -> RecorderResult<Self> {
         let file = File::create(path).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))?;
-        let mut w = ContainerWriter { file, path: path.to_path_buf(), next_block: 1, files: Vec::new(), block: vec![0; BLOCK_SIZE] };
+        let mut w = ContainerWriter {
+            file,
+            path: path.to_path_buf(),
+            next_block: 1,
+            files: Vec::new(),
+            block: vec![0; BLOCK_SIZE],
+            pending: Vec::new(),
+            pending_at: 0,
+            pos: 0,
+        };
         let mut b0 = vec![0u8; BLOCK_SIZE];
         b0[..5].copy_from_slice(&MAGIC);
         b0[5] = VERSION;
@@ -206,15 +230,34 @@ impl ContainerWriter {
         b0[8..12].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
         b0[12..16].copy_from_slice(&(ROOT_ENTRIES as u32).to_le_bytes());
         w.write_at(0, &b0)?;
+        w.send_pending()?;
         Ok(w)
     }
 
+    /// Writes `data` at `offset`: joined to the pending writes when it
+    /// continues them, else after sending them.
     fn write_at(&mut self, offset: u64, data: &[u8]) -> RecorderResult<()> {
+        let continues = offset == self.pending_at + self.pending.len() as u64;
+        if !(continues && self.pending.len() + data.len() <= PENDING_MAX) {
+            self.send_pending()?;
+            self.pending_at = offset;
+        }
+        self.pending.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Sends the pending writes to the file.
+    fn send_pending(&mut self) -> RecorderResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         let path = &self.path;
-        self.file
-            .seek(SeekFrom::Start(offset))
-            .and_then(|_| self.file.write_all(data))
-            .map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))
+        let r = if self.pos == self.pending_at { Ok(self.pos) } else { self.file.seek(SeekFrom::Start(self.pending_at)) };
+        let r = r.and_then(|_| self.file.write_all(&self.pending));
+        // After a failed write the position is unknown: seek next time.
+        self.pos = if r.is_ok() { self.pending_at + self.pending.len() as u64 } else { u64::MAX };
+        self.pending.clear();
+        r.map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))
     }
 
     /// Adds an empty internal file named `name`.
@@ -239,6 +282,7 @@ impl ContainerWriter {
         let mut entry = [0u8; ENTRY_SIZE];
         entry[16..24].copy_from_slice(&code.to_le_bytes());
         self.write_at((HEADER_SIZE + slot * ENTRY_SIZE) as u64, &entry)?;
+        self.send_pending()?;
         Ok(FileId(slot))
     }
 
@@ -317,7 +361,8 @@ impl ContainerWriter {
         let mut head = [0u8; 16];
         head[..8].copy_from_slice(&size.to_le_bytes());
         head[8..].copy_from_slice(&map_block.to_le_bytes());
-        self.write_at((HEADER_SIZE + slot * ENTRY_SIZE) as u64, &head)
+        self.write_at((HEADER_SIZE + slot * ENTRY_SIZE) as u64, &head)?;
+        self.send_pending()
     }
 
     /// Size of the container file so far, in bytes.
@@ -334,6 +379,7 @@ impl ContainerWriter {
         for i in 0..self.files.len() {
             self.commit(FileId(i))?;
         }
+        self.send_pending()?;
         let path = self.path.clone();
         self.file.sync_all().map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &path))?;
         Ok(self.len())

@@ -75,6 +75,14 @@ pub mod tag {
 /// Flush the in-memory buffer to disk once it holds this many bytes.
 pub const FLUSH_AT: usize = 1 << 20;
 
+/// Flush at this many bytes instead while a thread converts the stream
+/// beside the run ([`StreamWriter::follow`]): it sees nothing before a
+/// flush, so what the last flush left in the buffer is converted after the
+/// program's exit, and a recording of a few hundred KiB would be converted
+/// whole then. A write of 64 KiB costs what copying it costs; the number
+/// of writes hardly counts.
+pub const FLUSH_AT_FOLLOWED: usize = 64 << 10;
+
 #[inline]
 pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -240,6 +248,9 @@ pub struct StreamWriter<O: FlushObserver = Unobserved> {
     file: File,
     path: PathBuf,
     bytes_written: u64,
+    /// The buffer is flushed once it holds this many bytes ([`FLUSH_AT`],
+    /// [`FLUSH_AT_FOLLOWED`]).
+    flush_at: usize,
     /// Told of every flush.
     observer: Option<O>,
 }
@@ -249,7 +260,7 @@ impl<O: FlushObserver> StreamWriter<O> {
         let file = File::create(path).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, path))?;
         let mut buf = Vec::with_capacity(FLUSH_AT + (FLUSH_AT >> 2));
         buf.extend_from_slice(MAGIC);
-        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0, observer: None })
+        Ok(Self { buf, file, path: path.to_path_buf(), bytes_written: 0, flush_at: FLUSH_AT, observer: None })
     }
 
     /// The buffer records are appended to.
@@ -261,7 +272,7 @@ impl<O: FlushObserver> StreamWriter<O> {
     /// Whether the buffer is due to be flushed.
     #[inline]
     pub fn wants_flush(&self) -> bool {
-        self.buf.len() >= FLUSH_AT
+        self.buf.len() >= self.flush_at
     }
 
     /// Writes the buffer to the file.
@@ -286,6 +297,7 @@ impl<O: FlushObserver> StreamWriter<O> {
     pub fn follow(&mut self, mut observer: O) {
         observer.flushed(self.bytes_written);
         self.observer = Some(observer);
+        self.flush_at = FLUSH_AT_FOLLOWED;
     }
 
     /// Detaches the observer: it is told nothing more.
