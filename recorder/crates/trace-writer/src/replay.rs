@@ -15,7 +15,7 @@ use std::path::Path;
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::sink::{Sink, TraceEnd, Var};
+use crate::sink::{Node, Sink, TraceEnd, Var};
 use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAGIC};
 use crate::value::{self, vtag};
 
@@ -78,7 +78,146 @@ struct Frame {
 struct Obj {
     compact: Vec<u8>,
     rendered: Vec<u8>,
+    /// `rendered` is `compact`'s rendering, and `nodes` their nodes.
     fresh: bool,
+    nodes: Vec<Node>,
+}
+
+/// Buffers a patch reuses ([`patch_rendered`]).
+#[derive(Default)]
+struct PatchScratch {
+    path: Vec<u32>,
+    /// Ancestors of the patched node.
+    above: Vec<usize>,
+    /// The new node's rendering and nodes.
+    out: Vec<u8>,
+    nodes: Vec<Node>,
+}
+
+/// Renders `compact` into `rendered` anew, noting its nodes.
+fn render_all<S: Sink>(sink: &mut S, compact: &[u8], rendered: &mut Vec<u8>, nodes: &mut Vec<Node>) -> Result<(), ReadError> {
+    rendered.clear();
+    nodes.clear();
+    let done = sink.render_nodes(&mut StreamReader::records(compact), rendered, nodes, 0);
+    if done.is_err() {
+        nodes.clear();
+    }
+    done
+}
+
+/// `n` PATCH edits (read from `r`) applied to a value: its encoding
+/// `compact`, its rendering `rendered` and their `nodes` (empty when not
+/// known: then the edits go to the encoding and the whole value is
+/// rendered again, its nodes noted). With the nodes known, each edit
+/// renders only the node it replaces and splices it into both, the other
+/// nodes' offsets moved by the difference: the same bytes as a whole render
+/// (docs/recorder.md, "Formats: one replay, one sink each"). An edit whose
+/// node cannot be rendered alone goes the whole way, with the rest.
+fn patch_rendered<S: Sink>(
+    sink: &mut S,
+    compact: &mut Vec<u8>,
+    rendered: &mut Vec<u8>,
+    nodes: &mut Vec<Node>,
+    n: u64,
+    r: &mut StreamReader<'_>,
+    scratch: &mut PatchScratch,
+) -> Result<(), ReadError> {
+    if nodes.is_empty() {
+        value::apply_patches(compact, n, r)?;
+        return render_all(sink, compact, rendered, nodes);
+    }
+    for i in 0..n {
+        scratch.path.clear();
+        let len = r.varint()?;
+        for _ in 0..len {
+            scratch.path.push(r.id()?);
+        }
+        let start = r.pos();
+        value::skip(r, 0)?;
+        let leaf = &r.data()[start..r.pos()];
+        if splice_edit(sink, compact, rendered, nodes, leaf, scratch).is_err() {
+            let range = value::locate(compact, &scratch.path)?;
+            compact.splice(range, leaf.iter().copied());
+            value::apply_patches(compact, n - i - 1, r)?;
+            return render_all(sink, compact, rendered, nodes);
+        }
+    }
+    Ok(())
+}
+
+/// One edit (`scratch.path`, the new node `leaf`) spliced into a value with
+/// known nodes; changes nothing when it fails.
+fn splice_edit<S: Sink>(
+    sink: &mut S,
+    compact: &mut Vec<u8>,
+    rendered: &mut Vec<u8>,
+    nodes: &mut Vec<Node>,
+    leaf: &[u8],
+    scratch: &mut PatchScratch,
+) -> Result<(), ReadError> {
+    let PatchScratch { path, above, out, nodes: new } = scratch;
+    above.clear();
+    let mut at = 0usize;
+    for &child in path.iter() {
+        let node = nodes.get(at).ok_or(ReadError::Corrupt)?;
+        if u64::from(child) >= node.children {
+            return Err(ReadError::Corrupt);
+        }
+        above.push(at);
+        at += 1;
+        for _ in 0..child {
+            at += 1 + nodes.get(at).ok_or(ReadError::Corrupt)?.desc;
+        }
+    }
+    let old = *nodes.get(at).ok_or(ReadError::Corrupt)?;
+    out.clear();
+    new.clear();
+    sink.render_nodes(&mut StreamReader::records(leaf), out, new, path.len() as u32)?;
+    let end = at + old.desc + 1;
+    if compact.len() < old.c_end || rendered.len() < old.r_end || nodes.len() < end {
+        return Err(ReadError::Corrupt);
+    }
+    replace_range(compact, old.c..old.c_end, leaf);
+    replace_range(rendered, old.r..old.r_end, out);
+    let dc = leaf.len() as isize - (old.c_end - old.c) as isize;
+    let dr = out.len() as isize - (old.r_end - old.r) as isize;
+    let dd = new.len() as isize - (old.desc + 1) as isize;
+    for &a in above.iter() {
+        if let Some(a) = nodes.get_mut(a) {
+            a.c_end = a.c_end.wrapping_add_signed(dc);
+            a.r_end = a.r_end.wrapping_add_signed(dr);
+            a.desc = a.desc.wrapping_add_signed(dd);
+        }
+    }
+    if dc != 0 || dr != 0 {
+        for n in nodes.iter_mut().skip(end) {
+            n.c = n.c.wrapping_add_signed(dc);
+            n.c_end = n.c_end.wrapping_add_signed(dc);
+            n.r = n.r.wrapping_add_signed(dr);
+            n.r_end = n.r_end.wrapping_add_signed(dr);
+        }
+    }
+    for n in new.iter_mut() {
+        n.c += old.c;
+        n.c_end += old.c;
+        n.r += old.r;
+        n.r_end += old.r;
+    }
+    if new.len() == end - at {
+        nodes[at..end].copy_from_slice(new);
+    } else {
+        nodes.splice(at..end, new.iter().copied());
+    }
+    Ok(())
+}
+
+/// `v[range]` replaced by `with` (in place when the lengths agree).
+fn replace_range<T: Copy>(v: &mut Vec<T>, range: std::ops::Range<usize>, with: &[T]) {
+    if range.len() == with.len() {
+        v[range].copy_from_slice(with);
+    } else {
+        v.splice(range, with.iter().copied());
+    }
 }
 
 struct FunctionInfo {
@@ -102,6 +241,9 @@ struct Replay<S: Sink> {
     snapshot_pending: bool,
     stats: ConvertStats,
     spare: Vec<Vec<u8>>,
+    /// Node lists of variables gone, for the next patched one.
+    spare_nodes: Vec<Vec<Node>>,
+    patch_scratch: PatchScratch,
     /// By object id (`OBJ` records).
     objs: Vec<Obj>,
     /// The events of the current step, written before the next Step (or at
@@ -186,8 +328,7 @@ impl<S: Sink> Replay<S> {
             let o = r.id()? as usize;
             let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
             if !obj.fresh {
-                obj.rendered.clear();
-                self.sink.render(&mut StreamReader::records(&obj.compact), &mut obj.rendered)?;
+                render_all(&mut self.sink, &obj.compact, &mut obj.rendered, &mut obj.nodes)?;
                 obj.fresh = true;
             }
             let mut value = self.spare.pop().unwrap_or_default();
@@ -197,32 +338,39 @@ impl<S: Sink> Replay<S> {
             let mut compact = self.spare.pop().unwrap_or_default();
             compact.clear();
             compact.extend_from_slice(&obj.compact);
-            return Ok(Var { id, value, compact });
+            return Ok(Var { id, value, compact, nodes: Vec::new() });
         }
         let value = self.render(r)?;
         let mut compact = self.buffer();
         compact.extend_from_slice(&r.data()[start..r.pos()]);
-        Ok(Var { id, value, compact })
+        Ok(Var { id, value, compact, nodes: Vec::new() })
     }
 
-    fn recycle(&mut self, var: Var) {
+    fn recycle(&mut self, mut var: Var) {
         if self.spare.len() < 4096 {
             self.spare.push(var.value);
             self.spare.push(var.compact);
         }
+        if var.nodes.capacity() > 0 && self.spare_nodes.len() < 1024 {
+            var.nodes.clear();
+            self.spare_nodes.push(var.nodes);
+        }
     }
 
-    /// A PATCH record's edits applied to the variable's encoding, then its
-    /// rendering made again.
+    /// A PATCH record's edits applied to the variable's encoding and its
+    /// rendering ([`patch_rendered`]).
     fn patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
         let id = r.id()?;
         let n = r.varint()?;
         let Some(var) = self.frames.last_mut().and_then(|f| f.vars.iter_mut().find(|v| v.id == id)) else {
             return Err(ReadError::Corrupt);
         };
-        value::apply_patches(&mut var.compact, n, r)?;
-        var.value.clear();
-        self.sink.render(&mut StreamReader::records(&var.compact), &mut var.value)
+        if var.nodes.capacity() == 0 {
+            if let Some(nodes) = self.spare_nodes.pop() {
+                var.nodes = nodes;
+            }
+        }
+        patch_rendered(&mut self.sink, &mut var.compact, &mut var.value, &mut var.nodes, n, r, &mut self.patch_scratch)
     }
 
     /// An OBJ record: the object's encoding anew (ids are given in order:
@@ -249,8 +397,14 @@ impl<S: Sink> Replay<S> {
         let start = r.pos();
         value::skip_patches(r, n)?;
         let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
-        value::apply_patches(&mut obj.compact, n, &mut StreamReader::records(&r.data()[start..r.pos()]))?;
-        obj.fresh = false;
+        let mut edits = StreamReader::records(&r.data()[start..r.pos()]);
+        if obj.fresh {
+            // Its rendering and nodes follow the edits.
+            let done = patch_rendered(&mut self.sink, &mut obj.compact, &mut obj.rendered, &mut obj.nodes, n, &mut edits, &mut self.patch_scratch);
+            obj.fresh = done.is_ok();
+            return done;
+        }
+        value::apply_patches(&mut obj.compact, n, &mut edits)?;
         Ok(())
     }
 
@@ -595,6 +749,8 @@ impl<S: Sink> Replayed<S> {
                 snapshot_pending: false,
                 stats: ConvertStats::default(),
                 spare: Vec::new(),
+                spare_nodes: Vec::new(),
+                patch_scratch: PatchScratch::default(),
                 objs: Vec::new(),
                 events: Vec::new(),
                 events_bytes: 0,
