@@ -911,3 +911,174 @@ impl<S: Sink + Send> Replaying for Replayed<S> {
         Replayed::complete(*self, partial, meta)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A patch spliced into a kept rendering gives the bytes, and the nodes,
+    //! of the whole value rendered again: nested lists, dicts, tuples and
+    //! instances, patched many times at random, in both formats.
+    use super::*;
+    use crate::ctfs_sink::CtfsSink;
+    use crate::json_sink::JsonSink;
+    use crate::stream::put_varint;
+    use crate::value::{self as v, types};
+
+    /// xorshift64*: the same values on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A random value: containers (up to `depth` deep) of every kind of leaf.
+    fn put_value(b: &mut Vec<u8>, rng: &mut Rng, depth: u32) {
+        let pick = if depth == 0 { rng.below(9) } else { rng.below(13) };
+        match pick {
+            0 => v::put_none(b),
+            1 => v::put_bool(b, types::BOOL, rng.below(2) == 1),
+            // Ints of every varint length.
+            2 => v::put_int(b, types::INT, (rng.next() >> rng.below(64)) as i64 - 1_000),
+            3 => v::put_bigint(b, types::INT, rng.below(2) == 1, &rng.next().to_be_bytes()[..1 + rng.below(8) as usize]),
+            // Floats whose texts differ in length, and repeats (the float cache).
+            4 => v::put_float(b, types::FLOAT, (rng.below(2_000) as f64 - 1_000.0) / [1.0, 3.0, 7.0, 1e-9][rng.below(4) as usize]),
+            5 => v::put_float(b, 40, [0.1, -0.0, f64::NAN, f64::INFINITY, 1e300, 2.5][rng.below(6) as usize]),
+            // Texts, invalid UTF-8 and escapes among them.
+            6 => v::put_string(b, types::STR, &b"ab\"\\\xff\ncd\xe2\x82"[..rng.below(11) as usize]),
+            7 => v::put_raw(b, types::BYTES, &b"<raw \x01>"[..rng.below(8) as usize]),
+            8 => v::put_error(b, types::ERROR, b"unreadable"),
+            9 | 10 => {
+                let n = rng.below(5) as u32;
+                v::put_container_head(b, vtag::SEQ, types::LIST, n);
+                for _ in 0..n {
+                    put_value(b, rng, depth - 1);
+                }
+            }
+            11 => {
+                // A dict: a list of (key, value) pairs.
+                let n = rng.below(4) as u32;
+                v::put_container_head(b, vtag::SEQ, types::DICT, n);
+                for _ in 0..n {
+                    v::put_container_head(b, vtag::TUPLE, types::TUPLE, 2);
+                    put_value(b, rng, 0);
+                    put_value(b, rng, depth - 1);
+                }
+            }
+            _ => {
+                // An instance (its fields), or a tuple.
+                let n = rng.below(4) as u32;
+                let (tag, type_id) = if rng.below(2) == 0 { (vtag::STRUCT, 20) } else { (vtag::TUPLE, types::TUPLE) };
+                v::put_container_head(b, tag, type_id, n);
+                for _ in 0..n {
+                    put_value(b, rng, depth - 1);
+                }
+            }
+        }
+    }
+
+    /// A random path to a node of `nodes`' value (the root, sometimes).
+    fn random_path(nodes: &[Node], rng: &mut Rng) -> Vec<u64> {
+        let mut path = Vec::new();
+        let mut at = 0;
+        while nodes[at].children > 0 && rng.below(5) != 0 {
+            let child = rng.below(nodes[at].children);
+            path.push(child);
+            at += 1;
+            for _ in 0..child {
+                at += 1 + nodes[at].desc;
+            }
+        }
+        path
+    }
+
+    fn check<S: Sink>(mut sink: S, seed: u64) {
+        let mut rng = Rng(seed);
+        let mut scratch = PatchScratch::default();
+        for _ in 0..40 {
+            let mut compact = Vec::new();
+            v::put_container_head(&mut compact, vtag::SEQ, types::LIST, 3);
+            for _ in 0..3 {
+                put_value(&mut compact, &mut rng, 3);
+            }
+            let (mut rendered, mut nodes) = (Vec::new(), Vec::new());
+            render_all(&mut sink, &compact, &mut rendered, &mut nodes).unwrap();
+            for _ in 0..50 {
+                // 1-3 edits in one record, each at a node of the value as
+                // the edits before it left it.
+                let n = 1 + rng.below(3);
+                let mut edits = Vec::new();
+                let mut expected = compact.clone();
+                for _ in 0..n {
+                    let (mut e_rendered, mut e_nodes) = (Vec::new(), Vec::new());
+                    render_all(&mut sink, &expected, &mut e_rendered, &mut e_nodes).unwrap();
+                    let path = random_path(&e_nodes, &mut rng);
+                    let mut edit = Vec::new();
+                    put_varint(&mut edit, path.len() as u64);
+                    for i in &path {
+                        put_varint(&mut edit, *i);
+                    }
+                    let depth = rng.below(3) as u32;
+                    put_value(&mut edit, &mut rng, depth);
+                    value::apply_patches(&mut expected, 1, &mut StreamReader::records(&edit)).unwrap();
+                    edits.extend_from_slice(&edit);
+                }
+                patch_rendered(&mut sink, &mut compact, &mut rendered, &mut nodes, n, &mut StreamReader::records(&edits), &mut scratch)
+                    .unwrap();
+                assert_eq!(compact, expected);
+                let (mut whole, mut whole_nodes) = (Vec::new(), Vec::new());
+                render_all(&mut sink, &compact, &mut whole, &mut whole_nodes).unwrap();
+                assert_eq!(rendered, whole);
+                assert_eq!(nodes, whole_nodes);
+            }
+        }
+    }
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("ct-splice-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn spliced_patches_render_as_the_whole_value_json() {
+        let d = dir("json");
+        check(JsonSink::create(&d.join("trace.json"), &d.join("paths.json"), None).unwrap(), 0x5eed_0001);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn spliced_patches_render_as_the_whole_value_ctfs() {
+        let d = dir("ctfs");
+        check(CtfsSink::create(&d.join("trace.ct"), &d.join("paths.json"), None).unwrap(), 0x5eed_0002);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// An edit whose node cannot be spliced (a path past its container)
+    /// fails as the whole way fails.
+    #[test]
+    fn a_bad_path_is_corrupt() {
+        let d = dir("bad");
+        let mut sink = JsonSink::create(&d.join("trace.json"), &d.join("paths.json"), None).unwrap();
+        let mut compact = Vec::new();
+        v::put_container_head(&mut compact, vtag::SEQ, types::LIST, 1);
+        v::put_int(&mut compact, types::INT, 1);
+        let (mut rendered, mut nodes) = (Vec::new(), Vec::new());
+        render_all(&mut sink, &compact, &mut rendered, &mut nodes).unwrap();
+        let mut edit = Vec::new();
+        put_varint(&mut edit, 1);
+        put_varint(&mut edit, 1);
+        v::put_int(&mut edit, types::INT, 2);
+        let mut scratch = PatchScratch::default();
+        let r = patch_rendered(&mut sink, &mut compact, &mut rendered, &mut nodes, 1, &mut StreamReader::records(&edit), &mut scratch);
+        assert!(matches!(r, Err(ReadError::Corrupt)));
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
