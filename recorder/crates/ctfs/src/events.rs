@@ -295,6 +295,28 @@ impl EventLog {
         self.end_event(w)
     }
 
+    /// `Value` events whose values are already CBOR-encoded, one per
+    /// `(variable_id, cbor)` (a step's snapshot): the bytes and chunks of as
+    /// many [`EventLog::value_encoded`] calls, with one reserve and no call
+    /// per event.
+    pub fn values_encoded<'a, I>(&mut self, w: &mut ContainerWriter, values: I) -> RecorderResult<()>
+    where
+        I: Iterator<Item = (u64, &'a [u8])> + Clone,
+    {
+        let bytes: usize = values.clone().map(|(_, cbor)| 1 + 8 + 4 + cbor.len()).sum();
+        self.raw.reserve(bytes);
+        for (variable_id, cbor) in values {
+            let mut head = [0u8; 13];
+            head[0] = tag::VALUE;
+            head[1..9].copy_from_slice(&variable_id.to_le_bytes());
+            head[9..].copy_from_slice(&(cbor.len() as u32).to_le_bytes());
+            self.raw.extend_from_slice(&head);
+            self.raw.extend_from_slice(cbor);
+            self.end_event(w)?;
+        }
+        Ok(())
+    }
+
     pub fn value(&mut self, w: &mut ContainerWriter, variable_id: u64, v: &Value) -> RecorderResult<()> {
         self.value_with(w, variable_id, |e| e.value(v))
     }

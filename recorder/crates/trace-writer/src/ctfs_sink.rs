@@ -138,6 +138,12 @@ impl Sink for CtfsSink {
         Ok(true)
     }
 
+    fn values(&mut self, vars: &[Var]) -> RecorderResult<usize> {
+        let (log, w) = self.inner.raw();
+        log.values_encoded(w, vars.iter().map(|v| (u64::from(v.id), v.value.as_slice())))?;
+        Ok(vars.len())
+    }
+
     fn event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> RecorderResult<bool> {
         let (log, w) = self.inner.raw();
         log.io_event(w, kind, &text(metadata), &text(content))?;

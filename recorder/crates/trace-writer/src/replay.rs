@@ -294,13 +294,7 @@ impl<S: Sink> Replay<S> {
         }
         self.snapshot_pending = false;
         let Some(frame) = self.frames.last() else { return Ok(()) };
-        let mut n = 0u64;
-        for var in &frame.vars {
-            if !self.sink.value(var.id, &var.value)? {
-                break;
-            }
-            n += 1;
-        }
+        let n = self.sink.values(&frame.vars)? as u64;
         self.stats.events += n;
         self.stats.values += n;
         Ok(())

@@ -60,6 +60,16 @@ pub trait Sink: Sized {
     fn ret(&mut self, value: &[u8]) -> RecorderResult<bool>;
     /// One variable of the snapshot after a step.
     fn value(&mut self, variable_id: u32, value: &[u8]) -> RecorderResult<bool>;
+    /// A step's snapshot: [`Sink::value`] for each of `vars` in order, up
+    /// to the first not written; how many were.
+    fn values(&mut self, vars: &[Var]) -> RecorderResult<usize> {
+        for (n, var) in vars.iter().enumerate() {
+            if !self.value(var.id, &var.value)? {
+                return Ok(n);
+            }
+        }
+        Ok(vars.len())
+    }
     /// An `Event` record (`kind`: the schema's `EventLogKind`).
     fn event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> RecorderResult<bool>;
 
