@@ -578,4 +578,39 @@ mod tests {
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    /// Snapshots written with `values_encoded` make the file, chunks and
+    /// all, that one `value_encoded` per value makes: chunks closed by
+    /// their event count and by their size fall inside a snapshot.
+    #[test]
+    fn snapshots_as_single_values() {
+        let dir = std::env::temp_dir().join(format!("ctfs-values-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = vec![0x61u8; CHUNK_BYTES / 3];
+        let snapshot: Vec<(u64, &[u8])> = (0..5u64).map(|i| (i, if i == 2 { &big[..] } else { &b"\x81\x01"[..] })).collect();
+        let write = |path: &std::path::Path, batched: bool| {
+            let mut w = ContainerWriter::create(path).unwrap();
+            let f = w.add_file("events.log").unwrap();
+            let mut log = EventLog::new(f).unwrap();
+            log.set_chunk_events(7);
+            for step in 0..40 {
+                log.step(&mut w, 0, step).unwrap();
+                let n = (step as usize) % 6;
+                if batched {
+                    log.values_encoded(&mut w, snapshot[..n].iter().copied()).unwrap();
+                } else {
+                    for (id, cbor) in &snapshot[..n] {
+                        log.value_encoded(&mut w, *id, cbor).unwrap();
+                    }
+                }
+            }
+            log.flush(&mut w).unwrap();
+            log.stop_thread(&mut w).unwrap();
+            w.finish().unwrap();
+        };
+        let (a, b) = (dir.join("a.ct"), dir.join("b.ct"));
+        write(&a, false);
+        write(&b, true);
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
