@@ -78,7 +78,8 @@ struct Frame {
 struct Obj {
     compact: Vec<u8>,
     rendered: Vec<u8>,
-    /// `rendered` is `compact`'s rendering, and `nodes` their nodes.
+    /// `rendered` is `compact`'s rendering, and `nodes` (when not empty)
+    /// their nodes.
     fresh: bool,
     nodes: Vec<Node>,
 }
@@ -322,7 +323,10 @@ impl<S: Sink> Replay<S> {
             let o = r.id()? as usize;
             let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
             if !obj.fresh {
-                render_all(&mut self.sink, &obj.compact, &mut obj.rendered, &mut obj.nodes)?;
+                // Its nodes are noted once it is patched (`obj_patch`).
+                obj.rendered.clear();
+                obj.nodes.clear();
+                self.sink.render(&mut StreamReader::records(&obj.compact), &mut obj.rendered)?;
                 obj.fresh = true;
             }
             let mut value = self.spare.pop().unwrap_or_default();
@@ -393,7 +397,8 @@ impl<S: Sink> Replay<S> {
         let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
         let mut edits = StreamReader::records(&r.data()[start..r.pos()]);
         if obj.fresh {
-            // Its rendering and nodes follow the edits.
+            // Its rendering follows the edits (and its nodes, noted at the
+            // first patch).
             let done = patch_rendered(&mut self.sink, &mut obj.compact, &mut obj.rendered, &mut obj.nodes, n, &mut edits, &mut self.patch_scratch);
             obj.fresh = done.is_ok();
             return done;
