@@ -1001,7 +1001,7 @@ mod tests {
     fn check<S: Sink>(mut sink: S, seed: u64) {
         let mut rng = Rng(seed);
         let mut scratch = PatchScratch::default();
-        for _ in 0..40 {
+        for round in 0..40 {
             let mut compact = Vec::new();
             v::put_container_head(&mut compact, vtag::SEQ, types::LIST, 3);
             for _ in 0..3 {
@@ -1009,6 +1009,11 @@ mod tests {
             }
             let (mut rendered, mut nodes) = (Vec::new(), Vec::new());
             render_all(&mut sink, &compact, &mut rendered, &mut nodes).unwrap();
+            if round % 2 == 1 {
+                // Rendered without its nodes (an object before its first
+                // patch): the first patch renders it whole and notes them.
+                nodes.clear();
+            }
             for _ in 0..50 {
                 // 1-3 edits in one record, each at a node of the value as
                 // the edits before it left it.
