@@ -137,6 +137,7 @@ fn patch_rendered<S: Sink>(
         value::skip(r, 0)?;
         let leaf = &r.data()[start..r.pos()];
         if splice_edit(sink, compact, rendered, nodes, leaf, scratch).is_err() {
+            nodes.clear();
             let range = value::locate(compact, &scratch.path)?;
             compact.splice(range, leaf.iter().copied());
             value::apply_patches(compact, n - i - 1, r)?;
@@ -356,10 +357,14 @@ impl<S: Sink> Replay<S> {
     }
 
     /// A PATCH record's edits applied to the variable's encoding and its
-    /// rendering ([`patch_rendered`]).
+    /// rendering ([`patch_rendered`]), once the record is known to be whole
+    /// (a record cut by the end of what was read is read again whole).
     fn patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
         let id = r.id()?;
         let n = r.varint()?;
+        let start = r.pos();
+        value::skip_patches(r, n)?;
+        let mut edits = StreamReader::records(&r.data()[start..r.pos()]);
         let Some(var) = self.frames.last_mut().and_then(|f| f.vars.iter_mut().find(|v| v.id == id)) else {
             return Err(ReadError::Corrupt);
         };
@@ -368,7 +373,7 @@ impl<S: Sink> Replay<S> {
                 var.nodes = nodes;
             }
         }
-        patch_rendered(&mut self.sink, &mut var.compact, &mut var.value, &mut var.nodes, n, r, &mut self.patch_scratch)
+        patch_rendered(&mut self.sink, &mut var.compact, &mut var.value, &mut var.nodes, n, &mut edits, &mut self.patch_scratch)
     }
 
     /// An OBJ record: the object's encoding anew (ids are given in order:
