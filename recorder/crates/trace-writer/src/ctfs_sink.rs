@@ -12,7 +12,7 @@ use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::float::{write_python_float, FloatCache};
-use crate::sink::{write_paths, Sink, TraceEnd, Var};
+use crate::sink::{write_paths, Node, Sink, TraceEnd, Track, Var};
 use crate::stream::{unzigzag, ReadError, ReadResult, StreamReader};
 use crate::value::vtag;
 
@@ -66,6 +66,10 @@ impl Sink for CtfsSink {
 
     fn render(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
         write_cbor(r, out, &mut self.floats, 0)
+    }
+
+    fn render_nodes(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>, nodes: &mut Vec<Node>, depth: u32) -> ReadResult<()> {
+        write_cbor_node(r, out, &mut self.floats, depth, nodes)
     }
 
     fn render_none(out: &mut Vec<u8>) {
@@ -134,6 +138,12 @@ impl Sink for CtfsSink {
         Ok(true)
     }
 
+    fn values(&mut self, vars: &[Var]) -> RecorderResult<usize> {
+        let (log, w) = self.inner.raw();
+        log.values_encoded(w, vars.iter().map(|v| (u64::from(v.id), v.value.as_slice())))?;
+        Ok(vars.len())
+    }
+
     fn event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> RecorderResult<bool> {
         let (log, w) = self.inner.raw();
         log.io_event(w, kind, &text(metadata), &text(content))?;
@@ -164,6 +174,20 @@ impl Sink for CtfsSink {
 /// float text, invalid UTF-8 replaced the same way. Floats come from
 /// `floats` when it rendered them before.
 pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, floats: &mut FloatCache, depth: u32) -> ReadResult<()> {
+    write_cbor_node(r, out, floats, depth, &mut ())
+}
+
+/// [`write_cbor`], noting each node in `track`.
+fn write_cbor_node<T: Track>(r: &mut StreamReader<'_>, out: &mut Vec<u8>, floats: &mut FloatCache, depth: u32, track: &mut T) -> ReadResult<()> {
+    let at = track.open(r.pos(), out.len());
+    let children = write_cbor_inner(r, out, floats, depth, track)?;
+    track.close(at, r.pos(), out.len(), children);
+    Ok(())
+}
+
+/// One node's CBOR; its children.
+#[inline(always)]
+fn write_cbor_inner<T: Track>(r: &mut StreamReader<'_>, out: &mut Vec<u8>, floats: &mut FloatCache, depth: u32, track: &mut T) -> ReadResult<u64> {
     if depth > 256 {
         return Err(ReadError::Corrupt);
     }
@@ -174,12 +198,12 @@ pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, floats: &mut Floa
         let mut le = [0u8; 8];
         le.copy_from_slice(raw);
         floats.render(f64::from_le_bytes(le), type_id, out, write_float);
-        return Ok(());
+        return Ok(0);
     }
     let mut e = ValueEncoder::new(out);
     if tag == vtag::NONE {
         e.none_value(0);
-        return Ok(());
+        return Ok(0);
     }
     let type_id = r.varint()?;
     match tag {
@@ -207,12 +231,13 @@ pub fn write_cbor(r: &mut StreamReader<'_>, out: &mut Vec<u8>, floats: &mut Floa
                 _ => e.begin_struct(n, type_id),
             }
             for _ in 0..n {
-                write_cbor(r, out, floats, depth + 1)?;
+                write_cbor_node(r, out, floats, depth + 1, track)?;
             }
+            return Ok(n);
         }
         _ => return Err(ReadError::Corrupt),
     }
-    Ok(())
+    Ok(0)
 }
 
 /// A `Float` value record: the schema's `f` is the number's text, Python's

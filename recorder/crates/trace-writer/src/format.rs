@@ -230,6 +230,35 @@ mod tests {
         v::put_string(b, types::STR, b"a longer string than a chunk");
         st::put_set_head(b, 0);
         v::put_obj_ref(b, 0);
+        // A variable patched in place: its first patch renders it whole,
+        // the next splices; the last record's edits change a node and then
+        // its parent (read again from its start if cut, it must not be
+        // applied in part).
+        st::put_varname(b, "ys");
+        st::put_set_head(b, 1);
+        v::put_container_head(b, vtag::SEQ, types::LIST, 2);
+        v::put_container_head(b, vtag::SEQ, types::LIST, 2);
+        v::put_float(b, types::FLOAT, 1.0);
+        v::put_float(b, types::FLOAT, 2.0);
+        v::put_int(b, types::INT, 3);
+        st::put_step(b, 0, 3);
+        st::put_patch_head(b, 1, 1);
+        st::put_varint(b, 1);
+        st::put_varint(b, 1);
+        v::put_int(b, types::INT, 4);
+        st::put_step(b, 0, 3);
+        st::put_patch_head(b, 1, 3);
+        for (path, value) in [(&[0u64, 1][..], 0u8), (&[0], 1), (&[1], 2)] {
+            st::put_varint(b, path.len() as u64);
+            for i in path {
+                st::put_varint(b, *i);
+            }
+            match value {
+                0 => v::put_float(b, types::FLOAT, 2.5),
+                1 => v::put_string(b, types::STR, b"gone"),
+                _ => v::put_int(b, types::INT, 5),
+            }
+        }
         st::put_step(b, 0, 3);
         st::put_call_head(b, 1, 1);
         st::put_varint(b, 0);
@@ -273,6 +302,7 @@ mod tests {
         convert(&events, &dir)?;
         let whole = std::fs::read_to_string(&json)?;
         assert!(whole.contains("\"f\":\"2.5\"") && whole.contains("\"f\":\"7.0\""), "{whole}");
+        assert!(whole.contains(r#"{"kind":"Sequence","elements":[{"kind":"String","text":"gone","type_id":4},{"kind":"Int","i":5,"type_id":1}],"is_slice":false,"type_id":6}"#), "{whole}");
         for chunk in 1..48 {
             let stats = json_in_chunks(&events, &dir, chunk, None)?;
             assert!(stats.ended && !stats.truncated);

@@ -13,7 +13,7 @@ use recorder_errors::prelude::*;
 
 use crate::float::write_python_float;
 use crate::json_str::write_json_str;
-use crate::sink::{write_paths, Sink, TraceEnd, Var};
+use crate::sink::{write_paths, Node, Sink, TraceEnd, Track, Var};
 use crate::stream::{unzigzag, ReadError, ReadResult, StreamReader};
 use crate::value::vtag;
 
@@ -131,6 +131,10 @@ impl Sink for JsonSink {
 
     fn render(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()> {
         write_json(r, out, 0)
+    }
+
+    fn render_nodes(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>, nodes: &mut Vec<Node>, depth: u32) -> ReadResult<()> {
+        write_json_node(r, out, depth, nodes)
     }
 
     fn render_none(out: &mut Vec<u8>) {
@@ -293,13 +297,27 @@ fn write_type_id(out: &mut Vec<u8>, type_id: u64) {
 
 /// Renders one value as a `ValueRecord` JSON object.
 pub fn write_json(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> ReadResult<()> {
+    write_json_node(r, out, depth, &mut ())
+}
+
+/// [`write_json`], noting each node in `track`.
+fn write_json_node<T: Track>(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32, track: &mut T) -> ReadResult<()> {
+    let at = track.open(r.pos(), out.len());
+    let children = write_json_inner(r, out, depth, track)?;
+    track.close(at, r.pos(), out.len(), children);
+    Ok(())
+}
+
+/// One node's JSON; its children.
+#[inline(always)]
+fn write_json_inner<T: Track>(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32, track: &mut T) -> ReadResult<u64> {
     if depth > 256 {
         return Err(ReadError::Corrupt);
     }
     let tag = r.u8()?;
     if tag == vtag::NONE {
         out.extend_from_slice(b"{\"kind\":\"None\",\"type_id\":0}");
-        return Ok(());
+        return Ok(0);
     }
     let type_id = r.varint()?;
     match tag {
@@ -353,15 +371,17 @@ pub fn write_json(r: &mut StreamReader<'_>, out: &mut Vec<u8>, depth: u32) -> Re
                 if i > 0 {
                     out.push(b',');
                 }
-                write_json(r, out, depth + 1)?;
+                write_json_node(r, out, depth + 1, track)?;
             }
             out.push(b']');
             if tag == vtag::SEQ {
                 out.extend_from_slice(b",\"is_slice\":false");
             }
+            write_type_id(out, type_id);
+            return Ok(n);
         }
         _ => return Err(ReadError::Corrupt),
     }
     write_type_id(out, type_id);
-    Ok(())
+    Ok(0)
 }

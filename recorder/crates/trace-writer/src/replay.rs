@@ -15,7 +15,7 @@ use std::path::Path;
 use recorder_errors::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::sink::{Sink, TraceEnd, Var};
+use crate::sink::{Node, Sink, TraceEnd, Var};
 use crate::stream::{readable_header, tag, unzigzag, ReadError, StreamReader, MAGIC};
 use crate::value::{self, vtag};
 
@@ -78,7 +78,148 @@ struct Frame {
 struct Obj {
     compact: Vec<u8>,
     rendered: Vec<u8>,
+    /// `rendered` is `compact`'s rendering, and `nodes` (when not empty)
+    /// their nodes.
     fresh: bool,
+    nodes: Vec<Node>,
+}
+
+/// Buffers a patch reuses ([`patch_rendered`]).
+#[derive(Default)]
+struct PatchScratch {
+    path: Vec<u32>,
+    /// Ancestors of the patched node.
+    above: Vec<usize>,
+    /// The new node's rendering and nodes.
+    out: Vec<u8>,
+    nodes: Vec<Node>,
+}
+
+/// Renders `compact` into `rendered` anew, noting its nodes.
+fn render_all<S: Sink>(sink: &mut S, compact: &[u8], rendered: &mut Vec<u8>, nodes: &mut Vec<Node>) -> Result<(), ReadError> {
+    rendered.clear();
+    nodes.clear();
+    let done = sink.render_nodes(&mut StreamReader::records(compact), rendered, nodes, 0);
+    if done.is_err() {
+        nodes.clear();
+    }
+    done
+}
+
+/// `n` PATCH edits (read from `r`) applied to a value: its encoding
+/// `compact`, its rendering `rendered` and their `nodes` (empty when not
+/// known: then the edits go to the encoding and the whole value is
+/// rendered again, its nodes noted). With the nodes known, each edit
+/// renders only the node it replaces and splices it into both, the other
+/// nodes' offsets moved by the difference: the same bytes as a whole render
+/// (docs/recorder.md, "Formats: one replay, one sink each"). An edit whose
+/// node cannot be rendered alone goes the whole way, with the rest.
+fn patch_rendered<S: Sink>(
+    sink: &mut S,
+    compact: &mut Vec<u8>,
+    rendered: &mut Vec<u8>,
+    nodes: &mut Vec<Node>,
+    n: u64,
+    r: &mut StreamReader<'_>,
+    scratch: &mut PatchScratch,
+) -> Result<(), ReadError> {
+    if nodes.is_empty() {
+        value::apply_patches(compact, n, r)?;
+        return render_all(sink, compact, rendered, nodes);
+    }
+    for i in 0..n {
+        scratch.path.clear();
+        let len = r.varint()?;
+        for _ in 0..len {
+            scratch.path.push(r.id()?);
+        }
+        let start = r.pos();
+        value::skip(r, 0)?;
+        let leaf = &r.data()[start..r.pos()];
+        if splice_edit(sink, compact, rendered, nodes, leaf, scratch).is_err() {
+            nodes.clear();
+            let range = value::locate(compact, &scratch.path)?;
+            compact.splice(range, leaf.iter().copied());
+            value::apply_patches(compact, n - i - 1, r)?;
+            return render_all(sink, compact, rendered, nodes);
+        }
+    }
+    Ok(())
+}
+
+/// One edit (`scratch.path`, the new node `leaf`) spliced into a value with
+/// known nodes; changes nothing when it fails.
+fn splice_edit<S: Sink>(
+    sink: &mut S,
+    compact: &mut Vec<u8>,
+    rendered: &mut Vec<u8>,
+    nodes: &mut Vec<Node>,
+    leaf: &[u8],
+    scratch: &mut PatchScratch,
+) -> Result<(), ReadError> {
+    let PatchScratch { path, above, out, nodes: new } = scratch;
+    above.clear();
+    let mut at = 0usize;
+    for &child in path.iter() {
+        let node = nodes.get(at).ok_or(ReadError::Corrupt)?;
+        if u64::from(child) >= node.children {
+            return Err(ReadError::Corrupt);
+        }
+        above.push(at);
+        at += 1;
+        for _ in 0..child {
+            at += 1 + nodes.get(at).ok_or(ReadError::Corrupt)?.desc;
+        }
+    }
+    let old = *nodes.get(at).ok_or(ReadError::Corrupt)?;
+    out.clear();
+    new.clear();
+    sink.render_nodes(&mut StreamReader::records(leaf), out, new, path.len() as u32)?;
+    let end = at + old.desc + 1;
+    if compact.len() < old.c_end || rendered.len() < old.r_end || nodes.len() < end {
+        return Err(ReadError::Corrupt);
+    }
+    replace_range(compact, old.c..old.c_end, leaf);
+    replace_range(rendered, old.r..old.r_end, out);
+    let dc = leaf.len() as isize - (old.c_end - old.c) as isize;
+    let dr = out.len() as isize - (old.r_end - old.r) as isize;
+    let dd = new.len() as isize - (old.desc + 1) as isize;
+    for &a in above.iter() {
+        if let Some(a) = nodes.get_mut(a) {
+            a.c_end = a.c_end.wrapping_add_signed(dc);
+            a.r_end = a.r_end.wrapping_add_signed(dr);
+            a.desc = a.desc.wrapping_add_signed(dd);
+        }
+    }
+    if dc != 0 || dr != 0 {
+        for n in nodes.iter_mut().skip(end) {
+            n.c = n.c.wrapping_add_signed(dc);
+            n.c_end = n.c_end.wrapping_add_signed(dc);
+            n.r = n.r.wrapping_add_signed(dr);
+            n.r_end = n.r_end.wrapping_add_signed(dr);
+        }
+    }
+    for n in new.iter_mut() {
+        n.c += old.c;
+        n.c_end += old.c;
+        n.r += old.r;
+        n.r_end += old.r;
+    }
+    if new.len() == end - at {
+        nodes[at..end].copy_from_slice(new);
+    } else {
+        nodes.splice(at..end, new.iter().copied());
+    }
+    Ok(())
+}
+
+/// `v[range]` replaced by `with` (in place when the lengths agree).
+fn replace_range<T: Copy>(v: &mut Vec<T>, range: std::ops::Range<usize>, with: &[T]) {
+    if range.len() == with.len() {
+        v[range].copy_from_slice(with);
+    } else {
+        v.splice(range, with.iter().copied());
+    }
 }
 
 struct FunctionInfo {
@@ -102,6 +243,9 @@ struct Replay<S: Sink> {
     snapshot_pending: bool,
     stats: ConvertStats,
     spare: Vec<Vec<u8>>,
+    /// Node lists of variables gone, for the next patched one.
+    spare_nodes: Vec<Vec<Node>>,
+    patch_scratch: PatchScratch,
     /// By object id (`OBJ` records).
     objs: Vec<Obj>,
     /// The events of the current step, written before the next Step (or at
@@ -152,13 +296,7 @@ impl<S: Sink> Replay<S> {
         }
         self.snapshot_pending = false;
         let Some(frame) = self.frames.last() else { return Ok(()) };
-        let mut n = 0u64;
-        for var in &frame.vars {
-            if !self.sink.value(var.id, &var.value)? {
-                break;
-            }
-            n += 1;
-        }
+        let n = self.sink.values(&frame.vars)? as u64;
         self.stats.events += n;
         self.stats.values += n;
         Ok(())
@@ -186,7 +324,9 @@ impl<S: Sink> Replay<S> {
             let o = r.id()? as usize;
             let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
             if !obj.fresh {
+                // Its nodes are noted once it is patched (`obj_patch`).
                 obj.rendered.clear();
+                obj.nodes.clear();
                 self.sink.render(&mut StreamReader::records(&obj.compact), &mut obj.rendered)?;
                 obj.fresh = true;
             }
@@ -197,32 +337,43 @@ impl<S: Sink> Replay<S> {
             let mut compact = self.spare.pop().unwrap_or_default();
             compact.clear();
             compact.extend_from_slice(&obj.compact);
-            return Ok(Var { id, value, compact });
+            return Ok(Var { id, value, compact, nodes: Vec::new() });
         }
         let value = self.render(r)?;
         let mut compact = self.buffer();
         compact.extend_from_slice(&r.data()[start..r.pos()]);
-        Ok(Var { id, value, compact })
+        Ok(Var { id, value, compact, nodes: Vec::new() })
     }
 
-    fn recycle(&mut self, var: Var) {
+    fn recycle(&mut self, mut var: Var) {
         if self.spare.len() < 4096 {
             self.spare.push(var.value);
             self.spare.push(var.compact);
         }
+        if var.nodes.capacity() > 0 && self.spare_nodes.len() < 1024 {
+            var.nodes.clear();
+            self.spare_nodes.push(var.nodes);
+        }
     }
 
-    /// A PATCH record's edits applied to the variable's encoding, then its
-    /// rendering made again.
+    /// A PATCH record's edits applied to the variable's encoding and its
+    /// rendering ([`patch_rendered`]), once the record is known to be whole
+    /// (a record cut by the end of what was read is read again whole).
     fn patch(&mut self, r: &mut StreamReader<'_>) -> Result<(), ReadError> {
         let id = r.id()?;
         let n = r.varint()?;
+        let start = r.pos();
+        value::skip_patches(r, n)?;
+        let mut edits = StreamReader::records(&r.data()[start..r.pos()]);
         let Some(var) = self.frames.last_mut().and_then(|f| f.vars.iter_mut().find(|v| v.id == id)) else {
             return Err(ReadError::Corrupt);
         };
-        value::apply_patches(&mut var.compact, n, r)?;
-        var.value.clear();
-        self.sink.render(&mut StreamReader::records(&var.compact), &mut var.value)
+        if var.nodes.capacity() == 0 {
+            if let Some(nodes) = self.spare_nodes.pop() {
+                var.nodes = nodes;
+            }
+        }
+        patch_rendered(&mut self.sink, &mut var.compact, &mut var.value, &mut var.nodes, n, &mut edits, &mut self.patch_scratch)
     }
 
     /// An OBJ record: the object's encoding anew (ids are given in order:
@@ -249,8 +400,15 @@ impl<S: Sink> Replay<S> {
         let start = r.pos();
         value::skip_patches(r, n)?;
         let obj = self.objs.get_mut(o).ok_or(ReadError::Corrupt)?;
-        value::apply_patches(&mut obj.compact, n, &mut StreamReader::records(&r.data()[start..r.pos()]))?;
-        obj.fresh = false;
+        let mut edits = StreamReader::records(&r.data()[start..r.pos()]);
+        if obj.fresh {
+            // Its rendering follows the edits (and its nodes, noted at the
+            // first patch).
+            let done = patch_rendered(&mut self.sink, &mut obj.compact, &mut obj.rendered, &mut obj.nodes, n, &mut edits, &mut self.patch_scratch);
+            obj.fresh = done.is_ok();
+            return done;
+        }
+        value::apply_patches(&mut obj.compact, n, &mut edits)?;
         Ok(())
     }
 
@@ -595,6 +753,8 @@ impl<S: Sink> Replayed<S> {
                 snapshot_pending: false,
                 stats: ConvertStats::default(),
                 spare: Vec::new(),
+                spare_nodes: Vec::new(),
+                patch_scratch: PatchScratch::default(),
                 objs: Vec::new(),
                 events: Vec::new(),
                 events_bytes: 0,
@@ -753,5 +913,181 @@ impl<S: Sink + Send> Replaying for Replayed<S> {
 
     fn complete(self: Box<Self>, partial: Option<ErrorCode>, meta: &Map<String, Value>) -> RecorderResult<ConvertStats> {
         Replayed::complete(*self, partial, meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A patch spliced into a kept rendering gives the bytes, and the nodes,
+    //! of the whole value rendered again: nested lists, dicts, tuples and
+    //! instances, patched many times at random, in both formats.
+    use super::*;
+    use crate::ctfs_sink::CtfsSink;
+    use crate::json_sink::JsonSink;
+    use crate::stream::put_varint;
+    use crate::value::{self as v, types};
+
+    /// xorshift64*: the same values on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A random value: containers (up to `depth` deep) of every kind of leaf.
+    fn put_value(b: &mut Vec<u8>, rng: &mut Rng, depth: u32) {
+        let pick = if depth == 0 { rng.below(9) } else { rng.below(13) };
+        match pick {
+            0 => v::put_none(b),
+            1 => v::put_bool(b, types::BOOL, rng.below(2) == 1),
+            // Ints of every varint length.
+            2 => v::put_int(b, types::INT, (rng.next() >> rng.below(64)) as i64 - 1_000),
+            3 => v::put_bigint(b, types::INT, rng.below(2) == 1, &rng.next().to_be_bytes()[..1 + rng.below(8) as usize]),
+            // Floats whose texts differ in length, and repeats (the float cache).
+            4 => v::put_float(b, types::FLOAT, (rng.below(2_000) as f64 - 1_000.0) / [1.0, 3.0, 7.0, 1e-9][rng.below(4) as usize]),
+            5 => v::put_float(b, 40, [0.1, -0.0, f64::NAN, f64::INFINITY, 1e300, 2.5][rng.below(6) as usize]),
+            // Texts, invalid UTF-8 and escapes among them.
+            6 => v::put_string(b, types::STR, &b"ab\"\\\xff\ncd\xe2\x82"[..rng.below(11) as usize]),
+            7 => v::put_raw(b, types::BYTES, &b"<raw \x01>"[..rng.below(8) as usize]),
+            8 => v::put_error(b, types::ERROR, b"unreadable"),
+            9 | 10 => {
+                let n = rng.below(5) as u32;
+                v::put_container_head(b, vtag::SEQ, types::LIST, n);
+                for _ in 0..n {
+                    put_value(b, rng, depth - 1);
+                }
+            }
+            11 => {
+                // A dict: a list of (key, value) pairs.
+                let n = rng.below(4) as u32;
+                v::put_container_head(b, vtag::SEQ, types::DICT, n);
+                for _ in 0..n {
+                    v::put_container_head(b, vtag::TUPLE, types::TUPLE, 2);
+                    put_value(b, rng, 0);
+                    put_value(b, rng, depth - 1);
+                }
+            }
+            _ => {
+                // An instance (its fields), or a tuple.
+                let n = rng.below(4) as u32;
+                let (tag, type_id) = if rng.below(2) == 0 { (vtag::STRUCT, 20) } else { (vtag::TUPLE, types::TUPLE) };
+                v::put_container_head(b, tag, type_id, n);
+                for _ in 0..n {
+                    put_value(b, rng, depth - 1);
+                }
+            }
+        }
+    }
+
+    /// A random path to a node of `nodes`' value (the root, sometimes).
+    fn random_path(nodes: &[Node], rng: &mut Rng) -> Vec<u64> {
+        let mut path = Vec::new();
+        let mut at = 0;
+        while nodes[at].children > 0 && rng.below(5) != 0 {
+            let child = rng.below(nodes[at].children);
+            path.push(child);
+            at += 1;
+            for _ in 0..child {
+                at += 1 + nodes[at].desc;
+            }
+        }
+        path
+    }
+
+    fn check<S: Sink>(mut sink: S, seed: u64) {
+        let mut rng = Rng(seed);
+        let mut scratch = PatchScratch::default();
+        for round in 0..40 {
+            let mut compact = Vec::new();
+            v::put_container_head(&mut compact, vtag::SEQ, types::LIST, 3);
+            for _ in 0..3 {
+                put_value(&mut compact, &mut rng, 3);
+            }
+            let (mut rendered, mut nodes) = (Vec::new(), Vec::new());
+            render_all(&mut sink, &compact, &mut rendered, &mut nodes).unwrap();
+            if round % 2 == 1 {
+                // Rendered without its nodes (an object before its first
+                // patch): the first patch renders it whole and notes them.
+                nodes.clear();
+            }
+            for _ in 0..50 {
+                // 1-3 edits in one record, each at a node of the value as
+                // the edits before it left it.
+                let n = 1 + rng.below(3);
+                let mut edits = Vec::new();
+                let mut expected = compact.clone();
+                for _ in 0..n {
+                    let (mut e_rendered, mut e_nodes) = (Vec::new(), Vec::new());
+                    render_all(&mut sink, &expected, &mut e_rendered, &mut e_nodes).unwrap();
+                    let path = random_path(&e_nodes, &mut rng);
+                    let mut edit = Vec::new();
+                    put_varint(&mut edit, path.len() as u64);
+                    for i in &path {
+                        put_varint(&mut edit, *i);
+                    }
+                    let depth = rng.below(3) as u32;
+                    put_value(&mut edit, &mut rng, depth);
+                    value::apply_patches(&mut expected, 1, &mut StreamReader::records(&edit)).unwrap();
+                    edits.extend_from_slice(&edit);
+                }
+                patch_rendered(&mut sink, &mut compact, &mut rendered, &mut nodes, n, &mut StreamReader::records(&edits), &mut scratch)
+                    .unwrap();
+                assert_eq!(compact, expected);
+                let (mut whole, mut whole_nodes) = (Vec::new(), Vec::new());
+                render_all(&mut sink, &compact, &mut whole, &mut whole_nodes).unwrap();
+                assert_eq!(rendered, whole);
+                assert_eq!(nodes, whole_nodes);
+            }
+        }
+    }
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("ct-splice-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn spliced_patches_render_as_the_whole_value_json() {
+        let d = dir("json");
+        check(JsonSink::create(&d.join("trace.json"), &d.join("paths.json"), None).unwrap(), 0x5eed_0001);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn spliced_patches_render_as_the_whole_value_ctfs() {
+        let d = dir("ctfs");
+        check(CtfsSink::create(&d.join("trace.ct"), &d.join("paths.json"), None).unwrap(), 0x5eed_0002);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// An edit whose node cannot be spliced (a path past its container)
+    /// fails as the whole way fails.
+    #[test]
+    fn a_bad_path_is_corrupt() {
+        let d = dir("bad");
+        let mut sink = JsonSink::create(&d.join("trace.json"), &d.join("paths.json"), None).unwrap();
+        let mut compact = Vec::new();
+        v::put_container_head(&mut compact, vtag::SEQ, types::LIST, 1);
+        v::put_int(&mut compact, types::INT, 1);
+        let (mut rendered, mut nodes) = (Vec::new(), Vec::new());
+        render_all(&mut sink, &compact, &mut rendered, &mut nodes).unwrap();
+        let mut edit = Vec::new();
+        put_varint(&mut edit, 1);
+        put_varint(&mut edit, 1);
+        v::put_int(&mut edit, types::INT, 2);
+        let mut scratch = PatchScratch::default();
+        let r = patch_rendered(&mut sink, &mut compact, &mut rendered, &mut nodes, 1, &mut StreamReader::records(&edit), &mut scratch);
+        assert!(matches!(r, Err(ReadError::Corrupt)));
+        let _ = std::fs::remove_dir_all(d);
     }
 }

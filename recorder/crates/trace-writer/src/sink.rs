@@ -38,6 +38,11 @@ pub trait Sink: Sized {
     /// the replay resolves those) in this format's encoding. (`&mut self`:
     /// a sink may keep renderings it gives again.)
     fn render(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>) -> ReadResult<()>;
+    /// [`Sink::render`] that also appends, in `nodes`, where each node of
+    /// the value lies in its encoding and in its rendering ([`Node`], in
+    /// preorder); `depth`: the value's depth in the value it belongs to (as
+    /// a recursive render would have it), for the same depth limit.
+    fn render_nodes(&mut self, r: &mut StreamReader<'_>, out: &mut Vec<u8>, nodes: &mut Vec<Node>, depth: u32) -> ReadResult<()>;
     /// `None` (type 0), as this format encodes it.
     fn render_none(out: &mut Vec<u8>);
     /// An `Int` of type `type_id`, as this format encodes it.
@@ -55,6 +60,16 @@ pub trait Sink: Sized {
     fn ret(&mut self, value: &[u8]) -> RecorderResult<bool>;
     /// One variable of the snapshot after a step.
     fn value(&mut self, variable_id: u32, value: &[u8]) -> RecorderResult<bool>;
+    /// A step's snapshot: [`Sink::value`] for each of `vars` in order, up
+    /// to the first not written; how many were.
+    fn values(&mut self, vars: &[Var]) -> RecorderResult<usize> {
+        for (n, var) in vars.iter().enumerate() {
+            if !self.value(var.id, &var.value)? {
+                return Ok(n);
+            }
+        }
+        Ok(vars.len())
+    }
     /// An `Event` record (`kind`: the schema's `EventLogKind`).
     fn event(&mut self, kind: u8, metadata: &[u8], content: &[u8]) -> RecorderResult<bool>;
 
@@ -82,6 +97,65 @@ pub trait Sink: Sized {
     fn finish(self, end: &TraceEnd<'_>) -> RecorderResult<u64>;
 }
 
+/// One node of a rendered value (a container or a leaf): its byte ranges in
+/// the value's compact encoding (`c..c_end`) and in its rendering
+/// (`r..r_end`), its children, and how many nodes its subtree has after it
+/// (`desc`: the next sibling is `desc + 1` nodes on, in preorder). A value's
+/// nodes, kept beside its rendering, let a patch render only the nodes it
+/// replaces and splice them in (`replay.rs`, `patch_rendered`): in both
+/// formats a container's rendering is its head, its elements' renderings
+/// and a tail that depend on the element count only, never on the
+/// elements' bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    pub c: usize,
+    pub c_end: usize,
+    pub r: usize,
+    pub r_end: usize,
+    pub children: u64,
+    pub desc: usize,
+}
+
+/// What a render notes of the nodes it renders: nothing (`()`), or each
+/// node's [`Node`] (`Vec<Node>`). A sink's render is written once, generic
+/// over it.
+pub trait Track {
+    /// A node starts at `c` in the encoding and `r` in the rendering;
+    /// returns the token [`Track::close`] takes.
+    fn open(&mut self, c: usize, r: usize) -> usize;
+    /// The node opened as `at` ends at `c_end` / `r_end`, with `children`.
+    fn close(&mut self, at: usize, c_end: usize, r_end: usize, children: u64);
+}
+
+impl Track for () {
+    #[inline(always)]
+    fn open(&mut self, _: usize, _: usize) -> usize {
+        0
+    }
+
+    #[inline(always)]
+    fn close(&mut self, _: usize, _: usize, _: usize, _: u64) {}
+}
+
+impl Track for Vec<Node> {
+    #[inline]
+    fn open(&mut self, c: usize, r: usize) -> usize {
+        self.push(Node { c, r, ..Node::default() });
+        self.len() - 1
+    }
+
+    #[inline]
+    fn close(&mut self, at: usize, c_end: usize, r_end: usize, children: u64) {
+        let desc = self.len() - at - 1;
+        if let Some(n) = self.get_mut(at) {
+            n.c_end = c_end;
+            n.r_end = r_end;
+            n.children = children;
+            n.desc = desc;
+        }
+    }
+}
+
 /// A variable of an open frame (or an argument of a call).
 pub struct Var {
     pub id: u32,
@@ -90,6 +164,8 @@ pub struct Var {
     /// The current value as encoded in the stream (what PATCH records edit;
     /// the replay's own).
     pub(crate) compact: Vec<u8>,
+    /// Where `compact`'s nodes lie in both (empty until a patch needs them).
+    pub(crate) nodes: Vec<Node>,
 }
 
 /// What a sink needs to complete a trace.
