@@ -88,6 +88,10 @@ pub struct OpTable {
     /// contents) named by their argument; the 3.13 pairs name two in nibbles.
     stores: [Option<u8>; 5],
     store_pairs: [Option<u8>; 2],
+    /// `CALL` and `CALL_KW` (3.13): the calls that push a Python function's
+    /// frame in line with no other code run first (not `CALL_FUNCTION_EX`,
+    /// which may consume an iterator of arguments).
+    calls: [Option<u8>; 2],
     /// Iterator types whose `__next__` is C code that reads its container
     /// and mutates nothing visible (list, tuple, range, dict, set, str and
     /// bytes iterators), by address; and those that yield exact tuples
@@ -214,12 +218,25 @@ impl OpTable {
             jumps_back: [code("JUMP_BACKWARD")?, code("JUMP_BACKWARD_NO_INTERRUPT")?],
             stores: [code("STORE_FAST"), code("DELETE_FAST"), code("LOAD_FAST_AND_CLEAR"), code("STORE_DEREF"), code("DELETE_DEREF")],
             store_pairs: [code("STORE_FAST_LOAD_FAST"), code("STORE_FAST_STORE_FAST")],
+            calls: [code("CALL"), code("CALL_KW")],
             safe_iters,
             tuple_iters,
             enumerate: type_of("enumerate(())")?,
             code_base,
             sim,
         })
+    }
+
+    /// The code unit `iframe` (running `code`) is at: during a call it made,
+    /// a unit of that call instruction (3.12: its last cache entry; 3.13:
+    /// the instruction).
+    ///
+    /// # Safety
+    /// GIL held; `iframe` is a live interpreter frame running `code`.
+    #[inline]
+    pub unsafe fn unit(&self, layout: &Layout, iframe: usize, code: usize) -> Option<usize> {
+        // SAFETY: see the function's contract.
+        unsafe { layout.instruction(iframe, code + self.code_base) }
     }
 
     /// Whether the `for` header `head`, entered at `iframe`'s current
@@ -273,6 +290,23 @@ pub struct LoopHead {
     unpacks: bool,
 }
 
+/// A call instruction (`OpTable::calls`) of a line made of one range, into
+/// which no jump of the line leads back: between the line's LINE event and
+/// the call only the instructions before it in the line can have run, and
+/// between the callee's return and the next event of the frame only those
+/// after it.
+#[derive(Clone, Copy, Debug)]
+pub struct CallSite {
+    /// Code units of the instruction: its opcode, then its cache entries.
+    lo: u32,
+    hi: u32,
+    pub line: u32,
+    /// The instructions before it are pure and rebind no fast local.
+    pub before: bool,
+    /// The instructions after it are pure.
+    pub after: bool,
+}
+
 /// The set of a code object's lines after which nothing visible can have
 /// changed in place.
 #[derive(Default)]
@@ -291,9 +325,19 @@ pub struct PureLines {
     /// Lines impure only by storing into items of containers held by fast
     /// locals (`b[3] -= dx * m`, `row[j] = v`): per line, those locals.
     item_stores: Vec<(u32, u128)>,
+    /// The call instructions of single-range lines, by code unit.
+    calls: Vec<CallSite>,
 }
 
 impl PureLines {
+    /// The call site code unit `unit` belongs to, if it is one of `calls`.
+    #[inline]
+    pub fn call_site(&self, unit: usize) -> Option<&CallSite> {
+        let unit = u32::try_from(unit).ok()?;
+        let i = self.calls.partition_point(|c| c.lo <= unit).checked_sub(1)?;
+        self.calls.get(i).filter(|c| unit < c.hi)
+    }
+
     #[inline]
     pub fn contains(&self, line: u32) -> bool {
         let Some(i) = line.checked_sub(self.base) else { return false };
@@ -383,18 +427,23 @@ impl PureLines {
         let loops = loop_heads(table, bytecode, &pure, &ranges);
         let (stores, unlined_stores) = line_stores(table, bytecode, &ranges);
         let mut item_stores: Vec<(u32, u128)> = Vec::new();
+        let mut calls: Vec<CallSite> = Vec::new();
         for (i, (s, e, line)) in ranges.iter().enumerate() {
             let Some(line) = *line else { continue };
             // One range per line: its instructions run in order.
             let single = ranges.iter().enumerate().all(|(j, r)| j == i || r.2 != Some(line));
-            if !single || !impure.get((line - lo) as usize).copied().unwrap_or(false) {
+            if !single {
+                continue;
+            }
+            call_sites(table, bytecode, &pure, &ranges, (*s, *e, line), &mut calls);
+            if !impure.get((line - lo) as usize).copied().unwrap_or(false) {
                 continue;
             }
             if let Some(mask) = item_store_targets(table, bytecode.get(*s..*e).unwrap_or(&[])) {
                 item_stores.push((line, mask));
             }
         }
-        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores })
+        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores, calls })
     }
 }
 
@@ -475,6 +524,31 @@ fn jumps_out_of(bytecode: &[u8], u: usize, extended_arg: u8, ranges: &[(usize, u
         let Some(target) = (u + 1 + caches).checked_sub(arg) else { return false };
         !ranges.iter().any(|(s, e, l)| *l == Some(line) && (s / 2..e / 2).contains(&target))
     })
+}
+
+/// The call sites (see [`CallSite`]) of `line`, the byte range `s..e` and
+/// the only range of its line, appended to `out`; none when a jump of the
+/// line leads back into it (a loop within the line).
+fn call_sites(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize, usize, Option<u32>)], (s, e, line): (usize, usize, u32),
+              out: &mut Vec<CallSite>) {
+    // (unit, opcode) of each instruction of the range.
+    let starts: Vec<(usize, u8)> = (s / 2..e / 2).filter(|&u| is_instruction_start(bytecode, u)).filter_map(|u| Some((u, *bytecode.get(2 * u)?))).collect();
+    if starts.iter().any(|&(u, op)| table.jumps_back.contains(&op) && !jumps_out_of(bytecode, u, table.extended_arg, ranges, line)) {
+        return;
+    }
+    let is_pure = |u: usize| pure.get(u).copied().unwrap_or(false);
+    let rebinds = |op: u8| table.stores.contains(&Some(op)) || table.store_pairs.contains(&Some(op));
+    let mut before = true;
+    for (k, &(u, op)) in starts.iter().enumerate() {
+        if table.calls.contains(&Some(op)) {
+            let hi = starts.get(k + 1).map_or(e / 2, |n| n.0);
+            let after = starts[k + 1..].iter().all(|&(v, _)| is_pure(v));
+            if let (Ok(lo), Ok(hi)) = (u32::try_from(u), u32::try_from(hi)) {
+                out.push(CallSite { lo, hi, line, before, after });
+            }
+        }
+        before &= is_pure(u) && !rebinds(op);
+    }
 }
 
 /// Whether a mask of [`PureLines::stores`] names slot `i`.
