@@ -297,9 +297,6 @@ pub struct LoopHead {
 /// after it.
 #[derive(Clone, Copy, Debug)]
 pub struct CallSite {
-    /// Code units of the instruction: its opcode, then its cache entries.
-    lo: u32,
-    hi: u32,
     pub line: u32,
     /// The instructions before it are pure and rebind no fast local.
     pub before: bool,
@@ -325,17 +322,18 @@ pub struct PureLines {
     /// Lines impure only by storing into items of containers held by fast
     /// locals (`b[3] -= dx * m`, `row[j] = v`): per line, those locals.
     item_stores: Vec<(u32, u128)>,
-    /// The call instructions of single-range lines, by code unit.
-    calls: Vec<CallSite>,
+    /// Per code unit of a call site's instruction (its opcode, then its
+    /// cache entries): `line << 3 | 4 | after << 1 | before` (see
+    /// [`CallSite`]); 0 elsewhere (empty when the code has none).
+    call_units: Vec<u32>,
 }
 
 impl PureLines {
     /// The call site code unit `unit` belongs to, if it is one of `calls`.
     #[inline]
-    pub fn call_site(&self, unit: usize) -> Option<&CallSite> {
-        let unit = u32::try_from(unit).ok()?;
-        let i = self.calls.partition_point(|c| c.lo <= unit).checked_sub(1)?;
-        self.calls.get(i).filter(|c| unit < c.hi)
+    pub fn call_site(&self, unit: usize) -> Option<CallSite> {
+        let w = *self.call_units.get(unit)?;
+        (w != 0).then_some(CallSite { line: w >> 3, before: w & 1 != 0, after: w & 2 != 0 })
     }
 
     #[inline]
@@ -427,7 +425,7 @@ impl PureLines {
         let loops = loop_heads(table, bytecode, &pure, &ranges);
         let (stores, unlined_stores) = line_stores(table, bytecode, &ranges);
         let mut item_stores: Vec<(u32, u128)> = Vec::new();
-        let mut calls: Vec<CallSite> = Vec::new();
+        let mut call_units: Vec<u32> = Vec::new();
         for (i, (s, e, line)) in ranges.iter().enumerate() {
             let Some(line) = *line else { continue };
             // One range per line: its instructions run in order.
@@ -435,7 +433,7 @@ impl PureLines {
             if !single {
                 continue;
             }
-            call_sites(table, bytecode, &pure, &ranges, (*s, *e, line), &mut calls);
+            call_sites(table, bytecode, &pure, &ranges, (*s, *e, line), &mut call_units);
             if !impure.get((line - lo) as usize).copied().unwrap_or(false) {
                 continue;
             }
@@ -443,7 +441,7 @@ impl PureLines {
                 item_stores.push((line, mask));
             }
         }
-        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores, calls })
+        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores, call_units })
     }
 }
 
@@ -527,10 +525,10 @@ fn jumps_out_of(bytecode: &[u8], u: usize, extended_arg: u8, ranges: &[(usize, u
 }
 
 /// The call sites (see [`CallSite`]) of `line`, the byte range `s..e` and
-/// the only range of its line, appended to `out`; none when a jump of the
-/// line leads back into it (a loop within the line).
+/// the only range of its line, marked in `units` (`PureLines::call_units`);
+/// none when a jump of the line leads back into it (a loop within the line).
 fn call_sites(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize, usize, Option<u32>)], (s, e, line): (usize, usize, u32),
-              out: &mut Vec<CallSite>) {
+              units: &mut Vec<u32>) {
     // (unit, opcode) of each instruction of the range.
     let starts: Vec<(usize, u8)> = (s / 2..e / 2).filter(|&u| is_instruction_start(bytecode, u)).filter_map(|u| Some((u, *bytecode.get(2 * u)?))).collect();
     if starts.iter().any(|&(u, op)| table.jumps_back.contains(&op) && !jumps_out_of(bytecode, u, table.extended_arg, ranges, line)) {
@@ -543,8 +541,11 @@ fn call_sites(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize,
         if table.calls.contains(&Some(op)) {
             let hi = starts.get(k + 1).map_or(e / 2, |n| n.0);
             let after = starts[k + 1..].iter().all(|&(v, _)| is_pure(v));
-            if let (Ok(lo), Ok(hi)) = (u32::try_from(u), u32::try_from(hi)) {
-                out.push(CallSite { lo, hi, line, before, after });
+            if line < 1 << 29 {
+                units.resize(units.len().max(bytecode.len() / 2), 0);
+                for w in units.iter_mut().take(hi).skip(u) {
+                    *w = line << 3 | 4 | u32::from(after) << 1 | u32::from(before);
+                }
             }
         }
         before &= is_pure(u) && !rebinds(op);

@@ -201,6 +201,7 @@ impl Recorder {
         if obj.is_null() {
             if !old.obj.is_null() {
                 st::put_unset(self.writer.buf(), var);
+                self.unvouch(old.state);
                 self.drop_slot(old);
                 top.slots[i] = EMPTY;
             }
@@ -239,6 +240,9 @@ impl Recorder {
         self.fresh = NOT_FRESH;
         self.scratch.clear();
         let new = self.encode_slot(obj);
+        if obj != old.obj {
+            self.unvouch(old.state);
+        }
         self.drop_slot(old);
         if obj == old.obj && !new.strong && new.hash == old.hash {
             return Diff::Refresh(new);

@@ -202,6 +202,9 @@ pub struct Recorder {
     /// to date at `epoch` is up to date still (`Recorder::vouched`);
     /// `NOT_FRESH` outside the comparisons that set it.
     fresh: (u64, u64),
+    /// At a PY_START, the callee's frame whose call site `vouched` is yet
+    /// to check (`entry_vouches`); 0 when checked or not at a call.
+    fresh_entry: usize,
 }
 
 impl Recorder {
@@ -249,6 +252,7 @@ impl Recorder {
             metrics: Metrics::default(),
             error: None,
             fresh: NOT_FRESH,
+            fresh_entry: 0,
         }
     }
 
@@ -345,7 +349,13 @@ impl Recorder {
         let mut slots = if track_locals { self.take_slots(nslots) } else { Vec::new() };
         self.scratch.clear();
         let mut written = 0u32;
-        let entry = if nargs > 0 && !resumed && track_locals { self.entry_vouches(iframe) } else { NOT_FRESH };
+        // Arguments' states may be vouched for (`entry_vouches`, asked at the
+        // first argument whose state may be).
+        self.fresh = match self.stack.last() {
+            Some(caller) if nargs > 0 && !resumed && track_locals && caller.epoch + 1 == purity::epoch() => (caller.epoch, purity::epoch()),
+            _ => NOT_FRESH,
+        };
+        self.fresh_entry = iframe;
         if nargs > 0 {
             match self.read_locals(idx, iframe, nargs) {
                 Some(locals) => {
@@ -370,9 +380,6 @@ impl Recorder {
                                 slots[i] = slot;
                             }
                         } else if track_locals {
-                            // An object the caller shows: its state may be
-                            // vouched for (`entry_vouches`).
-                            self.fresh = if entry != NOT_FRESH && self.caller_shows(obj) { entry } else { NOT_FRESH };
                             slots[i] = self.encode_slot(obj);
                         } else if self.cfg.trails {
                             // `--values=args`: no slots to keep, but an object
@@ -390,6 +397,7 @@ impl Recorder {
             }
         }
         self.fresh = NOT_FRESH;
+        self.fresh_entry = 0;
         let buf = self.writer.buf();
         st::put_call_head(buf, function_id, written);
         buf.extend_from_slice(&self.scratch);
@@ -401,40 +409,30 @@ impl Recorder {
     /// The call site the frame `f` is stopped at, in its last step's line,
     /// when that frame is `iframe`'s caller (`iframe` was pushed in line by
     /// it) and the code facts allow (docs/recorder.md, change detection 7).
+    #[inline]
     fn call_site_of(&self, f: &Frame, iframe: usize) -> Option<purity::CallSite> {
         let (Some(ops), Some(layout)) = (self.cfg.ops.as_ref(), self.cfg.reader.layout()) else { return None };
         let info = &self.infos[f.code_idx as usize];
         if iframe == 0 || f.iframe == 0 || f.last_line == ENTRY || info.dict_locals || info.lines.is_some() {
             return None;
         }
-        let code = *self.held_codes.get(f.code_idx as usize)? as usize;
-        // SAFETY: GIL held; `iframe` is the event's live frame, `f.iframe` the
-        // live frame below it running `code`.
+        // SAFETY: GIL held; `iframe` is the event's live frame and `f.iframe`
+        // a live frame of the stack below it (running `f.code_idx`'s code).
         unsafe {
-            if layout.previous(iframe) != f.iframe || layout.frame_code(f.iframe) != code {
+            if layout.previous(iframe) != f.iframe {
                 return None;
             }
-            let unit = ops.unit(layout, f.iframe, code)?;
-            info.pure.call_site(unit).filter(|c| c.line == f.last_line).copied()
+            let unit = ops.unit(layout, f.iframe, layout.frame_code(f.iframe))?;
+            info.pure.call_site(unit).filter(|c| c.line == f.last_line)
         }
     }
 
-    /// At a call's PY_START (frame `iframe`): when the caller stepped at the
-    /// previous event and ran only pure instructions of its line since, up
-    /// to the call, the states it brought up to date then still are
-    /// (`Recorder::fresh`).
-    fn entry_vouches(&self, iframe: usize) -> (u64, u64) {
-        let now = purity::epoch();
-        match self.stack.last() {
-            Some(caller) if caller.epoch + 1 == now && self.call_site_of(caller, iframe).is_some_and(|c| c.before) => (caller.epoch, now),
-            _ => NOT_FRESH,
-        }
-    }
-
-    /// Whether the frame on top of the stack has a slot showing `obj` through
-    /// its state: the frame's fast local holds it, as it did at its last step.
-    fn caller_shows(&self, obj: *mut ffi::PyObject) -> bool {
-        self.stack.last().is_some_and(|f| f.slots.iter().any(|s| s.obj == obj && s.state != NO_STATE))
+    /// At a call's PY_START (frame `iframe`), the caller having stepped at
+    /// the previous event: whether it ran only pure instructions of its line
+    /// since, up to the call, so that the states it brought up to date then
+    /// still are (`Recorder::fresh`).
+    pub(super) fn entry_vouches(&self, iframe: usize) -> bool {
+        self.stack.last().and_then(|caller| self.call_site_of(caller, iframe)).is_some_and(|c| c.before)
     }
 
     /// At a PY_RETURN of the frame on top of the stack (`iframe`): the epoch

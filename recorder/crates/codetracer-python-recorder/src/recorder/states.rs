@@ -74,12 +74,30 @@ impl Recorder {
     #[inline]
     pub(super) fn vouched(&mut self, s: u32, obj: *mut ffi::PyObject) -> bool {
         let (from, now) = self.fresh;
-        let st = &mut self.states[s as usize];
+        let st = &self.states[s as usize];
         if from == 0 || st.fresh != from || st.obj != obj as usize || purity::epoch() != now {
             return false;
         }
-        st.fresh = now;
+        if self.fresh_entry != 0 {
+            let ok = self.entry_vouches(self.fresh_entry);
+            self.fresh_entry = 0;
+            if !ok {
+                self.fresh = NOT_FRESH;
+                return false;
+            }
+        }
+        self.states[s as usize].fresh = now;
         true
+    }
+
+    /// A slot stops showing state `s` (it shows another object now): the
+    /// object it showed may be freed and another made at its address, which
+    /// `vouched` must not take for it.
+    #[inline]
+    pub(super) fn unvouch(&mut self, s: u32) {
+        if s != NO_STATE {
+            self.states[s as usize].fresh = 0;
+        }
     }
 
     /// Encodes `obj` into state `s` anew and writes it (an OBJ record)
