@@ -88,10 +88,6 @@ pub struct OpTable {
     /// contents) named by their argument; the 3.13 pairs name two in nibbles.
     stores: [Option<u8>; 5],
     store_pairs: [Option<u8>; 2],
-    /// `CALL` and `CALL_KW` (3.13): the calls that push a Python function's
-    /// frame in line with no other code run first (not `CALL_FUNCTION_EX`,
-    /// which may consume an iterator of arguments).
-    calls: [Option<u8>; 2],
     /// Iterator types whose `__next__` is C code that reads its container
     /// and mutates nothing visible (list, tuple, range, dict, set, str and
     /// bytes iterators), by address; and those that yield exact tuples
@@ -218,25 +214,12 @@ impl OpTable {
             jumps_back: [code("JUMP_BACKWARD")?, code("JUMP_BACKWARD_NO_INTERRUPT")?],
             stores: [code("STORE_FAST"), code("DELETE_FAST"), code("LOAD_FAST_AND_CLEAR"), code("STORE_DEREF"), code("DELETE_DEREF")],
             store_pairs: [code("STORE_FAST_LOAD_FAST"), code("STORE_FAST_STORE_FAST")],
-            calls: [code("CALL"), code("CALL_KW")],
             safe_iters,
             tuple_iters,
             enumerate: type_of("enumerate(())")?,
             code_base,
             sim,
         })
-    }
-
-    /// The code unit `iframe` (running `code`) is at: during a call it made,
-    /// a unit of that call instruction (3.12: its last cache entry; 3.13:
-    /// the instruction).
-    ///
-    /// # Safety
-    /// GIL held; `iframe` is a live interpreter frame running `code`.
-    #[inline]
-    pub unsafe fn unit(&self, layout: &Layout, iframe: usize, code: usize) -> Option<usize> {
-        // SAFETY: see the function's contract.
-        unsafe { layout.instruction(iframe, code + self.code_base) }
     }
 
     /// Whether the `for` header `head`, entered at `iframe`'s current
@@ -290,20 +273,6 @@ pub struct LoopHead {
     unpacks: bool,
 }
 
-/// A call instruction (`OpTable::calls`) of a line made of one range, into
-/// which no jump of the line leads back: between the line's LINE event and
-/// the call only the instructions before it in the line can have run, and
-/// between the callee's return and the next event of the frame only those
-/// after it.
-#[derive(Clone, Copy, Debug)]
-pub struct CallSite {
-    pub line: u32,
-    /// The instructions before it are pure and rebind no fast local.
-    pub before: bool,
-    /// The instructions after it are pure.
-    pub after: bool,
-}
-
 /// The set of a code object's lines after which nothing visible can have
 /// changed in place.
 #[derive(Default)]
@@ -322,20 +291,9 @@ pub struct PureLines {
     /// Lines impure only by storing into items of containers held by fast
     /// locals (`b[3] -= dx * m`, `row[j] = v`): per line, those locals.
     item_stores: Vec<(u32, u128)>,
-    /// Per code unit of a call site's instruction (its opcode, then its
-    /// cache entries): `line << 3 | 4 | after << 1 | before` (see
-    /// [`CallSite`]); 0 elsewhere (empty when the code has none).
-    call_units: Vec<u32>,
 }
 
 impl PureLines {
-    /// The call site code unit `unit` belongs to, if it is one of `calls`.
-    #[inline]
-    pub fn call_site(&self, unit: usize) -> Option<CallSite> {
-        let w = *self.call_units.get(unit)?;
-        (w != 0).then_some(CallSite { line: w >> 3, before: w & 1 != 0, after: w & 2 != 0 })
-    }
-
     #[inline]
     pub fn contains(&self, line: u32) -> bool {
         let Some(i) = line.checked_sub(self.base) else { return false };
@@ -425,23 +383,18 @@ impl PureLines {
         let loops = loop_heads(table, bytecode, &pure, &ranges);
         let (stores, unlined_stores) = line_stores(table, bytecode, &ranges);
         let mut item_stores: Vec<(u32, u128)> = Vec::new();
-        let mut call_units: Vec<u32> = Vec::new();
         for (i, (s, e, line)) in ranges.iter().enumerate() {
             let Some(line) = *line else { continue };
             // One range per line: its instructions run in order.
             let single = ranges.iter().enumerate().all(|(j, r)| j == i || r.2 != Some(line));
-            if !single {
-                continue;
-            }
-            call_sites(table, bytecode, &pure, &ranges, (*s, *e, line), &mut call_units);
-            if !impure.get((line - lo) as usize).copied().unwrap_or(false) {
+            if !single || !impure.get((line - lo) as usize).copied().unwrap_or(false) {
                 continue;
             }
             if let Some(mask) = item_store_targets(table, bytecode.get(*s..*e).unwrap_or(&[])) {
                 item_stores.push((line, mask));
             }
         }
-        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores, call_units })
+        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores })
     }
 }
 
@@ -522,34 +475,6 @@ fn jumps_out_of(bytecode: &[u8], u: usize, extended_arg: u8, ranges: &[(usize, u
         let Some(target) = (u + 1 + caches).checked_sub(arg) else { return false };
         !ranges.iter().any(|(s, e, l)| *l == Some(line) && (s / 2..e / 2).contains(&target))
     })
-}
-
-/// The call sites (see [`CallSite`]) of `line`, the byte range `s..e` and
-/// the only range of its line, marked in `units` (`PureLines::call_units`);
-/// none when a jump of the line leads back into it (a loop within the line).
-fn call_sites(table: &OpTable, bytecode: &[u8], pure: &[bool], ranges: &[(usize, usize, Option<u32>)], (s, e, line): (usize, usize, u32),
-              units: &mut Vec<u32>) {
-    // (unit, opcode) of each instruction of the range.
-    let starts: Vec<(usize, u8)> = (s / 2..e / 2).filter(|&u| is_instruction_start(bytecode, u)).filter_map(|u| Some((u, *bytecode.get(2 * u)?))).collect();
-    if starts.iter().any(|&(u, op)| table.jumps_back.contains(&op) && !jumps_out_of(bytecode, u, table.extended_arg, ranges, line)) {
-        return;
-    }
-    let is_pure = |u: usize| pure.get(u).copied().unwrap_or(false);
-    let rebinds = |op: u8| table.stores.contains(&Some(op)) || table.store_pairs.contains(&Some(op));
-    let mut before = true;
-    for (k, &(u, op)) in starts.iter().enumerate() {
-        if table.calls.contains(&Some(op)) {
-            let hi = starts.get(k + 1).map_or(e / 2, |n| n.0);
-            let after = starts[k + 1..].iter().all(|&(v, _)| is_pure(v));
-            if line < 1 << 29 {
-                units.resize(units.len().max(bytecode.len() / 2), 0);
-                for w in units.iter_mut().take(hi).skip(u) {
-                    *w = line << 3 | 4 | u32::from(after) << 1 | u32::from(before);
-                }
-            }
-        }
-        before &= is_pure(u) && !rebinds(op);
-    }
 }
 
 /// Whether a mask of [`PureLines::stores`] names slot `i`.

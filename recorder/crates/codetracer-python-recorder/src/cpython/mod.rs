@@ -43,10 +43,6 @@ pub struct FrameLayout {
     via_cframe: bool,
     /// `_PyInterpreterFrame` fields.
     code: usize,
-    /// The frame below it: its caller's, when the interpreter pushed it
-    /// in line (a Python-to-Python call); a C-stack entry frame or a shim
-    /// otherwise.
-    previous: usize,
     f_locals: usize,
     instr: usize,
     stacktop: usize,
@@ -94,7 +90,6 @@ const fn shared_with(l: &Layout) -> bool {
     let s = &SHARED;
     l.frame.localsplus == s.frame.localsplus
         && l.frame.code == s.frame.code
-        && l.frame.previous == s.frame.previous
         && l.cell_ref == s.cell_ref
         && l.long_tag == s.long_tag
         && l.long_digit == s.long_digit
@@ -247,26 +242,6 @@ impl Layout {
                 0
             }
         }
-    }
-
-    /// The interpreter frame below `iframe` (see `FrameLayout::previous`).
-    ///
-    /// # Safety
-    /// `iframe` came from [`Layout::current_frame`] during this event.
-    #[inline]
-    pub unsafe fn previous(&self, iframe: usize) -> usize {
-        // SAFETY: see the function's contract.
-        unsafe { at(iframe, self.frame.previous) }
-    }
-
-    /// The code object (3.13: the executable) a frame runs.
-    ///
-    /// # Safety
-    /// `iframe` is a live interpreter frame.
-    #[inline]
-    pub unsafe fn frame_code(&self, iframe: usize) -> usize {
-        // SAFETY: see the function's contract.
-        unsafe { at(iframe, SHARED.frame.code) }
     }
 
     /// Pointer to the first fast local of a frame from [`Layout::current_frame`].

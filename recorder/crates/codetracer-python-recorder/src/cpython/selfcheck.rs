@@ -42,15 +42,13 @@ fn eval<'py>(py: Python<'py>, expr: &std::ffi::CStr) -> PyResult<Bound<'py, PyAn
     py.eval(expr, None, None)
 }
 
-/// A function whose locals are known, called from Python code, calls back
-/// into Rust, which finds its interpreter frame from the thread state and
-/// reads its fast locals, instruction pointer and caller's frame.
+/// A function whose locals are known calls back into Rust, which finds its
+/// interpreter frame from the thread state and reads its fast locals and
+/// instruction pointer.
 fn frame(py: Python<'_>, l: &'static Layout) -> PyResult<bool> {
     let ns = PyDict::new(py);
-    py.run(c"def probe(a, b, check):\n    c = [a, b]\n    return check(c)\ndef outer(a, b, check):\n    return probe(a, b, check)\n", Some(&ns), None)?;
+    py.run(c"def probe(a, b, check):\n    c = [a, b]\n    return check(c)\n", Some(&ns), None)?;
     let probe = eval(py, c"lambda ns: ns['probe']")?.call1((&ns,))?;
-    let outer = eval(py, c"lambda ns: ns['outer']")?.call1((&ns,))?;
-    let outer_p = outer.getattr("__code__")?.as_ptr() as usize;
     let code = probe.getattr("__code__")?;
     let units = code.getattr("co_code")?.len()? / 2;
     let base: usize = py.import("types")?.getattr("CodeType")?.getattr("__basicsize__")?.extract()?;
@@ -71,28 +69,9 @@ fn frame(py: Python<'_>, l: &'static Layout) -> PyResult<bool> {
                 && *lp.add(1) as usize == b_p
                 && *lp.add(3) as usize == c
                 && l.instruction(f, code_p + base).is_some_and(|u| u < units)
-                && calls_from(l, f, outer_p)
         }
     })?;
-    outer.call1((a, b, check))?.extract()
-}
-
-/// Whether a frame below `f` (its caller's, or past a C-stack entry frame
-/// when a frame evaluation hook keeps calls out of line) runs `code`.
-///
-/// # Safety
-/// GIL held; `f` is a live interpreter frame.
-unsafe fn calls_from(l: &Layout, f: usize, code: usize) -> bool {
-    let mut p = f;
-    for _ in 0..3 {
-        // SAFETY: see the function's contract; each frame below a live one is live.
-        p = unsafe { l.previous(p) };
-        // SAFETY: as above.
-        if p == 0 || unsafe { l.frame_code(p) } == code {
-            return p != 0;
-        }
-    }
-    false
+    probe.call1((a, b, check))?.extract()
 }
 
 /// Module-level code run in a known namespace finds it through its frame.

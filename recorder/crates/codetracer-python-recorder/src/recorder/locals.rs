@@ -64,10 +64,6 @@ impl Recorder {
         // same address may be another object.
         let prev_line = top.last_line;
         let rebound = if in_place_unchanged && prev_line != ENTRY { info.pure.stores(prev_line) } else { 0 };
-        // A callee returned into this line and only pure instructions ran
-        // since its last step (`Recorder::on_exit`).
-        let vouch_from = if top.fresh_at == purity::epoch() { top.fresh_from } else { 0 };
-        top.fresh_at = 0;
         top.epoch = purity::epoch();
         top.last_line = line;
         // Whether this step's interval will be pure although its line is not:
@@ -95,18 +91,7 @@ impl Recorder {
             }
         } else {
             let only = if nothing_else_ran && !in_place_unchanged && prev_line != ENTRY { self.item_store_target(idx, locals, prev_line) } else { ptr::null_mut() };
-            if only.is_null() && vouch_from != 0 {
-                // The states brought up to date at the callee's last step
-                // are up to date, for the slots that hold the object they
-                // held (not rebound by this line, not cells).
-                let now = purity::epoch();
-                let must = self.infos[idx as usize].pure.stores(prev_line) | self.infos[idx as usize].always;
-                for i in 0..n {
-                    self.fresh = if purity::has_slot(must, i) { NOT_FRESH } else { (vouch_from, now) };
-                    self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
-                }
-                self.fresh = NOT_FRESH;
-            } else if only.is_null() {
+            if only.is_null() {
                 for i in 0..n {
                     self.diff_slot(&mut top, idx, locals, i, in_place_unchanged, rebound);
                 }
@@ -201,7 +186,6 @@ impl Recorder {
         if obj.is_null() {
             if !old.obj.is_null() {
                 st::put_unset(self.writer.buf(), var);
-                self.unvouch(old.state);
                 self.drop_slot(old);
                 top.slots[i] = EMPTY;
             }
@@ -222,9 +206,7 @@ impl Recorder {
         }
         if obj == old.obj && old.state != NO_STATE {
             let s = old.state;
-            if !self.vouched(s, obj) {
-                self.refresh(s, obj);
-            }
+            self.refresh(s, obj);
             let gen = self.states[s as usize].gen;
             if gen == old.gen {
                 return Diff::Unchanged;
@@ -235,14 +217,10 @@ impl Recorder {
             return Diff::Changed(Slot { gen, ..old });
         }
         // Another object: a state found by its address proves nothing
-        // about it (see `Encoder::only_changed`, `Recorder::vouched`).
+        // about it (see `Encoder::only_changed`).
         self.enc.only_changed(ptr::null_mut());
-        self.fresh = NOT_FRESH;
         self.scratch.clear();
         let new = self.encode_slot(obj);
-        if obj != old.obj {
-            self.unvouch(old.state);
-        }
         self.drop_slot(old);
         if obj == old.obj && !new.strong && new.hash == old.hash {
             return Diff::Refresh(new);

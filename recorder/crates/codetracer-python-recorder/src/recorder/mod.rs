@@ -115,12 +115,6 @@ struct Frame {
     /// The portable path: a module or class body's namespace (borrowed; the
     /// frame holds it), as first read.
     ns: usize,
-    /// A callee returned straight into this frame with nothing but pure
-    /// instructions run since its last step at epoch `fresh_from`: at the
-    /// frame's next step, if the epoch is then `fresh_at`, the states
-    /// brought up to date at `fresh_from` still are (0: none).
-    fresh_from: u64,
-    fresh_at: u64,
 }
 
 /// Counters surfaced in the metadata and the logs (docs/design/error-policy.md §9).
@@ -198,13 +192,6 @@ pub struct Recorder {
     pub metrics: Metrics,
     /// The first error the hot path hit; the session acts on it.
     pub error: Option<RecorderError>,
-    /// (epoch, now): while `purity::epoch()` is `now`, a state brought up
-    /// to date at `epoch` is up to date still (`Recorder::vouched`);
-    /// `NOT_FRESH` outside the comparisons that set it.
-    fresh: (u64, u64),
-    /// At a PY_START, the callee's frame whose call site `vouched` is yet
-    /// to check (`entry_vouches`); 0 when checked or not at a call.
-    fresh_entry: usize,
 }
 
 impl Recorder {
@@ -251,8 +238,6 @@ impl Recorder {
             recorded_anything: false,
             metrics: Metrics::default(),
             error: None,
-            fresh: NOT_FRESH,
-            fresh_entry: 0,
         }
     }
 
@@ -349,13 +334,6 @@ impl Recorder {
         let mut slots = if track_locals { self.take_slots(nslots) } else { Vec::new() };
         self.scratch.clear();
         let mut written = 0u32;
-        // Arguments' states may be vouched for (`entry_vouches`, asked at the
-        // first argument whose state may be).
-        self.fresh = match self.stack.last() {
-            Some(caller) if nargs > 0 && !resumed && track_locals && caller.epoch + 1 == purity::epoch() => (caller.epoch, purity::epoch()),
-            _ => NOT_FRESH,
-        };
-        self.fresh_entry = iframe;
         if nargs > 0 {
             match self.read_locals(idx, iframe, nargs) {
                 Some(locals) => {
@@ -396,58 +374,12 @@ impl Recorder {
                 None => self.metrics.unreadable_frames += 1,
             }
         }
-        self.fresh = NOT_FRESH;
-        self.fresh_entry = 0;
         let buf = self.writer.buf();
         st::put_call_head(buf, function_id, written);
         buf.extend_from_slice(&self.scratch);
         // The arguments were just compared (or encoded); until the first line
         // only the frame's prologue runs, which mutates nothing.
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY, ns: 0, fresh_from: 0, fresh_at: 0 });
-    }
-
-    /// The call site the frame `f` is stopped at, in its last step's line,
-    /// when that frame is `iframe`'s caller (`iframe` was pushed in line by
-    /// it) and the code facts allow (docs/recorder.md, change detection 7).
-    #[inline]
-    fn call_site_of(&self, f: &Frame, iframe: usize) -> Option<purity::CallSite> {
-        let (Some(ops), Some(layout)) = (self.cfg.ops.as_ref(), self.cfg.reader.layout()) else { return None };
-        let info = &self.infos[f.code_idx as usize];
-        if iframe == 0 || f.iframe == 0 || f.last_line == ENTRY || info.dict_locals || info.lines.is_some() {
-            return None;
-        }
-        // SAFETY: GIL held; `iframe` is the event's live frame and `f.iframe`
-        // a live frame of the stack below it (running `f.code_idx`'s code).
-        unsafe {
-            if layout.previous(iframe) != f.iframe {
-                return None;
-            }
-            let unit = ops.unit(layout, f.iframe, layout.frame_code(f.iframe))?;
-            info.pure.call_site(unit).filter(|c| c.line == f.last_line)
-        }
-    }
-
-    /// At a call's PY_START (frame `iframe`), the caller having stepped at
-    /// the previous event: whether it ran only pure instructions of its line
-    /// since, up to the call, so that the states it brought up to date then
-    /// still are (`Recorder::fresh`).
-    pub(super) fn entry_vouches(&self, iframe: usize) -> bool {
-        self.stack.last().and_then(|caller| self.call_site_of(caller, iframe)).is_some_and(|c| c.before)
-    }
-
-    /// At a PY_RETURN of the frame on top of the stack (`iframe`): the epoch
-    /// of its last step when only pure instructions ran since (its line
-    /// pure), it returns in line into the frame below, and that frame runs
-    /// only pure instructions after the call until its next step.
-    fn return_vouches(&self, iframe: usize) -> Option<u64> {
-        let [.., caller, callee] = self.stack.as_slice() else { return None };
-        let info = &self.infos[callee.code_idx as usize];
-        if callee.last_line == ENTRY || callee.epoch + 1 != purity::epoch() || info.lines.is_some()
-            || !(callee.loop_pure || info.pure.contains(callee.last_line))
-        {
-            return None;
-        }
-        self.call_site_of(caller, iframe).filter(|c| c.after).map(|_| callee.epoch)
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY, ns: 0 });
     }
 
     /// A LINE event's line number (an int; read in place when small).
@@ -559,7 +491,6 @@ impl Recorder {
                 self.release(f);
             }
         }
-        let vouch = if how == Exit::Return && depth + 1 == self.stack.len() { self.return_vouches(iframe) } else { None };
         self.scratch.clear();
         let ret = self.infos[idx as usize].ret;
         if self.cfg.values == ValuesMode::None || value.is_null() || (ret == ValueAction::Drop && how != Exit::Unwind) {
@@ -577,13 +508,6 @@ impl Recorder {
         buf.extend_from_slice(&self.scratch);
         if let Some(f) = self.stack.pop() {
             self.release(f);
-        }
-        // Releasing the frame's references may have run a finaliser.
-        if let (Some(from), Some(caller)) = (vouch, self.stack.last_mut()) {
-            if purity::epoch() == from + 1 {
-                caller.fresh_from = from;
-                caller.fresh_at = from + 2;
-            }
         }
         if self.cfg.activation.is_some() && self.stack.len() <= self.activation_depth {
             self.active = false;

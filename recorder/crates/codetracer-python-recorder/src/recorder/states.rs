@@ -29,13 +29,7 @@ pub(super) struct ObjState {
     /// Slots showing it; an idle state (none) may be forgotten.
     pub(super) users: u32,
     pub(super) idle_stamp: u64,
-    /// `purity::epoch()` when the state was last brought up to date (or
-    /// found so by [`Recorder::vouched`]).
-    pub(super) fresh: u64,
 }
-
-/// [`Recorder::fresh`] when no state is vouched for.
-pub(super) const NOT_FRESH: (u64, u64) = (0, 0);
 
 #[inline]
 pub(super) fn hash_bytes(b: &[u8]) -> u64 {
@@ -64,40 +58,6 @@ impl Recorder {
             }
             Compare::Different => self.encode_state(s, obj),
         }
-        self.states[s as usize].fresh = purity::epoch();
-    }
-
-    /// Whether state `s`, the state of `obj`, is up to date without a
-    /// comparison: brought up to date at the epoch `Recorder::fresh` names,
-    /// with only instructions that mutate nothing run since and the epoch
-    /// still the one it names (docs/recorder.md, change detection 7).
-    #[inline]
-    pub(super) fn vouched(&mut self, s: u32, obj: *mut ffi::PyObject) -> bool {
-        let (from, now) = self.fresh;
-        let st = &self.states[s as usize];
-        if from == 0 || st.fresh != from || st.obj != obj as usize || purity::epoch() != now {
-            return false;
-        }
-        if self.fresh_entry != 0 {
-            let ok = self.entry_vouches(self.fresh_entry);
-            self.fresh_entry = 0;
-            if !ok {
-                self.fresh = NOT_FRESH;
-                return false;
-            }
-        }
-        self.states[s as usize].fresh = now;
-        true
-    }
-
-    /// A slot stops showing state `s` (it shows another object now): the
-    /// object it showed may be freed and another made at its address, which
-    /// `vouched` must not take for it.
-    #[inline]
-    pub(super) fn unvouch(&mut self, s: u32) {
-        if s != NO_STATE {
-            self.states[s as usize].fresh = 0;
-        }
     }
 
     /// Encodes `obj` into state `s` anew and writes it (an OBJ record)
@@ -111,7 +71,6 @@ impl Recorder {
             st.trail.release();
         }
         st.obj = obj as usize;
-        st.fresh = purity::epoch();
         let hash = hash_bytes(&self.obj_buf);
         if hash == st.hash {
             return;
@@ -127,16 +86,14 @@ impl Recorder {
     /// address and brought up to date, or made); a reference to it goes to
     /// `scratch`.
     pub(super) fn state_slot(&mut self, obj: *mut ffi::PyObject) -> Slot {
-        let found = self.state_of.get(&(obj as usize)).copied();
-        let s = match found {
-            Some(s) if self.vouched(s, obj) => s,
+        let s = match self.state_of.get(&(obj as usize)) {
             // Builtin containers bound anew (a loop over a list of lists) are
             // usually small and changed since: encoding is cheaper than a walk.
-            Some(s) if self.types.builtins.is_container(obj) => {
+            Some(&s) if self.types.builtins.is_container(obj) => {
                 self.encode_state(s, obj);
                 s
             }
-            Some(s) => {
+            Some(&s) => {
                 self.refresh(s, obj);
                 s
             }
