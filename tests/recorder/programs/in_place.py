@@ -376,15 +376,15 @@ def shown(v):
 
 
 def calls_in_line(rounds):
-    """Calls made with only pure instructions around them: the states the
-    caller brought up to date at its step are up to date in the callee, and
-    those the callee brought up to date at its last step are up to date back
-    in the caller. Against: the line mutates before the call (a C method in
-    the arguments), after it (a call, an in-place operator), the callee's
-    last line mutates, a C function calls back (sort with a key that reads
-    the list it sorts), a closure rebinds the caller's cell, a list freed by
-    a rebinding and a new one made where it was, an object whose peer is
-    the list changed."""
+    """Objects passed down and back by calls with only pure instructions
+    around them (what a rule skipping their comparison at both ends of a
+    call would trust; docs/performance.md, "Calls in line"), and what must
+    defeat such a rule: the line mutates before the call (a C method in the
+    arguments), after it (a call, an in-place operator), the callee's last
+    line mutates, a C function calls back (sort with a key that reads the
+    list it sorts), a closure rebinds the caller's cell, a list freed by a
+    rebinding and a new one made where it was, an object whose peer is the
+    list changed."""
     ctx = Ctx()
     other = [0]
     ctx.peer = other
