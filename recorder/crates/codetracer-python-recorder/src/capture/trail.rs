@@ -36,9 +36,10 @@ pub struct Trail {
     /// that found the value unchanged, valid while `checked`.
     pub(super) checks: Vec<u64>,
     pub(super) checked: bool,
-    /// How many comparisons in a row found the value unchanged (saturating):
-    /// a program is written only for a value that stays unchanged (one that
-    /// changes every other step would pay for programs it never runs).
+    /// How many comparisons in a row found the value unchanged (saturating;
+    /// raised by [`Trail::expect_unchanged`]): a program is written only for
+    /// a value that stays unchanged (one that changes every other step would
+    /// pay for programs it never runs).
     pub(super) stable: u8,
 }
 
