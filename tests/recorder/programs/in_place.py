@@ -353,7 +353,75 @@ def nested_loops(stack):
     return seen, now
 
 
+class Ctx:
+    def __init__(self):
+        self.items = [1.0]
+        self.count = 0
+        self.peer = None
+
+
+def take(ctx, other):
+    ctx.count += 1
+    other.append(ctx.count)
+    return True
+
+
+def last_line_mutates(ctx):
+    ctx.count += 1
+    return ctx.items.pop() if len(ctx.items) > 1 else ctx.items.append(0.5)
+
+
+def shown(v):
+    return v
+
+
+def calls_in_line(rounds):
+    """Objects passed down and back by calls with only pure instructions
+    around them (what a rule skipping their comparison at both ends of a
+    call would trust; docs/performance.md, "Calls in line"), and what must
+    defeat such a rule: the line mutates before the call (a C method in the
+    arguments), after it (a call, an in-place operator), the callee's last
+    line mutates, a C function calls back (sort with a key that reads the
+    list it sorts), a closure rebinds the caller's cell, a list freed by a
+    rebinding and a new one made where it was, an object whose peer is the
+    list changed."""
+    ctx = Ctx()
+    other = [0]
+    ctx.peer = other
+    keyed = [Box() for _ in range(3)]
+    for k, b in enumerate(keyed):
+        b.items = keyed
+        b.n = 3 - k
+    held = [1, 2]
+    counter = 0
+
+    def rebind():
+        nonlocal held
+        held = [len(held)]
+        return 0
+
+    for r in range(rounds):
+        if not take(ctx, other):
+            break
+        ok = take(ctx, other)
+        ok = take(shown(ctx), other)
+        ok = take(ctx, other.append(r) or other)
+        seen = shown(ctx) is not shown(other.pop())
+        last_line_mutates(ctx)
+        ok = shown(ctx)
+        counter += take(ctx, other)
+        keyed.sort(key=lambda b: (b.n, len(b.items)))
+        keyed[0].n = r
+        gone = [r, r]
+        gone = None
+        fresh = shown([r, r + 1])
+        rebind()
+        fresh = shown(held)
+    return ctx.count, other, ok is ctx, seen, counter, [b.n for b in keyed], gone, fresh, held
+
+
 COUNTER = 0
+print(calls_in_line(5))
 print(nested_loops([0, 1, 2, 3, 4, 5]))
 print(item_stores(4))
 print(tuples(6))

@@ -36,13 +36,22 @@ pub struct Trail {
     /// that found the value unchanged, valid while `checked`.
     pub(super) checks: Vec<u64>,
     pub(super) checked: bool,
-    /// How many comparisons in a row found the value unchanged (saturating):
-    /// a program is written only for a value that stays unchanged (one that
-    /// changes every other step would pay for programs it never runs).
+    /// How many comparisons in a row found the value unchanged (saturating;
+    /// raised by [`Trail::expect_unchanged`]): a program is written only for
+    /// a value that stays unchanged (one that changes every other step would
+    /// pay for programs it never runs).
     pub(super) stable: u8,
 }
 
 impl Trail {
+    /// Lets the next walk that finds the value unchanged write its check
+    /// program (a value whose shape changed, encoded anew: such values,
+    /// instances gaining a field or lists an item, mostly stay so for a
+    /// while).
+    pub fn expect_unchanged(&mut self) {
+        self.stable = self.stable.max(STABLE_BEFORE_CHECKS);
+    }
+
     /// Drops the references the trail holds.
     pub fn release(&mut self) {
         for o in self.held.drain(..) {
@@ -165,13 +174,15 @@ impl Encoder {
         if trail.held.len() > held && trail.held.len() > 4 * (self.bounds.max_nodes as usize + 16) {
             return Compare::Different;
         }
+        if self.checks_ok {
+            // The trail is the value as it is now, patched or not (each check
+            // was written as the walk found its node, before any patch of the
+            // trail): the next comparison may run the program instead of
+            // walking.
+            std::mem::swap(&mut trail.checks, &mut self.checks);
+            trail.checked = true;
+        }
         if self.npatches == 0 {
-            if self.checks_ok {
-                // The trail is the value as it is now: the next comparison may run
-                // the program instead of walking.
-                std::mem::swap(&mut trail.checks, &mut self.checks);
-                trail.checked = true;
-            }
             return Compare::Same;
         }
         Compare::Patched

@@ -56,7 +56,10 @@ impl Recorder {
                 st.gen = st.gen.wrapping_add(1);
                 st.hash = 0;
             }
-            Compare::Different => self.encode_state(s, obj),
+            Compare::Different => {
+                self.encode_state(s, obj);
+                self.states[s as usize].trail.expect_unchanged();
+            }
         }
     }
 
