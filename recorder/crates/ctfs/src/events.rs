@@ -21,6 +21,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use recorder_errors::prelude::*;
+use zstd::zstd_safe::{CParameter, ParamSwitch};
 
 use crate::cbor::{Value, ValueEncoder};
 use crate::container::{ContainerWriter, FileCursor, FileId};
@@ -31,8 +32,9 @@ pub const CHUNK_EVENTS: u32 = 4096;
 /// Uncompressed bytes per chunk, at most (a chunk closes at the first
 /// event past it), bounding memory whatever the values' size.
 pub const CHUNK_BYTES: usize = 1 << 20;
-/// zstd level 1 (the spec's default is 3; any level makes a frame every
-/// reader decodes): docs/ctfs.md, "Compression level".
+/// zstd level 1, literals stored raw (the spec's default is level 3; any
+/// level and literal mode make a frame every reader decodes): docs/ctfs.md,
+/// "Compression level".
 pub const ZSTD_LEVEL: i32 = 1;
 
 /// Split-binary tags (`trace-events.md`, per-variant encoding).
@@ -68,6 +70,14 @@ pub struct EventLog {
     spare: Vec<Vec<u8>>,
     /// Seconds spent compressing (on either thread).
     pub zstd_seconds: f64,
+}
+
+/// A compressor at [`ZSTD_LEVEL`] whose literals are stored raw, not
+/// Huffman-coded (docs/ctfs.md, "Compression level").
+fn compressor() -> std::io::Result<zstd::bulk::Compressor<'static>> {
+    let mut z = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    z.set_parameter(CParameter::LiteralCompressionMode(ParamSwitch::Disable))?;
+    Ok(z)
 }
 
 fn zstd_err(e: std::io::Error) -> RecorderError {
@@ -126,7 +136,7 @@ impl Packer {
         let thread = std::thread::Builder::new()
             .name("codetracer-ctfs-zstd".into())
             .spawn(move || {
-                let mut zstd = match zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err) {
+                let mut zstd = match compressor().map_err(zstd_err) {
                     Ok(z) => z,
                     Err(e) => {
                         let _ = send.send(Err(e));
@@ -160,7 +170,7 @@ impl EventLog {
             count: 0,
             first: 0,
             packed: Vec::new(),
-            zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(zstd_err)?,
+            zstd: compressor().map_err(zstd_err)?,
             chunks: 0,
             raw_bytes: 0,
             chunk_events: CHUNK_EVENTS,
