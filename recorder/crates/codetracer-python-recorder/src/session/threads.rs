@@ -377,9 +377,9 @@ fn thread_ended(slot: &Arc<Slot>) {
 /// The recording's one thread replaying the streams of threads that ended
 /// into their traces (docs/recorder.md, "Threads"): started by the first
 /// thread trace made (a recording without other threads starts none),
-/// stopped around `os.fork()` ([`converter::hold`]: CPython warns of a fork
-/// in a process with threads) and at `stop()` ([`converter::finish`]),
-/// each time once its current replay stopped where it got to.
+/// ended around `os.fork()` ([`converter::hold`]: CPython warns of a fork
+/// in a process with threads; its current replay stops where it got to)
+/// and at `stop()` ([`converter::finish`], which replays jobs beside it).
 mod converter {
     use super::*;
 
@@ -483,8 +483,9 @@ mod converter {
         HOLD.store(false, Ordering::Relaxed);
     }
 
-    /// At `stop()`: the thread replays what it was handed, then ends; jobs
-    /// no thread took (held since a fork) are left to `stop()`.
+    /// At `stop()`: the jobs left are replayed by the thread and by the
+    /// caller at once (threads that ended together, at the program's end,
+    /// convert on two cores), then the thread ends.
     pub(super) fn finish() {
         let thread = {
             let mut c = lock();
@@ -492,12 +493,17 @@ mod converter {
             WORK.notify_all();
             c.thread.take()
         };
+        loop {
+            let job = lock().jobs.pop_front();
+            match job {
+                Some(job) => replay(job),
+                None => break,
+            }
+        }
         if let Some(thread) = thread {
             let _ = thread.join();
         }
-        let mut c = lock();
-        c.jobs.clear();
-        c.quit = false;
+        lock().quit = false;
     }
 
     /// In a child of `os.fork()`: the parent's jobs, and the traces they
