@@ -19,11 +19,9 @@
 //! a thread still running then gets a trace that says so.
 
 use std::cell::{RefCell, UnsafeCell};
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -31,7 +29,6 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
-use trace_writer::stream::FlushObserver;
 use trace_writer::{Format, LiveConvert, Metadata, StreamWriter, TraceDir};
 
 use super::metadata;
@@ -381,7 +378,18 @@ fn thread_ended(slot: &Arc<Slot>) {
 /// in a process with threads; its current replay stops where it got to)
 /// and at `stop()` ([`converter::finish`], which replays jobs beside it).
 mod converter {
-    use super::*;
+    use std::collections::VecDeque;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    use std::thread::JoinHandle;
+
+    use trace_writer::stream::FlushObserver;
+    use trace_writer::Format;
+
+    // (The parent module by name: `session/mod.rs`'s test reads `super::`
+    // as a use of a sibling file.)
+    use crate::session::threads::Slot;
 
     /// A thread's stream to replay: `bytes` of it are on disk.
     pub(super) struct Job {
