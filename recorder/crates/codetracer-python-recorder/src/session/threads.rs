@@ -19,6 +19,7 @@
 //! a thread still running then gets a trace that says so.
 
 use std::cell::{RefCell, UnsafeCell};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
-use trace_writer::{Format, LiveConvert, Metadata, StreamWriter, TraceDir};
+use trace_writer::{ConvertStats, Format, LiveConvert, Metadata, StreamWriter, TraceDir};
 
 use super::metadata;
 use crate::recorder::{Recorder, RecorderConfig};
@@ -648,7 +649,9 @@ pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<
     let active = threading_active(py);
     let alive = |ident: u64| active.as_ref().is_some_and(|a| a.contains(ident).unwrap_or(false));
     let idents: Vec<u64> = taken.iter().map(|t| t.trace.ident).collect();
-    let mut rows = Vec::new();
+    // With the GIL: each recorder ends (its END, its references) and says
+    // what its trace is; the traces are then completed at once, off it.
+    let mut ended = Vec::new();
     for (i, Taken { trace, dropped, slot }) in taken.into_iter().enumerate() {
         let ThreadTrace { mut recorder, staging, mut meta, ident, mut name, started_before, made_seconds, .. } = trace;
         // What the converter replayed of it beside the run: the rest follows.
@@ -674,7 +677,7 @@ pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<
         if running {
             name = thread_name(py, ident).unwrap_or(name);
         }
-        let n = rows.len() + 1;
+        let n = ended.len() + 1;
         let folder = format!("{THREADS_DIR}/{n}-{}", folder_name(&name));
         let mut thread = json!({"name": name, "ident": ident, "main": false, "index": n,
             "started_before_recording": started_before, "running_at_stop": running});
@@ -683,31 +686,85 @@ pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<
         }
         meta.insert("thread", thread.clone());
         metadata::at_stop(&mut meta, None, metadata::metrics_json(&metrics, 0));
-        let dir = TraceDir { dir: out.join(&folder), staging: staging.clone(), created_dir: true, format };
-        let made = std::fs::create_dir_all(&dir.dir).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &dir.dir));
+        let dir = TraceDir { dir: out.join(&folder), staging, created_dir: true, format };
         let mut timings = Map::new();
         timings.insert("trace_made_seconds".into(), json!(made_seconds));
         // A failed recording's trace is converted afresh, marked partial.
         let live = live.filter(|_| failure.is_none());
-        match made.and_then(|_| dir.finish_beside_the_run(&meta, failure.as_ref().map(|e| e.code()), timings, live)) {
+        ended.push(Ended { dir, meta, partial: failure.map(|e| e.code()), timings, live, folder, thread });
+    }
+    let mut rows = Vec::new();
+    for (trace, done) in complete_all(ended) {
+        match done {
             Ok(stats) => {
-                let mut row = thread;
+                let Ended { meta, partial, folder, thread: mut row, .. } = trace;
                 row["folder"] = json!(folder);
                 row["prefix"] = json!(folder.trim_start_matches(&format!("{THREADS_DIR}/")));
                 row["recording_id"] = meta.fields().get("recording_id").cloned().unwrap_or(Value::Null);
-                row["partial"] = json!(failure.is_some());
+                row["partial"] = json!(partial.is_some());
                 row["stats"] = json!({"events": stats.events, "steps": stats.steps, "calls": stats.calls});
                 rows.push(row);
             }
             Err(e) => {
                 crate::logging::log_error(log::Level::Error, &e);
-                let _ = dir.discard();
-                let _ = std::fs::remove_dir_all(&staging);
+                let _ = trace.dir.discard();
+                let _ = std::fs::remove_dir_all(&trace.dir.staging);
             }
         }
     }
     let _ = std::fs::remove_dir(out.join(THREADS_DIR));
     rows
+}
+
+/// A thread trace whose recorder ended, to be completed into `dir.dir`.
+struct Ended {
+    dir: TraceDir,
+    meta: Metadata,
+    partial: Option<ErrorCode>,
+    timings: Map<String, Value>,
+    live: Option<LiveConvert>,
+    folder: String,
+    thread: Value,
+}
+
+/// Threads completing thread traces at stop, the caller one of them: each
+/// trace's last records replayed, its container written out and synced to
+/// disk, its files moved into place — mostly waiting on the disk, which
+/// several traces do at once.
+const COMPLETERS: usize = 4;
+
+/// Completes every trace (`TraceDir::finish_beside_the_run`), on up to
+/// [`COMPLETERS`] threads taking them in turn; the results in the order given.
+fn complete_all(ended: Vec<Ended>) -> Vec<(Ended, RecorderResult<ConvertStats>)> {
+    let count = ended.len();
+    let todo = Mutex::new(ended.into_iter().enumerate().collect::<VecDeque<_>>());
+    let done = Mutex::new(Vec::with_capacity(count));
+    let work = || loop {
+        let Some((i, mut t)) = todo.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+        let made = std::fs::create_dir_all(&t.dir.dir).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &t.dir.dir));
+        let timings = std::mem::take(&mut t.timings);
+        let result = made.and_then(|_| t.dir.finish_beside_the_run(&t.meta, t.partial, timings, t.live.take()));
+        if let Ok(mut d) = done.lock() {
+            d.push((i, (t, result)));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..COMPLETERS.min(count) {
+            let spawned = std::thread::Builder::new().name("codetracer-thread-finish".into()).spawn_scoped(scope, || {
+                trace_writer::live::block_signals();
+                work();
+            });
+            // (No thread to be had: the others take its share.)
+            if let Err(e) = spawned {
+                log::info!("thread traces are completed by fewer threads: {e}");
+                break;
+            }
+        }
+        work();
+    });
+    let mut done = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Why a thread's trace does not hold its whole run, if it does not.
