@@ -113,17 +113,27 @@ def main() -> int:
     streamed = sum(t["streamed"] for r in ours for t in r["traces"])
     traces = sum(len(r["traces"]) for r in ours)
     print(f"{o.python}: {o.runs} runs, {o.threads} threads one after another, {o.steps} loop rounds each; medians, ms")
-    print(f"  Thread.start() to its first line: plain {fmt(per_thread(plain, 'to_first_line_ms'))}, "
-          f"recorded {fmt(per_thread(ours, 'to_first_line_ms'))}")
-    print(f"  start() to join() returning:      plain {fmt(per_thread(plain, 'thread_ms'))}, "
-          f"recorded {fmt(per_thread(ours, 'thread_ms'))}")
+    print(
+        f"  Thread.start() to its first line: plain {fmt(per_thread(plain, 'to_first_line_ms'))}, "
+        f"recorded {fmt(per_thread(ours, 'to_first_line_ms'))}"
+    )
+    print(
+        f"  start() to join() returning:      plain {fmt(per_thread(plain, 'thread_ms'))}, "
+        f"recorded {fmt(per_thread(ours, 'thread_ms'))}"
+    )
     print(f"  a thread trace made (trace_made_seconds): {fmt(per_trace('made_ms'))}")
-    print(f"  a thread trace finished at stop (its convert_seconds): {fmt(per_trace('convert_ms'))}; "
-          f"streamed {streamed} of {traces}")
-    print(f"  stop: every thread trace finished (threads_finish_seconds): {fmt(median([r['threads_finish_ms'] for r in ours]))}; "
-          f"main trace's drain {fmt(median([r['drain_ms'] for r in ours]))}")
-    print(f"  process wall after the program's last line: plain {fmt(median([r['after_last_line_ms'] for r in plain]))}, "
-          f"recorded {fmt(median([r['after_last_line_ms'] for r in ours]))}")
+    print(
+        f"  a thread trace finished at stop (its convert_seconds): {fmt(per_trace('convert_ms'))}; "
+        f"streamed {streamed} of {traces}"
+    )
+    print(
+        f"  stop: every thread trace finished (threads_finish_seconds): {fmt(median([r['threads_finish_ms'] for r in ours]))}; "
+        f"main trace's drain {fmt(median([r['drain_ms'] for r in ours]))}"
+    )
+    print(
+        f"  process wall after the program's last line: plain {fmt(median([r['after_last_line_ms'] for r in plain]))}, "
+        f"recorded {fmt(median([r['after_last_line_ms'] for r in ours]))}"
+    )
     return 0
 
 

@@ -54,8 +54,17 @@ def test_a_fork_after_threads_ended_shows_no_warning_of_the_converter(
 ) -> None:
     plain = run([str(recorder_python), str(ENDED), "fork"], ENDED.parent)
     recorded = run(
-        [str(recorder_python), "-m", "codetracer_python_recorder", "--format", "ctfs", "--trace-dir", str(tmp_path / "t"),
-         str(ENDED), "fork"],
+        [
+            str(recorder_python),
+            "-m",
+            "codetracer_python_recorder",
+            "--format",
+            "ctfs",
+            "--trace-dir",
+            str(tmp_path / "t"),
+            str(ENDED),
+            "fork",
+        ],
         ENDED.parent,
     )
     assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
@@ -65,4 +74,6 @@ def test_a_fork_after_threads_ended_shows_no_warning_of_the_converter(
     assert len(json.loads((tmp_path / "t" / "threads.json").read_text())["processes"]) == 1
     assert subprocess.run([str(trace_check), str(tmp_path / "t")], capture_output=True).returncode == 0
     for row in got.values():
-        assert subprocess.run([str(trace_check), str(tmp_path / "t" / row["folder"])], capture_output=True).returncode == 0
+        assert (
+            subprocess.run([str(trace_check), str(tmp_path / "t" / row["folder"])], capture_output=True).returncode == 0
+        )

@@ -2,6 +2,7 @@
 one more thread, and a daemon thread still running at exit
 (tests/threads/test_beside_the_run.py): the traces of threads that ended
 are replayed beside the run."""
+
 import os
 import sys
 import threading

@@ -677,6 +677,7 @@ pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<
         if running {
             name = thread_name(py, ident).unwrap_or(name);
         }
+        // (A trace that then fails to complete leaves its number unused.)
         let n = ended.len() + 1;
         let folder = format!("{THREADS_DIR}/{n}-{}", folder_name(&name));
         let mut thread = json!({"name": name, "ident": ident, "main": false, "index": n,
