@@ -14,6 +14,10 @@
 //! completes with the final metadata. Anything that goes wrong in the thread
 //! only costs the head start: the trace is then converted from `events.bin`
 //! after the run, as for any other format.
+//!
+//! A [deferred](LiveConvert::deferred) conversion has no thread of its own:
+//! its owner replays what is flushed when it chooses ([`LiveConvert::catch_up`];
+//! a thread trace's, on the one converter thread its recording shares).
 
 use std::fs::File;
 use std::io::Read;
