@@ -1,5 +1,6 @@
-"""The trace of a thread that ended is replayed beside the run, on the
-recording's one converter thread (docs/recorder.md, "Threads"), and holds
+"""The trace of a thread is replayed beside the run, on the recording's one
+converter thread, as its stream is flushed and once the thread ended
+(docs/recorder.md, "Threads"), and holds
 exactly what converting it at stop gives (CODETRACER_LIVE_CONVERT=0); the
 converter ends before each os.fork(), so the program prints what plain
 python prints."""
@@ -35,13 +36,13 @@ def test_ended_threads_are_replayed_beside_the_run_into_the_same_traces(
     )
     assert (beside.returncode, beside.stdout) == (after.returncode, after.stdout) == (0, b"done\n"), beside.stderr
     got, want = rows(tmp_path / "beside"), rows(tmp_path / "after")
-    assert set(got) == set(want) == {"first", "second", "third", "ticker"}
-    for name in ("first", "second"):  # ended well before the stop
+    assert set(got) == set(want) == {"long", "first", "second", "third", "ticker"}
+    for name in ("long", "first", "second"):  # ended well before the stop
         timings = meta(tmp_path / "beside" / got[name]["folder"])["timings"]
         assert timings["convert_streamed"] is True and timings["trace_made_seconds"] > 0, timings
     assert "convert_streamed" not in meta(tmp_path / "after" / want["first"]["folder"])["timings"]
     # (The daemon thread's trace ends wherever the stop found it.)
-    for name in ("first", "second", "third"):
+    for name in ("long", "first", "second", "third"):
         assert events(trace_check, tmp_path / "beside" / got[name]["folder"]) == events(
             trace_check, tmp_path / "after" / want[name]["folder"]
         ), name
@@ -69,7 +70,7 @@ def test_a_fork_after_threads_ended_shows_no_warning_of_the_converter(
     )
     assert (recorded.returncode, recorded.stdout, recorded.stderr) == (plain.returncode, plain.stdout, plain.stderr)
     got = rows(tmp_path / "t")
-    assert set(got) == {"first", "second", "third", "ticker"}
+    assert set(got) == {"long", "first", "second", "third", "ticker"}
     assert meta(tmp_path / "t" / got["first"]["folder"])["timings"]["convert_streamed"] is True
     assert len(json.loads((tmp_path / "t" / "threads.json").read_text())["processes"]) == 1
     assert subprocess.run([str(trace_check), str(tmp_path / "t")], capture_output=True).returncode == 0

@@ -1,4 +1,5 @@
-"""Threads that end one after another, an optional fork once they ended,
+"""Threads that end one after another (the first writes several flushes of
+its stream while it runs), an optional fork once they ended,
 one more thread, and a daemon thread still running at exit
 (tests/threads/test_beside_the_run.py): the traces of threads that ended
 are replayed beside the run."""
@@ -28,6 +29,7 @@ def tick(stop):
 
 
 if __name__ == "__main__":
+    run("long", 120000)  # several 1 MiB flushes of its stream while it runs
     run("first", 3000)
     run("second", 200)
     time.sleep(0.3)

@@ -11,9 +11,10 @@
 //! an atomic state only that thread and `stop()` change, so no
 //! two threads share a recorder, buffer or stream, and nothing here leans on
 //! the GIL beyond what CPython does for the Python objects each recorder
-//! reads. When a thread ends (its thread-local storage is destroyed), its
-//! stream is flushed and the recording's one converter thread replays it
-//! into its trace beside the run ([`converter`]). `stop()` takes every slot
+//! reads. The recording's one converter thread replays each thread's
+//! stream into its trace beside the run ([`converter`]): as its flushes
+//! reach the disk, and the rest when the thread ends (its thread-local
+//! storage is destroyed: its stream is flushed then). `stop()` takes every slot
 //! ([`end`]) and finishes each trace ([`finish_all`]): what is left to
 //! replay (the end, or a thread's whole stream when it was still running);
 //! a thread still running then gets a trace that says so.
@@ -21,7 +22,7 @@
 use std::cell::{RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -144,9 +145,15 @@ pub(super) struct Slot {
     dropped: AtomicU64,
     gen: u64,
     trace: UnsafeCell<Option<ThreadTrace>>,
-    /// Its trace as far as the converter replayed it, once the thread
-    /// ended (only the converter and `stop()` touch it, never an event).
+    /// Its trace as far as the converter replayed it (only the converter
+    /// and `stop()` touch it, never an event).
     converted: Mutex<Option<LiveConvert>>,
+    /// Its staging folder and format, when the converter follows its stream.
+    follow: Option<(PathBuf, Format)>,
+    /// Bytes of its stream handed to the converter so far.
+    handed: AtomicU64,
+    /// Its thread ended: its whole stream is handed.
+    ended: AtomicBool,
 }
 
 // SAFETY: `trace` is only touched by whoever set `state` (the slot's thread
@@ -297,12 +304,17 @@ fn make_slot(gen: u64) -> Arc<Slot> {
         },
         None => None,
     };
+    let follow = trace.as_ref().filter(|t| t.beside).map(|t| (t.staging.clone(), t.format));
+    let handed = trace.as_ref().map_or(0, |t| t.recorder.writer.len());
     let slot = Arc::new(Slot {
         state: AtomicU8::new(IDLE),
         dropped: AtomicU64::new(0),
         gen,
         trace: UnsafeCell::new(trace),
         converted: Mutex::new(None),
+        follow,
+        handed: AtomicU64::new(handed),
+        ended: AtomicBool::new(false),
     });
     if reg.gen == gen {
         reg.slots.push(Arc::clone(&slot));
@@ -357,6 +369,7 @@ fn thread_ended(slot: &Arc<Slot>) {
     }
     // SAFETY: the slot is lent to this thread until its state is set back.
     if let Some(t) = unsafe { (*slot.trace.get()).as_mut() }.filter(|t| t.beside) {
+        slot.ended.store(true, Ordering::Release);
         match t.recorder.flush() {
             Ok(()) => converter::queue(converter::Job {
                 slot: Arc::clone(slot),
@@ -372,8 +385,9 @@ fn thread_ended(slot: &Arc<Slot>) {
     slot.state.store(IDLE, Ordering::Release);
 }
 
-/// The recording's one thread replaying the streams of threads that ended
-/// into their traces (docs/recorder.md, "Threads"): started by the first
+/// The recording's one thread replaying the streams of threads into their
+/// traces, as they are flushed and once their thread ended (docs/recorder.md,
+/// "Threads"): started by the first
 /// thread trace made (a recording without other threads starts none),
 /// ended around `os.fork()` ([`converter::hold`]: CPython warns of a fork
 /// in a process with threads; its current replay stops where it got to)
@@ -384,13 +398,14 @@ mod converter {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     use std::thread::JoinHandle;
+    use std::time::Duration;
 
     use trace_writer::stream::FlushObserver;
     use trace_writer::Format;
 
     // (The parent module by name: `session/mod.rs`'s test reads `super::`
     // as a use of a sibling file.)
-    use crate::session::threads::Slot;
+    use crate::session::threads::{Slot, REGISTRY, TAKEN};
 
     /// A thread's stream to replay: `bytes` of it are on disk.
     pub(super) struct Job {
@@ -445,15 +460,48 @@ mod converter {
                         return;
                     }
                     if let Some(job) = c.jobs.pop_front() {
-                        break job;
+                        break Some(job);
                     }
                     if c.quit {
                         return;
                     }
-                    c = WORK.wait(c).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let (guard, waited) = WORK.wait_timeout(c, FOLLOW_EVERY).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    c = guard;
+                    if waited.timed_out() {
+                        break None;
+                    }
                 }
             };
-            replay(job);
+            match job {
+                Some(job) => replay(job),
+                None => follow_running(),
+            }
+        }
+    }
+
+    /// How often the streams of running threads are looked at.
+    const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+
+    /// The streams of threads still running, replayed as far as they are on
+    /// disk (they grow a flush, 1 MiB, at a time), so that a long thread's
+    /// end, or the stop, leaves little to replay. (The registry's lock is
+    /// taken without the converter's: a thread's first event takes both,
+    /// that one first.)
+    fn follow_running() {
+        let Ok(slots) = REGISTRY.try_lock().map(|r| r.slots.clone()) else { return };
+        for slot in slots {
+            if HOLD.load(Ordering::Relaxed) {
+                return;
+            }
+            let Some((staging, format)) = slot.follow.clone() else { continue };
+            if slot.ended.load(Ordering::Acquire) || slot.state.load(Ordering::Acquire) == TAKEN {
+                continue;
+            }
+            let events = staging.join(trace_writer::trace_folder::EVENTS_FILE);
+            let Ok(bytes) = std::fs::metadata(&events).map(|m| m.len()) else { continue };
+            if bytes > slot.handed.load(Ordering::Relaxed) {
+                replay(Job { slot, staging, format, bytes });
+            }
         }
     }
 
@@ -467,7 +515,9 @@ mod converter {
         };
         match live {
             Ok(Some(mut live)) => {
-                live.flushed(job.bytes);
+                // (A look at a running thread's file may come after its end's job.)
+                let bytes = job.slot.handed.fetch_max(job.bytes, Ordering::Relaxed).max(job.bytes);
+                live.flushed(bytes);
                 live.catch_up(&HOLD);
                 *converted = Some(live);
             }
