@@ -103,8 +103,8 @@ def figures(session: Session, cell: Cell) -> Figures:
     p_cpu = stats.median(r.cpu_s for r in p_runs) if p_runs else None
     p_rss = stats.median(r.maxrss_kb for r in p_runs) if p_runs else None
     family = TRACERS[cell.tracer].family if cell.tracer in TRACERS else cell.tracer
-    # drain_seconds less the thread traces' conversion it includes (tracers.read_ours)
-    drain = stats.add(_med(cell, "drain_s"), -(_med(cell, "threads_convert_s") or 0.0))
+    # (the thread traces are finished after the drain: docs/recorder.md "Threads")
+    drain = _med(cell, "drain_s")
     inrun = stats.add(main_s, drain) if family == "ours" else main_s
     ev_main, ev_total = ev.get("main"), ev.get("total")
     trace_bytes, kept = _med(cell, "trace_bytes"), _med(cell, "stream_bytes")

@@ -562,8 +562,8 @@ METHOD = """
   the `_ctfloor` extension in mode `count` (cached in `bench/out/events.json`, beside `--json`). "main" events
   are those of running the script as `__main__` minus those of importing it (its `main()`); "all" is the whole
   program.
-- in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`,
-  less the `convert_seconds` of the thread traces, which the recorder converts within that drain at stop);
+- in-run = `main()` seconds from `ANCHOR_RESULT` (+ `timings.drain_seconds` from our `trace_metadata.json`:
+  flushing the in-run buffers at stop; the thread traces are finished after it, `threads_finish_seconds`);
   in-run ns/event = (in-run − plain `main()`) / main events.
 - whole = the process from spawn to exit (for our recorder: end-to-end to a finished `trace.json`, or
   `trace.ct` for `ours-ctfs`, the CTFS format (docs/ctfs.md) with the same values as `ours-locals`); whole

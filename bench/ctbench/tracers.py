@@ -136,13 +136,8 @@ def read_ours(trace_dir: Path) -> dict[str, Any]:
     index = _read_json(trace_dir / "threads.json")
     threads = (index.get("threads") or []) if isinstance(index, dict) else []
     rows = [*threads, *(index.get("processes") or [])] if isinstance(index, dict) else []
-    # The main trace's drain_seconds includes converting the thread traces
-    # (the recorder finishes them at stop): that part is not in-run.
-    figures["threads_convert_s"] = 0.0
-    for i, row in enumerate(rows):
+    for row in rows:
         other = _one_trace(trace_dir / str(row.get("folder")))
-        if i < len(threads) and other["convert_s"] is not None:
-            figures["threads_convert_s"] += other["convert_s"]
         for key in SUMMED:
             if figures[key] is not None and other[key] is not None:
                 figures[key] += other[key]

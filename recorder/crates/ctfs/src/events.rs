@@ -360,6 +360,11 @@ impl EventLog {
                 let _ = t.join();
             }
         }
+        // Until the next chunk the buffers are let go of (a writer may wait
+        // so for long: a thread trace's, parked until the recording stops).
+        self.spare = Vec::new();
+        self.packed = Vec::new();
+        self.raw.shrink_to_fit();
         drained
     }
 

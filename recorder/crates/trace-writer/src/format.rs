@@ -127,7 +127,17 @@ impl Format {
             return Ok(None);
         }
         let [trace, paths] = self.0.files.map(|f| dir.join(f));
-        (self.0.sink.start_live)(events, &trace, &paths).map(Some)
+        (self.0.sink.start_live)(events, &trace, &paths, false).map(Some)
+    }
+
+    /// [`Format::start_live`] without a thread of its own: its owner
+    /// replays what is flushed ([`LiveConvert::deferred`]).
+    pub fn start_deferred(self, events: &Path, dir: &Path) -> RecorderResult<Option<LiveConvert>> {
+        if !self.streams() {
+            return Ok(None);
+        }
+        let [trace, paths] = self.0.files.map(|f| dir.join(f));
+        (self.0.sink.start_live)(events, &trace, &paths, true).map(Some)
     }
 }
 
@@ -160,7 +170,8 @@ struct Row {
 struct SinkType {
     cuts_to_fit: bool,
     convert: ConvertFn,
-    start_live: fn(&Path, &Path, &Path) -> RecorderResult<LiveConvert>,
+    /// `(events, trace, trace_paths, deferred)`.
+    start_live: fn(&Path, &Path, &Path, bool) -> RecorderResult<LiveConvert>,
 }
 
 /// `(events, trace, trace_paths, limit, partial, meta, progress)`: see
@@ -186,8 +197,9 @@ fn convert_into<S: Sink>(
     replay(events, S::create(trace, trace_paths, limit)?, partial, meta, progress)
 }
 
-fn live_into<S: Sink + Send + 'static>(events: &Path, trace: &Path, trace_paths: &Path) -> RecorderResult<LiveConvert> {
-    LiveConvert::start(S::create(trace, trace_paths, None)?, events)
+fn live_into<S: Sink + Send + 'static>(events: &Path, trace: &Path, trace_paths: &Path, deferred: bool) -> RecorderResult<LiveConvert> {
+    let sink = S::create(trace, trace_paths, None)?;
+    if deferred { LiveConvert::deferred(sink, events) } else { LiveConvert::start(sink, events) }
 }
 
 #[cfg(test)]

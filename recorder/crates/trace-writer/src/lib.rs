@@ -18,8 +18,9 @@
 //! 3. `format.rs` — the format table: one row per format (name, files,
 //!    `schema_version`, the size's `stats` key, whether it streams, its
 //!    sink); the one place a format is chosen.
-//! 4. `live.rs` — the replay run on a thread beside the recording, into any
-//!    sink; the stream's flush observer.
+//! 4. `live.rs` — the replay run on a thread beside the recording (or by
+//!    its owner's calls: deferred), into any sink; the stream's flush
+//!    observer.
 //! 5. `replay.rs` — the replay stage: frames, variables, objects, patches,
 //!    snapshots, stats; it hands complete events to a sink.
 //! 6. `json_sink.rs`, `ctfs_sink.rs` — one file per format: its sink, and

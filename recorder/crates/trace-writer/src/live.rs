@@ -14,6 +14,10 @@
 //! completes with the final metadata. Anything that goes wrong in the thread
 //! only costs the head start: the trace is then converted from `events.bin`
 //! after the run, as for any other format.
+//!
+//! A [deferred](LiveConvert::deferred) conversion has no thread of its own:
+//! its owner replays what is flushed when it chooses ([`LiveConvert::catch_up`];
+//! a thread trace's, on the one converter thread its recording shares).
 
 use std::fs::File;
 use std::io::Read;
@@ -50,6 +54,10 @@ struct Shared {
     pause: AtomicBool,
     /// Stream bytes the thread has replayed (for progress).
     consumed: AtomicU64,
+    /// Replayed by its owner's calls ([`LiveConvert::deferred`]), not by a
+    /// thread of its own: reading returns when it has caught up with the
+    /// writer, instead of waiting for more.
+    deferred: bool,
 }
 
 impl Shared {
@@ -86,6 +94,9 @@ impl Source for FollowedFile {
                 }
                 if f.bytes > self.pos || f.done {
                     break f.bytes - self.pos.min(f.bytes);
+                }
+                if self.shared.deferred {
+                    return Ok(None);
                 }
                 f = self.shared.changed.wait(f).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
@@ -136,11 +147,7 @@ impl LiveConvert {
     /// Starts replaying `events` (created, not necessarily written yet) into
     /// `sink`.
     pub fn start<S: Sink + Send + 'static>(sink: S, events: &Path) -> RecorderResult<LiveConvert> {
-        let file = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
-        let shared = Arc::new(Shared::default());
-        let source = FollowedFile { file, path: events.to_path_buf(), pos: 0, shared: shared.clone() };
-        let replayed: Box<dyn Replaying> = Box::new(Replayed::new(sink));
-        let mut live = LiveConvert { shared: shared.clone(), state: State::Paused(Work { replayed, source }) };
+        let mut live = Self::paused(sink, events, false)?;
         live.resume();
         if matches!(live.state, State::Failed(_)) {
             if let State::Failed(e) = std::mem::replace(&mut live.state, State::Gone) {
@@ -148,6 +155,48 @@ impl LiveConvert {
             }
         }
         Ok(live)
+    }
+
+    /// A conversion of `events` into `sink` that runs no thread of its
+    /// own: its owner replays what is flushed with [`LiveConvert::catch_up`]
+    /// (a thread trace's, on the converter its recording shares, once the
+    /// thread ended: docs/recorder.md, "Threads"), and
+    /// [`LiveConvert::finish`] replays the rest on the calling thread.
+    pub fn deferred<S: Sink + Send + 'static>(sink: S, events: &Path) -> RecorderResult<LiveConvert> {
+        Self::paused(sink, events, true)
+    }
+
+    fn paused<S: Sink + Send + 'static>(sink: S, events: &Path, deferred: bool) -> RecorderResult<LiveConvert> {
+        let file = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
+        let shared = Arc::new(Shared { deferred, ..Shared::default() });
+        let source = FollowedFile { file, path: events.to_path_buf(), pos: 0, shared: shared.clone() };
+        let replayed: Box<dyn Replaying> = Box::new(Replayed::new(sink));
+        Ok(LiveConvert { shared, state: State::Paused(Work { replayed, source }) })
+    }
+
+    /// A [deferred](LiveConvert::deferred) conversion replays, on the
+    /// calling thread, what the writer has flushed, or until `stop` is set
+    /// (checked every few thousand records); the sink's own threads end
+    /// before it returns, so nothing runs between two calls.
+    pub fn catch_up(&mut self, stop: &AtomicBool) {
+        if !self.shared.deferred {
+            return;
+        }
+        let State::Paused(mut work) = std::mem::replace(&mut self.state, State::Gone) else { return };
+        let outcome = work.replayed.run(&mut work.source, READ_CHUNK, &mut |_, _| !stop.load(Ordering::Relaxed));
+        self.state = Self::settled(work, outcome);
+    }
+
+    /// Where a run of the replay left it, its sink's threads ended.
+    fn settled(mut work: Work, outcome: RecorderResult<bool>) -> State {
+        match outcome {
+            Ok(done) => match work.replayed.stop_threads() {
+                Ok(()) if done => State::Done(work.replayed),
+                Ok(()) => State::Paused(work),
+                Err(e) => State::Failed(e),
+            },
+            Err(e) => State::Failed(e),
+        }
     }
 
     /// Before a `fork()`: the thread ends (a process with threads makes
@@ -164,15 +213,7 @@ impl LiveConvert {
         self.shared.update(|_| {});
         // The sink's own thread ends too (compression: see `Sink::stop_threads`).
         self.state = match thread.join() {
-            Ok((mut work, Ok(false))) => match work.replayed.stop_threads() {
-                Ok(()) => State::Paused(work),
-                Err(e) => State::Failed(e),
-            },
-            Ok((mut work, Ok(true))) => match work.replayed.stop_threads() {
-                Ok(()) => State::Done(work.replayed),
-                Err(e) => State::Failed(e),
-            },
-            Ok((_, Err(e))) => State::Failed(e),
+            Ok((work, outcome)) => Self::settled(work, outcome),
             Err(_) => State::Failed(bug!(ErrorCode::Internal, "the live trace conversion panicked")),
         };
         self.shared.pause.store(false, Ordering::Relaxed);
@@ -182,7 +223,7 @@ impl LiveConvert {
     /// no thread start, the conversion has failed (and
     /// [`LiveConvert::finish`] says so).
     fn resume(&mut self) {
-        if !matches!(self.state, State::Paused(_)) {
+        if self.shared.deferred || !matches!(self.state, State::Paused(_)) {
             return;
         }
         let State::Paused(mut work) = std::mem::replace(&mut self.state, State::Gone) else { return };
@@ -211,6 +252,18 @@ impl LiveConvert {
     /// answered stop; `Err` when the thread failed (its trace file is then
     /// not to be used).
     pub(crate) fn finish(mut self, progress: Progress<'_>) -> Outcome {
+        if self.shared.deferred {
+            if let State::Paused(mut work) = std::mem::replace(&mut self.state, State::Gone) {
+                let outcome = work.replayed.run(&mut work.source, READ_CHUNK, progress);
+                if matches!(outcome, Ok(false)) && !self.shared.lock().done {
+                    return Err(bug!(ErrorCode::Internal, "the trace conversion was finished before its stream"));
+                }
+                self.state = Self::settled(work, outcome);
+                if matches!(self.state, State::Paused(_)) {
+                    return Ok(None);
+                }
+            }
+        }
         self.resume();
         if let State::Running { done, .. } = &self.state {
             loop {
@@ -267,8 +320,8 @@ type Outcome = RecorderResult<Option<Box<dyn Replaying>>>;
 
 /// Signals are the program's: a signal sent to the process must reach a
 /// thread of the program (Ctrl-C must interrupt its `time.sleep` at once),
-/// never this one.
-fn block_signals() {
+/// never a thread of the recorder's (called by it).
+pub fn block_signals() {
     #[cfg(unix)]
     // SAFETY: `set` is a local signal set filled by sigfillset before use;
     // pthread_sigmask only changes this thread's mask.

@@ -790,7 +790,11 @@ impl<S: Sink> Replayed<S> {
                 let old = buf.len();
                 let n = source.read_into(buf, chunk).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, &events));
                 let Some(n) = n.inspect_err(|_| buf.truncate(old))? else {
+                    // Paused until more is written (a thread trace's replay
+                    // waits so, parked, for the rest of the run): the read
+                    // buffer is let go of.
                     buf.truncate(old);
+                    buf.shrink_to_fit();
                     return Ok(false);
                 };
                 buf.truncate(old + n);

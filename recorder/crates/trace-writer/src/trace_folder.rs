@@ -98,7 +98,19 @@ impl TraceDir {
     /// Converts the staged stream and moves the trace into place.
     /// `partial`: `Some(reason)` marks the trace as partial.
     pub fn finish(&self, meta: &Metadata, partial: Option<ErrorCode>, timings: Map<String, Value>) -> RecorderResult<ConvertStats> {
-        self.finish_with_progress(meta, partial, timings, None, &mut |_, _| true)?
+        self.finish_beside_the_run(meta, partial, timings, None)
+    }
+
+    /// [`TraceDir::finish`] of a trace replayed beside the run (`live`,
+    /// when it was), completed here.
+    pub fn finish_beside_the_run(
+        &self,
+        meta: &Metadata,
+        partial: Option<ErrorCode>,
+        timings: Map<String, Value>,
+        live: Option<LiveConvert>,
+    ) -> RecorderResult<ConvertStats> {
+        self.finish_with_progress(meta, partial, timings, live, &mut |_, _| true)?
             .ok_or_else(|| bug!(ErrorCode::Internal, "conversion stopped without being asked to"))
     }
 

@@ -213,3 +213,42 @@ fn the_live_conversion_takes_any_sink() {
         assert_eq!(std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap(), "{file}");
     }
 }
+
+#[test]
+fn a_deferred_conversion_caught_up_in_pieces_is_the_trace_converted_after_the_run() {
+    use std::sync::atomic::AtomicBool;
+    for (steps, every, stop_first) in [(1, 1, false), (3_000, 7, false), (40_000, 1_000, true)] {
+        // As a thread trace is replayed beside the run: the stream written
+        // (not ended) while nothing follows it, caught up by its owner (the
+        // first time told to stop at once), then ended and finished.
+        let a = tmp(&format!("deferred-{steps}"));
+        let td = TraceDir::prepare(&a, Format::CTFS).unwrap();
+        let mut w: StreamWriter<LiveConvert> = StreamWriter::create(&td.events_path()).unwrap();
+        record(&mut w, steps, every);
+        // (The END record, 2 bytes, comes at the stop.)
+        let at = w.buf().len() - 2;
+        let end = w.buf().split_off(at);
+        w.flush().unwrap();
+        let mut live = Format::CTFS.start_deferred(&td.events_path(), &td.staging).unwrap().unwrap();
+        live.flushed(w.len());
+        if stop_first {
+            live.catch_up(&AtomicBool::new(true));
+        }
+        live.catch_up(&AtomicBool::new(false));
+        live.catch_up(&AtomicBool::new(false));
+        w.follow(live);
+        w.buf().extend_from_slice(&end);
+        let (_, live) = w.finish_observed().unwrap();
+        let deferred = td.finish_beside_the_run(&meta(&td), None, Map::new(), live).unwrap();
+
+        let b = tmp(&format!("deferred-after-{steps}"));
+        let (td, mut w) = staged(&b, false);
+        record(&mut w, steps, every);
+        w.finish_observed().unwrap();
+        let after = td.finish(&meta(&td), None, Map::new()).unwrap();
+
+        assert_eq!(std::fs::read(a.join(TRACE_CT)).unwrap(), std::fs::read(b.join(TRACE_CT)).unwrap(), "{steps} steps");
+        assert_eq!((deferred.steps, deferred.calls, deferred.events), (after.steps, after.calls, after.events));
+        assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true), "{}", metadata(&a)["timings"]);
+    }
+}

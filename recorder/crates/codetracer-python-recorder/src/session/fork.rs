@@ -21,6 +21,7 @@ use crate::tool;
 /// process with more than one thread: the program would print a warning
 /// that plain python does not).
 pub fn before_fork() {
+    threads::before_fork();
     // (Not from inside a callback, which holds the recorder: a fork there
     // is a finaliser's, and the thread then stays.)
     let s = session_mut().as_mut().filter(|s| !s.busy);

@@ -338,11 +338,14 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         }
     }
     metrics.other_thread_events += threads::lost_events();
+    let drain_seconds = drain_started.elapsed().as_secs_f64();
+    // The thread traces: what their converter did not replay beside the run.
+    let threads_started = Instant::now();
     let thread_rows = threads::finish_all(py, &s.trace_dir.dir, s.trace_dir.format, other_threads, exit_status.unwrap_or(0));
+    let threads_seconds = threads_started.elapsed().as_secs_f64();
     if main_thread != 0 {
         s.meta.insert("thread", json!({"main": true, "ident": main_thread as u64, "other_thread_traces": thread_rows.len()}));
     }
-    let drain_seconds = drain_started.elapsed().as_secs_f64();
     if s.failure.is_none() && s.policy.require_trace && !recorded_anything {
         s.failure = Some(target!(ErrorCode::NothingTraced, "--require-trace: the program ran no code that was recorded"));
     }
@@ -350,6 +353,9 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     metadata::at_stop(&mut s.meta, exit_status, metrics_doc);
     let mut timings = Map::new();
     timings.insert("drain_seconds".into(), json!(drain_seconds));
+    if !thread_rows.is_empty() {
+        timings.insert("threads_finish_seconds".into(), json!(threads_seconds));
+    }
     timings.insert("recording_seconds".into(), json!(s.started.elapsed().as_secs_f64()));
 
     let mut report = StopReport::new(s.trace_dir.dir.clone());

@@ -11,20 +11,27 @@
 //! an atomic state only that thread and `stop()` change, so no
 //! two threads share a recorder, buffer or stream, and nothing here leans on
 //! the GIL beyond what CPython does for the Python objects each recorder
-//! reads. `stop()` takes every slot ([`end`]) and finishes each trace
-//! ([`finish_all`]); a thread still running then gets a trace that says so.
+//! reads. The recording's one converter thread replays each thread's
+//! stream into its trace beside the run ([`converter`]): as its flushes
+//! reach the disk, and the rest when the thread ends (its thread-local
+//! storage is destroyed: its stream is flushed then). `stop()` takes every slot
+//! ([`end`]) and finishes each trace ([`finish_all`]): what is left to
+//! replay (the end, or a thread's whole stream when it was still running);
+//! a thread still running then gets a trace that says so.
 
 use std::cell::{RefCell, UnsafeCell};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use recorder_errors::prelude::*;
 use serde_json::{json, Map, Value};
-use trace_writer::{Format, Metadata, StreamWriter, TraceDir};
+use trace_writer::{ConvertStats, Format, LiveConvert, Metadata, StreamWriter, TraceDir};
 
 use super::metadata;
 use crate::recorder::{Recorder, RecorderConfig};
@@ -88,6 +95,12 @@ pub(super) struct ThreadTrace {
     /// thread once its bootstrap code ran); 0: found, or given up.
     pub(super) name_tries: u8,
     pub(super) started_before: bool,
+    pub(super) format: Format,
+    /// Replayed beside the run once the thread ended (a format that
+    /// streams, unless `CODETRACER_LIVE_CONVERT=0`: see [`converter`]).
+    pub(super) beside: bool,
+    /// Seconds its first event spent making the trace.
+    pub(super) made_seconds: f64,
 }
 
 impl ThreadTrace {
@@ -117,11 +130,12 @@ impl ThreadTrace {
     }
 }
 
-/// [`Slot::state`]: free, lent to its thread for one event, or taken by
-/// `stop()` (for good).
+/// [`Slot::state`]: free, lent to its thread for one event, taken by
+/// `stop()` (for good), or lent to its thread's end ([`thread_ended`]).
 const IDLE: u8 = 0;
 const IN_EVENT: u8 = 1;
 const TAKEN: u8 = 2;
+const ENDING: u8 = 3;
 
 /// A thread's recorder, lent to that thread for one event at a time.
 pub(super) struct Slot {
@@ -131,6 +145,15 @@ pub(super) struct Slot {
     dropped: AtomicU64,
     gen: u64,
     trace: UnsafeCell<Option<ThreadTrace>>,
+    /// Its trace as far as the converter replayed it (only the converter
+    /// and `stop()` touch it, never an event).
+    converted: Mutex<Option<LiveConvert>>,
+    /// Its staging folder and format, when the converter follows its stream.
+    follow: Option<(PathBuf, Format)>,
+    /// Bytes of its stream handed to the converter so far.
+    handed: AtomicU64,
+    /// Its thread ended: its whole stream is handed.
+    ended: AtomicBool,
 }
 
 // SAFETY: `trace` is only touched by whoever set `state` (the slot's thread
@@ -141,8 +164,19 @@ unsafe impl Send for Slot {}
 // SAFETY: as above.
 unsafe impl Sync for Slot {}
 
+/// The calling thread's slot; dropped when the OS thread ends.
+struct Mine(Option<Arc<Slot>>);
+
+impl Drop for Mine {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            thread_ended(&slot);
+        }
+    }
+}
+
 thread_local! {
-    static MINE: RefCell<Option<Arc<Slot>>> = const { RefCell::new(None) };
+    static MINE: RefCell<Mine> = const { RefCell::new(Mine(None)) };
 }
 
 /// The OS thread whose events go to the folder's own trace, while other
@@ -190,6 +224,7 @@ pub(super) fn enter() -> Option<(*mut Recorder, *const Slot)> {
     }
     MINE.try_with(|mine| {
         let mut mine = mine.try_borrow_mut().ok()?;
+        let mine = &mut mine.0;
         if mine.as_ref().is_none_or(|s| s.gen != gen) {
             // Inside an event of an earlier recording's slot (a finaliser
             // there, while another thread stopped and started): that event
@@ -238,7 +273,7 @@ pub(super) unsafe fn leave(slot: *const Slot) {
 pub(super) fn take_error() -> Option<RecorderError> {
     MINE.try_with(|mine| {
         let mine = mine.try_borrow().ok()?;
-        let slot = mine.as_ref()?;
+        let slot = mine.0.as_ref()?;
         let lent = slot.state.load(Ordering::Acquire) == IN_EVENT;
         if !lent && slot.state.compare_exchange(IDLE, IN_EVENT, Ordering::Acquire, Ordering::Relaxed).is_err() {
             return None;
@@ -269,7 +304,18 @@ fn make_slot(gen: u64) -> Arc<Slot> {
         },
         None => None,
     };
-    let slot = Arc::new(Slot { state: AtomicU8::new(IDLE), dropped: AtomicU64::new(0), gen, trace: UnsafeCell::new(trace) });
+    let follow = trace.as_ref().filter(|t| t.beside).map(|t| (t.staging.clone(), t.format));
+    let handed = trace.as_ref().map_or(0, |t| t.recorder.writer.len());
+    let slot = Arc::new(Slot {
+        state: AtomicU8::new(IDLE),
+        dropped: AtomicU64::new(0),
+        gen,
+        trace: UnsafeCell::new(trace),
+        converted: Mutex::new(None),
+        follow,
+        handed: AtomicU64::new(handed),
+        ended: AtomicBool::new(false),
+    });
     if reg.gen == gen {
         reg.slots.push(Arc::clone(&slot));
     }
@@ -279,6 +325,11 @@ fn make_slot(gen: u64) -> Arc<Slot> {
 /// A recorder for the calling thread, the `seq`th to record, writing into
 /// a staging folder of its own.
 fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
+    let started = Instant::now();
+    let beside = t.format.streams() && !crate::env::is(&crate::env::LIVE_CONVERT, "0");
+    if beside {
+        converter::run();
+    }
     // SAFETY: called from a monitoring callback: the GIL is held.
     let py = unsafe { Python::assume_attached() };
     let ident = crate::os_thread::current() as u64;
@@ -296,12 +347,254 @@ fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
     meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
     let writer = StreamWriter::create(&dir.events_path())?;
     let recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
-    let mut trace = ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before };
+    let format = t.format;
+    let mut trace = ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before, format, beside, made_seconds: 0.0 };
     // (The name as known now: what `recover` names a killed recording's trace by.)
     trace.meta.insert("thread", trace.facts());
     dir.write_recording_info(&trace.meta)?;
     trace.recorder.flush()?;
+    trace.made_seconds = started.elapsed().as_secs_f64();
     Ok(trace)
+}
+
+/// The OS thread of `slot` ends (its thread-local storage is destroyed,
+/// after CPython let go of it: no GIL, no Python object touched): its
+/// stream is flushed and handed to the recording's converter, which
+/// replays it into its trace beside the run; `stop()` then replays only
+/// the stream's end. A thread `stop()` took already (or of an earlier
+/// recording) is left alone.
+fn thread_ended(slot: &Arc<Slot>) {
+    if slot.gen != GEN.load(Ordering::Acquire) || slot.state.compare_exchange(IDLE, ENDING, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        return;
+    }
+    // SAFETY: the slot is lent to this thread until its state is set back.
+    if let Some(t) = unsafe { (*slot.trace.get()).as_mut() }.filter(|t| t.beside) {
+        slot.ended.store(true, Ordering::Release);
+        match t.recorder.flush() {
+            Ok(()) => converter::queue(converter::Job {
+                slot: Arc::clone(slot),
+                staging: t.staging.clone(),
+                format: t.format,
+                bytes: t.recorder.writer.len(),
+            }),
+            Err(e) => {
+                t.recorder.error.get_or_insert(e);
+            }
+        }
+    }
+    slot.state.store(IDLE, Ordering::Release);
+}
+
+/// The recording's one thread replaying the streams of threads into their
+/// traces, as they are flushed and once their thread ended (docs/recorder.md,
+/// "Threads"): started by the first
+/// thread trace made (a recording without other threads starts none),
+/// ended around `os.fork()` ([`converter::hold`]: CPython warns of a fork
+/// in a process with threads; its current replay stops where it got to)
+/// and at `stop()` ([`converter::finish`], which replays jobs beside it).
+mod converter {
+    use std::collections::VecDeque;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use trace_writer::stream::FlushObserver;
+    use trace_writer::Format;
+
+    // (The parent module by name: `session/mod.rs`'s test reads `super::`
+    // as a use of a sibling file.)
+    use crate::session::threads::{Slot, REGISTRY, TAKEN};
+
+    /// A thread's stream to replay: `bytes` of it are on disk.
+    pub(super) struct Job {
+        pub(super) slot: Arc<Slot>,
+        pub(super) staging: PathBuf,
+        pub(super) format: Format,
+        pub(super) bytes: u64,
+    }
+
+    struct Converter {
+        jobs: VecDeque<Job>,
+        thread: Option<JoinHandle<()>>,
+        /// Ends the thread once no job is left.
+        quit: bool,
+    }
+
+    static CONVERTER: Mutex<Converter> = Mutex::new(Converter { jobs: VecDeque::new(), thread: None, quit: false });
+    static WORK: Condvar = Condvar::new();
+    /// Ends the thread at once (a replay under way stops where it got to).
+    static HOLD: AtomicBool = AtomicBool::new(false);
+
+    fn lock() -> MutexGuard<'static, Converter> {
+        CONVERTER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts the thread, unless it runs.
+    pub(super) fn run() {
+        let mut c = lock();
+        if c.thread.is_some() {
+            return;
+        }
+        c.quit = false;
+        match std::thread::Builder::new().name("codetracer-thread-convert".into()).spawn(serve) {
+            Ok(handle) => c.thread = Some(handle),
+            Err(e) => log::info!("thread traces are converted at stop, not beside the run: {e}"),
+        }
+    }
+
+    /// Hands a thread's stream to the thread (left for `stop()` when none runs).
+    pub(super) fn queue(job: Job) {
+        lock().jobs.push_back(job);
+        WORK.notify_all();
+    }
+
+    fn serve() {
+        trace_writer::live::block_signals();
+        loop {
+            let job = {
+                let mut c = lock();
+                loop {
+                    if HOLD.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if let Some(job) = c.jobs.pop_front() {
+                        break Some(job);
+                    }
+                    if c.quit {
+                        return;
+                    }
+                    let (guard, waited) = WORK.wait_timeout(c, FOLLOW_EVERY).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    c = guard;
+                    if waited.timed_out() {
+                        break None;
+                    }
+                }
+            };
+            match job {
+                Some(job) => replay(job),
+                None => follow_running(),
+            }
+        }
+    }
+
+    /// How often the streams of running threads are looked at.
+    const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+
+    /// The streams of threads still running, replayed as far as they are on
+    /// disk (they grow a flush, 1 MiB, at a time), so that a long thread's
+    /// end, or the stop, leaves little to replay. (The registry's lock is
+    /// taken without the converter's: a thread's first event takes both,
+    /// that one first.)
+    fn follow_running() {
+        let Ok(slots) = REGISTRY.try_lock().map(|r| r.slots.clone()) else { return };
+        for slot in slots {
+            if HOLD.load(Ordering::Relaxed) {
+                return;
+            }
+            let Some((staging, format)) = slot.follow.clone() else { continue };
+            if slot.ended.load(Ordering::Acquire) || slot.state.load(Ordering::Acquire) == TAKEN {
+                continue;
+            }
+            let events = staging.join(trace_writer::trace_folder::EVENTS_FILE);
+            let Ok(bytes) = std::fs::metadata(&events).map(|m| m.len()) else { continue };
+            if bytes > slot.handed.load(Ordering::Relaxed) {
+                replay(Job { slot, staging, format, bytes });
+            }
+        }
+    }
+
+    /// Thread traces replayed beside the run at most at once: each holds,
+    /// until the stop completes it, its sink (trace.ct open, the chunk it
+    /// fills, a zstd context) and its stream open, 0.4-1.6 MB and two
+    /// files; the threads beyond (a program starting hundreds) are
+    /// converted at stop, as before.
+    const PARKED_MAX: usize = 8;
+    static PARKED: AtomicUsize = AtomicUsize::new(0);
+
+    /// Replays a thread's stream as far as it is on disk, into the trace
+    /// its slot keeps for `stop()`.
+    fn replay(job: Job) {
+        let mut converted = job.slot.converted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = match converted.take() {
+            Some(live) => Ok(Some(live)),
+            None if PARKED.load(Ordering::Relaxed) >= PARKED_MAX => Ok(None),
+            None => {
+                PARKED.fetch_add(1, Ordering::Relaxed);
+                job.format.start_deferred(&job.staging.join(trace_writer::trace_folder::EVENTS_FILE), &job.staging)
+            }
+        };
+        match live {
+            Ok(Some(mut live)) => {
+                // (A look at a running thread's file may come after its end's job.)
+                let bytes = job.slot.handed.fetch_max(job.bytes, Ordering::Relaxed).max(job.bytes);
+                live.flushed(bytes);
+                live.catch_up(&HOLD);
+                *converted = Some(live);
+            }
+            Ok(None) => {}
+            // (Converted at stop from the stream instead.)
+            Err(e) => log::info!("a thread's trace is converted at stop, not beside the run: {e}"),
+        }
+    }
+
+    /// Before `os.fork()`: the thread ends, its jobs kept; the next thread
+    /// trace made starts it again.
+    pub(super) fn hold() {
+        let thread = {
+            let mut c = lock();
+            HOLD.store(true, Ordering::Relaxed);
+            WORK.notify_all();
+            c.thread.take()
+        };
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+        HOLD.store(false, Ordering::Relaxed);
+    }
+
+    /// At `stop()`: the jobs left are replayed by the thread and by the
+    /// caller at once (threads that ended together, at the program's end,
+    /// convert on two cores), then the thread ends.
+    pub(super) fn finish() {
+        let thread = {
+            let mut c = lock();
+            c.quit = true;
+            WORK.notify_all();
+            c.thread.take()
+        };
+        loop {
+            let job = lock().jobs.pop_front();
+            match job {
+                Some(job) => replay(job),
+                None => break,
+            }
+        }
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+        lock().quit = false;
+        // (`stop()` takes the parked traces next.)
+        PARKED.store(0, Ordering::Relaxed);
+    }
+
+    /// In a child of `os.fork()`: the parent's jobs, and the traces they
+    /// hold, are forgotten untouched (their files are the parent's).
+    pub(super) fn forget_after_fork() {
+        if let Ok(mut c) = CONVERTER.try_lock() {
+            std::mem::forget(std::mem::take(&mut c.jobs));
+            std::mem::forget(c.thread.take());
+            c.quit = false;
+        }
+        PARKED.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Before `os.fork()`: the converter of ended threads' traces stops (see
+/// [`converter`]).
+pub(super) fn before_fork() {
+    converter::hold();
 }
 
 /// Whether the calling thread's current frame was called by another.
@@ -346,6 +639,7 @@ pub(super) fn running_threads(py: Python<'_>) -> Vec<u64> {
 pub(super) struct Taken {
     trace: ThreadTrace,
     dropped: u64,
+    slot: Arc<Slot>,
 }
 
 /// Other threads record no more (the monitoring callbacks are already
@@ -364,13 +658,21 @@ pub(super) fn end() -> Vec<Taken> {
     };
     let mut out = Vec::new();
     for slot in slots {
-        if slot.state.compare_exchange(IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        // A thread ending now hands its stream on without the GIL: waited for.
+        let taken = loop {
+            match slot.state.compare_exchange(IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break true,
+                Err(ENDING) => std::thread::yield_now(),
+                Err(_) => break false,
+            }
+        };
+        if !taken {
             log::warn!("a thread was inside a recorder event when the recording stopped: its trace is not written");
             continue;
         }
         // SAFETY: the slot is ours, never released: it is done.
         if let Some(trace) = unsafe { (*slot.trace.get()).take() } {
-            out.push(Taken { trace, dropped: slot.dropped.load(Ordering::Relaxed) });
+            out.push(Taken { trace, dropped: slot.dropped.load(Ordering::Relaxed), slot });
         }
     }
     out
@@ -390,8 +692,12 @@ pub(super) fn forget_after_fork() {
                 // copy of its file and discards its buffer, writing nothing.
                 drop(unsafe { (*slot.trace.get()).take() });
             }
+            if let Ok(mut converted) = slot.converted.try_lock() {
+                std::mem::forget(converted.take());
+            }
         }
     }
+    converter::forget_after_fork();
 }
 
 /// Events of other threads no thread trace holds.
@@ -404,30 +710,40 @@ pub(super) fn lost_events() -> u64 {
 /// anything, in the order they first did); a thread that recorded nothing
 /// leaves nothing.
 pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<Taken>, exit_status: i64) -> Vec<Value> {
+    converter::finish();
     let active = threading_active(py);
     let alive = |ident: u64| active.as_ref().is_some_and(|a| a.contains(ident).unwrap_or(false));
     let idents: Vec<u64> = taken.iter().map(|t| t.trace.ident).collect();
-    let mut rows = Vec::new();
-    for (i, Taken { trace, dropped }) in taken.into_iter().enumerate() {
-        let ThreadTrace { mut recorder, staging, mut meta, ident, mut name, started_before, .. } = trace;
+    // With the GIL: each recorder ends (its END, its references) and says
+    // what its trace is; the traces are then completed at once, off it.
+    let mut ended = Vec::new();
+    for (i, Taken { trace, dropped, slot }) in taken.into_iter().enumerate() {
+        let ThreadTrace { mut recorder, staging, mut meta, ident, mut name, started_before, made_seconds, .. } = trace;
+        // What the converter replayed of it beside the run: the rest follows.
+        if let Some(live) = slot.converted.lock().ok().and_then(|mut c| c.take()) {
+            recorder.writer.follow(live);
+        }
         let failure = recorder.error.take();
         let mut metrics = recorder.metrics();
         metrics.dropped_events += dropped;
         let recorded = recorder.recorded_anything;
-        let finished = recorder.finish(exit_status);
-        if !recorded || finished.is_err() {
-            if let Err(e) = finished {
-                crate::logging::log_error(log::Level::Error, &e);
+        let live = match recorder.finish(exit_status) {
+            Ok(live) if recorded => live,
+            finished => {
+                if let Err(e) = finished {
+                    crate::logging::log_error(log::Level::Error, &e);
+                }
+                let _ = std::fs::remove_dir_all(&staging);
+                continue;
             }
-            let _ = std::fs::remove_dir_all(&staging);
-            continue;
-        }
+        };
         // The last thread of this ident is the one `threading` knows now.
         let running = alive(ident) && !idents[i + 1..].contains(&ident);
         if running {
             name = thread_name(py, ident).unwrap_or(name);
         }
-        let n = rows.len() + 1;
+        // (A trace that then fails to complete leaves its number unused.)
+        let n = ended.len() + 1;
         let folder = format!("{THREADS_DIR}/{n}-{}", folder_name(&name));
         let mut thread = json!({"name": name, "ident": ident, "main": false, "index": n,
             "started_before_recording": started_before, "running_at_stop": running});
@@ -436,27 +752,85 @@ pub(super) fn finish_all(py: Python<'_>, out: &Path, format: Format, taken: Vec<
         }
         meta.insert("thread", thread.clone());
         metadata::at_stop(&mut meta, None, metadata::metrics_json(&metrics, 0));
-        let dir = TraceDir { dir: out.join(&folder), staging: staging.clone(), created_dir: true, format };
-        let made = std::fs::create_dir_all(&dir.dir).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &dir.dir));
-        match made.and_then(|_| dir.finish(&meta, failure.as_ref().map(|e| e.code()), Map::new())) {
+        let dir = TraceDir { dir: out.join(&folder), staging, created_dir: true, format };
+        let mut timings = Map::new();
+        timings.insert("trace_made_seconds".into(), json!(made_seconds));
+        // A failed recording's trace is converted afresh, marked partial.
+        let live = live.filter(|_| failure.is_none());
+        ended.push(Ended { dir, meta, partial: failure.map(|e| e.code()), timings, live, folder, thread });
+    }
+    let mut rows = Vec::new();
+    for (trace, done) in complete_all(ended) {
+        match done {
             Ok(stats) => {
-                let mut row = thread;
+                let Ended { meta, partial, folder, thread: mut row, .. } = trace;
                 row["folder"] = json!(folder);
                 row["prefix"] = json!(folder.trim_start_matches(&format!("{THREADS_DIR}/")));
                 row["recording_id"] = meta.fields().get("recording_id").cloned().unwrap_or(Value::Null);
-                row["partial"] = json!(failure.is_some());
+                row["partial"] = json!(partial.is_some());
                 row["stats"] = json!({"events": stats.events, "steps": stats.steps, "calls": stats.calls});
                 rows.push(row);
             }
             Err(e) => {
                 crate::logging::log_error(log::Level::Error, &e);
-                let _ = dir.discard();
-                let _ = std::fs::remove_dir_all(&staging);
+                let _ = trace.dir.discard();
+                let _ = std::fs::remove_dir_all(&trace.dir.staging);
             }
         }
     }
     let _ = std::fs::remove_dir(out.join(THREADS_DIR));
     rows
+}
+
+/// A thread trace whose recorder ended, to be completed into `dir.dir`.
+struct Ended {
+    dir: TraceDir,
+    meta: Metadata,
+    partial: Option<ErrorCode>,
+    timings: Map<String, Value>,
+    live: Option<LiveConvert>,
+    folder: String,
+    thread: Value,
+}
+
+/// Threads completing thread traces at stop, the caller one of them: each
+/// trace's last records replayed, its container written out and synced to
+/// disk, its files moved into place — mostly waiting on the disk, which
+/// several traces do at once.
+const COMPLETERS: usize = 4;
+
+/// Completes every trace (`TraceDir::finish_beside_the_run`), on up to
+/// [`COMPLETERS`] threads taking them in turn; the results in the order given.
+fn complete_all(ended: Vec<Ended>) -> Vec<(Ended, RecorderResult<ConvertStats>)> {
+    let count = ended.len();
+    let todo = Mutex::new(ended.into_iter().enumerate().collect::<VecDeque<_>>());
+    let done = Mutex::new(Vec::with_capacity(count));
+    let work = || loop {
+        let Some((i, mut t)) = todo.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+        let made = std::fs::create_dir_all(&t.dir.dir).map_err(|e| RecorderError::from_io(ErrorCode::TraceDirCreate, e, &t.dir.dir));
+        let timings = std::mem::take(&mut t.timings);
+        let result = made.and_then(|_| t.dir.finish_beside_the_run(&t.meta, t.partial, timings, t.live.take()));
+        if let Ok(mut d) = done.lock() {
+            d.push((i, (t, result)));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..COMPLETERS.min(count) {
+            let spawned = std::thread::Builder::new().name("codetracer-thread-finish".into()).spawn_scoped(scope, || {
+                trace_writer::live::block_signals();
+                work();
+            });
+            // (No thread to be had: the others take its share.)
+            if let Err(e) = spawned {
+                log::info!("thread traces are completed by fewer threads: {e}");
+                break;
+            }
+        }
+        work();
+    });
+    let mut done = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Why a thread's trace does not hold its whole run, if it does not.
