@@ -297,6 +297,12 @@ impl<O: FlushObserver> StreamWriter<O> {
     pub fn follow(&mut self, mut observer: O) {
         observer.flushed(self.bytes_written);
         self.observer = Some(observer);
+        self.flush_often();
+    }
+
+    /// Flushes at [`FLUSH_AT_FOLLOWED`] from now on: something reads the
+    /// file as it grows.
+    pub fn flush_often(&mut self) {
         self.flush_at = FLUSH_AT_FOLLOWED;
     }
 

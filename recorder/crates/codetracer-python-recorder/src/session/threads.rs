@@ -345,7 +345,12 @@ fn make_trace(t: &Template, seq: usize) -> RecorderResult<ThreadTrace> {
     let started_before = t.running.contains(&ident) && has_caller(py);
     let mut meta = t.meta.clone();
     meta.insert("recording_id", json!(uuid::Uuid::now_v7().to_string()));
-    let writer = StreamWriter::create(&dir.events_path())?;
+    let mut writer = StreamWriter::create(&dir.events_path())?;
+    if beside {
+        // The converter follows what is flushed (docs/recorder.md, "Writing
+        // trace.ct beside the run").
+        writer.flush_often();
+    }
     let recorder = Recorder::new(writer, &t.start_path, t.cfg.clone());
     let format = t.format;
     let mut trace = ThreadTrace { recorder, staging, meta, ident, name, name_tries, started_before, format, beside, made_seconds: 0.0 };
@@ -483,7 +488,7 @@ mod converter {
     const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 
     /// The streams of threads still running, replayed as far as they are on
-    /// disk (they grow a flush, 1 MiB, at a time), so that a long thread's
+    /// disk (they grow a flush, 64 KiB, at a time), so that a long thread's
     /// end, or the stop, leaves little to replay. (The registry's lock is
     /// taken without the converter's: a thread's first event takes both,
     /// that one first.)
