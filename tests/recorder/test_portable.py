@@ -70,6 +70,7 @@ SELF_CHECKS = [
     "instance_dict",
     "slots",
     "enumerate",
+    "cfunction",
     "refcount",
 ]
 
