@@ -74,12 +74,24 @@ impl Encoder {
                 return v::put_raw(out, types::BYTES, &text);
             }
             if tp == b.function || tp == b.cfunction {
-                let mut text = b"<function ".to_vec();
-                if tp == b.cfunction && self.cfunction_qualname(obj, &mut text) {
-                    text.push(b'>');
-                    let id = t.class(defs, tp).raw_type;
-                    return v::put_raw(out, id, &text);
+                if tp == b.cfunction {
+                    // (Built in a kept buffer: a bound method held by a
+                    // generator is shown again at every resume.)
+                    let mut text = std::mem::take(&mut self.text);
+                    text.clear();
+                    text.extend_from_slice(b"<function ");
+                    let done = self.cfunction_qualname(obj, &mut text);
+                    if done {
+                        text.push(b'>');
+                        let id = t.class(defs, tp).raw_type;
+                        v::put_raw(out, id, &text);
+                    }
+                    self.text = text;
+                    if done {
+                        return;
+                    }
                 }
+                let mut text = b"<function ".to_vec();
                 let q = ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr());
                 if q.is_null() || ffi::PyUnicode_Check(q) == 0 {
                     ffi::PyErr_Clear();

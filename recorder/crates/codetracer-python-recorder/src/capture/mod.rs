@@ -122,6 +122,8 @@ pub struct Encoder {
     /// Static classes' `__qualname__`s, as builtin methods show them
     /// ([`Encoder::cfunction_qualname`]).
     static_qualnames: FxHashMap<usize, Box<[u8]>>,
+    /// A buffer for a value's text, kept between encodings.
+    text: Vec<u8>,
 }
 
 /// What comparing a value with its trail found.
@@ -141,6 +143,7 @@ impl Encoder {
             fields,
             hidden_names: FxHashMap::default(),
             static_qualnames: FxHashMap::default(),
+            text: Vec::new(),
             redacted: 0,
             secret: false,
             layout,
