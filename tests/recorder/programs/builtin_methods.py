@@ -50,9 +50,19 @@ def holders(tag):
     on_renamed = Renamed.fromkeys
     Renamed.__qualname__ = "bad\udcff"
     on_renamed = Renamed().copy
-    return on_list(1) + on_str().count("A") + on_int() + int(on_module(4)) + builtin(data) + len(static("a", "b")) + len(
-        on_class("ab")
-    ) + len(on_subclass.__qualname__) + len(on_unicode("x")) + len(on_meta.__qualname__) + len(on_renamed())
+    return (
+        on_list(1)
+        + on_str().count("A")
+        + on_int()
+        + int(on_module(4))
+        + builtin(data)
+        + len(static("a", "b"))
+        + len(on_class("ab"))
+        + len(on_subclass.__qualname__)
+        + len(on_unicode("x"))
+        + len(on_meta.__qualname__)
+        + len(on_renamed())
+    )
 
 
 def suspended(items):
