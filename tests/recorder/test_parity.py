@@ -82,6 +82,42 @@ def test_generators_balance_every_resume(record) -> None:
     assert yielded[:3] == [0, 1, None]  # count(2) yields 0, 1, then returns
 
 
+def test_builtin_methods_show_their_qualified_names(record) -> None:
+    """A builtin function or method is shown as Python names it
+    (`__qualname__`): by its class for a method — the instance's, or the
+    class it is bound to, static methods too — by its name alone for a
+    module's; a class renamed since, or whose metaclass answers the name
+    itself, as it answers now. Re-shown at every resume of a generator."""
+    plain, recorded, trace_dir = record(["builtin_methods.py"])
+    assert recorded.stdout == plain.stdout == b"46\n[2] []\n"
+    t = Trace(trace_dir)
+
+    def shown(name: str) -> list[str]:
+        return [v["r"] for v in t.values_of(name)]
+
+    expected = {
+        "on_list": "<function list.index>",
+        "on_str": "<function str.upper>",
+        "on_int": "<function int.bit_length>",
+        "on_module": "<function sqrt>",
+        "builtin": "<function len>",
+        "static": "<function str.maketrans>",
+        "on_class": "<function dict.fromkeys>",
+        "on_subclass": "<function Outer.Seq.append>",
+        "on_unicode": "<function Ünï.fromkeys>",
+        "on_meta": "<function AskedMeta.append>",
+    }
+    for name, text in expected.items():
+        assert set(shown(name)) == {text}, name
+    renamed = list(dict.fromkeys(shown("on_renamed")))
+    assert renamed[:2] == ["<function Renamed.fromkeys>", "<function Now.Called.get>"]
+    assert renamed[2] == "<function " + "R" * 256 + "…>"  # cut at --max-str, as any str
+    assert renamed[3] == "<function bad\\udcff.copy>"
+    # One Call per start and resume of `suspended`, each showing `pick`.
+    assert t.calls().count("suspended") == 4
+    assert shown("pick").count("<function list.index>") >= 4
+
+
 def test_exceptions_unwind_with_the_exception(record) -> None:
     plain, recorded, trace_dir = record(["exceptions.py"])
     assert recorded.returncode == plain.returncode == 1
@@ -271,6 +307,7 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
         "in_place.py",
         "try_blocks.py",
         "std_values.py",
+        "builtin_methods.py",
     ],
 )
 def test_change_detection_shortcut_never_changes_the_trace(

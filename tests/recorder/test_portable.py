@@ -45,6 +45,7 @@ RECORDER = [
     "callbacks.py",
     "cli_tool.py",
     "imports_only.py",
+    "builtin_methods.py",
 ]
 REPLAY = sorted(p.name for p in REPLAY_PROGRAMS.glob("*.py"))
 # `make test-fast` records these through the portable path (on both
@@ -70,6 +71,7 @@ SELF_CHECKS = [
     "instance_dict",
     "slots",
     "enumerate",
+    "cfunction",
     "refcount",
 ]
 

@@ -42,7 +42,9 @@ pub fn str_bytes(s: *mut ffi::PyObject, max: u32, out: &mut Vec<u8>) {
     }
 }
 
-fn push_cut(bytes: &[u8], max: u32, out: &mut Vec<u8>) {
+/// Appends `bytes`, cut to `max` bytes (on a character boundary) and
+/// marked as cut, as [`str_bytes`] appends a str's.
+pub fn push_cut(bytes: &[u8], max: u32, out: &mut Vec<u8>) {
     let max = max as usize;
     if bytes.len() <= max {
         out.extend_from_slice(bytes);

@@ -74,6 +74,23 @@ impl Encoder {
                 return v::put_raw(out, types::BYTES, &text);
             }
             if tp == b.function || tp == b.cfunction {
+                if tp == b.cfunction {
+                    // (Built in a kept buffer: a bound method held by a
+                    // generator is shown again at every resume.)
+                    let mut text = std::mem::take(&mut self.text);
+                    text.clear();
+                    text.extend_from_slice(b"<function ");
+                    let done = self.cfunction_qualname(obj, &mut text);
+                    if done {
+                        text.push(b'>');
+                        let id = t.class(defs, tp).raw_type;
+                        v::put_raw(out, id, &text);
+                    }
+                    self.text = text;
+                    if done {
+                        return;
+                    }
+                }
                 let mut text = b"<function ".to_vec();
                 let q = ffi::PyObject_GetAttrString(obj, c"__qualname__".as_ptr());
                 if q.is_null() || ffi::PyUnicode_Check(q) == 0 {
@@ -161,6 +178,71 @@ impl Encoder {
             text.extend_from_slice(info.qualname.as_bytes());
             text.extend_from_slice(b" object>");
             v::put_raw(out, info.raw_type, &text)
+        }
+    }
+
+    /// Appends a builtin function's `__qualname__` (cut as `str_bytes` cuts
+    /// it) without calling its getter, which formats a new str each time:
+    /// read in place by CPython's rules (methodobject.c,
+    /// `meth_get__qualname__`): a function of a module (or of none) is named
+    /// by its definition alone; any other is its class's `__qualname__`, a
+    /// dot and its name — the class being `m_self` when that is a class (a
+    /// class's method, or a `METH_STATIC` one, which keeps its class there)
+    /// and `m_self`'s class otherwise. False (nothing appended) when that
+    /// needs Python: a class whose metaclass is not `type` (it may define
+    /// `__qualname__`), a name that is not UTF-8, or no known layout.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is a live exact `builtin_function_or_method`.
+    unsafe fn cfunction_qualname(&mut self, obj: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
+        let Some(layout) = self.layout else { return false };
+        // SAFETY: see the function's contract; a definition outlives its functions.
+        unsafe {
+            let (def, owner) = layout.cfunction_parts(obj);
+            if def.is_null() || (*def).ml_name.is_null() {
+                return false;
+            }
+            let name = std::ffi::CStr::from_ptr((*def).ml_name).to_bytes();
+            if std::str::from_utf8(name).is_err() {
+                return false;
+            }
+            if owner.is_null() || ffi::PyModule_Check(owner) != 0 {
+                push_cut(name, self.bounds.max_str, out);
+                return true;
+            }
+            let class = if ffi::PyType_Check(owner) != 0 { owner as *mut ffi::PyTypeObject } else { ffi::Py_TYPE(owner) };
+            if ffi::Py_TYPE(class as *mut ffi::PyObject) != addr_of_mut!(ffi::PyType_Type) {
+                return false;
+            }
+            let start = out.len();
+            // A static class's name cannot change (nor the class go away):
+            // kept, since reading it makes a new str.
+            let fixed = ffi::PyType_GetFlags(class) & ffi::Py_TPFLAGS_HEAPTYPE == 0;
+            if let Some(q) = self.static_qualnames.get(&(class as usize)).filter(|_| fixed) {
+                out.extend_from_slice(q);
+            } else {
+                // (A str subclass would be formatted through its own `__str__`.)
+                let q = ffi::PyType_GetQualName(class);
+                if q.is_null() || ffi::PyUnicode_CheckExact(q) == 0 {
+                    ffi::PyErr_Clear();
+                    if !q.is_null() {
+                        crate::cpython::rc::decref(q);
+                    }
+                    return false;
+                }
+                str_bytes(q, u32::MAX, out);
+                crate::cpython::rc::decref(q);
+                if fixed {
+                    self.static_qualnames.insert(class as usize, out[start..].into());
+                }
+            }
+            out.push(b'.');
+            out.extend_from_slice(name);
+            if out.len() - start > self.bounds.max_str as usize {
+                let full = out.split_off(start);
+                push_cut(&full, self.bounds.max_str, out);
+            }
+            true
         }
     }
 

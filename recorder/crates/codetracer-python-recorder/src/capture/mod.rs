@@ -31,7 +31,7 @@ use trace_writer::value::{self as v, kind, types, vtag};
 use crate::cpython::{find_member, DictVersions, Layout, Member};
 use crate::stdvalues::{Shown, StdClass, StdState};
 pub use crate::text::{class_name, str_bytes, str_lossy};
-use crate::text::{type_qualname, ELLIPSIS};
+use crate::text::{push_cut, type_qualname, ELLIPSIS};
 
 /// Bounds of value encoding.
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +119,11 @@ pub struct Encoder {
     /// While comparing after a line that can only have stored items into
     /// this list (see [`Encoder::only_changed`]); null otherwise.
     only: *mut ffi::PyObject,
+    /// Static classes' `__qualname__`s, as builtin methods show them
+    /// ([`Encoder::cfunction_qualname`]).
+    static_qualnames: FxHashMap<usize, Box<[u8]>>,
+    /// A buffer for a value's text, kept between encodings.
+    text: Vec<u8>,
 }
 
 /// What comparing a value with its trail found.
@@ -137,6 +142,8 @@ impl Encoder {
         Self {
             fields,
             hidden_names: FxHashMap::default(),
+            static_qualnames: FxHashMap::default(),
+            text: Vec::new(),
             redacted: 0,
             secret: false,
             layout,

@@ -4,7 +4,7 @@
 //! One [`Layout`] per supported minor version (`v3_12.rs`, `v3_13.rs`: the
 //! offsets of the thread state's current frame, the interpreter frame's
 //! fields, dicts and their version tags, ints, lists and tuples, floats,
-//! cells, member descriptors, the managed dict, `enumerate`) behind one set
+//! cells, member descriptors, the managed dict, `enumerate`, builtin functions) behind one set
 //! of accessors below; reference counts in line in [`rc`]. No other module
 //! knows an offset.
 //!
@@ -79,6 +79,10 @@ pub struct Layout {
     cell_ref: usize,
     float_value: usize,
     enumerate_iter: usize,
+    /// `PyCFunctionObject` fields: its `PyMethodDef` and its raw `m_self`
+    /// (which `PyCFunction_GetSelf` hides for `METH_STATIC`).
+    cfunction_ml: usize,
+    cfunction_self: usize,
 }
 
 /// The facts every known layout shares, read as constants on the hot path
@@ -384,6 +388,17 @@ impl Layout {
     pub unsafe fn enumerate_iter(&self, obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
         // SAFETY: see the function's contract.
         unsafe { at(obj as usize, self.enumerate_iter) }
+    }
+
+    /// A builtin function's method definition and raw `m_self` (borrowed;
+    /// the definition outlives the function, `m_self` may be null).
+    ///
+    /// # Safety
+    /// `obj` is a live exact `builtin_function_or_method`.
+    #[inline]
+    pub unsafe fn cfunction_parts(&self, obj: *mut ffi::PyObject) -> (*const ffi::PyMethodDef, *mut ffi::PyObject) {
+        // SAFETY: see the function's contract.
+        unsafe { (at(obj as usize, self.cfunction_ml), at(obj as usize, self.cfunction_self)) }
     }
 
     /// The value of an exact float.

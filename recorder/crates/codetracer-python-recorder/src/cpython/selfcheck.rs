@@ -9,7 +9,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use super::{find_member, rc, DictVersions, Layout};
 
 /// The checks, in the order they run (the names `CODETRACER_TEST_FAIL_SELF_CHECK` takes).
-pub const CHECKS: &[&str] = &["frame", "namespace", "cell", "int", "float", "sequence", "dict", "instance_dict", "slots", "enumerate", "refcount"];
+pub const CHECKS: &[&str] = &["frame", "namespace", "cell", "int", "float", "sequence", "dict", "instance_dict", "slots", "enumerate", "cfunction", "refcount"];
 
 /// Runs every check on `layout`; `Err(name)` names the first that failed
 /// (or `fail`, the one a test asked to fail).
@@ -27,6 +27,7 @@ pub fn run(py: Python<'_>, layout: &'static Layout, fail: Option<&str>) -> Resul
                 "instance_dict" => instance_dict(py, layout),
                 "slots" => slots(py, layout),
                 "enumerate" => enumerate(py, layout),
+                "cfunction" => cfunction(py, layout),
                 "refcount" => refcount(py),
                 _ => Ok(false),
             }
@@ -212,6 +213,26 @@ fn enumerate(py: Python<'_>, l: &'static Layout) -> PyResult<bool> {
     let e = eval(py, c"enumerate")?.call1((&it,))?;
     // SAFETY: an exact enumerate.
     Ok(unsafe { l.enumerate_iter(e.as_ptr()) } == it.as_ptr())
+}
+
+/// A bound builtin method and a module's function: their definitions'
+/// names and flags, and the object each is bound to.
+fn cfunction(py: Python<'_>, l: &'static Layout) -> PyResult<bool> {
+    let seq = eval(py, c"[]")?;
+    let append = seq.getattr("append")?;
+    let len = eval(py, c"len")?;
+    let builtins = eval(py, c"__import__('builtins')")?;
+    // SAFETY: exact builtin functions; their definitions are static.
+    unsafe {
+        let ok = |f: &Bound<'_, PyAny>, name: &std::ffi::CStr, owner: &Bound<'_, PyAny>| {
+            let (def, owner_at) = l.cfunction_parts(f.as_ptr());
+            !def.is_null()
+                && std::ffi::CStr::from_ptr((*def).ml_name) == name
+                && (*def).ml_flags == ffi::PyCFunction_GetFlags(f.as_ptr())
+                && owner_at == owner.as_ptr()
+        };
+        Ok(ffi::Py_TYPE(append.as_ptr()) == ffi::Py_TYPE(len.as_ptr()) && ok(&append, c"append", &seq) && ok(&len, c"len", &builtins))
+    }
 }
 
 /// Counting in line moves the count `sys.getrefcount` reports by one.

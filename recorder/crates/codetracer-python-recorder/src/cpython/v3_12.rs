@@ -31,4 +31,6 @@ pub const LAYOUT: Layout = Layout {
     cell_ref: 16,
     float_value: 16,
     enumerate_iter: 24,
+    cfunction_ml: 16,
+    cfunction_self: 24,
 };
