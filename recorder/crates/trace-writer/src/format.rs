@@ -32,13 +32,14 @@ pub const SCHEMA_VERSION: &str = Format::JSON.schema_version();
 pub struct Format(&'static Row);
 
 impl Format {
-    /// `trace.json` + `trace_paths.json`: docs/design/trace-formats.md §1-§4.
+    /// `trace.json` + `trace_paths.json`: docs/design/trace-formats.md §1-§4;
+    /// written beside the run.
     pub const JSON: Format = Format(&Row {
         name: "json",
         files: ["trace.json", TRACE_PATHS],
         schema_version: "codetracer_trace_types-0.16.3/json",
         bytes_key: "trace_json_bytes",
-        streams: false,
+        streams: true,
         sink: SinkType::of::<JsonSink>(),
     });
 

@@ -189,21 +189,31 @@ fn pausing_around_forks_gives_the_same_trace() {
 
 #[test]
 fn the_live_conversion_takes_any_sink() {
-    // trace.json does not stream (the format table says so), but the live
-    // conversion knows no format: into a JSON sink, it writes the trace.json
-    // converting after the run writes.
-    assert!(Format::JSON.start_live(Path::new("/nonexistent/events.bin"), Path::new("/nonexistent")).unwrap().is_none());
-    let a = tmp("json-live");
+    // The live conversion knows no format: into a JSON sink, started by hand
+    // or by the format table (trace.json streams too), it writes the
+    // trace.json converting after the run writes.
+    for by_table in [false, true] {
+        the_live_json_is_the_after_run_json(by_table);
+    }
+}
+
+fn the_live_json_is_the_after_run_json(by_table: bool) {
+    let a = tmp(if by_table { "json-live-table" } else { "json-live" });
     let td = TraceDir::prepare(&a, Format::JSON).unwrap();
     let mut w = StreamWriter::create(&td.events_path()).unwrap();
-    let sink = JsonSink::create(&td.staging.join("trace.json"), &td.staging.join("trace_paths.json"), None).unwrap();
-    w.follow(LiveConvert::start(sink, &td.events_path()).unwrap());
+    let live = if by_table {
+        Format::JSON.start_live(&td.events_path(), &td.staging).unwrap().unwrap()
+    } else {
+        let sink = JsonSink::create(&td.staging.join("trace.json"), &td.staging.join("trace_paths.json"), None).unwrap();
+        LiveConvert::start(sink, &td.events_path()).unwrap()
+    };
+    w.follow(live);
     record(&mut w, 3_000, 7);
     let (_, live) = w.finish_observed().unwrap();
     td.finish_with_progress(&meta(&td), None, Map::new(), live, &mut |_, _| true).unwrap().unwrap();
     assert_eq!(metadata(&a)["timings"]["convert_streamed"], json!(true));
 
-    let b = tmp("json-after");
+    let b = tmp(if by_table { "json-after-table" } else { "json-after" });
     let td = TraceDir::prepare(&b, Format::JSON).unwrap();
     let mut w: StreamWriter = StreamWriter::create(&td.events_path()).unwrap();
     record(&mut w, 3_000, 7);
