@@ -76,6 +76,20 @@ def test_no_follow_processes_follows_no_child(recorder_python: Path, tmp_path: P
     assert meta(out)["processes"].startswith("not followed:")
 
 
+def test_a_failed_start_reports_as_plain_python(recorder_python: Path, tmp_path: Path) -> None:
+    """A program that cannot start (3.13: raised by os.posix_spawn itself,
+    our stand-in; 3.12: by subprocess after its fork path): the same
+    traceback, no frame of ours in it."""
+    program = tmp_path / "missing.py"
+    program.write_text(
+        "import os, subprocess\nsubprocess.run(['/no/such/program'], env={'PATH': os.environ['PATH']})\n"
+    )
+    plain = run([str(recorder_python), str(program)])
+    done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(tmp_path / "out"), str(program)])
+    assert plain.returncode == 1 and plain.stderr.endswith(b"No such file or directory: '/no/such/program'\n")
+    assert (done.returncode, done.stdout, done.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+
+
 def test_a_followed_childs_own_children_follow_too(recorder_python: Path, tmp_path: Path) -> None:
     """Each child runs the next with an environment of its making: every
     one records into the first recording's processes/."""
