@@ -158,9 +158,9 @@ def test_a_child_killed_by_sigkill_leaves_a_trace_marked_partial(recorder_python
 
 def test_the_program_and_its_children_see_plain_pythons_environment(recorder_python: Path, tmp_path: Path) -> None:
     """CODETRACER_PARENT_TRACE is in the environment children inherit, not
-    in os.environ, of the program or of a followed child; a child run with
-    an environment the program made (`env=`, even a copy of os.environ)
-    runs untraced (README, "Processes")."""
+    in os.environ, of the program or of a followed child, even one run with
+    an environment the program made (`env=`: a copy of os.environ, an empty
+    one), which is followed too (test_made_env.py)."""
     program = tmp_path / "own_env.py"
     show = "import os; print(sorted(k for k in os.environ if k.startswith('CODETRACER')))"
     program.write_text(
@@ -175,7 +175,7 @@ def test_the_program_and_its_children_see_plain_pythons_environment(recorder_pyt
     done = run([str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(program)])
     assert plain.stdout == b"[]\n" * 4
     assert (done.returncode, done.stdout, done.stderr) == (plain.returncode, plain.stdout, plain.stderr)
-    assert len(list((out / "processes").iterdir())) == 1
+    assert len(list((out / "processes").iterdir())) == 3
 
 
 @needs_server

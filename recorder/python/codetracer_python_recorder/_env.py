@@ -99,7 +99,7 @@ PARENT_TRACE = Var(
     "CODETRACER_PARENT_TRACE",
     "text",
     "",
-    "set by a recording that follows child processes (JSON: its trace folder and options): a python "
+    "set by a recording that follows child processes (a Python literal: its trace folder and options): a python "
     'started with it records into <folder>/processes/<pid>/ (docs/recorder.md, "Processes")',
     public=False,
 )

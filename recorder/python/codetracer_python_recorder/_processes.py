@@ -16,7 +16,8 @@ below the first recording lands in that recording's ``processes/`` (a
 child's forked children in the child's folder, as ``fork.rs`` does). The
 first recording's stop lists the traces written by then (``threads.json``,
 ``session.toml``). A child run with an environment the program made
-(``env=``, even a copy of ``os.environ``) runs untraced.
+(``env=``, ``os.execve``) gets the variable from the stand-ins of
+``_child_env.py``.
 
 ``multiprocessing``'s helper processes are not the program's: the resource
 tracker is not recorded, and the forkserver itself is not either, but each
@@ -34,7 +35,7 @@ import atexit
 import os
 import sys
 
-from . import _env, _native
+from . import _child_env, _env, _native
 from .errors import RecorderError
 
 TYPE_CHECKING = False
@@ -96,6 +97,7 @@ def export(trace_dir: str | os.PathLike[str], program: str, options: dict[str, A
         text = "@" + path
     _env.export(_env.PARENT_TRACE, text)
     _exported[0] = text
+    _child_env.install()  # and to children given an environment the program made
 
 
 def _write_current(text: str) -> str:
@@ -121,6 +123,7 @@ def withdraw() -> None:
     """The recording stopped: children started from now on are not followed."""
     text, _exported[0] = _exported[0], None
     _env.export(_env.PARENT_TRACE, None)
+    _child_env.uninstall()
     made, _current[0] = _current[0], None
     if made is not None and made[1] == os.getpid():  # (not a forked child's: the parent's file)
         try:
@@ -212,6 +215,7 @@ def _record(doc: dict[str, Any], started: str, dumps: Any, *, forked: bool) -> N
     except (RecorderError, OSError, ValueError, TypeError) as exc:
         sys.stderr.write(f"codetracer-python-recorder: error: the child process {pid} is not recorded: {exc}\n")
         return
+    _child_env.install()  # its own children given an environment of its making follow too
     atexit.register(_finish)
 
 

@@ -77,21 +77,39 @@ pub const TEST_FAULT: Var = Var {
     public: false,
 };
 
+/// Put by the Python side in the environment children inherit
+/// (`_processes.py`, with `os.putenv`: not in `os.environ`); read by the
+/// stand-ins that give it to a child started with an environment the
+/// program made (`child_env.rs`).
+pub const PARENT_TRACE: Var = Var {
+    name: "CODETRACER_PARENT_TRACE",
+    kind: "text",
+    default: "",
+    meaning: "set by a recording that follows child processes: what a python started with it records into",
+    public: false,
+};
+
 /// The table (read by tests/lint/test_lint_env.py, not by the code: each
 /// variable is read through its own constant).
 #[allow(dead_code)]
-pub const ALL: [&Var; 6] = [
+pub const ALL: [&Var; 7] = [
     &PORTABLE,
     &LIVE_CONVERT,
     &NO_TRAILS,
     &TEST_FAIL_SELF_CHECK,
     &TEST_UNKNOWN_VERSION,
     &TEST_FAULT,
+    &PARENT_TRACE,
 ];
 
 /// The value of `var`, if set (and valid Unicode).
 pub fn get(var: &Var) -> Option<String> {
     std::env::var(var.name).ok()
+}
+
+/// The value of `var`, if set, as the process's environment holds it (any bytes).
+pub fn get_os(var: &Var) -> Option<std::ffi::OsString> {
+    std::env::var_os(var.name)
 }
 
 /// Whether `var` is set to exactly `value`.

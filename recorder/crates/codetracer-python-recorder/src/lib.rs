@@ -8,6 +8,7 @@
 //! [`ffi`] (the boundary every entry point goes through).
 
 mod capture;
+mod child_env;
 mod cpython;
 mod env;
 mod exit_seen;
@@ -253,6 +254,15 @@ fn os_exit<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>, kwargs: Option<&Bou
     session::real_os_exit(py)?.call(args, kwargs)
 }
 
+/// A stand-in for `real` (the function `name`: `fork_exec`, `posix_spawn`,
+/// `posix_spawnp`, `execve`) that gives a child started with an environment
+/// the program made the variable of a recording that follows processes
+/// (`child_env.rs`; put in place by `_child_env.py`).
+#[pyfunction]
+fn _parent_env_stand_in<'py>(py: Python<'py>, real: Bound<'py, PyAny>, name: &str, env_index: usize) -> PyResult<Bound<'py, PyAny>> {
+    py_dispatch(py, "_parent_env_stand_in", || child_env::stand_in(py, real, name, env_index).map(Bound::into_any))
+}
+
 /// Sets the metrics exporter: a callable receiving a dict of counters at the
 /// end of each recording (`None`: the default no-op sink).
 #[pyfunction]
@@ -387,6 +397,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(_mark_child_process, m)?)?;
     m.add_function(wrap_pyfunction!(_exit_status_seen, m)?)?;
+    m.add_function(wrap_pyfunction!(_parent_env_stand_in, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(_annotate_metadata, m)?)?;
     m.add_function(wrap_pyfunction!(recover, m)?)?;
