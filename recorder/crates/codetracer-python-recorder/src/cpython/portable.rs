@@ -7,14 +7,19 @@
 //!   identifies the frame while it runs (the interpreter frame owns it; a
 //!   generator's is kept across resumptions).
 //! * Fast locals, by name, in the code's slot order (`_varname_from_oparg`),
-//!   cells and free variables dereferenced, unbound names absent:
-//!   - 3.13 and later: `frame.f_locals`, a write-through `FrameLocalsProxy`
-//!     (PEP 667) that reads the slots in place, item by item; no snapshot,
-//!     so no reference outlives the event.
-//!   - 3.12: `PyFrame_GetVar` (public C API, looked up in the running
-//!     interpreter at start: it is not in the stable ABI). Without it,
-//!     `frame.f_locals`, a dict snapshot the frame keeps (its references
-//!     outlive the event until the next one: a finaliser may run later).
+//!   cells and free variables dereferenced, unbound names absent, through
+//!   `PyFrame_GetVar` (public C API since 3.12, not in the stable ABI:
+//!   looked up in the running interpreter at start). It reads the slot in
+//!   place (no snapshot, so no reference outlives the event) and finds a
+//!   name by identity first: the names are the code's own objects. An
+//!   unbound name costs it a `NameError`, made and cleared.
+//!   Without it, `frame.f_locals` (an interned attribute name, so the type's
+//!   attribute cache serves the lookup): on 3.13 and later a write-through
+//!   `FrameLocalsProxy` (PEP 667) read item by item, made at each event;
+//!   on 3.12 a dict snapshot the frame keeps (its references outlive the
+//!   event until the next one: a finaliser may run later).
+//!   What each costs per event: docs/performance.md, "The portable path
+//!   on CPython 3.13".
 //! * A module or class body's namespace: `PyEval_GetLocals()` on 3.12
 //!   (hidden comprehension variables left out); on 3.13 and later
 //!   `frame.f_locals`, which is the namespace itself except while an
@@ -35,27 +40,51 @@ type GetVar = unsafe extern "C" fn(*mut ffi::PyFrameObject, *mut ffi::PyObject) 
 pub struct Frames {
     minor: u8,
     get_var: Option<GetVar>,
+    /// "f_locals", interned (null when that failed: a C string then).
+    f_locals: *mut ffi::PyObject,
 }
 
 impl Frames {
     /// The reader for CPython 3.`minor`.
     pub fn new(minor: u8) -> Self {
-        let get_var = if minor < 13 {
-            // SAFETY: the symbol, when the interpreter exports it, is the
-            // documented `PyObject *PyFrame_GetVar(PyFrameObject *, PyObject *)`.
-            unsafe { symbol(c"PyFrame_GetVar", minor).map(|p| std::mem::transmute::<*mut std::ffi::c_void, GetVar>(p)) }
-        } else {
-            None
-        };
-        Self { minor, get_var }
+        // SAFETY: the symbol, when the interpreter exports it, is the
+        // documented `PyObject *PyFrame_GetVar(PyFrameObject *, PyObject *)`.
+        let get_var = unsafe { symbol(c"PyFrame_GetVar", minor).map(|p| std::mem::transmute::<*mut std::ffi::c_void, GetVar>(p)) };
+        // SAFETY: GIL held (a recording starts); an interned str lives as
+        // long as the interpreter (immortal since 3.12), so it is never released.
+        let f_locals = unsafe { ffi::PyUnicode_InternFromString(c"f_locals".as_ptr()) };
+        if f_locals.is_null() {
+            // SAFETY: GIL held.
+            unsafe { ffi::PyErr_Clear() };
+        }
+        Self { minor, get_var, f_locals }
     }
 
     /// How locals are read, for the logs.
     pub fn describe(&self) -> &'static str {
-        match (self.minor >= 13, self.get_var.is_some()) {
-            (true, _) => "frame.f_locals (FrameLocalsProxy)",
-            (false, true) => "PyFrame_GetVar",
+        match (self.get_var.is_some(), self.minor >= 13) {
+            (true, _) => "PyFrame_GetVar",
+            (false, true) => "frame.f_locals (FrameLocalsProxy)",
             (false, false) => "frame.f_locals (a snapshot dict)",
+        }
+    }
+
+    /// `frame.f_locals` (a new reference; null, error cleared, when unreadable).
+    ///
+    /// # Safety
+    /// GIL held; `frame` is a live frame object.
+    unsafe fn f_locals(&self, frame: usize) -> *mut ffi::PyObject {
+        // SAFETY: see the function's contract.
+        unsafe {
+            let m = if self.f_locals.is_null() {
+                ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr())
+            } else {
+                ffi::PyObject_GetAttr(frame as *mut ffi::PyObject, self.f_locals)
+            };
+            if m.is_null() {
+                ffi::PyErr_Clear();
+            }
+            m
         }
     }
 
@@ -103,9 +132,8 @@ impl Frames {
                 }
                 return true;
             }
-            let m = ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr());
+            let m = self.f_locals(frame);
             if m.is_null() {
-                ffi::PyErr_Clear();
                 return false;
             }
             for &name in names {
@@ -131,9 +159,8 @@ impl Frames {
                 }
                 return ns;
             }
-            let m = ffi::PyObject_GetAttrString(frame as *mut ffi::PyObject, c"f_locals".as_ptr());
+            let m = self.f_locals(frame);
             if m.is_null() {
-                ffi::PyErr_Clear();
                 return m;
             }
             if ffi::PyDict_Check(m) != 0 {
