@@ -115,20 +115,22 @@ impl Frames {
     }
 
     /// The values of the fast locals `names` of `frame` into `out`, in
-    /// order: borrowed (the frame holds them), null when unbound. False
-    /// when the frame's locals cannot be read.
+    /// order: borrowed (the frame holds them), null when unbound or not
+    /// wanted (`want`'s bit of its slot clear: slots from 128 on are always
+    /// read). False when the frame's locals cannot be read.
     ///
     /// # Safety
     /// GIL held; `frame` came from [`Frames::current`] during this event
     /// and runs optimized code whose slots `names` names (str objects; null
     /// for a slot not to read).
-    pub unsafe fn fast_locals(&self, frame: usize, names: &[*mut ffi::PyObject], out: &mut Vec<*mut ffi::PyObject>) -> bool {
+    pub unsafe fn fast_locals(&self, frame: usize, names: &[*mut ffi::PyObject], want: u128, out: &mut Vec<*mut ffi::PyObject>) -> bool {
         out.clear();
+        let wanted = |i: usize, name: *mut ffi::PyObject| !name.is_null() && (i >= 128 || want >> i & 1 != 0);
         // SAFETY: see the function's contract.
         unsafe {
             if let Some(get_var) = self.get_var {
-                for &name in names {
-                    out.push(if name.is_null() { name } else { borrowed(get_var(frame as *mut ffi::PyFrameObject, name)) });
+                for (i, &name) in names.iter().enumerate() {
+                    out.push(if wanted(i, name) { borrowed(get_var(frame as *mut ffi::PyFrameObject, name)) } else { std::ptr::null_mut() });
                 }
                 return true;
             }
@@ -136,8 +138,8 @@ impl Frames {
             if m.is_null() {
                 return false;
             }
-            for &name in names {
-                out.push(if name.is_null() { name } else { borrowed(ffi::PyObject_GetItem(m, name)) });
+            for (i, &name) in names.iter().enumerate() {
+                out.push(if wanted(i, name) { borrowed(ffi::PyObject_GetItem(m, name)) } else { std::ptr::null_mut() });
             }
             rc::decref(m);
             true
