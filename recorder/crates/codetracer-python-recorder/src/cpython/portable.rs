@@ -114,23 +114,57 @@ impl Frames {
         }
     }
 
+    /// Whether [`Frames::fast_locals`] asks the frame's locals proxy
+    /// whether a name is bound before `PyFrame_GetVar` reads it.
+    pub fn probes_unbound(&self) -> bool {
+        self.get_var.is_some() && self.minor >= 13
+    }
+
     /// The values of the fast locals `names` of `frame` into `out`, in
     /// order: borrowed (the frame holds them), null when unbound or not
     /// wanted (`want`'s bit of its slot clear: slots from 128 on are always
     /// read). False when the frame's locals cannot be read.
     ///
+    /// An unbound name costs `PyFrame_GetVar` a `NameError`, made and
+    /// cleared (a formatted message, an exception object): the names of
+    /// `unbound` (those unbound at the previous step, which most often
+    /// still are) are first looked up with `in` in the frame's
+    /// `FrameLocalsProxy` (3.13 and later), which raises nothing.
+    ///
     /// # Safety
     /// GIL held; `frame` came from [`Frames::current`] during this event
     /// and runs optimized code whose slots `names` names (str objects; null
     /// for a slot not to read).
-    pub unsafe fn fast_locals(&self, frame: usize, names: &[*mut ffi::PyObject], want: u128, out: &mut Vec<*mut ffi::PyObject>) -> bool {
+    pub unsafe fn fast_locals(&self, frame: usize, names: &[*mut ffi::PyObject], want: u128, unbound: u128, out: &mut Vec<*mut ffi::PyObject>) -> bool {
         out.clear();
+        let null = std::ptr::null_mut();
         let wanted = |i: usize, name: *mut ffi::PyObject| !name.is_null() && (i >= 128 || want >> i & 1 != 0);
         // SAFETY: see the function's contract.
         unsafe {
             if let Some(get_var) = self.get_var {
+                let mut proxy = null;
                 for (i, &name) in names.iter().enumerate() {
-                    out.push(if wanted(i, name) { borrowed(get_var(frame as *mut ffi::PyFrameObject, name)) } else { std::ptr::null_mut() });
+                    if !wanted(i, name) {
+                        out.push(null);
+                        continue;
+                    }
+                    if i < 128 && unbound >> i & 1 != 0 && self.probes_unbound() {
+                        if proxy.is_null() {
+                            proxy = self.f_locals(frame);
+                        }
+                        match if proxy.is_null() { -1 } else { ffi::PySequence_Contains(proxy, name) } {
+                            0 => {
+                                out.push(null);
+                                continue;
+                            }
+                            1 => {}
+                            _ => ffi::PyErr_Clear(),
+                        }
+                    }
+                    out.push(borrowed(get_var(frame as *mut ffi::PyFrameObject, name)));
+                }
+                if !proxy.is_null() {
+                    rc::decref(proxy);
                 }
                 return true;
             }
@@ -139,7 +173,7 @@ impl Frames {
                 return false;
             }
             for (i, &name) in names.iter().enumerate() {
-                out.push(if wanted(i, name) { borrowed(ffi::PyObject_GetItem(m, name)) } else { std::ptr::null_mut() });
+                out.push(if wanted(i, name) { borrowed(ffi::PyObject_GetItem(m, name)) } else { null });
             }
             rc::decref(m);
             true

@@ -14,12 +14,28 @@ pub(super) enum Diff {
 }
 
 
+/// The slots among `want`'s (below 128) that the previous step found
+/// unbound (or never read).
+fn unbound_slots(slots: &[Slot], want: u128) -> u128 {
+    let mut mask = if slots.len() < 128 { want & ((1u128 << slots.len()) - 1) } else { want };
+    let mut unbound = 0;
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        if slots[i].obj.is_null() {
+            unbound |= 1u128 << i;
+        }
+    }
+    unbound
+}
+
 impl Recorder {
     /// The first `n` fast locals of `frame` (running code `idx`): in place,
     /// or looked up into `portable_locals` (only the slots whose bits `want`
     /// sets, the others null: slots from 128 on are always read); None when
-    /// they cannot be read.
-    pub(super) fn read_locals(&mut self, idx: u32, frame: usize, n: usize, want: u128) -> Option<*const *mut ffi::PyObject> {
+    /// they cannot be read. `stepped`: the frame is the stack's top, whose
+    /// slots say which locals its previous step found unbound.
+    pub(super) fn read_locals(&mut self, idx: u32, frame: usize, n: usize, want: u128, stepped: bool) -> Option<*const *mut ffi::PyObject> {
         if frame == 0 {
             return None;
         }
@@ -28,8 +44,12 @@ impl Recorder {
             FrameReader::Api(f) => {
                 let names = &self.infos[idx as usize].names;
                 let names = &names[..n.min(names.len())];
+                let unbound = match self.stack.last() {
+                    Some(top) if stepped && f.probes_unbound() => unbound_slots(&top.slots, want),
+                    _ => 0,
+                };
                 // SAFETY: GIL held; `frame` is the event's, running code `idx`.
-                unsafe { f.fast_locals(frame, names, want, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
+                unsafe { f.fast_locals(frame, names, want, unbound, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
             }
         }
     }
@@ -68,7 +88,7 @@ impl Recorder {
         // were compared, the other locals are unbound but for cells and free
         // variables (set by the prologue).
         let sparse = if in_place_unchanged && n <= 128 { rebound | info.always } else { u128::MAX };
-        let Some(locals) = self.read_locals(idx, iframe, nslots, sparse) else {
+        let Some(locals) = self.read_locals(idx, iframe, nslots, sparse, true) else {
             self.metrics.unreadable_frames += 1;
             return;
         };

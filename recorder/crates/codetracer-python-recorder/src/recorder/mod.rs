@@ -342,7 +342,7 @@ impl Recorder {
         self.scratch.clear();
         let mut written = 0u32;
         if nargs > 0 {
-            match self.read_locals(idx, iframe, nargs, u128::MAX) {
+            match self.read_locals(idx, iframe, nargs, u128::MAX, false) {
                 Some(locals) => {
                     #[allow(clippy::needless_range_loop)] // `i` indexes the frame's slots too
                     for i in 0..nargs {
