@@ -114,66 +114,69 @@ impl Frames {
         }
     }
 
-    /// Whether [`Frames::fast_locals`] asks the frame's locals proxy
-    /// whether a name is bound before `PyFrame_GetVar` reads it.
-    pub fn probes_unbound(&self) -> bool {
-        self.get_var.is_some() && self.minor >= 13
-    }
-
     /// The values of the fast locals `names` of `frame` into `out`, in
     /// order: borrowed (the frame holds them), null when unbound or not
     /// wanted (`want`'s bit of its slot clear: slots from 128 on are always
     /// read). False when the frame's locals cannot be read.
     ///
-    /// An unbound name costs `PyFrame_GetVar` a `NameError`, made and
-    /// cleared (a formatted message, an exception object): the names of
-    /// `unbound` (those unbound at the previous step, which most often
-    /// still are) are first looked up with `in` in the frame's
-    /// `FrameLocalsProxy` (3.13 and later), which raises nothing.
+    /// `PyFrame_GetVar` compares the name with every name of the slots
+    /// before it, by value, and an unbound name costs it a `NameError`
+    /// (a formatted message, an exception object), made and cleared. So on
+    /// 3.13 and later a read of many names, or of one unbound at the
+    /// previous step (`was_unbound`: most often it still is), goes through
+    /// the frame's `FrameLocalsProxy`, made once for the read: it finds a
+    /// name by identity, and `in` tells an unbound name without raising.
     ///
     /// # Safety
     /// GIL held; `frame` came from [`Frames::current`] during this event
     /// and runs optimized code whose slots `names` names (str objects; null
     /// for a slot not to read).
-    pub unsafe fn fast_locals(&self, frame: usize, names: &[*mut ffi::PyObject], want: u128, unbound: u128, out: &mut Vec<*mut ffi::PyObject>) -> bool {
+    pub unsafe fn fast_locals(
+        &self,
+        frame: usize,
+        names: &[*mut ffi::PyObject],
+        want: u128,
+        was_unbound: impl Fn(usize) -> bool,
+        out: &mut Vec<*mut ffi::PyObject>,
+    ) -> bool {
+        /// Wanted names times slots from which a read goes through the proxy.
+        const PROXY_FROM: usize = 64;
         out.clear();
         let null = std::ptr::null_mut();
+        let n = names.len();
         let wanted = |i: usize, name: *mut ffi::PyObject| !name.is_null() && (i >= 128 || want >> i & 1 != 0);
+        let through_proxy = self.get_var.is_none()
+            || (self.minor >= 13 && {
+                let low = if n < 128 { want & ((1u128 << n) - 1) } else { want };
+                let k = low.count_ones() as usize + n.saturating_sub(128);
+                k * n >= PROXY_FROM || names.iter().enumerate().any(|(i, &name)| i < 128 && wanted(i, name) && was_unbound(i))
+            });
         // SAFETY: see the function's contract.
         unsafe {
-            if let Some(get_var) = self.get_var {
-                let mut proxy = null;
+            let m = if through_proxy { self.f_locals(frame) } else { null };
+            if m.is_null() {
+                let Some(get_var) = self.get_var else { return false };
                 for (i, &name) in names.iter().enumerate() {
-                    if !wanted(i, name) {
-                        out.push(null);
-                        continue;
-                    }
-                    if i < 128 && unbound >> i & 1 != 0 && self.probes_unbound() {
-                        if proxy.is_null() {
-                            proxy = self.f_locals(frame);
-                        }
-                        match if proxy.is_null() { -1 } else { ffi::PySequence_Contains(proxy, name) } {
-                            0 => {
-                                out.push(null);
-                                continue;
-                            }
-                            1 => {}
-                            _ => ffi::PyErr_Clear(),
-                        }
-                    }
-                    out.push(borrowed(get_var(frame as *mut ffi::PyFrameObject, name)));
-                }
-                if !proxy.is_null() {
-                    rc::decref(proxy);
+                    out.push(if wanted(i, name) { borrowed(get_var(frame as *mut ffi::PyFrameObject, name)) } else { null });
                 }
                 return true;
             }
-            let m = self.f_locals(frame);
-            if m.is_null() {
-                return false;
-            }
             for (i, &name) in names.iter().enumerate() {
-                out.push(if wanted(i, name) { borrowed(ffi::PyObject_GetItem(m, name)) } else { null });
+                if !wanted(i, name) {
+                    out.push(null);
+                    continue;
+                }
+                if i < 128 && was_unbound(i) {
+                    match ffi::PySequence_Contains(m, name) {
+                        0 => {
+                            out.push(null);
+                            continue;
+                        }
+                        1 => {}
+                        _ => ffi::PyErr_Clear(),
+                    }
+                }
+                out.push(borrowed(ffi::PyObject_GetItem(m, name)));
             }
             rc::decref(m);
             true

@@ -14,21 +14,6 @@ pub(super) enum Diff {
 }
 
 
-/// The slots among `want`'s (below 128) that the previous step found
-/// unbound (or never read).
-fn unbound_slots(slots: &[Slot], want: u128) -> u128 {
-    let mut mask = if slots.len() < 128 { want & ((1u128 << slots.len()) - 1) } else { want };
-    let mut unbound = 0;
-    while mask != 0 {
-        let i = mask.trailing_zeros() as usize;
-        mask &= mask - 1;
-        if slots[i].obj.is_null() {
-            unbound |= 1u128 << i;
-        }
-    }
-    unbound
-}
-
 impl Recorder {
     /// The first `n` fast locals of `frame` (running code `idx`): in place,
     /// or looked up into `portable_locals` (only the slots whose bits `want`
@@ -44,12 +29,13 @@ impl Recorder {
             FrameReader::Api(f) => {
                 let names = &self.infos[idx as usize].names;
                 let names = &names[..n.min(names.len())];
-                let unbound = match self.stack.last() {
-                    Some(top) if stepped && f.probes_unbound() => unbound_slots(&top.slots, want),
-                    _ => 0,
+                let prev: &[Slot] = match self.stack.last() {
+                    Some(top) if stepped => &top.slots,
+                    _ => &[],
                 };
+                let was_unbound = |i: usize| prev.get(i).is_some_and(|s| s.obj.is_null());
                 // SAFETY: GIL held; `frame` is the event's, running code `idx`.
-                unsafe { f.fast_locals(frame, names, want, unbound, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
+                unsafe { f.fast_locals(frame, names, want, was_unbound, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
             }
         }
     }
