@@ -144,13 +144,18 @@ impl Frames {
         out.clear();
         let null = std::ptr::null_mut();
         let n = names.len();
+        if want == 0 && n <= 128 {
+            // A step after a pure line that stored nothing shown.
+            out.resize(n, null);
+            return true;
+        }
         let wanted = |i: usize, name: *mut ffi::PyObject| !name.is_null() && (i >= 128 || want >> i & 1 != 0);
+        let many = || {
+            let low = if n < 128 { want & ((1u128 << n) - 1) } else { want };
+            (low.count_ones() as usize + n.saturating_sub(128)) * n >= PROXY_FROM
+        };
         let through_proxy = self.get_var.is_none()
-            || (self.minor >= 13 && {
-                let low = if n < 128 { want & ((1u128 << n) - 1) } else { want };
-                let k = low.count_ones() as usize + n.saturating_sub(128);
-                k * n >= PROXY_FROM || names.iter().enumerate().any(|(i, &name)| i < 128 && wanted(i, name) && was_unbound(i))
-            });
+            || (self.minor >= 13 && (many() || names.iter().enumerate().any(|(i, &name)| i < 128 && wanted(i, name) && was_unbound(i))));
         // SAFETY: see the function's contract.
         unsafe {
             let m = if through_proxy { self.f_locals(frame) } else { null };
