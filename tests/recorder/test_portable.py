@@ -168,7 +168,15 @@ UNKNOWN = {"CODETRACER_TEST_UNKNOWN_VERSION": "1"}
 
 @pytest.mark.parametrize(
     "program",
-    ["functions.py", "generators.py", "mutations.py", "in_place.py", "line_events.py", "try_blocks.py", "frame_locals.py"],
+    [
+        "functions.py",
+        "generators.py",
+        "mutations.py",
+        "in_place.py",
+        "line_events.py",
+        "try_blocks.py",
+        "frame_locals.py",
+    ],
 )
 def test_an_unknown_cpython_version_writes_the_same_trace(recorder_python: Path, tmp_path: Path, program: str) -> None:
     stderr = _compare(recorder_python, tmp_path, [program], PROGRAMS, UNKNOWN)
