@@ -6,20 +6,22 @@
 //!   code the event is for, checked with `PyFrame_GetCode`. Its address
 //!   identifies the frame while it runs (the interpreter frame owns it; a
 //!   generator's is kept across resumptions).
-//! * Fast locals, by name, in the code's slot order (`_varname_from_oparg`),
-//!   cells and free variables dereferenced, unbound names absent, through
-//!   `PyFrame_GetVar` (public C API since 3.12, not in the stable ABI:
-//!   looked up in the running interpreter at start). It reads the slot in
-//!   place (no snapshot, so no reference outlives the event) and finds a
-//!   name by identity first: the names are the code's own objects. An
-//!   unbound name costs it a `NameError`, made and cleared.
-//!   Without it, `frame.f_locals` (an interned attribute name, so the type's
-//!   attribute cache serves the lookup): on 3.13 and later a write-through
-//!   `FrameLocalsProxy` (PEP 667) read item by item, made at each event;
-//!   on 3.12 a dict snapshot the frame keeps (its references outlive the
-//!   event until the next one: a finaliser may run later).
-//!   What each costs per event: docs/performance.md, "The portable path
-//!   on CPython 3.13".
+//! * Fast locals, by name (the code's own str objects, `_varname_from_oparg`),
+//!   only those a step compares, cells and free variables dereferenced,
+//!   unbound names absent, through `PyFrame_GetVar` (public C API since
+//!   3.12, not in the stable ABI: looked up in the running interpreter at
+//!   start). It reads the slot in place (no snapshot, so no reference
+//!   outlives the event), but compares the name with every earlier slot's
+//!   by value, and an unbound name costs it a `NameError`, made and
+//!   cleared. So on 3.13 and later a read of many names, or of one unbound
+//!   at the previous step, goes through `frame.f_locals`, the write-through
+//!   `FrameLocalsProxy` of PEP 667, made once for that read (an interned
+//!   attribute name: the type's attribute cache serves the lookup): it
+//!   finds a name by identity, and `in` raises nothing. Without
+//!   `PyFrame_GetVar`, `frame.f_locals` at every read: on 3.12 a dict
+//!   snapshot the frame keeps (its references outlive the event until the
+//!   next one: a finaliser may run later). What each costs:
+//!   docs/performance.md, "The portable path on CPython 3.13".
 //! * A module or class body's namespace: `PyEval_GetLocals()` on 3.12
 //!   (hidden comprehension variables left out); on 3.13 and later
 //!   `frame.f_locals`, which is the namespace itself except while an
