@@ -308,6 +308,7 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
         "try_blocks.py",
         "std_values.py",
         "builtin_methods.py",
+        "frame_locals.py",
     ],
 )
 def test_change_detection_shortcut_never_changes_the_trace(

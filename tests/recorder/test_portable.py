@@ -46,6 +46,7 @@ RECORDER = [
     "cli_tool.py",
     "imports_only.py",
     "builtin_methods.py",
+    "frame_locals.py",
 ]
 REPLAY = sorted(p.name for p in REPLAY_PROGRAMS.glob("*.py"))
 # `make test-fast` records these through the portable path (on both
@@ -56,7 +57,8 @@ FAST = {
     "containers.py",
     "classes.py",
     "std_values.py",
-    "mutations.py",  # recorder suite
+    "mutations.py",
+    "frame_locals.py",  # recorder suite
     "objects.py",
     "exceptions.py",
 }  # replay suite
@@ -165,7 +167,16 @@ UNKNOWN = {"CODETRACER_TEST_UNKNOWN_VERSION": "1"}
 
 
 @pytest.mark.parametrize(
-    "program", ["functions.py", "generators.py", "mutations.py", "in_place.py", "line_events.py", "try_blocks.py"]
+    "program",
+    [
+        "functions.py",
+        "generators.py",
+        "mutations.py",
+        "in_place.py",
+        "line_events.py",
+        "try_blocks.py",
+        "frame_locals.py",
+    ],
 )
 def test_an_unknown_cpython_version_writes_the_same_trace(recorder_python: Path, tmp_path: Path, program: str) -> None:
     stderr = _compare(recorder_python, tmp_path, [program], PROGRAMS, UNKNOWN)

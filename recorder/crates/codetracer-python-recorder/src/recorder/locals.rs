@@ -16,8 +16,11 @@ pub(super) enum Diff {
 
 impl Recorder {
     /// The first `n` fast locals of `frame` (running code `idx`): in place,
-    /// or looked up into `portable_locals`; None when they cannot be read.
-    pub(super) fn read_locals(&mut self, idx: u32, frame: usize, n: usize) -> Option<*const *mut ffi::PyObject> {
+    /// or looked up into `portable_locals` (only the slots whose bits `want`
+    /// sets, the others null: slots from 128 on are always read); None when
+    /// they cannot be read. `stepped`: the frame is the stack's top, whose
+    /// slots say which locals its previous step found unbound.
+    pub(super) fn read_locals(&mut self, idx: u32, frame: usize, n: usize, want: u128, stepped: bool) -> Option<*const *mut ffi::PyObject> {
         if frame == 0 {
             return None;
         }
@@ -26,8 +29,13 @@ impl Recorder {
             FrameReader::Api(f) => {
                 let names = &self.infos[idx as usize].names;
                 let names = &names[..n.min(names.len())];
+                let prev: &[Slot] = match self.stack.last() {
+                    Some(top) if stepped => &top.slots,
+                    _ => &[],
+                };
+                let was_unbound = |i: usize| prev.get(i).is_some_and(|s| s.obj.is_null());
                 // SAFETY: GIL held; `frame` is the event's, running code `idx`.
-                unsafe { f.fast_locals(frame, names, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
+                unsafe { f.fast_locals(frame, names, want, was_unbound, &mut self.portable_locals) }.then_some(self.portable_locals.as_ptr())
             }
         }
     }
@@ -44,26 +52,37 @@ impl Recorder {
     }
 
     pub(super) fn diff_fast_locals(&mut self, code: *mut ffi::PyObject, idx: u32, iframe: usize, line: u32) {
-        let nslots = self.infos[idx as usize].slots.len();
-        let Some(locals) = self.read_locals(idx, iframe, nslots) else {
+        let Some(peek) = self.stack.last() else { return };
+        // The event that brought us here advanced the epoch by one; nothing
+        // else ran since the frame's previous step, and that step's line was
+        // pure (or it was the frame's entry, whose arguments were compared
+        // then): the values it compared are unchanged in place.
+        let info = &self.infos[idx as usize];
+        let nslots = info.slots.len();
+        let nothing_else_ran = self.cfg.ops.is_some() && peek.epoch + 1 == purity::epoch();
+        let prev_line = peek.last_line;
+        let in_place_unchanged = nothing_else_ran && (prev_line == ENTRY || peek.loop_pure || info.pure.contains(prev_line));
+        // Locals the previous line rebound keep no object alive: one at the
+        // same address may be another object.
+        let rebound = if in_place_unchanged && prev_line != ENTRY { info.pure.stores(prev_line) } else { 0 };
+        let n = nslots.min(peek.slots.len());
+        // After a pure line with nothing else run, a slot the line did not
+        // store into holds the object it held (and that object is unchanged
+        // in place): only the stored slots, and those compared at every step
+        // (cells, free variables), are visited — and read, on the portable
+        // path. After the entry the same holds of every slot: the arguments
+        // were compared, the other locals are unbound but for cells and free
+        // variables (set by the prologue).
+        let sparse = if in_place_unchanged && n <= 128 { rebound | info.always } else { u128::MAX };
+        let Some(locals) = self.read_locals(idx, iframe, nslots, sparse, true) else {
             self.metrics.unreadable_frames += 1;
             return;
         };
         let Some(mut top) = self.stack.pop() else { return };
-        // The event that brought us here advanced the epoch by one; nothing
-        // else ran since the frame's previous step, and that step's line was
-        // pure: the values it compared are unchanged in place.
-        let info = &self.infos[idx as usize];
-        let nothing_else_ran = self.cfg.ops.is_some() && top.epoch + 1 == purity::epoch();
-        let in_place_unchanged = nothing_else_ran
-            && (top.last_line == ENTRY || top.loop_pure || info.pure.contains(top.last_line));
         if in_place_unchanged {
             purity::retract();
         }
-        // Locals the previous line rebound keep no object alive: one at the
-        // same address may be another object.
-        let prev_line = top.last_line;
-        let rebound = if in_place_unchanged && prev_line != ENTRY { info.pure.stores(prev_line) } else { 0 };
+        let info = &self.infos[idx as usize];
         top.epoch = purity::epoch();
         top.last_line = line;
         // Whether this step's interval will be pure although its line is not:
@@ -76,13 +95,7 @@ impl Recorder {
             (Some(ops), Some(head), Some(layout)) => unsafe { ops.loop_reentry_is_pure(layout, iframe, code, head, info.slots.len(), info.stacksize) },
             _ => false,
         };
-        let n = self.infos[idx as usize].slots.len().min(top.slots.len());
-        // After a pure line with nothing else run, a slot the line did not
-        // store into holds the object it held (and that object is unchanged
-        // in place): only the stored slots, and those compared at every step,
-        // are visited.
-        let sparse = if in_place_unchanged && prev_line != ENTRY { rebound | self.infos[idx as usize].always } else { u128::MAX };
-        if sparse != u128::MAX && n <= 128 {
+        if sparse != u128::MAX {
             let mut mask = if n == 128 { sparse } else { sparse & ((1u128 << n) - 1) };
             while mask != 0 {
                 let i = mask.trailing_zeros() as usize;

@@ -86,8 +86,15 @@ struct Slot {
 
 const NO_STATE: u32 = u32::MAX;
 
-/// `Frame::last_line` of a frame that has not stepped yet.
+/// `Frame::last_line` of a frame called but not stepped yet: only its
+/// prologue ran since its arguments were read.
 const ENTRY: u32 = u32::MAX;
+
+/// `Frame::last_line` of a resumed (or adopted) frame that has not stepped
+/// yet: the rest of the line it resumes in runs before its next step (the
+/// value `send()` gave is stored, an `x.append((yield))` appends), so the
+/// values read at the resume prove nothing about that step. No line's.
+const RESUMED: u32 = u32::MAX - 1;
 
 /// `SlotInfo::var` of a slot that is never shown.
 const HIDDEN: u32 = u32::MAX;
@@ -101,7 +108,7 @@ struct Frame {
     /// For dict-locals frames: (variable id, slot, generation seen).
     named: Vec<(u32, Slot, u32)>,
     generation: u32,
-    /// The line of the frame's previous step (`ENTRY` before its first).
+    /// The line of the frame's previous step (`ENTRY` or `RESUMED` before its first).
     last_line: u32,
     /// `purity::epoch()` when the frame's values were last compared.
     epoch: u64,
@@ -335,7 +342,7 @@ impl Recorder {
         self.scratch.clear();
         let mut written = 0u32;
         if nargs > 0 {
-            match self.read_locals(idx, iframe, nargs) {
+            match self.read_locals(idx, iframe, nargs, u128::MAX, false) {
                 Some(locals) => {
                     #[allow(clippy::needless_range_loop)] // `i` indexes the frame's slots too
                     for i in 0..nargs {
@@ -377,9 +384,10 @@ impl Recorder {
         let buf = self.writer.buf();
         st::put_call_head(buf, function_id, written);
         buf.extend_from_slice(&self.scratch);
-        // The arguments were just compared (or encoded); until the first line
-        // only the frame's prologue runs, which mutates nothing.
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line: ENTRY, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY, ns: 0 });
+        // The arguments were just compared (or encoded); until a fresh call's
+        // first line only its prologue runs, which mutates nothing.
+        let last_line = if resumed { RESUMED } else { ENTRY };
+        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY, ns: 0 });
     }
 
     /// A LINE event's line number (an int; read in place when small).
