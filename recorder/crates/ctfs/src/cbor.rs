@@ -96,6 +96,21 @@ impl<'a> ValueEncoder<'a> {
 
     #[inline]
     fn tagged(&mut self, fields: u64, kind: &str, type_id: u64) {
+        let k = kind.as_bytes();
+        if fields < 22 && k.len() < 24 && type_id < 24 {
+            // The usual case: every head one byte, written after one
+            // reserve (the conversion renders a head for every changed
+            // value).
+            let out = &mut *self.out;
+            out.reserve(16 + k.len());
+            out.push(0xa0 | (fields + 2) as u8);
+            out.extend_from_slice(b"\x64kind");
+            out.push(0x60 | k.len() as u8);
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\x67type_id");
+            out.push(type_id as u8);
+            return;
+        }
         self.map(fields + 2);
         self.text("kind");
         self.text(kind);
@@ -306,6 +321,27 @@ impl<'a> ValueEncoder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value's head written at once is the bytes the item-by-item
+    /// encoding gives.
+    #[test]
+    fn heads_at_once() {
+        for type_id in [0, 1, 23, 24, 255, 70_000, 1 << 33] {
+            for fields in [0, 1, 4, 21, 22, 30] {
+                for kind in ["None", "Sequence", "A kind of 23 characters", "A kind of 24 characters."] {
+                    let (mut got, mut want) = (Vec::new(), Vec::new());
+                    ValueEncoder::new(&mut got).tagged(fields, kind, type_id);
+                    let mut e = ValueEncoder::new(&mut want);
+                    e.map(fields + 2);
+                    e.text("kind");
+                    e.text(kind);
+                    e.text("type_id");
+                    e.uint(type_id);
+                    assert_eq!(got, want, "{kind} {fields} type {type_id}");
+                }
+            }
+        }
+    }
 
     /// An Int's one-copy head is the bytes the item-by-item encoding gives.
     #[test]
