@@ -96,6 +96,21 @@ impl<'a> ValueEncoder<'a> {
 
     #[inline]
     fn tagged(&mut self, fields: u64, kind: &str, type_id: u64) {
+        let k = kind.as_bytes();
+        if fields < 22 && k.len() < 24 && type_id < 24 {
+            // The usual case: every head one byte, written after one
+            // reserve (the conversion renders a head for every changed
+            // value).
+            let out = &mut *self.out;
+            out.reserve(16 + k.len());
+            out.push(0xa0 | (fields + 2) as u8);
+            out.extend_from_slice(b"\x64kind");
+            out.push(0x60 | k.len() as u8);
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\x67type_id");
+            out.push(type_id as u8);
+            return;
+        }
         self.map(fields + 2);
         self.text("kind");
         self.text(kind);
@@ -104,8 +119,17 @@ impl<'a> ValueEncoder<'a> {
     }
 
     pub fn int_value(&mut self, i: i64, type_id: u64) {
-        self.tagged(1, "Int", type_id);
-        self.text("i");
+        if type_id < 24 {
+            // The usual case (the predefined `int` type) as one copy of its
+            // constant part: the conversion renders an Int for every
+            // changed int.
+            let mut head = *b"\xa3\x64kind\x63Int\x67type_id\x00\x61i";
+            head[18] = type_id as u8;
+            self.out.extend_from_slice(&head);
+        } else {
+            self.tagged(1, "Int", type_id);
+            self.text("i");
+        }
         self.int(i);
     }
 
@@ -289,6 +313,53 @@ impl<'a> ValueEncoder<'a> {
                     self.text("type_id");
                     self.uint(*type_id);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value's head written at once is the bytes the item-by-item
+    /// encoding gives.
+    #[test]
+    fn heads_at_once() {
+        for type_id in [0, 1, 23, 24, 255, 70_000, 1 << 33] {
+            for fields in [0, 1, 4, 21, 22, 30] {
+                for kind in ["None", "Sequence", "A kind of 23 characters", "A kind of 24 characters."] {
+                    let (mut got, mut want) = (Vec::new(), Vec::new());
+                    ValueEncoder::new(&mut got).tagged(fields, kind, type_id);
+                    let mut e = ValueEncoder::new(&mut want);
+                    e.map(fields + 2);
+                    e.text("kind");
+                    e.text(kind);
+                    e.text("type_id");
+                    e.uint(type_id);
+                    assert_eq!(got, want, "{kind} {fields} type {type_id}");
+                }
+            }
+        }
+    }
+
+    /// An Int's one-copy head is the bytes the item-by-item encoding gives.
+    #[test]
+    fn int_in_one_copy() {
+        let ints = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 1 << 32, i64::MAX, -1, -24, -25, -256, -257, -65_537, i64::MIN];
+        for type_id in [0, 1, 7, 23, 24, 255, 256, 70_000, 1 << 33] {
+            for i in ints {
+                let (mut got, mut want) = (Vec::new(), Vec::new());
+                ValueEncoder::new(&mut got).int_value(i, type_id);
+                let mut e = ValueEncoder::new(&mut want);
+                e.map(3);
+                e.text("kind");
+                e.text("Int");
+                e.text("type_id");
+                e.uint(type_id);
+                e.text("i");
+                e.int(i);
+                assert_eq!(got, want, "Int {i} type {type_id}");
             }
         }
     }

@@ -14,10 +14,16 @@
 //! order as they come back: compression is about half of writing a trace
 //! (docs/performance.md, "Where the time goes"), and after the traced
 //! program exits this puts the second core to work on it. A trace of one
-//! chunk never starts the thread.
+//! chunk never starts the thread. A writer given a gate
+//! ([`EventLog::compress_here_until`]) compresses on its own thread until the
+//! gate opens: a conversion beside the program on a machine of two cores
+//! leaves the program its core (docs/recorder.md, "Writing trace.ct beside
+//! the run").
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use recorder_errors::prelude::*;
@@ -70,6 +76,8 @@ pub struct EventLog {
     spare: Vec<Vec<u8>>,
     /// Seconds spent compressing (on either thread).
     pub zstd_seconds: f64,
+    /// No compression thread starts while this is unset.
+    gate: Option<Arc<AtomicBool>>,
 }
 
 /// A compressor at [`ZSTD_LEVEL`] whose literals are stored raw, not
@@ -177,7 +185,18 @@ impl EventLog {
             packer: None,
             spare: Vec::new(),
             zstd_seconds: 0.0,
+            gate: None,
         })
+    }
+
+    /// Chunks are compressed on the caller's thread until `gate` is set,
+    /// then on the compression thread as usual. The file is the same.
+    pub fn compress_here_until(&mut self, gate: Arc<AtomicBool>) {
+        self.gate = Some(gate);
+    }
+
+    fn thread_allowed(&self) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.load(Ordering::Acquire))
     }
 
     /// Closes chunks after `n` events (at least 1) instead of [`CHUNK_EVENTS`].
@@ -369,13 +388,13 @@ impl EventLog {
     }
 
     /// Ends the buffered chunk: compressed here when it is the trace's first
-    /// (a one-chunk trace starts no thread) or no thread can start, else
-    /// handed to the thread.
+    /// (a one-chunk trace starts no thread), while the gate is closed or no
+    /// thread can start, else handed to the thread.
     fn close_chunk(&mut self, w: &mut ContainerWriter) -> RecorderResult<()> {
         if self.count == 0 {
             return Ok(());
         }
-        if self.chunks > 0 && self.packer.is_none() {
+        if self.chunks > 0 && self.packer.is_none() && self.thread_allowed() {
             self.packer = Packer::start();
         }
         let (count, first) = (self.count, self.first);
@@ -540,17 +559,35 @@ impl<'a> ChunkReader<'a> {
 #[cfg(test)]
 mod tests {
     //! Chunks compressed on the thread come back whole and in order, before
-    //! and after the thread is stopped (a fork) and started again.
+    //! and after the thread is stopped (a fork) and started again, and
+    //! while a gate keeps it from starting.
     use super::*;
     use crate::container::ContainerReader;
 
     fn write(path: &std::path::Path, stop_at: &[u64]) -> Vec<u8> {
+        write_gated(path, stop_at, None)
+    }
+
+    /// `gate`: closed until the event it names.
+    fn write_gated(path: &std::path::Path, stop_at: &[u64], gate: Option<u64>) -> Vec<u8> {
         let mut w = ContainerWriter::create(path).unwrap();
         let f = w.add_file("events.log").unwrap();
         let mut log = EventLog::new(f).unwrap();
         log.set_chunk_events(7);
+        let open = Arc::new(AtomicBool::new(false));
+        if gate.is_some() {
+            log.compress_here_until(open.clone());
+        }
         let mut raw = Vec::new();
         for i in 0..1000u64 {
+            if let Some(at) = gate {
+                // No thread while the gate is closed; one from the first
+                // chunk after it opened.
+                assert_eq!(log.packer.is_some(), i >= at + 7, "event {i}");
+                if i == at {
+                    open.store(true, Ordering::Release);
+                }
+            }
             if stop_at.contains(&i) {
                 log.stop_thread(&mut w).unwrap();
                 // Every chunk closed so far is in the container.
@@ -590,6 +627,9 @@ mod tests {
         assert_eq!(read(&a), want);
         write(&b, &[3, 500, 501, 777]);
         // Stopping and starting the thread changes nothing in the file.
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        // Nor does compressing on the writer's thread until a gate opens.
+        write_gated(&b, &[], Some(700));
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -88,6 +88,11 @@ impl CtfsWriter {
         self.log.stop_thread(&mut self.w)
     }
 
+    /// See [`EventLog::compress_here_until`].
+    pub fn compress_here_until(&mut self, gate: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.log.compress_here_until(gate);
+    }
+
     /// Seconds spent compressing `events.log` so far.
     pub fn zstd_seconds(&self) -> f64 {
         self.log.zstd_seconds

@@ -154,6 +154,10 @@ impl Sink for CtfsSink {
         self.inner.stop_thread()
     }
 
+    fn no_threads_until(&mut self, gate: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.inner.compress_here_until(gate);
+    }
+
     /// `zstd_seconds`: compressing `events.log` (on the sink's thread or
     /// the caller's).
     fn stage_seconds(&self) -> Vec<(&'static str, f64)> {

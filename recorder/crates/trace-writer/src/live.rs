@@ -15,6 +15,14 @@
 //! only costs the head start: the trace is then converted from `events.bin`
 //! after the run, as for any other format.
 //!
+//! On a machine of at most two cores the sink starts no thread of its own
+//! (trace.ct's compression thread) until the stream's writer is done: the
+//! program, the replay and the compression would otherwise share two cores
+//! three ways, and the program would lose a third of its own. Its chunks are
+//! compressed on the replay thread meanwhile; once the program stopped,
+//! both threads work on the rest (docs/recorder.md, "Writing trace.ct beside
+//! the run").
+//!
 //! A [deferred](LiveConvert::deferred) conversion has no thread of its own:
 //! its owner replays what is flushed when it chooses ([`LiveConvert::catch_up`];
 //! a thread trace's, on the one converter thread its recording shares).
@@ -58,6 +66,8 @@ struct Shared {
     /// thread of its own: reading returns when it has caught up with the
     /// writer, instead of waiting for more.
     deferred: bool,
+    /// Set when the writer is done: the sink may start its own threads.
+    writer_done: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -166,9 +176,12 @@ impl LiveConvert {
         Self::paused(sink, events, true)
     }
 
-    fn paused<S: Sink + Send + 'static>(sink: S, events: &Path, deferred: bool) -> RecorderResult<LiveConvert> {
+    fn paused<S: Sink + Send + 'static>(mut sink: S, events: &Path, deferred: bool) -> RecorderResult<LiveConvert> {
         let file = File::open(events).map_err(|e| RecorderError::from_io(ErrorCode::Io, e, events))?;
         let shared = Arc::new(Shared { deferred, ..Shared::default() });
+        if few_cores() {
+            sink.no_threads_until(shared.writer_done.clone());
+        }
         let source = FollowedFile { file, path: events.to_path_buf(), pos: 0, shared: shared.clone() };
         let replayed: Box<dyn Replaying> = Box::new(Replayed::new(sink));
         Ok(LiveConvert { shared, state: State::Paused(Work { replayed, source }) })
@@ -252,6 +265,7 @@ impl LiveConvert {
     /// answered stop; `Err` when the thread failed (its trace file is then
     /// not to be used).
     pub(crate) fn finish(mut self, progress: Progress<'_>) -> Outcome {
+        self.shared.writer_done.store(true, Ordering::Release);
         if self.shared.deferred {
             if let State::Paused(mut work) = std::mem::replace(&mut self.state, State::Gone) {
                 let outcome = work.replayed.run(&mut work.source, READ_CHUNK, progress);
@@ -308,12 +322,20 @@ impl FlushObserver for LiveConvert {
 
     /// The stream is complete at `bytes`.
     fn done(&mut self, bytes: u64) {
+        self.shared.writer_done.store(true, Ordering::Release);
         self.resume();
         self.shared.update(|f| {
             f.bytes = bytes;
             f.done = true;
         });
     }
+}
+
+/// At most two cores for this process (its affinity and cgroup quota
+/// counted): the program keeps one to itself while it runs.
+fn few_cores() -> bool {
+    static FEW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FEW.get_or_init(|| std::thread::available_parallelism().map_or(true, |n| n.get() <= 2))
 }
 
 type Outcome = RecorderResult<Option<Box<dyn Replaying>>>;

@@ -87,6 +87,9 @@ pub trait Sink: Sized {
     fn stop_threads(&mut self) -> RecorderResult<()> {
         Ok(())
     }
+    /// Starts no thread of its own until `gate` is set (set when the
+    /// program stopped writing the stream: see [`crate::live`]).
+    fn no_threads_until(&mut self, _gate: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
     /// Seconds spent in the sink's stages so far, by name (for the
     /// metadata's `timings`).
     fn stage_seconds(&self) -> Vec<(&'static str, f64)> {
