@@ -119,9 +119,10 @@ pub struct Encoder {
     /// While comparing after a line that can only have stored items into
     /// this list (see [`Encoder::only_changed`]); null otherwise.
     only: *mut ffi::PyObject,
-    /// Static classes' `__qualname__`s, as builtin methods show them
-    /// ([`Encoder::cfunction_qualname`]).
-    static_qualnames: FxHashMap<usize, Box<[u8]>>,
+    /// Builtin functions' `__qualname__`s by (definition, static class or
+    /// none): the definition's name and the text ([`Encoder::cfunction_qualname`]).
+    #[allow(clippy::type_complexity)]
+    cfunction_texts: FxHashMap<(usize, usize), (Box<[u8]>, Box<[u8]>)>,
     /// A buffer for a value's text, kept between encodings.
     text: Vec<u8>,
 }
@@ -142,7 +143,7 @@ impl Encoder {
         Self {
             fields,
             hidden_names: FxHashMap::default(),
-            static_qualnames: FxHashMap::default(),
+            cfunction_texts: FxHashMap::default(),
             text: Vec::new(),
             redacted: 0,
             secret: false,
