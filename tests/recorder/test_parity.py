@@ -25,6 +25,7 @@ SIMPLE = [
     "module_state.py",
     "finalizers.py",
     "mutations.py",
+    "resumes.py",
 ]
 
 
@@ -308,6 +309,7 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
         "try_blocks.py",
         "std_values.py",
         "builtin_methods.py",
+        "resumes.py",
     ],
 )
 def test_change_detection_shortcut_never_changes_the_trace(

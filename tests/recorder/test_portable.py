@@ -62,6 +62,7 @@ FAST = {
 }  # replay suite
 SELF_CHECKS = [
     "frame",
+    "frame_object",
     "namespace",
     "cell",
     "int",

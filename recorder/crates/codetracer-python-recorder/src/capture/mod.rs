@@ -397,6 +397,32 @@ impl Encoder {
         }
     }
 
+    /// Whether `obj`'s encoding cannot change while it lives: an exact int,
+    /// float, str, bytes, bool or None, or a builtin function of a module,
+    /// of none, or of a static class (whose name cannot change: the text
+    /// [`Encoder::cfunction_qualname`] keeps).
+    pub fn fixed_encoding(&self, t: &TypeTable, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        let b = &t.builtins;
+        if tp == b.int || tp == b.float || tp == b.str_ || tp == b.bytes || tp == b.bool_ || tp == b.none {
+            return true;
+        }
+        if tp != b.cfunction {
+            return false;
+        }
+        let Some(layout) = self.layout else { return false };
+        // SAFETY: GIL held; `obj` is a live exact builtin function.
+        unsafe {
+            let (_, owner) = layout.cfunction_parts(obj);
+            if owner.is_null() || ffi::PyModule_Check(owner) != 0 {
+                return true;
+            }
+            let class = if ffi::PyType_Check(owner) != 0 { owner as *mut ffi::PyTypeObject } else { ffi::Py_TYPE(owner) };
+            ffi::Py_TYPE(class as *mut ffi::PyObject) == std::ptr::addr_of_mut!(ffi::PyType_Type) && ffi::PyType_GetFlags(class) & ffi::Py_TPFLAGS_HEAPTYPE == 0
+        }
+    }
+
     /// Whether `obj`'s value can be compared by identity.
     #[inline]
     pub fn identity(&self, t: &TypeTable, obj: *mut ffi::PyObject) -> Identity {
