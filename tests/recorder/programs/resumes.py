@@ -6,9 +6,9 @@ resumed frame's Call record shows every local it holds: the recorder's
 shortcut for the unchanged ones must show exactly what encoding them again
 shows (tests/recorder/test_parity.py)."""
 
+import _thread
 import asyncio
 import sys
-import threading
 
 
 def steady(data):
@@ -77,13 +77,15 @@ def thrown():
             value = str(e)
 
 
-def dropped(seed):
-    # Dropped while suspended: the next one lands where it was.
-    a = seed
-    b = str(seed)
-    c = float(seed)
-    yield a
+def dropped(box):
+    # Resumed, then dropped while suspended: the next one lands where it
+    # was (its argument, a list, keeps nothing of its own at its first
+    # yield), its locals where this one's were.
+    b = str(box[0] * 1000)
+    c = float(box[0])
+    yield b
     yield b, c
+    yield c
 
 
 async def ticker(n):
@@ -104,6 +106,19 @@ async def agen(n):
 async def amain():
     got = [w async for w in agen(3)]
     return got, await ticker(3)
+
+
+def on_thread(fn):
+    # (No `Thread` object: its ident differs from run to run.)
+    lock = _thread.allocate_lock()
+    lock.acquire()
+
+    def run():
+        fn()
+        lock.release()
+
+    _thread.start_new_thread(run, ())
+    lock.acquire()
 
 
 def main():
@@ -135,18 +150,17 @@ def main():
     t.close()
 
     for seed in range(5):
-        d = dropped(seed)
+        d = dropped([seed])
+        next(d)
         next(d)
         del d
-    d = dropped(7)
-    print(next(d), next(d))
+    d = dropped([7])
+    print(next(d), next(d), next(d))
 
     # Resumed on another thread in between.
     s = rebinding(4)
     print(next(s))
-    worker = threading.Thread(target=lambda: print(next(s), next(s)))
-    worker.start()
-    worker.join()
+    on_thread(lambda: print(next(s), next(s)))
     print(next(s))
 
     print(asyncio.run(amain()))
