@@ -53,8 +53,52 @@ fn bump() {
     UNSEEN.store(UNSEEN.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
-/// Past this many suspended frames kept, all are forgotten.
-const KEPT_FRAMES: usize = 4096;
+/// Places of [`KeptTable`].
+const PLACES: usize = 1024;
+
+/// Suspended frames' kept entries by interpreter frame, direct-mapped: a
+/// frame suspended where another's are evicts them (that one is encoded
+/// again at its resume).
+#[derive(Default)]
+pub(super) struct KeptTable {
+    places: Vec<Option<(usize, Box<Kept>)>>,
+    used: usize,
+}
+
+impl KeptTable {
+    #[inline]
+    fn place(iframe: usize) -> usize {
+        ((iframe >> 4) ^ (iframe >> 14)) % PLACES
+    }
+
+    /// The entries of the frame at `iframe`, taken out.
+    #[inline]
+    fn take(&mut self, iframe: usize) -> Option<Box<Kept>> {
+        if self.used == 0 {
+            return None;
+        }
+        let p = self.places.get_mut(Self::place(iframe))?;
+        if p.as_ref().is_some_and(|(f, _)| *f == iframe) {
+            self.used -= 1;
+            return p.take().map(|(_, k)| k);
+        }
+        None
+    }
+
+    /// Puts the entries of the frame at `iframe`; returns those evicted.
+    #[inline]
+    fn put(&mut self, iframe: usize, k: Box<Kept>) -> Option<Box<Kept>> {
+        if self.places.is_empty() {
+            self.places.resize_with(PLACES, || None);
+        }
+        let p = self.places.get_mut(Self::place(iframe))?;
+        let old = p.replace((iframe, k));
+        if old.is_none() {
+            self.used += 1;
+        }
+        old.map(|(_, k)| k)
+    }
+}
 
 /// The longest encoding kept (with its variable id), in line in [`Entry`].
 const ENTRY_BYTES: usize = 47;
@@ -156,11 +200,11 @@ impl Recorder {
         let stamp = self.stamp();
         bump();
         self.own_starts = self.own_starts.wrapping_add(1);
-        if self.kept.is_empty() {
+        if self.kept.used == 0 {
             return None;
         }
         let iframe = self.frame_of(code);
-        let k = self.kept.remove(&iframe)?;
+        let k = self.kept.take(iframe)?;
         if k.stamp == stamp {
             Some(k)
         } else {
@@ -231,10 +275,7 @@ impl Recorder {
             return;
         }
         k.stamp = self.stamp();
-        if self.kept.len() >= KEPT_FRAMES {
-            self.kept.clear();
-        }
-        if let Some(old) = self.kept.insert(f.iframe, k) {
+        if let Some(old) = self.kept.put(f.iframe, k) {
             self.recycle_kept(old);
         }
     }

@@ -199,7 +199,7 @@ pub struct Recorder {
     /// The first error the hot path hit; the session acts on it.
     pub error: Option<RecorderError>,
     /// Suspended generators' kept encodings, by interpreter frame (`kept.rs`).
-    kept: FxHashMap<usize, Box<Kept>>,
+    kept: kept::KeptTable,
     /// (Boxed: they move between frames and `kept` whole.)
     #[allow(clippy::vec_box)]
     spare_kept: Vec<Box<Kept>>,
@@ -251,7 +251,7 @@ impl Recorder {
             recorded_anything: false,
             metrics: Metrics::default(),
             error: None,
-            kept: FxHashMap::default(),
+            kept: kept::KeptTable::default(),
             spare_kept: Vec::new(),
             own_starts: 0,
         }
