@@ -14,12 +14,12 @@ import sys
 def steady(data):
     # Locals that stay the same objects from one resume to the next.
     find = data.index
-    name = "steady"
-    blob = b"\x00\x01"
-    ratio = 0.5
-    flag = True
-    nothing = None
-    big = 2**80
+    name = "steady"  # noqa: F841 - shown at every resume
+    blob = b"\x00\x01"  # noqa: F841 - shown at every resume
+    ratio = 0.5  # noqa: F841 - shown at every resume
+    flag = True  # noqa: F841 - shown at every resume
+    nothing = None  # noqa: F841 - shown at every resume
+    big = 2**80  # noqa: F841 - shown at every resume
     i = -1
     while True:
         # Rebound on the yield's own line (after its step).
