@@ -14,12 +14,12 @@
 //! recorder held the object (a strong slot), so an object the frame held
 //! then at that address is that object; while suspended the frame holds its
 //! locals, and nothing rebinds them:
-//! - no code of the frame runs unseen: every start, resume and throw on
-//!   any thread, and every event a recorder missed (another thread's, one
-//!   dropped inside another event, one no recorder took), counts in
-//!   [`UNSEEN`] unless this recorder handled it, and a kept frame is used
-//!   only when none happened since its yield (`stamp`); a start or resume
-//!   of a frame at the same address takes its kept entry away;
+//! - no code of the frame runs unseen: every event a recorder missed
+//!   (another thread's, one dropped inside another event, one no recorder
+//!   took) counts in [`UNSEEN`], and so does every start, resume or throw
+//!   handled by another recorder than the one before it; a kept frame is
+//!   used only when nothing counted since its yield (`stamp`); a start or
+//!   resume of a frame at the same address takes its kept entry away;
 //! - `f_locals` writes (3.13's `FrameLocalsProxy`, 3.12's
 //!   `PyFrame_LocalsToFast`) need a frame object: the interpreter frame's
 //!   `frame_obj` must still be null at the resume (read in place, so only on
@@ -31,13 +31,24 @@
 //! yield is what the frame showed last. Traces are byte for byte the same
 //! (tests/recorder/programs/resumes.py).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::*;
 
-/// Starts and resumes handled by any recorder, and events no recorder
-/// handled (see the module's text).
+/// Events no recorder handled, and each change of the recorder that
+/// handles starts and resumes (see the module's text).
 static UNSEEN: AtomicU64 = AtomicU64::new(0);
+
+/// The recorder that handled the last start or resume (its `id`).
+static LAST_STARTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Ids of recorders (one per recorded thread and process).
+static RECORDERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A new recorder's id (never 0).
+pub(super) fn recorder_id() -> usize {
+    RECORDERS.fetch_add(1, Ordering::Relaxed) + 1
+}
 
 /// An event the recording did not see (none took it, another thread's, one
 /// dropped): kept frames from before it are not trusted.
@@ -117,7 +128,7 @@ const NO_ENTRY: Entry = Entry { obj: 0, len: 0, bytes: [0; ENTRY_BYTES] };
 #[derive(Default)]
 pub(super) struct Kept {
     code_idx: u32,
-    /// `UNSEEN` less this recorder's own starts, at the yield.
+    /// `UNSEEN` at the yield.
     stamp: u64,
     /// The slots whose entry the frame shows (on the stack: cleared as
     /// its steps find them changed, `diff_slot`), as of its yield.
@@ -166,6 +177,13 @@ impl Keeping {
         true
     }
 
+    /// Whether the frame may keep entries (a suspending frame's, on the
+    /// fast path).
+    #[inline(always)]
+    pub(super) fn keeps(&self) -> bool {
+        self.code.is_some()
+    }
+
     /// The frame's entries, for its `Frame`: those re-used or written now
     /// (the slot holds each one's object from here on).
     pub(super) fn into_kept(mut self) -> Option<Box<Kept>> {
@@ -185,21 +203,19 @@ impl Recorder {
         }
     }
 
-    /// This recorder's view of [`UNSEEN`].
-    #[inline]
-    fn stamp(&self) -> u64 {
-        UNSEEN.load(Ordering::Relaxed).wrapping_sub(self.own_starts)
-    }
-
     /// A start or resume on this recorder's thread (PY_START, PY_RESUME,
-    /// PY_THROW): counted for the other recorders, and the kept entries of a
-    /// frame at `code`'s running frame taken away (a new frame there is
-    /// another; a resumed one gets them back through `push_call`).
+    /// PY_THROW): counted when another recorder handled the last one (so
+    /// the other recorders' kept entries are not trusted after it), and the
+    /// kept entries of a frame at `code`'s running frame taken away (a new
+    /// frame there is another; a resumed one gets them back through
+    /// `push_call`).
     #[inline]
     pub(super) fn take_kept(&mut self, code: *mut ffi::PyObject) -> Option<Box<Kept>> {
-        let stamp = self.stamp();
-        bump();
-        self.own_starts = self.own_starts.wrapping_add(1);
+        if LAST_STARTER.load(Ordering::Relaxed) != self.id {
+            LAST_STARTER.store(self.id, Ordering::Relaxed);
+            bump();
+        }
+        let stamp = UNSEEN.load(Ordering::Relaxed);
         if self.kept.used == 0 {
             return None;
         }
@@ -216,9 +232,17 @@ impl Recorder {
     /// What `push_call` re-uses and keeps for a call of code `idx` at
     /// `iframe`: `old` (the frame's entries, from `take_kept`) when they are
     /// the same code's and no frame object was made for the frame.
+    #[inline]
     pub(super) fn keeping(&mut self, idx: u32, iframe: usize, old: Option<Box<Kept>>) -> Keeping {
         let info = &self.infos[idx as usize];
         let nslots = info.slots.len();
+        if !info.suspends {
+            // (An entry at a frame of other code: stale, dropped.)
+            if let Some(k) = old {
+                self.recycle_kept(k);
+            }
+            return Keeping { kept: None, code: None, nslots, old: 0, reused: 0 };
+        }
         // (Not with the shortcuts off, `CODETRACER_NO_TRAILS=1`: the trace
         // they must not change.)
         let wanted = info.suspends && self.cfg.trails && self.cfg.values == ValuesMode::Locals && nslots <= 128 && iframe != 0;
@@ -268,13 +292,14 @@ impl Recorder {
 
     /// A frame leaves the stack: at a yield, its entries go to the kept
     /// ones (by its interpreter frame); otherwise they are recycled.
+    #[inline]
     pub(super) fn suspend(&mut self, f: &mut Frame, how: Exit) {
         let Some(mut k) = f.kept.take() else { return };
         if how != Exit::Yield || k.live == 0 || f.iframe == 0 {
             self.recycle_kept(k);
             return;
         }
-        k.stamp = self.stamp();
+        k.stamp = UNSEEN.load(Ordering::Relaxed);
         if let Some(old) = self.kept.put(f.iframe, k) {
             self.recycle_kept(old);
         }

@@ -203,8 +203,8 @@ pub struct Recorder {
     /// (Boxed: they move between frames and `kept` whole.)
     #[allow(clippy::vec_box)]
     spare_kept: Vec<Box<Kept>>,
-    /// Starts and resumes this recorder handled (`kept.rs`).
-    own_starts: u64,
+    /// This recorder's id among the process's (`kept.rs`).
+    id: usize,
 }
 
 impl Recorder {
@@ -253,7 +253,7 @@ impl Recorder {
             error: None,
             kept: kept::KeptTable::default(),
             spare_kept: Vec::new(),
-            own_starts: 0,
+            id: kept::recorder_id(),
         }
     }
 
@@ -377,28 +377,32 @@ impl Recorder {
                             written += 1;
                             continue;
                         }
-                        if self.infos[idx as usize].slots[i].var == HIDDEN {
+                        let (var, cell, redact) = match self.infos[idx as usize].slots.get(i) {
+                            Some(s) => (s.var, s.cell, s.redact),
+                            None => continue,
+                        };
+                        if var == HIDDEN {
                             continue;
                         }
-                        if self.infos[idx as usize].slots[i].cell {
+                        if cell {
                             obj = self.cell_value(obj);
                             if obj.is_null() {
                                 continue;
                             }
                         }
-                        let var = self.infos[idx as usize].slots[i].var;
                         let from = self.scratch.len();
                         st::put_varint(&mut self.scratch, u64::from(var));
-                        if self.infos[idx as usize].slots[i].redact {
+                        if redact {
                             let slot = self.secret_slot(obj);
                             if track_locals {
                                 slots[i] = slot;
                             }
                         } else if track_locals {
-                            slots[i] = self.encode_slot(obj);
-                            if !self.infos[idx as usize].slots[i].cell {
-                                self.keep_written(&mut keeping, i, &slots[i], from);
+                            let slot = self.encode_slot(obj);
+                            if !cell && keeping.keeps() {
+                                self.keep_written(&mut keeping, i, &slot, from);
                             }
+                            slots[i] = slot;
                         } else if self.cfg.trails {
                             // `--values=args`: no slots to keep, but an object
                             // passed call after call is still compared through
