@@ -27,7 +27,7 @@
 //! - cells (which closures rebind) and redacted values are never kept.
 //!
 //! Slots the frame's steps found changed since they were written are
-//! dropped from the kept set (`Frame::kept_mask`), so what is kept at the
+//! dropped from the kept set (`Kept::live`), so what is kept at the
 //! yield is what the frame showed last. Traces are byte for byte the same
 //! (tests/recorder/programs/resumes.py).
 
