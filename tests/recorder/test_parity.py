@@ -25,6 +25,7 @@ SIMPLE = [
     "module_state.py",
     "finalizers.py",
     "mutations.py",
+    "resumes.py",
 ]
 
 
@@ -309,6 +310,7 @@ def test_fork_child_does_not_write_into_the_parents_trace(record) -> None:
         "std_values.py",
         "builtin_methods.py",
         "frame_locals.py",
+        "resumes.py",
     ],
 )
 def test_change_detection_shortcut_never_changes_the_trace(

@@ -64,6 +64,7 @@ FAST = {
 }  # replay suite
 SELF_CHECKS = [
     "frame",
+    "frame_object",
     "namespace",
     "cell",
     "int",

@@ -85,7 +85,12 @@ unsafe fn run<H: Host>(handler: Handler, can_disable: bool, args: *const *mut ff
         match outcome {
             Ok(Some((Ret::Disable, false))) if !can_disable => ret_object(Ret::Continue),
             Ok(Some((ret, false))) => ret_object(ret),
-            Ok(None) => ret_object(Ret::Continue),
+            Ok(None) => {
+                // No recorder took it (another event in progress, none live):
+                // a suspended generator may have run unseen (recorder/kept.rs).
+                crate::recorder::note_unseen();
+                ret_object(Ret::Continue)
+            }
             Ok(Some((_, true))) => H::failed(None),
             Err(payload) => H::failed(Some(crate::ffi::panic_error("a sys.monitoring callback", payload.as_ref()))),
         }

@@ -255,7 +255,14 @@ struct Replay<S: Sink> {
     /// an error end only from the last step's first event.
     events: Vec<(u8, Vec<u8>, Vec<u8>)>,
     events_bytes: usize,
+    /// The last argument value of each variable (by its id, direct-mapped):
+    /// its encoding and its rendering ([`Replay::arg_value`]).
+    args_seen: Vec<(u32, Vec<u8>, Vec<u8>)>,
 }
+
+/// Entries of [`Replay::args_seen`]; values past `ARG_SEEN_BYTES` are not kept.
+const ARGS_SEEN: usize = 1024;
+const ARG_SEEN_BYTES: usize = 512;
 
 impl<S: Sink> Replay<S> {
     fn flush_events(&mut self) -> RecorderResult<()> {
@@ -342,6 +349,43 @@ impl<S: Sink> Replay<S> {
         let value = self.render(r)?;
         let mut compact = self.buffer();
         compact.extend_from_slice(&r.data()[start..r.pos()]);
+        Ok(Var { id, value, compact, nodes: Vec::new() })
+    }
+
+    /// A call's argument: [`Replay::var_value`], re-using the rendering of
+    /// the variable's previous argument when its encoding is the same bytes
+    /// (a sink's rendering depends on the encoding alone: [`Sink::render`]).
+    /// A resumed generator's Call shows every local it holds, most of them
+    /// as at its previous resume.
+    fn arg_value(&mut self, id: u32, r: &mut StreamReader<'_>) -> Result<Var, ReadError> {
+        let start = r.pos();
+        if r.data().get(start) == Some(&vtag::OBJ) {
+            return self.var_value(id, r);
+        }
+        value::skip(r, 0)?;
+        let data = r.data();
+        let encoded = &data[start..r.pos()];
+        let at = id as usize % ARGS_SEEN;
+        let mut value = self.buffer();
+        match self.args_seen.get(at) {
+            Some((seen, c, v)) if *seen == id && c[..] == *encoded => value.extend_from_slice(v),
+            _ => {
+                self.sink.render(&mut StreamReader::records(encoded), &mut value)?;
+                if encoded.len() <= ARG_SEEN_BYTES {
+                    if self.args_seen.len() <= at {
+                        self.args_seen.resize_with(ARGS_SEEN, || (u32::MAX, Vec::new(), Vec::new()));
+                    }
+                    let (seen, c, v) = &mut self.args_seen[at];
+                    *seen = id;
+                    c.clear();
+                    c.extend_from_slice(encoded);
+                    v.clear();
+                    v.extend_from_slice(&value);
+                }
+            }
+        }
+        let mut compact = self.buffer();
+        compact.extend_from_slice(encoded);
         Ok(Var { id, value, compact, nodes: Vec::new() })
     }
 
@@ -499,7 +543,7 @@ impl<S: Sink> Replay<S> {
                 let mut vars = Vec::with_capacity(nargs.min(64) as usize);
                 for _ in 0..nargs {
                     let var = r.id()?;
-                    let value = self.var_value(var, r)?;
+                    let value = self.arg_value(var, r)?;
                     vars.push(value);
                 }
                 let Some(func) = self.functions.get_mut(function_id as usize) else {
@@ -758,6 +802,7 @@ impl<S: Sink> Replayed<S> {
                 objs: Vec::new(),
                 events: Vec::new(),
                 events_bytes: 0,
+                args_seen: Vec::new(),
             },
             buf: Vec::new(),
             consumed: 0,

@@ -192,6 +192,11 @@ impl Encoder {
     /// needs Python: a class whose metaclass is not `type` (it may define
     /// `__qualname__`), a name that is not UTF-8, or no known layout.
     ///
+    /// A static class's name cannot change (nor the class go away): the
+    /// text is kept, by definition and class, and given again while the
+    /// definition's name is the same bytes (a bound method held by a
+    /// generator is shown again at every resume).
+    ///
     /// # Safety
     /// GIL held; `obj` is a live exact `builtin_function_or_method`.
     unsafe fn cfunction_qualname(&mut self, obj: *mut ffi::PyObject, out: &mut Vec<u8>) -> bool {
@@ -203,24 +208,30 @@ impl Encoder {
                 return false;
             }
             let name = std::ffi::CStr::from_ptr((*def).ml_name).to_bytes();
+            let class = if owner.is_null() || ffi::PyModule_Check(owner) != 0 {
+                std::ptr::null_mut()
+            } else if ffi::PyType_Check(owner) != 0 {
+                owner as *mut ffi::PyTypeObject
+            } else {
+                ffi::Py_TYPE(owner)
+            };
+            let key = (def as usize, class as usize);
+            if let Some((kept_name, text)) = self.cfunction_texts.get(&key) {
+                if **kept_name == *name {
+                    out.extend_from_slice(text);
+                    return true;
+                }
+            }
             if std::str::from_utf8(name).is_err() {
                 return false;
             }
-            if owner.is_null() || ffi::PyModule_Check(owner) != 0 {
-                push_cut(name, self.bounds.max_str, out);
-                return true;
-            }
-            let class = if ffi::PyType_Check(owner) != 0 { owner as *mut ffi::PyTypeObject } else { ffi::Py_TYPE(owner) };
-            if ffi::Py_TYPE(class as *mut ffi::PyObject) != addr_of_mut!(ffi::PyType_Type) {
-                return false;
-            }
             let start = out.len();
-            // A static class's name cannot change (nor the class go away):
-            // kept, since reading it makes a new str.
-            let fixed = ffi::PyType_GetFlags(class) & ffi::Py_TPFLAGS_HEAPTYPE == 0;
-            if let Some(q) = self.static_qualnames.get(&(class as usize)).filter(|_| fixed) {
-                out.extend_from_slice(q);
+            if class.is_null() {
+                push_cut(name, self.bounds.max_str, out);
             } else {
+                if ffi::Py_TYPE(class as *mut ffi::PyObject) != addr_of_mut!(ffi::PyType_Type) {
+                    return false;
+                }
                 // (A str subclass would be formatted through its own `__str__`.)
                 let q = ffi::PyType_GetQualName(class);
                 if q.is_null() || ffi::PyUnicode_CheckExact(q) == 0 {
@@ -232,15 +243,15 @@ impl Encoder {
                 }
                 str_bytes(q, u32::MAX, out);
                 crate::cpython::rc::decref(q);
-                if fixed {
-                    self.static_qualnames.insert(class as usize, out[start..].into());
+                out.push(b'.');
+                out.extend_from_slice(name);
+                if out.len() - start > self.bounds.max_str as usize {
+                    let full = out.split_off(start);
+                    push_cut(&full, self.bounds.max_str, out);
                 }
             }
-            out.push(b'.');
-            out.extend_from_slice(name);
-            if out.len() - start > self.bounds.max_str as usize {
-                let full = out.split_off(start);
-                push_cut(&full, self.bounds.max_str, out);
+            if class.is_null() || ffi::PyType_GetFlags(class) & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
+                self.cfunction_texts.insert(key, (name.into(), out[start..].into()));
             }
             true
         }

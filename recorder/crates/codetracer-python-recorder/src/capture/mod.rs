@@ -119,9 +119,10 @@ pub struct Encoder {
     /// While comparing after a line that can only have stored items into
     /// this list (see [`Encoder::only_changed`]); null otherwise.
     only: *mut ffi::PyObject,
-    /// Static classes' `__qualname__`s, as builtin methods show them
-    /// ([`Encoder::cfunction_qualname`]).
-    static_qualnames: FxHashMap<usize, Box<[u8]>>,
+    /// Builtin functions' `__qualname__`s by (definition, static class or
+    /// none): the definition's name and the text ([`Encoder::cfunction_qualname`]).
+    #[allow(clippy::type_complexity)]
+    cfunction_texts: FxHashMap<(usize, usize), (Box<[u8]>, Box<[u8]>)>,
     /// A buffer for a value's text, kept between encodings.
     text: Vec<u8>,
 }
@@ -142,7 +143,7 @@ impl Encoder {
         Self {
             fields,
             hidden_names: FxHashMap::default(),
-            static_qualnames: FxHashMap::default(),
+            cfunction_texts: FxHashMap::default(),
             text: Vec::new(),
             redacted: 0,
             secret: false,
@@ -393,6 +394,32 @@ impl Encoder {
             } else {
                 ffi::PyTuple_GetItem(obj, i)
             }
+        }
+    }
+
+    /// Whether `obj`'s encoding cannot change while it lives: an exact int,
+    /// float, str, bytes, bool or None, or a builtin function of a module,
+    /// of none, or of a static class (whose name cannot change: the text
+    /// [`Encoder::cfunction_qualname`] keeps).
+    pub fn fixed_encoding(&self, t: &TypeTable, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: GIL held; `obj` is live.
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        let b = &t.builtins;
+        if tp == b.int || tp == b.float || tp == b.str_ || tp == b.bytes || tp == b.bool_ || tp == b.none {
+            return true;
+        }
+        if tp != b.cfunction {
+            return false;
+        }
+        let Some(layout) = self.layout else { return false };
+        // SAFETY: GIL held; `obj` is a live exact builtin function.
+        unsafe {
+            let (_, owner) = layout.cfunction_parts(obj);
+            if owner.is_null() || ffi::PyModule_Check(owner) != 0 {
+                return true;
+            }
+            let class = if ffi::PyType_Check(owner) != 0 { owner as *mut ffi::PyTypeObject } else { ffi::Py_TYPE(owner) };
+            ffi::Py_TYPE(class as *mut ffi::PyObject) == std::ptr::addr_of_mut!(ffi::PyType_Type) && ffi::PyType_GetFlags(class) & ffi::Py_TPFLAGS_HEAPTYPE == 0
         }
     }
 

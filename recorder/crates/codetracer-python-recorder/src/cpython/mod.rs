@@ -44,6 +44,9 @@ pub struct FrameLayout {
     /// `_PyInterpreterFrame` fields.
     code: usize,
     f_locals: usize,
+    /// The frame object made for it (`sys._getframe`, `gi_frame`, a
+    /// traceback), null until one is.
+    frame_obj: usize,
     instr: usize,
     stacktop: usize,
     localsplus: usize,
@@ -252,6 +255,18 @@ impl Layout {
     #[inline]
     pub fn localsplus(&self, iframe: usize) -> *const *mut ffi::PyObject {
         (iframe + SHARED.frame.localsplus) as *const *mut ffi::PyObject
+    }
+
+    /// The frame object made for an interpreter frame, or null while none
+    /// was (then nothing wrote its locals through `f_locals`, which only a
+    /// frame object gives).
+    ///
+    /// # Safety
+    /// `iframe` came from [`Layout::current_frame`] during this event.
+    #[inline]
+    pub unsafe fn frame_object(&self, iframe: usize) -> *mut ffi::PyObject {
+        // SAFETY: see the function's contract.
+        unsafe { at(iframe, self.frame.frame_obj) }
     }
 
     /// The namespace of a module or class body frame (borrowed; may be null).

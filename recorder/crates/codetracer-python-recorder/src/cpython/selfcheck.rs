@@ -9,7 +9,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use super::{find_member, rc, DictVersions, Layout};
 
 /// The checks, in the order they run (the names `CODETRACER_TEST_FAIL_SELF_CHECK` takes).
-pub const CHECKS: &[&str] = &["frame", "namespace", "cell", "int", "float", "sequence", "dict", "instance_dict", "slots", "enumerate", "cfunction", "refcount"];
+pub const CHECKS: &[&str] = &["frame", "frame_object", "namespace", "cell", "int", "float", "sequence", "dict", "instance_dict", "slots", "enumerate", "cfunction", "refcount"];
 
 /// Runs every check on `layout`; `Err(name)` names the first that failed
 /// (or `fail`, the one a test asked to fail).
@@ -18,6 +18,7 @@ pub fn run(py: Python<'_>, layout: &'static Layout, fail: Option<&str>) -> Resul
         let ok = fail != Some(name)
             && match name {
                 "frame" => frame(py, layout),
+                "frame_object" => frame_object(py, layout),
                 "namespace" => namespace(py, layout),
                 "cell" => cell(py, layout),
                 "int" => int(py, layout),
@@ -73,6 +74,24 @@ fn frame(py: Python<'_>, l: &'static Layout) -> PyResult<bool> {
         }
     })?;
     probe.call1((a, b, check))?.extract()
+}
+
+/// A function that made its frame object (`sys._getframe()`) calls back
+/// into Rust, which finds that object through its interpreter frame.
+fn frame_object(py: Python<'_>, l: &'static Layout) -> PyResult<bool> {
+    let ns = PyDict::new(py);
+    py.run(c"def probe(getframe, check):\n    return check(getframe())\n", Some(&ns), None)?;
+    let probe = eval(py, c"lambda ns: ns['probe']")?.call1((&ns,))?;
+    let code_p = probe.getattr("__code__")?.as_ptr() as usize;
+    let check = PyCFunction::new_closure(py, None, None, move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> bool {
+        let made = args.get_item(0).map_or(0, |f| f.as_ptr() as usize);
+        // SAFETY: GIL held (a call from Python); the frame is the probe's (its code checked).
+        unsafe {
+            let f = l.current_frame(ffi::PyThreadState_Get() as usize, code_p as *mut ffi::PyObject);
+            f != 0 && made != 0 && l.frame_object(f) as usize == made
+        }
+    })?;
+    probe.call1((py.import("sys")?.getattr("_getframe")?, check))?.extract()
 }
 
 /// Module-level code run in a known namespace finds it through its frame.

@@ -1,7 +1,7 @@
 //! CPython 3.12's private layout (release builds, 64-bit), from its headers:
 //! `Include/cpython/pystate.h` (`PyThreadState.cframe` 56 ->
 //! `_PyCFrame.current_frame` 0), `Include/internal/pycore_frame.h`
-//! (`_PyInterpreterFrame`: `f_code` 0, `f_locals` 40, `prev_instr` 56,
+//! (`_PyInterpreterFrame`: `f_code` 0, `f_locals` 40, `frame_obj` 48, `prev_instr` 56,
 //! `stacktop` 64, `localsplus` 72), `Include/cpython/dictobject.h`
 //! (`ma_used` 16, `ma_version_tag` 24, `ma_keys` 32, `ma_values` 40; every
 //! mutation bumps the tag, instance dicts included once materialised),
@@ -18,7 +18,7 @@ use super::{DictLayout, FrameLayout, Layout};
 
 pub const LAYOUT: Layout = Layout {
     version: "3.12",
-    frame: FrameLayout { tstate_frame: 56, via_cframe: true, code: 0, f_locals: 40, instr: 56, stacktop: 64, localsplus: 72 },
+    frame: FrameLayout { tstate_frame: 56, via_cframe: true, code: 0, f_locals: 40, frame_obj: 48, instr: 56, stacktop: 64, localsplus: 72 },
     dict: DictLayout { used: 16, version: 24, keys: 32, values: 40, split_values_shared: false },
     long_tag: 16,
     long_digit: 24,

@@ -45,6 +45,9 @@ pub(super) struct CodeInfo {
     /// store into them (cells, whose contents a line can rebind; redacted
     /// values); `u128::MAX` when a slot past the 128th needs it.
     pub(super) always: u128,
+    /// A generator's, coroutine's or async generator's code: its frames
+    /// are suspended and resumed (`kept.rs`).
+    pub(super) suspends: bool,
 }
 
 /// A fast-local slot as [`CodeFacts`] knows it: its name, not yet a
@@ -75,6 +78,7 @@ pub struct CodeFacts {
     lines: Option<Arc<crate::lines::LineTable>>,
     slots: Vec<SlotFacts>,
     always: u128,
+    suspends: bool,
 }
 
 /// The [`CodeFacts`] of one recording, keyed by code object, shared by the
@@ -370,6 +374,7 @@ impl Recorder {
             lines: facts.lines.clone(),
             names: Vec::new(),
             always: facts.always,
+            suspends: facts.suspends,
         };
         if facts.ignored {
             return info;
@@ -420,6 +425,7 @@ impl Recorder {
             lines: None,
             slots: Vec::new(),
             always: 0,
+            suspends: false,
         };
         if ignored {
             return (facts, true);
@@ -447,6 +453,8 @@ impl Recorder {
         facts.activates = self.cfg.activation.as_deref().is_some_and(|a| a == path);
         facts.path = path;
         facts.dict_locals = !optimized;
+        // CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR (Include/cpython/code.h).
+        facts.suspends = flags & (0x20 | 0x80 | 0x200) != 0;
         if optimized {
             let argcount = get_int_attr(code, c"co_argcount").unwrap_or(0);
             let kwonly = get_int_attr(code, c"co_kwonlyargcount").unwrap_or(0);

@@ -196,6 +196,10 @@ impl Recorder {
         if obj == old.obj && (old.strong || (in_place_unchanged && !purity::has_slot(rebound, i))) {
             return;
         }
+        // What the frame keeps for its resume no longer shows this slot.
+        if let Some(k) = top.kept.as_mut() {
+            k.live &= !(1u128 << (i & 127));
+        }
         if obj.is_null() {
             if !old.obj.is_null() {
                 st::put_unset(self.writer.buf(), var);

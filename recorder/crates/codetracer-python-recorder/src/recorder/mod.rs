@@ -10,6 +10,7 @@
 //! `states.rs` (object states).
 
 mod codeinfo;
+mod kept;
 mod locals;
 mod states;
 
@@ -29,6 +30,8 @@ use crate::filters::{self, Filter, ValueAction};
 
 use codeinfo::*;
 pub use codeinfo::SharedCodeFacts;
+pub use kept::note_unseen;
+use kept::Kept;
 use states::*;
 
 /// How many values to capture.
@@ -122,6 +125,9 @@ struct Frame {
     /// The portable path: a module or class body's namespace (borrowed; the
     /// frame holds it), as first read.
     ns: usize,
+    /// A generator's frame: the encodings of its fixed locals, for its
+    /// next resume (`kept.rs`).
+    kept: Option<Box<Kept>>,
 }
 
 /// Counters surfaced in the metadata and the logs (docs/design/error-policy.md §9).
@@ -199,6 +205,13 @@ pub struct Recorder {
     pub metrics: Metrics,
     /// The first error the hot path hit; the session acts on it.
     pub error: Option<RecorderError>,
+    /// Suspended generators' kept encodings, by interpreter frame (`kept.rs`).
+    kept: kept::KeptTable,
+    /// (Boxed: they move between frames and `kept` whole.)
+    #[allow(clippy::vec_box)]
+    spare_kept: Vec<Box<Kept>>,
+    /// This recorder's id among the process's (`kept.rs`).
+    id: usize,
 }
 
 impl Recorder {
@@ -245,6 +258,9 @@ impl Recorder {
             recorded_anything: false,
             metrics: Metrics::default(),
             error: None,
+            kept: kept::KeptTable::default(),
+            spare_kept: Vec::new(),
+            id: kept::recorder_id(),
         }
     }
 
@@ -308,8 +324,15 @@ impl Recorder {
             // mutate values from a line the purity table calls pure. Its
             // lines and returns are disabled.
             Err(Ret::Disable) if self.cfg.ops.is_some() => return Ret::Continue,
-            Err(r) => return r,
+            Err(r) => {
+                if r == Ret::Continue {
+                    // Another thread's: a generator may run there unseen.
+                    note_unseen();
+                }
+                return r;
+            }
         };
+        let kept = self.take_kept(code);
         if !self.active {
             if !self.infos[idx as usize].activates {
                 return Ret::Continue;
@@ -318,12 +341,13 @@ impl Recorder {
             self.activation_depth = self.stack.len();
         }
         let iframe = self.frame_of(code);
-        self.push_call(idx, iframe, resumed);
+        self.push_call(idx, iframe, resumed, if resumed { kept } else { None });
         self.maybe_flush();
         Ret::Continue
     }
 
-    fn push_call(&mut self, idx: u32, iframe: usize, resumed: bool) {
+    /// `kept`: the frame's kept encodings from its yield (`kept.rs`).
+    fn push_call(&mut self, idx: u32, iframe: usize, resumed: bool, kept: Option<Box<Kept>>) {
         self.recorded_anything = true;
         let info = &self.infos[idx as usize];
         let nslots = info.slots.len();
@@ -339,6 +363,7 @@ impl Recorder {
         // Per-variable state is only needed to diff locals at each step.
         let track_locals = self.cfg.values == ValuesMode::Locals;
         let mut slots = if track_locals { self.take_slots(nslots) } else { Vec::new() };
+        let mut keeping = self.keeping(idx, iframe, kept);
         self.scratch.clear();
         let mut written = 0u32;
         if nargs > 0 {
@@ -348,24 +373,43 @@ impl Recorder {
                     for i in 0..nargs {
                         // SAFETY: `i` < the code's localsplus count; the frame is live.
                         let mut obj = unsafe { *locals.add(i) };
-                        if obj.is_null() || self.infos[idx as usize].slots[i].var == HIDDEN {
+                        if obj.is_null() {
                             continue;
                         }
-                        if self.infos[idx as usize].slots[i].cell {
+                        // (Entries are kept for shown slots only, never cells.)
+                        if keeping.reuse(i, obj, &mut self.scratch) {
+                            // SAFETY: GIL held; the slot owns this reference until replaced.
+                            unsafe { crate::cpython::rc::incref(obj) };
+                            slots[i] = Slot { obj, strong: true, hash: 0, state: NO_STATE, gen: 0 };
+                            written += 1;
+                            continue;
+                        }
+                        let (var, cell, redact) = match self.infos[idx as usize].slots.get(i) {
+                            Some(s) => (s.var, s.cell, s.redact),
+                            None => continue,
+                        };
+                        if var == HIDDEN {
+                            continue;
+                        }
+                        if cell {
                             obj = self.cell_value(obj);
                             if obj.is_null() {
                                 continue;
                             }
                         }
-                        let var = self.infos[idx as usize].slots[i].var;
+                        let from = self.scratch.len();
                         st::put_varint(&mut self.scratch, u64::from(var));
-                        if self.infos[idx as usize].slots[i].redact {
+                        if redact {
                             let slot = self.secret_slot(obj);
                             if track_locals {
                                 slots[i] = slot;
                             }
                         } else if track_locals {
-                            slots[i] = self.encode_slot(obj);
+                            let slot = self.encode_slot(obj);
+                            if !cell && keeping.keeps() {
+                                self.keep_written(&mut keeping, i, &slot, from);
+                            }
+                            slots[i] = slot;
                         } else if self.cfg.trails {
                             // `--values=args`: no slots to keep, but an object
                             // passed call after call is still compared through
@@ -387,7 +431,19 @@ impl Recorder {
         // The arguments were just compared (or encoded); until a fresh call's
         // first line only its prologue runs, which mutates nothing.
         let last_line = if resumed { RESUMED } else { ENTRY };
-        self.stack.push(Frame { code_idx: idx, iframe, slots, named: Vec::new(), generation: 0, last_line, epoch: purity::epoch(), loop_pure: false, line_prev: ENTRY, ns: 0 });
+        self.stack.push(Frame {
+            code_idx: idx,
+            iframe,
+            slots,
+            named: Vec::new(),
+            generation: 0,
+            last_line,
+            epoch: purity::epoch(),
+            loop_pure: false,
+            line_prev: ENTRY,
+            ns: 0,
+            kept: keeping.into_kept(),
+        });
     }
 
     /// A LINE event's line number (an int; read in place when small).
@@ -459,7 +515,7 @@ impl Recorder {
         let iframe = self.frame_of(code);
         if self.stack.last().is_none_or(|f| f.iframe != iframe || f.code_idx != idx) {
             // A frame we did not see start (recording began inside it): adopt it.
-            self.push_call(idx, iframe, true);
+            self.push_call(idx, iframe, true, None);
         }
         st::put_step(self.writer.buf(), path_id, line);
         if self.cfg.values == ValuesMode::Locals {
@@ -514,7 +570,8 @@ impl Recorder {
         let buf = self.writer.buf();
         st::put_return_head(buf);
         buf.extend_from_slice(&self.scratch);
-        if let Some(f) = self.stack.pop() {
+        if let Some(mut f) = self.stack.pop() {
+            self.suspend(&mut f, how);
             self.release(f);
         }
         if self.cfg.activation.is_some() && self.stack.len() <= self.activation_depth {
