@@ -107,9 +107,14 @@ impl ThreadTrace {
     /// Looks the thread's name up, if it is still unknown.
     #[inline]
     fn find_name(&mut self) {
-        if self.name_tries == 0 {
-            return;
+        if self.name_tries != 0 {
+            self.look_up_name();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn look_up_name(&mut self) {
         self.name_tries -= 1;
         // SAFETY: called from a monitoring callback: the GIL is held.
         if let Some(name) = thread_name(unsafe { Python::assume_attached() }, self.ident) {
@@ -232,7 +237,7 @@ pub(super) fn enter() -> Option<(*mut Recorder, *const Slot)> {
             if mine.as_ref().is_some_and(|s| s.state.load(Ordering::Acquire) == IN_EVENT) {
                 return None;
             }
-            *mine = Some(make_slot(gen));
+            replace_slot(mine, gen);
         }
         let slot = mine.as_ref()?;
         if slot.state.compare_exchange(IDLE, IN_EVENT, Ordering::Acquire, Ordering::Relaxed).is_err() {
@@ -287,8 +292,21 @@ pub(super) fn take_error() -> Option<RecorderError> {
     .flatten()
 }
 
+/// The calling thread's slot becomes one for recording `gen` (the one it
+/// had, of an earlier recording, dropped here: out of line, as
+/// [`make_slot`]).
+#[cold]
+#[inline(never)]
+fn replace_slot(mine: &mut Option<Arc<Slot>>, gen: u64) {
+    *mine = Some(make_slot(gen));
+}
+
 /// The calling thread's slot for recording `gen`, registered: with a
-/// recorder, or without one when its trace could not be made.
+/// recorder, or without one when its trace could not be made. (Once a
+/// thread: kept out of line, so that the event path's stack frame stays
+/// small — inlined, its frame made every event's entry probe 9 KB of stack.)
+#[cold]
+#[inline(never)]
 fn make_slot(gen: u64) -> Arc<Slot> {
     let mut reg = match REGISTRY.lock() {
         Ok(r) => r,
