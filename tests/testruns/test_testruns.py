@@ -662,11 +662,12 @@ def test_replay_server_steps_a_test_childs_trace(tests_python: Path, psuite: Pat
     assert [acc for line, acc in by_n["2"] if line == 3] == ["0", "0", "1"]  # each turn of the loop, and its end
     assert [acc for line, acc in by_n["5"] if line == 3] == ["0", "0", "1", "5", "14", "30"]
     assert by_n["5"][-1] == (5, "30") and len(seen) == len(by_n["2"]) + len(by_n["5"])
-    # A fork Pool's worker: its trace.ct is written beside its run (session/fork.rs).
+    # A fork Pool's worker: its trace.ct is written beside its run, or, on a machine of at most two
+    # cores, by the parent's stop from the stream the worker handed over (session/fork.rs).
     forked = next(t for t in index(out)["traces"] if t["id"] == "test_children.py::test_fork_pool")
     [child] = forked["processes"]
     meta = json.loads((out / child["folder"] / "trace_metadata.json").read_text(encoding="utf-8"))
-    assert meta["timings"]["convert_streamed"] is True
+    assert meta["timings"].get("convert_streamed") is True or meta["timings"].get("handed_to_parent") is True
     steps = replay.replay(out / child["folder"], tmp_path / "rt3", only={str(psuite / "squares.py")}).steps
     seen = [(s.line, s.vars.get("n"), s.vars.get("acc")) for s in steps if s.func == "square_sum"]
     assert [acc for line, _, acc in seen if line == 3] == ["0", "0", "1", "5", "14", "30", "55"]

@@ -333,7 +333,7 @@ impl FlushObserver for LiveConvert {
 
 /// At most two cores for this process (its affinity and cgroup quota
 /// counted): the program keeps one to itself while it runs.
-fn few_cores() -> bool {
+pub fn few_cores() -> bool {
     static FEW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FEW.get_or_init(|| std::thread::available_parallelism().map_or(true, |n| n.get() <= 2))
 }

@@ -46,11 +46,24 @@ impl Metadata {
     /// trace has, when the file itself was lost, get defaults. The format is
     /// the one the run was started with (recordings before formats: JSON).
     pub(crate) fn recovered(path: &Path, dir: &Path) -> RecorderResult<Self> {
+        Self::read(path, dir, true)
+    }
+
+    /// The metadata a recording that ended and handed its conversion to
+    /// another process left in `recording.json` (its final keys: see
+    /// [`crate::TraceDir::hand_over`]).
+    pub(crate) fn handed(path: &Path, dir: &Path) -> RecorderResult<Self> {
+        Self::read(path, dir, false)
+    }
+
+    fn read(path: &Path, dir: &Path, recovered: bool) -> RecorderResult<Self> {
         let mut fields: Map<String, Value> = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
             Err(_) => Map::new(),
         };
-        fields.insert("recovered".into(), Value::Bool(true));
+        if recovered {
+            fields.insert("recovered".into(), Value::Bool(true));
+        }
         fields.entry("workdir").or_insert_with(|| json!(dir.to_string_lossy()));
         fields.entry("program").or_insert_with(|| json!("<unknown>"));
         fields.entry("args").or_insert_with(|| json!([]));

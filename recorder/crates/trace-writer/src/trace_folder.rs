@@ -27,6 +27,11 @@ pub const STAGING_DIR: &str = ".codetracer-partial";
 pub const EVENTS_FILE: &str = "events.bin";
 pub const RECORDING_FILE: &str = "recording.json";
 pub const TRACE_METADATA: &str = "trace_metadata.json";
+/// Written last, in the staging folder, by a recording that ended and left
+/// its conversion to another process ([`TraceDir::hand_over`]): its stream
+/// is whole, `recording.json` holds its final metadata, this file its
+/// timings.
+pub const HANDED_FILE: &str = "handed.json";
 /// A trace file of older recorders; removed before a new trace lands.
 const OLD_TRACE: &str = "trace.bin";
 
@@ -262,6 +267,19 @@ impl TraceDir {
         Ok(Some(stats))
     }
 
+    /// Leaves the trace to be converted by another process (the one that
+    /// started this one: docs/recorder.md, "Processes"), which calls
+    /// [`recover`] on the folder: the stream is whole (its writer
+    /// finished), `recording.json` gets the final `meta`, [`HANDED_FILE`]
+    /// the `timings`, written last so that its presence means both are.
+    pub fn hand_over(&self, meta: &Metadata, timings: Map<String, Value>) -> RecorderResult<()> {
+        self.write_recording_info(meta)?;
+        let unfinished = self.staging.join(format!("{HANDED_FILE}.part"));
+        write_json(&unfinished, &timings)?;
+        let handed = self.staging.join(HANDED_FILE);
+        fs::rename(&unfinished, &handed).map_err(io(ErrorCode::Io, &handed))
+    }
+
     /// Removes everything this recording wrote (a failed recording without
     /// `--keep-partial-trace`).
     pub fn discard(&self) -> RecorderResult<()> {
@@ -282,12 +300,21 @@ fn write_json(path: &Path, value: &Map<String, Value>) -> RecorderResult<()> {
 }
 
 /// Turns the staging folder a dead recording left in `dir` into a trace
-/// marked partial. Returns the stats of the recovered trace.
+/// marked partial, or the one a recording handed over
+/// ([`TraceDir::hand_over`]) into its complete trace. Returns the stats of
+/// the trace.
 pub fn recover(dir: &Path) -> RecorderResult<ConvertStats> {
     let staging = dir.join(STAGING_DIR);
     if !staging.join(EVENTS_FILE).is_file() {
         return Err(usage!(ErrorCode::InvalidOption, "no partial recording to recover in this directory")
             .with_context("path", dir.display()));
+    }
+    let handed = staging.join(HANDED_FILE);
+    if handed.is_file() {
+        let meta = Metadata::handed(&staging.join(RECORDING_FILE), dir)?;
+        let timings = fs::read(&handed).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false, format: meta.format() };
+        return td.finish(&meta, None, timings);
     }
     let meta = Metadata::recovered(&staging.join(RECORDING_FILE), dir)?;
     let td = TraceDir { dir: dir.to_path_buf(), staging, created_dir: false, format: meta.format() };

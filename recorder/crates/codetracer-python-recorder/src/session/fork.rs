@@ -4,12 +4,15 @@
 //! "Processes"), or with `--no-follow-processes` stops at once.
 //! The Python façade registers these as at-fork hooks.
 
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::time::Instant;
 
 use pyo3::prelude::*;
 use recorder_errors::prelude::*;
-use serde_json::json;
-use trace_writer::{StreamWriter, TraceDir};
+use serde_json::{json, Map, Value};
+use trace_writer::{Metadata, StreamWriter, TraceDir};
 
 use super::state::{self, session_mut};
 use super::{metadata, os_exit, threads};
@@ -22,6 +25,9 @@ use crate::tool;
 /// that plain python does not).
 pub fn before_fork() {
     threads::before_fork();
+    if let Some(s) = session_mut().as_ref().filter(|s| s.follow.is_some()) {
+        take_children(&s.trace_dir.staging);
+    }
     // (Not from inside a callback, which holds the recorder: a fork there
     // is a finaliser's, and the thread then stays.)
     let s = session_mut().as_mut().filter(|s| !s.busy);
@@ -67,6 +73,11 @@ fn follow_child() -> RecorderResult<()> {
     // The parent's table of code facts, as it was at the fork (its lock
     // perhaps held by a thread not in this process): the child learns anew.
     follow.cfg.facts = Default::default();
+    // On two cores the child records without a conversion beside its run
+    // and hands its trace to the parent at its stop ("Processes").
+    let parent_staging = s.trace_dir.staging.clone();
+    let hand = cfg!(unix) && trace_writer::live::few_cores() && s.trace_dir.format.streams();
+    follow.hand_to = hand.then_some(parent_staging);
     let follow = &*follow;
     let pid = std::process::id();
     let dir = s.trace_dir.dir.join(threads::PROCESSES_DIR).join(pid.to_string());
@@ -78,7 +89,9 @@ fn follow_child() -> RecorderResult<()> {
         "incomplete": "a forked child: its trace begins where os.fork() returned, in the frames then running"}));
     let made = trace_dir.write_recording_info(&meta).and_then(|_| StreamWriter::create(&trace_dir.events_path())).map(|mut writer| {
         // (A thread of the child's own: the parent's converter is not in this process.)
-        super::state::convert_beside_the_run(&mut writer, &trace_dir);
+        if follow.hand_to.is_none() {
+            super::state::convert_beside_the_run(&mut writer, &trace_dir);
+        }
         writer
     });
     let mut recorder = match made {
@@ -116,6 +129,66 @@ fn follow_child() -> RecorderResult<()> {
     s.started = Instant::now();
     s.detaches = 0;
     Ok(())
+}
+
+/// The lock file in a recording's staging folder under which its forked
+/// children hand their traces over: there while the recording takes them.
+const HANDOFF_LOCK: &str = "children.lock";
+
+/// In the parent, before `os.fork()`: the child may hand its trace over.
+fn take_children(staging: &Path) {
+    let lock = staging.join(HANDOFF_LOCK);
+    if !lock.exists() {
+        if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&lock) {
+            log::info!("forked children convert their own traces ({}: {e})", lock.display());
+        }
+    }
+}
+
+/// At the parent's stop, before it finishes its children's traces: from
+/// here on no child hands its trace over; one doing so now is waited for.
+#[cfg(unix)]
+pub(super) fn close_handoff(staging: &Path) {
+    let lock = staging.join(HANDOFF_LOCK);
+    let Ok(file) = std::fs::File::open(&lock) else { return };
+    // SAFETY: `flock` on a descriptor this function owns (closing it unlocks).
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    let _ = std::fs::remove_file(&lock);
+}
+
+#[cfg(not(unix))]
+pub(super) fn close_handoff(_staging: &Path) {}
+
+/// In a forked child at its stop: leaves its trace's conversion to the
+/// parent whose staging folder is `parent` (its stop converts it:
+/// `threads::forked_children`), if that recording still takes it; whether
+/// it did. The stream is whole: the recorder finished it.
+#[cfg(unix)]
+pub(super) fn hand_over(parent: &Path, trace_dir: &TraceDir, meta: &Metadata, timings: Map<String, Value>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(file) = std::fs::File::open(parent.join(HANDOFF_LOCK)) else { return false };
+    // SAFETY: `flock` on a descriptor this function owns (closing it unlocks).
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return false;
+    }
+    // (Removed by the parent's stop between the open and the lock: too late.)
+    if file.metadata().map_or(true, |m| m.nlink() == 0) {
+        return false;
+    }
+    let mut timings = timings;
+    timings.insert("handed_to_parent".into(), Value::Bool(true));
+    match trace_dir.hand_over(meta, timings) {
+        Ok(()) => true,
+        Err(e) => {
+            log::info!("the forked child converts its own trace: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn hand_over(_parent: &Path, _trace_dir: &TraceDir, _meta: &Metadata, _timings: Map<String, Value>) -> bool {
+    false
 }
 
 /// A recording of a child process started as a new interpreter (a

@@ -147,7 +147,7 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
         facts: Default::default(),
     };
     let thread_template = o.threads.then(|| cfg.clone());
-    let follow = o.follow_processes.then(|| state::Follow { cfg: cfg.clone(), start_path: toplevel_path(&o.program).to_owned(), threads: o.threads });
+    let follow = o.follow_processes.then(|| state::Follow { cfg: cfg.clone(), start_path: toplevel_path(&o.program).to_owned(), threads: o.threads, hand_to: None });
     let mut recorder = Recorder::new(writer, toplevel_path(&o.program), cfg);
     // The program's entry (`<toplevel>`'s call) reaches the file at once: a
     // recording killed before its first buffer flush (SIGTERM, SIGKILL)
@@ -308,6 +308,8 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
         return Err(usage!(ErrorCode::NotTracing, "no recording is active"));
     };
     program_output::uninstall(py, std::mem::take(&mut s.output));
+    // (Before anything is finished: a child handing its trace over now is waited for.)
+    fork::close_handoff(&s.trace_dir.staging);
     let still_ours = tool::uninstall(py, s.tool);
     let main_thread = threads::main_thread();
     let other_threads = threads::end();
@@ -362,7 +364,12 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     // A failed recording's trace is converted afresh, marked partial: the
     // live conversion stops (dropped) before that.
     let live = live.filter(|_| s.failure.is_none());
+    // A forked child recorded without converting beside its run leaves its
+    // trace to the parent's stop, if that recording still takes it ("Processes").
+    let hand_to = s.follow.as_ref().and_then(|f| f.hand_to.as_deref()).filter(|_| live.is_none() && s.failure.is_none());
+    let handed = hand_to.is_some_and(|parent| fork::hand_over(parent, &s.trace_dir, &s.meta, timings.clone()));
     match s.failure.take() {
+        None if handed => {}
         None => match progress::finish_interruptibly(py, &s.trace_dir, &s.meta, timings.clone(), live) {
             Ok(Ok(stats)) => {
                 report.complete = true;
@@ -389,7 +396,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     }
     let process_rows = if s.follow.is_some() { threads::forked_children(&s.trace_dir.dir) } else { Vec::new() };
     if let Some(writer) = s.index_writer.take().filter(|_| !thread_rows.is_empty() || !process_rows.is_empty()) {
-        if report.complete || report.partial {
+        if report.complete || report.partial || handed {
             let main_ident = if main_thread != 0 { main_thread } else { crate::os_thread::current() } as u64;
             threads::write_index(py, &writer, &s.trace_dir.dir, &s.meta, main_ident, thread_rows, process_rows);
         } else {

@@ -51,6 +51,10 @@ pub(super) struct Follow {
     pub(super) start_path: String,
     /// Its other threads are recorded too.
     pub(super) threads: bool,
+    /// In a forked child that records without converting beside its run
+    /// (`fork.rs`): the staging folder of the parent's recording, which its
+    /// stop hands the trace's conversion to while that recording takes it.
+    pub(super) hand_to: Option<PathBuf>,
 }
 
 static SESSION: GilCell<Option<Box<Session>>> = GilCell(UnsafeCell::new(None));

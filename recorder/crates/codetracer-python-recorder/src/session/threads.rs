@@ -901,8 +901,15 @@ pub(super) fn write_doc(py: Python<'_>, writer: &Py<PyAny>, out: &Path, doc: &Va
 /// died without writing it (killed by a signal: a pool's `terminate()`)
 /// left its stream, converted here into a trace marked partial.
 pub(super) fn forked_children(out: &Path) -> Vec<Value> {
+    let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(out.join(PROCESSES_DIR)).into_iter().flatten().flatten().collect();
+    let handed: Vec<PathBuf> = entries
+        .iter()
+        .map(std::fs::DirEntry::path)
+        .filter(|p| p.join(trace_writer::trace_folder::STAGING_DIR).join(trace_writer::trace_folder::HANDED_FILE).is_file())
+        .collect();
+    finish_handed(&handed);
     let mut found: Vec<(String, Value)> = Vec::new();
-    for entry in std::fs::read_dir(out.join(PROCESSES_DIR)).into_iter().flatten().flatten() {
+    for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
         let staged = entry.path().join(trace_writer::trace_folder::STAGING_DIR).join(trace_writer::trace_folder::EVENTS_FILE);
         let dead = name.parse::<u32>().is_ok_and(|pid| !process_alive(pid));
@@ -923,6 +930,28 @@ pub(super) fn forked_children(out: &Path) -> Vec<Value> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found.into_iter().map(|(_, row)| row).collect()
+}
+
+/// The traces forked children handed over at their stop (`fork.rs`),
+/// converted here, as many at once as there are cores.
+fn finish_handed(dirs: &[PathBuf]) {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        while let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if let Err(e) = trace_writer::recover(dir) {
+                log::warn!("the trace a forked child handed over in {} could not be written: {e}", dir.display());
+            }
+        }
+    };
+    let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(dirs.len()).saturating_sub(1);
+    std::thread::scope(|scope| {
+        for _ in 0..helpers {
+            if std::thread::Builder::new().name("codetracer-child-finish".into()).spawn_scoped(scope, work).is_err() {
+                break;
+            }
+        }
+        work();
+    });
 }
 
 /// Whether process `pid` still runs (or is a zombie not yet waited for).
