@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ctbench.analysis import TWINS
 from ctbench.anchor import AnchorError, parse_anchor
 from ctbench.dap import REPLAY_SERVER
 from ctbench.envs import newest_wheel, setup_bench_env, setup_upstream_env
@@ -321,45 +322,83 @@ def run_once(tracer: Tracer, ctx: Context, script: Path, scale: float, scratch: 
         shutil.rmtree(scratch, ignore_errors=True)  # traces can be GBs
 
 
-def measure_workload(
+#: Measured runs of a workload judged against its twin (the goal rows "w_threads
+#: / w_threads_twin", ...: docs/performance.md) at least: both are short (9-30 ms
+#: of plain python at scale 0.1) and their ratio is judged at 1.2x, so a pair is
+#: measured in the same rounds, each round running both, and with more rounds
+#: than the other workloads get.
+TWIN_RUNS = 7
+
+
+def count_events(
     session: Session,
     py: str,
     name: str,
     script: Path,
+    env: Any,
+    scales: list[float],
+    cache: EventCache,
+    versions: dict[str, str],
+) -> None:
+    """The monitoring events of `script` at each scale (cached), for the per-event figures."""
+    if env.floor_dir is None:
+        return
+    for s in scales:
+        try:
+            ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
+        except subprocess.CalledProcessError as exc:
+            log(
+                f"CPython {py} {name}: counting events failed (exit status {exc.returncode}); ns/event and bytes/event are n/a"
+            )
+            continue
+        session.events[events_key(py, name, s)] = asdict(ev)
+
+
+def measure_workload(
+    session: Session,
+    py: str,
+    group: list[tuple[str, Path]],
     plan: list[tuple[Tracer, float]],
     ctx: Context,
     opts: argparse.Namespace,
     scratch: Path,
     keep: dict[str, Path] | None = None,
+    runs: int | None = None,
 ) -> None:
-    """`keep`: tracer name -> where to keep the trace folder of its last measured run."""
-    cells = {(t.name, s): Cell(py, name, t.name, s) for t, s in plan}
+    """Measures the workloads of `group` (one, or one and its twin) in the
+    same rounds: in each, every tracer of `plan` on each workload, plain
+    python included. `keep`: tracer name -> where to keep the trace folder
+    of its last measured run (of the group's first workload). `runs`:
+    measured rounds (default --runs)."""
+    runs = opts.runs if runs is None else runs
+    cells = {(name, t.name, s): Cell(py, name, t.name, s) for name, _ in group for t, s in plan}
     session.cells.extend(cells.values())
-    checks: dict[float, str] = {}
-    for rnd in range(opts.warmup + opts.runs):
-        for tracer, scale in plan:  # interleaved: plain and every tracer in each round
-            cell = cells[(tracer.name, scale)]
-            if cell.failed:
-                continue
-            try:
-                last = rnd == opts.warmup + opts.runs - 1
-                run = run_once(
-                    tracer, ctx, script, scale, scratch / tracer.name, (keep or {}).get(tracer.name) if last else None
-                )
-            except (RuntimeError, AnchorError, OSError) as exc:
-                cell.failed = str(exc)
-                log(f"FAILED: CPython {py} {tracer.name} on {name}: {exc}")
-                continue
-            expected = checks.setdefault(scale, run.check) if tracer.name == "plain" else checks.get(scale)
-            if expected is not None and run.check != expected:
-                raise CheckMismatch(
-                    f"CPython {py} {tracer.name} on {name} (scale {scale:g}): check value "
-                    f"{run.check!r} != plain python's {expected!r}"
-                )
-            if rnd >= opts.warmup:
-                cell.runs.append(run)
+    checks: dict[tuple[str, float], str] = {}
+    for rnd in range(opts.warmup + runs):
+        for k, (name, script) in enumerate(group):
+            for tracer, scale in plan:  # interleaved: plain and every tracer in each round
+                cell = cells[(name, tracer.name, scale)]
+                if cell.failed:
+                    continue
+                try:
+                    last = rnd == opts.warmup + runs - 1 and k == 0
+                    dest = (keep or {}).get(tracer.name) if last else None
+                    run = run_once(tracer, ctx, script, scale, scratch / tracer.name, dest)
+                except (RuntimeError, AnchorError, OSError) as exc:
+                    cell.failed = str(exc)
+                    log(f"FAILED: CPython {py} {tracer.name} on {name}: {exc}")
+                    continue
+                key = (name, scale)
+                expected = checks.setdefault(key, run.check) if tracer.name == "plain" else checks.get(key)
+                if expected is not None and run.check != expected:
+                    raise CheckMismatch(
+                        f"CPython {py} {tracer.name} on {name} (scale {scale:g}): check value "
+                        f"{run.check!r} != plain python's {expected!r}"
+                    )
+                if rnd >= opts.warmup:
+                    cell.runs.append(run)
         log(
-            f"CPython {py} {name}: round {rnd + 1}/{opts.warmup + opts.runs}"
+            f"CPython {py} {' + '.join(name for name, _ in group)}: round {rnd + 1}/{opts.warmup + runs}"
             + (" (warm-up)" if rnd < opts.warmup else "")
         )
 
@@ -397,18 +436,16 @@ def run_python(
     scales = sorted({opts.upstream_scale if t.upstream_scale else opts.scale for t in runnable}, reverse=True)
     cache = EventCache(opts.json.parent / "events.json")
     open_on = "open" in session.options and not session.options["open"].get("skipped")
+    paired = {twin: name for name, twin in TWINS.items()}
+    names = {name for name, _ in workloads}
     for name, script in workloads:
-        if env.floor_dir is not None:
-            for s in scales:
-                try:
-                    ev = cache.get(env.python, versions["python"], env.floor_dir, script, s)
-                except subprocess.CalledProcessError as exc:
-                    log(
-                        f"CPython {py} {name}: counting events failed (exit status {exc.returncode}); "
-                        "ns/event and bytes/event are n/a"
-                    )
-                    continue
-                session.events[events_key(py, name, s)] = asdict(ev)
+        if paired.get(name) in names:
+            continue  # (measured with the workload it is the twin of)
+        twin = TWINS.get(name)
+        group = [(name, script)] + [(w, sc) for w, sc in workloads if w == twin]
+        runs = max(opts.runs, TWIN_RUNS) if len(group) > 1 else opts.runs
+        for counted, counted_script in group:
+            count_events(session, py, counted, counted_script, env, scales, cache, versions)
         plan = [(TRACERS["plain"], s) for s in scales]
         plan += [(t, opts.upstream_scale if t.upstream_scale else opts.scale) for t in runnable if t.name != "plain"]
         kept = opts.json.parent / "work" / "kept"
@@ -416,7 +453,7 @@ def run_python(
         try:
             own_scale = bool(keep) and opts.open_scale is not None and opts.open_scale != opts.scale
             measure_workload(
-                session, py, name, script, plan, ctx, opts, opts.json.parent / "work", None if own_scale else keep
+                session, py, group, plan, ctx, opts, opts.json.parent / "work", None if own_scale else keep, runs
             )
             if own_scale:  # one unmeasured run per format at --open-scale, its trace kept
                 record_for_open(py, name, script, keep, ctx, opts)
@@ -426,7 +463,8 @@ def run_python(
             shutil.rmtree(kept, ignore_errors=True)  # traces can be GBs
         for t in tracers:
             if t.family in env.missing:
-                session.cells.append(Cell(py, name, t.name, opts.scale, missing=env.missing[t.family]))
+                for member, _ in group:
+                    session.cells.append(Cell(py, member, t.name, opts.scale, missing=env.missing[t.family]))
 
     if not opts.no_startup:
         ours = "ours" in families and "ours" not in env.missing

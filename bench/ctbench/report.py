@@ -598,8 +598,11 @@ METHOD = """
   falls back to `ours-locals` when `ours-ctfs` is not run); "w_threads / w_threads_twin" and "w_procpool /
   w_procpool_twin" compare the in-run ns/event (wall: what the program waits) and the CPU ns/event (what the
   recording costs on whichever core it ran) of a threaded / process-pool workload with its twin's, the
-  same work in the main thread of one process (bench/workloads). On 2 cores the wall row charges the pool
-  for the core its second worker takes, which the twin's converter has to itself.
+  same work in the main thread of one process (bench/workloads). A workload and its twin are measured in
+  the same rounds (each round runs both, every tracer) and at least 7 rounds (bench/run.py `TWIN_RUNS`):
+  both last 9-30 ms of plain python at scale 0.1, and their ratio is judged at 1.2x. On 2 cores a forked
+  worker hands its trace to the pool's parent instead of converting beside its run (docs/recorder.md,
+  "Processes").
   "fewer ns/event than upstream" compares in-run ns/event of `--values=locals` with upstream's;
   "within 2x of the floor" compares in-run ns/event of `--values=none` with the 8-byte-record floor's.
   Absolute times on shared machines vary between sessions; compare rows of the same table. `main()` of
