@@ -124,3 +124,39 @@ def test_recover_writes_a_handed_trace_whole_after_the_parent_was_killed(recorde
     assert child_calls(child) == [30]
     [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
     assert row["partial"] is False and out / row["folder"] == child
+
+
+def test_the_api_says_a_forked_childs_trace_was_handed_to_the_parent(recorder_python: Path, tmp_path: Path) -> None:
+    """`stop()` in the child answers `handed_to_parent` (not `complete`: the
+    parent's `stop()` writes that trace, whole)."""
+    program = tmp_path / "api_fork.py"
+    program.write_text(
+        "import os, sys\n"
+        "import codetracer_python_recorder as ctr\n"
+        "def square(n):\n"
+        "    return n * n\n"
+        "ctr.start(sys.argv[1])\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    square(7)\n"
+        "    r = ctr.stop()\n"
+        "    print('child', r['complete'], r['handed_to_parent'], flush=True)\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "r = ctr.stop()\n"
+        "print('parent', r['complete'], r['handed_to_parent'], flush=True)\n"
+    )
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [str(recorder_python), str(program), str(out)],
+        cwd=tmp_path,
+        env=R.clean_env(),
+        capture_output=True,
+        timeout=180,
+        preexec_fn=one_core,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"child False True\nparent True False\n", b"")
+    [child] = list((out / "processes").iterdir())
+    m = meta(child)
+    assert m["partial"] is False and m["timings"]["handed_to_parent"] is True
+    assert json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"][0]["partial"] is False

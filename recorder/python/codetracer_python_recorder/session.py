@@ -259,7 +259,9 @@ def run_tests(
 
 def stop(exit_status: int | None = None) -> dict[str, Any]:
     """Stop recording and write the trace; returns what happened
-    (``trace_dir``, ``complete``, ``partial``, ``error_code``)."""
+    (``trace_dir``, ``complete``, ``partial``, ``error_code``;
+    ``handed_to_parent``: in a forked child, the trace is left to the
+    parent's stop, which writes it — docs/recorder.md, "Processes")."""
     _processes.withdraw()
     return _native.stop(exit_status)
 

@@ -219,6 +219,7 @@ fn stop(py: Python<'_>, exit_status: Option<i64>) -> PyResult<Bound<'_, PyDict>>
     d.set_item("trace_dir", r.trace_dir.to_string_lossy().into_owned())?;
     d.set_item("complete", r.complete)?;
     d.set_item("partial", r.partial)?;
+    d.set_item("handed_to_parent", r.handed_to_parent)?;
     d.set_item("error_code", r.error.as_ref().map(|e| e.code().as_str()))?;
     d.set_item("error_message", r.error.as_ref().map(|e| e.message().to_string()))?;
     d.set_item("error", r.error.as_ref().map(|e| ffi::to_pyerr(py, e).into_value(py)))?;

@@ -151,9 +151,23 @@ fn take_children(staging: &Path) {
 pub(super) fn close_handoff(staging: &Path) {
     let lock = staging.join(HANDOFF_LOCK);
     let Ok(file) = std::fs::File::open(&lock) else { return };
-    // SAFETY: `flock` on a descriptor this function owns (closing it unlocks).
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    lock_exclusive(&file);
     let _ = std::fs::remove_file(&lock);
+}
+
+/// Takes `file`'s exclusive `flock` (a signal's interruption retried);
+/// closing the file releases it. Whether it was taken.
+#[cfg(unix)]
+fn lock_exclusive(file: &std::fs::File) -> bool {
+    loop {
+        // SAFETY: `flock` on a descriptor `file` owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return true;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
 }
 
 #[cfg(not(unix))]
@@ -167,8 +181,7 @@ pub(super) fn close_handoff(_staging: &Path) {}
 pub(super) fn hand_over(parent: &Path, trace_dir: &TraceDir, meta: &Metadata, timings: Map<String, Value>) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(file) = std::fs::File::open(parent.join(HANDOFF_LOCK)) else { return false };
-    // SAFETY: `flock` on a descriptor this function owns (closing it unlocks).
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+    if !lock_exclusive(&file) {
         return false;
     }
     // (Removed by the parent's stop between the open and the lock: too late.)

@@ -369,7 +369,7 @@ pub fn stop(py: Python<'_>, exit_status: Option<i64>) -> RecorderResult<StopRepo
     let hand_to = s.follow.as_ref().and_then(|f| f.hand_to.as_deref()).filter(|_| live.is_none() && s.failure.is_none());
     let handed = hand_to.is_some_and(|parent| fork::hand_over(parent, &s.trace_dir, &s.meta, timings.clone()));
     match s.failure.take() {
-        None if handed => {}
+        None if handed => report.handed_to_parent = true,
         None => match progress::finish_interruptibly(py, &s.trace_dir, &s.meta, timings.clone(), live) {
             Ok(Ok(stats)) => {
                 report.complete = true;

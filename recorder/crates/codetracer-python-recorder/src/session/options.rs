@@ -51,11 +51,14 @@ pub struct StopReport {
     /// written (Ctrl-C: KeyboardInterrupt): the conversion stopped, no trace
     /// was moved into place, the staging folder keeps the stream.
     pub interrupted: Option<PyErr>,
+    /// A forked child's trace left to the parent's stop, which writes it
+    /// (docs/recorder.md, "Processes"): not `complete` here, not lost.
+    pub handed_to_parent: bool,
 }
 
 impl StopReport {
     /// A report on the recording in `trace_dir` with nothing to say yet.
     pub(super) fn new(trace_dir: PathBuf) -> Self {
-        Self { trace_dir, complete: false, partial: false, error: None, stats: None, interrupted: None }
+        Self { trace_dir, complete: false, partial: false, error: None, stats: None, interrupted: None, handed_to_parent: false }
     }
 }
