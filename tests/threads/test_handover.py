@@ -21,6 +21,8 @@ from .conftest import PROGRAMS
 from .test_threads import R
 
 HANDOVER = PROGRAMS / "handover.py"
+#: A child started as a new interpreter in each of four ways (tests/processes).
+CHILDREN = Path(__file__).resolve().parents[1] / "processes" / "programs" / "children.py"
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
 
@@ -160,3 +162,20 @@ def test_the_api_says_a_forked_childs_trace_was_handed_to_the_parent(recorder_py
     m = meta(child)
     assert m["partial"] is False and m["timings"]["handed_to_parent"] is True
     assert json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"][0]["partial"] is False
+
+
+@pytest.mark.parametrize("mode", ["subprocess", "spawn", "forkserver"])
+def test_a_new_interpreters_trace_is_handed_to_the_parent_too(recorder_python: Path, tmp_path: Path, mode: str) -> None:
+    """A child started as a new interpreter (`subprocess`, multiprocessing's
+    spawn and forkserver) hands its trace over as a forked child does."""
+    out = tmp_path / "out"
+    cmd = [str(recorder_python), "-m", "codetracer_python_recorder", "-o", str(out), str(CHILDREN), mode]
+    done = subprocess.run(
+        cmd, cwd=CHILDREN.parent, env=R.clean_env(), capture_output=True, timeout=180, preexec_fn=one_core
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    [row] = json.loads((out / "threads.json").read_text(encoding="utf-8"))["processes"]
+    m = meta(out / row["folder"])
+    assert m["timings"]["handed_to_parent"] is True and m["partial"] is False
+    assert m["exit_status"] == row["exit_status"] == (3 if mode == "subprocess" else 0)
+    assert m["process"]["started"] == ("interpreter" if mode == "subprocess" else mode)

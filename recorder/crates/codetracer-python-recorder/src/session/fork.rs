@@ -25,9 +25,6 @@ use crate::tool;
 /// that plain python does not).
 pub fn before_fork() {
     threads::before_fork();
-    if let Some(s) = session_mut().as_ref().filter(|s| s.follow.is_some()) {
-        take_children(&s.trace_dir.staging);
-    }
     // (Not from inside a callback, which holds the recorder: a fork there
     // is a finaliser's, and the thread then stays.)
     let s = session_mut().as_mut().filter(|s| !s.busy);
@@ -94,6 +91,7 @@ fn follow_child() -> RecorderResult<()> {
         }
         writer
     });
+    take_children(&trace_dir.staging);
     let mut recorder = match made {
         Ok(writer) => Recorder::new(writer, &follow.start_path, follow.cfg.clone()),
         Err(e) => {
@@ -135,8 +133,9 @@ fn follow_child() -> RecorderResult<()> {
 /// children hand their traces over: there while the recording takes them.
 const HANDOFF_LOCK: &str = "children.lock";
 
-/// In the parent, before `os.fork()`: the child may hand its trace over.
-fn take_children(staging: &Path) {
+/// A recording that follows processes, at its start: its children may
+/// hand their traces over (see [`hand_over`]).
+pub(super) fn take_children(staging: &Path) {
     let lock = staging.join(HANDOFF_LOCK);
     if !lock.exists() {
         if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(&lock) {
@@ -209,9 +208,23 @@ pub(super) fn hand_over(_parent: &Path, _trace_dir: &TraceDir, _meta: &Metadata,
 /// forkserver worker; `_processes.py`): its metadata's `process` is `info`
 /// from the start, so a trace recovered after the child was killed says
 /// whose it is too.
+///
+/// On a machine of at most two cores it records from here on without a
+/// conversion beside its run and hands its trace to the parent's stop, as
+/// a forked child does (the conversion its start began, of the few events
+/// so far, stops; the trace is converted whole from the stream).
 pub fn mark_child_process(info: serde_json::Value) -> RecorderResult<()> {
     let s = session_mut().as_mut().ok_or_else(|| usage!(ErrorCode::NotTracing, "no recording is active"))?;
     s.meta.insert("process", info);
+    // (`<parent>/processes/<pid>/`: the parent's staging folder, if it takes children's traces.)
+    let parent = s.trace_dir.dir.parent().and_then(Path::parent).map(|p| p.join(trace_writer::trace_folder::STAGING_DIR));
+    let parent = parent.filter(|p| cfg!(unix) && trace_writer::live::few_cores() && s.trace_dir.format.streams() && p.join(HANDOFF_LOCK).is_file());
+    if let (Some(parent), Some(follow)) = (parent, s.follow.as_mut()) {
+        if let Some(rec) = s.recorder.as_mut() {
+            drop(rec.writer.take_observer());
+        }
+        follow.hand_to = Some(parent);
+    }
     s.trace_dir.write_recording_info(&s.meta)
 }
 

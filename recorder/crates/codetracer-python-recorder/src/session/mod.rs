@@ -176,6 +176,9 @@ pub fn start(py: Python<'_>, o: StartOptions, os_exit: Bound<'_, PyAny>) -> Reco
     if o.threads || o.follow_processes {
         index_writer(py);
     }
+    if o.follow_processes {
+        fork::take_children(&trace_dir.staging);
+    }
     if let Some(cfg) = thread_template {
         record_threads(py, cfg, &o.program, &trace_dir);
     }
