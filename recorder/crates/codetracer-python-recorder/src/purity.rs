@@ -279,18 +279,29 @@ pub struct LoopHead {
 pub struct PureLines {
     base: u32,
     bits: Vec<u64>,
-    /// `for` headers whose only impure instruction is the `FOR_ITER`
-    /// (and an unpacking of the item) once the iterable was evaluated.
-    loops: Vec<LoopHead>,
-    /// Per line, the fast locals its instructions may rebind or clear (bit
-    /// per slot; all bits when a slot past 127 is).
-    stores: Vec<(u32, u128)>,
-    /// The same for the instructions without a line number (an exception
-    /// handler's `e = None; del e`): they may run after any line.
+    /// Per line from `base`: 0, or 1 + the index in `facts` of what its
+    /// instructions do (every step asks: a direct look-up, not a search).
+    index: Vec<u32>,
+    facts: Vec<LineFacts>,
+    /// The fast locals the instructions without a line number (an exception
+    /// handler's `e = None; del e`) may rebind or clear: they may run after
+    /// any line.
     unlined_stores: u128,
-    /// Lines impure only by storing into items of containers held by fast
-    /// locals (`b[3] -= dx * m`, `row[j] = v`): per line, those locals.
-    item_stores: Vec<(u32, u128)>,
+}
+
+/// What one line's instructions do, of what a step after it asks.
+#[derive(Default, Clone, Copy)]
+struct LineFacts {
+    /// The fast locals its instructions may rebind or clear (bit per slot;
+    /// all bits when a slot past 127 is).
+    stores: u128,
+    /// On a line impure only by storing into items of containers held by
+    /// fast locals (`b[3] -= dx * m`, `row[j] = v`): those locals.
+    item_stores: u128,
+    /// Its `for` header, when its only impure instruction is the
+    /// `FOR_ITER` (and an unpacking of the item) once the iterable was
+    /// evaluated.
+    loop_head: Option<LoopHead>,
 }
 
 impl PureLines {
@@ -301,12 +312,18 @@ impl PureLines {
         self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    #[inline]
+    fn facts_of(&self, line: u32) -> Option<&LineFacts> {
+        let k = *self.index.get(line.checked_sub(self.base)? as usize)?;
+        self.facts.get((k as usize).checked_sub(1)?)
+    }
+
     /// The fast locals `line` may rebind or clear: an object such a slot held
     /// may have been freed and another made at its address, so the slot is
     /// not compared by identity after it.
     #[inline]
     pub fn stores(&self, line: u32) -> u128 {
-        self.stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m) | self.unlined_stores
+        self.facts_of(line).map_or(0, |f| f.stores) | self.unlined_stores
     }
 
     /// The fast locals into whose containers `line` stores an item, when
@@ -318,13 +335,13 @@ impl PureLines {
     /// the old item, a container, stored that container back).
     #[inline]
     pub fn item_stores(&self, line: u32) -> u128 {
-        self.item_stores.iter().find(|(l, _)| *l == line).map_or(0, |(_, m)| *m)
+        self.facts_of(line).map_or(0, |f| f.item_stores)
     }
 
     /// The `for` header on `line`, when it has one that is pure on re-entry.
     #[inline]
     pub fn loop_head(&self, line: u32) -> Option<&LoopHead> {
-        self.loops.iter().find(|h| h.line == line)
+        self.facts_of(line)?.loop_head.as_ref()
     }
 
     /// Classifies the lines of `code` (a code object). Lines without any
@@ -394,7 +411,26 @@ impl PureLines {
                 item_stores.push((line, mask));
             }
         }
-        Some(Self { base: lo, bits, loops, stores, unlined_stores, item_stores })
+        let mut index = vec![0u32; n];
+        let mut facts: Vec<LineFacts> = Vec::new();
+        fn of<'a>(index: &mut [u32], facts: &'a mut Vec<LineFacts>, i: usize) -> &'a mut LineFacts {
+            if index[i] == 0 {
+                facts.push(LineFacts::default());
+                index[i] = facts.len() as u32;
+            }
+            &mut facts[index[i] as usize - 1]
+        }
+        for (line, mask) in stores {
+            of(&mut index, &mut facts, (line - lo) as usize).stores = mask;
+        }
+        for (line, mask) in item_stores {
+            of(&mut index, &mut facts, (line - lo) as usize).item_stores = mask;
+        }
+        for head in loops {
+            // (The first header of a line, as a search would find.)
+            of(&mut index, &mut facts, (head.line - lo) as usize).loop_head.get_or_insert(head);
+        }
+        Some(Self { base: lo, bits, index, facts, unlined_stores })
     }
 }
 
