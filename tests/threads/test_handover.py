@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import PROGRAMS
+from .test_recover import recover
 from .test_threads import R
 
 HANDOVER = PROGRAMS / "handover.py"
@@ -112,13 +113,7 @@ def test_recover_writes_a_handed_trace_whole_after_the_parent_was_killed(recorde
         proc.communicate(timeout=30)
     [child] = list((out / "processes").iterdir())
     assert (child / ".codetracer-partial" / "handed.json").is_file() and not (child / "trace_metadata.json").exists()
-    r = subprocess.run(
-        [str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(out)],
-        cwd=tmp_path,
-        env=R.clean_env(),
-        capture_output=True,
-        timeout=120,
-    )
+    r = recover(recorder_python, out, tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     assert meta(out)["partial"] is True
     m = meta(child)

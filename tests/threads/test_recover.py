@@ -31,6 +31,17 @@ def meta(folder: Path) -> dict:
     return json.loads((folder / "trace_metadata.json").read_text(encoding="utf-8"))
 
 
+def recover(python: Path, out: Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """`codetracer-python-recorder recover OUT`."""
+    return subprocess.run(
+        [str(python), "-m", "codetracer_python_recorder", "recover", str(out)],
+        cwd=cwd,
+        env=R.clean_env(),
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def checked(trace_check: Path, folder: Path) -> None:
     """A trace marked partial that reads whole: trace.json passes the
     checker; a trace.ct carries the mark itself, which the checker reports
@@ -85,13 +96,7 @@ def test_recover_converts_every_thread_and_process_trace_of_a_killed_recording(
     assert len(children) == 1
     time.sleep(0.2)  # (the child, killed too, is gone)
 
-    r = subprocess.run(
-        [str(recorder_python), "-m", "codetracer_python_recorder", "recover", str(out)],
-        cwd=tmp_path,
-        env=R.clean_env(),
-        capture_output=True,
-        timeout=120,
-    )
+    r = recover(recorder_python, out, tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     assert b"recovered a partial trace of" in r.stderr and b"3 thread trace(s), 1 forked child's trace(s)" in r.stderr
     checked(trace_check, out)
