@@ -41,6 +41,21 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "bin": root / "bin", "staged": staged, "pydir": pydir, "empty": top}
 
 
+#: What wine itself says when its `cmd` could not start a program (seen once
+#: in hundreds of runs, the next run fine): the shim never ran, so the run is
+#: made again rather than judged.
+WINE_LAUNCH_FAILED = "ShellExecuteEx failed"
+
+
+def run_wine(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """`cmd` under wine, made again (at most twice) when wine could not launch it."""
+    for _ in range(2):
+        proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, timeout=300)
+        if WINE_LAUNCH_FAILED.encode() not in proc.stdout + proc.stderr:
+            break
+    return proc
+
+
 def wine_cmd(
     layout: dict[str, Path], args: list[str], path: Path | None, shim: str = "ct.cmd", **env: str
 ) -> subprocess.CompletedProcess[str]:
@@ -52,9 +67,7 @@ def wine_cmd(
         full["WINEPATH"] = winpath(path)
     # Run from the shim's folder: `cmd /c "<path with spaces>" "<arg>"` would
     # hit cmd's outer-quote stripping, a caller's problem, not the shim's.
-    proc = subprocess.run(
-        [wine, "cmd", "/c", shim, *args], env=full, cwd=layout["bin"], capture_output=True, timeout=300
-    )
+    proc = run_wine([wine, "cmd", "/c", shim, *args], env=full, cwd=layout["bin"])
     return subprocess.CompletedProcess(
         proc.args,
         proc.returncode,
@@ -117,9 +130,7 @@ def test_cmd_shim_skips_its_own_folder_on_path(layout: dict[str, Path], tmp_path
         wine = _need("wine", "wine")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHON", "CODETRACER_PYTHON")}
         env.update(WINEDEBUG="-all", WINEPATH=f"{winpath(layout['bin'])};{winpath(layout['pydir'])}")
-        proc = subprocess.run(
-            [wine, "cmd", "/c", "ct.cmd", "z"], env=env, cwd=tmp_path, capture_output=True, timeout=300
-        )
+        proc = run_wine([wine, "cmd", "/c", "ct.cmd", "z"], env=env, cwd=tmp_path)
     finally:
         trap.unlink()
     out = proc.stdout.decode("utf-8", "replace")
